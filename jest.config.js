@@ -1,0 +1,27 @@
+/** Jest: unit, integration, e2e and real-data suites; TypeScript through SWC (keeps decorator metadata). */
+const swc = ['@swc/jest', {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+    keepClassNames: true,
+  },
+  module: { type: 'commonjs' },
+}];
+// hyparquet ships ES modules only; transform it too.
+const transformIgnorePatterns = ['/node_modules/(?!(hyparquet|hyparquet-compressors)/)'];
+const common = {
+  transform: { '^.+\\.(t|j)sx?$': swc },
+  transformIgnorePatterns,
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/setup.ts'],
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    { ...common, displayName: 'realdata', testMatch: ['<rootDir>/test/realdata/**/*.test.ts'] },
+  ],
+  testTimeout: 60000,
+};

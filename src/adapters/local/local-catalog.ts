@@ -1,0 +1,117 @@
+import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../../domain/table.js';
+import type { Catalog, PartitionPage } from '../../ports/catalog.js';
+import type { ObjectStore } from '../../ports/object-store.js';
+
+const TABLES = '_catalog/tables/';
+const PARTITIONS = '_catalog/partitions/';
+
+interface TableDocument {
+  table: TableDefinition;
+  versions: SchemaVersion[];
+}
+
+/**
+ * The local catalog: table definitions as JSON documents in the processed bucket (`_catalog/tables/<name>.json`)
+ * and one small object per partition (`_catalog/partitions/<name>/<k=v>.json`), so registering partitions from
+ * concurrent runs never loses an update. Works on any ObjectStore, local folder or S3.
+ */
+export class LocalCatalog implements Catalog {
+  readonly kind = 'local' as const;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async listTables(): Promise<TableDefinition[]> {
+    const tables: TableDefinition[] = [];
+    for await (const obj of this.store.listAll('processed', TABLES)) {
+      if (!obj.key.endsWith('.json')) continue;
+      const doc = await this.readDoc(obj.key);
+      if (doc) tables.push(doc.table);
+    }
+    return tables.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async getTable(name: string): Promise<TableDefinition | undefined> {
+    return (await this.readDoc(tableKey(name)))?.table;
+  }
+
+  async schemaVersions(name: string): Promise<SchemaVersion[]> {
+    return (await this.readDoc(tableKey(name)))?.versions ?? [];
+  }
+
+  async putTable(input: Omit<TableDefinition, 'schemaVersion' | 'updatedAt'>): Promise<TableDefinition> {
+    const existing = await this.readDoc(tableKey(input.name));
+    const now = this.now().toISOString();
+    const versions = existing?.versions ?? [];
+    const current = versions[versions.length - 1];
+    let schemaVersion = current?.version ?? 0;
+    const changed = current === undefined || !sameColumns(current.columns, input.columns);
+    if (changed) {
+      schemaVersion += 1;
+      versions.push({ version: schemaVersion, columns: input.columns, createdAt: now });
+    }
+    const table: TableDefinition = { ...input, schemaVersion, updatedAt: changed ? now : (existing?.table.updatedAt ?? now) };
+    const unchanged = existing !== undefined && !changed && JSON.stringify(existing.table) === JSON.stringify(table);
+    if (!unchanged) {
+      const doc: TableDocument = { table, versions };
+      await this.store.put('processed', tableKey(input.name), JSON.stringify(doc, null, 2), { contentType: 'application/json' });
+    }
+    return table;
+  }
+
+  async addPartitions(name: string, partitions: PartitionRecord[]): Promise<void> {
+    for (const p of partitions) {
+      const key = `${PARTITIONS}${name}/${partitionName(p.values)}.json`;
+      if (await this.store.head('processed', key)) continue;
+      await this.store.put('processed', key, JSON.stringify(p), { contentType: 'application/json' });
+    }
+  }
+
+  async listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage> {
+    const page = await this.store.list('processed', `${PARTITIONS}${name}/`, {
+      maxKeys: options?.maxResults ?? 1000,
+      ...(options?.token !== undefined ? { token: options.token } : {}),
+    });
+    const partitions: PartitionRecord[] = [];
+    for (const obj of page.objects) {
+      const bytes = await this.store.getBytes('processed', obj.key);
+      partitions.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as PartitionRecord);
+    }
+    return { partitions, nextToken: page.nextToken };
+  }
+
+  async deleteTable(name: string): Promise<void> {
+    for await (const obj of this.store.listAll('processed', `${PARTITIONS}${name}/`)) {
+      await this.store.delete('processed', obj.key);
+    }
+    await this.store.delete('processed', tableKey(name));
+  }
+
+  private async readDoc(key: string): Promise<TableDocument | undefined> {
+    if (!(await this.store.head('processed', key))) return undefined;
+    const bytes = await this.store.getBytes('processed', key);
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as TableDocument;
+  }
+}
+
+function tableKey(name: string): string {
+  return `${TABLES}${name}.json`;
+}
+
+/** Hive-style `k=v/k2=v2`, with values escaped so the name stays one safe path segment per key. */
+export function partitionName(values: Record<string, string>): string {
+  return Object.keys(values)
+    .sort()
+    .map((k) => `${k}=${encodeURIComponent(values[k]!)}`)
+    .join('/');
+}
+
+function sameColumns(a: TableColumn[], b: TableColumn[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((c, i) => {
+    const d = b[i]!;
+    return c.name === d.name && c.type === d.type && c.nullable === d.nullable;
+  });
+}

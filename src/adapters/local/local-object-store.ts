@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type {
+  BucketName,
+  ByteRange,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutBody,
+  PutOptions,
+} from '../../ports/object-store.js';
+import { ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
+
+const STAGING = '.staging';
+
+/**
+ * The object store on a local folder: `<root>/<bucket>/<key>`. Writes go to `<root>/.staging/` and are
+ * renamed into place, so readers never see a partial object.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly kind = 'local' as const;
+
+  constructor(
+    private readonly root: string,
+    private readonly buckets: Record<BucketName, string> = { raw: 'raw', processed: 'processed', exports: 'exports' },
+  ) {}
+
+  private path(bucket: BucketName, key: string): string {
+    assertKey(key);
+    return join(this.root, this.buckets[bucket], ...key.split('/'));
+  }
+
+  localPath(bucket: BucketName, key: string): string {
+    return this.path(bucket, key);
+  }
+
+  async head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const s = await stat(this.path(bucket, key));
+      if (!s.isFile()) return undefined;
+      return info(key, s);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
+    const p = this.path(bucket, key);
+    const handle = await open(p, 'r').catch((err: unknown) => {
+      throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
+    });
+    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
+    const p = this.path(bucket, key);
+    const handle = await open(p, 'r').catch((err: unknown) => {
+      throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
+    });
+    try {
+      const size = (await handle.stat()).size;
+      const start = range?.start ?? 0;
+      const end = Math.min(range?.end ?? size - 1, size - 1);
+      const length = Math.max(0, end - start + 1);
+      const buf = Buffer.alloc(length);
+      let read = 0;
+      while (read < length) {
+        const { bytesRead } = await handle.read(buf, read, length - read, start + read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, read);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
+    const tmp = await this.stagingFile();
+    try {
+      if (typeof body === 'string' || body instanceof Uint8Array) {
+        await writeFile(tmp, body);
+      } else {
+        await pipeline(body, createWriteStream(tmp));
+      }
+      return await this.publish(bucket, key, tmp, options);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo> {
+    const tmp = await this.stagingFile();
+    try {
+      await copyFile(filePath, tmp);
+      return await this.publish(bucket, key, tmp, options);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo> {
+    const src = this.path(bucket, key);
+    const s = await stat(src).catch((err: unknown) => {
+      throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
+    });
+    await mkdir(dirname(filePath), { recursive: true });
+    const tmp = `${filePath}.${randomBytes(6).toString('hex')}.part`;
+    try {
+      await copyFile(src, tmp);
+      await rename(tmp, filePath);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    return info(key, s);
+  }
+
+  async list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
+    const maxKeys = options?.maxKeys ?? 1000;
+    const after = options?.token !== undefined ? Buffer.from(options.token, 'base64url').toString('utf8') : undefined;
+    const all = await this.walk(bucket, prefix);
+    const start = after === undefined ? 0 : upperBound(all, after);
+    const page = all.slice(start, start + maxKeys);
+    const objects: ObjectInfo[] = [];
+    for (const key of page) {
+      const s = await stat(this.path(bucket, key)).catch(() => undefined);
+      if (s?.isFile()) objects.push(info(key, s));
+    }
+    const hasMore = start + maxKeys < all.length;
+    const last = page[page.length - 1];
+    return { objects, nextToken: hasMore && last !== undefined ? Buffer.from(last, 'utf8').toString('base64url') : undefined };
+  }
+
+  async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.list(bucket, prefix, { maxKeys: 1000, ...(token !== undefined ? { token } : {}) });
+      yield* page.objects;
+      token = page.nextToken;
+    } while (token !== undefined);
+  }
+
+  async delete(bucket: BucketName, key: string): Promise<void> {
+    await rm(this.path(bucket, key), { force: true });
+  }
+
+  private async stagingFile(): Promise<string> {
+    const dir = join(this.root, STAGING);
+    await mkdir(dir, { recursive: true });
+    return join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  private async publish(bucket: BucketName, key: string, tmp: string, options?: PutOptions): Promise<ObjectInfo> {
+    const dest = this.path(bucket, key);
+    await mkdir(dirname(dest), { recursive: true });
+    if (options?.ifNoneMatch) {
+      // link() fails when the destination exists: an atomic create-if-absent.
+      try {
+        await link(tmp, dest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+        throw err;
+      }
+      await unlink(tmp);
+    } else {
+      await rename(tmp, dest);
+    }
+    return info(key, await stat(dest));
+  }
+
+  /** Keys under a prefix, sorted as S3 sorts them (by UTF-8 bytes). */
+  private async walk(bucket: BucketName, prefix: string): Promise<string[]> {
+    const base = join(this.root, this.buckets[bucket]);
+    // Start from the deepest folder the prefix names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const dirPrefix = slash >= 0 ? prefix.slice(0, slash + 1) : '';
+    if (dirPrefix !== '') assertKey(dirPrefix.slice(0, -1));
+    const keys: string[] = [];
+    const visit = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const k = rel + e.name;
+        if (e.isDirectory()) {
+          const sub = `${k}/`;
+          if (sub.startsWith(prefix) || prefix.startsWith(sub)) await visit(join(dir, e.name), sub);
+        } else if (e.isFile() && k.startsWith(prefix)) {
+          keys.push(k);
+        }
+      }
+    };
+    await visit(dirPrefix === '' ? base : join(base, ...dirPrefix.slice(0, -1).split('/')), dirPrefix);
+    return keys.sort(compareKeys);
+  }
+}
+
+function info(key: string, s: { size: number; mtime: Date; mtimeMs: number; ino: number }): ObjectInfo {
+  // A rename-based write gives every new version a new inode, so size+mtime+inode changes with the bytes.
+  return { key, size: s.size, etag: `${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}`, lastModified: s.mtime };
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT';
+}
+
+function assertKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.includes('\0') || key.includes('\\') || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+    throw new Error(`invalid object key: ${JSON.stringify(key)}`);
+  }
+  if (key.includes(sep) && sep !== '/') throw new Error(`invalid object key: ${JSON.stringify(key)}`);
+}
+
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function upperBound(sorted: string[], after: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(sorted[mid]!, after) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError } from './domain/errors.js';
+
+/**
+ * Typed configuration. `loadConfig` is the only place that reads the environment; everything below
+ * the composition root receives an `AppConfig`.
+ */
+export interface AppConfig {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  /** Base URL used in links handed to clients (download links). */
+  publicUrl: string;
+  lakeDir: string;
+  datasetsDir: string;
+  /** Local folder for staging objects and DuckDB spill files. */
+  cacheDir: string;
+  storage: 'local' | 's3';
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    forcePathStyle: boolean;
+    buckets: { raw: string; processed: string; exports: string };
+  };
+  catalog: 'local' | 'glue';
+  glue: { database: string; endpoint: string | undefined; region: string };
+  duckdb: { memoryLimit: string; threads: number };
+  ingest: { maxObjectBytes: number };
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+type Env = Record<string, string | undefined>;
+
+function projectRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+class Reader {
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const v = this.env[name];
+    if (v === undefined || v === '') return fallback;
+    return v;
+  }
+
+  optional(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  required(name: string, why: string): string {
+    const v = this.optional(name);
+    if (v === undefined) throw new ConfigError(`${name} is required ${why}`);
+    return v;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const v = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new ConfigError(`${name}="${v}" is not valid: expected one of ${allowed.join(', ')}`);
+    }
+    return v as T;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}="${raw}" is not valid: expected a whole number`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(`${name}=${raw} is out of range: expected ${min} to ${max}`);
+    return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new ConfigError(`${name}="${raw}" is not valid: expected true or false`);
+  }
+
+  url(name: string): string | undefined {
+    const raw = this.optional(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      throw new ConfigError(`${name}="${raw}" is not valid: expected an http(s) URL`);
+    }
+    return raw.replace(/\/+$/, '');
+  }
+}
+
+const MEMORY = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
+  const r = new Reader(env);
+  const lakeDir = resolve(cwd, r.string('CAREPLUS_LAKE_DIR', './lake'));
+  const host = r.string('CAREPLUS_HOST', '127.0.0.1');
+  const port = r.int('CAREPLUS_PORT', 4000, 0, 65535);
+  const storage = r.oneOf('CAREPLUS_STORAGE', ['local', 's3'] as const, 'local');
+  const catalog = r.oneOf('CAREPLUS_CATALOG', ['local', 'glue'] as const, 'local');
+  const region = r.string('CAREPLUS_AWS_REGION', 'us-east-1');
+  const s3Why = 'when CAREPLUS_STORAGE=s3';
+  const memoryLimit = r.string('CAREPLUS_DUCKDB_MEMORY_LIMIT', '2GB');
+  if (!MEMORY.test(memoryLimit)) {
+    throw new ConfigError(`CAREPLUS_DUCKDB_MEMORY_LIMIT="${memoryLimit}" is not valid: expected a size such as 512MB or 2GB`);
+  }
+  const s3Endpoint = r.url('CAREPLUS_S3_ENDPOINT');
+  return {
+    env: r.oneOf('CAREPLUS_ENV', ['development', 'test', 'production'] as const, 'production'),
+    host,
+    port,
+    publicUrl: r.url('CAREPLUS_PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    lakeDir,
+    datasetsDir: resolve(cwd, r.string('CAREPLUS_DATASETS_DIR', join(projectRoot(), 'datasets'))),
+    cacheDir: resolve(cwd, r.string('CAREPLUS_CACHE_DIR', join(lakeDir, '.cache'))),
+    storage,
+    s3: {
+      endpoint: s3Endpoint,
+      region,
+      forcePathStyle: r.bool('CAREPLUS_S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
+      buckets:
+        storage === 's3'
+          ? {
+              raw: r.required('CAREPLUS_S3_RAW_BUCKET', s3Why),
+              processed: r.required('CAREPLUS_S3_PROCESSED_BUCKET', s3Why),
+              exports: r.required('CAREPLUS_S3_EXPORTS_BUCKET', s3Why),
+            }
+          : { raw: 'raw', processed: 'processed', exports: 'exports' },
+    },
+    catalog,
+    glue: {
+      database: catalog === 'glue' ? r.required('CAREPLUS_GLUE_DATABASE', 'when CAREPLUS_CATALOG=glue') : 'careplus',
+      endpoint: r.url('CAREPLUS_GLUE_ENDPOINT'),
+      region,
+    },
+    duckdb: {
+      memoryLimit,
+      threads: r.int('CAREPLUS_DUCKDB_THREADS', availableParallelism(), 1, 256),
+    },
+    ingest: { maxObjectBytes: r.int('CAREPLUS_MAX_OBJECT_BYTES', 4 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER) },
+    logLevel: r.oneOf('CAREPLUS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+  };
+}

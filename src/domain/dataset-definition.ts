@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { type ColumnType, parseColumnType } from './column-type.js';
+import { DefinitionError } from './errors.js';
+
+/**
+ * A dataset is declared, not hard-coded: this is the shape of a definition file (`datasets/<name>.yaml`).
+ * It names where raw files land, how to parse them, each column's source field, safe name and type,
+ * the partition column and the event key.
+ */
+const SAFE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+
+const columnSchema = z
+  .object({
+    name: z.string().regex(SAFE_NAME, 'a column name is lower case letters, digits and _, not starting with a digit'),
+    /** Field name in the raw record (CSV header, JSON key or named group). Defaults to `name`. */
+    source: z.string().min(1).optional(),
+    type: z.string(),
+    nullable: z.boolean().default(true),
+    description: z.string().default(''),
+    pii: z.boolean().default(false),
+    /** strptime formats tried in order for timestamp/date columns; ISO 8601 when absent. */
+    formats: z.array(z.string().min(1)).optional(),
+    /** Longest accepted text, in characters, for string columns. */
+    maxLength: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const definitionSchema = z
+  .object({
+    name: z.string().regex(SAFE_NAME, 'a dataset name is lower case letters, digits and _'),
+    description: z.string().default(''),
+    /** Prefix of raw objects in the raw bucket; defaults to `<name>/`. */
+    rawPrefix: z.string().optional(),
+    /**
+     * Raw formats this dataset accepts. A file's extension (before `.gz`) picks one of them; a file without
+     * a known extension gets the first.
+     */
+    formats: z.array(z.enum(['csv', 'jsonl', 'text'])).min(1),
+    csv: z
+      .object({
+        delimiter: z.string().length(1).default(','),
+        quote: z.string().max(1).default('"'),
+        header: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+    text: z
+      .object({
+        /** A regular expression with named groups, one per source field. */
+        pattern: z.string().min(1),
+      })
+      .strict()
+      .optional(),
+    columns: z.array(columnSchema).min(1),
+    partition: z
+      .object({
+        /** Name of the partition column in the processed layout. */
+        column: z.string().regex(SAFE_NAME).default('event_date'),
+        /** A timestamp or date column whose day is the partition value. */
+        source: z.string().regex(SAFE_NAME),
+      })
+      .strict(),
+    /** Columns that identify one event; duplicates within a partition are dropped. */
+    eventKey: z.array(z.string().regex(SAFE_NAME)).min(1),
+    /** How often new data is expected, in minutes; drives freshness lag in pipeline status. */
+    expectedIntervalMinutes: z.number().int().positive().default(1440),
+  })
+  .strict();
+
+export type DatasetDefinitionInput = z.input<typeof definitionSchema>;
+
+export interface DefinedColumn {
+  name: string;
+  source: string;
+  type: ColumnType;
+  typeText: string;
+  nullable: boolean;
+  description: string;
+  pii: boolean;
+  formats: string[] | undefined;
+  maxLength: number | undefined;
+}
+
+export type RawFormat = 'csv' | 'jsonl' | 'text';
+
+export interface DatasetDefinition {
+  name: string;
+  description: string;
+  rawPrefix: string;
+  formats: RawFormat[];
+  csv: { delimiter: string; quote: string; header: boolean };
+  text: { pattern: string } | undefined;
+  columns: DefinedColumn[];
+  partition: { column: string; source: string };
+  eventKey: string[];
+  expectedIntervalMinutes: number;
+}
+
+/** Validates a parsed definition document; `origin` (a file name) is named in every error. */
+export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDefinition {
+  const parsed = definitionSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    throw new DefinitionError(`${origin}: ${path}: ${issue.message}`);
+  }
+  const d = parsed.data;
+  const columns: DefinedColumn[] = d.columns.map((c, i) => {
+    let type: ColumnType;
+    try {
+      type = parseColumnType(c.type);
+    } catch (err) {
+      throw new DefinitionError(`${origin}: columns.${i}.type: ${(err as Error).message}`, { cause: err });
+    }
+    return {
+      name: c.name,
+      source: c.source ?? c.name,
+      type,
+      typeText: c.type,
+      nullable: c.nullable,
+      description: c.description,
+      pii: c.pii,
+      formats: c.formats,
+      maxLength: c.maxLength,
+    };
+  });
+  const names = new Set<string>();
+  for (const c of columns) {
+    if (names.has(c.name)) throw new DefinitionError(`${origin}: columns: "${c.name}" is declared twice`);
+    names.add(c.name);
+  }
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const partSource = byName.get(d.partition.source);
+  if (!partSource || (partSource.type.kind !== 'timestamp' && partSource.type.kind !== 'date')) {
+    throw new DefinitionError(`${origin}: partition.source: "${d.partition.source}" must name a timestamp or date column`);
+  }
+  if (partSource.nullable) {
+    throw new DefinitionError(`${origin}: partition.source: "${d.partition.source}" must be nullable: false`);
+  }
+  if (names.has(d.partition.column)) {
+    throw new DefinitionError(`${origin}: partition.column: "${d.partition.column}" clashes with a declared column`);
+  }
+  for (const k of d.eventKey) {
+    if (!byName.has(k)) throw new DefinitionError(`${origin}: eventKey: "${k}" is not a declared column`);
+  }
+  if (d.formats.includes('text') && !d.text) throw new DefinitionError(`${origin}: text.pattern is required for format text`);
+  if (d.text) {
+    try {
+      new RegExp(d.text!.pattern);
+    } catch (err) {
+      throw new DefinitionError(`${origin}: text.pattern: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return {
+    name: d.name,
+    description: d.description,
+    rawPrefix: d.rawPrefix ?? `${d.name}/`,
+    formats: d.formats,
+    csv: { delimiter: d.csv?.delimiter ?? ',', quote: d.csv?.quote ?? '"', header: d.csv?.header ?? true },
+    text: d.text,
+    columns,
+    partition: { column: d.partition.column, source: d.partition.source },
+    eventKey: d.eventKey,
+    expectedIntervalMinutes: d.expectedIntervalMinutes,
+  };
+}

@@ -1,0 +1,40 @@
+import type { ColumnKind } from './column-type.js';
+
+/** Catalog records: what the catalog (local or Glue) stores about a processed table. Not GraphQL types. */
+export interface TableColumn {
+  name: string;
+  /** Canonical type text: `string`, `int`, `bigint`, `double`, `boolean`, `timestamp`, `date`, `decimal(p,s)`. */
+  type: string;
+  kind: ColumnKind;
+  nullable: boolean;
+  description: string;
+  pii: boolean;
+}
+
+export interface TableDefinition {
+  name: string;
+  description: string;
+  columns: TableColumn[];
+  partitionKeys: TableColumn[];
+  /** Prefix of the table's Parquet files in the processed bucket, ending in `/`. */
+  location: string;
+  /** Where the table came from: our ETL, `careplus register`, or found in Glue. */
+  origin: 'etl' | 'registered' | 'glue';
+  schemaVersion: number;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
+export interface SchemaVersion {
+  version: number;
+  columns: TableColumn[];
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export interface PartitionRecord {
+  /** Partition key → value, e.g. `{ event_date: '2024-03-01' }`. */
+  values: Record<string, string>;
+  /** Prefix of the partition's files, ending in `/`. */
+  location: string;
+}

@@ -1,0 +1,78 @@
+import type { Readable } from 'node:stream';
+
+/** Logical buckets; each adapter maps them to a folder (local) or a bucket name (S3). */
+export type BucketName = 'raw' | 'processed' | 'exports';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Opaque version tag (S3 ETag without quotes; a content-derived tag locally). Changes whenever the bytes change. */
+  etag: string;
+  lastModified: Date;
+  /** S3 version id where versioning is on; undefined elsewhere. */
+  versionId?: string | undefined;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Opaque token for the next page, undefined on the last page. */
+  nextToken?: string | undefined;
+}
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export type PutBody = Uint8Array | string | Readable;
+
+export interface PutOptions {
+  contentType?: string;
+  contentDisposition?: string;
+  /** Fail with ObjectExistsError when the key exists (S3 `If-None-Match: *`). */
+  ifNoneMatch?: boolean;
+}
+
+/**
+ * The object store port. Every `put` is atomic: a reader sees the whole new object or the old one,
+ * never a partial write (local: write beside, then rename; S3: single PUT or completed multipart).
+ */
+export interface ObjectStore {
+  readonly kind: 'local' | 's3';
+  /** Streams an object, or a byte range of it. Throws ObjectNotFoundError when absent. */
+  getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable>;
+  /** Reads a whole object (or a range) into memory; for small objects, footers and records. */
+  getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array>;
+  /** Metadata, or undefined when absent. */
+  head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined>;
+  put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo>;
+  /** Uploads a local file (multipart for large files on S3). */
+  putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Downloads an object to a local file (atomically: the file appears complete or not at all). */
+  getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo>;
+  /** One page of keys under a prefix, in ascending key order. */
+  list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage>;
+  /** Every key under a prefix, across pages. */
+  listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo>;
+  delete(bucket: BucketName, key: string): Promise<void>;
+  /**
+   * The local file path of an object when the store is a local folder (DuckDB reads it in place);
+   * undefined for remote stores, whose objects are staged to a local cache first.
+   */
+  localPath(bucket: BucketName, key: string): string | undefined;
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(bucket: BucketName, key: string) {
+    super(`object not found: ${bucket}/${key}`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export class ObjectExistsError extends Error {
+  constructor(bucket: BucketName, key: string) {
+    super(`object already exists: ${bucket}/${key}`);
+    this.name = 'ObjectExistsError';
+  }
+}
