@@ -114,7 +114,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const s3Why = 'when CAREPLUS_STORAGE=s3';
   const memoryLimit = r.string('CAREPLUS_DUCKDB_MEMORY_LIMIT', '2GB');
   if (!MEMORY.test(memoryLimit)) {
-    throw new ConfigError(`CAREPLUS_DUCKDB_MEMORY_LIMIT="${memoryLimit}" is not valid: expected a size such as 512MB or 2GB`);
+    throw new ConfigError(
+      `CAREPLUS_DUCKDB_MEMORY_LIMIT="${memoryLimit}" is not valid: expected a size such as 512MB or 2GB`,
+    );
   }
   const s3Endpoint = r.url('CAREPLUS_S3_ENDPOINT');
   return {

@@ -132,7 +132,9 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
   const byName = new Map(columns.map((c) => [c.name, c]));
   const partSource = byName.get(d.partition.source);
   if (!partSource || (partSource.type.kind !== 'timestamp' && partSource.type.kind !== 'date')) {
-    throw new DefinitionError(`${origin}: partition.source: "${d.partition.source}" must name a timestamp or date column`);
+    throw new DefinitionError(
+      `${origin}: partition.source: "${d.partition.source}" must name a timestamp or date column`,
+    );
   }
   if (partSource.nullable) {
     throw new DefinitionError(`${origin}: partition.source: "${d.partition.source}" must be nullable: false`);
@@ -143,7 +145,8 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
   for (const k of d.eventKey) {
     if (!byName.has(k)) throw new DefinitionError(`${origin}: eventKey: "${k}" is not a declared column`);
   }
-  if (d.formats.includes('text') && !d.text) throw new DefinitionError(`${origin}: text.pattern is required for format text`);
+  if (d.formats.includes('text') && !d.text)
+    throw new DefinitionError(`${origin}: text.pattern is required for format text`);
   if (d.text) {
     try {
       new RegExp(d.text!.pattern);

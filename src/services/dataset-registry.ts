@@ -16,7 +16,9 @@ export class DatasetRegistry {
     try {
       files = (await readdir(dir)).filter((f) => ['.yaml', '.yml', '.json'].includes(extname(f))).sort();
     } catch (err) {
-      throw new DefinitionError(`cannot read dataset definitions folder ${dir}: ${(err as Error).message}`, { cause: err });
+      throw new DefinitionError(`cannot read dataset definitions folder ${dir}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const defs: DatasetDefinition[] = [];
     for (const f of files) {
@@ -25,7 +27,10 @@ export class DatasetRegistry {
       try {
         doc = extname(f) === '.json' ? JSON.parse(text) : parseYaml(text);
       } catch (err) {
-        throw new DefinitionError(`${f}: not valid ${extname(f) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+        throw new DefinitionError(
+          `${f}: not valid ${extname(f) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       defs.push(parseDatasetDefinition(doc, f));
     }

@@ -52,11 +52,17 @@ export class LocalCatalog implements Catalog {
       schemaVersion += 1;
       versions.push({ version: schemaVersion, columns: input.columns, createdAt: now });
     }
-    const table: TableDefinition = { ...input, schemaVersion, updatedAt: changed ? now : (existing?.table.updatedAt ?? now) };
+    const table: TableDefinition = {
+      ...input,
+      schemaVersion,
+      updatedAt: changed ? now : (existing?.table.updatedAt ?? now),
+    };
     const unchanged = existing !== undefined && !changed && JSON.stringify(existing.table) === JSON.stringify(table);
     if (!unchanged) {
       const doc: TableDocument = { table, versions };
-      await this.store.put('processed', tableKey(input.name), JSON.stringify(doc, null, 2), { contentType: 'application/json' });
+      await this.store.put('processed', tableKey(input.name), JSON.stringify(doc, null, 2), {
+        contentType: 'application/json',
+      });
     }
     return table;
   }

@@ -54,7 +54,11 @@ export class LocalObjectStore implements ObjectStore {
     const handle = await open(p, 'r').catch((err: unknown) => {
       throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
     });
-    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+    return createReadStream('', {
+      fd: handle.fd,
+      autoClose: true,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   async getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
@@ -133,7 +137,10 @@ export class LocalObjectStore implements ObjectStore {
     }
     const hasMore = start + maxKeys < all.length;
     const last = page[page.length - 1];
-    return { objects, nextToken: hasMore && last !== undefined ? Buffer.from(last, 'utf8').toString('base64url') : undefined };
+    return {
+      objects,
+      nextToken: hasMore && last !== undefined ? Buffer.from(last, 'utf8').toString('base64url') : undefined,
+    };
   }
 
   async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
@@ -206,7 +213,12 @@ export class LocalObjectStore implements ObjectStore {
 
 function info(key: string, s: { size: number; mtime: Date; mtimeMs: number; ino: number }): ObjectInfo {
   // A rename-based write gives every new version a new inode, so size+mtime+inode changes with the bytes.
-  return { key, size: s.size, etag: `${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}`, lastModified: s.mtime };
+  return {
+    key,
+    size: s.size,
+    etag: `${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}`,
+    lastModified: s.mtime,
+  };
 }
 
 function isNotFound(err: unknown): boolean {
@@ -215,7 +227,13 @@ function isNotFound(err: unknown): boolean {
 }
 
 function assertKey(key: string): void {
-  if (key === '' || key.startsWith('/') || key.includes('\0') || key.includes('\\') || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+  if (
+    key === '' ||
+    key.startsWith('/') ||
+    key.includes('\0') ||
+    key.includes('\\') ||
+    key.split('/').some((p) => p === '..' || p === '.' || p === '')
+  ) {
     throw new Error(`invalid object key: ${JSON.stringify(key)}`);
   }
   if (key.includes(sep) && sep !== '/') throw new Error(`invalid object key: ${JSON.stringify(key)}`);
