@@ -2,9 +2,33 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'lake/**', 'cdk.out/**', 'src/generated/**', 'coverage/**', 'bench/data/**', 'console/dist/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'lake/**',
+      'cdk.out/**',
+      'src/generated/**',
+      'coverage/**',
+      'bench/data/**',
+      'console/dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        module: 'writable',
+        require: 'readonly',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+      },
+    },
+  },
   {
     files: ['**/*.ts'],
     rules: {
@@ -34,7 +58,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Only src/config.ts reads the environment; take config as a parameter.' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Only src/config.ts reads the environment; take config as a parameter.',
+        },
       ],
     },
   },

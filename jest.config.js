@@ -1,13 +1,16 @@
 /** Jest: unit, integration, e2e and real-data suites; TypeScript through SWC (keeps decorator metadata). */
-const swc = ['@swc/jest', {
-  jsc: {
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    target: 'es2022',
-    keepClassNames: true,
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
   },
-  module: { type: 'commonjs' },
-}];
+];
 // hyparquet ships ES modules only; transform it too.
 const transformIgnorePatterns = ['/node_modules/(?!(hyparquet|hyparquet-compressors)/)'];
 const common = {
