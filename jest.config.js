@@ -17,6 +17,8 @@ const common = {
   transform: { '^.+\\.(t|j)sx?$': swc },
   transformIgnorePatterns,
   testEnvironment: 'node',
+  // Sources import siblings as `./x.js` (Node ESM-style resolution); map them back to the .ts files.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   setupFiles: ['<rootDir>/test/support/setup.ts'],
 };
 module.exports = {

@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
+import { DefinitionError } from '../../src/domain/errors';
+import { DatasetRegistry } from '../../src/services/dataset-registry';
+
+const minimal = {
+  name: 'tickets',
+  formats: ['csv'],
+  columns: [
+    { name: 'id', type: 'bigint', nullable: false },
+    { name: 'at', source: 'When', type: 'timestamp', nullable: false },
+    { name: 'amount', type: 'decimal(10,2)' },
+  ],
+  partition: { source: 'at' },
+  eventKey: ['id'],
+};
+
+describe('dataset definitions', () => {
+  it('fills defaults: raw prefix, source names, partition column, csv options', () => {
+    const d = parseDatasetDefinition(minimal, 'tickets.yaml');
+    expect(d.rawPrefix).toBe('tickets/');
+    expect(d.partition).toEqual({ column: 'event_date', source: 'at' });
+    expect(d.csv).toEqual({ delimiter: ',', quote: '"', header: true });
+    expect(d.columns.map((c) => [c.name, c.source, c.type])).toEqual([
+      ['id', 'id', { kind: 'bigint' }],
+      ['at', 'When', { kind: 'timestamp' }],
+      ['amount', 'amount', { kind: 'decimal', precision: 10, scale: 2 }],
+    ]);
+  });
+
+  it('names the file and field of an unknown column type', () => {
+    const bad = { ...minimal, columns: [...minimal.columns, { name: 'x', type: 'uuid' }] };
+    expect(() => parseDatasetDefinition(bad, 'tickets.yaml')).toThrow(DefinitionError);
+    expect(() => parseDatasetDefinition(bad, 'tickets.yaml')).toThrow(
+      'tickets.yaml: columns.3.type: unknown column type "uuid": expected string, int, bigint, double, boolean, timestamp, date or decimal(p,s)',
+    );
+  });
+
+  it('refuses an event key that is not a declared column', () => {
+    expect(() => parseDatasetDefinition({ ...minimal, eventKey: ['nope'] }, 'tickets.yaml')).toThrow(
+      'tickets.yaml: eventKey: "nope" is not a declared column',
+    );
+  });
+
+  it('refuses a partition source that is not a timestamp or date', () => {
+    expect(() => parseDatasetDefinition({ ...minimal, partition: { source: 'id' } }, 't.yaml')).toThrow(
+      't.yaml: partition.source: "id" must name a timestamp or date column',
+    );
+  });
+
+  it('refuses an unsafe column name', () => {
+    const bad = { ...minimal, columns: [{ name: 'Case ID', type: 'string' }, ...minimal.columns] };
+    expect(() => parseDatasetDefinition(bad, 't.yaml')).toThrow(
+      /^t\.yaml: columns\.0\.name: a column name is lower case/,
+    );
+  });
+
+  it('loads the shipped definitions', async () => {
+    const registry = await DatasetRegistry.load(join(__dirname, '../../datasets'));
+    expect(registry.list().map((d) => d.name)).toEqual(['helpdesk_events', 'support_events']);
+    const helpdesk = registry.get('helpdesk_events');
+    expect(helpdesk.columns).toHaveLength(18);
+    expect(helpdesk.eventKey).toEqual(['case_id', 'event_id']);
+    expect(helpdesk.columns.find((c) => c.name === 'case_id')?.source).toBe('Case ID');
+    expect(registry.forRawKey('support_events/2024/01/02/events-20240102.csv')?.name).toBe('support_events');
+    expect(registry.forRawKey('other/x.csv')).toBeUndefined();
+  });
+});
