@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -54,11 +54,9 @@ export class LocalObjectStore implements ObjectStore {
     const handle = await open(p, 'r').catch((err: unknown) => {
       throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
     });
-    return createReadStream('', {
-      fd: handle.fd,
-      autoClose: true,
-      ...(range ? { start: range.start, end: range.end } : {}),
-    });
+    // The stream owns the FileHandle and closes it. (Passing `handle.fd` instead would close the descriptor twice:
+    // once by the stream, once when the FileHandle is garbage-collected, which crashes the process with EBADF.)
+    return handle.createReadStream({ autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** What one timed trial reports; trials run in child processes so peak RSS is the trial's own. */
+export interface TrialResult {
+  seconds: number;
+  maxRssBytes: number;
+  /** Anything the trial wants recorded (rows, bytes out, files read, ...). */
+  extra?: Record<string, number | string>;
+}
+
+/**
+ * Runs `node <script> <args>` as a child; the script prints one JSON TrialResult line last on stdout.
+ * Wall time is measured by the child around the work itself (not process start-up).
+ */
+export async function trial(script: string, args: string[], env: Record<string, string> = {}): Promise<TrialResult> {
+  const { stdout } = await run(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as TrialResult;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export interface PairedResult {
+  ours: TrialResult[];
+  baseline: TrialResult[];
+}
+
+/** One warm-up of each, then `pairs` alternating pairs (ours, baseline), so drift hits both alike. */
+export async function paired(
+  pairs: number,
+  ours: () => Promise<TrialResult>,
+  baseline: () => Promise<TrialResult>,
+  log: (msg: string) => void = (m) => process.stderr.write(m + '\n'),
+): Promise<PairedResult> {
+  await ours();
+  await baseline();
+  const result: PairedResult = { ours: [], baseline: [] };
+  for (let i = 0; i < pairs; i++) {
+    const o = await ours();
+    const b = await baseline();
+    log(`  pair ${i + 1}/${pairs}: ours ${o.seconds.toFixed(3)} s, baseline ${b.seconds.toFixed(3)} s`);
+    result.ours.push(o);
+    result.baseline.push(b);
+  }
+  return result;
+}
+
+export function machine(): Record<string, string | number> {
+  return {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export interface BenchRecord {
+  name: string;
+  rows: number;
+  inputBytes: number;
+  outputBytes: number;
+  oursMedianSeconds: number;
+  baselineMedianSeconds: number;
+  /** ours / baseline throughput = baseline seconds / our seconds; above 1 means faster than the baseline. */
+  ratio: number;
+  target: number;
+  oursPeakRssBytes: number;
+  baselinePeakRssBytes: number;
+  baseline: string;
+  details?: Record<string, unknown>;
+  machine: Record<string, string | number>;
+  date: string;
+}
+
+export function record(
+  name: string,
+  fields: Omit<
+    BenchRecord,
+    | 'name'
+    | 'machine'
+    | 'date'
+    | 'oursMedianSeconds'
+    | 'baselineMedianSeconds'
+    | 'ratio'
+    | 'oursPeakRssBytes'
+    | 'baselinePeakRssBytes'
+  >,
+  result: PairedResult,
+): BenchRecord {
+  const oursMedianSeconds = median(result.ours.map((r) => r.seconds));
+  const baselineMedianSeconds = median(result.baseline.map((r) => r.seconds));
+  return {
+    name,
+    ...fields,
+    oursMedianSeconds,
+    baselineMedianSeconds,
+    ratio: Math.round((baselineMedianSeconds / oursMedianSeconds) * 1000) / 1000,
+    oursPeakRssBytes: Math.max(...result.ours.map((r) => r.maxRssBytes)),
+    baselinePeakRssBytes: Math.max(...result.baseline.map((r) => r.maxRssBytes)),
+    machine: machine(),
+    date: new Date().toISOString(),
+  };
+}
+
+export async function writeResult(dir: string, rec: BenchRecord): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${rec.name}.json`);
+  await writeFile(file, JSON.stringify(rec, null, 2) + '\n');
+  return file;
+}
+
+/** For trial scripts: time `fn`, then print the TrialResult line. */
+export async function runTrial(fn: () => Promise<Record<string, number | string> | void>): Promise<void> {
+  const start = process.hrtime.bigint();
+  const extra = await fn();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const result: TrialResult = {
+    seconds,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...(extra ? { extra } : {}),
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}

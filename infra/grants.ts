@@ -1,0 +1,269 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+// cdk-nag's own flattening, so an acknowledgement names a finding exactly as the AwsSolutions-IAM5 rule reports it.
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { coveringPrefixes } from './lake-layout.js';
+
+/**
+ * Grant methods named after the job a role does, in the manner of the Data Solutions Framework
+ * (`grantRunQueries`): each one adds exactly the actions that job needs, scoped to ARNs and key prefixes.
+ * No action is a wildcard. A resource carries `*` only in the shapes listed in `ALLOWED_WILDCARDS`, each with
+ * the reason AWS leaves no narrower choice; the IAM test checks every statement of the template against that list,
+ * and each such resource is acknowledged for cdk-nag (AwsSolutions-IAM5) with the same reason.
+ */
+
+/** A resource shape that may contain `*`, matched against the resource as cdk-nag flattens it. */
+export interface AllowedWildcard {
+  name: string;
+  /** Matches the flattened resource, e.g. `<RawBucket1234.Arn>/support_events/*`. */
+  resource: RegExp;
+  /** When set, a statement using this shape may hold only these actions. */
+  actions?: readonly string[];
+  reason: string;
+}
+
+export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
+  {
+    name: 'objects under one key prefix',
+    resource: /^<[A-Za-z0-9]+\.Arn>\/[a-z0-9_][a-z0-9_./=-]*\/\*$/,
+    reason:
+      'S3 authorizes object actions on object ARNs and the keys are created at run time (dated raw files, ' +
+      'partitions, run records, export jobs), so the narrowest scope AWS offers is the key prefix of one ' +
+      'dataset or one lake area.',
+  },
+  {
+    name: 'all objects of the exports bucket',
+    resource: /^<[A-Za-z0-9]*Exports[A-Za-z0-9]*\.Arn>\/\*$/,
+    actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+    reason:
+      'Export jobs live at the root of the exports bucket (results under `<job-id>/`, records under `_jobs/`), ' +
+      'a bucket that holds nothing but export jobs and their Athena results; the API writes, reads back, ' +
+      'deletes and signs download links for those keys.',
+  },
+  {
+    name: 'the tables of one Glue database, for listing',
+    resource: /^arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\/[a-z0-9_]+\/\*$/,
+    actions: ['glue:GetTables'],
+    reason:
+      'glue:GetTables lists a database and Glue authorizes it against table/<database>/*; every other Glue ' +
+      'action here is granted on the exact table ARNs.',
+  },
+];
+
+/** S3 object actions per job. ListBucket is granted on the bucket ARN, see `allowHeadNotFound`. */
+const S3_READ = ['s3:GetObject'] as const;
+const S3_READ_VERSIONS = ['s3:GetObject', 's3:GetObjectVersion'] as const;
+const S3_WRITE = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] as const;
+
+const GLUE_READ = [
+  'glue:GetDatabase',
+  'glue:GetTable',
+  'glue:GetTableVersions',
+  'glue:GetPartition',
+  'glue:GetPartitions',
+  'glue:BatchGetPartition',
+] as const;
+const GLUE_REGISTER = [
+  ...GLUE_READ,
+  // A new schema version: UpdateTable archives the previous definition as a table version.
+  'glue:UpdateTable',
+  'glue:CreatePartition',
+  'glue:BatchCreatePartition',
+] as const;
+
+const ATHENA_RUN = [
+  'athena:GetWorkGroup',
+  'athena:StartQueryExecution',
+  'athena:GetQueryExecution',
+  'athena:GetQueryResults',
+  'athena:StopQueryExecution',
+] as const;
+
+/** The ARNs of one Glue database and its tables; the catalog construct provides them. */
+export interface GlueTablesScope {
+  readonly catalogArn: string;
+  readonly databaseArn: string;
+  /** `table/<database>/*`, used for glue:GetTables only. */
+  readonly allTablesArn: string;
+  readonly tableArns: readonly string[];
+}
+
+/** One Athena workgroup and its enforced result location. */
+export interface WorkgroupScope {
+  readonly workgroupArn: string;
+  readonly resultsBucket: IBucket;
+  /** Non-empty, ending in `/`. */
+  readonly resultsPrefix: string;
+}
+
+/** Write to its own log group: the ARN of that group (which ends in `:*`, covering its streams). */
+export function grantWriteOwnLogs(role: IRole, logGroup: ILogGroup): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteOwnLogs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+}
+
+/** The ETL's input: read (any version of) raw objects under the datasets' raw prefixes. */
+export function grantReadRawPrefix(role: IRole, raw: IBucket, prefixes: readonly string[]): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadRawPrefixes',
+      actions: [...S3_READ_VERSIONS],
+      resources: objectsUnder(role, raw, prefixes),
+    }),
+  );
+  allowHeadNotFound(role, raw, 'ListRawBucket');
+}
+
+/** The ETL's output: write, read back and replace objects under the given processed prefixes. */
+export function grantWriteProcessedPrefix(role: IRole, processed: IBucket, prefixes: readonly string[]): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteProcessedPrefixes',
+      actions: [...S3_WRITE],
+      resources: objectsUnder(role, processed, prefixes),
+    }),
+  );
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
+}
+
+/** Read objects under the given processed prefixes (Parquet footers, run records). */
+export function grantReadProcessedPrefix(role: IRole, processed: IBucket, prefixes: readonly string[]): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadProcessedPrefixes',
+      actions: [...S3_READ],
+      resources: objectsUnder(role, processed, prefixes),
+    }),
+  );
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
+}
+
+/** Register partitions and new schema versions of the declared tables of one database. */
+export function grantRegisterPartitions(role: IRole, tables: GlueTablesScope): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'RegisterPartitions',
+      actions: [...GLUE_REGISTER],
+      resources: [tables.catalogArn, tables.databaseArn, ...tables.tableArns],
+    }),
+  );
+}
+
+/** Read the declared tables of one database: definitions, versions and partitions. */
+export function grantReadCatalog(role: IRole, tables: GlueTablesScope): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadCatalogTables',
+      actions: [...GLUE_READ],
+      resources: [tables.catalogArn, tables.databaseArn, ...tables.tableArns],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ListCatalogTables',
+      actions: ['glue:GetTables'],
+      resources: [tables.catalogArn, tables.databaseArn, acknowledged(role, tables.allTablesArn)],
+    }),
+  );
+}
+
+/**
+ * Run queries in one workgroup. Athena acts with the caller's permissions, so the job also needs: the tables'
+ * catalog entries and data (granted with `grantReadCatalog` and `grantReadProcessedPrefix`, passed in here so
+ * the caller cannot forget them), and the workgroup's result location, which it writes and the caller reads back.
+ */
+export function grantRunQueries(
+  role: IRole,
+  workgroup: WorkgroupScope,
+  reads: { tables: GlueTablesScope; processed: IBucket; prefixes: readonly string[] },
+): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'RunQueriesInWorkgroup',
+      actions: [...ATHENA_RUN],
+      resources: [workgroup.workgroupArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteQueryResults',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: objectsUnder(role, workgroup.resultsBucket, [workgroup.resultsPrefix]),
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'LocateQueryBuckets',
+      // Athena checks the Region of the buckets it reads and writes.
+      actions: ['s3:GetBucketLocation'],
+      resources: [workgroup.resultsBucket.bucketArn, reads.processed.bucketArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ListQueryResultUploads',
+      actions: ['s3:ListBucketMultipartUploads'],
+      resources: [workgroup.resultsBucket.bucketArn],
+    }),
+  );
+  grantReadCatalog(role, reads.tables);
+  grantReadProcessedPrefix(role, reads.processed, reads.prefixes);
+}
+
+/**
+ * Write export files and job records under one prefix of the exports bucket, read them back, delete them on
+ * cancel or expiry, and sign download links for them (a presigned GET is authorized by the signer's
+ * s3:GetObject). An empty prefix means the whole exports bucket, which holds nothing else.
+ */
+export function grantWriteAndSignExports(role: IRole, exportsBucket: IBucket, prefix: string): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteAndSignExports',
+      actions: [...S3_WRITE],
+      resources:
+        prefix === ''
+          ? [acknowledged(role, exportsBucket.arnForObjects('*'))]
+          : objectsUnder(role, exportsBucket, [prefix]),
+    }),
+  );
+  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+}
+
+/**
+ * s3:ListBucket on the bucket ARN, without a prefix condition: S3 answers HeadObject/GetObject on a missing key
+ * with 404 only when the caller may list the bucket (403 otherwise), and `ObjectStore.head` relies on the 404.
+ * It reveals key names, never contents. The statement id is per bucket, so granting twice adds it once.
+ */
+function allowHeadNotFound(role: IRole, bucket: IBucket, sid: string): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ sid, actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+}
+
+/** `<bucket>/<prefix>*` for each covering prefix; each one acknowledged for cdk-nag with the documented reason. */
+function objectsUnder(role: IRole, bucket: IBucket, prefixes: readonly string[]): string[] {
+  if (prefixes.length === 0) throw new Error('a prefix-scoped grant needs at least one prefix');
+  return coveringPrefixes(prefixes).map((prefix) => {
+    if (!/^[a-z0-9_][a-z0-9_./=-]*\/$/.test(prefix)) {
+      throw new Error(`grant prefix "${prefix}" must be non-empty, end in "/" and use a-z, 0-9, _ . / = -`);
+    }
+    return acknowledged(role, bucket.arnForObjects(`${prefix}*`));
+  });
+}
+
+/**
+ * Acknowledges the AwsSolutions-IAM5 finding for one wildcard resource, with the reason of the
+ * `ALLOWED_WILDCARDS` entry it matches; a resource matching none is a programming error.
+ */
+function acknowledged(role: IRole, resource: string): string {
+  const flat = flattenCfnReference(Stack.of(role).resolve(resource));
+  const allowed = ALLOWED_WILDCARDS.find((w) => w.resource.test(flat));
+  if (allowed === undefined) throw new Error(`resource ${flat} is not an allowed wildcard shape`);
+  Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason: allowed.reason });
+  return resource;
+}

@@ -1,0 +1,97 @@
+import { formatColumnType } from '../../src/domain/column-type.js';
+import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
+import { IngestError } from '../../src/domain/errors.js';
+import { type SchemaChange, classifySchemaChange } from '../../src/domain/schema-change.js';
+import type { TableColumn, TableDefinition } from '../../src/domain/table.js';
+import type { Catalog } from '../../src/ports/catalog.js';
+import { sha256Hex } from './lake-keys.js';
+
+/** Bumped when the ETL changes what it writes for the same input, so published sources are reprocessed. */
+export const ETL_OUTPUT_VERSION = 1;
+
+export type TableInput = Omit<TableDefinition, 'schemaVersion' | 'updatedAt'>;
+
+/** The catalog table an ETL dataset publishes: its declared columns, partitioned by the day column. */
+export function tableFromDefinition(def: DatasetDefinition): TableInput {
+  const columns: TableColumn[] = def.columns.map((c) => ({
+    name: c.name,
+    type: formatColumnType(c.type),
+    kind: c.type.kind,
+    nullable: c.nullable,
+    description: c.description,
+    pii: c.pii,
+  }));
+  return {
+    name: def.name,
+    description: def.description,
+    columns,
+    partitionKeys: [
+      {
+        name: def.partition.column,
+        type: 'date',
+        kind: 'date',
+        nullable: false,
+        description: `Day (UTC) of ${def.partition.source}.`,
+        pii: false,
+      },
+    ],
+    location: `${def.name}/`,
+    origin: 'etl',
+  };
+}
+
+/**
+ * Compares the definition with the catalog's current schema. A breaking change is refused while the table holds
+ * data (its files would no longer match the schema); widening and safe changes pass and become a new schema
+ * version when the table is next written.
+ */
+export async function checkSchemaCompatibility(
+  catalog: Catalog,
+  def: DatasetDefinition,
+): Promise<{ table: TableInput; change: SchemaChange | undefined }> {
+  const table = tableFromDefinition(def);
+  const existing = await catalog.getTable(def.name);
+  if (!existing) return { table, change: undefined };
+  const change = classifySchemaChange(existing.columns, table.columns);
+  const problems = change.changes.filter((c) => c.compatibility === 'breaking').map((c) => c.explanation);
+  const oldKeys = existing.partitionKeys.map((k) => `${k.name}:${k.type}`).join(',');
+  const newKeys = table.partitionKeys.map((k) => `${k.name}:${k.type}`).join(',');
+  if (oldKeys !== newKeys) {
+    problems.push(
+      `partition key changed from ${existing.partitionKeys.map((k) => k.name).join(', ')} to ${def.partition.column}`,
+    );
+  }
+  if (problems.length > 0) {
+    const page = await catalog.listPartitions(def.name, { maxResults: 1 });
+    if (page.partitions.length > 0) {
+      throw new IngestError(
+        'incompatible_schema',
+        `the definition of dataset "${def.name}" is incompatible with its existing data: ${problems.join('; ')}. ` +
+          'Add columns as nullable and only widen types, or publish the change as a new dataset.',
+      );
+    }
+  }
+  return { table, change };
+}
+
+/** Fingerprint of everything in a definition that shapes the output (not descriptions or PII flags). */
+export function definitionFingerprint(def: DatasetDefinition): string {
+  return sha256Hex(
+    JSON.stringify({
+      etl: ETL_OUTPUT_VERSION,
+      formats: def.formats,
+      csv: def.csv,
+      text: def.text ?? null,
+      columns: def.columns.map((c) => [
+        c.name,
+        c.source,
+        formatColumnType(c.type),
+        c.nullable,
+        c.formats ?? null,
+        c.maxLength ?? null,
+      ]),
+      partition: def.partition,
+      eventKey: def.eventKey,
+    }),
+  ).slice(0, 16);
+}

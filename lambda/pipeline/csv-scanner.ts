@@ -1,0 +1,322 @@
+import { isUtf8 } from 'node:buffer';
+import { IngestError } from '../../src/domain/errors.js';
+import {
+  MAX_RECORD_BYTES,
+  QUARANTINE_RAW_CHARS,
+  type ScanReject,
+  UTF8_BOM,
+  overlongReason,
+  rawText,
+} from './scan-limits.js';
+
+export interface CsvDialect {
+  /** One ASCII character. */
+  delimiter: string;
+  /** One ASCII character, or '' for no quoting. A quote inside a quoted field is doubled (RFC 4180). */
+  quote: string;
+  header: boolean;
+}
+
+/**
+ * The JavaScript pre-pass over CSV. DuckDB's CSV reader splits fields fast but cannot say on which physical
+ * line a record started once quoted fields hold newlines, nor give a good record's raw text. So this pass finds
+ * record boundaries (a newline outside quotes ends a record; quote state is followed per RFC 4180 at each quote
+ * byte only), checks each record's quoting, UTF-8 and size, and writes a canonical copy for DuckDB in which every
+ * record starts with three extra fields: its first physical line, and the byte offset and length of its text in
+ * the copy (for the quarantine's raw text). Record endings become LF; field contents are copied unchanged.
+ *
+ * The header record is parsed here and not copied. Blank lines are skipped. A record with a stray quote, a lone
+ * CR outside quotes, invalid UTF-8 or over MAX_RECORD_BYTES is rejected here; DuckDB rejects wrong field counts.
+ */
+export class CsvScanner {
+  readonly rejects: ScanReject[] = [];
+  header: string[] | undefined;
+  /** Data records seen (written or rejected here), not counting the header and blank lines. */
+  records = 0;
+  private readonly delim: number;
+  private readonly quote: number;
+  private readonly delimText: string;
+  private carry: Buffer = Buffer.alloc(0);
+  /** Where scanning resumes in `carry`. */
+  private scanPos = 0;
+  private inQuote = false;
+  /** 1-based physical line where the current record starts, and the line at the scan position. */
+  private recLine = 1;
+  private curLine = 1;
+  private bad: string | undefined;
+  private overlong: { head: Buffer; bytes: number } | undefined;
+  private atStart = true;
+  private outOffset = 0;
+
+  constructor(private readonly dialect: CsvDialect) {
+    if (!/^[\x20-\x7e\t]$/.test(dialect.delimiter)) {
+      throw new IngestError('unsupported_csv', `csv.delimiter must be one ASCII character`);
+    }
+    if (dialect.quote !== '' && !/^[\x20-\x7e]$/.test(dialect.quote)) {
+      throw new IngestError('unsupported_csv', `csv.quote must be one ASCII character or empty`);
+    }
+    this.delim = dialect.delimiter.charCodeAt(0);
+    this.quote = dialect.quote === '' ? -1 : dialect.quote.charCodeAt(0);
+    this.delimText = dialect.delimiter;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    let data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    if (this.atStart) {
+      if (data.length < UTF8_BOM.length) {
+        this.carry = Buffer.from(data);
+        return [];
+      }
+      this.atStart = false;
+      if (data.subarray(0, 3).equals(UTF8_BOM)) data = data.subarray(3);
+    }
+    return this.scan(data);
+  }
+
+  end(): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.atStart) {
+      this.atStart = false;
+      if (this.carry.length > 0 && this.carry.equals(UTF8_BOM.subarray(0, this.carry.length))) {
+        this.carry = Buffer.alloc(0);
+      }
+    }
+    if (this.carry.length > 0 || this.overlong) {
+      // A last record without a newline: finish it as if it had one.
+      out.push(...this.scan(Buffer.concat([this.carry, Buffer.from('\n')])));
+    }
+    if (this.inQuote) {
+      const raw = this.carry.subarray(0, Math.max(0, this.carry.length - 1));
+      const text = this.overlong ? rawText(this.overlong.head) : rawText(raw);
+      this.carry = Buffer.alloc(0);
+      this.inQuote = false;
+      this.overlong = undefined;
+      if (this.dialect.header && this.header === undefined) {
+        throw new IngestError('bad_header', `the CSV header on line ${this.recLine} has an unterminated quoted field`);
+      }
+      this.records++;
+      this.rejects.push({ line: this.recLine, reason: 'unterminated quoted field', raw: text });
+    }
+    return out;
+  }
+
+  private scan(data: Buffer): Buffer[] {
+    const out = new OutBuffer(data.length + 4096);
+    const lastNl = data.lastIndexOf(10);
+    const utf8Ok = lastNl >= 0 && isUtf8(data.subarray(0, lastNl + 1));
+    let pos = this.scanPos;
+    let recStart = 0;
+    const next = (byte: number, from: number): number => {
+      if (byte < 0) return Infinity;
+      const i = data.indexOf(byte, from);
+      return i < 0 ? Infinity : i;
+    };
+    let nNl = next(10, pos);
+    let nQ = next(this.quote, pos);
+    let nCr = next(13, pos);
+    for (;;) {
+      const q = Math.min(nNl, nQ, nCr);
+      if (q === Infinity) {
+        pos = data.length;
+        break;
+      }
+      const b = data[q]!;
+      if (b === 10) {
+        if (this.inQuote) {
+          this.curLine++;
+        } else {
+          const end = q > recStart && data[q - 1] === 13 ? q - 1 : q;
+          this.endRecord(data, recStart, end, utf8Ok, out);
+          this.curLine++;
+          recStart = q + 1;
+          this.recLine = this.curLine;
+        }
+        pos = q + 1;
+        nNl = next(10, pos);
+        continue;
+      }
+      if (b === 13) {
+        if (!this.inQuote) {
+          if (q + 1 >= data.length) {
+            pos = q;
+            break;
+          }
+          if (data[q + 1] !== 10) this.bad ??= 'carriage return outside a quoted field';
+        }
+        pos = q + 1;
+        nCr = next(13, pos);
+        continue;
+      }
+      // A quote byte.
+      if (!this.inQuote) {
+        const fieldStart = q === recStart || data[q - 1] === this.delim;
+        if (fieldStart) this.inQuote = true;
+        else this.bad ??= 'quote character inside an unquoted field';
+        pos = q + 1;
+      } else {
+        if (q + 1 >= data.length) {
+          pos = q;
+          break;
+        }
+        const after = data[q + 1]!;
+        if (after === this.quote) {
+          pos = q + 2;
+        } else {
+          this.inQuote = false;
+          if (after !== this.delim && after !== 10 && after !== 13) {
+            this.bad ??= 'unexpected character after a closing quote';
+          }
+          pos = q + 1;
+        }
+      }
+      nQ = next(this.quote, pos);
+      if (nCr < pos) nCr = next(13, pos);
+      if (nNl < pos) nNl = next(10, pos);
+    }
+    let rest = data.subarray(recStart);
+    let resume = pos - recStart;
+    const pending = this.overlong ? this.overlong.bytes + rest.length : rest.length;
+    if (pending > MAX_RECORD_BYTES) {
+      // Keep scanning the record to find its end, but stop holding its bytes.
+      this.overlong ??= { head: Buffer.from(rest.subarray(0, QUARANTINE_RAW_CHARS)), bytes: 0 };
+      this.overlong.bytes += resume;
+      rest = rest.subarray(resume);
+      resume = 0;
+    }
+    this.carry = Buffer.from(rest);
+    this.scanPos = resume;
+    return out.length > 0 ? [out.take()] : [];
+  }
+
+  private endRecord(data: Buffer, start: number, end: number, utf8Ok: boolean, out: OutBuffer): void {
+    const bad = this.bad;
+    this.bad = undefined;
+    const overlong = this.overlong;
+    this.overlong = undefined;
+    if (overlong) {
+      this.records++;
+      this.rejects.push({
+        line: this.recLine,
+        reason: overlongReason(overlong.bytes + (end - start)),
+        raw: rawText(overlong.head),
+      });
+      return;
+    }
+    if (end === start && bad === undefined) return;
+    const bytes = data.subarray(start, end);
+    if (this.dialect.header && this.header === undefined) {
+      if (bad !== undefined || (!utf8Ok && !isUtf8(bytes))) {
+        throw new IngestError(
+          'bad_header',
+          `the CSV header on line ${this.recLine} is not readable: ${bad ?? 'invalid UTF-8'}`,
+        );
+      }
+      this.header = splitCsvRecord(bytes.toString('utf8'), this.dialect.delimiter, this.dialect.quote);
+      return;
+    }
+    this.records++;
+    if (bad !== undefined) {
+      this.rejects.push({ line: this.recLine, reason: bad, raw: rawText(bytes.subarray(0, QUARANTINE_RAW_CHARS)) });
+    } else if (bytes.length > MAX_RECORD_BYTES) {
+      this.rejects.push({
+        line: this.recLine,
+        reason: overlongReason(bytes.length),
+        raw: rawText(bytes.subarray(0, QUARANTINE_RAW_CHARS)),
+      });
+    } else if (!utf8Ok && !isUtf8(bytes)) {
+      this.rejects.push({ line: this.recLine, reason: 'invalid UTF-8', raw: rawText(bytes) });
+    } else {
+      this.writeRecord(bytes, out);
+    }
+  }
+
+  /** Writes `<line>,<start>,<length>,<record>\n`, start being the record's offset in the canonical copy. */
+  private writeRecord(bytes: Buffer, out: OutBuffer): void {
+    const d = this.delimText;
+    const head = `${this.recLine}${d}`;
+    const tail = `${d}${bytes.length}${d}`;
+    // The start offset counts its own digits: grow the digit count until it is consistent.
+    let digits = String(this.outOffset).length;
+    let start = this.outOffset + head.length + digits + tail.length;
+    while (String(start).length !== digits) {
+      digits = String(start).length;
+      start = this.outOffset + head.length + digits + tail.length;
+    }
+    const prefix = `${head}${start}${tail}`;
+    out.writeAscii(prefix);
+    out.writeBytes(bytes);
+    out.writeAscii('\n');
+    this.outOffset += prefix.length + bytes.length + 1;
+  }
+}
+
+/** Splits one CSV record into fields (RFC 4180 quoting; a doubled quote inside quotes is one quote). */
+export function splitCsvRecord(text: string, delimiter: string, quote: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let inQuote = false;
+  let atFieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inQuote) {
+      if (ch === quote) {
+        if (text[i + 1] === quote) {
+          field += quote;
+          i++;
+        } else {
+          inQuote = false;
+        }
+      } else {
+        field += ch;
+      }
+      continue;
+    }
+    if (ch === delimiter) {
+      fields.push(field);
+      field = '';
+      atFieldStart = true;
+      continue;
+    }
+    if (quote !== '' && ch === quote && atFieldStart) {
+      inQuote = true;
+      atFieldStart = false;
+      continue;
+    }
+    field += ch;
+    atFieldStart = false;
+  }
+  fields.push(field);
+  return fields;
+}
+
+/** A growable output buffer: one allocation per scanned chunk instead of one per record. */
+class OutBuffer {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + extra));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+
+  writeAscii(text: string): void {
+    this.ensure(text.length);
+    this.length += this.buf.write(text, this.length, 'latin1');
+  }
+
+  writeBytes(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    bytes.copy(this.buf, this.length);
+    this.length += bytes.length;
+  }
+
+  take(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}

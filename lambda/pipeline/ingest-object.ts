@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
+import { IngestError } from '../../src/domain/errors.js';
+import type { RunRecord } from '../../src/domain/run-record.js';
+import type { ObjectInfo } from '../../src/ports/object-store.js';
+import { checkSchemaCompatibility, definitionFingerprint } from './catalog-schema.js';
+import type { EtlDeps } from './etl-deps.js';
+import type { LockOptions } from './lake-lock.js';
+import { parseSource } from './parse-source.js';
+import { decideSkip, publishSource, staleVersion } from './publish-source.js';
+import { RunRecorder, newRunRecord } from './run-records.js';
+import { isOlderThanPublished, readLineage } from './source-lineage.js';
+import { stageText } from './stage-source.js';
+import { PhaseTimer } from './phase-timer.js';
+
+/** One raw object to ingest, as an S3 event or `careplus ingest` names it. */
+export interface IngestSource {
+  /** Key in the raw bucket (decoded, not URL-encoded). */
+  key: string;
+  /** S3 version id from the event, when the bucket is versioned. */
+  versionId?: string;
+  /** S3 event sequencer: orders events for the same key. */
+  sequencer?: string;
+  /** Dataset name; by default the dataset whose raw prefix the key falls under. */
+  dataset?: string;
+}
+
+export interface IngestOptions {
+  /** Reprocess even when this version was already processed with the same definition (rewrites the same bytes). */
+  force?: boolean;
+  lock?: LockOptions;
+}
+
+/** Run records for objects under no dataset's raw prefix are filed under this name. */
+export const UNKNOWN_DATASET = '_unknown';
+
+/**
+ * The per-object ETL, shared by the Lambda handler and `careplus ingest`: stage the raw object locally, parse,
+ * validate, cast and normalise it inside DuckDB, quarantine bad records, de-duplicate on the event key, and
+ * publish partitioned Parquet, the catalog and the run record. Never throws for a bad object: the returned run
+ * record says SUCCEEDED, SKIPPED (duplicate or stale event) or FAILED with a reason. It throws only when the
+ * run record itself cannot be written.
+ */
+export async function ingestObject(deps: EtlDeps, source: IngestSource, options: IngestOptions = {}): Promise<RunRecord> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const runId = randomUUID();
+  const phases = new PhaseTimer();
+  const log = deps.logger.child({ runId, sourceKey: source.key });
+  const def = source.dataset !== undefined ? deps.registry.find(source.dataset) : deps.registry.forRawKey(source.key);
+  const recorder = new RunRecorder(
+    deps.store,
+    newRunRecord({ runId, dataset: def?.name ?? UNKNOWN_DATASET, sourceKey: source.key, startedAt }),
+  );
+  const finish = async (update: Partial<RunRecord>): Promise<RunRecord> => {
+    const finishedAt = now();
+    const run = await recorder.write({
+      ...update,
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    });
+    log.info('ingest finished', {
+      dataset: run.dataset,
+      status: run.status,
+      rowsRead: run.rowsRead,
+      rowsWritten: run.rowsWritten,
+      rowsRejected: run.rowsRejected,
+      rowsDuplicate: run.rowsDuplicate,
+      durationMs: run.durationMs,
+      phasesMs: phases.durations,
+      ...(run.error ? { reason: run.error.reason } : {}),
+    });
+    return run;
+  };
+  if (!def) {
+    const message =
+      source.dataset !== undefined
+        ? `unknown dataset "${source.dataset}"`
+        : `no dataset definition has a raw prefix that "${source.key}" falls under`;
+    return finish({ status: 'FAILED', error: { reason: 'unknown_dataset', message } });
+  }
+
+  await recorder.write();
+  const workDir = join(deps.cacheDir, 'etl-runs', runId);
+  try {
+    const outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases);
+    return await finish(outcome);
+  } catch (err) {
+    if (err instanceof IngestError) {
+      return finish({ status: 'FAILED', error: { reason: err.reason, message: err.message } });
+    }
+    // Unexpected errors may carry paths or SQL: the record gets a neutral message, the log the details.
+    log.error('ingest failed unexpectedly', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    return finish({
+      status: 'FAILED',
+      error: { reason: 'internal', message: `unexpected error; see the ETL log for run ${runId}` },
+    });
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function runIngest(
+  deps: EtlDeps,
+  def: DatasetDefinition,
+  source: IngestSource,
+  options: IngestOptions,
+  recorder: RunRecorder,
+  workDir: string,
+  log: EtlDeps['logger'],
+  phases: PhaseTimer,
+): Promise<Partial<RunRecord>> {
+  const { store } = deps;
+  const now = deps.now ?? (() => new Date());
+  const head = await store.head('raw', source.key);
+  if (!head) throw new IngestError('not_found', 'the raw object does not exist (deleted before it was processed?)');
+  await recorder.write({ bytesRead: head.size, ...(source.versionId ? { sourceVersion: source.versionId } : {}) });
+  if (head.size > deps.maxObjectBytes) {
+    throw new IngestError('too_large', `the object is ${head.size} bytes, over the limit of ${deps.maxObjectBytes} bytes`);
+  }
+  if (source.versionId !== undefined && head.versionId !== undefined && head.versionId !== source.versionId) {
+    return skipped(
+      'superseded',
+      `the event is for version ${source.versionId}, but the object is now at version ${head.versionId}; its own event ingests it`,
+    );
+  }
+  const format = pickFormat(def, source.key);
+  const fingerprint = definitionFingerprint(def);
+  const incoming = { sequencer: source.sequencer, lastModified: head.lastModified, fingerprint };
+
+  // Cheap checks before any work: a known version already published, or an older one arriving late.
+  const published = await readLineage(store, def.name, source.key);
+  const knownVersion = source.versionId ?? head.versionId;
+  const force = options.force ?? false;
+  if (published) {
+    const early =
+      knownVersion !== undefined
+        ? await decideSkip(store, published, { ...incoming, version: knownVersion }, force)
+        : isOlderThanPublished(incoming, published)
+          ? staleVersion(published)
+          : undefined;
+    if (early) return skipped(early.reason, early.message);
+  }
+  const { table } = await checkSchemaCompatibility(deps.catalog, def);
+
+  await mkdir(workDir, { recursive: true });
+  const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir));
+  const staged = await phases.time('prepass', () => stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes));
+  const version = source.versionId ?? info.versionId ?? `sha256:${staged.contentSha256}`;
+  await recorder.write({ sourceVersion: version });
+  if (published && knownVersion === undefined) {
+    // The version is the content hash, known only now.
+    const skip = await decideSkip(store, published, { ...incoming, version }, force);
+    if (skip) return skipped(skip.reason, skip.message);
+  }
+
+  return deps.duckdb.withConnection(async (conn) => {
+    const parsed = await phases.time('parse', () => parseSource(conn, def, format, staged, source.key, workDir, log));
+    if (parsed.rowsRead === 0) {
+      throw new IngestError(
+        'empty_file',
+        head.size === 0 || staged.textBytes === 0 ? 'the object is empty (0 bytes)' : 'the object has no records',
+      );
+    }
+    const outcome = await publishSource({
+      store,
+      catalog: deps.catalog,
+      conn,
+      def,
+      table,
+      logger: log,
+      workDir,
+      runId: recorder.current.runId,
+      now,
+      sourceKey: source.key,
+      version,
+      sequencer: source.sequencer,
+      lastModified: info.lastModified,
+      fingerprint,
+      partitions: parsed.partitions,
+      rowsValid: parsed.rowsValid,
+      quarantinePath: parsed.quarantinePath,
+      force,
+      lock: options.lock,
+      phases,
+    });
+    if (outcome.kind === 'skipped') return skipped(outcome.reason, outcome.message);
+    return {
+      status: 'SUCCEEDED',
+      rowsRead: parsed.rowsRead,
+      rowsWritten: outcome.rowsWritten,
+      rowsRejected: parsed.rowsRejected,
+      rowsDuplicate: parsed.rowsDuplicate + outcome.rowsDuplicate,
+      bytesWritten: outcome.bytesWritten,
+      outputKeys: outcome.outputKeys,
+      quarantineKey: outcome.quarantineKey,
+      partitions: outcome.partitions,
+      schemaVersion: outcome.schemaVersion,
+      error: null,
+    } satisfies Partial<RunRecord>;
+  });
+}
+
+function skipped(reason: string, message: string): Partial<RunRecord> {
+  return { status: 'SKIPPED', error: { reason, message } };
+}
+
+/**
+ * The format from the file name: the extension before an optional `.gz` picks one of the dataset's formats;
+ * an unknown extension gets the first. A known extension the dataset does not accept fails the object.
+ */
+export function pickFormat(def: DatasetDefinition, key: string): RawFormat {
+  const name = basename(key).toLowerCase().replace(/\.gz$/, '');
+  const ext = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
+  const byExt: Record<string, RawFormat> = { csv: 'csv', jsonl: 'jsonl', ndjson: 'jsonl', json: 'jsonl', log: 'text', txt: 'text' };
+  const format = byExt[ext];
+  if (format === undefined) return def.formats[0]!;
+  if (!def.formats.includes(format)) {
+    throw new IngestError(
+      'unsupported_format',
+      `a .${ext} file is ${format}, which dataset "${def.name}" does not accept (formats: ${def.formats.join(', ')})`,
+    );
+  }
+  return format;
+}
+
+/** The raw object as a local file: read in place on a local store, else downloaded into the run's folder. */
+async function stageRaw(
+  deps: EtlDeps,
+  key: string,
+  head: ObjectInfo,
+  workDir: string,
+): Promise<{ path: string; info: ObjectInfo }> {
+  const local = deps.store.localPath('raw', key);
+  if (local !== undefined) return { path: local, info: head };
+  const path = join(workDir, 'raw');
+  const info = await deps.store.getFile('raw', key, path);
+  return { path, info };
+}

@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every key the ETL writes in the processed bucket, in one place. Output keys are derived from the source
+ * object and its version only, so reprocessing a source overwrites its own files instead of adding new ones.
+ */
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Names one version of one source object: sha256 of `<source key>\n<version>`, first 16 hex digits. */
+export function sourceVersionHash(sourceKey: string, version: string): string {
+  return sha256Hex(`${sourceKey}\n${version}`).slice(0, 16);
+}
+
+/** Names a source object across its versions: sha256 of the source key, first 16 hex digits. */
+export function sourceKeyHash(sourceKey: string): string {
+  return sha256Hex(sourceKey).slice(0, 16);
+}
+
+export function partitionPrefix(dataset: string, partitionColumn: string, value: string): string {
+  return `${dataset}/${partitionColumn}=${value}/`;
+}
+
+/** `<dataset>/<partcol>=<value>/part-<hash>.parquet`. */
+export function outputKey(
+  dataset: string,
+  partitionColumn: string,
+  value: string,
+  sourceKey: string,
+  version: string,
+): string {
+  return `${partitionPrefix(dataset, partitionColumn, value)}part-${sourceVersionHash(sourceKey, version)}.parquet`;
+}
+
+/** `_quarantine/<dataset>/<hash of source key and version>.jsonl`: the rejected records of one source version. */
+export function quarantineKey(dataset: string, sourceKey: string, version: string): string {
+  return `_quarantine/${dataset}/${sourceVersionHash(sourceKey, version)}.jsonl`;
+}
+
+/** `_pipeline/sources/<dataset>/<hash of source key>.json`: what the current version of a source published. */
+export function lineageKey(dataset: string, sourceKey: string): string {
+  return `_pipeline/sources/${dataset}/${sourceKeyHash(sourceKey)}.json`;
+}
+
+/** `_pipeline/runs/<dataset>/<yyyyMMddTHHmmssSSSZ>-<runId>.json`: keys sort by start time. */
+export function runRecordKey(dataset: string, startedAt: Date, runId: string): string {
+  return `_pipeline/runs/${dataset}/${compactTimestamp(startedAt)}-${runId}.json`;
+}
+
+/** `_pipeline/locks/<dataset>/<name>.json`. */
+export function lockKey(dataset: string, name: string): string {
+  return `_pipeline/locks/${dataset}/${name}.json`;
+}
+
+/** `2024-03-01T12:34:56.789Z` → `20240301T123456789Z`. */
+export function compactTimestamp(d: Date): string {
+  return d.toISOString().replace(/[-:.]/g, '');
+}

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { IngestError } from '../../src/domain/errors.js';
+import { ObjectExistsError, type ObjectStore } from '../../src/ports/object-store.js';
+import { lockKey } from './lake-keys.js';
+
+export interface LockOptions {
+  /** A lock not renewed for this long is free to take (its holder died). Default 60 s. */
+  leaseMs?: number;
+  /** Give up waiting for a held lock after this long. Default 5 minutes. */
+  waitMs?: number;
+  now?: () => Date;
+}
+
+interface LockDocument {
+  owner: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+/**
+ * Leased locks in the processed bucket (`_pipeline/locks/<dataset>/<name>.json`), created with a conditional
+ * put (`If-None-Match: *`), so they work across processes and Lambda instances without another service. Locks
+ * are taken in sorted order, so two runs never wait on each other in a cycle. A holder renews its lease while
+ * it works; a lock whose lease ran out belongs to a dead holder and is taken over.
+ */
+export class LakeLock {
+  private renewal: NodeJS.Timeout | undefined;
+  private released = false;
+  private renewing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly store: ObjectStore,
+    private readonly keys: string[],
+    private readonly owner: string,
+    private readonly leaseMs: number,
+    private readonly now: () => Date,
+  ) {}
+
+  static async acquire(
+    store: ObjectStore,
+    dataset: string,
+    names: string[],
+    options: LockOptions = {},
+  ): Promise<LakeLock> {
+    const leaseMs = options.leaseMs ?? 60_000;
+    const waitMs = options.waitMs ?? 5 * 60_000;
+    const now = options.now ?? (() => new Date());
+    const keys = [...new Set(names)].sort().map((n) => lockKey(dataset, n));
+    const lock = new LakeLock(store, [], randomUUID(), leaseMs, now);
+    const deadline = Date.now() + waitMs;
+    try {
+      for (const key of keys) {
+        await lock.take(key, deadline);
+        lock.keys.push(key);
+      }
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    lock.renewal = setInterval(() => {
+      lock.renewing ??= lock.renew().finally(() => (lock.renewing = undefined));
+    }, Math.max(1000, Math.floor(leaseMs / 3)));
+    lock.renewal.unref();
+    return lock;
+  }
+
+  private async take(key: string, deadline: number): Promise<void> {
+    let pause = 25;
+    for (;;) {
+      try {
+        await this.store.put('processed', key, this.document(), { ifNoneMatch: true, contentType: 'application/json' });
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+      const held = await this.read(key);
+      if (held === undefined || Date.parse(held.expiresAt) < this.now().getTime()) {
+        // Free (released meanwhile) or abandoned by a dead holder: remove it and race for it again.
+        if (held !== undefined) await this.store.delete('processed', key);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later');
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 1000);
+    }
+  }
+
+  private document(): string {
+    const doc: LockDocument = {
+      owner: this.owner,
+      expiresAt: new Date(this.now().getTime() + this.leaseMs).toISOString(),
+    };
+    return JSON.stringify(doc);
+  }
+
+  private async read(key: string): Promise<LockDocument | undefined> {
+    try {
+      const bytes = await this.store.getBytes('processed', key);
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as LockDocument;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async renew(): Promise<void> {
+    for (const key of this.keys) {
+      if (this.released) return;
+      try {
+        const held = await this.read(key);
+        if (held?.owner === this.owner) await this.store.put('processed', key, this.document());
+      } catch {
+        // A missed renewal only shortens the lease; the next one retries.
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+    if (this.renewal) clearInterval(this.renewal);
+    // A renewal in flight would otherwise re-create a lock deleted below.
+    await this.renewing;
+    for (const key of [...this.keys].reverse()) {
+      const held = await this.read(key);
+      if (held?.owner === this.owner) await this.store.delete('processed', key);
+    }
+    this.keys.length = 0;
+  }
+}

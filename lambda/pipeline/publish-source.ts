@@ -1,0 +1,263 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
+import type { PartitionRecord } from '../../src/domain/table.js';
+import type { Logger } from '../../src/ports/logger.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
+import type { Catalog } from '../../src/ports/catalog.js';
+import type { TableInput } from './catalog-schema.js';
+import type { PhaseTimer } from './phase-timer.js';
+import { LakeLock, type LockOptions } from './lake-lock.js';
+import { outputKey, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
+import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
+import { copyPartitionSql, existingKeysTableSql, finalSql, insertExistingKeysSql } from './transform-sql.js';
+
+export interface PublishRequest {
+  store: ObjectStore;
+  catalog: Catalog;
+  conn: DuckDBConnection;
+  def: DatasetDefinition;
+  table: TableInput;
+  logger: Logger;
+  workDir: string;
+  runId: string;
+  now: () => Date;
+  sourceKey: string;
+  version: string;
+  sequencer: string | undefined;
+  lastModified: Date;
+  fingerprint: string;
+  /** Partitions of the rows in the `valid` temp table. */
+  partitions: string[];
+  rowsValid: number;
+  quarantinePath: string | undefined;
+  force: boolean;
+  lock: LockOptions | undefined;
+  phases: PhaseTimer;
+}
+
+export type PublishOutcome =
+  | {
+      kind: 'published';
+      outputKeys: string[];
+      quarantineKey: string | null;
+      partitions: string[];
+      rowsWritten: number;
+      /** Good rows dropped because another source already published their event key in the partition. */
+      rowsDuplicate: number;
+      bytesWritten: number;
+      schemaVersion: number;
+    }
+  | { kind: 'skipped'; reason: string; message: string };
+
+export type SkipDecision = { reason: string; message: string } | undefined;
+
+/**
+ * Decides, from what is published for the source key, whether this version should be processed:
+ * - the same version, made with the same definition, with its outputs present: already processed (skipped);
+ * - an older version (by S3 sequencer, else last-modified time): stale (skipped), the newer one stays;
+ * - anything else is processed, replacing what is published.
+ */
+export async function decideSkip(
+  store: ObjectStore,
+  lineage: SourceLineage | undefined,
+  incoming: { version: string; sequencer: string | undefined; lastModified: Date; fingerprint: string },
+  force: boolean,
+): Promise<SkipDecision> {
+  if (!lineage) return undefined;
+  if (lineage.version === incoming.version) {
+    if (force || lineage.definitionFingerprint !== incoming.fingerprint) return undefined;
+    for (const key of [...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])]) {
+      if (!(await store.head('processed', key))) return undefined;
+    }
+    return {
+      reason: 'already_processed',
+      message: `this version of the object was already processed (run ${lineage.runId})`,
+    };
+  }
+  if (isOlderThanPublished({ sequencer: incoming.sequencer, lastModified: incoming.lastModified }, lineage)) {
+    return staleVersion(lineage);
+  }
+  return undefined;
+}
+
+export function staleVersion(lineage: SourceLineage): { reason: string; message: string } {
+  return {
+    reason: 'stale_version',
+    message: `a newer version of the object is already published (run ${lineage.runId}); this older one is ignored`,
+  };
+}
+
+/**
+ * The critical section of an ingest, under leased locks on the source key and every partition it touches:
+ * re-checks what is published, drops rows whose event key another source already published in the partition
+ * (first writer wins), writes the Parquet files to the local work folder, then publishes: schema, data files,
+ * quarantine, partitions, lineage; and only then deletes what an older version of the source produced.
+ *
+ * If any publishing step fails, the files this run added are deleted again before the error propagates, so a
+ * failed run leaves what was published before it; a retry starts over with the same deterministic keys.
+ */
+export async function publishSource(req: PublishRequest): Promise<PublishOutcome> {
+  const { def, store } = req;
+  const partCol = def.partition.column;
+  const before = await readLineage(store, def.name, req.sourceKey);
+  let lockNames = lockNamesFor(req.sourceKey, partCol, [...req.partitions, ...(before?.partitions ?? [])]);
+  for (let attempt = 0; ; attempt++) {
+    const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
+    try {
+      const lineage = await readLineage(store, def.name, req.sourceKey);
+      const needed = lockNamesFor(req.sourceKey, partCol, [...req.partitions, ...(lineage?.partitions ?? [])]);
+      if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
+        // Another version was published meanwhile, into other partitions: lock those too and look again.
+        lockNames = [...new Set([...lockNames, ...needed])];
+        continue;
+      }
+      const skip = await decideSkip(
+        store,
+        lineage,
+        { version: req.version, sequencer: req.sequencer, lastModified: req.lastModified, fingerprint: req.fingerprint },
+        req.force,
+      );
+      if (lineage && lineage.pendingDelete.length > 0) await finishDeletes(store, lineage);
+      if (skip) return { kind: 'skipped', ...skip };
+      return await writeAndPublish(req, lineage);
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+function lockNamesFor(sourceKey: string, partCol: string, partitions: string[]): string[] {
+  return [`source-${sourceKeyHash(sourceKey)}`, ...[...new Set(partitions)].map((p) => `partition-${partCol}=${p}`)];
+}
+
+async function finishDeletes(store: ObjectStore, lineage: SourceLineage): Promise<void> {
+  for (const key of lineage.pendingDelete) await store.delete('processed', key);
+  await writeLineage(store, { ...lineage, pendingDelete: [] });
+}
+
+async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | undefined): Promise<PublishOutcome> {
+  const { def, store, conn } = req;
+  const partCol = def.partition.column;
+  const own = new Set([
+    ...(lineage?.outputKeys ?? []),
+    ...(lineage?.pendingDelete ?? []),
+    ...req.partitions.map((p) => outputKey(def.name, partCol, p, req.sourceKey, req.version)),
+  ]);
+
+  // Event keys other sources already published in these partitions (files of this source key are not "other").
+  const written = await req.phases.time('dedup', async () => {
+    await conn.run(existingKeysTableSql(def));
+    let othersHaveKeys = false;
+    for (const p of req.partitions) {
+      const files: string[] = [];
+      for await (const obj of store.listAll('processed', partitionPrefix(def.name, partCol, p))) {
+        if (!obj.key.endsWith('.parquet') || own.has(obj.key)) continue;
+        files.push(await localCopy(store, obj.key, req.workDir));
+      }
+      if (files.length > 0) {
+        await conn.run(insertExistingKeysSql(def, p, files));
+        othersHaveKeys = true;
+      }
+    }
+    await conn.run(finalSql(def, othersHaveKeys));
+    const counts = (
+      await conn.runAndReadAll(
+        `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n FROM final GROUP BY 1 ORDER BY 1`,
+      )
+    ).getRowObjectsJS();
+    return counts.map((r) => ({ partition: String(r['p']), rows: Number(r['n']) }));
+  });
+  const rowsWritten = written.reduce((n, w) => n + w.rows, 0);
+
+  // Stage every Parquet file locally first; nothing is visible until it is complete.
+  const files: { key: string; path: string; bytes: number }[] = [];
+  await req.phases.time('parquet', async () => {
+    for (const w of written) {
+      const key = outputKey(def.name, partCol, w.partition, req.sourceKey, req.version);
+      const path = join(req.workDir, 'out', ...key.split('/'));
+      await mkdir(dirname(path), { recursive: true });
+      await conn.run(copyPartitionSql(def, w.partition, path));
+      files.push({ key, path, bytes: (await stat(path)).size });
+    }
+  });
+  const qKey = req.quarantinePath ? quarantineKey(def.name, req.sourceKey, req.version) : null;
+  const newKeys = [...files.map((f) => f.key), ...(qKey ? [qKey] : [])];
+  // Keys that existed before this run with the same content (a reprocessed version) are not ours to roll back.
+  const previous = new Set(
+    lineage?.version === req.version ? [...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])] : [],
+  );
+  const added: string[] = [];
+  let schemaVersion: number;
+  const stale = [
+    ...(lineage?.outputKeys ?? []),
+    ...(lineage?.quarantineKey ? [lineage.quarantineKey] : []),
+    ...(lineage?.pendingDelete ?? []),
+  ].filter((k) => !newKeys.includes(k));
+  const partitions = written.map((w) => w.partition);
+  const next: SourceLineage = {
+    dataset: def.name,
+    sourceKey: req.sourceKey,
+    version: req.version,
+    sequencer: req.sequencer ?? null,
+    lastModified: req.lastModified.toISOString(),
+    definitionFingerprint: req.fingerprint,
+    outputKeys: files.map((f) => f.key),
+    quarantineKey: qKey,
+    partitions,
+    runId: req.runId,
+    publishedAt: req.now().toISOString(),
+    pendingDelete: [...new Set(stale)],
+  };
+  const publishStart = performance.now();
+  try {
+    schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
+    for (const f of files) {
+      await store.putFile('processed', f.key, f.path, { contentType: 'application/vnd.apache.parquet' });
+      if (!previous.has(f.key)) added.push(f.key);
+    }
+    if (qKey && req.quarantinePath) {
+      await store.putFile('processed', qKey, req.quarantinePath, { contentType: 'application/x-ndjson' });
+      if (!previous.has(qKey)) added.push(qKey);
+    }
+    const records: PartitionRecord[] = partitions.map((p) => ({
+      values: { [partCol]: p },
+      location: partitionPrefix(def.name, partCol, p),
+    }));
+    if (records.length > 0) await req.catalog.addPartitions(def.name, records);
+    // The commit point: from here on the new version is the published one.
+    await writeLineage(store, next);
+  } catch (err) {
+    for (const key of added.reverse()) {
+      try {
+        await store.delete('processed', key);
+      } catch (cleanupErr) {
+        req.logger.error('could not remove a file of a failed publish', { key, error: String(cleanupErr) });
+      }
+    }
+    throw err;
+  }
+  // Outputs of the older version go only after the new ones are in place (a reader may briefly see both).
+  if (next.pendingDelete.length > 0) await finishDeletes(store, next);
+  req.phases.add('publish', performance.now() - publishStart);
+  return {
+    kind: 'published',
+    outputKeys: next.outputKeys,
+    quarantineKey: qKey,
+    partitions,
+    rowsWritten,
+    rowsDuplicate: req.rowsValid - rowsWritten,
+    bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
+    schemaVersion,
+  };
+}
+
+/** A local path DuckDB can read: the file itself on a local store, else a copy in the work folder. */
+async function localCopy(store: ObjectStore, key: string, workDir: string): Promise<string> {
+  const local = store.localPath('processed', key);
+  if (local !== undefined) return local;
+  const path = join(workDir, 'existing', ...key.split('/'));
+  await store.getFile('processed', key, path);
+  return path;
+}

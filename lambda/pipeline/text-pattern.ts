@@ -1,0 +1,66 @@
+import { IngestError } from '../../src/domain/errors.js';
+
+/** A text-log pattern translated for DuckDB: RE2 syntax plus the name of every capturing group, in order. */
+export interface TextPattern {
+  /** The pattern in RE2 syntax (`(?<name>` becomes `(?P<name>`). */
+  re2: string;
+  /** One entry per capturing group, in group order; unnamed groups are called `_g<n>` (n from 1). */
+  groups: string[];
+}
+
+/**
+ * Translates a definition's `text.pattern` (JavaScript syntax, validated at load) for DuckDB's
+ * `regexp_extract(line, pattern, [names])`, which labels capture groups by position. Lookarounds and
+ * backreferences have no RE2 equivalent and are refused with a clear error instead of failing inside a query.
+ */
+export function compileTextPattern(pattern: string): TextPattern {
+  const groups: string[] = [];
+  let out = '';
+  let i = 0;
+  const unsupported = (what: string): never => {
+    throw new IngestError(
+      'bad_pattern',
+      `text.pattern uses ${what}, which DuckDB's regular expressions (RE2) do not support`,
+    );
+  };
+  while (i < pattern.length) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      const next = pattern[i + 1] ?? '';
+      if (/[1-9]/.test(next) || next === 'k') unsupported('a backreference');
+      out += ch + next;
+      i += 2;
+      continue;
+    }
+    if (ch === '[') {
+      // A character class: copy it whole so a `(` inside is not taken for a group.
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
+      out += pattern.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (ch === '(') {
+      const rest = pattern.slice(i);
+      if (rest.startsWith('(?=') || rest.startsWith('(?!') || rest.startsWith('(?<=') || rest.startsWith('(?<!')) {
+        unsupported('a lookaround');
+      }
+      const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(rest);
+      if (named) {
+        groups.push(named[1]!);
+        out += `(?P<${named[1]!}>`;
+        i += named[0].length;
+        continue;
+      }
+      if (!rest.startsWith('(?')) groups.push(`_g${groups.length + 1}`);
+      out += ch;
+      i++;
+      continue;
+    }
+    out += ch;
+    i++;
+  }
+  return { re2: out, groups };
+}

@@ -1,0 +1,287 @@
+import { type ColumnType, duckdbType, formatColumnType } from '../../src/domain/column-type.js';
+import type { DatasetDefinition, DefinedColumn } from '../../src/domain/dataset-definition.js';
+import { IngestError } from '../../src/domain/errors.js';
+import { MAX_RECORD_BYTES, QUARANTINE_RAW_CHARS } from './scan-limits.js';
+import { compileTextPattern } from './text-pattern.js';
+
+/**
+ * The SQL that parses, validates, casts and normalises raw records inside DuckDB. Every reader yields the same
+ * relation, so one validation query serves all formats:
+ *
+ *   _line  BIGINT   1-based physical line where the record starts
+ *   _start BIGINT   CSV only: byte offset of the record in the canonical copy (raw text for the quarantine)
+ *   _len   BIGINT   CSV only: its length in bytes
+ *   _raw   VARCHAR  the record's text (line formats; CSV reads it back from _start/_len when rejected)
+ *   _bad   VARCHAR  a reason the record as a whole is unreadable (malformed JSON, no pattern match), else NULL
+ *   f0..fn VARCHAR  the raw value of each declared column, NULL when absent
+ */
+
+/** Single-quoted SQL string literal. */
+export function sqlString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** Double-quoted SQL identifier. */
+export function sqlIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Reads a text file one line per row: no quoting, a delimiter the pre-pass keeps out of lines, `\n` only. */
+function linesRelation(path: string): string {
+  return `SELECT row_number() OVER () AS _line, line AS _raw
+    FROM read_csv(${sqlString(path)}, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
+      delim = E'\\x01', quote = '', escape = '', new_line = '\\n', strict_mode = false,
+      max_line_size = ${MAX_RECORD_BYTES * 2})`;
+}
+
+/**
+ * Skips blank lines (empty lines read as NULL; whitespace-only lines carry no record). trim() copies the line, so
+ * it runs only for lines that start with white space (CASE evaluates its branches lazily; AND/OR do not).
+ */
+const NOT_BLANK = `_raw IS NOT NULL AND CASE WHEN prefix(_raw, ' ') OR prefix(_raw, E'\t') THEN trim(_raw) <> '' ELSE _raw <> '' END`;
+
+export function jsonlReader(path: string, def: DatasetDefinition): string {
+  const sources = uniqueSources(def);
+  const struct = JSON.stringify(Object.fromEntries(sources.map((s) => [s, 'VARCHAR'])));
+  const fields = def.columns.map((c, i) => `struct_extract(_s, ${sqlString(c.source)}) AS f${i}`).join(', ');
+  // from_json parses each line once into the declared fields; try() turns a syntax error into NULL. Only rows
+  // that fail (or are not objects) pay for a second look to name the reason.
+  const kind = `CASE json_type(_raw::JSON) WHEN 'ARRAY' THEN 'an array' WHEN 'VARCHAR' THEN 'a string'
+      WHEN 'BOOLEAN' THEN 'a boolean' WHEN 'NULL' THEN 'null' ELSE 'a number' END`;
+  return `SELECT _line, NULL::BIGINT AS _start, NULL::BIGINT AS _len, _raw,
+      CASE WHEN _s IS NOT NULL AND (prefix(_raw, '{') OR starts_with(ltrim(_raw), '{')) THEN NULL
+        WHEN NOT json_valid(_raw) THEN 'malformed JSON'
+        ELSE 'expected a JSON object, found ' || ${kind} END AS _bad,
+      ${fields}
+    FROM (SELECT _line, _raw, try(from_json(_raw, ${sqlString(struct)})) AS _s
+      FROM (${linesRelation(path)}) WHERE ${NOT_BLANK})`;
+}
+
+export function textReader(path: string, def: DatasetDefinition): string {
+  if (!def.text) throw new IngestError('bad_definition', 'format text needs text.pattern in the dataset definition');
+  const pattern = compileTextPattern(def.text.pattern);
+  const whole = '__whole_line__';
+  const names = [whole, ...pattern.groups];
+  for (const c of def.columns) {
+    if (!pattern.groups.includes(c.source)) {
+      throw new IngestError(
+        'bad_definition',
+        `column "${c.name}": source "${c.source}" is not a named group of text.pattern`,
+      );
+    }
+  }
+  // One regexp evaluation per line: the outer group captures the whole line when it matches, '' when not.
+  const re = `^(${pattern.re2})$`;
+  const list = `[${names.map(sqlString).join(', ')}]`;
+  // An optional group that did not take part reads as '' and means "absent".
+  const fields = def.columns.map((c, i) => `nullif(struct_extract(_m, ${sqlString(c.source)}), '') AS f${i}`).join(', ');
+  return `SELECT _line, NULL::BIGINT AS _start, NULL::BIGINT AS _len, _raw,
+      CASE WHEN struct_extract(_m, ${sqlString(whole)}) = '' THEN 'line does not match the pattern' END AS _bad,
+      ${fields}
+    FROM (SELECT _line, _raw, regexp_extract(_raw, ${sqlString(re)}, ${list}) AS _m
+      FROM (${linesRelation(path)}) WHERE ${NOT_BLANK})`;
+}
+
+/**
+ * Reads the canonical CSV copy made by CsvScanner: three leading fields (line, start, length), then the
+ * record's own fields, all VARCHAR. Records with the wrong field count go to the rejects table.
+ */
+export function csvReader(
+  path: string,
+  def: DatasetDefinition,
+  fieldIndex: (number | undefined)[],
+  fieldCount: number,
+  rejectsTable: string,
+): string {
+  const cols = [
+    `'_line': 'BIGINT'`,
+    `'_start': 'BIGINT'`,
+    `'_len': 'BIGINT'`,
+    ...Array.from({ length: fieldCount }, (_, i) => `'c${i}': 'VARCHAR'`),
+  ].join(', ');
+  const fields = def.columns
+    .map((_, i) => {
+      const idx = fieldIndex[i];
+      return idx === undefined ? `NULL::VARCHAR AS f${i}` : `c${idx} AS f${i}`;
+    })
+    .join(', ');
+  const quote = def.csv.quote;
+  return `SELECT _line, _start, _len, NULL::VARCHAR AS _raw, NULL::VARCHAR AS _bad, ${fields}
+    FROM read_csv(${sqlString(path)}, columns = {${cols}}, header = false, auto_detect = false,
+      delim = ${sqlString(def.csv.delimiter)}, quote = ${sqlString(quote)}, escape = ${sqlString(quote)},
+      new_line = '\\n', strict_mode = true, store_rejects = true,
+      rejects_table = ${sqlString(rejectsTable)}, rejects_scan = ${sqlString(`${rejectsTable}_scan`)},
+      max_line_size = ${MAX_RECORD_BYTES * 2})`;
+}
+
+interface ColumnSql {
+  /** VARCHAR → typed value, NULL when it does not convert. */
+  cast: (f: string) => string;
+  /** Whether a converted value is acceptable (default: not NULL). */
+  valid?: (t: string) => string;
+  /** `a timestamp (formats: ...)` etc., for "is not ..." reasons. */
+  description: string;
+}
+
+/** Integer text: DuckDB's cast also takes 1.5 (rounded), 1e3, 0x10 and 1_000; a strict column refuses them. */
+const NOT_INTEGER_TEXT = `GLOB '*[.eExXbBoO_]*'`;
+/** Decimal text: a point is fine, exponents, radix prefixes and digit separators are not. */
+const NOT_DECIMAL_TEXT = `GLOB '*[eExXbBoO_]*'`;
+
+function columnSql(col: DefinedColumn): ColumnSql {
+  const type: ColumnType = col.type;
+  const formats = col.formats;
+  const formatList = formats ? `[${formats.map(sqlString).join(', ')}]` : undefined;
+  switch (type.kind) {
+    case 'string':
+      return { cast: (f) => f, description: 'a string' };
+    case 'int':
+    case 'bigint':
+      return {
+        cast: (f) => `CASE WHEN ${f} ${NOT_INTEGER_TEXT} THEN NULL ELSE TRY_CAST(${f} AS ${duckdbType(type)}) END`,
+        description: type.kind === 'int' ? 'an int' : 'a bigint',
+      };
+    case 'double':
+      return {
+        cast: (f) => `TRY_CAST(${f} AS DOUBLE)`,
+        valid: (t) => `isfinite(${t})`,
+        description: 'a double',
+      };
+    case 'decimal':
+      // More fraction digits than the scale would be rounded by the cast: refused instead.
+      return {
+        cast: (f) =>
+          `CASE WHEN ${f} ${NOT_DECIMAL_TEXT} OR length(split_part(trim(${f}), '.', 2)) > ${type.scale}
+            THEN NULL ELSE TRY_CAST(trim(${f}) AS ${duckdbType(type)}) END`,
+        description: `a ${formatColumnType(type)}`,
+      };
+    case 'boolean':
+      return { cast: (f) => `TRY_CAST(${f} AS BOOLEAN)`, description: 'a boolean' };
+    case 'timestamp':
+      // With %z the result is an instant, converted to UTC wall time (the session time zone is UTC); without,
+      // the text is taken as UTC. ISO 8601 text with an offset is likewise converted.
+      return {
+        cast: (f) =>
+          formatList
+            ? `CAST(try_strptime(${f}, ${formatList}) AS TIMESTAMP)`
+            : `CAST(TRY_CAST(${f} AS TIMESTAMPTZ) AS TIMESTAMP)`,
+        description: `a timestamp (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
+      };
+    case 'date':
+      return {
+        cast: (f) => (formatList ? `CAST(try_strptime(${f}, ${formatList}) AS DATE)` : `TRY_CAST(${f} AS DATE)`),
+        description: `a date (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
+      };
+  }
+}
+
+/** The raw value as a JSON string for a reason, cut to 100 characters. */
+function shown(f: string): string {
+  return `to_json(CASE WHEN length(${f}) > 100 THEN left(${f}, 100) || '…' ELSE ${f} END)`;
+}
+
+/**
+ * `CREATE TEMP TABLE parsed`: one row per non-blank record with its typed columns, the partition day `_part`
+ * and `_reason` (NULL for a good row; every failing column's reason joined with '; ' otherwise). `_raw` is kept
+ * for rejected rows only.
+ */
+export function parsedTableSql(reader: string, def: DatasetDefinition): string {
+  const specs = def.columns.map(columnSql);
+  const typed = def.columns.map((_, i) => `${specs[i]!.cast(`f${i}`)} AS t${i}`).join(',\n      ');
+  const value = (i: number): string => {
+    const v = specs[i]!.valid;
+    return v ? `CASE WHEN ${v(`t${i}`)} THEN t${i} END` : `t${i}`;
+  };
+  const reasons = def.columns
+    .map((c, i) => {
+      const name = `column "${c.name}": `;
+      const ok = specs[i]!.valid ? `t${i} IS NOT NULL AND ${specs[i]!.valid!(`t${i}`)}` : `t${i} IS NOT NULL`;
+      const whens = [
+        `WHEN f${i} IS NULL THEN ${c.nullable ? 'NULL' : sqlString(`${name}null in a required column`)}`,
+        `WHEN NOT (${ok}) THEN ${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(` is not ${specs[i]!.description}`)}`,
+      ];
+      if (c.type.kind === 'string' && c.maxLength !== undefined) {
+        whens.push(
+          `WHEN length(f${i}) > ${c.maxLength} THEN ${sqlString(`${name}value is `)} || length(f${i}) || ${sqlString(
+            ` characters, longer than ${c.maxLength}`,
+          )}`,
+        );
+      }
+      return `CASE ${whens.join(' ')} END`;
+    })
+    .join(',\n        ');
+  const partIndex = def.columns.findIndex((c) => c.name === def.partition.source);
+  const columns = def.columns.map((c, i) => `${value(i)} AS ${sqlIdent(c.name)}`).join(', ');
+  return `CREATE TEMP TABLE parsed AS
+    WITH r AS (${reader}),
+    t AS (SELECT r.*,
+      ${typed}
+      FROM r),
+    v AS (SELECT t.*, COALESCE(_bad, nullif(concat_ws('; ',
+        ${reasons}), '')) AS _reason FROM t)
+    SELECT _line, _start, _len, CASE WHEN _reason IS NOT NULL THEN left(_raw, ${QUARANTINE_RAW_CHARS}) END AS _raw,
+      _reason, ${columns}, CAST(${value(partIndex)} AS DATE) AS _part
+    FROM v`;
+}
+
+/** Rows, rejected rows, distinct (partition, event key) pairs among good rows, and their partitions. */
+export function countsSql(def: DatasetDefinition): string {
+  const key = `(_part, ${def.eventKey.map(sqlIdent).join(', ')})`;
+  return `SELECT count(*)::BIGINT AS n, count(_reason)::BIGINT AS bad,
+      count(DISTINCT ${key}) FILTER (WHERE _reason IS NULL)::BIGINT AS keys,
+      list(DISTINCT strftime(_part, '%Y-%m-%d') ORDER BY strftime(_part, '%Y-%m-%d')) FILTER (WHERE _reason IS NULL) AS parts
+    FROM parsed`;
+}
+
+/** Good rows, de-duplicated within the object: the first occurrence (by line) of an event key in a partition wins. */
+export function validTableSql(def: DatasetDefinition): string {
+  const keys = def.eventKey.map(sqlIdent).join(', ');
+  return `CREATE TEMP TABLE valid AS
+    SELECT * EXCLUDE (_start, _len, _raw, _reason) FROM parsed WHERE _reason IS NULL
+    QUALIFY row_number() OVER (PARTITION BY _part, ${keys} ORDER BY _line) = 1`;
+}
+
+/** Good rows when no event key repeats: no copy needed. */
+export function validViewSql(): string {
+  return `CREATE TEMP VIEW valid AS SELECT * EXCLUDE (_start, _len, _raw, _reason) FROM parsed WHERE _reason IS NULL`;
+}
+
+export function existingKeysTableSql(def: DatasetDefinition): string {
+  const cols = def.eventKey.map((k) => {
+    const c = def.columns.find((col) => col.name === k)!;
+    return `${sqlIdent(k)} ${duckdbType(c.type)}`;
+  });
+  return `CREATE TEMP TABLE existing (_part DATE, ${cols.join(', ')})`;
+}
+
+/** Event keys of rows other sources already published in one partition. */
+export function insertExistingKeysSql(def: DatasetDefinition, partition: string, files: string[]): string {
+  const keys = def.eventKey.map(sqlIdent).join(', ');
+  return `INSERT INTO existing SELECT DISTINCT DATE ${sqlString(partition)}, ${keys}
+    FROM read_parquet([${files.map(sqlString).join(', ')}], union_by_name = true)`;
+}
+
+/**
+ * Good rows minus those whose event key another source already published in the partition. A table when there
+ * are such keys (the anti-join then runs once), a view over `valid` when there are none.
+ */
+export function finalSql(def: DatasetDefinition, othersHaveKeys: boolean): string {
+  if (!othersHaveKeys) return `CREATE TEMP VIEW final AS SELECT * FROM valid`;
+  const on = def.eventKey.map((k) => `v.${sqlIdent(k)} IS NOT DISTINCT FROM e.${sqlIdent(k)}`).join(' AND ');
+  return `CREATE TEMP TABLE final AS SELECT v.* FROM valid v ANTI JOIN existing e ON v._part = e._part AND ${on}`;
+}
+
+/** Parquet options: zstd, DuckDB's default row group (122,880 rows), min/max statistics (on by default). */
+export const PARQUET_OPTIONS = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880`;
+
+/** One partition's rows in a deterministic order (event key, then line), so rewriting gives identical bytes. */
+export function copyPartitionSql(def: DatasetDefinition, partition: string, path: string): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  const order = def.eventKey.map(sqlIdent).join(', ');
+  return `COPY (SELECT ${columns} FROM final WHERE _part = DATE ${sqlString(partition)} ORDER BY ${order}, _line)
+    TO ${sqlString(path)} (${PARQUET_OPTIONS})`;
+}
+
+function uniqueSources(def: DatasetDefinition): string[] {
+  return [...new Set(def.columns.map((c) => c.source))];
+}

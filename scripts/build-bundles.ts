@@ -1,0 +1,253 @@
+/**
+ * Builds what the CDK app deploys, reports sizes and (with `--synth`) synthesises the template, offline:
+ *
+ *   dist/bundles/etl/           lambda/handler.ts bundled by esbuild + datasets/*.yaml
+ *   dist/bundles/api/           src/lambda-api.ts bundled by esbuild + datasets/*.yaml
+ *   dist/bundles/duckdb-layer/  nodejs/node_modules/@duckdb/... (the Lambda layer with DuckDB's native binding)
+ *   dist/infra/app.js           the CDK app (infra/app.ts), then `node dist/infra/app.js` writes cdk.out/
+ *
+ * `npm run synth` compiles this file with esbuild (there is no ts-node) and runs it with `--synth`.
+ * TypeScript goes through SWC before esbuild because esbuild cannot emit decorator metadata, which type-graphql
+ * reads (the same transform the tests use, see jest.config.js). `@duckdb/*` stays external: its native binding
+ * (`duckdb.node` + `libduckdb.so`) cannot be inlined, so it ships once in the layer, on Lambda's NODE_PATH.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { transform } from '@swc/core';
+import { build, type Plugin } from 'esbuild';
+
+const ROOT = resolve(__dirname, '..', '..');
+const OUT = join(ROOT, 'dist', 'bundles');
+/** Lambda's limit on a function's unzipped code plus layers. */
+const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
+/** The Lambda functions run on x86_64 Linux (infra/constructs/service-function.ts); their binding must match. */
+const DUCKDB_BINDING = '@duckdb/node-bindings-linux-x64';
+/** What the layer carries: the API, its loader, the binding, and the loader's one dependency. */
+const LAYER_PACKAGES = ['@duckdb/node-api', '@duckdb/node-bindings', DUCKDB_BINDING, 'detect-libc'];
+
+interface FunctionBundle {
+  name: 'etl' | 'api';
+  entry: string;
+  /** Run against the bundle in an isolated copy, with the layer on NODE_PATH as Lambda sets it up. */
+  smoke: string;
+}
+
+/** An API Gateway HTTP API (payload 2.0) event, as the API function receives it. */
+const HTTP_EVENT = `(method, path, body) => ({
+  version: '2.0', routeKey: method + ' ' + path, rawPath: path, rawQueryString: '',
+  headers: { 'content-type': 'application/json' },
+  requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'smoke' },
+    requestId: 'smoke', routeKey: method + ' ' + path, stage: '$default', accountId: '0', apiId: 'smoke',
+    domainName: 'smoke', domainPrefix: 'smoke', time: '', timeEpoch: 0 },
+  body: body === undefined ? undefined : JSON.stringify(body), isBase64Encoded: false })`;
+
+const FUNCTIONS: FunctionBundle[] = [
+  {
+    name: 'etl',
+    entry: 'lambda/handler.ts',
+    smoke: `if (typeof require('./index.js').handler !== 'function') throw new Error('no handler export');`,
+  },
+  {
+    name: 'api',
+    entry: 'src/lambda-api.ts',
+    // Builds the schema (type-graphql needs the decorator metadata) and opens DuckDB (from the layer).
+    smoke: `(async () => {
+      const { handler } = require('./index.js');
+      const event = ${HTTP_EVENT};
+      const health = await handler(event('GET', '/healthz'), {});
+      if (health.statusCode !== 200) throw new Error('healthz: ' + JSON.stringify(health));
+      const res = await handler(event('POST', '/graphql', { query: '{ __typename }' }), {});
+      if (res.statusCode !== 200 || JSON.parse(res.body).data.__typename !== 'Query') {
+        throw new Error('graphql: ' + JSON.stringify(res));
+      }
+    })().catch((err) => { console.error(err); process.exit(1); });`,
+  },
+];
+
+/** SWC's TypeScript transform with legacy decorators and their metadata; node_modules are left to esbuild. */
+const decoratorMetadata: Plugin = {
+  name: 'swc-decorator-metadata',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      const out = await transform(source, {
+        filename: args.path,
+        swcrc: false,
+        configFile: false,
+        sourceMaps: 'inline',
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+          keepClassNames: true,
+        },
+        module: { type: 'es6' },
+      });
+      return { contents: out.code, loader: 'js' };
+    });
+  },
+};
+
+async function bundleFunction(fn: FunctionBundle): Promise<string> {
+  const entry = join(ROOT, fn.entry);
+  if (!existsSync(entry)) throw new Error(`${fn.name}: entry point ${fn.entry} does not exist`);
+  const dir = join(OUT, fn.name);
+  rmSync(dir, { recursive: true, force: true });
+  await build({
+    entryPoints: [entry],
+    outfile: join(dir, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['@duckdb/*'],
+    plugins: [decoratorMetadata],
+    sourcemap: 'linked',
+    // Names stay: type-graphql derives GraphQL type names from class names.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+  cpSync(join(ROOT, 'datasets'), join(dir, 'datasets'), {
+    recursive: true,
+    filter: (src) => statSync(src).isDirectory() || /\.(ya?ml|json)$/.test(src),
+  });
+  return dir;
+}
+
+/**
+ * Loads a bundle the way Lambda will: from a folder with no node_modules above it, DuckDB only through the
+ * layer on NODE_PATH, configured for the local store so no AWS call is made.
+ */
+function smokeTest(fn: FunctionBundle, dir: string, layerDir: string): void {
+  const scratch = mkdtempSync(join(tmpdir(), `careplus-${fn.name}-smoke-`));
+  try {
+    const task = join(scratch, 'task');
+    cpSync(dir, task, { recursive: true });
+    const run = spawnSync(process.execPath, ['-e', fn.smoke], {
+      cwd: task,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        NODE_PATH: join(layerDir, 'nodejs', 'node_modules'),
+        CAREPLUS_ENV: 'production',
+        CAREPLUS_STORAGE: 'local',
+        CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
+        CAREPLUS_CACHE_DIR: join(scratch, 'cache'),
+        CAREPLUS_DATASETS_DIR: join(task, 'datasets'),
+        CAREPLUS_LOG_LEVEL: 'error',
+      },
+    });
+    if (run.status !== 0) throw new Error(`${fn.name} bundle failed its smoke test:\n${run.stderr}${run.stdout}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function buildDuckdbLayer(): string {
+  const dir = join(OUT, 'duckdb-layer');
+  rmSync(dir, { recursive: true, force: true });
+  for (const pkg of LAYER_PACKAGES) {
+    const from = join(ROOT, 'node_modules', pkg);
+    if (!existsSync(from)) {
+      throw new Error(
+        `${pkg} is not installed. On a machine other than linux-x64, add the Lambda binding without saving it: ` +
+          `npm install --no-save --os=linux --cpu=x64 ${DUCKDB_BINDING}@<the version of @duckdb/node-bindings>`,
+      );
+    }
+    cpSync(from, join(dir, 'nodejs', 'node_modules', pkg), {
+      recursive: true,
+      dereference: true,
+      // Type declarations and maps are not needed at run time.
+      filter: (src) => !/\.(d\.ts|map)$/.test(src),
+    });
+  }
+  return dir;
+}
+
+async function buildCdkApp(): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, 'infra', 'app.ts')],
+    outfile: join(ROOT, 'dist', 'infra', 'app.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // aws-cdk-lib, cdk-nag, zod and yaml load from node_modules; only our sources are bundled.
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    total += entry.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return total;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function synthesise(): void {
+  const outdir = join(ROOT, 'cdk.out');
+  // Asset folders are named by content hash; start clean so old bundles do not pile up.
+  rmSync(outdir, { recursive: true, force: true });
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'infra', 'app.js')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    // What `cdk synth` passes to the app; no account, region or lookups are involved.
+    env: { ...process.env, CDK_OUTDIR: outdir },
+  });
+  if (run.status !== 0) throw new Error(`synthesis failed (exit ${run.status ?? run.signal})`);
+  const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as {
+    artifacts?: Record<string, { type: string; properties?: { templateFile?: string } }>;
+  };
+  for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
+    const file = artifact.properties?.templateFile;
+    if (artifact.type !== 'aws:cloudformation:stack' || file === undefined) continue;
+    const template = JSON.parse(readFileSync(join(outdir, file), 'utf8')) as { Resources?: object };
+    const count = Object.keys(template.Resources ?? {}).length;
+    console.log(`template  ${id}: ${count} resources in ${relative(ROOT, join(outdir, file))}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  mkdirSync(OUT, { recursive: true });
+  const layerDir = buildDuckdbLayer();
+  const layerBytes = dirBytes(layerDir);
+  console.log(`bundle    duckdb-layer: ${mib(layerBytes)} (${relative(ROOT, layerDir)})`);
+  for (const fn of FUNCTIONS) {
+    const dir = await bundleFunction(fn);
+    const js = statSync(join(dir, 'index.js')).size;
+    const total = dirBytes(dir);
+    const withLayer = total + layerBytes;
+    console.log(
+      `bundle    ${fn.name}: index.js ${mib(js)}, with source map and datasets ${mib(total)}; ` +
+        `with the layer ${mib(withLayer)} of Lambda's 250 MiB (${relative(ROOT, dir)})`,
+    );
+    if (withLayer > LAMBDA_UNZIPPED_LIMIT) throw new Error(`${fn.name} exceeds Lambda's unzipped size limit`);
+    smokeTest(fn, dir, layerDir);
+    console.log(`smoke     ${fn.name}: loads from the bundle and the layer alone`);
+  }
+  await buildCdkApp();
+  console.log(`app       dist/infra/app.js`);
+  if (process.argv.includes('--synth')) synthesise();
+  console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

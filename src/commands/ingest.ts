@@ -1,0 +1,32 @@
+import type { Runtime } from '../composition.js';
+import type { RunRecord } from '../domain/run-record.js';
+import { etlDepsOf } from '../../lambda/runtime.js';
+import { ingestLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
+
+export function formatRun(file: string, run: RunRecord): string {
+  const counts = `read ${run.rowsRead}, written ${run.rowsWritten}, rejected ${run.rowsRejected}, duplicate ${run.rowsDuplicate}`;
+  switch (run.status) {
+    case 'SUCCEEDED':
+      return `${file}: ${counts}`;
+    case 'SKIPPED':
+      return `${file}: skipped (${run.error?.message ?? 'already processed'})`;
+    default:
+      return `${file}: FAILED ${run.error?.reason ?? 'error'}: ${run.error?.message ?? 'unknown error'} (${counts})`;
+  }
+}
+
+/**
+ * `careplus ingest <files> --dataset <name>`: each file goes to the raw bucket, then through the same per-object
+ * function the Lambda runs. Prints one line per file; returns how many files failed as a whole.
+ */
+export async function ingest(rt: Runtime, files: string[], dataset: string): Promise<number> {
+  rt.registry.get(dataset);
+  const deps = etlDepsOf(rt);
+  let failed = 0;
+  for (const file of files) {
+    const run = await ingestLocalFile(deps, file, dataset);
+    if (run.status === 'FAILED') failed += 1;
+    process.stdout.write(formatRun(file, run) + '\n');
+  }
+  return failed;
+}

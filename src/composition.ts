@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+import type { AppConfig } from './config.js';
+import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
+import { JsonLogger } from './adapters/local/json-logger.js';
+import { LocalCatalog } from './adapters/local/local-catalog.js';
+import { LocalObjectStore } from './adapters/local/local-object-store.js';
+import type { Catalog } from './ports/catalog.js';
+import type { Logger } from './ports/logger.js';
+import type { ObjectStore } from './ports/object-store.js';
+import { DatasetRegistry } from './services/dataset-registry.js';
+import { DatasetService } from './services/dataset-service.js';
+import { ParquetFooterCache } from './services/parquet-footer-cache.js';
+import { PipelineService } from './services/pipeline-service.js';
+import { createApiServer, type ApiServer } from './server.js';
+
+/**
+ * The composition root: the one place that chooses adapters from the configuration and wires services.
+ * The CLI, the API server and the Lambda handlers all start here.
+ */
+export interface Runtime {
+  config: AppConfig;
+  logger: Logger;
+  store: ObjectStore;
+  catalog: Catalog;
+  registry: DatasetRegistry;
+  duckdb: DuckDbDatabase;
+  close(): Promise<void>;
+}
+
+export async function createStore(config: AppConfig): Promise<ObjectStore> {
+  switch (config.storage) {
+    case 'local':
+      return new LocalObjectStore(config.lakeDir);
+    case 's3': {
+      const { createS3Client } = await import('./adapters/aws/s3-client.js');
+      const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
+      return new S3ObjectStore(
+        createS3Client({ endpoint: config.s3.endpoint, region: config.s3.region, forcePathStyle: config.s3.forcePathStyle }),
+        config.s3.buckets,
+      );
+    }
+  }
+}
+
+export async function createCatalog(config: AppConfig, store: ObjectStore): Promise<Catalog> {
+  switch (config.catalog) {
+    case 'local':
+      return new LocalCatalog(store);
+    case 'glue': {
+      const { GlueClient } = await import('@aws-sdk/client-glue');
+      const { GlueCatalog } = await import('./adapters/aws/glue-catalog.js');
+      const client = new GlueClient({
+        region: config.glue.region,
+        ...(config.glue.endpoint !== undefined ? { endpoint: config.glue.endpoint } : {}),
+      });
+      return new GlueCatalog(client, config.glue.database, config.s3.buckets.processed);
+    }
+  }
+}
+
+export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
+  const logger = options?.logger ?? new JsonLogger(config.logLevel);
+  const store = await createStore(config);
+  const catalog = await createCatalog(config, store);
+  const registry = await DatasetRegistry.load(config.datasetsDir);
+  const duckdb = await DuckDbDatabase.create({
+    memoryLimit: config.duckdb.memoryLimit,
+    threads: config.duckdb.threads,
+    tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
+  });
+  return {
+    config,
+    logger,
+    store,
+    catalog,
+    registry,
+    duckdb,
+    close: async () => {
+      duckdb.close();
+    },
+  };
+}
+
+/** The API's services over a runtime: built once per process. */
+export function createApiServices(rt: Runtime): { datasets: DatasetService; pipeline: PipelineService } {
+  const footers = new ParquetFooterCache(rt.store);
+  const datasets = new DatasetService({
+    catalog: rt.catalog,
+    store: rt.store,
+    footers,
+    logger: rt.logger,
+    registry: rt.registry,
+    duckdb: rt.duckdb,
+    stagingDir: rt.config.cacheDir,
+  });
+  const pipeline = new PipelineService({
+    store: rt.store,
+    catalog: rt.catalog,
+    datasets,
+    logger: rt.logger,
+    registry: rt.registry,
+  });
+  return { datasets, pipeline };
+}
+
+export function createApi(rt: Runtime, overrides?: { port?: number }): ApiServer {
+  return createApiServer(
+    { ...createApiServices(rt), logger: rt.logger },
+    { host: rt.config.host, port: overrides?.port ?? rt.config.port, env: rt.config.env },
+  );
+}

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { EffectiveGrant } from './export-grant.js';
+import type { NormalizedExportRequest } from './export-request.js';
+
+/**
+ * JSON with object keys sorted at every level and `undefined` members dropped: one text per value, so hashes of
+ * equal values are equal. Arrays keep their order (the normaliser already sorted the ones whose order is moot).
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** What the request asks for, apart from its idempotency key: same hash, same request. */
+export function exportRequestHash(request: NormalizedExportRequest): string {
+  return sha256(canonicalJson({ v: 1, request: { ...request, idempotencyKey: null } }));
+}
+
+/** A version of the data a plan reads: the files (keys and ETags) and the table's schema version. */
+export function exportDataVersion(
+  files: readonly { key: string; etag: string }[],
+  table: { name: string; schemaVersion: number },
+): string {
+  const lines = files.map((f) => `${f.key}\u0000${f.etag}`).sort();
+  return sha256(canonicalJson({ v: 1, table: table.name, schemaVersion: table.schemaVersion, files: lines }));
+}
+
+/** The grant in canonical form: list order carries no meaning. */
+function canonicalGrant(grant: EffectiveGrant | null): unknown {
+  if (grant === null) return null;
+  return {
+    allowedColumns: grant.allowedColumns === null ? null : [...grant.allowedColumns].sort(),
+    maskedColumns: [...grant.maskedColumns].sort((a, b) => (a.column < b.column ? -1 : a.column > b.column ? 1 : 0)),
+    rowFilter: grant.rowFilter.map((p) => canonicalJson(p)).sort(),
+  };
+}
+
+/**
+ * Identifies the work and its result: the normalised request, the data version and the caller's grant. Two
+ * requests with one fingerprint produce the same bytes, so the second may re-use the first one's job.
+ */
+export function exportFingerprint(
+  request: NormalizedExportRequest,
+  dataVersion: string,
+  grant: EffectiveGrant | null,
+): string {
+  return sha256(
+    canonicalJson({
+      v: 1,
+      request: { ...request, idempotencyKey: null },
+      dataVersion,
+      grant: canonicalGrant(grant),
+    }),
+  );
+}

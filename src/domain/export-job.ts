@@ -1,0 +1,139 @@
+import type { EffectiveGrant } from './export-grant.js';
+import type { ExportEstimate } from './export-plan.js';
+import type { NormalizedExportRequest } from './export-request.js';
+
+export const EXPORT_JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const;
+export type ExportJobStatus = (typeof EXPORT_JOB_STATUSES)[number];
+
+/** Statuses after which a job never changes again, except SUCCEEDED → EXPIRED by retention. */
+export const FINISHED_STATUSES: readonly ExportJobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'];
+
+export function isFinished(status: ExportJobStatus): boolean {
+  return FINISHED_STATUSES.includes(status);
+}
+
+/**
+ * Why a job failed: a closed set, shown to clients with a message that never contains a key, a path or SQL.
+ * - DATA_CORRUPT: a Parquet file of the dataset cannot be read.
+ * - DATA_CHANGED: the files changed between the request and the run; request the export again.
+ * - INTERRUPTED: the API restarted while the job ran, too often to try again.
+ * - ENGINE_ERROR: the query engine failed (out of memory or disk, an engine fault).
+ * - STORAGE_ERROR: the result could not be written to the exports store.
+ * - INTERNAL: anything else.
+ */
+export const EXPORT_FAILURE_CODES = [
+  'DATA_CORRUPT',
+  'DATA_CHANGED',
+  'INTERRUPTED',
+  'ENGINE_ERROR',
+  'STORAGE_ERROR',
+  'INTERNAL',
+] as const;
+export type ExportFailureCode = (typeof EXPORT_FAILURE_CODES)[number];
+
+export type ExportEngineKind = 'duckdb' | 'athena';
+
+/** Whoever asks for exports; jobs belong to their requester and nobody else sees them. */
+export interface ExportCaller {
+  /** Stable identity, e.g. the API key's id or the token subject. */
+  id: string;
+}
+
+export interface ExportJobProgress {
+  /** Exact once the engine finished writing; an estimate while it runs. */
+  rowsWritten: number;
+  /** From the pre-flight estimate, capped by the limit. */
+  rowsEstimated: number;
+  bytesWritten: number;
+  /** 0 to 1. */
+  fraction: number;
+}
+
+export interface ExportResultFile {
+  /** File name in the result, e.g. `part-00000.csv.gz`. */
+  name: string;
+  /** Key in the exports bucket: `<job-id>/<name>`. */
+  key: string;
+  rowCount: number;
+  bytes: number;
+  /** SHA-256 hex of the file's bytes as stored (compressed when gzip). */
+  sha256: string;
+}
+
+export interface ExportJobResult {
+  rowCount: number;
+  bytes: number;
+  /** SHA-256 hex of the checksum listing: one `<sha256>  <name>\n` line per file, in order (`sha256sum -c` format). */
+  sha256: string;
+  /** True when a limit (the request's or the configured maximum) cut rows off. */
+  truncated: boolean;
+  files: ExportResultFile[];
+  manifestKey: string;
+}
+
+/** The stored job: the storage record, not a GraphQL type. Times are ISO 8601. */
+export interface ExportJobRecord {
+  recordVersion: 1;
+  id: string;
+  status: ExportJobStatus;
+  engine: ExportEngineKind;
+  dataset: string;
+  request: NormalizedExportRequest;
+  /** Hash of the normalised request without its idempotency key. */
+  requestHash: string;
+  fingerprint: string;
+  dataVersion: string;
+  requestedBy: string;
+  idempotencyKey: string | null;
+  /** The grant the request was normalised under; kept to re-plan after a restart. */
+  grant: EffectiveGrant | null;
+  estimate: ExportEstimate;
+  effectiveLimit: number | null;
+  progress: ExportJobProgress;
+  /** Times the job was started; a restart during a run counts. */
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+  /** When retention deletes the result (SUCCEEDED jobs). */
+  expiresAt: string | null;
+  error: { code: ExportFailureCode; message: string } | null;
+  result: ExportJobResult | null;
+}
+
+/** A result file as a client sees it: with a fresh download link while the job is SUCCEEDED. */
+export interface ExportFileView {
+  name: string;
+  rowCount: number;
+  bytes: number;
+  sha256: string;
+  url: string | null;
+  urlExpiresAt: Date | null;
+}
+
+export interface ExportResultView {
+  rowCount: number;
+  bytes: number;
+  sha256: string;
+  truncated: boolean;
+  files: ExportFileView[];
+}
+
+/** What the service hands the API layer: the job without internals (keys, grant, fingerprints). */
+export interface ExportJobView {
+  id: string;
+  status: ExportJobStatus;
+  engine: ExportEngineKind;
+  dataset: string;
+  request: NormalizedExportRequest;
+  progress: ExportJobProgress;
+  estimate: ExportEstimate;
+  requestedBy: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  expiresAt: Date | null;
+  error: { code: ExportFailureCode; message: string } | null;
+  result: ExportResultView | null;
+}

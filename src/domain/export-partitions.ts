@@ -1,0 +1,111 @@
+import type { NormalizedExportRequest, NormalizedPredicate } from './export-request.js';
+import { type CanonicalValue, coerceValue, compareValues } from './export-values.js';
+import type { TableColumn, TableDefinition } from './table.js';
+
+/** Hive's name for a null partition value. */
+export const HIVE_NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+
+/** A data file with the partition values its key names (`event_date=2024-01-01/part-x.parquet`). */
+export interface PartitionedFile {
+  key: string;
+  values: Record<string, string>;
+}
+
+/**
+ * Parses a key below a table's location into its partition values; undefined for keys that are not data
+ * files (folders, and anything under a `_` or `.` name, where Spark, Hive and DuckDB keep markers and temp files).
+ */
+export function partitionValuesOf(location: string, key: string): Record<string, string> | undefined {
+  const prefix = location.endsWith('/') ? location : `${location}/`;
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  if (rest === '' || rest.endsWith('/')) return undefined;
+  const segments = rest.split('/');
+  if (segments.some((s) => s.startsWith('_') || s.startsWith('.'))) return undefined;
+  const values: Record<string, string> = {};
+  for (const segment of segments.slice(0, -1)) {
+    const eq = segment.indexOf('=');
+    if (eq > 0) values[segment.slice(0, eq)] = safeDecode(segment.slice(eq + 1));
+  }
+  return values;
+}
+
+/**
+ * Partition pruning: keeps the files whose partition values can satisfy the request's partition filter and
+ * every predicate (client `where` and grant row filter) on a partition key. A value that cannot be read as the
+ * key's type keeps its file: pruning may only ever drop files that cannot match.
+ */
+export function pruneFiles<F extends PartitionedFile>(
+  files: readonly F[],
+  table: TableDefinition,
+  request: NormalizedExportRequest,
+): F[] {
+  const keys = new Map(table.partitionKeys.map((k) => [k.name, k]));
+  const predicates = [...request.where, ...request.rowFilter].filter((p) => keys.has(p.column));
+  const filter = request.partitions;
+  if (predicates.length === 0 && filter === null) return [...files];
+  return files.filter((file) => {
+    const read = (key: TableColumn): CanonicalValue | null | undefined => {
+      const text = file.values[key.name];
+      if (text === undefined) return undefined;
+      if (text === HIVE_NULL_PARTITION) return null;
+      try {
+        return coerceValue(text, key);
+      } catch {
+        return undefined;
+      }
+    };
+    if (filter !== null) {
+      const key = keys.get(filter.column)!;
+      const v = read(key);
+      if (v === null) return false;
+      if (v !== undefined) {
+        if (filter.values !== null && !filter.values.some((x) => compareValues(key.kind, v, x) === 0)) return false;
+        if (filter.from !== null && compareValues(key.kind, v, filter.from) < 0) return false;
+        if (filter.to !== null && compareValues(key.kind, v, filter.to) > 0) return false;
+      }
+    }
+    return predicates.every((p) => {
+      const v = read(keys.get(p.column)!);
+      return v === undefined ? true : mayMatch(p, v);
+    });
+  });
+}
+
+/** Whether a row whose column holds `v` (null for SQL NULL) satisfies the predicate, with SQL null semantics. */
+function mayMatch(p: NormalizedPredicate, v: CanonicalValue | null): boolean {
+  if (p.op === 'IS_NULL') return v === null;
+  if (p.op === 'IS_NOT_NULL') return v !== null;
+  if (v === null) return false;
+  const cmp = (x: CanonicalValue): number => compareValues(p.kind, v, x);
+  switch (p.op) {
+    case 'EQ':
+      return cmp(p.values[0]!) === 0;
+    case 'NE':
+      return cmp(p.values[0]!) !== 0;
+    case 'LT':
+      return cmp(p.values[0]!) < 0;
+    case 'LTE':
+      return cmp(p.values[0]!) <= 0;
+    case 'GT':
+      return cmp(p.values[0]!) > 0;
+    case 'GTE':
+      return cmp(p.values[0]!) >= 0;
+    case 'IN':
+      return p.values.some((x) => cmp(x) === 0);
+    case 'BETWEEN':
+      return cmp(p.values[0]!) >= 0 && cmp(p.values[1]!) <= 0;
+    case 'CONTAINS':
+      return String(v).includes(String(p.values[0]));
+    case 'STARTS_WITH':
+      return String(v).startsWith(String(p.values[0]));
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

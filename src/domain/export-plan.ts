@@ -1,0 +1,37 @@
+import type { NormalizedExportRequest } from './export-request.js';
+import type { TableDefinition } from './table.js';
+
+/** One Parquet file an export reads, as listed when the export was planned. */
+export interface PlannedFile {
+  /** Key in the processed bucket. */
+  key: string;
+  etag: string;
+  size: number;
+  /** From the Parquet footer; null when the footer could not be read. */
+  rowCount: number | null;
+  /** Partition values from the key, decoded. */
+  partitionValues: Record<string, string>;
+}
+
+/** The pre-flight figures: from Parquet footers after partition pruning; predicates other than pruning are not counted. */
+export interface ExportEstimate {
+  /** Rows in the files to read (an upper bound on the rows exported). */
+  rows: number;
+  bytesToScan: number;
+  partitions: number;
+  files: number;
+  /** Files whose footer could not be read; their rows are not in `rows`, and the export will fail on them. */
+  unreadableFiles: number;
+}
+
+/** Everything an engine needs to run one export. */
+export interface ExportPlan {
+  table: TableDefinition;
+  request: NormalizedExportRequest;
+  files: PlannedFile[];
+  /** Fingerprint of the files read (keys and ETags) and the schema version. */
+  dataVersion: string;
+  estimate: ExportEstimate;
+  /** The row cap the engine applies: the request's limit or the configured maximum; null for none. */
+  effectiveLimit: number | null;
+}

@@ -1,0 +1,177 @@
+import { duckdbType, parseColumnType } from './column-type.js';
+import { REDACTED_TEXT } from './export-grant.js';
+import type {
+  CsvOptions,
+  ExportColumn,
+  NormalizedExportRequest,
+  NormalizedPartitionFilter,
+  NormalizedPredicate,
+} from './export-request.js';
+import { type CanonicalValue, parameterText } from './export-values.js';
+import type { TableDefinition } from './table.js';
+
+/** SQL with positional parameters (`$1`, `$2`, ...) and their values, always bound as text and cast in SQL. */
+export interface CompiledQuery {
+  sql: string;
+  params: string[];
+}
+
+/** A local Parquet file to read, with the partition values its path carries (`.../event_date=2024-01-01/x.parquet`). */
+export interface QueryFile {
+  path: string;
+  partitionValues: Record<string, string>;
+}
+
+/** Timestamps in every export: ISO 8601 in UTC with microseconds, e.g. `2024-03-01T12:34:56.789000Z`. */
+export const EXPORT_TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ';
+export const EXPORT_DATE_FORMAT = '%Y-%m-%d';
+
+/** Code points that make a spreadsheet read a text cell as a formula (OWASP CSV injection): = + - @ tab CR. */
+const FORMULA_CODE_POINTS = [61, 43, 45, 64, 9, 13];
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A SQL string literal. Only for text the product controls (paths, CSV options); client values are parameters. */
+export function quoteLiteral(text: string): string {
+  if (text.includes('\u0000')) throw new Error('a SQL literal cannot contain NUL');
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The DuckDB type of a catalog column's type text; VARCHAR for a type the product does not know. */
+export function sqlTypeOf(typeText: string): string {
+  try {
+    return duckdbType(parseColumnType(typeText));
+  } catch {
+    return 'VARCHAR';
+  }
+}
+
+/**
+ * Compiles a normalised request to a DuckDB SELECT over the given local Parquet files (already chosen by
+ * partition pruning). Identifiers are quoted; every client value is a parameter; text cells are neutralised
+ * in SQL when asked, numeric, date and boolean columns never. `limit` is the row cap to apply (the engine may
+ * ask for one row more to detect truncation).
+ */
+export function compileExportQuery(
+  request: NormalizedExportRequest,
+  table: TableDefinition,
+  files: readonly QueryFile[],
+  options: { limit: number | null },
+): CompiledQuery {
+  const params: string[] = [];
+  const param = (text: string): string => {
+    params.push(text);
+    return `$${params.length}`;
+  };
+  const select = request.columns.map((c) => `${projection(c, request.csv)} AS ${quoteIdentifier(c.name)}`).join(', ');
+
+  if (files.length === 0) {
+    // Pruning left nothing to read: the right columns and types, no rows, so a header is still written.
+    const empty = request.columns
+      .map((c) => `CAST(NULL AS ${c.mask === null ? sqlTypeOf(c.type) : 'VARCHAR'}) AS ${quoteIdentifier(c.name)}`)
+      .join(', ');
+    return { sql: `SELECT ${empty} LIMIT 0`, params };
+  }
+
+  const conditions = [
+    ...request.where.map((p) => predicateSql(p, param)),
+    ...request.rowFilter.map((p) => predicateSql(p, param)),
+    ...(request.partitions === null ? [] : partitionSql(request.partitions, param)),
+  ];
+  const order = request.orderBy.map(
+    (o) => `src.${quoteIdentifier(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
+  );
+  let sql = `SELECT ${select} FROM ${readParquet(table, files)} AS src`;
+  if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
+  if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
+  if (options.limit !== null) sql += ` LIMIT CAST(${param(String(options.limit))} AS BIGINT)`;
+  return { sql, params };
+}
+
+/** `COPY (query) TO target` as CSV with the request's options; DuckDB's own writer does the quoting. */
+export function compileCsvCopy(query: CompiledQuery, target: string, csv: CsvOptions): CompiledQuery {
+  const options = [
+    'FORMAT csv',
+    `HEADER ${csv.header ? 'true' : 'false'}`,
+    `DELIMITER ${quoteLiteral(csv.delimiter)}`,
+    `QUOTE '"'`,
+    `ESCAPE '"'`,
+    `NULLSTR ${quoteLiteral(csv.nullText)}`,
+    ...(csv.quoteAll ? ['FORCE_QUOTE *'] : []),
+    `TIMESTAMPFORMAT ${quoteLiteral(EXPORT_TIMESTAMP_FORMAT)}`,
+    `DATEFORMAT ${quoteLiteral(EXPORT_DATE_FORMAT)}`,
+  ];
+  return { sql: `COPY (${query.sql}) TO ${quoteLiteral(target)} (${options.join(', ')})`, params: query.params };
+}
+
+function readParquet(table: TableDefinition, files: readonly QueryFile[]): string {
+  const list = `[${files.map((f) => quoteLiteral(f.path)).join(', ')}]`;
+  // Type partition keys from the catalog rather than letting DuckDB guess from the first values it sees.
+  const present = new Set(files.flatMap((f) => Object.keys(f.partitionValues)));
+  const keys = table.partitionKeys.filter((k) => present.has(k.name));
+  const hiveTypes =
+    keys.length > 0
+      ? `, hive_types = {${keys.map((k) => `${quoteLiteral(k.name)}: ${sqlTypeOf(k.type)}`).join(', ')}}`
+      : '';
+  return `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = true${hiveTypes})`;
+}
+
+function projection(c: ExportColumn, csv: CsvOptions): string {
+  const ref = `src.${quoteIdentifier(c.name)}`;
+  if (c.mask === 'hash') return `sha256(CAST(${ref} AS VARCHAR))`;
+  if (c.mask === 'redact') return quoteLiteral(REDACTED_TEXT);
+  if (c.kind === 'string' && csv.neutralizeFormulas) {
+    // All six are below 65, so most text is decided by the first comparison. ORs rather than IN: DuckDB turns an
+    // IN list of five or more constants into a join, which costs time and stops its progress reports.
+    const first = `ascii(${ref})`;
+    const test = `${first} <= 64 AND (${FORMULA_CODE_POINTS.map((p) => `${first} = ${p}`).join(' OR ')})`;
+    return `CASE WHEN ${test} THEN '''' || ${ref} ELSE ${ref} END`;
+  }
+  return ref;
+}
+
+function predicateSql(p: NormalizedPredicate, param: (text: string) => string): string {
+  const ref = `src.${quoteIdentifier(p.column)}`;
+  const type = sqlTypeOf(p.type);
+  const typed = (v: CanonicalValue): string => `CAST(${param(parameterText(v, p.kind))} AS ${type})`;
+  const v0 = (): CanonicalValue => p.values[0]!;
+  switch (p.op) {
+    case 'EQ':
+      return `${ref} = ${typed(v0())}`;
+    case 'NE':
+      return `${ref} <> ${typed(v0())}`;
+    case 'LT':
+      return `${ref} < ${typed(v0())}`;
+    case 'LTE':
+      return `${ref} <= ${typed(v0())}`;
+    case 'GT':
+      return `${ref} > ${typed(v0())}`;
+    case 'GTE':
+      return `${ref} >= ${typed(v0())}`;
+    case 'IN':
+      return `${ref} IN (${p.values.map(typed).join(', ')})`;
+    case 'BETWEEN':
+      return `${ref} BETWEEN ${typed(v0())} AND ${typed(p.values[1]!)}`;
+    case 'IS_NULL':
+      return `${ref} IS NULL`;
+    case 'IS_NOT_NULL':
+      return `${ref} IS NOT NULL`;
+    case 'CONTAINS':
+      return `contains(${ref}, ${param(String(v0()))})`;
+    case 'STARTS_WITH':
+      return `starts_with(${ref}, ${param(String(v0()))})`;
+  }
+}
+
+function partitionSql(f: NormalizedPartitionFilter, param: (text: string) => string): string[] {
+  const ref = `src.${quoteIdentifier(f.column)}`;
+  const type = sqlTypeOf(f.type);
+  const typed = (v: CanonicalValue): string => `CAST(${param(parameterText(v, f.kind))} AS ${type})`;
+  const out: string[] = [];
+  if (f.values !== null) out.push(`${ref} IN (${f.values.map(typed).join(', ')})`);
+  if (f.from !== null) out.push(`${ref} >= ${typed(f.from)}`);
+  if (f.to !== null) out.push(`${ref} <= ${typed(f.to)}`);
+  return out;
+}

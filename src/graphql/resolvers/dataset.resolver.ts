@@ -1,0 +1,112 @@
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { ApiContext } from '../context.js';
+import { DatasetFilterInput } from '../inputs/dataset-filter.input.js';
+import { PartitionFilterInput } from '../inputs/partition-filter.input.js';
+import { DateTimeScalar, SafeIntScalar } from '../scalars.js';
+import { toConnection } from '../types/connection.type.js';
+import { DatasetConnection } from '../types/dataset-connection.type.js';
+import { DatasetPreview } from '../types/dataset-preview.type.js';
+import { Dataset } from '../types/dataset.type.js';
+import { Freshness } from '../types/freshness.type.js';
+import { PartitionConnection } from '../types/partition-connection.type.js';
+import { Partition } from '../types/partition.type.js';
+import { SchemaVersionType } from '../types/schema-version.type.js';
+
+@Resolver(() => Dataset)
+export class DatasetResolver {
+  @Query(() => DatasetConnection, {
+    description:
+      'Datasets in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset.',
+  })
+  async datasets(
+    @Ctx() ctx: ApiContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor after which the page starts.' })
+    after: string | null,
+    @Arg('filter', () => DatasetFilterInput, { nullable: true }) filter: DatasetFilterInput | null,
+  ): Promise<DatasetConnection> {
+    const page = await ctx.services.datasets.list({ first, after, filter }, ctx.loaders.datasets);
+    return toConnection(page, (t) => Dataset.from(t));
+  }
+
+  @Query(() => Dataset, { description: 'One dataset by name; NOT_FOUND when there is none.' })
+  async dataset(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<Dataset> {
+    return Dataset.from(await ctx.services.datasets.get(name, ctx.loaders.datasets));
+  }
+
+  @FieldResolver(() => SafeIntScalar, { description: 'Rows in the readable Parquet files, from their footers.' })
+  async rowCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+    return (await ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets)).rowCount;
+  }
+
+  @FieldResolver(() => SafeIntScalar, { description: 'Bytes of all data files.' })
+  async sizeBytes(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+    return (await ctx.services.datasets.files(dataset.table, ctx.loaders.datasets)).sizeBytes;
+  }
+
+  @FieldResolver(() => Int, { description: 'Data files (keys under `_` or `.` folders are not data).' })
+  async fileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+    return (await ctx.services.datasets.files(dataset.table, ctx.loaders.datasets)).files.length;
+  }
+
+  @FieldResolver(() => Int, {
+    description: 'Data files whose Parquet footer could not be read; their rows are not in `rowCount`.',
+  })
+  async unreadableFileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+    return (await ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets)).unreadableFileCount;
+  }
+
+  @FieldResolver(() => DateTimeScalar, {
+    description: 'When the data (newest file) or the schema last changed, whichever is later.',
+  })
+  async lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<Date> {
+    return ctx.services.datasets.lastUpdated(dataset.table, ctx.loaders.datasets);
+  }
+
+  @FieldResolver(() => Freshness)
+  async freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<Freshness> {
+    return Freshness.from(await ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets));
+  }
+
+  @FieldResolver(() => PartitionConnection, {
+    description:
+      "Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files.",
+  })
+  async partitions(
+    @Root() dataset: Dataset,
+    @Ctx() ctx: ApiContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => [PartitionFilterInput], { nullable: true }) filter: PartitionFilterInput[] | null,
+  ): Promise<PartitionConnection> {
+    const table = dataset.table;
+    const page = await ctx.services.datasets.partitions(table, { first, after, filter }, ctx.loaders.datasets);
+    const keys = table.partitionKeys.map((k) => k.name);
+    return toConnection(page, (p) => Partition.from(table.name, keys, p));
+  }
+
+  @FieldResolver(() => DatasetPreview, {
+    description: 'The first rows, read from as few files as hold them. `limit` is at most 100.',
+  })
+  async preview(
+    @Root() dataset: Dataset,
+    @Ctx() ctx: ApiContext,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 10, description: 'Rows, 0 to 100.' })
+    limit: number | null,
+    @Arg('columns', () => [String], { nullable: true, description: 'Columns to return; all when absent.' })
+    columns: string[] | null,
+  ): Promise<DatasetPreview> {
+    const preview = await ctx.services.datasets.preview(dataset.table, { limit, columns }, ctx.loaders.datasets);
+    return Object.assign(new DatasetPreview(), { columns: preview.columns.map((c) => c.name), rows: preview.rows });
+  }
+
+  @FieldResolver(() => [SchemaVersionType], {
+    description: 'Every schema version, oldest first, each with its change from the one before.',
+  })
+  async schemaVersions(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<SchemaVersionType[]> {
+    const versions = await ctx.services.datasets.schemaHistory(dataset.table);
+    return versions.map((v) => SchemaVersionType.from(v));
+  }
+}

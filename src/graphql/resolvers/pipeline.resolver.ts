@@ -1,0 +1,43 @@
+import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
+import type { ApiContext } from '../context.js';
+import { DateTimeScalar } from '../scalars.js';
+import { toConnection } from '../types/connection.type.js';
+import { PipelineRunConnection } from '../types/pipeline-run-connection.type.js';
+import { PipelineRun } from '../types/pipeline-run.type.js';
+import { PipelineStatus } from '../types/pipeline-status.type.js';
+import { RunStatusEnum } from '../types/run-status.enum.js';
+
+@Resolver()
+export class PipelineResolver {
+  @Query(() => PipelineStatus, { description: 'Pipeline health per dataset over the last `windowHours` hours.' })
+  async pipeline(
+    @Ctx() ctx: ApiContext,
+    @Arg('windowHours', () => Int, { nullable: true, defaultValue: 24, description: 'Window, 1 to 8784 hours.' })
+    windowHours: number | null,
+    @Arg('dataset', () => String, { nullable: true, description: 'Only this dataset.' }) dataset: string | null,
+  ): Promise<PipelineStatus> {
+    const status = await ctx.services.pipeline.status(
+      { windowHours, dataset },
+      ctx.loaders.pipeline,
+      ctx.loaders.datasets,
+    );
+    return PipelineStatus.from(status);
+  }
+
+  @Query(() => PipelineRunConnection, {
+    description: 'ETL runs, newest first, a page at a time (`first` at most 100).',
+  })
+  async pipelineRuns(
+    @Ctx() ctx: ApiContext,
+    @Arg('dataset', () => String, { nullable: true }) dataset: string | null,
+    @Arg('status', () => RunStatusEnum, { nullable: true }) status: RunStatusEnum | null,
+    @Arg('since', () => DateTimeScalar, { nullable: true, description: 'Only runs started at or after this.' })
+    since: Date | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+  ): Promise<PipelineRunConnection> {
+    const page = await ctx.services.pipeline.listRuns({ dataset, status, since, first, after }, ctx.loaders.pipeline);
+    return toConnection(page, (r) => PipelineRun.from(r));
+  }
+}

@@ -1,0 +1,56 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { parseColumnType } from '../../domain/column-type.js';
+import type { TableColumn, TableDefinition } from '../../domain/table.js';
+import { ColumnTypeEnum, columnTypeEnum } from './column-type.enum.js';
+
+@ObjectType('Column', { description: 'A column of a dataset. `stats` is resolved from Parquet footers on request.' })
+export class Column {
+  @Field()
+  name!: string;
+
+  @Field(() => ColumnTypeEnum)
+  type!: ColumnTypeEnum;
+
+  @Field({ description: 'The full type as text: `string`, `bigint`, `timestamp`, `decimal(12,2)`, ...' })
+  typeText!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Total digits of a DECIMAL column; null for other types.' })
+  precision!: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Digits after the point of a DECIMAL column; null for other types.',
+  })
+  scale!: number | null;
+
+  @Field()
+  nullable!: boolean;
+
+  @Field()
+  description!: string;
+
+  @Field({ description: 'The column holds personal data.' })
+  pii!: boolean;
+
+  @Field({ description: 'The column is a partition key: its values come from the folder names, not the files.' })
+  partitionKey!: boolean;
+
+  /** The dataset the column belongs to, for the `stats` resolver; not part of the schema. */
+  table!: TableDefinition;
+
+  static from(table: TableDefinition, column: TableColumn, partitionKey: boolean): Column {
+    const type = parseColumnType(column.type);
+    return Object.assign(new Column(), {
+      name: column.name,
+      type: columnTypeEnum(column.kind),
+      typeText: column.type,
+      precision: type.kind === 'decimal' ? type.precision : null,
+      scale: type.kind === 'decimal' ? type.scale : null,
+      nullable: column.nullable,
+      description: column.description,
+      pii: column.pii,
+      partitionKey,
+      table,
+    });
+  }
+}

@@ -1,0 +1,100 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import type { RunRecord } from '../../domain/run-record.js';
+import { DateTimeScalar, SafeIntScalar } from '../scalars.js';
+import { RunStatusEnum } from './run-status.enum.js';
+
+@ObjectType('RunError', { description: 'Why a run failed as a whole.' })
+export class RunError {
+  @Field({ description: 'Machine-readable reason, e.g. `truncated_gzip`, `too_large`, `incompatible_schema`.' })
+  reason!: string;
+
+  @Field()
+  message!: string;
+}
+
+@ObjectType('PipelineRun', { description: 'One ETL run over one source object, from its run record.' })
+export class PipelineRun {
+  @Field()
+  runId!: string;
+
+  @Field()
+  dataset!: string;
+
+  @Field(() => RunStatusEnum)
+  status!: RunStatusEnum;
+
+  @Field({ description: 'Key of the source object in the raw bucket.' })
+  sourceKey!: string;
+
+  @Field({ description: 'Version id of the source object, or its ETag where the store has no versions.' })
+  sourceVersion!: string;
+
+  @Field(() => SafeIntScalar)
+  rowsRead!: number;
+
+  @Field(() => SafeIntScalar)
+  rowsWritten!: number;
+
+  @Field(() => SafeIntScalar, { description: 'Rows sent to quarantine with a reason.' })
+  rowsRejected!: number;
+
+  @Field(() => SafeIntScalar, { description: 'Rows dropped as duplicates of an event already in the partition.' })
+  rowsDuplicate!: number;
+
+  @Field(() => SafeIntScalar)
+  bytesRead!: number;
+
+  @Field(() => SafeIntScalar)
+  bytesWritten!: number;
+
+  @Field(() => [String], { description: 'Processed keys of the Parquet files the run wrote.' })
+  outputKeys!: string[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Processed key of the quarantine file, when rows were rejected.',
+  })
+  quarantineKey!: string | null;
+
+  @Field(() => [String], { description: 'Partitions written, as `k=v`.' })
+  partitions!: string[];
+
+  @Field(() => Int, { nullable: true })
+  schemaVersion!: number | null;
+
+  @Field(() => DateTimeScalar)
+  startedAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  finishedAt!: Date | null;
+
+  @Field(() => SafeIntScalar, { nullable: true })
+  durationMs!: number | null;
+
+  @Field(() => RunError, { nullable: true })
+  error!: RunError | null;
+
+  static from(run: RunRecord): PipelineRun {
+    return Object.assign(new PipelineRun(), {
+      runId: run.runId,
+      dataset: run.dataset,
+      status: run.status as RunStatusEnum,
+      sourceKey: run.sourceKey,
+      sourceVersion: run.sourceVersion,
+      rowsRead: run.rowsRead,
+      rowsWritten: run.rowsWritten,
+      rowsRejected: run.rowsRejected,
+      rowsDuplicate: run.rowsDuplicate,
+      bytesRead: run.bytesRead,
+      bytesWritten: run.bytesWritten,
+      outputKeys: run.outputKeys,
+      quarantineKey: run.quarantineKey,
+      partitions: run.partitions,
+      schemaVersion: run.schemaVersion,
+      startedAt: new Date(run.startedAt),
+      finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt),
+      durationMs: run.durationMs,
+      error: run.error === null ? null : Object.assign(new RunError(), run.error),
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import type { ExportEngineKind, ExportFailureCode, ExportJobResult } from '../domain/export-job.js';
+import type { ExportPlan } from '../domain/export-plan.js';
+
+/** Progress as an engine reports it; the service adds the estimate. */
+export interface EngineProgress {
+  /** Rows written so far (estimated from the scan while the query runs, exact at the end). */
+  rowsWritten: number;
+  bytesWritten: number;
+  /** 0 to 1. */
+  fraction: number;
+}
+
+export interface ExportRunOptions {
+  /** Aborting stops the query, removes partial output and rejects with ExportCancelledError. */
+  signal: AbortSignal;
+  onProgress: (progress: EngineProgress) => void;
+}
+
+/**
+ * The export engine port: runs one planned export and writes its result under `<job-id>/` in the exports bucket
+ * (`part-00000.csv[.gz]`, ..., then `manifest.json` last). On failure or cancellation nothing of the job's
+ * output is left behind. Adapters: DuckDB in-process, Amazon Athena.
+ */
+export interface ExportEngine {
+  readonly kind: ExportEngineKind;
+  run(job: { id: string }, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult>;
+}
+
+/** The run was cancelled through its signal; its partial output is gone. */
+export class ExportCancelledError extends Error {
+  constructor() {
+    super('export cancelled');
+    this.name = 'ExportCancelledError';
+  }
+}
+
+/** The run failed for a reason a client may see: `message` names no key, path or SQL. */
+export class ExportFailedError extends Error {
+  readonly code: ExportFailureCode;
+  constructor(code: ExportFailureCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExportFailedError';
+    this.code = code;
+  }
+}

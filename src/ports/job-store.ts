@@ -1,0 +1,34 @@
+import type { ExportJobRecord } from '../domain/export-job.js';
+
+/** What an idempotency key is bound to: the first job made with it and the hash of the request that made it. */
+export interface IdempotencyBinding {
+  jobId: string;
+  requestHash: string;
+}
+
+/**
+ * Durable export job records. `create` is the one place that guarantees "one job per fingerprint": concurrent
+ * creates for the same requester and fingerprint (in one process or several) yield one job.
+ */
+export interface JobStore {
+  /**
+   * Stores `job` unless the requester already has a job with the same fingerprint that `reusable` accepts;
+   * then that job is returned with `created: false`.
+   */
+  create(
+    job: ExportJobRecord,
+    reusable: (existing: ExportJobRecord) => boolean,
+  ): Promise<{ job: ExportJobRecord; created: boolean }>;
+  get(id: string): Promise<ExportJobRecord | undefined>;
+  /** Read, change, write one record; calls for one id are serialised. Throws when the job does not exist. */
+  update(id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord>;
+  /** Every job of a requester, newest first. */
+  listByRequester(requestedBy: string): Promise<ExportJobRecord[]>;
+  /** Every job, in no particular order: for recovery at start-up and for retention. */
+  listAll(): AsyncIterable<ExportJobRecord>;
+  /** The latest job a requester made with this fingerprint. */
+  findByFingerprint(requestedBy: string, fingerprint: string): Promise<ExportJobRecord | undefined>;
+  findByIdempotencyKey(requestedBy: string, key: string): Promise<IdempotencyBinding | undefined>;
+  /** Binds a key to a job unless it is bound already; returns the binding that holds (the first one). */
+  bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<IdempotencyBinding>;
+}

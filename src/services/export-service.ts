@@ -1,0 +1,628 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
+import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
+import type { EffectiveGrant } from '../domain/export-grant.js';
+import {
+  type ExportCaller,
+  type ExportFailureCode,
+  type ExportJobProgress,
+  type ExportJobRecord,
+  type ExportJobStatus,
+  type ExportJobView,
+  EXPORT_JOB_STATUSES,
+  isFinished,
+} from '../domain/export-job.js';
+import type { ExportEstimate, ExportPlan } from '../domain/export-plan.js';
+import {
+  DEFAULT_EXPORT_LIMITS,
+  type ExportLimits,
+  type ExportRequestInput,
+  normalizeExportRequest,
+} from '../domain/export-request.js';
+import type { TableDefinition } from '../domain/table.js';
+import type { Catalog } from '../ports/catalog.js';
+import type { DownloadLinkIssuer } from '../ports/download-links.js';
+import {
+  type EngineProgress,
+  ExportCancelledError,
+  type ExportEngine,
+  ExportFailedError,
+} from '../ports/export-engine.js';
+import type { JobStore } from '../ports/job-store.js';
+import type { Logger } from '../ports/logger.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { ExportPlanner } from './export-planner.js';
+import { type Page, type PageArgs, paginate } from './pagination.js';
+import type { ParquetFooterCache } from './parquet-footer-cache.js';
+
+/** Jobs a repeated request may be answered with: anything that has, or will have, a result. */
+const REUSABLE: readonly ExportJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED'];
+export const EXPORT_CURSOR_KIND = 'export';
+/** The reason a job gets when a restart interrupted it once too often. */
+export const INTERRUPTED_BY_RESTART = 'interrupted by restart';
+
+export interface ExportServiceDeps {
+  catalog: Catalog;
+  store: ObjectStore;
+  jobs: JobStore;
+  engine: ExportEngine;
+  links: DownloadLinkIssuer;
+  footers: ParquetFooterCache;
+  logger: Logger;
+}
+
+export interface ExportServiceOptions {
+  /** Jobs run at once; the rest wait in a FIFO queue. Default 2. */
+  concurrency?: number;
+  limits?: ExportLimits;
+  /** How long results are kept after a job succeeds, in ms. Default 7 days. */
+  retentionMs?: number;
+  /**
+   * Starts a job may have. A job a restart interrupted is queued again while it has starts left, else it
+   * fails with INTERRUPTED. Default 2: one retry, so a job that brings the process down cannot loop.
+   */
+  maxAttempts?: number;
+  /** Progress is persisted at most this often, in ms (events go out on every report). Default 2000. */
+  progressPersistMs?: number;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export interface ListExportsArgs extends PageArgs {
+  status?: ExportJobStatus | null;
+}
+
+interface QueueEntry {
+  id: string;
+  plan: ExportPlan;
+}
+
+interface RunningJob {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Export jobs: validation and pre-flight estimate at request time, re-use of identical work, a FIFO queue with a
+ * worker pool, progress events, cancellation, recovery after a restart and retention.
+ *
+ * One process owns the jobs it runs: job state lives in the JobStore, and `recover()` at start-up takes over
+ * jobs a previous process left QUEUED or RUNNING. Two API processes sharing one store is not supported.
+ */
+export class ExportService {
+  private readonly limits: ExportLimits;
+  private readonly concurrency: number;
+  private readonly retentionMs: number;
+  private readonly maxAttempts: number;
+  private readonly progressPersistMs: number;
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  private readonly planner: ExportPlanner;
+  private readonly queue: QueueEntry[] = [];
+  private readonly running = new Map<string, RunningJob>();
+  /** The freshest record of every job this process has queued or runs (progress is ahead of the store). */
+  private readonly live = new Map<string, ExportJobRecord>();
+  private readonly persistedAt = new Map<string, number>();
+  private readonly events = new EventEmitter();
+  private closed = false;
+
+  constructor(
+    private readonly deps: ExportServiceDeps,
+    options: ExportServiceOptions = {},
+  ) {
+    this.limits = options.limits ?? DEFAULT_EXPORT_LIMITS;
+    this.concurrency = Math.max(1, options.concurrency ?? 2);
+    this.retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 2);
+    this.progressPersistMs = options.progressPersistMs ?? 2000;
+    this.now = options.now ?? (() => new Date());
+    this.newId = options.newId ?? randomUUID;
+    this.planner = new ExportPlanner(deps.store, deps.footers);
+    // Every GraphQL subscriber adds a listener; the default cap of 10 would warn under normal use.
+    this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Validates the request against the catalog (under the caller's grant), estimates it, applies the limits and
+   * returns a job at once: a new QUEUED job, or the caller's existing job for the same request on the same data
+   * (QUEUED, RUNNING or SUCCEEDED), or the job an idempotency key was first used for.
+   * Throws NotFoundError (dataset), BadInputError (request), LimitExceededError, ConflictError (idempotency key
+   * reused for a different request).
+   */
+  async requestExport(
+    caller: ExportCaller,
+    input: ExportRequestInput,
+    grant: EffectiveGrant | null = null,
+  ): Promise<ExportJobView> {
+    if (this.closed) throw new Error('the export service is closed');
+    const table = await this.table(input.dataset);
+    const request = normalizeExportRequest(input, table, this.limits, grant);
+    const requestHash = exportRequestHash(request);
+    const key = request.idempotencyKey;
+    if (key !== null) {
+      const bound = await this.deps.jobs.findByIdempotencyKey(caller.id, key);
+      if (bound !== undefined) return this.view(await this.boundJob(bound, requestHash));
+    }
+    const plan = await this.planner.plan(table, request, this.limits.maxRows);
+    this.checkLimits(plan);
+    const now = this.now().toISOString();
+    const candidate: ExportJobRecord = {
+      recordVersion: 1,
+      id: this.newId(),
+      status: 'QUEUED',
+      engine: this.deps.engine.kind,
+      dataset: table.name,
+      request,
+      requestHash,
+      fingerprint: exportFingerprint(request, plan.dataVersion, grant),
+      dataVersion: plan.dataVersion,
+      requestedBy: caller.id,
+      idempotencyKey: key,
+      grant,
+      estimate: plan.estimate,
+      effectiveLimit: plan.effectiveLimit,
+      progress: initialProgress(plan),
+      attempts: 0,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+      expiresAt: null,
+      error: null,
+      result: null,
+    };
+    const { job, created } = await this.deps.jobs.create(candidate, (existing) => REUSABLE.includes(existing.status));
+    if (created) {
+      this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
+      this.live.set(job.id, job);
+      this.emit(job);
+      this.queue.push({ id: job.id, plan });
+      this.pump();
+    }
+    let answer = this.live.get(job.id) ?? job;
+    if (key !== null) {
+      const binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
+      if (binding.jobId !== job.id) answer = await this.boundJob(binding, requestHash);
+    }
+    return this.view(answer);
+  }
+
+  /** The pre-flight estimate of a request, validated as `requestExport` validates it. */
+  async estimateExport(
+    _caller: ExportCaller,
+    input: ExportRequestInput,
+    grant: EffectiveGrant | null = null,
+  ): Promise<ExportEstimate> {
+    const table = await this.table(input.dataset);
+    const request = normalizeExportRequest({ ...input, idempotencyKey: null }, table, this.limits, grant);
+    return (await this.planner.plan(table, request, this.limits.maxRows)).estimate;
+  }
+
+  /** A job of the caller's, with fresh download links when it succeeded. Another caller's job is NOT_FOUND too. */
+  async getExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
+    return this.view(await this.ownJob(caller, id));
+  }
+
+  /** The caller's jobs, newest first, optionally of one status; cursor-paginated. */
+  async listExports(caller: ExportCaller, args: ListExportsArgs = {}): Promise<Page<ExportJobView>> {
+    const status = args.status ?? null;
+    if (status !== null && !EXPORT_JOB_STATUSES.includes(status)) {
+      throw new BadInputError(`status: unknown export status ${JSON.stringify(status)}`);
+    }
+    const stored = await this.deps.jobs.listByRequester(caller.id);
+    const jobs = stored
+      .map((j) => this.live.get(j.id) ?? j)
+      .filter((j) => status === null || j.status === status)
+      .sort((a, b) => compareText(sortKey(a), sortKey(b)));
+    const page = paginate(jobs, sortKey, EXPORT_CURSOR_KIND, args);
+    const edges = await Promise.all(page.edges.map(async (e) => ({ cursor: e.cursor, node: await this.view(e.node) })));
+    return { ...page, edges };
+  }
+
+  /**
+   * Cancels a job of the caller's: a queued job leaves the queue, a running one has its query stopped and its
+   * partial output removed. A finished job is returned unchanged.
+   */
+  async cancelExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
+    const job = await this.ownJob(caller, id);
+    if (isFinished(job.status)) return this.view(job);
+    const running = this.running.get(id);
+    if (running !== undefined) {
+      running.controller.abort();
+      await running.done;
+      return this.view(await this.ownJob(caller, id));
+    }
+    const queued = this.queue.findIndex((e) => e.id === id);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    // Queued here, or left QUEUED/RUNNING by a previous process and not yet recovered: nothing runs it now.
+    const cancelled = await this.transition(id, (j) => ({
+      ...j,
+      status: 'CANCELLED',
+      finishedAt: this.now().toISOString(),
+    }));
+    return this.view(cancelled);
+  }
+
+  /**
+   * Job updates for a subscription: the job as it is now, then every change, coalesced to the latest when the
+   * consumer is slower than the updates; ends after a finished state or when `signal` aborts.
+   */
+  async *watchExport(
+    caller: ExportCaller,
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): AsyncGenerator<ExportJobView> {
+    const signal = options?.signal;
+    let latest: ExportJobRecord | undefined;
+    let wake: (() => void) | undefined;
+    const listener = (job: ExportJobRecord): void => {
+      if (job.id !== id) return;
+      latest = job;
+      wake?.();
+    };
+    // Listen before reading, so no change between the read and the first wait is lost.
+    this.events.on('job', listener);
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      // A change that raced the read may be yielded again: a repeated state is harmless, a lost one is not.
+      const first = await this.ownJob(caller, id);
+      yield await this.view(first);
+      if (isFinished(first.status)) return;
+      while (signal?.aborted !== true) {
+        if (latest === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        const job: ExportJobRecord = latest;
+        latest = undefined;
+        yield await this.view(job);
+        if (isFinished(job.status)) return;
+      }
+    } finally {
+      this.events.off('job', listener);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Every change of every job, as stored records (for a PubSub bridge); returns the unsubscribe function. */
+  onJobUpdated(listener: (job: ExportJobRecord) => void): () => void {
+    this.events.on('job', listener);
+    return () => this.events.off('job', listener);
+  }
+
+  /**
+   * The object behind a download link, for the download route (which has verified the link already). Only a
+   * SUCCEEDED job's files are served; anything else is NOT_FOUND.
+   */
+  async resolveDownload(jobId: string, fileName: string): Promise<{ key: string; bytes: number; fileName: string }> {
+    const job = this.live.get(jobId) ?? (await this.deps.jobs.get(jobId));
+    const file = job?.status === 'SUCCEEDED' ? job.result?.files.find((f) => f.name === fileName) : undefined;
+    if (file === undefined) throw new NotFoundError('export file not found');
+    return { key: file.key, bytes: file.bytes, fileName: file.name };
+  }
+
+  /**
+   * At start-up: takes over jobs a previous process left QUEUED or RUNNING. Each is queued again (partial output
+   * removed) while it has starts left and its data is unchanged; otherwise it fails, with INTERRUPTED
+   * ("interrupted by restart") or DATA_CHANGED. Jobs this process already handles are left alone.
+   */
+  async recover(): Promise<{ requeued: string[]; failed: string[] }> {
+    const found: ExportJobRecord[] = [];
+    for await (const job of this.deps.jobs.listAll()) {
+      if ((job.status === 'QUEUED' || job.status === 'RUNNING') && !this.live.has(job.id)) found.push(job);
+    }
+    found.sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id));
+    const requeued: string[] = [];
+    const failed: string[] = [];
+    for (const job of found) {
+      const fail = async (code: ExportFailureCode, message: string): Promise<void> => {
+        await this.removeOutput(job.id);
+        await this.transition(job.id, (j) => ({
+          ...j,
+          status: 'FAILED',
+          finishedAt: this.now().toISOString(),
+          error: { code, message },
+        }));
+        failed.push(job.id);
+      };
+      if (job.status === 'RUNNING' && job.attempts >= this.maxAttempts) {
+        await fail('INTERRUPTED', INTERRUPTED_BY_RESTART);
+        continue;
+      }
+      let plan: ExportPlan;
+      try {
+        plan = await this.replan(job);
+      } catch (err) {
+        this.deps.logger.warn('export job could not be re-planned after a restart', {
+          jobId: job.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; the dataset is no longer available`);
+        continue;
+      }
+      if (plan.dataVersion !== job.dataVersion) {
+        await fail(
+          'DATA_CHANGED',
+          `${INTERRUPTED_BY_RESTART}; the dataset changed since the request: request it again`,
+        );
+        continue;
+      }
+      await this.removeOutput(job.id);
+      const queued = await this.transition(job.id, (j) => ({
+        ...j,
+        status: 'QUEUED',
+        startedAt: null,
+        progress: initialProgress(plan),
+      }));
+      this.deps.logger.info('export job re-queued after a restart', { jobId: job.id, attempts: queued.attempts });
+      this.queue.push({ id: job.id, plan });
+      requeued.push(job.id);
+    }
+    this.pump();
+    return { requeued, failed };
+  }
+
+  /** Retention: deletes the results of jobs that succeeded before `cutoff` and marks them EXPIRED. */
+  async expireOlderThan(cutoff: Date): Promise<string[]> {
+    const expired: string[] = [];
+    for await (const job of this.deps.jobs.listAll()) {
+      if (job.status !== 'SUCCEEDED' || job.finishedAt === null) continue;
+      if (Date.parse(job.finishedAt) >= cutoff.getTime()) continue;
+      await this.removeOutput(job.id);
+      await this.transition(job.id, (j) => ({ ...j, status: 'EXPIRED' }));
+      expired.push(job.id);
+    }
+    return expired;
+  }
+
+  /** Retention with the configured period: what the periodic sweep calls. */
+  expireDue(): Promise<string[]> {
+    return this.expireOlderThan(new Date(this.now().getTime() - this.retentionMs));
+  }
+
+  /** Resolves when no job is queued or running in this process. */
+  async whenIdle(): Promise<void> {
+    while (this.running.size > 0 || this.queue.length > 0) {
+      await Promise.all([...this.running.values()].map((r) => r.done));
+    }
+  }
+
+  /**
+   * Stops taking work: running jobs are cancelled (and marked CANCELLED), queued ones stay QUEUED in the store
+   * for the next process's `recover()`.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    for (const r of this.running.values()) r.controller.abort();
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift()!;
+      const controller = new AbortController();
+      const done = this.execute(entry, controller.signal)
+        .catch((err: unknown) => {
+          this.deps.logger.error('export worker failed', { jobId: entry.id, error: String(err) });
+        })
+        .finally(() => {
+          this.running.delete(entry.id);
+          this.persistedAt.delete(entry.id);
+          this.pump();
+        });
+      this.running.set(entry.id, { controller, done });
+    }
+  }
+
+  private async execute(entry: QueueEntry, signal: AbortSignal): Promise<void> {
+    const started = await this.transition(entry.id, (j) => ({
+      ...j,
+      status: 'RUNNING',
+      startedAt: this.now().toISOString(),
+      attempts: j.attempts + 1,
+    }));
+    const log = this.deps.logger.child({ jobId: started.id, dataset: started.dataset });
+    log.info('export job started', { attempt: started.attempts });
+    try {
+      const result = await this.deps.engine.run(started, entry.plan, {
+        signal,
+        onProgress: (p) => this.progress(entry.id, p),
+      });
+      const finishedAt = this.now();
+      await this.transition(entry.id, (j) => ({
+        ...j,
+        status: 'SUCCEEDED',
+        finishedAt: finishedAt.toISOString(),
+        expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
+        result,
+        progress: {
+          rowsWritten: result.rowCount,
+          rowsEstimated: j.progress.rowsEstimated,
+          bytesWritten: result.bytes,
+          fraction: 1,
+        },
+      }));
+      log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
+    } catch (err) {
+      const finishedAt = this.now().toISOString();
+      if (err instanceof ExportCancelledError) {
+        await this.transition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));
+        log.info('export job cancelled');
+        return;
+      }
+      const error =
+        err instanceof ExportFailedError
+          ? { code: err.code, message: err.message }
+          : { code: 'INTERNAL' as const, message: 'the export failed unexpectedly' };
+      if (!(err instanceof ExportFailedError)) log.error('export job failed unexpectedly', { error: String(err) });
+      else log.warn('export job failed', { code: err.code });
+      await this.transition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+    }
+  }
+
+  private progress(id: string, p: EngineProgress): void {
+    const job = this.live.get(id);
+    if (job === undefined || job.status !== 'RUNNING') return;
+    const progress: ExportJobProgress = {
+      rowsWritten: p.rowsWritten,
+      rowsEstimated: job.progress.rowsEstimated,
+      bytesWritten: p.bytesWritten,
+      fraction: Math.max(0, Math.min(1, p.fraction)),
+    };
+    const next = { ...job, progress, updatedAt: this.now().toISOString() };
+    this.live.set(id, next);
+    this.emit(next);
+    const last = this.persistedAt.get(id) ?? 0;
+    if (Date.now() - last >= this.progressPersistMs) {
+      this.persistedAt.set(id, Date.now());
+      // A late progress write must never overwrite a finished state: apply it only to a running record.
+      this.deps.jobs
+        .update(id, (stored) =>
+          stored.status === 'RUNNING' ? { ...stored, progress, updatedAt: next.updatedAt } : stored,
+        )
+        .catch((err: unknown) =>
+          this.deps.logger.warn('could not persist export progress', { jobId: id, error: String(err) }),
+        );
+    }
+  }
+
+  /** Applies a change to the freshest record, persists it, keeps `live` in step and emits it. */
+  private async transition(id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord> {
+    const updated = await this.deps.jobs.update(id, (stored) => {
+      const fresh = this.live.get(id);
+      const base =
+        fresh !== undefined && fresh.status === stored.status ? { ...stored, progress: fresh.progress } : stored;
+      return { ...change(base), updatedAt: this.now().toISOString() };
+    });
+    if (isFinished(updated.status)) this.live.delete(id);
+    else this.live.set(id, updated);
+    this.emit(updated);
+    return updated;
+  }
+
+  private emit(job: ExportJobRecord): void {
+    this.events.emit('job', job);
+  }
+
+  private async ownJob(caller: ExportCaller, id: string): Promise<ExportJobRecord> {
+    const job = this.live.get(id) ?? (await this.deps.jobs.get(id));
+    // Someone else's job answers exactly as a job that does not exist.
+    if (job === undefined || job.requestedBy !== caller.id) throw new NotFoundError(`export "${id}" not found`);
+    return job;
+  }
+
+  private async boundJob(
+    binding: { jobId: string; requestHash: string },
+    requestHash: string,
+  ): Promise<ExportJobRecord> {
+    if (binding.requestHash !== requestHash) {
+      throw new ConflictError('idempotencyKey: this key was already used for a different export request');
+    }
+    const job = this.live.get(binding.jobId) ?? (await this.deps.jobs.get(binding.jobId));
+    if (job === undefined) throw new Error(`idempotency key bound to missing export job ${binding.jobId}`);
+    return job;
+  }
+
+  private async table(name: string): Promise<TableDefinition> {
+    const table = typeof name === 'string' && name !== '' ? await this.deps.catalog.getTable(name) : undefined;
+    if (table === undefined) throw new NotFoundError(`dataset "${name}" not found`);
+    return table;
+  }
+
+  private checkLimits(plan: ExportPlan): void {
+    const { estimate, request } = plan;
+    if (estimate.bytesToScan > this.limits.maxScanBytes) {
+      throw new LimitExceededError(
+        `the export would read ${estimate.bytesToScan} bytes of Parquet, over the limit of ${this.limits.maxScanBytes}: narrow it with partitions or where`,
+      );
+    }
+    // Without filters the footers' row count is exact: refuse rather than cut the result.
+    const unfiltered = request.where.length === 0 && request.rowFilter.length === 0;
+    if (request.limit === null && unfiltered && estimate.unreadableFiles === 0 && estimate.rows > this.limits.maxRows) {
+      throw new LimitExceededError(
+        `the export would produce ${estimate.rows} rows, over the limit of ${this.limits.maxRows}: add a filter, partitions or a limit`,
+      );
+    }
+  }
+
+  private async replan(job: ExportJobRecord): Promise<ExportPlan> {
+    const table = await this.table(job.dataset);
+    const plan = await this.planner.plan(table, job.request, this.limits.maxRows);
+    return { ...plan, effectiveLimit: job.effectiveLimit };
+  }
+
+  private async removeOutput(jobId: string): Promise<void> {
+    for await (const object of this.deps.store.listAll('exports', `${jobId}/`)) {
+      await this.deps.store.delete('exports', object.key);
+    }
+  }
+
+  private async view(job: ExportJobRecord): Promise<ExportJobView> {
+    const expiresAt = job.expiresAt === null ? null : new Date(job.expiresAt);
+    const result =
+      job.result === null
+        ? null
+        : {
+            rowCount: job.result.rowCount,
+            bytes: job.result.bytes,
+            sha256: job.result.sha256,
+            truncated: job.result.truncated,
+            files: await Promise.all(
+              job.result.files.map(async (f) => {
+                // Links only for a result that exists: never for failed, cancelled or expired jobs.
+                const link =
+                  job.status === 'SUCCEEDED'
+                    ? await this.deps.links.issue(
+                        { jobId: job.id, fileName: f.name, key: f.key },
+                        { notAfter: expiresAt },
+                      )
+                    : null;
+                return {
+                  name: f.name,
+                  rowCount: f.rowCount,
+                  bytes: f.bytes,
+                  sha256: f.sha256,
+                  url: link?.url ?? null,
+                  urlExpiresAt: link?.expiresAt ?? null,
+                };
+              }),
+            ),
+          };
+    return {
+      id: job.id,
+      status: job.status,
+      engine: job.engine,
+      dataset: job.dataset,
+      request: job.request,
+      progress: job.progress,
+      estimate: job.estimate,
+      requestedBy: job.requestedBy,
+      createdAt: new Date(job.createdAt),
+      startedAt: job.startedAt === null ? null : new Date(job.startedAt),
+      finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt),
+      expiresAt,
+      error: job.error,
+      result,
+    };
+  }
+}
+
+function initialProgress(plan: ExportPlan): ExportJobProgress {
+  const rowsEstimated = Math.min(plan.estimate.rows, plan.effectiveLimit ?? Number.POSITIVE_INFINITY);
+  return { rowsWritten: 0, rowsEstimated, bytesWritten: 0, fraction: 0 };
+}
+
+/** Newest first: inverted creation time, then the id. */
+function sortKey(job: ExportJobRecord): string {
+  return `${String(9_999_999_999_999 - Date.parse(job.createdAt)).padStart(13, '0')}-${job.id}`;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

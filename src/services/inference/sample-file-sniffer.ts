@@ -1,0 +1,71 @@
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { BadInputError } from '../../domain/errors.js';
+
+export type SampleFileFormat = 'csv' | 'jsonl';
+
+export interface SniffedFile {
+  path: string;
+  format: SampleFileFormat;
+  gzip: boolean;
+  /** No content at all (0 bytes, or only whitespace once decompressed). */
+  empty: boolean;
+  /** Why the content and the name disagreed, if they did. */
+  note: string | undefined;
+}
+
+/** Bytes read from the head of each file to decide its format. */
+const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * A sample file's format from its first bytes, as a crawler's classifier decides it: gzip by its magic number
+ * (whatever the name), then JSON Lines when the first character is `{`, else CSV. The content wins over the
+ * extension, and the disagreement is noted.
+ */
+export async function sniffSampleFile(path: string): Promise<SniffedFile> {
+  let head: Buffer;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const buffer = Buffer.alloc(SNIFF_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new BadInputError(`cannot read sample file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+      cause: err,
+    });
+  }
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  let content = head;
+  if (gzip) {
+    try {
+      // Sync flush lets a cut-off head (only the first 64 KB are read) decompress as far as it goes.
+      content = gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (err) {
+      throw new BadInputError(`sample file ${path} starts like gzip but does not decompress`, { cause: err });
+    }
+  }
+  const first = content
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart()[0];
+  const lower = path.toLowerCase().replace(/\.gz$/, '');
+  const byName: SampleFileFormat | undefined = /\.(csv|tsv|txt)$/.test(lower)
+    ? 'csv'
+    : /\.(jsonl|ndjson|json)$/.test(lower)
+      ? 'jsonl'
+      : undefined;
+  if (first === undefined) return { path, format: byName ?? 'csv', gzip, empty: true, note: undefined };
+  if (first === '[') throw new BadInputError(`sample file ${path} holds a JSON array; only JSON Lines is supported`);
+  const format: SampleFileFormat = first === '{' ? 'jsonl' : 'csv';
+  const notes: string[] = [];
+  if (byName !== undefined && byName !== format) {
+    notes.push(`${basename(path)} is named like ${byName} but holds ${format}; read as ${format}.`);
+  }
+  if (gzip && !path.toLowerCase().endsWith('.gz')) notes.push(`${basename(path)} is gzipped without a .gz suffix.`);
+  return { path, format, gzip, empty: false, note: notes.length > 0 ? notes.join(' ') : undefined };
+}

@@ -1,0 +1,175 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { BadInputError } from '../../domain/errors.js';
+import { firstLine, readSql, runSql, sqlIdent, sqlString } from './duckdb-sql.js';
+import type { SampleFileFormat, SniffedFile } from './sample-file-sniffer.js';
+
+/** The sample as DuckDB typed it: one row per record, columns unioned by name across files. */
+export const TYPED_TABLE = 'infer_typed';
+/** The same records as text, before any casting: what format and type probes look at. */
+export const RAW_TABLE = 'infer_raw';
+
+export interface CsvDialect {
+  delimiter: string;
+  quote: string;
+  header: boolean;
+  /** strptime formats DuckDB's sniffer detected; undefined when it parsed ISO 8601 or saw none. */
+  timestampFormat: string | undefined;
+  dateFormat: string | undefined;
+}
+
+/** Files of one format and compression, read by one DuckDB table function. */
+export interface SampleGroup {
+  format: SampleFileFormat;
+  gzip: boolean;
+  paths: string[];
+  dialect: CsvDialect | undefined;
+  /** Column names DuckDB sees in this group. */
+  columns: string[];
+  /** Read with `ignore_errors`: some lines could not be read strictly (malformed JSON, wrong field count). */
+  lenient: boolean;
+}
+
+export interface SampledColumn {
+  source: string;
+  duckdbType: string;
+  nulls: number;
+}
+
+export interface Sample {
+  groups: SampleGroup[];
+  columns: SampledColumn[];
+  /** Rows in TYPED_TABLE. */
+  rows: number;
+  notes: string[];
+}
+
+/**
+ * Reads up to `sampleRows` records per group into TYPED_TABLE (DuckDB's type inference: `sniff_csv`,
+ * `read_csv`, `read_json`) and RAW_TABLE (all text). When a line cannot be read strictly, the group is read
+ * again skipping such lines, as a crawler would; the ETL quarantines them later. Temp tables live on this
+ * connection only; `dropSample` removes them.
+ */
+export async function readSample(
+  connection: DuckDBConnection,
+  files: SniffedFile[],
+  sampleRows: number,
+): Promise<Sample> {
+  const notes: string[] = [];
+  const groups: SampleGroup[] = [];
+  for (const f of files) {
+    let g = groups.find((x) => x.format === f.format && x.gzip === f.gzip);
+    if (!g) {
+      g = { format: f.format, gzip: f.gzip, paths: [], dialect: undefined, columns: [], lenient: false };
+      groups.push(g);
+    }
+    g.paths.push(f.path);
+  }
+  for (const g of groups) {
+    if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows);
+    g.columns = await describeGroup(connection, g, sampleRows, notes);
+  }
+
+  const create = (table: string, raw: boolean): string =>
+    `CREATE OR REPLACE TEMP TABLE ${table} AS ` +
+    groups
+      .map(
+        (g) =>
+          `SELECT * FROM (SELECT * FROM ${reader(g, raw, sampleRows)} WHERE ${anyValue(g.columns)} LIMIT ${sampleRows})`,
+      )
+      .join(' UNION ALL BY NAME ');
+  try {
+    await connection.run(create(TYPED_TABLE, false));
+  } catch (err) {
+    // A value that does not cast beyond the sniffer's sample: skip such lines in every group still strict.
+    const strict = groups.filter((g) => !g.lenient);
+    if (strict.length === 0) throw new BadInputError(`cannot read the sample files: ${firstLine(err)}`, { cause: err });
+    for (const g of strict) g.lenient = true;
+    notes.push(`Some sample lines could not be read and were skipped (${firstLine(err)}).`);
+    await runSql(connection, create(TYPED_TABLE, false), 'cannot read the sample files');
+  }
+  await runSql(connection, create(RAW_TABLE, true), 'cannot read the sample files as text');
+
+  const described = await readSql(connection, `DESCRIBE ${TYPED_TABLE}`, 'cannot describe the sample');
+  const columns = described.map((r) => ({ source: String(r.column_name), duckdbType: String(r.column_type) }));
+  const counts = await readSql(
+    connection,
+    `SELECT count(*) AS n${columns.map((c, i) => `, count(${sqlIdent(c.source)}) AS c${i}`).join('')} FROM ${TYPED_TABLE}`,
+    'cannot count nulls in the sample',
+  );
+  const rows = Number(counts[0]!.n);
+  return {
+    groups,
+    columns: columns.map((c, i) => ({ ...c, nulls: rows - Number(counts[0]![`c${i}`]) })),
+    rows,
+    notes,
+  };
+}
+
+/**
+ * True for a record with at least one value. DuckDB's `ignore_errors` turns a malformed JSON line into a row
+ * of nulls; left in, it would make every column look nullable.
+ */
+function anyValue(columns: string[]): string {
+  return columns.length === 0 ? 'true' : `(${columns.map((c) => `${sqlIdent(c)} IS NOT NULL`).join(' OR ')})`;
+}
+
+export async function dropSample(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`DROP TABLE IF EXISTS ${TYPED_TABLE}; DROP TABLE IF EXISTS ${RAW_TABLE}`);
+}
+
+async function describeGroup(
+  connection: DuckDBConnection,
+  g: SampleGroup,
+  sampleRows: number,
+  notes: string[],
+): Promise<string[]> {
+  const describe = (): string => `DESCRIBE SELECT * FROM ${reader(g, false, sampleRows)}`;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await connection.runAndReadAll(describe())).getRowObjectsJson() as Record<string, unknown>[];
+  } catch (err) {
+    g.lenient = true;
+    notes.push(`Some ${g.format} lines could not be read and were skipped (${firstLine(err)}).`);
+    rows = await readSql(connection, describe(), `cannot read the ${g.format} sample files`);
+  }
+  return rows.map((r) => String(r.column_name));
+}
+
+/** The DuckDB table function call that reads a group's files, typed by DuckDB or as text. */
+function reader(g: SampleGroup, raw: boolean, sampleRows: number): string {
+  const list = `[${g.paths.map(sqlString).join(', ')}]`;
+  const common = `compression = '${g.gzip ? 'gzip' : 'none'}'${g.lenient ? ', ignore_errors = true' : ''}`;
+  if (g.format === 'csv') {
+    const dialect = g.dialect!;
+    return (
+      `read_csv(${list}, union_by_name = true, ${common}, ${raw ? 'all_varchar = true' : `sample_size = ${sampleRows}`}` +
+      `, delim = ${sqlString(dialect.delimiter)}, header = ${dialect.header})`
+    );
+  }
+  // JSON has no all-varchar switch: naming every key as VARCHAR reads scalars as their text, objects as JSON.
+  const types = raw
+    ? `columns = {${g.columns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`
+    : `sample_size = ${sampleRows}`;
+  return `read_json(${list}, format = 'newline_delimited', union_by_name = true, ${common}, ${types})`;
+}
+
+async function sniffCsv(connection: DuckDBConnection, g: SampleGroup, sampleRows: number): Promise<CsvDialect> {
+  const path = g.paths[0]!;
+  const rows = await readSql(
+    connection,
+    `SELECT Delimiter, Quote, HasHeader, DateFormat, TimestampFormat
+       FROM sniff_csv(${sqlString(path)}, compression = '${g.gzip ? 'gzip' : 'none'}', sample_size = ${sampleRows},
+                      ignore_errors = true)`,
+    `cannot sniff the CSV dialect of ${path}`,
+  );
+  const r = rows[0] ?? {};
+  const text = (v: unknown): string | undefined =>
+    typeof v === 'string' && v !== '' && v !== '(empty)' ? v : undefined;
+  return {
+    delimiter: text(r.Delimiter) ?? ',',
+    quote: text(r.Quote) ?? '"',
+    header: r.HasHeader !== false,
+    timestampFormat: text(r.TimestampFormat),
+    dateFormat: text(r.DateFormat),
+  };
+}

@@ -1,0 +1,313 @@
+import type { ColumnMetaData, FileMetaData, LogicalType, SchemaElement, Statistics } from 'hyparquet';
+import type { BucketName, ObjectInfo, ObjectStore } from '../ports/object-store.js';
+
+/**
+ * A min or max value as hyparquet decodes it: bigint for INT64, number for INT32/DOUBLE/DECIMAL, Date for
+ * dates, string for text and for timestamps (see TIMESTAMP_PARSERS).
+ */
+export type StatValue = NonNullable<Statistics['min_value']>;
+
+/** Statistics of one leaf column in one Parquet file, summed over its row groups. */
+export interface ParquetColumnSummary {
+  /** Dotted path of the leaf column (`a` for a top-level column). */
+  name: string;
+  physicalType: ColumnMetaData['type'];
+  logicalType: LogicalType | undefined;
+  convertedType: SchemaElement['converted_type'];
+  /** Null count over all row groups; null when any row group lacks the statistic. */
+  nullCount: number | null;
+  /** Smallest non-null value over all row groups; undefined when the column holds only nulls or bounds are unknown. */
+  min: StatValue | undefined;
+  max: StatValue | undefined;
+  /** False when a row group holding non-null values had no min or max: then `min`/`max` are not the true bounds. */
+  boundsKnown: boolean;
+}
+
+export interface ParquetRowGroupSummary {
+  rowCount: number;
+  /** Compressed bytes of the row group's column chunks. */
+  compressedBytes: number;
+  uncompressedBytes: number;
+}
+
+/** What a Parquet footer says about one file. */
+export interface ParquetFileSummary {
+  key: string;
+  etag: string;
+  sizeBytes: number;
+  lastModified: Date;
+  rowCount: number;
+  createdBy: string | undefined;
+  rowGroups: ParquetRowGroupSummary[];
+  columns: ParquetColumnSummary[];
+}
+
+/** A file whose footer could not be read; kept in the cache like a good one so a bad file is not re-read per request. */
+export interface UnreadableParquetFile {
+  key: string;
+  etag: string;
+  sizeBytes: number;
+  lastModified: Date;
+  /** Why, for logs: never sent to clients. */
+  error: string;
+}
+
+export type FooterResult = { ok: true; file: ParquetFileSummary } | { ok: false; file: UnreadableParquetFile };
+
+export interface ParquetFooterCacheOptions {
+  /** Most footers kept; the least recently used is dropped beyond it. Default 20,000. */
+  maxEntries?: number;
+  /**
+   * Bytes read from the end of a file on the first fetch. A footer larger than this costs one more ranged
+   * read. Default 64 KiB: DuckDB footers of tables with tens of columns fit.
+   */
+  initialFetchBytes?: number;
+}
+
+type Hyparquet = typeof import('hyparquet');
+let hyparquet: Promise<Hyparquet> | undefined;
+/** hyparquet ships ES modules only; a dynamic import() loads it from the CommonJS build. */
+function loadHyparquet(): Promise<Hyparquet> {
+  hyparquet ??= import('hyparquet');
+  return hyparquet;
+}
+
+/**
+ * Reads Parquet footers through the ObjectStore (ranged reads, no local copy) and keeps the summaries by
+ * object version: the key plus its ETag. A listing that finds the same key and ETag never re-opens the file;
+ * a rewritten file has a new ETag and is read again. Concurrent reads of the same version share one fetch.
+ */
+export class ParquetFooterCache {
+  private readonly entries = new Map<string, Promise<FooterResult>>();
+  private readonly maxEntries: number;
+  private readonly initialFetchBytes: number;
+  private hitCount = 0;
+  private missCount = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    options: ParquetFooterCacheOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 20_000;
+    this.initialFetchBytes = options.initialFetchBytes ?? 64 * 1024;
+  }
+
+  /** Cache hits and misses since start-up (misses are footer reads). */
+  get counters(): { hits: number; misses: number; size: number } {
+    return { hits: this.hitCount, misses: this.missCount, size: this.entries.size };
+  }
+
+  /** The footer summary of a listed object; `object.size` is its byte length, so no HEAD is needed. */
+  read(bucket: BucketName, object: ObjectInfo): Promise<FooterResult> {
+    const id = `${bucket}\u0000${object.key}\u0000${object.etag}`;
+    const cached = this.entries.get(id);
+    if (cached !== undefined) {
+      this.hitCount += 1;
+      // Re-insert to mark it most recently used (Map keeps insertion order).
+      this.entries.delete(id);
+      this.entries.set(id, cached);
+      return cached;
+    }
+    this.missCount += 1;
+    const pending: Promise<FooterResult> = this.load(bucket, object).catch((err: unknown): FooterResult => {
+      // A transient store failure must not stick: forget it so the next request retries.
+      if (this.entries.get(id) === pending) this.entries.delete(id);
+      throw err;
+    });
+    this.entries.set(id, pending);
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+    return pending;
+  }
+
+  private async load(bucket: BucketName, object: ObjectInfo): Promise<FooterResult> {
+    const { parquetMetadataAsync } = await loadHyparquet();
+    const size = object.size;
+    const file = {
+      byteLength: size,
+      slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+        const stop = end ?? size;
+        if (stop <= start) return new ArrayBuffer(0);
+        const bytes = await this.store.getBytes(bucket, object.key, { start, end: stop - 1 });
+        return toArrayBuffer(bytes);
+      },
+    };
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(file, {
+        initialFetchSize: this.initialFetchBytes,
+        geoparquet: false,
+        parsers: TIMESTAMP_PARSERS,
+      });
+    } catch (err) {
+      if (!isFormatError(err)) throw err;
+      return {
+        ok: false,
+        file: {
+          key: object.key,
+          etag: object.etag,
+          sizeBytes: size,
+          lastModified: object.lastModified,
+          error: `not a readable Parquet file: ${(err as Error).message}`,
+        },
+      };
+    }
+    return { ok: true, file: summarise(object, metadata) };
+  }
+}
+
+/**
+ * Timestamp statistics as fixed-width ISO 8601 UTC text with microseconds (`2024-01-01T08:00:00.123456Z`)
+ * instead of hyparquet's millisecond Dates: exact for our microsecond timestamps, and text of fixed width
+ * orders like the instants it names, so min/max aggregation still compares correctly.
+ */
+const TIMESTAMP_PARSERS = {
+  timestampFromMilliseconds: (millis: bigint): string => isoMicros(millis * 1000n),
+  timestampFromMicroseconds: (micros: bigint): string => isoMicros(micros),
+  timestampFromNanoseconds: (nanos: bigint): string => isoMicros(floorDiv(nanos, 1000n)),
+};
+
+function isoMicros(micros: bigint): string {
+  const millis = floorDiv(micros, 1000n);
+  const rest = micros - millis * 1000n;
+  const iso = new Date(Number(millis)).toISOString();
+  return `${iso.slice(0, -1)}${rest.toString().padStart(3, '0')}Z`;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+/** Errors from parsing bytes (as opposed to reading them): the file itself is bad. */
+function isFormatError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as NodeJS.ErrnoException).code !== undefined) return false;
+  return err.name === 'Error' || err.name === 'RangeError' || err.name === 'TypeError';
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSummary {
+  const leaves = leafElements(metadata.schema);
+  const columns = new Map<string, ParquetColumnSummary>();
+  const incomplete = { nulls: new Set<string>(), bounds: new Set<string>() };
+  const rowGroups: ParquetRowGroupSummary[] = [];
+  for (const group of metadata.row_groups) {
+    let compressed = 0;
+    let uncompressed = 0;
+    for (const chunk of group.columns) {
+      const meta = chunk.meta_data;
+      if (meta === undefined) continue;
+      compressed += Number(meta.total_compressed_size);
+      uncompressed += Number(meta.total_uncompressed_size);
+      const name = meta.path_in_schema.join('.');
+      const element = leaves.get(name);
+      let col = columns.get(name);
+      if (col === undefined) {
+        col = {
+          name,
+          physicalType: meta.type,
+          logicalType: element?.logical_type,
+          convertedType: element?.converted_type,
+          nullCount: 0,
+          min: undefined,
+          max: undefined,
+          boundsKnown: true,
+        };
+        columns.set(name, col);
+      }
+      const stats = meta.statistics;
+      if (stats?.null_count === undefined) incomplete.nulls.add(name);
+      else if (col.nullCount !== null) col.nullCount += Number(stats.null_count);
+      // min_value/max_value are the current fields; the deprecated min/max used signed byte order for text.
+      const min = stats?.min_value ?? (meta.type === 'BYTE_ARRAY' ? undefined : stats?.min);
+      const max = stats?.max_value ?? (meta.type === 'BYTE_ARRAY' ? undefined : stats?.max);
+      const rows = Number(group.num_rows);
+      const nulls = stats?.null_count === undefined ? undefined : Number(stats.null_count);
+      // A row group of nulls only has no min/max and still leaves the file's bounds known.
+      const allNull = nulls !== undefined && nulls === rows;
+      if ((min === undefined || max === undefined) && !allNull) incomplete.bounds.add(name);
+      if (min !== undefined && (col.min === undefined || compareStatValues(min, col.min) < 0)) col.min = min;
+      if (max !== undefined && (col.max === undefined || compareStatValues(max, col.max) > 0)) col.max = max;
+    }
+    rowGroups.push({ rowCount: Number(group.num_rows), compressedBytes: compressed, uncompressedBytes: uncompressed });
+  }
+  for (const name of incomplete.nulls) columns.get(name)!.nullCount = null;
+  for (const name of incomplete.bounds) {
+    const col = columns.get(name)!;
+    col.min = undefined;
+    col.max = undefined;
+    col.boundsKnown = false;
+  }
+  // Columns of a file without row groups still exist; list them from the schema.
+  for (const [name, element] of leaves) {
+    if (!columns.has(name)) {
+      columns.set(name, {
+        name,
+        physicalType: element.type ?? 'BYTE_ARRAY',
+        logicalType: element.logical_type,
+        convertedType: element.converted_type,
+        nullCount: 0,
+        min: undefined,
+        max: undefined,
+        boundsKnown: true,
+      });
+    }
+  }
+  return {
+    key: object.key,
+    etag: object.etag,
+    sizeBytes: object.size,
+    lastModified: object.lastModified,
+    rowCount: Number(metadata.num_rows),
+    createdBy: metadata.created_by,
+    rowGroups,
+    columns: [...columns.values()],
+  };
+}
+
+/** Leaf schema elements by dotted path (the root element is skipped). */
+function leafElements(schema: SchemaElement[]): Map<string, SchemaElement> {
+  const out = new Map<string, SchemaElement>();
+  let index = 1;
+  const walk = (path: string[], count: number): void => {
+    for (let i = 0; i < count; i++) {
+      const element = schema[index++];
+      if (element === undefined) return;
+      const here = [...path, element.name];
+      if ((element.num_children ?? 0) > 0) walk(here, element.num_children!);
+      else out.set(here.join('.'), element);
+    }
+  };
+  walk([], schema[0]?.num_children ?? 0);
+  return out;
+}
+
+/**
+ * Orders two statistics values of the same column. Text compares by UTF-8 bytes, as Parquet orders it;
+ * numbers, bigints and dates by value. Values of different JavaScript types (a column whose physical type
+ * changed between files) compare by their text, which keeps the order total.
+ */
+export function compareStatValues(a: StatValue, b: StatValue): number {
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
+  if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) {
+    const x = Number(a);
+    const y = Number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
+  if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b);
+  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+}

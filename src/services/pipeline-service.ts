@@ -1,0 +1,268 @@
+import DataLoader from 'dataloader';
+import { BadInputError, NotFoundError } from '../domain/errors.js';
+import type { RunRecord, RunStatus } from '../domain/run-record.js';
+import type { Catalog } from '../ports/catalog.js';
+import type { Logger } from '../ports/logger.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { DatasetRegistry } from './dataset-registry.js';
+import type { DatasetFreshness, DatasetLoaders, DatasetService } from './dataset-service.js';
+import { compareText, type Page, type PageArgs, paginate } from './pagination.js';
+
+/** Where the ETL writes run records in the processed bucket: `<prefix><dataset>/<startedAt>-<runId>.json`. */
+export const RUNS_PREFIX = '_pipeline/runs/';
+export const RUN_CURSOR_KIND = 'run';
+/** Default and largest window of `pipeline`, in hours. */
+export const PIPELINE_WINDOW_LIMITS = { defaultHours: 24, maxHours: 24 * 366 } as const;
+
+export const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED'];
+
+/** A run record with where it was found. */
+export interface RunEntry {
+  key: string;
+  /** `<startedAt yyyyMMddTHHmmssSSSZ>-<runId>/<dataset>`: newest-first order is descending order of this. */
+  sortKey: string;
+  record: RunRecord;
+}
+
+/** The `runs` loader key for the runs of every dataset (no dataset is named ''). */
+export const ALL_DATASETS = '';
+
+export interface PipelineLoaders {
+  /** Run records of one dataset, or of all datasets for ALL_DATASETS, newest first. */
+  runs: DataLoader<string, RunEntry[]>;
+}
+
+export type PipelineHealth = 'HEALTHY' | 'STALE' | 'FAILING' | 'NO_RUNS';
+
+export interface DatasetPipelineStatus {
+  dataset: string;
+  health: PipelineHealth;
+  lastRun: RunRecord | null;
+  lastSuccess: RunRecord | null;
+  /** Runs started within the window. */
+  runCount: number;
+  /** Failed runs started within the window. */
+  failureCount: number;
+  /** Rows rejected to quarantine by runs started within the window. */
+  rowsQuarantined: number;
+  /** Null when the dataset has no catalog table yet (its runs all failed, or it never ran). */
+  freshness: DatasetFreshness | null;
+}
+
+export interface PipelineStatus {
+  windowStart: Date;
+  windowEnd: Date;
+  datasets: DatasetPipelineStatus[];
+}
+
+export interface RunFilter {
+  dataset?: string | null | undefined;
+  status?: RunStatus | null | undefined;
+  /** Only runs started at or after this instant. */
+  since?: Date | null | undefined;
+}
+
+export interface PipelineServiceDeps {
+  store: ObjectStore;
+  catalog: Catalog;
+  datasets: DatasetService;
+  logger: Logger;
+  registry?: DatasetRegistry;
+  clock?: () => Date;
+  /** Run records kept in memory (parsed, by key and ETag). Default 50,000. */
+  maxCachedRuns?: number;
+}
+
+/**
+ * Pipeline status from the run records the ETL writes. Records are read once per object version: a listing
+ * that finds the same key and ETag reuses the parsed record.
+ */
+export class PipelineService {
+  private readonly cache = new Map<string, { etag: string; record: Promise<RunRecord | undefined> }>();
+  private readonly clock: () => Date;
+  private readonly maxCachedRuns: number;
+
+  constructor(private readonly deps: PipelineServiceDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.maxCachedRuns = deps.maxCachedRuns ?? 50_000;
+  }
+
+  createLoaders(): PipelineLoaders {
+    return {
+      runs: new DataLoader<string, RunEntry[]>((datasets) => Promise.all(datasets.map((d) => this.readRuns(d)))),
+    };
+  }
+
+  /** A page of runs, newest first. */
+  async listRuns(args: PageArgs & RunFilter, loaders: PipelineLoaders): Promise<Page<RunRecord>> {
+    const dataset = args.dataset ?? ALL_DATASETS;
+    let runs = await loaders.runs.load(dataset);
+    if (dataset !== ALL_DATASETS && runs.length === 0 && !(await this.isKnown(dataset))) {
+      throw new NotFoundError(`dataset "${dataset}" not found`);
+    }
+    if (args.status !== null && args.status !== undefined) {
+      const status = args.status;
+      runs = runs.filter((r) => r.record.status === status);
+    }
+    if (args.since !== null && args.since !== undefined) {
+      const since = args.since.getTime();
+      runs = runs.filter((r) => Date.parse(r.record.startedAt) >= since);
+    }
+    const page = paginate(runs, (r) => r.sortKey, RUN_CURSOR_KIND, args, undefined, 'desc');
+    return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: e.node.record })) };
+  }
+
+  /** Runs of a dataset that wrote any of the given processed keys, newest first. */
+  async runsThatWrote(dataset: string, keys: readonly string[], loaders: PipelineLoaders): Promise<RunRecord[]> {
+    const wanted = new Set(keys);
+    const runs = await loaders.runs.load(dataset);
+    return runs.filter((r) => r.record.outputKeys.some((k) => wanted.has(k))).map((r) => r.record);
+  }
+
+  /** Health per dataset: every catalog table, every defined dataset and every dataset with run records. */
+  async status(
+    args: { windowHours?: number | null; dataset?: string | null },
+    loaders: PipelineLoaders,
+    datasetLoaders: DatasetLoaders,
+  ): Promise<PipelineStatus> {
+    const hours = args.windowHours ?? PIPELINE_WINDOW_LIMITS.defaultHours;
+    if (!Number.isInteger(hours) || hours < 1 || hours > PIPELINE_WINDOW_LIMITS.maxHours) {
+      throw new BadInputError(`windowHours must be between 1 and ${PIPELINE_WINDOW_LIMITS.maxHours}; got ${hours}`);
+    }
+    const end = this.clock();
+    const start = new Date(end.getTime() - hours * 3_600_000);
+    const tables = await datasetLoaders.tables();
+    let names: string[];
+    if (args.dataset !== null && args.dataset !== undefined) {
+      const known = tables.some((t) => t.name === args.dataset) || (await loaders.runs.load(args.dataset)).length > 0;
+      if (!known && this.deps.registry?.find(args.dataset) === undefined) {
+        throw new NotFoundError(`dataset "${args.dataset}" not found`);
+      }
+      names = [args.dataset];
+    } else {
+      const all = await loaders.runs.load(ALL_DATASETS);
+      const set = new Set<string>([
+        ...tables.map((t) => t.name),
+        ...(this.deps.registry?.list().map((d) => d.name) ?? []),
+        ...all.map((r) => r.record.dataset),
+      ]);
+      names = [...set].sort(compareText);
+      // One listing of every run serves each dataset: no listing per dataset.
+      for (const name of names) {
+        loaders.runs.prime(
+          name,
+          all.filter((r) => r.key.startsWith(`${RUNS_PREFIX}${name}/`)),
+        );
+      }
+    }
+    const statuses = await Promise.all(
+      names.map(async (name): Promise<DatasetPipelineStatus> => {
+        const runs = (await loaders.runs.load(name)).map((r) => r.record);
+        const table = tables.find((t) => t.name === name);
+        const freshness = table === undefined ? null : await this.deps.datasets.freshness(table, datasetLoaders);
+        const inWindow = runs.filter((r) => Date.parse(r.startedAt) >= start.getTime());
+        const lastRun = runs[0] ?? null;
+        const lastSuccess = runs.find((r) => r.status === 'SUCCEEDED') ?? null;
+        const lastFinished = runs.find((r) => r.status !== 'RUNNING' && r.status !== 'SKIPPED');
+        let health: PipelineHealth;
+        if (lastFinished?.status === 'FAILED') health = 'FAILING';
+        else if (freshness?.stale === true) health = 'STALE';
+        else if (runs.length === 0) health = 'NO_RUNS';
+        else health = 'HEALTHY';
+        return {
+          dataset: name,
+          health,
+          lastRun,
+          lastSuccess,
+          runCount: inWindow.length,
+          failureCount: inWindow.filter((r) => r.status === 'FAILED').length,
+          rowsQuarantined: inWindow.reduce((n, r) => n + r.rowsRejected, 0),
+          freshness,
+        };
+      }),
+    );
+    return { windowStart: start, windowEnd: end, datasets: statuses };
+  }
+
+  private async isKnown(dataset: string): Promise<boolean> {
+    if (this.deps.registry?.find(dataset) !== undefined) return true;
+    return (await this.deps.catalog.getTable(dataset)) !== undefined;
+  }
+
+  private async readRuns(dataset: string): Promise<RunEntry[]> {
+    const prefix = dataset === ALL_DATASETS ? RUNS_PREFIX : `${RUNS_PREFIX}${dataset}/`;
+    const entries: RunEntry[] = [];
+    const pending: Promise<void>[] = [];
+    for await (const object of this.deps.store.listAll('processed', prefix)) {
+      const rest = object.key.slice(RUNS_PREFIX.length);
+      const slash = rest.indexOf('/');
+      if (slash <= 0 || !rest.endsWith('.json') || rest.indexOf('/', slash + 1) !== -1) continue;
+      const name = rest.slice(slash + 1, -'.json'.length);
+      const datasetName = rest.slice(0, slash);
+      pending.push(
+        this.read(object.key, object.etag).then((record) => {
+          if (record !== undefined) entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record });
+        }),
+      );
+    }
+    await Promise.all(pending);
+    return entries.sort((a, b) => compareText(b.sortKey, a.sortKey));
+  }
+
+  private read(key: string, etag: string): Promise<RunRecord | undefined> {
+    const cached = this.cache.get(key);
+    if (cached !== undefined && cached.etag === etag) return cached.record;
+    const record = this.deps.store.getBytes('processed', key).then(
+      (bytes) => parseRunRecord(key, Buffer.from(bytes).toString('utf8'), this.deps.logger),
+      (err: unknown) => {
+        this.cache.delete(key);
+        throw err;
+      },
+    );
+    this.cache.set(key, { etag, record });
+    while (this.cache.size > this.maxCachedRuns) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+    return record;
+  }
+}
+
+/** Parses a run record; a record that is not one is logged and skipped, never fatal to a status query. */
+function parseRunRecord(key: string, text: string, logger: Logger): RunRecord | undefined {
+  try {
+    const doc = JSON.parse(text) as Partial<RunRecord>;
+    if (
+      typeof doc.runId !== 'string' ||
+      typeof doc.dataset !== 'string' ||
+      typeof doc.startedAt !== 'string' ||
+      Number.isNaN(Date.parse(doc.startedAt)) ||
+      !RUN_STATUSES.includes(doc.status as RunStatus)
+    ) {
+      throw new Error('missing runId, dataset, startedAt or status');
+    }
+    return {
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsRejected: 0,
+      rowsDuplicate: 0,
+      bytesRead: 0,
+      bytesWritten: 0,
+      outputKeys: [],
+      quarantineKey: null,
+      partitions: [],
+      schemaVersion: null,
+      finishedAt: null,
+      durationMs: null,
+      error: null,
+      sourceBucket: '',
+      sourceKey: '',
+      sourceVersion: '',
+      ...doc,
+    } as RunRecord;
+  } catch (err) {
+    logger.warn('unreadable run record skipped', { key, error: (err as Error).message });
+    return undefined;
+  }
+}

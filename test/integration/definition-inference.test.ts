@@ -1,0 +1,223 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parse as parseYaml } from 'yaml';
+import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database';
+import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
+import { BadInputError } from '../../src/domain/errors';
+import { generateSampleFiles } from '../../src/sample/sample-files';
+import { inferDefinition } from '../../src/services/definition-inference';
+
+// A small log with the real helpdesk log's header (spaces, dots, mixed case) and invented values; CRLF line ends.
+const HELPDESK_LIKE_CSV = [
+  'Case ID,Activity,Resource,Complete Timestamp,Variant,Variant index,Variant.1,seriousness,customer,product,Duration,Event_ID',
+  'Case 7,Assign seriousness,Agent 3,2023-03-01 09:10:11,Variant 2,2,Variant 2,Level 1,Client 11,Prod 4,0.0,1',
+  'Case 7,Take in charge ticket,Agent 5,2023-03-02 10:00:00,Variant 2,2,Variant 2,Level 1,Client 11,Prod 4,1.0,2',
+  'Case 7,Resolve ticket,Agent 5,2023-03-06 15:30:45,Variant 2,2,Variant 2,Level 1,Client 11,Prod 4,4.0,3',
+  'Case 7,Closed,,2023-03-21 08:00:02,Variant 2,2,Variant 2,Level 1,Client 11,Prod 4,15.0,4',
+  'Case 8,Assign seriousness,Agent 1,2023-04-10 11:11:11,Variant 1,1,Variant 1,Level 2,Client 4,Prod 1,0.0,1',
+  'Case 8,Resolve ticket,Agent 1,2023-04-10 12:00:00,Variant 1,1,Variant 1,Level 2,Client 4,Prod 1,0.0,2',
+  'Case 8,Closed,Agent 9,2023-04-25 12:00:01,Variant 1,1,Variant 1,Level 2,Client 4,Prod 1,15.0,3',
+].join('\r\n');
+
+const JSON_EVENTS = [
+  {
+    event_id: 101,
+    ticket: 'T-9',
+    opened_at: '2024-03-01T08:00:00.000Z',
+    due_date: '2024-03-05',
+    amount: 12.5,
+    escalated: false,
+    agent: 'Mara',
+    meta: { channel: 'mail' },
+  },
+  {
+    event_id: 102,
+    ticket: 'T-9',
+    opened_at: '2024-03-01T09:30:15.250Z',
+    due_date: '2024-03-05',
+    amount: 0.75,
+    escalated: true,
+    agent: null,
+    meta: { channel: 'phone' },
+  },
+  {
+    event_id: 103,
+    ticket: 'T-10',
+    opened_at: '2024-03-02T14:01:02.003Z',
+    due_date: '2024-03-09',
+    amount: 100,
+    escalated: false,
+    agent: 'Jun',
+    meta: { channel: 'portal' },
+  },
+];
+
+describe('inferDefinition', () => {
+  let dir: string;
+  let duckdb: DuckDbDatabase;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'careplus-infer-'));
+    duckdb = await DuckDbDatabase.create({ memoryLimit: '256MB', threads: 1, tempDirectory: join(dir, 'duckdb-tmp') });
+  });
+  afterAll(async () => {
+    duckdb.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('proposes safe names, types, formats, partition and a composite event key for a helpdesk-like CSV', async () => {
+    const file = join(dir, 'helpdesk_like.csv');
+    await writeFile(file, HELPDESK_LIKE_CSV);
+    const { definition, yaml, notes } = await inferDefinition(duckdb, 'helpdesk_like', [file]);
+
+    expect(definition).toEqual({
+      name: 'helpdesk_like',
+      description: 'Proposed from sample files by careplus datasets infer; review before use.',
+      formats: ['csv'],
+      columns: [
+        { name: 'case_id', source: 'Case ID', type: 'string', nullable: false },
+        { name: 'activity', source: 'Activity', type: 'string', nullable: false },
+        { name: 'resource', source: 'Resource', type: 'string' },
+        {
+          name: 'complete_timestamp',
+          source: 'Complete Timestamp',
+          type: 'timestamp',
+          nullable: false,
+          formats: ['%Y-%m-%d %H:%M:%S'],
+        },
+        { name: 'variant', source: 'Variant', type: 'string', nullable: false },
+        { name: 'variant_index', source: 'Variant index', type: 'bigint', nullable: false },
+        { name: 'variant_1', source: 'Variant.1', type: 'string', nullable: false },
+        { name: 'seriousness', source: 'seriousness', type: 'string', nullable: false },
+        { name: 'customer', source: 'customer', type: 'string', nullable: false },
+        { name: 'product', source: 'product', type: 'string', nullable: false },
+        { name: 'duration', source: 'Duration', type: 'double', nullable: false },
+        { name: 'event_id', source: 'Event_ID', type: 'bigint', nullable: false },
+      ],
+      partition: { column: 'event_date', source: 'complete_timestamp' },
+      eventKey: ['case_id', 'event_id'],
+    });
+    expect(notes).toEqual([
+      'Partition: the day of complete_timestamp as event_date.',
+      'Event key: no id column alone is unique (case_id: 2 distinct, event_id: 4 distinct); the pair case_id +' +
+        ' event_id is unique in the 7 sampled rows.',
+    ]);
+    expect(yaml).toContain('# Event key: no id column alone is unique (case_id: 2 distinct, event_id: 4 distinct)');
+    expect(yaml).toContain('    formats: ["%Y-%m-%d %H:%M:%S"]\n');
+
+    const parsed = parseDatasetDefinition(parseYaml(yaml) as unknown, 'helpdesk_like.yaml');
+    expect(parsed.columns.map((c) => [c.name, c.source, c.typeText, c.nullable])).toEqual(
+      definition.columns.map((c) => [c.name, c.source, c.type, c.nullable ?? true]),
+    );
+    expect(parsed.partition).toEqual({ column: 'event_date', source: 'complete_timestamp' });
+    expect(parsed.eventKey).toEqual(['case_id', 'event_id']);
+  });
+
+  it('proposes a definition from gzipped JSON Lines, sniffing gzip even without a .gz suffix', async () => {
+    const body = gzipSync(Buffer.from(JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n'));
+    const named = join(dir, 'events.jsonl.gz');
+    const unnamed = join(dir, 'events.dump');
+    await writeFile(named, body);
+    await writeFile(unnamed, body);
+
+    for (const file of [named, unnamed]) {
+      const { definition, yaml, notes } = await inferDefinition(duckdb, 'ticket_events', [file]);
+      expect(definition).toEqual({
+        name: 'ticket_events',
+        description: 'Proposed from sample files by careplus datasets infer; review before use.',
+        formats: ['jsonl'],
+        columns: [
+          { name: 'event_id', source: 'event_id', type: 'bigint', nullable: false },
+          { name: 'ticket', source: 'ticket', type: 'string', nullable: false },
+          {
+            name: 'opened_at',
+            source: 'opened_at',
+            type: 'timestamp',
+            nullable: false,
+            formats: ['%Y-%m-%dT%H:%M:%S.%gZ'],
+          },
+          { name: 'due_date', source: 'due_date', type: 'date', nullable: false, formats: ['%Y-%m-%d'] },
+          { name: 'amount', source: 'amount', type: 'double', nullable: false },
+          { name: 'escalated', source: 'escalated', type: 'boolean', nullable: false },
+          { name: 'agent', source: 'agent', type: 'string' },
+          { name: 'meta', source: 'meta', type: 'string', nullable: false },
+        ],
+        partition: { column: 'event_date', source: 'opened_at' },
+        eventKey: ['event_id'],
+      });
+      expect(notes[notes.length - 1]).toBe('Event key: event_id is unique in the 3 sampled rows.');
+      if (file === unnamed) expect(notes[0]).toBe('events.dump is gzipped without a .gz suffix.');
+      // The nested object is kept as its JSON text, and the YAML says so above the column.
+      expect(yaml).toContain(
+        '# DuckDB saw STRUCT(channel VARCHAR); kept as text (its JSON or literal form).\n  - name: meta',
+      );
+      expect(() => parseDatasetDefinition(parseYaml(yaml) as unknown, 'ticket_events.yaml')).not.toThrow();
+    }
+  });
+
+  it("reads the generator's own sample, defects included, back to the support_events columns", async () => {
+    const { files } = generateSampleFiles({ days: 10 });
+    const paths: string[] = [];
+    for (const [key, bytes] of files) {
+      const path = join(dir, key.replace(/\//g, '_'));
+      await writeFile(path, bytes);
+      paths.push(path);
+    }
+    const { definition, yaml } = await inferDefinition(duckdb, 'support_events', paths);
+    expect(definition.formats).toEqual(['csv', 'jsonl']);
+    expect(definition.columns.map((c) => [c.source, c.type, c.nullable ?? true])).toEqual([
+      ['event_id', 'bigint', false],
+      ['ticket_id', 'string', false],
+      ['activity', 'string', false],
+      ['resource', 'string', true],
+      ['timestamp', 'timestamp', false],
+      ['seriousness', 'string', false],
+      ['priority', 'bigint', false],
+      ['customer', 'string', false],
+      ['reporter_email', 'string', false],
+      ['product', 'string', false],
+      ['service_level', 'string', false],
+      ['support_section', 'string', false],
+      ['workgroup', 'string', true],
+      ['duration_days', 'double', false],
+      ['billable_amount', 'double', true],
+    ]);
+    expect(definition.columns[4]!.formats).toEqual(['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%gZ']);
+    expect(definition.columns[8]!.pii).toBe(true);
+    expect(definition.partition).toEqual({ column: 'event_date', source: 'timestamp' });
+    expect(definition.eventKey).toEqual(['event_id']);
+    // The injected defects do not turn typed columns into text; the YAML names them for the reviewer.
+    expect(yaml).toContain(
+      '# 1 sampled value will not parse as timestamp (e.g. "2024-02-30 25:61:00"); the ETL quarantines such records.',
+    );
+    expect(yaml).toMatch(
+      /# 1 sampled value will not parse as bigint \(e\.g\. "P[1-4]"\); the ETL quarantines such records\./,
+    );
+    expect(yaml).toContain('is empty and was left out.');
+    expect(() => parseDatasetDefinition(parseYaml(yaml) as unknown, 'support_events.yaml')).not.toThrow();
+  });
+
+  it('names the problem when nothing can be inferred', async () => {
+    const empty = join(dir, 'empty.csv');
+    await writeFile(empty, '');
+    await expect(inferDefinition(duckdb, 'x', [empty])).rejects.toThrow(
+      new BadInputError('every sample file is empty: nothing to infer a definition from'),
+    );
+    await expect(inferDefinition(duckdb, 'x', [join(dir, 'missing.csv')])).rejects.toThrow(
+      `cannot read sample file ${join(dir, 'missing.csv')}: ENOENT`,
+    );
+    const noTime = join(dir, 'no_time.csv');
+    await writeFile(noTime, 'id,label\n1,a\n2,b\n');
+    await expect(inferDefinition(duckdb, 'x', [noTime])).rejects.toThrow(
+      'cannot propose a partition column: no column was recognised as a timestamp or date',
+    );
+    await expect(inferDefinition(duckdb, 'Bad-Name', [noTime])).rejects.toThrow(
+      'dataset name "Bad-Name" must be lower case letters, digits and _, not starting with a digit',
+    );
+    await expect(inferDefinition(duckdb, 'x', [])).rejects.toThrow(
+      'no sample files given: name at least one CSV or JSON Lines file',
+    );
+  });
+});

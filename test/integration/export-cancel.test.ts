@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
+import { column } from '../support/export-table.js';
+import {
+  createExportHarness,
+  createExportLake,
+  type ExportHarness,
+  type ExportLake,
+  finished,
+} from '../support/export-lake.js';
+
+const caller: ExportCaller = { id: 'analyst-1' };
+const ROWS = 3_000_000;
+
+let lake: ExportLake;
+let harness: ExportHarness;
+
+beforeAll(async () => {
+  lake = await createExportLake();
+  const half = ROWS / 2;
+  for (const [i, day] of ['2024-01-01', '2024-01-02'].entries()) {
+    await lake.writeParquet(
+      `big/event_date=${day}/part-${i}.parquet`,
+      `SELECT (${i * half} + n)::BIGINT AS id, 'customer ' || (hash(n) % 100000) AS customer,
+              'a fairly long description of ticket ' || n || ' with some padding text' AS description,
+              (n % 1000) / 7.0 AS amount
+       FROM range(${half}) t(n)`,
+    );
+  }
+  await lake.catalog.putTable({
+    name: 'big',
+    description: '',
+    columns: [
+      column('id', 'bigint'),
+      column('customer', 'string'),
+      column('description', 'string'),
+      column('amount', 'double'),
+    ],
+    partitionKeys: [column('event_date', 'date')],
+    location: 'big/',
+    origin: 'etl',
+  });
+  harness = await createExportHarness(lake, { service: { concurrency: 1 } });
+}, 120_000);
+
+afterAll(async () => {
+  await harness?.close();
+  await lake?.close();
+});
+
+/** Resolves with the first state that satisfies `until`. */
+async function waitFor(id: string, until: (v: ExportJobView) => boolean): Promise<ExportJobView> {
+  for await (const view of harness.service.watchExport(caller, id)) if (until(view)) return view;
+  throw new Error('the job finished before the state was seen');
+}
+
+async function storedKeys(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of lake.store.listAll('exports', prefix)) keys.push(o.key);
+  return keys;
+}
+
+describe('cancelling exports', () => {
+  it('stops a running query and removes its partial output', async () => {
+    const requestedAt = Date.now();
+    const job = await harness.service.requestExport(caller, { dataset: 'big', orderBy: [{ column: 'customer' }] });
+    const running = await waitFor(job.id, (v) => v.status === 'RUNNING' && v.progress.fraction > 0);
+    const firstProgressMs = Date.now() - requestedAt;
+    expect(running.progress.rowsEstimated).toBe(ROWS);
+    const cancelledAt = Date.now();
+    const cancelled = await harness.service.cancelExport(caller, job.id);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.result).toBeNull();
+    expect(cancelled.error).toBeNull();
+    // The query was interrupted, not waited for.
+    expect(Date.now() - cancelledAt).toBeLessThan(3000);
+    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    expect(existsSync(join(lake.root, 'staging', job.id))).toBe(false);
+    expect((await harness.jobs.get(job.id))!.status).toBe('CANCELLED');
+    // The first progress report comes while the query runs, long before it ends.
+    expect(firstProgressMs).toBeLessThan(5_000);
+    expect(running.progress.rowsWritten).toBeLessThan(ROWS);
+  });
+
+  it('takes a queued job out of the queue without running it', async () => {
+    const first = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'description'] });
+    const second = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id'] });
+    expect(second.status).toBe('QUEUED');
+    const cancelled = await harness.service.cancelExport(caller, second.id);
+    expect(cancelled).toMatchObject({ status: 'CANCELLED', startedAt: null });
+    await harness.service.cancelExport(caller, first.id);
+    expect((await harness.service.getExport(caller, first.id)).status).toBe('CANCELLED');
+  });
+
+  it('keeps the engine usable after a cancellation, with checksums of large results right', async () => {
+    const job = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'amount'] });
+    const done = await finished(harness.service, caller, job.id);
+    expect(done.result).toMatchObject({ rowCount: ROWS, truncated: false });
+    // One part, hashed while DuckDB wrote it: the checksum must still be that of the stored bytes.
+    const [file] = (await harness.jobs.get(job.id))!.result!.files;
+    const hash = createHash('sha256');
+    for await (const chunk of await lake.store.getStream('exports', file!.key)) hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(file!.sha256);
+    expect(file!.bytes).toBeGreaterThan(40_000_000);
+    // A finished job cannot be cancelled: it is returned as it is.
+    expect((await harness.service.cancelExport(caller, job.id)).status).toBe('SUCCEEDED');
+  });
+});

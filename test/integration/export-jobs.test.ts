@@ -1,0 +1,401 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
+import type { ExportCaller, ExportJobRecord } from '../../src/domain/export-job.js';
+import { DownloadLinkExpiredError } from '../../src/services/download-links.js';
+import { column } from '../support/export-table.js';
+import {
+  createExportHarness,
+  createExportLake,
+  type ExportHarness,
+  type ExportLake,
+  finished,
+  followJob,
+  parseCsv,
+  resultText,
+} from '../support/export-lake.js';
+
+const alice: ExportCaller = { id: 'alice' };
+const bob: ExportCaller = { id: 'bob' };
+const DAYS = ['2024-01-01', '2024-01-02', '2024-01-03'];
+const ROWS_PER_DAY = 100;
+
+let lake: ExportLake;
+let harness: ExportHarness;
+
+function dayRows(offset: number): string {
+  return `SELECT (${offset} + i)::BIGINT AS id, 'ticket ' || (${offset} + i) AS title, (i % 4)::INTEGER AS priority
+          FROM range(${ROWS_PER_DAY}) t(i)`;
+}
+
+async function writeDay(day: string, offset: number): Promise<void> {
+  await lake.writeParquet(`tickets/event_date=${day}/part-${day}.parquet`, dayRows(offset));
+}
+
+beforeAll(async () => {
+  lake = await createExportLake();
+  for (const [i, day] of DAYS.entries()) await writeDay(day, i * ROWS_PER_DAY);
+  const table = {
+    description: '',
+    columns: [column('id', 'bigint'), column('title', 'string'), column('priority', 'int')],
+    partitionKeys: [column('event_date', 'date')],
+    origin: 'etl' as const,
+  };
+  await lake.catalog.putTable({ ...table, name: 'tickets', location: 'tickets/' });
+  await lake.writeParquet('broken/event_date=2024-01-01/part-a.parquet', dayRows(0));
+  const corrupt = lake.store.localPath('processed', 'broken/event_date=2024-01-02/part-b.parquet');
+  await mkdir(dirname(corrupt), { recursive: true });
+  await writeFile(corrupt, Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64, 7), Buffer.from('PAR1')]));
+  await lake.catalog.putTable({ ...table, name: 'broken', location: 'broken/' });
+  harness = await createExportHarness(lake);
+});
+
+afterAll(async () => {
+  await harness?.close();
+  await lake?.close();
+});
+
+async function caught(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
+
+async function storedKeys(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of lake.store.listAll('exports', prefix)) keys.push(o.key);
+  return keys;
+}
+
+describe('export jobs', () => {
+  it('answers 20 identical concurrent requests with one job', async () => {
+    const input = {
+      dataset: 'tickets',
+      columns: ['id', 'title'],
+      where: [{ column: 'priority', op: 'EQ' as const, values: [1] }],
+    };
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => harness.service.requestExport(alice, input)));
+    const ids = new Set(jobs.map((j) => j.id));
+    expect(ids.size).toBe(1);
+    const [id] = [...ids];
+    const done = await finished(harness.service, alice, id!);
+    expect(done.result!.rowCount).toBe(75);
+    let records = 0;
+    for await (const j of harness.jobs.listAll())
+      if (j.request.where.length === 1 && j.request.where[0]!.values[0] === 1) records += 1;
+    expect(records).toBe(1);
+    // Asked again once finished, on the same data: the same job, with a fresh link.
+    const again = await harness.service.requestExport(alice, input);
+    expect(again.id).toBe(id);
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.result!.files[0]!.url).toMatch(/^http:\/\/api\.test\/downloads\//);
+  });
+
+  it('runs a new job when the data changed since', async () => {
+    const input = { dataset: 'tickets', partitions: { values: ['2024-01-03'] } };
+    const first = await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id);
+    expect(first.result!.rowCount).toBe(100);
+    // Another request reading other partitions is unaffected by a change here, and vice versa.
+    await writeDay('2024-01-03', 1000);
+    const second = await harness.service.requestExport(alice, input);
+    expect(second.id).not.toBe(first.id);
+    const done = await finished(harness.service, alice, second.id);
+    const ids = parseCsv(await resultText(lake, `${done.id}/part-00000.csv`))
+      .slice(1)
+      .map((r) => Number(r[0]));
+    expect(Math.min(...ids)).toBe(1000);
+  });
+
+  it('returns the job of an idempotency key for the same request, and refuses it for another', async () => {
+    const input = { dataset: 'tickets', columns: ['id'], idempotencyKey: 'key-123' };
+    const first = await harness.service.requestExport(alice, input);
+    const again = await harness.service.requestExport(alice, { ...input });
+    expect(again.id).toBe(first.id);
+    const err = await caught(() => harness.service.requestExport(alice, { ...input, columns: ['id', 'title'] }));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err.message).toBe('idempotencyKey: this key was already used for a different export request');
+    // Keys are per caller: Bob's use of the same key is his own.
+    const bobs = await harness.service.requestExport(bob, { ...input, columns: ['id', 'title'] });
+    expect(bobs.id).not.toBe(first.id);
+    await finished(harness.service, alice, first.id);
+    await finished(harness.service, bob, bobs.id);
+  });
+
+  it("answers another caller's job exactly as a missing one", async () => {
+    const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['title'] });
+    await finished(harness.service, alice, job.id);
+    for (const id of [job.id, 'no-such-job', '../_jobs/records/x']) {
+      for (const call of [
+        () => harness.service.getExport(bob, id),
+        () => harness.service.cancelExport(bob, id),
+        () => harness.service.watchExport(bob, id).next(),
+      ]) {
+        const err = await caught(call);
+        expect(err).toBeInstanceOf(NotFoundError);
+        expect(err.message).toBe(`export "${id}" not found`);
+      }
+    }
+    expect((await harness.service.listExports(bob)).edges.every((e) => e.node.requestedBy === 'bob')).toBe(true);
+  });
+
+  it("lists only the caller's jobs, newest first, by status, a page at a time", async () => {
+    const carol: ExportCaller = { id: 'carol' };
+    const made: string[] = [];
+    for (const limit of [1, 2, 3]) {
+      const job = await harness.service.requestExport(carol, { dataset: 'tickets', limit });
+      await finished(harness.service, carol, job.id);
+      made.push(job.id);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const first = await harness.service.listExports(carol, { first: 2 });
+    expect(first.edges.map((e) => e.node.id)).toEqual([made[2], made[1]]);
+    expect(first.hasNextPage).toBe(true);
+    expect(first.totalCount).toBe(3);
+    const second = await harness.service.listExports(carol, { first: 2, after: first.endCursor });
+    expect(second.edges.map((e) => e.node.id)).toEqual([made[0]]);
+    expect(second.hasNextPage).toBe(false);
+    expect((await harness.service.listExports(carol, { status: 'FAILED' })).totalCount).toBe(0);
+    expect((await harness.service.listExports(carol, { status: 'SUCCEEDED' })).totalCount).toBe(3);
+  });
+
+  it('reports QUEUED, RUNNING and SUCCEEDED in order to a subscriber, with progress', async () => {
+    const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['id', 'priority'] });
+    const seen = await followJob(harness.service, alice, job.id);
+    const statuses = seen.map((s) => s.status).filter((s, i, all) => i === 0 || all[i - 1] !== s);
+    expect(statuses[statuses.length - 1]).toBe('SUCCEEDED');
+    expect(statuses.slice(-2)).toEqual(['RUNNING', 'SUCCEEDED']);
+    const last = seen[seen.length - 1]!;
+    expect(last.progress).toEqual({
+      rowsWritten: 300,
+      rowsEstimated: 300,
+      bytesWritten: last.result!.bytes,
+      fraction: 1,
+    });
+    expect(last.startedAt!.getTime()).toBeGreaterThanOrEqual(last.createdAt.getTime());
+    expect(last.finishedAt!.getTime()).toBeGreaterThanOrEqual(last.startedAt!.getTime());
+  });
+
+  it('estimates from Parquet footers after partition pruning', async () => {
+    const estimate = await harness.service.estimateExport(alice, {
+      dataset: 'tickets',
+      partitions: { from: '2024-01-02' },
+    });
+    expect(estimate).toMatchObject({ rows: 200, partitions: 2, files: 2, unreadableFiles: 0 });
+    expect(estimate.bytesToScan).toBeGreaterThan(0);
+  });
+
+  it('refuses an unknown dataset as NOT_FOUND', async () => {
+    const err = await caught(() => harness.service.requestExport(alice, { dataset: 'nope' }));
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.message).toBe('dataset "nope" not found');
+  });
+
+  it('fails a job on a corrupt Parquet file with DATA_CORRUPT and leaves no result', async () => {
+    const estimate = await harness.service.estimateExport(alice, { dataset: 'broken' });
+    expect(estimate).toMatchObject({ rows: 100, files: 2, unreadableFiles: 1 });
+    const job = await finished(
+      harness.service,
+      alice,
+      (await harness.service.requestExport(alice, { dataset: 'broken' })).id,
+    );
+    expect(job.status).toBe('FAILED');
+    expect(job.error).toEqual({
+      code: 'DATA_CORRUPT',
+      message: 'a data file of dataset "broken" (partition event_date=2024-01-02) is not readable Parquet',
+    });
+    expect(job.result).toBeNull();
+    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    await expect(harness.service.resolveDownload(job.id, 'part-00000.csv')).rejects.toThrow('export file not found');
+  });
+
+  it('issues verifiable links that expire, and serves only files of a succeeded job', async () => {
+    const job = await finished(
+      harness.service,
+      alice,
+      (await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['priority'] })).id,
+    );
+    const file = job.result!.files[0]!;
+    expect(file.urlExpiresAt!.getTime() - Date.now()).toBeGreaterThan(3590_000);
+    expect(harness.links.verifyUrl(file.url!)).toEqual({ jobId: job.id, fileName: 'part-00000.csv' });
+    await expect(harness.service.resolveDownload(job.id, 'part-00000.csv')).resolves.toEqual({
+      key: `${job.id}/part-00000.csv`,
+      bytes: file.bytes,
+      fileName: 'part-00000.csv',
+    });
+    await expect(harness.service.resolveDownload(job.id, 'manifest.json')).rejects.toThrow('export file not found');
+    const { HmacDownloadLinks } = await import('../../src/services/download-links.js');
+    const later = new HmacDownloadLinks({
+      secret: (await import('../support/export-lake.js')).LINK_SECRET,
+      baseUrl: 'http://api.test',
+      now: () => new Date(Date.now() + 2 * 3600_000),
+    });
+    expect(() => later.verifyUrl(file.url!)).toThrow(DownloadLinkExpiredError);
+    // Reading the job again gives a fresh link.
+    const reread = await harness.service.getExport(alice, job.id);
+    expect(reread.result!.files[0]!.url).not.toBeNull();
+    const manifest = JSON.parse(
+      Buffer.from(await lake.store.getBytes('exports', `${job.id}/manifest.json`)).toString(),
+    );
+    expect(manifest).toMatchObject({
+      dataset: 'tickets',
+      rowCount: 300,
+      truncated: false,
+      files: [{ name: 'part-00000.csv' }],
+    });
+  });
+});
+
+describe('export limits', () => {
+  let limited: ExportHarness;
+  beforeAll(async () => {
+    limited = await createExportHarness(lake, {
+      service: { limits: { maxRows: 150, maxScanBytes: 10_000_000, maxPredicates: 10, maxValues: 10 } },
+    });
+  });
+  afterAll(async () => limited.close());
+
+  it('refuses an unfiltered export over the row limit', async () => {
+    const err = await caught(() => limited.service.requestExport(alice, { dataset: 'tickets' }));
+    expect(err).toBeInstanceOf(LimitExceededError);
+    expect(err.message).toBe(
+      'the export would produce 300 rows, over the limit of 150: add a filter, partitions or a limit',
+    );
+  });
+
+  it('refuses an export reading more bytes than allowed', async () => {
+    const tight = await createExportHarness(lake, {
+      service: { limits: { maxRows: 1000, maxScanBytes: 100, maxPredicates: 10, maxValues: 10 } },
+    });
+    try {
+      const estimate = await tight.service.estimateExport(alice, { dataset: 'tickets' });
+      const err = await caught(() => tight.service.requestExport(alice, { dataset: 'tickets' }));
+      expect(err).toBeInstanceOf(LimitExceededError);
+      expect(err.message).toBe(
+        `the export would read ${estimate.bytesToScan} bytes of Parquet, over the limit of 100: narrow it with partitions or where`,
+      );
+    } finally {
+      await tight.close();
+    }
+  });
+
+  it('cuts a filtered export at the row limit and says so', async () => {
+    const job = await finished(
+      limited.service,
+      alice,
+      (
+        await limited.service.requestExport(alice, {
+          dataset: 'tickets',
+          where: [{ column: 'priority', op: 'LT', values: [3] }],
+        })
+      ).id,
+    );
+    expect(job.result).toMatchObject({ rowCount: 150, truncated: true });
+  });
+
+  it('does not flag a result that fits its limit exactly', async () => {
+    const job = await finished(
+      limited.service,
+      alice,
+      (
+        await limited.service.requestExport(alice, {
+          dataset: 'tickets',
+          partitions: { values: ['2024-01-01'] },
+          limit: 100,
+        })
+      ).id,
+    );
+    expect(job.result).toMatchObject({ rowCount: 100, truncated: false });
+  });
+});
+
+describe('retention and restarts', () => {
+  it('expires old results: files deleted, no links, and a new request runs again', async () => {
+    const input = { dataset: 'tickets', columns: ['id'], orderBy: [{ column: 'id' }] };
+    const job = await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id);
+    expect(await storedKeys(`${job.id}/`)).toEqual([`${job.id}/manifest.json`, `${job.id}/part-00000.csv`]);
+    expect(job.expiresAt!.getTime() - job.finishedAt!.getTime()).toBe(7 * 24 * 3600 * 1000);
+    const expired = await harness.service.expireOlderThan(new Date(Date.now() + 1000));
+    expect(expired).toContain(job.id);
+    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    const view = await harness.service.getExport(alice, job.id);
+    expect(view.status).toBe('EXPIRED');
+    expect(view.result!.files[0]!.url).toBeNull();
+    const again = await harness.service.requestExport(alice, input);
+    expect(again.id).not.toBe(job.id);
+    await finished(harness.service, alice, again.id);
+  });
+
+  it('recovers after a restart: re-runs interrupted jobs, fails those interrupted too often or whose data changed', async () => {
+    const make = async (input: Parameters<ExportHarness['service']['requestExport']>[1]): Promise<string> =>
+      (await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id)).id;
+    const running = await make({
+      dataset: 'tickets',
+      columns: ['title'],
+      partitions: { values: ['2024-01-01'] },
+      limit: 7,
+    });
+    const queued = await make({
+      dataset: 'tickets',
+      columns: ['title'],
+      partitions: { values: ['2024-01-01'] },
+      limit: 8,
+    });
+    const tooOften = await make({
+      dataset: 'tickets',
+      columns: ['title'],
+      partitions: { values: ['2024-01-01'] },
+      limit: 9,
+    });
+    const changed = await make({ dataset: 'tickets', columns: ['title'], partitions: { values: ['2024-01-02'] } });
+    // What a process that died mid-way leaves: records QUEUED or RUNNING, a partial part, no manifest.
+    const crash = async (id: string, status: 'QUEUED' | 'RUNNING', attempts: number): Promise<void> => {
+      await harness.jobs.update(id, (j): ExportJobRecord => ({
+        ...j,
+        status,
+        attempts,
+        result: null,
+        finishedAt: null,
+        expiresAt: null,
+        startedAt: status === 'RUNNING' ? j.startedAt : null,
+      }));
+      await lake.store.delete('exports', `${id}/manifest.json`);
+      await lake.store.put('exports', `${id}/part-00000.csv`, 'title\npartial');
+    };
+    await crash(running, 'RUNNING', 1);
+    await crash(queued, 'QUEUED', 0);
+    await crash(tooOften, 'RUNNING', 2);
+    await crash(changed, 'RUNNING', 1);
+    await writeDay('2024-01-02', 5000);
+
+    const restarted = await createExportHarness(lake);
+    try {
+      const outcome = await restarted.service.recover();
+      expect(outcome.requeued.sort()).toEqual([running, queued].sort());
+      expect(outcome.failed.sort()).toEqual([tooOften, changed].sort());
+      const r = await finished(restarted.service, alice, running);
+      expect(r).toMatchObject({ status: 'SUCCEEDED', result: { rowCount: 7 } });
+      expect((await restarted.jobs.get(running))!.attempts).toBe(2);
+      expect(parseCsv(await resultText(lake, `${running}/part-00000.csv`))).toHaveLength(8);
+      expect((await finished(restarted.service, alice, queued)).result!.rowCount).toBe(8);
+      expect(await restarted.service.getExport(alice, tooOften)).toMatchObject({
+        status: 'FAILED',
+        error: { code: 'INTERRUPTED', message: 'interrupted by restart' },
+        result: null,
+      });
+      expect(await restarted.service.getExport(alice, changed)).toMatchObject({
+        status: 'FAILED',
+        error: {
+          code: 'DATA_CHANGED',
+          message: 'interrupted by restart; the dataset changed since the request: request it again',
+        },
+      });
+      expect(await storedKeys(`${tooOften}/`)).toEqual([]);
+      expect(await storedKeys(`${changed}/`)).toEqual([]);
+    } finally {
+      await restarted.close();
+    }
+  });
+});

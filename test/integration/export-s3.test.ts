@@ -1,0 +1,152 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { S3DownloadLinks } from '../../src/adapters/aws/s3-download-links.js';
+import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
+import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
+import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
+import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
+import type {
+  BucketName,
+  ByteRange,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutBody,
+  PutOptions,
+} from '../../src/ports/object-store.js';
+import { ExportService } from '../../src/services/export-service.js';
+import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
+import { finished, parseCsv } from '../support/export-lake.js';
+import { column } from '../support/export-table.js';
+import { startS3Server, type S3TestServer } from '../support/s3-server.js';
+
+const BUCKETS = { raw: 'careplus-raw', processed: 'careplus-processed', exports: 'careplus-exports' };
+const caller = { id: 'analyst-1' };
+
+/** The real S3 store, recording which objects are downloaded to local files (staged). */
+class StagingRecorder implements ObjectStore {
+  readonly kind = 's3' as const;
+  readonly staged: string[] = [];
+  constructor(private readonly inner: S3ObjectStore) {}
+  getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
+    return this.inner.getStream(bucket, key, range);
+  }
+  getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
+    return this.inner.getBytes(bucket, key, range);
+  }
+  head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined> {
+    return this.inner.head(bucket, key);
+  }
+  put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
+    return this.inner.put(bucket, key, body, options);
+  }
+  putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo> {
+    return this.inner.putFile(bucket, key, filePath, options);
+  }
+  getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo> {
+    this.staged.push(`${bucket}/${key}`);
+    return this.inner.getFile(bucket, key, filePath);
+  }
+  list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
+    return this.inner.list(bucket, prefix, options);
+  }
+  listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
+    return this.inner.listAll(bucket, prefix);
+  }
+  delete(bucket: BucketName, key: string): Promise<void> {
+    return this.inner.delete(bucket, key);
+  }
+  localPath(): string | undefined {
+    return undefined;
+  }
+}
+
+let server: S3TestServer;
+let root: string;
+let db: DuckDbDatabase;
+let store: StagingRecorder;
+let service: ExportService;
+
+beforeAll(async () => {
+  server = await startS3Server(Object.values(BUCKETS));
+  root = await mkdtemp(join(tmpdir(), 'careplus-export-s3-'));
+  db = await DuckDbDatabase.create({ memoryLimit: '1GB', threads: 2, tempDirectory: join(root, 'tmp') });
+  store = new StagingRecorder(new S3ObjectStore(server.client, BUCKETS));
+  for (const [i, day] of ['2024-01-01', '2024-01-02', '2024-01-03'].entries()) {
+    const file = join(root, `fixture-${i}.parquet`);
+    await db.withConnection((c) =>
+      c.run(
+        `COPY (SELECT (${i * 10} + n)::BIGINT AS id, 'note "' || n || '", ok' AS note FROM range(10) t(n)) TO '${file}' (FORMAT parquet)`,
+      ),
+    );
+    await store.putFile('processed', `notes/event_date=${day}/part-${i}.parquet`, file);
+  }
+  const catalog = new LocalCatalog(store);
+  await catalog.putTable({
+    name: 'notes',
+    description: '',
+    columns: [column('id', 'bigint'), column('note', 'string')],
+    partitionKeys: [column('event_date', 'date')],
+    location: 'notes/',
+    origin: 'etl',
+  });
+  const engine = await DuckDbExportEngine.create(db, store, { stagingDir: join(root, 'staging') });
+  service = new ExportService({
+    catalog,
+    store,
+    jobs: new StoreJobStore(store),
+    engine,
+    links: new S3DownloadLinks(server.client, { bucket: BUCKETS.exports }),
+    footers: new ParquetFooterCache(store),
+    logger: new JsonLogger('silent'),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await service?.close();
+  db?.close();
+  await server?.stop();
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+});
+
+describe('exports with the S3 store', () => {
+  it('stages only the pruned files and hands out a presigned link that downloads the result as an attachment', async () => {
+    const job = await finished(
+      service,
+      caller,
+      (await service.requestExport(caller, { dataset: 'notes', partitions: { values: ['2024-01-02'] }, orderBy: [{ column: 'id' }] }))
+        .id,
+    );
+    expect(job.status).toBe('SUCCEEDED');
+    expect(store.staged).toEqual([`processed/notes/event_date=2024-01-02/part-1.parquet`]);
+    const file = job.result!.files[0]!;
+    expect(file.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/careplus-exports\/[0-9a-f-]+\/part-00000\.csv\?/);
+    const response = await fetch(file.url!);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toBe('attachment; filename="part-00000.csv"');
+    const rows = parseCsv(Buffer.from(await response.arrayBuffer()));
+    expect(rows[0]).toEqual(['id', 'note', 'event_date']);
+    expect(rows.slice(1).map((r) => r[0])).toEqual(['10', '11', '12', '13', '14', '15', '16', '17', '18', '19']);
+    expect(rows[1]![1]).toBe('note "0", ok');
+  });
+
+  it('refuses an expired or altered presigned link', async () => {
+    const key = 'links-test/part-00000.csv';
+    await store.put('exports', key, 'a,b\n1,2\n');
+    const target = { jobId: 'links-test', fileName: 'part-00000.csv', key };
+    const good = await new S3DownloadLinks(server.client, { bucket: BUCKETS.exports }).issue(target);
+    expect((await fetch(good.url)).status).toBe(200);
+    const old = await new S3DownloadLinks(server.client, {
+      bucket: BUCKETS.exports,
+      now: () => new Date(Date.now() - 2 * 3600_000),
+    }).issue(target);
+    expect(old.expiresAt.getTime()).toBeLessThan(Date.now());
+    expect((await fetch(old.url)).status).toBe(403);
+    const altered = good.url.replace('part-00000.csv?', 'part-00001.csv?');
+    expect((await fetch(altered)).status).toBe(403);
+  });
+});

@@ -1,0 +1,140 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
+
+/**
+ * Deployment settings (CDK context `careplus`) reach the resources they size: names, retention, the Athena
+ * cut-off, the functions' sizing and the API throttle. One synthesis with every setting changed from its default.
+ */
+let s: SynthesisedStack;
+
+beforeAll(async () => {
+  s = await synthesiseStack({
+    settings: {
+      glueDatabaseName: 'care_analytics',
+      athenaWorkgroupName: 'care-exports',
+      exportRetentionDays: 3,
+      quarantineRetentionDays: 14,
+      rawNoncurrentVersionDays: 10,
+      accessLogRetentionDays: 400,
+      logRetentionDays: 90,
+      bytesScannedCutoffPerQuery: 50_000_000,
+      etl: {
+        memoryMiB: 8192,
+        ephemeralStorageMiB: 4096,
+        timeoutMinutes: 10,
+        retryAttempts: 0,
+        maxEventAgeHours: 1,
+        maxObjectBytes: 1_000_000_000,
+      },
+      api: {
+        memoryMiB: 1024,
+        ephemeralStorageMiB: 1024,
+        timeoutSeconds: 20,
+        throttleRatePerSecond: 5,
+        throttleBurst: 10,
+      },
+    },
+  });
+});
+afterAll(() => s.cleanup());
+
+const lifecycle = (bucket: 'raw' | 'processed' | 'exports' | 'accessLogs'): unknown => {
+  const ref = s.stack.resolve(s.stack.buckets[bucket].bucketName) as { Ref: string };
+  return (s.template.toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> }).Resources[
+    ref.Ref
+  ]!.Properties['LifecycleConfiguration'];
+};
+
+describe('deployment settings', () => {
+  it('name the Glue database and the Athena workgroup, and scope the grants to those names', () => {
+    s.template.hasResourceProperties('AWS::Glue::Database', {
+      DatabaseInput: Match.objectLike({ Name: 'care_analytics' }),
+    });
+    s.template.allResourcesProperties('AWS::Glue::Table', { DatabaseName: 'care_analytics' });
+    s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'care-exports',
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 50_000_000 }),
+    });
+    const policies = JSON.stringify(s.template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':table/care_analytics/support_events');
+    expect(policies).toContain(':workgroup/care-exports');
+    expect(policies).not.toMatch(/database\/careplus|workgroup\/careplus/);
+  });
+
+  it('set the lifecycle of exports, quarantine, replaced raw versions and access logs', () => {
+    expect(lifecycle('exports')).toEqual({
+      Rules: [
+        {
+          Id: 'abort-incomplete-uploads',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: 'Enabled',
+        },
+        { Id: 'expire-exports', ExpirationInDays: 3, Status: 'Enabled' },
+      ],
+    });
+    expect(lifecycle('processed')).toEqual({
+      Rules: [
+        {
+          Id: 'abort-incomplete-uploads',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: 'Enabled',
+        },
+        { Id: 'expire-quarantine', Prefix: '_quarantine/', ExpirationInDays: 14, Status: 'Enabled' },
+      ],
+    });
+    expect(lifecycle('raw')).toEqual({
+      Rules: [
+        {
+          Id: 'abort-incomplete-uploads',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: 'Enabled',
+        },
+        { Id: 'expire-replaced-versions', NoncurrentVersionExpiration: { NoncurrentDays: 10 }, Status: 'Enabled' },
+      ],
+    });
+    expect(lifecycle('accessLogs')).toEqual({
+      Rules: [{ Id: 'expire-access-logs', ExpirationInDays: 400, Status: 'Enabled' }],
+    });
+  });
+
+  it('set every log group’s retention', () => {
+    const groups = Object.values(s.template.findResources('AWS::Logs::LogGroup'));
+    expect(groups.map((g) => (g as { Properties: { RetentionInDays: number } }).Properties.RetentionInDays)).toEqual([
+      90, 90, 90, 90,
+    ]);
+  });
+
+  it('size the ETL and its DuckDB memory and threads, and its retries', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: s.stack.resolve(s.stack.etl.handler.role.roleArn),
+      MemorySize: 8192,
+      Timeout: 600,
+      EphemeralStorage: { Size: 4096 },
+      Environment: {
+        Variables: Match.objectLike({
+          CAREPLUS_DUCKDB_MEMORY_LIMIT: '4915MB',
+          CAREPLUS_DUCKDB_THREADS: '5',
+          CAREPLUS_MAX_OBJECT_BYTES: '1000000000',
+          CAREPLUS_GLUE_DATABASE: 'care_analytics',
+        }),
+      },
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 3600,
+    });
+  });
+
+  it('size the API function and throttle its stage', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: s.stack.resolve(s.stack.api.handler.role.roleArn),
+      MemorySize: 1024,
+      Timeout: 20,
+      EphemeralStorage: { Size: 1024 },
+      Environment: { Variables: Match.objectLike({ CAREPLUS_ATHENA_WORKGROUP: 'care-exports' }) },
+    });
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+  });
+});

@@ -1,0 +1,293 @@
+import { BadInputError } from '../../src/domain/errors.js';
+import { canonicalJson, exportFingerprint, exportRequestHash } from '../../src/domain/export-fingerprint.js';
+import type { EffectiveGrant } from '../../src/domain/export-grant.js';
+import {
+  DEFAULT_EXPORT_LIMITS,
+  type ExportRequestInput,
+  normalizeExportRequest,
+} from '../../src/domain/export-request.js';
+import { coerceValue } from '../../src/domain/export-values.js';
+import { typesTable } from '../support/export-table.js';
+
+const table = typesTable();
+
+function normalize(input: Partial<ExportRequestInput>, grant: EffectiveGrant | null = null) {
+  return normalizeExportRequest({ dataset: 'events', ...input }, table, DEFAULT_EXPORT_LIMITS, grant);
+}
+
+function badInput(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadInputError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a BadInputError');
+}
+
+describe('normalizeExportRequest', () => {
+  it('applies every default: all columns with partition keys last, CSV options, no compression', () => {
+    const r = normalize({});
+    expect(r.columns.map((c) => c.name)).toEqual([
+      'id',
+      'name',
+      'priority',
+      'score',
+      'active',
+      'created_at',
+      'day',
+      'amount',
+      'email',
+      'event_date',
+    ]);
+    expect(r.columns[9]).toEqual({ name: 'event_date', type: 'date', kind: 'date', partitionKey: true, mask: null });
+    expect(r.csv).toEqual({
+      header: true,
+      delimiter: ',',
+      quoteAll: false,
+      nullText: '',
+      bom: false,
+      neutralizeFormulas: true,
+    });
+    expect(r).toMatchObject({ where: [], rowFilter: [], partitions: null, orderBy: [], limit: null });
+    expect(r.compression).toBe('NONE');
+    expect(r.idempotencyKey).toBeNull();
+  });
+
+  it('treats explicit GraphQL nulls as absent', () => {
+    expect(
+      normalize({
+        columns: null,
+        where: null,
+        partitions: null,
+        orderBy: null,
+        limit: null,
+        compression: null,
+        csv: null,
+      }),
+    ).toEqual(normalize({}));
+  });
+
+  it('rejects an unknown column, naming the field', () => {
+    expect(badInput(() => normalize({ columns: ['id', 'nope'] }))).toBe(
+      'columns[1]: unknown column "nope" in dataset "events"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'nope', op: 'EQ', values: [1] }] }))).toBe(
+      'where[0].column: unknown column "nope" in dataset "events"',
+    );
+    expect(badInput(() => normalize({ orderBy: [{ column: 'nope' }] }))).toBe(
+      'orderBy[0].column: unknown column "nope" in dataset "events"',
+    );
+  });
+
+  it('rejects an empty or repeated column list', () => {
+    expect(badInput(() => normalize({ columns: [] }))).toBe(
+      'columns: name at least one column, or omit columns for all',
+    );
+    expect(badInput(() => normalize({ columns: ['id', 'id'] }))).toBe('columns[1]: "id" is listed twice');
+  });
+
+  it('coerces values to the column type', () => {
+    const r = normalize({
+      where: [
+        { column: 'id', op: 'EQ', values: ['9007199254740993'] },
+        { column: 'amount', op: 'GTE', values: ['12.5'] },
+        { column: 'created_at', op: 'LT', values: ['2024-03-01T12:00:00+02:00'] },
+        { column: 'day', op: 'EQ', values: ['2024-02-29'] },
+        { column: 'active', op: 'EQ', values: ['true'] },
+        { column: 'priority', op: 'IN', values: [3, '1', 3] },
+        { column: 'score', op: 'NE', values: ['NaN'] },
+      ],
+    });
+    const byColumn = Object.fromEntries(r.where.map((p) => [p.column, p.values]));
+    expect(byColumn).toEqual({
+      id: ['9007199254740993'],
+      amount: ['12.5000'],
+      created_at: ['2024-03-01T10:00:00.000000Z'],
+      day: ['2024-02-29'],
+      active: [true],
+      priority: [1, 3],
+      score: ['NaN'],
+    });
+  });
+
+  it('rejects a value that does not fit its column, naming the value and column', () => {
+    expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'EQ', values: ['high'] }] }))).toBe(
+      'where[0].values[0]: "high" is not a valid int for column "priority"',
+    );
+    // What JSON.parse makes of 9007199254740993: a number that already lost the last digit.
+    const parsed = JSON.parse('9007199254740993') as number;
+    expect(badInput(() => normalize({ where: [{ column: 'id', op: 'EQ', values: [parsed] }] }))).toBe(
+      'where[0].values[0]: 9007199254740992 is beyond 2^53 and may have lost precision: give 64-bit integers as strings for column "id"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'amount', op: 'EQ', values: ['1.23456'] }] }))).toBe(
+      'where[0].values[0]: "1.23456" has more than 4 decimal places for decimal(18,4) for column "amount"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'day', op: 'EQ', values: ['2023-02-29'] }] }))).toBe(
+      'where[0].values[0]: "2023-02-29" is not a calendar date for column "day"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'created_at', op: 'EQ', values: [1700000000] }] }))).toBe(
+      'where[0].values[0]: 1700000000 is not a valid ISO 8601 timestamp for column "created_at"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'active', op: 'EQ', values: [1] }] }))).toBe(
+      'where[0].values[0]: 1 is not a valid boolean for column "active"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'name', op: 'EQ', values: [null] }] }))).toBe(
+      'where[0].values[0]: null is not a value: use IS_NULL or IS_NOT_NULL for column "name"',
+    );
+  });
+
+  it('checks the number of values per operator', () => {
+    expect(badInput(() => normalize({ where: [{ column: 'name', op: 'IN', values: [] }] }))).toBe(
+      'where[0].values: IN needs at least one value',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'BETWEEN', values: [1] }] }))).toBe(
+      'where[0].values: BETWEEN needs exactly 2 values, got 1',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'name', op: 'EQ', values: ['a', 'b'] }] }))).toBe(
+      'where[0].values: EQ needs exactly 1 value, got 2',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'name', op: 'IS_NULL', values: ['a'] }] }))).toBe(
+      'where[0].values: IS_NULL takes no values',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'CONTAINS', values: ['1'] }] }))).toBe(
+      'where[0].op: CONTAINS applies to string columns; "priority" is int',
+    );
+  });
+
+  it('caps the limit', () => {
+    expect(normalize({ limit: 10 }).limit).toBe(10);
+    expect(badInput(() => normalize({ limit: DEFAULT_EXPORT_LIMITS.maxRows + 1 }))).toBe(
+      `limit: ${DEFAULT_EXPORT_LIMITS.maxRows + 1} is over the cap of ${DEFAULT_EXPORT_LIMITS.maxRows} rows`,
+    );
+    expect(badInput(() => normalize({ limit: 0 }))).toBe(
+      `limit: expected a whole number from 1 to ${DEFAULT_EXPORT_LIMITS.maxRows}, got 0`,
+    );
+  });
+
+  it('validates CSV options', () => {
+    expect(normalize({ csv: { delimiter: '\t', nullText: 'NULL', bom: true } }).csv).toMatchObject({
+      delimiter: '\t',
+      nullText: 'NULL',
+      bom: true,
+    });
+    expect(badInput(() => normalize({ csv: { delimiter: ';;' } }))).toBe(
+      'csv.delimiter: expected one ASCII character, got ";;"',
+    );
+    expect(badInput(() => normalize({ csv: { delimiter: '"' } }))).toBe('csv.delimiter: "\\"" cannot be a delimiter');
+    expect(badInput(() => normalize({ csv: { delimiter: '\n' } }))).toBe(
+      'csv.delimiter: expected one ASCII character, got "\\n"',
+    );
+    expect(badInput(() => normalize({ csv: { nullText: 'a,b' } }))).toBe(
+      'csv.nullText: may not contain a double quote, a newline or the delimiter',
+    );
+  });
+
+  it('normalises a partition filter to the key type', () => {
+    expect(normalize({ partitions: { values: ['2024-01-02', '2024-01-01'], to: '2024-12-31' } }).partitions).toEqual({
+      column: 'event_date',
+      type: 'date',
+      kind: 'date',
+      values: ['2024-01-01', '2024-01-02'],
+      from: null,
+      to: '2024-12-31',
+    });
+    expect(badInput(() => normalize({ partitions: { from: 'yesterday' } }))).toBe(
+      'partitions.from: "yesterday" is not a valid date (YYYY-MM-DD) for partition key "event_date"',
+    );
+    expect(badInput(() => normalize({ partitions: { column: 'day', values: ['2024-01-01'] } }))).toBe(
+      'partitions.column: "day" is not a partition key of dataset "events"',
+    );
+  });
+
+  it('hides columns the grant does not allow, exactly as unknown ones, and refuses filters on masked columns', () => {
+    const grant: EffectiveGrant = {
+      allowedColumns: ['id', 'name', 'email', 'event_date'],
+      maskedColumns: [{ column: 'email', method: 'hash' }],
+      rowFilter: [{ column: 'priority', op: 'LTE', values: [2] }],
+    };
+    const r = normalize({}, grant);
+    expect(r.columns.map((c) => [c.name, c.mask])).toEqual([
+      ['id', null],
+      ['name', null],
+      ['email', 'hash'],
+      ['event_date', null],
+    ]);
+    expect(r.rowFilter).toEqual([{ column: 'priority', type: 'int', kind: 'int', op: 'LTE', values: [2] }]);
+    expect(badInput(() => normalize({ columns: ['score'] }, grant))).toBe(
+      'columns[0]: unknown column "score" in dataset "events"',
+    );
+    expect(badInput(() => normalize({ where: [{ column: 'email', op: 'EQ', values: ['a@b.c'] }] }, grant))).toBe(
+      'where[0].column: column "email" is masked and cannot be used in where',
+    );
+    expect(badInput(() => normalize({ orderBy: [{ column: 'email' }] }, grant))).toBe(
+      'orderBy[0].column: column "email" is masked and cannot be used in orderBy',
+    );
+  });
+});
+
+describe('export fingerprints', () => {
+  it('gives reordered but equal requests one hash, and ignores the idempotency key', () => {
+    const a = normalize({
+      where: [
+        { column: 'priority', op: 'IN', values: [1, 2] },
+        { column: 'name', op: 'EQ', values: ['x'] },
+      ],
+      idempotencyKey: 'k1',
+    });
+    const b = normalize({
+      where: [
+        { column: 'name', op: 'EQ', values: ['x'] },
+        { column: 'priority', op: 'IN', values: ['2', 1] },
+      ],
+    });
+    expect(exportRequestHash(a)).toBe(exportRequestHash(b));
+    expect(exportFingerprint(a, 'v1', null)).toBe(exportFingerprint(b, 'v1', null));
+  });
+
+  it('changes with the data version, the grant and the request', () => {
+    const r = normalize({});
+    const base = exportFingerprint(r, 'v1', null);
+    expect(exportFingerprint(r, 'v2', null)).not.toBe(base);
+    expect(exportFingerprint(r, 'v1', { allowedColumns: null, maskedColumns: [], rowFilter: [] })).not.toBe(base);
+    expect(exportFingerprint(normalize({ limit: 5 }), 'v1', null)).not.toBe(base);
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('writes canonical JSON with sorted keys', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[2,{"y":2,"z":1}]},"b":1}',
+    );
+  });
+});
+
+describe('coerceValue', () => {
+  it('keeps 64-bit integers exact when given as strings', () => {
+    expect(coerceValue('-9223372036854775808', { kind: 'bigint', type: 'bigint' })).toBe('-9223372036854775808');
+    expect(() => coerceValue('9223372036854775808', { kind: 'bigint', type: 'bigint' })).toThrow(
+      '"9223372036854775808" is out of range for bigint (64-bit)',
+    );
+  });
+
+  it('writes timestamps in UTC with microseconds', () => {
+    expect(coerceValue('2024-03-01', { kind: 'timestamp', type: 'timestamp' })).toBe('2024-03-01T00:00:00.000000Z');
+    expect(() => coerceValue('2024-03-01 23:30:00.1234565-01:00', { kind: 'timestamp', type: 'timestamp' })).toThrow(
+      '"2024-03-01 23:30:00.1234565-01:00" has more than microsecond precision',
+    );
+    expect(coerceValue('2024-12-31T23:30:00.123456-01:00', { kind: 'timestamp', type: 'timestamp' })).toBe(
+      '2025-01-01T00:30:00.123456Z',
+    );
+    expect(coerceValue('0099-01-01T00:00:00Z', { kind: 'timestamp', type: 'timestamp' })).toBe(
+      '0099-01-01T00:00:00.000000Z',
+    );
+  });
+
+  it('writes decimals with exactly their scale', () => {
+    const t = { kind: 'decimal' as const, type: 'decimal(18,4)' };
+    expect(coerceValue('-0.50', t)).toBe('-0.5000');
+    expect(coerceValue('-0', t)).toBe('0.0000');
+    expect(coerceValue(7, t)).toBe('7.0000');
+    expect(coerceValue('00012.1', t)).toBe('12.1000');
+    expect(() => coerceValue('12345678901234567', t)).toThrow('"12345678901234567" is out of range for decimal(18,4)');
+  });
+});
