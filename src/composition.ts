@@ -8,10 +8,6 @@ import type { Catalog } from './ports/catalog.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { DatasetRegistry } from './services/dataset-registry.js';
-import { DatasetService } from './services/dataset-service.js';
-import { ParquetFooterCache } from './services/parquet-footer-cache.js';
-import { PipelineService } from './services/pipeline-service.js';
-import { createApiServer, type ApiServer } from './server.js';
 
 /**
  * The composition root: the one place that chooses adapters from the configuration and wires services.
@@ -35,7 +31,11 @@ export async function createStore(config: AppConfig): Promise<ObjectStore> {
       const { createS3Client } = await import('./adapters/aws/s3-client.js');
       const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
       return new S3ObjectStore(
-        createS3Client({ endpoint: config.s3.endpoint, region: config.s3.region, forcePathStyle: config.s3.forcePathStyle }),
+        createS3Client({
+          endpoint: config.s3.endpoint,
+          region: config.s3.region,
+          forcePathStyle: config.s3.forcePathStyle,
+        }),
         config.s3.buckets,
       );
     }
@@ -79,33 +79,4 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
       duckdb.close();
     },
   };
-}
-
-/** The API's services over a runtime: built once per process. */
-export function createApiServices(rt: Runtime): { datasets: DatasetService; pipeline: PipelineService } {
-  const footers = new ParquetFooterCache(rt.store);
-  const datasets = new DatasetService({
-    catalog: rt.catalog,
-    store: rt.store,
-    footers,
-    logger: rt.logger,
-    registry: rt.registry,
-    duckdb: rt.duckdb,
-    stagingDir: rt.config.cacheDir,
-  });
-  const pipeline = new PipelineService({
-    store: rt.store,
-    catalog: rt.catalog,
-    datasets,
-    logger: rt.logger,
-    registry: rt.registry,
-  });
-  return { datasets, pipeline };
-}
-
-export function createApi(rt: Runtime, overrides?: { port?: number }): ApiServer {
-  return createApiServer(
-    { ...createApiServices(rt), logger: rt.logger },
-    { host: rt.config.host, port: overrides?.port ?? rt.config.port, env: rt.config.env },
-  );
 }

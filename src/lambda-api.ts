@@ -4,13 +4,11 @@ import { handlers, startServerAndCreateLambdaHandler } from '@as-integrations/aw
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { JsonLogger } from './adapters/local/json-logger.js';
 import { createRuntime } from './composition.js';
+import { createApiServices } from './composition-api.js';
 import { loadConfig } from './config.js';
-import { type ApiContext, type ApiServices, createApiContext } from './graphql/context.js';
+import { type ApiContext, createApiContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/errors.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
-import { DatasetService } from './services/dataset-service.js';
-import { ParquetFooterCache } from './services/parquet-footer-cache.js';
-import { PipelineService } from './services/pipeline-service.js';
 
 /**
  * The GraphQL API on AWS Lambda behind an API Gateway HTTP API (payload format 2.0), through Apollo's Lambda
@@ -25,23 +23,7 @@ type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<A
 
 async function createGraphqlHandler(): Promise<ApiHandler> {
   const runtime = await createRuntime(config, { logger });
-  // The same services as the HTTP server; to move into the composition root once it builds them for both.
-  const datasets = new DatasetService({
-    catalog: runtime.catalog,
-    store: runtime.store,
-    footers: new ParquetFooterCache(runtime.store),
-    logger,
-  });
-  const services: ApiServices = {
-    datasets,
-    pipeline: new PipelineService({
-      store: runtime.store,
-      catalog: runtime.catalog,
-      datasets,
-      logger,
-      registry: runtime.registry,
-    }),
-  };
+  const services = createApiServices(runtime);
   const server = new ApolloServer<ApiContext>({
     schema: await buildGraphQLSchema(),
     csrfPrevention: true,

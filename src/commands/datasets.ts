@@ -1,5 +1,5 @@
 import type { Runtime } from '../composition.js';
-import { createApiServices } from '../composition.js';
+import { createApiServices } from '../composition-api.js';
 import { inferDefinition } from '../services/definition-inference.js';
 
 /** `careplus datasets`: one line per dataset with its row count, files and size. */

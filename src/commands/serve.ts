@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config.js';
-import { createApi, createRuntime, type Runtime } from '../composition.js';
+import { createRuntime, type Runtime } from '../composition.js';
+import { createApi } from '../composition-api.js';
 import type { ApiServer } from '../server.js';
 
 /** Starts the API and stops it cleanly on SIGINT/SIGTERM. Resolves once listening. */
