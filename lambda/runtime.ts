@@ -26,7 +26,15 @@ export async function createEtlDeps(config: AppConfig, options: { logger?: Logge
     threads: config.duckdb.threads,
     tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
   });
-  return { store, catalog, registry, duckdb, cacheDir: config.cacheDir, maxObjectBytes: config.ingest.maxObjectBytes, logger };
+  return {
+    store,
+    catalog,
+    registry,
+    duckdb,
+    cacheDir: config.cacheDir,
+    maxObjectBytes: config.ingest.maxObjectBytes,
+    logger,
+  };
 }
 
 /** The ETL's view of an already wired runtime (the CLI's composition root). */

@@ -28,6 +28,41 @@ export interface AppConfig {
   glue: { database: string; endpoint: string | undefined; region: string };
   duckdb: { memoryLimit: string; threads: number };
   ingest: { maxObjectBytes: number };
+  /** Export engine: DuckDB in-process (default) or Amazon Athena over the Glue tables. */
+  engine: 'duckdb' | 'athena';
+  athena: { workgroup: string; endpoint: string | undefined; region: string };
+  exports: {
+    /** Jobs running at once; more wait in a FIFO queue. */
+    concurrency: number;
+    /** Largest CSV part before a new part starts, in bytes. */
+    partBytes: number;
+    gzipLevel: number;
+    /** Results are deleted and jobs marked EXPIRED this long after they finish. */
+    retentionHours: number;
+    maxRows: number;
+    maxScanBytes: number;
+    /** Lifetime of a download link, in seconds. */
+    linkTtlSeconds: number;
+    /**
+     * HMAC secret for local download links (at least 32 bytes). Unset: the composition root creates one in the
+     * lake on first use, so links survive restarts.
+     */
+    signingSecret: string | undefined;
+  };
+  auth: {
+    /** Policy file (YAML or JSON): roles → datasets → columns, masks, row filters. */
+    policyFile: string;
+    jwt: { jwksUrl: string; issuer: string; audience: string; roleClaim: string; clockSkewSeconds: number } | undefined;
+  };
+  limits: {
+    maxQueryDepth: number;
+    maxQueryCost: number;
+    /** Mutations and expensive fields per API key per minute. */
+    ratePerMinute: number;
+    requestTimeoutMs: number;
+    bodyLimitBytes: number;
+    introspection: boolean;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -103,8 +138,8 @@ class Reader {
 
 const MEMORY = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
-export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
-  const r = new Reader(env);
+export function loadConfig(source: Env = process.env, cwd: string = process.cwd()): AppConfig {
+  const r = new Reader(source);
   const lakeDir = resolve(cwd, r.string('CAREPLUS_LAKE_DIR', './lake'));
   const host = r.string('CAREPLUS_HOST', '127.0.0.1');
   const port = r.int('CAREPLUS_PORT', 4000, 0, 65535);
@@ -119,8 +154,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     );
   }
   const s3Endpoint = r.url('CAREPLUS_S3_ENDPOINT');
+  const env = r.oneOf('CAREPLUS_ENV', ['development', 'test', 'production'] as const, 'production');
+  const engine = r.oneOf('CAREPLUS_ENGINE', ['duckdb', 'athena'] as const, 'duckdb');
+  const signingSecret = r.optional('CAREPLUS_SIGNING_SECRET');
+  if (signingSecret !== undefined && Buffer.byteLength(signingSecret) < 32) {
+    throw new ConfigError('CAREPLUS_SIGNING_SECRET is too short: expected at least 32 bytes');
+  }
+  const jwksUrl = r.url('CAREPLUS_JWT_JWKS_URL');
+  const jwtWhy = 'when CAREPLUS_JWT_JWKS_URL is set';
   return {
-    env: r.oneOf('CAREPLUS_ENV', ['development', 'test', 'production'] as const, 'production'),
+    env,
     host,
     port,
     publicUrl: r.url('CAREPLUS_PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -152,6 +195,44 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       threads: r.int('CAREPLUS_DUCKDB_THREADS', availableParallelism(), 1, 256),
     },
     ingest: { maxObjectBytes: r.int('CAREPLUS_MAX_OBJECT_BYTES', 4 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER) },
+    engine,
+    athena: {
+      workgroup:
+        engine === 'athena' ? r.required('CAREPLUS_ATHENA_WORKGROUP', 'when CAREPLUS_ENGINE=athena') : 'primary',
+      endpoint: r.url('CAREPLUS_ATHENA_ENDPOINT'),
+      region,
+    },
+    exports: {
+      concurrency: r.int('CAREPLUS_EXPORT_CONCURRENCY', 2, 1, 64),
+      partBytes: r.int('CAREPLUS_EXPORT_PART_BYTES', 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+      gzipLevel: r.int('CAREPLUS_EXPORT_GZIP_LEVEL', 6, 1, 9),
+      retentionHours: r.int('CAREPLUS_EXPORT_RETENTION_HOURS', 168, 1, 24 * 365),
+      maxRows: r.int('CAREPLUS_EXPORT_MAX_ROWS', 50_000_000, 1, Number.MAX_SAFE_INTEGER),
+      maxScanBytes: r.int('CAREPLUS_EXPORT_MAX_SCAN_BYTES', 50 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+      linkTtlSeconds: r.int('CAREPLUS_DOWNLOAD_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
+      signingSecret,
+    },
+    auth: {
+      policyFile: resolve(cwd, r.string('CAREPLUS_POLICY_FILE', join(projectRoot(), 'policy.yaml'))),
+      jwt:
+        jwksUrl === undefined
+          ? undefined
+          : {
+              jwksUrl,
+              issuer: r.required('CAREPLUS_JWT_ISSUER', jwtWhy),
+              audience: r.required('CAREPLUS_JWT_AUDIENCE', jwtWhy),
+              roleClaim: r.string('CAREPLUS_JWT_ROLE_CLAIM', 'role'),
+              clockSkewSeconds: r.int('CAREPLUS_JWT_CLOCK_SKEW_SECONDS', 60, 0, 600),
+            },
+    },
+    limits: {
+      maxQueryDepth: r.int('CAREPLUS_MAX_QUERY_DEPTH', 12, 2, 100),
+      maxQueryCost: r.int('CAREPLUS_MAX_QUERY_COST', 5000, 10, 10_000_000),
+      ratePerMinute: r.int('CAREPLUS_RATE_LIMIT_PER_MINUTE', 60, 1, 1_000_000),
+      requestTimeoutMs: r.int('CAREPLUS_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      bodyLimitBytes: r.int('CAREPLUS_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+      introspection: r.bool('CAREPLUS_INTROSPECTION', env !== 'production'),
+    },
     logLevel: r.oneOf('CAREPLUS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
   };
 }

@@ -86,7 +86,11 @@ export class CsvScanner {
       out.push(...this.scan(Buffer.concat([this.carry, Buffer.from('\n')])));
     }
     if (this.inQuote) {
-      const raw = this.carry.subarray(0, Math.max(0, this.carry.length - 1));
+      // Drop the newline appended above and the record's own line ending.
+      let end = Math.max(0, this.carry.length - 1);
+      if (end > 0 && this.carry[end - 1] === 10) end--;
+      if (end > 0 && this.carry[end - 1] === 13) end--;
+      const raw = this.carry.subarray(0, end);
       const text = this.overlong ? rawText(this.overlong.head) : rawText(raw);
       this.carry = Buffer.alloc(0);
       this.inQuote = false;

@@ -49,6 +49,17 @@ export function runRecordKey(dataset: string, startedAt: Date, runId: string): s
   return `_pipeline/runs/${dataset}/${compactTimestamp(startedAt)}-${runId}.json`;
 }
 
+/**
+ * Partitions share 64 lock slots (by hash of the value): two runs touching the same partition always meet on its
+ * slot, and a file spanning years of days takes at most 64 locks instead of one per day.
+ */
+export const PARTITION_LOCK_SLOTS = 64;
+
+export function partitionLockName(partitionValue: string): string {
+  const slot = parseInt(sha256Hex(partitionValue).slice(0, 8), 16) % PARTITION_LOCK_SLOTS;
+  return `partitions-${String(slot).padStart(2, '0')}`;
+}
+
 /** `_pipeline/locks/<dataset>/<name>.json`. */
 export function lockKey(dataset: string, name: string): string {
   return `_pipeline/locks/${dataset}/${name}.json`;

@@ -57,9 +57,12 @@ export class LakeLock {
       await lock.release();
       throw err;
     }
-    lock.renewal = setInterval(() => {
-      lock.renewing ??= lock.renew().finally(() => (lock.renewing = undefined));
-    }, Math.max(1000, Math.floor(leaseMs / 3)));
+    lock.renewal = setInterval(
+      () => {
+        lock.renewing ??= lock.renew().finally(() => (lock.renewing = undefined));
+      },
+      Math.max(1000, Math.floor(leaseMs / 3)),
+    );
     lock.renewal.unref();
     return lock;
   }

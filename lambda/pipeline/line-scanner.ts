@@ -23,6 +23,11 @@ const NEWLINE = Buffer.from('\n');
  */
 export class LineScanner {
   readonly rejects: ScanReject[] = [];
+  /**
+   * Lines with no record for DuckDB's JSON reader, ascending: blank lines (empty, or spaces and tabs) and, in the
+   * copy, lines rejected here (written as empty lines). The reader skips them, so its n-th row is the n-th other line.
+   */
+  readonly skipped: number[] = [];
   needsRewrite = false;
   private carry: Buffer = Buffer.alloc(0);
   private line = 0;
@@ -35,6 +40,11 @@ export class LineScanner {
     private readonly format: 'jsonl' | 'text',
     private readonly rewrite: boolean,
   ) {}
+
+  /** Physical lines seen so far (a last line without a newline counts once `end()` has run). */
+  get lines(): number {
+    return this.line;
+  }
 
   push(chunk: Buffer): Buffer[] {
     if (this.stopped) return [];
@@ -86,7 +96,11 @@ export class LineScanner {
     }
     if (data.length > MAX_RECORD_BYTES) {
       if (!this.dirty()) return;
-      this.skipping = { line: this.line + 1, head: Buffer.from(data.subarray(0, QUARANTINE_RAW_CHARS)), bytes: data.length };
+      this.skipping = {
+        line: this.line + 1,
+        head: Buffer.from(data.subarray(0, QUARANTINE_RAW_CHARS)),
+        bytes: data.length,
+      };
       this.carry = Buffer.alloc(0);
       return;
     }
@@ -112,6 +126,7 @@ export class LineScanner {
       let lines = 0;
       let p = start;
       let long = false;
+      const blanks: number[] = [];
       while (p < end) {
         const nl = data.indexOf(10, p);
         if (nl - p > MAX_RECORD_BYTES) {
@@ -119,10 +134,12 @@ export class LineScanner {
           break;
         }
         lines++;
+        if (nl === p || ((data[p] === 32 || data[p] === 9) && isBlank(data, p, nl))) blanks.push(this.line + lines);
         p = nl + 1;
       }
       if (!long) {
         this.line += lines;
+        for (const b of blanks) this.skipped.push(b);
         if (this.rewrite) out.push(region);
         return;
       }
@@ -145,6 +162,11 @@ export class LineScanner {
       this.reject(this.line, 'invalid UTF-8', rawText(line), out);
     } else if (line.indexOf(13) >= 0) {
       const text = line.toString('utf8');
+      if (/^[ \t\r]*$/.test(text)) {
+        this.skipped.push(this.line);
+        out.push(NEWLINE);
+        return;
+      }
       if (this.format === 'text') {
         this.reject(this.line, 'carriage return inside the line', rawText(line), out);
         return;
@@ -164,12 +186,14 @@ export class LineScanner {
         out,
       );
     } else {
+      if (isBlank(line, 0, line.length)) this.skipped.push(this.line);
       out.push(line, NEWLINE);
     }
   }
 
   private reject(line: number, reason: string, raw: string, out: Buffer[]): void {
     this.rejects.push({ line, reason, raw });
+    this.skipped.push(line);
     // An empty line in its place keeps the following line numbers; DuckDB skips it as blank.
     out.push(NEWLINE);
   }
@@ -183,4 +207,10 @@ export class LineScanner {
     }
     return true;
   }
+}
+
+/** True when buf[start, end) holds only spaces and tabs (or nothing). */
+function isBlank(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 32 && buf[i] !== 9) return false;
+  return true;
 }

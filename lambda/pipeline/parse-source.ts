@@ -9,6 +9,8 @@ import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
 import type { StagedText } from './stage-source.js';
 import {
   csvReader,
+  fixJsonRejectsSql,
+  jsonlFastReader,
   jsonlReader,
   parsedTableSql,
   sqlString,
@@ -40,6 +42,11 @@ const REJECTS_TABLE = 'csv_rejects';
  * temp table `valid` and writing the quarantine file. Rejected records from the JavaScript pre-pass and from
  * DuckDB are merged into one quarantine ordered by line.
  */
+export interface ParseOptions {
+  /** `lines` forces the line-by-line JSON reader (read_csv + from_json) instead of DuckDB's read_json. */
+  jsonReader?: 'auto' | 'lines';
+}
+
 export async function parseSource(
   conn: DuckDBConnection,
   def: DatasetDefinition,
@@ -48,32 +55,30 @@ export async function parseSource(
   sourceKey: string,
   workDir: string,
   logger: Logger,
+  options: ParseOptions = {},
 ): Promise<ParsedSource> {
   await conn.run(`SET SESSION TimeZone = 'UTC'`);
+  let counts: Record<string, unknown>;
   let fieldCount = 0;
-  let reader: string;
-  switch (format) {
-    case 'jsonl':
-      reader = jsonlReader(staged.textPath, def);
-      break;
-    case 'text':
-      reader = textReader(staged.textPath, def);
-      break;
-    case 'csv': {
-      const header = staged.csv?.header;
-      if (def.csv.header && header === undefined) {
-        // Nothing but blank lines: not even a header.
-        return { rowsRead: 0, rowsRejected: 0, rowsDuplicate: 0, rowsValid: 0, partitions: [], quarantinePath: undefined };
-      }
-      const fieldIndex = header ? mapHeader(def, header) : def.columns.map((_, i) => i);
-      fieldCount = header ? header.length : def.columns.length;
-      reader = csvReader(staged.textPath, def, fieldIndex, fieldCount, REJECTS_TABLE);
-      break;
+  if (format === 'csv') {
+    const header = staged.csv?.header;
+    if (def.csv.header && header === undefined) {
+      // Nothing but blank lines: not even a header.
+      return {
+        rowsRead: 0,
+        rowsRejected: 0,
+        rowsDuplicate: 0,
+        rowsValid: 0,
+        partitions: [],
+        quarantinePath: undefined,
+      };
     }
+    const fieldIndex = header ? mapHeader(def, header) : def.columns.map((_, i) => i);
+    fieldCount = header ? header.length : def.columns.length;
+    counts = await parseWith(conn, def, csvReader(staged.textPath, def, fieldIndex, fieldCount, REJECTS_TABLE));
+  } else {
+    counts = await parseLines(conn, def, format, staged, workDir, logger, options);
   }
-  await conn.run(parsedTableSql(reader, def));
-  // One pass for the counts, the partitions of the good rows and whether any event key repeats among them.
-  const counts = (await conn.runAndReadAll(countsSql(def))).getRowObjectsJS()[0]!;
   const parsedRows = Number(counts['n']);
   const parsedRejected = Number(counts['bad']);
   const good = parsedRows - parsedRejected;
@@ -95,7 +100,9 @@ export async function parseSource(
   if (format === 'csv' && parsedRejected > 0) {
     // CSV rows carry no text in DuckDB: read each rejected record back from the canonical copy.
     const rows = (
-      await conn.runAndReadAll(`SELECT _line, _reason, _start, _len FROM parsed WHERE _reason IS NOT NULL ORDER BY _line`)
+      await conn.runAndReadAll(
+        `SELECT _line, _reason, _start, _len FROM parsed WHERE _reason IS NOT NULL ORDER BY _line`,
+      )
     ).getRowObjectsJS();
     const raws = await readRanges(
       staged.textPath,
@@ -130,6 +137,61 @@ export async function parseSource(
     partitions,
     quarantinePath,
   };
+}
+
+/** Creates `parsed` from a reader and returns the counts (rows, rejected, distinct keys, partitions). */
+async function parseWith(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  reader: string,
+): Promise<Record<string, unknown>> {
+  await conn.run('DROP TABLE IF EXISTS parsed');
+  await conn.run(parsedTableSql(reader, def));
+  return (await conn.runAndReadAll(countsSql(def))).getRowObjectsJS()[0]!;
+}
+
+/**
+ * JSON Lines and text logs. Numbering rows (`row_number() OVER ()`) makes DuckDB scan on one thread, and only
+ * rejected rows and repeated event keys need a line number. So the first pass reads without numbers, in
+ * parallel; only when it finds a rejected row or a repeated key does a second pass read the text again, numbered.
+ */
+async function parseLines(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  format: 'jsonl' | 'text',
+  staged: StagedText,
+  workDir: string,
+  logger: Logger,
+  options: ParseOptions,
+): Promise<Record<string, unknown>> {
+  const lines = staged.lines;
+  const fast = format === 'jsonl' && options.jsonReader !== 'lines' && lines !== undefined;
+  const skips = fast ? await writeSkips(lines.skipped, workDir) : undefined;
+  const reader = (numbered: boolean): string =>
+    format === 'text'
+      ? textReader(staged.textPath, def, numbered)
+      : fast
+        ? jsonlFastReader(staged.textPath, def, skips, numbered)
+        : jsonlReader(staged.textPath, def, numbered);
+  let counts = await parseWith(conn, def, reader(false));
+  if (fast) {
+    const expected = lines.total - lines.skipped.length;
+    if (Number(counts['n']) !== expected) {
+      // DuckDB's JSON reader split the text differently from the pre-pass: its row numbers would be wrong lines.
+      logger.warn('fast JSON reader disagreed with the pre-pass; reading line by line', {
+        expected,
+        rows: Number(counts['n']),
+      });
+      return parseWith(conn, def, jsonlReader(staged.textPath, def, true));
+    }
+  }
+  const needLines = Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
+  if (!needLines) return counts;
+  counts = await parseWith(conn, def, reader(true));
+  if (fast && Number(counts['bad']) > 0) {
+    for (const sql of fixJsonRejectsSql(staged.textPath)) await conn.run(sql);
+  }
+  return counts;
 }
 
 /**
@@ -198,6 +260,19 @@ async function csvStructuralRejects(
     }
     return { line, reason, raw };
   });
+}
+
+/**
+ * Writes the fast JSON reader's line offsets: the i-th skipped line (0-based) at physical line s shifts every
+ * later row by i+1, from row s - i on. Undefined when no line was skipped.
+ */
+async function writeSkips(skipped: number[], workDir: string): Promise<string | undefined> {
+  if (skipped.length === 0) return undefined;
+  const from = new Map<number, number>();
+  skipped.forEach((line, i) => from.set(line - i, i + 1));
+  const path = join(workDir, 'skips.csv');
+  await writeFile(path, [...from].map(([f, add]) => `${f},${add}\n`).join(''));
+  return path;
 }
 
 /** Reads byte ranges of a file as UTF-8 text (cut to the quarantine limit). */

@@ -9,9 +9,17 @@ import type { Catalog } from '../../src/ports/catalog.js';
 import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
-import { outputKey, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
+import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
-import { copyPartitionSql, existingKeysTableSql, finalSql, insertExistingKeysSql } from './transform-sql.js';
+import {
+  copyPartitionSql,
+  existingKeysTableSql,
+  finalSql,
+  insertExistingKeysSql,
+  isCompactedKey,
+  purgeCompactedSql,
+  sqlString,
+} from './transform-sql.js';
 
 export interface PublishRequest {
   store: ObjectStore;
@@ -68,7 +76,12 @@ export async function decideSkip(
   if (!lineage) return undefined;
   if (lineage.version === incoming.version) {
     if (force || lineage.definitionFingerprint !== incoming.fingerprint) return undefined;
-    for (const key of [...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])]) {
+    const outputs = [
+      ...lineage.outputKeys,
+      ...(lineage.compacted ?? []),
+      ...(lineage.quarantineKey ? [lineage.quarantineKey] : []),
+    ];
+    for (const key of outputs) {
       if (!(await store.head('processed', key))) return undefined;
     }
     return {
@@ -100,14 +113,13 @@ export function staleVersion(lineage: SourceLineage): { reason: string; message:
  */
 export async function publishSource(req: PublishRequest): Promise<PublishOutcome> {
   const { def, store } = req;
-  const partCol = def.partition.column;
   const before = await readLineage(store, def.name, req.sourceKey);
-  let lockNames = lockNamesFor(req.sourceKey, partCol, [...req.partitions, ...(before?.partitions ?? [])]);
+  let lockNames = lockNamesFor(req.sourceKey, [...req.partitions, ...(before?.partitions ?? [])]);
   for (let attempt = 0; ; attempt++) {
     const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
     try {
       const lineage = await readLineage(store, def.name, req.sourceKey);
-      const needed = lockNamesFor(req.sourceKey, partCol, [...req.partitions, ...(lineage?.partitions ?? [])]);
+      const needed = lockNamesFor(req.sourceKey, [...req.partitions, ...(lineage?.partitions ?? [])]);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
         lockNames = [...new Set([...lockNames, ...needed])];
@@ -116,10 +128,15 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       const skip = await decideSkip(
         store,
         lineage,
-        { version: req.version, sequencer: req.sequencer, lastModified: req.lastModified, fingerprint: req.fingerprint },
+        {
+          version: req.version,
+          sequencer: req.sequencer,
+          lastModified: req.lastModified,
+          fingerprint: req.fingerprint,
+        },
         req.force,
       );
-      if (lineage && lineage.pendingDelete.length > 0) await finishDeletes(store, lineage);
+      if (lineage) await finishCleanup(req, lineage);
       if (skip) return { kind: 'skipped', ...skip };
       return await writeAndPublish(req, lineage);
     } finally {
@@ -128,13 +145,24 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
   }
 }
 
-function lockNamesFor(sourceKey: string, partCol: string, partitions: string[]): string[] {
-  return [`source-${sourceKeyHash(sourceKey)}`, ...[...new Set(partitions)].map((p) => `partition-${partCol}=${p}`)];
+function lockNamesFor(sourceKey: string, partitions: string[]): string[] {
+  return [`source-${sourceKeyHash(sourceKey)}`, ...new Set(partitions.map(partitionLockName))];
 }
 
-async function finishDeletes(store: ObjectStore, lineage: SourceLineage): Promise<void> {
-  for (const key of lineage.pendingDelete) await store.delete('processed', key);
-  await writeLineage(store, { ...lineage, pendingDelete: [] });
+/**
+ * Finishes what publishing a newer version left to do: delete the older version's files and remove its rows from
+ * compacted files. Idempotent; a crash in the middle is finished by the next run of the same source.
+ */
+async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promise<SourceLineage> {
+  const purge = lineage.pendingPurge ?? [];
+  if (lineage.pendingDelete.length === 0 && purge.length === 0) return lineage;
+  for (const key of lineage.pendingDelete) await req.store.delete('processed', key);
+  for (const key of purge) {
+    await purgeSourceRows(req.store, req.conn, key, sourceKeyHash(lineage.sourceKey), req.workDir);
+  }
+  const clean = { ...lineage, pendingDelete: [], pendingPurge: [] };
+  await writeLineage(req.store, clean);
+  return clean;
 }
 
 async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | undefined): Promise<PublishOutcome> {
@@ -145,6 +173,7 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     ...(lineage?.pendingDelete ?? []),
     ...req.partitions.map((p) => outputKey(def.name, partCol, p, req.sourceKey, req.version)),
   ]);
+  const ownHash = sourceKeyHash(req.sourceKey);
 
   // Event keys other sources already published in these partitions (files of this source key are not "other").
   const written = await req.phases.time('dedup', async () => {
@@ -152,14 +181,15 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     let othersHaveKeys = false;
     for (const p of req.partitions) {
       const files: string[] = [];
+      const compacted: string[] = [];
       for await (const obj of store.listAll('processed', partitionPrefix(def.name, partCol, p))) {
         if (!obj.key.endsWith('.parquet') || own.has(obj.key)) continue;
-        files.push(await localCopy(store, obj.key, req.workDir));
+        (isCompactedKey(obj.key) ? compacted : files).push(await localCopy(store, obj.key, req.workDir));
       }
-      if (files.length > 0) {
-        await conn.run(insertExistingKeysSql(def, p, files));
-        othersHaveKeys = true;
-      }
+      if (files.length > 0) await conn.run(insertExistingKeysSql(def, p, files));
+      // Compacted files mix sources: this source's own rows there are not "other".
+      if (compacted.length > 0) await conn.run(insertExistingKeysSql(def, p, compacted, ownHash));
+      othersHaveKeys ||= files.length > 0 || compacted.length > 0;
     }
     await conn.run(finalSql(def, othersHaveKeys));
     const counts = (
@@ -186,7 +216,9 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
   const newKeys = [...files.map((f) => f.key), ...(qKey ? [qKey] : [])];
   // Keys that existed before this run with the same content (a reprocessed version) are not ours to roll back.
   const previous = new Set(
-    lineage?.version === req.version ? [...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])] : [],
+    lineage?.version === req.version
+      ? [...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])]
+      : [],
   );
   const added: string[] = [];
   let schemaVersion: number;
@@ -209,6 +241,9 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     runId: req.runId,
     publishedAt: req.now().toISOString(),
     pendingDelete: [...new Set(stale)],
+    compacted: [],
+    // This source's rows in compacted files belong to what is being replaced.
+    pendingPurge: [...new Set([...(lineage?.compacted ?? []), ...(lineage?.pendingPurge ?? [])])],
   };
   const publishStart = performance.now();
   try {
@@ -239,7 +274,7 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     throw err;
   }
   // Outputs of the older version go only after the new ones are in place (a reader may briefly see both).
-  if (next.pendingDelete.length > 0) await finishDeletes(store, next);
+  await finishCleanup(req, next);
   req.phases.add('publish', performance.now() - publishStart);
   return {
     kind: 'published',
@@ -253,8 +288,28 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
   };
 }
 
+/** Rewrites a compacted file without one source's rows (deleting it when nothing is left). */
+async function purgeSourceRows(
+  store: ObjectStore,
+  conn: DuckDBConnection,
+  key: string,
+  sourceHash: string,
+  workDir: string,
+): Promise<void> {
+  if (!(await store.head('processed', key))) return;
+  const input = await localCopy(store, key, workDir);
+  const out = join(workDir, 'purge', ...key.split('/'));
+  await mkdir(dirname(out), { recursive: true });
+  await conn.run(purgeCompactedSql(input, sourceHash, out));
+  const rows = (
+    await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet(${sqlString(out)})`)
+  ).getRowObjectsJS()[0]!;
+  if (Number(rows['n']) === 0) await store.delete('processed', key);
+  else await store.putFile('processed', key, out, { contentType: 'application/vnd.apache.parquet' });
+}
+
 /** A local path DuckDB can read: the file itself on a local store, else a copy in the work folder. */
-async function localCopy(store: ObjectStore, key: string, workDir: string): Promise<string> {
+export async function localCopy(store: ObjectStore, key: string, workDir: string): Promise<string> {
   const local = store.localPath('processed', key);
   if (local !== undefined) return local;
   const path = join(workDir, 'existing', ...key.split('/'));

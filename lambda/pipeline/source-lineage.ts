@@ -25,6 +25,13 @@ export interface SourceLineage {
   publishedAt: string;
   /** Keys of an older version still to delete; a crash between publishing and deleting leaves them here. */
   pendingDelete: string[];
+  /**
+   * Compacted files (`part-compacted-*`) that hold this source's rows, tagged with its hash in their `_source`
+   * column: compaction moved them there from `outputKeys`.
+   */
+  compacted?: string[];
+  /** Compacted files still to rid of this source's rows, after a newer version of it was published. */
+  pendingPurge?: string[];
 }
 
 export async function readLineage(

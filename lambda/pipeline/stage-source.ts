@@ -25,6 +25,8 @@ export interface StagedText {
   rejects: ScanReject[];
   /** CSV only: the header fields (or undefined without a header) and the data records seen. */
   csv?: { header: string[] | undefined; records: number };
+  /** Line formats only: physical lines, and the lines that hold no record (blank, or rejected here), ascending. */
+  lines?: { total: number; skipped: number[] };
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -62,7 +64,9 @@ export async function stageText(
     gzip,
     textBytes: result.textBytes,
     rejects: scanner.rejects,
-    ...(scanner instanceof CsvScanner ? { csv: { header: scanner.header, records: scanner.records } } : {}),
+    ...(scanner instanceof CsvScanner
+      ? { csv: { header: scanner.header, records: scanner.records } }
+      : { lines: { total: scanner.lines, skipped: scanner.skipped } }),
   };
 }
 
@@ -107,9 +111,7 @@ async function scanPass(
       transform(chunk: Buffer, _enc, cb: TransformCallback) {
         textBytes += chunk.length;
         if (textBytes > maxTextBytes) {
-          cb(
-            new IngestError('too_large', `the decompressed content exceeds the limit of ${maxTextBytes} bytes`),
-          );
+          cb(new IngestError('too_large', `the decompressed content exceeds the limit of ${maxTextBytes} bytes`));
           return;
         }
         try {

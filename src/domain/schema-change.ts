@@ -62,7 +62,14 @@ export function classifySchemaChange(
     if (b === undefined) {
       changes.push(
         a.nullable
-          ? change(a.name, 'added', null, shapeA, 'safe', `column "${a.name}" added as nullable: old data reads as null`)
+          ? change(
+              a.name,
+              'added',
+              null,
+              shapeA,
+              'safe',
+              `column "${a.name}" added as nullable: old data reads as null`,
+            )
           : change(
               a.name,
               'added',
@@ -79,7 +86,14 @@ export function classifySchemaChange(
     if (typeChange !== 'same') {
       changes.push(
         typeChange === 'widening'
-          ? change(a.name, 'type_changed', shapeB, shapeA, 'widening', `column "${a.name}" widened from ${shapeB.type} to ${shapeA.type}`)
+          ? change(
+              a.name,
+              'type_changed',
+              shapeB,
+              shapeA,
+              'widening',
+              `column "${a.name}" widened from ${shapeB.type} to ${shapeA.type}`,
+            )
           : change(
               a.name,
               'type_changed',
@@ -140,9 +154,7 @@ export function classifySchemaChange(
 export function isWideningType(from: ColumnType, to: ColumnType): boolean {
   switch (from.kind) {
     case 'int':
-      return (
-        to.kind === 'bigint' || to.kind === 'double' || (to.kind === 'decimal' && to.precision - to.scale >= 10)
-      );
+      return to.kind === 'bigint' || to.kind === 'double' || (to.kind === 'decimal' && to.precision - to.scale >= 10);
     case 'bigint':
       return to.kind === 'decimal' && to.precision - to.scale >= 19;
     case 'decimal':

@@ -105,6 +105,8 @@ export class ExportService {
   private readonly live = new Map<string, ExportJobRecord>();
   private readonly persistedAt = new Map<string, number>();
   private readonly events = new EventEmitter();
+  /** Jobs whose cancellation a caller asked for; any other abort is a shutdown. */
+  private readonly cancelRequested = new Set<string>();
   private closed = false;
 
   constructor(
@@ -229,6 +231,7 @@ export class ExportService {
     if (isFinished(job.status)) return this.view(job);
     const running = this.running.get(id);
     if (running !== undefined) {
+      this.cancelRequested.add(id);
       running.controller.abort();
       await running.done;
       return this.view(await this.ownJob(caller, id));
@@ -245,48 +248,74 @@ export class ExportService {
   }
 
   /**
-   * Job updates for a subscription: the job as it is now, then every change, coalesced to the latest when the
-   * consumer is slower than the updates; ends after a finished state or when `signal` aborts.
+   * Job updates for a subscription. Checks the job is the caller's first (NotFoundError otherwise, before any
+   * value), then iterates: the job as it is now, then every change, coalesced to the latest when the consumer is
+   * slower than the updates; ends after a finished state, on `return()` (an unsubscribe, at once) or when
+   * `signal` aborts.
    */
-  async *watchExport(
+  async watchExport(
     caller: ExportCaller,
     id: string,
     options?: { signal?: AbortSignal },
-  ): AsyncGenerator<ExportJobView> {
+  ): Promise<AsyncIterableIterator<ExportJobView>> {
     const signal = options?.signal;
     let latest: ExportJobRecord | undefined;
     let wake: (() => void) | undefined;
+    let stopped = false;
+    let ended = false;
     const listener = (job: ExportJobRecord): void => {
       if (job.id !== id) return;
       latest = job;
       wake?.();
     };
-    // Listen before reading, so no change between the read and the first wait is lost.
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      this.events.off('job', listener);
+      signal?.removeEventListener('abort', stop);
+      wake?.();
+    };
+    // Listen before reading, so no change between the read and the first wait is lost. A change that raced the
+    // read may come again: a repeated state is harmless, a lost one is not.
     this.events.on('job', listener);
-    const onAbort = (): void => wake?.();
-    signal?.addEventListener('abort', onAbort);
+    signal?.addEventListener('abort', stop);
+    let first: ExportJobRecord | undefined;
     try {
-      // A change that raced the read may be yielded again: a repeated state is harmless, a lost one is not.
-      const first = await this.ownJob(caller, id);
-      yield await this.view(first);
-      if (isFinished(first.status)) return;
-      while (signal?.aborted !== true) {
-        if (latest === undefined) {
+      first = await this.ownJob(caller, id);
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    const finish = (): IteratorReturnResult<undefined> => {
+      stop();
+      return { done: true, value: undefined };
+    };
+    const next = async (): Promise<IteratorResult<ExportJobView, undefined>> => {
+      if (stopped || ended || signal?.aborted === true) return finish();
+      let job: ExportJobRecord;
+      if (first !== undefined) {
+        job = first;
+        first = undefined;
+      } else {
+        while (latest === undefined && !stopped) {
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
           wake = undefined;
-          continue;
         }
-        const job: ExportJobRecord = latest;
+        if (stopped || latest === undefined) return finish();
+        job = latest;
         latest = undefined;
-        yield await this.view(job);
-        if (isFinished(job.status)) return;
       }
-    } finally {
-      this.events.off('job', listener);
-      signal?.removeEventListener('abort', onAbort);
-    }
+      if (isFinished(job.status)) ended = true;
+      return { done: false, value: await this.view(job) };
+    };
+    const iterator: AsyncIterableIterator<ExportJobView> = {
+      next,
+      return: () => Promise.resolve(finish()),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** Every change of every job, as stored records (for a PubSub bridge); returns the unsubscribe function. */
@@ -393,8 +422,8 @@ export class ExportService {
   }
 
   /**
-   * Stops taking work: running jobs are cancelled (and marked CANCELLED), queued ones stay QUEUED in the store
-   * for the next process's `recover()`.
+   * Stops taking work for a shutdown: running jobs are stopped and put back to QUEUED (their start not counted),
+   * queued ones stay QUEUED; the next process's `recover()` runs them.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -413,6 +442,7 @@ export class ExportService {
         })
         .finally(() => {
           this.running.delete(entry.id);
+          this.cancelRequested.delete(entry.id);
           this.persistedAt.delete(entry.id);
           this.pump();
         });
@@ -452,6 +482,18 @@ export class ExportService {
     } catch (err) {
       const finishedAt = this.now().toISOString();
       if (err instanceof ExportCancelledError) {
+        if (this.closed && !this.cancelRequested.has(entry.id)) {
+          // Stopped by a shutdown, not by its requester: hand it to the next process.
+          await this.transition(entry.id, (j) => ({
+            ...j,
+            status: 'QUEUED',
+            startedAt: null,
+            attempts: Math.max(0, j.attempts - 1),
+            progress: initialProgress(entry.plan),
+          }));
+          log.info('export job returned to the queue at shutdown');
+          return;
+        }
         await this.transition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));
         log.info('export job cancelled');
         return;

@@ -52,7 +52,7 @@ afterAll(async () => {
 
 /** Resolves with the first state that satisfies `until`. */
 async function waitFor(id: string, until: (v: ExportJobView) => boolean): Promise<ExportJobView> {
-  for await (const view of harness.service.watchExport(caller, id)) if (until(view)) return view;
+  for await (const view of await harness.service.watchExport(caller, id)) if (until(view)) return view;
   throw new Error('the job finished before the state was seen');
 }
 
@@ -88,11 +88,49 @@ describe('cancelling exports', () => {
     const first = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'description'] });
     const second = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id'] });
     expect(second.status).toBe('QUEUED');
+    // A subscriber waiting on a quiet job can leave at once.
+    const updates = await harness.service.watchExport(caller, second.id);
+    expect((await updates.next()).value).toMatchObject({ status: 'QUEUED' });
+    const waiting = updates.next();
+    await updates.return!();
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined });
     const cancelled = await harness.service.cancelExport(caller, second.id);
     expect(cancelled).toMatchObject({ status: 'CANCELLED', startedAt: null });
     await harness.service.cancelExport(caller, first.id);
     expect((await harness.service.getExport(caller, first.id)).status).toBe('CANCELLED');
   });
+
+  it('puts a running job back in the queue at shutdown, for the next process to run', async () => {
+    const other = await createExportHarness(lake);
+    const job = await other.service.requestExport(caller, { dataset: 'big', columns: ['id', 'customer'] });
+    await (async () => {
+      for await (const v of await other.service.watchExport(caller, job.id)) if (v.status === 'RUNNING') return;
+    })();
+    await other.close();
+    const stored = (await other.jobs.get(job.id))!;
+    expect(stored).toMatchObject({ status: 'QUEUED', attempts: 0, startedAt: null, result: null });
+    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    const next = await createExportHarness(lake);
+    try {
+      expect((await next.service.recover()).requeued).toEqual([job.id]);
+      expect((await finished(next.service, caller, job.id)).result).toMatchObject({ rowCount: ROWS });
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('exports a sorted result well over the engine memory limit (DuckDB spills to disk)', async () => {
+    const small = await createExportHarness(lake, { memoryLimit: '192MB' });
+    try {
+      const job = await small.service.requestExport(caller, { dataset: 'big', orderBy: [{ column: 'description' }] });
+      const done = await finished(small.service, caller, job.id);
+      expect(done.error).toBeNull();
+      expect(done.result).toMatchObject({ rowCount: ROWS });
+      expect(done.result!.bytes).toBeGreaterThan(1.5 * 192 * 1024 * 1024);
+    } finally {
+      await small.close();
+    }
+  }, 120_000);
 
   it('keeps the engine usable after a cancellation, with checksums of large results right', async () => {
     const job = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'amount'] });

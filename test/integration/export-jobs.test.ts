@@ -131,7 +131,7 @@ describe('export jobs', () => {
       for (const call of [
         () => harness.service.getExport(bob, id),
         () => harness.service.cancelExport(bob, id),
-        () => harness.service.watchExport(bob, id).next(),
+        () => harness.service.watchExport(bob, id),
       ]) {
         const err = await caught(call);
         expect(err).toBeInstanceOf(NotFoundError);
@@ -185,6 +185,17 @@ describe('export jobs', () => {
     });
     expect(estimate).toMatchObject({ rows: 200, partitions: 2, files: 2, unreadableFiles: 0 });
     expect(estimate.bytesToScan).toBeGreaterThan(0);
+  });
+
+  it('writes a header-only file when partition pruning leaves nothing to read', async () => {
+    const job = await finished(
+      harness.service,
+      alice,
+      (await harness.service.requestExport(alice, { dataset: 'tickets', partitions: { values: ['2030-01-01'] } })).id,
+    );
+    expect(job.estimate).toEqual({ rows: 0, bytesToScan: 0, partitions: 0, files: 0, unreadableFiles: 0 });
+    expect(job.result).toMatchObject({ rowCount: 0, truncated: false });
+    expect((await resultText(lake, `${job.id}/part-00000.csv`)).toString()).toBe('id,title,priority,event_date\n');
   });
 
   it('refuses an unknown dataset as NOT_FOUND', async () => {

@@ -118,8 +118,13 @@ describe('exports with the S3 store', () => {
     const job = await finished(
       service,
       caller,
-      (await service.requestExport(caller, { dataset: 'notes', partitions: { values: ['2024-01-02'] }, orderBy: [{ column: 'id' }] }))
-        .id,
+      (
+        await service.requestExport(caller, {
+          dataset: 'notes',
+          partitions: { values: ['2024-01-02'] },
+          orderBy: [{ column: 'id' }],
+        })
+      ).id,
     );
     expect(job.status).toBe('SUCCEEDED');
     expect(store.staged).toEqual([`processed/notes/event_date=2024-01-02/part-1.parquet`]);
@@ -134,19 +139,24 @@ describe('exports with the S3 store', () => {
     expect(rows[1]![1]).toBe('note "0", ok');
   });
 
-  it('refuses an expired or altered presigned link', async () => {
+  // s3rver checks a presigned URL's expiry but not its signature (an altered key answers 404, not 403), so
+  // tampering is left to S3 itself; what is checked here is the expiry and the URL's scope.
+  it('issues links scoped to one object for one hour, and an expired one is refused', async () => {
     const key = 'links-test/part-00000.csv';
     await store.put('exports', key, 'a,b\n1,2\n');
     const target = { jobId: 'links-test', fileName: 'part-00000.csv', key };
     const good = await new S3DownloadLinks(server.client, { bucket: BUCKETS.exports }).issue(target);
     expect((await fetch(good.url)).status).toBe(200);
+    const url = new URL(good.url);
+    expect(url.pathname).toBe(`/${BUCKETS.exports}/${key}`);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('3600');
+    expect(url.searchParams.get('response-content-disposition')).toBe('attachment; filename="part-00000.csv"');
+    expect(good.expiresAt.getTime() - Date.now()).toBeGreaterThan(3590_000);
     const old = await new S3DownloadLinks(server.client, {
       bucket: BUCKETS.exports,
       now: () => new Date(Date.now() - 2 * 3600_000),
     }).issue(target);
     expect(old.expiresAt.getTime()).toBeLessThan(Date.now());
     expect((await fetch(old.url)).status).toBe(403);
-    const altered = good.url.replace('part-00000.csv?', 'part-00001.csv?');
-    expect((await fetch(altered)).status).toBe(403);
   });
 });

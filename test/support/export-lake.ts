@@ -68,10 +68,15 @@ export interface ExportHarness {
 
 export async function createExportHarness(
   lake: ExportLake,
-  options: { service?: ExportServiceOptions; engine?: Partial<DuckDbExportEngineOptions>; now?: () => Date } = {},
+  options: {
+    service?: ExportServiceOptions;
+    engine?: Partial<DuckDbExportEngineOptions>;
+    now?: () => Date;
+    memoryLimit?: string;
+  } = {},
 ): Promise<ExportHarness> {
   const engineDb = await DuckDbDatabase.create({
-    memoryLimit: '1GB',
+    memoryLimit: options.memoryLimit ?? '1GB',
     threads: 2,
     tempDirectory: join(lake.root, `engine-tmp-${Math.random().toString(36).slice(2)}`),
   });
@@ -113,7 +118,7 @@ export async function createExportHarness(
 /** Follows a job through the subscription until it finishes; returns every state seen. */
 export async function followJob(service: ExportService, caller: ExportCaller, id: string): Promise<ExportJobView[]> {
   const seen: ExportJobView[] = [];
-  for await (const view of service.watchExport(caller, id)) {
+  for await (const view of await service.watchExport(caller, id)) {
     seen.push(view);
     if (isFinished(view.status)) break;
   }

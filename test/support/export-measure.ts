@@ -6,7 +6,7 @@
  *   npx tsc --outDir /tmp/careplus-measure --rootDir . --module nodenext --moduleResolution nodenext \
  *     --target es2022 --esModuleInterop --skipLibCheck --experimentalDecorators test/support/export-measure.ts
  *   ln -s "$PWD/node_modules" /tmp/careplus-measure/node_modules
- *   node /tmp/careplus-measure/test/support/export-measure.js [rows]
+ *   node /tmp/careplus-measure/test/support/export-measure.js [rows] [runs]
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import { ExportService } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
-const RUNS = 3;
+const RUNS = Number(process.argv[3] ?? 3);
 
 function col(name: string, type: string): TableColumn {
   const kind = (type.startsWith('decimal') ? 'decimal' : type) as ColumnKind;
@@ -87,11 +87,16 @@ async function main(): Promise<void> {
     location: 'events/',
     origin: 'etl',
   });
-  const engines = new Map<number, ExportService>();
-  const serviceFor = async (gzipLevel: number): Promise<ExportService> => {
-    const existing = engines.get(gzipLevel);
+  const engines = new Map<string, ExportService>();
+  const serviceFor = async (gzipLevel: number, partSizeBytes?: number): Promise<ExportService> => {
+    const id = `${gzipLevel}/${partSizeBytes ?? 'default'}`;
+    const existing = engines.get(id);
     if (existing) return existing;
-    const engine = await DuckDbExportEngine.create(db, store, { stagingDir: join(root, 'staging'), gzipLevel });
+    const engine = await DuckDbExportEngine.create(db, store, {
+      stagingDir: join(root, 'staging'),
+      gzipLevel,
+      ...(partSizeBytes !== undefined ? { partSizeBytes } : {}),
+    });
     const service = new ExportService({
       catalog,
       store,
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
       footers: new ParquetFooterCache(store),
       logger: new JsonLogger('silent'),
     });
-    engines.set(gzipLevel, service);
+    engines.set(id, service);
     return service;
   };
   const glob = `${lakeDir}/*/*.parquet`;
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
     const job = await service.requestExport(caller, { dataset: 'events', ...input });
     let firstProgress = 0;
     let last = job;
-    for await (const v of service.watchExport(caller, job.id)) {
+    for await (const v of await service.watchExport(caller, job.id)) {
       if (firstProgress === 0 && v.progress.fraction > 0) firstProgress = performance.now() - t;
       last = v;
       if (isFinished(v.status)) break;
@@ -140,6 +145,11 @@ async function main(): Promise<void> {
     WHERE priority IN (1, 2) AND activity <> 'Wait'`;
   const scenarios: { name: string; bare: () => Promise<number>; ours: () => ReturnType<typeof viaService> }[] = [
     { name: 'full csv', bare: () => bare(full, ''), ours: async () => viaService(await serviceFor(6), {}) },
+    {
+      name: 'full csv in 64 MiB parts',
+      bare: () => bare(full, ''),
+      ours: async () => viaService(await serviceFor(6, 64 * 1024 * 1024), {}),
+    },
     {
       name: 'filtered+projected csv',
       bare: () => bare(filtered, ''),

@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbType } from '../../src/domain/column-type.js';
+import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
+import type { EtlDeps } from './etl-deps.js';
+import { LakeLock, type LockOptions } from './lake-lock.js';
+import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
+import { localCopy } from './publish-source.js';
+import { type SourceLineage, writeLineage } from './source-lineage.js';
+import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
+
+export interface CompactOptions {
+  /** Aimed size of each compacted file, in bytes of Parquet; files at least this big are left alone. Default 128 MiB. */
+  targetBytes?: number;
+  lock?: LockOptions;
+}
+
+export interface PartitionCompaction {
+  partition: string;
+  /** Files merged (empty when the partition had fewer than two small files). */
+  inputKeys: string[];
+  outputKeys: string[];
+  rowsBefore: number;
+  rowsAfter: number;
+  /** Rows dropped because an earlier-published source holds the same event key (0 in a consistent lake). */
+  rowsDuplicate: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/** What a compaction journal records between writing the merged files and deleting the inputs. */
+interface CompactionJournal {
+  inputKeys: string[];
+  lineages: SourceLineage[];
+}
+
+const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
+
+/**
+ * `careplus compact`: merges each partition's small Parquet files into files of about `targetBytes`, under the
+ * partition's lock (ingests into it wait). Row counts are kept: every row of the inputs is in the outputs once,
+ * de-duplicated on the event key with the ingest's rule (first published source wins). Each merged row keeps the
+ * hash of its source key in a `_source` column, and each source's lineage is pointed at the merged files, so a later
+ * version of any source can still take its rows back out.
+ *
+ * Publishing: the merged files are written locally, uploaded (each put atomic), then a journal lists the lineage
+ * updates and the inputs; lineages are updated, inputs deleted, the journal removed. A run that dies after the
+ * journal is finished by the next compaction of the partition. Between the uploads and the deletions a reader may
+ * briefly see both the inputs and the merged files.
+ */
+export async function compactPartition(
+  deps: EtlDeps,
+  dataset: string,
+  partitionValue?: string,
+  options: CompactOptions = {},
+): Promise<PartitionCompaction[]> {
+  const def = deps.registry.get(dataset);
+  const partitions = partitionValue !== undefined ? [partitionValue] : await allPartitions(deps, def);
+  const results: PartitionCompaction[] = [];
+  for (const p of partitions) results.push(await compactOne(deps, def, p, options));
+  return results;
+}
+
+async function allPartitions(deps: EtlDeps, def: DatasetDefinition): Promise<string[]> {
+  const values: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await deps.catalog.listPartitions(def.name, token !== undefined ? { token } : {});
+    for (const p of page.partitions) {
+      const v = p.values[def.partition.column];
+      if (v !== undefined) values.push(v);
+    }
+    token = page.nextToken;
+  } while (token !== undefined);
+  return values;
+}
+
+async function compactOne(
+  deps: EtlDeps,
+  def: DatasetDefinition,
+  partition: string,
+  options: CompactOptions,
+): Promise<PartitionCompaction> {
+  const { store } = deps;
+  const target = options.targetBytes ?? DEFAULT_TARGET_BYTES;
+  const prefix = partitionPrefix(def.name, def.partition.column, partition);
+  const journalKey = `_pipeline/compactions/${def.name}/${def.partition.column}=${partition}.json`;
+  const workDir = join(deps.cacheDir, 'compact-runs', randomUUID());
+  const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
+  try {
+    await finishJournal(deps, journalKey);
+    const lineages = await readAllLineages(deps, def.name);
+    // Every data file of the partition belongs to one source (its lineage lists it) or is a compacted file.
+    const owner = new Map<string, SourceLineage>();
+    for (const l of lineages) for (const k of l.outputKeys) owner.set(k, l);
+    const inputs: { key: string; size: number }[] = [];
+    for await (const obj of store.listAll('processed', prefix)) {
+      if (!obj.key.endsWith('.parquet') || obj.size >= target) continue;
+      if (isCompactedKey(obj.key) || owner.has(obj.key)) inputs.push({ key: obj.key, size: obj.size });
+    }
+    const bytesBefore = inputs.reduce((n, i) => n + i.size, 0);
+    if (inputs.length < 2) {
+      return {
+        partition,
+        inputKeys: [],
+        outputKeys: [],
+        rowsBefore: 0,
+        rowsAfter: 0,
+        rowsDuplicate: 0,
+        bytesBefore,
+        bytesAfter: 0,
+      };
+    }
+    await mkdir(workDir, { recursive: true });
+    const inputKeys = inputs.map((i) => i.key).sort();
+    const name = sha256Hex(`compact\n${inputKeys.join('\n')}`).slice(0, 16);
+    const fileCount = Math.max(1, Math.ceil(bytesBefore / target));
+    const outputs = Array.from({ length: fileCount }, (_, i) => `${prefix}part-compacted-${name}-${i}.parquet`);
+
+    const merged = await deps.duckdb.withConnection(async (conn) => {
+      const local = await Promise.all(inputKeys.map((k) => localCopy(store, k, workDir)));
+      return mergeRows(conn, def, inputKeys, local, owner, lineages, outputs, workDir);
+    });
+
+    const added: string[] = [];
+    try {
+      for (let i = 0; i < outputs.length; i++) {
+        await store.putFile('processed', outputs[i]!, merged.paths[i]!, {
+          contentType: 'application/vnd.apache.parquet',
+        });
+        added.push(outputs[i]!);
+      }
+    } catch (err) {
+      for (const key of added) await store.delete('processed', key);
+      throw err;
+    }
+    // Point each source's lineage at the merged files that hold its rows, then drop the inputs.
+    const inputSet = new Set(inputKeys);
+    const updated = lineages
+      .filter((l) => [...l.outputKeys, ...(l.compacted ?? [])].some((k) => inputSet.has(k)))
+      .map((l) => ({
+        ...l,
+        outputKeys: l.outputKeys.filter((k) => !inputSet.has(k)),
+        compacted: [
+          ...new Set([
+            ...(l.compacted ?? []).filter((k) => !inputSet.has(k)),
+            ...(merged.filesBySource.get(sourceKeyHash(l.sourceKey)) ?? []).map((i) => outputs[i]!),
+          ]),
+        ].sort(),
+      }));
+    const journal: CompactionJournal = { inputKeys, lineages: updated };
+    await store.put('processed', journalKey, JSON.stringify(journal, null, 2), { contentType: 'application/json' });
+    await finishJournal(deps, journalKey);
+    const bytesAfter =
+      merged.paths.length > 0
+        ? (await Promise.all(merged.paths.map((p) => stat(p)))).reduce((n, s) => n + s.size, 0)
+        : 0;
+    deps.logger.info('partition compacted', {
+      dataset: def.name,
+      partition,
+      inputs: inputKeys.length,
+      outputs: outputs.length,
+      rows: merged.rowsAfter,
+    });
+    return {
+      partition,
+      inputKeys,
+      outputKeys: outputs,
+      rowsBefore: merged.rowsBefore,
+      rowsAfter: merged.rowsAfter,
+      rowsDuplicate: merged.rowsBefore - merged.rowsAfter,
+      bytesBefore,
+      bytesAfter,
+    };
+  } finally {
+    await lock.release();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. */
+async function finishJournal(deps: EtlDeps, journalKey: string): Promise<void> {
+  if (!(await deps.store.head('processed', journalKey))) return;
+  const journal = JSON.parse(
+    Buffer.from(await deps.store.getBytes('processed', journalKey)).toString('utf8'),
+  ) as CompactionJournal;
+  for (const l of journal.lineages) await writeLineage(deps.store, l);
+  for (const key of journal.inputKeys) await deps.store.delete('processed', key);
+  await deps.store.delete('processed', journalKey);
+}
+
+async function readAllLineages(deps: EtlDeps, dataset: string): Promise<SourceLineage[]> {
+  const out: SourceLineage[] = [];
+  for await (const obj of deps.store.listAll('processed', `_pipeline/sources/${dataset}/`)) {
+    out.push(
+      JSON.parse(Buffer.from(await deps.store.getBytes('processed', obj.key)).toString('utf8')) as SourceLineage,
+    );
+  }
+  return out;
+}
+
+/**
+ * Reads every input (union by name, cast to the definition's current types), tags rows with their source, drops
+ * rows whose event key an earlier-published source already has, orders by event key and writes `outputs.length`
+ * files of equal row counts.
+ */
+async function mergeRows(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  inputKeys: string[],
+  localPaths: string[],
+  owner: Map<string, SourceLineage>,
+  lineages: SourceLineage[],
+  outputs: string[],
+  workDir: string,
+): Promise<{ paths: string[]; rowsBefore: number; rowsAfter: number; filesBySource: Map<string, number[]> }> {
+  // Source of each plain input by file; rank of each source by publication (first published wins duplicates).
+  const fileSource = inputKeys.map((k, i) => {
+    const l = owner.get(k);
+    return `(${sqlString(localPaths[i]!)}, ${l ? sqlString(sourceKeyHash(l.sourceKey)) : 'NULL'})`;
+  });
+  const ranked = [...lineages].sort((a, b) =>
+    a.publishedAt < b.publishedAt ? -1 : a.publishedAt > b.publishedAt ? 1 : 0,
+  );
+  const ranks = ranked.map((l, i) => `(${sqlString(sourceKeyHash(l.sourceKey))}, ${i})`);
+  await conn.run(`CREATE TEMP TABLE file_source (filename VARCHAR, src VARCHAR)`);
+  await conn.run(`INSERT INTO file_source VALUES ${fileSource.join(', ')}`);
+  await conn.run(`CREATE TEMP TABLE source_rank (src VARCHAR, rnk BIGINT)`);
+  if (ranks.length > 0) await conn.run(`INSERT INTO source_rank VALUES ${ranks.join(', ')}`);
+
+  const read = `read_parquet([${localPaths.map(sqlString).join(', ')}], union_by_name = true, filename = true,
+    file_row_number = true, hive_partitioning = false)`;
+  const present = new Set(
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${read}`)).getRowObjectsJS().map((r) => String(r['column_name'])),
+  );
+  const columns = def.columns.map((c) =>
+    present.has(c.name)
+      ? `CAST(${sqlIdent(c.name)} AS ${duckdbType(c.type)}) AS ${sqlIdent(c.name)}`
+      : `NULL::${duckdbType(c.type)} AS ${sqlIdent(c.name)}`,
+  );
+  const source = present.has(SOURCE_COLUMN) ? `coalesce(t.${SOURCE_COLUMN}, f.src)` : 'f.src';
+  const keys = def.eventKey.map(sqlIdent).join(', ');
+  await conn.run(`CREATE TEMP TABLE merged_input AS
+    SELECT ${columns.join(', ')}, ${source} AS ${SOURCE_COLUMN}, t.filename AS _file, t.file_row_number AS _row
+    FROM ${read} t JOIN file_source f ON f.filename = t.filename`);
+  await conn.run(`CREATE TEMP TABLE merged AS
+    SELECT m.* EXCLUDE (_file, _row) FROM merged_input m LEFT JOIN source_rank r ON r.src = m.${SOURCE_COLUMN}
+    QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY coalesce(r.rnk, 9223372036854775807), m._file, m._row) = 1
+    ORDER BY ${keys}, ${SOURCE_COLUMN}`);
+  const counts = (
+    await conn.runAndReadAll(
+      `SELECT (SELECT count(*) FROM merged_input)::BIGINT AS before, count(*)::BIGINT AS after FROM merged`,
+    )
+  ).getRowObjectsJS()[0]!;
+  const rowsBefore = Number(counts['before']);
+  const rowsAfter = Number(counts['after']);
+  const perFile = Math.max(1, Math.ceil(rowsAfter / outputs.length));
+  const paths: string[] = [];
+  const order = `${keys}, ${SOURCE_COLUMN}`;
+  for (let i = 0; i < outputs.length; i++) {
+    const path = join(workDir, 'out', ...outputs[i]!.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await conn.run(
+      `COPY (SELECT * FROM merged ORDER BY ${order} LIMIT ${perFile} OFFSET ${i * perFile}) TO ${sqlString(path)} (${PARQUET_OPTIONS})`,
+    );
+    paths.push(path);
+  }
+  const bySource = (
+    await conn.runAndReadAll(
+      `SELECT ${SOURCE_COLUMN} AS src, list(DISTINCT (rn - 1) // ${perFile} ORDER BY (rn - 1) // ${perFile}) AS files
+       FROM (SELECT ${SOURCE_COLUMN}, row_number() OVER (ORDER BY ${order}) AS rn FROM merged) GROUP BY 1`,
+    )
+  ).getRowObjectsJS();
+  const filesBySource = new Map<string, number[]>();
+  for (const r of bySource) {
+    if (r['src'] !== null) filesBySource.set(String(r['src']), (r['files'] as bigint[]).map(Number));
+  }
+  return { paths, rowsBefore, rowsAfter, filesBySource };
+}

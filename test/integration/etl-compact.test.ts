@@ -1,0 +1,95 @@
+import { compactPartition } from '../../lambda/pipeline/compact.js';
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { readLineage } from '../../lambda/pipeline/source-lineage.js';
+import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+
+let lake: EtlLake;
+beforeEach(async () => {
+  lake = await createEtlLake();
+});
+afterEach(async () => lake.close());
+
+const DAY = 'events/event_date=2024-03-01/';
+
+async function rows(): Promise<Record<string, unknown>[]> {
+  return lake.query(
+    `SELECT event_id, ticket_id, activity, event_time::VARCHAR AS t, priority, amount::VARCHAR AS amount
+     FROM read_parquet('{processed}/events/*/*.parquet', union_by_name = true) ORDER BY event_id`,
+  );
+}
+
+async function ingestSources(): Promise<void> {
+  await lake.putRaw('events/2024/03/01/a.jsonl', jsonl(event(1), event(2), event(3, '2024-03-02 00:00:00')));
+  await lake.putRaw(
+    'events/2024/03/01/b.jsonl',
+    jsonl(event(2, '2024-03-01 12:00:00', { activity: 'late copy' }), event(4)),
+  );
+  await lake.putRaw('events/2024/03/01/c.jsonl', jsonl(event(5), event(6)));
+  for (const k of ['a', 'b', 'c']) await ingestObject(lake.deps(), { key: `events/2024/03/01/${k}.jsonl` });
+}
+
+describe('compaction', () => {
+  it('merges a partition’s small files into one, keeping every row once', async () => {
+    await ingestSources();
+    const before = await rows();
+    expect(before.map((r) => r['event_id'])).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(await lake.processedKeys(DAY)).toHaveLength(3);
+
+    const [result] = await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    expect(result).toMatchObject({ partition: '2024-03-01', rowsBefore: 5, rowsAfter: 5, rowsDuplicate: 0 });
+    expect(result!.inputKeys).toHaveLength(3);
+    expect(await lake.processedKeys(DAY)).toEqual(result!.outputKeys);
+    expect(result!.outputKeys).toEqual([
+      expect.stringMatching(/^events\/event_date=2024-03-01\/part-compacted-[0-9a-f]{16}-0\.parquet$/),
+    ]);
+    expect(await rows()).toEqual(before);
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    // The other partition had one file: left alone.
+    expect((await compactPartition(lake.deps(), 'events', '2024-03-02'))[0]!.inputKeys).toEqual([]);
+  });
+
+  it('splits into files of the target size with the same rows', async () => {
+    await ingestSources();
+    const before = await rows();
+    const [result] = await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 2000 });
+    expect(result!.outputKeys.length).toBeGreaterThan(1);
+    expect(result!.rowsAfter).toBe(5);
+    expect(await rows()).toEqual(before);
+  });
+
+  it('lets a compacted source be skipped, replaced by a newer version, or reprocessed', async () => {
+    await ingestSources();
+    await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+
+    const same = await ingestObject(lake.deps(), { key: 'events/2024/03/01/c.jsonl' });
+    expect(same.error?.reason).toBe('already_processed');
+
+    // A new version of c: its old rows leave the compacted file, its new rows land in its own file.
+    await lake.putRaw(
+      'events/2024/03/01/c.jsonl',
+      jsonl(event(6, '2024-03-01 10:00:00', { activity: 'v2' }), event(7)),
+    );
+    const v2 = await ingestObject(lake.deps(), { key: 'events/2024/03/01/c.jsonl' });
+    expect(v2).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsDuplicate: 0 });
+    const after = await rows();
+    expect(after.map((r) => [r['event_id'], r['activity']])).toEqual([
+      [1n, 'Insert ticket'],
+      [2n, 'Insert ticket'],
+      [3n, 'Insert ticket'],
+      [4n, 'Insert ticket'],
+      [6n, 'v2'],
+      [7n, 'Insert ticket'],
+    ]);
+    expect((await readLineage(lake.store, 'events', 'events/2024/03/01/c.jsonl'))?.pendingPurge).toEqual([]);
+
+    // Reprocessing a compacted source moves its rows back to its own file: same rows, no duplicates.
+    const forced = await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' }, { force: true });
+    expect(forced).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 3, rowsDuplicate: 0 });
+    expect(await rows()).toEqual(after);
+
+    // Compacting again merges the compacted file with the new small files.
+    const [again] = await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    expect(again).toMatchObject({ rowsBefore: 5, rowsAfter: 5 });
+    expect(await rows()).toEqual(after);
+  });
+});

@@ -1,0 +1,180 @@
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { EVENTS, createEtlLake, type EtlLake } from '../support/etl-lake.js';
+
+let lake: EtlLake;
+beforeEach(async () => {
+  lake = await createEtlLake();
+});
+afterEach(async () => lake.close());
+
+const HEADER = 'ticket_id,EVENT_ID,timestamp,activity,priority,amount,duration,urgent,channel';
+
+describe('ETL: CSV', () => {
+  it('reads RFC 4180 CSV with a BOM, CRLF, quoted newlines and quotes, mapping header fields by name', async () => {
+    const key = 'events/2024/03/01/export.csv';
+    const body =
+      `\ufeff${HEADER}\r\n` +
+      'T1,1,2024-03-01 10:00:00,"first line\r\nsecond line",1,10.00,0.5,true,web\r\n' +
+      '\r\n' +
+      'T2,2,2024-03-01 11:00:00,"she said ""hi""",,,,,\r\n' +
+      'T3,3,2024-03-02 09:00:00,"a, b",4,-3.5,2,false,phone';
+    await lake.putRaw(key, body);
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      rowsRead: 3,
+      rowsWritten: 3,
+      rowsRejected: 0,
+      quarantineKey: null,
+    });
+    const rows = await lake.query(
+      `SELECT event_id, ticket_id, activity, event_time::VARCHAR AS t, priority, amount::VARCHAR AS amount, duration, urgent
+       FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY event_id`,
+    );
+    expect(rows).toEqual([
+      {
+        event_id: 1n,
+        ticket_id: 'T1',
+        activity: 'first line\r\nsecond line',
+        t: '2024-03-01 10:00:00',
+        priority: 1,
+        amount: '10.00',
+        duration: 0.5,
+        urgent: true,
+      },
+      {
+        event_id: 2n,
+        ticket_id: 'T2',
+        activity: 'she said "hi"',
+        t: '2024-03-01 11:00:00',
+        priority: null,
+        amount: null,
+        duration: null,
+        urgent: null,
+      },
+      {
+        event_id: 3n,
+        ticket_id: 'T3',
+        activity: 'a, b',
+        t: '2024-03-02 09:00:00',
+        priority: 4,
+        amount: '-3.50',
+        duration: 2,
+        urgent: false,
+      },
+    ]);
+  });
+
+  it('quarantines records by their first physical line: field counts, quoting, values, UTF-8', async () => {
+    const key = 'events/2024/03/01/defects.csv';
+    const body = Buffer.concat([
+      Buffer.from(
+        `${HEADER}\n` +
+          'T1,1,2024-03-01 10:00:00,"spans\nthree\nlines",1,1,1,true,x\n' +
+          'T2,2,2024-03-01 10:00:00,short\n' +
+          'T3,3,2024-03-01 10:00:00,a,1,1,1,true,x,extra,fields\n' +
+          'T4,4,2024-03-01 25:00:00,a,1,1,1,true,x\n' +
+          'T5,5,2024-03-01 10:00:00,"a"b,1,1,1,true,x\n' +
+          'T6,6x,2024-03-01 10:00:00,a,1e3,1,1,true,x\n',
+        'utf8',
+      ),
+      Buffer.from('T7,7,2024-03-01 10:00:00,caf\xe9,1,1,1,true,x\n', 'latin1'),
+      Buffer.from(',8,2024-03-01 10:00:00,a,1,1,1,true,x\nT9,9,2024-03-01 10:00:00,"open\n', 'utf8'),
+    ]);
+    await lake.putRaw(key, body);
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 9, rowsWritten: 1, rowsRejected: 8 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason, r.raw])).toEqual([
+      [5, 'expected 9 fields, found 4', 'T2,2,2024-03-01 10:00:00,short'],
+      [6, 'expected 9 fields, found 11', 'T3,3,2024-03-01 10:00:00,a,1,1,1,true,x,extra,fields'],
+      [
+        7,
+        'column "event_time": "2024-03-01 25:00:00" is not a timestamp (formats: %Y-%m-%d %H:%M:%S)',
+        'T4,4,2024-03-01 25:00:00,a,1,1,1,true,x',
+      ],
+      [8, 'unexpected character after a closing quote', 'T5,5,2024-03-01 10:00:00,"a"b,1,1,1,true,x'],
+      [
+        9,
+        'column "event_id": "6x" is not a bigint; column "priority": "1e3" is not an int',
+        'T6,6x,2024-03-01 10:00:00,a,1e3,1,1,true,x',
+      ],
+      [10, 'invalid UTF-8', 'T7,7,2024-03-01 10:00:00,caf\ufffd,1,1,1,true,x'],
+      [11, 'column "ticket_id": null in a required column', ',8,2024-03-01 10:00:00,a,1,1,1,true,x'],
+      [12, 'unterminated quoted field', 'T9,9,2024-03-01 10:00:00,"open'],
+    ]);
+  });
+
+  it('reads a missing nullable column as null and fails the object when a required one is missing', async () => {
+    await lake.putRaw('events/2024/03/01/narrow.csv', 'event_id,ticket_id,timestamp\n1,T1,2024-03-01 10:00:00\n');
+    const ok = await ingestObject(lake.deps(), { key: 'events/2024/03/01/narrow.csv' });
+    expect(ok).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1 });
+    const rows = await lake.query(`SELECT activity, priority FROM read_parquet('{processed}/events/*/*.parquet')`);
+    expect(rows).toEqual([{ activity: null, priority: null }]);
+
+    await lake.putRaw('events/2024/03/01/noid.csv', 'ticket_id,timestamp\nT1,2024-03-01 10:00:00\n');
+    const failed = await ingestObject(lake.deps(), { key: 'events/2024/03/01/noid.csv' });
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      outputKeys: [],
+      error: {
+        reason: 'incompatible_schema',
+        message: 'column "event_id" is required, but the CSV header has no field "event_id"',
+      },
+    });
+  });
+
+  it('reads headerless CSV with another delimiter by position', async () => {
+    lake.registry({
+      ...EVENTS,
+      name: 'semi',
+      rawPrefix: 'semi/',
+      formats: ['csv'],
+      csv: { delimiter: ';', header: false },
+    });
+    const key = 'semi/2024/03/01/a.txt';
+    await lake.putRaw(key, '1;T1;start;2024-03-01 10:00:00;3;1,5;;\n2;T2;"x;y";2024-03-01 10:00:00;;;;\n');
+    const run = await ingestObject(lake.deps(), { key, dataset: 'semi' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 2, rowsWritten: 1, rowsRejected: 1 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
+      [1, 'column "amount": "1,5" is not a decimal(10,2)'],
+    ]);
+    const rows = await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/semi/*/*.parquet')`);
+    expect(rows).toEqual([{ event_id: 2n, activity: 'x;y' }]);
+  });
+
+  it('maps header names with spaces and dots, as in the helpdesk log', async () => {
+    lake.registry({
+      name: 'helpdesk',
+      formats: ['csv'],
+      columns: [
+        { name: 'case_id', source: 'Case ID', type: 'string', nullable: false },
+        {
+          name: 'at',
+          source: 'Complete Timestamp',
+          type: 'timestamp',
+          nullable: false,
+          formats: ['%Y-%m-%d %H:%M:%S'],
+        },
+        { name: 'variant_1', source: 'Variant.1', type: 'string' },
+        { name: 'event_id', source: 'Event_ID', type: 'bigint', nullable: false },
+      ],
+      partition: { source: 'at' },
+      eventKey: ['case_id', 'event_id'],
+    });
+    const key = 'helpdesk/2024/03/01/helpdesk_log.csv';
+    await lake.putRaw(
+      key,
+      'Case ID,Complete Timestamp,Variant,Variant.1,Event_ID\r\nCase 1,2012-10-09 14:50:17,V1,Variant 1,1\r\nCase 1,2012-10-09 14:51:01,V1,Variant 1,2\r\n',
+    );
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, partitions: ['2012-10-09'] });
+    const rows = await lake.query(
+      `SELECT case_id, variant_1, event_id FROM read_parquet('{processed}/helpdesk/*/*.parquet')`,
+    );
+    expect(rows).toEqual([
+      { case_id: 'Case 1', variant_1: 'Variant 1', event_id: 1n },
+      { case_id: 'Case 1', variant_1: 'Variant 1', event_id: 2n },
+    ]);
+  });
+});

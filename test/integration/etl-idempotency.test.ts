@@ -1,0 +1,274 @@
+import { utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ingestLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
+import { effectiveStatus } from '../../lambda/pipeline/run-records.js';
+import { readLineage } from '../../lambda/pipeline/source-lineage.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
+import { createEtlLake, event, failingStore, jsonl, type EtlLake } from '../support/etl-lake.js';
+
+let lake: EtlLake;
+beforeEach(async () => {
+  lake = await createEtlLake();
+});
+afterEach(async () => lake.close());
+
+const KEY = 'events/2024/03/01/batch.jsonl';
+
+async function ids(): Promise<bigint[]> {
+  const rows = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`);
+  return rows.map((r) => r['event_id'] as bigint);
+}
+
+describe('ETL: idempotency, ordering and concurrency', () => {
+  it('skips the same version; a forced reprocess rewrites byte-identical files without duplicates', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00'), '{bad'));
+    const first = await ingestObject(lake.deps(), { key: KEY });
+    const hashes = await lake.fileHashes('events/');
+    expect(Object.keys(hashes)).toHaveLength(2);
+
+    const again = await ingestObject(lake.deps(), { key: KEY });
+    expect(again).toMatchObject({
+      status: 'SKIPPED',
+      sourceVersion: first.sourceVersion,
+      rowsWritten: 0,
+      error: {
+        reason: 'already_processed',
+        message: `this version of the object was already processed (run ${first.runId})`,
+      },
+    });
+
+    const forced = await ingestObject(lake.deps(), { key: KEY }, { force: true });
+    expect(forced).toMatchObject({
+      status: 'SUCCEEDED',
+      rowsWritten: 2,
+      rowsRejected: 1,
+      outputKeys: first.outputKeys,
+    });
+    expect(await lake.fileHashes('events/')).toEqual(hashes);
+    expect(await ids()).toEqual([1n, 2n]);
+    expect(await lake.processedKeys('_quarantine/')).toEqual([first.quarantineKey]);
+  });
+
+  it('replaces what an older version published, removing outputs no longer produced', async () => {
+    const raw = lake.store.localPath('raw', KEY);
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00'), '{bad'));
+    await utimes(raw, new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+    const v1 = await ingestObject(lake.deps(), { key: KEY });
+
+    await lake.putRaw(KEY, jsonl(event(1), event(3)));
+    await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
+    const v2 = await ingestObject(lake.deps(), { key: KEY });
+    expect(v2).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsDuplicate: 0, partitions: ['2024-03-01'] });
+    expect(v2.sourceVersion).not.toBe(v1.sourceVersion);
+    expect(await ids()).toEqual([1n, 3n]);
+    expect((await lake.processedKeys('events/')).sort()).toEqual(v2.outputKeys);
+    expect(await lake.processedKeys('_quarantine/')).toEqual([]);
+    const lineage = await readLineage(lake.store, 'events', KEY);
+    expect(lineage).toMatchObject({
+      version: v2.sourceVersion,
+      outputKeys: v2.outputKeys,
+      pendingDelete: [],
+      runId: v2.runId,
+    });
+  });
+
+  it('skips an older version arriving after a newer one: by S3 sequencer, else by last-modified time', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const newer = await ingestObject(lake.deps(), { key: KEY, sequencer: '005F1C7E2E0B' });
+    expect(newer.status).toBe('SUCCEEDED');
+    const late = await ingestObject(lake.deps(), { key: KEY, sequencer: '5F1C7E2E0A' });
+    expect(late).toMatchObject({
+      status: 'SKIPPED',
+      error: {
+        reason: 'stale_version',
+        message: `a newer version of the object is already published (run ${newer.runId}); this older one is ignored`,
+      },
+    });
+
+    // Without sequencers: an object whose last-modified time is older than the published one.
+    const key = 'events/2024/03/01/other.jsonl';
+    const raw = lake.store.localPath('raw', key);
+    await lake.putRaw(key, jsonl(event(5)));
+    await utimes(raw, new Date('2024-03-01T12:00:00Z'), new Date('2024-03-01T12:00:00Z'));
+    await ingestObject(lake.deps(), { key });
+    await lake.putRaw(key, jsonl(event(6)));
+    await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
+    const older = await ingestObject(lake.deps(), { key });
+    expect(older.error?.reason).toBe('stale_version');
+    expect(await ids()).toEqual([1n, 5n]);
+  });
+
+  it('skips an event for a version that is no longer the current one', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const versioned = withVersionId(lake.store, 'v2');
+    const run = await ingestObject(lake.deps({ store: versioned }), { key: KEY, versionId: 'v1' });
+    expect(run).toMatchObject({
+      status: 'SKIPPED',
+      sourceVersion: 'v1',
+      error: {
+        reason: 'superseded',
+        message: 'the event is for version v1, but the object is now at version v2; its own event ingests it',
+      },
+    });
+    const current = await ingestObject(lake.deps({ store: versioned }), { key: KEY, versionId: 'v2' });
+    expect(current).toMatchObject({ status: 'SUCCEEDED', sourceVersion: 'v2' });
+  });
+
+  it('yields one set of rows when the same object is ingested twice at once', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2), event(3, '2024-03-02 00:00:00')));
+    const runs = await Promise.all([1, 2, 3].map(() => ingestObject(lake.deps(), { key: KEY })));
+    expect(runs.map((r) => r.status).sort()).toEqual(['SKIPPED', 'SKIPPED', 'SUCCEEDED']);
+    expect(runs.filter((r) => r.status === 'SKIPPED').map((r) => r.error?.reason)).toEqual([
+      'already_processed',
+      'already_processed',
+    ]);
+    expect(await ids()).toEqual([1n, 2n, 3n]);
+    expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
+  });
+
+  it('keeps one row per event key across sources, the first published wins, also when they race', async () => {
+    await lake.putRaw(
+      'events/2024/03/01/a.jsonl',
+      jsonl(event(1, '2024-03-01 10:00:00', { activity: 'from a' }), event(2)),
+    );
+    await lake.putRaw(
+      'events/2024/03/01/b.jsonl',
+      jsonl(event(2, '2024-03-01 10:00:00', { activity: 'from b' }), event(3)),
+    );
+    const a = await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' });
+    const hashesA = await lake.fileHashes('events/');
+    const b = await ingestObject(lake.deps(), { key: 'events/2024/03/01/b.jsonl' });
+    expect([a.rowsWritten, a.rowsDuplicate, b.rowsWritten, b.rowsDuplicate]).toEqual([2, 0, 1, 1]);
+    // Reprocessing the first source rewrites the same bytes: its rows were never dropped in favour of the second.
+    await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' }, { force: true });
+    expect(await lake.fileHashes(a.outputKeys[0]!)).toEqual({ [a.outputKeys[0]!]: hashesA[a.outputKeys[0]!] });
+    expect(await ids()).toEqual([1n, 2n, 3n]);
+
+    // Two sources sharing keys, ingested at the same moment.
+    await lake.putRaw(
+      'events/2024/03/05/c.jsonl',
+      jsonl(event(10, '2024-03-05 10:00:00'), event(11, '2024-03-05 10:00:00')),
+    );
+    await lake.putRaw(
+      'events/2024/03/05/d.jsonl',
+      jsonl(event(11, '2024-03-05 10:00:00'), event(12, '2024-03-05 10:00:00')),
+    );
+    const [c, d] = await Promise.all([
+      ingestObject(lake.deps(), { key: 'events/2024/03/05/c.jsonl' }),
+      ingestObject(lake.deps(), { key: 'events/2024/03/05/d.jsonl' }),
+    ]);
+    expect(c!.rowsDuplicate + d!.rowsDuplicate).toBe(1);
+    expect(await ids()).toEqual([1n, 2n, 3n, 10n, 11n, 12n]);
+  });
+
+  it('leaves nothing partial when publishing crashes; the retry completes', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00'), '{bad'));
+    const crashed = await ingestObject(lake.deps({ store: failingStore(lake.store, 2) }), { key: KEY });
+    expect(crashed).toMatchObject({
+      status: 'FAILED',
+      outputKeys: [],
+      error: { reason: 'internal', message: `unexpected error; see the ETL log for run ${crashed.runId}` },
+    });
+    expect(lake.logs.some((l) => l.includes('injected crash: putFile failed'))).toBe(true);
+    expect(await lake.processedKeys('events/')).toEqual([]);
+    expect(await lake.processedKeys('_quarantine/')).toEqual([]);
+    expect(await lake.processedKeys('_pipeline/sources/')).toEqual([]);
+    expect((await lake.catalog.listPartitions('events')).partitions).toEqual([]);
+
+    const retry = await ingestObject(lake.deps(), { key: KEY });
+    expect(retry).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsRejected: 1 });
+    expect(await ids()).toEqual([1n, 2n]);
+  });
+
+  it('keeps the older version whole when publishing a newer one crashes', async () => {
+    const raw = lake.store.localPath('raw', KEY);
+    await lake.putRaw(KEY, jsonl(event(1), event(2)));
+    await utimes(raw, new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+    const v1 = await ingestObject(lake.deps(), { key: KEY });
+    await lake.putRaw(KEY, jsonl(event(7), event(8, '2024-03-03 00:00:00')));
+    const crashed = await ingestObject(lake.deps({ store: failingStore(lake.store, 2) }), { key: KEY });
+    expect(crashed.status).toBe('FAILED');
+    expect(await ids()).toEqual([1n, 2n]);
+    expect((await lake.processedKeys('events/')).sort()).toEqual(v1.outputKeys);
+    const retry = await ingestObject(lake.deps(), { key: KEY });
+    expect(retry.status).toBe('SUCCEEDED');
+    expect(await ids()).toEqual([7n, 8n]);
+  });
+
+  it('leaves a RUNNING record that readers report as abandoned when the process dies mid-run', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const dying = recordWritesFailAfter(lake.store, 1);
+    await expect(ingestObject(lake.deps({ store: dying }), { key: KEY })).rejects.toThrow('process died');
+    const [key] = await lake.processedKeys('_pipeline/runs/');
+    const stored = JSON.parse(Buffer.from(await lake.store.getBytes('processed', key!)).toString('utf8'));
+    expect(stored.status).toBe('RUNNING');
+    const startedAt = Date.parse(stored.startedAt);
+    expect(effectiveStatus(stored, new Date(startedAt + 60_000))).toBe('RUNNING');
+    expect(effectiveStatus(stored, new Date(startedAt + 21 * 60_000))).toBe('FAILED');
+  });
+
+  it('takes over a lock whose holder died, and gives up on a live one after the wait limit', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const lock = lockKey('events', partitionLockName('2024-03-01'));
+    await lake.store.put('processed', lock, JSON.stringify({ owner: 'dead', expiresAt: '2000-01-01T00:00:00.000Z' }));
+    expect((await ingestObject(lake.deps(), { key: KEY })).status).toBe('SUCCEEDED');
+
+    await lake.putRaw('events/2024/03/01/second.jsonl', jsonl(event(2)));
+    await lake.store.put('processed', lock, JSON.stringify({ owner: 'alive', expiresAt: '2999-01-01T00:00:00.000Z' }));
+    const blocked = await ingestObject(
+      lake.deps(),
+      { key: 'events/2024/03/01/second.jsonl' },
+      { lock: { waitMs: 200 } },
+    );
+    expect(blocked).toMatchObject({
+      status: 'FAILED',
+      error: { reason: 'lock_timeout', message: 'another run is still publishing to the same partitions; retry later' },
+    });
+  });
+
+  it('ingests a local file into the raw layout, dated today, and skips it when it is ingested again unchanged', async () => {
+    const file = join(lake.root, 'day one.jsonl');
+    await writeFile(file, jsonl(event(1), event(2)));
+    const now = () => new Date('2024-03-09T23:30:00Z');
+    const run = await ingestLocalFile(lake.deps({ now }), file, 'events');
+    expect(run).toMatchObject({ status: 'SUCCEEDED', sourceKey: 'events/2024/03/09/day one.jsonl', rowsWritten: 2 });
+    expect(await lake.store.head('raw', 'events/2024/03/09/day one.jsonl')).toBeDefined();
+    const again = await ingestLocalFile(lake.deps({ now }), file, 'events');
+    expect(again.error?.reason).toBe('already_processed');
+  });
+});
+
+/** A store whose objects all report S3 version id `versionId`. */
+function withVersionId(inner: ObjectStore, versionId: string): ObjectStore {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'head') {
+        return async (...args: Parameters<ObjectStore['head']>) => {
+          const info = await target.head(...args);
+          return info && { ...info, versionId };
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** A store on which run records can be written `n` times, then every write fails (the process is gone). */
+function recordWritesFailAfter(inner: ObjectStore, n: number): ObjectStore {
+  let writes = 0;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (...args: Parameters<ObjectStore['put']>) => {
+          if (args[1].startsWith('_pipeline/runs/') && ++writes > n) throw new Error('process died');
+          return target.put(...args);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,101 @@
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import type { DatasetDefinitionInput } from '../../src/domain/dataset-definition.js';
+import { EVENTS, createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+
+let lake: EtlLake;
+beforeEach(async () => {
+  lake = await createEtlLake();
+});
+afterEach(async () => lake.close());
+
+type Column = DatasetDefinitionInput['columns'][number];
+const withColumns = (edit: (cols: Column[]) => Column[]): DatasetDefinitionInput => ({
+  ...EVENTS,
+  columns: edit([...EVENTS.columns]),
+});
+const retype = (cols: Column[], name: string, type: string): Column[] =>
+  cols.map((c) => (c.name === name ? { ...c, type } : c));
+
+describe('ETL: schema evolution', () => {
+  it('records a new schema version for a nullable column and widened types; old files stay readable by name', async () => {
+    await lake.putRaw(
+      'events/2024/03/01/old.jsonl',
+      jsonl(event(1, '2024-03-01 10:00:00', { priority: 3, channel: 'ignored' })),
+    );
+    const old = await ingestObject(lake.deps(), { key: 'events/2024/03/01/old.jsonl' });
+    expect(old.schemaVersion).toBe(1);
+
+    lake.registry(
+      withColumns((cols) => [
+        ...retype(retype(cols, 'priority', 'bigint'), 'amount', 'decimal(12,2)'),
+        { name: 'channel', type: 'string' },
+      ]),
+    );
+    await lake.putRaw(
+      'events/2024/03/02/new.jsonl',
+      jsonl(event(2, '2024-03-02 10:00:00', { priority: 5_000_000_000, channel: 'email' })),
+    );
+    const next = await ingestObject(lake.deps(), { key: 'events/2024/03/02/new.jsonl' });
+    expect(next).toMatchObject({ status: 'SUCCEEDED', schemaVersion: 2 });
+
+    const versions = await lake.catalog.schemaVersions('events');
+    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(
+      versions[1]!.columns
+        .filter((c) => ['priority', 'amount', 'channel'].includes(c.name))
+        .map((c) => [c.name, c.type]),
+    ).toEqual([
+      ['priority', 'bigint'],
+      ['amount', 'decimal(12,2)'],
+      ['channel', 'string'],
+    ]);
+    const rows = await lake.query(
+      `SELECT event_id, priority, typeof(priority) AS pt, amount::VARCHAR AS amount, channel
+       FROM read_parquet('{processed}/events/*/*.parquet', union_by_name = true) ORDER BY event_id`,
+    );
+    expect(rows).toEqual([
+      { event_id: 1n, priority: 3n, pt: 'BIGINT', amount: '12.50', channel: null },
+      { event_id: 2n, priority: 5_000_000_000n, pt: 'BIGINT', amount: '12.50', channel: 'email' },
+    ]);
+    const oldType = await lake.query(
+      `SELECT type FROM parquet_schema('{processed}/${old.outputKeys[0]}') WHERE name = 'priority'`,
+    );
+    expect(oldType).toEqual([{ type: 'INT32' }]);
+  });
+
+  it('fails objects, publishing nothing, when the definition narrows a type or adds a required column', async () => {
+    await lake.putRaw('events/2024/03/01/old.jsonl', jsonl(event(1)));
+    await ingestObject(lake.deps(), { key: 'events/2024/03/01/old.jsonl' });
+    const before = await lake.processedKeys('events/');
+
+    lake.registry(
+      withColumns((cols) => [...retype(cols, 'event_id', 'int'), { name: 'region', type: 'string', nullable: false }]),
+    );
+    await lake.putRaw('events/2024/03/02/new.jsonl', jsonl(event(2, '2024-03-02 10:00:00', { region: 'eu' })));
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/02/new.jsonl' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'the definition of dataset "events" is incompatible with its existing data: ' +
+          'column "event_id" changed from bigint to int, which existing values may not fit; ' +
+          'column "region" added as required, but existing data has no values for it. ' +
+          'Add columns as nullable and only widen types, or publish the change as a new dataset.',
+      },
+    });
+    expect(await lake.processedKeys('events/')).toEqual(before);
+    expect((await lake.catalog.schemaVersions('events')).map((v) => v.version)).toEqual([1]);
+  });
+
+  it('accepts even a breaking change while the table holds no data', async () => {
+    await lake.putRaw('events/2024/03/01/a.jsonl', '{bad\n');
+    const first = await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' });
+    expect(first).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 0, rowsRejected: 1, schemaVersion: 1 });
+    lake.registry(withColumns((cols) => retype(cols, 'event_id', 'int')));
+    await lake.putRaw('events/2024/03/01/b.jsonl', jsonl(event(1)));
+    const second = await ingestObject(lake.deps(), { key: 'events/2024/03/01/b.jsonl' });
+    expect(second).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1, schemaVersion: 2 });
+  });
+});

@@ -1,0 +1,124 @@
+import type { RunRecord } from '../../src/domain/run-record';
+import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
+import { IngestError } from '../../src/domain/errors';
+import { pickFormat } from '../../lambda/pipeline/ingest-object';
+import { rawKeyForLocalFile } from '../../lambda/pipeline/ingest-local-file';
+import {
+  compactTimestamp,
+  lineageKey,
+  outputKey,
+  quarantineKey,
+  runRecordKey,
+  sha256Hex,
+} from '../../lambda/pipeline/lake-keys';
+import { RUN_TIMEOUT_MS, effectiveRun, effectiveStatus, newRunRecord } from '../../lambda/pipeline/run-records';
+import { compareSequencers, isOlderThanPublished, type SourceLineage } from '../../lambda/pipeline/source-lineage';
+import { decodeS3Key } from '../../lambda/s3-event';
+
+const started = new Date('2024-03-01T12:00:00.000Z');
+const running: RunRecord = newRunRecord({
+  runId: 'r1',
+  dataset: 'events',
+  sourceKey: 'events/a.csv',
+  startedAt: started,
+});
+
+describe('run records', () => {
+  it('keys sort by start time: _pipeline/runs/<dataset>/<yyyyMMddTHHmmssSSSZ>-<runId>.json', () => {
+    expect(compactTimestamp(new Date('2024-03-01T12:34:56.789Z'))).toBe('20240301T123456789Z');
+    expect(runRecordKey('events', started, 'r1')).toBe('_pipeline/runs/events/20240301T120000000Z-r1.json');
+  });
+
+  it('shows RUNNING while within the timeout, FAILED (abandoned) after it', () => {
+    expect(effectiveStatus(running, new Date(started.getTime() + RUN_TIMEOUT_MS))).toBe('RUNNING');
+    const later = new Date(started.getTime() + RUN_TIMEOUT_MS + 1);
+    expect(effectiveStatus(running, later)).toBe('FAILED');
+    expect(effectiveRun(running, later)).toEqual({
+      ...running,
+      status: 'FAILED',
+      error: { reason: 'abandoned', message: 'the run stopped reporting: still RUNNING 20 minutes after it started' },
+    });
+  });
+
+  it('leaves finished runs as they are', () => {
+    const done: RunRecord = { ...running, status: 'SUCCEEDED' };
+    expect(effectiveStatus(done, new Date(started.getTime() + 10 * RUN_TIMEOUT_MS))).toBe('SUCCEEDED');
+    expect(effectiveRun(done, new Date(started.getTime() + 10 * RUN_TIMEOUT_MS))).toBe(done);
+  });
+});
+
+describe('lake keys', () => {
+  it('derives output keys from the source key and version only', () => {
+    const hash = sha256Hex('events/2024/03/01/a.csv\nv1').slice(0, 16);
+    expect(outputKey('events', 'event_date', '2024-03-01', 'events/2024/03/01/a.csv', 'v1')).toBe(
+      `events/event_date=2024-03-01/part-${hash}.parquet`,
+    );
+    expect(quarantineKey('events', 'events/2024/03/01/a.csv', 'v1')).toBe(`_quarantine/events/${hash}.jsonl`);
+    expect(lineageKey('events', 'events/2024/03/01/a.csv')).toBe(
+      `_pipeline/sources/events/${sha256Hex('events/2024/03/01/a.csv').slice(0, 16)}.json`,
+    );
+  });
+
+  it('puts a local file under the raw prefix, dated today (UTC)', () => {
+    expect(rawKeyForLocalFile('events/', '/tmp/x/day one.csv', new Date('2024-03-01T23:59:59Z'))).toBe(
+      'events/2024/03/01/day one.csv',
+    );
+  });
+});
+
+describe('ordering of object versions', () => {
+  it('compares S3 sequencers as hex after left-padding', () => {
+    expect(compareSequencers('0A', '9')).toBe(1);
+    expect(compareSequencers('00000000005F1C7E2E', '5f1c7e2e')).toBe(0);
+    expect(compareSequencers('5F1C7E2E00', '5F1C7E2F')).toBe(1);
+    expect(compareSequencers('5F1C7E2E', '5F1C7E2F')).toBe(-1);
+  });
+
+  const published = { sequencer: '0055B', lastModified: '2024-03-01T12:00:00.000Z' } as SourceLineage;
+  it('uses the sequencer when both have one, else the last-modified time', () => {
+    expect(isOlderThanPublished({ sequencer: '0055A', lastModified: new Date('2030-01-01') }, published)).toBe(true);
+    expect(isOlderThanPublished({ sequencer: '0055C', lastModified: new Date('2000-01-01') }, published)).toBe(false);
+    expect(
+      isOlderThanPublished({ sequencer: undefined, lastModified: new Date('2024-03-01T11:59:59Z') }, published),
+    ).toBe(true);
+    expect(
+      isOlderThanPublished({ sequencer: undefined, lastModified: new Date('2024-03-01T12:00:00Z') }, published),
+    ).toBe(false);
+  });
+});
+
+describe('S3 keys and formats', () => {
+  it('decodes keys from S3 notifications (+ is a space)', () => {
+    expect(decodeS3Key('events/2024/03/01/day+one%2B%C3%A9.csv')).toBe('events/2024/03/01/day one+é.csv');
+  });
+
+  const def = parseDatasetDefinition(
+    {
+      name: 'events',
+      formats: ['jsonl', 'csv'],
+      columns: [{ name: 'at', type: 'timestamp', nullable: false }],
+      partition: { source: 'at' },
+      eventKey: ['at'],
+    },
+    'events.yaml',
+  );
+  it.each([
+    ['events/a.csv', 'csv'],
+    ['events/a.CSV.gz', 'csv'],
+    ['events/a.jsonl.gz', 'jsonl'],
+    ['events/a.ndjson', 'jsonl'],
+    ['events/a.dat', 'jsonl'],
+    ['events/noext', 'jsonl'],
+  ])('picks the format of %s: %s', (key, format) => {
+    expect(pickFormat(def, key)).toBe(format);
+  });
+
+  it('refuses a known extension the dataset does not accept', () => {
+    expect(() => pickFormat(def, 'events/a.log')).toThrow(
+      new IngestError(
+        'unsupported_format',
+        'a .log file is text, which dataset "events" does not accept (formats: jsonl, csv)',
+      ),
+    );
+  });
+});

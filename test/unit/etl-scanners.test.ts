@@ -1,0 +1,120 @@
+import { IngestError } from '../../src/domain/errors';
+import { CsvScanner, splitCsvRecord } from '../../lambda/pipeline/csv-scanner';
+import { LineScanner } from '../../lambda/pipeline/line-scanner';
+import { MAX_RECORD_BYTES } from '../../lambda/pipeline/scan-limits';
+
+/** Feeds the input in chunks of `size` bytes (1 = byte by byte) and returns the output and rejects. */
+function scan(scanner: LineScanner | CsvScanner, input: Buffer | string, size: number) {
+  const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) out.push(...scanner.push(buf.subarray(i, i + size)));
+  out.push(...scanner.end());
+  return { out: Buffer.concat(out).toString('utf8'), rejects: scanner.rejects };
+}
+
+const SIZES = [1, 2, 3, 7, 64, 1 << 20];
+
+describe('line scanner (JSON Lines, text)', () => {
+  it('leaves clean input alone: no copy needed', () => {
+    const s = new LineScanner('jsonl', false);
+    expect(scan(s, '{"a":1}\n\n{"a":2}\n', 1 << 20)).toEqual({ out: '', rejects: [] });
+    expect(s.needsRewrite).toBe(false);
+  });
+
+  it.each(SIZES)('rewrites BOM, CRLF and bad lines, keeping line numbers (chunks of %i bytes)', (size) => {
+    const input = Buffer.concat([
+      Buffer.from('\ufeff{"a":1}\r\n', 'utf8'),
+      Buffer.from('{"a":"\xff"}\n', 'latin1'),
+      Buffer.from('{"a":\r2}\n{"a":"x\ry"}\n{"a":\x013}\n{"a":4}', 'utf8'),
+    ]);
+    const r = scan(new LineScanner('jsonl', true), input, size);
+    expect(r.out).toBe('{"a":1}\n\n{"a": 2}\n\n\n{"a":4}\n');
+    expect(r.rejects).toEqual([
+      { line: 2, reason: 'invalid UTF-8', raw: '{"a":"\ufffd"}' },
+      { line: 4, reason: 'malformed JSON', raw: '{"a":"x\ry"}' },
+      { line: 5, reason: 'malformed JSON', raw: '{"a":\x013}' },
+    ]);
+  });
+
+  it('stops at the first defect when only checking, asking for a rewrite', () => {
+    const s = new LineScanner('text', false);
+    scan(s, 'a\nb\r\nc\n', 1 << 20);
+    expect(s.needsRewrite).toBe(true);
+  });
+
+  it.each([1000, 1 << 20])('quarantines a line over the size limit (chunks of %i bytes)', (size) => {
+    const long = 'x'.repeat(MAX_RECORD_BYTES + 10);
+    const r = scan(new LineScanner('text', true), `ok\n${long}\nafter\n`, size);
+    expect(r.out).toBe('ok\n\nafter\n');
+    expect(r.rejects.map((x) => [x.line, x.reason, x.raw.length])).toEqual([
+      [2, `record is ${MAX_RECORD_BYTES + 10} bytes, longer than the limit of ${MAX_RECORD_BYTES} bytes`, 65536],
+    ]);
+  });
+
+  it('names carriage returns and U+0001 in text lines', () => {
+    const r = scan(new LineScanner('text', true), 'a\rb\nc\x01d\n', 1 << 20);
+    expect(r.rejects.map((x) => [x.line, x.reason])).toEqual([
+      [1, 'carriage return inside the line'],
+      [2, 'control character U+0001 in the line'],
+    ]);
+  });
+});
+
+describe('CSV scanner', () => {
+  const dialect = { delimiter: ',', quote: '"', header: true };
+
+  it.each(SIZES)('finds records, their first physical line and offsets (chunks of %i bytes)', (size) => {
+    const input = '\ufeffid,text\r\n1,"two\r\nlines"\r\n\r\n2,"say ""hi"""\r\n3,plain';
+    const s = new CsvScanner(dialect);
+    const r = scan(s, input, size);
+    expect(s.header).toEqual(['id', 'text']);
+    expect(s.records).toBe(3);
+    expect(r.rejects).toEqual([]);
+    expect(r.out).toBe('2,7,14,1,"two\r\nlines"\n5,30,14,2,"say ""hi"""\n6,52,7,3,plain\n');
+    // Each record's offset and length point at its text in the copy.
+    expect(r.out.slice(7, 7 + 14)).toBe('1,"two\r\nlines"');
+    expect(r.out.slice(52, 52 + 7)).toBe('3,plain');
+  });
+
+  it.each(SIZES)('rejects bad quoting, lone CR and invalid UTF-8 with their lines (chunks of %i bytes)', (size) => {
+    const input = Buffer.concat([
+      Buffer.from('id,text\n1,ab"c\n2,"ab"c\n3,a\rb\n', 'utf8'),
+      Buffer.from('4,\xe9\n', 'latin1'),
+      Buffer.from('5,ok\n6,"never closed\n7,x\n', 'utf8'),
+    ]);
+    const s = new CsvScanner(dialect);
+    const r = scan(s, input, size);
+    expect(r.rejects).toEqual([
+      { line: 2, reason: 'quote character inside an unquoted field', raw: '1,ab"c' },
+      { line: 3, reason: 'unexpected character after a closing quote', raw: '2,"ab"c' },
+      { line: 4, reason: 'carriage return outside a quoted field', raw: '3,a\rb' },
+      { line: 5, reason: 'invalid UTF-8', raw: '4,\ufffd' },
+      { line: 7, reason: 'unterminated quoted field', raw: '6,"never closed\n7,x' },
+    ]);
+    expect(r.out).toBe('6,6,4,5,ok\n');
+    expect(s.records).toBe(6);
+  });
+
+  it('quarantines a record over the size limit and goes on', () => {
+    const s = new CsvScanner({ delimiter: ';', quote: '"', header: false });
+    const r = scan(s, `1;"${'y'.repeat(MAX_RECORD_BYTES)}"\n2;b\n`, 4096);
+    expect(r.rejects.map((x) => [x.line, x.reason])).toEqual([
+      [1, `record is ${MAX_RECORD_BYTES + 4} bytes, longer than the limit of ${MAX_RECORD_BYTES} bytes`],
+    ]);
+    expect(r.out).toBe('2;6;3;2;b\n');
+  });
+
+  it('fails the object on an unreadable header', () => {
+    expect(() => scan(new CsvScanner(dialect), 'id,"te"xt\n1,a\n', 64)).toThrow(
+      new IngestError(
+        'bad_header',
+        'the CSV header on line 1 is not readable: unexpected character after a closing quote',
+      ),
+    );
+  });
+
+  it('splits a record into fields per RFC 4180', () => {
+    expect(splitCsvRecord('a,"b,c","d""e",,"f\ng"', ',', '"')).toEqual(['a', 'b,c', 'd"e', '', 'f\ng']);
+    expect(splitCsvRecord('a;"b";c', ';', '')).toEqual(['a', '"b"', 'c']);
+  });
+});

@@ -1,0 +1,27 @@
+import { IngestError } from '../../src/domain/errors';
+import { compileTextPattern } from '../../lambda/pipeline/text-pattern';
+
+describe('text log patterns for DuckDB', () => {
+  it('rewrites JavaScript named groups to RE2 and lists every capturing group in order', () => {
+    expect(compileTextPattern('^(?<ts>\\S+ \\S+) (\\w+) (?:x|y) (?P<msg>.*)$')).toEqual({
+      re2: '^(?P<ts>\\S+ \\S+) (\\w+) (?:x|y) (?P<msg>.*)$',
+      groups: ['ts', '_g2', 'msg'],
+    });
+  });
+
+  it('does not count parentheses inside character classes or escaped ones', () => {
+    expect(compileTextPattern('^\\((?<a>[()]+)\\) [^)](?<b>\\d)$').groups).toEqual(['a', 'b']);
+  });
+
+  it('refuses lookarounds and backreferences, which RE2 cannot run', () => {
+    expect(() => compileTextPattern('(?<a>x)(?=y)')).toThrow(
+      new IngestError(
+        'bad_pattern',
+        "text.pattern uses a lookaround, which DuckDB's regular expressions (RE2) do not support",
+      ),
+    );
+    expect(() => compileTextPattern('(?<a>x)\\1')).toThrow(
+      "text.pattern uses a backreference, which DuckDB's regular expressions (RE2) do not support",
+    );
+  });
+});
