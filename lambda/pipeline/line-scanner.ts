@@ -48,8 +48,10 @@ export class LineScanner {
 
   push(chunk: Buffer): Buffer[] {
     if (this.stopped) return [];
-    let data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    let data = chunk;
     if (this.atStart) {
+      data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+      this.carry = Buffer.alloc(0);
       if (data.length < UTF8_BOM.length) {
         this.carry = Buffer.from(data);
         return [];
@@ -61,6 +63,19 @@ export class LineScanner {
       }
     }
     const out: Buffer[] = [];
+    if (this.carry.length > 0) {
+      // Finish the line left over from the last chunk on its own, so the chunk itself is never copied.
+      const nl = data.indexOf(10);
+      if (nl < 0) {
+        this.keepPartialLine(Buffer.concat([this.carry, data]));
+        return out;
+      }
+      const head = Buffer.concat([this.carry, data.subarray(0, nl + 1)]);
+      this.carry = Buffer.alloc(0);
+      this.region(head, head.length, out);
+      if (this.stopped) return out;
+      data = data.subarray(nl + 1);
+    }
     const lastNl = data.lastIndexOf(10);
     if (lastNl < 0) {
       this.keepPartialLine(data);

@@ -8,6 +8,7 @@ import { splitCsvRecord } from './csv-scanner.js';
 import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
 import type { StagedText } from './stage-source.js';
 import {
+  countsSql,
   csvReader,
   fixJsonRejectsSql,
   jsonlFastReader,
@@ -17,10 +18,9 @@ import {
   textReader,
   validTableSql,
   validViewSql,
-  countsSql,
 } from './transform-sql.js';
 
-/** Counts and products of parsing one source inside DuckDB; the `valid` temp table holds the good rows. */
+/** Counts and products of parsing one source inside DuckDB; `valid` holds the good rows. */
 export interface ParsedSource {
   /** Non-blank records in the source (good, rejected and duplicate). */
   rowsRead: number;
@@ -37,15 +37,16 @@ export interface ParsedSource {
 
 const REJECTS_TABLE = 'csv_rejects';
 
-/**
- * Parses, validates, casts and de-duplicates one staged source in DuckDB on `conn`, leaving the good rows in the
- * temp table `valid` and writing the quarantine file. Rejected records from the JavaScript pre-pass and from
- * DuckDB are merged into one quarantine ordered by line.
- */
 export interface ParseOptions {
   /** `lines` forces the line-by-line JSON reader (read_csv + from_json) instead of DuckDB's read_json. */
   jsonReader?: 'auto' | 'lines';
 }
+
+/**
+ * Parses, validates, casts and de-duplicates one staged source in DuckDB on `conn`, leaving the good rows in the
+ * temp table or view `valid` and writing the quarantine file. Rejected records from the JavaScript pre-pass and
+ * from DuckDB are merged into one quarantine ordered by line.
+ */
 
 export async function parseSource(
   conn: DuckDBConnection,

@@ -103,7 +103,8 @@ export function staleVersion(lineage: SourceLineage): { reason: string; message:
 }
 
 /**
- * The critical section of an ingest, under leased locks on the source key and every partition it touches:
+ * The critical section of an ingest, under leased locks on the source key and the lock slots of the partitions it
+ * touches (see partitionLockName):
  * re-checks what is published, drops rows whose event key another source already published in the partition
  * (first writer wins), writes the Parquet files to the local work folder, then publishes: schema, data files,
  * quarantine, partitions, lineage; and only then deletes what an older version of the source produced.
@@ -136,9 +137,9 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         },
         req.force,
       );
-      if (lineage) await finishCleanup(req, lineage);
+      const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
-      return await writeAndPublish(req, lineage);
+      return await writeAndPublish(req, current);
     } finally {
       await lock.release();
     }

@@ -256,24 +256,32 @@ export function parsedTableSql(reader: string, def: DatasetDefinition): string {
     const v = specs[i]!.valid;
     return v ? `CASE WHEN ${v(`t${i}`)} THEN t${i} END` : `t${i}`;
   };
+  // Only checks that can fail are emitted: a nullable string column without maxLength accepts anything.
   const reasons = def.columns
     .map((c, i) => {
       const name = `column "${c.name}": `;
-      const ok = specs[i]!.valid ? `t${i} IS NOT NULL AND ${specs[i]!.valid!(`t${i}`)}` : `t${i} IS NOT NULL`;
-      const whens = [
-        `WHEN f${i} IS NULL THEN ${c.nullable ? 'NULL' : sqlString(`${name}null in a required column`)}`,
-        `WHEN NOT (${ok}) THEN ${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(` is not ${specs[i]!.description}`)}`,
-      ];
-      if (c.type.kind === 'string' && c.maxLength !== undefined) {
+      const whens: string[] = [];
+      if (!c.nullable) whens.push(`WHEN f${i} IS NULL THEN ${sqlString(`${name}null in a required column`)}`);
+      if (c.type.kind !== 'string') {
+        const v = specs[i]!.valid;
+        const ok = v ? `t${i} IS NOT NULL AND ${v(`t${i}`)}` : `t${i} IS NOT NULL`;
+        whens.push(
+          `WHEN f${i} IS NOT NULL AND NOT (${ok}) THEN ${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(
+            ` is not ${specs[i]!.description}`,
+          )}`,
+        );
+      } else if (c.maxLength !== undefined) {
         whens.push(
           `WHEN length(f${i}) > ${c.maxLength} THEN ${sqlString(`${name}value is `)} || length(f${i}) || ${sqlString(
             ` characters, longer than ${c.maxLength}`,
           )}`,
         );
       }
-      return `CASE ${whens.join(' ')} END`;
+      return whens.length > 0 ? `CASE ${whens.join(' ')} END` : undefined;
     })
-    .join(',\n        ');
+    .filter((r): r is string => r !== undefined);
+  const reason =
+    reasons.length === 0 ? 'NULL::VARCHAR' : `nullif(concat_ws('; ',\n        ${reasons.join(',\n        ')}), '')`;
   const partIndex = def.columns.findIndex((c) => c.name === def.partition.source);
   const columns = def.columns.map((c, i) => `${value(i)} AS ${sqlIdent(c.name)}`).join(', ');
   return `CREATE TEMP TABLE parsed AS
@@ -281,8 +289,7 @@ export function parsedTableSql(reader: string, def: DatasetDefinition): string {
     t AS (SELECT r.*,
       ${typed}
       FROM r),
-    v AS (SELECT t.*, COALESCE(_bad, nullif(concat_ws('; ',
-        ${reasons}), '')) AS _reason FROM t)
+    v AS (SELECT t.*, COALESCE(_bad, ${reason}) AS _reason FROM t)
     SELECT _line, _start, _len, CASE WHEN _reason IS NOT NULL THEN left(_raw, ${QUARANTINE_RAW_CHARS}) END AS _raw,
       _reason, _empty, ${columns}, CAST(${value(partIndex)} AS DATE) AS _part
     FROM v`;
