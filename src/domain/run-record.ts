@@ -35,3 +35,31 @@ export interface QuarantineRecord {
   reason: string;
   raw: string;
 }
+
+/**
+ * How long a run may stay RUNNING before readers treat it as abandoned: the Lambda limit (15 minutes) plus a
+ * margin. A run that finishes, fails or is skipped rewrites its record with the final status; only a killed
+ * process (out of memory, timeout, host lost) leaves RUNNING behind, and this is how readers recognise it.
+ */
+export const RUN_TIMEOUT_MS = 20 * 60 * 1000;
+
+export const ABANDONED_REASON = 'abandoned';
+
+/** The status a reader should show: RUNNING older than `timeoutMs` counts as FAILED. */
+export function effectiveStatus(run: RunRecord, now: Date, timeoutMs: number = RUN_TIMEOUT_MS): RunStatus {
+  if (run.status !== 'RUNNING') return run.status;
+  return now.getTime() - Date.parse(run.startedAt) > timeoutMs ? 'FAILED' : 'RUNNING';
+}
+
+/** The record as a reader should show it: an abandoned run becomes FAILED with reason `abandoned`. */
+export function effectiveRun(run: RunRecord, now: Date, timeoutMs: number = RUN_TIMEOUT_MS): RunRecord {
+  if (effectiveStatus(run, now, timeoutMs) === run.status) return run;
+  return {
+    ...run,
+    status: 'FAILED',
+    error: {
+      reason: ABANDONED_REASON,
+      message: `the run stopped reporting: still RUNNING ${Math.round(timeoutMs / 60000)} minutes after it started`,
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import { effectiveRun } from '../domain/run-record.js';
 import DataLoader from 'dataloader';
 import { BadInputError, NotFoundError } from '../domain/errors.js';
 import type { RunRecord, RunStatus } from '../domain/run-record.js';
@@ -193,6 +194,8 @@ export class PipelineService {
     const prefix = dataset === ALL_DATASETS ? RUNS_PREFIX : `${RUNS_PREFIX}${dataset}/`;
     const entries: RunEntry[] = [];
     const pending: Promise<void>[] = [];
+    // A run whose process died stays RUNNING in storage; readers show it FAILED (abandoned) after the timeout.
+    const now = this.clock();
     for await (const object of this.deps.store.listAll('processed', prefix)) {
       const rest = object.key.slice(RUNS_PREFIX.length);
       const slash = rest.indexOf('/');
@@ -201,7 +204,9 @@ export class PipelineService {
       const datasetName = rest.slice(0, slash);
       pending.push(
         this.read(object.key, object.etag).then((record) => {
-          if (record !== undefined) entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record });
+          if (record !== undefined) {
+            entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record: effectiveRun(record, now) });
+          }
         }),
       );
     }
