@@ -11,8 +11,8 @@ const swc = [
     module: { type: 'commonjs' },
   },
 ];
-// hyparquet ships ES modules only; transform it too.
-const transformIgnorePatterns = ['/node_modules/(?!(hyparquet|hyparquet-compressors)/)'];
+// hyparquet and jose ship ES modules only; transform them too.
+const transformIgnorePatterns = ['/node_modules/(?!(hyparquet|hyparquet-compressors|jose)/)'];
 const common = {
   transform: { '^.+\\.(t|j)sx?$': swc },
   transformIgnorePatterns,

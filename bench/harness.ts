@@ -33,6 +33,17 @@ export function median(values: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/**
+ * Ours / baseline throughput for the same work: baseline seconds / our seconds, to three decimals. Above 1 means
+ * faster than the baseline. Zero or negative times are refused: they mean a broken trial, not an infinite speed.
+ */
+export function throughputRatio(oursSeconds: number, baselineSeconds: number): number {
+  if (!(oursSeconds > 0) || !(baselineSeconds > 0)) {
+    throw new RangeError(`times must be positive, got ours ${oursSeconds} s, baseline ${baselineSeconds} s`);
+  }
+  return Math.round((baselineSeconds / oursSeconds) * 1000) / 1000;
+}
+
 export interface PairedResult {
   ours: TrialResult[];
   baseline: TrialResult[];
@@ -81,8 +92,16 @@ export interface BenchRecord {
   oursPeakRssBytes: number;
   baselinePeakRssBytes: number;
   baseline: string;
+  /** Median throughput of each side in the benchmark's natural unit (rows/s, req/s), for the results table. */
+  throughput?: { unit: string; ours: number; baseline: number };
+  /** One line for the results table: what else matters about this result (MB/s, latency, files written). */
+  summary?: string;
   details?: Record<string, unknown>;
   machine: Record<string, string | number>;
+  /** 1-minute load average before and after the benchmark (the machine is shared). */
+  loadAverage?: { before: number; after: number };
+  /** The command that produced this result. */
+  command?: string;
   date: string;
 }
 
@@ -108,7 +127,7 @@ export function record(
     ...fields,
     oursMedianSeconds,
     baselineMedianSeconds,
-    ratio: Math.round((baselineMedianSeconds / oursMedianSeconds) * 1000) / 1000,
+    ratio: throughputRatio(oursMedianSeconds, baselineMedianSeconds),
     oursPeakRssBytes: Math.max(...result.ours.map((r) => r.maxRssBytes)),
     baselinePeakRssBytes: Math.max(...result.baseline.map((r) => r.maxRssBytes)),
     machine: machine(),

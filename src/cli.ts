@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from './config.js';
 import { ConfigError, DefinitionError } from './domain/errors.js';
+import { UsageError } from './commands/export-args.js';
 import { createRuntime, type Runtime } from './composition.js';
+import { registerKeyCommands } from './commands/keys.js';
 
 /**
  * `careplus`: the command-line face of the product. Every command builds the same runtime as the API
@@ -47,7 +50,13 @@ export function buildProgram(): Command {
     .requiredOption('--dataset <name>', 'dataset definition to ingest with')
     .action(async (paths: string[], opts: { dataset: string }) => {
       const { ingest } = await import('./commands/ingest.js');
-      const failed: number = await withRuntime((rt) => ingest(rt, paths.map((p) => resolve(p)), opts.dataset));
+      const failed: number = await withRuntime((rt) =>
+        ingest(
+          rt,
+          paths.map((p) => resolve(p)),
+          opts.dataset,
+        ),
+      );
       if (failed > 0) process.exitCode = 1;
     });
 
@@ -66,8 +75,50 @@ export function buildProgram(): Command {
     .argument('<files...>', 'sample files')
     .action(async (files: string[], opts: { name: string }) => {
       const { inferDataset } = await import('./commands/datasets.js');
-      await withRuntime((rt) => inferDataset(rt, opts.name, files.map((f) => resolve(f))));
+      await withRuntime((rt) =>
+        inferDataset(
+          rt,
+          opts.name,
+          files.map((f) => resolve(f)),
+        ),
+      );
     });
+
+  program
+    .command('register')
+    .description('Register existing Parquet data (a local file or folder, or a processed-bucket prefix) as a dataset.')
+    .requiredOption('--dataset <name>', 'dataset name')
+    .argument('<source>', 'local path (copied into the processed bucket) or processed-bucket prefix')
+    .action(async (source: string, opts: { dataset: string }) => {
+      const { register } = await import('./commands/register.js');
+      const local = existsSync(source) ? resolve(source) : undefined;
+      await withRuntime((rt) => register(rt, opts.dataset, source, local));
+    });
+
+  program
+    .command('export')
+    .description(
+      'Export a dataset (or a slice of it) to CSV through the API: shows progress, downloads every part into one file (resuming dropped connections), Ctrl-C cancels.',
+    )
+    .argument('<dataset>', 'dataset name')
+    .option('--columns <a,b,...>', 'columns in output order (default: all)')
+    .option(
+      '--where <condition>',
+      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN opened,closed'; repeat for AND",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--partition <spec>', "partitions to read: '[key=]value[,value...]' or '[key=]from..to'")
+    .option('--limit <n>', 'at most this many rows')
+    .option('--gzip', 'gzip-compressed CSV')
+    .option('--out <file>', 'output file (default: <dataset>-<job id>.csv[.gz])')
+    .option('--url <url>', 'API base URL (default: CAREPLUS_API_URL, else http://127.0.0.1:<CAREPLUS_PORT>)')
+    .option('--key <key>', 'API key (default: CAREPLUS_API_KEY)')
+    .action(async (dataset: string, opts: import('./commands/export.js').ExportCommandOptions) => {
+      const { exportCommand } = await import('./commands/export.js');
+      process.exitCode = await exportCommand(loadConfig(), dataset, opts);
+    });
+
+  registerKeyCommands(program, withRuntime);
 
   program
     .command('sample')
@@ -86,7 +137,7 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof DefinitionError) {
+    if (err instanceof ConfigError || err instanceof DefinitionError || err instanceof UsageError) {
       process.stderr.write(`careplus: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -1,17 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Express } from 'express';
+import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
+import { DuckDbExportEngine } from './adapters/duckdb/duckdb-export-engine.js';
+import { StoreJobStore } from './adapters/local/store-job-store.js';
 import type { Runtime } from './composition.js';
+import { ConfigError } from './domain/errors.js';
 import type { ApiServices } from './graphql/context.js';
-import { createApiServer, type ApiServer } from './server.js';
+import { downloadRoute } from './http/download-route.js';
+import type { DownloadLink, DownloadLinkIssuer, DownloadTarget } from './ports/download-links.js';
+import type { ExportEngine } from './ports/export-engine.js';
+import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './ports/object-store.js';
+import { type ApiDeps, type ApiServer, createApiServer } from './server.js';
 import { DatasetService } from './services/dataset-service.js';
+import { HmacDownloadLinks } from './services/download-links.js';
+import { ExportService } from './services/export-service.js';
 import { ParquetFooterCache } from './services/parquet-footer-cache.js';
 import { PipelineService } from './services/pipeline-service.js';
 
 /**
- * The API half of the composition root, apart from the runtime so that the ETL (and its Lambda bundle) never
- * loads the GraphQL server. Used by `careplus serve` / `start` and by the API Lambda alike.
+ * The API half of the composition root, apart from the runtime (src/composition.ts) so that the ETL (and its Lambda
+ * bundle) never loads the GraphQL server or the export engine. Used by `careplus serve` / `start`, the API Lambda
+ * and the end-to-end tests.
  */
-/** The API's services over a runtime: built once per process. */
+
+/** Processed-bucket key of the HMAC secret for download links when CAREPLUS_SIGNING_SECRET is unset. */
+export const SIGNING_SECRET_KEY = '_system/signing-secret';
+/** How often retention runs (`ExportService.expireDue`): results expire within this of their due time. */
+export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
+
+/** The API's services over a runtime, with their lifecycle. */
+export interface ApiComposition {
+  services: Required<ApiServices>;
+  /** HTTP routes beside GraphQL: the signed download route with the local store; none with S3 (presigned URLs). */
+  routes: ((app: Express) => void) | undefined;
+  /**
+   * Takes over export jobs a previous process left queued or running (`recover`), then runs retention at once (in
+   * the background) and every RETENTION_SWEEP_MS on an unref'd timer.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops retention and the export workers (running jobs go back to QUEUED for the next start) and closes the export
+   * engine's DuckDB. Idempotent; also registered with `rt.onClose`.
+   */
+  close(): Promise<void>;
+}
+
+export interface ComposeApiOptions {
+  /** Base URL of download links, read when a link is issued. Default `config.publicUrl`. */
+  publicUrl?: () => string;
+}
+
+/** Builds the API's services once per process. Nothing runs until `start()`. */
+export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): Promise<ApiComposition> {
+  const { config, logger } = rt;
+  const footers = new ParquetFooterCache(rt.store);
+  const { datasets, pipeline } = metadataServices(rt, footers);
+  const engine = await createExportEngine(rt);
+  let links: Awaited<ReturnType<typeof createDownloadLinks>>;
+  try {
+    links = await createDownloadLinks(rt, options.publicUrl ?? (() => config.publicUrl));
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const exportLogger = logger.child({ component: 'exports' });
+  const exports = new ExportService(
+    {
+      catalog: rt.catalog,
+      store: rt.store,
+      jobs: new StoreJobStore(rt.store),
+      engine: engine.engine,
+      links: links.issuer,
+      footers,
+      logger: exportLogger,
+    },
+    {
+      concurrency: config.exports.concurrency,
+      limits: {
+        maxRows: config.exports.maxRows,
+        maxScanBytes: config.exports.maxScanBytes,
+        maxPredicates: 100,
+        maxValues: 1_000,
+      },
+      retentionMs: config.exports.retentionHours * 3600 * 1000,
+    },
+  );
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  const sweep = (): Promise<void> => {
+    // One sweep at a time: a slow store must not stack them up.
+    sweeping ??= exports
+      .expireDue()
+      .then((expired) => {
+        if (expired.length > 0) exportLogger.info('export results expired', { jobs: expired.length });
+      })
+      .catch((err: unknown) => exportLogger.warn('export retention sweep failed', { error: String(err) }))
+      .finally(() => {
+        sweeping = undefined;
+      });
+    return sweeping;
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      if (sweepTimer !== undefined) clearInterval(sweepTimer);
+      try {
+        await exports.close();
+        await sweeping;
+      } finally {
+        await engine.close();
+      }
+    })());
+  rt.onClose(close);
+
+  return {
+    services: { datasets, pipeline, exports },
+    routes:
+      links.verifier === undefined
+        ? undefined
+        : downloadRoute({ links: links.verifier, exports, store: rt.store, logger }),
+    async start() {
+      const { requeued, failed } = await exports.recover();
+      if (requeued.length > 0 || failed.length > 0) {
+        exportLogger.info('export jobs recovered after a restart', { requeued, failed });
+      }
+      // Retention runs in the background: start-up does not wait for a walk over every job.
+      void sweep();
+      if (closing === undefined && sweepTimer === undefined) {
+        sweepTimer = setInterval(() => void sweep(), RETENTION_SWEEP_MS);
+        // Retention must never keep a process alive that has nothing else to do.
+        sweepTimer.unref();
+      }
+    },
+    close,
+  };
+}
+
+/**
+ * The API's metadata services (datasets, pipeline) over a runtime, without the export path: cheap, no export
+ * engine, no background work. For `careplus datasets` and the API Lambda: a Lambda container is frozen between
+ * invocations and many run at once, so it cannot host the export workers (nor recover other containers' jobs);
+ * exports there need a worker outside the request path.
+ */
 export function createApiServices(rt: Runtime): ApiServices {
   const footers = new ParquetFooterCache(rt.store);
+  return metadataServices(rt, footers);
+}
+
+/**
+ * The HTTP API over a runtime: services composed and export recovery started in `start()`, all of it stopped in
+ * `stop()`. When the configured public URL has port 0 (a port picked at start), download links use the address
+ * the server got.
+ */
+export function createApi(
+  rt: Runtime,
+  overrides?: { port?: number; authenticate?: ApiDeps['authenticate'] },
+): ApiServer {
+  const config = rt.config;
+  let composed: ApiComposition | undefined;
+  let server: ApiServer | undefined;
+  const listening = (): ApiServer => {
+    if (server === undefined) throw new Error('the API server is not started');
+    return server;
+  };
+  const publicUrl = (): string =>
+    new URL(config.publicUrl).port === '0' && server !== undefined ? server.url : config.publicUrl;
+  return {
+    get url() {
+      return listening().url;
+    },
+    get graphqlUrl() {
+      return listening().graphqlUrl;
+    },
+    async start() {
+      composed = await composeApi(rt, { publicUrl });
+      server = createApiServer(
+        {
+          ...composed.services,
+          logger: rt.logger,
+          ...(composed.routes !== undefined ? { routes: composed.routes } : {}),
+          ...(overrides?.authenticate !== undefined ? { authenticate: overrides.authenticate } : {}),
+        },
+        { host: config.host, port: overrides?.port ?? config.port, env: config.env },
+      );
+      try {
+        await composed.start();
+        await server.start();
+      } catch (err) {
+        await composed.close();
+        throw err;
+      }
+    },
+    async stop() {
+      try {
+        await server?.stop();
+      } finally {
+        await composed?.close();
+      }
+    },
+  };
+}
+
+function metadataServices(
+  rt: Runtime,
+  footers: ParquetFooterCache,
+): { datasets: DatasetService; pipeline: PipelineService } {
   const datasets = new DatasetService({
     catalog: rt.catalog,
     store: rt.store,
@@ -31,9 +227,150 @@ export function createApiServices(rt: Runtime): ApiServices {
   return { datasets, pipeline };
 }
 
-export function createApi(rt: Runtime, overrides?: { port?: number }): ApiServer {
-  return createApiServer(
-    { ...createApiServices(rt), logger: rt.logger },
-    { host: rt.config.host, port: overrides?.port ?? rt.config.port, env: rt.config.env },
-  );
+async function createExportEngine(rt: Runtime): Promise<{ engine: ExportEngine; close(): Promise<void> }> {
+  const { config } = rt;
+  switch (config.engine) {
+    case 'duckdb': {
+      // Its own instance: the engine changes instance-wide settings (insertion order, time zone) that the API's
+      // metadata queries must not see.
+      const db = await DuckDbDatabase.create({
+        memoryLimit: config.duckdb.memoryLimit,
+        threads: config.duckdb.threads,
+        tempDirectory: join(config.cacheDir, 'duckdb-export-tmp'),
+      });
+      try {
+        const engine = await DuckDbExportEngine.create(db, rt.store, {
+          stagingDir: join(config.cacheDir, 'export-staging'),
+          partSizeBytes: config.exports.partBytes,
+          gzipLevel: config.exports.gzipLevel,
+          logger: rt.logger.child({ component: 'export-engine' }),
+        });
+        return { engine, close: () => Promise.resolve(db.close()) };
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    }
+    case 'athena': {
+      if (config.storage !== 's3' || config.catalog !== 'glue') {
+        throw new ConfigError(
+          'CAREPLUS_ENGINE=athena needs CAREPLUS_STORAGE=s3 and CAREPLUS_CATALOG=glue: Athena reads the Glue tables and writes to the exports bucket',
+        );
+      }
+      const { AthenaClient } = await import('@aws-sdk/client-athena');
+      const { AthenaExportEngine } = await import('./adapters/aws/athena-export-engine.js');
+      const client = new AthenaClient({
+        region: config.athena.region,
+        ...(config.athena.endpoint !== undefined ? { endpoint: config.athena.endpoint } : {}),
+      });
+      const engine = new AthenaExportEngine({
+        client,
+        store: rt.store,
+        database: config.glue.database,
+        workgroup: config.athena.workgroup,
+        exportsBucket: config.s3.buckets.exports,
+        partSizeBytes: config.exports.partBytes,
+        gzipLevel: config.exports.gzipLevel,
+        logger: rt.logger.child({ component: 'export-engine' }),
+      });
+      return { engine, close: () => Promise.resolve(client.destroy()) };
+    }
+  }
+}
+
+/**
+ * Download links: S3 presigned URLs with the S3 store; otherwise HMAC-signed links to the API's download route,
+ * signed with CAREPLUS_SIGNING_SECRET or the lake's own secret.
+ */
+async function createDownloadLinks(
+  rt: Runtime,
+  publicUrl: () => string,
+): Promise<{ issuer: DownloadLinkIssuer; verifier: HmacDownloadLinks | undefined }> {
+  const { config } = rt;
+  const ttlSeconds = config.exports.linkTtlSeconds;
+  if (config.storage === 's3') {
+    const { createS3Client } = await import('./adapters/aws/s3-client.js');
+    const { S3DownloadLinks } = await import('./adapters/aws/s3-download-links.js');
+    const client = createS3Client({
+      endpoint: config.s3.endpoint,
+      region: config.s3.region,
+      forcePathStyle: config.s3.forcePathStyle,
+    });
+    return {
+      issuer: new S3DownloadLinks(client, { bucket: config.s3.buckets.exports, ttlSeconds }),
+      verifier: undefined,
+    };
+  }
+  const secret =
+    config.exports.signingSecret !== undefined
+      ? Buffer.from(config.exports.signingSecret, 'utf8')
+      : await ensureSigningSecret(rt.store);
+  return {
+    issuer: new HmacLinksAtBaseUrl(secret, publicUrl, ttlSeconds),
+    // Verification does not depend on the base URL.
+    verifier: new HmacDownloadLinks({ secret, baseUrl: config.publicUrl, ttlSeconds }),
+  };
+}
+
+/**
+ * The lake's download-link secret: read from processed `_system/signing-secret`, or created there once (32 random
+ * bytes, hex) with If-None-Match, so that processes starting together agree on one secret and links survive
+ * restarts.
+ */
+export async function ensureSigningSecret(store: ObjectStore): Promise<Uint8Array> {
+  const existing = await readSigningSecret(store);
+  if (existing !== undefined) return existing;
+  const fresh = randomBytes(32);
+  try {
+    await store.put('processed', SIGNING_SECRET_KEY, fresh.toString('hex'), {
+      contentType: 'text/plain',
+      ifNoneMatch: true,
+    });
+    return fresh;
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+    const winner = await readSigningSecret(store);
+    if (winner === undefined) throw new Error('the signing secret vanished while it was created', { cause: err });
+    return winner;
+  }
+}
+
+async function readSigningSecret(store: ObjectStore): Promise<Uint8Array | undefined> {
+  let text: string;
+  try {
+    text = Buffer.from(await store.getBytes('processed', SIGNING_SECRET_KEY))
+      .toString('utf8')
+      .trim();
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+  if (!/^(?:[0-9a-f]{2}){32,}$/.test(text)) {
+    throw new ConfigError(
+      `the download-link secret in the lake (processed ${SIGNING_SECRET_KEY}) is malformed: delete it to create a new one (links issued so far stop working), or set CAREPLUS_SIGNING_SECRET`,
+    );
+  }
+  return Buffer.from(text, 'hex');
+}
+
+/** HMAC links whose base URL is read at issue time: with port 0 the address is known only once listening. */
+class HmacLinksAtBaseUrl implements DownloadLinkIssuer {
+  private current: { baseUrl: string; links: HmacDownloadLinks } | undefined;
+
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly baseUrl: () => string,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  issue(target: DownloadTarget, options?: { notAfter?: Date | null }): Promise<DownloadLink> {
+    const baseUrl = this.baseUrl();
+    if (this.current?.baseUrl !== baseUrl) {
+      this.current = {
+        baseUrl,
+        links: new HmacDownloadLinks({ secret: this.secret, baseUrl, ttlSeconds: this.ttlSeconds }),
+      };
+    }
+    return this.current.links.issue(target, options);
+  }
 }

@@ -20,6 +20,12 @@ export interface Runtime {
   catalog: Catalog;
   registry: DatasetRegistry;
   duckdb: DuckDbDatabase;
+  /**
+   * Registers work for `close()`, run before the runtime's own resources go, last registered first. The API half
+   * (src/composition-api.ts) registers its export workers here, so every owner of a runtime stops them.
+   */
+  onClose(closer: () => Promise<void> | void): void;
+  /** Runs the registered closers, then closes DuckDB. Safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -68,6 +74,21 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     threads: config.duckdb.threads,
     tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
   });
+  const closers: (() => Promise<void> | void)[] = [];
+  let closing: Promise<void> | undefined;
+  const closeAll = async (): Promise<void> => {
+    // One failing closer must not keep the others (or DuckDB) open; the first failure is reported.
+    let failure: unknown;
+    for (const closer of [...closers].reverse()) {
+      try {
+        await closer();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    duckdb.close();
+    if (failure !== undefined) throw failure;
+  };
   return {
     config,
     logger,
@@ -75,8 +96,9 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     catalog,
     registry,
     duckdb,
-    close: async () => {
-      duckdb.close();
+    onClose: (closer) => {
+      closers.push(closer);
     },
+    close: () => (closing ??= closeAll()),
   };
 }

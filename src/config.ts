@@ -64,6 +64,13 @@ export interface AppConfig {
     introspection: boolean;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Settings of the API's own clients (`careplus export`), not of the server. */
+  client: {
+    /** Base URL of the API the CLI talks to. Default: this machine's API on CAREPLUS_PORT. */
+    apiUrl: string;
+    /** API key the CLI sends as `Authorization: Bearer <key>`; unset sends none. */
+    apiKey: string | undefined;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -234,5 +241,9 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       introspection: r.bool('CAREPLUS_INTROSPECTION', env !== 'production'),
     },
     logLevel: r.oneOf('CAREPLUS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    client: {
+      apiUrl: r.url('CAREPLUS_API_URL') ?? `http://127.0.0.1:${port}`,
+      apiKey: r.optional('CAREPLUS_API_KEY'),
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -7,9 +7,11 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { WebSocketServer } from 'ws';
 import type { AppConfig } from './config.js';
 import { type ApiContext, type ApiServices, type Caller, createApiContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/errors.js';
+import { serveSubscriptions } from './http/subscriptions.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
 import type { Logger } from './ports/logger.js';
 
@@ -18,13 +20,21 @@ export interface ApiDeps extends ApiServices {
   logger: Logger;
   /**
    * Resolves the caller of a request. Until authentication exists every caller is anonymous (null); the
-   * auth layer replaces this and throws an AppError-derived GraphQLError (see `toRequestError`) to refuse.
+   * auth layer replaces this and throws an AppError-derived GraphQLError (see `toRequestError`) to refuse. It sees
+   * the request's headers: an HTTP request's, or, for a websocket, the upgrade request's with `authorization` taken
+   * from the graphql-ws `connectionParams` (browsers cannot set websocket headers); a refused websocket is closed
+   * with 4401 (UNAUTHENTICATED) or 4403 (FORBIDDEN).
    */
-  authenticate?: (req: Request) => Promise<Caller | null>;
+  authenticate?: (request: AuthRequest) => Promise<Caller | null>;
   /** Extra HTTP routes (e.g. signed downloads), mounted before `/graphql`. */
   routes?: (app: Express) => void;
   /** A prebuilt schema; built from the resolvers when absent. */
   schema?: GraphQLSchema;
+}
+
+/** What `authenticate` reads of a request: its headers (an express Request qualifies). */
+export interface AuthRequest {
+  headers: IncomingHttpHeaders;
 }
 
 export interface ApiServerConfig {
@@ -50,9 +60,10 @@ export interface ApiServer {
 export const GRAPHQL_PATH = '/graphql';
 
 /**
- * The HTTP server: express 5 with Apollo Server at `/graphql` and `GET /healthz`. CSRF prevention stays on
- * (Apollo's default): a request that a browser could send cross-site without a preflight (a `text/plain`
- * POST, a GET without `apollo-require-preflight`) is refused.
+ * The HTTP server: express 5 with Apollo Server at `/graphql` and `GET /healthz`, plus GraphQL subscriptions over
+ * websockets (graphql-ws) at the same path, with the same schema, context, caller resolution and error masking.
+ * CSRF prevention stays on (Apollo's default): a request that a browser could send cross-site without a preflight
+ * (a `text/plain` POST, a GET without `apollo-require-preflight`) is refused.
  */
 export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServer {
   const logger = deps.logger.child({ component: 'api' });
@@ -60,6 +71,7 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
   app.disable('x-powered-by');
   const httpServer: Server = createServer(app);
   let apollo: ApolloServer<ApiContext> | undefined;
+  let subscriptions: { dispose(): Promise<void> } | undefined;
   let address: AddressInfo | undefined;
 
   const url = (): string => {
@@ -78,8 +90,27 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
 
     async start(): Promise<void> {
       const schema = deps.schema ?? (await buildGraphQLSchema());
+      const { logger: _logger, authenticate, routes: _routes, schema: _schema, ...rest } = deps;
+      const services: ApiServices = rest;
+      const formatError = createErrorFormatter({ env: config.env, logger });
+      const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
+      subscriptions = serveSubscriptions(wsServer, {
+        schema,
+        formatError,
+        logger,
+        production: config.env === 'production',
+        context: (caller) => createApiContext(services, { caller, logger }),
+        ...(authenticate !== undefined ? { authenticate } : {}),
+      });
       const plugins: ApolloServerPlugin<ApiContext>[] = [
         ApolloServerPluginDrainHttpServer({ httpServer }),
+        {
+          // Websockets are upgraded sockets the HTTP drain does not see: close them first.
+          serverWillStart: () =>
+            Promise.resolve({
+              drainServer: () => subscriptions?.dispose() ?? Promise.resolve(),
+            }),
+        },
         config.env === 'production'
           ? ApolloServerPluginLandingPageDisabled()
           : ApolloServerPluginLandingPageLocalDefault({ embed: false }),
@@ -90,7 +121,7 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
         csrfPrevention: true,
         introspection: config.introspection ?? config.env !== 'production',
         includeStacktraceInErrorResponses: false,
-        formatError: createErrorFormatter({ env: config.env, logger }),
+        formatError,
         logger: apolloLogger(logger),
       });
       await apollo.start();
@@ -99,8 +130,6 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
         res.json({ status: 'ok' });
       });
       deps.routes?.(app);
-      const { logger: _logger, authenticate, routes: _routes, schema: _schema, ...rest } = deps;
-      const services: ApiServices = rest;
       app.use(
         GRAPHQL_PATH,
         express.json({ limit: config.bodyLimit ?? '1mb' }),
@@ -131,9 +160,13 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
         // The drain plugin closes the HTTP server and waits for in-flight requests.
         await apollo.stop();
         apollo = undefined;
-      } else if (httpServer.listening) {
-        await new Promise<void>((resolve, reject) => httpServer.close((err) => (err ? reject(err) : resolve())));
+      } else {
+        await subscriptions?.dispose();
+        if (httpServer.listening) {
+          await new Promise<void>((resolve, reject) => httpServer.close((err) => (err ? reject(err) : resolve())));
+        }
       }
+      subscriptions = undefined;
       address = undefined;
     },
   };

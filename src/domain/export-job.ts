@@ -19,6 +19,8 @@ export function isFinished(status: ExportJobStatus): boolean {
  * - INTERRUPTED: the API restarted while the job ran, too often to try again.
  * - ENGINE_ERROR: the query engine failed (out of memory or disk, an engine fault).
  * - STORAGE_ERROR: the result could not be written to the exports store.
+ * - LIMIT_EXCEEDED: the engine refused to go on past one of its own limits (Athena: the workgroup's
+ *   bytes-scanned cut-off per query); narrower partitions or filters may fit.
  * - INTERNAL: anything else.
  */
 export const EXPORT_FAILURE_CODES = [
@@ -27,6 +29,7 @@ export const EXPORT_FAILURE_CODES = [
   'INTERRUPTED',
   'ENGINE_ERROR',
   'STORAGE_ERROR',
+  'LIMIT_EXCEEDED',
   'INTERNAL',
 ] as const;
 export type ExportFailureCode = (typeof EXPORT_FAILURE_CODES)[number];

@@ -15,6 +15,8 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
   /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
   JSONObject: { input: Record<string, string | number | boolean | null>; output: Record<string, string | number | boolean | null>; }
+  /** A JSON string, number, boolean or null (no objects or lists). Give 64-bit integers beyond 2^53 as strings. */
+  JSONScalar: { input: string | number | boolean | null; output: string | number | boolean | null; }
   /** The `SafeInt` scalar type represents non-fractional signed whole numeric values that are considered safe as defined by the ECMAScript specification. */
   SafeInt: { input: number; output: number; }
 };
@@ -76,11 +78,45 @@ export type ColumnType =
   /** An instant in UTC, microsecond precision. */
   | 'TIMESTAMP';
 
+/** CSV options as the job applies them, defaults filled in. */
+export type CsvOptions = {
+  /** A UTF-8 byte order mark at the start of every file, for Excel. */
+  bom: Scalars['Boolean']['output'];
+  /** One ASCII character. */
+  delimiter: Scalars['String']['output'];
+  /** A header row at the start of every file. */
+  header: Scalars['Boolean']['output'];
+  /** Text cells starting with =, +, -, @, tab or CR get a leading ' (OWASP CSV injection). */
+  neutralizeFormulas: Scalars['Boolean']['output'];
+  /** Text written for null. */
+  nullText: Scalars['String']['output'];
+  /** Every value double-quoted. */
+  quoteAll: Scalars['Boolean']['output'];
+};
+
+/** How the CSV is written. Every field is optional. */
+export type CsvOptionsInput = {
+  /** A UTF-8 byte order mark for Excel. Default false. */
+  bom?: InputMaybe<Scalars['Boolean']['input']>;
+  /** One ASCII character, not a double quote or a newline. Default `,`. */
+  delimiter?: InputMaybe<Scalars['String']['input']>;
+  /** A header row at the start of every file. Default true. */
+  header?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Make text cells starting with =, +, -, @, tab or CR inert with a leading ' (OWASP). Numbers, dates and booleans are never altered. Default true. */
+  neutralizeFormulas?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Text for null, at most 32 characters. Default empty. */
+  nullText?: InputMaybe<Scalars['String']['input']>;
+  /** Double-quote every value. Default false. */
+  quoteAll?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
 /** A table of analyst-ready Parquet data in the processed bucket. */
 export type Dataset = {
   /** Data columns, in file order. */
   columns: Array<Column>;
   description: Scalars['String']['output'];
+  /** The pre-flight estimate of an export of this dataset: rows, bytes to scan, partitions and files after pruning. Validates the input as `requestExport` does. */
+  estimateExport: ExportEstimate;
   /** Data files (keys under `_` or `.` folders are not data). */
   fileCount: Scalars['Int']['output'];
   freshness: Freshness;
@@ -105,6 +141,12 @@ export type Dataset = {
   sizeBytes: Scalars['SafeInt']['output'];
   /** Data files whose Parquet footer could not be read; their rows are not in `rowCount`. */
   unreadableFileCount: Scalars['Int']['output'];
+};
+
+
+/** A table of analyst-ready Parquet data in the processed bucket. */
+export type DatasetEstimateExportArgs = {
+  input?: InputMaybe<ExportEstimateInput>;
 };
 
 
@@ -183,6 +225,280 @@ export type DatasetPreview = {
   rows: Array<Scalars['JSONObject']['output']>;
 };
 
+/** Compression of the result files. */
+export type ExportCompression =
+  /** gzip files, `part-NNNNN.csv.gz` (each a valid gzip stream of one CSV file). */
+  | 'GZIP'
+  /** Plain CSV files, `part-NNNNN.csv`. */
+  | 'NONE';
+
+/** The query engine that runs an export. */
+export type ExportEngine =
+  /** Amazon Athena over the Glue tables. */
+  | 'ATHENA'
+  /** Embedded DuckDB in the API process. */
+  | 'DUCKDB';
+
+/** Why a job failed. The message never contains a key, a path or SQL. */
+export type ExportError = {
+  code: ExportErrorCode;
+  message: Scalars['String']['output'];
+};
+
+/** Why an export job failed. */
+export type ExportErrorCode =
+  /** The files changed between the request and the run; request the export again. */
+  | 'DATA_CHANGED'
+  /** A Parquet file of the dataset cannot be read. */
+  | 'DATA_CORRUPT'
+  /** The query engine failed (out of memory or disk, an engine fault). */
+  | 'ENGINE_ERROR'
+  /** Anything else; the server log has the details. */
+  | 'INTERNAL'
+  /** The API restarted while the job ran, too often to try again. */
+  | 'INTERRUPTED'
+  /** The result could not be written to the exports store. */
+  | 'STORAGE_ERROR';
+
+/** The pre-flight figures of an export, from Parquet footers after partition pruning; other predicates are not counted, so `rows` is an upper bound. */
+export type ExportEstimate = {
+  /** Parquet bytes to read. */
+  bytesToScan: Scalars['SafeInt']['output'];
+  /** Files to read. */
+  files: Scalars['Int']['output'];
+  /** Partitions to read. */
+  partitions: Scalars['Int']['output'];
+  /** Rows in the files to read. */
+  rows: Scalars['SafeInt']['output'];
+  /** Files whose footer could not be read; an export of them fails with DATA_CORRUPT. */
+  unreadableFiles: Scalars['Int']['output'];
+};
+
+/** The slice of a dataset an export reads. */
+export type ExportEstimateInput = {
+  /** Columns in output order; default every visible column. */
+  columns?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  limit?: InputMaybe<Scalars['SafeInt']['input']>;
+  orderBy?: InputMaybe<Array<ExportOrderInput>>;
+  partitions?: InputMaybe<ExportPartitionsInput>;
+  /** Conditions a row must all meet. */
+  where?: InputMaybe<Array<ExportPredicateInput>>;
+};
+
+/** One file of an export result, in order. */
+export type ExportFile = {
+  /** Bytes as stored (compressed for gzip). */
+  bytes: Scalars['SafeInt']['output'];
+  /** File name, e.g. `part-00000.csv.gz`. */
+  name: Scalars['String']['output'];
+  rowCount: Scalars['SafeInt']['output'];
+  /** SHA-256 (hex) of the file's bytes as stored. */
+  sha256: Scalars['String']['output'];
+  /** A fresh download link while the job is SUCCEEDED, null otherwise. Every read of the job issues a new one; a link that expired mid-download is replaced by reading the job again (downloads support `Range`). */
+  url?: Maybe<Scalars['String']['output']>;
+  /** When `url` stops working. */
+  urlExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** Operator of one export predicate. Comparisons use the column type; text compares by code point. */
+export type ExportFilterOp =
+  /** From the first to the second value, both inclusive. */
+  | 'BETWEEN'
+  /** Text containing the one value, case-sensitive (string columns). */
+  | 'CONTAINS'
+  /** Equal to the one value. */
+  | 'EQ'
+  /** Greater than the one value. */
+  | 'GT'
+  /** Greater than or equal to the one value. */
+  | 'GTE'
+  /** Equal to one of the values (at least one). */
+  | 'IN'
+  /** Not null; takes no values. */
+  | 'IS_NOT_NULL'
+  /** Null; takes no values. */
+  | 'IS_NULL'
+  /** Less than the one value. */
+  | 'LT'
+  /** Less than or equal to the one value. */
+  | 'LTE'
+  /** Not equal to the one value (nulls do not match). */
+  | 'NE'
+  /** Text starting with the one value, case-sensitive (string columns). */
+  | 'STARTS_WITH';
+
+/** An export of a dataset slice to CSV. Read it again (`export(id)`) for progress and, once SUCCEEDED, fresh download links. */
+export type ExportJob = {
+  createdAt: Scalars['DateTime']['output'];
+  /** The dataset exported. */
+  dataset: Scalars['String']['output'];
+  engine: ExportEngine;
+  /** Set when FAILED. */
+  error?: Maybe<ExportError>;
+  /** The pre-flight estimate made when the job was requested. */
+  estimate: ExportEstimate;
+  /** When retention deletes the result (the job then says EXPIRED); null until it succeeds. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  progress: ExportProgress;
+  request: ExportRequest;
+  /** Id of the caller who requested it. */
+  requestedBy: Scalars['String']['output'];
+  /** Set once SUCCEEDED (and kept, without links, when it expires). */
+  result?: Maybe<ExportResult>;
+  /** When the current run started; null while queued. */
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  status: ExportStatus;
+};
+
+/** A page of the caller's export jobs, newest first. */
+export type ExportJobConnection = {
+  /** The items of this page with their cursors. */
+  edges: Array<ExportJobEdge>;
+  /** The items of this page. */
+  nodes: Array<ExportJob>;
+  pageInfo: PageInfo;
+  /** Items matching the filter, over all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ExportJobEdge = {
+  /** Opaque cursor of this item; pass it as `after` to continue after it. */
+  cursor: Scalars['String']['output'];
+  node: ExportJob;
+};
+
+/** One sort key of an export. */
+export type ExportOrder = {
+  column: Scalars['String']['output'];
+  direction: SortDirection;
+};
+
+/** A sort key. Without any, rows come in no particular order. */
+export type ExportOrderInput = {
+  column: Scalars['String']['input'];
+  /** Default ASC. */
+  direction?: InputMaybe<SortDirection>;
+};
+
+/** The partition filter as the job runs it. */
+export type ExportPartitions = {
+  /** The partition key. */
+  column: Scalars['String']['output'];
+  /** Inclusive lower bound. */
+  from?: Maybe<Scalars['JSONScalar']['output']>;
+  /** Inclusive upper bound. */
+  to?: Maybe<Scalars['JSONScalar']['output']>;
+  /** Listed values, sorted and unique; null for none. */
+  values?: Maybe<Array<Scalars['JSONScalar']['output']>>;
+};
+
+/** Which partitions to read: listed values and/or an inclusive range, compared by the key type. Only those files are read. */
+export type ExportPartitionsInput = {
+  /** The partition key; default the dataset's first. */
+  column?: InputMaybe<Scalars['String']['input']>;
+  /** Inclusive lower bound. */
+  from?: InputMaybe<Scalars['String']['input']>;
+  /** Inclusive upper bound. */
+  to?: InputMaybe<Scalars['String']['input']>;
+  /** Partition values, e.g. `["2024-01-01", "2024-01-02"]`. */
+  values?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** One predicate as the job runs it: values coerced to the column's type, IN lists sorted and unique. */
+export type ExportPredicate = {
+  column: Scalars['String']['output'];
+  op: ExportFilterOp;
+  /** Canonical values: numbers, booleans, text; 64-bit integers and decimals as strings, timestamps as `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+  values: Array<Scalars['JSONScalar']['output']>;
+};
+
+/** A structured condition on one column (never SQL). Values are JSON scalars coerced to the column's type: `5` or `"5"` for an INT, `"2024-01-31T10:00:00Z"` for a TIMESTAMP, 64-bit integers beyond 2^53 as strings. */
+export type ExportPredicateInput = {
+  /** A column of the dataset (or a partition key). */
+  column: Scalars['String']['input'];
+  op: ExportFilterOp;
+  /** One value for comparisons, two for BETWEEN, one or more for IN, none for IS_NULL / IS_NOT_NULL. Null is not a value: use IS_NULL. */
+  values?: InputMaybe<Array<InputMaybe<Scalars['JSONScalar']['input']>>>;
+};
+
+/** How far an export job is. */
+export type ExportProgress = {
+  /** CSV bytes written so far. */
+  bytesWritten: Scalars['SafeInt']['output'];
+  /** From 0 to 1. */
+  fraction: Scalars['Float']['output'];
+  /** Rows expected, from the pre-flight estimate capped by the limit. */
+  rowsEstimated: Scalars['SafeInt']['output'];
+  /** Rows written: estimated from the scan while running, exact when done. */
+  rowsWritten: Scalars['SafeInt']['output'];
+};
+
+/** The request a job runs, normalised: defaults applied, values coerced, predicates in canonical order. The access policy's own row filter is not shown. */
+export type ExportRequest = {
+  /** Columns in output order. */
+  columns: Array<Scalars['String']['output']>;
+  compression: ExportCompression;
+  csv: CsvOptions;
+  dataset: Scalars['String']['output'];
+  idempotencyKey?: Maybe<Scalars['String']['output']>;
+  /** The request's row limit; null for none. */
+  limit?: Maybe<Scalars['SafeInt']['output']>;
+  orderBy: Array<ExportOrder>;
+  partitions?: Maybe<ExportPartitions>;
+  /** Predicates, all of which a row meets. */
+  where: Array<ExportPredicate>;
+};
+
+/** An export: a slice of one dataset as CSV. Validated against the catalog before a job exists; the same request on unchanged data returns the existing job. */
+export type ExportRequestInput = {
+  /** Columns in output order; default every visible column. */
+  columns?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Default NONE. */
+  compression?: InputMaybe<ExportCompression>;
+  csv?: InputMaybe<CsvOptionsInput>;
+  dataset: Scalars['String']['input'];
+  /** Repeating a request with the same key returns the same job; the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  limit?: InputMaybe<Scalars['SafeInt']['input']>;
+  orderBy?: InputMaybe<Array<ExportOrderInput>>;
+  partitions?: InputMaybe<ExportPartitionsInput>;
+  /** Conditions a row must all meet. */
+  where?: InputMaybe<Array<ExportPredicateInput>>;
+};
+
+/** The files of a finished export. */
+export type ExportResult = {
+  /** Bytes over all files, as stored. */
+  bytes: Scalars['SafeInt']['output'];
+  /** Files in order. With a header, every file starts with it; to join them into one CSV, drop the header of every file after the first. */
+  files: Array<ExportFile>;
+  /** Data rows over all files (header rows not counted). */
+  rowCount: Scalars['SafeInt']['output'];
+  /** SHA-256 (hex) of the checksum listing: one `<sha256>  <name>` line per file, in order (the `sha256sum` format). */
+  sha256: Scalars['String']['output'];
+  /** True when a limit (the request's or the configured maximum) cut rows off. */
+  truncated: Scalars['Boolean']['output'];
+};
+
+/** State of an export job. SUCCEEDED, FAILED, CANCELLED and EXPIRED are final (SUCCEEDED may expire). */
+export type ExportStatus =
+  /** Cancelled by its requester; partial output removed. */
+  | 'CANCELLED'
+  /** The result was deleted by retention; request the export again. */
+  | 'EXPIRED'
+  /** Stopped by an error; see `error`. Never has a link. */
+  | 'FAILED'
+  /** Waiting for a free worker. */
+  | 'QUEUED'
+  /** The engine is writing the CSV; see `progress`. */
+  | 'RUNNING'
+  /** Done: `result` lists the files with fresh download links. */
+  | 'SUCCEEDED';
+
 /** How recent the data of a dataset is. */
 export type Freshness = {
   /** Seconds from `newestEventTime` to now. */
@@ -199,6 +515,23 @@ export type Freshness = {
   stale: Scalars['Boolean']['output'];
   /** Seconds from `newestWriteTime` to now. */
   writeLagSeconds?: Maybe<Scalars['SafeInt']['output']>;
+};
+
+export type Mutation = {
+  /** Cancels a job of yours: a queued job leaves the queue, a running one is stopped and its partial output removed. A finished job is returned unchanged. */
+  cancelExport: ExportJob;
+  /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field), NOT_FOUND (dataset), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
+  requestExport: ExportJob;
+};
+
+
+export type MutationCancelExportArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRequestExportArgs = {
+  input: ExportRequestInput;
 };
 
 /** Where a page ends. Pass `endCursor` as `after` to get the next page. */
@@ -334,6 +667,10 @@ export type Query = {
   dataset: Dataset;
   /** Datasets in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset. */
   datasets: DatasetConnection;
+  /** One of your export jobs, with fresh download links when SUCCEEDED. Another caller's job is NOT_FOUND, as a missing one. */
+  export: ExportJob;
+  /** Your export jobs, newest first, a page at a time (`first` at most 100). */
+  exports: ExportJobConnection;
   /** Pipeline health per dataset over the last `windowHours` hours. */
   pipeline: PipelineStatus;
   /** ETL runs, newest first, a page at a time (`first` at most 100). */
@@ -350,6 +687,18 @@ export type QueryDatasetsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<DatasetFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryExportArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryExportsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<ExportStatus>;
 };
 
 
@@ -421,4 +770,21 @@ export type SchemaVersion = {
   columns: Array<SchemaColumn>;
   createdAt: Scalars['DateTime']['output'];
   version: Scalars['Int']['output'];
+};
+
+/** Order of a sort key. */
+export type SortDirection =
+  /** Smallest first. */
+  | 'ASC'
+  /** Largest first. */
+  | 'DESC';
+
+export type Subscription = {
+  /** Updates of one of your export jobs over a websocket (graphql-ws protocol, `graphql-transport-ws`, at the GraphQL path; send the API key as `connectionParams.authorization`). The job as it is now comes first, then every change (progress coalesced to the latest when the client is slower); the stream completes after a final state. Fallback without websockets (e.g. the API Lambda): poll `export(id)` every second or two; it answers the same job. */
+  exportUpdated: ExportJob;
+};
+
+
+export type SubscriptionExportUpdatedArgs = {
+  id: Scalars['ID']['input'];
 };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../ports/logger.js';
 import type { DatasetLoaders, DatasetService } from '../services/dataset-service.js';
+import type { ExportService } from '../services/export-service.js';
 import type { PipelineLoaders, PipelineService } from '../services/pipeline-service.js';
 
 /**
@@ -16,6 +17,11 @@ export interface Caller {
 export interface ApiServices {
   datasets: DatasetService;
   pipeline: PipelineService;
+  /**
+   * Export jobs. Absent when a server runs without the export path (metadata-only test servers); the export
+   * fields then fail as an internal error (see `exportsOf`).
+   */
+  exports?: ExportService;
 }
 
 /** Per-request loaders: created fresh for each request so batching and caching never cross requests. */
@@ -45,4 +51,20 @@ export function createApiContext(
     loaders: { datasets: services.datasets.createLoaders(), pipeline: services.pipeline.createLoaders() },
     logger: request.logger.child({ requestId }),
   };
+}
+
+/**
+ * The caller export jobs and grants are resolved for: the authenticated caller, or, while the server runs without
+ * authentication, one anonymous admin. The one place that default lives.
+ */
+export function callerOf(ctx: ApiContext): Caller {
+  return ctx.caller ?? ANONYMOUS;
+}
+
+const ANONYMOUS: Caller = Object.freeze({ id: 'anonymous', role: 'admin' });
+
+/** The export service, or an internal error when this server was built without it. */
+export function exportsOf(ctx: ApiContext): ExportService {
+  if (ctx.services.exports === undefined) throw new Error('the export service is not configured on this server');
+  return ctx.services.exports;
 }

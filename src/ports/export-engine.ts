@@ -23,7 +23,24 @@ export interface ExportRunOptions {
  */
 export interface ExportEngine {
   readonly kind: ExportEngineKind;
-  run(job: { id: string }, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult>;
+  run(job: ExportRunJob, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult>;
+}
+
+/**
+ * The job an engine runs, as far as engines need it (the service passes the job record). An engine that hands the
+ * work to a remote service derives its idempotency tokens from these, so a call retried within one start of the job
+ * never starts a second query, while a new start (after a failure, a crash or a shutdown) never inherits the
+ * query of an earlier one.
+ */
+export interface ExportRunJob {
+  id: string;
+  /** Starts of the job so far, this one included (the record's `attempts`); 1 when absent. */
+  attempts?: number;
+  /**
+   * When this start began (the record's `startedAt`, ISO 8601). A shutdown puts a running job back without counting
+   * its start, so only this tells two starts with the same count apart.
+   */
+  startedAt?: string | null;
 }
 
 /** The run was cancelled through its signal; its partial output is gone. */

@@ -4,8 +4,6 @@ import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promise
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type CsvLayout, CsvRecordScanner } from '../../domain/export-csv-layout.js';
 import type { ExportJobResult, ExportResultFile } from '../../domain/export-job.js';
@@ -15,10 +13,16 @@ import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.j
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { Logger } from '../../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.js';
+import { gzipMembers } from '../csv/gzip-members.js';
+import {
+  partFileName,
+  partPutOptions,
+  removeExportOutput,
+  UTF8_BOM,
+  writeExportManifest,
+} from '../csv/export-result-files.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
-const gzipAsync = promisify(gzipCallback);
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const READ_CHUNK = 1024 * 1024;
 const SCAN_CHUNK = 4 * 1024 * 1024;
 /** Share of the progress fraction for the query; the rest is for writing the parts. */
@@ -140,7 +144,7 @@ export class DuckDbExportEngine implements ExportEngine {
       );
       // The manifest marks the result complete: never write it for a job cancelled during the upload.
       checkAborted(signal);
-      const result = await this.writeManifest(job.id, plan, files, truncated);
+      const result = await writeExportManifest(this.store, job.id, plan, files, truncated);
       progress.flush({ rowsWritten: result.rowCount, bytesWritten: result.bytes, fraction: 1 });
       return result;
     } catch (err) {
@@ -151,7 +155,7 @@ export class DuckDbExportEngine implements ExportEngine {
           error: err instanceof Error ? err.message : String(err),
         });
       }
-      await this.removeOutput(job.id).catch((cleanupErr: unknown) =>
+      await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
         log?.error('could not remove partial export output', { error: String(cleanupErr) }),
       );
       throw mapped;
@@ -294,12 +298,9 @@ export class DuckDbExportEngine implements ExportEngine {
     const files: ExportResultFile[] = [];
     for (const [index, part] of layout.parts.entries()) {
       checkAborted(signal);
-      const name = `part-${String(index).padStart(5, '0')}.csv${gzip ? '.gz' : ''}`;
+      const name = partFileName(index, gzip);
       const key = `${jobId}/${name}`;
-      const put = {
-        contentType: gzip ? 'application/gzip' : 'text/csv; charset=utf-8',
-        contentDisposition: `attachment; filename="${plan.table.name}-${name}"`,
-      };
+      const put = partPutOptions(plan.table.name, name, gzip);
       const identity = !gzip && !csv.bom && part.start === 0 && part.end === size;
       let sha256: string;
       let bytes: number;
@@ -316,7 +317,7 @@ export class DuckDbExportEngine implements ExportEngine {
           const hash = createHash('sha256');
           let partBytes = 0;
           const raw = async function* (): AsyncGenerator<Buffer> {
-            if (csv.bom) yield BOM;
+            if (csv.bom) yield UTF8_BOM;
             if (index > 0 && header.length > 0) yield header;
             for await (const chunk of readChunks(out, part.start, part.end)) {
               bytesRead += chunk.length;
@@ -345,53 +346,6 @@ export class DuckDbExportEngine implements ExportEngine {
       files.push({ name, key, rowCount: part.rows, bytes, sha256 });
     }
     return files;
-  }
-
-  private async writeManifest(
-    jobId: string,
-    plan: ExportPlan,
-    files: ExportResultFile[],
-    truncated: boolean,
-  ): Promise<ExportJobResult> {
-    const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
-    const manifestKey = `${jobId}/manifest.json`;
-    const result: ExportJobResult = {
-      rowCount: files.reduce((n, f) => n + f.rowCount, 0),
-      bytes: files.reduce((n, f) => n + f.bytes, 0),
-      sha256: createHash('sha256').update(listing, 'utf8').digest('hex'),
-      truncated,
-      files,
-      manifestKey,
-    };
-    const manifest = {
-      jobId,
-      dataset: plan.table.name,
-      format: 'csv',
-      compression: plan.request.compression,
-      csv: plan.request.csv,
-      columns: plan.request.columns.map((c) => ({ name: c.name, type: c.mask === null ? c.type : 'string' })),
-      dataVersion: plan.dataVersion,
-      rowCount: result.rowCount,
-      bytes: result.bytes,
-      sha256: result.sha256,
-      truncated,
-      files: files.map((f) => ({ name: f.name, rowCount: f.rowCount, bytes: f.bytes, sha256: f.sha256 })),
-    };
-    try {
-      await this.store.put('exports', manifestKey, JSON.stringify(manifest, null, 2), {
-        contentType: 'application/json',
-      });
-    } catch (err) {
-      throw new ExportFailedError('STORAGE_ERROR', 'the export result could not be stored', { cause: err });
-    }
-    return result;
-  }
-
-  /** Deletes everything under `<job-id>/`: parts already uploaded and the manifest. */
-  private async removeOutput(jobId: string): Promise<void> {
-    for await (const object of this.store.listAll('exports', `${jobId}/`)) {
-      await this.store.delete('exports', object.key);
-    }
   }
 
   /** A client-safe failure: DuckDB's messages name local paths and SQL, so they go to the log only. */
@@ -539,44 +493,6 @@ class FileHasher {
     this.handle = undefined;
     await handle?.close();
   }
-}
-
-/**
- * gzip as a series of members (RFC 1952 allows several; gunzip, zlib, Python and Java read them as one stream),
- * each compressed on the thread pool, `parallelism` at once, and emitted in order: single-stream gzip is the
- * bottleneck of a large export otherwise.
- */
-async function* gzipMembers(
-  source: AsyncIterable<Buffer>,
-  level: number,
-  blockBytes: number,
-  parallelism: number,
-): AsyncGenerator<Buffer> {
-  const pending: Promise<Buffer>[] = [];
-  let buffered: Buffer[] = [];
-  let size = 0;
-  let blocks = 0;
-  const flush = (): void => {
-    const block = Buffer.concat(buffered, size);
-    buffered = [];
-    size = 0;
-    blocks += 1;
-    const compressed = gzipAsync(block, { level });
-    // Awaited in order below; this keeps a failure from being reported as unhandled in the meantime.
-    compressed.catch(() => undefined);
-    pending.push(compressed);
-  };
-  for await (const chunk of source) {
-    buffered.push(chunk);
-    size += chunk.length;
-    if (size >= blockBytes) {
-      flush();
-      if (pending.length >= Math.max(1, parallelism)) yield await pending.shift()!;
-    }
-  }
-  // An empty input still makes one (empty) member: a valid gzip file.
-  if (size > 0 || blocks === 0) flush();
-  while (pending.length > 0) yield await pending.shift()!;
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order; stops starting new calls after a failure. */

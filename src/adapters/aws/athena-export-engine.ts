@@ -1,0 +1,564 @@
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  type QueryExecution,
+  StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import type { AppConfig } from '../../config.js';
+import { compileAthenaQuery } from '../../domain/athena-sql.js';
+import { ConfigError } from '../../domain/errors.js';
+import type { ExportJobResult } from '../../domain/export-job.js';
+import { partitionValuesOf, pruneFiles } from '../../domain/export-partitions.js';
+import type { ExportPlan } from '../../domain/export-plan.js';
+import {
+  type EngineProgress,
+  ExportCancelledError,
+  type ExportEngine,
+  ExportFailedError,
+  type ExportRunJob,
+  type ExportRunOptions,
+} from '../../ports/export-engine.js';
+import type { Logger } from '../../ports/logger.js';
+import type { ObjectStore } from '../../ports/object-store.js';
+import { CsvRecordEncoder } from '../csv/csv-record-encoder.js';
+import { writeCsvParts } from '../csv/csv-part-writer.js';
+import { removeExportOutput, writeExportManifest } from '../csv/export-result-files.js';
+import { MalformedResultError, parseAthenaCsv } from './athena-result-parser.js';
+import { athenaCellConverter, UnreadableCellError } from './athena-value-text.js';
+
+/** Where Athena writes a job's raw results in the exports bucket: `<prefix><job-id>/<query-id>.csv`. */
+export const ATHENA_RESULTS_PREFIX = '_athena/';
+/** Share of the progress fraction for the query; the rest is for rewriting its result into the parts. */
+const QUERY_SHARE = 0.5;
+const ERROR_CATEGORIES: Record<number, string> = { 1: 'SYSTEM', 2: 'USER', 3: 'OTHER' };
+/** Athena's reason for a query stopped by the workgroup's per-query data usage control. */
+const SCAN_CUTOFF = /bytes scanned limit was exceeded/i;
+
+export interface AthenaExportEngineOptions {
+  client: AthenaClient;
+  store: ObjectStore;
+  /** The Glue database of the tables (`AppConfig.glue.database`). */
+  database: string;
+  workgroup: string;
+  /** The real name of the bucket behind the store's `exports` bucket: Athena writes its result files there. */
+  exportsBucket: string;
+  /** Key prefix for Athena's result files, ending in `/`. Default `_athena/`. */
+  resultsPrefix?: string;
+  /** Target size of one result file before compression; parts end on record boundaries. Default 1 GiB. */
+  partSizeBytes?: number;
+  /** gzip level, 1 (fastest) to 9 (smallest). Default 6. */
+  gzipLevel?: number;
+  /** Uncompressed bytes per gzip member; members are compressed in parallel. Default 8 MiB. */
+  gzipBlockBytes?: number;
+  /** gzip members compressed at once. Default: the machine's parallelism. */
+  gzipParallelism?: number;
+  /** First wait between GetQueryExecution polls, in ms; it grows by half each poll up to the maximum. Default 500. */
+  pollIntervalMs?: number;
+  /** Longest wait between polls, in ms. Default 5000. */
+  maxPollIntervalMs?: number;
+  /** After StopQueryExecution, how long to wait for Athena to confirm the query ended, in ms. Default 30000. */
+  stopTimeoutMs?: number;
+  /** Queries started again when Athena reports a failure as retryable. Default 1. */
+  retryableFailureRetries?: number;
+  /** How often progress is reported while a job runs, in ms. Default 250. */
+  progressIntervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The export engine on Amazon Athena: the request compiled to Athena SQL over the Glue table (athena-sql.ts),
+ * values as execution parameters; Athena writes its CSV result under `_athena/<job-id>/` in the exports bucket;
+ * the engine streams that file through a parser into the export's CSV options (header, delimiter, quote-all,
+ * null text, BOM, gzip, parts), byte for byte what the DuckDB engine writes for the same rows, then deletes
+ * Athena's files. `<job-id>/manifest.json` goes last, as with DuckDB.
+ *
+ * - Idempotent starts: `ClientRequestToken` is derived from the job id, the job's start (attempt count and start
+ *   time) and the retry within it, so a StartQueryExecution the SDK retries after a lost response returns the same
+ *   query, never a second one; a new start of the job (after a failure, a restart or a shutdown) runs a new query.
+ * - Status: GetQueryExecution polled with a growing interval; FAILED is mapped from `AthenaError` (category, type,
+ *   retryable) to the job's error codes with messages that name no SQL, key or bucket (Athena's own text goes to
+ *   the log only); a failure Athena calls retryable is started again once; the workgroup's bytes-scanned cut-off
+ *   is LIMIT_EXCEEDED.
+ * - Cancel: aborting the signal calls StopQueryExecution, waits for Athena to confirm, and removes every file of
+ *   the job (Athena's and the parts).
+ * - Progress: while the query runs Athena reports only the bytes scanned, so the fraction moves with
+ *   DataScannedInBytes over the planned Parquet bytes (Athena reads only the columns it needs, so it stays low) up
+ *   to one half; rows are counted while the result is rewritten, which takes the other half.
+ * - Data version: the table's files are listed and pruned as the planner did, before the query and after it; any
+ *   difference from the plan is DATA_CHANGED, as in the DuckDB engine.
+ *
+ * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
+ * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
+ * `.789000Z` where DuckDB shows `.789123Z`, and filters compare milliseconds). If the workgroup enforces its own
+ * result location, Athena writes there instead of under the job's prefix; the engine reads and deletes the file
+ * wherever it is in the exports bucket.
+ */
+export class AthenaExportEngine implements ExportEngine {
+  readonly kind = 'athena' as const;
+  private readonly client: AthenaClient;
+  private readonly store: ObjectStore;
+  private readonly resultsPrefix: string;
+  private readonly partSizeBytes: number;
+  private readonly gzipLevel: number;
+  private readonly gzipBlockBytes: number;
+  private readonly gzipParallelism: number;
+  private readonly pollIntervalMs: number;
+  private readonly maxPollIntervalMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly retries: number;
+  private readonly progressIntervalMs: number;
+
+  constructor(private readonly options: AthenaExportEngineOptions) {
+    this.client = options.client;
+    this.store = options.store;
+    this.resultsPrefix = options.resultsPrefix ?? ATHENA_RESULTS_PREFIX;
+    if (!this.resultsPrefix.endsWith('/') || this.resultsPrefix === '/') {
+      throw new RangeError(`resultsPrefix must be a key prefix ending in "/", got "${this.resultsPrefix}"`);
+    }
+    this.partSizeBytes = options.partSizeBytes ?? 1024 * 1024 * 1024;
+    this.gzipLevel = options.gzipLevel ?? 6;
+    this.gzipBlockBytes = options.gzipBlockBytes ?? 8 * 1024 * 1024;
+    this.gzipParallelism = options.gzipParallelism ?? availableParallelism();
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.maxPollIntervalMs = options.maxPollIntervalMs ?? 5000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+    this.retries = Math.max(0, options.retryableFailureRetries ?? 1);
+    this.progressIntervalMs = options.progressIntervalMs ?? 250;
+  }
+
+  async run(job: ExportRunJob, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult> {
+    const { signal } = options;
+    const log = this.options.logger?.child({ jobId: job.id, dataset: plan.table.name, engine: 'athena' });
+    const progress = new ProgressReporter(options.onProgress, this.progressIntervalMs);
+    let resultKey: string | null = null;
+    try {
+      checkAborted(signal);
+      // A previous start of this job may have left Athena's files behind.
+      await this.removeResults(job.id, null);
+      await this.checkDataVersion(plan);
+      // Pruning left nothing to read: the result is the header alone, and Athena is not asked (nor billed).
+      if (plan.files.length > 0) {
+        resultKey = await this.query(job, plan, signal, progress, log);
+        await this.checkDataVersion(plan);
+      }
+      checkAborted(signal);
+      const result = await this.writeResult(job.id, resultKey, plan, signal, progress);
+      progress.flush({ rowsWritten: result.rowCount, bytesWritten: result.bytes, fraction: 1 });
+      return result;
+    } catch (err) {
+      const mapped = mapError(err, signal);
+      if (!(mapped instanceof ExportCancelledError)) {
+        log?.warn('export engine failed', { code: mapped.code, error: describe(err) });
+      }
+      await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
+        log?.error('could not remove partial export output', { error: String(cleanupErr) }),
+      );
+      throw mapped;
+    } finally {
+      await this.removeResults(job.id, resultKey).catch((cleanupErr: unknown) =>
+        log?.error("could not remove Athena's result files", { error: String(cleanupErr) }),
+      );
+    }
+  }
+
+  /** Runs the query to its end; returns the key of Athena's CSV result in the exports bucket. */
+  private async query(
+    job: ExportRunJob,
+    plan: ExportPlan,
+    signal: AbortSignal,
+    progress: ProgressReporter,
+    log: Logger | undefined,
+  ): Promise<string> {
+    const limit = plan.effectiveLimit;
+    // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
+    const compiled = compileAthenaQuery(plan.request, plan.table, {
+      database: this.options.database,
+      limit: limit === null ? null : limit + 1,
+    });
+    const outputLocation = `s3://${this.options.exportsBucket}/${this.resultsPrefix}${job.id}/`;
+    for (let retry = 0; ; retry++) {
+      let id: string;
+      try {
+        const started = await this.client.send(
+          new StartQueryExecutionCommand({
+            QueryString: compiled.sql,
+            // Athena refuses an empty list: omit it when the query has no parameter.
+            ...(compiled.parameters.length > 0 ? { ExecutionParameters: compiled.parameters } : {}),
+            ClientRequestToken: athenaRequestToken(job, retry),
+            WorkGroup: this.options.workgroup,
+            QueryExecutionContext: { Database: this.options.database },
+            ResultConfiguration: { OutputLocation: outputLocation },
+          }),
+        );
+        if (started.QueryExecutionId === undefined) throw new Error('StartQueryExecution returned no QueryExecutionId');
+        id = started.QueryExecutionId;
+      } catch (err) {
+        const busy = (err as { name?: string }).name === 'TooManyRequestsException';
+        throw new ExportFailedError(
+          'ENGINE_ERROR',
+          busy
+            ? 'the query engine is running too many queries; request the export again later'
+            : 'the query engine did not accept the export query',
+          { cause: err },
+        );
+      }
+      log?.info('athena query started', { queryExecutionId: id, retry });
+      const execution = await this.waitFor(id, plan, signal, progress);
+      const status = execution.Status;
+      switch (status?.State) {
+        case 'SUCCEEDED':
+          return this.resultKeyOf(execution);
+        case 'CANCELLED': {
+          if (signal.aborted) throw new ExportCancelledError();
+          log?.warn('athena query was cancelled outside the export', { reason: status.StateChangeReason });
+          if (SCAN_CUTOFF.test(status.StateChangeReason ?? '')) throw scanCutoffError();
+          throw new ExportFailedError('ENGINE_ERROR', 'the query was cancelled in the query engine');
+        }
+        default: {
+          const failure = failureOf(execution, plan);
+          log?.warn('athena query failed', {
+            queryExecutionId: id,
+            errorCategory: status?.AthenaError?.ErrorCategory,
+            errorType: status?.AthenaError?.ErrorType,
+            retryable: status?.AthenaError?.Retryable,
+            reason: status?.StateChangeReason,
+          });
+          if (failure.retryable && retry < this.retries) continue;
+          throw failure.error;
+        }
+      }
+    }
+  }
+
+  /** Polls until the query ends, reporting progress; on abort stops it and throws ExportCancelledError. */
+  private async waitFor(
+    id: string,
+    plan: ExportPlan,
+    signal: AbortSignal,
+    progress: ProgressReporter,
+  ): Promise<QueryExecution> {
+    let wait = this.pollIntervalMs;
+    for (;;) {
+      if (signal.aborted) {
+        await this.stop(id);
+        throw new ExportCancelledError();
+      }
+      const execution = await this.describe(id);
+      const state = execution.Status?.State;
+      const scanned = execution.Statistics?.DataScannedInBytes ?? 0;
+      const planned = Math.max(1, plan.estimate.bytesToScan);
+      progress.report({ rowsWritten: 0, bytesWritten: 0, fraction: QUERY_SHARE * Math.min(1, scanned / planned) });
+      if (state !== 'QUEUED' && state !== 'RUNNING') return execution;
+      await sleep(wait, signal);
+      wait = Math.min(this.maxPollIntervalMs, Math.ceil(wait * 1.5));
+    }
+  }
+
+  private async describe(id: string): Promise<QueryExecution> {
+    try {
+      const out = await this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+      if (out.QueryExecution === undefined) throw new Error('GetQueryExecution returned no QueryExecution');
+      return out.QueryExecution;
+    } catch (err) {
+      throw new ExportFailedError('ENGINE_ERROR', 'the query engine could not be reached', { cause: err });
+    }
+  }
+
+  /** StopQueryExecution, then waits (bounded) until Athena says the query ended, so no result lands after cleanup. */
+  private async stop(id: string): Promise<void> {
+    const log = this.options.logger;
+    try {
+      await this.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
+      const deadline = Date.now() + this.stopTimeoutMs;
+      let wait = this.pollIntervalMs;
+      while (Date.now() < deadline) {
+        const state = (await this.describe(id)).Status?.State;
+        if (state !== 'QUEUED' && state !== 'RUNNING') return;
+        await sleep(wait);
+        wait = Math.min(this.maxPollIntervalMs, Math.ceil(wait * 1.5));
+      }
+      log?.warn('athena query still running after StopQueryExecution', { queryExecutionId: id });
+    } catch (err) {
+      log?.error('could not stop an athena query', { queryExecutionId: id, error: describe(err) });
+    }
+  }
+
+  /** The key of the result file in the exports bucket, from where Athena says it wrote it. */
+  private resultKeyOf(execution: QueryExecution): string {
+    const location = execution.ResultConfiguration?.OutputLocation ?? '';
+    const bucketPrefix = `s3://${this.options.exportsBucket}/`;
+    if (!location.startsWith(bucketPrefix) || location.length === bucketPrefix.length) {
+      this.options.logger?.error('athena wrote its result outside the exports bucket', { outputLocation: location });
+      throw new ExportFailedError('ENGINE_ERROR', 'the query engine wrote its result outside the exports store');
+    }
+    return location.slice(bucketPrefix.length);
+  }
+
+  /** Streams Athena's CSV into the export's parts, then writes the manifest. */
+  private async writeResult(
+    jobId: string,
+    resultKey: string | null,
+    plan: ExportPlan,
+    signal: AbortSignal,
+    progress: ProgressReporter,
+  ): Promise<ExportJobResult> {
+    const { request } = plan;
+    const encoder = new CsvRecordEncoder(request.csv);
+    const columns = request.columns;
+    const convert = columns.map((c) => athenaCellConverter(c.mask === null ? c.kind : 'text'));
+    const header = request.csv.header
+      ? Buffer.from(encoder.encode(columns.map((c) => c.name)), 'utf8')
+      : Buffer.alloc(0);
+    const totalBytes = resultKey === null ? 0 : ((await this.store.head('exports', resultKey))?.size ?? 0);
+    let bytesRead = 0;
+    const store = this.store;
+    const counted = async function* (key: string): AsyncGenerator<Buffer> {
+      let stream: AsyncIterable<Buffer>;
+      try {
+        stream = (await store.getStream('exports', key)) as AsyncIterable<Buffer>;
+      } catch (err) {
+        throw new ExportFailedError('STORAGE_ERROR', "the query engine's result could not be read", { cause: err });
+      }
+      for await (const chunk of stream) {
+        bytesRead += chunk.length;
+        yield chunk;
+      }
+    };
+    const records = async function* (): AsyncGenerator<Buffer> {
+      if (resultKey === null) return;
+      let first = true;
+      try {
+        for await (const fields of parseAthenaCsv(counted(resultKey))) {
+          if (fields.length !== columns.length) {
+            throw new MalformedResultError(`a record has ${fields.length} fields where ${columns.length} were asked`);
+          }
+          // Athena's header names the columns as it folded them; the export writes the catalog's names.
+          if (first) {
+            first = false;
+            continue;
+          }
+          const cells = fields.map((f, i) => (f === null ? null : convert[i]!(f)));
+          yield Buffer.from(encoder.encode(cells), 'utf8');
+        }
+      } catch (err) {
+        if (err instanceof MalformedResultError || err instanceof UnreadableCellError) {
+          throw new ExportFailedError('ENGINE_ERROR', 'the query engine returned a result the export cannot read', {
+            cause: err,
+          });
+        }
+        if (err instanceof ExportFailedError) throw err;
+        throw new ExportFailedError('STORAGE_ERROR', "the query engine's result could not be read", { cause: err });
+      }
+      if (first) throw new ExportFailedError('ENGINE_ERROR', 'the query engine returned a result without a header');
+    };
+    const written = await writeCsvParts({
+      store: this.store,
+      jobId,
+      tableName: plan.table.name,
+      header,
+      records: records(),
+      bom: request.csv.bom,
+      compression: request.compression,
+      partSizeBytes: this.partSizeBytes,
+      maxRows: plan.effectiveLimit,
+      gzipLevel: this.gzipLevel,
+      gzipBlockBytes: this.gzipBlockBytes,
+      gzipParallelism: this.gzipParallelism,
+      signal,
+      onProgress: (rowsWritten, bytesWritten) =>
+        progress.report({
+          rowsWritten,
+          bytesWritten,
+          fraction: QUERY_SHARE + (1 - QUERY_SHARE) * (totalBytes === 0 ? 1 : Math.min(1, bytesRead / totalBytes)),
+        }),
+    });
+    // The manifest marks the result complete: never write it for a job cancelled during the upload.
+    checkAborted(signal);
+    return writeExportManifest(this.store, jobId, plan, written.files, written.truncated);
+  }
+
+  /**
+   * The table's files now, listed and pruned as the planner did, must be the planned ones with the same ETags:
+   * Athena reads whatever the table holds when it runs, and the job promises the data version it was asked on.
+   */
+  private async checkDataVersion(plan: ExportPlan): Promise<void> {
+    const prefix = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
+    const listed: { key: string; values: Record<string, string>; etag: string }[] = [];
+    try {
+      for await (const object of this.store.listAll('processed', prefix)) {
+        if (!object.key.endsWith('.parquet')) continue;
+        const values = partitionValuesOf(prefix, object.key);
+        if (values !== undefined) listed.push({ key: object.key, values, etag: object.etag });
+      }
+    } catch (err) {
+      throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
+    }
+    const now = new Map(pruneFiles(listed, plan.table, plan.request).map((f) => [f.key, f.etag]));
+    const same = now.size === plan.files.length && plan.files.every((f) => now.get(f.key) === f.etag);
+    if (!same) {
+      throw new ExportFailedError(
+        'DATA_CHANGED',
+        `dataset "${plan.table.name}" changed after the export was requested; request it again`,
+      );
+    }
+  }
+
+  /** Deletes Athena's files of the job: its own prefix, and the result file wherever a workgroup put it. */
+  private async removeResults(jobId: string, resultKey: string | null): Promise<void> {
+    if (resultKey !== null) {
+      await this.store.delete('exports', resultKey);
+      await this.store.delete('exports', `${resultKey}.metadata`);
+    }
+    for await (const object of this.store.listAll('exports', `${this.resultsPrefix}${jobId}/`)) {
+      await this.store.delete('exports', object.key);
+    }
+  }
+}
+
+/**
+ * Builds the engine from the configuration: Athena in `athena.region` (or at `athena.endpoint`), the workgroup,
+ * the Glue database of `glue.database`, results in the exports bucket, parts and gzip as configured. Athena only
+ * reads Glue tables and writes to S3, so it needs the S3 store and the Glue catalog.
+ */
+export function createAthenaExportEngine(
+  config: AppConfig,
+  store: ObjectStore,
+  options: { logger?: Logger; client?: AthenaClient } = {},
+): AthenaExportEngine {
+  if (config.storage !== 's3' || store.kind !== 's3') {
+    throw new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_STORAGE=s3: Athena reads and writes Amazon S3');
+  }
+  if (config.catalog !== 'glue') {
+    throw new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_CATALOG=glue: Athena queries the Glue tables');
+  }
+  const client =
+    options.client ??
+    new AthenaClient({
+      region: config.athena.region,
+      ...(config.athena.endpoint !== undefined ? { endpoint: config.athena.endpoint } : {}),
+    });
+  return new AthenaExportEngine({
+    client,
+    store,
+    database: config.glue.database,
+    workgroup: config.athena.workgroup,
+    exportsBucket: config.s3.buckets.exports,
+    partSizeBytes: config.exports.partBytes,
+    gzipLevel: config.exports.gzipLevel,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+}
+
+/**
+ * The ClientRequestToken of a query: derived from the job's id, its start (count and start time) and the retry
+ * within that start, so a StartQueryExecution repeated after a lost response returns the first query, and any other
+ * start or retry gets a query of its own. 71 characters; Athena takes 32 to 128.
+ */
+export function athenaRequestToken(job: ExportRunJob, retry: number): string {
+  const start = `${job.id}\n${job.attempts ?? 1}\n${job.startedAt ?? ''}\n${retry}`;
+  return `export-${createHash('sha256').update(start, 'utf8').digest('hex')}`;
+}
+
+/** A failed query as a job error, from Athena's error category and type; Athena's message goes to the log only. */
+function failureOf(execution: QueryExecution, plan: ExportPlan): { error: ExportFailedError; retryable: boolean } {
+  const status = execution.Status;
+  const error = status?.AthenaError;
+  const reason = `${status?.StateChangeReason ?? ''} ${error?.ErrorMessage ?? ''}`;
+  const retryable = error?.Retryable === true;
+  if (SCAN_CUTOFF.test(reason)) return { error: scanCutoffError(), retryable: false };
+  const category = ERROR_CATEGORIES[error?.ErrorCategory ?? 0] ?? 'UNKNOWN';
+  const type = error?.ErrorType;
+  const what = `Athena error category ${category}${type === undefined ? '' : `, type ${type}`}`;
+  const again = retryable ? '; requesting the export again may succeed' : '';
+  if (type === 1001 || type === 1002) {
+    return {
+      error: new ExportFailedError(
+        'DATA_CORRUPT',
+        `a data file of dataset "${plan.table.name}" could not be read by the query engine (${what})`,
+      ),
+      retryable,
+    };
+  }
+  if (type === 401 || type === 402) {
+    return {
+      error: new ExportFailedError('STORAGE_ERROR', `the query engine could not write its result (${what})${again}`),
+      retryable,
+    };
+  }
+  if (type !== undefined && type >= 0 && type <= 8) {
+    return {
+      error: new ExportFailedError('ENGINE_ERROR', `the query engine ran out of resources (${what})${again}`),
+      retryable,
+    };
+  }
+  if (type === 206 || type === 210) {
+    return { error: new ExportFailedError('ENGINE_ERROR', `the query timed out (${what})${again}`), retryable };
+  }
+  return { error: new ExportFailedError('ENGINE_ERROR', `the query engine failed (${what})${again}`), retryable };
+}
+
+function scanCutoffError(): ExportFailedError {
+  return new ExportFailedError(
+    'LIMIT_EXCEEDED',
+    "the export would scan more data than the query engine allows for one query (the workgroup's bytes-scanned cut-off): narrow it with partitions or where",
+  );
+}
+
+function mapError(err: unknown, signal: AbortSignal): ExportFailedError | ExportCancelledError {
+  if (err instanceof ExportCancelledError) return err;
+  if (signal.aborted) return new ExportCancelledError();
+  if (err instanceof ExportFailedError) return err;
+  return new ExportFailedError('ENGINE_ERROR', 'the query engine failed', { cause: err });
+}
+
+function describe(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? ` (cause: ${describe(err.cause)})` : '';
+  return `${err instanceof Error ? err.message : String(err)}${cause}`;
+}
+
+function checkAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new ExportCancelledError();
+}
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Progress at most once per interval, never going backwards; `flush` reports at once. */
+class ProgressReporter {
+  private last = 0;
+  private fraction = 0;
+
+  constructor(
+    private readonly emit: (progress: EngineProgress) => void,
+    private readonly intervalMs: number,
+  ) {}
+
+  report(progress: EngineProgress): void {
+    this.fraction = Math.max(this.fraction, progress.fraction);
+    if (Date.now() - this.last < this.intervalMs) return;
+    this.flush(progress);
+  }
+
+  flush(progress: EngineProgress): void {
+    this.fraction = Math.max(this.fraction, progress.fraction);
+    this.last = Date.now();
+    this.emit({ ...progress, fraction: this.fraction });
+  }
+}

@@ -1,0 +1,49 @@
+import { AppError } from '../domain/errors.js';
+
+/**
+ * One message for every authentication failure: a client cannot tell a malformed key from an unknown, revoked or
+ * expired one, so the answer is no oracle. The reason is kept on the error for the audit log only.
+ */
+export const UNAUTHENTICATED_MESSAGE = 'Missing or invalid credentials: send Authorization: Bearer <API key or token>';
+
+export const CREDENTIAL_FAILURES = [
+  /** No Authorization header (or connection parameter). */
+  'missing',
+  /** Not a Bearer credential, or neither the API key nor the JWT format. */
+  'malformed',
+  /** A well-formed key whose id has no record. */
+  'unknown',
+  /** A key whose secret does not match its record. */
+  'mismatch',
+  'revoked',
+  /** A JWT that fails verification: signature, issuer, audience, expiry, not-before, unknown kid. */
+  'invalid-token',
+  'expired-token',
+  /** A JWT without the configured role claim. */
+  'no-role',
+  /** A role (stored on a key, or mapped from a claim) the policy does not define. */
+  'unknown-role',
+  /** A JWT while JWT verification is not configured. */
+  'jwt-disabled',
+] as const;
+export type CredentialFailure = (typeof CREDENTIAL_FAILURES)[number];
+
+export class UnauthenticatedError extends AppError {
+  readonly reason: CredentialFailure;
+  /** The key id the credential claimed, when it had one; safe to log (ids are not secrets). */
+  readonly keyId: string | undefined;
+  constructor(reason: CredentialFailure, options?: { cause?: unknown; keyId?: string }) {
+    super('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE, options);
+    this.name = 'UnauthenticatedError';
+    this.reason = reason;
+    this.keyId = options?.keyId;
+  }
+}
+
+/** An authenticated caller whose role lacks a capability. Never used for datasets the caller cannot see. */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+    this.name = 'ForbiddenError';
+  }
+}

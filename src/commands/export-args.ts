@@ -1,0 +1,117 @@
+import type { ExportFilterOp, ExportPartitionsInput, ExportPredicateInput } from '../generated/graphql.js';
+
+/** A command-line argument that cannot be understood; the CLI prints it and exits with 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const OPS: Record<string, ExportFilterOp> = {
+  '=': 'EQ',
+  '==': 'EQ',
+  '!=': 'NE',
+  '<>': 'NE',
+  '<': 'LT',
+  '<=': 'LTE',
+  '>': 'GT',
+  '>=': 'GTE',
+  EQ: 'EQ',
+  NE: 'NE',
+  LT: 'LT',
+  LTE: 'LTE',
+  GT: 'GT',
+  GTE: 'GTE',
+  IN: 'IN',
+  BETWEEN: 'BETWEEN',
+  IS_NULL: 'IS_NULL',
+  IS_NOT_NULL: 'IS_NOT_NULL',
+  CONTAINS: 'CONTAINS',
+  STARTS_WITH: 'STARTS_WITH',
+};
+
+/**
+ * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN opened,closed`,
+ * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included). Operators are the
+ * API's (any case) or `= == != <> < <= > >=`. Values are sent as text and the API coerces them to the column's type.
+ * For IN and BETWEEN the values are split on commas; a JSON list (`status IN ["a,b", "c"]`) keeps commas in values.
+ */
+export function parseWhere(text: string): ExportPredicateInput {
+  const m = /^\s*(\S+)\s+(\S+)(?:\s+([\s\S]*))?$/.exec(text);
+  const op = m === null ? undefined : OPS[m[2]!.toUpperCase()];
+  if (m === null || op === undefined) {
+    throw new UsageError(
+      `--where ${JSON.stringify(text)}: expected 'column operator [value[,value...]]' with an operator among ${Object.keys(OPS).join(' ')}`,
+    );
+  }
+  const column = m[1]!;
+  const rest = m[3] ?? '';
+  let values: (string | number | boolean | null)[];
+  if (op === 'IS_NULL' || op === 'IS_NOT_NULL') {
+    values = [];
+  } else if (op === 'IN' || op === 'BETWEEN') {
+    values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : rest.split(',').map((v) => v.trim());
+  } else {
+    values = [rest];
+  }
+  return { column, op, values };
+}
+
+function jsonList(rest: string, text: string): (string | number | boolean | null)[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rest);
+  } catch {
+    throw new UsageError(`--where ${JSON.stringify(text)}: the value list is not valid JSON`);
+  }
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+  ) {
+    throw new UsageError(`--where ${JSON.stringify(text)}: expected a JSON list of strings, numbers or booleans`);
+  }
+  return parsed as (string | number | boolean | null)[];
+}
+
+/**
+ * `--partition [key=]value[,value...]` or `--partition [key=]from..to` (either bound may be empty): which partitions
+ * to read. The key defaults to the dataset's first partition key.
+ */
+export function parsePartition(text: string): ExportPartitionsInput {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/.exec(text);
+  const column: string | null = m === null ? null : m[1]!;
+  const spec = m === null ? text : m[2]!;
+  const range = spec.indexOf('..');
+  if (range >= 0) {
+    const from = spec.slice(0, range).trim();
+    const to = spec.slice(range + 2).trim();
+    if (from === '' && to === '')
+      throw new UsageError(`--partition ${JSON.stringify(text)}: give a bound of the range`);
+    return { column, from: from === '' ? null : from, to: to === '' ? null : to };
+  }
+  const values = spec
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (values.length === 0) throw new UsageError(`--partition ${JSON.stringify(text)}: give at least one value`);
+  return { column, values };
+}
+
+/** `--columns a,b,c`. */
+export function parseColumns(text: string): string[] {
+  const columns = text
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (columns.length === 0) throw new UsageError('--columns: name at least one column');
+  return columns;
+}
+
+/** `--limit N`: a whole number of at least 1. */
+export function parseLimit(text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < 1) {
+    throw new UsageError(`--limit ${JSON.stringify(text)}: expected a whole number of at least 1`);
+  }
+  return Number(text);
+}

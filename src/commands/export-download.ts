@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat, truncate } from 'node:fs/promises';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createGunzip, createGzip } from 'node:zlib';
+
+/** One result file to fetch, as the job lists it. */
+export interface DownloadFile {
+  name: string;
+  url: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ResumableDownloadOptions {
+  /** Failed attempts retried, resuming with `Range` from the bytes already on disk. Default 5. */
+  retries?: number;
+  /** A fresh link for the file (reading the job again), for when the link in hand expired mid-download. */
+  freshUrl: () => Promise<string>;
+  /** Bytes of this file on disk so far, after every chunk. */
+  onBytes?: (bytes: number) => void;
+  /** Told about every retry. */
+  onRetry?: (message: string) => void;
+  signal?: AbortSignal;
+  /** Milliseconds before the first retry; doubles per retry up to 5 s. Default 250. */
+  backoffMs?: number;
+}
+
+/**
+ * Downloads one file to `path`, resuming on a dropped connection: each retry asks for `Range: bytes=<size on
+ * disk>-` with `If-Range: <ETag>`, and appends a 206 answer (a 200 starts over). An expired link (403) is replaced
+ * by a fresh one. The file's size and SHA-256 are checked at the end; a mismatch is an error, and the file is
+ * truncated so that the next attempt starts clean.
+ */
+export async function downloadResumable(
+  file: DownloadFile,
+  path: string,
+  options: ResumableDownloadOptions,
+): Promise<void> {
+  const retries = options.retries ?? 5;
+  const backoffMs = options.backoffMs ?? 250;
+  let url = file.url;
+  let etag: string | undefined;
+  let failures = 0;
+  await truncateOrCreate(path);
+  for (;;) {
+    const have = await sizeOf(path);
+    if (have === file.bytes) break;
+    try {
+      if (have > file.bytes) throw new Error(`received more than the ${file.bytes} bytes the job lists`);
+      const headers: Record<string, string> =
+        have > 0 ? { range: `bytes=${have}-`, ...(etag !== undefined ? { 'if-range': etag } : {}) } : {};
+      const response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+      if (response.status === 403) {
+        const refusal = await response.text();
+        if (!/expired/i.test(refusal)) throw new Error(`the download link was refused (403): ${refusal.slice(0, 200)}`);
+        url = await options.freshUrl();
+        throw new Error('the download link expired; fetched a fresh one');
+      }
+      const append = response.status === 206;
+      if (!append && response.status !== 200) {
+        throw new Error(`the download answered HTTP ${response.status}`);
+      }
+      if (append && !(response.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`)) {
+        throw new Error(`the server resumed at another offset: ${response.headers.get('content-range')}`);
+      }
+      etag = response.headers.get('etag') ?? undefined;
+      if (response.body === null) throw new Error('the download answered without a body');
+      let written = append ? have : 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+          written += chunk.length;
+          options.onBytes?.(written);
+          callback(null, chunk);
+        },
+      });
+      await pipeline(
+        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+        count,
+        createWriteStream(path, { flags: append ? 'a' : 'w' }),
+        ...(options.signal ? [{ signal: options.signal }] : []),
+      );
+      const now = await sizeOf(path);
+      if (now < file.bytes) throw new Error(`the connection ended after ${now} of ${file.bytes} bytes`);
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err;
+      failures += 1;
+      const why = describe(err);
+      if (failures > retries) {
+        throw new Error(`download of ${file.name} failed after ${retries} retries: ${why}`, { cause: err });
+      }
+      const at = await sizeOf(path);
+      if (at > file.bytes) await truncate(path, 0);
+      options.onRetry?.(
+        `${file.name}: ${why}; resuming at byte ${Math.min(at, file.bytes)} (retry ${failures} of ${retries})`,
+      );
+      await sleep(Math.min(5000, backoffMs * 2 ** (failures - 1)), options.signal);
+    }
+  }
+  const digest = await sha256Of(path);
+  if (digest !== file.sha256) {
+    await truncate(path, 0);
+    throw new Error(`download of ${file.name} is corrupt: SHA-256 ${digest}, expected ${file.sha256}`);
+  }
+}
+
+/**
+ * Appends a downloaded part to the joined file without its header line: parts after the first repeat the header.
+ * A gzip part is decompressed, cut and compressed again as its own gzip member (a file of several members is
+ * one valid gzip stream).
+ */
+export async function appendWithoutHeader(partPath: string, joinedPath: string, gzip: boolean): Promise<void> {
+  const source = createReadStream(partPath);
+  const out = createWriteStream(joinedPath, { flags: 'a' });
+  if (gzip) await pipeline(source, createGunzip(), dropFirstLine(), createGzip(), out);
+  else await pipeline(source, dropFirstLine(), out);
+}
+
+/** Drops everything up to and including the first `\n` (the header row; column names hold no newline). */
+function dropFirstLine(): Transform {
+  let dropping = true;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      if (!dropping) {
+        callback(null, chunk);
+        return;
+      }
+      const newline = chunk.indexOf(0x0a);
+      if (newline < 0) {
+        callback();
+        return;
+      }
+      dropping = false;
+      callback(null, chunk.subarray(newline + 1));
+    },
+  });
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+async function truncateOrCreate(path: string): Promise<void> {
+  await pipeline(Readable.from([]), createWriteStream(path, { flags: 'w' }));
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

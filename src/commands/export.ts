@@ -1,0 +1,210 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
+import type { AppConfig } from '../config.js';
+import {
+  CancelExportDocument,
+  type ExportRequestInput,
+  GetExportDocument,
+  type GetExportQuery,
+  RequestExportDocument,
+} from '../generated/graphql.js';
+import { ApiRequestError, GraphQLClient } from '../http/graphql-client.js';
+import { parseColumns, parseLimit, parsePartition, parseWhere } from './export-args.js';
+import { appendWithoutHeader, downloadResumable } from './export-download.js';
+import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
+
+/** The options of `careplus export` as commander hands them over. */
+export interface ExportCommandOptions {
+  columns?: string;
+  where?: string[];
+  partition?: string;
+  limit?: string;
+  gzip?: boolean;
+  out?: string;
+  url?: string;
+  key?: string;
+}
+
+type Job = GetExportQuery['export'];
+
+/** How often the job is read while it runs, in ms. */
+const POLL_MS = 500;
+/** Exit status after Ctrl-C, as shells report a process ended by SIGINT. */
+const INTERRUPTED_EXIT = 130;
+
+/**
+ * `careplus export <dataset>`: requests a CSV export through the API (the typed client over HTTP, so it works
+ * against any deployment), shows its progress on one stderr line (rows and rows/s), then downloads every result
+ * file into `--out` (default `<dataset>-<job id>.csv[.gz]`) and prints that path on stdout.
+ *
+ * - Several parts are joined into the one output file in order; every part after the first loses its header row
+ *   (for gzip, each part is a gzip member of its own: the joined file is one valid gzip stream).
+ * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
+ *   A dropped connection resumes with `Range` from the bytes on disk, up to 5 retries per file; an expired link
+ *   is refreshed by reading the job again. A new run starts the download again.
+ * - Ctrl-C while the job runs cancels it; during the download it stops and removes the partial file.
+ *
+ * Returns the process exit status: 0 done, 1 the job failed or the API refused, 130 interrupted.
+ */
+export async function exportCommand(
+  config: AppConfig,
+  dataset: string,
+  options: ExportCommandOptions,
+): Promise<number> {
+  const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '');
+  const client = new GraphQLClient({ url: `${apiUrl}/graphql`, apiKey: options.key ?? config.client.apiKey });
+  const gzip = options.gzip === true;
+  const input: ExportRequestInput = {
+    dataset,
+    ...(options.columns !== undefined ? { columns: parseColumns(options.columns) } : {}),
+    ...(options.where !== undefined && options.where.length > 0 ? { where: options.where.map(parseWhere) } : {}),
+    ...(options.partition !== undefined ? { partitions: parsePartition(options.partition) } : {}),
+    ...(options.limit !== undefined ? { limit: parseLimit(options.limit) } : {}),
+    compression: gzip ? 'GZIP' : 'NONE',
+  };
+
+  const interrupt = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    // A second Ctrl-C does not wait for the cancellation to be acknowledged.
+    if (interrupts > 1) process.exit(INTERRUPTED_EXIT);
+    interrupt.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  const line = new ProgressLine(process.stderr);
+  try {
+    const requested = (await client.request(RequestExportDocument, { input })).requestExport;
+    process.stderr.write(`export ${requested.id} of ${dataset}: ${requested.status.toLowerCase()}\n`);
+    const job = await follow(client, requested, line, interrupt.signal);
+    if (job === undefined) {
+      line.done();
+      const cancelled = (await client.request(CancelExportDocument, { id: requested.id })).cancelExport;
+      process.stderr.write(`export ${cancelled.id}: ${cancelled.status.toLowerCase()} (interrupted)\n`);
+      return INTERRUPTED_EXIT;
+    }
+    if (job.status !== 'SUCCEEDED' || job.result === null) {
+      const why = job.error === null ? job.status.toLowerCase() : `${job.error.code}: ${job.error.message}`;
+      process.stderr.write(`careplus: export ${job.id} ${job.status.toLowerCase()}: ${why}\n`);
+      return 1;
+    }
+    const out = options.out ?? `${dataset}-${job.id}.csv${gzip ? '.gz' : ''}`;
+    try {
+      await download(client, job, out, gzip, line, interrupt.signal);
+    } catch (err) {
+      line.done();
+      await removeParts(out, job.result.files.length);
+      if (interrupt.signal.aborted) {
+        process.stderr.write('download interrupted; the partial file was removed\n');
+        return INTERRUPTED_EXIT;
+      }
+      throw err;
+    }
+    const { rowCount, bytes, truncated } = job.result;
+    process.stderr.write(
+      `wrote ${out}: ${rowCount.toLocaleString('en-US')} rows in ${job.result.files.length} part(s), ${bytes.toLocaleString('en-US')} bytes as stored, checksums verified\n`,
+    );
+    if (truncated) process.stderr.write('note: a row limit cut the result (truncated)\n');
+    process.stdout.write(`${out}\n`);
+    return 0;
+  } catch (err) {
+    line.done();
+    if (err instanceof ApiRequestError) {
+      process.stderr.write(`careplus: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Reads the job until it finishes, drawing its progress. Undefined when interrupted first. */
+async function follow(
+  client: GraphQLClient,
+  first: Job,
+  line: ProgressLine,
+  signal: AbortSignal,
+): Promise<Job | undefined> {
+  let job = first;
+  let status = job.status;
+  let runningSince: number | undefined;
+  for (;;) {
+    if (job.status === 'RUNNING') runningSince ??= Date.now();
+    const seconds = runningSince === undefined ? 0 : (Date.now() - runningSince) / 1000;
+    const rate = seconds > 0.2 ? job.progress.rowsWritten / seconds : undefined;
+    line.update(jobProgressText(job.status.toLowerCase(), job.progress, rate), job.status !== status);
+    status = job.status;
+    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {
+      line.done();
+      return job;
+    }
+    if (!(await pause(POLL_MS, signal))) return undefined;
+    job = (await client.request(GetExportDocument, { id: job.id })).export;
+  }
+}
+
+async function download(
+  client: GraphQLClient,
+  job: Job,
+  out: string,
+  gzip: boolean,
+  line: ProgressLine,
+  signal: AbortSignal,
+): Promise<void> {
+  const files = job.result?.files ?? [];
+  const joined = `${out}.part`;
+  // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
+  await writeFile(joined, '');
+  const started = Date.now();
+  let done = 0;
+  for (const [index, file] of files.entries()) {
+    if (file.url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
+    // The first part is the start of the output; later ones are fetched beside it and appended without header.
+    const target = index === 0 ? joined : `${out}.part${index}`;
+    await downloadResumable({ name: file.name, url: file.url, bytes: file.bytes, sha256: file.sha256 }, target, {
+      signal,
+      freshUrl: async () => {
+        const fresh = (await client.request(GetExportDocument, { id: job.id })).export;
+        const url = fresh.result?.files[index]?.url ?? null;
+        if (url === null) throw new Error(`export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link`);
+        return url;
+      },
+      onBytes: (bytes) => {
+        const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+        line.update(downloadProgressText(file.name, done + bytes, job.result?.bytes ?? 0, (done + bytes) / seconds));
+      },
+      onRetry: (message) => {
+        line.done();
+        process.stderr.write(`connection dropped: ${message}\n`);
+      },
+    });
+    done += file.bytes;
+    if (index > 0) {
+      await appendWithoutHeader(target, joined, gzip);
+      await rm(target, { force: true });
+    }
+  }
+  line.done();
+  await rename(joined, out);
+}
+
+async function removeParts(out: string, parts: number): Promise<void> {
+  await rm(`${out}.part`, { force: true });
+  for (let i = 1; i < parts; i++) await rm(`${out}.part${i}`, { force: true });
+}
+
+/** Waits `ms`; false when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

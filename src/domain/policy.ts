@@ -1,0 +1,283 @@
+import { BadInputError } from './errors.js';
+import type { EffectiveGrant, MaskMethod } from './export-grant.js';
+import { exportableColumns, type ExportFilterOp, type ExportPredicateInput } from './export-request.js';
+import type { JsonScalar } from './export-values.js';
+import type { TableColumn, TableDefinition } from './table.js';
+
+/**
+ * The access policy as a pure model: roles → dataset rules → columns, masks and row filters, plus what each role
+ * may do. Parsing and validating the policy file is src/auth/policy.ts; this file only decides.
+ */
+
+/** What a role may do besides reading metadata of the datasets it sees. All default to false. */
+export const CAPABILITIES = [
+  /** Administrative operations: every caller's export jobs, key management over the API. */
+  'admin',
+  /** `requestExport` and `estimateExport`. */
+  'canExport',
+  /** `Dataset.preview`. */
+  'canPreview',
+  /** Column statistics (null count, min, max) of visible, unmasked columns. */
+  'canSeeStats',
+  /** `pipeline` and `pipelineRuns`, for the datasets the role sees. */
+  'canSeePipeline',
+  /** Introspection (GraphiQL, Sandbox, codegen) where introspection is enabled. */
+  'canUseGraphiql',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+export type Capabilities = Readonly<Record<Capability, boolean>>;
+
+/** How a rule treats columns flagged as PII in the catalog, unless a column is denied or masked by name. */
+export const PII_HANDLINGS = ['allow', 'hash', 'redact', 'deny'] as const;
+export type PiiHandling = (typeof PII_HANDLINGS)[number];
+
+/** Fields of the caller a row filter may use: `$caller.id`, `$caller.subject`, `$caller.name`, `$caller.role`. */
+export const CALLER_FIELDS = ['id', 'subject', 'name', 'role'] as const;
+export type CallerField = (typeof CALLER_FIELDS)[number];
+
+/** A value in a row-filter predicate: a literal, or a reference to the caller resolved per request. */
+export type PolicyValue =
+  { kind: 'literal'; value: JsonScalar } | { kind: 'caller'; field: CallerField } | { kind: 'attribute'; name: string };
+
+export interface PolicyPredicate {
+  column: string;
+  op: ExportFilterOp;
+  values: readonly PolicyValue[];
+}
+
+export interface MaskRule {
+  /** A column name or glob. */
+  column: string;
+  method: MaskMethod;
+}
+
+/** One rule of a role. The first rule whose `match` names a dataset decides everything about it. */
+export interface DatasetRule {
+  /** Dataset names or globs (`*` any run of characters, `?` one character). */
+  match: readonly string[];
+  /** Column names or globs the rule shows, or `*` for all. */
+  allowedColumns: readonly string[] | '*';
+  /** Never shown, whatever else says so. */
+  deniedColumns: readonly string[];
+  /** Shown masked; the first matching entry decides the method. */
+  maskedColumns: readonly MaskRule[];
+  pii: PiiHandling;
+  /** ANDed to every read of the dataset: exports, previews, counts. */
+  rowFilter: readonly PolicyPredicate[];
+}
+
+export interface RolePolicy {
+  name: string;
+  description: string;
+  capabilities: Capabilities;
+  datasets: readonly DatasetRule[];
+}
+
+export interface AccessPolicy {
+  /** Where the policy came from (a file path), for messages. */
+  source: string;
+  roles: ReadonlyMap<string, RolePolicy>;
+  /** JWT role-claim values → role names; a claim value without an entry must name a role itself. */
+  jwtRoles: ReadonlyMap<string, string>;
+}
+
+export type CallerAttribute = string | number | boolean | readonly (string | number | boolean)[];
+
+/** Who is asking, as the policy sees it. Filled by authentication (API key or JWT). */
+export interface PolicyCaller {
+  /** Stable and namespaced by how the caller signed in: `key:<key id>` or `jwt:<subject>`. Owns export jobs. */
+  id: string;
+  /** The key id or the token subject, without namespace. */
+  subject: string;
+  /** The key's name, or the token's name claim (else its subject). */
+  name: string;
+  role: string;
+  /** Attributes row filters may use: an API key's stored attributes, or a token's scalar claims. */
+  attributes: Readonly<Record<string, CallerAttribute>>;
+}
+
+/** The capabilities of an unknown role: none. */
+export const NO_CAPABILITIES: Capabilities = Object.freeze({
+  admin: false,
+  canExport: false,
+  canPreview: false,
+  canSeeStats: false,
+  canSeePipeline: false,
+  canUseGraphiql: false,
+});
+
+/** The capabilities of a role; none for a role the policy does not define. */
+export function capabilitiesOf(policy: AccessPolicy, role: string): Capabilities {
+  return policy.roles.get(role)?.capabilities ?? NO_CAPABILITIES;
+}
+
+/** Whether a glob (`*`, `?`) or plain name matches a name. Names are safe identifiers, so no escaping is needed. */
+export function globMatches(pattern: string, name: string): boolean {
+  if (!pattern.includes('*') && !pattern.includes('?')) return pattern === name;
+  const source = pattern
+    .split('')
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`).test(name);
+}
+
+function matchesAny(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => globMatches(p, name));
+}
+
+/** The rule of a role that decides a dataset, or undefined when none names it. */
+export function ruleFor(role: RolePolicy, dataset: string): DatasetRule | undefined {
+  return role.datasets.find((r) => matchesAny(r.match, dataset));
+}
+
+/**
+ * What one caller may see of one dataset, or undefined when the dataset is invisible to it (no rule names it, the
+ * role is unknown, or the rule cannot be enforced for this caller or table). Callers must answer an invisible
+ * dataset exactly as a dataset that does not exist.
+ *
+ * - A column is visible when `allowedColumns` names it and neither `deniedColumns` nor `pii: deny` (for a PII
+ *   column) excludes it. Partition keys are columns like any other.
+ * - A visible column is masked by the first `maskedColumns` entry that names it, else by `pii: hash|redact` when
+ *   it is PII.
+ * - `allowedColumns` in the grant is always the explicit list, in table order, never "all": a column added to the
+ *   table later is not visible under a grant resolved before it existed.
+ * - Fails closed: a row filter naming a column the table lacks, or a caller attribute the caller does not have,
+ *   makes the dataset invisible rather than unfiltered.
+ */
+export function resolveGrant(
+  policy: AccessPolicy,
+  caller: PolicyCaller,
+  table: TableDefinition,
+): EffectiveGrant | undefined {
+  const role = policy.roles.get(caller.role);
+  if (role === undefined) return undefined;
+  const rule = ruleFor(role, table.name);
+  if (rule === undefined) return undefined;
+
+  const all = exportableColumns(table).map((c) => c.column);
+  const allowedColumns: string[] = [];
+  const maskedColumns: { column: string; method: MaskMethod }[] = [];
+  for (const column of all) {
+    const allowed = rule.allowedColumns === '*' || matchesAny(rule.allowedColumns, column.name);
+    const denied = matchesAny(rule.deniedColumns, column.name) || (column.pii && rule.pii === 'deny');
+    if (!allowed || denied) continue;
+    allowedColumns.push(column.name);
+    const method = maskMethodFor(rule, column);
+    if (method !== null) maskedColumns.push({ column: column.name, method });
+  }
+
+  const names = new Set(all.map((c) => c.name));
+  const rowFilter: ExportPredicateInput[] = [];
+  for (const p of rule.rowFilter) {
+    if (!names.has(p.column)) return undefined;
+    const values = resolveValues(p, caller);
+    if (values === undefined) return undefined;
+    rowFilter.push({ column: p.column, op: p.op, values });
+  }
+  return { allowedColumns, maskedColumns, rowFilter };
+}
+
+function maskMethodFor(rule: DatasetRule, column: TableColumn): MaskMethod | null {
+  const named = rule.maskedColumns.find((m) => globMatches(m.column, column.name));
+  if (named !== undefined) return named.method;
+  if (column.pii && (rule.pii === 'hash' || rule.pii === 'redact')) return rule.pii;
+  return null;
+}
+
+/** The predicate's values with caller references substituted; undefined when the caller cannot satisfy them. */
+function resolveValues(p: PolicyPredicate, caller: PolicyCaller): JsonScalar[] | undefined {
+  const out: JsonScalar[] = [];
+  for (const v of p.values) {
+    if (v.kind === 'literal') {
+      out.push(v.value);
+      continue;
+    }
+    const value: CallerAttribute | undefined = v.kind === 'caller' ? caller[v.field] : caller.attributes[v.name];
+    if (value === undefined) return undefined;
+    if (Array.isArray(value)) out.push(...(value as readonly (string | number | boolean)[]));
+    else out.push(value as string | number | boolean);
+  }
+  // A list attribute only fits where a list is expected; anything else fails closed rather than half-filtered.
+  if (p.op === 'IN' && out.length === 0) return undefined;
+  if (p.op === 'BETWEEN' && out.length !== 2) return undefined;
+  if (p.op !== 'IN' && p.op !== 'BETWEEN' && p.op !== 'IS_NULL' && p.op !== 'IS_NOT_NULL' && out.length !== 1) {
+    return undefined;
+  }
+  return out;
+}
+
+/** The table's columns (data columns, then partition keys not among them) that the grant shows, in table order. */
+export function visibleColumns(grant: EffectiveGrant, table: TableDefinition): TableColumn[] {
+  const allowed = grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
+  return exportableColumns(table)
+    .map((c) => c.column)
+    .filter((c) => allowed === null || allowed.has(c.name));
+}
+
+/**
+ * The table as the caller may see it: hidden columns and partition keys removed. Services handed this view cannot
+ * read or describe a hidden column even by mistake.
+ */
+export function restrictTable(grant: EffectiveGrant, table: TableDefinition): TableDefinition {
+  const allowed = grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
+  const keep = (c: TableColumn): boolean => allowed === null || allowed.has(c.name);
+  return { ...table, columns: table.columns.filter(keep), partitionKeys: table.partitionKeys.filter(keep) };
+}
+
+/** How a visible column is masked, or null when it is shown as is (or is not visible). */
+export function maskOf(grant: EffectiveGrant, column: string): MaskMethod | null {
+  return grant.maskedColumns.find((m) => m.column === column)?.method ?? null;
+}
+
+export function isColumnVisible(grant: EffectiveGrant, column: string): boolean {
+  return grant.allowedColumns === null || grant.allowedColumns.includes(column);
+}
+
+/** Where a column is used: `select` may name masked columns (they come out masked); the others may not. */
+export type ColumnPurpose = 'select' | 'where' | 'orderBy';
+
+const PURPOSE_TEXT: Record<ColumnPurpose, string> = {
+  select: 'selected',
+  where: 'used in where',
+  orderBy: 'used in orderBy',
+};
+
+/**
+ * Refuses columns the grant does not allow for a purpose, naming the first at fault by its path
+ * (`columns[2]`, `where[0].column`). A hidden column gets exactly the message of a column that does not exist
+ * (the message of normalizeExportRequest and of `preview`), so a filter cannot probe for hidden columns; a masked
+ * column in `where` or `orderBy` is refused as masked (its name is visible, its values are not).
+ */
+export function assertColumnsUsable(
+  grant: EffectiveGrant,
+  table: TableDefinition,
+  columns: readonly string[],
+  purpose: ColumnPurpose,
+  pathOf: (index: number) => string = (i) => `${purpose}[${i}]`,
+): void {
+  const known = new Set(exportableColumns(table).map((c) => c.column.name));
+  columns.forEach((name, i) => {
+    if (!known.has(name) || !isColumnVisible(grant, name)) {
+      throw new BadInputError(`${pathOf(i)}: unknown column ${JSON.stringify(name)} in dataset "${table.name}"`);
+    }
+    if (purpose !== 'select' && maskOf(grant, name) !== null) {
+      throw new BadInputError(`${pathOf(i)}: column "${name}" is masked and cannot be ${PURPOSE_TEXT[purpose]}`);
+    }
+  });
+}
+
+/**
+ * Whether footer statistics (null count, min, max) of a column may be shown: only for a visible, unmasked column,
+ * and only without a row filter, because footers describe every row, including rows the filter hides.
+ */
+export function statsVisible(grant: EffectiveGrant, column: string): boolean {
+  return isColumnVisible(grant, column) && maskOf(grant, column) === null && grant.rowFilter.length === 0;
+}
+
+/**
+ * Whether whole-dataset figures from file metadata (row count, per-partition row counts and sizes) may be shown.
+ * Not under a row filter: they would count rows the caller may not see.
+ */
+export function aggregatesVisible(grant: EffectiveGrant): boolean {
+  return grant.rowFilter.length === 0;
+}

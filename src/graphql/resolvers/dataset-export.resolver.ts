@@ -1,0 +1,23 @@
+import { Arg, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { type ApiContext, callerOf, exportsOf } from '../context.js';
+import { ExportEstimateInput } from '../inputs/export-estimate.input.js';
+import { toExportRequest } from '../inputs/export-request.input.js';
+import { Dataset } from '../types/dataset.type.js';
+import { ExportEstimateType } from '../types/export-estimate.type.js';
+
+/** The export fields of a dataset, apart from DatasetResolver so that exports stay one concern. */
+@Resolver(() => Dataset)
+export class DatasetExportResolver {
+  @FieldResolver(() => ExportEstimateType, {
+    description:
+      'The pre-flight estimate of an export of this dataset: rows, bytes to scan, partitions and files after pruning. Validates the input as `requestExport` does.',
+  })
+  async estimateExport(
+    @Root() dataset: Dataset,
+    @Ctx() ctx: ApiContext,
+    @Arg('input', () => ExportEstimateInput, { nullable: true }) input: ExportEstimateInput | null,
+  ): Promise<ExportEstimateType> {
+    const request = toExportRequest(dataset.name, input ?? {});
+    return ExportEstimateType.from(await exportsOf(ctx).estimateExport(callerOf(ctx), request));
+  }
+}

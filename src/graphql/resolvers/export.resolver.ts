@@ -1,0 +1,71 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { SubscribeResolverData } from 'type-graphql';
+import type { ExportJobView } from '../../domain/export-job.js';
+import { type ApiContext, callerOf, exportsOf } from '../context.js';
+import { ExportRequestInput, toExportRequest } from '../inputs/export-request.input.js';
+import { toConnection } from '../types/connection.type.js';
+import { ExportJobConnection } from '../types/export-job-connection.type.js';
+import { ExportJob } from '../types/export-job.type.js';
+import { ExportStatusEnum } from '../types/export-status.enum.js';
+
+/** Export jobs: thin calls into ExportService for the caller of the request (see `callerOf`). */
+@Resolver(() => ExportJob)
+export class ExportResolver {
+  @Mutation(() => ExportJob, {
+    description:
+      'Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field), NOT_FOUND (dataset), LIMIT_EXCEEDED or CONFLICT (idempotency key reused).',
+  })
+  async requestExport(@Ctx() ctx: ApiContext, @Arg('input') input: ExportRequestInput): Promise<ExportJob> {
+    return ExportJob.from(await exportsOf(ctx).requestExport(callerOf(ctx), toExportRequest(input.dataset, input)));
+  }
+
+  @Mutation(() => ExportJob, {
+    description:
+      'Cancels a job of yours: a queued job leaves the queue, a running one is stopped and its partial output removed. A finished job is returned unchanged.',
+  })
+  async cancelExport(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
+    return ExportJob.from(await exportsOf(ctx).cancelExport(callerOf(ctx), id));
+  }
+
+  @Query(() => ExportJob, {
+    description:
+      "One of your export jobs, with fresh download links when SUCCEEDED. Another caller's job is NOT_FOUND, as a missing one.",
+  })
+  async export(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
+    return ExportJob.from(await exportsOf(ctx).getExport(callerOf(ctx), id));
+  }
+
+  @Query(() => ExportJobConnection, {
+    description: 'Your export jobs, newest first, a page at a time (`first` at most 100).',
+  })
+  async exports(
+    @Ctx() ctx: ApiContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor after which the page starts.' })
+    after: string | null,
+    @Arg('status', () => ExportStatusEnum, { nullable: true, description: 'Only jobs in this state.' })
+    status: ExportStatusEnum | null,
+  ): Promise<ExportJobConnection> {
+    const page = await exportsOf(ctx).listExports(callerOf(ctx), { first, after, status });
+    return toConnection(page, (job) => ExportJob.from(job));
+  }
+
+  @Subscription(() => ExportJob, {
+    subscribe: watch,
+    description:
+      'Updates of one of your export jobs over a websocket (graphql-ws protocol, `graphql-transport-ws`, at the GraphQL path; send the API key as `connectionParams.authorization`). The job as it is now comes first, then every change (progress coalesced to the latest when the client is slower); the stream completes after a final state. Fallback without websockets (e.g. the API Lambda): poll `export(id)` every second or two; it answers the same job.',
+  })
+  exportUpdated(@Arg('id', () => ID) _id: string, @Root() job: ExportJobView): ExportJob {
+    return ExportJob.from(job);
+  }
+}
+
+/** The source stream of `exportUpdated`: NOT_FOUND before any event when the job is not the caller's. */
+function watch(
+  data: SubscribeResolverData<unknown, { id?: unknown }, ApiContext>,
+): Promise<AsyncIterable<ExportJobView>> {
+  const id = data.args.id;
+  if (typeof id !== 'string') throw new Error('exportUpdated: id is not a string');
+  return exportsOf(data.context).watchExport(callerOf(data.context), id);
+}

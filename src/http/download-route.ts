@@ -1,0 +1,119 @@
+import type { Express, Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { NotFoundError } from '../domain/errors.js';
+import type { Logger } from '../ports/logger.js';
+import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
+import { DOWNLOADS_PATH, DownloadLinkExpiredError, DownloadLinkInvalidError } from '../services/download-links.js';
+import type { ExportService } from '../services/export-service.js';
+import { answerRange } from './byte-range.js';
+
+/** What the download route needs: a link verifier (HmacDownloadLinks), the export jobs and the store. */
+export interface DownloadRouteDeps {
+  links: { verify(parts: { jobId: string; fileName: string; expires: unknown; sig: unknown }): void };
+  exports: Pick<ExportService, 'resolveDownload'>;
+  store: ObjectStore;
+  logger: Logger;
+}
+
+/**
+ * `GET /downloads/:jobId/:file?expires=…&sig=…`: serves one result file of a SUCCEEDED export behind an HMAC-signed,
+ * expiring link (the local store's download links; with S3, clients get presigned S3 URLs instead).
+ *
+ * - A tampered or made-up link: 403 `{"error":{"code":"FORBIDDEN",…}}`; an expired one: 403 saying to read the job
+ *   again for a fresh link. Nothing of the file is served, and the job is not even looked up.
+ * - A genuine link to a file that is gone (job expired by retention): 404.
+ * - `Range: bytes=…` (one range) answers 206 with `Content-Range`; a range past the end 416; `If-Range` with a
+ *   different ETag answers the whole file. Clients resume dropped downloads this way.
+ */
+export function downloadRoute(deps: DownloadRouteDeps): (app: Express) => void {
+  const logger = deps.logger.child({ component: 'downloads' });
+  return (app) => {
+    app.get(`${DOWNLOADS_PATH}/:jobId/:file`, (req, res) => {
+      serve(deps, logger, req, res).catch((err: unknown) => {
+        logger.error('download failed', { error: err instanceof Error ? err.message : String(err) });
+        if (res.headersSent) res.destroy();
+        else refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
+      });
+    });
+  };
+}
+
+async function serve(deps: DownloadRouteDeps, logger: Logger, req: Request, res: Response): Promise<void> {
+  const jobId = String(req.params['jobId']);
+  const fileName = String(req.params['file']);
+  try {
+    deps.links.verify({ jobId, fileName, expires: req.query['expires'], sig: req.query['sig'] });
+  } catch (err) {
+    if (err instanceof DownloadLinkExpiredError || err instanceof DownloadLinkInvalidError) {
+      logger.info('download refused', {
+        jobId,
+        reason: err instanceof DownloadLinkExpiredError ? 'expired' : 'invalid',
+      });
+      refuse(res, 403, 'FORBIDDEN', err.message);
+      return;
+    }
+    throw err;
+  }
+
+  let file: { key: string; fileName: string };
+  let size: number;
+  let etag: string;
+  try {
+    file = await deps.exports.resolveDownload(jobId, fileName);
+    const info = await deps.store.head('exports', file.key);
+    if (info === undefined) throw new ObjectNotFoundError('exports', file.key);
+    size = info.size;
+    etag = `"${info.etag}"`;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof ObjectNotFoundError) {
+      refuse(res, 404, 'NOT_FOUND', 'export file not found: it may have expired; read the job again');
+      return;
+    }
+    throw err;
+  }
+
+  // If-Range: resume only against the same bytes; otherwise send the whole file again.
+  const ifRange = req.get('if-range');
+  const rangeHeader = ifRange === undefined || ifRange === etag ? req.get('range') : undefined;
+  const range = answerRange(rangeHeader, size);
+  res.set({
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    'Content-Type': file.fileName.endsWith('.gz') ? 'application/gzip' : 'text/csv; charset=utf-8',
+    'Content-Disposition': `attachment; filename="${file.fileName.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`,
+    // The link is the credential: no shared cache may keep the file.
+    'Cache-Control': 'private, no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (range.kind === 'unsatisfiable') {
+    res.status(416).set('Content-Range', `bytes */${size}`);
+    res.removeHeader('Content-Type');
+    res.removeHeader('Content-Disposition');
+    res.end();
+    return;
+  }
+  const byteRange = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined;
+  const length = byteRange === undefined ? size : byteRange.end - byteRange.start + 1;
+  res.status(byteRange === undefined ? 200 : 206).set('Content-Length', String(length));
+  if (byteRange !== undefined) res.set('Content-Range', `bytes ${byteRange.start}-${byteRange.end}/${size}`);
+  logger.info('download served', { jobId, file: file.fileName, status: res.statusCode, bytes: length });
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  const body = await deps.store.getStream('exports', file.key, byteRange);
+  try {
+    await pipeline(body, res);
+  } catch (err) {
+    // A client that goes away mid-file is normal (it resumes with Range); anything else ends the response.
+    if (res.destroyed || req.destroyed) {
+      logger.debug('download interrupted by the client', { jobId, file: file.fileName });
+      return;
+    }
+    throw err;
+  }
+}
+
+function refuse(res: Response, status: number, code: string, message: string): void {
+  res.status(status).set('Cache-Control', 'no-store').json({ error: { code, message } });
+}

@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { NextFunction, Request, Response } from 'express';
+import { GetExportDocument, ListExportsDocument } from '../../src/generated/graphql.js';
+import { ticketRowsAsText, writeEvents, writeTickets } from '../support/export-api-data.js';
+import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
+import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
+
+/** The built CLI: `npm test` builds first (`npm run build`). */
+const CLI = resolve(__dirname, '../../dist/src/cli.js');
+const EVENTS = 100_000;
+const BIG = 5_000_000;
+
+let lake: ExportLake;
+let api: ExportApi;
+let workDir: string;
+/** Every download request the server saw: its path and Range header. */
+const downloads: { path: string; range: string | null }[] = [];
+/** Files whose first download has been cut, with the byte it was cut at. */
+const cut = new Map<string, number>();
+
+/**
+ * Cuts the first response for every file halfway: it writes half of the Content-Length, then, once the client has
+ * had time to take those bytes, closes the connection as a network drop would. Later requests (the CLI resuming
+ * with Range) pass untouched.
+ */
+function dropHalfwayOnce(req: Request, res: Response, next: NextFunction): void {
+  const path = req.path;
+  downloads.push({ path, range: req.get('range') ?? null });
+  if (cut.has(path) || req.get('range') !== undefined) {
+    next();
+    return;
+  }
+  let sent = 0;
+  let dropped = false;
+  const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+  const cutWrite = (chunk: string | Uint8Array): boolean => {
+    if (dropped) return true;
+    const half = Math.floor(Number(res.getHeader('content-length')) / 2);
+    const bytes = Buffer.from(chunk);
+    if (sent + bytes.length < half) {
+      sent += bytes.length;
+      return write(bytes);
+    }
+    write(bytes.subarray(0, half - sent));
+    sent = half;
+    dropped = true;
+    cut.set(path, half);
+    const socket = req.socket;
+    setTimeout(() => socket.destroy(), 200);
+    return true;
+  };
+  res.write = cutWrite as Response['write'];
+  next();
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(
+  args: string[],
+  options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: workDir,
+      env: { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      options.onStderr?.(stderr, child);
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  lake = await createExportLake();
+  await writeTickets(lake);
+  await writeEvents(lake, 'events', EVENTS);
+  await writeEvents(lake, 'big', BIG);
+  api = await startExportApi({
+    root: lake.root,
+    env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024) },
+    beforeRoutes: (app) => app.use('/downloads', dropHalfwayOnce),
+  });
+  workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-export-'));
+}, 120_000);
+
+afterAll(async () => {
+  await api?.stop();
+  await lake?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('careplus export', () => {
+  it('exports through the API and downloads the CSV, resuming a dropped connection', async () => {
+    const out = join(workDir, 'tickets.csv');
+    const run = await runCli([
+      'export',
+      'tickets',
+      '--columns',
+      'id,title,priority',
+      '--where',
+      'priority >= 2',
+      '--where',
+      'id BETWEEN 0,249',
+      '--out',
+      out,
+      '--key',
+      'alice',
+    ]);
+    expect(run.stderr).toMatch(/^export [0-9a-f-]{36} of tickets: (queued|running)\n/);
+    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 5\)\n/);
+    expect(run.stderr).toContain(`wrote ${out}: 124 rows in 1 part(s)`);
+    expect(run).toMatchObject({ code: 0, stdout: `${out}\n` });
+
+    const [header, ...rows] = parseCsv(await readFile(out));
+    expect(header).toEqual(['id', 'title', 'priority']);
+    rows.sort((a, b) => Number(a[0]) - Number(b[0]));
+    const expected = (await ticketRowsAsText(lake, 'priority >= 2 AND id BETWEEN 0 AND 249')).map((r) => r.slice(0, 3));
+    expect(rows).toEqual(expected);
+    expect(await readdir(workDir)).toEqual(['tickets.csv']);
+
+    const id = /^export (\S+) of tickets/.exec(run.stderr)![1]!;
+    const path = `/${id}/part-00000.csv`;
+    const requests = downloads.filter((d) => d.path === path);
+    expect(requests).toHaveLength(2);
+    expect(requests[0]!.range).toBeNull();
+    expect(requests[1]!.range).toBe(`bytes=${cut.get(path)}-`);
+    const jobs = await api.client('alice').request(ListExportsDocument, {});
+    expect(jobs.data!.exports.edges.map((e) => e.node.id)).toContain(id);
+  });
+
+  it('joins several gzip parts into one gzip file with one header', async () => {
+    const run = await runCli(['export', 'events', '--gzip', '--key', 'bob']);
+    expect(run.code).toBe(0);
+    const id = /^export (\S+) of events/.exec(run.stderr)![1]!;
+    const name = `events-${id}.csv.gz`;
+    expect(run.stdout).toBe(`${name}\n`);
+    const job = (await api.client('bob').request(GetExportDocument, { id })).data!.export;
+    const parts = job.result!.files.length;
+    expect(parts).toBeGreaterThan(1);
+    expect(run.stderr).toContain(`wrote ${name}: 100,000 rows in ${parts} part(s)`);
+    // Every part's first download was cut, and each was resumed from the byte it was cut at.
+    expect((run.stderr.match(/connection dropped: part-\d{5}\.csv\.gz: /g) ?? []).length).toBe(parts);
+    for (const file of job.result!.files) {
+      const path = `/${id}/${file.name}`;
+      expect(downloads.filter((d) => d.path === path).map((d) => d.range)).toEqual([null, `bytes=${cut.get(path)}-`]);
+    }
+
+    const text = gunzipSync(await readFile(join(workDir, name)));
+    const [header, ...rows] = parseCsv(text);
+    expect(header).toEqual(['id', 'label']);
+    expect(rows).toHaveLength(EVENTS);
+    const ids = rows.map((r) => Number(r[0])).sort((a, b) => a - b);
+    expect(ids.every((v, i) => v === i)).toBe(true);
+    expect(rows.every((r) => r[1] === `event label number ${r[0]}`)).toBe(true);
+    expect((await readdir(workDir)).filter((f) => f.includes('.part'))).toEqual([]);
+  });
+
+  it('reports a refused request with its code and message, and exits 1', async () => {
+    const run = await runCli(['export', 'tickets', '--where', 'nope = 1', '--key', 'alice']);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'careplus: BAD_USER_INPUT: where[0].column: unknown column "nope" in dataset "tickets"\n',
+    });
+  });
+
+  it('refuses a malformed --where before calling the API, and exits 2', async () => {
+    const run = await runCli(['export', 'tickets', '--where', 'priority']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^careplus: --where "priority": expected 'column operator \[value\[,value\.\.\.\]\]'/);
+  });
+
+  it('cancels the job on Ctrl-C and exits 130', async () => {
+    let signalled = false;
+    const run = await runCli(['export', 'big', '--key', 'alice'], {
+      onStderr: (text, child) => {
+        if (!signalled && /^export \S+ of big: \w+\n/.test(text)) {
+          signalled = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    const id = /^export (\S+) of big/.exec(run.stderr)![1]!;
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain(`export ${id}: cancelled (interrupted)\n`);
+    const job = (await api.client('alice').request(GetExportDocument, { id })).data!.export;
+    expect(job).toMatchObject({ status: 'CANCELLED', result: null });
+    expect((await readdir(workDir)).filter((f) => f.startsWith('big-'))).toEqual([]);
+  });
+});

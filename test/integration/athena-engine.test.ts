@@ -1,0 +1,351 @@
+import { athenaRequestToken, createAthenaExportEngine } from '../../src/adapters/aws/athena-export-engine.js';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/domain/errors.js';
+import type { ExportCaller } from '../../src/domain/export-job.js';
+import type { ExportPlan } from '../../src/domain/export-plan.js';
+import { type ExportRequestInput, normalizeExportRequest } from '../../src/domain/export-request.js';
+import { type EngineProgress, ExportCancelledError, ExportFailedError } from '../../src/ports/export-engine.js';
+import { ExportPlanner } from '../../src/services/export-planner.js';
+import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
+import { type AthenaLake, BUCKETS, createAthenaLake, WORKGROUP } from '../support/athena-lake.js';
+import { finished, parseCsv } from '../support/export-lake.js';
+import { column, typesTable } from '../support/export-table.js';
+
+/**
+ * The Athena engine's protocol behaviour, through the real AthenaClient against the Athena stand-in: idempotent
+ * starts, cancellation, failures and their job errors, the workgroup's scan cut-off, parameters kept out of the SQL,
+ * the data-version check, an enforced result location, and the factory.
+ */
+
+const notes = typesTable({
+  name: 'notes',
+  columns: [column('id', 'bigint'), column('note', 'string'), column('score', 'double')],
+  location: 'notes/',
+});
+const broken = typesTable({ name: 'broken', columns: [column('id', 'bigint')], location: 'broken/' });
+const caller: ExportCaller = { id: 'analyst-1' };
+
+let lake: AthenaLake;
+let planner: ExportPlanner;
+
+beforeAll(async () => {
+  lake = await createAthenaLake({
+    workgroups: {
+      [WORKGROUP]: {},
+      tiny: { bytesScannedCutoffPerQuery: 100 },
+      enforced: { enforcedOutputLocation: `s3://${BUCKETS.exports}/athena-results/` },
+    },
+  });
+  for (const [i, day] of ['2024-01-01', '2024-01-02', '2024-01-03'].entries()) {
+    await lake.writeParquet(
+      `notes/event_date=${day}/part-${i}.parquet`,
+      `SELECT (${i * 10} + n)::BIGINT AS id, 'note "' || n || '", ok' AS note, n / 4 AS score FROM range(10) t(n)`,
+    );
+  }
+  await lake.registerTable(notes);
+  await lake.writeParquet('broken/event_date=2024-01-01/part-0.parquet', 'SELECT 1::BIGINT AS id');
+  await lake.writeBytes('broken/event_date=2024-01-02/part-1.parquet', Buffer.from('PAR1 this is not parquet PAR1'));
+  await lake.registerTable(broken);
+  planner = new ExportPlanner(lake.store, new ParquetFooterCache(lake.store));
+}, 60_000);
+
+afterAll(async () => {
+  await lake?.close();
+});
+
+afterEach(() => {
+  lake.athena.settings.runningMs = 20;
+});
+
+async function planOf(input: Partial<ExportRequestInput> = {}, table = notes): Promise<ExportPlan> {
+  const request = normalizeExportRequest({ dataset: table.name, orderBy: [{ column: 'id' }], ...input }, table);
+  return planner.plan(table, request, 1_000_000);
+}
+
+function runOptions(signal = new AbortController().signal, progress: EngineProgress[] = []) {
+  return { signal, onProgress: (p: EngineProgress) => progress.push(p) };
+}
+
+function starts(token: string) {
+  return lake.athena.requests.filter(
+    (r) => r.operation === 'StartQueryExecution' && r.input['ClientRequestToken'] === token,
+  );
+}
+
+/** The code and message a run fails with. */
+async function failureOf(run: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const err = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ExportFailedError)) throw new Error(`expected an ExportFailedError, got ${String(err)}`);
+  return { code: err.code, message: err.message };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('idempotent starts', () => {
+  it('starts one query when the SDK repeats StartQueryExecution after a lost response', async () => {
+    const token = athenaRequestToken({ id: 'job-lost-response', attempts: 1 }, 0);
+    lake.athena.dropResponses('StartQueryExecution', 1);
+    const result = await lake
+      .athenaEngine()
+      .run({ id: 'job-lost-response', attempts: 1 }, await planOf(), runOptions());
+    expect(result.rowCount).toBe(30);
+    expect(starts(token)).toHaveLength(2);
+    expect(lake.athena.executions().filter((x) => x.token === token)).toHaveLength(1);
+  });
+
+  it("runs a new query for a new start of the job, never the first start's", async () => {
+    const engine = lake.athenaEngine();
+    const plan = await planOf({ limit: 5 });
+    await engine.run({ id: 'job-restarted', attempts: 1 }, plan, runOptions());
+    await engine.run({ id: 'job-restarted', attempts: 2 }, plan, runOptions());
+    const tokens = lake.athena
+      .executions()
+      .filter((x) =>
+        [
+          athenaRequestToken({ id: 'job-restarted', attempts: 1 }, 0),
+          athenaRequestToken({ id: 'job-restarted', attempts: 2 }, 0),
+        ].includes(x.token!),
+      );
+    expect(tokens.map((x) => x.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(athenaRequestToken({ id: 'job-restarted', attempts: 1 }, 0)).toMatch(/^export-[0-9a-f]{64}$/);
+  });
+});
+
+describe('a job put back at shutdown', () => {
+  it('gets a query of its own when it starts again with the same attempt count', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    const controller = new AbortController();
+    const plan = await planOf({ limit: 4 });
+    const first = { id: 'job-shutdown', attempts: 1, startedAt: '2024-05-01T10:00:00.000Z' };
+    const stopped = lake.athenaEngine().run(first, plan, runOptions(controller.signal));
+    const token = athenaRequestToken(first, 0);
+    await until(() => lake.athena.executions().some((x) => x.token === token && x.state === 'RUNNING'), 'the query');
+    controller.abort();
+    await expect(stopped).rejects.toBeInstanceOf(ExportCancelledError);
+    lake.athena.settings.runningMs = 20;
+    // The service does not count a start a shutdown interrupted: the next start has the same count.
+    const again = { id: 'job-shutdown', attempts: 1, startedAt: '2024-05-01T10:05:00.000Z' };
+    const result = await lake.athenaEngine().run(again, plan, runOptions());
+    expect(result.rowCount).toBe(4);
+    const states = lake.athena
+      .executions()
+      .filter((x) => x.token === token || x.token === athenaRequestToken(again, 0))
+      .map((x) => x.state);
+    expect(states).toEqual(['CANCELLED', 'SUCCEEDED']);
+  });
+});
+
+describe('cancellation', () => {
+  it('stops the query with StopQueryExecution and leaves no file of the job', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    const controller = new AbortController();
+    const before = lake.athena.executions().length;
+    const running = lake
+      .athenaEngine()
+      .run({ id: 'job-cancel', attempts: 1 }, await planOf(), runOptions(controller.signal));
+    await until(() => lake.athena.executions()[before]?.state === 'RUNNING', 'the query to run');
+    controller.abort();
+    await expect(running).rejects.toBeInstanceOf(ExportCancelledError);
+    const execution = lake.athena.executions()[before]!;
+    expect(execution.state).toBe('CANCELLED');
+    expect(
+      lake.athena.requests.filter(
+        (r) => r.operation === 'StopQueryExecution' && r.input['QueryExecutionId'] === execution.id,
+      ),
+    ).toHaveLength(1);
+    expect(await lake.exportKeys('job-cancel/')).toEqual([]);
+    expect(await lake.exportKeys('_athena/job-cancel/')).toEqual([]);
+  });
+
+  it('cancels through the service: the job ends CANCELLED without a result', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    const service = lake.service(lake.athenaEngine());
+    const before = lake.athena.executions().length;
+    const job = await service.requestExport(caller, { dataset: 'notes', columns: ['id'] });
+    await until(() => lake.athena.executions()[before]?.state === 'RUNNING', 'the query to run');
+    const cancelled = await service.cancelExport(caller, job.id);
+    expect({ status: cancelled.status, result: cancelled.result }).toEqual({ status: 'CANCELLED', result: null });
+    expect(lake.athena.executions()[before]!.state).toBe('CANCELLED');
+    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+  });
+});
+
+describe('failures', () => {
+  it('reports a data file Athena cannot read as DATA_CORRUPT, naming no bucket, key or SQL', async () => {
+    const service = lake.service(lake.athenaEngine());
+    const requested = await service.requestExport(caller, { dataset: 'broken' });
+    const job = await finished(service, caller, requested.id);
+    expect({ status: job.status, error: job.error }).toEqual({
+      status: 'FAILED',
+      error: {
+        code: 'DATA_CORRUPT',
+        message:
+          'a data file of dataset "broken" could not be read by the query engine (Athena error category USER, type 1001)',
+      },
+    });
+    // Athena's own reason names the object and its bucket; none of it reaches the job.
+    const execution = lake.athena.executions().at(-1)!;
+    expect(execution.stateChangeReason).toContain(`s3://${BUCKETS.processed}/broken/`);
+    for (const leak of ['s3://', BUCKETS.processed, BUCKETS.exports, 'SELECT', '"src"', 'HIVE_']) {
+      expect(job.error!.message).not.toContain(leak);
+    }
+    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+  });
+
+  it('starts a query again, with a new token, when Athena says its failure is retryable', async () => {
+    lake.athena.injectFailures({
+      ErrorCategory: 1,
+      ErrorType: 200,
+      Retryable: true,
+      message: 'INTERNAL_ERROR: s3://x',
+    });
+    const result = await lake.athenaEngine().run({ id: 'job-retryable', attempts: 1 }, await planOf(), runOptions());
+    expect(result.rowCount).toBe(30);
+    const executions = lake.athena
+      .executions()
+      .filter((x) => x.token?.startsWith('export-') && x.sql.includes('notes'));
+    const mine = [
+      athenaRequestToken({ id: 'job-retryable', attempts: 1 }, 0),
+      athenaRequestToken({ id: 'job-retryable', attempts: 1 }, 1),
+    ].map((token) => executions.find((x) => x.token === token)?.state);
+    expect(mine).toEqual(['FAILED', 'SUCCEEDED']);
+  });
+
+  it('fails with the category and type, saying when a new request may succeed', async () => {
+    const engine = lake.athenaEngine();
+    lake.athena.injectFailures({
+      ErrorCategory: 2,
+      ErrorType: 1000,
+      Retryable: false,
+      message: 'SYNTAX_ERROR: line 1:8: SELECT "src"."id" FROM "careplus"."notes"',
+    });
+    expect(await failureOf(engine.run({ id: 'job-user-error' }, await planOf(), runOptions()))).toEqual({
+      code: 'ENGINE_ERROR',
+      message: 'the query engine failed (Athena error category USER, type 1000)',
+    });
+    lake.athena.injectFailures(
+      { ErrorCategory: 1, ErrorType: 5, Retryable: true, message: 'resources exhausted' },
+      { ErrorCategory: 1, ErrorType: 5, Retryable: true, message: 'resources exhausted' },
+    );
+    expect(await failureOf(engine.run({ id: 'job-exhausted' }, await planOf(), runOptions()))).toEqual({
+      code: 'ENGINE_ERROR',
+      message:
+        'the query engine ran out of resources (Athena error category SYSTEM, type 5); requesting the export again may succeed',
+    });
+    expect(await lake.exportKeys('_athena/job-exhausted/')).toEqual([]);
+  });
+
+  it("surfaces the workgroup's bytes-scanned cut-off as LIMIT_EXCEEDED", async () => {
+    const service = lake.service(lake.athenaEngine({ workgroup: 'tiny' }));
+    const requested = await service.requestExport(caller, { dataset: 'notes', columns: ['note'] });
+    const job = await finished(service, caller, requested.id);
+    expect({ status: job.status, error: job.error }).toEqual({
+      status: 'FAILED',
+      error: {
+        code: 'LIMIT_EXCEEDED',
+        message:
+          "the export would scan more data than the query engine allows for one query (the workgroup's bytes-scanned cut-off): narrow it with partitions or where",
+      },
+    });
+    expect(lake.athena.executions().at(-1)).toMatchObject({
+      workGroup: 'tiny',
+      state: 'FAILED',
+      stateChangeReason: 'Bytes scanned limit was exceeded',
+    });
+  });
+
+  it('refuses to run on data that changed since the plan, before asking Athena', async () => {
+    const plan = await planOf();
+    await lake.writeParquet('broken/event_date=2024-01-01/part-0.parquet', 'SELECT 2::BIGINT AS id');
+    const brokenPlan = await planOf({}, broken);
+    await lake.writeParquet('broken/event_date=2024-01-01/part-0.parquet', 'SELECT 3::BIGINT AS id');
+    const before = lake.athena.executions().length;
+    expect(await failureOf(lake.athenaEngine().run({ id: 'job-changed' }, brokenPlan, runOptions()))).toEqual({
+      code: 'DATA_CHANGED',
+      message: 'dataset "broken" changed after the export was requested; request it again',
+    });
+    expect(lake.athena.executions()).toHaveLength(before);
+    expect(plan.files).toHaveLength(3);
+  });
+});
+
+describe('queries', () => {
+  it('sends every client value as an execution parameter, never in the SQL text', async () => {
+    const needle = "zz-needle-'zz";
+    const service = lake.service(lake.athenaEngine());
+    const requested = await service.requestExport(caller, {
+      dataset: 'notes',
+      where: [
+        { column: 'note', op: 'CONTAINS', values: [needle] },
+        { column: 'id', op: 'GTE', values: ['12345678901'] },
+      ],
+      partitions: { from: '2024-01-02' },
+    });
+    const job = await finished(service, caller, requested.id);
+    expect(job.status).toBe('SUCCEEDED');
+    const execution = lake.athena.executions().at(-1)!;
+    expect(execution.sql).toContain('?');
+    for (const literal of ['zz-needle', '12345678901', '2024-01-02']) expect(execution.sql).not.toContain(literal);
+    expect(execution.parameters).toEqual(["BIGINT '12345678901'", "'zz-needle-''zz'", "DATE '2024-01-02'"]);
+  });
+
+  it('reports progress that only grows and ends at 1 with the exact rows', async () => {
+    const progress: EngineProgress[] = [];
+    const result = await lake
+      .athenaEngine()
+      .run({ id: 'job-progress' }, await planOf(), runOptions(undefined, progress));
+    expect(progress.length).toBeGreaterThan(1);
+    progress.slice(1).forEach((p, i) => expect(p.fraction).toBeGreaterThanOrEqual(progress[i]!.fraction));
+    expect(progress.at(-1)).toEqual({ rowsWritten: 30, bytesWritten: result.bytes, fraction: 1 });
+  });
+
+  it("reads and removes the result where an enforced workgroup's location put it", async () => {
+    const result = await lake
+      .athenaEngine({ workgroup: 'enforced' })
+      .run({ id: 'job-enforced' }, await planOf({ columns: ['id', 'note'] }), runOptions());
+    expect(lake.athena.executions().at(-1)!.outputLocation).toMatch(
+      new RegExp(`^s3://${BUCKETS.exports}/athena-results/[0-9a-f-]+\\.csv$`),
+    );
+    expect(await lake.exportKeys('athena-results/')).toEqual([]);
+    const text = (await lake.resultFile(result.files[0]!.key)).text;
+    expect(parseCsv(text)[1]).toEqual(['0', 'note "0", ok']);
+  });
+});
+
+describe('createAthenaExportEngine', () => {
+  const env = {
+    CAREPLUS_ENGINE: 'athena',
+    CAREPLUS_ATHENA_WORKGROUP: 'careplus-exports',
+    CAREPLUS_STORAGE: 's3',
+    CAREPLUS_S3_RAW_BUCKET: 'r',
+    CAREPLUS_S3_PROCESSED_BUCKET: 'p',
+    CAREPLUS_S3_EXPORTS_BUCKET: 'e',
+    CAREPLUS_CATALOG: 'glue',
+    CAREPLUS_GLUE_DATABASE: 'careplus',
+  };
+
+  it('builds the engine from the configuration', () => {
+    const engine = createAthenaExportEngine(loadConfig(env), lake.store, { client: lake.athenaClient });
+    expect(engine.kind).toBe('athena');
+  });
+
+  it('refuses a configuration Athena cannot work with', () => {
+    expect(() => createAthenaExportEngine(loadConfig({ ...env, CAREPLUS_CATALOG: 'local' }), lake.store)).toThrow(
+      new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_CATALOG=glue: Athena queries the Glue tables'),
+    );
+    expect(() => createAthenaExportEngine(loadConfig({ ...env, CAREPLUS_STORAGE: 'local' }), lake.store)).toThrow(
+      new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_STORAGE=s3: Athena reads and writes Amazon S3'),
+    );
+  });
+});

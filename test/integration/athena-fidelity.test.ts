@@ -1,0 +1,295 @@
+import type { ExportEngine } from '../../src/ports/export-engine.js';
+import type { EffectiveGrant } from '../../src/domain/export-grant.js';
+import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
+import type { ExportRequestInput } from '../../src/domain/export-request.js';
+import type { ExportService } from '../../src/services/export-service.js';
+import { type AthenaLake, createAthenaLake } from '../support/athena-lake.js';
+import { finished, parseCsv } from '../support/export-lake.js';
+import { column, typesTable } from '../support/export-table.js';
+
+/**
+ * The acceptance test of the Athena engine: for the fidelity fixture of the DuckDB engine's tests
+ * (export-fidelity.test.ts: every column type, 64-bit edges, NaN and infinities, empty strings and nulls, quotes,
+ * delimiters, line breaks, formulas, unicode, time zones), the Athena engine (real AthenaClient, the Athena
+ * stand-in on DuckDB, the S3-protocol server, Glue through the Glue stand-in) writes the same bytes as the DuckDB
+ * engine for the same request, whatever the CSV options; gzip files are compared decompressed.
+ */
+
+// The fixture of export-fidelity.test.ts, value for value.
+const STRINGS: (string | null)[] = [
+  'plain',
+  'comma, inside',
+  'quote " inside',
+  'line\nbreak',
+  'crlf\r\nbreak',
+  '',
+  null,
+  'é日本語 🚀',
+  '=SUM(A1:A2)',
+  '+1',
+  '-5',
+  '@cmd',
+  '\tTab',
+  '\rCR',
+  ' leading space',
+  'NULL',
+];
+const INTS = [0, -5, 2147483647, -2147483648, null, 42];
+const BIGINTS = ['9007199254740993', '-9223372036854775808', '9223372036854775807', '0', null];
+const DOUBLES = ['nan', '-5.5', '-0.0', '1e20', '5e-324', '0.1', 'inf', '-inf', null, '123456789.123456789'];
+const BOOLEANS = [true, false, null];
+const TIMESTAMPS = ['2024-03-01 12:34:56.789123', '1970-01-01 00:00:00', '1900-01-01 00:00:00.000001', null];
+const DATES = ['2024-02-29', '0001-01-01', '9999-12-31', null];
+const DECIMALS = ['12.3400', '-99999999999999.9999', '0', '0.0001', null];
+const ZONED = ['2024-03-01 12:00:00+02', null, '2024-06-01 00:00:00-05:30'];
+const ROWS = STRINGS.length;
+
+const table = typesTable({
+  columns: [...typesTable().columns, column('updated_at', 'timestamp'), column('big', 'bigint')],
+});
+
+function lit(v: string | null): string {
+  return v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`;
+}
+const at = <T>(list: T[], i: number): T => list[i % list.length]!;
+
+function fixtureSql(ids: number[]): string {
+  const rows = ids.map(
+    (i) =>
+      `(${lit(at(BIGINTS, i))}::BIGINT, ${i}, ${lit(at(STRINGS, i))}, CAST(${at(INTS, i) ?? 'NULL'} AS INTEGER), ` +
+      `${lit(at(DOUBLES, i))}::DOUBLE, ${at(BOOLEANS, i) ?? 'NULL'}::BOOLEAN, ${lit(at(TIMESTAMPS, i))}::TIMESTAMP, ` +
+      `${lit(at(DATES, i))}::DATE, ${lit(at(DECIMALS, i))}::DECIMAL(18,4), ${lit(at(STRINGS, i + 3))}, ` +
+      `${lit(at(ZONED, i))}::TIMESTAMPTZ)`,
+  );
+  return (
+    `SELECT row_no::BIGINT AS id, name, priority, score, active, created_at, day, amount, email, updated_at, big FROM (VALUES ${rows.join(', ')}) ` +
+    `v(big, row_no, name, priority, score, active, created_at, day, amount, email, updated_at)`
+  );
+}
+
+async function writeFixture(lake: AthenaLake): Promise<void> {
+  const ids = Array.from({ length: ROWS }, (_, i) => i);
+  await lake.writeParquet('events/event_date=2024-01-01/part-a.parquet', fixtureSql(ids.filter((i) => i % 2 === 0)));
+  await lake.writeParquet('events/event_date=2024-01-02/part-b.parquet', fixtureSql(ids.filter((i) => i % 2 === 1)));
+  await lake.registerTable(table);
+}
+
+interface Output {
+  job: ExportJobView;
+  names: string[];
+  rowCounts: number[];
+  /** Each file's bytes, gunzipped for gzip. */
+  texts: Buffer[];
+}
+
+async function exportWith(
+  lake: AthenaLake,
+  service: ExportService,
+  caller: ExportCaller,
+  input: Partial<ExportRequestInput>,
+  grant: EffectiveGrant | null = null,
+): Promise<Output> {
+  const requested = await service.requestExport(caller, { dataset: 'events', ...input }, grant);
+  const job = await finished(service, caller, requested.id);
+  expect({ status: job.status, error: job.error }).toEqual({ status: 'SUCCEEDED', error: null });
+  const files = job.result!.files;
+  const texts = await Promise.all(files.map((f) => lake.resultFile(`${job.id}/${f.name}`).then((r) => r.text)));
+  return { job, names: files.map((f) => f.name), rowCounts: files.map((f) => f.rowCount), texts };
+}
+
+const duckdbCaller: ExportCaller = { id: 'analyst-duckdb' };
+const athenaCaller: ExportCaller = { id: 'analyst-athena' };
+
+describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps read at microseconds)", () => {
+  let lake: AthenaLake;
+  let duckdb: ExportService;
+  let athena: ExportService;
+  let athenaEngine: ExportEngine;
+
+  beforeAll(async () => {
+    lake = await createAthenaLake({ hiveTimestampPrecision: 6 });
+    await writeFixture(lake);
+    duckdb = lake.service(await lake.duckdbEngine());
+    athenaEngine = lake.athenaEngine();
+    athena = lake.service(athenaEngine);
+  }, 60_000);
+
+  afterAll(async () => {
+    await lake?.close();
+  });
+
+  async function same(input: Partial<ExportRequestInput>, grant: EffectiveGrant | null = null): Promise<Output> {
+    const want = await exportWith(lake, duckdb, duckdbCaller, input, grant);
+    const got = await exportWith(lake, athena, athenaCaller, input, grant);
+    expect(got.job.engine).toBe('athena');
+    expect({ names: got.names, rowCounts: got.rowCounts, truncated: got.job.result!.truncated }).toEqual({
+      names: want.names,
+      rowCounts: want.rowCounts,
+      truncated: want.job.result!.truncated,
+    });
+    got.texts.forEach((text, i) => expect(text.toString('latin1')).toBe(want.texts[i]!.toString('latin1')));
+    return got;
+  }
+
+  it('writes the same CSV with the default options', async () => {
+    const got = await same({ orderBy: [{ column: 'id' }] });
+    expect(got.job.result!.rowCount).toBe(ROWS);
+    // Athena did run the query, with the fixture's every row.
+    const executions = lake.athena.executions();
+    expect(executions[executions.length - 1]).toMatchObject({ state: 'SUCCEEDED', rows: ROWS });
+  });
+
+  it('writes the same CSV with quote-all, a semicolon, null text and a BOM', async () => {
+    await same({
+      orderBy: [{ column: 'id', direction: 'DESC' }],
+      csv: { quoteAll: true, delimiter: ';', nullText: 'NULL', bom: true },
+    });
+  });
+
+  it('writes the same CSV without a header, tab-delimited, formulas left alone', async () => {
+    await same({ orderBy: [{ column: 'id' }], csv: { header: false, delimiter: '\t', neutralizeFormulas: false } });
+  });
+
+  it('quotes as DuckDB does when the delimiter or the null text can occur in numbers', async () => {
+    await same({ orderBy: [{ column: 'id' }], csv: { delimiter: '-', nullText: '0' } });
+    await same({ orderBy: [{ column: 'id' }], csv: { delimiter: '.', nullText: 'true' } });
+    await same({ orderBy: [{ column: 'id' }], csv: { delimiter: ':', nullText: 'nan' } });
+  });
+
+  it('writes the same gzip content', async () => {
+    const got = await same({ orderBy: [{ column: 'id' }], compression: 'GZIP' });
+    expect(got.names).toEqual(['part-00000.csv.gz']);
+    expect(parseCsv(got.texts[0]!)).toHaveLength(ROWS + 1);
+  });
+
+  it('projects, filters, orders and masks the same way', async () => {
+    await same({
+      columns: ['event_date', 'id', 'day', 'name'],
+      where: [
+        { column: 'priority', op: 'IN', values: [-5, 42] },
+        { column: 'day', op: 'IS_NOT_NULL' },
+      ],
+      orderBy: [{ column: 'id', direction: 'DESC' }],
+    });
+    // Ordered by the stored text, not by the neutralised cell.
+    await same({
+      columns: ['id', 'name'],
+      where: [{ column: 'name', op: 'IS_NOT_NULL' }],
+      orderBy: [{ column: 'name' }],
+    });
+    const grant: EffectiveGrant = {
+      allowedColumns: ['id', 'name', 'email', 'priority', 'active', 'big'],
+      maskedColumns: [
+        { column: 'email', method: 'hash' },
+        { column: 'big', method: 'hash' },
+        { column: 'priority', method: 'redact' },
+      ],
+      rowFilter: [{ column: 'active', op: 'IS_NOT_NULL' }],
+    };
+    await same({ orderBy: [{ column: 'id' }] }, grant);
+  });
+
+  it('keeps the same rows for every operator, NaN and 64-bit edges included', async () => {
+    const cases: ExportRequestInput['where'][] = [
+      [{ column: 'big', op: 'EQ', values: ['9007199254740993'] }],
+      [{ column: 'big', op: 'LT', values: ['-9223372036854775807'] }],
+      [{ column: 'priority', op: 'NE', values: [0] }],
+      [{ column: 'score', op: 'LT', values: [0.1] }],
+      [{ column: 'score', op: 'GT', values: [0.1] }],
+      [{ column: 'score', op: 'GTE', values: ['Infinity'] }],
+      [{ column: 'score', op: 'EQ', values: ['NaN'] }],
+      [{ column: 'score', op: 'NE', values: ['NaN'] }],
+      [{ column: 'score', op: 'IN', values: ['NaN', -5.5, 0] }],
+      [{ column: 'score', op: 'BETWEEN', values: [-1, 'NaN'] }],
+      [{ column: 'amount', op: 'LTE', values: ['0.0001'] }],
+      [{ column: 'created_at', op: 'GT', values: ['1970-01-01T00:00:00Z'] }],
+      [{ column: 'day', op: 'GTE', values: ['2024-02-29'] }],
+      [{ column: 'active', op: 'EQ', values: [false] }],
+      [{ column: 'name', op: 'CONTAINS', values: [' in'] }],
+      [{ column: 'name', op: 'CONTAINS', values: [''] }],
+      [{ column: 'name', op: 'STARTS_WITH', values: ['='] }],
+      [{ column: 'name', op: 'LT', values: ['a'] }],
+      [{ column: 'name', op: 'IS_NULL' }],
+      [{ column: 'event_date', op: 'EQ', values: ['2024-01-02'] }],
+      [{ column: 'updated_at', op: 'BETWEEN', values: ['2024-03-01T10:00:00Z', '2024-06-01T05:30:00Z'] }],
+    ];
+    for (const where of cases) {
+      const got = await same({ columns: ['id', 'score', 'name'], where, orderBy: [{ column: 'id' }] });
+      expect(got.texts[0]!.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('cuts the same parts, with the same truncation, header repeats and BOMs', async () => {
+    const duckdbParts = lake.service(await lake.duckdbEngine({ partSizeBytes: 700 }));
+    const athenaParts = lake.service(lake.athenaEngine({ partSizeBytes: 700 }));
+    for (const input of [
+      { orderBy: [{ column: 'id' }] },
+      { orderBy: [{ column: 'id' }], limit: 9, csv: { bom: true } },
+      { orderBy: [{ column: 'id' }], compression: 'GZIP', csv: { quoteAll: true } },
+      { orderBy: [{ column: 'id' }], limit: 3 },
+    ] as Partial<ExportRequestInput>[]) {
+      // Callers of their own: the same request by the same caller would be answered with an earlier job.
+      const want = await exportWith(lake, duckdbParts, { id: 'parts-duckdb' }, input);
+      const got = await exportWith(lake, athenaParts, { id: 'parts-athena' }, input);
+      expect(want.names.length).toBeGreaterThan(input.limit === 3 ? 0 : 1);
+      expect({ names: got.names, rowCounts: got.rowCounts, truncated: got.job.result!.truncated }).toEqual({
+        names: want.names,
+        rowCounts: want.rowCounts,
+        truncated: want.job.result!.truncated,
+      });
+      got.texts.forEach((text, i) => expect(text.toString('latin1')).toBe(want.texts[i]!.toString('latin1')));
+    }
+  });
+
+  it('writes the same header-only file when nothing matches, and asks Athena nothing when pruning leaves no file', async () => {
+    await same({ where: [{ column: 'id', op: 'LT', values: ['-1'] }], orderBy: [{ column: 'id' }] });
+    const before = lake.athena.executions().length;
+    const got = await same({ partitions: { values: ['2023-12-31'] }, csv: { bom: true } });
+    expect(got.job.result!.rowCount).toBe(0);
+    expect(lake.athena.executions()).toHaveLength(before);
+  });
+
+  it('leaves nothing of Athena behind: only the parts and the manifest', async () => {
+    const got = await exportWith(lake, athena, athenaCaller, { orderBy: [{ column: 'id' }], limit: 2 });
+    expect(await lake.exportKeys('_athena/')).toEqual([]);
+    expect(await lake.exportKeys(`${got.job.id}/`)).toEqual([
+      `${got.job.id}/manifest.json`,
+      `${got.job.id}/part-00000.csv`,
+    ]);
+  });
+});
+
+describe("the Athena engine at Athena's millisecond precision for Hive timestamps", () => {
+  let lake: AthenaLake;
+
+  beforeAll(async () => {
+    lake = await createAthenaLake();
+    await writeFixture(lake);
+  }, 60_000);
+
+  afterAll(async () => {
+    await lake?.close();
+  });
+
+  it('differs from DuckDB only in the sub-millisecond digits of timestamps, which Athena drops', async () => {
+    const want = await exportWith(lake, lake.service(await lake.duckdbEngine()), duckdbCaller, {
+      orderBy: [{ column: 'id' }],
+    });
+    const got = await exportWith(lake, lake.service(lake.athenaEngine()), athenaCaller, {
+      orderBy: [{ column: 'id' }],
+    });
+    const a = parseCsv(want.texts[0]!);
+    const b = parseCsv(got.texts[0]!);
+    expect(b).toHaveLength(a.length);
+    const differences: string[] = [];
+    a.forEach((row, r) =>
+      row.forEach((cell, c) => {
+        if (b[r]![c] !== cell) differences.push(`${a[0]![c]}: ${cell} -> ${b[r]![c]}`);
+      }),
+    );
+    expect([...new Set(differences)].sort()).toEqual([
+      'created_at: 1900-01-01T00:00:00.000001Z -> 1900-01-01T00:00:00.000000Z',
+      'created_at: 2024-03-01T12:34:56.789123Z -> 2024-03-01T12:34:56.789000Z',
+    ]);
+  });
+});

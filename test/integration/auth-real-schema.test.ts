@@ -1,0 +1,46 @@
+import { type GraphQLSchema, isInterfaceType, isObjectType, parse, specifiedRules, validate } from 'graphql';
+import { buildGraphQLSchema } from '../../src/graphql/schema.js';
+import { depthLimitRule } from '../../src/graphql/plugins/depth-limit.rule.js';
+import { analyzeOperation, DEFAULT_COST_MODEL } from '../../src/graphql/plugins/query-analysis.js';
+
+/** The cost model and depth limit against the API's real schema (built from the resolvers), at default limits. */
+describe('query limits on the real schema', () => {
+  let schema: GraphQLSchema;
+  beforeAll(async () => {
+    schema = await buildGraphQLSchema();
+  });
+
+  const fieldExists = (coordinate: string): boolean => {
+    const [typeName, field] = coordinate.split('.');
+    const type = schema.getType(typeName!);
+    return (isObjectType(type) || isInterfaceType(type)) && type.getFields()[field!] !== undefined;
+  };
+
+  it('prices fields that exist: every coordinate of the cost model names a real field', () => {
+    const coordinates = [
+      ...Object.keys(DEFAULT_COST_MODEL.fieldCosts),
+      ...Object.keys(DEFAULT_COST_MODEL.listSizes),
+      ...DEFAULT_COST_MODEL.rateLimitedFields,
+    ];
+    expect(coordinates.filter((c) => !fieldExists(c))).toEqual([]);
+  });
+
+  const analyze = (query: string): number => {
+    const document = parse(query);
+    expect(validate(schema, document, [...specifiedRules, depthLimitRule(12)])).toEqual([]);
+    return analyzeOperation(schema, document, {})!.cost;
+  };
+
+  it('lets a BI tool read a default page of the catalog with column statistics', () => {
+    const cost = analyze(
+      '{ datasets { totalCount nodes { name rowCount columns { name type pii stats { nullCount min max } } } } }',
+    );
+    expect(cost).toBeLessThanOrEqual(5000);
+  });
+
+  it('refuses a hundred previews, or 1,000 aliases of column statistics', () => {
+    expect(analyze('{ datasets(first: 100) { nodes { preview(limit: 100) { rows } } } }')).toBeGreaterThan(5000);
+    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: dataset(name: "x") { columns { stats { min } } }`);
+    expect(analyze(`{ ${aliases.join(' ')} }`)).toBeGreaterThan(5000);
+  });
+});

@@ -1,0 +1,889 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DuckDBTypeId, type DuckDBValue } from '@duckdb/node-api';
+import {
+  type Column,
+  GetPartitionsCommand,
+  GetTableCommand,
+  type GlueClient,
+  type Partition,
+  type Table,
+} from '@aws-sdk/client-glue';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
+import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
+
+/**
+ * A stand-in for Amazon Athena, for tests: the AWS JSON 1.1 protocol the real AthenaClient speaks (POST /,
+ * `X-Amz-Target: AmazonAthena.<Operation>`, JSON both ways, times as epoch seconds) for StartQueryExecution,
+ * GetQueryExecution, StopQueryExecution and GetWorkGroup. Queries run on DuckDB over the Parquet files of the Glue
+ * table, read as Athena reads them:
+ *
+ * - the table, its columns (cast to their Glue types) and its partitions come from Glue (GetTable,
+ *   GetPartitions against the Glue stand-in); files are listed under each registered partition's location (or
+ *   the table's) on the S3 server, skipping `_` and `.` names, and staged to a local folder for DuckDB; partition
+ *   values come from Glue, not from the paths;
+ * - a Hive `timestamp` column is read with millisecond precision (`hiveTimestampPrecision`, default 3, as Athena
+ *   engine 3 reads Hive tables), rounded to the nearest millisecond;
+ * - the result goes to `<OutputLocation><query-id>.csv` on the S3 server as Athena documents its CSV results: a
+ *   header row, every value in double quotes (a quote inside doubled), NULL as an empty unquoted field, LF after
+ *   every record; values rendered as Trino renders them: doubles as Java's `Double.toString` (`1.0E20`, `NaN`),
+ *   timestamps `YYYY-MM-DD HH:MM:SS.fff`, decimals with all their scale digits; column names in lower case. A
+ *   `<query-id>.csv.metadata` file goes beside it (Athena's is binary; this one is a placeholder);
+ * - `ExecutionParameters` are parsed as the typed literals Athena accepts (`'text'`, `INTEGER '1'`, `DATE '...'`,
+ *   `TIMESTAMP '...'`, `DECIMAL '...'`, `DOUBLE '...'`, `BIGINT '...'`, `true`, plain numbers) and bound as DuckDB
+ *   parameters, never pasted into the SQL; placeholders outside the WHERE clause are refused, as Athena refuses
+ *   them; a placeholder count that does not match fails the query;
+ * - states QUEUED → RUNNING → SUCCEEDED / FAILED, with `queuedMs` and `runningMs` spent in the first two;
+ *   StopQueryExecution → CANCELLED, with no result written; ClientRequestToken is idempotent (the same token and
+ *   request → the same QueryExecutionId and no second run; the same token with another request →
+ *   InvalidRequestException);
+ * - the workgroup's `bytesScannedCutoffPerQuery` fails a query whose staged files exceed it with Athena's reason
+ *   "Bytes scanned limit was exceeded"; a workgroup may enforce its own result location.
+ *
+ * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
+ * becomes a subquery over the staged files, `is_nan` becomes `isnan`, and `to_hex(...)`/`to_utf8(...)` are
+ * dropped (DuckDB's `sha256` takes text and returns lower-case hex). Everything else the adapter emits is valid in
+ * both dialects; a function outside the small list the adapter uses fails the query as Trino would
+ * (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
+ *
+ * Not modelled: DataScannedInBytes is the size of the staged files (Athena counts only the columns it reads);
+ * Trino's own text for `CAST(double|timestamp AS varchar)` inside expressions (DuckDB's is used); result reuse;
+ * query queues and concurrency limits. Signatures are not checked.
+ */
+
+type Json = Record<string, unknown>;
+
+export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export interface WorkGroupSettings {
+  /** Athena's per-query data usage control. */
+  bytesScannedCutoffPerQuery?: number;
+  /** With this set, queries write here (`s3://bucket/prefix/`) whatever the client asked: an enforced workgroup. */
+  enforcedOutputLocation?: string;
+}
+
+export interface AthenaStandInOptions {
+  /** S3 client of the S3 server that holds the tables' files and receives the results. */
+  s3: S3Client;
+  /** Glue client of the Glue stand-in that holds the tables. */
+  glue: GlueClient;
+  /** Workgroups by name. Default: `primary` with no settings. */
+  workgroups?: Record<string, WorkGroupSettings>;
+  /** Time a query spends QUEUED, in ms. Default 20. */
+  queuedMs?: number;
+  /** Least time a query spends RUNNING, in ms. Default 20. */
+  runningMs?: number;
+  /** Fraction digits of a Hive `timestamp` column: 3 as in Athena engine 3, or 6. Default 3. */
+  hiveTimestampPrecision?: 3 | 6;
+}
+
+/** A query as the stand-in holds it, for assertions. */
+export interface StandInExecution {
+  id: string;
+  token: string | undefined;
+  sql: string;
+  parameters: string[];
+  workGroup: string;
+  database: string | undefined;
+  state: QueryState;
+  stateChangeReason: string | undefined;
+  athenaError: { ErrorCategory: number; ErrorType: number; Retryable: boolean; ErrorMessage: string } | undefined;
+  /** Full S3 URI of the result file. */
+  outputLocation: string;
+  dataScannedInBytes: number;
+  /** Rows in the result (SUCCEEDED only). */
+  rows: number;
+}
+
+export interface InjectedFailure {
+  ErrorCategory: number;
+  ErrorType: number;
+  Retryable: boolean;
+  message: string;
+}
+
+export interface AthenaStandIn {
+  endpoint: string;
+  /** Every request received, in order: operation name and input. */
+  readonly requests: { operation: string; input: Json }[];
+  /** Queries started, in order. */
+  executions(): StandInExecution[];
+  /** Timings can be changed between tests. */
+  readonly settings: { queuedMs: number; runningMs: number };
+  /** The next `count` responses to `operation` are lost (the socket is closed after the request is handled). */
+  dropResponses(operation: string, count?: number): void;
+  /** The next queries fail with this error instead of running (one per failure given). */
+  injectFailures(...failures: InjectedFailure[]): void;
+  /** Resolves when no query is QUEUED or RUNNING. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+class AthenaError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A query failure: the execution ends FAILED with this category, type and reason. */
+class QueryFailure extends Error {
+  constructor(
+    readonly category: number,
+    readonly errorType: number,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
+}
+
+interface Prepared {
+  sql: string;
+  values: string[];
+  bytes: number;
+  /** Staged local path → the S3 URI it came from. */
+  files: Map<string, string>;
+}
+
+interface Execution extends StandInExecution {
+  submitted: number;
+  completed: number | undefined;
+  done: Promise<void>;
+  requestKey: string;
+}
+
+const TARGET = 'AmazonAthena.';
+
+export async function startAthenaStandIn(options: AthenaStandInOptions): Promise<AthenaStandIn> {
+  const workgroups = new Map(Object.entries(options.workgroups ?? { primary: {} }));
+  const settings = { queuedMs: options.queuedMs ?? 20, runningMs: options.runningMs ?? 20 };
+  const precision = options.hiveTimestampPrecision ?? 3;
+  const requests: { operation: string; input: Json }[] = [];
+  const executions = new Map<string, Execution>();
+  const tokens = new Map<string, string>();
+  const drops = new Map<string, number>();
+  const failures: InjectedFailure[] = [];
+  const staging = await mkdtemp(join(tmpdir(), 'careplus-athena-standin-'));
+  const db = await DuckDbDatabase.create({ memoryLimit: '512MB', threads: 1, tempDirectory: join(staging, 'tmp') });
+  await db.withConnection((c) => c.run("SET GLOBAL TimeZone = 'UTC'"));
+
+  const operations: Record<string, (body: Json) => Json> = {
+    StartQueryExecution(body) {
+      const sql = str(body, 'QueryString');
+      if (Buffer.byteLength(sql) > 262_144) throw invalid('QueryString is longer than 262144 bytes');
+      const parameters = body['ExecutionParameters'];
+      if (parameters !== undefined) {
+        if (!Array.isArray(parameters) || parameters.length === 0) {
+          throw invalid('ExecutionParameters must have at least 1 member');
+        }
+        for (const p of parameters) {
+          if (typeof p !== 'string' || p.length < 1 || p.length > 1024) {
+            throw invalid('each member of ExecutionParameters must be a string of length 1 to 1024');
+          }
+        }
+      }
+      const token = body['ClientRequestToken'];
+      if (token !== undefined && (typeof token !== 'string' || token.length < 32 || token.length > 128)) {
+        throw invalid('ClientRequestToken must have length between 32 and 128');
+      }
+      const workGroup = typeof body['WorkGroup'] === 'string' ? body['WorkGroup'] : 'primary';
+      const wg = workgroups.get(workGroup);
+      if (wg === undefined) throw invalid(`WorkGroup ${workGroup} is not found.`);
+      const context = (body['QueryExecutionContext'] ?? {}) as Json;
+      const database = typeof context['Database'] === 'string' ? context['Database'] : undefined;
+      const requested = ((body['ResultConfiguration'] ?? {}) as Json)['OutputLocation'];
+      const output = wg.enforcedOutputLocation ?? (typeof requested === 'string' ? requested : undefined);
+      if (output === undefined || !/^s3:\/\/[^/]+\//.test(output.endsWith('/') ? output : `${output}/`)) {
+        throw invalid(
+          'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.',
+        );
+      }
+      const params = (parameters ?? []) as string[];
+      const requestKey = JSON.stringify([sql, params, workGroup, database, output]);
+      if (typeof token === 'string') {
+        const existing = tokens.get(token);
+        if (existing !== undefined) {
+          if (executions.get(existing)!.requestKey !== requestKey) {
+            throw invalid('Idempotent parameters do not match: the ClientRequestToken was used for another request');
+          }
+          return { QueryExecutionId: existing };
+        }
+      }
+      const id = randomUUID();
+      const execution: Execution = {
+        id,
+        token: typeof token === 'string' ? token : undefined,
+        sql,
+        parameters: params,
+        workGroup,
+        database,
+        state: 'QUEUED',
+        stateChangeReason: undefined,
+        athenaError: undefined,
+        outputLocation: `${output.endsWith('/') ? output : `${output}/`}${id}.csv`,
+        dataScannedInBytes: 0,
+        rows: 0,
+        submitted: Date.now(),
+        completed: undefined,
+        requestKey,
+        done: Promise.resolve(),
+      };
+      executions.set(id, execution);
+      if (typeof token === 'string') tokens.set(token, id);
+      execution.done = run(execution, wg, failures.shift());
+      return { QueryExecutionId: id };
+    },
+    GetQueryExecution(body) {
+      const x = execution(str(body, 'QueryExecutionId'));
+      const seconds = (ms: number): number => ms / 1000;
+      return {
+        QueryExecution: {
+          QueryExecutionId: x.id,
+          Query: x.sql,
+          StatementType: 'DML',
+          ResultConfiguration: { OutputLocation: x.outputLocation },
+          ...(x.database !== undefined ? { QueryExecutionContext: { Database: x.database } } : {}),
+          Status: {
+            State: x.state,
+            SubmissionDateTime: seconds(x.submitted),
+            ...(x.completed !== undefined ? { CompletionDateTime: seconds(x.completed) } : {}),
+            ...(x.stateChangeReason !== undefined ? { StateChangeReason: x.stateChangeReason } : {}),
+            ...(x.athenaError !== undefined ? { AthenaError: x.athenaError } : {}),
+          },
+          Statistics: {
+            DataScannedInBytes: x.dataScannedInBytes,
+            EngineExecutionTimeInMillis: (x.completed ?? Date.now()) - x.submitted,
+            TotalExecutionTimeInMillis: (x.completed ?? Date.now()) - x.submitted,
+            QueryQueueTimeInMillis: settings.queuedMs,
+          },
+          WorkGroup: x.workGroup,
+          EngineVersion: { SelectedEngineVersion: 'AUTO', EffectiveEngineVersion: 'Athena engine version 3' },
+          ...(x.parameters.length > 0 ? { ExecutionParameters: x.parameters } : {}),
+        },
+      };
+    },
+    StopQueryExecution(body) {
+      const x = execution(str(body, 'QueryExecutionId'));
+      if (x.state === 'QUEUED' || x.state === 'RUNNING') {
+        x.state = 'CANCELLED';
+        x.stateChangeReason = 'Query cancelled by user';
+        x.completed = Date.now();
+      }
+      return {};
+    },
+    GetWorkGroup(body) {
+      const name = str(body, 'WorkGroup');
+      const wg = workgroups.get(name);
+      if (wg === undefined) throw invalid(`WorkGroup ${name} is not found.`);
+      return {
+        WorkGroup: {
+          Name: name,
+          State: 'ENABLED',
+          Configuration: {
+            EnforceWorkGroupConfiguration: wg.enforcedOutputLocation !== undefined,
+            ...(wg.enforcedOutputLocation !== undefined
+              ? { ResultConfiguration: { OutputLocation: wg.enforcedOutputLocation } }
+              : {}),
+            ...(wg.bytesScannedCutoffPerQuery !== undefined
+              ? { BytesScannedCutoffPerQuery: wg.bytesScannedCutoffPerQuery }
+              : {}),
+            EngineVersion: { SelectedEngineVersion: 'AUTO', EffectiveEngineVersion: 'Athena engine version 3' },
+          },
+          CreationTime: 0,
+        },
+      };
+    },
+  };
+
+  const execution = (id: string): Execution => {
+    const x = executions.get(id);
+    if (x === undefined) throw invalid(`QueryExecution ${id} was not found`);
+    return x;
+  };
+
+  /** Drives one query through its states; never rejects. */
+  async function run(x: Execution, wg: WorkGroupSettings, injected: InjectedFailure | undefined): Promise<void> {
+    const dir = join(staging, x.id);
+    const fail = (f: QueryFailure): void => {
+      if (x.state !== 'RUNNING') return;
+      x.state = 'FAILED';
+      x.stateChangeReason = f.message;
+      x.athenaError = {
+        ErrorCategory: f.category,
+        ErrorType: f.errorType,
+        Retryable: f.retryable,
+        ErrorMessage: f.message,
+      };
+      x.completed = Date.now();
+    };
+    try {
+      await waitWhile(settings.queuedMs, () => x.state === 'QUEUED');
+      if (x.state !== 'QUEUED') return;
+      x.state = 'RUNNING';
+      const started = Date.now();
+      if (injected !== undefined) {
+        await waitWhile(settings.runningMs, () => x.state === 'RUNNING');
+        throw new QueryFailure(injected.ErrorCategory, injected.ErrorType, injected.message, injected.Retryable);
+      }
+      const prepared = await prepare(x, dir);
+      x.dataScannedInBytes = prepared.bytes;
+      if (wg.bytesScannedCutoffPerQuery !== undefined && prepared.bytes > wg.bytesScannedCutoffPerQuery) {
+        throw new QueryFailure(2, 1000, 'Bytes scanned limit was exceeded');
+      }
+      const csv = await execute(prepared, x);
+      await waitWhile(settings.runningMs - (Date.now() - started), () => x.state === 'RUNNING');
+      // Stopped meanwhile: Athena writes no result for a cancelled query.
+      if (x.state !== 'RUNNING') return;
+      const { bucket, key } = parseS3Uri(x.outputLocation);
+      await options.s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: csv.text, ContentType: 'text/csv' }),
+      );
+      await options.s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `${key}.metadata`, Body: Buffer.from('stand-in metadata\n') }),
+      );
+      if (x.state !== 'RUNNING') return;
+      x.rows = csv.rows;
+      x.state = 'SUCCEEDED';
+      x.completed = Date.now();
+    } catch (err) {
+      fail(err instanceof QueryFailure ? err : new QueryFailure(1, 100, `INTERNAL_ERROR: ${String(err)}`, true));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The DuckDB SQL and its bound values for a query, with the table's files staged. */
+  async function prepare(x: Execution, dir: string): Promise<Prepared> {
+    const sqlTokens = tokenize(x.sql);
+    checkFunctions(sqlTokens);
+    const placeholders = sqlTokens.filter((t) => t.kind === 'param');
+    if (placeholders.length !== x.parameters.length) {
+      throw new QueryFailure(
+        2,
+        1000,
+        `INVALID_PARAMETER_USAGE: line 1:1: Incorrect number of parameters: expected ${placeholders.length} but found ${x.parameters.length}`,
+      );
+    }
+    checkParametersInWhere(sqlTokens);
+    const typed = x.parameters.map(parseParameter);
+    // The table: the first qualified name after FROM.
+    const from = sqlTokens.findIndex((t) => t.kind === 'word' && t.upper === 'FROM');
+    const [first, dot, second] = significant(sqlTokens, from + 1, 3);
+    if (first === undefined || dot === undefined || sqlTokens[dot]!.text !== '.' || second === undefined) {
+      throw new QueryFailure(2, 1000, 'SYNTAX_ERROR: the stand-in expects FROM "<database>"."<table>"');
+    }
+    const database = identifierOf(sqlTokens[first]!);
+    const table = identifierOf(sqlTokens[second]!);
+    const source = await tableSource(database, table, dir);
+    const rewritten: string[] = [];
+    let param = 0;
+    for (let i = 0; i < sqlTokens.length; i++) {
+      const t = sqlTokens[i]!;
+      if (i === first) {
+        rewritten.push(`(${source.sql})`);
+        i = second;
+        continue;
+      }
+      if (t.kind === 'param') {
+        param += 1;
+        rewritten.push(`CAST($${param} AS ${typed[param - 1]!.type})`);
+      } else if (t.kind === 'word' && FUNCTION_RENAMES[t.lower] !== undefined && nextText(sqlTokens, i) === '(') {
+        rewritten.push(FUNCTION_RENAMES[t.lower]!);
+      } else {
+        rewritten.push(t.text);
+      }
+    }
+    return { sql: rewritten.join(''), values: typed.map((p) => p.value), bytes: source.bytes, files: source.files };
+  }
+
+  /** `SELECT <typed columns> FROM read_parquet(...)` per registered partition, as one subquery. */
+  async function tableSource(
+    database: string,
+    table: string,
+    dir: string,
+  ): Promise<{ sql: string; bytes: number; files: Map<string, string> }> {
+    let glueTable: Table | undefined;
+    try {
+      glueTable = (await options.glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'EntityNotFoundException') {
+        throw new QueryFailure(
+          2,
+          1000,
+          `TABLE_NOT_FOUND: line 1:1: Table 'awsdatacatalog.${database}.${table}' does not exist`,
+        );
+      }
+      throw err;
+    }
+    if (glueTable === undefined) throw new QueryFailure(2, 1000, `TABLE_NOT_FOUND: ${database}.${table}`);
+    const columns = glueTable.StorageDescriptor?.Columns ?? [];
+    const keys = glueTable.PartitionKeys ?? [];
+    const sources: { location: string; values: string[] }[] = [];
+    if (keys.length === 0) {
+      sources.push({ location: glueTable.StorageDescriptor?.Location ?? '', values: [] });
+    } else {
+      for (const p of await allPartitions(database, table)) {
+        sources.push({ location: p.StorageDescriptor?.Location ?? '', values: p.Values ?? [] });
+      }
+    }
+    let bytes = 0;
+    const staged = new Map<string, string>();
+    const selects: string[] = [];
+    for (const [n, s] of sources.entries()) {
+      const files: string[] = [];
+      for (const object of await listFiles(s.location)) {
+        const local = join(dir, String(n), object.name);
+        await mkdir(dirname(local), { recursive: true });
+        const got = await options.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }));
+        const body = Buffer.from(await got.Body!.transformToByteArray());
+        await writeFile(local, body);
+        bytes += body.length;
+        files.push(local);
+        staged.set(local, `s3://${object.bucket}/${object.key}`);
+      }
+      if (files.length === 0) continue;
+      const cols = columns.map((c) => `${columnRead(c)} AS ${quoteId(c.Name!)}`);
+      const parts = keys.map(
+        (k, i) => `CAST(${quoteText(s.values[i] ?? '')} AS ${duckType(k)}) AS ${quoteId(k.Name!)}`,
+      );
+      selects.push(
+        `SELECT ${[...cols, ...parts].join(', ')} FROM read_parquet([${files.map(quoteText).join(', ')}], union_by_name = true)`,
+      );
+    }
+    if (selects.length === 0) {
+      const empty = [...columns, ...keys].map((c) => `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`);
+      return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged };
+    }
+    return { sql: selects.join(' UNION ALL '), bytes, files: staged };
+  }
+
+  /** A column as Athena reads it: cast to its Glue type; Hive timestamps at the configured precision. */
+  function columnRead(c: Column): string {
+    const ref = quoteId(c.Name!);
+    const type = duckType(c);
+    if (type === 'TIMESTAMP' && precision === 3) {
+      return `make_timestamp(CAST(round(epoch_us(CAST(${ref} AS TIMESTAMP)) / 1000) AS BIGINT) * 1000)`;
+    }
+    return `CAST(${ref} AS ${type})`;
+  }
+
+  async function allPartitions(database: string, table: string): Promise<Partition[]> {
+    const out: Partition[] = [];
+    let token: string | undefined;
+    do {
+      const page = await options.glue.send(
+        new GetPartitionsCommand({ DatabaseName: database, TableName: table, ...(token ? { NextToken: token } : {}) }),
+      );
+      out.push(...(page.Partitions ?? []));
+      token = page.NextToken;
+    } while (token !== undefined);
+    return out;
+  }
+
+  async function listFiles(location: string): Promise<{ bucket: string; key: string; name: string }[]> {
+    const { bucket, key: prefix } = parseS3Uri(location.endsWith('/') ? location : `${location}/`);
+    const out: { bucket: string; key: string; name: string }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await options.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      );
+      for (const o of page.Contents ?? []) {
+        const rest = o.Key!.slice(prefix.length);
+        // Hive and Athena skip hidden files and folders.
+        if (rest === '' || rest.endsWith('/') || rest.split('/').some((s) => s.startsWith('_') || s.startsWith('.'))) {
+          continue;
+        }
+        out.push({ bucket, key: o.Key!, name: rest });
+      }
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    return out;
+  }
+
+  /** Runs the query; returns the result as Athena writes it. Staged paths and SQL errors become Athena-like reasons. */
+  async function execute(prepared: Prepared, x: Execution): Promise<{ text: Buffer; rows: number }> {
+    const reader = await db
+      .withConnection((c) => c.runAndReadAll(prepared.sql, prepared.values))
+      .catch((err: unknown) => {
+        let message = err instanceof Error ? err.message : String(err);
+        const bad = [...prepared.files.entries()].find(([local]) => message.includes(local));
+        if (bad !== undefined) {
+          // Athena names the S3 object it could not read (and so leaks the bucket): the adapter must not pass it on.
+          message = message.split(bad[0]).join(bad[1]);
+          throw new QueryFailure(2, 1001, `HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split ${bad[1]}: ${message}`);
+        }
+        throw new QueryFailure(2, 1000, `GENERIC_USER_ERROR: line 1:1: ${message} in query: ${x.sql}`);
+      });
+    const types = reader.columnTypes();
+    const lines = [
+      reader
+        .columnNames()
+        .map((n) => quoteCsv(n.toLowerCase()))
+        .join(','),
+    ];
+    const rows = reader.getRows();
+    for (const row of rows) {
+      lines.push(row.map((v, i) => (v === null ? '' : quoteCsv(render(v, types[i]!.typeId)))).join(','));
+    }
+    return { text: Buffer.from(`${lines.join('\n')}\n`, 'utf8'), rows: rows.length };
+  }
+
+  function render(value: DuckDBValue, typeId: DuckDBTypeId): string {
+    switch (typeId) {
+      case DuckDBTypeId.DOUBLE:
+      case DuckDBTypeId.FLOAT:
+        return javaDoubleText(value as number);
+      case DuckDBTypeId.TIMESTAMP: {
+        const micros = (value as { micros: bigint }).micros;
+        return trinoTimestampText(micros, precision);
+      }
+      default:
+        return String(value);
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const requestId = randomUUID();
+    let operation = '';
+    const send = (status: number, body: Json): void => {
+      const dropping = drops.get(operation) ?? 0;
+      if (dropping > 0) {
+        drops.set(operation, dropping - 1);
+        req.socket.destroy();
+        return;
+      }
+      const text = JSON.stringify(body);
+      res.writeHead(status, {
+        'content-type': 'application/x-amz-json-1.1',
+        'content-length': Buffer.byteLength(text),
+        'x-amzn-requestid': requestId,
+      });
+      res.end(text);
+    };
+    try {
+      const target = req.headers['x-amz-target'];
+      if (req.method !== 'POST' || req.url !== '/' || typeof target !== 'string' || !target.startsWith(TARGET)) {
+        throw new AthenaError('UnknownOperationException', `unknown operation ${String(target)}`);
+      }
+      if (req.headers['content-type'] !== 'application/x-amz-json-1.1') {
+        throw new AthenaError('SerializationException', `expected application/x-amz-json-1.1`);
+      }
+      operation = target.slice(TARGET.length);
+      const fn = operations[operation];
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        throw new AthenaError('SerializationException', 'request body is not JSON');
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        throw new AthenaError('SerializationException', 'request body is not a JSON object');
+      }
+      requests.push({ operation, input: body as Json });
+      if (fn === undefined)
+        throw new AthenaError('UnknownOperationException', `the stand-in does not implement ${operation}`);
+      send(200, fn(body as Json));
+    } catch (err) {
+      if (err instanceof AthenaError) send(400, { __type: err.type, Message: err.message });
+      else send(500, { __type: 'InternalServerException', Message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const idle = async (): Promise<void> => {
+    await Promise.all([...executions.values()].map((x) => x.done));
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    settings,
+    executions: () =>
+      [...executions.values()].map((x) => ({
+        id: x.id,
+        token: x.token,
+        sql: x.sql,
+        parameters: [...x.parameters],
+        workGroup: x.workGroup,
+        database: x.database,
+        state: x.state,
+        stateChangeReason: x.stateChangeReason,
+        athenaError: x.athenaError,
+        outputLocation: x.outputLocation,
+        dataScannedInBytes: x.dataScannedInBytes,
+        rows: x.rows,
+      })),
+    dropResponses(operation, count = 1) {
+      drops.set(operation, (drops.get(operation) ?? 0) + count);
+    },
+    injectFailures(...list) {
+      failures.push(...list);
+    },
+    idle,
+    async stop() {
+      for (const x of executions.values()) {
+        if (x.state === 'QUEUED' || x.state === 'RUNNING') x.state = 'CANCELLED';
+      }
+      await idle();
+      await new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      });
+      db.close();
+      await rm(staging, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- SQL tokens -------------------------------------------------------------------------------------------------
+
+interface Token {
+  kind: 'space' | 'string' | 'ident' | 'word' | 'number' | 'param' | 'symbol';
+  text: string;
+  lower: string;
+  upper: string;
+}
+
+/** The functions the adapter's SQL may call; anything else is FUNCTION_NOT_FOUND, as for a Trino typo. */
+const FUNCTIONS = new Set(['substr', 'chr', 'strpos', 'starts_with', 'lower', 'to_hex', 'sha256', 'to_utf8', 'is_nan']);
+const FUNCTION_RENAMES: Record<string, string> = { is_nan: 'isnan', to_hex: '', to_utf8: '' };
+/** Keywords that may stand before a parenthesis. */
+const KEYWORDS = new Set([
+  'select',
+  'from',
+  'where',
+  'and',
+  'or',
+  'not',
+  'in',
+  'as',
+  'cast',
+  'case',
+  'when',
+  'then',
+  'else',
+  'end',
+  'between',
+  'is',
+  'null',
+  'order',
+  'by',
+  'limit',
+  'asc',
+  'desc',
+  'nulls',
+  'last',
+  'first',
+  'true',
+  'false',
+]);
+
+function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  const re =
+    /(\s+)|('(?:[^']|'')*')|("(?:[^"]|"")*")|([A-Za-z_][A-Za-z0-9_]*)|(\d+(?:\.\d+)?)|(\?)|(<>|<=|>=|\|\||::)|([\s\S])/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(sql)) !== null) {
+    const text = m[0];
+    const kind: Token['kind'] =
+      m[1] !== undefined
+        ? 'space'
+        : m[2] !== undefined
+          ? 'string'
+          : m[3] !== undefined
+            ? 'ident'
+            : m[4] !== undefined
+              ? 'word'
+              : m[5] !== undefined
+                ? 'number'
+                : m[6] !== undefined
+                  ? 'param'
+                  : 'symbol';
+    if (kind === 'symbol' && (text === '::' || text === '$' || text === ';')) {
+      throw new QueryFailure(2, 1000, `SYNTAX_ERROR: line 1:${m.index + 1}: mismatched input '${text}'`);
+    }
+    if (kind === 'symbol' && text === "'") {
+      throw new QueryFailure(2, 1000, `SYNTAX_ERROR: line 1:${m.index + 1}: unterminated string`);
+    }
+    out.push({ kind, text, lower: text.toLowerCase(), upper: text.toUpperCase() });
+  }
+  return out;
+}
+
+function checkFunctions(tokens: Token[]): void {
+  tokens.forEach((t, i) => {
+    if (t.kind !== 'word' || nextText(tokens, i) !== '(') return;
+    if (KEYWORDS.has(t.lower) || FUNCTIONS.has(t.lower)) return;
+    throw new QueryFailure(2, 1000, `FUNCTION_NOT_FOUND: line 1:1: Function '${t.lower}' not registered`);
+  });
+}
+
+/** Athena: "Currently, ? parameters can be placed only in the WHERE clause." */
+function checkParametersInWhere(tokens: Token[]): void {
+  let depth = 0;
+  let region: 'before' | 'where' | 'after' = 'before';
+  for (const t of tokens) {
+    if (t.text === '(') depth += 1;
+    else if (t.text === ')') depth -= 1;
+    else if (depth === 0 && t.kind === 'word') {
+      if (t.upper === 'WHERE') region = 'where';
+      else if (t.upper === 'ORDER' || t.upper === 'LIMIT') region = 'after';
+    } else if (t.kind === 'param' && region !== 'where') {
+      throw new QueryFailure(2, 1000, 'INVALID_PARAMETER_USAGE: parameters can be placed only in the WHERE clause');
+    }
+  }
+}
+
+/** Indexes of the next `count` tokens that are not white space (undefined past the end). */
+function significant(tokens: Token[], from: number, count: number): (number | undefined)[] {
+  const out: (number | undefined)[] = [];
+  for (let i = from; i < tokens.length && out.length < count; i++) {
+    if (tokens[i]!.kind !== 'space') out.push(i);
+  }
+  while (out.length < count) out.push(undefined);
+  return out;
+}
+
+function nextText(tokens: Token[], i: number): string | undefined {
+  for (let j = i + 1; j < tokens.length; j++) if (tokens[j]!.kind !== 'space') return tokens[j]!.text;
+  return undefined;
+}
+
+function identifierOf(t: Token): string {
+  if (t.kind === 'ident') return t.text.slice(1, -1).replace(/""/g, '"').toLowerCase();
+  if (t.kind === 'word') return t.lower;
+  throw new QueryFailure(2, 1000, `SYNTAX_ERROR: expected an identifier, got ${t.text}`);
+}
+
+// ---- execution parameters ---------------------------------------------------------------------------------------
+
+/** An execution parameter as Athena reads it: a literal, typed by its syntax. Returns the DuckDB type and text. */
+function parseParameter(text: string): { type: string; value: string } {
+  const unquote = (s: string): string => s.slice(1, -1).replace(/''/g, "'");
+  const t = text.trim();
+  if (/^'(?:[^']|'')*'$/.test(t)) return { type: 'VARCHAR', value: unquote(t) };
+  const typed = /^(VARCHAR|INTEGER|INT|BIGINT|DOUBLE|DATE|TIMESTAMP|DECIMAL|BOOLEAN)\s+('(?:[^']|'')*')$/i.exec(t);
+  if (typed !== null) {
+    const kind = typed[1]!.toUpperCase();
+    const value = unquote(typed[2]!);
+    if (kind === 'DECIMAL') return { type: decimalTypeOf(value), value };
+    return { type: kind === 'INT' ? 'INTEGER' : kind, value };
+  }
+  if (/^(true|false)$/i.test(t)) return { type: 'BOOLEAN', value: t.toLowerCase() };
+  if (/^-?\d+$/.test(t)) {
+    const n = BigInt(t);
+    return { type: n >= -(2n ** 31n) && n < 2n ** 31n ? 'INTEGER' : 'BIGINT', value: t };
+  }
+  if (/^-?\d*\.\d+$|^-?\d+\.\d*$/.test(t)) return { type: decimalTypeOf(t), value: t };
+  if (/^-?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$/.test(t)) return { type: 'DOUBLE', value: t };
+  throw new QueryFailure(2, 1000, `SYNTAX_ERROR: line 1:1: execution parameter is not a literal`);
+}
+
+/** Trino types `DECIMAL '12.3400'` as decimal(6,4): all digits, and those after the point. */
+function decimalTypeOf(text: string): string {
+  const m = /^[+-]?(\d*)(?:\.(\d*))?$/.exec(text);
+  if (m === null) throw new QueryFailure(2, 1000, `INVALID_LITERAL: '${text}' is not a valid decimal literal`);
+  const whole = m[1]!.replace(/^0+/, '');
+  const scale = (m[2] ?? '').length;
+  const precision = Math.max(1, whole.length + scale);
+  if (precision > 38) throw new QueryFailure(2, 1000, `INVALID_LITERAL: decimal literal is too long`);
+  return `DECIMAL(${precision},${scale})`;
+}
+
+// ---- rendering ----------------------------------------------------------------------------------------------------
+
+/**
+ * Java's Double.toString (JDK 19+): NaN, Infinity; plain notation for 1e-3 <= |x| < 1e7 with at least one fraction
+ * digit; otherwise `d.dddE[-]n` with at least one fraction digit; shortest digits that identify the double.
+ */
+export function javaDoubleText(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const abs = Math.abs(x);
+  const sign = x < 0 ? '-' : '';
+  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(abs.toExponential())!;
+  let digits = m[1]! + (m[2] ?? '');
+  let exponent = Number(m[3]);
+  if (abs >= 1e-3 && abs < 1e7) {
+    if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+    const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+    const fraction = digits.length > exponent + 1 ? digits.slice(exponent + 1) : '0';
+    return `${sign}${whole}.${fraction}`;
+  }
+  if (digits.length === 1) {
+    // Java writes two significant digits at least: the closest ones (4.9E-324 for the smallest double).
+    const two = /^(\d)\.(\d)e([+-]\d+)$/.exec(abs.toExponential(1))!;
+    digits = two[1]! + two[2]!;
+    exponent = Number(two[3]);
+  }
+  return `${sign}${digits[0]}.${digits.slice(1)}E${exponent}`;
+}
+
+/** Trino's text of a timestamp(p): `YYYY-MM-DD HH:MM:SS.f…` with exactly p fraction digits. */
+function trinoTimestampText(micros: bigint, precision: 3 | 6): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const rest = ((micros % 1000n) + 1000n) % 1000n;
+  const date = new Date(Number(ms));
+  const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ for years 0..9999
+  const millis = iso.slice(20, 23);
+  const fraction = precision === 3 ? millis : `${millis}${String(rest).padStart(3, '0')}`;
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction}`;
+}
+
+function quoteCsv(text: string): string {
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+function quoteId(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function quoteText(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function duckType(c: Column): string {
+  return duckdbType(parseColumnType(c.Type ?? 'string'));
+}
+
+function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (m === null) throw new Error(`not an S3 URI: ${uri}`);
+  return { bucket: m[1]!, key: m[2]! };
+}
+
+function str(body: Json, field: string): string {
+  const v = body[field];
+  if (typeof v !== 'string' || v === '') throw invalid(`${field} must not be null`);
+  return v;
+}
+
+function invalid(message: string): AthenaError {
+  return new AthenaError('InvalidRequestException', message);
+}
+
+/** Waits up to `ms`, ending early once `condition` turns false (a query stopped meanwhile). */
+async function waitWhile(ms: number, condition: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && condition()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(10, Math.max(0, until - Date.now()))));
+  }
+}
