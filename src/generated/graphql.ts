@@ -87,6 +87,8 @@ export type ExportErrorCode =
   | 'INTERNAL'
   /** The API restarted while the job ran, too often to try again. */
   | 'INTERRUPTED'
+  /** The engine's own scan limit (the Athena workgroup's bytes-scanned cut-off) stopped the query. */
+  | 'LIMIT_EXCEEDED'
   /** The result could not be written to the exports store. */
   | 'STORAGE_ERROR';
 
