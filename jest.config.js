@@ -1,4 +1,4 @@
-/** Jest: unit, integration, e2e and real-data suites; TypeScript through SWC (keeps decorator metadata). */
+/** Jest: unit, integration, e2e, real-data and browser suites; TypeScript through SWC (keeps decorator metadata). */
 const swc = [
   '@swc/jest',
   {
@@ -27,6 +27,8 @@ module.exports = {
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     { ...common, displayName: 'realdata', testMatch: ['<rootDir>/test/realdata/**/*.test.ts'] },
+    // Headless Debian Chromium (scripts/ensure-chromium.sh) driven by playwright-core; needs `npm run build`.
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.test.ts'] },
   ],
   testTimeout: 60000,
 };

@@ -4,17 +4,28 @@ import type { Express } from 'express';
 import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
 import { DuckDbExportEngine } from './adapters/duckdb/duckdb-export-engine.js';
 import { StoreJobStore } from './adapters/local/store-job-store.js';
+import { AccessControl } from './auth/access-control.js';
+import { AuditLog } from './auth/audit-log.js';
+import { authenticateRequest } from './auth/authenticate-request.js';
+import { type AuthenticatedCaller, Authenticator } from './auth/authenticator.js';
+import { JwtVerifier } from './auth/jwt-verifier.js';
+import { ApiKeyStore } from './auth/key-store.js';
+import { loadPolicy } from './auth/policy.js';
 import type { Runtime } from './composition.js';
 import { ConfigError } from './domain/errors.js';
-import type { ApiServices } from './graphql/context.js';
+import type { AccessPolicy } from './domain/policy.js';
+import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
+import { consoleRoute } from './http/console-route.js';
 import { downloadRoute } from './http/download-route.js';
+import { feedRoute } from './http/feed-route.js';
 import type { DownloadLink, DownloadLinkIssuer, DownloadTarget } from './ports/download-links.js';
 import type { ExportEngine } from './ports/export-engine.js';
 import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './ports/object-store.js';
-import { type ApiDeps, type ApiServer, createApiServer } from './server.js';
+import { type ApiDeps, type ApiServer, type AuthRequest, createApiServer, type RouteSeams } from './server.js';
 import { DatasetService } from './services/dataset-service.js';
 import { HmacDownloadLinks } from './services/download-links.js';
 import { ExportService } from './services/export-service.js';
+import { FeedService } from './services/feed-service.js';
 import { ParquetFooterCache } from './services/parquet-footer-cache.js';
 import { PipelineService } from './services/pipeline-service.js';
 
@@ -29,11 +40,42 @@ export const SIGNING_SECRET_KEY = '_system/signing-secret';
 /** How often retention runs (`ExportService.expireDue`): results expire within this of their due time. */
 export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
 
+/**
+ * Authentication and the access policy, built once per process: the policy file (validated: a bad file stops the
+ * start), the audit log, the API keys in the lake, JWT verification when configured, and the one `authenticate`
+ * every edge (HTTP, websocket, routes, the Lambda) resolves callers with.
+ */
+export interface ApiAccess {
+  policy: AccessPolicy;
+  audit: AuditLog;
+  keys: ApiKeyStore;
+  access: AccessControl;
+  authenticator: Authenticator;
+  /** `Authorization: Bearer <API key or JWT>` → the caller; refusals are thrown as UNAUTHENTICATED (401). */
+  authenticate: (request: AuthRequest) => Promise<AuthenticatedCaller>;
+}
+
+export async function createApiAccess(rt: Pick<Runtime, 'config' | 'store' | 'logger'>): Promise<ApiAccess> {
+  const { config, logger } = rt;
+  const policy = await loadPolicy(config.auth.policyFile);
+  const audit = new AuditLog(logger);
+  const keys = new ApiKeyStore(rt.store, { logger: logger.child({ component: 'api-keys' }) });
+  const jwt = config.auth.jwt === undefined ? undefined : new JwtVerifier(config.auth.jwt, policy);
+  const access = new AccessControl(policy, audit);
+  const authenticator = new Authenticator({ keys, policy, audit, ...(jwt !== undefined ? { jwt } : {}) });
+  return { policy, audit, keys, access, authenticator, authenticate: authenticateRequest(authenticator) };
+}
+
 /** The API's services over a runtime, with their lifecycle. */
 export interface ApiComposition {
   services: Required<ApiServices>;
-  /** HTTP routes beside GraphQL: the signed download route with the local store; none with S3 (presigned URLs). */
-  routes: ((app: Express) => void) | undefined;
+  /** How every edge resolves its caller (see ApiAccess.authenticate). */
+  authenticate: ApiAccess['authenticate'];
+  /**
+   * HTTP routes beside GraphQL: the signed download route with the local store (none with S3: presigned URLs), the
+   * feed route and the web console. Without `seams` every route request is anonymous.
+   */
+  routes: ((app: Express, seams?: RouteSeams) => void) | undefined;
   /**
    * Takes over export jobs a previous process left queued or running (`recover`), then runs retention at once (in
    * the background) and every RETENTION_SWEEP_MS on an unref'd timer.
@@ -54,6 +96,9 @@ export interface ComposeApiOptions {
 /** Builds the API's services once per process. Nothing runs until `start()`. */
 export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): Promise<ApiComposition> {
   const { config, logger } = rt;
+  // First: a policy file that does not validate stops the start before anything else is built.
+  const auth = await createApiAccess(rt);
+  const { access, audit } = auth;
   const footers = new ParquetFooterCache(rt.store);
   const { datasets, pipeline } = metadataServices(rt, footers);
   const engine = await createExportEngine(rt);
@@ -87,6 +132,35 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     },
   );
 
+  const feeds = new FeedService({
+    store: rt.store,
+    exports,
+    logger: logger.child({ component: 'feeds' }),
+    publicUrl: options.publicUrl ?? (() => config.publicUrl),
+    // A feed builds with its creator's grant, resolved by the same policy code as every other path, from the
+    // creator as the feed recorded it (role and attributes, so row filters on `$caller.attributes.*` apply).
+    grantFor: async (owner, dataset) => {
+      const table = await datasets.find(dataset, datasets.createLoaders());
+      const { grant } = access.requireDataset(owner, dataset, table, 'feed');
+      access.requireCapability(owner, 'canExport', 'feed', dataset);
+      return grant;
+    },
+  });
+  const downloads =
+    links.verifier === undefined
+      ? undefined
+      : downloadRoute({ links: links.verifier, exports, store: rt.store, logger });
+  const routes = (app: Express, seams?: RouteSeams): void => {
+    const authenticate = seams?.authenticate ?? (() => Promise.resolve(null));
+    downloads?.(app);
+    feedRoute({ feeds, store: rt.store, logger, authenticate, anonymous: callerOrAnonymous(null) })(app);
+    consoleRoute({
+      logger,
+      authenticate,
+      mayUseGraphiql: (caller) => caller !== null && access.can(caller, 'canUseGraphiql'),
+    })(app);
+  };
+
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   const sweep = (): Promise<void> => {
@@ -117,11 +191,9 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   rt.onClose(close);
 
   return {
-    services: { datasets, pipeline, exports },
-    routes:
-      links.verifier === undefined
-        ? undefined
-        : downloadRoute({ links: links.verifier, exports, store: rt.store, logger }),
+    services: { datasets, pipeline, exports, feeds, access, audit },
+    authenticate: auth.authenticate,
+    routes,
     async start() {
       const { requeued, failed } = await exports.recover();
       if (requeued.length > 0 || failed.length > 0) {
@@ -143,9 +215,9 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
  * The API's metadata services (datasets, pipeline) over a runtime, without the export path: cheap, no export
  * engine, no background work. For `careplus datasets` and the API Lambda: a Lambda container is frozen between
  * invocations and many run at once, so it cannot host the export workers (nor recover other containers' jobs);
- * exports there need a worker outside the request path.
+ * exports there need a worker outside the request path. Access control is the caller's to add (createApiAccess).
  */
-export function createApiServices(rt: Runtime): ApiServices {
+export function createApiServices(rt: Runtime): Pick<ApiServices, 'datasets' | 'pipeline'> {
   const footers = new ParquetFooterCache(rt.store);
   return metadataServices(rt, footers);
 }
@@ -153,7 +225,8 @@ export function createApiServices(rt: Runtime): ApiServices {
 /**
  * The HTTP API over a runtime: services composed and export recovery started in `start()`, all of it stopped in
  * `stop()`. When the configured public URL has port 0 (a port picked at start), download links use the address
- * the server got.
+ * the server got. Callers are authenticated by API key or JWT (ApiAccess.authenticate); `overrides.authenticate`
+ * replaces that for tests that need other callers.
  */
 export function createApi(
   rt: Runtime,
@@ -182,9 +255,9 @@ export function createApi(
           ...composed.services,
           logger: rt.logger,
           ...(composed.routes !== undefined ? { routes: composed.routes } : {}),
-          ...(overrides?.authenticate !== undefined ? { authenticate: overrides.authenticate } : {}),
+          authenticate: overrides?.authenticate ?? composed.authenticate,
         },
-        { host: config.host, port: overrides?.port ?? config.port, env: config.env },
+        { host: config.host, port: overrides?.port ?? config.port, env: config.env, limits: config.limits },
       );
       try {
         await composed.start();

@@ -9,8 +9,10 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { AppConfig } from './config.js';
+import { UnauthenticatedError } from './auth/auth-errors.js';
 import { type ApiContext, type ApiServices, type Caller, createApiContext } from './graphql/context.js';
-import { createErrorFormatter } from './graphql/errors.js';
+import { createErrorFormatter, toRequestError } from './graphql/errors.js';
+import { createHardening } from './graphql/plugins/hardening.js';
 import { serveSubscriptions } from './http/subscriptions.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
 import type { Logger } from './ports/logger.js';
@@ -19,17 +21,27 @@ import type { Logger } from './ports/logger.js';
 export interface ApiDeps extends ApiServices {
   logger: Logger;
   /**
-   * Resolves the caller of a request. Until authentication exists every caller is anonymous (null); the
-   * auth layer replaces this and throws an AppError-derived GraphQLError (see `toRequestError`) to refuse. It sees
-   * the request's headers: an HTTP request's, or, for a websocket, the upgrade request's with `authorization` taken
-   * from the graphql-ws `connectionParams` (browsers cannot set websocket headers); a refused websocket is closed
-   * with 4401 (UNAUTHENTICATED) or 4403 (FORBIDDEN).
+   * Resolves the caller of a request (src/auth/authenticate-request.ts over the Authenticator: API keys and JWTs);
+   * it throws an AppError-derived GraphQLError (see `toRequestError`) to refuse. It sees the request's headers: an
+   * HTTP request's, or, for a websocket, the upgrade request's with `authorization` taken from the graphql-ws
+   * `connectionParams` (browsers cannot set websocket headers); a refused websocket is closed with 4401
+   * (UNAUTHENTICATED) or 4403 (FORBIDDEN). No caller (null, or no `authenticate` at all) is refused as
+   * UNAUTHENTICATED: nothing but `GET /healthz` is served anonymously.
    */
   authenticate?: (request: AuthRequest) => Promise<Caller | null>;
-  /** Extra HTTP routes (e.g. signed downloads), mounted before `/graphql`. */
-  routes?: (app: Express) => void;
+  /**
+   * Extra HTTP routes (e.g. signed downloads, feeds, the console), mounted before `/graphql`. `seams` lets a route
+   * resolve its caller exactly as GraphQL does.
+   */
+  routes?: (app: Express, seams: RouteSeams) => void;
   /** A prebuilt schema; built from the resolvers when absent. */
   schema?: GraphQLSchema;
+}
+
+/** What the server hands extra routes. */
+export interface RouteSeams {
+  /** The caller of a request as `/graphql` resolves it: `authenticate`, or null (anonymous) without it. Throws alike. */
+  authenticate(request: AuthRequest): Promise<Caller | null>;
 }
 
 /** What `authenticate` reads of a request: its headers (an express Request qualifies). */
@@ -42,10 +54,11 @@ export interface ApiServerConfig {
   /** 0 picks a free port; `url` tells which after `start()`. */
   port: number;
   env: AppConfig['env'];
-  /** Largest JSON request body. Default `1mb`. */
-  bodyLimit?: string;
-  /** Schema introspection. Default: on except in production. */
-  introspection?: boolean;
+  /**
+   * Query depth and cost, the per-key rate, the request body size, the request timeout and introspection
+   * (config.limits).
+   */
+  limits: AppConfig['limits'];
 }
 
 export interface ApiServer {
@@ -70,6 +83,10 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
   const app = express();
   app.disable('x-powered-by');
   const httpServer: Server = createServer(app);
+  // Time to receive a whole request (headers and body) from a client: a slow sender cannot hold a socket open. A
+  // response (a long download) is not limited by it.
+  httpServer.requestTimeout = config.limits.requestTimeoutMs;
+  httpServer.headersTimeout = Math.min(config.limits.requestTimeoutMs, 60_000);
   let apollo: ApolloServer<ApiContext> | undefined;
   let subscriptions: { dispose(): Promise<void> } | undefined;
   let address: AddressInfo | undefined;
@@ -92,15 +109,43 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       const schema = deps.schema ?? (await buildGraphQLSchema());
       const { logger: _logger, authenticate, routes: _routes, schema: _schema, ...rest } = deps;
       const services: ApiServices = rest;
+      const { access, audit } = services;
       const formatError = createErrorFormatter({ env: config.env, logger });
+      /** The caller of a request, or UNAUTHENTICATED (HTTP 401) before anything else runs. */
+      const callerOf = async (request: AuthRequest): Promise<Caller> => {
+        const caller = authenticate === undefined ? null : await authenticate(request);
+        if (caller === null) throw toRequestError(new UnauthenticatedError('missing'));
+        return caller;
+      };
+      const hardening = createHardening<ApiContext>({
+        env: config.env,
+        limits: config.limits,
+        keyOf: (ctx) => ctx.caller?.id,
+        mayIntrospect: (ctx) => ctx.caller !== null && access.can(ctx.caller, 'canUseGraphiql'),
+        onRefused: (ctx, refusal) => {
+          if (ctx.caller === null) return;
+          audit.accessDenied(
+            ctx.caller,
+            { action: 'graphql' },
+            refusal.kind === 'cost'
+              ? `query cost ${refusal.cost} over the limit of ${config.limits.maxQueryCost}`
+              : `rate limit: ${refusal.tokens} token(s) over the budget of ${config.limits.ratePerMinute} per minute`,
+          );
+        },
+      });
       const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
       subscriptions = serveSubscriptions(wsServer, {
         schema,
         formatError,
         logger,
         production: config.env === 'production',
+        development: config.env === 'development',
         context: (caller) => createApiContext(services, { caller, logger }),
-        ...(authenticate !== undefined ? { authenticate } : {}),
+        authenticate: callerOf,
+        validationRules: hardening.validationRules,
+        maxCost: config.limits.maxQueryCost,
+        rateLimiter: hardening.rateLimiter,
+        onRefused: (caller, reason) => audit.accessDenied(caller, { action: 'subscription' }, reason),
       });
       const plugins: ApolloServerPlugin<ApiContext>[] = [
         ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -117,9 +162,10 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       ];
       apollo = new ApolloServer<ApiContext>({
         schema,
-        plugins,
-        csrfPrevention: true,
-        introspection: config.introspection ?? config.env !== 'production',
+        // Batching off, CSRF prevention on, a parser token cap, introspection per config.limits (and per role).
+        ...hardening.apolloOptions,
+        validationRules: hardening.validationRules,
+        plugins: [...plugins, ...hardening.plugins],
         includeStacktraceInErrorResponses: false,
         formatError,
         logger: apolloLogger(logger),
@@ -129,16 +175,14 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       app.get('/healthz', (_req, res) => {
         res.json({ status: 'ok' });
       });
-      deps.routes?.(app);
+      deps.routes?.(app, {
+        authenticate: (request) => (authenticate !== undefined ? authenticate(request) : Promise.resolve(null)),
+      });
       app.use(
         GRAPHQL_PATH,
-        express.json({ limit: config.bodyLimit ?? '1mb' }),
+        express.json({ limit: config.limits.bodyLimitBytes }),
         expressMiddleware(apollo, {
-          context: async ({ req }) =>
-            createApiContext(services, {
-              caller: authenticate ? await authenticate(req) : null,
-              logger,
-            }),
+          context: async ({ req }) => createApiContext(services, { caller: await callerOf(req), logger }),
         }),
       );
       app.use(notFound);

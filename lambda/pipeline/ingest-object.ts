@@ -8,11 +8,12 @@ import type { ObjectInfo } from '../../src/ports/object-store.js';
 import { checkSchemaCompatibility, definitionFingerprint } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
 import type { LockOptions } from './lake-lock.js';
-import { parseSource } from './parse-source.js';
+import { type FastStageAttempt, canStageFast, parseSource, tryStageJsonlFast } from './parse-source.js';
 import { decideSkip, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
 import { isOlderThanPublished, readLineage } from './source-lineage.js';
-import { stageText } from './stage-source.js';
+import { isGzipFile, stageText } from './stage-source.js';
+import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
 
 /** One raw object to ingest, as an S3 event or `careplus ingest` names it. */
@@ -156,67 +157,93 @@ async function runIngest(
 
   await mkdir(workDir, { recursive: true });
   const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir));
-  const staged = await phases.time('prepass', () => stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes));
-  const version = source.versionId ?? info.versionId ?? `sha256:${staged.contentSha256}`;
-  await recorder.write({ sourceVersion: version });
-  if (published && knownVersion === undefined) {
-    // The version is the content hash, known only now.
-    const skip = await decideSkip(store, published, { ...incoming, version }, force);
-    if (skip) return skipped(skip.reason, skip.message);
-  }
+  // When the version is the content hash and this key was published before, the hash may say "already processed"
+  // (unless forced): then the pre-pass runs alone first. Otherwise plain JSON Lines are staged by DuckDB while the pre-pass hashes
+  // and scans the same file (DuckDB works on its own threads, the pre-pass on this one); the pre-pass decides
+  // afterwards whether that stage stands (see parseSource).
+  const overlap =
+    canStageFast(format, options) &&
+    !(published && knownVersion === undefined && !force) &&
+    !(await isGzipFile(rawPath));
 
   return deps.duckdb.withConnection(async (conn) => {
-    const parsed = await phases.time('parse', () =>
-      parseSource(conn, def, format, staged, source.key, workDir, log, {
-        jsonReader: options.jsonReader ?? 'auto',
-      }),
-    );
-    if (parsed.rowsRead === 0) {
-      throw new IngestError(
-        'empty_file',
-        head.size === 0
-          ? 'the object is empty (0 bytes)'
-          : staged.textBytes === 0
-            ? 'the gzip stream holds no data'
-            : 'the object has no records',
+    const stageTable = stageTableName(recorder.current.runId);
+    try {
+      // Both settle before anything else uses the connection, even when the pre-pass fails (a too-large object).
+      const [prepass, fast] = await Promise.allSettled([
+        phases.time('prepass', () => stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes)),
+        overlap ? phases.time('stage', () => tryStageJsonlFast(conn, def, rawPath, stageTable, log)) : undefined,
+      ]);
+      if (prepass.status === 'rejected') throw prepass.reason;
+      const staged = prepass.value;
+      const fastStage: FastStageAttempt | undefined = overlap
+        ? { textPath: rawPath, check: fast.status === 'fulfilled' ? fast.value : undefined }
+        : undefined;
+      const version = source.versionId ?? info.versionId ?? `sha256:${staged.contentSha256}`;
+      await recorder.write({ sourceVersion: version });
+      if (published && knownVersion === undefined) {
+        // The version is the content hash, known only now.
+        const skip = await decideSkip(store, published, { ...incoming, version }, force);
+        if (skip) return skipped(skip.reason, skip.message);
+      }
+
+      const parsed = await phases.time('parse', () =>
+        parseSource(conn, def, format, staged, source.key, workDir, log, {
+          jsonReader: options.jsonReader ?? 'auto',
+          stageTable,
+          ...(fastStage ? { fastStage } : {}),
+        }),
       );
+      if (parsed.rowsRead === 0) {
+        throw new IngestError(
+          'empty_file',
+          head.size === 0
+            ? 'the object is empty (0 bytes)'
+            : staged.textBytes === 0
+              ? 'the gzip stream holds no data'
+              : 'the object has no records',
+        );
+      }
+      const outcome = await publishSource({
+        store,
+        catalog: deps.catalog,
+        duckdb: deps.duckdb,
+        conn,
+        def,
+        table,
+        logger: log,
+        workDir,
+        runId: recorder.current.runId,
+        now,
+        sourceKey: source.key,
+        version,
+        sequencer: source.sequencer,
+        lastModified: info.lastModified,
+        fingerprint,
+        stage: parsed.stage,
+        rowsValid: parsed.rowsValid,
+        quarantinePath: parsed.quarantinePath,
+        force,
+        lock: options.lock,
+        phases,
+      });
+      if (outcome.kind === 'skipped') return skipped(outcome.reason, outcome.message);
+      return {
+        status: 'SUCCEEDED',
+        rowsRead: parsed.rowsRead,
+        rowsWritten: outcome.rowsWritten,
+        rowsRejected: parsed.rowsRejected,
+        rowsDuplicate: parsed.rowsDuplicate + outcome.rowsDuplicate,
+        bytesWritten: outcome.bytesWritten,
+        outputKeys: outcome.outputKeys,
+        quarantineKey: outcome.quarantineKey,
+        partitions: outcome.partitions,
+        schemaVersion: outcome.schemaVersion,
+        error: null,
+      } satisfies Partial<RunRecord>;
+    } finally {
+      await dropStage(conn, stageTable);
     }
-    const outcome = await publishSource({
-      store,
-      catalog: deps.catalog,
-      conn,
-      def,
-      table,
-      logger: log,
-      workDir,
-      runId: recorder.current.runId,
-      now,
-      sourceKey: source.key,
-      version,
-      sequencer: source.sequencer,
-      lastModified: info.lastModified,
-      fingerprint,
-      partitions: parsed.partitions,
-      rowsValid: parsed.rowsValid,
-      quarantinePath: parsed.quarantinePath,
-      force,
-      lock: options.lock,
-      phases,
-    });
-    if (outcome.kind === 'skipped') return skipped(outcome.reason, outcome.message);
-    return {
-      status: 'SUCCEEDED',
-      rowsRead: parsed.rowsRead,
-      rowsWritten: outcome.rowsWritten,
-      rowsRejected: parsed.rowsRejected,
-      rowsDuplicate: parsed.rowsDuplicate + outcome.rowsDuplicate,
-      bytesWritten: outcome.bytesWritten,
-      outputKeys: outcome.outputKeys,
-      quarantineKey: outcome.quarantineKey,
-      partitions: outcome.partitions,
-      schemaVersion: outcome.schemaVersion,
-      error: null,
-    } satisfies Partial<RunRecord>;
   });
 }
 

@@ -7,32 +7,45 @@ import type { Logger } from '../../src/ports/logger.js';
 import { splitCsvRecord } from './csv-scanner.js';
 import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
 import type { StagedText } from './stage-source.js';
+import { type StageCheck, type StageTable, checkFastStage, dropStage, readStagePartitions } from './stage-table.js';
 import {
   countsSql,
   csvReader,
+  fastStageSql,
   fixJsonRejectsSql,
   jsonlFastReader,
   jsonlReader,
   parsedTableSql,
   sqlString,
+  stageFromValidSql,
   textReader,
+  typedRowsSql,
   validTableSql,
   validViewSql,
 } from './transform-sql.js';
 
-/** Counts and products of parsing one source inside DuckDB; `valid` holds the good rows. */
+/** Counts and products of parsing one source inside DuckDB; the stage table holds the good rows. */
 export interface ParsedSource {
   /** Non-blank records in the source (good, rejected and duplicate). */
   rowsRead: number;
   rowsRejected: number;
   /** Good rows dropped because an earlier line of the same object has the same event key in the partition. */
   rowsDuplicate: number;
-  /** Rows in `valid`. */
+  /** Rows in the stage table. */
   rowsValid: number;
   /** Partition values (`yyyy-mm-dd`) of the good rows, sorted. */
   partitions: string[];
   /** Local quarantine file (QuarantineRecord lines, by line), when something was rejected. */
   quarantinePath: string | undefined;
+  /** The good rows, de-duplicated within the object, sorted for writing. */
+  stage: StageTable;
+}
+
+/** A fast stage made while the pre-pass ran (see ingest-object.ts), and the text it read. */
+export interface FastStageAttempt {
+  textPath: string;
+  /** Undefined when DuckDB failed on it (the careful path then reports what is wrong). */
+  check: StageCheck | undefined;
 }
 
 const REJECTS_TABLE = 'csv_rejects';
@@ -40,6 +53,55 @@ const REJECTS_TABLE = 'csv_rejects';
 export interface ParseOptions {
   /** `lines` forces the line-by-line JSON reader (read_csv + from_json) instead of DuckDB's read_json. */
   jsonReader?: 'auto' | 'lines';
+  /** Name of the stage table to create (a regular table: the caller drops it). */
+  stageTable: string;
+  /** A fast stage already made on `stageTable` (JSON Lines only). */
+  fastStage?: FastStageAttempt;
+}
+
+/** Whether JSON Lines of this run may take the fast stage (DuckDB's read_json straight into the stage table). */
+export function canStageFast(format: RawFormat, options: { jsonReader?: 'auto' | 'lines' }): boolean {
+  return format === 'jsonl' && options.jsonReader !== 'lines';
+}
+
+/**
+ * The fast path for JSON Lines: one statement reads (`read_json`, no line numbers, in parallel), validates, casts
+ * and sorts every record into the stage table. It stands when every record is good and no event key repeats, which
+ * the caller checks (`acceptFastStage`); else the careful path parses again with line numbers and reasons.
+ */
+export async function stageJsonlFast(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  textPath: string,
+  table: string,
+): Promise<StageCheck> {
+  await conn.run(`SET SESSION TimeZone = 'UTC'`);
+  await dropStage(conn, table);
+  await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false), def), def, table));
+  return checkFastStage(conn, def, table);
+}
+
+/** stageJsonlFast, with a DuckDB error (an input read_json cannot take) logged and turned into "not fast". */
+export async function tryStageJsonlFast(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  textPath: string,
+  table: string,
+  logger: Logger,
+): Promise<StageCheck | undefined> {
+  try {
+    return await stageJsonlFast(conn, def, textPath, table);
+  } catch (err) {
+    logger.warn('fast JSON stage failed; parsing the careful way', { error: String(err) });
+    return undefined;
+  }
+}
+
+/** The fast stage holds exactly the good rows: one per record the pre-pass counted, all good, keys unique. */
+function acceptFastStage(check: StageCheck | undefined, staged: StagedText): check is StageCheck {
+  const lines = staged.lines;
+  if (check === undefined || lines === undefined) return false;
+  return check.rows === lines.total - lines.skipped.length && check.good === check.rows && check.keys === check.good;
 }
 
 /**
@@ -56,9 +118,30 @@ export async function parseSource(
   sourceKey: string,
   workDir: string,
   logger: Logger,
-  options: ParseOptions = {},
+  options: ParseOptions,
 ): Promise<ParsedSource> {
   await conn.run(`SET SESSION TimeZone = 'UTC'`);
+  let fastFailed = false;
+  if (canStageFast(format, options)) {
+    const fast =
+      options.fastStage?.textPath === staged.textPath
+        ? options.fastStage.check
+        : await tryStageJsonlFast(conn, def, staged.textPath, options.stageTable, logger);
+    if (acceptFastStage(fast, staged)) {
+      const rowsValid = fast.good;
+      return {
+        rowsRead: rowsValid + staged.rejects.length,
+        rowsRejected: staged.rejects.length,
+        rowsDuplicate: 0,
+        rowsValid,
+        partitions: fast.partitions.map((p) => p.partition),
+        quarantinePath: await writeQuarantine(conn, staged.rejects, 0, sourceKey, workDir),
+        stage: { name: options.stageTable, partitions: fast.partitions },
+      };
+    }
+    fastFailed = fast !== undefined;
+  }
+  await dropStage(conn, options.stageTable);
   let counts: Record<string, unknown>;
   let fieldCount = 0;
   if (format === 'csv') {
@@ -72,19 +155,20 @@ export async function parseSource(
         rowsValid: 0,
         partitions: [],
         quarantinePath: undefined,
+        stage: { name: options.stageTable, partitions: [] },
       };
     }
     const fieldIndex = header ? mapHeader(def, header) : def.columns.map((_, i) => i);
     fieldCount = header ? header.length : def.columns.length;
     counts = await parseWith(conn, def, csvReader(staged.textPath, def, fieldIndex, fieldCount, REJECTS_TABLE));
   } else {
-    counts = await parseLines(conn, def, format, staged, workDir, logger, options);
+    // After a fast stage that found a bad or repeated row, line numbers are needed: skip the unnumbered pass.
+    counts = await parseLines(conn, def, format, staged, workDir, logger, options, fastFailed);
   }
   const parsedRows = Number(counts['n']);
   const parsedRejected = Number(counts['bad']);
   const good = parsedRows - parsedRejected;
   const distinctKeys = Number(counts['keys']);
-  const partitions = (counts['parts'] as string[] | null) ?? [];
   const structural = format === 'csv' ? await csvStructuralRejects(conn, staged.textPath, def, fieldCount) : [];
   const rowsRead = parsedRows + staged.rejects.length + structural.length;
   const rowsRejected = parsedRejected + staged.rejects.length + structural.length;
@@ -113,31 +197,53 @@ export async function parseSource(
     duckRejects = 0;
   }
 
-  let quarantinePath: string | undefined;
-  if (rowsRejected > 0) {
-    quarantinePath = join(workDir, 'quarantine.jsonl');
-    const jsPath = join(workDir, 'js-rejects.jsonl');
-    await writeFile(jsPath, jsRejects.map((r) => JSON.stringify(r)).join('\n') + (jsRejects.length > 0 ? '\n' : ''));
-    const fromJs = `SELECT line, reason, raw FROM read_json(${sqlString(jsPath)}, format = 'newline_delimited',
-        columns = {'line': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'})`;
-    const fromDuck = `SELECT _line AS line, _reason AS reason, _raw AS raw FROM parsed WHERE _reason IS NOT NULL`;
-    const all = jsRejects.length === 0 ? fromDuck : duckRejects === 0 ? fromJs : `${fromDuck} UNION ALL ${fromJs}`;
-    await conn.run(
-      `COPY (SELECT ${sqlString(sourceKey)} AS sourceKey, line, reason, raw FROM (${all}) ORDER BY line)
-        TO ${sqlString(quarantinePath)} (FORMAT json)`,
-    );
-  }
+  const quarantinePath = await writeQuarantine(conn, jsRejects, duckRejects, sourceKey, workDir);
 
   // Duplicates within the object are rare: de-duplicate (a window over all good rows) only when there are some.
   await conn.run(good === distinctKeys ? validViewSql() : validTableSql(def));
+  await conn.run(stageFromValidSql(def, options.stageTable));
+  // The stage has the rows now: free what parsing held.
+  await conn.run(good === distinctKeys ? 'DROP VIEW valid' : 'DROP TABLE valid');
+  await conn.run('DROP TABLE parsed');
+  const stage: StageTable = {
+    name: options.stageTable,
+    partitions: await readStagePartitions(conn, def, options.stageTable),
+  };
   return {
     rowsRead,
     rowsRejected,
     rowsDuplicate: good - distinctKeys,
     rowsValid: distinctKeys,
-    partitions,
+    partitions: stage.partitions.map((p) => p.partition),
     quarantinePath,
+    stage,
   };
+}
+
+/**
+ * Writes the quarantine file (QuarantineRecord lines ordered by line) from the records rejected in JavaScript and,
+ * when `duckRejects` > 0, the rejected rows of `parsed`. Undefined when nothing was rejected.
+ */
+async function writeQuarantine(
+  conn: DuckDBConnection,
+  jsRejects: ScanReject[],
+  duckRejects: number,
+  sourceKey: string,
+  workDir: string,
+): Promise<string | undefined> {
+  if (jsRejects.length === 0 && duckRejects === 0) return undefined;
+  const quarantinePath = join(workDir, 'quarantine.jsonl');
+  const jsPath = join(workDir, 'js-rejects.jsonl');
+  await writeFile(jsPath, jsRejects.map((r) => JSON.stringify(r)).join('\n') + (jsRejects.length > 0 ? '\n' : ''));
+  const fromJs = `SELECT line, reason, raw FROM read_json(${sqlString(jsPath)}, format = 'newline_delimited',
+      columns = {'line': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'})`;
+  const fromDuck = `SELECT _line AS line, _reason AS reason, _raw AS raw FROM parsed WHERE _reason IS NOT NULL`;
+  const all = jsRejects.length === 0 ? fromDuck : duckRejects === 0 ? fromJs : `${fromDuck} UNION ALL ${fromJs}`;
+  await conn.run(
+    `COPY (SELECT ${sqlString(sourceKey)} AS sourceKey, line, reason, raw FROM (${all}) ORDER BY line)
+      TO ${sqlString(quarantinePath)} (FORMAT json)`,
+  );
+  return quarantinePath;
 }
 
 /** Creates `parsed` from a reader and returns the counts (rows, rejected, distinct keys, partitions). */
@@ -164,6 +270,7 @@ async function parseLines(
   workDir: string,
   logger: Logger,
   options: ParseOptions,
+  numberedFirst: boolean,
 ): Promise<Record<string, unknown>> {
   const lines = staged.lines;
   const fast = format === 'jsonl' && options.jsonReader !== 'lines' && lines !== undefined;
@@ -174,7 +281,7 @@ async function parseLines(
       : fast
         ? jsonlFastReader(staged.textPath, def, skips, numbered)
         : jsonlReader(staged.textPath, def, numbered);
-  let counts = await parseWith(conn, def, reader(false));
+  let counts = await parseWith(conn, def, reader(numberedFirst));
   if (fast) {
     const expected = lines.total - lines.skipped.length;
     if (Number(counts['n']) !== expected) {
@@ -186,9 +293,12 @@ async function parseLines(
       return parseWith(conn, def, jsonlReader(staged.textPath, def, true));
     }
   }
-  const needLines = Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
-  if (!needLines) return counts;
-  counts = await parseWith(conn, def, reader(true));
+  if (!numberedFirst) {
+    const needLines =
+      Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
+    if (!needLines) return counts;
+    counts = await parseWith(conn, def, reader(true));
+  }
   if (fast && Number(counts['bad']) > 0) {
     for (const sql of fixJsonRejectsSql(staged.textPath)) await conn.run(sql);
   }

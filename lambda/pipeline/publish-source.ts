@@ -1,6 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import type { PartitionRecord } from '../../src/domain/table.js';
 import type { Logger } from '../../src/ports/logger.js';
@@ -10,20 +11,37 @@ import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
+import { createLimiter, runPool } from './run-pool.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
+import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {
-  copyPartitionSql,
   existingKeysTableSql,
-  finalSql,
   insertExistingKeysSql,
   isCompactedKey,
   purgeCompactedSql,
   sqlString,
 } from './transform-sql.js';
 
+/**
+ * Objects put at once when publishing: a run may publish hundreds of small partition files, and each put is a round
+ * trip to S3 (or a copy and a rename on a local store).
+ */
+const PUT_CONCURRENCY = 8;
+
+/** Partition records per catalog call (Glue's BatchCreatePartition takes up to 100). */
+const PARTITION_CHUNK = 50;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export interface PublishRequest {
   store: ObjectStore;
   catalog: Catalog;
+  /** For extra connections: partition files are written on several at once. */
+  duckdb: DuckDbDatabase;
   conn: DuckDBConnection;
   def: DatasetDefinition;
   table: TableInput;
@@ -36,8 +54,8 @@ export interface PublishRequest {
   sequencer: string | undefined;
   lastModified: Date;
   fingerprint: string;
-  /** Partitions of the rows in the `valid` temp table. */
-  partitions: string[];
+  /** The good rows, by partition (see stage-table.ts). */
+  stage: StageTable;
   rowsValid: number;
   quarantinePath: string | undefined;
   force: boolean;
@@ -114,13 +132,14 @@ export function staleVersion(lineage: SourceLineage): { reason: string; message:
  */
 export async function publishSource(req: PublishRequest): Promise<PublishOutcome> {
   const { def, store } = req;
+  const partitions = req.stage.partitions.map((p) => p.partition);
   const before = await readLineage(store, def.name, req.sourceKey);
-  let lockNames = lockNamesFor(req.sourceKey, [...req.partitions, ...(before?.partitions ?? [])]);
+  let lockNames = lockNamesFor(req.sourceKey, [...partitions, ...(before?.partitions ?? [])]);
   for (let attempt = 0; ; attempt++) {
     const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
     try {
       const lineage = await readLineage(store, def.name, req.sourceKey);
-      const needed = lockNamesFor(req.sourceKey, [...req.partitions, ...(lineage?.partitions ?? [])]);
+      const needed = lockNamesFor(req.sourceKey, [...partitions, ...(lineage?.partitions ?? [])]);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
         lockNames = [...new Set([...lockNames, ...needed])];
@@ -167,20 +186,20 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
 }
 
 async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | undefined): Promise<PublishOutcome> {
-  const { def, store, conn } = req;
+  const { def, store, conn, stage } = req;
   const partCol = def.partition.column;
   const own = new Set([
     ...(lineage?.outputKeys ?? []),
     ...(lineage?.pendingDelete ?? []),
-    ...req.partitions.map((p) => outputKey(def.name, partCol, p, req.sourceKey, req.version)),
+    ...stage.partitions.map((p) => outputKey(def.name, partCol, p.partition, req.sourceKey, req.version)),
   ]);
   const ownHash = sourceKeyHash(req.sourceKey);
 
   // Event keys other sources already published in these partitions (files of this source key are not "other").
-  const written = await req.phases.time('dedup', async () => {
+  const written: StagePartition[] = await req.phases.time('dedup', async () => {
     await conn.run(existingKeysTableSql(def));
     let othersHaveKeys = false;
-    for (const p of req.partitions) {
+    for (const { partition: p } of stage.partitions) {
       const files: string[] = [];
       const compacted: string[] = [];
       for await (const obj of store.listAll('processed', partitionPrefix(def.name, partCol, p))) {
@@ -192,27 +211,21 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
       if (compacted.length > 0) await conn.run(insertExistingKeysSql(def, p, compacted, ownHash));
       othersHaveKeys ||= files.length > 0 || compacted.length > 0;
     }
-    await conn.run(finalSql(def, othersHaveKeys));
-    const counts = (
-      await conn.runAndReadAll(
-        `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n FROM final GROUP BY 1 ORDER BY 1`,
-      )
-    ).getRowObjectsJS();
-    return counts.map((r) => ({ partition: String(r['p']), rows: Number(r['n']) }));
+    const left = othersHaveKeys ? await removeExistingKeys(conn, def, stage) : stage.partitions;
+    await conn.run('DROP TABLE existing');
+    return left;
   });
   const rowsWritten = written.reduce((n, w) => n + w.rows, 0);
 
-  // Stage every Parquet file locally first; nothing is visible until it is complete.
-  const files: { key: string; path: string; bytes: number }[] = [];
-  await req.phases.time('parquet', async () => {
-    for (const w of written) {
-      const key = outputKey(def.name, partCol, w.partition, req.sourceKey, req.version);
-      const path = join(req.workDir, 'out', ...key.split('/'));
-      await mkdir(dirname(path), { recursive: true });
-      await conn.run(copyPartitionSql(def, w.partition, path));
-      files.push({ key, path, bytes: (await stat(path)).size });
-    }
-  });
+  // Each Parquet file is written complete to the local work folder (one flat folder: a folder per partition costs
+  // an inode each), then put; puts overlap the writing of the next files.
+  const outDir = join(req.workDir, 'out');
+  await mkdir(outDir, { recursive: true });
+  const files = written.map((w, i) => ({
+    key: outputKey(def.name, partCol, w.partition, req.sourceKey, req.version),
+    path: join(outDir, `${i}.parquet`),
+    bytes: 0,
+  }));
   const qKey = req.quarantinePath ? quarantineKey(def.name, req.sourceKey, req.version) : null;
   const newKeys = [...files.map((f) => f.key), ...(qKey ? [qKey] : [])];
   // Keys that existed before this run with the same content (a reprocessed version) are not ours to roll back.
@@ -246,24 +259,54 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     // This source's rows in compacted files belong to what is being replaced.
     pendingPurge: [...new Set([...(lineage?.compacted ?? []), ...(lineage?.pendingPurge ?? [])])],
   };
-  const publishStart = performance.now();
+  const putFile = createLimiter(PUT_CONCURRENCY);
   try {
     schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
-    for (const f of files) {
-      await store.putFile('processed', f.key, f.path, { contentType: 'application/vnd.apache.parquet' });
-      if (!previous.has(f.key)) added.push(f.key);
+    const puts: Promise<void>[] = [];
+    let writeFailure: { error: unknown } | undefined;
+    try {
+      await req.phases.time('parquet', () =>
+        writeStageFiles(
+          req.duckdb,
+          conn,
+          def,
+          stage,
+          written,
+          files.map((f) => f.path),
+          (i, bytes) => {
+            const f = files[i]!;
+            f.bytes = bytes;
+            puts.push(
+              putFile(async () => {
+                await store.putFile('processed', f.key, f.path, { contentType: 'application/vnd.apache.parquet' });
+                if (!previous.has(f.key)) added.push(f.key);
+              }),
+            );
+          },
+        ),
+      );
+    } catch (error) {
+      writeFailure = { error };
     }
-    if (qKey && req.quarantinePath) {
-      await store.putFile('processed', qKey, req.quarantinePath, { contentType: 'application/x-ndjson' });
-      if (!previous.has(qKey)) added.push(qKey);
-    }
-    const records: PartitionRecord[] = partitions.map((p) => ({
-      values: { [partCol]: p },
-      location: partitionPrefix(def.name, partCol, p),
-    }));
-    if (records.length > 0) await req.catalog.addPartitions(def.name, records);
-    // The commit point: from here on the new version is the published one.
-    await writeLineage(store, next);
+    // Every put settles before anything is rolled back, so `added` is complete.
+    const putFailure = (await Promise.allSettled(puts)).find((r) => r.status === 'rejected');
+    if (writeFailure) throw writeFailure.error;
+    if (putFailure) throw putFailure.reason;
+    // The files' puts count in "parquet", which they overlap; "publish" is what follows them.
+    await req.phases.time('publish', async () => {
+      if (qKey && req.quarantinePath) {
+        await store.putFile('processed', qKey, req.quarantinePath, { contentType: 'application/x-ndjson' });
+        if (!previous.has(qKey)) added.push(qKey);
+      }
+      const records: PartitionRecord[] = partitions.map((p) => ({
+        values: { [partCol]: p },
+        location: partitionPrefix(def.name, partCol, p),
+      }));
+      // Registered in chunks at once: one record per partition, and a file can span hundreds of days.
+      await runPool(chunks(records, PARTITION_CHUNK), PUT_CONCURRENCY, (c) => req.catalog.addPartitions(def.name, c));
+      // The commit point: from here on the new version is the published one.
+      await writeLineage(store, next);
+    });
   } catch (err) {
     for (const key of added.reverse()) {
       try {
@@ -275,8 +318,7 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     throw err;
   }
   // Outputs of the older version go only after the new ones are in place (a reader may briefly see both).
-  await finishCleanup(req, next);
-  req.phases.add('publish', performance.now() - publishStart);
+  await req.phases.time('publish', () => finishCleanup(req, next));
   return {
     kind: 'published',
     outputKeys: next.outputKeys,

@@ -47,7 +47,7 @@ export async function stageText(
   csv: CsvDialect,
   maxTextBytes: number,
 ): Promise<StagedText> {
-  const gzip = await hasGzipMagic(rawPath);
+  const gzip = await isGzipFile(rawPath);
   const canonicalPath = join(workDir, 'text');
   const rewrite = gzip || format === 'csv';
   const hash = createHash('sha256');
@@ -70,7 +70,8 @@ export async function stageText(
   };
 }
 
-async function hasGzipMagic(path: string): Promise<boolean> {
+/** Whether a file starts with the gzip magic bytes (the content decides, not the name). */
+export async function isGzipFile(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(2);

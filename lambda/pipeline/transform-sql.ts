@@ -2,7 +2,11 @@ import { type ColumnType, duckdbType, formatColumnType } from '../../src/domain/
 import type { DatasetDefinition, DefinedColumn } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
 import { MAX_RECORD_BYTES, QUARANTINE_RAW_CHARS } from './scan-limits.js';
+import { sqlIdent, sqlString } from './sql-text.js';
+import { dateCastSql, timestampCastSql } from './temporal-casts.js';
 import { compileTextPattern } from './text-pattern.js';
+
+export { sqlIdent, sqlString };
 
 /**
  * The SQL that parses, validates, casts and normalises raw records inside DuckDB. Every reader yields the same
@@ -16,16 +20,6 @@ import { compileTextPattern } from './text-pattern.js';
  *   _empty BOOLEAN  fast JSON reader only: no declared field had a value (the reason is settled later)
  *   f0..fn VARCHAR  the raw value of each declared column, NULL when absent
  */
-
-/** Single-quoted SQL string literal. */
-export function sqlString(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
-/** Double-quoted SQL identifier. */
-export function sqlIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /** Reads a text file one line per row: no quoting, a delimiter the pre-pass keeps out of lines, `\n` only. */
 function linesRelation(path: string, numbered = true): string {
@@ -183,14 +177,12 @@ interface ColumnSql {
 
 /** Integer text: DuckDB's cast also takes 1.5 (rounded), 1e3, 0x10 and 1_000; a strict column refuses them. */
 const NOT_INTEGER_TEXT = `GLOB '*[.eExXbBoO_]*'`;
-const ISO_SECONDS_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]';
 /** Decimal text: a point is fine, exponents, radix prefixes and digit separators are not. */
 const NOT_DECIMAL_TEXT = `GLOB '*[eExXbBoO_]*'`;
 
 function columnSql(col: DefinedColumn): ColumnSql {
   const type: ColumnType = col.type;
   const formats = col.formats;
-  const formatList = formats ? `[${formats.map(sqlString).join(', ')}]` : undefined;
   switch (type.kind) {
     case 'string':
       return { cast: (f) => f, description: 'a string' };
@@ -217,23 +209,13 @@ function columnSql(col: DefinedColumn): ColumnSql {
     case 'boolean':
       return { cast: (f) => `TRY_CAST(${f} AS BOOLEAN)`, description: 'a boolean' };
     case 'timestamp':
-      // With %z the result is an instant, converted to UTC wall time (the session time zone is UTC); without,
-      // the text is taken as UTC. ISO 8601 text with an offset is likewise converted.
       return {
-        cast: (f) => {
-          if (!formatList) return `CAST(TRY_CAST(${f} AS TIMESTAMPTZ) AS TIMESTAMP)`;
-          const parse = `CAST(try_strptime(${f}, ${formatList}) AS TIMESTAMP)`;
-          // The common `%Y-%m-%d %H:%M:%S` is what a plain cast reads, at a third of strptime's cost; text of exactly
-          // that shape goes through the cast, anything else through strptime.
-          return formats!.includes('%Y-%m-%d %H:%M:%S')
-            ? `CASE WHEN ${f} GLOB '${ISO_SECONDS_GLOB}' THEN TRY_CAST(${f} AS TIMESTAMP) ELSE ${parse} END`
-            : parse;
-        },
+        cast: (f) => timestampCastSql(f, formats),
         description: `a timestamp (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
       };
     case 'date':
       return {
-        cast: (f) => (formatList ? `CAST(try_strptime(${f}, ${formatList}) AS DATE)` : `TRY_CAST(${f} AS DATE)`),
+        cast: (f) => dateCastSql(f, formats),
         description: `a date (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
       };
   }
@@ -245,54 +227,64 @@ function shown(f: string): string {
 }
 
 /**
- * `CREATE TEMP TABLE parsed`: one row per non-blank record with its typed columns, the partition day `_part`
- * and `_reason` (NULL for a good row; every failing column's reason joined with '; ' otherwise). `_raw` is kept
- * for rejected rows only.
+ * Every record of a reader, validated and cast: its typed columns (by their names), the partition day `_part`,
+ * `_ok` (true for a good row) and `_reason` (NULL for a good row; every failing column's reason joined with '; '
+ * otherwise). `_raw` is kept for rejected rows only. `_ok` is a plain conjunction of the checks, so good rows never
+ * build a reason string (CASE evaluates a branch only for the rows that take it).
  */
-export function parsedTableSql(reader: string, def: DatasetDefinition): string {
+export function typedRowsSql(reader: string, def: DatasetDefinition): string {
   const specs = def.columns.map(columnSql);
   const typed = def.columns.map((_, i) => `${specs[i]!.cast(`f${i}`)} AS t${i}`).join(',\n      ');
   const value = (i: number): string => {
     const v = specs[i]!.valid;
     return v ? `CASE WHEN ${v(`t${i}`)} THEN t${i} END` : `t${i}`;
   };
-  // Only checks that can fail are emitted: a nullable string column without maxLength accepts anything.
-  const reasons = def.columns
-    .map((c, i) => {
-      const name = `column "${c.name}": `;
-      const whens: string[] = [];
-      if (!c.nullable) whens.push(`WHEN f${i} IS NULL THEN ${sqlString(`${name}null in a required column`)}`);
-      if (c.type.kind !== 'string') {
-        const v = specs[i]!.valid;
-        const ok = v ? `t${i} IS NOT NULL AND ${v(`t${i}`)}` : `t${i} IS NOT NULL`;
-        whens.push(
-          `WHEN f${i} IS NOT NULL AND NOT (${ok}) THEN ${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(
-            ` is not ${specs[i]!.description}`,
-          )}`,
-        );
-      } else if (c.maxLength !== undefined) {
-        whens.push(
-          `WHEN length(f${i}) > ${c.maxLength} THEN ${sqlString(`${name}value is `)} || length(f${i}) || ${sqlString(
-            ` characters, longer than ${c.maxLength}`,
-          )}`,
-        );
-      }
-      return whens.length > 0 ? `CASE ${whens.join(' ')} END` : undefined;
-    })
-    .filter((r): r is string => r !== undefined);
+  // Only checks that can fail are emitted: a nullable string column without maxLength accepts anything. Each check
+  // is a failure condition that is never NULL, and the reason its CASE gives.
+  const checks = def.columns.map((c, i) => {
+    const name = `column "${c.name}": `;
+    const out: { fails: string; reason: string }[] = [];
+    if (!c.nullable) out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in a required column`) });
+    if (c.type.kind !== 'string') {
+      const v = specs[i]!.valid;
+      const ok = v ? `t${i} IS NOT NULL AND ${v(`t${i}`)}` : `t${i} IS NOT NULL`;
+      out.push({
+        fails: `f${i} IS NOT NULL AND NOT (${ok})`,
+        reason: `${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(` is not ${specs[i]!.description}`)}`,
+      });
+    } else if (c.maxLength !== undefined) {
+      out.push({
+        fails: `f${i} IS NOT NULL AND length(f${i}) > ${c.maxLength}`,
+        reason: `${sqlString(`${name}value is `)} || length(f${i}) || ${sqlString(
+          ` characters, longer than ${c.maxLength}`,
+        )}`,
+      });
+    }
+    return out;
+  });
+  const failures = checks.flat().map((c) => `(${c.fails})`);
+  const ok = failures.length === 0 ? '_bad IS NULL' : `_bad IS NULL AND NOT (${failures.join(' OR ')})`;
+  const reasons = checks
+    .filter((cs) => cs.length > 0)
+    .map((cs) => `CASE ${cs.map((c) => `WHEN ${c.fails} THEN ${c.reason}`).join(' ')} END`);
   const reason =
     reasons.length === 0 ? 'NULL::VARCHAR' : `nullif(concat_ws('; ',\n        ${reasons.join(',\n        ')}), '')`;
   const partIndex = def.columns.findIndex((c) => c.name === def.partition.source);
   const columns = def.columns.map((c, i) => `${value(i)} AS ${sqlIdent(c.name)}`).join(', ');
-  return `CREATE TEMP TABLE parsed AS
-    WITH r AS (${reader}),
+  return `WITH r AS (${reader}),
     t AS (SELECT r.*,
       ${typed}
       FROM r),
-    v AS (SELECT t.*, COALESCE(_bad, ${reason}) AS _reason FROM t)
-    SELECT _line, _start, _len, CASE WHEN _reason IS NOT NULL THEN left(_raw, ${QUARANTINE_RAW_CHARS}) END AS _raw,
-      _reason, _empty, ${columns}, CAST(${value(partIndex)} AS DATE) AS _part
-    FROM v`;
+    v AS (SELECT t.*, ${ok} AS _ok FROM t),
+    w AS (SELECT v.*, CASE WHEN _ok THEN NULL ELSE COALESCE(_bad, ${reason}) END AS _reason FROM v)
+    SELECT _line, _start, _len, CASE WHEN NOT _ok THEN left(_raw, ${QUARANTINE_RAW_CHARS}) END AS _raw,
+      _reason, _ok, _empty, ${columns}, CAST(${value(partIndex)} AS DATE) AS _part
+    FROM w`;
+}
+
+/** `CREATE TEMP TABLE parsed`: every record of the reader, typed and validated (see typedRowsSql). */
+export function parsedTableSql(reader: string, def: DatasetDefinition): string {
+  return `CREATE TEMP TABLE parsed AS ${typedRowsSql(reader, def)}`;
 }
 
 /** Rows, rejected rows, distinct (partition, event key) pairs among good rows, and their partitions. */
@@ -308,13 +300,13 @@ export function countsSql(def: DatasetDefinition): string {
 export function validTableSql(def: DatasetDefinition): string {
   const keys = def.eventKey.map(sqlIdent).join(', ');
   return `CREATE TEMP TABLE valid AS
-    SELECT * EXCLUDE (_start, _len, _raw, _reason, _empty) FROM parsed WHERE _reason IS NULL
+    SELECT * EXCLUDE (_start, _len, _raw, _reason, _ok, _empty) FROM parsed WHERE _reason IS NULL
     QUALIFY row_number() OVER (PARTITION BY _part, ${keys} ORDER BY _line) = 1`;
 }
 
 /** Good rows when no event key repeats: no copy needed. */
 export function validViewSql(): string {
-  return `CREATE TEMP VIEW valid AS SELECT * EXCLUDE (_start, _len, _raw, _reason, _empty) FROM parsed WHERE _reason IS NULL`;
+  return `CREATE TEMP VIEW valid AS SELECT * EXCLUDE (_start, _len, _raw, _reason, _ok, _empty) FROM parsed WHERE _reason IS NULL`;
 }
 
 export function existingKeysTableSql(def: DatasetDefinition): string {
@@ -358,25 +350,81 @@ export function purgeCompactedSql(input: string, sourceHash: string, output: str
     TO ${sqlString(output)} (${PARQUET_OPTIONS})`;
 }
 
-/**
- * Good rows minus those whose event key another source already published in the partition. A table when there
- * are such keys (the anti-join then runs once), a view over `valid` when there are none.
- */
-export function finalSql(def: DatasetDefinition, othersHaveKeys: boolean): string {
-  if (!othersHaveKeys) return `CREATE TEMP VIEW final AS SELECT * FROM valid`;
-  const on = def.eventKey.map((k) => `v.${sqlIdent(k)} IS NOT DISTINCT FROM e.${sqlIdent(k)}`).join(' AND ');
-  return `CREATE TEMP TABLE final AS SELECT v.* FROM valid v ANTI JOIN existing e ON v._part = e._part AND ${on}`;
-}
-
 /** Parquet options: zstd, DuckDB's default row group (122,880 rows), min/max statistics (on by default). */
 export const PARQUET_OPTIONS = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880`;
 
-/** One partition's rows in a deterministic order (event key, then line), so rewriting gives identical bytes. */
-export function copyPartitionSql(def: DatasetDefinition, partition: string, path: string): string {
+/*
+ * The stage table: the rows to publish, in the order they are written, in a regular (not TEMP) table so that
+ * several connections can write partition files from it at once. Rows are sorted by partition, then event key
+ * (then line): each partition's rows are one contiguous range of row ids, already in file order, so a partition
+ * file is a plain range scan (no sort, no scan of the other partitions), and the same rows give the same bytes.
+ */
+
+function eventKeyList(def: DatasetDefinition): string {
+  return def.eventKey.map(sqlIdent).join(', ');
+}
+
+/**
+ * The fast JSON Lines stage: every record of `typedRows` (see typedRowsSql), its declared columns, `_part` and `_ok`,
+ * good rows first. Nothing else is kept: when a row turns out bad or repeated, the caller drops this table and
+ * parses again the careful way (line numbers, reasons, raw text).
+ */
+export function fastStageSql(typedRows: string, def: DatasetDefinition, table: string): string {
   const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
-  const order = def.eventKey.map(sqlIdent).join(', ');
-  return `COPY (SELECT ${columns} FROM final WHERE _part = DATE ${sqlString(partition)} ORDER BY ${order}, _line)
-    TO ${sqlString(path)} (${PARQUET_OPTIONS})`;
+  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part, _ok FROM (${typedRows})
+    ORDER BY NOT _ok, _part, ${eventKeyList(def)}`;
+}
+
+/** The stage from the temp view/table `valid` (event keys already unique per partition; `_line` breaks no ties). */
+export function stageFromValidSql(def: DatasetDefinition, table: string): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part FROM valid
+    ORDER BY _part, ${eventKeyList(def)}, _line`;
+}
+
+/**
+ * Per partition of the stage: rows, good rows and distinct event keys among them (`checked`: the fast stage), and
+ * the row id range. NULL `_part` (bad rows only) comes last.
+ */
+export function stagePartitionsSql(def: DatasetDefinition, table: string, checked: boolean): string {
+  const extra = checked
+    ? `, count(*) FILTER (WHERE _ok)::BIGINT AS good,
+      count(DISTINCT (_part, ${eventKeyList(def)})) FILTER (WHERE _ok)::BIGINT AS keys`
+    : '';
+  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n${extra},
+      min(rowid)::BIGINT AS lo, max(rowid)::BIGINT AS hi
+    FROM ${sqlIdent(table)} GROUP BY _part ORDER BY _part NULLS LAST`;
+}
+
+/** Rows left per partition (after removing keys other sources hold). */
+export function stageCountsSql(table: string): string {
+  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n FROM ${sqlIdent(table)}
+    GROUP BY _part ORDER BY _part`;
+}
+
+/** Removes rows whose (partition, event key) is in `existing`: first published wins. */
+export function deleteExistingKeysSql(def: DatasetDefinition, table: string): string {
+  const t = sqlIdent(table);
+  const on = def.eventKey.map((k) => `${t}.${sqlIdent(k)} IS NOT DISTINCT FROM e.${sqlIdent(k)}`).join(' AND ');
+  return `DELETE FROM ${t} USING existing e WHERE ${t}._part = e._part AND ${on}`;
+}
+
+/**
+ * One partition file. `range`: the partition's row ids (contiguous, in order); a table scan keeps row id order,
+ * so the file is deterministic. Without a range (never expected; a safety net) the rows are filtered and sorted.
+ */
+export function copyStagePartitionSql(
+  def: DatasetDefinition,
+  table: string,
+  partition: string,
+  range: { lo: number; hi: number } | undefined,
+  path: string,
+): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  const rows = range
+    ? `SELECT ${columns} FROM ${sqlIdent(table)} WHERE rowid BETWEEN ${range.lo} AND ${range.hi}`
+    : `SELECT ${columns} FROM ${sqlIdent(table)} WHERE _part = DATE ${sqlString(partition)} ORDER BY ${eventKeyList(def)}`;
+  return `COPY (${rows}) TO ${sqlString(path)} (${PARQUET_OPTIONS})`;
 }
 
 function uniqueSources(def: DatasetDefinition): string[] {

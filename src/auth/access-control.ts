@@ -3,15 +3,17 @@ import type { EffectiveGrant, MaskMethod } from '../domain/export-grant.js';
 import type { ExportPredicateInput } from '../domain/export-request.js';
 import {
   type AccessPolicy,
+  aggregatesVisible,
   type Capabilities,
   type Capability,
   capabilitiesOf,
   globMatches,
   type PolicyCaller,
   resolveGrant,
+  ruleFor,
   visibleColumns,
 } from '../domain/policy.js';
-import type { TableDefinition } from '../domain/table.js';
+import type { TableColumn, TableDefinition } from '../domain/table.js';
 import type { AuditLog } from './audit-log.js';
 import { ForbiddenError } from './auth-errors.js';
 
@@ -110,6 +112,37 @@ export class AccessControl {
   datasetNameVisible(caller: PolicyCaller, name: string): boolean {
     const role = this.policy.roles.get(caller.role);
     return role !== undefined && role.datasets.some((r) => r.match.some((p) => globMatches(p, name)));
+  }
+
+  /**
+   * Whether the pipeline status and run records of a dataset may be shown: the caller's role has `canSeePipeline`,
+   * sees the dataset (by its table, else by name for a dataset that has no table yet) and reads it without a row
+   * filter. Run records count every row of the files a run read and wrote (rows read, written, quarantined), which
+   * a row filter exists to hide, so a row-filtered dataset has no pipeline status for its caller.
+   */
+  pipelineVisible(caller: PolicyCaller, name: string, table: TableDefinition | undefined): boolean {
+    if (!this.can(caller, 'canSeePipeline')) return false;
+    if (table !== undefined) {
+      const grant = this.grant(caller, table);
+      return grant !== undefined && aggregatesVisible(grant);
+    }
+    const role = this.policy.roles.get(caller.role);
+    const rule = role === undefined ? undefined : ruleFor(role, name);
+    return rule !== undefined && rule.rowFilter.length === 0;
+  }
+
+  /**
+   * The names among `columns` (of a past schema version) the caller may see, judged by the same rule as the current
+   * table's columns: a column still in the table is visible exactly when the current grant shows it; a column since
+   * removed is judged as if it were still there. Empty when the caller may not see the dataset.
+   */
+  visibleSchemaColumns(caller: PolicyCaller, table: TableDefinition, columns: readonly TableColumn[]): Set<string> {
+    const current = new Set([...table.columns, ...table.partitionKeys].map((c) => c.name));
+    const removed = columns.filter((c) => !current.has(c.name));
+    const grant = this.grant(caller, { ...table, columns: [...table.columns, ...removed] });
+    if (grant === undefined) return new Set();
+    const shown = new Set(grant.allowedColumns ?? columns.map((c) => c.name));
+    return new Set(columns.map((c) => c.name).filter((n) => shown.has(n)));
   }
 
   /** `me`: who the caller is and what it may see of each visible table. */

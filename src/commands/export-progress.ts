@@ -57,17 +57,21 @@ export class ProgressLine {
 
 const BAR_WIDTH = 24;
 
-/** `[#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s` */
+/**
+ * `[#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s`; `1,234 / ? rows` when the API does not
+ * show the estimate (a row filter of the access policy).
+ */
 export function jobProgressText(
   status: string,
-  progress: { rowsWritten: number; rowsEstimated: number; fraction: number },
+  progress: { rowsWritten: number; rowsEstimated: number | null; fraction: number },
   rowsPerSecond: number | undefined,
 ): string {
   const fraction = Math.max(0, Math.min(1, progress.fraction));
   const filled = Math.round(fraction * BAR_WIDTH);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
   const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
-  const rows = `${count(progress.rowsWritten)} / ${count(progress.rowsEstimated)} rows`;
+  const estimated = progress.rowsEstimated === null ? '?' : count(progress.rowsEstimated);
+  const rows = `${count(progress.rowsWritten)} / ${estimated} rows`;
   const rate = rowsPerSecond === undefined ? '' : `  ${count(Math.round(rowsPerSecond))} rows/s`;
   return `${status.padEnd(9)} ${bar} ${percent}  ${rows}${rate}`;
 }

@@ -1,3 +1,5 @@
+import { ApiKeyStore, ensureAdminKey } from '../auth/key-store.js';
+import { loadPolicy } from '../auth/policy.js';
 import type { AppConfig } from '../config.js';
 import { createRuntime, type Runtime } from '../composition.js';
 import type { RunRecord } from '../domain/run-record.js';
@@ -27,8 +29,19 @@ export async function ingestRawBucket(rt: Runtime): Promise<RunRecord[]> {
 }
 
 /**
+ * The first run's admin key: created (and returned, to print once) when the lake has no API key at all, with the
+ * policy's first role that has the `admin` capability. Undefined when a key exists, or no role is an admin.
+ */
+async function firstAdminKey(rt: Runtime): Promise<string | undefined> {
+  const policy = await loadPolicy(rt.config.auth.policyFile);
+  const admin = [...policy.roles.values()].find((r) => r.capabilities.admin);
+  if (admin === undefined) return undefined;
+  return ensureAdminKey(new ApiKeyStore(rt.store), admin.name);
+}
+
+/**
  * `npm start`: the main job on the embedded default. Creates the sample logs when the lake is empty, ingests the
- * raw bucket, then serves the API and prints where.
+ * raw bucket, creates an admin API key on the first run (printed once), then serves the API and prints where.
  */
 export async function start(config: AppConfig): Promise<void> {
   const rt = await createRuntime(config);
@@ -51,11 +64,21 @@ export async function start(config: AppConfig): Promise<void> {
   for (const r of runs.filter((x) => x.status === 'FAILED')) {
     out(`  failed: ${r.sourceKey}: ${r.error?.reason ?? 'error'}: ${r.error?.message ?? ''}`);
   }
+  const key = await firstAdminKey(rt);
+  // Printed before serving: a key created and never shown would be lost if the server then failed to start.
+  if (key !== undefined) {
+    out(`admin API key (shown once): ${key}`);
+    out('  store it now: only its hash is kept. Create more with `careplus keys create --name <who> --role <role>`.');
+  } else {
+    out('API keys: create one with `careplus keys create --name me --role analyst` (it is printed once).');
+  }
   const api = await serveRuntime(rt);
   out(`GraphQL API: ${api.graphqlUrl}`);
   out(`health:      ${api.url}/healthz`);
+  out(`console:     ${api.url}/console/ (sign in with an API key)`);
   out('try:');
   out(
-    `  curl -s ${api.graphqlUrl} -H 'content-type: application/json' -d '${JSON.stringify({ query: EXAMPLE_QUERY })}'`,
+    `  curl -s ${api.graphqlUrl} -H 'content-type: application/json' ` +
+      `-H 'authorization: Bearer ${key ?? '<your API key>'}' -d '${JSON.stringify({ query: EXAMPLE_QUERY })}'`,
   );
 }

@@ -21,9 +21,27 @@ export type Scalars = {
   SafeInt: { input: number; output: number; }
 };
 
+/** What a role may do besides reading the metadata of the datasets it sees. */
+export type Capabilities = {
+  /** Administrative operations, e.g. every caller's export jobs. */
+  admin: Scalars['Boolean']['output'];
+  /** `requestExport` and `estimateExport`. */
+  canExport: Scalars['Boolean']['output'];
+  /** `Dataset.preview`. */
+  canPreview: Scalars['Boolean']['output'];
+  /** `pipeline`, `pipelineRuns` and `Partition.producedBy`. */
+  canSeePipeline: Scalars['Boolean']['output'];
+  /** `Column.stats` of visible, unmasked columns of datasets read without a row filter. */
+  canSeeStats: Scalars['Boolean']['output'];
+  /** Schema introspection, where the server enables it. */
+  canUseGraphiql: Scalars['Boolean']['output'];
+};
+
 /** A column of a dataset. `stats` is resolved from Parquet footers on request. */
 export type Column = {
   description: Scalars['String']['output'];
+  /** How you see its values under the access policy: HASH or REDACT in previews and exports (it may then not be filtered or sorted on, and has no `stats`); null when you see them as they are. */
+  mask?: Maybe<MaskMethod>;
   name: Scalars['String']['output'];
   nullable: Scalars['Boolean']['output'];
   /** The column is a partition key: its values come from the folder names, not the files. */
@@ -34,8 +52,8 @@ export type Column = {
   precision?: Maybe<Scalars['Int']['output']>;
   /** Digits after the point of a DECIMAL column; null for other types. */
   scale?: Maybe<Scalars['Int']['output']>;
-  /** Null count, min and max over the whole dataset. */
-  stats: ColumnStats;
+  /** Null count, min and max over the whole dataset. Null unless your role may see statistics, the column is not masked, and the access policy does not filter your rows (footers describe every row). */
+  stats?: Maybe<ColumnStats>;
   type: ColumnType;
   /** The full type as text: `string`, `bigint`, `timestamp`, `decimal(12,2)`, ... */
   typeText: Scalars['String']['output'];
@@ -78,6 +96,21 @@ export type ColumnType =
   /** An instant in UTC, microsecond precision. */
   | 'TIMESTAMP';
 
+/** A new BI feed: a name and the export it serves. */
+export type CreateFeedInput = {
+  /** 1 to 64 lower-case letters, digits, "_" or "-", starting with a letter or digit; unique. */
+  name: Scalars['String']['input'];
+  /** The export, as for `requestExport` (validated the same way; `idempotencyKey` is ignored). Every build runs it again on the data as it is then. */
+  request: ExportRequestInput;
+};
+
+/** How a caller signed in. */
+export type CredentialKind =
+  /** An API key (`careplus keys create`). */
+  | 'API_KEY'
+  /** A JWT bearer token from the configured identity provider. */
+  | 'JWT';
+
 /** CSV options as the job applies them, defaults filled in. */
 export type CsvOptions = {
   /** A UTF-8 byte order mark at the start of every file, for Excel. */
@@ -115,7 +148,7 @@ export type Dataset = {
   /** Data columns, in file order. */
   columns: Array<Column>;
   description: Scalars['String']['output'];
-  /** The pre-flight estimate of an export of this dataset: rows, bytes to scan, partitions and files after pruning. Validates the input as `requestExport` does. */
+  /** The pre-flight estimate of an export of this dataset: rows, bytes to scan, partitions and files after pruning. Validates the input as `requestExport` does, under your grant; FORBIDDEN unless your role may export. */
   estimateExport: ExportEstimate;
   /** Data files (keys under `_` or `.` folders are not data). */
   fileCount: Scalars['Int']['output'];
@@ -127,18 +160,18 @@ export type Dataset = {
   origin: DatasetOrigin;
   /** Partition key columns, in folder order (e.g. `event_date`). */
   partitionKeys: Array<Column>;
-  /** Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. */
+  /** Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see. */
   partitions: PartitionConnection;
-  /** The first rows, read from as few files as hold them. `limit` is at most 100. */
+  /** The first rows you may see, read from as few files as hold them. `limit` is at most 100. Masked columns come out masked; FORBIDDEN unless your role may preview. */
   preview: DatasetPreview;
-  /** Rows in the readable Parquet files, from their footers. */
-  rowCount: Scalars['SafeInt']['output'];
+  /** Rows in the readable Parquet files, from their footers. Null when the access policy filters your rows: footers count every row, including rows you may not see. */
+  rowCount?: Maybe<Scalars['SafeInt']['output']>;
   /** Current schema version; it grows by one with every change of the columns. */
   schemaVersion: Scalars['Int']['output'];
-  /** Every schema version, oldest first, each with its change from the one before. */
+  /** Every schema version, oldest first, each with its change from the one before; only the columns you may see. */
   schemaVersions: Array<SchemaVersion>;
-  /** Bytes of all data files. */
-  sizeBytes: Scalars['SafeInt']['output'];
+  /** Bytes of all data files. Null when the access policy filters your rows, as `rowCount`. */
+  sizeBytes?: Maybe<Scalars['SafeInt']['output']>;
   /** Data files whose Parquet footer could not be read; their rows are not in `rowCount`. */
   unreadableFileCount: Scalars['Int']['output'];
 };
@@ -189,6 +222,17 @@ export type DatasetFilter = {
   search?: InputMaybe<Scalars['String']['input']>;
   /** Only datasets whose data or schema changed at or after this instant (see `Dataset.lastUpdated`). */
   updatedSince?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/** What you may see of one dataset. */
+export type DatasetGrant = {
+  /** Columns (partition keys included) you see, in table order. */
+  columns: Array<Scalars['String']['output']>;
+  dataset: Scalars['String']['output'];
+  /** Of those, the ones you see masked. */
+  maskedColumns: Array<MaskedColumn>;
+  /** The rows you see: those meeting every predicate (empty: all rows). Under a row filter, figures counted over whole files (row counts, sizes, statistics, pipeline runs) are not shown. */
+  rowFilter: Array<RowFilterPredicate>;
 };
 
 /** Where a dataset came from. */
@@ -264,14 +308,14 @@ export type ExportErrorCode =
 
 /** The pre-flight figures of an export, from Parquet footers after partition pruning; other predicates are not counted, so `rows` is an upper bound. */
 export type ExportEstimate = {
-  /** Parquet bytes to read. */
-  bytesToScan: Scalars['SafeInt']['output'];
+  /** Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are. */
+  bytesToScan?: Maybe<Scalars['SafeInt']['output']>;
   /** Files to read. */
   files: Scalars['Int']['output'];
   /** Partitions to read. */
   partitions: Scalars['Int']['output'];
-  /** Rows in the files to read. */
-  rows: Scalars['SafeInt']['output'];
+  /** Rows in the files to read. Null when the access policy filters your rows: the footers count every row of the files. */
+  rows?: Maybe<Scalars['SafeInt']['output']>;
   /** Files whose footer could not be read; an export of them fails with DATA_CORRUPT. */
   unreadableFiles: Scalars['Int']['output'];
 };
@@ -432,9 +476,9 @@ export type ExportProgress = {
   bytesWritten: Scalars['SafeInt']['output'];
   /** From 0 to 1. */
   fraction: Scalars['Float']['output'];
-  /** Rows expected, from the pre-flight estimate capped by the limit. */
-  rowsEstimated: Scalars['SafeInt']['output'];
-  /** Rows written: estimated from the scan while running, exact when done. */
+  /** Rows expected, from the pre-flight estimate capped by the limit. Null under a row filter of the access policy, as `ExportEstimate.rows`. */
+  rowsEstimated?: Maybe<Scalars['SafeInt']['output']>;
+  /** Rows written: estimated from the scan while running, exact once SUCCEEDED. Under a row filter of the access policy only the exact count is shown (0 before), as the estimate counts rows you may not see. */
   rowsWritten: Scalars['SafeInt']['output'];
 };
 
@@ -501,6 +545,31 @@ export type ExportStatus =
   /** Done: `result` lists the files with fresh download links. */
   | 'SUCCEEDED';
 
+/** A BI feed: a saved export whose latest result is served as CSV at `url`, rebuilt when the data changes (new partitions or a new schema version), with ETag / Last-Modified so a scheduled refresh downloads nothing when nothing changed. Authorised by your API key (`Authorization: Bearer`) or by the feed's read token (`?token=`). */
+export type Feed = {
+  createdAt: Scalars['DateTime']['output'];
+  /** The caller who created the feed; its builds run with that caller's access. */
+  createdBy: Scalars['String']['output'];
+  dataset: Scalars['String']['output'];
+  /** Unique; part of the URL. */
+  name: Scalars['String']['output'];
+  /** The export request, as normalised when the feed was created. */
+  request: ExportRequest;
+  /** When the current read token was issued. */
+  tokenIssuedAt: Scalars['DateTime']['output'];
+  /** The stable URL of the latest result, `/feeds/<name>.csv`, without credentials. */
+  url: Scalars['String']['output'];
+};
+
+/** A feed with its read token. The token is shown only here, once: store it, or rotate it to get another. */
+export type FeedWithToken = {
+  feed: Feed;
+  /** The read token (`cpf_...`); the previous token, if any, no longer works. */
+  token: Scalars['String']['output'];
+  /** The feed URL with the token (`?token=`): what a BI tool is given. */
+  tokenUrl: Scalars['String']['output'];
+};
+
 /** How recent the data of a dataset is. */
 export type Freshness = {
   /** Seconds from `newestEventTime` to now. */
@@ -509,7 +578,7 @@ export type Freshness = {
   eventTimeColumn?: Maybe<Scalars['String']['output']>;
   /** How often new data is expected, from the dataset definition; null without a definition. */
   expectedIntervalMinutes?: Maybe<Scalars['Int']['output']>;
-  /** Newest value of `eventTimeColumn`, from statistics. */
+  /** Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: the column is masked, or the access policy filters your rows. */
   newestEventTime?: Maybe<Scalars['DateTime']['output']>;
   /** When the newest data file was written. */
   newestWriteTime?: Maybe<Scalars['DateTime']['output']>;
@@ -519,11 +588,44 @@ export type Freshness = {
   writeLagSeconds?: Maybe<Scalars['SafeInt']['output']>;
 };
 
+/** How the access policy shows a column to a caller who may see it only masked. */
+export type MaskMethod =
+  /** The lower-case hex SHA-256 of the value as text: equal values stay equal, so they still join and count. */
+  | 'HASH'
+  /** The fixed text `REDACTED` in place of every value. */
+  | 'REDACT';
+
+/** A column you see masked. */
+export type MaskedColumn = {
+  column: Scalars['String']['output'];
+  method: MaskMethod;
+};
+
+/** The caller of the request, its role and what it may see. */
+export type Me = {
+  capabilities: Capabilities;
+  credential: CredentialKind;
+  /** Every dataset you may see, in name order, with your grant on it. */
+  datasets: Array<DatasetGrant>;
+  /** Your id: `key:<API key id>` or `jwt:<token subject>`. Your export jobs belong to it. */
+  id: Scalars['String']['output'];
+  /** The API key's name, or the token's name claim. */
+  name: Scalars['String']['output'];
+  /** Your role in the access policy. */
+  role: Scalars['String']['output'];
+};
+
 export type Mutation = {
   /** Cancels a job of yours: a queued job leaves the queue, a running one is stopped and its partial output removed. A finished job is returned unchanged. */
   cancelExport: ExportJob;
-  /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field), NOT_FOUND (dataset), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
+  /** Creates a feed and starts its first build; returns it with its read token (shown once). Refused as `requestExport` would refuse the request (BAD_USER_INPUT, NOT_FOUND, LIMIT_EXCEEDED), and with CONFLICT when the name is taken. */
+  createFeed: FeedWithToken;
+  /** Deletes one of your feeds: its URL and token stop working at once. Another caller's is NOT_FOUND. */
+  deleteFeed: Scalars['Boolean']['output'];
+  /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
   requestExport: ExportJob;
+  /** Issues a new read token for one of your feeds (shown once); the previous token is refused (403). */
+  rotateFeedToken: FeedWithToken;
 };
 
 
@@ -532,8 +634,23 @@ export type MutationCancelExportArgs = {
 };
 
 
+export type MutationCreateFeedArgs = {
+  input: CreateFeedInput;
+};
+
+
+export type MutationDeleteFeedArgs = {
+  name: Scalars['String']['input'];
+};
+
+
 export type MutationRequestExportArgs = {
   input: ExportRequestInput;
+};
+
+
+export type MutationRotateFeedTokenArgs = {
+  name: Scalars['String']['input'];
 };
 
 /** Where a page ends. Pass `endCursor` as `after` to get the next page. */
@@ -550,13 +667,14 @@ export type Partition = {
   lastModified?: Maybe<Scalars['DateTime']['output']>;
   /** Hive form, `event_date=2024-01-01`; partitions are listed in this order. */
   name: Scalars['String']['output'];
-  /** The ETL runs that wrote its current files, newest first. */
+  /** The ETL runs that wrote its current files, newest first. FORBIDDEN unless your role may see the pipeline; empty when the access policy filters your rows (run records count every row). */
   producedBy: Array<PipelineRun>;
   /** The catalog has it registered (false: found only in the files). */
   registered: Scalars['Boolean']['output'];
-  /** Rows in its readable files, from their footers. */
-  rowCount: Scalars['SafeInt']['output'];
-  sizeBytes: Scalars['SafeInt']['output'];
+  /** Rows in its readable files, from their footers. Null when the access policy filters your rows: footers count every row. */
+  rowCount?: Maybe<Scalars['SafeInt']['output']>;
+  /** Bytes of its data files. Null when the access policy filters your rows, as `rowCount`. */
+  sizeBytes?: Maybe<Scalars['SafeInt']['output']>;
   unreadableFileCount: Scalars['Int']['output'];
   /** In the dataset's partition key order. */
   values: Array<PartitionValue>;
@@ -665,17 +783,21 @@ export type PipelineStatus = {
 };
 
 export type Query = {
-  /** One dataset by name; NOT_FOUND when there is none. */
+  /** One dataset by name; NOT_FOUND when there is none, or when you may not see it (the same answer). */
   dataset: Dataset;
-  /** Datasets in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset. */
+  /** The datasets you may see, in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset. The filter sees only what you see (a hidden column neither matches `search` nor counts for `hasPii`). */
   datasets: DatasetConnection;
   /** One of your export jobs, with fresh download links when SUCCEEDED. Another caller's job is NOT_FOUND, as a missing one. */
   export: ExportJob;
   /** Your export jobs, newest first, a page at a time (`first` at most 100). */
   exports: ExportJobConnection;
-  /** Pipeline health per dataset over the last `windowHours` hours. */
+  /** Your feeds, by name. */
+  feeds: Array<Feed>;
+  /** Who you are to the API: your id, role and capabilities, and every dataset you may see with the columns, masks and row filter the access policy applies to you. */
+  me: Me;
+  /** Pipeline health per dataset over the last `windowHours` hours, for the datasets you see without a row filter. FORBIDDEN unless your role may see the pipeline. */
   pipeline: PipelineStatus;
-  /** ETL runs, newest first, a page at a time (`first` at most 100). */
+  /** ETL runs of the datasets you see without a row filter, newest first, a page at a time (`first` at most 100). FORBIDDEN unless your role may see the pipeline. */
   pipelineRuns: PipelineRunConnection;
 };
 
@@ -716,6 +838,13 @@ export type QueryPipelineRunsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   since?: InputMaybe<Scalars['DateTime']['input']>;
   status?: InputMaybe<RunStatus>;
+};
+
+/** A predicate the access policy ANDs to every read of a dataset for you, your attributes substituted. */
+export type RowFilterPredicate = {
+  column: Scalars['String']['output'];
+  op: ExportFilterOp;
+  values: Array<Scalars['JSONScalar']['output']>;
 };
 
 /** Why a run failed as a whole. */

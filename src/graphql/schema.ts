@@ -5,6 +5,8 @@ import { ColumnResolver } from './resolvers/column.resolver.js';
 import { DatasetExportResolver } from './resolvers/dataset-export.resolver.js';
 import { DatasetResolver } from './resolvers/dataset.resolver.js';
 import { ExportResolver } from './resolvers/export.resolver.js';
+import { FeedResolver } from './resolvers/feed.resolver.js';
+import { MeResolver } from './resolvers/me.resolver.js';
 import { PartitionResolver } from './resolvers/partition.resolver.js';
 import { PipelineResolver } from './resolvers/pipeline.resolver.js';
 import { DateTimeScalar } from './scalars.js';
@@ -17,6 +19,8 @@ export const RESOLVERS = [
   PipelineResolver,
   ExportResolver,
   DatasetExportResolver,
+  FeedResolver,
+  MeResolver,
 ] as const;
 
 /**

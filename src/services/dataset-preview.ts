@@ -1,41 +1,43 @@
 import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { duckdbType, parseColumnType } from '../domain/column-type.js';
-import type { TableColumn } from '../domain/table.js';
+import { type CompiledQuery, quoteIdentifier } from '../domain/export-sql.js';
 
 /** A preview value as JSON: numbers only where JSON holds them exactly (INT, DOUBLE); text otherwise. */
 export type PreviewValue = string | number | boolean | null;
 
+/** A column of a preview, in output order. */
 export interface PreviewColumn {
-  column: TableColumn;
-  /** Where the value comes from: a column of the files, a partition folder, or nowhere (all null). */
-  source: 'file' | 'partition' | 'absent';
+  name: string;
+  /** Canonical type text of what the query yields: `string` for a masked column. */
+  type: string;
+  /** Not in the files read (a partition key without Hive folders): every value is null. */
+  absent: boolean;
 }
 
 /**
- * Reads the first `limit` rows of the given local Parquet files with DuckDB, each value in the API's
- * canonical JSON form: INT and DOUBLE as numbers, BIGINT and DECIMAL as exact text, TIMESTAMP as ISO 8601
- * UTC with microseconds, DATE as yyyy-mm-dd, BOOLEAN as true/false. Files are read in the order given.
+ * Runs a compiled export query (masks, row filter and limit already in it) and returns its rows with each value
+ * in the API's canonical JSON form: INT and DOUBLE as numbers, BIGINT and DECIMAL as exact text, TIMESTAMP as
+ * ISO 8601 UTC with microseconds, DATE as yyyy-mm-dd, BOOLEAN as true/false.
  */
 export async function readPreviewRows(
   db: DuckDbDatabase,
-  paths: readonly string[],
+  query: CompiledQuery,
   columns: readonly PreviewColumn[],
-  limit: number,
 ): Promise<Record<string, PreviewValue>[]> {
-  if (paths.length === 0 || limit === 0 || columns.length === 0) return [];
-  const list = paths.map(literal).join(', ');
-  const select = columns.map((c) => `${expression(c)} AS ${identifier(c.column.name)}`).join(', ');
-  const sql = `SELECT ${select} FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true) LIMIT ${limit}`;
+  if (columns.length === 0) return [];
+  const select = columns.map((c) => `${expression(c)} AS ${quoteIdentifier(c.name)}`).join(', ');
+  const sql = `SELECT ${select} FROM (${query.sql}) AS q`;
   return db.withConnection(async (connection) => {
-    const reader = await connection.runAndReadAll(sql);
+    const reader = await connection.runAndReadAll(sql, query.params);
     return reader.getRowObjectsJson() as Record<string, PreviewValue>[];
   });
 }
 
 function expression(c: PreviewColumn): string {
-  if (c.source === 'absent') return 'NULL';
-  const type = parseColumnType(c.column.type);
-  const typed = `CAST(${identifier(c.column.name)} AS ${duckdbType(type)})`;
+  if (c.absent) return 'NULL';
+  const type = parseColumnType(c.type);
+  // Cast to the catalog type first: the files may hold a wider physical type (INT64 for an int, TIMESTAMP_NS).
+  const typed = `CAST(q.${quoteIdentifier(c.name)} AS ${duckdbType(type)})`;
   switch (type.kind) {
     case 'timestamp':
       return `strftime(${typed}, '%Y-%m-%dT%H:%M:%S.%fZ')`;
@@ -50,12 +52,4 @@ function expression(c: PreviewColumn): string {
     case 'boolean':
       return typed;
   }
-}
-
-function identifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -2,8 +2,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import DataLoader from 'dataloader';
 import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
-import { BadInputError, NotFoundError } from '../domain/errors.js';
-import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
+import { BadInputError } from '../domain/errors.js';
+import type { EffectiveGrant } from '../domain/export-grant.js';
+import { exportableColumns, normalizeExportRequest, type NormalizedExportRequest } from '../domain/export-request.js';
+import { compileExportQuery, type QueryFile } from '../domain/export-sql.js';
+import { assertColumnsUsable, statsVisible } from '../domain/policy.js';
+import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
@@ -113,6 +117,8 @@ export const PARTITION_CURSOR_KIND = 'partition';
 export const PARTITION_PAGE_LIMITS: PageLimits = { defaultSize: 20, maxSize: 100 };
 /** Default and largest `preview` limit, in rows. */
 export const PREVIEW_LIMITS = { defaultRows: 10, maxRows: 100 } as const;
+/** The grant of a caller without restrictions, for reads that pass no grant. */
+const ALL_VISIBLE: EffectiveGrant = { allowedColumns: null, maskedColumns: [], rowFilter: [] };
 
 /** Datasets: the catalog's tables with figures computed from their Parquet files in the processed bucket. */
 export class DatasetService {
@@ -154,12 +160,18 @@ export class DatasetService {
     };
   }
 
-  /** A page of datasets in name order, after filtering. */
+  /**
+   * A page of datasets in name order, after filtering. `visible` turns the catalog's tables into what the caller may
+   * see (the access policy: invisible tables dropped, hidden columns removed) and runs BEFORE the filters, so that
+   * neither a filter (a search on a hidden column's name, `hasPii` on a hidden PII column) nor the total count can
+   * reveal what the caller may not see.
+   */
   async list(
     args: PageArgs & { filter?: DatasetFilter | null },
     loaders: DatasetLoaders,
+    visible: (tables: readonly TableDefinition[]) => TableDefinition[],
   ): Promise<Page<TableDefinition>> {
-    let tables = await loaders.tables();
+    let tables = visible(await loaders.tables());
     const filter = args.filter ?? {};
     const search = filter.search?.trim().toLowerCase();
     if (search !== undefined && search !== '') tables = tables.filter((t) => matches(t, search));
@@ -175,11 +187,9 @@ export class DatasetService {
     return paginate(tables, (t) => t.name, DATASET_CURSOR_KIND, args);
   }
 
-  /** The dataset, or NOT_FOUND naming it. */
-  async get(name: string, loaders: DatasetLoaders): Promise<TableDefinition> {
-    const table = await loaders.table.load(name);
-    if (table === undefined) throw new NotFoundError(`dataset "${name}" not found`);
-    return table;
+  /** The dataset, or undefined when there is none (the access policy decides what to answer then). */
+  find(name: string, loaders: DatasetLoaders): Promise<TableDefinition | undefined> {
+    return loaders.table.load(name);
   }
 
   files(table: TableDefinition, loaders: DatasetLoaders): Promise<DatasetFiles> {
@@ -228,9 +238,23 @@ export class DatasetService {
     };
   }
 
-  /** Schema versions, oldest first, each with its change from the previous one. */
-  async schemaHistory(table: TableDefinition): Promise<SchemaVersionView[]> {
-    return schemaHistory(await this.deps.catalog.schemaVersions(table.name));
+  /**
+   * Schema versions, oldest first, each with its change from the previous one. `visible` names the columns of a
+   * version the caller may see; the others are removed before changes are computed, so a hidden column never
+   * shows up as added, removed or changed.
+   */
+  async schemaHistory(
+    table: TableDefinition,
+    visible?: (columns: readonly TableColumn[]) => ReadonlySet<string>,
+  ): Promise<SchemaVersionView[]> {
+    const versions = await this.deps.catalog.schemaVersions(table.name);
+    if (visible === undefined) return schemaHistory(versions);
+    return schemaHistory(
+      versions.map((v): SchemaVersion => {
+        const shown = visible(v.columns);
+        return { ...v, columns: v.columns.filter((c) => shown.has(c.name)) };
+      }),
+    );
   }
 
   /**
@@ -247,13 +271,22 @@ export class DatasetService {
     );
   }
 
-  async freshness(table: TableDefinition, loaders: DatasetLoaders): Promise<DatasetFreshness> {
+  /**
+   * How fresh a dataset is. With a grant, the newest event time comes from statistics only where the grant shows
+   * them (`statsVisible`): it is the maximum of a column over every row, so a masked event-time column or a row
+   * filter leaves it (and the event lag) null. Write times are the pipeline's, not the data's, and stay.
+   */
+  async freshness(
+    table: TableDefinition,
+    loaders: DatasetLoaders,
+    grant: EffectiveGrant | null = null,
+  ): Promise<DatasetFreshness> {
     const now = this.clock().getTime();
     const expected = this.deps.registry?.find(table.name)?.expectedIntervalMinutes ?? null;
     const { newestModified } = await loaders.files.load(table);
     const eventColumn = this.eventTimeColumn(table);
     let newestEvent: Date | null = null;
-    if (eventColumn !== undefined) {
+    if (eventColumn !== undefined && (grant === null || statsVisible(grant, eventColumn.name))) {
       const max = (await this.columnStatistics(table, eventColumn.name, loaders)).max;
       newestEvent = max === null ? null : parseInstant(max);
     }
@@ -299,11 +332,16 @@ export class DatasetService {
   }
 
   /**
-   * The first rows of the dataset, read with DuckDB from as few files as the footers say hold `limit` rows.
-   * With a remote store only those files are staged locally, and removed afterwards.
+   * The first rows of the dataset as the caller may see them, read with DuckDB from as few files as the footers say
+   * hold `limit` rows. The query is the export query (normalizeExportRequest + compileExportQuery) under the
+   * caller's grant, so hidden columns answer as unknown, masks apply and the row filter is ANDed; with a row filter
+   * the footers cannot tell how many files hold `limit` matching rows, so more files are read (doubling) until
+   * there are enough or none is left. With a remote store only the files read are staged locally, and removed
+   * afterwards. `table` is the catalog table (not a restricted view: the row filter may use hidden columns).
    */
   async preview(
     table: TableDefinition,
+    grant: EffectiveGrant | null,
     args: { limit?: number | null; columns?: readonly string[] | null },
     loaders: DatasetLoaders,
   ): Promise<DatasetPreview> {
@@ -311,37 +349,74 @@ export class DatasetService {
     if (!Number.isInteger(limit) || limit < 0 || limit > PREVIEW_LIMITS.maxRows) {
       throw new BadInputError(`limit must be between 0 and ${PREVIEW_LIMITS.maxRows}; got ${limit}`);
     }
-    const all = [...table.columns, ...table.partitionKeys];
-    let columns: TableColumn[] = all;
+    let requested: string[] | null = null;
     if (args.columns !== null && args.columns !== undefined) {
-      columns = [];
-      for (const name of args.columns) {
-        const column = all.find((c) => c.name === name);
-        if (column === undefined)
-          throw new BadInputError(`columns: unknown column "${name}" in dataset "${table.name}"`);
-        if (!columns.includes(column)) columns.push(column);
-      }
+      // The message of a hidden column is exactly that of a column that does not exist.
+      assertColumnsUsable(grant ?? ALL_VISIBLE, table, args.columns, 'select', () => 'columns');
+      requested = [...new Set(args.columns)];
     }
+    const shown = grant === null || grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
+    const visible = exportableColumns(table).filter((c) => shown === null || shown.has(c.column.name));
+    if (visible.length === 0) return { columns: [], rows: [] };
+    const request = normalizeExportRequest(
+      // JSON, not CSV: no formula neutralisation; the other CSV options do not apply.
+      { dataset: table.name, columns: requested, csv: { neutralizeFormulas: false } },
+      table,
+      undefined,
+      grant,
+    );
+    const byName = new Map(exportableColumns(table).map((c) => [c.column.name, c.column]));
+    const columns = request.columns.map((c) => byName.get(c.name)!);
+    if (limit === 0) return { columns, rows: [] };
     const db = this.deps.duckdb;
     if (db === undefined) throw new Error('preview needs DuckDB: DatasetService was built without `duckdb`');
     const stats = await loaders.statistics.load(table);
-    const chosen: DatasetStatistics['files'] = [];
-    let rows = 0;
-    for (const f of [...stats.files].sort((a, b) => compareText(a.file.key, b.file.key))) {
-      if (rows >= limit) break;
-      if (f.file.rowCount === 0) continue;
-      chosen.push(f);
-      rows += f.file.rowCount;
+    const ordered = [...stats.files]
+      .sort((a, b) => compareText(a.file.key, b.file.key))
+      .filter((f) => f.file.rowCount > 0);
+    // Files the footers say hold `limit` rows (at least one): enough without a row filter.
+    let take = 0;
+    for (let rows = 0; take < ordered.length && rows < limit; take++) rows += ordered[take]!.file.rowCount;
+    for (;;) {
+      const rows = await this.readPreview(db, table, request, ordered.slice(0, take), limit);
+      if (rows.length >= limit || take >= ordered.length || request.rowFilter.length === 0) {
+        return { columns, rows };
+      }
+      take = Math.min(ordered.length, Math.max(1, take) * 2);
     }
-    const partitionKeys = new Set(table.partitionKeys.map((k) => k.name));
-    const plan: PreviewColumn[] = columns.map((column) => {
-      if (!partitionKeys.has(column.name)) return { column, source: 'file' };
-      const inPaths = chosen.length > 0 && chosen.every((f) => f.values[column.name] !== undefined);
-      return { column, source: inPaths ? 'partition' : 'absent' };
-    });
+  }
+
+  private async readPreview(
+    db: DuckDbDatabase,
+    table: TableDefinition,
+    request: NormalizedExportRequest,
+    chosen: DatasetStatistics['files'],
+    limit: number,
+  ): Promise<Record<string, PreviewValue>[]> {
+    if (chosen.length === 0) return [];
+    // A partition key missing from some file's path (data registered without Hive folders) reads as null.
+    const absent = new Set(
+      table.partitionKeys.map((k) => k.name).filter((k) => !chosen.every((f) => f.values[k] !== undefined)),
+    );
+    const plan: PreviewColumn[] = request.columns.map((c) => ({
+      name: c.name,
+      type: c.mask === null ? c.type : 'string',
+      absent: absent.has(c.name),
+    }));
+    const present = request.columns.filter((c) => !absent.has(c.name));
+    const first = table.columns[0];
+    if (present.length === 0 && first === undefined) return [];
+    // The outer query projects only `plan`; with nothing but absent keys asked for, the inner one still needs a
+    // column to count rows by, which never leaves the query.
+    const inner: NormalizedExportRequest['columns'] =
+      present.length > 0
+        ? present
+        : [{ name: first!.name, type: first!.type, kind: first!.kind, partitionKey: false, mask: 'redact' }];
     const keys = chosen.map((f) => f.file.key);
-    const rowsRead = await this.withLocalFiles(keys, (paths) => readPreviewRows(db, paths, plan, limit));
-    return { columns, rows: rowsRead };
+    return this.withLocalFiles(keys, (paths) => {
+      const files: QueryFile[] = paths.map((path, i) => ({ path, partitionValues: chosen[i]!.values }));
+      return readPreviewRows(db, compileExportQuery({ ...request, columns: inner }, table, files, { limit }), plan);
+    });
   }
 
   /** Runs `fn` on local paths of processed objects, staging them first when the store is remote. */

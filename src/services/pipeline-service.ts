@@ -1,7 +1,9 @@
 import { effectiveRun } from '../domain/run-record.js';
 import DataLoader from 'dataloader';
 import { BadInputError, NotFoundError } from '../domain/errors.js';
+import type { EffectiveGrant } from '../domain/export-grant.js';
 import type { RunRecord, RunStatus } from '../domain/run-record.js';
+import type { TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -63,6 +65,16 @@ export interface RunFilter {
   since?: Date | null | undefined;
 }
 
+/**
+ * What the caller may see of the pipeline (the access policy, applied by the resolver): which datasets, and each
+ * table as a restricted view with its grant (for freshness). Datasets outside it are left out before anything is
+ * counted or paginated, and named explicitly they answer as datasets that do not exist.
+ */
+export interface PipelineScope {
+  visible(dataset: string): boolean;
+  view(table: TableDefinition): { table: TableDefinition; grant: EffectiveGrant | null };
+}
+
 export interface PipelineServiceDeps {
   store: ObjectStore;
   catalog: Catalog;
@@ -94,13 +106,15 @@ export class PipelineService {
     };
   }
 
-  /** A page of runs, newest first. */
-  async listRuns(args: PageArgs & RunFilter, loaders: PipelineLoaders): Promise<Page<RunRecord>> {
+  /** A page of runs, newest first, of the datasets in scope. */
+  async listRuns(args: PageArgs & RunFilter, loaders: PipelineLoaders, scope: PipelineScope): Promise<Page<RunRecord>> {
     const dataset = args.dataset ?? ALL_DATASETS;
+    if (dataset !== ALL_DATASETS && !scope.visible(dataset)) throw new NotFoundError(`dataset "${dataset}" not found`);
     let runs = await loaders.runs.load(dataset);
     if (dataset !== ALL_DATASETS && runs.length === 0 && !(await this.isKnown(dataset))) {
       throw new NotFoundError(`dataset "${dataset}" not found`);
     }
+    if (dataset === ALL_DATASETS) runs = runs.filter((r) => scope.visible(r.record.dataset));
     if (args.status !== null && args.status !== undefined) {
       const status = args.status;
       runs = runs.filter((r) => r.record.status === status);
@@ -120,11 +134,14 @@ export class PipelineService {
     return runs.filter((r) => r.record.outputKeys.some((k) => wanted.has(k))).map((r) => r.record);
   }
 
-  /** Health per dataset: every catalog table, every defined dataset and every dataset with run records. */
+  /**
+   * Health per dataset in scope: every catalog table, every defined dataset and every dataset with run records.
+   */
   async status(
     args: { windowHours?: number | null; dataset?: string | null },
     loaders: PipelineLoaders,
     datasetLoaders: DatasetLoaders,
+    scope: PipelineScope,
   ): Promise<PipelineStatus> {
     const hours = args.windowHours ?? PIPELINE_WINDOW_LIMITS.defaultHours;
     if (!Number.isInteger(hours) || hours < 1 || hours > PIPELINE_WINDOW_LIMITS.maxHours) {
@@ -135,6 +152,7 @@ export class PipelineService {
     const tables = await datasetLoaders.tables();
     let names: string[];
     if (args.dataset !== null && args.dataset !== undefined) {
+      if (!scope.visible(args.dataset)) throw new NotFoundError(`dataset "${args.dataset}" not found`);
       const known = tables.some((t) => t.name === args.dataset) || (await loaders.runs.load(args.dataset)).length > 0;
       if (!known && this.deps.registry?.find(args.dataset) === undefined) {
         throw new NotFoundError(`dataset "${args.dataset}" not found`);
@@ -147,7 +165,7 @@ export class PipelineService {
         ...(this.deps.registry?.list().map((d) => d.name) ?? []),
         ...all.map((r) => r.record.dataset),
       ]);
-      names = [...set].sort(compareText);
+      names = [...set].filter((name) => scope.visible(name)).sort(compareText);
       // One listing of every run serves each dataset: no listing per dataset.
       for (const name of names) {
         loaders.runs.prime(
@@ -160,7 +178,9 @@ export class PipelineService {
       names.map(async (name): Promise<DatasetPipelineStatus> => {
         const runs = (await loaders.runs.load(name)).map((r) => r.record);
         const table = tables.find((t) => t.name === name);
-        const freshness = table === undefined ? null : await this.deps.datasets.freshness(table, datasetLoaders);
+        const view = table === undefined ? undefined : scope.view(table);
+        const freshness =
+          view === undefined ? null : await this.deps.datasets.freshness(view.table, datasetLoaders, view.grant);
         const inWindow = runs.filter((r) => Date.parse(r.startedAt) >= start.getTime());
         const lastRun = runs[0] ?? null;
         const lastSuccess = runs.find((r) => r.status === 'SUCCEEDED') ?? null;

@@ -166,9 +166,9 @@ describe('exports over HTTP', () => {
         ['NOT_FOUND', `export "${probe}" not found`],
       ]);
     }
-    // The anonymous default caller is someone else too.
-    const anonymous = await api.client().request(GetExportDocument, { id });
-    expect(anonymous.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // The fixture's test admin (no credentials sent) is someone else too: jobs belong to their requester.
+    const admin = await api.client().request(GetExportDocument, { id });
+    expect(admin.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect((await api.finished(id, 'alice')).status).toBe('SUCCEEDED');
   });
 

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { createApi, ensureSigningSecret, SIGNING_SECRET_KEY } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
@@ -16,11 +17,14 @@ import { GraphQLTestClient } from '../support/graphql-client.js';
 const EVENTS = 2_000_000;
 
 let lake: ExportLake;
+/** An admin API key in the lake: `careplus serve` authenticates every request, across restarts too. */
+let apiKey: string;
 
 beforeAll(async () => {
   lake = await createExportLake();
   await writeTickets(lake);
   await writeEvents(lake, 'events', EVENTS);
+  apiKey = (await new ApiKeyStore(lake.store).create({ name: 'restart tests', role: 'admin' })).plaintext;
 }, 120_000);
 
 afterAll(async () => {
@@ -49,7 +53,7 @@ async function serve(
   return {
     rt,
     api,
-    client: new GraphQLTestClient(api.graphqlUrl),
+    client: new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${apiKey}` }),
     async stop() {
       await api.stop();
       await rt.close();

@@ -1,9 +1,11 @@
+import WebSocket from 'ws';
 import type { TableDefinition } from '../../src/domain/table.js';
 import type { Catalog, PartitionPage } from '../../src/ports/catalog.js';
 import { AppError } from '../../src/domain/errors.js';
 import { GetDatasetDocument, ListDatasetNamesDocument } from '../../src/generated/graphql.js';
 import { toRequestError } from '../../src/graphql/errors.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { testCaller } from '../support/test-callers.js';
 import {
   createTempLake,
   memoryLogger,
@@ -105,12 +107,12 @@ describe('GraphQL HTTP edge', () => {
     }
   });
 
-  it('keeps the standard code of an invalid document', async () => {
+  it('keeps the standard code of an invalid document, without schema hints outside development', async () => {
     const { status, errors } = await api.client.raw('{ datasets { nodes { nope } } }');
     expect(status).toBe(400);
     expect(errors).toEqual([
       {
-        message: 'Cannot query field "nope" on type "Dataset". Did you mean "name"?',
+        message: 'Cannot query field "nope" on type "Dataset".',
         locations: [{ line: 1, column: 22 }],
         extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
       },
@@ -209,7 +211,7 @@ describe('GraphQL HTTP edge', () => {
       catalog: lake.catalog,
       store: lake.store,
       authenticate: (req) => {
-        if (req.headers.authorization === 'Bearer good') return Promise.resolve({ id: 'k1', role: 'analyst' });
+        if (req.headers.authorization === 'Bearer good') return Promise.resolve(testCaller('analyst', 'k1'));
         return Promise.reject(toRequestError(new AppError('UNAUTHENTICATED', 'a valid API key is required')));
       },
     });
@@ -225,6 +227,34 @@ describe('GraphQL HTTP edge', () => {
       expect(ok.data!.datasets.totalCount).toBe(0);
     } finally {
       await guarded.stop();
+    }
+  });
+
+  it('serves nobody anonymously: no caller is UNAUTHENTICATED with 401, over HTTP and the websocket', async () => {
+    const anonymous = await startApi({
+      catalog: lake.catalog,
+      store: lake.store,
+      authenticate: () => Promise.resolve(null),
+    });
+    try {
+      const answer = await anonymous.client.request(ListDatasetNamesDocument, {});
+      expect([answer.status, answer.errors]).toEqual([
+        401,
+        [
+          {
+            message: 'Missing or invalid credentials: send Authorization: Bearer <API key or token>',
+            extensions: { code: 'UNAUTHENTICATED' },
+          },
+        ],
+      ]);
+      const socket = new WebSocket(anonymous.server.graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+      expect(await closed).toBe(4401);
+      const health = await fetch(`${anonymous.server.url}/healthz`);
+      expect(health.status).toBe(200);
+    } finally {
+      await anonymous.stop();
     }
   });
 

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { AppError } from '../../src/domain/errors.js';
 import { type GetExportQuery, GetExportDocument } from '../../src/generated/graphql.js';
 import type { Caller } from '../../src/graphql/context.js';
+import { testCaller, TEST_ADMIN } from './test-callers.js';
 import { toRequestError } from '../../src/graphql/errors.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { type ApiServer, type AuthRequest, createApiServer } from '../../src/server.js';
@@ -16,15 +17,16 @@ import { GraphQLTestClient } from './graphql-client.js';
 export const TEST_SIGNING_SECRET = 'e2e-export-secret-of-at-least-thirty-two-bytes';
 
 /**
- * Test credentials: `Authorization: Bearer <name>` for alice and bob; none is anonymous (the default caller);
- * anything else is refused as UNAUTHENTICATED, as the real authenticator would.
+ * Test credentials: `Authorization: Bearer <name>` for alice and bob (analysts of the shipped policy); none is the
+ * explicit test admin (TEST_ADMIN, a caller of its own); anything else is refused as UNAUTHENTICATED, as the real
+ * authenticator would. The real authenticator is the default of `createApi` and is tested on its own.
  */
-export async function testAuthenticate(request: AuthRequest): Promise<Caller | null> {
+export async function testAuthenticate(request: AuthRequest): Promise<Caller> {
   const header = request.headers.authorization;
-  if (header === undefined) return null;
+  if (header === undefined) return TEST_ADMIN;
   const name = /^Bearer (alice|bob)$/.exec(header)?.[1];
   if (name === undefined) throw toRequestError(new AppError('UNAUTHENTICATED', 'unknown test credentials'));
-  return { id: name, role: 'analyst' };
+  return { ...testCaller('analyst', name), id: name };
 }
 
 export interface ExportApi {
@@ -66,6 +68,8 @@ export async function startExportApi(options: StartExportApiOptions): Promise<Ex
       CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
       CAREPLUS_DUCKDB_THREADS: '2',
       CAREPLUS_SIGNING_SECRET: TEST_SIGNING_SECRET,
+      // A rate budget no test of exports runs out of; the limit itself is tested in hostile-input.test.ts.
+      CAREPLUS_RATE_LIMIT_PER_MINUTE: '1000000',
       ...options.env,
     },
     options.root,
@@ -79,12 +83,12 @@ export async function startExportApi(options: StartExportApiOptions): Promise<Ex
       ...composed.services,
       logger,
       authenticate: testAuthenticate,
-      routes: (app) => {
+      routes: (app, seams) => {
         options.beforeRoutes?.(app);
-        composed.routes?.(app);
+        composed.routes?.(app, seams);
       },
     },
-    { host: '127.0.0.1', port: 0, env: 'test' },
+    { host: '127.0.0.1', port: 0, env: 'test', limits: config.limits },
   );
   await composed.start();
   await server.start();

@@ -6,6 +6,8 @@ import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { type ColumnKind, parseColumnType } from '../../src/domain/column-type.js';
+import { loadConfig } from '../../src/config.js';
+import type { AccessPolicy } from '../../src/domain/policy.js';
 import type { TableColumn } from '../../src/domain/table.js';
 import type { Catalog } from '../../src/ports/catalog.js';
 import type { Logger } from '../../src/ports/logger.js';
@@ -16,6 +18,7 @@ import { DatasetService } from '../../src/services/dataset-service.js';
 import { PipelineService } from '../../src/services/pipeline-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { GraphQLTestClient } from './graphql-client.js';
+import { asTestAdmin, testAccess } from './test-callers.js';
 
 /** A temporary lake folder with the local store and catalog on it. */
 export interface TempLake {
@@ -149,7 +152,11 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-/** Starts the real API server on 127.0.0.1, port 0, over the given catalog and store. */
+/**
+ * Starts the real API server on 127.0.0.1, port 0, over the given catalog and store, with the shipped policy (or
+ * `policy`) and, unless `authenticate` says otherwise, every request made by an explicit test admin (TEST_ADMIN).
+ * Limits are the configuration's defaults for `env`, with a rate budget no test of other concerns runs out of.
+ */
 export async function startApi(options: {
   catalog: Catalog;
   store: ObjectStore;
@@ -160,8 +167,12 @@ export async function startApi(options: {
   stagingDir?: string;
   clock?: () => Date;
   authenticate?: ApiDeps['authenticate'];
+  policy?: AccessPolicy;
+  limits?: Partial<ApiServerConfig['limits']>;
 }): Promise<RunningApi> {
   const logger = options.logger ?? new JsonLogger('silent');
+  const env = options.env ?? 'test';
+  const { access, audit } = await testAccess(logger, options.policy);
   const footers = new ParquetFooterCache(options.store);
   const optional = {
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
@@ -187,10 +198,17 @@ export async function startApi(options: {
     {
       datasets,
       pipeline,
+      access,
+      audit,
       logger,
-      ...(options.authenticate !== undefined ? { authenticate: options.authenticate } : {}),
+      authenticate: options.authenticate ?? asTestAdmin,
     },
-    { host: '127.0.0.1', port: 0, env: options.env ?? 'test' },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      env,
+      limits: { ...loadConfig({ CAREPLUS_ENV: env }).limits, ratePerMinute: 1_000_000, ...options.limits },
+    },
   );
   await server.start();
   return {

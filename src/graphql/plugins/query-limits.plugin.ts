@@ -1,4 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
+import { LimitExceededError } from '../../domain/errors.js';
 import { analyzeOperation, DEFAULT_COST_MODEL, type QueryCostModel } from './query-analysis.js';
 import { limitExceeded } from './limit-exceeded.js';
 import type { TokenBucketRateLimiter } from './rate-limiter.js';
@@ -20,6 +22,10 @@ export interface QueryLimitsOptions<TContext extends BaseContext> {
  * rate-limit tokens than the caller has left (HTTP 429 with Retry-After), both with LIMIT_EXCEEDED. The cost check
  * comes first, so a refused operation takes no tokens. Runs in `didResolveOperation`, where the variables are
  * known, so `first: $n` is counted at its real value.
+ *
+ * An operation refused by a limit (here, or by the depth rule during validation) is answered with that refusal
+ * alone: a document 20 levels deep on a schema less deep than that is also full of unknown fields, and listing them
+ * would only describe the schema to whoever probes it.
  */
 export function queryLimitsPlugin<TContext extends BaseContext>(
   options: QueryLimitsOptions<TContext>,
@@ -28,6 +34,12 @@ export function queryLimitsPlugin<TContext extends BaseContext>(
   return {
     async requestDidStart() {
       return {
+        async didEncounterErrors(requestContext) {
+          // Apollo formats the very array it hands here; keeping only the refusal is done in place.
+          const errors = requestContext.errors as GraphQLError[];
+          const refusal = errors.find((e) => e.originalError instanceof LimitExceededError);
+          if (refusal !== undefined && errors.length > 1) errors.splice(0, errors.length, refusal);
+        },
         async didResolveOperation({ schema, document, request, contextValue }) {
           const analysis = analyzeOperation(schema, document, request, model);
           if (analysis === undefined) return;

@@ -14,11 +14,14 @@ export function stripSuggestionsPlugin<TContext extends BaseContext>(): ApolloSe
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors }) {
-          for (const error of errors) {
-            if (SUGGESTION.test(error.message)) error.message = error.message.replace(SUGGESTION, '');
-          }
+          for (const error of errors) error.message = withoutSuggestion(error.message);
         },
       };
     },
   };
+}
+
+/** A message without graphql-js's trailing "Did you mean ...?" hint; the websocket path applies it too. */
+export function withoutSuggestion(message: string): string {
+  return message.replace(SUGGESTION, '');
 }

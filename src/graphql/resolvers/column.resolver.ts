@@ -1,12 +1,18 @@
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
-import type { ApiContext } from '../context.js';
+import { statsVisible } from '../../domain/policy.js';
+import { type ApiContext, callerOf } from '../context.js';
 import { ColumnStats } from '../types/column-stats.type.js';
 import { Column } from '../types/column.type.js';
 
 @Resolver(() => Column)
 export class ColumnResolver {
-  @FieldResolver(() => ColumnStats, { description: 'Null count, min and max over the whole dataset.' })
-  async stats(@Root() column: Column, @Ctx() ctx: ApiContext): Promise<ColumnStats> {
+  @FieldResolver(() => ColumnStats, {
+    nullable: true,
+    description:
+      'Null count, min and max over the whole dataset. Null unless your role may see statistics, the column is not masked, and the access policy does not filter your rows (footers describe every row).',
+  })
+  async stats(@Root() column: Column, @Ctx() ctx: ApiContext): Promise<ColumnStats | null> {
+    if (!ctx.services.access.can(callerOf(ctx), 'canSeeStats') || !statsVisible(column.grant, column.name)) return null;
     const stats = await ctx.services.datasets.columnStatistics(column.table, column.name, ctx.loaders.datasets);
     return Object.assign(new ColumnStats(), stats);
   }

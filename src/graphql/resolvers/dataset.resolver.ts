@@ -1,5 +1,8 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
-import type { ApiContext } from '../context.js';
+import type { DatasetAccess } from '../../auth/access-control.js';
+import { aggregatesVisible, restrictTable } from '../../domain/policy.js';
+import { type ApiContext, callerOf } from '../context.js';
+import { requireDataset } from '../dataset-access.js';
 import { DatasetFilterInput } from '../inputs/dataset-filter.input.js';
 import { PartitionFilterInput } from '../inputs/partition-filter.input.js';
 import { DateTimeScalar, SafeIntScalar } from '../scalars.js';
@@ -12,11 +15,15 @@ import { PartitionConnection } from '../types/partition-connection.type.js';
 import { Partition } from '../types/partition.type.js';
 import { SchemaVersionType } from '../types/schema-version.type.js';
 
+/**
+ * Datasets as the caller may see them. Every Dataset is made from a DatasetAccess (the access policy's answer for
+ * this caller), carries the restricted table and the grant, and every field below reads only through them.
+ */
 @Resolver(() => Dataset)
 export class DatasetResolver {
   @Query(() => DatasetConnection, {
     description:
-      'Datasets in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset.',
+      'The datasets you may see, in name order, a page at a time. `first` is at most 100; page on with `after: pageInfo.endCursor` to visit every dataset. The filter sees only what you see (a hidden column neither matches `search` nor counts for `hasPii`).',
   })
   async datasets(
     @Ctx() ctx: ApiContext,
@@ -26,22 +33,40 @@ export class DatasetResolver {
     after: string | null,
     @Arg('filter', () => DatasetFilterInput, { nullable: true }) filter: DatasetFilterInput | null,
   ): Promise<DatasetConnection> {
-    const page = await ctx.services.datasets.list({ first, after, filter }, ctx.loaders.datasets);
-    return toConnection(page, (t) => Dataset.from(t));
+    const caller = callerOf(ctx);
+    const granted = new Map<string, DatasetAccess>();
+    const page = await ctx.services.datasets.list({ first, after, filter }, ctx.loaders.datasets, (tables) =>
+      ctx.services.access.visible(caller, tables).map((a) => {
+        granted.set(a.table.name, a);
+        return restrictTable(a.grant, a.table);
+      }),
+    );
+    return toConnection(page, (t) => Dataset.from(granted.get(t.name)!));
   }
 
-  @Query(() => Dataset, { description: 'One dataset by name; NOT_FOUND when there is none.' })
+  @Query(() => Dataset, {
+    description: 'One dataset by name; NOT_FOUND when there is none, or when you may not see it (the same answer).',
+  })
   async dataset(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<Dataset> {
-    return Dataset.from(await ctx.services.datasets.get(name, ctx.loaders.datasets));
+    return Dataset.from(await requireDataset(ctx, name, 'dataset'));
   }
 
-  @FieldResolver(() => SafeIntScalar, { description: 'Rows in the readable Parquet files, from their footers.' })
-  async rowCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+  @FieldResolver(() => SafeIntScalar, {
+    nullable: true,
+    description:
+      'Rows in the readable Parquet files, from their footers. Null when the access policy filters your rows: footers count every row, including rows you may not see.',
+  })
+  async rowCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number | null> {
+    if (!aggregatesVisible(dataset.grant)) return null;
     return (await ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets)).rowCount;
   }
 
-  @FieldResolver(() => SafeIntScalar, { description: 'Bytes of all data files.' })
-  async sizeBytes(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
+  @FieldResolver(() => SafeIntScalar, {
+    nullable: true,
+    description: 'Bytes of all data files. Null when the access policy filters your rows, as `rowCount`.',
+  })
+  async sizeBytes(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number | null> {
+    if (!aggregatesVisible(dataset.grant)) return null;
     return (await ctx.services.datasets.files(dataset.table, ctx.loaders.datasets)).sizeBytes;
   }
 
@@ -66,12 +91,12 @@ export class DatasetResolver {
 
   @FieldResolver(() => Freshness)
   async freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<Freshness> {
-    return Freshness.from(await ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets));
+    return Freshness.from(await ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant));
   }
 
   @FieldResolver(() => PartitionConnection, {
     description:
-      "Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files.",
+      "Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see.",
   })
   async partitions(
     @Root() dataset: Dataset,
@@ -84,29 +109,41 @@ export class DatasetResolver {
     const table = dataset.table;
     const page = await ctx.services.datasets.partitions(table, { first, after, filter }, ctx.loaders.datasets);
     const keys = table.partitionKeys.map((k) => k.name);
-    return toConnection(page, (p) => Partition.from(table.name, keys, p));
+    const rowFiltered = !aggregatesVisible(dataset.grant);
+    return toConnection(page, (p) => Partition.from(table.name, keys, p, rowFiltered));
   }
 
   @FieldResolver(() => DatasetPreview, {
-    description: 'The first rows, read from as few files as hold them. `limit` is at most 100.',
+    description:
+      'The first rows you may see, read from as few files as hold them. `limit` is at most 100. Masked columns come out masked; FORBIDDEN unless your role may preview.',
   })
   async preview(
     @Root() dataset: Dataset,
     @Ctx() ctx: ApiContext,
     @Arg('limit', () => Int, { nullable: true, defaultValue: 10, description: 'Rows, 0 to 100.' })
     limit: number | null,
-    @Arg('columns', () => [String], { nullable: true, description: 'Columns to return; all when absent.' })
+    @Arg('columns', () => [String], { nullable: true, description: 'Columns to return; all you see when absent.' })
     columns: string[] | null,
   ): Promise<DatasetPreview> {
-    const preview = await ctx.services.datasets.preview(dataset.table, { limit, columns }, ctx.loaders.datasets);
+    ctx.services.access.requireCapability(callerOf(ctx), 'canPreview', 'preview', dataset.name);
+    const preview = await ctx.services.datasets.preview(
+      dataset.source,
+      dataset.grant,
+      { limit, columns },
+      ctx.loaders.datasets,
+    );
     return Object.assign(new DatasetPreview(), { columns: preview.columns.map((c) => c.name), rows: preview.rows });
   }
 
   @FieldResolver(() => [SchemaVersionType], {
-    description: 'Every schema version, oldest first, each with its change from the one before.',
+    description:
+      'Every schema version, oldest first, each with its change from the one before; only the columns you may see.',
   })
   async schemaVersions(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<SchemaVersionType[]> {
-    const versions = await ctx.services.datasets.schemaHistory(dataset.table);
+    const caller = callerOf(ctx);
+    const versions = await ctx.services.datasets.schemaHistory(dataset.source, (columns) =>
+      ctx.services.access.visibleSchemaColumns(caller, dataset.source, columns),
+    );
     return versions.map((v) => SchemaVersionType.from(v));
   }
 }

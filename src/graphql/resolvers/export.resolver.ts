@@ -2,21 +2,38 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from
 import type { SubscribeResolverData } from 'type-graphql';
 import type { ExportJobView } from '../../domain/export-job.js';
 import { type ApiContext, callerOf, exportsOf } from '../context.js';
+import { requireDataset } from '../dataset-access.js';
+import { audited } from '../export-audit.js';
 import { ExportRequestInput, toExportRequest } from '../inputs/export-request.input.js';
 import { toConnection } from '../types/connection.type.js';
 import { ExportJobConnection } from '../types/export-job-connection.type.js';
 import { ExportJob } from '../types/export-job.type.js';
 import { ExportStatusEnum } from '../types/export-status.enum.js';
 
-/** Export jobs: thin calls into ExportService for the caller of the request (see `callerOf`). */
+/**
+ * Export jobs: thin calls into ExportService for the caller of the request (see `callerOf`). A request is checked
+ * here (dataset visible, role may export) and carries the caller's grant into the service, whose normalised request
+ * both engines run: hidden columns unknown, masks applied, the row filter ANDed. Jobs belong to their requester:
+ * another caller's job answers NOT_FOUND, as a missing one.
+ */
 @Resolver(() => ExportJob)
 export class ExportResolver {
   @Mutation(() => ExportJob, {
     description:
-      'Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field), NOT_FOUND (dataset), LIMIT_EXCEEDED or CONFLICT (idempotency key reused).',
+      'Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused).',
   })
   async requestExport(@Ctx() ctx: ApiContext, @Arg('input') input: ExportRequestInput): Promise<ExportJob> {
-    return ExportJob.from(await exportsOf(ctx).requestExport(callerOf(ctx), toExportRequest(input.dataset, input)));
+    const caller = callerOf(ctx);
+    const request = toExportRequest(input.dataset, input);
+    const job = await audited(ctx.services.audit, caller, request, 'export.requested', async () => {
+      const { grant } = await requireDataset(ctx, input.dataset, 'requestExport');
+      ctx.services.access.requireCapability(caller, 'canExport', 'requestExport', input.dataset);
+      const asked = Date.now();
+      const view = await exportsOf(ctx).requestExport(caller, request, grant);
+      // A job created before this call is an existing one the request was answered with.
+      return { result: view, reused: view.createdAt.getTime() < asked, jobId: view.id, engine: view.engine };
+    });
+    return ExportJob.from(job);
   }
 
   @Mutation(() => ExportJob, {

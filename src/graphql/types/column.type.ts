@@ -1,7 +1,10 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { parseColumnType } from '../../domain/column-type.js';
+import type { EffectiveGrant } from '../../domain/export-grant.js';
+import { maskOf } from '../../domain/policy.js';
 import type { TableColumn, TableDefinition } from '../../domain/table.js';
 import { ColumnTypeEnum, columnTypeEnum } from './column-type.enum.js';
+import { MaskMethodEnum, maskMethodEnum } from './mask-method.enum.js';
 
 @ObjectType('Column', { description: 'A column of a dataset. `stats` is resolved from Parquet footers on request.' })
 export class Column {
@@ -35,11 +38,21 @@ export class Column {
   @Field({ description: 'The column is a partition key: its values come from the folder names, not the files.' })
   partitionKey!: boolean;
 
-  /** The dataset the column belongs to, for the `stats` resolver; not part of the schema. */
-  table!: TableDefinition;
+  @Field(() => MaskMethodEnum, {
+    nullable: true,
+    description:
+      'How you see its values under the access policy: HASH or REDACT in previews and exports (it may then not be filtered or sorted on, and has no `stats`); null when you see them as they are.',
+  })
+  mask!: MaskMethodEnum | null;
 
-  static from(table: TableDefinition, column: TableColumn, partitionKey: boolean): Column {
+  /** The dataset the column belongs to (as the caller may see it), for the `stats` resolver; not in the schema. */
+  table!: TableDefinition;
+  /** The caller's grant on the dataset; not part of the schema. */
+  grant!: EffectiveGrant;
+
+  static from(table: TableDefinition, column: TableColumn, partitionKey: boolean, grant: EffectiveGrant): Column {
     const type = parseColumnType(column.type);
+    const mask = maskOf(grant, column.name);
     return Object.assign(new Column(), {
       name: column.name,
       type: columnTypeEnum(column.kind),
@@ -50,7 +63,9 @@ export class Column {
       description: column.description,
       pii: column.pii,
       partitionKey,
+      mask: mask === null ? null : maskMethodEnum(mask),
       table,
+      grant,
     });
   }
 }

@@ -7,11 +7,19 @@ import { SafeIntScalar } from '../scalars.js';
     'The pre-flight figures of an export, from Parquet footers after partition pruning; other predicates are not counted, so `rows` is an upper bound.',
 })
 export class ExportEstimateType {
-  @Field(() => SafeIntScalar, { description: 'Rows in the files to read.' })
-  rows!: number;
+  @Field(() => SafeIntScalar, {
+    nullable: true,
+    description:
+      'Rows in the files to read. Null when the access policy filters your rows: the footers count every row of the files.',
+  })
+  rows!: number | null;
 
-  @Field(() => SafeIntScalar, { description: 'Parquet bytes to read.' })
-  bytesToScan!: number;
+  @Field(() => SafeIntScalar, {
+    nullable: true,
+    description:
+      'Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are.',
+  })
+  bytesToScan!: number | null;
 
   @Field(() => Int, { description: 'Partitions to read.' })
   partitions!: number;
@@ -22,10 +30,11 @@ export class ExportEstimateType {
   @Field(() => Int, { description: 'Files whose footer could not be read; an export of them fails with DATA_CORRUPT.' })
   unreadableFiles!: number;
 
-  static from(e: ExportEstimate): ExportEstimateType {
+  /** `rowFiltered`: the request runs under a row filter of the access policy: no row count, no byte size. */
+  static from(e: ExportEstimate, rowFiltered: boolean): ExportEstimateType {
     return Object.assign(new ExportEstimateType(), {
-      rows: e.rows,
-      bytesToScan: e.bytesToScan,
+      rows: rowFiltered ? null : e.rows,
+      bytesToScan: rowFiltered ? null : e.bytesToScan,
       partitions: e.partitions,
       files: e.files,
       unreadableFiles: e.unreadableFiles,

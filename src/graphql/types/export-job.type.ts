@@ -63,14 +63,17 @@ export class ExportJob {
   result!: ExportResult | null;
 
   static from(job: ExportJobView): ExportJob {
+    // The normalised request carries the grant's row filter: under one, whole-file row figures are not shown.
+    const rowFiltered = job.request.rowFilter.length > 0;
     return Object.assign(new ExportJob(), {
       id: job.id,
       status: exportStatusEnum(job.status),
       engine: exportEngineEnum(job.engine),
       dataset: job.dataset,
       request: ExportRequestType.from(job.request),
-      progress: ExportProgress.from(job.progress),
-      estimate: ExportEstimateType.from(job.estimate),
+      // Only a succeeded job's row count is exact (a failed or cancelled one keeps the last running estimate).
+      progress: ExportProgress.from(job.progress, rowFiltered, job.status === 'SUCCEEDED' || job.status === 'EXPIRED'),
+      estimate: ExportEstimateType.from(job.estimate, rowFiltered),
       createdAt: job.createdAt,
       startedAt: job.startedAt,
       finishedAt: job.finishedAt,

@@ -4,11 +4,18 @@ import { SafeIntScalar } from '../scalars.js';
 
 @ObjectType('ExportProgress', { description: 'How far an export job is.' })
 export class ExportProgress {
-  @Field(() => SafeIntScalar, { description: 'Rows written: estimated from the scan while running, exact when done.' })
+  @Field(() => SafeIntScalar, {
+    description:
+      'Rows written: estimated from the scan while running, exact once SUCCEEDED. Under a row filter of the access policy only the exact count is shown (0 before), as the estimate counts rows you may not see.',
+  })
   rowsWritten!: number;
 
-  @Field(() => SafeIntScalar, { description: 'Rows expected, from the pre-flight estimate capped by the limit.' })
-  rowsEstimated!: number;
+  @Field(() => SafeIntScalar, {
+    nullable: true,
+    description:
+      'Rows expected, from the pre-flight estimate capped by the limit. Null under a row filter of the access policy, as `ExportEstimate.rows`.',
+  })
+  rowsEstimated!: number | null;
 
   @Field(() => SafeIntScalar, { description: 'CSV bytes written so far.' })
   bytesWritten!: number;
@@ -16,10 +23,14 @@ export class ExportProgress {
   @Field(() => Float, { description: 'From 0 to 1.' })
   fraction!: number;
 
-  static from(p: ExportJobProgress): ExportProgress {
+  /**
+   * `rowFiltered`: the job runs under a row filter. Its estimate counts every row of the files, and so does a running
+   * engine's row figure (the scanned fraction of the estimate); only the final, exact count is shown.
+   */
+  static from(p: ExportJobProgress, rowFiltered: boolean, exact: boolean): ExportProgress {
     return Object.assign(new ExportProgress(), {
-      rowsWritten: p.rowsWritten,
-      rowsEstimated: p.rowsEstimated,
+      rowsWritten: rowFiltered && !exact ? 0 : p.rowsWritten,
+      rowsEstimated: rowFiltered ? null : p.rowsEstimated,
       bytesWritten: p.bytesWritten,
       fraction: p.fraction,
     });

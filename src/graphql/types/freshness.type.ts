@@ -11,7 +11,11 @@ export class Freshness {
   })
   eventTimeColumn!: string | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Newest value of `eventTimeColumn`, from statistics.' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description:
+      'Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: the column is masked, or the access policy filters your rows.',
+  })
   newestEventTime!: Date | null;
 
   @Field(() => DateTimeScalar, { nullable: true, description: 'When the newest data file was written.' })

@@ -19,11 +19,18 @@ export class Partition {
   @Field(() => [PartitionValue], { description: "In the dataset's partition key order." })
   values!: PartitionValue[];
 
-  @Field(() => SafeIntScalar, { description: 'Rows in its readable files, from their footers.' })
-  rowCount!: number;
+  @Field(() => SafeIntScalar, {
+    nullable: true,
+    description:
+      'Rows in its readable files, from their footers. Null when the access policy filters your rows: footers count every row.',
+  })
+  rowCount!: number | null;
 
-  @Field(() => SafeIntScalar)
-  sizeBytes!: number;
+  @Field(() => SafeIntScalar, {
+    nullable: true,
+    description: 'Bytes of its data files. Null when the access policy filters your rows, as `rowCount`.',
+  })
+  sizeBytes!: number | null;
 
   @Field(() => Int)
   fileCount!: number;
@@ -43,21 +50,25 @@ export class Partition {
   /** For the `producedBy` resolver; not part of the schema. */
   dataset!: string;
   fileKeys!: string[];
+  /** Whether the caller's rows are filtered: then no whole-file figure is shown. Not part of the schema. */
+  rowFiltered!: boolean;
 
-  static from(dataset: string, keys: readonly string[], p: PartitionSummary): Partition {
+  /** `rowFiltered`: the caller reads the dataset under a row filter, so whole-file figures are not shown. */
+  static from(dataset: string, keys: readonly string[], p: PartitionSummary, rowFiltered: boolean): Partition {
     return Object.assign(new Partition(), {
       name: p.name,
       values: keys
         .filter((k) => p.values[k] !== undefined)
         .map((k) => Object.assign(new PartitionValue(), { key: k, value: p.values[k]! })),
-      rowCount: p.rowCount,
-      sizeBytes: p.sizeBytes,
+      rowCount: rowFiltered ? null : p.rowCount,
+      sizeBytes: rowFiltered ? null : p.sizeBytes,
       fileCount: p.fileCount,
       unreadableFileCount: p.unreadableFileCount,
       lastModified: p.lastModified,
       registered: p.registered,
       dataset,
       fileKeys: p.fileKeys,
+      rowFiltered,
     });
   }
 }

@@ -1,0 +1,133 @@
+import { gql } from './api.js';
+import { h, replace } from './dom.js';
+import { ConsoleDatasetDocument, type ConsoleDatasetQuery } from '../../src/generated/graphql.js';
+import { mayExport } from './me.js';
+import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
+import { badge, errorBox, exportFormHref, facts, link, loading, pageHeader, table } from './ui.js';
+
+type Dataset = ConsoleDatasetQuery['dataset'];
+
+/** Partitions listed on the page; the total says how many more there are. */
+const PARTITIONS_SHOWN = 50;
+
+/** One dataset: summary, freshness, columns with types, PII flags and statistics, and its partitions. */
+export async function renderDataset(main: HTMLElement, name: string, signal: AbortSignal): Promise<void> {
+  replace(main, pageHeader(name), loading('the dataset'));
+  let dataset: Dataset;
+  try {
+    dataset = (await gql(ConsoleDatasetDocument, { name, partitions: PARTITIONS_SHOWN }, signal)).dataset;
+  } catch (err) {
+    if (signal.aborted) return;
+    replace(main, pageHeader(name), errorBox(err, 'Could not load the dataset'));
+    return;
+  }
+  if (signal.aborted) return;
+  const d = dataset;
+  const f = d.freshness;
+  replace(
+    main,
+    pageHeader(
+      d.name,
+      h('p', { class: 'lede' }, d.description),
+      mayExport()
+        ? h('p', {}, link(exportFormHref(d.name), 'Export this dataset…', { class: 'button primary' }))
+        : null,
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'summary-h' },
+      h('h2', { id: 'summary-h' }, 'Summary'),
+      facts([
+        ['Rows', formatCount(d.rowCount)],
+        ['Size', formatBytes(d.sizeBytes)],
+        [
+          'Files',
+          d.unreadableFileCount > 0
+            ? `${formatCount(d.fileCount)} (${d.unreadableFileCount} unreadable)`
+            : formatCount(d.fileCount),
+        ],
+        ['Schema version', String(d.schemaVersion)],
+        ['Origin', d.origin],
+        ['Last updated', formatTime(d.lastUpdated)],
+        [
+          'Partitioned by',
+          d.partitionKeys.length === 0
+            ? 'not partitioned'
+            : d.partitionKeys.map((k) => `${k.name} (${k.typeText})`).join(', '),
+        ],
+      ]),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'freshness-h' },
+      h('h2', { id: 'freshness-h' }, 'Freshness'),
+      facts([
+        ['State', f.stale ? badge('STALE', 'warn') : badge('FRESH', 'ok')],
+        [
+          'Newest event',
+          f.newestEventTime === null
+            ? '—'
+            : `${formatTime(f.newestEventTime)} (${formatDuration(f.eventLagSeconds)} ago)`,
+        ],
+        [
+          'Newest write',
+          f.newestWriteTime === null
+            ? '—'
+            : `${formatTime(f.newestWriteTime)} (${formatDuration(f.writeLagSeconds)} ago)`,
+        ],
+        ['Event time column', f.eventTimeColumn ?? '—'],
+        [
+          'Expected every',
+          f.expectedIntervalMinutes === null ? 'not set' : formatDuration(f.expectedIntervalMinutes * 60),
+        ],
+      ]),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'columns-h' },
+      h('h2', { id: 'columns-h' }, 'Columns'),
+      table(
+        d.columns.some((c) => c.stats === null)
+          ? `${d.columns.length} columns (statistics hidden where your access does not include them)`
+          : `${d.columns.length} columns`,
+        [
+          { header: 'Column', cell: (c) => h('code', {}, c.name) },
+          { header: 'Type', cell: (c) => c.typeText },
+          {
+            header: 'Flags',
+            cell: (c) => [
+              c.pii ? badge('PII', 'warn') : null,
+              c.mask !== null ? badge(`masked: ${c.mask.toLowerCase()}`, 'neutral') : null,
+              c.partitionKey ? badge('partition key', 'info') : null,
+              c.nullable ? null : badge('required', 'neutral'),
+            ],
+          },
+          { header: 'Nulls', cell: (c) => formatCount(c.stats?.nullCount), numeric: true },
+          { header: 'Min', cell: (c) => c.stats?.min ?? '—' },
+          { header: 'Max', cell: (c) => c.stats?.max ?? '—' },
+          { header: 'Description', cell: (c) => c.description },
+        ],
+        d.columns,
+        (c) => ({ 'data-column': c.name }),
+      ),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'partitions-h' },
+      h('h2', { id: 'partitions-h' }, 'Partitions'),
+      table(
+        d.partitions.totalCount > d.partitions.nodes.length
+          ? `First ${d.partitions.nodes.length} of ${formatCount(d.partitions.totalCount)} partitions`
+          : `${formatCount(d.partitions.totalCount)} partitions`,
+        [
+          { header: 'Partition', cell: (p) => h('code', {}, p.name) },
+          { header: 'Rows', cell: (p) => formatCount(p.rowCount), numeric: true },
+          { header: 'Size', cell: (p) => formatBytes(p.sizeBytes), numeric: true },
+          { header: 'Files', cell: (p) => formatCount(p.fileCount), numeric: true },
+          { header: 'Last written', cell: (p) => formatTime(p.lastModified) },
+        ],
+        d.partitions.nodes,
+      ),
+    ),
+  );
+}

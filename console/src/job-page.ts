@@ -1,0 +1,136 @@
+import { gql } from './api.js';
+import { h, replace } from './dom.js';
+import {
+  ConsoleCancelExportDocument,
+  ConsoleExportDocument,
+  type ConsoleJobFragment,
+} from '../../src/generated/graphql.js';
+import { countOf, formatBytes, formatCount, formatPercent, formatTime } from './format.js';
+import { datasetHref, errorBox, facts, link, loading, pageHeader, statusBadge } from './ui.js';
+
+/** How often a running job is read again: the API's documented fallback to the `exportUpdated` subscription. */
+export const POLL_MS = 500;
+
+/** One export job: live progress while it runs, then its download links, or its error. */
+export async function renderJob(main: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
+  const title = 'Export';
+  replace(main, pageHeader(title), loading('the export'));
+  const body = h('div', {});
+  const live = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'job-announce' });
+  let shownStatus: string | undefined;
+  let first = true;
+  for (;;) {
+    let job: ConsoleJobFragment;
+    try {
+      job = (await gql(ConsoleExportDocument, { id }, signal)).export;
+    } catch (err) {
+      if (signal.aborted) return;
+      replace(main, pageHeader(title), errorBox(err, 'Could not read the export'));
+      return;
+    }
+    if (signal.aborted) return;
+    if (first) {
+      replace(main, pageHeader(`Export of ${job.dataset}`), live, body);
+      first = false;
+    }
+    // Announce status changes only, not every progress tick.
+    if (job.status !== shownStatus) {
+      live.textContent = `Export ${job.status.toLowerCase()}`;
+      shownStatus = job.status;
+    }
+    replace(
+      body,
+      jobView(job, () => void cancel(job.id, body, signal)),
+    );
+    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (signal.aborted) return;
+  }
+}
+
+async function cancel(id: string, body: HTMLElement, signal: AbortSignal): Promise<void> {
+  try {
+    await gql(ConsoleCancelExportDocument, { id }, signal);
+  } catch (err) {
+    if (!signal.aborted) body.prepend(errorBox(err, 'Could not cancel the export'));
+  }
+}
+
+function jobView(job: ConsoleJobFragment, onCancel: () => void): HTMLElement {
+  const running = job.status === 'QUEUED' || job.status === 'RUNNING';
+  const p = job.progress;
+  return h(
+    'div',
+    { class: 'job', 'data-status': job.status, 'data-job': job.id },
+    facts([
+      ['Status', statusBadge(job.status)],
+      ['Dataset', link(datasetHref(job.dataset), job.dataset)],
+      ['Job', h('code', {}, job.id)],
+      ['Requested', formatTime(job.createdAt)],
+      ['Finished', formatTime(job.finishedAt)],
+    ]),
+    running
+      ? h(
+          'section',
+          { 'aria-labelledby': 'progress-h' },
+          h('h2', { id: 'progress-h' }, 'Progress'),
+          h(
+            'progress',
+            { id: 'job-progress', max: '1', value: String(p.fraction), 'aria-labelledby': 'progress-h' },
+            formatPercent(p.fraction),
+          ),
+          h(
+            'p',
+            {},
+            `${formatPercent(p.fraction)} — ${
+              p.rowsEstimated === null
+                ? countOf(p.rowsWritten, 'row')
+                : `${formatCount(p.rowsWritten)} of about ${countOf(p.rowsEstimated, 'row')}`
+            }, ${formatBytes(p.bytesWritten)} written`,
+          ),
+          h('button', { type: 'button', onclick: onCancel }, 'Cancel export'),
+        )
+      : null,
+    job.error !== null ? errorBox(new Error(job.error.message), `The export failed (${job.error.code})`) : null,
+    job.status === 'SUCCEEDED' && job.result !== null ? resultView(job.result) : null,
+  );
+}
+
+function resultView(result: NonNullable<ConsoleJobFragment['result']>): HTMLElement {
+  return h(
+    'section',
+    { 'aria-labelledby': 'result-h', class: 'result' },
+    h('h2', { id: 'result-h' }, 'Download'),
+    h(
+      'p',
+      {},
+      `${countOf(result.rowCount, 'row')}, ${formatBytes(result.bytes)}`,
+      result.truncated ? ' — cut off by a row limit' : '',
+      '.',
+    ),
+    h(
+      'ul',
+      { class: 'downloads' },
+      result.files.map((f) =>
+        h(
+          'li',
+          {},
+          f.url === null
+            ? h('span', {}, f.name, ' (no link)')
+            : h('a', { href: f.url, download: f.name, class: 'button primary' }, `Download ${f.name}`),
+          h('span', { class: 'muted' }, ` ${countOf(f.rowCount, 'row')}, ${formatBytes(f.bytes)}`),
+          f.urlExpiresAt !== null
+            ? h('span', { class: 'muted small' }, ` — link valid until ${formatTime(f.urlExpiresAt)}`)
+            : null,
+        ),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'help' },
+      'Links expire; open this page again for fresh ones.',
+      ` Checksum (SHA-256 of the parts list): `,
+      h('code', {}, result.sha256),
+    ),
+  );
+}

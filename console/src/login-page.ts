@@ -1,0 +1,61 @@
+import { ApiError } from './api.js';
+import { h, replace } from './dom.js';
+import { forgetMe, loadMe } from './me.js';
+import { navigate } from './router.js';
+import { session } from './session.js';
+import { errorBox, pageHeader } from './ui.js';
+
+/**
+ * Sign-in: the user pastes an API key (`careplus keys create --name N --role R` prints one). The key is checked
+ * with `me` before it is kept; a refused key is not stored.
+ */
+export function renderLogin(main: HTMLElement, reason: string | null): void {
+  const input = h('input', {
+    id: 'api-key',
+    name: 'api-key',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'api-key-help',
+  });
+  const status = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const form = h(
+    'form',
+    { class: 'card narrow', 'aria-labelledby': 'page-title' },
+    h('label', { for: 'api-key' }, 'API key'),
+    input,
+    h(
+      'p',
+      { id: 'api-key-help', class: 'help' },
+      'Paste the key you were given (it starts with cpk_). It is kept for this browser tab only and sent only to this server.',
+    ),
+    submit,
+    status,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const key = input.value.trim();
+    if (key === '') return;
+    submit.disabled = true;
+    replace(status, h('p', { role: 'status' }, 'Checking the key…'));
+    session.signIn(key);
+    forgetMe();
+    loadMe()
+      .then(() => navigate('#/datasets'))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') session.signOut();
+        replace(status, errorBox(err, 'The key was not accepted'));
+        submit.disabled = false;
+        input.focus();
+      });
+  });
+  replace(
+    main,
+    pageHeader('Sign in'),
+    reason !== null ? h('p', { class: 'notice', role: 'status' }, reason) : null,
+    form,
+  );
+  input.focus();
+}

@@ -1,0 +1,137 @@
+import { setUnauthenticatedHandler } from './api.js';
+import { renderDataset } from './dataset-page.js';
+import { renderDatasets } from './datasets-page.js';
+import { h, replace } from './dom.js';
+import { renderExportForm } from './export-page.js';
+import { renderExports } from './exports-page.js';
+import { renderJob } from './job-page.js';
+import { renderLogin } from './login-page.js';
+import { forgetMe, loadMe, type Me } from './me.js';
+import { renderPipeline } from './pipeline-page.js';
+import { navigate, parseRoute, type Route } from './router.js';
+import { session } from './session.js';
+import { errorBox, pageHeader } from './ui.js';
+
+/**
+ * The console's shell: a header with navigation and the signed-in key, and one <main> the current route renders
+ * into. A route change aborts the previous page's requests and polling, and moves focus to <main> so keyboard and
+ * screen-reader users land on the new page.
+ */
+const NAV: [string, string, Route['page'][], (me: Me) => boolean][] = [
+  ['#/datasets', 'Datasets', ['datasets', 'dataset', 'export'], () => true],
+  ['#/exports', 'My exports', ['exports', 'job'], (me) => me.capabilities.canExport],
+  ['#/pipeline', 'Pipeline', ['pipeline'], (me) => me.capabilities.canSeePipeline],
+];
+
+const main = document.getElementById('main') as HTMLElement;
+const nav = document.getElementById('nav') as HTMLElement;
+const account = document.getElementById('account') as HTMLElement;
+let current: AbortController | undefined;
+
+setUnauthenticatedHandler((message) => {
+  session.signOut();
+  forgetMe();
+  if (parseRoute(location.hash).page !== 'login') navigate(`#/login?reason=${encodeURIComponent(message)}`);
+});
+
+function renderChrome(route: Route, me: Me | undefined): void {
+  const signedIn = session.key() !== null;
+  const allowed = (may: (me: Me) => boolean): boolean => me === undefined || may(me);
+  replace(
+    nav,
+    signedIn
+      ? h(
+          'ul',
+          {},
+          NAV.filter(([, , , may]) => allowed(may)).map(([href, label, pages]) =>
+            h('li', {}, h('a', { href, 'aria-current': pages.includes(route.page) ? 'page' : undefined }, label)),
+          ),
+          allowed((m) => m.capabilities.canUseGraphiql)
+            ? h('li', {}, h('a', { href: '/console/graphiql' }, 'GraphQL'))
+            : null,
+        )
+      : null,
+  );
+  replace(
+    account,
+    signedIn
+      ? [
+          h(
+            'span',
+            { class: 'muted', id: 'signed-in-as' },
+            me === undefined
+              ? ['Key ', h('code', {}, session.label())]
+              : [me.name, ' · ', h('span', { class: 'role' }, me.role)],
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              onclick: () => {
+                session.signOut();
+                forgetMe();
+                navigate('#/login');
+              },
+            },
+            'Sign out',
+          ),
+        ]
+      : null,
+  );
+}
+
+function render(): void {
+  current?.abort();
+  const controller = new AbortController();
+  current = controller;
+  let route = parseRoute(location.hash);
+  if (route.page !== 'login' && session.key() === null) {
+    history.replaceState(null, '', '#/login');
+    route = { page: 'login', reason: null };
+  }
+  renderChrome(route, undefined);
+  const signal = controller.signal;
+  if (route.page !== 'login') {
+    loadMe()
+      .then((me) => {
+        if (!signal.aborted) renderChrome(route, me);
+      })
+      // The page itself shows errors (an unaccepted key signs out through the API client).
+      .catch(() => undefined);
+  }
+  const done = (() => {
+    switch (route.page) {
+      case 'login':
+        renderLogin(main, route.reason);
+        return Promise.resolve();
+      case 'datasets':
+        renderDatasets(main, route.search, signal);
+        return Promise.resolve();
+      case 'dataset':
+        return renderDataset(main, route.name, signal);
+      case 'export':
+        return renderExportForm(main, route.name, signal);
+      case 'job':
+        return renderJob(main, route.id, signal);
+      case 'exports':
+        return renderExports(main, signal);
+      case 'pipeline':
+        renderPipeline(main, signal);
+        return Promise.resolve();
+      case 'not-found':
+        replace(main, pageHeader('Not found'), errorBox(new Error(`No page at “${route.path}”.`), 'Not found'));
+        return Promise.resolve();
+    }
+  })();
+  document.title = `${document.getElementById('page-title')?.textContent ?? 'Console'} · CarePlus`;
+  // Pages render asynchronously and replace their title; <main> stays, so focus goes there (not on login, whose
+  // key field takes focus itself).
+  if (route.page !== 'login') main.focus();
+  done.catch((err: unknown) => {
+    if (!signal.aborted) replace(main, pageHeader('Error'), errorBox(err));
+  });
+}
+
+window.addEventListener('hashchange', render);
+render();

@@ -1,0 +1,104 @@
+import { gql } from './api.js';
+import { h, replace } from './dom.js';
+import { ConsolePipelineDocument, type ConsolePipelineQuery } from '../../src/generated/graphql.js';
+import { formatCount, formatDuration, formatTime } from './format.js';
+import { badge, datasetHref, errorBox, link, loading, pageHeader, statusBadge, table } from './ui.js';
+
+type Row = ConsolePipelineQuery['pipeline']['datasets'][number];
+
+const WINDOWS: [number, string][] = [
+  [24, 'Last 24 hours'],
+  [24 * 7, 'Last 7 days'],
+  [24 * 30, 'Last 30 days'],
+];
+
+/** The pipeline status board: per dataset, its last run, failures, quarantined rows and freshness lag. */
+export function renderPipeline(main: HTMLElement, signal: AbortSignal): void {
+  const select = h(
+    'select',
+    { id: 'pipeline-window', name: 'window' },
+    WINDOWS.map(([hours, label]) => h('option', { value: String(hours) }, label)),
+  );
+  const refresh = h('button', { type: 'button' }, 'Refresh');
+  const board = h('div', { 'aria-live': 'polite' });
+  const load = (): void => {
+    replace(board, loading('the pipeline status'));
+    gql(ConsolePipelineDocument, { windowHours: Number(select.value) }, signal)
+      .then((data) => replace(board, statusBoard(data.pipeline)))
+      .catch((err: unknown) => {
+        if (!signal.aborted) replace(board, errorBox(err, 'Could not load the pipeline status'));
+      });
+  };
+  select.addEventListener('change', load);
+  refresh.addEventListener('click', load);
+  replace(
+    main,
+    pageHeader('Pipeline status'),
+    h(
+      'div',
+      { class: 'row toolbar' },
+      h('div', { class: 'field inline' }, h('label', { for: 'pipeline-window' }, 'Window'), select),
+      refresh,
+    ),
+    board,
+  );
+  load();
+}
+
+function statusBoard(pipeline: ConsolePipelineQuery['pipeline']): HTMLElement {
+  return h(
+    'div',
+    {},
+    h(
+      'p',
+      { class: 'muted' },
+      `Runs started from ${formatTime(pipeline.windowStart)} to ${formatTime(pipeline.windowEnd)}.`,
+    ),
+    table(
+      `${pipeline.datasets.length} dataset${pipeline.datasets.length === 1 ? '' : 's'}`,
+      [
+        { header: 'Dataset', cell: (r) => link(datasetHref(r.dataset), r.dataset, { class: 'strong' }) },
+        { header: 'Health', cell: (r) => statusBadge(r.health) },
+        { header: 'Last run', cell: (r) => lastRun(r) },
+        { header: 'Runs', cell: (r) => formatCount(r.runCount), numeric: true },
+        {
+          header: 'Failures',
+          cell: (r) => h('span', { class: r.failureCount > 0 ? 'bad' : undefined }, formatCount(r.failureCount)),
+          numeric: true,
+        },
+        {
+          header: 'Quarantined rows',
+          cell: (r) => h('span', { 'data-field': 'quarantined' }, formatCount(r.rowsQuarantined)),
+          numeric: true,
+        },
+        { header: 'Freshness lag', cell: (r) => freshness(r) },
+      ],
+      pipeline.datasets,
+      (r) => ({ 'data-dataset': r.dataset }),
+    ),
+  );
+}
+
+function lastRun(r: Row): (HTMLElement | string)[] | string {
+  const run = r.lastRun;
+  if (run === null) return '—';
+  return [
+    statusBadge(run.status),
+    ` ${formatTime(run.finishedAt ?? run.startedAt)}`,
+    h(
+      'div',
+      { class: 'muted small' },
+      `${formatCount(run.rowsWritten)} written, ${formatCount(run.rowsRejected)} rejected`,
+    ),
+  ];
+}
+
+function freshness(r: Row): (HTMLElement | string)[] | string {
+  const f = r.freshness;
+  if (f === null) return '—';
+  return [
+    f.stale ? badge('STALE', 'warn') : badge('fresh', 'ok'),
+    ` written ${formatDuration(f.writeLagSeconds)} ago`,
+    h('div', { class: 'muted small' }, `newest event ${formatDuration(f.eventLagSeconds)} ago`),
+  ];
+}

@@ -1,0 +1,41 @@
+import { type PartitionCompaction, compactPartition } from '../../lambda/pipeline/compact.js';
+import { partitionPrefix } from '../../lambda/pipeline/lake-keys.js';
+import { etlDepsOf } from '../../lambda/runtime.js';
+import type { Runtime } from '../composition.js';
+import { BadInputError } from '../domain/errors.js';
+
+/** Partition values are days (the partition column is the day of a timestamp or date column). */
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * `careplus compact --dataset <name> [--partition <yyyy-mm-dd>]`: merges each partition's small Parquet files
+ * (all partitions by default) and prints one line per partition: Parquet files before → after, and the rows of
+ * the merged files before → after (duplicates dropped). Returns what was done, partition by partition.
+ */
+export async function compact(
+  rt: Runtime,
+  dataset: string,
+  partition?: string,
+  out: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<PartitionCompaction[]> {
+  const def = rt.registry.get(dataset);
+  if (partition !== undefined && !DAY.test(partition)) {
+    throw new BadInputError(`partition "${partition}" is not a day (yyyy-mm-dd)`);
+  }
+  const results = await compactPartition(etlDepsOf(rt), dataset, partition);
+  if (results.length === 0) out(`${dataset}: no partitions\n`);
+  for (const r of results) {
+    // Files now in the partition; before the merge there were the inputs instead of the outputs.
+    let after = 0;
+    for await (const o of rt.store.listAll('processed', partitionPrefix(dataset, def.partition.column, r.partition))) {
+      if (o.key.endsWith('.parquet')) after += 1;
+    }
+    const before = after - r.outputKeys.length + r.inputKeys.length;
+    const rows =
+      r.inputKeys.length === 0
+        ? 'nothing to merge'
+        : `rows ${r.rowsBefore} → ${r.rowsAfter} (${r.rowsDuplicate} duplicate)\tbytes ${r.bytesBefore} → ${r.bytesAfter}`;
+    out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
+  }
+  return results;
+}

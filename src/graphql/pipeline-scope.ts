@@ -1,0 +1,24 @@
+import { restrictTable } from '../domain/policy.js';
+import type { PipelineScope } from '../services/pipeline-service.js';
+import { type ApiContext, callerOf } from './context.js';
+
+/**
+ * What the caller may see of the pipeline: FORBIDDEN unless its role has `canSeePipeline`; then the datasets
+ * `AccessControl.pipelineVisible` allows (visible, and read without a row filter), each table restricted to the
+ * caller's columns for freshness.
+ */
+export async function pipelineScope(ctx: ApiContext, action: string): Promise<PipelineScope> {
+  const caller = callerOf(ctx);
+  const { access } = ctx.services;
+  access.requireCapability(caller, 'canSeePipeline', action);
+  const tables = new Map((await ctx.loaders.datasets.tables()).map((t) => [t.name, t]));
+  return {
+    visible: (name) => access.pipelineVisible(caller, name, tables.get(name)),
+    view: (table) => {
+      const grant = access.grant(caller, table);
+      // Only reached for visible datasets; an invisible one would have been left out before.
+      if (grant === undefined) throw new Error(`pipeline view of dataset "${table.name}" the caller may not see`);
+      return { table: restrictTable(grant, table), grant };
+    },
+  };
+}

@@ -1,0 +1,365 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AppError, BadInputError, ConflictError, NotFoundError } from '../domain/errors.js';
+import type { EffectiveGrant } from '../domain/export-grant.js';
+import { type ExportCaller, type ExportJobView, isFinished } from '../domain/export-job.js';
+import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
+import { FEED_NAME_PATTERN, type FeedOwner, type FeedRecord } from '../domain/feed-record.js';
+import type { Logger } from '../ports/logger.js';
+import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
+import type { ExportService } from './export-service.js';
+
+/** Exports-bucket prefix of feed definitions: `_feeds/<name>.json`. */
+export const FEEDS_PREFIX = '_feeds/';
+/** Feed read tokens start with this, so that a leaked one is recognisable (and never mistaken for an API key). */
+export const FEED_TOKEN_PREFIX = 'cpf_';
+/** URL path of feeds: `GET /feeds/<name>.csv`. */
+export const FEEDS_PATH = '/feeds';
+
+/**
+ * The grant a feed's builds run with: the access policy resolved for the feed's creator on the dataset (null for
+ * unrestricted). THE SEAM for access control: until the auth layer supplies one, every feed runs unrestricted, as
+ * every anonymous caller does. It may throw an AppError (FORBIDDEN when the creator may no longer export,
+ * NOT_FOUND when the dataset is no longer visible to it); the feed then answers with that error.
+ */
+export type FeedGrantResolver = (owner: FeedOwner, dataset: string) => Promise<EffectiveGrant | null>;
+
+/**
+ * Whether a caller authenticated by API key may read a feed. Default: only its creator, as export jobs belong to
+ * their requester; the auth layer may widen it (e.g. to admins).
+ */
+export type FeedReadPolicy = (caller: FeedOwner, feed: FeedRecord) => boolean;
+
+export const UNRESTRICTED_FEED_GRANT: FeedGrantResolver = () => Promise.resolve(null);
+export const CREATOR_ONLY: FeedReadPolicy = (caller, feed) => caller.id === feed.createdBy.id;
+
+export interface FeedServiceDeps {
+  store: ObjectStore;
+  exports: Pick<ExportService, 'requestExport' | 'watchExport' | 'resolveDownload'>;
+  logger: Logger;
+  /** Base URL of the API, read when a feed URL is made (the port may be known only once listening). */
+  publicUrl: () => string;
+  grantFor?: FeedGrantResolver;
+  mayRead?: FeedReadPolicy;
+}
+
+export interface FeedServiceOptions {
+  /** How long a fetch waits for a build in progress before answering "not ready" (503), in ms. Default 30 000. */
+  buildWaitMs?: number;
+  now?: () => Date;
+}
+
+/** A feed as the API shows it. */
+export interface FeedView {
+  name: string;
+  dataset: string;
+  request: FeedRecord['request'];
+  /** The stable URL, without credentials. */
+  url: string;
+  createdBy: string;
+  createdAt: Date;
+  tokenIssuedAt: Date;
+}
+
+/** A feed with its read token, shown once: at creation and after a rotation. */
+export interface FeedWithToken {
+  feed: FeedView;
+  token: string;
+  /** `url?token=<token>`: what a BI tool is given. */
+  tokenUrl: string;
+}
+
+/** One part of a feed's current result, in order. */
+export interface FeedResultFile {
+  name: string;
+  key: string;
+  bytes: number;
+}
+
+/** The finished export a feed serves. */
+export interface FeedResult {
+  jobId: string;
+  /** The export result's checksum: the feed's ETag. */
+  sha256: string;
+  rowCount: number;
+  finishedAt: Date;
+  files: FeedResultFile[];
+  compression: ExportCompression;
+  csv: Pick<CsvOptions, 'bom' | 'header'>;
+}
+
+/** A fetch that presented a feed token which does not open the feed (wrong, rotated, or no such feed). */
+export class FeedTokenRejectedError extends AppError {
+  constructor() {
+    super('FORBIDDEN', 'the feed token is not valid: it may have been rotated; ask the feed owner for the current URL');
+    this.name = 'FeedTokenRejectedError';
+  }
+}
+
+/** The feed's data changed and its new build has not finished within the wait. */
+export class FeedNotReadyError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('the feed is being rebuilt: try again shortly');
+    this.name = 'FeedNotReadyError';
+  }
+}
+
+/** The feed's latest build failed; the next fetch tries again. */
+export class FeedBuildFailedError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FeedBuildFailedError';
+  }
+}
+
+/**
+ * BI feeds: saved export requests whose latest result is served at a stable URL (`/feeds/<name>.csv`).
+ *
+ * A fetch asks ExportService for the feed's request again, as the feed's own requester (`feed:<name>`) and with
+ * its creator's grant: on unchanged data (same files, same schema version: the export fingerprint's data version)
+ * the export service's dedupe answers with the existing job, so nothing runs; after new partitions or a new schema
+ * version it starts a new export, and the fetch waits for it (at most `buildWaitMs`). Definitions live in the
+ * exports bucket, each with a read token stored only as its SHA-256.
+ */
+export class FeedService {
+  private readonly grantFor: FeedGrantResolver;
+  private readonly mayRead: FeedReadPolicy;
+  private readonly buildWaitMs: number;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly deps: FeedServiceDeps,
+    options: FeedServiceOptions = {},
+  ) {
+    this.grantFor = deps.grantFor ?? UNRESTRICTED_FEED_GRANT;
+    this.mayRead = deps.mayRead ?? CREATOR_ONLY;
+    this.buildWaitMs = options.buildWaitMs ?? 30_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Creates a feed and starts its first build. The request is validated (and refused) exactly as `requestExport`
+   * would refuse it for the caller. Throws BadInputError (name or request), NotFoundError (dataset),
+   * LimitExceededError, ConflictError (the name is taken).
+   */
+  async createFeed(caller: FeedOwner, name: string, input: ExportRequestInput): Promise<FeedWithToken> {
+    assertFeedName(name);
+    if ((await this.read(name)) !== undefined) throw new ConflictError(`name: a feed named "${name}" exists already`);
+    const owner: FeedOwner = {
+      id: caller.id,
+      subject: caller.subject,
+      name: caller.name,
+      role: caller.role,
+      attributes: caller.attributes,
+    };
+    const request: ExportRequestInput = { ...input, idempotencyKey: null };
+    const grant = await this.grantFor(owner, request.dataset);
+    const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
+    const token = newFeedToken();
+    const now = this.now().toISOString();
+    const record: FeedRecord = {
+      recordVersion: 1,
+      name,
+      dataset: first.dataset,
+      input: request,
+      request: first.request,
+      createdBy: owner,
+      createdAt: now,
+      tokenHash: hashFeedToken(token),
+      tokenIssuedAt: now,
+    };
+    try {
+      await this.deps.store.put('exports', feedKey(name), JSON.stringify(record, null, 2), {
+        contentType: 'application/json',
+        ifNoneMatch: true,
+      });
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw new ConflictError(`name: a feed named "${name}" exists already`);
+      throw err;
+    }
+    this.deps.logger.info('feed created', { feed: name, dataset: record.dataset, firstJob: first.id });
+    return this.withToken(record, token);
+  }
+
+  /** The caller's feeds, by name. */
+  async listFeeds(caller: FeedOwner): Promise<FeedView[]> {
+    const feeds: FeedView[] = [];
+    for await (const object of this.deps.store.listAll('exports', FEEDS_PREFIX)) {
+      const name = nameOfKey(object.key);
+      if (name === undefined) continue;
+      const record = await this.read(name);
+      if (record !== undefined && record.createdBy.id === caller.id) feeds.push(this.view(record));
+    }
+    return feeds.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Deletes one of the caller's feeds; its URL and token stop working at once. Another caller's is NOT_FOUND. */
+  async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
+    const record = await this.ownFeed(caller, name);
+    await this.deps.store.delete('exports', feedKey(record.name));
+    this.deps.logger.info('feed deleted', { feed: name });
+  }
+
+  /** Issues a new read token for one of the caller's feeds; the previous token is refused from now on. */
+  async rotateToken(caller: FeedOwner, name: string): Promise<FeedWithToken> {
+    const record = await this.ownFeed(caller, name);
+    const token = newFeedToken();
+    const rotated: FeedRecord = { ...record, tokenHash: hashFeedToken(token), tokenIssuedAt: this.now().toISOString() };
+    await this.deps.store.put('exports', feedKey(name), JSON.stringify(rotated, null, 2), {
+      contentType: 'application/json',
+    });
+    this.deps.logger.info('feed token rotated', { feed: name });
+    return this.withToken(rotated, token);
+  }
+
+  /** The feed a read token opens; FeedTokenRejectedError for any token that does not (no oracle on names). */
+  async authorizeToken(name: string, token: string): Promise<FeedRecord> {
+    const record = FEED_NAME_PATTERN.test(name) ? await this.read(name) : undefined;
+    if (record === undefined || !tokenMatches(record.tokenHash, token)) throw new FeedTokenRejectedError();
+    return record;
+  }
+
+  /** The feed for a caller authenticated by API key (see FeedReadPolicy); NOT_FOUND when it may not read it. */
+  async authorizeCaller(caller: FeedOwner, name: string): Promise<FeedRecord> {
+    const record = FEED_NAME_PATTERN.test(name) ? await this.read(name) : undefined;
+    if (record === undefined || !this.mayRead(caller, record)) throw new NotFoundError(`feed "${name}" not found`);
+    return record;
+  }
+
+  /**
+   * The feed's current result: the finished export of its request on the data as it is now. Rebuilds when the
+   * data changed and waits for the build (FeedNotReadyError past `buildWaitMs`); FeedBuildFailedError when the
+   * build failed. AppErrors of the request (dataset gone, a column no longer there, the grant refused) pass through.
+   */
+  async latestResult(feed: FeedRecord): Promise<FeedResult> {
+    const grant = await this.grantFor(feed.createdBy, feed.dataset);
+    const requester = feedRequester(feed.name);
+    let job = await this.deps.exports.requestExport(requester, feed.input, grant);
+    if (!isFinished(job.status)) {
+      this.deps.logger.info('feed waits for its build', { feed: feed.name, jobId: job.id });
+      job = await this.waitFor(requester, job);
+    }
+    if (job.status !== 'SUCCEEDED' || job.result === null || job.finishedAt === null) {
+      throw new FeedBuildFailedError(
+        job.id,
+        job.error?.code ?? job.status,
+        job.error?.message ?? `the feed's latest build ended ${job.status}`,
+      );
+    }
+    const files = await Promise.all(
+      job.result.files.map(async (f) => {
+        const found = await this.deps.exports.resolveDownload(job.id, f.name);
+        return { name: f.name, key: found.key, bytes: found.bytes };
+      }),
+    );
+    return {
+      jobId: job.id,
+      sha256: job.result.sha256,
+      rowCount: job.result.rowCount,
+      finishedAt: job.finishedAt,
+      files,
+      compression: job.request.compression,
+      csv: { bom: job.request.csv.bom, header: job.request.csv.header },
+    };
+  }
+
+  /** The feed's URL (without credentials). */
+  feedUrl(name: string): string {
+    return `${this.deps.publicUrl()}${FEEDS_PATH}/${name}.csv`;
+  }
+
+  private async waitFor(requester: ExportCaller, job: ExportJobView): Promise<ExportJobView> {
+    const signal = AbortSignal.timeout(this.buildWaitMs);
+    const updates = await this.deps.exports.watchExport(requester, job.id, { signal });
+    let latest = job;
+    try {
+      for await (const update of updates) {
+        latest = update;
+        if (isFinished(update.status)) return update;
+      }
+    } finally {
+      await updates.return?.();
+    }
+    throw new FeedNotReadyError(latest.id, 5);
+  }
+
+  private async ownFeed(caller: FeedOwner, name: string): Promise<FeedRecord> {
+    const record = FEED_NAME_PATTERN.test(name) ? await this.read(name) : undefined;
+    // Someone else's feed answers exactly as one that does not exist.
+    if (record === undefined || record.createdBy.id !== caller.id) throw new NotFoundError(`feed "${name}" not found`);
+    return record;
+  }
+
+  private async read(name: string): Promise<FeedRecord | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.deps.store.getBytes('exports', feedKey(name));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as FeedRecord;
+    if (record.recordVersion !== 1) throw new Error(`feed "${name}" has an unknown record version`);
+    return record;
+  }
+
+  private view(record: FeedRecord): FeedView {
+    return {
+      name: record.name,
+      dataset: record.dataset,
+      request: record.request,
+      url: this.feedUrl(record.name),
+      createdBy: record.createdBy.id,
+      createdAt: new Date(record.createdAt),
+      tokenIssuedAt: new Date(record.tokenIssuedAt),
+    };
+  }
+
+  private withToken(record: FeedRecord, token: string): FeedWithToken {
+    const feed = this.view(record);
+    return { feed, token, tokenUrl: `${feed.url}?token=${encodeURIComponent(token)}` };
+  }
+}
+
+/** The requester a feed's export jobs belong to: the feed itself, so its builds never mix with a person's jobs. */
+export function feedRequester(name: string): ExportCaller {
+  return { id: `feed:${name}` };
+}
+
+export function feedKey(name: string): string {
+  return `${FEEDS_PREFIX}${name}.json`;
+}
+
+function nameOfKey(key: string): string | undefined {
+  const name = key.slice(FEEDS_PREFIX.length).replace(/\.json$/, '');
+  return key.endsWith('.json') && FEED_NAME_PATTERN.test(name) ? name : undefined;
+}
+
+function assertFeedName(name: string): void {
+  if (typeof name !== 'string' || !FEED_NAME_PATTERN.test(name)) {
+    throw new BadInputError(
+      `name: ${JSON.stringify(name)} is not a feed name: 1 to 64 lower-case letters, digits, "_" or "-", starting with a letter or digit`,
+    );
+  }
+}
+
+/** 32 random bytes, base64url, prefixed. */
+export function newFeedToken(): string {
+  return FEED_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashFeedToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function tokenMatches(storedHash: string, token: string): boolean {
+  const given = Buffer.from(hashFeedToken(token), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return given.length === stored.length && timingSafeEqual(given, stored);
+}

@@ -1,0 +1,250 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { ApiKeyStore } from '../../src/auth/key-store.js';
+import { createApi } from '../../src/composition-api.js';
+import { createRuntime, type Runtime } from '../../src/composition.js';
+import { loadConfig } from '../../src/config.js';
+import {
+  CreateFeedDocument,
+  DeleteFeedDocument,
+  ListFeedsDocument,
+  RotateFeedTokenDocument,
+} from '../../src/generated/graphql.js';
+import type { ApiServer } from '../../src/server.js';
+import { etlDepsOf } from '../../lambda/runtime.js';
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { GraphQLTestClient } from '../support/graphql-client.js';
+
+/**
+ * BI feeds over real HTTP: the API as `careplus serve` composes it (real API keys and policy), over a temporary lake
+ * filled by the real ETL from raw CSV lines, exports on the real DuckDB engine.
+ */
+
+const HEADER =
+  'event_id,ticket_id,activity,resource,timestamp,seriousness,priority,customer,reporter_email,product,service_level,support_section,workgroup,duration_days,billable_amount';
+
+/** A raw support-events line; even ids are handled by the First level section, odd ones by the Second level. */
+function line(id: number, activity: string, time: string): string {
+  const section = id % 2 === 0 ? 'First level' : 'Second level';
+  return `${id},TCK-${100000 + id},${activity},Agent ${id % 3},${time},normal,2,Customer ${id},c${id}@example.com,CarePlus Desk,Gold,${section},,0.5,12.50`;
+}
+
+const DAY_ONE = [
+  line(1, 'Insert ticket', '2024-01-01 08:00:00'),
+  line(2, 'Closed', '2024-01-01 09:00:00'),
+  line(3, 'Take in charge ticket', '2024-01-01 10:00:00'),
+  line(4, 'Closed', '2024-01-01 11:30:00'),
+  line(5, 'Closed', '2024-01-01 12:45:00'),
+];
+const DAY_TWO = [
+  line(6, 'Closed', '2024-01-02 08:15:00'),
+  line(7, 'Wait', '2024-01-02 09:20:00'),
+  line(8, 'Closed', '2024-01-02 10:05:00'),
+];
+
+const FEED_REQUEST = {
+  dataset: 'support_events',
+  columns: ['event_id', 'activity', 'event_time'],
+  where: [{ column: 'activity', op: 'EQ' as const, values: ['Closed'] }],
+  orderBy: [{ column: 'event_id' }],
+};
+
+describe('BI feed over HTTP', () => {
+  let root: string;
+  let rt: Runtime;
+  let api: ApiServer;
+  let owner: GraphQLTestClient;
+  let ownerKey: string;
+  let otherKey: string;
+  let tokenUrl: string;
+  let firstEtag: string;
+
+  async function ingest(key: string, lines: string[]): Promise<void> {
+    await rt.store.put('raw', key, [HEADER, ...lines].join('\n') + '\n', { contentType: 'text/csv' });
+    const run = await ingestObject(etlDepsOf(rt), { key, dataset: 'support_events' });
+    expect(run.status).toBe('SUCCEEDED');
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'careplus-feed-'));
+    const config = loadConfig(
+      {
+        CAREPLUS_LAKE_DIR: join(root, 'lake'),
+        CAREPLUS_CACHE_DIR: join(root, 'cache'),
+        CAREPLUS_HOST: '127.0.0.1',
+        CAREPLUS_PORT: '0',
+        CAREPLUS_ENV: 'test',
+        CAREPLUS_LOG_LEVEL: 'silent',
+        CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
+        CAREPLUS_DUCKDB_THREADS: '2',
+      },
+      root,
+    );
+    rt = await createRuntime(config, { logger: new JsonLogger('silent') });
+    await ingest('support_events/2024/01/01/day-one.csv', DAY_ONE);
+    const keys = new ApiKeyStore(rt.store);
+    ownerKey = (await keys.create({ name: 'bi-owner', role: 'analyst' })).plaintext;
+    otherKey = (await keys.create({ name: 'someone-else', role: 'analyst' })).plaintext;
+    api = createApi(rt);
+    await api.start();
+    owner = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${ownerKey}` });
+  }, 120_000);
+
+  afterAll(async () => {
+    await api?.stop();
+    await rt?.close();
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates a feed and returns its stable URL and a read token once', async () => {
+    const answer = await owner.request(CreateFeedDocument, { input: { name: 'closed-events', request: FEED_REQUEST } });
+    expect(answer.errors).toBeUndefined();
+    const created = answer.data!.createFeed;
+    expect(created.feed).toMatchObject({
+      name: 'closed-events',
+      dataset: 'support_events',
+      url: `${api.url}/feeds/closed-events.csv`,
+      request: { columns: ['event_id', 'activity', 'event_time'], compression: 'NONE' },
+    });
+    expect(created.token).toMatch(/^cpf_[A-Za-z0-9_-]{43}$/);
+    expect(created.tokenUrl).toBe(`${api.url}/feeds/closed-events.csv?token=${created.token}`);
+    tokenUrl = created.tokenUrl;
+    const listed = await owner.request(ListFeedsDocument);
+    expect(listed.data?.feeds.map((f) => f.name)).toEqual(['closed-events']);
+    // The other key's list does not show someone else's feed.
+    const other = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${otherKey}` });
+    expect((await other.request(ListFeedsDocument)).data?.feeds).toEqual([]);
+  });
+
+  it('refuses a second feed with the same name, and a name that cannot be a URL segment', async () => {
+    const again = await owner.request(CreateFeedDocument, { input: { name: 'closed-events', request: FEED_REQUEST } });
+    expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(again.errors?.[0]?.message).toBe('name: a feed named "closed-events" exists already');
+    const bad = await owner.request(CreateFeedDocument, { input: { name: '../x', request: FEED_REQUEST } });
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('serves the rows of the feed request as CSV with ETag and Last-Modified', async () => {
+    const response = await fetch(tokenUrl);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('private, no-cache');
+    const etag = response.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect(Date.parse(response.headers.get('last-modified') ?? '')).not.toBeNaN();
+    const rows = parse(await response.text()) as string[][];
+    expect(rows).toEqual([
+      ['event_id', 'activity', 'event_time'],
+      ['2', 'Closed', '2024-01-01T09:00:00.000000Z'],
+      ['4', 'Closed', '2024-01-01T11:30:00.000000Z'],
+      ['5', 'Closed', '2024-01-01T12:45:00.000000Z'],
+    ]);
+    firstEtag = etag!;
+  });
+
+  it('answers 304 without a body to If-None-Match with the current ETag, and to If-Modified-Since', async () => {
+    const byTag = await fetch(tokenUrl, { headers: { 'if-none-match': firstEtag } });
+    expect(byTag.status).toBe(304);
+    expect(byTag.headers.get('etag')).toBe(firstEtag);
+    expect(await byTag.text()).toBe('');
+    const full = await fetch(tokenUrl);
+    const lastModified = full.headers.get('last-modified')!;
+    await full.arrayBuffer();
+    const bySince = await fetch(tokenUrl, { headers: { 'if-modified-since': lastModified } });
+    expect(bySince.status).toBe(304);
+    // A different tag is not a match: the whole file again.
+    const otherTag = await fetch(tokenUrl, { headers: { 'if-none-match': '"0000"' } });
+    expect(otherTag.status).toBe(200);
+    await otherTag.arrayBuffer();
+  });
+
+  it('serves the feed to its creator by API key; anyone else gets 404, no credentials 401', async () => {
+    const url = `${api.url}/feeds/closed-events.csv`;
+    const byKey = await fetch(url, { headers: { authorization: `Bearer ${ownerKey}`, 'if-none-match': firstEtag } });
+    expect(byKey.status).toBe(304);
+    const other = await fetch(url, { headers: { authorization: `Bearer ${otherKey}` } });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'feed "closed-events" not found' } });
+    const none = await fetch(url);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+  });
+
+  it("builds with its creator's grant: a section lead's feed holds only that section's rows, even by token", async () => {
+    const keys = new ApiKeyStore(rt.store);
+    const lead = (await keys.create({ name: 'lead', role: 'section_lead', attributes: { section: 'First level' } }))
+      .plaintext;
+    const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${lead}` });
+    const created = await client.request(CreateFeedDocument, {
+      input: { name: 'first-level-closed', request: FEED_REQUEST },
+    });
+    expect(created.errors).toBeUndefined();
+    const response = await fetch(created.data!.createFeed.tokenUrl);
+    expect(response.status).toBe(200);
+    expect(parse(await response.text())).toEqual([
+      ['event_id', 'activity', 'event_time'],
+      ['2', 'Closed', '2024-01-01T09:00:00.000000Z'],
+      ['4', 'Closed', '2024-01-01T11:30:00.000000Z'],
+    ]);
+    expect((await client.request(DeleteFeedDocument, { name: 'first-level-closed' })).data?.deleteFeed).toBe(true);
+  });
+
+  it('refuses a feed to a role that may not export, as requestExport does', async () => {
+    const viewer = (await new ApiKeyStore(rt.store).create({ name: 'viewer', role: 'viewer' })).plaintext;
+    const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${viewer}` });
+    const refused = await client.request(CreateFeedDocument, { input: { name: 'not-allowed', request: FEED_REQUEST } });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(refused.errors?.[0]?.message).toBe('your role "viewer" may not export data');
+  });
+
+  it('rebuilds after a new ingest: the old ETag no longer matches and the new rows are served', async () => {
+    await ingest('support_events/2024/01/02/day-two.csv', DAY_TWO);
+    const response = await fetch(tokenUrl, { headers: { 'if-none-match': firstEtag } });
+    expect(response.status).toBe(200);
+    const etag = response.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect(etag).not.toBe(firstEtag);
+    const rows = parse(await response.text()) as string[][];
+    expect(rows).toEqual([
+      ['event_id', 'activity', 'event_time'],
+      ['2', 'Closed', '2024-01-01T09:00:00.000000Z'],
+      ['4', 'Closed', '2024-01-01T11:30:00.000000Z'],
+      ['5', 'Closed', '2024-01-01T12:45:00.000000Z'],
+      ['6', 'Closed', '2024-01-02T08:15:00.000000Z'],
+      ['8', 'Closed', '2024-01-02T10:05:00.000000Z'],
+    ]);
+    // Unchanged since the rebuild: 304 again with the new tag.
+    const again = await fetch(tokenUrl, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    firstEtag = etag!;
+  });
+
+  it('refuses a rotated token with 403 and serves the new one', async () => {
+    const rotated = await owner.request(RotateFeedTokenDocument, { name: 'closed-events' });
+    expect(rotated.errors).toBeUndefined();
+    const fresh = rotated.data!.rotateFeedToken.tokenUrl;
+    expect(fresh).not.toBe(tokenUrl);
+    const old = await fetch(tokenUrl);
+    expect(old.status).toBe(403);
+    expect(((await old.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    const current = await fetch(fresh, { headers: { 'if-none-match': firstEtag } });
+    expect(current.status).toBe(304);
+    tokenUrl = fresh;
+  });
+
+  it('lets only its creator rotate or delete a feed; after deletion its token is refused', async () => {
+    const other = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${otherKey}` });
+    const stolen = await other.request(RotateFeedTokenDocument, { name: 'closed-events' });
+    expect(stolen.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await other.request(DeleteFeedDocument, { name: 'closed-events' })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    const deleted = await owner.request(DeleteFeedDocument, { name: 'closed-events' });
+    expect(deleted.data?.deleteFeed).toBe(true);
+    expect((await fetch(tokenUrl)).status).toBe(403);
+    expect((await owner.request(ListFeedsDocument)).data?.feeds).toEqual([]);
+  });
+});

@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { compact } from '../../src/commands/compact.js';
+import { createRuntime, type Runtime } from '../../src/composition.js';
+import { loadConfig } from '../../src/config.js';
+import { BadInputError, NotFoundError } from '../../src/domain/errors.js';
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { etlDepsOf } from '../../lambda/runtime.js';
+
+function line(id: number, time: string): string {
+  return JSON.stringify({ event_id: id, ticket_id: `T${id}`, activity: 'Insert ticket', timestamp: time });
+}
+
+describe('careplus compact', () => {
+  let root: string;
+  let rt: Runtime;
+  let out: string[];
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'careplus-compact-cli-'));
+    rt = await createRuntime(loadConfig({ CAREPLUS_LAKE_DIR: root }, root), {
+      logger: new JsonLogger('error', () => {}),
+    });
+    out = [];
+    const files: Record<string, string[]> = {
+      'a.jsonl': [line(1, '2024-03-01 10:00:00'), line(2, '2024-03-02 10:00:00')],
+      'b.jsonl': [line(3, '2024-03-01 11:00:00'), line(1, '2024-03-01 12:00:00')],
+      'c.jsonl': [line(4, '2024-03-01 12:00:00')],
+    };
+    for (const [name, lines] of Object.entries(files)) {
+      const key = `support_events/2024/03/01/${name}`;
+      await rt.store.put('raw', key, lines.join('\n') + '\n');
+      expect((await ingestObject(etlDepsOf(rt), { key })).status).toBe('SUCCEEDED');
+    }
+  });
+  afterEach(async () => {
+    await rt.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('merges every partition and prints files and rows before and after, per partition', async () => {
+    const results = await compact(rt, 'support_events', undefined, (t) => out.push(t));
+    expect(results.map((r) => [r.partition, r.inputKeys.length, r.outputKeys.length, r.rowsBefore, r.rowsAfter])).toEqual(
+      [
+        ['2024-03-01', 3, 1, 3, 3],
+        ['2024-03-02', 0, 0, 0, 0],
+      ],
+    );
+    expect(out).toHaveLength(2);
+    // b.jsonl's copy of event 1 was dropped at ingest (first published wins): 3 rows in 3 files.
+    expect(out[0]).toMatch(
+      /^support_events event_date=2024-03-01\tfiles 3 → 1\trows 3 → 3 \(0 duplicate\)\tbytes \d+ → \d+\n$/,
+    );
+    expect(out[1]).toBe('support_events event_date=2024-03-02\tfiles 1 → 1\tnothing to merge\n');
+  });
+
+  it('compacts only the partition asked for', async () => {
+    const results = await compact(rt, 'support_events', '2024-03-02', (t) => out.push(t));
+    expect(results.map((r) => r.partition)).toEqual(['2024-03-02']);
+    expect(out).toEqual(['support_events event_date=2024-03-02\tfiles 1 → 1\tnothing to merge\n']);
+  });
+
+  it('refuses an unknown dataset and a partition that is not a day', async () => {
+    await expect(compact(rt, 'nope', undefined, (t) => out.push(t))).rejects.toThrow(
+      new NotFoundError('unknown dataset "nope"'),
+    );
+    await expect(compact(rt, 'support_events', '2024/03/01', (t) => out.push(t))).rejects.toThrow(
+      new BadInputError('partition "2024/03/01" is not a day (yyyy-mm-dd)'),
+    );
+    expect(out).toEqual([]);
+  });
+});
