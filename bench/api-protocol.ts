@@ -7,6 +7,7 @@ export type ServerRequest = { type: 'stats' } | { type: 'reset' } | { type: 'sto
 
 /** Server → parent. */
 export type ServerMessage =
-  | { type: 'ready'; url: string }
+  /** `authorization`: the header value requests must carry, when the server requires one. */
+  | { type: 'ready'; url: string; authorization?: string }
   | { type: 'stats'; maxRssBytes: number; storeCalls: StoreCallCounts }
   | { type: 'reset' };

@@ -6,6 +6,8 @@ import type { StoreCallCounts } from './counting-store.js';
 export interface ServerProcess {
   /** The GraphQL endpoint. */
   url: string;
+  /** Headers every request must carry (`authorization` for our API). */
+  headers: Record<string, string>;
   stats(): Promise<{ maxRssBytes: number; storeCalls: StoreCallCounts }>;
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startServerProcess(
   };
   return {
     url: ready.url,
+    headers: ready.authorization !== undefined ? { authorization: ready.authorization } : {},
     stats: async () => {
       const m = await ask({ type: 'stats' }, 'stats');
       return { maxRssBytes: m.maxRssBytes, storeCalls: m.storeCalls };

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureApiLake } from '../api-lake.js';
 import { API_DATASETS } from '../api.js';
@@ -26,10 +26,13 @@ async function main(): Promise<void> {
     execArgv: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'api-server.cpuprofile'],
   });
   try {
+    const headersFile = join(dir, 'api-headers.json');
+    await writeFile(headersFile, JSON.stringify(server.headers), { mode: 0o600 });
     const load = await trial(join(trials, 'api-load.js'), [
       server.url,
       String(config.apiConnections),
       String(config.apiSeconds),
+      headersFile,
     ]);
     log(`load: ${JSON.stringify(load.extra)}`);
   } finally {

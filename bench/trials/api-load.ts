@@ -1,22 +1,26 @@
+import { readFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
 import { METADATA_REQUEST_BODY } from '../api-query.js';
 import type { TrialResult } from '../harness.js';
 
 /**
  * The load generator of the `api` benchmark, a process of its own so that it never competes with the server's
- * event loop: `node api-load.js <graphql url> <connections> <seconds>`. Prints one TrialResult line whose
+ * event loop: `node api-load.js <graphql url> <connections> <seconds> [headers.json]`. Prints one TrialResult line whose
  * `seconds` is the mean time per request at that load (1 / requests per second), so the harness's ratio of
- * seconds is the ratio of requests per second.
+ * seconds is the ratio of requests per second. An optional fourth argument names a JSON file of headers to send
+ * (the API key: a file rather than an argument, so that it never shows in a process listing).
  */
 async function main(): Promise<void> {
-  const [url, connections, seconds] = process.argv.slice(2);
+  const [url, connections, seconds, headersFile] = process.argv.slice(2);
   if (url === undefined || connections === undefined || seconds === undefined) {
-    throw new Error('usage: api-load.js <url> <connections> <seconds>');
+    throw new Error('usage: api-load.js <url> <connections> <seconds> [headers.json]');
   }
+  const headers =
+    headersFile !== undefined ? (JSON.parse(await readFile(headersFile, 'utf8')) as Record<string, string>) : {};
   const result = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     body: METADATA_REQUEST_BODY,
     connections: Number(connections),
     duration: Number(seconds),

@@ -8,7 +8,7 @@ import type { ObjectInfo } from '../../src/ports/object-store.js';
 import { checkSchemaCompatibility, definitionFingerprint } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
 import type { LockOptions } from './lake-lock.js';
-import { type FastStageAttempt, canStageFast, parseSource, tryStageJsonlFast } from './parse-source.js';
+import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from './parse-source.js';
 import { decideSkip, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
 import { isOlderThanPublished, readLineage } from './source-lineage.js';
@@ -172,13 +172,14 @@ async function runIngest(
       // Both settle before anything else uses the connection, even when the pre-pass fails (a too-large object).
       const [prepass, fast] = await Promise.allSettled([
         phases.time('prepass', () => stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes)),
-        overlap ? phases.time('stage', () => tryStageJsonlFast(conn, def, rawPath, stageTable, log)) : undefined,
+        overlap ? phases.time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, log)) : undefined,
       ]);
       if (prepass.status === 'rejected') throw prepass.reason;
       const staged = prepass.value;
-      const fastStage: FastStageAttempt | undefined = overlap
-        ? { textPath: rawPath, check: fast.status === 'fulfilled' ? fast.value : undefined }
-        : undefined;
+      const fastStage: FastStageAttempt | undefined =
+        overlap && fast.status === 'fulfilled' && fast.value !== undefined
+          ? { textPath: rawPath, outcome: fast.value }
+          : undefined;
       const version = source.versionId ?? info.versionId ?? `sha256:${staged.contentSha256}`;
       await recorder.write({ sourceVersion: version });
       if (published && knownVersion === undefined) {

@@ -9,6 +9,7 @@ import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
 import type { StagedText } from './stage-source.js';
 import { type StageCheck, type StageTable, checkFastStage, dropStage, readStagePartitions } from './stage-table.js';
 import {
+  FAST_STAGE_BAD_ROW,
   countsSql,
   csvReader,
   fastStageSql,
@@ -17,11 +18,9 @@ import {
   jsonlReader,
   parsedTableSql,
   sqlString,
-  stageFromValidSql,
+  stageFromParsedSql,
   textReader,
   typedRowsSql,
-  validTableSql,
-  validViewSql,
 } from './transform-sql.js';
 
 /** Counts and products of parsing one source inside DuckDB; the stage table holds the good rows. */
@@ -41,11 +40,16 @@ export interface ParsedSource {
   stage: StageTable;
 }
 
+/**
+ * How a fast stage went: `staged` (the caller still checks it against the pre-pass), `bad_row` (a record is bad: the
+ * careful path needs line numbers), or `failed` (DuckDB could not take the input; the careful path says why).
+ */
+export type FastStageOutcome = { kind: 'staged'; check: StageCheck } | { kind: 'bad_row' } | { kind: 'failed' };
+
 /** A fast stage made while the pre-pass ran (see ingest-object.ts), and the text it read. */
 export interface FastStageAttempt {
   textPath: string;
-  /** Undefined when DuckDB failed on it (the careful path then reports what is wrong). */
-  check: StageCheck | undefined;
+  outcome: FastStageOutcome;
 }
 
 const REJECTS_TABLE = 'csv_rejects';
@@ -66,47 +70,43 @@ export function canStageFast(format: RawFormat, options: { jsonReader?: 'auto' |
 
 /**
  * The fast path for JSON Lines: one statement reads (`read_json`, no line numbers, in parallel), validates, casts
- * and sorts every record into the stage table. It stands when every record is good and no event key repeats, which
- * the caller checks (`acceptFastStage`); else the careful path parses again with line numbers and reasons.
+ * and sorts the records into the stage table, stopping at the first bad one. It stands when every record made a
+ * row and no event key repeats, which the caller checks (`acceptFastStage`); else the careful path parses again
+ * with line numbers and reasons. Never throws: a DuckDB error is logged and reported as `failed`.
  */
 export async function stageJsonlFast(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   textPath: string,
   table: string,
-): Promise<StageCheck> {
-  await conn.run(`SET SESSION TimeZone = 'UTC'`);
-  await dropStage(conn, table);
-  await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false), def), def, table));
-  return checkFastStage(conn, def, table);
-}
-
-/** stageJsonlFast, with a DuckDB error (an input read_json cannot take) logged and turned into "not fast". */
-export async function tryStageJsonlFast(
-  conn: DuckDBConnection,
-  def: DatasetDefinition,
-  textPath: string,
-  table: string,
   logger: Logger,
-): Promise<StageCheck | undefined> {
+): Promise<FastStageOutcome> {
   try {
-    return await stageJsonlFast(conn, def, textPath, table);
+    await conn.run(`SET SESSION TimeZone = 'UTC'`);
+    await dropStage(conn, table);
+    await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false), def), def, table));
+    return { kind: 'staged', check: await checkFastStage(conn, def, table) };
   } catch (err) {
+    if (String(err).includes(FAST_STAGE_BAD_ROW)) return { kind: 'bad_row' };
     logger.warn('fast JSON stage failed; parsing the careful way', { error: String(err) });
-    return undefined;
+    return { kind: 'failed' };
   }
 }
 
-/** The fast stage holds exactly the good rows: one per record the pre-pass counted, all good, keys unique. */
-function acceptFastStage(check: StageCheck | undefined, staged: StagedText): check is StageCheck {
+/** The fast stage holds exactly the good rows: one per record the pre-pass counted, event keys unique. */
+function acceptFastStage(
+  outcome: FastStageOutcome,
+  staged: StagedText,
+): outcome is { kind: 'staged'; check: StageCheck } {
   const lines = staged.lines;
-  if (check === undefined || lines === undefined) return false;
-  return check.rows === lines.total - lines.skipped.length && check.good === check.rows && check.keys === check.good;
+  if (outcome.kind !== 'staged' || lines === undefined) return false;
+  const { check } = outcome;
+  return check.rows === lines.total - lines.skipped.length && check.keys === check.rows;
 }
 
 /**
  * Parses, validates, casts and de-duplicates one staged source in DuckDB on `conn`, leaving the good rows in the
- * temp table or view `valid` and writing the quarantine file. Rejected records from the JavaScript pre-pass and
+ * stage table `options.stageTable` and writing the quarantine file. Rejected records from the JavaScript pre-pass and
  * from DuckDB are merged into one quarantine ordered by line.
  */
 
@@ -125,21 +125,22 @@ export async function parseSource(
   if (canStageFast(format, options)) {
     const fast =
       options.fastStage?.textPath === staged.textPath
-        ? options.fastStage.check
-        : await tryStageJsonlFast(conn, def, staged.textPath, options.stageTable, logger);
+        ? options.fastStage.outcome
+        : await stageJsonlFast(conn, def, staged.textPath, options.stageTable, logger);
     if (acceptFastStage(fast, staged)) {
-      const rowsValid = fast.good;
+      const rowsValid = fast.check.rows;
       return {
         rowsRead: rowsValid + staged.rejects.length,
         rowsRejected: staged.rejects.length,
         rowsDuplicate: 0,
         rowsValid,
-        partitions: fast.partitions.map((p) => p.partition),
+        partitions: fast.check.partitions.map((p) => p.partition),
         quarantinePath: await writeQuarantine(conn, staged.rejects, 0, sourceKey, workDir),
-        stage: { name: options.stageTable, partitions: fast.partitions },
+        stage: { name: options.stageTable, partitions: fast.check.partitions },
       };
     }
-    fastFailed = fast !== undefined;
+    // A bad or repeated record: line numbers are needed.
+    fastFailed = fast.kind !== 'failed';
   }
   await dropStage(conn, options.stageTable);
   let counts: Record<string, unknown>;
@@ -200,10 +201,8 @@ export async function parseSource(
   const quarantinePath = await writeQuarantine(conn, jsRejects, duckRejects, sourceKey, workDir);
 
   // Duplicates within the object are rare: de-duplicate (a window over all good rows) only when there are some.
-  await conn.run(good === distinctKeys ? validViewSql() : validTableSql(def));
-  await conn.run(stageFromValidSql(def, options.stageTable));
+  await conn.run(stageFromParsedSql(def, options.stageTable, good !== distinctKeys));
   // The stage has the rows now: free what parsing held.
-  await conn.run(good === distinctKeys ? 'DROP VIEW valid' : 'DROP TABLE valid');
   await conn.run('DROP TABLE parsed');
   const stage: StageTable = {
     name: options.stageTable,
@@ -294,8 +293,7 @@ async function parseLines(
     }
   }
   if (!numberedFirst) {
-    const needLines =
-      Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
+    const needLines = Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
     if (!needLines) return counts;
     counts = await parseWith(conn, def, reader(true));
   }

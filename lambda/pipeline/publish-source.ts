@@ -263,6 +263,7 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
   try {
     schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
     const puts: Promise<void>[] = [];
+    let putFailed = false;
     let writeFailure: { error: unknown } | undefined;
     try {
       await req.phases.time('parquet', () =>
@@ -278,7 +279,17 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
             f.bytes = bytes;
             puts.push(
               putFile(async () => {
-                await store.putFile('processed', f.key, f.path, { contentType: 'application/vnd.apache.parquet' });
+                if (putFailed) return; // the run fails anyway: do not publish more only to remove it again
+                try {
+                  // The work file is ours: a local store moves it into place (a copy would cost a new inode).
+                  await store.putFile('processed', f.key, f.path, {
+                    contentType: 'application/vnd.apache.parquet',
+                    consume: true,
+                  });
+                } catch (err) {
+                  putFailed = true;
+                  throw err;
+                }
                 if (!previous.has(f.key)) added.push(f.key);
               }),
             );
@@ -295,7 +306,10 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     // The files' puts count in "parquet", which they overlap; "publish" is what follows them.
     await req.phases.time('publish', async () => {
       if (qKey && req.quarantinePath) {
-        await store.putFile('processed', qKey, req.quarantinePath, { contentType: 'application/x-ndjson' });
+        await store.putFile('processed', qKey, req.quarantinePath, {
+          contentType: 'application/x-ndjson',
+          consume: true,
+        });
         if (!previous.has(qKey)) added.push(qKey);
       }
       const records: PartitionRecord[] = partitions.map((p) => ({

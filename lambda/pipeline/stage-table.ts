@@ -4,12 +4,7 @@ import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.j
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { runPool } from './run-pool.js';
 import { sqlIdent } from './sql-text.js';
-import {
-  copyStagePartitionSql,
-  deleteExistingKeysSql,
-  stageCountsSql,
-  stagePartitionsSql,
-} from './transform-sql.js';
+import { copyStagePartitionSql, deleteExistingKeysSql, stageCountsSql, stagePartitionsSql } from './transform-sql.js';
 
 /** One partition of the stage table: its rows and, when they are one run of row ids, that range. */
 export interface StagePartition {
@@ -28,8 +23,7 @@ export interface StageTable {
 /** What the fast stage holds, for the caller to decide whether it can be published as it is. */
 export interface StageCheck {
   rows: number;
-  good: number;
-  /** Distinct (partition, event key) among good rows. */
+  /** Distinct (partition, event key). */
   keys: number;
   partitions: StagePartition[];
 }
@@ -51,14 +45,12 @@ export async function dropStage(conn: DuckDBConnection, name: string): Promise<v
 }
 
 function toPartitions(rows: Record<string, unknown>[]): StagePartition[] {
-  return rows
-    .filter((r) => r['p'] !== null)
-    .map((r) => {
-      const n = Number(r['n']);
-      const lo = Number(r['lo']);
-      const hi = Number(r['hi']);
-      return { partition: String(r['p']), rows: n, range: hi - lo + 1 === n ? { lo, hi } : undefined };
-    });
+  return rows.map((r) => {
+    const n = Number(r['n']);
+    const lo = Number(r['lo']);
+    const hi = Number(r['hi']);
+    return { partition: String(r['p']), rows: n, range: hi - lo + 1 === n ? { lo, hi } : undefined };
+  });
 }
 
 /** Partitions of a stage made from good, unique rows. */
@@ -70,15 +62,15 @@ export async function readStagePartitions(
   return toPartitions((await conn.runAndReadAll(stagePartitionsSql(def, name, false))).getRowObjectsJS());
 }
 
-/** Counts of the fast stage: all rows, good rows, distinct keys, and the partitions. */
+/** Counts of the fast stage: rows, distinct keys, and the partitions. */
 export async function checkFastStage(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   name: string,
 ): Promise<StageCheck> {
   const rows = (await conn.runAndReadAll(stagePartitionsSql(def, name, true))).getRowObjectsJS();
-  const sum = (k: string): number => rows.reduce((n, r) => n + Number(r[k] ?? 0), 0);
-  return { rows: sum('n'), good: sum('good'), keys: sum('keys'), partitions: toPartitions(rows) };
+  const sum = (k: string): number => rows.reduce((n, r) => n + Number(r[k]), 0);
+  return { rows: sum('n'), keys: sum('keys'), partitions: toPartitions(rows) };
 }
 
 /**

@@ -188,8 +188,13 @@ function columnSql(col: DefinedColumn): ColumnSql {
       return { cast: (f) => f, description: 'a string' };
     case 'int':
     case 'bigint':
+      // Canonical integer text (what the cast prints back) cannot hold a refused character: it skips the GLOB,
+      // which costs about three times the cast (measured: 113 vs 46 ms per million values).
       return {
-        cast: (f) => `CASE WHEN ${f} ${NOT_INTEGER_TEXT} THEN NULL ELSE TRY_CAST(${f} AS ${duckdbType(type)}) END`,
+        cast: (f) => {
+          const t = `TRY_CAST(${f} AS ${duckdbType(type)})`;
+          return `CASE WHEN CAST(${t} AS VARCHAR) = ${f} THEN ${t} WHEN ${f} ${NOT_INTEGER_TEXT} THEN NULL ELSE ${t} END`;
+        },
         description: type.kind === 'int' ? 'an int' : 'a bigint',
       };
     case 'double':
@@ -287,26 +292,12 @@ export function parsedTableSql(reader: string, def: DatasetDefinition): string {
   return `CREATE TEMP TABLE parsed AS ${typedRowsSql(reader, def)}`;
 }
 
-/** Rows, rejected rows, distinct (partition, event key) pairs among good rows, and their partitions. */
+/** Rows, rejected rows, and distinct (partition, event key) pairs among good rows. */
 export function countsSql(def: DatasetDefinition): string {
   const key = `(_part, ${def.eventKey.map(sqlIdent).join(', ')})`;
   return `SELECT count(*)::BIGINT AS n, count(_reason)::BIGINT AS bad,
-      count(DISTINCT ${key}) FILTER (WHERE _reason IS NULL)::BIGINT AS keys,
-      list(DISTINCT strftime(_part, '%Y-%m-%d') ORDER BY strftime(_part, '%Y-%m-%d')) FILTER (WHERE _reason IS NULL) AS parts
+      count(DISTINCT ${key}) FILTER (WHERE _reason IS NULL)::BIGINT AS keys
     FROM parsed`;
-}
-
-/** Good rows, de-duplicated within the object: the first occurrence (by line) of an event key in a partition wins. */
-export function validTableSql(def: DatasetDefinition): string {
-  const keys = def.eventKey.map(sqlIdent).join(', ');
-  return `CREATE TEMP TABLE valid AS
-    SELECT * EXCLUDE (_start, _len, _raw, _reason, _ok, _empty) FROM parsed WHERE _reason IS NULL
-    QUALIFY row_number() OVER (PARTITION BY _part, ${keys} ORDER BY _line) = 1`;
-}
-
-/** Good rows when no event key repeats: no copy needed. */
-export function validViewSql(): string {
-  return `CREATE TEMP VIEW valid AS SELECT * EXCLUDE (_start, _len, _raw, _reason, _ok, _empty) FROM parsed WHERE _reason IS NULL`;
 }
 
 export function existingKeysTableSql(def: DatasetDefinition): string {
@@ -364,36 +355,39 @@ function eventKeyList(def: DatasetDefinition): string {
   return def.eventKey.map(sqlIdent).join(', ');
 }
 
+/** The message the fast stage aborts with at its first bad row. */
+export const FAST_STAGE_BAD_ROW = 'etl fast stage: a record is bad';
+
 /**
- * The fast JSON Lines stage: every record of `typedRows` (see typedRowsSql), its declared columns, `_part` and `_ok`,
- * good rows first. Nothing else is kept: when a row turns out bad or repeated, the caller drops this table and
- * parses again the careful way (line numbers, reasons, raw text).
+ * The fast JSON Lines stage: the good rows of `typedRows` (see typedRowsSql), their declared columns and `_part`,
+ * sorted. The statement aborts at the first bad row (`error()` in a CASE runs only for the rows that reach it): a
+ * file with defects then costs little here before the careful path parses it with line numbers.
  */
 export function fastStageSql(typedRows: string, def: DatasetDefinition, table: string): string {
   const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
-  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part, _ok FROM (${typedRows})
-    ORDER BY NOT _ok, _part, ${eventKeyList(def)}`;
-}
-
-/** The stage from the temp view/table `valid` (event keys already unique per partition; `_line` breaks no ties). */
-export function stageFromValidSql(def: DatasetDefinition, table: string): string {
-  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
-  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part FROM valid
-    ORDER BY _part, ${eventKeyList(def)}, _line`;
+  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part FROM (${typedRows})
+    WHERE CASE WHEN _ok THEN true ELSE error(${sqlString(FAST_STAGE_BAD_ROW)}) END
+    ORDER BY _part, ${eventKeyList(def)}`;
 }
 
 /**
- * Per partition of the stage: rows, good rows and distinct event keys among them (`checked`: the fast stage), and
- * the row id range. NULL `_part` (bad rows only) comes last.
+ * The stage from `parsed`: good rows, de-duplicated when `dedup` (of rows with the same partition and event key the
+ * first by line wins), sorted; event keys are then unique per partition, so `_line` breaks no ties.
  */
+export function stageFromParsedSql(def: DatasetDefinition, table: string, dedup: boolean): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  const keys = eventKeyList(def);
+  const first = dedup ? `QUALIFY row_number() OVER (PARTITION BY _part, ${keys} ORDER BY _line) = 1` : '';
+  return `CREATE TABLE ${sqlIdent(table)} AS SELECT ${columns}, _part FROM parsed WHERE _reason IS NULL ${first}
+    ORDER BY _part, ${keys}, _line`;
+}
+
+/** Per partition of the stage: rows, distinct event keys when `checked` (the fast stage), and the row id range. */
 export function stagePartitionsSql(def: DatasetDefinition, table: string, checked: boolean): string {
-  const extra = checked
-    ? `, count(*) FILTER (WHERE _ok)::BIGINT AS good,
-      count(DISTINCT (_part, ${eventKeyList(def)})) FILTER (WHERE _ok)::BIGINT AS keys`
-    : '';
-  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n${extra},
+  const keys = checked ? `, count(DISTINCT (_part, ${eventKeyList(def)}))::BIGINT AS keys` : '';
+  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n${keys},
       min(rowid)::BIGINT AS lo, max(rowid)::BIGINT AS hi
-    FROM ${sqlIdent(table)} GROUP BY _part ORDER BY _part NULLS LAST`;
+    FROM ${sqlIdent(table)} GROUP BY _part ORDER BY _part`;
 }
 
 /** Rows left per partition (after removing keys other sources hold). */

@@ -32,6 +32,11 @@ export interface PutOptions {
   contentDisposition?: string;
   /** Fail with ObjectExistsError when the key exists (S3 `If-None-Match: *`). */
   ifNoneMatch?: boolean;
+  /**
+   * `putFile` only: the file is the caller's to give away (it is not used afterwards), so a local store may move it
+   * into place instead of copying it. Remote stores upload it as usual.
+   */
+  consume?: boolean;
 }
 
 /**

@@ -41,12 +41,12 @@ describe('careplus compact', () => {
 
   it('merges every partition and prints files and rows before and after, per partition', async () => {
     const results = await compact(rt, 'support_events', undefined, (t) => out.push(t));
-    expect(results.map((r) => [r.partition, r.inputKeys.length, r.outputKeys.length, r.rowsBefore, r.rowsAfter])).toEqual(
-      [
-        ['2024-03-01', 3, 1, 3, 3],
-        ['2024-03-02', 0, 0, 0, 0],
-      ],
-    );
+    expect(
+      results.map((r) => [r.partition, r.inputKeys.length, r.outputKeys.length, r.rowsBefore, r.rowsAfter]),
+    ).toEqual([
+      ['2024-03-01', 3, 1, 3, 3],
+      ['2024-03-02', 0, 0, 0, 0],
+    ]);
     expect(out).toHaveLength(2);
     // b.jsonl's copy of event 1 was dropped at ingest (first published wins): 3 rows in 3 files.
     expect(out[0]).toMatch(

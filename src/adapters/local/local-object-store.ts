@@ -99,7 +99,14 @@ export class LocalObjectStore implements ObjectStore {
   async putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo> {
     const tmp = await this.stagingFile();
     try {
-      await copyFile(filePath, tmp);
+      // A file given away is moved (no copy, no new inode) when it is on the same file system.
+      const moved =
+        options?.consume === true &&
+        (await rename(filePath, tmp).then(
+          () => true,
+          () => false,
+        ));
+      if (!moved) await copyFile(filePath, tmp);
       return await this.publish(bucket, key, tmp, options);
     } finally {
       await rm(tmp, { force: true });

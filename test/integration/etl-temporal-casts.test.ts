@@ -1,0 +1,103 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import {
+  FAST_DATE_FORMATS,
+  FAST_TIMESTAMP_FORMATS,
+  dateCastSql,
+  timestampCastSql,
+} from '../../lambda/pipeline/temporal-casts.js';
+
+let instance: DuckDBInstance;
+let conn: DuckDBConnection;
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  conn = await instance.connect();
+  await conn.run(`SET TimeZone = 'UTC'`);
+  const list = (xs: string[]): string => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
+  // Field values at and beyond every limit: year 0000, month 00/13, day 00/31/32, hour 24/25, minute and second 60.
+  await conn.run(`CREATE TABLE parts AS SELECT y, m, d, h, mi, s
+    FROM unnest(${list(['0000', '0001', '1900', '1970', '2024', '9999'])}) a(y),
+      unnest(${list(['00', '01', '02', '04', '12', '13', '19'])}) b(m),
+      unnest(${list(['00', '01', '28', '29', '30', '31', '32', '39'])}) c(d),
+      unnest(${list(['00', '09', '19', '20', '23', '24', '25', '29'])}) e(h),
+      unnest(${list(['00', '59', '60'])}) f(mi),
+      unnest(${list(['00', '59', '60'])}) g(s)`);
+});
+afterAll(() => {
+  conn.closeSync();
+  instance.closeSync();
+});
+
+/** Texts compared, values parsed, and texts where the cast and the reference disagree. */
+async function differences(
+  expr: string,
+  reference: string,
+  texts: string,
+): Promise<{ n: number; parsed: number; diff: number }> {
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT count(*)::BIGINT AS n, count(a)::BIGINT AS parsed,
+         count(*) FILTER (WHERE a IS DISTINCT FROM b)::BIGINT AS diff
+       FROM (SELECT ${expr} AS a, ${reference} AS b FROM (${texts}))`,
+    )
+  ).getRowObjectsJS();
+  return { n: Number(rows[0]!['n']), parsed: Number(rows[0]!['parsed']), diff: Number(rows[0]!['diff']) };
+}
+
+// 6 years × 7 months × 8 days × 8 hours × 3 minutes × 3 seconds; of them 98 real dates (0000 and 2024 are leap
+// years) × 5 real hours × 2 × 2 parse.
+const TEXTS = 24192;
+const VALID = 1960;
+
+describe('timestamp and date casts', () => {
+  it.each([...FAST_TIMESTAMP_FORMATS.keys()])('reads %s exactly as strptime does, over edge values', async (fmt) => {
+    const sep = fmt.includes('T') ? 'T' : ' ';
+    const zone = fmt.endsWith('Z') ? 'Z' : '';
+    // 1234 is one digit too many for %g: nothing parses.
+    const fractions = fmt.includes('%g')
+      ? ['000', '5', '123', '1234']
+      : fmt.includes('%f')
+        ? ['000000', '123456']
+        : [''];
+    for (const fraction of fractions) {
+      const text = `y || '-' || m || '-' || d || '${sep}' || h || ':' || mi || ':' || s || '${fraction ? `.${fraction}` : ''}${zone}'`;
+      const result = await differences(
+        timestampCastSql('f', [fmt]),
+        `CAST(try_strptime(f, '${fmt}') AS TIMESTAMP)`,
+        `SELECT ${text} AS f FROM parts`,
+      );
+      expect(result).toEqual({ n: TEXTS, parsed: fraction === '1234' ? 0 : VALID, diff: 0 });
+    }
+  });
+
+  it('reads %Y-%m-%d dates exactly as strptime does', async () => {
+    expect([...FAST_DATE_FORMATS.keys()]).toEqual(['%Y-%m-%d']);
+    const result = await differences(
+      dateCastSql('f', ['%Y-%m-%d']),
+      `CAST(try_strptime(f, '%Y-%m-%d') AS DATE)`,
+      `SELECT DISTINCT y || '-' || m || '-' || d AS f FROM parts`,
+    );
+    expect(result).toEqual({ n: 336, parsed: 98, diff: 0 });
+  });
+
+  it('keeps the first-format-wins rule of a list, fast path or not', async () => {
+    const formats = ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%gZ', '%d/%m/%Y %H:%M'];
+    const texts = `SELECT unnest(['2024-03-01 10:00:00', '2024-03-01T10:00:00.250Z', '01/03/2024 10:00', '2024-03-01 24:00:00',
+      '2024-02-30 10:00:00', 'x', NULL]) AS f`;
+    const result = await differences(
+      timestampCastSql('f', formats),
+      `CAST(try_strptime(f, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%gZ', '%d/%m/%Y %H:%M']) AS TIMESTAMP)`,
+      texts,
+    );
+    expect(result).toEqual({ n: 7, parsed: 3, diff: 0 });
+  });
+
+  it('takes the plain cast only for formats before the first one it does not know', () => {
+    // An unknown format first could read ISO-shaped text differently, and it would win: no fast path at all.
+    expect(timestampCastSql('f', ['%Y-%d-%m %H:%M:%S', '%Y-%m-%d %H:%M:%S'])).toBe(
+      `CAST(try_strptime(f, ['%Y-%d-%m %H:%M:%S', '%Y-%m-%d %H:%M:%S']) AS TIMESTAMP)`,
+    );
+    expect(timestampCastSql('f', ['%Y-%m-%d %H:%M:%S', '%d/%m/%Y'])).toContain(`f GLOB '`);
+    expect(timestampCastSql('f', undefined)).toBe('CAST(TRY_CAST(f AS TIMESTAMPTZ) AS TIMESTAMP)');
+    expect(dateCastSql('f', ['%d.%m.%Y'])).toBe(`CAST(try_strptime(f, ['%d.%m.%Y']) AS DATE)`);
+  });
+});
