@@ -60,6 +60,16 @@ export function buildProgram(): Command {
       if (failed > 0) process.exitCode = 1;
     });
 
+  program
+    .command('compact')
+    .description("Merge the small Parquet files of a dataset's partitions into files of about 128 MiB.")
+    .requiredOption('--dataset <name>', 'dataset to compact')
+    .option('--partition <day>', 'one partition (yyyy-mm-dd); default: every partition')
+    .action(async (opts: { dataset: string; partition?: string }) => {
+      const { compact } = await import('./commands/compact.js');
+      await withRuntime((rt) => compact(rt, opts.dataset, opts.partition));
+    });
+
   const datasets = program.command('datasets').description('List datasets, or propose a definition from sample files.');
   datasets
     .command('list', { isDefault: true })
