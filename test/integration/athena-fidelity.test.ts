@@ -6,6 +6,17 @@ import type { ExportService } from '../../src/services/export-service.js';
 import { type AthenaLake, createAthenaLake } from '../support/athena-lake.js';
 import { finished, parseCsv } from '../support/export-lake.js';
 import { column, typesTable } from '../support/export-table.js';
+import {
+  STRINGS,
+  INTS,
+  BIGINTS,
+  DOUBLES,
+  BOOLEANS,
+  TIMESTAMPS,
+  DATES,
+  DECIMALS,
+  ZONED,
+} from '../support/export-fidelity-values';
 
 /**
  * The acceptance test of the Athena engine: for the fidelity fixture of the DuckDB engine's tests
@@ -15,33 +26,6 @@ import { column, typesTable } from '../support/export-table.js';
  * engine for the same request, whatever the CSV options; gzip files are compared decompressed.
  */
 
-// The fixture of export-fidelity.test.ts, value for value.
-const STRINGS: (string | null)[] = [
-  'plain',
-  'comma, inside',
-  'quote " inside',
-  'line\nbreak',
-  'crlf\r\nbreak',
-  '',
-  null,
-  'é日本語 🚀',
-  '=SUM(A1:A2)',
-  '+1',
-  '-5',
-  '@cmd',
-  '\tTab',
-  '\rCR',
-  ' leading space',
-  'NULL',
-];
-const INTS = [0, -5, 2147483647, -2147483648, null, 42];
-const BIGINTS = ['9007199254740993', '-9223372036854775808', '9223372036854775807', '0', null];
-const DOUBLES = ['nan', '-5.5', '-0.0', '1e20', '5e-324', '0.1', 'inf', '-inf', null, '123456789.123456789'];
-const BOOLEANS = [true, false, null];
-const TIMESTAMPS = ['2024-03-01 12:34:56.789123', '1970-01-01 00:00:00', '1900-01-01 00:00:00.000001', null];
-const DATES = ['2024-02-29', '0001-01-01', '9999-12-31', null];
-const DECIMALS = ['12.3400', '-99999999999999.9999', '0', '0.0001', null];
-const ZONED = ['2024-03-01 12:00:00+02', null, '2024-06-01 00:00:00-05:30'];
 const ROWS = STRINGS.length;
 
 const table = typesTable({
