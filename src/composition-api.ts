@@ -110,7 +110,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     throw err;
   }
   const exportLogger = logger.child({ component: 'exports' });
-  const exports = new ExportService(
+  const exportService = new ExportService(
     {
       catalog: rt.catalog,
       store: rt.store,
@@ -134,7 +134,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
 
   const feeds = new FeedService({
     store: rt.store,
-    exports,
+    exports: exportService,
     logger: logger.child({ component: 'feeds' }),
     publicUrl: options.publicUrl ?? (() => config.publicUrl),
     // A feed builds with its creator's grant, resolved by the same policy code as every other path, from the
@@ -149,7 +149,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   const downloads =
     links.verifier === undefined
       ? undefined
-      : downloadRoute({ links: links.verifier, exports, store: rt.store, logger });
+      : downloadRoute({ links: links.verifier, exports: exportService, store: rt.store, logger });
   const routes = (app: Express, seams?: RouteSeams): void => {
     const authenticate = seams?.authenticate ?? (() => Promise.resolve(null));
     downloads?.(app);
@@ -165,7 +165,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   let sweeping: Promise<void> | undefined;
   const sweep = (): Promise<void> => {
     // One sweep at a time: a slow store must not stack them up.
-    sweeping ??= exports
+    sweeping ??= exportService
       .expireDue()
       .then((expired) => {
         if (expired.length > 0) exportLogger.info('export results expired', { jobs: expired.length });
@@ -182,7 +182,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     (closing ??= (async () => {
       if (sweepTimer !== undefined) clearInterval(sweepTimer);
       try {
-        await exports.close();
+        await exportService.close();
         await sweeping;
       } finally {
         await engine.close();
@@ -191,11 +191,11 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   rt.onClose(close);
 
   return {
-    services: { datasets, pipeline, exports, feeds, access, audit },
+    services: { datasets, pipeline, exports: exportService, feeds, access, audit },
     authenticate: auth.authenticate,
     routes,
     async start() {
-      const { requeued, failed } = await exports.recover();
+      const { requeued, failed } = await exportService.recover();
       if (requeued.length > 0 || failed.length > 0) {
         exportLogger.info('export jobs recovered after a restart', { requeued, failed });
       }
