@@ -20,3 +20,8 @@ export function memory(bytes: number): string {
   if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
   return `${Math.round(bytes / 1024 ** 2)} MiB`;
 }
+
+/** A rate: one decimal below 100 (9.6 req/s), whole and thousands-separated above (943 req/s, 230,142 rows/s). */
+export function rate(value: number): string {
+  return value < 100 ? value.toFixed(1) : count(value);
+}

@@ -1,4 +1,4 @@
-import { count, memory } from './format.js';
+import { count, memory, rate } from './format.js';
 import type { BenchRecord } from './harness.js';
 
 export const RESULTS_START = '<!-- results:start -->';
@@ -45,7 +45,7 @@ export function renderResultsTable(records: readonly BenchRecord[]): string {
 
 /** `throughput` in its unit, or the median seconds when a result has none. */
 function throughputCell(r: BenchRecord, side: 'ours' | 'baseline'): string {
-  if (r.throughput !== undefined) return `${count(r.throughput[side])} ${r.throughput.unit}`;
+  if (r.throughput !== undefined) return `${rate(r.throughput[side])} ${r.throughput.unit}`;
   const seconds = side === 'ours' ? r.oursMedianSeconds : r.baselineMedianSeconds;
   return `${seconds.toFixed(3)} s`;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BenchContext } from './benchmark.js';
 import { BENCHMARKS, isPending } from './benchmarks.js';
 import { benchCommand, BenchUsageError, loadBenchConfig } from './config.js';
-import { count } from './format.js';
+import { count, rate } from './format.js';
 import { type BenchRecord, writeResult } from './harness.js';
 import { renderResultsTable, spliceResults } from './results-table.js';
 
@@ -22,6 +22,12 @@ async function main(): Promise<void> {
     for (const [name, entry] of Object.entries(BENCHMARKS)) {
       log(`${name.padEnd(8)} ${isPending(entry) ? `(not written yet) ${entry.pending}` : entry.description}`);
     }
+    return;
+  }
+  if (config.names.includes('--regenerate')) {
+    // After editing the notes, or to re-render: the table from the results files as they are, nothing run.
+    await regenerateResultsDoc(config.resultsDir, config.resultsDoc);
+    log(`updated ${config.resultsDoc}`);
     return;
   }
   const unknown = config.names.filter((n) => !(n in BENCHMARKS));
@@ -66,9 +72,9 @@ function printTable(records: BenchRecord[]): void {
   const rows = records.map((r) => ({
     benchmark: r.name,
     rows: r.rows,
-    ours: r.throughput ? `${count(r.throughput.ours)} ${r.throughput.unit}` : `${r.oursMedianSeconds.toFixed(3)} s`,
+    ours: r.throughput ? `${rate(r.throughput.ours)} ${r.throughput.unit}` : `${r.oursMedianSeconds.toFixed(3)} s`,
     baseline: r.throughput
-      ? `${count(r.throughput.baseline)} ${r.throughput.unit}`
+      ? `${rate(r.throughput.baseline)} ${r.throughput.unit}`
       : `${r.baselineMedianSeconds.toFixed(3)} s`,
     ratio: r.ratio,
     target: r.target,

@@ -80,6 +80,7 @@ describe('record', () => {
 
 describe('renderResultsTable', () => {
   it('writes one row per result sorted by name, with throughput, ratio, target and whether it is met', () => {
+    // Small rates keep a decimal; large ones are whole numbers with thousands separators.
     const text = renderResultsTable([
       result('etl-jsonl', 0.25, {
         throughput: { unit: 'rows/s', ours: 250_000, baseline: 1_000_000 },
@@ -87,11 +88,11 @@ describe('renderResultsTable', () => {
         command: 'BENCH_ROWS=1000000 npm run bench -- etl',
         loadAverage: { before: 0.5, after: 1.25 },
       }),
-      result('api', 0.75),
+      result('api', 0.75, { throughput: { unit: 'req/s', ours: 9.6, baseline: 943.2 } }),
     ]);
     const lines = text.split('\n');
     expect(lines[2]).toBe(
-      '| api | 1,000,000 | 4.000 s | 3.000 s | 0.75× | ≥ 0.5× | yes | 512 MiB | 2.00 GiB | n/a | 2026-01-02 03:04 |',
+      '| api | 1,000,000 | 9.6 req/s | 943 req/s | 0.75× | ≥ 0.5× | yes | 512 MiB | 2.00 GiB | n/a | 2026-01-02 03:04 |',
     );
     expect(lines[3]).toBe(
       '| etl-jsonl | 1,000,000 | 250,000 rows/s | 1,000,000 rows/s | 0.25× | ≥ 0.5× | **no** | 512 MiB | 2.00 GiB | 0.50 → 1.25 | 2026-01-02 03:04 |',
@@ -102,6 +103,12 @@ describe('renderResultsTable', () => {
         '  Baseline: DuckDB COPY.',
         '  Command: `BENCH_ROWS=1000000 npm run bench -- etl`; machine: 2 cores (Test CPU), 8 GiB, Node v20.0.0, linux-x64.',
       ].join('\n'),
+    );
+  });
+
+  it('shows median seconds for a result without a throughput', () => {
+    expect(renderResultsTable([result('memory', 1)]).split('\n')[2]).toBe(
+      '| memory | 1,000,000 | 4.000 s | 4.000 s | 1.00× | ≥ 0.5× | yes | 512 MiB | 2.00 GiB | n/a | 2026-01-02 03:04 |',
     );
   });
 
