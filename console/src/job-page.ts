@@ -3,7 +3,7 @@ import { h, replace } from './dom.js';
 import {
   ConsoleCancelExportDocument,
   ConsoleExportDocument,
-  type ConsoleJobFragment,
+  type ExportJobFieldsFragment,
 } from '../../src/generated/graphql.js';
 import { countOf, formatBytes, formatCount, formatPercent, formatTime } from './format.js';
 import { datasetHref, errorBox, facts, link, loading, pageHeader, statusBadge } from './ui.js';
@@ -20,7 +20,7 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
   let shownStatus: string | undefined;
   let first = true;
   for (;;) {
-    let job: ConsoleJobFragment;
+    let job: ExportJobFieldsFragment;
     try {
       job = (await gql(ConsoleExportDocument, { id }, signal)).export;
     } catch (err) {
@@ -56,7 +56,7 @@ async function cancel(id: string, body: HTMLElement, signal: AbortSignal): Promi
   }
 }
 
-function jobView(job: ConsoleJobFragment, onCancel: () => void): HTMLElement {
+function jobView(job: ExportJobFieldsFragment, onCancel: () => void): HTMLElement {
   const running = job.status === 'QUEUED' || job.status === 'RUNNING';
   const p = job.progress;
   return h(
@@ -96,7 +96,7 @@ function jobView(job: ConsoleJobFragment, onCancel: () => void): HTMLElement {
   );
 }
 
-function resultView(result: NonNullable<ConsoleJobFragment['result']>): HTMLElement {
+function resultView(result: NonNullable<ExportJobFieldsFragment['result']>): HTMLElement {
   return h(
     'section',
     { 'aria-labelledby': 'result-h', class: 'result' },
