@@ -26,10 +26,17 @@ export interface S3TestServer {
  *   are removed and the answer is 204, as S3's.
  * - s3rver reads `Range: bytes=0-0` as the whole object (it treats an end of 0 as absent); S3 returns one byte.
  *   Tests avoid that one range rather than patch it.
+ * - s3rver's PutObject answers before the object's bytes are on disk (it resolves when its hashing stream has
+ *   passed the last chunk, not when the file stream has closed) and writes in place, so a GET racing a PUT could
+ *   read half an object. The child replaces the store's putObject with one that writes a temporary file outside
+ *   the store's tree, waits for it to close, then renames it into place, as S3 makes a PUT visible whole or not at
+ *   all.
  */
 const CHILD = `
 const fs = require('node:fs');
 const path = require('node:path');
+const crypto = require('node:crypto');
+const { pipeline } = require('node:stream/promises');
 const S3rver = require(process.env.S3RVER_MAIN);
 const S3Error = require(process.env.S3RVER_ERROR);
 process.on('disconnect', () => process.exit(0));
@@ -47,6 +54,34 @@ process.once('message', async (opts) => {
     vhostBuckets: false,
     configureBuckets: opts.buckets.map((name) => ({ name })),
   });
+  const store = server.store;
+  const writes = opts.directory + '-writes';
+  fs.mkdirSync(writes, { recursive: true });
+  let writeSeq = 0;
+  store.putObject = async function atomicPutObject(object) {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    const temp = path.join(writes, String(++writeSeq));
+    const md5Context = crypto.createHash('md5');
+    let size = 0;
+    const source =
+      Buffer.isBuffer(object.content) ? require('node:stream').Readable.from([object.content]) : object.content;
+    await pipeline(
+      source,
+      async function* (chunks) {
+        for await (const chunk of chunks) {
+          md5Context.update(chunk);
+          size += chunk.length;
+          yield chunk;
+        }
+      },
+      fs.createWriteStream(temp),
+    );
+    const md5 = md5Context.digest('hex');
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    await fs.promises.rename(temp, objectPath);
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  };
   server.middleware.unshift(async (ctx, next) => {
     const conditional = ctx.get('if-none-match') === '*';
     const putObject = ctx.method === 'PUT' && !('partNumber' in ctx.query) && !ctx.get('x-amz-copy-source');
@@ -113,6 +148,7 @@ export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
     child.send({ directory, buckets });
   }).catch(async (err: unknown) => {
     await rm(directory, { recursive: true, force: true });
+    await rm(`${directory}-writes`, { recursive: true, force: true });
     throw err;
   });
   const endpoint = `http://127.0.0.1:${port}`;
@@ -135,6 +171,7 @@ export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
         });
       }
       await rm(directory, { recursive: true, force: true });
+      await rm(`${directory}-writes`, { recursive: true, force: true });
     },
   };
 }
