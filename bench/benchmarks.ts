@@ -1,6 +1,8 @@
 import { apiBenchmark } from './api.js';
 import type { Benchmark } from './benchmark.js';
 import { etlBenchmark } from './etl.js';
+import { exportBenchmark } from './export.js';
+import { memoryBenchmark } from './memory.js';
 
 /** A benchmark whose slot is reserved but whose script is not written yet; the runner skips it and says why. */
 export interface PendingBenchmark {
@@ -20,9 +22,6 @@ export function isPending(entry: RegistryEntry): entry is PendingBenchmark {
 export const BENCHMARKS: Record<string, RegistryEntry> = {
   etl: etlBenchmark,
   api: apiBenchmark,
-  export: {
-    pending:
-      'request → job → CSV through the running API (full, and filtered + projected; plain and gzip) vs DuckDB COPY (FORMAT csv)',
-  },
-  memory: { pending: 'peak RSS of an export of a dataset ≥ 5× the engine memory limit, 1M vs 5M rows' },
+  export: exportBenchmark,
+  memory: memoryBenchmark,
 };

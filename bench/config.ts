@@ -16,11 +16,19 @@ export interface BenchConfig {
   apiSeconds: number;
   /** Concurrent connections of the API load generator (`BENCH_API_CONNECTIONS`, default 16). */
   apiConnections: number;
+  /**
+   * The export engine's DuckDB memory limit in the `memory` benchmark (`BENCH_MEMORY_LIMIT`, a DuckDB size such as
+   * `8MiB`). Unset: derived from the data (see bench/memory.ts), so that the dataset is at least 5× the limit.
+   */
+  memoryLimit: string | undefined;
   /** The project root (the folder with package.json). */
   root: string;
   /** Generated inputs and prepared lakes, written once and reused (gitignored). */
   dataDir: string;
-  /** Per-trial scratch folders, removed after each trial. */
+  /**
+   * Per-trial scratch folders, removed after each trial: `bench/data/work/run-<pid>`, one per run, so that runs at
+   * the same time (the machine is shared) never remove each other's files.
+   */
   workDir: string;
   /** `<name>.json` per benchmark result. */
   resultsDir: string;
@@ -46,18 +54,20 @@ export function loadBenchConfig(env: Env = process.env, argv: string[] = process
     names: argv.filter((a) => a !== '--'),
     apiSeconds: positiveInt(env, 'BENCH_API_SECONDS', BENCH_DEFAULTS.apiSeconds),
     apiConnections: positiveInt(env, 'BENCH_API_CONNECTIONS', BENCH_DEFAULTS.apiConnections),
+    memoryLimit: memorySize(env, 'BENCH_MEMORY_LIMIT'),
     root,
     dataDir,
-    workDir: join(dataDir, 'work'),
+    workDir: join(dataDir, 'work', `run-${process.pid}`),
     resultsDir: join(root, 'bench', 'results'),
     resultsDoc: join(root, 'bench', 'RESULTS.md'),
   };
 }
 
 /** The command that reproduces a run with these settings. */
-export function benchCommand(config: Pick<BenchConfig, 'rows' | 'pairs' | 'names'>): string {
+export function benchCommand(config: Pick<BenchConfig, 'rows' | 'pairs' | 'names'> & { memoryLimit?: string }): string {
   const env = [`BENCH_ROWS=${config.rows}`];
   if (config.pairs !== BENCH_DEFAULTS.pairs) env.push(`BENCH_PAIRS=${config.pairs}`);
+  if (config.memoryLimit !== undefined) env.push(`BENCH_MEMORY_LIMIT=${config.memoryLimit}`);
   const names = config.names.length > 0 ? ` -- ${config.names.join(' ')}` : '';
   return `${env.join(' ')} npm run bench${names}`;
 }
@@ -71,6 +81,16 @@ function positiveInt(env: Env, name: string, fallback: number): number {
     throw new BenchUsageError(`${name}="${raw}" is not valid: expected a whole number of at least 1`);
   }
   return Number(text);
+}
+
+/** A DuckDB memory size (`8MiB`, `512MB`, `2GB`), or undefined when unset. */
+function memorySize(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(raw)) {
+    throw new BenchUsageError(`${name}="${raw}" is not valid: expected a size such as 8MiB or 512MB`);
+  }
+  return raw;
 }
 
 /** Walks up from the compiled (dist/bench) or source (bench) folder to the folder holding package.json. */

@@ -89,11 +89,18 @@ export interface BenchRecord {
   /** ours / baseline throughput = baseline seconds / our seconds; above 1 means faster than the baseline. */
   ratio: number;
   target: number;
+  /**
+   * How `ratio` is held against `target`: `atLeast` (the default: a throughput ratio, higher is better) or `atMost`
+   * (a growth factor such as peak memory from 1M to 5M rows, lower is better).
+   */
+  targetBound?: 'atLeast' | 'atMost';
   oursPeakRssBytes: number;
   baselinePeakRssBytes: number;
   baseline: string;
   /** Median throughput of each side in the benchmark's natural unit (rows/s, req/s), for the results table. */
   throughput?: { unit: string; ours: number; baseline: number };
+  /** The table's ours / baseline cells as written, for a result whose measure is not a throughput (memory). */
+  cells?: { ours: string; baseline: string };
   /** One line for the results table: what else matters about this result (MB/s, latency, files written). */
   summary?: string;
   details?: Record<string, unknown>;
@@ -133,6 +140,16 @@ export function record(
     machine: machine(),
     date: new Date().toISOString(),
   };
+}
+
+/** Whether a result meets its target, in the direction its `targetBound` says. */
+export function targetMet(r: Pick<BenchRecord, 'ratio' | 'target' | 'targetBound'>): boolean {
+  return r.targetBound === 'atMost' ? r.ratio <= r.target : r.ratio >= r.target;
+}
+
+/** The target as the table shows it: `≥ 0.8×`, or `≤ 1.5×` for an upper bound. */
+export function targetText(r: Pick<BenchRecord, 'target' | 'targetBound'>): string {
+  return `${r.targetBound === 'atMost' ? '≤' : '≥'} ${r.target}×`;
 }
 
 export async function writeResult(dir: string, rec: BenchRecord): Promise<string> {

@@ -1,5 +1,5 @@
 import { count, memory, rate } from './format.js';
-import type { BenchRecord } from './harness.js';
+import { type BenchRecord, targetMet, targetText } from './harness.js';
 
 export const RESULTS_START = '<!-- results:start -->';
 export const RESULTS_END = '<!-- results:end -->';
@@ -23,8 +23,8 @@ export function renderResultsTable(records: readonly BenchRecord[]): string {
       ` ${throughputCell(r, 'ours')} `,
       ` ${throughputCell(r, 'baseline')} `,
       ` ${r.ratio.toFixed(2)}× `,
-      ` ≥ ${r.target}× `,
-      ` ${r.ratio >= r.target ? 'yes' : '**no**'} `,
+      ` ${targetText(r)} `,
+      ` ${targetMet(r) ? 'yes' : '**no**'} `,
       ` ${memory(r.oursPeakRssBytes)} `,
       ` ${memory(r.baselinePeakRssBytes)} `,
       ` ${r.loadAverage ? `${r.loadAverage.before.toFixed(2)} → ${r.loadAverage.after.toFixed(2)}` : 'n/a'} `,
@@ -43,8 +43,9 @@ export function renderResultsTable(records: readonly BenchRecord[]): string {
   return [...header, ...rows, '', ...notes].join('\n');
 }
 
-/** `throughput` in its unit, or the median seconds when a result has none. */
+/** The result's own `cells`, else `throughput` in its unit, else the median seconds. */
 function throughputCell(r: BenchRecord, side: 'ours' | 'baseline'): string {
+  if (r.cells !== undefined) return r.cells[side];
   if (r.throughput !== undefined) return `${rate(r.throughput[side])} ${r.throughput.unit}`;
   const seconds = side === 'ours' ? r.oursMedianSeconds : r.baselineMedianSeconds;
   return `${seconds.toFixed(3)} s`;

@@ -7,17 +7,26 @@ import type { ServerMessage, ServerRequest } from '../api-protocol.js';
 import { CountingObjectStore } from '../counting-store.js';
 
 /**
- * OUR API for the `api` benchmark: `fork('api-server.js', [lakeDir, datasetsDir])`. The product's composition
+ * OUR API for the `api` benchmark: `fork('api-server.js', [lakeDir, datasetsDir, ...settings])`. The product's composition
  * root and API server on a free port, production settings, with the object store wrapped in a counting decorator
  * (the catalog is rebuilt over it, so its reads count too). Answers `stats` / `reset` over IPC. Callers must
  * authenticate: the server makes an API key of BENCH_ROLE in the benchmark lake and hands the header to the parent.
+ * Optional `CAREPLUS_<NAME>=<value>` arguments after the folders override settings (the `export` and `memory`
+ * benchmarks set the export engine's memory limit this way); they are applied last.
  */
 /** A BI tool's usual role: every dataset and column, statistics included (PII hashed, which metadata never shows). */
 const BENCH_ROLE = 'analyst';
 
 async function main(): Promise<void> {
-  const [lakeDir, datasetsDir] = process.argv.slice(2);
-  if (lakeDir === undefined || datasetsDir === undefined) throw new Error('usage: api-server.js <lake> <datasets>');
+  const [lakeDir, datasetsDir, ...settings] = process.argv.slice(2);
+  if (lakeDir === undefined || datasetsDir === undefined) {
+    throw new Error('usage: api-server.js <lake> <datasets> [CAREPLUS_<NAME>=<value> ...]');
+  }
+  const overrides = settings.map((arg) => {
+    const m = /^(CAREPLUS_[A-Z0-9_]+)=(.*)$/s.exec(arg);
+    if (m === null) throw new Error(`api-server.js: expected CAREPLUS_<NAME>=<value>, got ${JSON.stringify(arg)}`);
+    return [m[1]!, m[2]!] as const;
+  });
   const config = loadConfig(
     {
       CAREPLUS_LAKE_DIR: lakeDir,
@@ -28,6 +37,7 @@ async function main(): Promise<void> {
       // The per-key rate limiter still runs on every request; its budget is raised out of reach because the
       // benchmark measures how many requests the server can answer, not the throttle (default 60 per minute).
       CAREPLUS_RATE_LIMIT_PER_MINUTE: '1000000',
+      ...Object.fromEntries(overrides),
     },
     lakeDir,
   );

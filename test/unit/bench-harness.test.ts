@@ -1,4 +1,4 @@
-import { type BenchRecord, median, record, throughputRatio } from '../../bench/harness.js';
+import { type BenchRecord, median, record, targetMet, throughputRatio } from '../../bench/harness.js';
 import { RESULTS_END, RESULTS_START, renderResultsTable, spliceResults } from '../../bench/results-table.js';
 
 const MACHINE = { cores: 2, cpu: 'Test CPU', memoryGiB: 8, node: 'v20.0.0', platform: 'linux-x64' };
@@ -78,6 +78,15 @@ describe('record', () => {
   });
 });
 
+describe('targetMet', () => {
+  it('holds a throughput ratio to a lower bound and a growth factor to an upper bound, both inclusive', () => {
+    expect(targetMet({ ratio: 0.8, target: 0.8 })).toBe(true);
+    expect(targetMet({ ratio: 0.79, target: 0.8 })).toBe(false);
+    expect(targetMet({ ratio: 1.5, target: 1.5, targetBound: 'atMost' })).toBe(true);
+    expect(targetMet({ ratio: 1.51, target: 1.5, targetBound: 'atMost' })).toBe(false);
+  });
+});
+
 describe('renderResultsTable', () => {
   it('writes one row per result sorted by name, with throughput, ratio, target and whether it is met', () => {
     // Small rates keep a decimal; large ones are whole numbers with thousands separators.
@@ -110,6 +119,19 @@ describe('renderResultsTable', () => {
     expect(renderResultsTable([result('memory', 1)]).split('\n')[2]).toBe(
       '| memory | 1,000,000 | 4.000 s | 4.000 s | 1.00× | ≥ 0.5× | yes | 512 MiB | 2.00 GiB | n/a | 2026-01-02 03:04 |',
     );
+  });
+
+  it("shows a result's own cells and an upper-bound target, met when the ratio is at most the target", () => {
+    const memory = (ratio: number): BenchRecord =>
+      result('memory', ratio, {
+        target: 1.5,
+        targetBound: 'atMost',
+        cells: { ours: '226 MiB → 240 MiB', baseline: '107 MiB → 108 MiB' },
+      });
+    expect(renderResultsTable([memory(1.062)]).split('\n')[2]).toBe(
+      '| memory | 1,000,000 | 226 MiB → 240 MiB | 107 MiB → 108 MiB | 1.06× | ≤ 1.5× | yes | 512 MiB | 2.00 GiB | n/a | 2026-01-02 03:04 |',
+    );
+    expect(renderResultsTable([memory(1.9)]).split('\n')[2]).toContain('| 1.90× | ≤ 1.5× | **no** |');
   });
 
   it('says so when there are no results', () => {
