@@ -2,7 +2,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -149,6 +152,20 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       });
       const plugins: ApolloServerPlugin<ApiContext>[] = [
         ApolloServerPluginDrainHttpServer({ httpServer }),
+        // Every answer depends on its caller (grants, masks) and no field sets a cache hint, so every answer is
+        // `Cache-Control: no-store`, as Apollo's cache-control plugin (on by default) would say. That plugin is off:
+        // it instruments every field of every request to compute that constant (measured: about a third of the CPU
+        // of the metadata benchmark's query).
+        ApolloServerPluginCacheControlDisabled(),
+        {
+          requestDidStart: () =>
+            Promise.resolve({
+              willSendResponse: ({ response }) => {
+                response.http.headers.set('cache-control', 'no-store');
+                return Promise.resolve();
+              },
+            }),
+        },
         {
           // Websockets are upgraded sockets the HTTP drain does not see: close them first.
           serverWillStart: () =>

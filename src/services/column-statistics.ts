@@ -1,5 +1,6 @@
 import { parseColumnType } from '../domain/column-type.js';
 import type { TableColumn } from '../domain/table.js';
+import { compareUtf8 } from '../domain/utf8-order.js';
 import { compareStatValues, type ParquetFileSummary, type StatValue } from './parquet-footer-cache.js';
 
 /**
@@ -17,32 +18,68 @@ export interface ColumnStatistics {
 /** The Hive partition value that stands for null. */
 export const HIVE_NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
-/**
- * Aggregates one data column over the readable files. A file written before the column existed counts all
- * its rows as nulls and does not affect the bounds.
- */
-export function aggregateColumnStatistics(column: TableColumn, files: readonly ParquetFileSummary[]): ColumnStatistics {
-  let nullCount: number | null = 0;
-  let min: StatValue | undefined;
-  let max: StatValue | undefined;
-  let boundsKnown = true;
+/** One leaf column's figures over a set of files, before they are formatted for a table column. */
+export interface ColumnAggregate {
+  /** Sum of the null counts of the files that hold the column; null when one of them has no null count. */
+  nullCount: number | null;
+  /** Rows of the files that hold the column: the rows of the others are nulls of it. */
+  rows: number;
+  /** Smallest and largest value over the files, compared by compareStatValues. */
+  min: StatValue | undefined;
+  max: StatValue | undefined;
+  /** False when a file lacks bounds for it: then min and max are not the true bounds. */
+  boundsKnown: boolean;
+}
+
+/** Every leaf column of a set of files, aggregated in one pass over the files (not one pass per column). */
+export interface FileColumnAggregates {
+  /** Rows of all the files. */
+  rowCount: number;
+  columns: ReadonlyMap<string, ColumnAggregate>;
+}
+
+export function aggregateFileColumns(files: readonly ParquetFileSummary[]): FileColumnAggregates {
+  const columns = new Map<string, ColumnAggregate>();
+  let rowCount = 0;
   for (const file of files) {
-    const col = file.columns.find((c) => c.name === column.name);
-    if (col === undefined) {
-      if (nullCount !== null) nullCount += file.rowCount;
-      continue;
+    rowCount += file.rowCount;
+    for (const col of file.columns) {
+      let agg = columns.get(col.name);
+      if (agg === undefined) {
+        agg = { nullCount: 0, rows: 0, min: undefined, max: undefined, boundsKnown: true };
+        columns.set(col.name, agg);
+      }
+      agg.rows += file.rowCount;
+      agg.nullCount = agg.nullCount === null || col.nullCount === null ? null : agg.nullCount + col.nullCount;
+      if (!col.boundsKnown) agg.boundsKnown = false;
+      if (col.min !== undefined && (agg.min === undefined || compareStatValues(col.min, agg.min) < 0))
+        agg.min = col.min;
+      if (col.max !== undefined && (agg.max === undefined || compareStatValues(col.max, agg.max) > 0))
+        agg.max = col.max;
     }
-    nullCount = nullCount === null || col.nullCount === null ? null : nullCount + col.nullCount;
-    if (!col.boundsKnown) boundsKnown = false;
-    if (col.min !== undefined && (min === undefined || compareStatValues(col.min, min) < 0)) min = col.min;
-    if (col.max !== undefined && (max === undefined || compareStatValues(col.max, max) > 0)) max = col.max;
   }
-  if (!boundsKnown) return { nullCount, min: null, max: null };
+  return { rowCount, columns };
+}
+
+/**
+ * One data column's statistics from the aggregates of the readable files. A file written before the column existed
+ * counts all its rows as nulls and does not affect the bounds.
+ */
+export function columnStatistics(column: TableColumn, aggregates: FileColumnAggregates): ColumnStatistics {
+  const agg = aggregates.columns.get(column.name);
+  if (agg === undefined) return { nullCount: aggregates.rowCount, min: null, max: null };
+  const nullCount = agg.nullCount === null ? null : agg.nullCount + (aggregates.rowCount - agg.rows);
+  if (!agg.boundsKnown) return { nullCount, min: null, max: null };
   return {
     nullCount,
-    min: min === undefined ? null : formatStatValue(min, column),
-    max: max === undefined ? null : formatStatValue(max, column),
+    min: agg.min === undefined ? null : formatStatValue(agg.min, column),
+    max: agg.max === undefined ? null : formatStatValue(agg.max, column),
   };
+}
+
+/** Aggregates one data column over the readable files (see columnStatistics). */
+export function aggregateColumnStatistics(column: TableColumn, files: readonly ParquetFileSummary[]): ColumnStatistics {
+  return columnStatistics(column, aggregateFileColumns(files));
 }
 
 /** A partition key's statistics from the values in the file paths, weighted by each file's rows. */
@@ -54,8 +91,7 @@ export function partitionKeyStatistics(
   let min: string | undefined;
   let max: string | undefined;
   const numeric = column.kind === 'int' || column.kind === 'bigint' || column.kind === 'double';
-  const compare = (a: string, b: string): number =>
-    numeric ? Number(a) - Number(b) : Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const compare = (a: string, b: string): number => (numeric ? Number(a) - Number(b) : compareUtf8(a, b));
   for (const file of files) {
     const value = file.values[column.name];
     if (value === undefined || value === HIVE_NULL_PARTITION) {

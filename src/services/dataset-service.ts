@@ -8,9 +8,10 @@ import { exportableColumns, normalizeExportRequest, type NormalizedExportRequest
 import { compileExportQuery, type QueryFile } from '../domain/export-sql.js';
 import { assertColumnsUsable, statsVisible } from '../domain/policy.js';
 import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../domain/table.js';
+import { compareUtf8 } from '../domain/utf8-order.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
-import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
+import type { ObjectStore } from '../ports/object-store.js';
 import type { DatasetRegistry } from './dataset-registry.js';
 import {
   checkPartitionFilters,
@@ -20,10 +21,22 @@ import {
   summarisePartitions,
 } from './dataset-partitions.js';
 import { type PreviewColumn, type PreviewValue, readPreviewRows } from './dataset-preview.js';
-import { aggregateColumnStatistics, type ColumnStatistics, partitionKeyStatistics } from './column-statistics.js';
+import { CoalescedReads } from './coalesced-reads.js';
+import { isPromise, mapMaybe, type MaybePromise } from './maybe-promise.js';
+import type { ColumnStatistics } from './column-statistics.js';
+import { readDataVersion, readDataVersions } from './data-version.js';
+import {
+  type DatasetFiles,
+  type DatasetSnapshot,
+  DatasetSnapshotCache,
+  type DatasetSnapshotOptions,
+  type DatasetStatistics,
+} from './dataset-snapshots.js';
 import { schemaHistory, type SchemaVersionView } from './schema-history.js';
 import { compareText, type Page, type PageArgs, paginate, type PageLimits } from './pagination.js';
-import type { ParquetFileSummary, ParquetFooterCache } from './parquet-footer-cache.js';
+import type { ParquetFooterCache } from './parquet-footer-cache.js';
+
+export type { DataFile, DatasetFiles, DatasetStatistics } from './dataset-snapshots.js';
 
 export interface DatasetFilter {
   /** Case-insensitive text found in the name, the description or a column name. */
@@ -34,42 +47,26 @@ export interface DatasetFilter {
   updatedSince?: Date | null | undefined;
 }
 
-/** One data file of a table, as listed. */
-export interface DataFile {
-  object: ObjectInfo;
-  /** Hive partition values from the key (`event_date=2024-01-01/...`), decoded. */
-  values: Record<string, string>;
-}
-
-/** A table's files from one listing: enough for sizes and dates without opening any file. */
-export interface DatasetFiles {
-  files: DataFile[];
-  sizeBytes: number;
-  /** Newest `lastModified` of the files; null without files. */
-  newestModified: Date | null;
-}
-
-/** A table's footer-derived statistics. */
-export interface DatasetStatistics {
-  rowCount: number;
-  /** Files whose footer could not be read; their rows are not in `rowCount`. */
-  unreadableFileCount: number;
-  /** Data columns and partition keys by name. */
-  columns: Map<string, ColumnStatistics>;
-  /** Readable files with their partition values, for per-partition figures. */
-  files: { file: ParquetFileSummary; values: Record<string, string> }[];
-}
-
 /**
- * Per-request loaders. They de-duplicate and batch the catalog and store calls that the fields of one
- * request need: each table is listed once per request however many fields ask, and footers come from the
- * shared cache. Made fresh per request so one request never sees another's stale listing.
+ * Per-request loaders. They de-duplicate and batch the catalog and store calls that the fields of one request need:
+ * each dataset's data version is read once per request however many fields ask, and its snapshot (listing, footers,
+ * statistics) comes from the cache shared by all requests (DatasetSnapshotCache), listed again only when the version
+ * changed. Made fresh per request, so every request reads the versions anew.
  */
 export interface DatasetLoaders {
-  tables: () => Promise<TableDefinition[]>;
+  tables: () => Promise<readonly TableDefinition[]>;
   table: DataLoader<string, TableDefinition | undefined>;
+  /**
+   * Reads the data versions of all datasets with one listing, for this request's snapshots (instead of a HEAD per
+   * dataset); started early, it runs alongside the catalog listing.
+   */
+  readAllVersions: () => void;
+  /** The snapshot of a table under its current data version. */
+  snapshot: DataLoader<TableDefinition, DatasetSnapshot, string>;
   files: DataLoader<TableDefinition, DatasetFiles, string>;
   statistics: DataLoader<TableDefinition, DatasetStatistics, string>;
+  /** What `files` and `statistics` have loaded in this request, by table, for synchronous reads. */
+  loaded: { files: Map<string, DatasetFiles>; statistics: Map<string, DatasetStatistics> };
   /** Every catalog-registered partition of a table, all pages. */
   partitions: DataLoader<TableDefinition, PartitionRecord[], string>;
 }
@@ -109,6 +106,8 @@ export interface DatasetServiceDeps {
   clock?: () => Date;
   /** Footer reads in flight at once for one table. Default 16. */
   footerConcurrency?: number;
+  /** How snapshots are kept across requests: time limit and bounds (see DatasetSnapshotOptions). */
+  snapshots?: Omit<DatasetSnapshotOptions, 'footerConcurrency'>;
 }
 
 export const DATASET_CURSOR_KIND = 'dataset';
@@ -122,41 +121,95 @@ const ALL_VISIBLE: EffectiveGrant = { allowedColumns: null, maskedColumns: [], r
 
 /** Datasets: the catalog's tables with figures computed from their Parquet files in the processed bucket. */
 export class DatasetService {
-  private readonly footerConcurrency: number;
   private readonly clock: () => Date;
+  private readonly snapshots: DatasetSnapshotCache;
+  /** Data versions, one HEAD per dataset for all the requests that ask at once. */
+  private readonly versions: CoalescedReads<string, string | null>;
+  /** Data versions of all datasets, one listing for all the requests that ask at once. */
+  private readonly versionLists: CoalescedReads<'all', ReadonlyMap<string, string>>;
+  /** The catalog's tables (completed from the definitions, in name order), one listing for the requests asking at once. */
+  private readonly tableLists: CoalescedReads<'all', readonly TableDefinition[]>;
+  /** Catalog records completed from the definitions, for catalogs that hand out the same record while it is unchanged. */
+  private readonly completed = new WeakMap<TableDefinition, TableDefinition>();
 
   constructor(private readonly deps: DatasetServiceDeps) {
-    this.footerConcurrency = deps.footerConcurrency ?? 16;
     this.clock = deps.clock ?? (() => new Date());
+    this.snapshots = new DatasetSnapshotCache(
+      { store: deps.store, catalog: deps.catalog, footers: deps.footers, logger: deps.logger },
+      { ...deps.snapshots, footerConcurrency: deps.footerConcurrency ?? 16 },
+    );
+    this.versions = new CoalescedReads((name) => readDataVersion(deps.store, name));
+    this.versionLists = new CoalescedReads<'all', ReadonlyMap<string, string>>(() => readDataVersions(deps.store));
+    this.tableLists = new CoalescedReads(async () =>
+      Object.freeze((await deps.catalog.listTables()).map((t) => this.withDefinition(t)).sort(byName)),
+    );
+  }
+
+  /** Snapshots served from the cache and listings made since start-up, and what the cache holds. */
+  get snapshotCounters(): DatasetSnapshotCache['counters'] {
+    return this.snapshots.counters;
   }
 
   createLoaders(): DatasetLoaders {
-    let all: Promise<TableDefinition[]> | undefined;
-    const tables = (): Promise<TableDefinition[]> => {
-      all ??= this.deps.catalog
-        .listTables()
-        .then((list) => list.map((t) => this.withDefinition(t)).sort((a, b) => compareText(a.name, b.name)));
+    let all: Promise<readonly TableDefinition[]> | undefined;
+    const tables = (): Promise<readonly TableDefinition[]> => {
+      all ??= this.tableLists.load('all');
       return all;
     };
-    const files = new DataLoader<TableDefinition, DatasetFiles, string>(
-      (defs) => Promise.all(defs.map((t) => this.listFiles(t))),
-      { cacheKeyFn: (t) => t.location },
+    const byLocation = { cacheKeyFn: tableKey };
+    const loaded: DatasetLoaders['loaded'] = { files: new Map(), statistics: new Map() };
+    // Each dataset's data version (the change signal every writer updates after changing the data) is read once per
+    // request: a HEAD, or one listing of them all (readAllVersions); either shared with the requests asking at once.
+    const versions = new DataLoader<string, string | null>((names) =>
+      Promise.all(names.map((n) => this.versions.load(n))),
     );
-    // Statistics reuse the listing the `files` loader made for the same request.
-    const statistics = new DataLoader<TableDefinition, DatasetStatistics, string>(
-      (defs) => Promise.all(defs.map(async (t) => this.computeStatistics(t, await files.load(t)))),
-      { cacheKeyFn: (t) => `${t.name}\u0000${t.location}` },
+    let listed: Promise<ReadonlyMap<string, string>> | undefined;
+    const readAllVersions = (): void => {
+      if (listed !== undefined) return;
+      listed = this.versionLists.load('all');
+      // Its failure is met (and reported) by the snapshots that wait for it, if any do.
+      listed.catch(() => undefined);
+    };
+    const versionOf = async (name: string): Promise<string | null> =>
+      listed !== undefined ? ((await listed).get(name) ?? null) : versions.load(name);
+    const snapshot = new DataLoader<TableDefinition, DatasetSnapshot, string>(
+      (defs) => Promise.all(defs.map(async (t) => this.snapshots.get(t, await versionOf(t.name)))),
+      byLocation,
     );
     return {
       tables,
       table: new DataLoader((names) =>
         Promise.all(names.map(async (n) => this.withDefinition(await this.deps.catalog.getTable(n)))),
       ),
-      files,
-      statistics,
-      partitions: new DataLoader((defs) => Promise.all(defs.map((t) => this.registeredPartitions(t.name))), {
-        cacheKeyFn: (t) => t.name,
-      }),
+      readAllVersions,
+      snapshot,
+      files: new DataLoader(
+        (defs) =>
+          Promise.all(
+            defs.map(async (t) => {
+              const files = (await snapshot.load(t)).files;
+              loaded.files.set(tableKey(t), files);
+              return files;
+            }),
+          ),
+        byLocation,
+      ),
+      statistics: new DataLoader(
+        (defs) =>
+          Promise.all(
+            defs.map(async (t) => {
+              const stats = await (await snapshot.load(t)).statistics(t);
+              loaded.statistics.set(tableKey(t), stats);
+              return stats;
+            }),
+          ),
+        byLocation,
+      ),
+      loaded,
+      partitions: new DataLoader(
+        (defs) => Promise.all(defs.map(async (t) => (await snapshot.load(t)).registeredPartitions())),
+        byLocation,
+      ),
     };
   }
 
@@ -192,25 +245,47 @@ export class DatasetService {
     return loaders.table.load(name);
   }
 
-  files(table: TableDefinition, loaders: DatasetLoaders): Promise<DatasetFiles> {
-    return loaders.files.load(table);
+  /**
+   * Loads in one go what the fields of the given datasets will ask for (their snapshots under the current data
+   * versions, and with `statistics` their footers' statistics), so that those fields answer synchronously. Only an
+   * optimisation: a failure is left for the fields themselves to meet and report.
+   */
+  async prefetch(
+    tables: readonly TableDefinition[],
+    loaders: DatasetLoaders,
+    want: { statistics: boolean },
+  ): Promise<void> {
+    await Promise.allSettled(
+      tables.map((t) =>
+        want.statistics ? Promise.all([loaders.files.load(t), loaders.statistics.load(t)]) : loaders.files.load(t),
+      ),
+    );
   }
 
-  statistics(table: TableDefinition, loaders: DatasetLoaders): Promise<DatasetStatistics> {
-    return loaders.statistics.load(table);
+  /** The table's files, synchronously when this request has loaded them. */
+  files(table: TableDefinition, loaders: DatasetLoaders): MaybePromise<DatasetFiles> {
+    return loaders.loaded.files.get(tableKey(table)) ?? loaders.files.load(table);
+  }
+
+  /** The table's statistics, synchronously when this request has loaded them. */
+  statistics(table: TableDefinition, loaders: DatasetLoaders): MaybePromise<DatasetStatistics> {
+    return loaders.loaded.statistics.get(tableKey(table)) ?? loaders.statistics.load(table);
   }
 
   /** When the data (newest file) or the schema (catalog record) last changed, whichever is later. */
-  async lastUpdated(table: TableDefinition, loaders: DatasetLoaders): Promise<Date> {
-    const { newestModified } = await loaders.files.load(table);
-    const schemaChanged = Date.parse(table.updatedAt);
-    // A fresh Date: adapters may hand out Dates made in another realm (fs.Stats), which `instanceof` rejects.
-    return new Date(Math.max(newestModified?.getTime() ?? schemaChanged, schemaChanged));
+  lastUpdated(table: TableDefinition, loaders: DatasetLoaders): MaybePromise<Date> {
+    return mapMaybe(this.files(table, loaders), ({ newestModified }) => {
+      const schemaChanged = Date.parse(table.updatedAt);
+      // A fresh Date: adapters may hand out Dates made in another realm (fs.Stats), which `instanceof` rejects.
+      return new Date(Math.max(newestModified?.getTime() ?? schemaChanged, schemaChanged));
+    });
   }
 
-  async columnStatistics(table: TableDefinition, column: string, loaders: DatasetLoaders): Promise<ColumnStatistics> {
-    const stats = await loaders.statistics.load(table);
-    return stats.columns.get(column) ?? { nullCount: null, min: null, max: null };
+  columnStatistics(table: TableDefinition, column: string, loaders: DatasetLoaders): MaybePromise<ColumnStatistics> {
+    return mapMaybe(
+      this.statistics(table, loaders),
+      (stats) => stats.columns.get(column) ?? { nullCount: null, min: null, max: null },
+    );
   }
 
   /**
@@ -219,8 +294,17 @@ export class DatasetService {
    * either says so.
    */
   private withDefinition<T extends TableDefinition | undefined>(table: T): T {
-    const def = table === undefined ? undefined : this.deps.registry?.find(table.name);
-    if (table === undefined || def === undefined) return table;
+    if (table === undefined) return table;
+    const known = this.completed.get(table);
+    if (known !== undefined) return known as T;
+    const done = this.completeFromDefinition(table);
+    this.completed.set(table, done);
+    return done as T;
+  }
+
+  private completeFromDefinition(table: TableDefinition): TableDefinition {
+    const def = this.deps.registry?.find(table.name);
+    if (def === undefined) return table;
     const complete = (c: TableColumn): TableColumn => {
       const declared = def.columns.find((d) => d.name === c.name);
       if (declared === undefined) return c;
@@ -276,18 +360,33 @@ export class DatasetService {
    * them (`statsVisible`): it is the maximum of a column over every row, so a masked event-time column or a row
    * filter leaves it (and the event lag) null. Write times are the pipeline's, not the data's, and stay.
    */
-  async freshness(
+  freshness(
     table: TableDefinition,
     loaders: DatasetLoaders,
     grant: EffectiveGrant | null = null,
-  ): Promise<DatasetFreshness> {
+  ): MaybePromise<DatasetFreshness> {
+    const eventColumn = this.eventTimeColumn(table);
+    const withEvents = eventColumn !== undefined && (grant === null || statsVisible(grant, eventColumn.name));
+    const files = this.files(table, loaders);
+    const stats = withEvents ? this.statistics(table, loaders) : undefined;
+    if (!isPromise(files) && (stats === undefined || !isPromise(stats))) {
+      return this.freshnessOf(table, files, eventColumn, stats);
+    }
+    return Promise.all([files, stats]).then(([f, s]) => this.freshnessOf(table, f, eventColumn, s));
+  }
+
+  /** Freshness from the files and, when the caller may see the event column's statistics, those statistics. */
+  private freshnessOf(
+    table: TableDefinition,
+    { newestModified }: DatasetFiles,
+    eventColumn: TableColumn | undefined,
+    stats: DatasetStatistics | undefined,
+  ): DatasetFreshness {
     const now = this.clock().getTime();
     const expected = this.deps.registry?.find(table.name)?.expectedIntervalMinutes ?? null;
-    const { newestModified } = await loaders.files.load(table);
-    const eventColumn = this.eventTimeColumn(table);
     let newestEvent: Date | null = null;
-    if (eventColumn !== undefined && (grant === null || statsVisible(grant, eventColumn.name))) {
-      const max = (await this.columnStatistics(table, eventColumn.name, loaders)).max;
+    if (eventColumn !== undefined && stats !== undefined) {
+      const max = stats.columns.get(eventColumn.name)?.max ?? null;
       newestEvent = max === null ? null : parseInstant(max);
     }
     const lag = (d: Date | null): number | null => (d === null ? null : Math.floor((now - d.getTime()) / 1000));
@@ -441,74 +540,23 @@ export class DatasetService {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
 
-  private async registeredPartitions(name: string): Promise<PartitionRecord[]> {
-    const out: PartitionRecord[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.deps.catalog.listPartitions(name, {
-        maxResults: 1000,
-        ...(token !== undefined ? { token } : {}),
-      });
-      out.push(...page.partitions);
-      token = page.nextToken;
-    } while (token !== undefined);
-    return out;
-  }
+/** Keys of table objects, so that the fields of a request (a hundred per dataset) do not build them again. */
+const tableKeys = new WeakMap<TableDefinition, string>();
 
-  /** Lists a table's data files: every key under its location except those in `_`- or `.`-prefixed folders or files. */
-  private async listFiles(table: TableDefinition): Promise<DatasetFiles> {
-    const files: DataFile[] = [];
-    let sizeBytes = 0;
-    let newest: Date | null = null;
-    const prefix = table.location.endsWith('/') ? table.location : `${table.location}/`;
-    for await (const object of this.deps.store.listAll('processed', prefix)) {
-      const rest = object.key.slice(prefix.length);
-      if (rest === '' || rest.endsWith('/')) continue;
-      const segments = rest.split('/');
-      // Spark, Hive and DuckDB keep markers and temporary output under `_` and `.` names.
-      if (segments.some((s) => s.startsWith('_') || s.startsWith('.'))) continue;
-      const values: Record<string, string> = {};
-      for (const segment of segments.slice(0, -1)) {
-        const eq = segment.indexOf('=');
-        if (eq > 0) values[segment.slice(0, eq)] = safeDecode(segment.slice(eq + 1));
-      }
-      files.push({ object, values });
-      sizeBytes += object.size;
-      if (newest === null || object.lastModified.getTime() > newest.getTime()) newest = object.lastModified;
-    }
-    return { files, sizeBytes, newestModified: newest };
+/** A table's key in the per-request loaders: its name and location (the views of one table share it). */
+function tableKey(t: TableDefinition): string {
+  let key = tableKeys.get(t);
+  if (key === undefined) {
+    key = `${t.name}\u0000${t.location}`;
+    tableKeys.set(t, key);
   }
+  return key;
+}
 
-  private async computeStatistics(table: TableDefinition, listing: DatasetFiles): Promise<DatasetStatistics> {
-    const results = await mapLimit(listing.files, this.footerConcurrency, (f) =>
-      this.deps.footers.read('processed', f.object),
-    );
-    const readable: DatasetStatistics['files'] = [];
-    let unreadable = 0;
-    results.forEach((r, i) => {
-      if (r.ok) readable.push({ file: r.file, values: listing.files[i]!.values });
-      else {
-        unreadable += 1;
-        this.deps.logger.warn('unreadable Parquet file skipped in statistics', {
-          dataset: table.name,
-          key: r.file.key,
-          error: r.file.error,
-        });
-      }
-    });
-    const columns = new Map<string, ColumnStatistics>();
-    const summaries = readable.map((r) => r.file);
-    for (const column of table.columns) columns.set(column.name, aggregateColumnStatistics(column, summaries));
-    const withRows = readable.map((r) => ({ values: r.values, rowCount: r.file.rowCount }));
-    for (const key of table.partitionKeys) columns.set(key.name, partitionKeyStatistics(key, withRows));
-    return {
-      rowCount: summaries.reduce((n, f) => n + f.rowCount, 0),
-      unreadableFileCount: unreadable,
-      columns,
-      files: readable,
-    };
-  }
+function byName(a: TableDefinition, b: TableDefinition): number {
+  return compareUtf8(a.name, b.name);
 }
 
 function matches(table: TableDefinition, search: string): boolean {
@@ -532,26 +580,4 @@ function hivePath(key: string): string[] {
 function parseInstant(text: string): Date | null {
   const ms = Date.parse(text.length > 24 && text.endsWith('Z') ? `${text.slice(0, 23)}Z` : text);
   return Number.isNaN(ms) ? null : new Date(ms);
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -1,4 +1,5 @@
 import type { ColumnMetaData, FileMetaData, LogicalType, SchemaElement, Statistics } from 'hyparquet';
+import { compareUtf8 } from '../domain/utf8-order.js';
 import type { BucketName, ObjectInfo, ObjectStore } from '../ports/object-store.js';
 
 /**
@@ -307,7 +308,7 @@ export function compareStatValues(a: StatValue, b: StatValue): number {
   }
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
-  if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (typeof a === 'string' && typeof b === 'string') return compareUtf8(a, b);
   if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b);
-  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+  return compareUtf8(String(a), String(b));
 }

@@ -6,6 +6,7 @@ import { BadInputError } from '../domain/errors.js';
 import type { TableColumn, TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { writeDataVersion } from './data-version.js';
 
 /**
  * Existing Parquet data as a dataset: `careplus register`. The table is inferred from the files' own schemas (DuckDB
@@ -150,6 +151,8 @@ export async function registerParquetDataset(
       }
       await deps.catalog.addPartitions(name, [...seen.values()]);
     }
+    // The files under the location may be new to readers that cached an earlier listing of it.
+    await writeDataVersion(deps.store, name, 'register');
     return { table, files: keys.length };
   } finally {
     await rm(staging, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import {
@@ -7,6 +7,7 @@ import {
   ListDatasetNamesDocument,
   ListDatasetsDocument,
 } from '../../src/generated/graphql.js';
+import { writeDataVersion } from '../../src/services/data-version.js';
 import {
   column,
   CountingStore,
@@ -342,35 +343,69 @@ describe('GraphQL datasets over HTTP', () => {
     }
   });
 
-  it('lists each table once per request and never re-reads an unchanged footer', async () => {
+  it('lists each dataset once until a writer announces a change, and never re-reads an unchanged footer', async () => {
     const counting = new CountingStore(lake.store);
     const second = await startApi({ catalog: lake.catalog, store: counting });
     try {
       const first = await second.client.request(ListDatasetsDocument, {});
       expect(first.errors).toBeUndefined();
       expect(first.data!.datasets.nodes.map((n) => n.rowCount)).toEqual([2, 0, 5, 3]);
-      // One listing per dataset however many fields ask; one ranged read per data file, the footer.
-      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 4, getBytes: 5 });
+      // One listing of the data versions, one listing per dataset, one ranged read per data file (its footer).
+      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 5, getBytes: 5 });
 
       counting.reset();
       const again = await second.client.request(ListDatasetsDocument, {});
       expect(again.data).toEqual(first.data);
-      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 4 });
-      expect(second.footers.counters).toEqual({ hits: 5, misses: 5, size: 5 });
+      // Only the data versions: every listing and every statistic comes from the snapshots.
+      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 1 });
+      expect(second.footers.counters).toEqual({ hits: 0, misses: 5, size: 5 });
+      expect(second.datasets.snapshotCounters).toEqual({ hits: 4, listings: 4, size: 4, files: 5 });
 
-      // A rewritten file is a new version (new ETag): only it is read again.
+      // A rewritten file (a new version, new ETag), announced as every writer does: only its dataset is listed again,
+      // only that file's footer is read again.
       await writeParquet(
         db,
         lake.processedPath(TICKETS),
         `SELECT CAST(id AS INTEGER) AS id, CAST('t' AS VARCHAR) AS title FROM range(1, 11) r(id)`,
       );
+      await writeDataVersion(lake.store, 'tickets', 'test');
       counting.reset();
       const rewritten = await second.client.request(ListDatasetsDocument, {});
       expect(rewritten.data!.datasets.nodes.map((n) => n.rowCount)).toEqual([2, 0, 5, 10]);
       expect(rewritten.data!.datasets.nodes[3]!.columns[0]!.stats).toEqual({ nullCount: 0, min: '1', max: '10' });
-      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 4, getBytes: 1 });
+      expect(Object.fromEntries(counting.calls)).toEqual({ listAll: 2, getBytes: 1 });
     } finally {
       await second.stop();
+    }
+  });
+
+  it('serves a change nobody announced once the listing is older than the time limit, and not before', async () => {
+    let now = 0;
+    const third = await startApi({
+      catalog: lake.catalog,
+      store: lake.store,
+      snapshots: { revalidateMs: 60_000, now: () => now },
+    });
+    const extra = 'tickets/part-1.parquet';
+    try {
+      const before = await third.client.request(ListDatasetsDocument, {});
+      expect(before.data!.datasets.nodes.map((n) => n.fileCount)).toEqual([2, 0, 2, 1]);
+      // Copied in by a tool that does not announce its change.
+      await writeParquet(
+        db,
+        lake.processedPath(extra),
+        `SELECT CAST(11 AS INTEGER) AS id, CAST('u' AS VARCHAR) AS title`,
+      );
+      now = 59_999;
+      const cached = await third.client.request(ListDatasetsDocument, {});
+      expect(cached.data).toEqual(before.data);
+      now = 60_000;
+      const relisted = await third.client.request(ListDatasetsDocument, {});
+      expect(relisted.data!.datasets.nodes.map((n) => n.fileCount)).toEqual([2, 0, 2, 2]);
+      expect(relisted.data!.datasets.nodes[3]!.rowCount).toBe(before.data!.datasets.nodes[3]!.rowCount! + 1);
+    } finally {
+      await third.stop();
+      await rm(lake.processedPath(extra), { force: true });
     }
   });
 });

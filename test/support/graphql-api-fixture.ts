@@ -14,7 +14,7 @@ import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { createApiServer, type ApiDeps, type ApiServer, type ApiServerConfig } from '../../src/server.js';
 import type { DatasetRegistry } from '../../src/services/dataset-registry.js';
-import { DatasetService } from '../../src/services/dataset-service.js';
+import { DatasetService, type DatasetServiceDeps } from '../../src/services/dataset-service.js';
 import { PipelineService } from '../../src/services/pipeline-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { GraphQLTestClient } from './graphql-client.js';
@@ -169,6 +169,8 @@ export async function startApi(options: {
   authenticate?: ApiDeps['authenticate'];
   policy?: AccessPolicy;
   limits?: Partial<ApiServerConfig['limits']>;
+  /** How dataset snapshots are kept between requests (time limit, clock). */
+  snapshots?: DatasetServiceDeps['snapshots'];
 }): Promise<RunningApi> {
   const logger = options.logger ?? new JsonLogger('silent');
   const env = options.env ?? 'test';
@@ -186,6 +188,7 @@ export async function startApi(options: {
     ...optional,
     ...(options.duckdb !== undefined ? { duckdb: options.duckdb } : {}),
     ...(options.stagingDir !== undefined ? { stagingDir: options.stagingDir } : {}),
+    ...(options.snapshots !== undefined ? { snapshots: options.snapshots } : {}),
   });
   const pipeline = new PipelineService({
     store: options.store,

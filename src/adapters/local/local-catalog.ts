@@ -1,6 +1,6 @@
 import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../../domain/table.js';
 import type { Catalog, PartitionPage } from '../../ports/catalog.js';
-import type { ObjectStore } from '../../ports/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../../ports/object-store.js';
 
 const TABLES = '_catalog/tables/';
 const PARTITIONS = '_catalog/partitions/';
@@ -17,6 +17,11 @@ interface TableDocument {
  */
 export class LocalCatalog implements Catalog {
   readonly kind = 'local' as const;
+  /**
+   * Table documents by key, with the ETag they were read at: a document whose ETag has not changed is not read and
+   * parsed again (the API lists the tables on every request). Frozen: callers share them.
+   */
+  private readonly docs = new Map<string, { etag: string; doc: TableDocument }>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -27,7 +32,7 @@ export class LocalCatalog implements Catalog {
     const tables: TableDefinition[] = [];
     for await (const obj of this.store.listAll('processed', TABLES)) {
       if (!obj.key.endsWith('.json')) continue;
-      const doc = await this.readDoc(obj.key);
+      const doc = await this.readDoc(obj.key, obj);
       if (doc) tables.push(doc.table);
     }
     return tables.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -44,7 +49,7 @@ export class LocalCatalog implements Catalog {
   async putTable(input: Omit<TableDefinition, 'schemaVersion' | 'updatedAt'>): Promise<TableDefinition> {
     const existing = await this.readDoc(tableKey(input.name));
     const now = this.now().toISOString();
-    const versions = existing?.versions ?? [];
+    const versions = [...(existing?.versions ?? [])];
     const current = versions[versions.length - 1];
     let schemaVersion = current?.version ?? 0;
     const changed = current === undefined || !sameColumns(current.columns, input.columns);
@@ -95,11 +100,32 @@ export class LocalCatalog implements Catalog {
     await this.store.delete('processed', tableKey(name));
   }
 
-  private async readDoc(key: string): Promise<TableDocument | undefined> {
-    if (!(await this.store.head('processed', key))) return undefined;
+  /** The document at `key`, or undefined; `listed` is its listing entry when the caller has it (no HEAD then). */
+  private async readDoc(key: string, listed?: ObjectInfo): Promise<TableDocument | undefined> {
+    const info = listed ?? (await this.store.head('processed', key));
+    if (!info) return undefined;
+    const cached = this.docs.get(key);
+    if (cached?.etag === info.etag) return cached.doc;
+    // Read after the ETag: if the document changed in between, newer bytes sit under the older ETag, which is
+    // never current again, so the next read replaces them.
     const bytes = await this.store.getBytes('processed', key);
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as TableDocument;
+    const doc = deepFreeze(JSON.parse(Buffer.from(bytes).toString('utf8')) as TableDocument);
+    this.docs.delete(key);
+    this.docs.set(key, { etag: info.etag, doc });
+    if (this.docs.size > MAX_CACHED_DOCS) this.docs.delete(this.docs.keys().next().value!);
+    return doc;
   }
+}
+
+/** Table documents kept parsed (the oldest read goes first beyond it). */
+const MAX_CACHED_DOCS = 10_000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 function tableKey(name: string): string {

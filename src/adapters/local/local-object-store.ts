@@ -14,6 +14,7 @@ import type {
   PutOptions,
 } from '../../ports/object-store.js';
 import { ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
+import { compareUtf8 } from '../../domain/utf8-order.js';
 
 const STAGING = '.staging';
 
@@ -135,26 +136,22 @@ export class LocalObjectStore implements ObjectStore {
     const all = await this.walk(bucket, prefix);
     const start = after === undefined ? 0 : upperBound(all, after);
     const page = all.slice(start, start + maxKeys);
-    const objects: ObjectInfo[] = [];
-    for (const key of page) {
-      const s = await stat(this.path(bucket, key)).catch(() => undefined);
-      if (s?.isFile()) objects.push(info(key, s));
-    }
+    const objects = await describe(page);
     const hasMore = start + maxKeys < all.length;
     const last = page[page.length - 1];
     return {
       objects,
-      nextToken: hasMore && last !== undefined ? Buffer.from(last, 'utf8').toString('base64url') : undefined,
+      nextToken: hasMore && last !== undefined ? Buffer.from(last.key, 'utf8').toString('base64url') : undefined,
     };
   }
 
   async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
-    let token: string | undefined;
-    do {
-      const page = await this.list(bucket, prefix, { maxKeys: 1000, ...(token !== undefined ? { token } : {}) });
-      yield* page.objects;
-      token = page.nextToken;
-    } while (token !== undefined);
+    // One walk serves every page (paging through list() would walk the whole tree again for each page); keys
+    // added or removed after the walk are missed or skipped, as with any listing that is not a snapshot.
+    const all = await this.walk(bucket, prefix);
+    for (let i = 0; i < all.length; i += LIST_PAGE_KEYS) {
+      yield* await describe(all.slice(i, i + LIST_PAGE_KEYS));
+    }
   }
 
   async delete(bucket: BucketName, key: string): Promise<void> {
@@ -185,14 +182,14 @@ export class LocalObjectStore implements ObjectStore {
     return info(key, await stat(dest));
   }
 
-  /** Keys under a prefix, sorted as S3 sorts them (by UTF-8 bytes). */
-  private async walk(bucket: BucketName, prefix: string): Promise<string[]> {
+  /** Files under a prefix with their paths, sorted by key as S3 sorts keys (by UTF-8 bytes). */
+  private async walk(bucket: BucketName, prefix: string): Promise<WalkedFile[]> {
     const base = join(this.root, this.buckets[bucket]);
     // Start from the deepest folder the prefix names, then filter by the full prefix.
     const slash = prefix.lastIndexOf('/');
     const dirPrefix = slash >= 0 ? prefix.slice(0, slash + 1) : '';
     if (dirPrefix !== '') assertKey(dirPrefix.slice(0, -1));
-    const keys: string[] = [];
+    const found: WalkedFile[] = [];
     const visit = async (dir: string, rel: string): Promise<void> => {
       let entries;
       try {
@@ -201,19 +198,41 @@ export class LocalObjectStore implements ObjectStore {
         if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
         throw err;
       }
+      const folders: Promise<void>[] = [];
       for (const e of entries) {
         const k = rel + e.name;
+        // Names read from the folder are single path segments: no join() (and its normalisation) needed.
         if (e.isDirectory()) {
           const sub = `${k}/`;
-          if (sub.startsWith(prefix) || prefix.startsWith(sub)) await visit(join(dir, e.name), sub);
+          if (sub.startsWith(prefix) || prefix.startsWith(sub)) folders.push(visit(dir + sep + e.name, sub));
         } else if (e.isFile() && k.startsWith(prefix)) {
-          keys.push(k);
+          found.push({ key: k, path: dir + sep + e.name });
         }
       }
+      // Sibling folders are read concurrently (the order is restored by the sort below).
+      await Promise.all(folders);
     };
     await visit(dirPrefix === '' ? base : join(base, ...dirPrefix.slice(0, -1).split('/')), dirPrefix);
-    return keys.sort(compareKeys);
+    return found.sort((a, b) => compareKeys(a.key, b.key));
   }
+}
+
+interface WalkedFile {
+  key: string;
+  path: string;
+}
+
+/** Keys per page of `listAll`, as S3 pages them. */
+const LIST_PAGE_KEYS = 1000;
+
+/** Metadata of walked files, in order; files removed since the walk are left out. */
+async function describe(files: readonly WalkedFile[]): Promise<ObjectInfo[]> {
+  const stats = await Promise.all(files.map((f) => stat(f.path).catch(() => undefined)));
+  const objects: ObjectInfo[] = [];
+  stats.forEach((s, i) => {
+    if (s?.isFile()) objects.push(info(files[i]!.key, s));
+  });
+  return objects;
 }
 
 function info(key: string, s: { size: number; mtime: Date; mtimeMs: number; ino: number }): ObjectInfo {
@@ -244,16 +263,17 @@ function assertKey(key: string): void {
   if (key.includes(sep) && sep !== '/') throw new Error(`invalid object key: ${JSON.stringify(key)}`);
 }
 
+/** S3's key order: by UTF-8 bytes (compared without encoding, see compareUtf8). */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return compareUtf8(a, b);
 }
 
-function upperBound(sorted: string[], after: string): number {
+function upperBound(sorted: readonly WalkedFile[], after: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareKeys(sorted[mid]!, after) <= 0) lo = mid + 1;
+    if (compareKeys(sorted[mid]!.key, after) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -1,8 +1,11 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql';
 import type { DatasetAccess } from '../../auth/access-control.js';
 import { aggregatesVisible, restrictTable } from '../../domain/policy.js';
 import { type ApiContext, callerOf } from '../context.js';
 import { requireDataset } from '../dataset-access.js';
+import { type DatasetDemand, datasetDemand } from '../dataset-demand.js';
+import { mapMaybe, type MaybePromise } from '../../services/maybe-promise.js';
 import { DatasetFilterInput } from '../inputs/dataset-filter.input.js';
 import { PartitionFilterInput } from '../inputs/partition-filter.input.js';
 import { DateTimeScalar, SafeIntScalar } from '../scalars.js';
@@ -27,6 +30,7 @@ export class DatasetResolver {
   })
   async datasets(
     @Ctx() ctx: ApiContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
     first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor after which the page starts.' })
@@ -34,6 +38,9 @@ export class DatasetResolver {
     @Arg('filter', () => DatasetFilterInput, { nullable: true }) filter: DatasetFilterInput | null,
   ): Promise<DatasetConnection> {
     const caller = callerOf(ctx);
+    const demand = datasetDemand(info, 'connection');
+    // A page may hold many datasets: their data versions come from one listing, made alongside the catalog's.
+    if (demand.files) ctx.loaders.datasets.readAllVersions();
     const granted = new Map<string, DatasetAccess>();
     const page = await ctx.services.datasets.list({ first, after, filter }, ctx.loaders.datasets, (tables) =>
       ctx.services.access.visible(caller, tables).map((a) => {
@@ -41,14 +48,18 @@ export class DatasetResolver {
         return restrictTable(a.grant, a.table);
       }),
     );
-    return toConnection(page, (t) => Dataset.from(granted.get(t.name)!));
+    const connection = toConnection(page, (t) => Dataset.from(granted.get(t.name)!));
+    await prefetch(ctx, connection.nodes, demand);
+    return connection;
   }
 
   @Query(() => Dataset, {
     description: 'One dataset by name; NOT_FOUND when there is none, or when you may not see it (the same answer).',
   })
-  async dataset(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<Dataset> {
-    return Dataset.from(await requireDataset(ctx, name, 'dataset'));
+  async dataset(@Ctx() ctx: ApiContext, @Info() info: GraphQLResolveInfo, @Arg('name') name: string): Promise<Dataset> {
+    const dataset = Dataset.from(await requireDataset(ctx, name, 'dataset'));
+    await prefetch(ctx, [dataset], datasetDemand(info, 'dataset'));
+    return dataset;
   }
 
   @FieldResolver(() => SafeIntScalar, {
@@ -56,42 +67,47 @@ export class DatasetResolver {
     description:
       'Rows in the readable Parquet files, from their footers. Null when the access policy filters your rows: footers count every row, including rows you may not see.',
   })
-  async rowCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number | null> {
+  rowCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number | null> {
     if (!aggregatesVisible(dataset.grant)) return null;
-    return (await ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets)).rowCount;
+    return mapMaybe(ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets), (s) => s.rowCount);
   }
 
   @FieldResolver(() => SafeIntScalar, {
     nullable: true,
     description: 'Bytes of all data files. Null when the access policy filters your rows, as `rowCount`.',
   })
-  async sizeBytes(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number | null> {
+  sizeBytes(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number | null> {
     if (!aggregatesVisible(dataset.grant)) return null;
-    return (await ctx.services.datasets.files(dataset.table, ctx.loaders.datasets)).sizeBytes;
+    return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) => f.sizeBytes);
   }
 
   @FieldResolver(() => Int, { description: 'Data files (keys under `_` or `.` folders are not data).' })
-  async fileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
-    return (await ctx.services.datasets.files(dataset.table, ctx.loaders.datasets)).files.length;
+  fileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
+    return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) => f.files.length);
   }
 
   @FieldResolver(() => Int, {
     description: 'Data files whose Parquet footer could not be read; their rows are not in `rowCount`.',
   })
-  async unreadableFileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<number> {
-    return (await ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets)).unreadableFileCount;
+  unreadableFileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
+    return mapMaybe(
+      ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets),
+      (s) => s.unreadableFileCount,
+    );
   }
 
   @FieldResolver(() => DateTimeScalar, {
     description: 'When the data (newest file) or the schema last changed, whichever is later.',
   })
-  async lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<Date> {
+  lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Date> {
     return ctx.services.datasets.lastUpdated(dataset.table, ctx.loaders.datasets);
   }
 
   @FieldResolver(() => Freshness)
-  async freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): Promise<Freshness> {
-    return Freshness.from(await ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant));
+  freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Freshness> {
+    return mapMaybe(ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant), (f) =>
+      Freshness.from(f),
+    );
   }
 
   @FieldResolver(() => PartitionConnection, {
@@ -146,4 +162,17 @@ export class DatasetResolver {
     );
     return versions.map((v) => SchemaVersionType.from(v));
   }
+}
+
+/**
+ * Loads what the selected fields need from the files of every dataset of the answer, all at once, so that those
+ * fields then answer synchronously (see DatasetService.prefetch).
+ */
+async function prefetch(ctx: ApiContext, datasets: readonly Dataset[], demand: DatasetDemand): Promise<void> {
+  if (!demand.files || datasets.length === 0) return;
+  await ctx.services.datasets.prefetch(
+    datasets.map((d) => d.table),
+    ctx.loaders.datasets,
+    { statistics: demand.statistics },
+  );
 }

@@ -4,6 +4,8 @@ import { SafeIntScalar } from '../scalars.js';
 @ObjectType('ColumnStats', {
   description:
     "Statistics of a column over the dataset's Parquet files, from their footers (no data is scanned). For partition keys, from the partition values.",
+  // Plain fields read the property with GraphQL's default resolver: no type-graphql wrapper per field and request.
+  simpleResolvers: true,
 })
 export class ColumnStats {
   @Field(() => SafeIntScalar, { nullable: true, description: 'Null values; null when some file does not record it.' })

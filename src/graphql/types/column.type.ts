@@ -6,7 +6,11 @@ import type { TableColumn, TableDefinition } from '../../domain/table.js';
 import { ColumnTypeEnum, columnTypeEnum } from './column-type.enum.js';
 import { MaskMethodEnum, maskMethodEnum } from './mask-method.enum.js';
 
-@ObjectType('Column', { description: 'A column of a dataset. `stats` is resolved from Parquet footers on request.' })
+@ObjectType('Column', {
+  description: 'A column of a dataset. `stats` is resolved from Parquet footers on request.',
+  // Plain fields read the property with GraphQL's default resolver: no type-graphql wrapper per field and request.
+  simpleResolvers: true,
+})
 export class Column {
   @Field()
   name!: string;

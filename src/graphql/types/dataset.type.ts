@@ -11,7 +11,11 @@ import { DatasetOriginEnum, datasetOriginEnum } from './dataset-origin.enum.js';
  * files (row count, size, statistics) are field resolvers in DatasetResolver, so a client that does not ask for
  * them costs no store call. Made only from a DatasetAccess, so no dataset reaches a client unchecked.
  */
-@ObjectType('Dataset', { description: 'A table of analyst-ready Parquet data in the processed bucket.' })
+@ObjectType('Dataset', {
+  description: 'A table of analyst-ready Parquet data in the processed bucket.',
+  // Plain fields read the property with GraphQL's default resolver: no type-graphql wrapper per field and request.
+  simpleResolvers: true,
+})
 export class Dataset {
   @Field({ description: 'Unique name; datasets are listed in name order.' })
   name!: string;

@@ -2,7 +2,11 @@ import { Field, Int, ObjectType } from 'type-graphql';
 import type { DatasetFreshness } from '../../services/dataset-service.js';
 import { DateTimeScalar, SafeIntScalar } from '../scalars.js';
 
-@ObjectType('Freshness', { description: 'How recent the data of a dataset is.' })
+@ObjectType('Freshness', {
+  description: 'How recent the data of a dataset is.',
+  // Plain fields read the property with GraphQL's default resolver: no type-graphql wrapper per field and request.
+  simpleResolvers: true,
+})
 export class Freshness {
   @Field(() => String, {
     nullable: true,
