@@ -8,6 +8,7 @@ import type { EtlDeps } from './etl-deps.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
 import { localCopy } from './publish-source.js';
+import { markDataChanged } from '../../src/services/data-version.js';
 import { type SourceLineage, writeLineage } from './source-lineage.js';
 import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
 
@@ -89,8 +90,10 @@ async function compactOne(
   const journalKey = `_pipeline/compactions/${def.name}/${def.partition.column}=${partition}.json`;
   const workDir = join(deps.cacheDir, 'compact-runs', randomUUID());
   const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
+  // Whether the partition's files changed: then readers are told (data-version.ts).
+  let changed = false;
   try {
-    await finishJournal(deps, journalKey);
+    changed = await finishJournal(deps, journalKey);
     const lineages = await readAllLineages(deps, def.name);
     // Every data file of the partition belongs to one source (its lineage lists it) or is a compacted file.
     const owner = new Map<string, SourceLineage>();
@@ -125,6 +128,7 @@ async function compactOne(
     });
 
     const added: string[] = [];
+    changed = true;
     try {
       for (let i = 0; i < outputs.length; i++) {
         await store.putFile('processed', outputs[i]!, merged.paths[i]!, {
@@ -175,20 +179,25 @@ async function compactOne(
       bytesAfter,
     };
   } finally {
+    if (changed) await markDataChanged(store, def.name, 'compact', deps.logger);
     await lock.release();
     await rm(workDir, { recursive: true, force: true });
   }
 }
 
-/** Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. */
-async function finishJournal(deps: EtlDeps, journalKey: string): Promise<void> {
-  if (!(await deps.store.head('processed', journalKey))) return;
+/**
+ * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. True when there
+ * was one.
+ */
+async function finishJournal(deps: EtlDeps, journalKey: string): Promise<boolean> {
+  if (!(await deps.store.head('processed', journalKey))) return false;
   const journal = JSON.parse(
     Buffer.from(await deps.store.getBytes('processed', journalKey)).toString('utf8'),
   ) as CompactionJournal;
   for (const l of journal.lineages) await writeLineage(deps.store, l);
   for (const key of journal.inputKeys) await deps.store.delete('processed', key);
   await deps.store.delete('processed', journalKey);
+  return true;
 }
 
 async function readAllLineages(deps: EtlDeps, dataset: string): Promise<SourceLineage[]> {

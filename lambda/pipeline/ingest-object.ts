@@ -158,29 +158,46 @@ async function runIngest(
   await mkdir(workDir, { recursive: true });
   const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir));
   // When the version is the content hash and this key was published before, the hash may say "already processed"
-  // (unless forced): then the pre-pass runs alone first. Otherwise plain JSON Lines are staged by DuckDB while the pre-pass hashes
-  // and scans the same file (DuckDB works on its own threads, the pre-pass on this one); the pre-pass decides
-  // afterwards whether that stage stands (see parseSource).
-  const overlap =
-    canStageFast(format, options) &&
-    !(published && knownVersion === undefined && !force) &&
-    !(await isGzipFile(rawPath));
+  // (unless forced): then the pre-pass runs alone first. Otherwise JSON Lines are staged by DuckDB while the pre-pass
+  // hashes and scans the same file (DuckDB works on its own threads, the pre-pass on this one); the pre-pass decides
+  // afterwards whether that stage stands (see parseSource). A gzipped file is read by both from the .gz: DuckDB
+  // inflates it for itself, and the pre-pass writes no inflated copy unless it finds something to clean.
+  const overlap = canStageFast(format, options) && !(published && knownVersion === undefined && !force);
+  const gzip = overlap && (await isGzipFile(rawPath));
 
   return deps.duckdb.withConnection(async (conn) => {
     const stageTable = stageTableName(recorder.current.runId);
     try {
+      let staging = overlap;
+      // An S3 version id names the version; otherwise it is the content hash, which the pre-pass computes.
+      const versionId = source.versionId ?? info.versionId;
+      const prepassRun = phases
+        .time('prepass', () =>
+          stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes, {
+            keepGzip: canStageFast(format, options),
+            hash: versionId === undefined,
+          }),
+        )
+        .catch((err: unknown) => {
+          // A failed pre-pass fails the object (a gzip that inflates over the limit, a truncated one): stop the
+          // stage rather than let it read on.
+          if (staging) conn.interrupt();
+          throw err;
+        });
+      const stageRun = overlap
+        ? phases
+            .time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, log, gzip))
+            .finally(() => (staging = false))
+        : undefined;
       // Both settle before anything else uses the connection, even when the pre-pass fails (a too-large object).
-      const [prepass, fast] = await Promise.allSettled([
-        phases.time('prepass', () => stageText(rawPath, workDir, format, def.csv, deps.maxObjectBytes)),
-        overlap ? phases.time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, log)) : undefined,
-      ]);
+      const [prepass, fast] = await Promise.allSettled([prepassRun, stageRun]);
       if (prepass.status === 'rejected') throw prepass.reason;
       const staged = prepass.value;
       const fastStage: FastStageAttempt | undefined =
         overlap && fast.status === 'fulfilled' && fast.value !== undefined
           ? { textPath: rawPath, outcome: fast.value }
           : undefined;
-      const version = source.versionId ?? info.versionId ?? `sha256:${staged.contentSha256}`;
+      const version = versionId ?? `sha256:${staged.contentSha256}`;
       await recorder.write({ sourceVersion: version });
       if (published && knownVersion === undefined) {
         // The version is the content hash, known only now.

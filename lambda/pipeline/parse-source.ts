@@ -6,7 +6,7 @@ import { IngestError } from '../../src/domain/errors.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { splitCsvRecord } from './csv-scanner.js';
 import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
-import type { StagedText } from './stage-source.js';
+import { type StagedText, inflatedText } from './stage-source.js';
 import { type StageCheck, type StageTable, checkFastStage, dropStage, readStagePartitions } from './stage-table.js';
 import {
   FAST_STAGE_BAD_ROW,
@@ -80,14 +80,17 @@ export async function stageJsonlFast(
   textPath: string,
   table: string,
   logger: Logger,
+  gzip = false,
 ): Promise<FastStageOutcome> {
   try {
     await conn.run(`SET SESSION TimeZone = 'UTC'`);
     await dropStage(conn, table);
-    await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false), def), def, table));
+    await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false, gzip), def), def, table));
     return { kind: 'staged', check: await checkFastStage(conn, def, table) };
   } catch (err) {
     if (String(err).includes(FAST_STAGE_BAD_ROW)) return { kind: 'bad_row' };
+    // Interrupted by the caller: the pre-pass failed the object, there is no careful way to take.
+    if (String(err).includes('INTERRUPT')) return { kind: 'failed' };
     logger.warn('fast JSON stage failed; parsing the careful way', { error: String(err) });
     return { kind: 'failed' };
   }
@@ -114,19 +117,20 @@ export async function parseSource(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   format: RawFormat,
-  staged: StagedText,
+  given: StagedText,
   sourceKey: string,
   workDir: string,
   logger: Logger,
   options: ParseOptions,
 ): Promise<ParsedSource> {
   await conn.run(`SET SESSION TimeZone = 'UTC'`);
+  let staged = given;
   let fastFailed = false;
   if (canStageFast(format, options)) {
     const fast =
       options.fastStage?.textPath === staged.textPath
         ? options.fastStage.outcome
-        : await stageJsonlFast(conn, def, staged.textPath, options.stageTable, logger);
+        : await stageJsonlFast(conn, def, staged.textPath, options.stageTable, logger, staged.textGzip);
     if (acceptFastStage(fast, staged)) {
       const rowsValid = fast.check.rows;
       return {
@@ -143,6 +147,8 @@ export async function parseSource(
     fastFailed = fast.kind !== 'failed';
   }
   await dropStage(conn, options.stageTable);
+  // The careful path numbers lines on plain text: a .gz the fast stage read directly is inflated now.
+  staged = await inflatedText(staged, workDir, format, def.csv);
   let counts: Record<string, unknown>;
   let fieldCount = 0;
   if (format === 'csv') {
@@ -206,7 +212,7 @@ export async function parseSource(
   await conn.run('DROP TABLE parsed');
   const stage: StageTable = {
     name: options.stageTable,
-    partitions: await readStagePartitions(conn, def, options.stageTable),
+    partitions: await readStagePartitions(conn, options.stageTable),
   };
   return {
     rowsRead,

@@ -7,6 +7,7 @@ import type { PartitionRecord } from '../../src/domain/table.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import type { Catalog } from '../../src/ports/catalog.js';
+import { markDataChanged } from '../../src/services/data-version.js';
 import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
@@ -137,6 +138,8 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
   let lockNames = lockNamesFor(req.sourceKey, [...partitions, ...(before?.partitions ?? [])]);
   for (let attempt = 0; ; attempt++) {
     const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
+    // Whether this attempt may change the dataset's files or partitions: then readers are told (data-version.ts).
+    let changing = false;
     try {
       const lineage = await readLineage(store, def.name, req.sourceKey);
       const needed = lockNamesFor(req.sourceKey, [...partitions, ...(lineage?.partitions ?? [])]);
@@ -156,10 +159,14 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         },
         req.force,
       );
+      changing = lineage !== undefined && (lineage.pendingDelete.length > 0 || (lineage.pendingPurge ?? []).length > 0);
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
+      changing = true;
       return await writeAndPublish(req, current);
     } finally {
+      // After the change (or its rollback) and before the lock goes: the API lists the dataset again.
+      if (changing) await markDataChanged(store, def.name, req.runId, req.logger, req.now());
       await lock.release();
     }
   }
@@ -198,14 +205,18 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
   // Event keys other sources already published in these partitions (files of this source key are not "other").
   const written: StagePartition[] = await req.phases.time('dedup', async () => {
     await conn.run(existingKeysTableSql(def));
-    let othersHaveKeys = false;
-    for (const { partition: p } of stage.partitions) {
+    // The listings (one per partition, a round trip each on S3) run at once; DuckDB then reads what they found.
+    const others = await runPool(stage.partitions, PUT_CONCURRENCY, async ({ partition: p }) => {
       const files: string[] = [];
       const compacted: string[] = [];
       for await (const obj of store.listAll('processed', partitionPrefix(def.name, partCol, p))) {
         if (!obj.key.endsWith('.parquet') || own.has(obj.key)) continue;
         (isCompactedKey(obj.key) ? compacted : files).push(await localCopy(store, obj.key, req.workDir));
       }
+      return { p, files, compacted };
+    });
+    let othersHaveKeys = false;
+    for (const { p, files, compacted } of others) {
       if (files.length > 0) await conn.run(insertExistingKeysSql(def, p, files));
       // Compacted files mix sources: this source's own rows there are not "other".
       if (compacted.length > 0) await conn.run(insertExistingKeysSql(def, p, compacted, ownHash));

@@ -13,10 +13,15 @@ import type { ScanReject } from './scan-limits.js';
 
 /** What the JavaScript pre-pass learned about a raw object, and where DuckDB reads its text. */
 export interface StagedText {
-  /** Local file DuckDB reads: the raw file itself when it is clean plain text, else the canonical copy. */
+  /**
+   * Local file DuckDB reads: the raw file itself when its text is clean (gzipped or not, see `textGzip`), else the
+   * canonical copy.
+   */
   textPath: string;
-  /** sha256 of the object's bytes as stored (before decompression), hex. */
-  contentSha256: string;
+  /** `textPath` is the gzipped raw file itself (only with `keepGzip`); the careful path inflates it first. */
+  textGzip: boolean;
+  /** sha256 of the object's bytes as stored (before decompression), hex; undefined when not asked for. */
+  contentSha256: string | undefined;
   /** Decided by the gzip magic bytes, not by the name. */
   gzip: boolean;
   /** Bytes of text after decompression. */
@@ -34,11 +39,21 @@ const READ_CHUNK = 1024 * 1024;
 /** zlib's default output chunk is 16 KiB; 256 KiB halves the time to inflate (measured: 1.7 s → 0.77 s for 387 MB). */
 const INFLATE_CHUNK = 256 * 1024;
 
+export interface StageTextOptions {
+  /**
+   * Line formats: leave clean gzipped text in its .gz (DuckDB's fast stage reads it there, at the same time as this
+   * pass) instead of writing an inflated copy; a copy is still written when the scanner finds something to clean.
+   */
+  keepGzip?: boolean;
+  /** Hash the stored bytes (default true); the caller needs no content hash when an S3 version id names the version. */
+  hash?: boolean;
+}
+
 /**
  * Reads a local copy of the raw object once: hashes it, inflates it when the content is gzip (whatever the
  * name says), enforces the size limit on the inflated text, and runs the format's scanner. CSV is always
- * rewritten (the scanner adds line numbers); line formats are rewritten only when inflated or when the scanner
- * found something to clean, in which case a second pass writes the copy.
+ * rewritten (the scanner adds line numbers); line formats are rewritten only when inflated (unless `keepGzip`) or
+ * when the scanner found something to clean, in which case a second pass writes the copy.
  */
 export async function stageText(
   rawPath: string,
@@ -46,13 +61,14 @@ export async function stageText(
   format: RawFormat,
   csv: CsvDialect,
   maxTextBytes: number,
+  options: StageTextOptions = {},
 ): Promise<StagedText> {
   const gzip = await isGzipFile(rawPath);
   const canonicalPath = join(workDir, 'text');
-  const rewrite = gzip || format === 'csv';
-  const hash = createHash('sha256');
+  const rewrite = format === 'csv' || (gzip && options.keepGzip !== true);
+  const hash = options.hash !== false ? createHash('sha256') : undefined;
   const first = await scanPass(rawPath, gzip, format, csv, maxTextBytes, rewrite ? canonicalPath : undefined, hash);
-  const contentSha256 = hash.digest('hex');
+  const contentSha256 = hash?.digest('hex');
   let result = first;
   if (!rewrite && first.scanner instanceof LineScanner && first.scanner.needsRewrite) {
     result = await scanPass(rawPath, gzip, format, csv, maxTextBytes, canonicalPath, undefined);
@@ -60,6 +76,7 @@ export async function stageText(
   const scanner = result.scanner;
   return {
     textPath: result.wrote ? canonicalPath : rawPath,
+    textGzip: gzip && !result.wrote,
     contentSha256,
     gzip,
     textBytes: result.textBytes,
@@ -68,6 +85,22 @@ export async function stageText(
       ? { csv: { header: scanner.header, records: scanner.records } }
       : { lines: { total: scanner.lines, skipped: scanner.skipped } }),
   };
+}
+
+/**
+ * The same staged text as an inflated copy, for readers that need plain text (the careful path numbers lines on
+ * it). Staged text that is not gzipped is returned as it is.
+ */
+export async function inflatedText(
+  staged: StagedText,
+  workDir: string,
+  format: RawFormat,
+  csv: CsvDialect,
+): Promise<StagedText> {
+  if (!staged.textGzip) return staged;
+  // The size limit held on the first pass; the scan gives the same lines and rejects again.
+  const copy = await stageText(staged.textPath, workDir, format, csv, Number.MAX_SAFE_INTEGER, { hash: false });
+  return { ...copy, contentSha256: staged.contentSha256 };
 }
 
 /** Whether a file starts with the gzip magic bytes (the content decides, not the name). */

@@ -4,7 +4,13 @@ import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.j
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { runPool } from './run-pool.js';
 import { sqlIdent } from './sql-text.js';
-import { copyStagePartitionSql, deleteExistingKeysSql, stageCountsSql, stagePartitionsSql } from './transform-sql.js';
+import {
+  copyStagePartitionSql,
+  deleteExistingKeysSql,
+  stageCountsSql,
+  stagePartitionsSql,
+  stageRepeatedKeysSql,
+} from './transform-sql.js';
 
 /** One partition of the stage table: its rows and, when they are one run of row ids, that range. */
 export interface StagePartition {
@@ -54,23 +60,20 @@ function toPartitions(rows: Record<string, unknown>[]): StagePartition[] {
 }
 
 /** Partitions of a stage made from good, unique rows. */
-export async function readStagePartitions(
-  conn: DuckDBConnection,
-  def: DatasetDefinition,
-  name: string,
-): Promise<StagePartition[]> {
-  return toPartitions((await conn.runAndReadAll(stagePartitionsSql(def, name, false))).getRowObjectsJS());
+export async function readStagePartitions(conn: DuckDBConnection, name: string): Promise<StagePartition[]> {
+  return toPartitions((await conn.runAndReadAll(stagePartitionsSql(name))).getRowObjectsJS());
 }
 
-/** Counts of the fast stage: rows, distinct keys, and the partitions. */
+/** Counts of the fast stage (sorted by partition and event key): rows, distinct keys, and the partitions. */
 export async function checkFastStage(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   name: string,
 ): Promise<StageCheck> {
-  const rows = (await conn.runAndReadAll(stagePartitionsSql(def, name, true))).getRowObjectsJS();
-  const sum = (k: string): number => rows.reduce((n, r) => n + Number(r[k]), 0);
-  return { rows: sum('n'), keys: sum('keys'), partitions: toPartitions(rows) };
+  const partitions = await readStagePartitions(conn, name);
+  const rows = partitions.reduce((n, p) => n + p.rows, 0);
+  const repeats = Number((await conn.runAndReadAll(stageRepeatedKeysSql(def, name))).getRowObjectsJS()[0]!['repeats']);
+  return { rows, keys: rows - repeats, partitions };
 }
 
 /**
@@ -107,10 +110,13 @@ export async function writeStageFiles(
   onWritten: (index: number, bytes: number) => void = () => {},
 ): Promise<number[]> {
   const extra: DuckDBConnection[] = [];
+  // A connection starts its next file as soon as one is written; the file's size (a file system call, queued on
+  // libuv's thread pool behind the puts) is awaited apart.
+  const sizes: Promise<number>[] = [];
   try {
     for (let i = 1; i < Math.min(WRITE_CONNECTIONS, partitions.length); i++) extra.push(await duckdb.connect());
     const idle = [conn, ...extra];
-    return await runPool(
+    await runPool(
       partitions.map((p, i) => ({ p, i })),
       idle.length,
       async ({ p, i }) => {
@@ -120,12 +126,16 @@ export async function writeStageFiles(
         } finally {
           idle.push(c);
         }
-        const bytes = (await stat(paths[i]!)).size;
-        onWritten(i, bytes);
-        return bytes;
+        sizes[i] = stat(paths[i]!).then(({ size }) => {
+          onWritten(i, size);
+          return size;
+        });
       },
     );
   } finally {
     for (const c of extra) c.closeSync();
+    // Every written file is reported before this returns or throws: the caller rolls back what it put.
+    await Promise.allSettled(sizes);
   }
+  return Promise.all(sizes);
 }

@@ -59,12 +59,14 @@ export function jsonlReader(path: string, def: DatasetDefinition, numbered = tru
  * - a row whose declared fields are all NULL (`_empty`) may be malformed or not an object: its reason is settled
  *   from the raw line afterwards (`fixJsonRejectsSql`), as is every rejected row's raw text.
  * The caller checks the row count against the pre-pass and falls back to `jsonlReader` on any mismatch.
+ * `gzip`: the file is the raw .gz itself (the fast stage reads it while the pre-pass inflates it for its checks).
  */
 export function jsonlFastReader(
   path: string,
   def: DatasetDefinition,
   skipsPath: string | undefined,
   numbered = true,
+  gzip = false,
 ): string {
   const sources = uniqueSources(def);
   const columns = sources.map((s) => `${sqlString(s)}: 'VARCHAR'`).join(', ');
@@ -72,7 +74,7 @@ export function jsonlFastReader(
   const empty = def.columns.map((_, i) => `f${i} IS NULL`).join(' AND ');
   const rows = `SELECT ${numbered ? 'row_number() OVER ()' : 'NULL::BIGINT'} AS _ord, ${fields}
       FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = {${columns}}, ignore_errors = true,
-        compression = 'uncompressed', maximum_object_size = ${MAX_RECORD_BYTES * 2})`;
+        compression = ${gzip ? `'gzip'` : `'uncompressed'`}, maximum_object_size = ${MAX_RECORD_BYTES * 2})`;
   const line = skipsPath && numbered ? `r._ord + coalesce(s._add, 0)` : `r._ord`;
   const join =
     skipsPath && numbered
@@ -382,12 +384,28 @@ export function stageFromParsedSql(def: DatasetDefinition, table: string, dedup:
     ORDER BY _part, ${keys}, _line`;
 }
 
-/** Per partition of the stage: rows, distinct event keys when `checked` (the fast stage), and the row id range. */
-export function stagePartitionsSql(def: DatasetDefinition, table: string, checked: boolean): string {
-  const keys = checked ? `, count(DISTINCT (_part, ${eventKeyList(def)}))::BIGINT AS keys` : '';
-  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n${keys},
+/** Per partition of the stage: rows and the row id range. */
+export function stagePartitionsSql(table: string): string {
+  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n,
       min(rowid)::BIGINT AS lo, max(rowid)::BIGINT AS hi
     FROM ${sqlIdent(table)} GROUP BY _part ORDER BY _part`;
+}
+
+/**
+ * Rows of the sorted stage whose (partition, event key) equals the previous row's: the stage is sorted by both, so
+ * equal keys are neighbours, and `rows - repeats` is the number of distinct keys. Each row is paired with the next
+ * by position (a scan keeps row id order), two streaming scans of the key columns: measured 10-20 ms for 1M rows,
+ * where `count(DISTINCT (_part, key))` took 150-300 ms of CPU on the critical path.
+ */
+export function stageRepeatedKeysSql(def: DatasetDefinition, table: string): string {
+  const t = sqlIdent(table);
+  const keys = ['_part', ...def.eventKey.map(sqlIdent)];
+  const next = keys.map((k, i) => `${k} AS _k${i}`).join(', ');
+  const same = keys.map((k, i) => `a.${k} IS NOT DISTINCT FROM b._k${i}`).join(' AND ');
+  // The shorter side is padded with NULLs: `_next` tells the last row's padding from a real row of NULL keys.
+  return `SELECT count(*)::BIGINT AS repeats
+    FROM (SELECT ${keys.join(', ')} FROM ${t}) a POSITIONAL JOIN (SELECT ${next}, true AS _next FROM ${t} OFFSET 1) b
+    WHERE b._next AND ${same}`;
 }
 
 /** Rows left per partition (after removing keys other sources hold). */

@@ -77,6 +77,27 @@ describe('ETL: staging and publishing', () => {
     }
   });
 
+  it("stages a clean gzip straight from the .gz while the pre-pass runs, with the plain file's bytes", async () => {
+    const rows = manyDays(3, 4);
+    await lake.putRaw('events/2024/01/01/plain.jsonl', jsonl(...rows));
+    await ingestObject(lake.deps(), { key: 'events/2024/01/01/plain.jsonl' });
+    const plainHashes = Object.values(await lake.fileHashes('events/'));
+
+    const other = await createEtlLake();
+    try {
+      await other.putRaw('events/2024/01/01/plain.jsonl.gz', gzip(jsonl(...rows)));
+      const run = await ingestObject(other.deps(), { key: 'events/2024/01/01/plain.jsonl.gz' });
+      expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 12, rowsWritten: 12, rowsRejected: 0 });
+      expect(Object.values(await other.fileHashes('events/'))).toEqual(plainHashes);
+      const finished = other.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l['msg'] === 'ingest finished')!;
+      expect(Object.keys(finished['phasesMs'] as object)).toContain('stage');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('stages from the cleaned copy when the pre-pass rewrites a plain file (BOM, CRLF, invalid UTF-8)', async () => {
     const key = 'events/2024/03/01/crlf.jsonl';
     const body = Buffer.concat([
