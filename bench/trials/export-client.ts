@@ -146,7 +146,9 @@ async function download(url: string, path: string, bytes: number): Promise<void>
     res.resume();
     throw new Error(`download of ${path} answered ${res.statusCode}`);
   }
-  await pipeline(res, createWriteStream(path));
+  // Large writes, as curl or a browser makes them: with the default 16 KiB buffer the client's own write calls
+  // cost more CPU than the server spends sending (measured: 278 MB in 0.46-0.76 s, with 4 MiB 0.26-0.57 s).
+  await pipeline(res, createWriteStream(path, { highWaterMark: 4 * 1024 * 1024 }));
   const received = (await stat(path)).size;
   if (received !== bytes) throw new Error(`download of ${path}: ${received} bytes, the job says ${bytes}`);
 }

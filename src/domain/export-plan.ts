@@ -34,4 +34,9 @@ export interface ExportPlan {
   estimate: ExportEstimate;
   /** The row cap the engine applies: the request's limit or the configured maximum; null for none. */
   effectiveLimit: number | null;
+  /**
+   * True when the footers show every file with the same Parquet schema (the same columns, in order, of the same
+   * types), so an engine need not reconcile the files' schemas by name. Absent or false: it must.
+   */
+  uniformSchema?: boolean;
 }

@@ -52,13 +52,15 @@ export function sqlTypeOf(typeText: string): string {
  * Compiles a normalised request to a DuckDB SELECT over the given local Parquet files (already chosen by
  * partition pruning). Identifiers are quoted; every client value is a parameter; text cells are neutralised
  * in SQL when asked, numeric, date and boolean columns never. `limit` is the row cap to apply (the engine may
- * ask for one row more to detect truncation).
+ * ask for one row more to detect truncation). `unionByName` (default true) has DuckDB match the files' columns by
+ * name, which costs it a footer read of every file before the query starts; false only when the files are known
+ * to share one schema.
  */
 export function compileExportQuery(
   request: NormalizedExportRequest,
   table: TableDefinition,
   files: readonly QueryFile[],
-  options: { limit: number | null },
+  options: { limit: number | null; unionByName?: boolean },
 ): CompiledQuery {
   const params: string[] = [];
   const param = (text: string): string => {
@@ -83,7 +85,7 @@ export function compileExportQuery(
   const order = request.orderBy.map(
     (o) => `src.${quoteIdentifier(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  let sql = `SELECT ${select} FROM ${readParquet(table, files)} AS src`;
+  let sql = `SELECT ${select} FROM ${readParquet(table, files, options.unionByName ?? true)} AS src`;
   if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
   if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
   if (options.limit !== null) sql += ` LIMIT CAST(${param(String(options.limit))} AS BIGINT)`;
@@ -106,7 +108,7 @@ export function compileCsvCopy(query: CompiledQuery, target: string, csv: CsvOpt
   return { sql: `COPY (${query.sql}) TO ${quoteLiteral(target)} (${options.join(', ')})`, params: query.params };
 }
 
-function readParquet(table: TableDefinition, files: readonly QueryFile[]): string {
+function readParquet(table: TableDefinition, files: readonly QueryFile[], unionByName: boolean): string {
   const list = `[${files.map((f) => quoteLiteral(f.path)).join(', ')}]`;
   // Type partition keys from the catalog rather than letting DuckDB guess from the first values it sees.
   const present = new Set(files.flatMap((f) => Object.keys(f.partitionValues)));
@@ -115,7 +117,7 @@ function readParquet(table: TableDefinition, files: readonly QueryFile[]): strin
     keys.length > 0
       ? `, hive_types = {${keys.map((k) => `${quoteLiteral(k.name)}: ${sqlTypeOf(k.type)}`).join(', ')}}`
       : '';
-  return `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = true${hiveTypes})`;
+  return `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = ${unionByName ? 'true' : 'false'}${hiveTypes})`;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions): string {

@@ -4,7 +4,7 @@ import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-p
 import type { NormalizedExportRequest } from '../domain/export-request.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
-import type { ParquetFooterCache } from './parquet-footer-cache.js';
+import type { FooterResult, ParquetFooterCache } from './parquet-footer-cache.js';
 
 /**
  * Plans an export: lists the table's Parquet files, prunes them by partition before any SQL exists (so only the
@@ -57,8 +57,24 @@ export class ExportPlanner {
       dataVersion: exportDataVersion(files, table),
       estimate,
       effectiveLimit: request.limit ?? (mayExceed ? maxRows : null),
+      uniformSchema: uniformSchema(footers),
     };
   }
+}
+
+/** Whether every footer was read and shows the same columns, in the same order, with the same types. */
+function uniformSchema(footers: readonly FooterResult[]): boolean {
+  let first: string | undefined;
+  for (const footer of footers) {
+    if (!footer.ok) return false;
+    const schema = JSON.stringify(
+      footer.file.columns.map((c) => [c.name, c.physicalType, c.logicalType ?? null, c.convertedType ?? null]),
+      (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+    );
+    first ??= schema;
+    if (schema !== first) return false;
+  }
+  return true;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

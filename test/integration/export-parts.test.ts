@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ExportCaller } from '../../src/domain/export-job.js';
 import { column } from '../support/export-table.js';
 import {
@@ -41,11 +42,25 @@ afterAll(async () => {
   await lake?.close();
 });
 
-async function run(input: Parameters<ExportHarness['service']['requestExport']>[1]) {
-  const job = await finished(harness.service, caller, (await harness.service.requestExport(caller, input)).id);
+async function run(input: Parameters<ExportHarness['service']['requestExport']>[1], on = harness, by = caller) {
+  const job = await finished(on.service, by, (await on.service.requestExport(by, input)).id);
   expect(job.status).toBe('SUCCEEDED');
-  const files = (await harness.jobs.get(job.id))!.result!.files;
+  const files = (await on.jobs.get(job.id))!.result!.files;
+  // Every part is exactly what the job says: size and checksum of the bytes as stored.
+  for (const f of files) {
+    const stored = Buffer.from(await lake.store.getBytes('exports', f.key));
+    expect({ name: f.name, bytes: stored.length, sha256: createHash('sha256').update(stored).digest('hex') }).toEqual({
+      name: f.name,
+      bytes: f.bytes,
+      sha256: f.sha256,
+    });
+  }
   return { job, texts: await Promise.all(files.map((f) => resultText(lake, f.key))) };
+}
+
+/** The parts joined into one CSV: the header of every part after the first dropped. */
+function joined(texts: Buffer[]): Buffer {
+  return Buffer.concat(texts.map((t, i) => (i === 0 ? t : t.subarray(t.indexOf(0x0a) + 1))));
 }
 
 describe('result parts', () => {
@@ -66,6 +81,36 @@ describe('result parts', () => {
     expect(job.result!.files.map((f) => f.name).slice(0, 2)).toEqual(['part-00000.csv', 'part-00001.csv']);
     const note = parseCsv(texts[0]!).find((r) => r[0] === '3')![1];
     expect(note).toBe('row 3\nwith "quotes", and a newline');
+  });
+
+  it('cuts plain parts whose bytes joined are exactly the one-part export of the same request', async () => {
+    const input = { dataset: 'notes', columns: ['id', 'note'], orderBy: [{ column: 'id' as const }] };
+    const { texts } = await run(input);
+    const single = await createExportHarness(lake);
+    try {
+      // Another caller: the same request of the same caller would answer with the job above.
+      const { texts: whole } = await run(input, single, { id: 'analyst-2' });
+      expect(whole).toHaveLength(1);
+      expect(texts.length).toBeGreaterThan(3);
+      expect(joined(texts).equals(whole[0]!)).toBe(true);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('ends the last plain part at the row cap when a limit cuts a result of several parts', async () => {
+    const { job, texts } = await run({
+      dataset: 'notes',
+      columns: ['id', 'note'],
+      orderBy: [{ column: 'id' }],
+      limit: 20_000,
+    });
+    expect(job.result).toMatchObject({ rowCount: 20_000, truncated: true });
+    expect(texts.length).toBeGreaterThan(2);
+    const ids = parseCsv(joined(texts))
+      .slice(1)
+      .map((r) => Number(r[0]));
+    expect(ids).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
   });
 
   it('gzips every part, with a BOM at the start of each', async () => {

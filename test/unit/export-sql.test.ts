@@ -49,6 +49,14 @@ describe('compileExportQuery', () => {
     );
   });
 
+  it('reads the files without matching columns by name when they are known to share one schema', () => {
+    const request = normalizeExportRequest({ dataset: 'events', columns: ['id'] }, table, DEFAULT_EXPORT_LIMITS);
+    expect(compileExportQuery(request, table, files, { limit: null, unionByName: false }).sql).toBe(
+      'SELECT src."id" AS "id" ' +
+        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = false, hive_types = {'event_date': DATE}) AS src",
+    );
+  });
+
   it('selects typed empty columns when pruning left no file', () => {
     const request = normalizeExportRequest(
       { dataset: 'events', columns: ['id', 'amount'] },

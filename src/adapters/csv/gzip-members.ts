@@ -19,7 +19,8 @@ export async function* gzipMembers(
   let size = 0;
   let blocks = 0;
   const flush = (): void => {
-    const block = Buffer.concat(buffered, size);
+    // A block read whole is compressed as it is, without a copy.
+    const block = buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, size);
     buffered = [];
     size = 0;
     blocks += 1;

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type CsvLayout, CsvRecordScanner } from '../../domain/export-csv-layout.js';
+import type { CsvLayout } from '../../domain/export-csv-layout.js';
 import type { ExportJobResult, ExportResultFile } from '../../domain/export-job.js';
 import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
@@ -13,6 +13,7 @@ import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.j
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { Logger } from '../../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.js';
+import { CsvOutputFollower } from '../csv/csv-output-follower.js';
 import { gzipMembers } from '../csv/gzip-members.js';
 import {
   partFileName,
@@ -24,7 +25,10 @@ import {
 import type { DuckDbDatabase } from './duckdb-database.js';
 
 const READ_CHUNK = 1024 * 1024;
-const SCAN_CHUNK = 4 * 1024 * 1024;
+/** Files of a local store whose ETags are checked at once before the query. */
+const LOCAL_CHECK_CONCURRENCY = 64;
+/** How often DuckDB's output is followed (hashed, cut into parts) while the query runs, in ms. */
+const FOLLOW_INTERVAL_MS = 20;
 /** Share of the progress fraction for the query; the rest is for writing the parts. */
 const QUERY_SHARE = 0.9;
 
@@ -33,8 +37,8 @@ export interface DuckDbExportEngineOptions {
   stagingDir: string;
   /**
    * Target size of one result file, before compression; parts end on record boundaries. Default 1 GiB (as
-   * BigQuery's exports): a result of one part is DuckDB's file as written, copied and hashed while written; more
-   * parts are cut and rewritten through Node, which costs about three times a file copy.
+   * BigQuery's exports). Without gzip and BOM the first part is DuckDB's file as written (hashed while written, then
+   * moved into place), and only later parts are copied out through Node.
    */
   partSizeBytes?: number;
   /** gzip level, 1 (fastest) to 9 (smallest). Default 6, gzip's own default. */
@@ -54,7 +58,8 @@ export interface DuckDbExportEngineOptions {
  * The embedded export engine: DuckDB reads the planned Parquet files (local paths; objects of a remote store are
  * staged first, only the pruned ones) and writes CSV with its own writer in one `COPY`. Node then cuts the output
  * into parts on record boundaries, adds a BOM and repeated headers where asked, gzips in parallel members,
- * hashes, and uploads each part; `manifest.json` goes last.
+ * hashes, and stores each part; `manifest.json` goes last. Plain CSV is not rewritten: the first part is DuckDB's
+ * file itself, hashed while DuckDB writes it and moved into place (a local store renames it).
  *
  * Give the engine its own DuckDB instance: it turns `preserve_insertion_order` off for the whole instance
  * (peak memory stays flat with size; order still holds wherever the query has ORDER BY) and pins the time zone
@@ -103,19 +108,34 @@ export class DuckDbExportEngine implements ExportEngine {
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, 'out'), { recursive: true });
     let inputs: StagedFile[] = [];
-    let follower: FileHasher | undefined;
+    let follower: CsvOutputFollower | undefined;
+    const phases = new PhaseClock();
     try {
       checkAborted(signal);
       inputs = await this.stageInputs(plan, join(dir, 'input'), signal);
+      phases.mark('stageMs');
       checkAborted(signal);
       const out = join(dir, 'out', 'result.csv');
       const limit = plan.effectiveLimit;
       // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
-      const query = compileExportQuery(plan.request, plan.table, inputs, { limit: limit === null ? null : limit + 1 });
+      const query = compileExportQuery(plan.request, plan.table, inputs, {
+        limit: limit === null ? null : limit + 1,
+        // Matching columns by name makes DuckDB read every footer before it starts; needed only when they differ.
+        unionByName: plan.uniformSchema !== true,
+      });
       const copy = compileCsvCopy(query, out, plan.request.csv);
       const rowsEstimated = Math.min(plan.estimate.rows, limit ?? Number.POSITIVE_INFINITY);
-      // DuckDB appends to its output in order: hash it while it is written, for when it is the result as it is.
-      follower = new FileHasher(out);
+      // DuckDB appends to its output in order: follow it while it is written, so that neither the hash of the first
+      // part nor the cuts between parts take a pass over it afterwards. Without gzip and BOM the first part is the
+      // head of that file as it is; otherwise every part is hashed as it is written, and hashing DuckDB's file too
+      // would only take CPU from the query.
+      const inPlace = plan.request.compression !== 'GZIP' && !plan.request.csv.bom;
+      follower = new CsvOutputFollower(out, {
+        hashHead: inPlace,
+        header: plan.request.csv.header,
+        partSizeBytes: this.partSizeBytes,
+        maxRows: limit,
+      });
       const count = await this.copy(copy, join(dir, 'out'), signal, follower, (fraction, bytes) =>
         progress({
           rowsWritten: Math.round(fraction * rowsEstimated),
@@ -123,10 +143,12 @@ export class DuckDbExportEngine implements ExportEngine {
           fraction: fraction * QUERY_SHARE,
         }),
       );
+      phases.mark('queryMs');
       checkAborted(signal);
       const truncated = limit !== null && count > limit;
       const size = (await stat(out)).size;
-      const layout = await this.layout(out, size, count, truncated ? limit : null, plan, signal);
+      const layout = await follower.layout(size, count, () => checkAborted(signal));
+      phases.mark('layoutMs');
       const files = await this.writeParts(
         job.id,
         out,
@@ -134,7 +156,7 @@ export class DuckDbExportEngine implements ExportEngine {
         layout,
         plan,
         signal,
-        follower,
+        inPlace ? follower : undefined,
         (bytesRead, bytesWritten) =>
           progress({
             rowsWritten: Math.min(count, limit ?? count),
@@ -142,9 +164,12 @@ export class DuckDbExportEngine implements ExportEngine {
             fraction: QUERY_SHARE + (1 - QUERY_SHARE) * (size === 0 ? 1 : bytesRead / size),
           }),
       );
+      phases.mark('partsMs');
       // The manifest marks the result complete: never write it for a job cancelled during the upload.
       checkAborted(signal);
       const result = await writeExportManifest(this.store, job.id, plan, files, truncated);
+      phases.mark('manifestMs');
+      log?.info('export engine finished', { rows: result.rowCount, bytes: result.bytes, ...phases.totals() });
       progress.flush({ rowsWritten: result.rowCount, bytesWritten: result.bytes, fraction: 1 });
       return result;
     } catch (err) {
@@ -169,7 +194,10 @@ export class DuckDbExportEngine implements ExportEngine {
   /** Local paths of the planned files, checked against the ETags seen at planning time. */
   private async stageInputs(plan: ExportPlan, inputDir: string, signal: AbortSignal): Promise<StagedFile[]> {
     const location = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
-    return mapLimit(plan.files, this.stagingConcurrency, async (file) => {
+    // Files of a local store are only checked (a stat each), not copied: many at once cost nothing.
+    const first = plan.files[0];
+    const localStore = first !== undefined && this.store.localPath('processed', first.key) !== undefined;
+    return mapLimit(plan.files, localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency, async (file) => {
       checkAborted(signal);
       const local = this.store.localPath('processed', file.key);
       let path: string;
@@ -203,7 +231,7 @@ export class DuckDbExportEngine implements ExportEngine {
     copy: { sql: string; params: string[] },
     outDir: string,
     signal: AbortSignal,
-    follower: FileHasher,
+    follower: CsvOutputFollower,
     report: (fraction: number, bytes: number) => void,
   ): Promise<number> {
     return this.db.withConnection(async (connection) => {
@@ -220,8 +248,8 @@ export class DuckDbExportEngine implements ExportEngine {
       let running = true;
       const following = (async (): Promise<void> => {
         while (running) {
-          await follower.advance();
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await follower.follow();
+          await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS));
         }
       })();
       try {
@@ -250,36 +278,12 @@ export class DuckDbExportEngine implements ExportEngine {
     return { fraction: percentage >= 0 ? Math.min(1, percentage / 100) : 0, bytes };
   }
 
-  /** Where the parts start and end. Scans the CSV only when it must be cut (size or row cap). */
-  private async layout(
-    out: string,
-    size: number,
-    count: number,
-    maxRows: number | null,
-    plan: ExportPlan,
-    signal: AbortSignal,
-  ): Promise<CsvLayout> {
-    if (maxRows === null && size <= this.partSizeBytes) {
-      return { headerEnd: 0, parts: [{ start: 0, end: size, rows: count }], rows: count };
-    }
-    const scanner = new CsvRecordScanner({
-      header: plan.request.csv.header,
-      partSizeBytes: this.partSizeBytes,
-      maxRows,
-    });
-    for await (const chunk of createReadStream(out, { highWaterMark: SCAN_CHUNK })) {
-      checkAborted(signal);
-      scanner.push(chunk as Buffer);
-      if (scanner.complete) break;
-    }
-    const layout = scanner.finish(size);
-    const expected = maxRows ?? count;
-    if (layout.rows !== expected) {
-      throw new Error(`CSV layout found ${layout.rows} records where DuckDB wrote ${expected}`);
-    }
-    return layout;
-  }
-
+  /**
+   * Stores the parts. Without gzip and BOM the first part is the head of DuckDB's file as it is: the later parts are
+   * copied out first (the header, then their byte range), then the file is cut after the first part and handed to
+   * the store, which moves it into place (local) or uploads it (S3), its hash mostly taken while DuckDB wrote it.
+   * Otherwise every part is streamed through Node: BOM, repeated header, gzip members, hashed as it is stored.
+   */
   private async writeParts(
     jobId: string,
     out: string,
@@ -287,7 +291,7 @@ export class DuckDbExportEngine implements ExportEngine {
     layout: CsvLayout,
     plan: ExportPlan,
     signal: AbortSignal,
-    follower: FileHasher,
+    inPlace: CsvOutputFollower | undefined,
     report: (bytesRead: number, bytesWritten: number) => void,
   ): Promise<ExportResultFile[]> {
     const { csv, compression } = plan.request;
@@ -295,56 +299,70 @@ export class DuckDbExportEngine implements ExportEngine {
     const header = csv.header && layout.headerEnd > 0 ? await readRange(out, 0, layout.headerEnd) : Buffer.alloc(0);
     let bytesRead = 0;
     let bytesWritten = 0;
-    const files: ExportResultFile[] = [];
-    for (const [index, part] of layout.parts.entries()) {
+    const files: ExportResultFile[] = new Array<ExportResultFile>(layout.parts.length);
+    const store = async (index: number, write: () => Promise<{ sha256: string; bytes: number }>): Promise<void> => {
       checkAborted(signal);
+      const part = layout.parts[index]!;
       const name = partFileName(index, gzip);
-      const key = `${jobId}/${name}`;
-      const put = partPutOptions(plan.table.name, name, gzip);
-      const identity = !gzip && !csv.bom && part.start === 0 && part.end === size;
-      let sha256: string;
-      let bytes: number;
       try {
-        if (identity) {
-          // The part is DuckDB's file as it is: upload it while the hash catches up with its last bytes.
-          const [, digest] = await Promise.all([this.store.putFile('exports', key, out, put), follower.finish()]);
-          sha256 = digest;
-          bytes = size;
-          bytesRead += size;
-          bytesWritten += size;
-          report(bytesRead, bytesWritten);
-        } else {
-          const hash = createHash('sha256');
-          let partBytes = 0;
-          const raw = async function* (): AsyncGenerator<Buffer> {
-            if (csv.bom) yield UTF8_BOM;
-            if (index > 0 && header.length > 0) yield header;
-            for await (const chunk of readChunks(out, part.start, part.end)) {
-              bytesRead += chunk.length;
-              yield chunk;
-            }
-          };
-          const body = gzip ? gzipMembers(raw(), this.gzipLevel, this.gzipBlockBytes, this.gzipParallelism) : raw();
-          const final = async function* (): AsyncGenerator<Buffer> {
-            for await (const chunk of body) {
-              checkAborted(signal);
-              hash.update(chunk);
-              partBytes += chunk.length;
-              bytesWritten += chunk.length;
-              report(bytesRead, bytesWritten);
-              yield chunk;
-            }
-          };
-          await this.store.put('exports', key, Readable.from(final(), { objectMode: false }), put);
-          sha256 = hash.digest('hex');
-          bytes = partBytes;
-        }
+        const { sha256, bytes } = await write();
+        files[index] = { name, key: `${jobId}/${name}`, rowCount: part.rows, bytes, sha256 };
       } catch (err) {
         if (err instanceof ExportCancelledError || signal.aborted) throw new ExportCancelledError();
         throw new ExportFailedError('STORAGE_ERROR', 'the export result could not be stored', { cause: err });
       }
-      files.push({ name, key, rowCount: part.rows, bytes, sha256 });
+    };
+    const streamed = async (index: number): Promise<{ sha256: string; bytes: number }> => {
+      const part = layout.parts[index]!;
+      const name = partFileName(index, gzip);
+      const hash = createHash('sha256');
+      let partBytes = 0;
+      // gzip compresses blocks of gzipBlockBytes: read them whole, so that they need not be put together.
+      const chunkBytes = gzip ? this.gzipBlockBytes : READ_CHUNK;
+      const raw = async function* (): AsyncGenerator<Buffer> {
+        if (csv.bom) yield UTF8_BOM;
+        if (index > 0 && header.length > 0) yield header;
+        for await (const chunk of readChunks(out, part.start, part.end, chunkBytes)) {
+          bytesRead += chunk.length;
+          yield chunk;
+        }
+      };
+      const body = gzip ? gzipMembers(raw(), this.gzipLevel, this.gzipBlockBytes, this.gzipParallelism) : raw();
+      const final = async function* (): AsyncGenerator<Buffer> {
+        for await (const chunk of body) {
+          checkAborted(signal);
+          hash.update(chunk);
+          partBytes += chunk.length;
+          bytesWritten += chunk.length;
+          report(bytesRead, bytesWritten);
+          yield chunk;
+        }
+      };
+      const put = partPutOptions(plan.table.name, name, gzip);
+      await this.store.put('exports', `${jobId}/${name}`, Readable.from(final(), { objectMode: false }), put);
+      return { sha256: hash.digest('hex'), bytes: partBytes };
+    };
+    if (inPlace === undefined) {
+      for (let index = 0; index < layout.parts.length; index++) await store(index, () => streamed(index));
+      return files;
     }
+    for (let index = 1; index < layout.parts.length; index++) await store(index, () => streamed(index));
+    await store(0, async () => {
+      const end = layout.parts[0]!.end;
+      const sha256 = await inPlace.headSha256(end);
+      checkAborted(signal);
+      // Past the first part: later parts (copied out above) and a row beyond the cap.
+      if (end < size) await truncate(out, end);
+      const name = partFileName(0, false);
+      await this.store.putFile('exports', `${jobId}/${name}`, out, {
+        ...partPutOptions(plan.table.name, name, false),
+        consume: true,
+      });
+      bytesRead += end;
+      bytesWritten += end;
+      report(bytesRead, bytesWritten);
+      return { sha256, bytes: end };
+    });
     return files;
   }
 
@@ -386,6 +404,22 @@ export class DuckDbExportEngine implements ExportEngine {
 
 interface StagedFile extends QueryFile {
   file: PlannedFile;
+}
+
+/** Wall-clock time of the engine's phases, for the log: where a slow export spent its time. */
+class PhaseClock {
+  private last = performance.now();
+  private readonly spent: Record<string, number> = {};
+
+  mark(phase: string): void {
+    const now = performance.now();
+    this.spent[phase] = Math.round(now - this.last);
+    this.last = now;
+  }
+
+  totals(): Record<string, number> {
+    return { ...this.spent };
+  }
 }
 
 function checkAborted(signal: AbortSignal): void {
@@ -431,9 +465,9 @@ function throttled<T>(
   });
 }
 
-async function* readChunks(path: string, start: number, end: number): AsyncGenerator<Buffer> {
+async function* readChunks(path: string, start: number, end: number, chunkBytes = READ_CHUNK): AsyncGenerator<Buffer> {
   if (end <= start) return;
-  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: READ_CHUNK })) {
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: chunkBytes })) {
     yield chunk as Buffer;
   }
 }
@@ -442,57 +476,6 @@ async function readRange(path: string, start: number, end: number): Promise<Buff
   const chunks: Buffer[] = [];
   for await (const chunk of readChunks(path, start, end)) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-/**
- * SHA-256 of a file that another writer appends to: `advance` hashes what was added since the last call,
- * `finish` the rest once the writer is done. Calls must not overlap.
- */
-class FileHasher {
-  private readonly hash = createHash('sha256');
-  private handle: FileHandle | undefined;
-  private offset = 0;
-  private readonly buffer = Buffer.allocUnsafe(READ_CHUNK * 4);
-
-  constructor(private readonly path: string) {}
-
-  async advance(): Promise<void> {
-    if (this.handle === undefined) {
-      try {
-        this.handle = await open(this.path, 'r');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw err;
-      }
-    }
-    const size = (await this.handle.stat()).size;
-    while (this.offset < size) {
-      const { bytesRead } = await this.handle.read(
-        this.buffer,
-        0,
-        Math.min(this.buffer.length, size - this.offset),
-        this.offset,
-      );
-      if (bytesRead === 0) break;
-      this.hash.update(this.buffer.subarray(0, bytesRead));
-      this.offset += bytesRead;
-    }
-  }
-
-  async finish(): Promise<string> {
-    try {
-      await this.advance();
-      return this.hash.digest('hex');
-    } finally {
-      await this.close();
-    }
-  }
-
-  async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
-  }
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order; stops starting new calls after a failure. */
