@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadPolicy } from '../src/auth/policy.js';
 import { DatasetRegistry } from '../src/services/dataset-registry.js';
 import { type BundleDirs, CareplusStack } from './careplus-stack.js';
 import { parseSettings } from './settings.js';
@@ -18,6 +19,7 @@ const ROOT = resolve(__dirname, '..', '..');
 export const BUNDLE_DIRS: BundleDirs = {
   etl: join(ROOT, 'dist', 'bundles', 'etl'),
   api: join(ROOT, 'dist', 'bundles', 'api'),
+  exportWorker: join(ROOT, 'dist', 'bundles', 'export-worker'),
   duckdbLayer: join(ROOT, 'dist', 'bundles', 'duckdb-layer'),
 };
 
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
   const context: unknown = app.node.tryGetContext('careplus');
   const settings = parseSettings(typeof context === 'string' ? JSON.parse(context) : context, 'CDK context "careplus"');
   const registry = await DatasetRegistry.load(join(ROOT, 'datasets'));
+  // The policy the API Lambda will load at its first request: a file that does not validate stops synthesis here.
+  await loadPolicy(join(BUNDLE_DIRS.api, 'policy.yaml'));
   new CareplusStack(app, 'CarePlusDataStores', {
     description: 'CarePlus DataStores: support-log lake, ETL, Glue catalog, Athena and the GraphQL API',
     datasets: registry.list(),

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -6,14 +8,23 @@ import { GraphqlApi } from './constructs/api.js';
 import { LakeCatalog } from './constructs/catalog.js';
 import { DuckdbLayer } from './constructs/duckdb-layer.js';
 import { EtlFunction } from './constructs/etl-function.js';
+import { ExportWorker } from './constructs/export-worker.js';
 import { LakeBuckets } from './constructs/lake-buckets.js';
 import { configureNotificationsHandlerLogs } from './constructs/notifications-handler-logs.js';
 import { QueryWorkgroup } from './constructs/query-workgroup.js';
 import {
+  grantConsumeExportJobs,
+  grantCreateDeclaredTables,
+  grantReadAndSignExports,
+  grantReadApiKeys,
+  grantReadCatalog,
+  grantReadProcessedPrefix,
   grantReadRawPrefix,
   grantRegisterPartitions,
   grantRunQueries,
-  grantWriteAndSignExports,
+  grantSendExportJobs,
+  grantWriteExportResults,
+  grantWriteJobRecords,
   grantWriteProcessedPrefix,
 } from './grants.js';
 import { LAKE_PREFIXES, processedDatasetPrefix } from './lake-layout.js';
@@ -23,8 +34,10 @@ import type { CareplusSettings } from './settings.js';
 export interface BundleDirs {
   /** `index.js` exporting `handler` (lambda/handler.ts) and `datasets/`. */
   etl: string;
-  /** `index.js` exporting `handler` (src/lambda-api.ts) and `datasets/`. */
+  /** `index.js` exporting `handler` (src/lambda-api.ts), `datasets/` and `policy.yaml`. */
   api: string;
+  /** `index.js` exporting `handler` (src/lambda-export-worker.ts) and `datasets/`. */
+  exportWorker: string;
   /** `nodejs/node_modules/@duckdb/...`. */
   duckdbLayer: string;
 }
@@ -40,8 +53,15 @@ export interface CareplusStackProps extends StackProps {
 export const DATASETS_DIR_IN_LAMBDA = '/var/task/datasets';
 /** Writable scratch space in Lambda (staged objects, DuckDB spill files). */
 export const CACHE_DIR_IN_LAMBDA = '/tmp/careplus';
-/** Where the API writes export jobs in the exports bucket: its root, `<job-id>/...` (DESIGN.md). */
-export const EXPORT_JOBS_PREFIX = '';
+/** The access policy in the API's bundle (scripts/build-bundles.ts copies the repository's policy.yaml there). */
+export const POLICY_FILE_IN_LAMBDA = '/var/task/policy.yaml';
+/** What each bundle must hold besides `index.js`, checked at synthesis so a bundle without them never deploys. */
+export const BUNDLE_CONTENTS: Record<'etl' | 'api' | 'exportWorker', readonly string[]> = {
+  etl: ['index.js', 'datasets'],
+  api: ['index.js', 'datasets', 'policy.yaml'],
+  // The worker loads no policy: a job carries its requester's grant as the API resolved it.
+  exportWorker: ['index.js', 'datasets'],
+};
 
 /**
  * CarePlus DataStores on AWS: the lake buckets, the ETL Lambda on raw ObjectCreated, the Glue catalog, an
@@ -55,6 +75,7 @@ export class CareplusStack extends Stack {
   readonly duckdb: DuckdbLayer;
   readonly etl: EtlFunction;
   readonly api: GraphqlApi;
+  readonly exportWorker: ExportWorker;
 
   constructor(scope: Construct, id: string, props: CareplusStackProps) {
     super(scope, id, props);
@@ -63,6 +84,7 @@ export class CareplusStack extends Stack {
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const { settings, datasets } = props;
     if (datasets.length === 0) throw new Error('CareplusStack needs at least one dataset definition');
+    checkBundles(props.bundles);
     const logRetention = settings.logRetentionDays as RetentionDays;
 
     this.buckets = new LakeBuckets(this, 'Lake', {
@@ -73,11 +95,7 @@ export class CareplusStack extends Stack {
     });
     const { raw, processed, exports } = this.buckets;
 
-    this.catalog = new LakeCatalog(this, 'Catalog', {
-      databaseName: settings.glueDatabaseName,
-      datasets,
-      processed,
-    });
+    this.catalog = new LakeCatalog(this, 'Catalog', { databaseName: settings.glueDatabaseName, datasets });
     this.workgroup = new QueryWorkgroup(this, 'Queries', {
       name: settings.athenaWorkgroupName,
       resultsBucket: exports,
@@ -126,8 +144,36 @@ export class CareplusStack extends Stack {
       LAKE_PREFIXES.pipelineRuns,
       LAKE_PREFIXES.quarantine,
     ]);
+    grantCreateDeclaredTables(etlRole, this.catalog);
     grantRegisterPartitions(etlRole, this.catalog);
     configureNotificationsHandlerLogs(this, this.buckets.notificationsHandlerRole, logRetention);
+
+    const exportEngineEnvironment = {
+      CAREPLUS_ENGINE: 'athena',
+      CAREPLUS_ATHENA_WORKGROUP: this.workgroup.workgroupName,
+    };
+
+    this.exportWorker = new ExportWorker(this, 'ExportWorker', {
+      codeDir: props.bundles.exportWorker,
+      layers: [this.duckdb.layer],
+      memoryMiB: settings.exportWorker.memoryMiB,
+      ephemeralStorageMiB: settings.exportWorker.ephemeralStorageMiB,
+      timeoutMinutes: settings.exportWorker.timeoutMinutes,
+      maxConcurrency: settings.exportWorker.maxConcurrency,
+      maxReceiveCount: settings.exportWorker.maxReceiveCount,
+      environment: {
+        ...lakeEnvironment,
+        ...exportEngineEnvironment,
+        // The runtime opens DuckDB for every process; the Athena engine does not use it.
+        CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
+        CAREPLUS_DUCKDB_THREADS: '1',
+      },
+      logRetention,
+    });
+    const workerRole = this.exportWorker.handler.role;
+    grantConsumeExportJobs(workerRole, this.exportWorker.queue);
+    grantRunQueries(workerRole, this.workgroup, { tables: this.catalog, processed, prefixes: datasetPrefixes });
+    grantWriteExportResults(workerRole, exports);
 
     this.api = new GraphqlApi(this, 'Api', {
       codeDir: props.bundles.api,
@@ -139,18 +185,25 @@ export class CareplusStack extends Stack {
       throttleBurst: settings.api.throttleBurst,
       environment: {
         ...lakeEnvironment,
-        CAREPLUS_ENGINE: 'athena',
-        CAREPLUS_ATHENA_WORKGROUP: this.workgroup.workgroupName,
+        // Recorded on each job; the API itself runs no query (the export worker does).
+        ...exportEngineEnvironment,
+        CAREPLUS_EXPORT_DISPATCH: 'sqs',
+        CAREPLUS_EXPORT_QUEUE_URL: this.exportWorker.queue.queueUrl,
+        CAREPLUS_POLICY_FILE: POLICY_FILE_IN_LAMBDA,
       },
       logRetention,
     });
+    // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
+    // statistics, previews, export planning), run records (pipeline status), API keys (authentication), job records
+    // (requestExport, cancelExport), the results it signs links for, and the jobs queue. BI feeds (`_feeds/`) are
+    // not served on Lambda (their CSV route is not routed), so the API has no grant for them.
     const apiRole = this.api.handler.role;
-    grantRunQueries(apiRole, this.workgroup, {
-      tables: this.catalog,
-      processed,
-      prefixes: [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns],
-    });
-    grantWriteAndSignExports(apiRole, exports, EXPORT_JOBS_PREFIX);
+    grantReadCatalog(apiRole, this.catalog);
+    grantReadProcessedPrefix(apiRole, processed, [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns]);
+    grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
+    grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);
+    grantReadAndSignExports(apiRole, exports);
+    grantSendExportJobs(apiRole, this.exportWorker.queue);
 
     new CfnOutput(this, 'ApiUrl', { value: `${this.api.url}/graphql`, description: 'GraphQL endpoint' });
     new CfnOutput(this, 'RawBucketName', { value: raw.bucketName, description: 'Upload raw logs here' });
@@ -159,5 +212,24 @@ export class CareplusStack extends Stack {
     new CfnOutput(this, 'GlueDatabaseName', { value: this.catalog.databaseName });
     new CfnOutput(this, 'AthenaWorkgroupName', { value: this.workgroup.workgroupName });
     new CfnOutput(this, 'EtlFailureQueueUrl', { value: this.etl.failureQueue.queueUrl });
+    new CfnOutput(this, 'ExportJobsQueueUrl', { value: this.exportWorker.queue.queueUrl });
+    new CfnOutput(this, 'ExportDeadLetterQueueUrl', {
+      value: this.exportWorker.deadLetterQueue.queueUrl,
+      description: 'Export-job messages the worker could not handle; redrive them once fixed',
+    });
+  }
+}
+
+/** Refuses bundles that lack what their function reads at run time (see BUNDLE_CONTENTS). */
+function checkBundles(bundles: BundleDirs): void {
+  for (const [name, contents] of Object.entries(BUNDLE_CONTENTS) as [
+    keyof typeof BUNDLE_CONTENTS,
+    readonly string[],
+  ][]) {
+    for (const entry of contents) {
+      if (!existsSync(join(bundles[name], entry))) {
+        throw new Error(`the ${name} bundle at ${bundles[name]} has no ${entry}: build it with \`npm run synth\``);
+      }
+    }
   }
 }

@@ -2,6 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own flattening, so an acknowledgement names a finding exactly as the AwsSolutions-IAM5 rule reports it.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { coveringPrefixes } from './lake-layout.js';
@@ -30,17 +31,18 @@ export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
     resource: /^<[A-Za-z0-9]+\.Arn>\/[a-z0-9_][a-z0-9_./=-]*\/\*$/,
     reason:
       'S3 authorizes object actions on object ARNs and the keys are created at run time (dated raw files, ' +
-      'partitions, run records, export jobs), so the narrowest scope AWS offers is the key prefix of one ' +
-      'dataset or one lake area.',
+      'partitions, run records, quarantined records, API key records, export job records, Athena results), so ' +
+      'the narrowest scope AWS offers is the key prefix of one dataset or one lake area.',
   },
   {
     name: 'all objects of the exports bucket',
     resource: /^<[A-Za-z0-9]*Exports[A-Za-z0-9]*\.Arn>\/\*$/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
     reason:
-      'Export jobs live at the root of the exports bucket (results under `<job-id>/`, records under `_jobs/`), ' +
-      'a bucket that holds nothing but export jobs and their Athena results; the API writes, reads back, ' +
-      'deletes and signs download links for those keys.',
+      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs: results ' +
+      'under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results under `_athena/`, ' +
+      'records under `_jobs/`. The export worker writes, reads back and deletes the results; the API reads them ' +
+      'and signs download links for them.',
   },
   {
     name: 'the tables of one Glue database, for listing',
@@ -73,6 +75,9 @@ const GLUE_REGISTER = [
   'glue:BatchCreatePartition',
 ] as const;
 
+/** What Lambda's SQS event source polls with, on the function's role (as AWSLambdaSQSQueueExecutionRole). */
+const SQS_CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'] as const;
+
 const ATHENA_RUN = [
   'athena:GetWorkGroup',
   'athena:StartQueryExecution',
@@ -94,9 +99,22 @@ export interface GlueTablesScope {
 export interface WorkgroupScope {
   readonly workgroupArn: string;
   readonly resultsBucket: IBucket;
-  /** Non-empty, ending in `/`. */
+  /** The key prefix of the enforced result location: non-empty, ending in `/`. */
   readonly resultsPrefix: string;
 }
+
+/**
+ * What a role that runs queries may do under the workgroup's result prefix: Athena writes each result there with
+ * the caller's permissions (multipart for large ones), and the caller reads it back and deletes it with its
+ * `.metadata` (and the export engine's records of its queries, which it keeps under the same prefix).
+ */
+const QUERY_RESULTS = [
+  's3:GetObject',
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:AbortMultipartUpload',
+  's3:ListMultipartUploadParts',
+] as const;
 
 /** Write to its own log group: the ARN of that group (which ends in `:*`, covering its streams). */
 export function grantWriteOwnLogs(role: IRole, logGroup: ILogGroup): void {
@@ -156,6 +174,21 @@ export function grantRegisterPartitions(role: IRole, tables: GlueTablesScope): v
   );
 }
 
+/**
+ * Create the declared tables of one database, with their per-column parameters (nullability, PII): the ETL creates
+ * each table on the first object it publishes (GlueCatalog.putTable), since CloudFormation's table resource has no
+ * column parameters and would reset the ETL's schema versions on every update.
+ */
+export function grantCreateDeclaredTables(role: IRole, tables: GlueTablesScope): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'CreateDeclaredTables',
+      actions: ['glue:CreateTable'],
+      resources: [tables.catalogArn, tables.databaseArn, ...tables.tableArns],
+    }),
+  );
+}
+
 /** Read the declared tables of one database: definitions, versions and partitions. */
 export function grantReadCatalog(role: IRole, tables: GlueTablesScope): void {
   role.addToPrincipalPolicy(
@@ -177,7 +210,8 @@ export function grantReadCatalog(role: IRole, tables: GlueTablesScope): void {
 /**
  * Run queries in one workgroup. Athena acts with the caller's permissions, so the job also needs: the tables'
  * catalog entries and data (granted with `grantReadCatalog` and `grantReadProcessedPrefix`, passed in here so
- * the caller cannot forget them), and the workgroup's result location, which it writes and the caller reads back.
+ * the caller cannot forget them), and the workgroup's enforced result location, exactly its prefix, where Athena
+ * writes and the caller reads back and deletes.
  */
 export function grantRunQueries(
   role: IRole,
@@ -193,8 +227,8 @@ export function grantRunQueries(
   );
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      sid: 'WriteQueryResults',
-      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      sid: 'QueryResults',
+      actions: [...QUERY_RESULTS],
       resources: objectsUnder(role, workgroup.resultsBucket, [workgroup.resultsPrefix]),
     }),
   );
@@ -217,23 +251,76 @@ export function grantRunQueries(
   grantReadProcessedPrefix(role, reads.processed, reads.prefixes);
 }
 
-/**
- * Write export files and job records under one prefix of the exports bucket, read them back, delete them on
- * cancel or expiry, and sign download links for them (a presigned GET is authorized by the signer's
- * s3:GetObject). An empty prefix means the whole exports bucket, which holds nothing else.
- */
-export function grantWriteAndSignExports(role: IRole, exportsBucket: IBucket, prefix: string): void {
+/** Authenticate callers: read API key records (hashes only) under the keys' prefix of the processed bucket. */
+export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      sid: 'WriteAndSignExports',
-      actions: [...S3_WRITE],
-      resources:
-        prefix === ''
-          ? [acknowledged(role, exportsBucket.arnForObjects('*'))]
-          : objectsUnder(role, exportsBucket, [prefix]),
+      sid: 'ReadApiKeys',
+      actions: [...S3_READ],
+      resources: objectsUnder(role, processed, [prefix]),
+    }),
+  );
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
+}
+
+/**
+ * Record export jobs: create, update, read back and delete job records and their markers (fingerprint and
+ * idempotency claims, start claims, cancel requests) under one prefix of the exports bucket.
+ */
+export function grantWriteJobRecords(role: IRole, exportsBucket: IBucket, prefix: string): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteJobRecords',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resources: objectsUnder(role, exportsBucket, [prefix]),
     }),
   );
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+}
+
+/**
+ * Read export jobs and their results, and sign download links for them (a presigned GET is authorized by the
+ * signer's s3:GetObject). The whole exports bucket, which holds nothing else: results live under `<job-id>/`.
+ */
+export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadAndSignExports',
+      actions: [...S3_READ],
+      resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
+    }),
+  );
+  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+}
+
+/**
+ * Run export jobs: write the result parts and manifest under `<job-id>/`, read and delete Athena's result under
+ * `_athena/`, update the job records, and remove partial output on cancel or failure. The whole exports bucket,
+ * which holds nothing else.
+ */
+export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'WriteExportResults',
+      actions: [...S3_WRITE],
+      resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
+    }),
+  );
+  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+}
+
+/** Hand export jobs to the export worker: send messages to one queue. */
+export function grantSendExportJobs(role: IRole, queue: IQueue): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ sid: 'SendExportJobs', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+  );
+}
+
+/** The export worker's input: what Lambda's SQS event source needs to receive and delete one queue's messages. */
+export function grantConsumeExportJobs(role: IRole, queue: IQueue): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ sid: 'ConsumeExportJobs', actions: [...SQS_CONSUME], resources: [queue.queueArn] }),
+  );
 }
 
 /**

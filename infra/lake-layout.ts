@@ -8,8 +8,15 @@ export const LAKE_PREFIXES = {
   pipelineRuns: '_pipeline/',
   /** processed: rejected records with line number and reason; expired by a lifecycle rule. */
   quarantine: '_quarantine/',
-  /** exports: Athena's enforced result location (the workgroup writes `<query-id>.csv` here). */
-  athenaResults: 'athena-results/',
+  /** processed: API key records, hashes only (src/auth/key-store.ts KEYS_PREFIX); read by the API. */
+  apiKeys: '_system/keys/',
+  /**
+   * exports: the Athena workgroup's enforced result location, `<query-id>.csv` (and `.csv.metadata`) under it; also
+   * the Athena engine's ATHENA_RESULTS_PREFIX, under which it records each job's queries (`<job-id>/<query-id>.query`).
+   */
+  athenaResults: '_athena/',
+  /** exports: export job records and their markers (src/adapters/local/store-job-store.ts). */
+  jobRecords: '_jobs/',
 } as const;
 
 /** The processed prefix of one dataset's Parquet files (the Glue table location). */

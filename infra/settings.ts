@@ -74,6 +74,23 @@ const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    exportWorker: z
+      .object({
+        /** MiB. The Athena engine streams Athena's result into the CSV parts; gzip members use every vCPU. */
+        memoryMiB: z.number().int().min(512).max(10240).default(2048),
+        ephemeralStorageMiB: z.number().int().min(512).max(10240).default(2048),
+        /**
+         * One job must finish within this (Lambda allows 15 minutes); the job's lease and the queue's visibility
+         * timeout are derived from it.
+         */
+        timeoutMinutes: z.number().int().min(1).max(15).default(15),
+        /** Jobs (so Athena queries) running at once; Lambda's SQS event source allows 2 to 1000. */
+        maxConcurrency: z.number().int().min(2).max(1000).default(5),
+        /** Deliveries of one message before it goes to the dead-letter queue. */
+        maxReceiveCount: z.number().int().min(2).max(1000).default(5),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

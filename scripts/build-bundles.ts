@@ -2,7 +2,8 @@
  * Builds what the CDK app deploys, reports sizes and (with `--synth`) synthesises the template, offline:
  *
  *   dist/bundles/etl/           lambda/handler.ts bundled by esbuild + datasets/*.yaml
- *   dist/bundles/api/           src/lambda-api.ts bundled by esbuild + datasets/*.yaml
+ *   dist/bundles/api/           src/lambda-api.ts bundled by esbuild + datasets/*.yaml + policy.yaml
+ *   dist/bundles/export-worker/ src/lambda-export-worker.ts bundled by esbuild + datasets/*.yaml
  *   dist/bundles/duckdb-layer/  nodejs/node_modules/@duckdb/... (the Lambda layer with DuckDB's native binding)
  *   dist/infra/app.js           the CDK app (infra/app.ts), then `node dist/infra/app.js` writes cdk.out/
  *
@@ -18,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { transform } from '@swc/core';
 import { build, type Plugin } from 'esbuild';
+import { LocalObjectStore } from '../src/adapters/local/local-object-store.js';
+import { ApiKeyStore } from '../src/auth/key-store.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const OUT = join(ROOT, 'dist', 'bundles');
@@ -29,8 +32,12 @@ const DUCKDB_BINDING = '@duckdb/node-bindings-linux-x64';
 const LAYER_PACKAGES = ['@duckdb/node-api', '@duckdb/node-bindings', DUCKDB_BINDING, 'detect-libc'];
 
 interface FunctionBundle {
-  name: 'etl' | 'api';
+  name: 'etl' | 'api' | 'export-worker';
   entry: string;
+  /** Repository files copied into the bundle beside `datasets/` (read at run time from /var/task). */
+  files: string[];
+  /** Environment of the smoke test beyond the local-store configuration every bundle gets. */
+  smokeEnv: (task: string) => Record<string, string>;
   /** Run against the bundle in an isolated copy, with the layer on NODE_PATH as Lambda sets it up. */
   smoke: string;
 }
@@ -48,21 +55,49 @@ const FUNCTIONS: FunctionBundle[] = [
   {
     name: 'etl',
     entry: 'lambda/handler.ts',
+    files: [],
+    smokeEnv: () => ({}),
     smoke: `if (typeof require('./index.js').handler !== 'function') throw new Error('no handler export');`,
   },
   {
     name: 'api',
     entry: 'src/lambda-api.ts',
-    // Builds the schema (type-graphql needs the decorator metadata) and opens DuckDB (from the layer).
+    files: ['policy.yaml'],
+    // As deployed (infra/careplus-stack.ts): the policy from the bundle, jobs sent to a queue (never reached here).
+    smokeEnv: (task) => ({
+      CAREPLUS_POLICY_FILE: join(task, 'policy.yaml'),
+      CAREPLUS_EXPORT_DISPATCH: 'sqs',
+      CAREPLUS_EXPORT_QUEUE_URL: 'http://127.0.0.1:9/000000000000/smoke',
+    }),
+    // Loads the bundled policy, builds the schema (type-graphql needs the decorator metadata), opens DuckDB (from
+    // the layer), refuses a request without a key and answers one with a key.
     smoke: `(async () => {
       const { handler } = require('./index.js');
       const event = ${HTTP_EVENT};
       const health = await handler(event('GET', '/healthz'), {});
       if (health.statusCode !== 200) throw new Error('healthz: ' + JSON.stringify(health));
-      const res = await handler(event('POST', '/graphql', { query: '{ __typename }' }), {});
+      const anonymous = await handler(event('POST', '/graphql', { query: '{ __typename }' }), {});
+      if (anonymous.statusCode !== 401) throw new Error('graphql without a key: ' + JSON.stringify(anonymous));
+      const e = event('POST', '/graphql', { query: '{ __typename }' });
+      e.headers.authorization = 'Bearer ' + process.env.SMOKE_API_KEY;
+      const res = await handler(e, {});
       if (res.statusCode !== 200 || JSON.parse(res.body).data.__typename !== 'Query') {
         throw new Error('graphql: ' + JSON.stringify(res));
       }
+    })().catch((err) => { console.error(err); process.exit(1); });`,
+  },
+  {
+    name: 'export-worker',
+    entry: 'src/lambda-export-worker.ts',
+    files: [],
+    smokeEnv: () => ({}),
+    // Builds the runtime and the export service, and handles a message for a job that does not exist as done.
+    smoke: `(async () => {
+      const { handler } = require('./index.js');
+      const record = { messageId: 'smoke-1', receiptHandle: 'r', body: JSON.stringify({ version: 1, jobId: 'smoke' }),
+        attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'x' };
+      const res = await handler({ Records: [record] });
+      if (JSON.stringify(res) !== '{"batchItemFailures":[]}') throw new Error('worker: ' + JSON.stringify(res));
     })().catch((err) => { console.error(err); process.exit(1); });`,
   },
 ];
@@ -118,6 +153,7 @@ async function bundleFunction(fn: FunctionBundle): Promise<string> {
     recursive: true,
     filter: (src) => statSync(src).isDirectory() || /\.(ya?ml|json)$/.test(src),
   });
+  for (const file of fn.files) cpSync(join(ROOT, file), join(dir, file));
   return dir;
 }
 
@@ -125,11 +161,16 @@ async function bundleFunction(fn: FunctionBundle): Promise<string> {
  * Loads a bundle the way Lambda will: from a folder with no node_modules above it, DuckDB only through the
  * layer on NODE_PATH, configured for the local store so no AWS call is made.
  */
-function smokeTest(fn: FunctionBundle, dir: string, layerDir: string): void {
+async function smokeTest(fn: FunctionBundle, dir: string, layerDir: string): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), `careplus-${fn.name}-smoke-`));
   try {
     const task = join(scratch, 'task');
     cpSync(dir, task, { recursive: true });
+    // A key in the smoke lake, as `careplus keys create` would make it.
+    const { plaintext } = await new ApiKeyStore(new LocalObjectStore(join(scratch, 'lake'))).create({
+      name: 'smoke',
+      role: 'admin',
+    });
     const run = spawnSync(process.execPath, ['-e', fn.smoke], {
       cwd: task,
       encoding: 'utf8',
@@ -142,6 +183,8 @@ function smokeTest(fn: FunctionBundle, dir: string, layerDir: string): void {
         CAREPLUS_CACHE_DIR: join(scratch, 'cache'),
         CAREPLUS_DATASETS_DIR: join(task, 'datasets'),
         CAREPLUS_LOG_LEVEL: 'error',
+        SMOKE_API_KEY: plaintext,
+        ...fn.smokeEnv(task),
       },
     });
     if (run.status !== 0) throw new Error(`${fn.name} bundle failed its smoke test:\n${run.stderr}${run.stdout}`);
@@ -238,7 +281,7 @@ async function main(): Promise<void> {
         `with the layer ${mib(withLayer)} of Lambda's 250 MiB (${relative(ROOT, dir)})`,
     );
     if (withLayer > LAMBDA_UNZIPPED_LIMIT) throw new Error(`${fn.name} exceeds Lambda's unzipped size limit`);
-    smokeTest(fn, dir, layerDir);
+    await smokeTest(fn, dir, layerDir);
     console.log(`smoke     ${fn.name}: loads from the bundle and the layer alone`);
   }
   await buildCdkApp();

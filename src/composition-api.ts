@@ -20,6 +20,7 @@ import { downloadRoute } from './http/download-route.js';
 import { feedRoute } from './http/feed-route.js';
 import type { DownloadLink, DownloadLinkIssuer, DownloadTarget } from './ports/download-links.js';
 import type { ExportEngine } from './ports/export-engine.js';
+import type { JobDispatcher } from './ports/job-dispatcher.js';
 import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './ports/object-store.js';
 import { type ApiDeps, type ApiServer, type AuthRequest, createApiServer, type RouteSeams } from './server.js';
 import { DatasetService } from './services/dataset-service.js';
@@ -110,27 +111,14 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     throw err;
   }
   const exportLogger = logger.child({ component: 'exports' });
-  const exportService = new ExportService(
-    {
-      catalog: rt.catalog,
-      store: rt.store,
-      jobs: new StoreJobStore(rt.store),
-      engine: engine.engine,
-      links: links.issuer,
-      footers,
-      logger: exportLogger,
-    },
-    {
-      concurrency: config.exports.concurrency,
-      limits: {
-        maxRows: config.exports.maxRows,
-        maxScanBytes: config.exports.maxScanBytes,
-        maxPredicates: 100,
-        maxValues: 1_000,
-      },
-      retentionMs: config.exports.retentionHours * 3600 * 1000,
-    },
-  );
+  const dispatcher = await createJobDispatcher(config);
+  const exportService = createExportService(rt, {
+    engine: engine.engine,
+    links: links.issuer,
+    footers,
+    logger: exportLogger,
+    ...(dispatcher !== undefined ? { dispatcher: dispatcher.dispatcher } : {}),
+  });
 
   const feeds = new FeedService({
     store: rt.store,
@@ -185,6 +173,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
         await exportService.close();
         await sweeping;
       } finally {
+        dispatcher?.close();
         await engine.close();
       }
     })());
@@ -195,9 +184,13 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     authenticate: auth.authenticate,
     routes,
     async start() {
-      const { requeued, failed } = await exportService.recover();
-      if (requeued.length > 0 || failed.length > 0) {
-        exportLogger.info('export jobs recovered after a restart', { requeued, failed });
+      // With a queue, export workers run the jobs (and SQS redelivers what a stopped worker left): an API process
+      // that recovered them would run other processes' jobs here.
+      if (dispatcher === undefined) {
+        const { requeued, failed } = await exportService.recover();
+        if (requeued.length > 0 || failed.length > 0) {
+          exportLogger.info('export jobs recovered after a restart', { requeued, failed });
+        }
       }
       // Retention runs in the background: start-up does not wait for a walk over every job.
       void sweep();
@@ -212,10 +205,100 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
 }
 
 /**
+ * The export worker's half of the composition root (src/lambda-export-worker.ts): the export service with the
+ * configured engine over the runtime's store and catalog, for `ExportService.runJob`. No policy, authentication or
+ * GraphQL: a job carries the caller's grant as resolved when it was requested. `close()` stops a running job
+ * (it goes back to QUEUED) and closes the engine; it is also registered with `rt.onClose`.
+ */
+export async function composeExportWorker(rt: Runtime): Promise<{ exports: ExportService; close(): Promise<void> }> {
+  const engine = await createExportEngine(rt);
+  let links: Awaited<ReturnType<typeof createDownloadLinks>>;
+  try {
+    links = await createDownloadLinks(rt, () => rt.config.publicUrl);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const exports = createExportService(rt, {
+    engine: engine.engine,
+    links: links.issuer,
+    footers: new ParquetFooterCache(rt.store),
+    logger: rt.logger.child({ component: 'export-worker' }),
+  });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      try {
+        await exports.close();
+      } finally {
+        await engine.close();
+      }
+    })());
+  rt.onClose(close);
+  return { exports, close };
+}
+
+/** The export service as every process builds it from the configuration; `parts` are the adapters it runs on. */
+function createExportService(
+  rt: Runtime,
+  parts: {
+    engine: ExportEngine;
+    links: DownloadLinkIssuer;
+    footers: ParquetFooterCache;
+    logger: Runtime['logger'];
+    dispatcher?: JobDispatcher;
+  },
+): ExportService {
+  const { config } = rt;
+  return new ExportService(
+    {
+      catalog: rt.catalog,
+      store: rt.store,
+      jobs: new StoreJobStore(rt.store),
+      engine: parts.engine,
+      links: parts.links,
+      footers: parts.footers,
+      logger: parts.logger,
+      ...(parts.dispatcher !== undefined ? { dispatcher: parts.dispatcher } : {}),
+    },
+    {
+      concurrency: config.exports.concurrency,
+      limits: {
+        maxRows: config.exports.maxRows,
+        maxScanBytes: config.exports.maxScanBytes,
+        maxPredicates: 100,
+        maxValues: 1_000,
+      },
+      retentionMs: config.exports.retentionHours * 3600 * 1000,
+      leaseMs: config.exports.leaseSeconds * 1000,
+    },
+  );
+}
+
+/**
+ * The job dispatcher the configuration names: undefined for `in-process` (the export service's own pool); for `sqs`,
+ * the SQS dispatcher with its client (`close` releases the client's connections).
+ */
+async function createJobDispatcher(
+  config: Runtime['config'],
+): Promise<{ dispatcher: JobDispatcher; close(): void } | undefined> {
+  switch (config.exports.dispatch) {
+    case 'in-process':
+      return undefined;
+    case 'sqs': {
+      const queueUrl = config.exports.queueUrl;
+      if (queueUrl === undefined)
+        throw new ConfigError('CAREPLUS_EXPORT_QUEUE_URL is required when CAREPLUS_EXPORT_DISPATCH=sqs');
+      const { SqsJobDispatcher, createSqsClient } = await import('./adapters/aws/sqs-job-dispatcher.js');
+      const client = createSqsClient(queueUrl, config.s3.region);
+      return { dispatcher: new SqsJobDispatcher({ client, queueUrl }), close: () => client.destroy() };
+    }
+  }
+}
+
+/**
  * The API's metadata services (datasets, pipeline) over a runtime, without the export path: cheap, no export
- * engine, no background work. For `careplus datasets` and the API Lambda: a Lambda container is frozen between
- * invocations and many run at once, so it cannot host the export workers (nor recover other containers' jobs);
- * exports there need a worker outside the request path. Access control is the caller's to add (createApiAccess).
+ * engine, no background work. For `careplus datasets`. Access control is the caller's to add (createApiAccess).
  */
 export function createApiServices(rt: Runtime): Pick<ApiServices, 'datasets' | 'pipeline'> {
   const footers = new ParquetFooterCache(rt.store);
@@ -289,6 +372,7 @@ function metadataServices(
     registry: rt.registry,
     duckdb: rt.duckdb,
     stagingDir: rt.config.cacheDir,
+    snapshots: { revalidateMs: rt.config.metadata.revalidateSeconds * 1000 },
   });
   const pipeline = new PipelineService({
     store: rt.store,

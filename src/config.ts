@@ -48,6 +48,18 @@ export interface AppConfig {
      * lake on first use, so links survive restarts.
      */
     signingSecret: string | undefined;
+    /**
+     * Who runs export jobs: `in-process`, this process's worker pool (the default); or `sqs`, the job id is sent to
+     * an SQS queue and an export worker (src/lambda-export-worker.ts) runs the job.
+     */
+    dispatch: 'in-process' | 'sqs';
+    /** The queue of `sqs` dispatch (required then); its origin is the SQS endpoint. */
+    queueUrl: string | undefined;
+    /**
+     * How long one start of a job may run, in seconds (the export worker's time limit). A worker that receives the
+     * job again while its start is younger leaves it to the worker running it; after that it takes the job over.
+     */
+    leaseSeconds: number;
   };
   auth: {
     /** Policy file (YAML or JSON): roles → datasets → columns, masks, row filters. */
@@ -62,6 +74,16 @@ export interface AppConfig {
     requestTimeoutMs: number;
     bodyLimitBytes: number;
     introspection: boolean;
+  };
+  /** How the API keeps dataset listings and statistics between requests. */
+  metadata: {
+    /**
+     * A dataset's cached listing is listed again after this many seconds even when its data version did not
+     * change: the most a metadata answer lags behind writers that do not announce changes (files copied in by other
+     * tools, Glue tables filled by others). Our ETL, `compact` and `register` announce theirs, which are seen at
+     * the next request. 0 lists on every request.
+     */
+    revalidateSeconds: number;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Settings of the API's own clients (`careplus export`), not of the server. */
@@ -167,6 +189,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
   if (signingSecret !== undefined && Buffer.byteLength(signingSecret) < 32) {
     throw new ConfigError('CAREPLUS_SIGNING_SECRET is too short: expected at least 32 bytes');
   }
+  const dispatch = r.oneOf('CAREPLUS_EXPORT_DISPATCH', ['in-process', 'sqs'] as const, 'in-process');
   const jwksUrl = r.url('CAREPLUS_JWT_JWKS_URL');
   const jwtWhy = 'when CAREPLUS_JWT_JWKS_URL is set';
   return {
@@ -218,6 +241,14 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       maxScanBytes: r.int('CAREPLUS_EXPORT_MAX_SCAN_BYTES', 50 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
       linkTtlSeconds: r.int('CAREPLUS_DOWNLOAD_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
       signingSecret,
+      dispatch,
+      queueUrl:
+        dispatch === 'sqs'
+          ? (r.url('CAREPLUS_EXPORT_QUEUE_URL') ??
+            r.required('CAREPLUS_EXPORT_QUEUE_URL', 'when CAREPLUS_EXPORT_DISPATCH=sqs'))
+          : undefined,
+      // 15 minutes: the longest a Lambda function runs.
+      leaseSeconds: r.int('CAREPLUS_EXPORT_LEASE_SECONDS', 900, 10, 12 * 3600),
     },
     auth: {
       policyFile: resolve(cwd, r.string('CAREPLUS_POLICY_FILE', join(projectRoot(), 'policy.yaml'))),
@@ -240,6 +271,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       bodyLimitBytes: r.int('CAREPLUS_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
       introspection: r.bool('CAREPLUS_INTROSPECTION', env !== 'production'),
     },
+    metadata: { revalidateSeconds: r.int('CAREPLUS_METADATA_REVALIDATE_SECONDS', 60, 0, 86_400) },
     logLevel: r.oneOf('CAREPLUS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     client: {
       apiUrl: r.url('CAREPLUS_API_URL') ?? `http://127.0.0.1:${port}`,

@@ -3,9 +3,11 @@ import { ApolloServer } from '@apollo/server';
 import { handlers, startServerAndCreateLambdaHandler } from '@as-integrations/aws-lambda';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { JsonLogger } from './adapters/local/json-logger.js';
+import type { Logger } from './ports/logger.js';
 import { createRuntime } from './composition.js';
-import { createApiAccess, createApiServices } from './composition-api.js';
-import { loadConfig } from './config.js';
+import { composeApi } from './composition-api.js';
+import { type AppConfig, loadConfig } from './config.js';
+import { ConfigError } from './domain/errors.js';
 import { type ApiContext, type ApiServices, createApiContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
@@ -18,25 +20,79 @@ import { buildGraphQLSchema } from './graphql/schema.js';
  * Configuration is read once per container; the runtime (stores, catalog, DuckDB), the policy and the schema are
  * built on the first request and reused. Only `GET /healthz` answers without credentials.
  *
+ * Exports: a Lambda container is frozen once it has answered, so it cannot run export jobs. `requestExport` records
+ * the job and sends its id to the export queue (CAREPLUS_EXPORT_DISPATCH=sqs, required here); the export worker
+ * (src/lambda-export-worker.ts) runs it. `export(id)`, `exports` and `cancelExport` read and change the job records
+ * every process shares. BI feeds are not served: their CSV route is not routed by the HTTP API.
+ *
  * The rate limit is per container (each Lambda instance keeps its own buckets): an upper bound per instance, not
  * per key across the fleet; API Gateway throttling is the fleet-wide limit.
  */
-const config = loadConfig();
-const logger = new JsonLogger(config.logLevel).child({ component: 'api-lambda' });
+export type ApiLambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
-type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+/**
+ * The handler over a configuration; nothing is built until the first GraphQL request. `close` releases what the
+ * first request built (Lambda never calls it; tests and other hosts do).
+ */
+export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler; close(): Promise<void> } {
+  const logger = new JsonLogger(config.logLevel).child({ component: 'api-lambda' });
+  let graphql: Promise<{ handle: ApiLambdaHandler; close(): Promise<void> }> | undefined;
+  const handler: ApiLambdaHandler = async (event, context) => {
+    if (event.rawPath === '/healthz') {
+      return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
+    }
+    const bodyBytes =
+      event.body === undefined ? 0 : Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+    if (bodyBytes > config.limits.bodyLimitBytes) {
+      return {
+        statusCode: 413,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] }),
+      };
+    }
+    graphql ??= createGraphqlHandler(config, logger).catch((err: unknown) => {
+      // A failed start is retried by the next request instead of failing the container for its lifetime.
+      graphql = undefined;
+      throw err;
+    });
+    return (await graphql).handle(event, context);
+  };
+  const close = async (): Promise<void> => {
+    const built = await graphql?.catch(() => undefined);
+    graphql = undefined;
+    await built?.close();
+  };
+  return { handler, close };
+}
 
-async function createGraphqlHandler(): Promise<ApiHandler> {
+async function createGraphqlHandler(
+  config: AppConfig,
+  logger: Logger,
+): Promise<{ handle: ApiLambdaHandler; close(): Promise<void> }> {
+  if (config.exports.dispatch !== 'sqs') {
+    throw new ConfigError(
+      'the API Lambda cannot run export jobs itself (a container is frozen once it answers): set CAREPLUS_EXPORT_DISPATCH=sqs and CAREPLUS_EXPORT_QUEUE_URL',
+    );
+  }
   const runtime = await createRuntime(config, { logger });
-  const auth = await createApiAccess(runtime);
-  const services: ApiServices = { ...createApiServices(runtime), access: auth.access, audit: auth.audit };
+  // Built, never started: no recovery and no retention sweep here (the worker and the bucket's lifecycle own those).
+  const composed = await composeApi(runtime).catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
+  });
+  const { feeds: _feeds, ...served } = composed.services;
+  const services: ApiServices = served;
+  const { access, audit } = services;
   const hardening = createHardening<ApiContext>({
     env: config.env,
     limits: config.limits,
     keyOf: (ctx) => ctx.caller?.id,
-    mayIntrospect: (ctx) => ctx.caller !== null && auth.access.can(ctx.caller, 'canUseGraphiql'),
+    mayIntrospect: (ctx) => ctx.caller !== null && access.can(ctx.caller, 'canUseGraphiql'),
     onRefused: (ctx, refusal) => {
-      if (ctx.caller !== null) auth.audit.accessDenied(ctx.caller, { action: 'graphql' }, `${refusal.kind} limit`);
+      if (ctx.caller !== null) audit.accessDenied(ctx.caller, { action: 'graphql' }, `${refusal.kind} limit`);
     },
   });
   const server = new ApolloServer<ApiContext>({
@@ -54,42 +110,23 @@ async function createGraphqlHandler(): Promise<ApiHandler> {
       context: async ({ event }) =>
         createApiContext(services, {
           // Throws UNAUTHENTICATED (401) for a request without valid credentials, before anything runs.
-          caller: await auth.authenticate({ headers: event.headers }),
+          caller: await composed.authenticate({ headers: event.headers }),
           logger,
           requestId: event.requestContext.requestId,
         }),
     },
   );
-  return async (event, context) => {
-    // The integration's handler is promise-based; the callback argument of the Lambda signature is unused.
-    const result = await lambdaHandler(event, context, () => undefined);
-    if (result === undefined) throw new Error('the Apollo Lambda handler returned no response');
-    return result;
+  return {
+    async handle(event, context) {
+      // The integration's handler is promise-based; the callback argument of the Lambda signature is unused.
+      const result = await lambdaHandler(event, context, () => undefined);
+      if (result === undefined) throw new Error('the Apollo Lambda handler returned no response');
+      return result;
+    },
+    // Closes the export service and the engine (registered with the runtime), then DuckDB.
+    close: () => runtime.close(),
   };
 }
 
-let graphql: Promise<ApiHandler> | undefined;
-
-export async function handler(
-  event: APIGatewayProxyEventV2,
-  context: Context,
-): Promise<APIGatewayProxyStructuredResultV2> {
-  if (event.rawPath === '/healthz') {
-    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
-  }
-  const bodyBytes =
-    event.body === undefined ? 0 : Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  if (bodyBytes > config.limits.bodyLimitBytes) {
-    return {
-      statusCode: 413,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] }),
-    };
-  }
-  graphql ??= createGraphqlHandler().catch((err: unknown) => {
-    // A failed start is retried by the next request instead of failing the container for its lifetime.
-    graphql = undefined;
-    throw err;
-  });
-  return (await graphql)(event, context);
-}
+/** The Lambda entry point: configuration read once per container, at init. */
+export const handler: ApiLambdaHandler = createApiLambda(loadConfig()).handler;

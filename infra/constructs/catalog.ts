@@ -1,20 +1,26 @@
 import { Aws, Stack } from 'aws-cdk-lib';
-import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import type { GlueTablesScope } from '../grants.js';
-import { glueTableInput } from '../glue-table-input.js';
 
 export interface LakeCatalogProps {
   databaseName: string;
   datasets: readonly DatasetDefinition[];
-  processed: IBucket;
 }
 
 /**
- * The Glue database and one table per dataset definition. The ETL later records new schema versions
- * (UpdateTable) and registers partitions; a redeploy after a definition changes sets the declared columns.
+ * The Glue database, and the ARNs of one table per dataset definition, which the ETL creates.
+ *
+ * The tables are not CloudFormation resources, by decision: `AWS::Glue::Table` has no column parameters, so a table
+ * declared here would lack the per-column facts the API relies on (`careplus.pii`, which the access policy's PII
+ * rule reads, and `careplus.nullable`) until the ETL rewrote it, and every stack update would reset it to the
+ * declared columns, dropping those facts and the ETL's schema versions. The ETL creates each table, exactly as the
+ * definition declares it and with those parameters, when it publishes the dataset's first object (GlueCatalog
+ * `putTable`, from `tableFromDefinition`), then owns it: new schema versions, partitions. Until then the dataset is
+ * not in the catalog, and the API answers for it as for any unknown dataset; there is no data to serve anyway.
+ * IAM is scoped to the declared tables' ARNs (the ETL may create exactly those), and deleting the stack deletes
+ * the database with its tables.
  */
 export class LakeCatalog extends Construct implements GlueTablesScope {
   readonly databaseName: string;
@@ -28,7 +34,7 @@ export class LakeCatalog extends Construct implements GlueTablesScope {
     if (props.datasets.length === 0) throw new Error('the catalog needs at least one dataset definition');
     const stack = Stack.of(this);
     this.databaseName = props.databaseName;
-    const database = new CfnDatabase(this, 'Database', {
+    new CfnDatabase(this, 'Database', {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: {
         name: props.databaseName,
@@ -39,15 +45,9 @@ export class LakeCatalog extends Construct implements GlueTablesScope {
     this.catalogArn = glueArn('catalog');
     this.databaseArn = glueArn(`database/${props.databaseName}`);
     this.allTablesArn = glueArn(`table/${props.databaseName}/*`);
-    this.tableArns = [];
-    for (const def of [...props.datasets].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const table = new CfnTable(this, `Table-${def.name}`, {
-        catalogId: Aws.ACCOUNT_ID,
-        databaseName: props.databaseName,
-        tableInput: glueTableInput(def, props.processed.bucketName),
-      });
-      table.node.addDependency(database);
-      this.tableArns.push(glueArn(`table/${props.databaseName}/${def.name}`));
-    }
+    this.tableArns = [...props.datasets]
+      .map((d) => d.name)
+      .sort()
+      .map((name) => glueArn(`table/${props.databaseName}/${name}`));
   }
 }

@@ -31,4 +31,16 @@ export interface JobStore {
   findByIdempotencyKey(requestedBy: string, key: string): Promise<IdempotencyBinding | undefined>;
   /** Binds a key to a job unless it is bound already; returns the binding that holds (the first one). */
   bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<IdempotencyBinding>;
+  /**
+   * Claims start number `attempt` of a job for one worker, once across processes (record updates are
+   * last-writer-wins, so two workers that both read QUEUED need this to agree on one start). Returns whether this
+   * call made the claim, and when the claim that holds was made.
+   */
+  claimStart(id: string, attempt: number, at: string): Promise<{ claimed: boolean; claimedAt: string }>;
+  /**
+   * Records that a job's requester asked to cancel it, once; never overwritten by a record update, so a worker in
+   * another process sees it even if its own progress write raced the CANCELLED status.
+   */
+  requestCancel(id: string, at: string): Promise<void>;
+  cancelRequested(id: string): Promise<boolean>;
 }

@@ -29,10 +29,12 @@ import {
   type ExportEngine,
   ExportFailedError,
 } from '../ports/export-engine.js';
+import type { JobDispatcher } from '../ports/job-dispatcher.js';
 import type { JobStore } from '../ports/job-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { ExportPlanner } from './export-planner.js';
+import { InProcessJobDispatcher } from './in-process-job-dispatcher.js';
 import { type Page, type PageArgs, paginate } from './pagination.js';
 import type { ParquetFooterCache } from './parquet-footer-cache.js';
 
@@ -50,7 +52,15 @@ export interface ExportServiceDeps {
   links: DownloadLinkIssuer;
   footers: ParquetFooterCache;
   logger: Logger;
+  /**
+   * Who runs new jobs. Default: this service's worker pool (InProcessJobDispatcher). With a queue (SQS), jobs run
+   * in an export worker that calls `runJob`, and this process only records, reads and cancels them.
+   */
+  dispatcher?: JobDispatcher;
 }
+
+/** What `runJob` did: ran the job; found nothing to do; left it to the worker running it; found no such job. */
+export type RunJobOutcome = 'ran' | 'done' | 'busy' | 'missing';
 
 export interface ExportServiceOptions {
   /** Jobs run at once; the rest wait in a FIFO queue. Default 2. */
@@ -65,6 +75,13 @@ export interface ExportServiceOptions {
   maxAttempts?: number;
   /** Progress is persisted at most this often, in ms (events go out on every report). Default 2000. */
   progressPersistMs?: number;
+  /**
+   * `runJob` only: how long one start of a job may run, in ms (the worker's time limit). A RUNNING job started
+   * longer ago than this lost its worker and is taken over. Default 15 minutes.
+   */
+  leaseMs?: number;
+  /** `runJob` only: how often the job store is asked whether the running job's requester cancelled it, in ms. Default 2000. */
+  cancelPollMs?: number;
   now?: () => Date;
   newId?: () => string;
 }
@@ -87,8 +104,11 @@ interface RunningJob {
  * Export jobs: validation and pre-flight estimate at request time, re-use of identical work, a FIFO queue with a
  * worker pool, progress events, cancellation, recovery after a restart and retention.
  *
- * One process owns the jobs it runs: job state lives in the JobStore, and `recover()` at start-up takes over
- * jobs a previous process left QUEUED or RUNNING. Two API processes sharing one store is not supported.
+ * With the in-process dispatcher (embedded), one process owns the jobs it runs: job state lives in the JobStore, and
+ * `recover()` at start-up takes over jobs a previous process left QUEUED or RUNNING; two such API processes sharing
+ * one store is not supported. With a queue dispatcher (AWS), API processes only record, read and cancel jobs, and
+ * any number of export workers run them through `runJob`, which claims each start in the store so that a job runs
+ * once per start whoever receives it.
  */
 export class ExportService {
   private readonly limits: ExportLimits;
@@ -96,6 +116,9 @@ export class ExportService {
   private readonly retentionMs: number;
   private readonly maxAttempts: number;
   private readonly progressPersistMs: number;
+  private readonly leaseMs: number;
+  private readonly cancelPollMs: number;
+  private readonly dispatcher: JobDispatcher;
   private readonly now: () => Date;
   private readonly newId: () => string;
   private readonly planner: ExportPlanner;
@@ -118,6 +141,14 @@ export class ExportService {
     this.retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 2);
     this.progressPersistMs = options.progressPersistMs ?? 2000;
+    this.leaseMs = options.leaseMs ?? 15 * 60 * 1000;
+    this.cancelPollMs = options.cancelPollMs ?? 2000;
+    this.dispatcher =
+      deps.dispatcher ??
+      new InProcessJobDispatcher((entry) => {
+        this.queue.push(entry);
+        this.pump();
+      });
     this.now = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
     this.planner = new ExportPlanner(deps.store, deps.footers);
@@ -175,14 +206,12 @@ export class ExportService {
       result: null,
     };
     const { job, created } = await this.deps.jobs.create(candidate, (existing) => REUSABLE.includes(existing.status));
+    let current = job;
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
-      this.live.set(job.id, job);
-      this.emit(job);
-      this.queue.push({ id: job.id, plan });
-      this.pump();
+      current = await this.dispatch(job, plan);
     }
-    let answer = this.live.get(job.id) ?? job;
+    let answer = this.live.get(job.id) ?? current;
     if (key !== null) {
       const binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
       if (binding.jobId !== job.id) answer = await this.boundJob(binding, requestHash);
@@ -238,6 +267,8 @@ export class ExportService {
     }
     const queued = this.queue.findIndex((e) => e.id === id);
     if (queued >= 0) this.queue.splice(queued, 1);
+    // A worker elsewhere may be running it: it polls for this request (see runJob).
+    if (this.dispatcher.kind !== 'in-process') await this.deps.jobs.requestCancel(id, this.now().toISOString());
     // Queued here, or left QUEUED/RUNNING by a previous process and not yet recovered: nothing runs it now.
     const cancelled = await this.transition(id, (j) => ({
       ...j,
@@ -396,6 +427,84 @@ export class ExportService {
     return { requeued, failed };
   }
 
+  /**
+   * Runs one job to its end in this process: the entry point of an export worker fed by a queue (SQS dispatch),
+   * which may deliver a job more than once, so this is safe to call again for the same job:
+   * - a missing or finished job is left alone (`missing`, `done`);
+   * - a job whose requester asked to cancel it becomes CANCELLED without running (`done`);
+   * - a RUNNING job whose start is younger than the lease, or whose next start another worker claimed within the
+   *   lease, is that worker's (`busy`: ask again later);
+   * - a RUNNING job whose start is older than the lease lost its worker (a crash, the time limit): it starts again,
+   *   partial output removed, while it has starts left, else it fails INTERRUPTED; a job whose data changed since
+   *   the request fails DATA_CHANGED, as in `recover`.
+   * Only the worker whose start claim (JobStore.claimStart) wins runs the engine, so a duplicate delivery never runs
+   * a second query. While it runs, a cancel request (`cancelExport` in another process) is polled every
+   * `cancelPollMs` and stops the run as a local cancel does. Errors of the store are thrown (the queue retries).
+   */
+  async runJob(id: string): Promise<RunJobOutcome> {
+    if (this.closed) throw new Error('the export service is closed');
+    if (this.running.has(id)) return 'busy';
+    for (;;) {
+      const job = await this.deps.jobs.get(id);
+      if (job === undefined) return 'missing';
+      if (isFinished(job.status)) return 'done';
+      const now = this.now();
+      if (await this.deps.jobs.cancelRequested(id)) {
+        await this.transition(id, (j) =>
+          isFinished(j.status) ? j : { ...j, status: 'CANCELLED', finishedAt: now.toISOString() },
+        );
+        return 'done';
+      }
+      if (job.status === 'RUNNING' && !this.leaseExpired(job.startedAt, now)) return 'busy';
+      const fail = async (code: ExportFailureCode, message: string): Promise<'done'> => {
+        await this.removeOutput(id);
+        await this.transition(id, (j) => ({
+          ...j,
+          status: 'FAILED',
+          finishedAt: now.toISOString(),
+          error: { code, message },
+        }));
+        return 'done';
+      };
+      if (job.attempts >= this.maxAttempts) return fail('INTERRUPTED', INTERRUPTED_BY_RESTART);
+      let plan: ExportPlan;
+      try {
+        plan = await this.replan(job);
+      } catch (err) {
+        this.deps.logger.warn('export job could not be planned by the worker', {
+          jobId: id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return fail('DATA_CHANGED', 'the dataset is no longer available');
+      }
+      if (plan.dataVersion !== job.dataVersion) {
+        return fail('DATA_CHANGED', 'the dataset changed since the request: request it again');
+      }
+      const start = job.attempts + 1;
+      const claim = await this.deps.jobs.claimStart(id, start, now.toISOString());
+      if (!claim.claimed) {
+        if (!this.leaseExpired(claim.claimedAt, now)) return 'busy';
+        // Whoever claimed this start stopped before running it: the start counts as used; claim the next one.
+        await this.deps.jobs.update(id, (j) => ({ ...j, attempts: Math.max(j.attempts, start) }));
+        continue;
+      }
+      if (job.status === 'RUNNING') {
+        this.deps.logger.info('export job taken over from a worker that stopped', { jobId: id, attempt: start });
+        await this.removeOutput(id);
+      }
+      await this.runHere({ id, plan });
+      if (await this.deps.jobs.cancelRequested(id)) {
+        // The cancel raced the end of the run: the requester was told CANCELLED, so the result does not stay.
+        const ended = await this.deps.jobs.get(id);
+        if (ended?.status === 'SUCCEEDED') {
+          await this.removeOutput(id);
+          await this.transition(id, (j) => ({ ...j, status: 'CANCELLED', expiresAt: null, result: null }));
+        }
+      }
+      return 'ran';
+    }
+  }
+
   /** Retention: deletes the results of jobs that succeeded before `cutoff` and marks them EXPIRED. */
   async expireOlderThan(cutoff: Date): Promise<string[]> {
     const expired: string[] = [];
@@ -448,6 +557,60 @@ export class ExportService {
         });
       this.running.set(entry.id, { controller, done });
     }
+  }
+
+  /**
+   * Hands a new QUEUED job to the dispatcher and returns its record as it then is: with this process's pool the job
+   * is live here; with a queue it runs elsewhere. A job that cannot be handed over fails at once, never waits.
+   */
+  private async dispatch(job: ExportJobRecord, plan: ExportPlan): Promise<ExportJobRecord> {
+    if (this.dispatcher.kind === 'in-process') this.live.set(job.id, job);
+    this.emit(job);
+    try {
+      await this.dispatcher.dispatch({ id: job.id, plan });
+      return job;
+    } catch (err) {
+      this.deps.logger.error('export job could not be dispatched', { jobId: job.id, error: String(err) });
+      return this.transition(job.id, (j) => ({
+        ...j,
+        status: 'FAILED',
+        finishedAt: this.now().toISOString(),
+        error: {
+          code: 'ENGINE_ERROR',
+          message: 'the export could not be handed to an export worker; request it again',
+        },
+      }));
+    }
+  }
+
+  /** `runJob`'s run: as a pool worker runs a job, plus a poll for a cancel request made in another process. */
+  private async runHere(entry: QueueEntry): Promise<void> {
+    const controller = new AbortController();
+    const watch = setInterval(() => {
+      this.deps.jobs.cancelRequested(entry.id).then(
+        (asked) => {
+          if (!asked || controller.signal.aborted) return;
+          this.cancelRequested.add(entry.id);
+          controller.abort();
+        },
+        (err: unknown) =>
+          this.deps.logger.warn('could not check for a cancel request', { jobId: entry.id, error: String(err) }),
+      );
+    }, this.cancelPollMs);
+    const done = this.execute(entry, controller.signal);
+    this.running.set(entry.id, { controller, done: done.catch(() => undefined) });
+    try {
+      await done;
+    } finally {
+      clearInterval(watch);
+      this.running.delete(entry.id);
+      this.cancelRequested.delete(entry.id);
+      this.persistedAt.delete(entry.id);
+    }
+  }
+
+  private leaseExpired(since: string | null, now: Date): boolean {
+    return since === null || Date.parse(since) + this.leaseMs <= now.getTime();
   }
 
   private async execute(entry: QueueEntry, signal: AbortSignal): Promise<void> {

@@ -36,6 +36,9 @@ class FailingJobStore implements JobStore {
   findByFingerprint = () => this.fail();
   findByIdempotencyKey = () => this.fail();
   bindIdempotencyKey = () => this.fail();
+  claimStart = () => this.fail();
+  requestCancel = () => this.fail();
+  cancelRequested = () => this.fail();
   listAll(): AsyncIterable<never> {
     return {
       [Symbol.asyncIterator]: () => ({ next: () => this.fail() }),

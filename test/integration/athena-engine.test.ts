@@ -1,3 +1,4 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { athenaRequestToken, createAthenaExportEngine } from '../../src/adapters/aws/athena-export-engine.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/domain/errors.js';
@@ -14,7 +15,8 @@ import { column, typesTable } from '../support/export-table.js';
 /**
  * The Athena engine's protocol behaviour, through the real AthenaClient against the Athena stand-in: idempotent
  * starts, cancellation, failures and their job errors, the workgroup's scan cut-off, parameters kept out of the SQL,
- * the data-version check, an enforced result location, and the factory.
+ * the data-version check, the result location (the job's own prefix, or an enforced workgroup's, and the cleanup of
+ * what an interrupted start left), and the factory.
  */
 
 const notes = typesTable({
@@ -23,7 +25,10 @@ const notes = typesTable({
   location: 'notes/',
 });
 const broken = typesTable({ name: 'broken', columns: [column('id', 'bigint')], location: 'broken/' });
+const shifting = typesTable({ name: 'shifting', columns: [column('id', 'bigint')], location: 'shifting/' });
 const caller: ExportCaller = { id: 'analyst-1' };
+/** The enforced workgroup's result location in the exports bucket. */
+const ENFORCED_PREFIX = 'athena-results/';
 
 let lake: AthenaLake;
 let planner: ExportPlanner;
@@ -33,7 +38,11 @@ beforeAll(async () => {
     workgroups: {
       [WORKGROUP]: {},
       tiny: { bytesScannedCutoffPerQuery: 100 },
-      enforced: { enforcedOutputLocation: `s3://${BUCKETS.exports}/athena-results/` },
+      enforced: {
+        enforceWorkGroupConfiguration: true,
+        outputLocation: `s3://${BUCKETS.exports}/${ENFORCED_PREFIX}`,
+        encryptionOption: 'SSE_S3',
+      },
     },
   });
   for (const [i, day] of ['2024-01-01', '2024-01-02', '2024-01-03'].entries()) {
@@ -46,6 +55,8 @@ beforeAll(async () => {
   await lake.writeParquet('broken/event_date=2024-01-01/part-0.parquet', 'SELECT 1::BIGINT AS id');
   await lake.writeBytes('broken/event_date=2024-01-02/part-1.parquet', Buffer.from('PAR1 this is not parquet PAR1'));
   await lake.registerTable(broken);
+  await lake.writeParquet('shifting/event_date=2024-01-01/part-0.parquet', 'SELECT 1::BIGINT AS id');
+  await lake.registerTable(shifting);
   planner = new ExportPlanner(lake.store, new ParquetFooterCache(lake.store));
 }, 60_000);
 
@@ -309,17 +320,134 @@ describe('queries', () => {
     progress.slice(1).forEach((p, i) => expect(p.fraction).toBeGreaterThanOrEqual(progress[i]!.fraction));
     expect(progress.at(-1)).toEqual({ rowsWritten: 30, bytesWritten: result.bytes, fraction: 1 });
   });
+});
 
-  it("reads and removes the result where an enforced workgroup's location put it", async () => {
+describe('where Athena writes', () => {
+  const resultsOf = (jobId: string) => lake.exportKeys(`_athena/${jobId}/`);
+
+  it("asks for the job's own prefix, where a workgroup that does not enforce its configuration writes", async () => {
+    await lake.athenaEngine().run({ id: 'job-own-prefix' }, await planOf({ limit: 2 }), runOptions());
+    const execution = lake.athena.executions().at(-1)!;
+    expect(execution.requestedOutputLocation).toBe(`s3://${BUCKETS.exports}/_athena/job-own-prefix/`);
+    expect(execution.outputLocation).toBe(`s3://${BUCKETS.exports}/_athena/job-own-prefix/${execution.id}.csv`);
+    expect(await resultsOf('job-own-prefix')).toEqual([]);
+  });
+
+  it('reads the result where an enforced workgroup put it, the same bytes, and removes it and its metadata', async () => {
+    const plan = await planOf({ columns: ['id', 'note'], csv: { quoteAll: true } });
+    const own = await lake.athenaEngine().run({ id: 'job-not-enforced' }, plan, runOptions());
+    const enforced = await lake.athenaEngine({ workgroup: 'enforced' }).run({ id: 'job-enforced' }, plan, runOptions());
+    const execution = lake.athena.executions().at(-1)!;
+    // Athena ignored the engine's OutputLocation and applied the workgroup's location and encryption.
+    expect(execution).toMatchObject({
+      workGroup: 'enforced',
+      state: 'SUCCEEDED',
+      requestedOutputLocation: `s3://${BUCKETS.exports}/_athena/job-enforced/`,
+      outputLocation: `s3://${BUCKETS.exports}/${ENFORCED_PREFIX}${execution.id}.csv`,
+      resultEncryption: 'SSE_S3',
+    });
+    expect((await lake.resultFile(enforced.files[0]!.key)).stored).toEqual(
+      (await lake.resultFile(own.files[0]!.key)).stored,
+    );
+    expect(parseCsv((await lake.resultFile(enforced.files[0]!.key)).text)[1]).toEqual(['0', 'note "0", ok']);
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
+    expect(await resultsOf('job-enforced')).toEqual([]);
+  });
+
+  it('removes the result from the enforced location when the job fails after its query', async () => {
+    lake.athena.settings.runningMs = 500;
+    const plan = await planOf({}, shifting);
+    const running = lake.athenaEngine({ workgroup: 'enforced' }).run({ id: 'job-shifted' }, plan, runOptions());
+    const before = lake.athena.executions().length;
+    await until(() => lake.athena.executions()[before]?.state === 'RUNNING', 'the query to run');
+    await lake.writeParquet('shifting/event_date=2024-01-01/part-0.parquet', 'SELECT 2::BIGINT AS id');
+    expect(await failureOf(running)).toEqual({
+      code: 'DATA_CHANGED',
+      message: 'dataset "shifting" changed after the export was requested; request it again',
+    });
+    expect(lake.athena.executions()[before]!.state).toBe('SUCCEEDED');
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
+    expect(await resultsOf('job-shifted')).toEqual([]);
+    expect(await lake.exportKeys('job-shifted/')).toEqual([]);
+  });
+
+  it('leaves nothing in the enforced location when the job is cancelled', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    const controller = new AbortController();
+    const before = lake.athena.executions().length;
+    const running = lake
+      .athenaEngine({ workgroup: 'enforced' })
+      .run({ id: 'job-enforced-cancel' }, await planOf(), runOptions(controller.signal));
+    await until(() => lake.athena.executions()[before]?.state === 'RUNNING', 'the query to run');
+    controller.abort();
+    await expect(running).rejects.toBeInstanceOf(ExportCancelledError);
+    expect(lake.athena.executions()[before]!.state).toBe('CANCELLED');
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
+    expect(await resultsOf('job-enforced-cancel')).toEqual([]);
+  });
+
+  it('removes, on the next start of the job, the result an interrupted start left in the enforced location', async () => {
+    // The first start's cleanup cannot delete (as if it died before it): its result and its query's record stay.
+    const deletesFail = Object.assign(Object.create(lake.store) as typeof lake.store, {
+      delete: () => Promise.reject(new Error('the store is unreachable')),
+    });
+    const plan = await planOf({ limit: 3 });
+    await lake
+      .athenaEngine({ workgroup: 'enforced', store: deletesFail })
+      .run({ id: 'job-left', attempts: 1 }, plan, runOptions());
+    const first = lake.athena.executions().at(-1)!;
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([
+      `${ENFORCED_PREFIX}${first.id}.csv`,
+      `${ENFORCED_PREFIX}${first.id}.csv.metadata`,
+    ]);
+    expect(await resultsOf('job-left')).toEqual([`_athena/job-left/${first.id}.query`]);
     const result = await lake
       .athenaEngine({ workgroup: 'enforced' })
-      .run({ id: 'job-enforced' }, await planOf({ columns: ['id', 'note'] }), runOptions());
-    expect(lake.athena.executions().at(-1)!.outputLocation).toMatch(
-      new RegExp(`^s3://${BUCKETS.exports}/athena-results/[0-9a-f-]+\\.csv$`),
-    );
-    expect(await lake.exportKeys('athena-results/')).toEqual([]);
-    const text = (await lake.resultFile(result.files[0]!.key)).text;
-    expect(parseCsv(text)[1]).toEqual(['0', 'note "0", ok']);
+      .run({ id: 'job-left', attempts: 2 }, plan, runOptions());
+    expect(result.rowCount).toBe(3);
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
+    expect(await resultsOf('job-left')).toEqual([]);
+  });
+
+  it('stops, on the next start of the job, a query an interrupted start left running', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    // The first start loses Athena after starting its query, so it can neither follow nor stop it.
+    const unreachable = new AthenaClient({
+      region: 'us-east-1',
+      endpoint: lake.athena.endpoint,
+      credentials: { accessKeyId: 'TEST', secretAccessKey: 'TEST' },
+      maxAttempts: 1,
+    });
+    lake.athena.dropResponses('GetQueryExecution', 2);
+    const before = lake.athena.executions().length;
+    try {
+      expect(
+        await failureOf(
+          lake
+            .athenaEngine({ workgroup: 'enforced', client: unreachable })
+            .run({ id: 'job-lost', attempts: 1 }, await planOf(), runOptions()),
+        ),
+      ).toEqual({ code: 'ENGINE_ERROR', message: 'the query engine could not be reached' });
+    } finally {
+      unreachable.destroy();
+    }
+    const lost = lake.athena.executions()[before]!;
+    expect(['QUEUED', 'RUNNING']).toContain(lost.state);
+    expect(await resultsOf('job-lost')).toEqual([`_athena/job-lost/${lost.id}.query`]);
+    // The next start reads nothing new (pruning leaves no file), but first cleans up after the one before.
+    const result = await lake
+      .athenaEngine({ workgroup: 'enforced' })
+      .run({ id: 'job-lost', attempts: 2 }, await planOf({ partitions: { values: ['2023-12-31'] } }), runOptions());
+    expect(result.rowCount).toBe(0);
+    expect(lake.athena.executions()[before]!.state).toBe('CANCELLED');
+    expect(lake.athena.executions()).toHaveLength(before + 1);
+    expect(
+      lake.athena.requests.filter(
+        (r) => r.operation === 'StopQueryExecution' && r.input['QueryExecutionId'] === lost.id,
+      ),
+    ).toHaveLength(1);
+    expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
+    expect(await resultsOf('job-lost')).toEqual([]);
   });
 });
 

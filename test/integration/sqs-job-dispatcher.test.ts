@@ -1,0 +1,241 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { encodeExportJobMessage, parseExportJobMessage } from '../../src/adapters/aws/export-job-message.js';
+import { createSqsClient, SqsJobDispatcher } from '../../src/adapters/aws/sqs-job-dispatcher.js';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
+import type { ExportPlan } from '../../src/domain/export-plan.js';
+import { HmacDownloadLinks } from '../../src/services/download-links.js';
+import { ExportService } from '../../src/services/export-service.js';
+import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
+import { createExportLake, type ExportLake, LINK_SECRET } from '../support/export-lake.js';
+import { typesTable } from '../support/export-table.js';
+import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
+
+/**
+ * The SQS job dispatcher through the real SQSClient (AWS JSON 1.0) against the SQS stand-in, and the export service
+ * over it: a requested job is recorded QUEUED and its id is sent to the queue, nothing runs in the requesting
+ * process, and a job that cannot be sent fails at once.
+ */
+
+const QUEUE = 'careplus-export-jobs';
+const ALICE = { id: 'alice' };
+const PLAN = {} as ExportPlan;
+
+let sqs: SqsStandIn;
+let lake: ExportLake;
+const savedEnv: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  // The SDK's default credential chain, as the composition root uses it; the stand-in checks no signature.
+  for (const [k, v] of Object.entries({ AWS_ACCESS_KEY_ID: 'TEST', AWS_SECRET_ACCESS_KEY: 'TEST' })) {
+    savedEnv[k] = process.env[k];
+    process.env[k] = v;
+  }
+  sqs = await startSqsStandIn({ queues: [QUEUE] });
+  lake = await createExportLake();
+  await lake.catalog.putTable(typesTable());
+  await lake.writeParquet(
+    'events/event_date=2024-01-01/part-a.parquet',
+    `SELECT 1::BIGINT AS id, 'a' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+       TIMESTAMP '2024-01-01 10:00:00' AS created_at, DATE '2024-01-01' AS day, 1.2500::DECIMAL(18,4) AS amount,
+       'a@example.com' AS email`,
+  );
+});
+
+afterAll(async () => {
+  await sqs.stop();
+  await lake.close();
+  for (const [k, v] of Object.entries(savedEnv)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+function serviceOver(dispatcher: SqsJobDispatcher, engineRuns: string[]): ExportService {
+  return new ExportService({
+    catalog: lake.catalog,
+    store: lake.store,
+    jobs: new StoreJobStore(lake.store),
+    engine: {
+      kind: 'duckdb',
+      run: (job) => {
+        engineRuns.push(job.id);
+        return Promise.reject(new Error('the requesting process must not run the job'));
+      },
+    },
+    links: new HmacDownloadLinks({ secret: LINK_SECRET, baseUrl: 'http://api.test' }),
+    footers: new ParquetFooterCache(lake.store),
+    logger: new JsonLogger('silent'),
+    dispatcher,
+  });
+}
+
+describe('SqsJobDispatcher', () => {
+  it('sends one message per job, whose body names the job, to the queue of its URL', async () => {
+    const client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    try {
+      const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+      const before = sqs.messages(QUEUE).length;
+      await dispatcher.dispatch({ id: 'job-1', plan: PLAN });
+      await dispatcher.dispatch({ id: 'job-2', plan: PLAN });
+      const sent = sqs.messages(QUEUE).slice(before);
+      expect(sent.map((m) => m.body)).toEqual(['{"version":1,"jobId":"job-1"}', '{"version":1,"jobId":"job-2"}']);
+      expect(sent.map((m) => parseExportJobMessage(m.body))).toEqual(['job-1', 'job-2']);
+      expect(sqs.requests.slice(-2).map((r) => [r.operation, r.input['QueueUrl']])).toEqual([
+        ['SendMessage', sqs.queueUrl(QUEUE)],
+        ['SendMessage', sqs.queueUrl(QUEUE)],
+      ]);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('rejects with SQS’s error when the queue does not exist', async () => {
+    const missing = sqs.queueUrl('no-such-queue');
+    const client = createSqsClient(missing, 'us-east-1');
+    try {
+      await expect(
+        new SqsJobDispatcher({ client, queueUrl: missing }).dispatch({ id: 'job-3', plan: PLAN }),
+      ).rejects.toMatchObject({
+        name: 'QueueDoesNotExist',
+        $metadata: { httpStatusCode: 400 },
+      });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('refuses to send what is not a job id', async () => {
+    const client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    try {
+      await expect(
+        new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) }).dispatch({ id: '../x', plan: PLAN }),
+      ).rejects.toThrow('not an export job id: "../x"');
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('the SQS stand-in', () => {
+  it('refuses an empty body as SQS does, through the real client', async () => {
+    const client = new SQSClient({
+      region: 'us-east-1',
+      endpoint: sqs.endpoint,
+      credentials: { accessKeyId: 'TEST', secretAccessKey: 'TEST' },
+    });
+    try {
+      await expect(
+        client.send(new SendMessageCommand({ QueueUrl: sqs.queueUrl(QUEUE), MessageBody: '' })),
+      ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('export-job messages', () => {
+  it('read back the job id they were written with', () => {
+    expect(parseExportJobMessage(encodeExportJobMessage('0f8fad5b-d9cb-469f-a165-70867728950e'))).toBe(
+      '0f8fad5b-d9cb-469f-a165-70867728950e',
+    );
+  });
+
+  it('name what is wrong with a body that is not one', () => {
+    const errors = [
+      'not json',
+      '[1]',
+      '{"version":2,"jobId":"a"}',
+      '{"version":1,"jobId":"../a"}',
+      '{"version":1}',
+    ].map((body) => (parseExportJobMessage(body) as Error).message);
+    expect(errors).toEqual([
+      'export-job message: the body is not JSON',
+      'export-job message: the body is not a JSON object',
+      'export-job message: unsupported version 2',
+      'export-job message: jobId "../a" is not an export job id',
+      'export-job message: jobId undefined is not an export job id',
+    ]);
+  });
+});
+
+describe('ExportService with SQS dispatch', () => {
+  it('records the job QUEUED, sends its id and runs nothing in the requesting process', async () => {
+    const client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    const runs: string[] = [];
+    const service = serviceOver(new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) }), runs);
+    try {
+      const before = sqs.messages(QUEUE).length;
+      const job = await service.requestExport(ALICE, { dataset: 'events' });
+      expect(job.status).toBe('QUEUED');
+      // An identical request is the same job: no second message.
+      expect((await service.requestExport(ALICE, { dataset: 'events' })).id).toBe(job.id);
+      expect(
+        sqs
+          .messages(QUEUE)
+          .slice(before)
+          .map((m) => parseExportJobMessage(m.body)),
+      ).toEqual([job.id]);
+      await service.whenIdle();
+      expect(runs).toEqual([]);
+      expect((await service.getExport(ALICE, job.id)).status).toBe('QUEUED');
+      // Cancelled here, the worker is told through a marker no record update can overwrite.
+      expect((await service.cancelExport(ALICE, job.id)).status).toBe('CANCELLED');
+      expect(await new StoreJobStore(lake.store).cancelRequested(job.id)).toBe(true);
+    } finally {
+      await service.close();
+      client.destroy();
+    }
+  });
+
+  it('fails a job at once when it cannot be sent, with a reason and no internals', async () => {
+    const missing = sqs.queueUrl('no-such-queue');
+    const client = createSqsClient(missing, 'us-east-1');
+    const service = serviceOver(new SqsJobDispatcher({ client, queueUrl: missing }), []);
+    try {
+      const job = await service.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'] });
+      expect({ status: job.status, error: job.error }).toEqual({
+        status: 'FAILED',
+        error: {
+          code: 'ENGINE_ERROR',
+          message: 'the export could not be handed to an export worker; request it again',
+        },
+      });
+      expect((await service.getExport(ALICE, job.id)).status).toBe('FAILED');
+      // A failed job is not reused: asking again makes a new job.
+      const again = await service.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'] });
+      expect(again.id).not.toBe(job.id);
+    } finally {
+      await service.close();
+      client.destroy();
+    }
+  });
+});
+
+describe('StoreJobStore start claims and cancel requests', () => {
+  it('let one caller claim a start, and tell the others when it was claimed', async () => {
+    const a = new StoreJobStore(lake.store);
+    const b = new StoreJobStore(lake.store);
+    expect(await a.claimStart('job-c', 1, '2024-01-01T00:00:00.000Z')).toEqual({
+      claimed: true,
+      claimedAt: '2024-01-01T00:00:00.000Z',
+    });
+    expect(await b.claimStart('job-c', 1, '2024-01-01T00:00:05.000Z')).toEqual({
+      claimed: false,
+      claimedAt: '2024-01-01T00:00:00.000Z',
+    });
+    expect((await b.claimStart('job-c', 2, '2024-01-01T00:00:06.000Z')).claimed).toBe(true);
+    await expect(a.claimStart('../job', 1, 'x')).rejects.toThrow('not a valid export job id: "../job"');
+  });
+
+  it('record a cancel request once, and answer false for jobs without one', async () => {
+    const jobs = new StoreJobStore(lake.store);
+    expect(await jobs.cancelRequested('job-d')).toBe(false);
+    await jobs.requestCancel('job-d', '2024-01-01T00:00:00.000Z');
+    await jobs.requestCancel('job-d', '2024-01-01T00:00:09.000Z');
+    expect(await jobs.cancelRequested('job-d')).toBe(true);
+    expect(await jobs.cancelRequested('../job-d')).toBe(false);
+    const marker = await lake.store.getBytes('exports', '_jobs/cancels/job-d.json');
+    expect(JSON.parse(Buffer.from(marker).toString('utf8'))).toEqual({ requestedAt: '2024-01-01T00:00:00.000Z' });
+  });
+});
