@@ -78,13 +78,8 @@ const GLUE_REGISTER = [
 /** What Lambda's SQS event source polls with, on the function's role (as AWSLambdaSQSQueueExecutionRole). */
 const SQS_CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'] as const;
 
-const ATHENA_RUN = [
-  'athena:GetWorkGroup',
-  'athena:StartQueryExecution',
-  'athena:GetQueryExecution',
-  'athena:GetQueryResults',
-  'athena:StopQueryExecution',
-] as const;
+/** What the Athena engine calls; results are read from S3 (the location Athena reports), not GetQueryResults. */
+const ATHENA_RUN = ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'] as const;
 
 /** The ARNs of one Glue database and its tables; the catalog construct provides them. */
 export interface GlueTablesScope {

@@ -269,12 +269,17 @@ export class ExportService {
     if (queued >= 0) this.queue.splice(queued, 1);
     // A worker elsewhere may be running it: it polls for this request (see runJob).
     if (this.dispatcher.kind !== 'in-process') await this.deps.jobs.requestCancel(id, this.now().toISOString());
-    // Queued here, or left QUEUED/RUNNING by a previous process and not yet recovered: nothing runs it now.
-    const cancelled = await this.transition(id, (j) => ({
-      ...j,
-      status: 'CANCELLED',
-      finishedAt: this.now().toISOString(),
-    }));
+    // Queued here, or left QUEUED/RUNNING by a previous process and not yet recovered: nothing runs it now. With a
+    // queue, a worker may end the job between the read above and this write: a FAILED job stays FAILED; a job that
+    // SUCCEEDED meanwhile is cancelled all the same (the worker, seeing the cancel request, removes its result too),
+    // so the requester is never told CANCELLED while a result stays behind.
+    let outputLeft = job.status === 'RUNNING';
+    const cancelled = await this.transition(id, (j) => {
+      if (isFinished(j.status) && j.status !== 'SUCCEEDED') return j;
+      outputLeft ||= j.status === 'SUCCEEDED';
+      return { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString(), expiresAt: null, result: null };
+    });
+    if (outputLeft) await this.removeOutput(id);
     return this.view(cancelled);
   }
 
@@ -449,13 +454,15 @@ export class ExportService {
       if (job === undefined) return 'missing';
       if (isFinished(job.status)) return 'done';
       const now = this.now();
+      if (job.status === 'RUNNING' && !this.leaseExpired(job.startedAt, now)) return 'busy';
       if (await this.deps.jobs.cancelRequested(id)) {
+        // Not running anywhere (QUEUED, or RUNNING past its lease: its worker stopped): end it with no output.
+        if (job.status === 'RUNNING') await this.removeOutput(id);
         await this.transition(id, (j) =>
           isFinished(j.status) ? j : { ...j, status: 'CANCELLED', finishedAt: now.toISOString() },
         );
         return 'done';
       }
-      if (job.status === 'RUNNING' && !this.leaseExpired(job.startedAt, now)) return 'busy';
       const fail = async (code: ExportFailureCode, message: string): Promise<'done'> => {
         await this.removeOutput(id);
         await this.transition(id, (j) => ({
@@ -471,11 +478,11 @@ export class ExportService {
       try {
         plan = await this.replan(job);
       } catch (err) {
-        this.deps.logger.warn('export job could not be planned by the worker', {
-          jobId: id,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        return fail('DATA_CHANGED', 'the dataset is no longer available');
+        // A table gone or a request that no longer fits it ends the job; anything else (a store or catalog error,
+        // throttling) is thrown so that the queue delivers the job again.
+        if (!(err instanceof NotFoundError) && !(err instanceof BadInputError)) throw err;
+        this.deps.logger.warn('export job could not be planned by the worker', { jobId: id, error: err.message });
+        return fail('DATA_CHANGED', 'the dataset is no longer available as requested: request it again');
       }
       if (plan.dataVersion !== job.dataVersion) {
         return fail('DATA_CHANGED', 'the dataset changed since the request: request it again');
@@ -494,11 +501,16 @@ export class ExportService {
       }
       await this.runHere({ id, plan });
       if (await this.deps.jobs.cancelRequested(id)) {
-        // The cancel raced the end of the run: the requester was told CANCELLED, so the result does not stay.
+        // The cancel raced the end of the run: the requester was (or is being) told CANCELLED, so no result stays,
+        // whichever of the API's CANCELLED and this worker's SUCCEEDED was written last.
         const ended = await this.deps.jobs.get(id);
-        if (ended?.status === 'SUCCEEDED') {
+        if (ended?.status === 'SUCCEEDED' || ended?.status === 'CANCELLED') {
           await this.removeOutput(id);
-          await this.transition(id, (j) => ({ ...j, status: 'CANCELLED', expiresAt: null, result: null }));
+          await this.transition(id, (j) =>
+            j.status === 'SUCCEEDED' || j.status === 'CANCELLED'
+              ? { ...j, status: 'CANCELLED', expiresAt: null, result: null }
+              : j,
+          );
         }
       }
       return 'ran';

@@ -199,13 +199,9 @@ describe('IAM roles of the deployment', () => {
       expect(pairs(role).filter((p) => p.startsWith('athena:'))).toEqual([]);
     }
     expect(pairs('ExportWorker/Handler/Role').filter((p) => p.startsWith('athena:'))).toEqual(
-      [
-        'athena:GetWorkGroup',
-        'athena:StartQueryExecution',
-        'athena:GetQueryExecution',
-        'athena:GetQueryResults',
-        'athena:StopQueryExecution',
-      ].map((a) => `${a} ${workgroup}`),
+      ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'].map(
+        (a) => `${a} ${workgroup}`,
+      ),
     );
     expect(pairs('Etl/Handler/Role').filter((p) => p.includes('Lake/Exports'))).toEqual([]);
     const exportWrites = (path: string): string[] =>

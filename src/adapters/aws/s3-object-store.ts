@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -96,7 +97,15 @@ export class S3ObjectStore implements ObjectStore {
     if (typeof body === 'string' || body instanceof Uint8Array) {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
       if (bytes.byteLength >= this.threshold) return this.upload(bucket, key, bytes, bytes.byteLength, options);
-      return this.putSingle(bucket, key, bytes, options);
+      try {
+        return await this.putSingle(bucket, key, bytes, options);
+      } catch (err) {
+        // S3 answers 409 ConditionalRequestConflict to a conditional write racing another write of the same key and
+        // asks for a retry; the retry then succeeds or finds the object (412, ObjectExistsError), as the caller expects.
+        if (options?.ifNoneMatch !== true || !isConditionalConflict(err)) throw err;
+        await delay(50);
+        return this.putSingle(bucket, key, bytes, options);
+      }
     }
     // A stream of unknown length: lib-storage sends one PUT if it fits in a part, a multipart upload otherwise.
     let size = 0;
@@ -296,6 +305,10 @@ function putHeaders(options: PutOptions | undefined): {
     ...(options?.contentDisposition !== undefined ? { ContentDisposition: options.contentDisposition } : {}),
     ...(options?.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
   };
+}
+
+function isConditionalConflict(err: unknown): boolean {
+  return statusOf(err) === 409 && nameOf(err) === 'ConditionalRequestConflict';
 }
 
 function mapPutError(err: unknown, bucket: BucketName, key: string): unknown {
