@@ -59,6 +59,12 @@ export interface ExportServiceDeps {
   dispatcher?: JobDispatcher;
 }
 
+/**
+ * With a queue, a repeat request finding its job still QUEUED after this long sends it again: SQS delivers within
+ * seconds and a worker marks the job RUNNING as it starts, so a job this old and still QUEUED has no message.
+ */
+const QUEUED_RESEND_AFTER_MS = 60_000;
+
 /** What `runJob` did: ran the job; found nothing to do; left it to the worker running it; found no such job. */
 export type RunJobOutcome = 'ran' | 'done' | 'busy' | 'missing';
 
@@ -209,6 +215,12 @@ export class ExportService {
     let current = job;
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
+      current = await this.dispatch(job, plan);
+    } else if (this.dispatcher.kind !== 'in-process' && job.status === 'QUEUED' && this.sendLost(job)) {
+      // The process that recorded this job may have stopped before its message reached the queue (a Lambda ended
+      // between the two writes): send it again rather than hand back a job nothing will run. A second message for a
+      // job that is in the queue after all is harmless: runJob claims each start once.
+      this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
       current = await this.dispatch(job, plan);
     }
     let answer = this.live.get(job.id) ?? current;
@@ -619,6 +631,11 @@ export class ExportService {
       this.cancelRequested.delete(entry.id);
       this.persistedAt.delete(entry.id);
     }
+  }
+
+  /** A QUEUED job recorded longer ago than a queue takes to deliver and a worker to start it. */
+  private sendLost(job: ExportJobRecord): boolean {
+    return Date.parse(job.createdAt) + QUEUED_RESEND_AFTER_MS <= this.now().getTime();
   }
 
   private leaseExpired(since: string | null, now: Date): boolean {

@@ -393,6 +393,23 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect(lake.athena.executions()).toHaveLength(queries + 1);
   });
 
+  it('sends a job again when a repeat request finds it still queued long after its message should have run', async () => {
+    const request = { ...FULL, columns: ['event_id', 'resource'] };
+    const job = await requestExport(keys.admin, request);
+    const sent = (): number =>
+      sqs.messages(QUEUE).filter((m) => (JSON.parse(m.body) as { jobId: string }).jobId === job.id).length;
+    expect(sent()).toBe(1);
+    // A recent QUEUED job is in the queue: the same request returns it and sends nothing.
+    expect((await requestExport(keys.admin, request)).id).toBe(job.id);
+    expect(sent()).toBe(1);
+    // As if the API Lambda had ended between recording the job and sending its message, two minutes ago.
+    await jobs.update(job.id, (j) => ({ ...j, createdAt: new Date(Date.now() - 120_000).toISOString() }));
+    expect((await requestExport(keys.admin, request)).id).toBe(job.id);
+    expect(sent()).toBe(2);
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+    expect((await getExport(keys.admin, job.id)).status).toBe('SUCCEEDED');
+  });
+
   it('does not run a job cancelled before its message arrives', async () => {
     const queries = lake.athena.executions().length;
     const job = await requestExport(keys.admin, { ...FULL, limit: 1 });
