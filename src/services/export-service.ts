@@ -65,6 +65,11 @@ export interface ExportServiceDeps {
  */
 const QUEUED_RESEND_AFTER_MS = 60_000;
 
+export interface RunJobOptions {
+  /** How long the run may take, in ms, before it is stopped and the job fails LIMIT_EXCEEDED (the worker's time left). */
+  timeLimitMs?: number;
+}
+
 /** What `runJob` did: ran the job; found nothing to do; left it to the worker running it; found no such job. */
 export type RunJobOutcome = 'ran' | 'done' | 'busy' | 'missing';
 
@@ -136,6 +141,8 @@ export class ExportService {
   private readonly events = new EventEmitter();
   /** Jobs whose cancellation a caller asked for; any other abort is a shutdown. */
   private readonly cancelRequested = new Set<string>();
+  /** Jobs stopped by `runJob`'s deadline (the worker's time limit), which end FAILED rather than CANCELLED. */
+  private readonly timedOut = new Set<string>();
   private closed = false;
 
   constructor(
@@ -458,7 +465,7 @@ export class ExportService {
    * a second query. While it runs, a cancel request (`cancelExport` in another process) is polled every
    * `cancelPollMs` and stops the run as a local cancel does. Errors of the store are thrown (the queue retries).
    */
-  async runJob(id: string): Promise<RunJobOutcome> {
+  async runJob(id: string, options: RunJobOptions = {}): Promise<RunJobOutcome> {
     if (this.closed) throw new Error('the export service is closed');
     if (this.running.has(id)) return 'busy';
     for (;;) {
@@ -511,7 +518,7 @@ export class ExportService {
         this.deps.logger.info('export job taken over from a worker that stopped', { jobId: id, attempt: start });
         await this.removeOutput(id);
       }
-      await this.runHere({ id, plan });
+      await this.runHere({ id, plan }, options.timeLimitMs);
       if (await this.deps.jobs.cancelRequested(id)) {
         // The cancel raced the end of the run: the requester was (or is being) told CANCELLED, so no result stays,
         // whichever of the API's CANCELLED and this worker's SUCCEEDED was written last.
@@ -608,8 +615,20 @@ export class ExportService {
   }
 
   /** `runJob`'s run: as a pool worker runs a job, plus a poll for a cancel request made in another process. */
-  private async runHere(entry: QueueEntry): Promise<void> {
+  private async runHere(entry: QueueEntry, timeLimitMs: number | undefined): Promise<void> {
     const controller = new AbortController();
+    // Stopped before the worker's time limit ends the process, so the job ends FAILED with its output removed rather
+    // than RUNNING until a later delivery takes it over only to hit the same limit again.
+    const limit =
+      timeLimitMs === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              this.timedOut.add(entry.id);
+              controller.abort();
+            },
+            Math.max(0, timeLimitMs),
+          );
     const watch = setInterval(() => {
       this.deps.jobs.cancelRequested(entry.id).then(
         (asked) => {
@@ -627,6 +646,8 @@ export class ExportService {
       await done;
     } finally {
       clearInterval(watch);
+      if (limit !== undefined) clearTimeout(limit);
+      this.timedOut.delete(entry.id);
       this.running.delete(entry.id);
       this.cancelRequested.delete(entry.id);
       this.persistedAt.delete(entry.id);
@@ -684,6 +705,16 @@ export class ExportService {
             progress: initialProgress(entry.plan),
           }));
           log.info('export job returned to the queue at shutdown');
+          return;
+        }
+        if (this.timedOut.has(entry.id) && !this.cancelRequested.has(entry.id)) {
+          const error = {
+            code: 'LIMIT_EXCEEDED' as const,
+            message:
+              "the export did not finish within the export worker's time limit: narrow it (columns, filters, partitions)",
+          };
+          await this.transition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+          log.warn('export job stopped at the worker time limit');
           return;
         }
         await this.transition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));

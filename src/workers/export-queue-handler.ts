@@ -1,4 +1,4 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseExportJobMessage } from '../adapters/aws/export-job-message.js';
 import type { Logger } from '../ports/logger.js';
 import type { ExportService, RunJobOutcome } from '../services/export-service.js';
@@ -9,7 +9,13 @@ export interface ExportQueueDeps {
   logger: Logger;
 }
 
-export type ExportQueueHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+export type ExportQueueHandler = (
+  event: SQSEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<SQSBatchResponse>;
+
+/** Time kept back from the Lambda's time limit to stop a job's query, remove its output and record the failure. */
+export const STOP_MARGIN_MS = 30_000;
 
 /**
  * The export worker's SQS handler (event source mapping with `ReportBatchItemFailures`): each message names one
@@ -22,18 +28,23 @@ export type ExportQueueHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
  * Messages are handled one after the other: the worker runs one job at a time.
  */
 export function createExportQueueHandler(deps: () => Promise<ExportQueueDeps>): ExportQueueHandler {
-  return async (event) => {
+  return async (event, context) => {
     const worker = await deps();
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const record of event.Records) {
-      if (!(await handleRecord(worker, record))) failures.push({ itemIdentifier: record.messageId });
+      const timeLimitMs = context === undefined ? undefined : context.getRemainingTimeInMillis() - STOP_MARGIN_MS;
+      if (!(await handleRecord(worker, record, timeLimitMs))) failures.push({ itemIdentifier: record.messageId });
     }
     return { batchItemFailures: failures };
   };
 }
 
 /** One message; true when it is done with (delete it), false to have it delivered again. */
-async function handleRecord(worker: ExportQueueDeps, record: SQSRecord): Promise<boolean> {
+async function handleRecord(
+  worker: ExportQueueDeps,
+  record: SQSRecord,
+  timeLimitMs: number | undefined,
+): Promise<boolean> {
   const log = worker.logger.child({ messageId: record.messageId });
   const jobId = parseExportJobMessage(record.body);
   if (jobId instanceof Error) {
@@ -42,7 +53,7 @@ async function handleRecord(worker: ExportQueueDeps, record: SQSRecord): Promise
   }
   let outcome: RunJobOutcome;
   try {
-    outcome = await worker.exports.runJob(jobId);
+    outcome = await worker.exports.runJob(jobId, timeLimitMs === undefined ? {} : { timeLimitMs });
   } catch (err) {
     log.error('export job could not be run; the message will be delivered again', { jobId, error: String(err) });
     return false;

@@ -11,6 +11,7 @@ import type { ExportJobRecord } from '../../src/domain/export-job.js';
 import { createApiLambda } from '../../src/lambda-api.js';
 import { createExportWorker } from '../../src/lambda-export-worker.js';
 import { DatasetRegistry } from '../../src/services/dataset-registry.js';
+import { STOP_MARGIN_MS } from '../../src/workers/export-queue-handler.js';
 import { type AthenaLake, BUCKETS, createAthenaLake, DATABASE, WORKGROUP } from '../support/athena-lake.js';
 import type { StandInExecution } from '../support/athena-standin.js';
 import { finished, parseCsv } from '../support/export-lake.js';
@@ -439,6 +440,28 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect((await getExport(keys.admin, job.id)).status).toBe('CANCELLED');
     expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
     expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+  });
+
+  it('stops a job before the worker’s time limit: FAILED LIMIT_EXCEEDED, query stopped, no output left', async () => {
+    lake.athena.settings.runningMs = 30_000;
+    const job = await requestExport(keys.admin, { ...FULL, columns: ['event_id', 'priority'] });
+    // Lambda's context: 1.5 s left before the margin the worker keeps to stop and clean up.
+    const context = { getRemainingTimeInMillis: () => STOP_MARGIN_MS + 1500 };
+    expect(await worker.handler(deliver(job.id), context)).toEqual({ batchItemFailures: [] });
+    const query = lake.athena.executions().find((e) => e.outputLocation.includes(`/_athena/${job.id}/`));
+    expect(query?.state).toBe('CANCELLED');
+    const after = await getExport(keys.admin, job.id);
+    expect({ status: after.status, code: after.error?.code, result: after.result }).toEqual({
+      status: 'FAILED',
+      code: 'LIMIT_EXCEEDED',
+      result: null,
+    });
+    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
+    // A later delivery of the same message finds the job finished and runs nothing.
+    const queries = lake.athena.executions().length;
+    expect(await worker.handler(deliver(job.id), context)).toEqual({ batchItemFailures: [] });
+    expect(lake.athena.executions()).toHaveLength(queries);
   });
 
   it('takes over a job whose worker stopped, and fails it when it has no start left', async () => {
