@@ -27,6 +27,7 @@ import { DatasetService } from './services/dataset-service.js';
 import { HmacDownloadLinks } from './services/download-links.js';
 import { ExportService } from './services/export-service.js';
 import { FeedService } from './services/feed-service.js';
+import { DatasetSnapshotCache } from './services/dataset-snapshots.js';
 import { ParquetFooterCache } from './services/parquet-footer-cache.js';
 import { PipelineService } from './services/pipeline-service.js';
 
@@ -117,6 +118,12 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     links: links.issuer,
     footers,
     logger: exportLogger,
+    // Export requests keep their own listings (same data versions and time limit as the metadata path; footers are
+    // shared through `footers`), so that a request on unchanged data lists nothing.
+    snapshots: new DatasetSnapshotCache(
+      { store: rt.store, catalog: rt.catalog, footers, logger: exportLogger },
+      { revalidateMs: config.metadata.revalidateSeconds * 1000 },
+    ),
     ...(dispatcher !== undefined ? { dispatcher: dispatcher.dispatcher } : {}),
   });
 
@@ -246,6 +253,7 @@ function createExportService(
     links: DownloadLinkIssuer;
     footers: ParquetFooterCache;
     logger: Runtime['logger'];
+    snapshots?: DatasetSnapshotCache;
     dispatcher?: JobDispatcher;
   },
 ): ExportService {
@@ -259,6 +267,7 @@ function createExportService(
       links: parts.links,
       footers: parts.footers,
       logger: parts.logger,
+      ...(parts.snapshots !== undefined ? { snapshots: parts.snapshots } : {}),
       ...(parts.dispatcher !== undefined ? { dispatcher: parts.dispatcher } : {}),
     },
     {

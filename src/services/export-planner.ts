@@ -4,33 +4,82 @@ import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-p
 import type { NormalizedExportRequest } from '../domain/export-request.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
+import { CoalescedReads } from './coalesced-reads.js';
+import { readDataVersion } from './data-version.js';
+import type { DatasetSnapshot, DatasetSnapshotCache } from './dataset-snapshots.js';
 import type { FooterResult, ParquetFooterCache } from './parquet-footer-cache.js';
+
+export interface ExportPlannerOptions {
+  /** Footer reads in flight at once for one plan. Default 16. */
+  footerConcurrency?: number;
+  /**
+   * Listings kept across requests, keyed by each dataset's data version (see DatasetSnapshotCache): with it, a plan
+   * that is not `exact` reads the data version (one HEAD) instead of listing the files, and re-uses the footers it
+   * already looked up for that listing. Without it every plan lists.
+   */
+  snapshots?: DatasetSnapshotCache;
+}
+
+export interface PlanOptions {
+  /**
+   * List the files now rather than use a kept listing: for re-checking a job's data version before it runs, where a
+   * change no writer announced must be seen too. Default false.
+   */
+  exact?: boolean;
+}
+
+/** A listed Parquet file, with what a plan derives from it once per listing. */
+interface Candidate {
+  key: string;
+  values: Record<string, string>;
+  object: ObjectInfo;
+  /** Its footer, once asked for (dropped again when the read failed, so that the next plan retries). */
+  footer?: Promise<FooterResult>;
+  /** Its Parquet schema as text, once computed; null for an unreadable footer. */
+  schema?: string | null;
+}
 
 /**
  * Plans an export: lists the table's Parquet files, prunes them by partition before any SQL exists (so only the
  * needed files are read, and with a remote store only those are staged), and estimates from their footers.
+ *
+ * With `snapshots`, the listing comes from the snapshot of the dataset's current data version, and the Parquet files
+ * of a snapshot (with their footers and schemas, looked up on first use) are kept with it: a request on unchanged
+ * data lists nothing and opens nothing. The plan's dataVersion is computed from the keys and ETags of that listing,
+ * so it changes whenever a writer announces a change, and, for a change nobody announced, once the snapshot is older
+ * than the cache's time limit.
  */
 export class ExportPlanner {
+  private readonly footerConcurrency: number;
+  private readonly snapshots: DatasetSnapshotCache | undefined;
+  /** Data versions, one HEAD per dataset for all the plans that ask at once. */
+  private readonly versions: CoalescedReads<string, string | null>;
+  /** The Parquet files of each kept snapshot; dropped with the snapshot. */
+  private readonly candidates = new WeakMap<DatasetSnapshot, readonly Candidate[]>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly footers: ParquetFooterCache,
-    private readonly footerConcurrency = 16,
-  ) {}
+    options: ExportPlannerOptions = {},
+  ) {
+    this.footerConcurrency = options.footerConcurrency ?? 16;
+    this.snapshots = options.snapshots;
+    this.versions = new CoalescedReads((name) => readDataVersion(store, name));
+  }
 
   /**
    * `maxRows` is the configured cap: the plan's effective limit is the request's limit, or the cap when the
    * estimate cannot rule out producing more rows than it.
    */
-  async plan(table: TableDefinition, request: NormalizedExportRequest, maxRows: number): Promise<ExportPlan> {
-    const listed: { key: string; values: Record<string, string>; object: ObjectInfo }[] = [];
-    const prefix = table.location.endsWith('/') ? table.location : `${table.location}/`;
-    for await (const object of this.store.listAll('processed', prefix)) {
-      if (!object.key.endsWith('.parquet')) continue;
-      const values = partitionValuesOf(prefix, object.key);
-      if (values !== undefined) listed.push({ key: object.key, values, object });
-    }
+  async plan(
+    table: TableDefinition,
+    request: NormalizedExportRequest,
+    maxRows: number,
+    options: PlanOptions = {},
+  ): Promise<ExportPlan> {
+    const listed = await this.listed(table, options.exact ?? false);
     const selected = pruneFiles(listed, table, request);
-    const footers = await mapLimit(selected, this.footerConcurrency, (f) => this.footers.read('processed', f.object));
+    const footers = await mapLimit(selected, this.footerConcurrency, (f) => this.footerOf(f));
     const files: PlannedFile[] = selected.map((f, i) => {
       const footer = footers[i]!;
       return {
@@ -57,24 +106,72 @@ export class ExportPlanner {
       dataVersion: exportDataVersion(files, table),
       estimate,
       effectiveLimit: request.limit ?? (mayExceed ? maxRows : null),
-      uniformSchema: uniformSchema(footers),
+      uniformSchema: uniformSchema(selected, footers),
     };
+  }
+
+  /** The table's Parquet files: from the snapshot of its current data version, or listed now. */
+  private async listed(table: TableDefinition, exact: boolean): Promise<readonly Candidate[]> {
+    const prefix = table.location.endsWith('/') ? table.location : `${table.location}/`;
+    if (this.snapshots === undefined || exact) {
+      const listed: Candidate[] = [];
+      for await (const object of this.store.listAll('processed', prefix)) {
+        if (!object.key.endsWith('.parquet')) continue;
+        const values = partitionValuesOf(prefix, object.key);
+        if (values !== undefined) listed.push({ key: object.key, values, object });
+      }
+      return listed;
+    }
+    // The version is read BEFORE the snapshot is looked up: see DatasetSnapshotCache for why that makes it exact.
+    const snapshot = await this.snapshots.get(table, await this.versions.load(table.name));
+    let kept = this.candidates.get(snapshot);
+    if (kept === undefined) {
+      // The snapshot lists every data file (the same `_`/`.` exclusions and partition parsing as partitionValuesOf);
+      // an export reads its Parquet files.
+      kept = snapshot.files.files
+        .filter((f) => f.object.key.endsWith('.parquet'))
+        .map((f) => ({ key: f.object.key, values: f.values, object: f.object }));
+      this.candidates.set(snapshot, kept);
+    }
+    return kept;
+  }
+
+  private footerOf(file: Candidate): Promise<FooterResult> {
+    if (file.footer === undefined) {
+      const pending = this.footers.read('processed', file.object);
+      file.footer = pending;
+      // A store failure (not a bad file, which is a result) must not stick to the listing: the next plan retries.
+      pending.catch(() => {
+        if (file.footer === pending) file.footer = undefined;
+      });
+    }
+    return file.footer;
   }
 }
 
 /** Whether every footer was read and shows the same columns, in the same order, with the same types. */
-function uniformSchema(footers: readonly FooterResult[]): boolean {
+function uniformSchema(files: readonly Candidate[], footers: readonly FooterResult[]): boolean {
   let first: string | undefined;
-  for (const footer of footers) {
-    if (!footer.ok) return false;
-    const schema = JSON.stringify(
-      footer.file.columns.map((c) => [c.name, c.physicalType, c.logicalType ?? null, c.convertedType ?? null]),
-      (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
-    );
+  for (let i = 0; i < files.length; i++) {
+    const schema = schemaOf(files[i]!, footers[i]!);
+    if (schema === null) return false;
     first ??= schema;
     if (schema !== first) return false;
   }
   return true;
+}
+
+/** The file's Parquet schema as text (computed once per listed file), or null when its footer was not read. */
+function schemaOf(file: Candidate, footer: FooterResult): string | null {
+  if (file.schema === undefined) {
+    file.schema = footer.ok
+      ? JSON.stringify(
+          footer.file.columns.map((c) => [c.name, c.physicalType, c.logicalType ?? null, c.convertedType ?? null]),
+          (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+        )
+      : null;
+  }
+  return file.schema;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

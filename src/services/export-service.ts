@@ -36,6 +36,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import { ExportPlanner } from './export-planner.js';
 import { InProcessJobDispatcher } from './in-process-job-dispatcher.js';
 import { type Page, type PageArgs, paginate } from './pagination.js';
+import type { DatasetSnapshotCache } from './dataset-snapshots.js';
 import type { ParquetFooterCache } from './parquet-footer-cache.js';
 
 /** Jobs a repeated request may be answered with: anything that has, or will have, a result. */
@@ -52,6 +53,12 @@ export interface ExportServiceDeps {
   links: DownloadLinkIssuer;
   footers: ParquetFooterCache;
   logger: Logger;
+  /**
+   * Listings kept across requests by data version (ExportPlanner): with them `requestExport` and `estimateExport`
+   * list a dataset only when its data version changed (or the cache's time limit passed). A job's data version is
+   * always checked against a new listing before a worker or `recover` runs it. Default: every plan lists.
+   */
+  snapshots?: DatasetSnapshotCache;
   /**
    * Who runs new jobs. Default: this service's worker pool (InProcessJobDispatcher). With a queue (SQS), jobs run
    * in an export worker that calls `runJob`, and this process only records, reads and cancels them.
@@ -164,7 +171,9 @@ export class ExportService {
       });
     this.now = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
-    this.planner = new ExportPlanner(deps.store, deps.footers);
+    this.planner = new ExportPlanner(deps.store, deps.footers, {
+      ...(deps.snapshots !== undefined ? { snapshots: deps.snapshots } : {}),
+    });
     // Every GraphQL subscriber adds a listener; the default cap of 10 would warn under normal use.
     this.events.setMaxListeners(0);
   }
@@ -818,7 +827,8 @@ export class ExportService {
 
   private async replan(job: ExportJobRecord): Promise<ExportPlan> {
     const table = await this.table(job.dataset);
-    const plan = await this.planner.plan(table, job.request, this.limits.maxRows);
+    // Listed now, not from a kept listing: a change no writer announced must fail the job DATA_CHANGED too.
+    const plan = await this.planner.plan(table, job.request, this.limits.maxRows, { exact: true });
     return { ...plan, effectiveLimit: job.effectiveLimit };
   }
 

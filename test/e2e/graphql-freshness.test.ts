@@ -169,4 +169,29 @@ describe('metadata while `careplus ingest` runs in another process', () => {
     expect([third.rowCount, third.fileCount]).toEqual([5, 2]);
     expect(statsOf(third, 'event_id')).toEqual({ nullCount: 0, min: '3', max: '8' });
   }, 180_000);
+
+  it('plans exports on the data as it is now: a change from another process gives a new estimate and a new job', async () => {
+    const exportOf = async (): Promise<{ rows: number; files: number; job: string }> => {
+      const estimate = await client.raw<{ dataset: { estimateExport: { rows: number; files: number } } }>(
+        '{ dataset(name: "support_events") { estimateExport(input: { columns: ["event_id", "activity"] }) { rows files } } }',
+      );
+      expect(estimate.errors).toBeUndefined();
+      const job = await client.raw<{ requestExport: { id: string } }>(
+        'mutation { requestExport(input: { dataset: "support_events", columns: ["event_id", "activity"] }) { id } }',
+      );
+      expect(job.errors).toBeUndefined();
+      return { ...estimate.data!.dataset.estimateExport, job: job.data!.requestExport.id };
+    };
+    const before = await exportOf();
+    expect([before.rows, before.files]).toEqual([5, 2]);
+    // The same request on the same data: the same job.
+    expect((await exportOf()).job).toBe(before.job);
+
+    expect(await ingestInAnotherProcess('day-three.csv', [line(9, 'Closed', '2024-01-03 08:00:00')])).toMatch(
+      /written 1,/,
+    );
+    const after = await exportOf();
+    expect([after.rows, after.files]).toEqual([6, 3]);
+    expect(after.job).not.toBe(before.job);
+  }, 180_000);
 });
