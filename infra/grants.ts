@@ -1,11 +1,11 @@
 import { Stack, Validations } from 'aws-cdk-lib';
-import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own flattening, so an acknowledgement names a finding exactly as the AwsSolutions-IAM5 rule reports it.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
-import { coveringPrefixes } from './lake-layout.js';
+import { coveringPrefixes, LAKE_PREFIXES } from './lake-layout.js';
 
 /**
  * Grant methods named after the job a role does, in the manner of the Data Solutions Framework
@@ -283,6 +283,17 @@ export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): vo
       sid: 'ReadAndSignExports',
       actions: [...S3_READ],
       resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
+    }),
+  );
+  // Results live under random job ids, so the grant above is the whole bucket. Athena's raw result files (any
+  // caller's query output, kept there only until the worker has turned them into the job's CSV) are never the API's
+  // to read or sign: an explicit deny keeps them out whatever else the role is given.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'NoRawAthenaResults',
+      effect: Effect.DENY,
+      actions: [...S3_READ],
+      resources: [exportsBucket.arnForObjects(`${LAKE_PREFIXES.athenaResults}*`)],
     }),
   );
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');

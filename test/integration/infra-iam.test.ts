@@ -35,6 +35,8 @@ interface RoleGrants {
   assumedBy: unknown;
   managedPolicies: unknown;
   statements: AllowedStatement[];
+  /** Explicit denies: a guard on top of the allows, reviewed in the snapshot too. */
+  denied: AllowedStatement[];
 }
 
 let s: SynthesisedStack;
@@ -58,22 +60,37 @@ function collectRoles(): Map<string, RoleGrants> {
   for (const [id, r] of Object.entries(json.Resources)) {
     if (r.Type !== 'AWS::IAM::Role') continue;
     const inline = (r.Properties['Policies'] as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
+    const inlineStatements = inline.flatMap((p) => p.PolicyDocument.Statement);
     byRole.set(id, {
       assumedBy: r.Properties['AssumeRolePolicyDocument'],
       managedPolicies: r.Properties['ManagedPolicyArns'] ?? [],
-      statements: inline.flatMap((p) => p.PolicyDocument.Statement.map(allowed)),
+      statements: inlineStatements.filter((st) => st.Effect !== 'Deny').map(allowed),
+      denied: inlineStatements.filter((st) => st.Effect === 'Deny').map(denied),
     });
   }
   for (const r of Object.values(json.Resources)) {
     if (r.Type !== 'AWS::IAM::Policy') continue;
-    const statements = (r.Properties['PolicyDocument'] as { Statement: Statement[] }).Statement.map(allowed);
-    for (const role of r.Properties['Roles'] as { Ref: string }[]) byRole.get(role.Ref)!.statements.push(...statements);
+    const all = (r.Properties['PolicyDocument'] as { Statement: Statement[] }).Statement;
+    const statements = all.filter((st) => st.Effect !== 'Deny').map(allowed);
+    const denies = all.filter((st) => st.Effect === 'Deny').map(denied);
+    for (const role of r.Properties['Roles'] as { Ref: string }[]) {
+      byRole.get(role.Ref)!.statements.push(...statements);
+      byRole.get(role.Ref)!.denied.push(...denies);
+    }
   }
   return byRole;
 }
 
 function allowed(st: Statement): AllowedStatement {
   if (st.Effect !== 'Allow') throw new Error(`unexpected ${st.Effect} statement in a role policy`);
+  return shape(st);
+}
+
+function denied(st: Statement): AllowedStatement {
+  return shape(st);
+}
+
+function shape(st: Statement): AllowedStatement {
   return {
     sid: st.Sid,
     actions: list(st.Action),
@@ -128,8 +145,23 @@ describe('IAM roles of the deployment', () => {
         resources: st.resources.map(readable),
         ...(st.condition !== undefined ? { condition: st.condition } : {}),
       }));
+      if (grants.denied.length > 0) {
+        review[`${rolePath(id)} (explicit deny)`] = grants.denied.map((st) => ({
+          ...(st.sid !== undefined ? { sid: st.sid } : {}),
+          actions: st.actions,
+          resources: st.resources.map(readable),
+        }));
+      }
     }
     expect(review).toMatchSnapshot();
+  });
+
+  it('deny the API any read of Athena’s raw results, which its whole-bucket read of export results would allow', () => {
+    const api = [...roles].find(([id]) => rolePath(id) === 'Api/Handler/Role')![1];
+    expect(
+      api.denied.flatMap((st) => st.actions.flatMap((a) => st.resources.map((r) => `${a} ${readable(r)}`))),
+    ).toEqual(['s3:GetObject <Lake/Exports.Arn>/_athena/*']);
+    for (const [id, grants] of roles) if (rolePath(id) !== 'Api/Handler/Role') expect(grants.denied).toEqual([]);
   });
 
   it('never allow a wildcard action', () => {
