@@ -102,7 +102,9 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   const auth = await createApiAccess(rt);
   const { access, audit } = auth;
   const footers = new ParquetFooterCache(rt.store);
-  const { datasets, pipeline } = metadataServices(rt, footers);
+  // One listing per dataset and data version for the metadata path and the export planner alike.
+  const snapshots = snapshotCache(rt, footers);
+  const { datasets, pipeline } = metadataServices(rt, footers, snapshots);
   const engine = await createExportEngine(rt);
   let links: Awaited<ReturnType<typeof createDownloadLinks>>;
   try {
@@ -118,12 +120,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     links: links.issuer,
     footers,
     logger: exportLogger,
-    // Export requests keep their own listings (same data versions and time limit as the metadata path; footers are
-    // shared through `footers`), so that a request on unchanged data lists nothing.
-    snapshots: new DatasetSnapshotCache(
-      { store: rt.store, catalog: rt.catalog, footers, logger: exportLogger },
-      { revalidateMs: config.metadata.revalidateSeconds * 1000 },
-    ),
+    snapshots,
     ...(dispatcher !== undefined ? { dispatcher: dispatcher.dispatcher } : {}),
   });
 
@@ -369,9 +366,18 @@ export function createApi(
   };
 }
 
+/** Per-dataset listings and statistics kept across requests under their data version (src/services/dataset-snapshots.ts). */
+function snapshotCache(rt: Runtime, footers: ParquetFooterCache): DatasetSnapshotCache {
+  return new DatasetSnapshotCache(
+    { store: rt.store, catalog: rt.catalog, footers, logger: rt.logger },
+    { revalidateMs: rt.config.metadata.revalidateSeconds * 1000 },
+  );
+}
+
 function metadataServices(
   rt: Runtime,
   footers: ParquetFooterCache,
+  snapshots: DatasetSnapshotCache = snapshotCache(rt, footers),
 ): { datasets: DatasetService; pipeline: PipelineService } {
   const datasets = new DatasetService({
     catalog: rt.catalog,
@@ -381,7 +387,7 @@ function metadataServices(
     registry: rt.registry,
     duckdb: rt.duckdb,
     stagingDir: rt.config.cacheDir,
-    snapshots: { revalidateMs: rt.config.metadata.revalidateSeconds * 1000 },
+    snapshotCache: snapshots,
   });
   const pipeline = new PipelineService({
     store: rt.store,

@@ -108,6 +108,11 @@ export interface DatasetServiceDeps {
   footerConcurrency?: number;
   /** How snapshots are kept across requests: time limit and bounds (see DatasetSnapshotOptions). */
   snapshots?: Omit<DatasetSnapshotOptions, 'footerConcurrency'>;
+  /**
+   * The snapshot cache to use, when it is shared with other readers of the same listings (the export planner);
+   * `snapshots` and `footerConcurrency` then do not apply. Default: a cache of its own.
+   */
+  snapshotCache?: DatasetSnapshotCache;
 }
 
 export const DATASET_CURSOR_KIND = 'dataset';
@@ -134,10 +139,12 @@ export class DatasetService {
 
   constructor(private readonly deps: DatasetServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
-    this.snapshots = new DatasetSnapshotCache(
-      { store: deps.store, catalog: deps.catalog, footers: deps.footers, logger: deps.logger },
-      { ...deps.snapshots, footerConcurrency: deps.footerConcurrency ?? 16 },
-    );
+    this.snapshots =
+      deps.snapshotCache ??
+      new DatasetSnapshotCache(
+        { store: deps.store, catalog: deps.catalog, footers: deps.footers, logger: deps.logger },
+        { ...deps.snapshots, footerConcurrency: deps.footerConcurrency ?? 16 },
+      );
     this.versions = new CoalescedReads((name) => readDataVersion(deps.store, name));
     this.versionLists = new CoalescedReads<'all', ReadonlyMap<string, string>>(() => readDataVersions(deps.store));
     this.tableLists = new CoalescedReads(async () =>
