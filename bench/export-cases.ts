@@ -57,6 +57,19 @@ export const FULL_EXPORT: ExportCase = {
   partitionRange: null,
 };
 
+/** The filtered case's projection, in output order: ours and the baseline's. */
+const FILTERED_COLUMNS = [
+  'event_id',
+  'ticket_id',
+  'event_time',
+  'activity',
+  'priority',
+  'service_level',
+  'customer',
+  'billable_amount',
+  'event_date',
+];
+
 /**
  * A quarter's worth of partitions (pruned by the `event_date` predicate before any SQL runs), two more predicates
  * DuckDB evaluates (one numeric, one IN list of text), nine of the sixteen columns, one of them PII (hashed for
@@ -67,17 +80,7 @@ export const FILTERED_EXPORT: ExportCase = {
   what: 'filtered (event_date in Q3 2024, priority <= 2, service_level IN 2 values), 9 of 16 columns',
   target: EXPORT_TARGET,
   request: {
-    columns: [
-      'event_id',
-      'ticket_id',
-      'event_time',
-      'activity',
-      'priority',
-      'service_level',
-      'customer',
-      'billable_amount',
-      'event_date',
-    ],
+    columns: FILTERED_COLUMNS,
     where: [
       { column: 'event_date', op: 'BETWEEN', values: ['2024-07-01', '2024-09-30'] },
       { column: 'priority', op: 'LTE', values: [2] },
@@ -86,17 +89,7 @@ export const FILTERED_EXPORT: ExportCase = {
     compression: 'NONE',
   },
   baseline: {
-    columns: [
-      'event_id',
-      'ticket_id',
-      'event_time',
-      'activity',
-      'priority',
-      'service_level',
-      'customer',
-      'billable_amount',
-      'event_date',
-    ],
+    columns: FILTERED_COLUMNS,
     where:
       "event_date BETWEEN DATE '2024-07-01' AND DATE '2024-09-30' AND priority <= 2 AND service_level IN ('Gold', 'Platinum 24/7')",
     gzip: false,
