@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { encodeExportJobMessage, parseExportJobMessage } from '../../src/adapters/aws/export-job-message.js';
+import type { Catalog } from '../../src/ports/catalog.js';
 import { createSqsClient, SqsJobDispatcher } from '../../src/adapters/aws/sqs-job-dispatcher.js';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
@@ -51,9 +52,13 @@ afterAll(async () => {
   }
 });
 
-function serviceOver(dispatcher: SqsJobDispatcher, engineRuns: string[]): ExportService {
+function serviceOver(
+  dispatcher: SqsJobDispatcher,
+  engineRuns: string[],
+  catalog: Catalog = lake.catalog,
+): ExportService {
   return new ExportService({
-    catalog: lake.catalog,
+    catalog,
     store: lake.store,
     jobs: new StoreJobStore(lake.store),
     engine: {
@@ -184,6 +189,36 @@ describe('ExportService with SQS dispatch', () => {
       expect(await new StoreJobStore(lake.store).cancelRequested(job.id)).toBe(true);
     } finally {
       await service.close();
+      client.destroy();
+    }
+  });
+
+  it('leaves a job QUEUED for the queue to retry when the worker cannot read the catalog, and fails it when the table is gone', async () => {
+    const client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+    const api = serviceOver(dispatcher, []);
+    let getTable: Catalog['getTable'] = () => Promise.reject(new Error('ThrottlingException: Rate exceeded'));
+    const flaky = new Proxy(lake.catalog, {
+      get: (target, prop, receiver) =>
+        prop === 'getTable' ? (name: string) => getTable(name) : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const runs: string[] = [];
+    const worker = serviceOver(dispatcher, runs, flaky);
+    try {
+      const job = await api.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'] });
+      await expect(worker.runJob(job.id)).rejects.toThrow('ThrottlingException');
+      expect(await new StoreJobStore(lake.store).get(job.id)).toMatchObject({ status: 'QUEUED', attempts: 0 });
+
+      getTable = () => Promise.resolve(undefined);
+      expect(await worker.runJob(job.id)).toBe('done');
+      expect(runs).toEqual([]);
+      expect((await api.getExport(ALICE, job.id)).error).toEqual({
+        code: 'DATA_CHANGED',
+        message: 'the dataset is no longer available as requested: request it again',
+      });
+    } finally {
+      await worker.close();
+      await api.close();
       client.destroy();
     }
   });
