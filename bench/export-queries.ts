@@ -15,6 +15,15 @@ export const ESTIMATE_EXPORT = `query BenchEstimateExport($name: String!, $input
   }
 }`;
 
+/** A job's state and links, polled by the benchmark's warm-up export before the clock. */
+export const EXPORT_STATE = `query BenchExportState($id: ID!) {
+  export(id: $id) {
+    status
+    error { code message }
+    result { files { name url } }
+  }
+}`;
+
 /** Every update of the job until it finishes; the final one carries the download links. */
 export const EXPORT_UPDATED = `subscription BenchExportUpdated($id: ID!) {
   exportUpdated(id: $id) {

@@ -29,6 +29,8 @@ const READ_CHUNK = 1024 * 1024;
 const LOCAL_CHECK_CONCURRENCY = 64;
 /** How often DuckDB's output is followed (hashed, cut into parts) while the query runs, in ms. */
 const FOLLOW_INTERVAL_MS = 20;
+/** When the first progress report of a query is taken, in ms (then every `progressIntervalMs`). */
+const FIRST_PROGRESS_MS = 50;
 /** Share of the progress fraction for the query; the rest is for writing the parts. */
 const QUERY_SHARE = 0.9;
 
@@ -239,12 +241,15 @@ export class DuckDbExportEngine implements ExportEngine {
       await connection.run('SET enable_progress_bar_print = false');
       const interrupt = (): void => connection.interrupt();
       signal.addEventListener('abort', interrupt, { once: true });
-      const timer = setInterval(() => {
+      const poll = (): void => {
         void this.pollProgress(connection, outDir).then(
           ({ fraction, bytes }) => report(fraction, bytes),
           () => undefined,
         );
-      }, this.progressIntervalMs);
+      };
+      // A first report soon after the start, so a client sees the job move before a whole interval has passed.
+      const first = setTimeout(poll, Math.min(FIRST_PROGRESS_MS, this.progressIntervalMs));
+      const timer = setInterval(poll, this.progressIntervalMs);
       let running = true;
       const following = (async (): Promise<void> => {
         while (running) {
@@ -259,6 +264,7 @@ export class DuckDbExportEngine implements ExportEngine {
         return Number(first ?? 0);
       } finally {
         running = false;
+        clearTimeout(first);
         clearInterval(timer);
         signal.removeEventListener('abort', interrupt);
         await following.catch(() => undefined);
