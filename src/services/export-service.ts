@@ -687,20 +687,26 @@ export class ExportService {
         onProgress: (p) => this.progress(entry.id, p),
       });
       const finishedAt = this.now();
-      await this.transition(entry.id, (j) => ({
-        ...j,
-        status: 'SUCCEEDED',
-        finishedAt: finishedAt.toISOString(),
-        expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
-        result,
-        progress: {
-          rowsWritten: result.rowCount,
-          rowsEstimated: j.progress.rowsEstimated,
-          bytesWritten: result.bytes,
-          fraction: 1,
-        },
-      }));
-      log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
+      // A requester elsewhere may have cancelled it meanwhile (and removed its output): it stays CANCELLED.
+      const ended = await this.transition(entry.id, (j) =>
+        j.status === 'CANCELLED'
+          ? j
+          : {
+              ...j,
+              status: 'SUCCEEDED',
+              finishedAt: finishedAt.toISOString(),
+              expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
+              result,
+              progress: {
+                rowsWritten: result.rowCount,
+                rowsEstimated: j.progress.rowsEstimated,
+                bytesWritten: result.bytes,
+                fraction: 1,
+              },
+            },
+      );
+      if (ended.status === 'CANCELLED') log.info('export job cancelled as it finished');
+      else log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
     } catch (err) {
       const finishedAt = this.now().toISOString();
       if (err instanceof ExportCancelledError) {
