@@ -13,6 +13,18 @@ export function isFinished(status: ExportJobStatus): boolean {
 }
 
 /**
+ * A job's status as of `now`: a SUCCEEDED job whose result is past its expiry is EXPIRED, whether or not a
+ * retention sweep has rewritten its record yet (on AWS the exports bucket's lifecycle deletes the files and no sweep
+ * runs; embedded, the sweep runs every few minutes).
+ */
+export function statusAt(job: { status: ExportJobStatus; expiresAt: string | null }, now: Date): ExportJobStatus {
+  if (job.status === 'SUCCEEDED' && job.expiresAt !== null && Date.parse(job.expiresAt) <= now.getTime()) {
+    return 'EXPIRED';
+  }
+  return job.status;
+}
+
+/**
  * Why a job failed: a closed set, shown to clients with a message that never contains a key, a path or SQL.
  * - DATA_CORRUPT: a Parquet file of the dataset cannot be read.
  * - DATA_CHANGED: the files changed between the request and the run; request the export again.

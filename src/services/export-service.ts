@@ -12,6 +12,7 @@ import {
   type ExportJobView,
   EXPORT_JOB_STATUSES,
   isFinished,
+  statusAt,
 } from '../domain/export-job.js';
 import type { ExportEstimate, ExportPlan } from '../domain/export-plan.js';
 import {
@@ -227,7 +228,10 @@ export class ExportService {
       error: null,
       result: null,
     };
-    const { job, created } = await this.deps.jobs.create(candidate, (existing) => REUSABLE.includes(existing.status));
+    // A result past its expiry is not handed out again, even before retention has marked it EXPIRED.
+    const { job, created } = await this.deps.jobs.create(candidate, (existing) =>
+      REUSABLE.includes(statusAt(existing, this.now())),
+    );
     let current = job;
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
@@ -270,9 +274,10 @@ export class ExportService {
       throw new BadInputError(`status: unknown export status ${JSON.stringify(status)}`);
     }
     const stored = await this.deps.jobs.listByRequester(caller.id);
+    const now = this.now();
     const jobs = stored
       .map((j) => this.live.get(j.id) ?? j)
-      .filter((j) => status === null || j.status === status)
+      .filter((j) => status === null || statusAt(j, now) === status)
       .sort((a, b) => compareText(sortKey(a), sortKey(b)));
     const page = paginate(jobs, sortKey, EXPORT_CURSOR_KIND, args);
     const edges = await Promise.all(page.edges.map(async (e) => ({ cursor: e.cursor, node: await this.view(e.node) })));
@@ -394,7 +399,8 @@ export class ExportService {
    */
   async resolveDownload(jobId: string, fileName: string): Promise<{ key: string; bytes: number; fileName: string }> {
     const job = this.live.get(jobId) ?? (await this.deps.jobs.get(jobId));
-    const file = job?.status === 'SUCCEEDED' ? job.result?.files.find((f) => f.name === fileName) : undefined;
+    const succeeded = job !== undefined && statusAt(job, this.now()) === 'SUCCEEDED';
+    const file = succeeded ? job.result?.files.find((f) => f.name === fileName) : undefined;
     if (file === undefined) throw new NotFoundError('export file not found');
     return { key: file.key, bytes: file.bytes, fileName: file.name };
   }
@@ -846,6 +852,7 @@ export class ExportService {
 
   private async view(job: ExportJobRecord): Promise<ExportJobView> {
     const expiresAt = job.expiresAt === null ? null : new Date(job.expiresAt);
+    const status = statusAt(job, this.now());
     const result =
       job.result === null
         ? null
@@ -858,7 +865,7 @@ export class ExportService {
               job.result.files.map(async (f) => {
                 // Links only for a result that exists: never for failed, cancelled or expired jobs.
                 const link =
-                  job.status === 'SUCCEEDED'
+                  status === 'SUCCEEDED'
                     ? await this.deps.links.issue(
                         { jobId: job.id, fileName: f.name, key: f.key },
                         { notAfter: expiresAt },
@@ -877,7 +884,7 @@ export class ExportService {
           };
     return {
       id: job.id,
-      status: job.status,
+      status,
       engine: job.engine,
       dataset: job.dataset,
       request: job.request,

@@ -339,6 +339,35 @@ describe('retention and restarts', () => {
     await finished(harness.service, alice, again.id);
   });
 
+  it('says EXPIRED once past its expiry before any sweep ran (AWS: the bucket lifecycle deletes the files)', async () => {
+    let now = new Date();
+    const clocked = await createExportHarness(lake, { now: () => now });
+    try {
+      const input = { dataset: 'tickets', columns: ['id'], partitions: { values: ['2024-01-03'] } };
+      const job = await finished(clocked.service, alice, (await clocked.service.requestExport(alice, input)).id);
+      expect(job.status).toBe('SUCCEEDED');
+      const file = job.result!.files[0]!.name;
+      await expect(clocked.service.resolveDownload(job.id, file)).resolves.toMatchObject({ fileName: file });
+
+      now = new Date(job.expiresAt!.getTime());
+      const view = await clocked.service.getExport(alice, job.id);
+      expect({ status: view.status, url: view.result!.files[0]!.url }).toEqual({ status: 'EXPIRED', url: null });
+      // The record itself is untouched: no sweep ran.
+      expect((await clocked.jobs.get(job.id))!.status).toBe('SUCCEEDED');
+      await expect(clocked.service.resolveDownload(job.id, file)).rejects.toThrow(NotFoundError);
+      const listed = await clocked.service.listExports(alice, { status: 'EXPIRED' });
+      expect(listed.edges.map((e) => e.node.id)).toContain(job.id);
+      const succeeded = await clocked.service.listExports(alice, { status: 'SUCCEEDED' });
+      expect(succeeded.edges.map((e) => e.node.id)).not.toContain(job.id);
+      // The same request is new work, not the expired job handed out again.
+      const again = await clocked.service.requestExport(alice, input);
+      expect(again.id).not.toBe(job.id);
+      expect((await finished(clocked.service, alice, again.id)).status).toBe('SUCCEEDED');
+    } finally {
+      await clocked.close();
+    }
+  });
+
   it('recovers after a restart: re-runs interrupted jobs, fails those interrupted too often or whose data changed', async () => {
     const make = async (input: Parameters<ExportHarness['service']['requestExport']>[1]): Promise<string> =>
       (await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id)).id;
