@@ -1,12 +1,18 @@
+import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { encodeExportJobMessage, parseExportJobMessage } from '../../src/adapters/aws/export-job-message.js';
 import type { Catalog } from '../../src/ports/catalog.js';
 import { createSqsClient, SqsJobDispatcher } from '../../src/adapters/aws/sqs-job-dispatcher.js';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
+import type { ExportJobRecord } from '../../src/domain/export-job.js';
 import type { ExportPlan } from '../../src/domain/export-plan.js';
+import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
+import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
+import type { ExportEngine } from '../../src/ports/export-engine.js';
+import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
-import { ExportService } from '../../src/services/export-service.js';
+import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { createExportLake, type ExportLake, LINK_SECRET } from '../support/export-lake.js';
 import { typesTable } from '../support/export-table.js';
@@ -15,7 +21,10 @@ import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
 /**
  * The SQS job dispatcher through the real SQSClient (AWS JSON 1.0) against the SQS stand-in, and the export service
  * over it: a requested job is recorded QUEUED and its id is sent to the queue, nothing runs in the requesting
- * process, and a job that cannot be sent fails at once.
+ * process, and a job that cannot be sent fails at once. Then a cancel that races the end of a worker's run (the API
+ * process cancelling while the worker, `runJob` on the real DuckDB engine, writes SUCCEEDED), forced rather than
+ * hoped for: a job-store decorator in the worker runs the API's `cancelExport` exactly before, or exactly around,
+ * that write. Either way the job ends CANCELLED with no result and nothing in the exports bucket.
  */
 
 const QUEUE = 'careplus-export-jobs';
@@ -52,27 +61,35 @@ afterAll(async () => {
   }
 });
 
+/**
+ * A service of one process over the lake: by default the API process's (its engine must never be called: `runs`
+ * records any call); `worker` gives it a job store and an engine of its own (a worker process).
+ */
 function serviceOver(
   dispatcher: SqsJobDispatcher,
   engineRuns: string[],
   catalog: Catalog = lake.catalog,
+  worker: { jobs?: JobStore; engine?: ExportEngine; options?: ExportServiceOptions } = {},
 ): ExportService {
-  return new ExportService({
-    catalog,
-    store: lake.store,
-    jobs: new StoreJobStore(lake.store),
-    engine: {
-      kind: 'duckdb',
-      run: (job) => {
-        engineRuns.push(job.id);
-        return Promise.reject(new Error('the requesting process must not run the job'));
+  return new ExportService(
+    {
+      catalog,
+      store: lake.store,
+      jobs: worker.jobs ?? new StoreJobStore(lake.store),
+      engine: worker.engine ?? {
+        kind: 'duckdb',
+        run: (job) => {
+          engineRuns.push(job.id);
+          return Promise.reject(new Error('the requesting process must not run the job'));
+        },
       },
+      links: new HmacDownloadLinks({ secret: LINK_SECRET, baseUrl: 'http://api.test' }),
+      footers: new ParquetFooterCache(lake.store),
+      logger: new JsonLogger('silent'),
+      dispatcher,
     },
-    links: new HmacDownloadLinks({ secret: LINK_SECRET, baseUrl: 'http://api.test' }),
-    footers: new ParquetFooterCache(lake.store),
-    logger: new JsonLogger('silent'),
-    dispatcher,
-  });
+    worker.options,
+  );
 }
 
 describe('SqsJobDispatcher', () => {
@@ -272,5 +289,151 @@ describe('StoreJobStore start claims and cancel requests', () => {
     expect(await jobs.cancelRequested('../job-d')).toBe(false);
     const marker = await lake.store.getBytes('exports', '_jobs/cancels/job-d.json');
     expect(JSON.parse(Buffer.from(marker).toString('utf8'))).toEqual({ requestedAt: '2024-01-01T00:00:00.000Z' });
+  });
+});
+
+/**
+ * The worker's job store: `around` wraps the one update that writes SUCCEEDED (it gets the write to call);
+ * everything else goes to the store the API process uses too.
+ */
+function racingJobs(around: (id: string, write: () => Promise<ExportJobRecord>) => Promise<ExportJobRecord>): JobStore {
+  const inner = new StoreJobStore(lake.store);
+  let fired = false;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
+      return async (id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord> => {
+        const current = await target.get(id);
+        const write = (): Promise<ExportJobRecord> => target.update(id, change);
+        if (fired || current === undefined || change(current).status !== 'SUCCEEDED') return write();
+        fired = true;
+        return around(id, write);
+      };
+    },
+  });
+}
+
+/** The API's job store, holding its cancel's record update until `release` (its cancel marker goes at once). */
+function heldCancelJobs(): { jobs: JobStore; markerWritten: Promise<void>; release: () => void } {
+  const inner = new StoreJobStore(lake.store);
+  let marked!: () => void;
+  const markerWritten = new Promise<void>((resolve) => (marked = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let cancelling = false;
+  const jobs = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'requestCancel') {
+        return async (id: string, at: string): Promise<void> => {
+          await target.requestCancel(id, at);
+          cancelling = true;
+          marked();
+        };
+      }
+      if (prop === 'update') {
+        return async (id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord> => {
+          if (cancelling) await released;
+          return target.update(id, change);
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  return { jobs, markerWritten, release };
+}
+
+async function exportKeys(jobId: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of lake.store.listAll('exports', `${jobId}/`)) keys.push(object.key);
+  return keys;
+}
+
+async function expectCancelledWithoutResult(api: ExportService, worker: ExportService, id: string): Promise<void> {
+  const ended = await api.getExport(ALICE, id);
+  expect({ status: ended.status, result: ended.result }).toEqual({ status: 'CANCELLED', result: null });
+  expect(await exportKeys(id)).toEqual([]);
+  // A worker delivered the message again finds nothing to do.
+  expect(await worker.runJob(id)).toBe('done');
+  expect((await api.getExport(ALICE, id)).status).toBe('CANCELLED');
+}
+
+describe('a cancel racing the end of a worker run (forced: the API cancels inside the worker’s SUCCEEDED write)', () => {
+  let client: ReturnType<typeof createSqsClient>;
+  let dispatcher: SqsJobDispatcher;
+  let engineDb: DuckDbDatabase;
+  let engine: ExportEngine;
+  // No cancel poll during the run: the cancel must arrive in the window the test forces.
+  const workerOptions: ExportServiceOptions = { cancelPollMs: 60 * 60 * 1000 };
+  const api = (jobs: JobStore = new StoreJobStore(lake.store)): ExportService =>
+    serviceOver(dispatcher, [], lake.catalog, { jobs });
+  const worker = (jobs: JobStore): ExportService =>
+    serviceOver(dispatcher, [], lake.catalog, { jobs, engine, options: workerOptions });
+
+  beforeAll(async () => {
+    engineDb = await DuckDbDatabase.create({
+      memoryLimit: '1GB',
+      threads: 2,
+      tempDirectory: join(lake.root, 'race-engine-tmp'),
+    });
+    engine = await DuckDbExportEngine.create(engineDb, lake.store, { stagingDir: join(lake.root, 'race-staging') });
+  });
+
+  afterAll(() => engineDb.close());
+
+  beforeEach(() => {
+    client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+  });
+
+  afterEach(() => client.destroy());
+
+  it('written just before the worker writes SUCCEEDED: the job ends CANCELLED with no result and no files', async () => {
+    const apiService = api();
+    const told: string[] = [];
+    const workerService = worker(
+      racingJobs(async (id, write) => {
+        told.push((await apiService.cancelExport(ALICE, id)).status);
+        const written = await write();
+        // The worker's end does not overwrite the cancel: no reader ever sees SUCCEEDED with removed files.
+        expect({ status: written.status, result: written.result }).toEqual({ status: 'CANCELLED', result: null });
+        return written;
+      }),
+    );
+    try {
+      const job = await apiService.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'], limit: 900 });
+      expect(job.status).toBe('QUEUED');
+      expect(await workerService.runJob(job.id)).toBe('ran');
+      // The API saw the job running and told its requester CANCELLED; the worker's SUCCEEDED came after.
+      expect(told).toEqual(['CANCELLED']);
+      await expectCancelledWithoutResult(apiService, workerService, job.id);
+    } finally {
+      await workerService.close();
+      await apiService.close();
+    }
+  });
+
+  it('read while running but written after the worker wrote SUCCEEDED: the job ends CANCELLED with no result and no files', async () => {
+    const held = heldCancelJobs();
+    const apiService = api(held.jobs);
+    const told: Promise<string>[] = [];
+    const workerService = worker(
+      racingJobs(async (id, write) => {
+        // The API reads the job RUNNING and writes its cancel marker; its CANCELLED record waits for SUCCEEDED.
+        told.push(apiService.cancelExport(ALICE, id).then((view) => view.status));
+        await held.markerWritten;
+        const written = await write();
+        held.release();
+        return written;
+      }),
+    );
+    try {
+      const job = await apiService.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'], limit: 800 });
+      expect(await workerService.runJob(job.id)).toBe('ran');
+      expect(await Promise.all(told)).toEqual(['CANCELLED']);
+      await expectCancelledWithoutResult(apiService, workerService, job.id);
+    } finally {
+      await workerService.close();
+      await apiService.close();
+    }
   });
 });
