@@ -151,6 +151,9 @@ export class CareplusStack extends Stack {
     const exportEngineEnvironment = {
       CAREPLUS_ENGINE: 'athena',
       CAREPLUS_ATHENA_WORKGROUP: this.workgroup.workgroupName,
+      // A job's expiry (written by the worker, read by the API, which then says EXPIRED) is the exports bucket's
+      // lifecycle: results are deleted at the first midnight UTC after it, never before.
+      CAREPLUS_EXPORT_RETENTION_HOURS: String(settings.exportRetentionDays * 24),
     };
 
     this.exportWorker = new ExportWorker(this, 'ExportWorker', {

@@ -103,6 +103,16 @@ describe('deployment settings', () => {
     });
   });
 
+  it('give the API and the export worker the exports’ retention as the jobs’ expiry, so a job says EXPIRED when its files go', () => {
+    const functions = Object.values(s.template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Environment?: { Variables?: Record<string, unknown> } };
+    }[];
+    const retention = functions
+      .map((f) => f.Properties.Environment?.Variables?.['CAREPLUS_EXPORT_RETENTION_HOURS'])
+      .filter((v) => v !== undefined);
+    expect(retention).toEqual(['72', '72']);
+  });
+
   it('set every log group’s retention', () => {
     const groups = Object.values(s.template.findResources('AWS::Logs::LogGroup'));
     expect(groups.map((g) => (g as { Properties: { RetentionInDays: number } }).Properties.RetentionInDays)).toEqual([
