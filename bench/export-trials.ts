@@ -97,20 +97,31 @@ async function preflight(
 ): Promise<{ seconds: number; files: number; partitions: number }> {
   const { dataset, compression: _compression, csv: _csv, idempotencyKey: _key, ...input } = request;
   const start = performance.now();
+  const { dataset: answer } = await graphql<{
+    dataset: { estimateExport: { files: number; partitions: number } } | null;
+  }>(server, 'estimateExport', ESTIMATE_EXPORT, { name: dataset, input });
+  if (answer === null) throw new Error(`estimateExport: no dataset ${JSON.stringify(dataset)}`);
+  const estimate = answer.estimateExport;
+  return { seconds: (performance.now() - start) / 1000, files: estimate.files, partitions: estimate.partitions };
+}
+
+/** One GraphQL request to the trial's server, before the clock; any error fails the trial with the answer. */
+async function graphql<T>(
+  server: ServerProcess,
+  what: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<T> {
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { ...server.headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ query: ESTIMATE_EXPORT, variables: { name: dataset, input } }),
+    body: JSON.stringify({ query, variables }),
   });
-  const answer = (await res.json()) as {
-    data?: { dataset?: { estimateExport?: { files: number; partitions: number } } };
-    errors?: unknown[];
-  };
-  const estimate = answer.data?.dataset?.estimateExport;
-  if (answer.errors !== undefined || estimate === undefined) {
-    throw new Error(`estimateExport answered ${res.status}: ${JSON.stringify(answer).slice(0, 2000)}`);
+  const answer = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (answer.errors !== undefined || answer.data === undefined || answer.data === null) {
+    throw new Error(`${what} answered ${res.status}: ${JSON.stringify(answer).slice(0, 2000)}`);
   }
-  return { seconds: (performance.now() - start) / 1000, files: estimate.files, partitions: estimate.partitions };
+  return answer.data;
 }
 
 /**
@@ -122,27 +133,15 @@ async function preflight(
  */
 async function warmUpExport(server: ServerProcess, request: Record<string, unknown>): Promise<number> {
   const start = performance.now();
-  const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { ...server.headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
-    const answer = (await res.json()) as { data?: T; errors?: unknown[] };
-    if (answer.errors !== undefined || answer.data === undefined) {
-      throw new Error(`warm-up export: ${res.status} ${JSON.stringify(answer).slice(0, 2000)}`);
-    }
-    return answer.data;
-  };
   const { idempotencyKey: _key, ...input } = request;
-  const { requestExport } = await gql<{ requestExport: { id: string } }>(REQUEST_EXPORT, {
+  const { requestExport } = await graphql<{ requestExport: { id: string } }>(server, 'warm-up export', REQUEST_EXPORT, {
     input: { ...input, limit: 1 },
   });
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const { export: job } = await gql<{
+    const { export: job } = await graphql<{
       export: { status: string; error: unknown; result: { files: { name: string; url: string | null }[] } | null };
-    }>(EXPORT_STATE, { id: requestExport.id });
+    }>(server, 'warm-up export', EXPORT_STATE, { id: requestExport.id });
     if (job.status === 'SUCCEEDED' && job.result !== null) {
       for (const file of job.result.files) {
         if (file.url === null) throw new Error(`warm-up export: ${file.name} has no download link`);
