@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../src/domain/run-record.js';
+import { emptyRunOutcome, type RunRecord } from '../../src/domain/run-record.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { runRecordKey } from './lake-keys.js';
 
@@ -39,25 +39,13 @@ export function newRunRecord(fields: {
   startedAt: Date;
 }): RunRecord {
   return {
+    ...emptyRunOutcome(),
     runId: fields.runId,
     dataset: fields.dataset,
     sourceBucket: 'raw',
     sourceKey: fields.sourceKey,
     sourceVersion: '',
     status: 'RUNNING',
-    rowsRead: 0,
-    rowsWritten: 0,
-    rowsRejected: 0,
-    rowsDuplicate: 0,
-    bytesRead: 0,
-    bytesWritten: 0,
-    outputKeys: [],
-    quarantineKey: null,
-    partitions: [],
-    schemaVersion: null,
     startedAt: fields.startedAt.toISOString(),
-    finishedAt: null,
-    durationMs: null,
-    error: null,
   };
 }

@@ -27,6 +27,31 @@ export interface RunRecord {
   error: { reason: string; message: string } | null;
 }
 
+/** What a run has done before it has done anything: no rows, bytes, outputs, schema version, end or error. */
+export type RunOutcome = Omit<
+  RunRecord,
+  'runId' | 'dataset' | 'sourceBucket' | 'sourceKey' | 'sourceVersion' | 'status' | 'startedAt'
+>;
+
+/** A fresh outcome (new arrays each call): the fields a new run starts with and a reader assumes when absent. */
+export function emptyRunOutcome(): RunOutcome {
+  return {
+    rowsRead: 0,
+    rowsWritten: 0,
+    rowsRejected: 0,
+    rowsDuplicate: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    outputKeys: [],
+    quarantineKey: null,
+    partitions: [],
+    schemaVersion: null,
+    finishedAt: null,
+    durationMs: null,
+    error: null,
+  };
+}
+
 /** One rejected raw record, a line of the quarantine file (JSON Lines). */
 export interface QuarantineRecord {
   sourceKey: string;

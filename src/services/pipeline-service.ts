@@ -1,4 +1,4 @@
-import { effectiveRun } from '../domain/run-record.js';
+import { effectiveRun, emptyRunOutcome } from '../domain/run-record.js';
 import DataLoader from 'dataloader';
 import { BadInputError, NotFoundError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
@@ -268,19 +268,7 @@ function parseRunRecord(key: string, text: string, logger: Logger): RunRecord | 
       throw new Error('missing runId, dataset, startedAt or status');
     }
     return {
-      rowsRead: 0,
-      rowsWritten: 0,
-      rowsRejected: 0,
-      rowsDuplicate: 0,
-      bytesRead: 0,
-      bytesWritten: 0,
-      outputKeys: [],
-      quarantineKey: null,
-      partitions: [],
-      schemaVersion: null,
-      finishedAt: null,
-      durationMs: null,
-      error: null,
+      ...emptyRunOutcome(),
       sourceBucket: '',
       sourceKey: '',
       sourceVersion: '',
