@@ -39,7 +39,7 @@ export const EXPORT_SCALE = 5;
  */
 export const exportBenchmark: Benchmark = {
   description:
-    'request → job → CSV downloaded through the running API (full; filtered + projected; gzip) vs DuckDB COPY (FORMAT csv)',
+    'request → job → CSV downloaded through the running API (full; filtered + projected; gzip) vs DuckDB COPY (FORMAT csv), at 5× BENCH_ROWS rows',
   async run(ctx: BenchContext): Promise<BenchRecord[]> {
     const dataset = await prepareExportDataset(ctx, ctx.config.rows * EXPORT_SCALE);
     ctx.log(
