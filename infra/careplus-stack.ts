@@ -152,7 +152,7 @@ export class CareplusStack extends Stack {
       CAREPLUS_ENGINE: 'athena',
       CAREPLUS_ATHENA_WORKGROUP: this.workgroup.workgroupName,
       // A job's expiry (written by the worker, read by the API, which then says EXPIRED) is the exports bucket's
-      // lifecycle: results are deleted at the first midnight UTC after it, never before.
+      // lifecycle period: S3 deletes a result at the first midnight UTC after that period from its writing.
       CAREPLUS_EXPORT_RETENTION_HOURS: String(settings.exportRetentionDays * 24),
     };
 
