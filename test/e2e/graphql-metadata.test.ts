@@ -2,7 +2,7 @@ import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { parseDatasetDefinition } from '../../src/domain/dataset-definition.js';
-import type { RunRecord } from '../../src/domain/run-record.js';
+import { emptyRunOutcome, type RunRecord } from '../../src/domain/run-record.js';
 import {
   GetDatasetDocument,
   GetDatasetFreshnessDocument,
@@ -42,22 +42,11 @@ class RemoteLikeStore extends CountingStore {
 
 function run(partial: Partial<RunRecord> & Pick<RunRecord, 'runId' | 'dataset' | 'status' | 'startedAt'>): RunRecord {
   return {
+    ...emptyRunOutcome(),
     sourceBucket: 'raw',
     sourceKey: `${partial.dataset}/2024/01/01/${partial.runId}.csv`,
     sourceVersion: `v-${partial.runId}`,
-    rowsRead: 0,
-    rowsWritten: 0,
-    rowsRejected: 0,
-    rowsDuplicate: 0,
-    bytesRead: 0,
-    bytesWritten: 0,
-    outputKeys: [],
-    quarantineKey: null,
-    partitions: [],
     schemaVersion: 1,
-    finishedAt: null,
-    durationMs: null,
-    error: null,
     ...partial,
   };
 }
