@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IngestError } from '../../src/domain/errors.js';
 import { ObjectExistsError, type ObjectStore } from '../../src/ports/object-store.js';
 import { lockKey } from './lake-keys.js';
-import { runPool } from './run-pool.js';
+import { runPool } from '../../src/domain/run-pool.js';
 
 /** Lock files created or removed at once (each is a round trip to the store). */
 const AT_ONCE = 16;

@@ -12,7 +12,7 @@ import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
-import { createLimiter, runPool } from './run-pool.js';
+import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
 import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
-import { runPool } from './run-pool.js';
+import { runPool } from '../../src/domain/run-pool.js';
 import { sqlIdent } from './sql-text.js';
 import {
   copyStagePartitionSql,

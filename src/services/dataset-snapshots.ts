@@ -11,6 +11,7 @@ import {
   partitionKeyStatistics,
 } from './column-statistics.js';
 import type { ParquetFileSummary, ParquetFooterCache } from './parquet-footer-cache.js';
+import { runPool } from '../domain/run-pool.js';
 
 /** One data file of a table, as listed. */
 export interface DataFile {
@@ -177,7 +178,7 @@ export class DatasetSnapshot {
 
   private async readFooters(): Promise<SnapshotFooters> {
     const listed = this.files.files;
-    const results = await mapLimit(listed, this.footerConcurrency, (f) =>
+    const results = await runPool(listed, this.footerConcurrency, (f) =>
       this.sources.footers.read('processed', f.object),
     );
     const files: ReadableDataFile[] = [];
@@ -356,18 +357,4 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
-}
-
-/** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

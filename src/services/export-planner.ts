@@ -8,6 +8,7 @@ import { CoalescedReads } from './coalesced-reads.js';
 import { readDataVersion } from './data-version.js';
 import type { DatasetSnapshot, DatasetSnapshotCache } from './dataset-snapshots.js';
 import type { FooterResult, ParquetFooterCache } from './parquet-footer-cache.js';
+import { runPool } from '../domain/run-pool.js';
 
 export interface ExportPlannerOptions {
   /** Footer reads in flight at once for one plan. Default 16. */
@@ -79,7 +80,7 @@ export class ExportPlanner {
   ): Promise<ExportPlan> {
     const listed = await this.listed(table, options.exact ?? false);
     const selected = pruneFiles(listed, table, request);
-    const footers = await mapLimit(selected, this.footerConcurrency, (f) => this.footerOf(f));
+    const footers = await runPool(selected, this.footerConcurrency, (f) => this.footerOf(f));
     const files: PlannedFile[] = selected.map((f, i) => {
       const footer = footers[i]!;
       return {
@@ -172,17 +173,4 @@ function schemaOf(file: Candidate, footer: FooterResult): string | null {
       : null;
   }
   return file.schema;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }

@@ -1,4 +1,4 @@
-import { createLimiter, runPool } from '../../lambda/pipeline/run-pool.js';
+import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

@@ -23,6 +23,7 @@ import {
   writeExportManifest,
 } from '../csv/export-result-files.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
+import { runPool } from '../../domain/run-pool.js';
 
 const READ_CHUNK = 1024 * 1024;
 /** Files of a local store whose ETags are checked at once before the query. */
@@ -199,7 +200,7 @@ export class DuckDbExportEngine implements ExportEngine {
     // Files of a local store are only checked (a stat each), not copied: many at once cost nothing.
     const first = plan.files[0];
     const localStore = first !== undefined && this.store.localPath('processed', first.key) !== undefined;
-    return mapLimit(plan.files, localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency, async (file) => {
+    return runPool(plan.files, localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency, async (file) => {
       checkAborted(signal);
       const local = this.store.localPath('processed', file.key);
       let path: string;
@@ -482,24 +483,4 @@ async function readRange(path: string, start: number, end: number): Promise<Buff
   const chunks: Buffer[] = [];
   for await (const chunk of readChunks(path, start, end)) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-/** Maps with at most `limit` calls in flight, keeping the input order; stops starting new calls after a failure. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }
