@@ -101,6 +101,12 @@ export interface ExportServiceOptions {
   leaseMs?: number;
   /** `runJob` only: how often the job store is asked whether the running job's requester cancelled it, in ms. Default 2000. */
   cancelPollMs?: number;
+  /**
+   * With a queue dispatcher, export workers change the jobs in processes of their own, which send this one no
+   * events: a watcher (`watchExport`: subscriptions, a feed waiting for its build) reads its job from the store this
+   * often, in ms, while no event comes. Default 1000 with a queue dispatcher; 0 (never) with the in-process one.
+   */
+  watchPollMs?: number;
   now?: () => Date;
   newId?: () => string;
 }
@@ -137,6 +143,7 @@ export class ExportService {
   private readonly progressPersistMs: number;
   private readonly leaseMs: number;
   private readonly cancelPollMs: number;
+  private readonly watchPollMs: number;
   private readonly dispatcher: JobDispatcher;
   private readonly now: () => Date;
   private readonly newId: () => string;
@@ -170,6 +177,7 @@ export class ExportService {
         this.queue.push(entry);
         this.pump();
       });
+    this.watchPollMs = Math.max(0, options.watchPollMs ?? (this.dispatcher.kind === 'in-process' ? 0 : 1000));
     this.now = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
     this.planner = new ExportPlanner(deps.store, deps.footers, {
@@ -320,7 +328,8 @@ export class ExportService {
    * Job updates for a subscription. Checks the job is the caller's first (NotFoundError otherwise, before any
    * value), then iterates: the job as it is now, then every change, coalesced to the latest when the consumer is
    * slower than the updates; ends after a finished state, on `return()` (an unsubscribe, at once) or when
-   * `signal` aborts.
+   * `signal` aborts. Jobs run by workers elsewhere (a queue dispatcher) are also read from the store every
+   * `watchPollMs` while no event comes, and a changed record is the next value.
    */
   async watchExport(
     caller: ExportCaller,
@@ -332,10 +341,28 @@ export class ExportService {
     let wake: (() => void) | undefined;
     let stopped = false;
     let ended = false;
+    /** `updatedAt` of the last record seen (yielded or pending): a polled record is news only when newer. */
+    let seen: string | undefined;
     const listener = (job: ExportJobRecord): void => {
       if (job.id !== id) return;
       latest = job;
+      seen = job.updatedAt;
       wake?.();
+    };
+    const poll = async (): Promise<void> => {
+      // A job this process runs sends its events; its stored record lags behind them.
+      if (this.running.has(id)) return;
+      try {
+        const stored = await this.deps.jobs.get(id);
+        // Newer than what was seen: a read that started before an event must not bring back an older state.
+        if (stored !== undefined && (seen === undefined || stored.updatedAt > seen) && latest === undefined) {
+          latest = stored;
+          seen = stored.updatedAt;
+        }
+      } catch (err) {
+        // The next poll tries again; the watcher is not ended by one failed read.
+        this.deps.logger.warn('export job could not be read for a watcher', { jobId: id, error: String(err) });
+      }
     };
     const stop = (): void => {
       if (stopped) return;
@@ -351,6 +378,7 @@ export class ExportService {
     let first: ExportJobRecord | undefined;
     try {
       first = await this.ownJob(caller, id);
+      seen = first.updatedAt;
     } catch (err) {
       stop();
       throw err;
@@ -367,9 +395,12 @@ export class ExportService {
         first = undefined;
       } else {
         while (latest === undefined && !stopped) {
+          let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
+            if (this.watchPollMs > 0) timer = setTimeout(() => void poll().finally(resolve), this.watchPollMs);
           });
+          clearTimeout(timer);
           wake = undefined;
         }
         if (stopped || latest === undefined) return finish();

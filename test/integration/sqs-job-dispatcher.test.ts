@@ -357,6 +357,88 @@ async function expectCancelledWithoutResult(api: ExportService, worker: ExportSe
   expect((await api.getExport(ALICE, id)).status).toBe('CANCELLED');
 }
 
+describe('watching a job a worker runs (SQS dispatch: no events reach the API process)', () => {
+  let client: ReturnType<typeof createSqsClient>;
+  let engineDb: DuckDbDatabase;
+  let engine: ExportEngine;
+
+  beforeAll(async () => {
+    client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    engineDb = await DuckDbDatabase.create({
+      memoryLimit: '1GB',
+      threads: 2,
+      tempDirectory: join(lake.root, 'watch-engine-tmp'),
+    });
+    engine = await DuckDbExportEngine.create(engineDb, lake.store, { stagingDir: join(lake.root, 'watch-staging') });
+  });
+
+  afterAll(() => {
+    engineDb.close();
+    client.destroy();
+  });
+
+  it('reads the job from the store while no event comes, and ends with the worker’s SUCCEEDED and its files', async () => {
+    const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+    const api = serviceOver(dispatcher, [], lake.catalog, { options: { watchPollMs: 20 } });
+    const worker = serviceOver(dispatcher, [], lake.catalog, { engine });
+    try {
+      const job = await api.requestExport(ALICE, { dataset: 'events', columns: ['id', 'name'], limit: 700 });
+      const updates = await api.watchExport(ALICE, job.id);
+      const seen: string[] = [];
+      const watching = (async () => {
+        let last;
+        for await (const update of updates) {
+          seen.push(update.status);
+          last = update;
+        }
+        return last;
+      })();
+      expect(await worker.runJob(job.id)).toBe('ran');
+      const last = await watching;
+      expect(seen[0]).toBe('QUEUED');
+      expect(seen.at(-1)).toBe('SUCCEEDED');
+      expect(last?.result?.rowCount).toBe(1);
+      expect(last?.result?.files.map((f) => [f.name, f.url !== null])).toEqual([['part-00000.csv', true]]);
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
+
+  it('polls while a watcher waits, and stops when it stops', async () => {
+    const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+    const reads: string[] = [];
+    const inner = new StoreJobStore(lake.store);
+    const counting = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop !== 'get') return Reflect.get(target, prop, receiver) as unknown;
+        return (id: string) => {
+          reads.push(id);
+          return target.get(id);
+        };
+      },
+    });
+    const api = serviceOver(dispatcher, [], lake.catalog, { jobs: counting, options: { watchPollMs: 10 } });
+    try {
+      const job = await api.requestExport(ALICE, { dataset: 'events', columns: ['id'], limit: 600 });
+      const controller = new AbortController();
+      const updates = await api.watchExport(ALICE, job.id, { signal: controller.signal });
+      expect((await updates.next()).value?.status).toBe('QUEUED');
+      const pending = updates.next();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Polled while waiting: several reads of this job, and still QUEUED (nothing ran it).
+      expect(reads.filter((id) => id === job.id).length).toBeGreaterThan(2);
+      controller.abort();
+      expect(await pending).toEqual({ done: true, value: undefined });
+      const after = reads.length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(reads.length).toBe(after);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('a cancel racing the end of a worker run (forced: the API cancels inside the worker’s SUCCEEDED write)', () => {
   let client: ReturnType<typeof createSqsClient>;
   let dispatcher: SqsJobDispatcher;
