@@ -31,7 +31,8 @@ export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
     resource: /^<[A-Za-z0-9]+\.Arn>\/[a-z0-9_][a-z0-9_./=-]*\/\*$/,
     reason:
       'S3 authorizes object actions on object ARNs and the keys are created at run time (dated raw files, ' +
-      'partitions, run records, quarantined records, API key records, export job records, Athena results), so ' +
+      'partitions, run records, quarantined records, API key records, export job records, feed definitions, ' +
+      'Athena results), so ' +
       'the narrowest scope AWS offers is the key prefix of one dataset or one lake area.',
   },
   {
@@ -263,14 +264,27 @@ export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string
  * idempotency claims, start claims, cancel requests) under one prefix of the exports bucket.
  */
 export function grantWriteJobRecords(role: IRole, exportsBucket: IBucket, prefix: string): void {
+  grantWriteExportsRecords(role, exportsBucket, 'WriteJobRecords', prefix);
+  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+}
+
+/**
+ * Create, rotate, list and delete BI feed definitions (`createFeed`, `rotateFeedToken`, `deleteFeed`, and reading
+ * them to serve `/feeds/<name>.csv`); listing uses the ListBucket grant of `grantWriteJobRecords`.
+ */
+export function grantWriteFeeds(role: IRole, exportsBucket: IBucket, prefix: string): void {
+  grantWriteExportsRecords(role, exportsBucket, 'WriteFeeds', prefix);
+}
+
+/** Read, write and delete the records under one prefix of the exports bucket. */
+function grantWriteExportsRecords(role: IRole, exportsBucket: IBucket, sid: string, prefix: string): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      sid: 'WriteJobRecords',
+      sid,
       actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       resources: objectsUnder(role, exportsBucket, [prefix]),
     }),
   );
-  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
 }
 
 /**

@@ -17,6 +17,8 @@ export const LAKE_PREFIXES = {
   athenaResults: '_athena/',
   /** exports: export job records and their markers (src/adapters/local/store-job-store.ts). */
   jobRecords: '_jobs/',
+  /** exports: BI feed definitions, read tokens as hashes only (src/services/feed-service.ts FEEDS_PREFIX). */
+  feeds: '_feeds/',
 } as const;
 
 /** The processed prefix of one dataset's Parquet files (the Glue table location). */

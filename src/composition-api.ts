@@ -73,6 +73,8 @@ export interface ApiComposition {
   services: Required<ApiServices>;
   /** How every edge resolves its caller (see ApiAccess.authenticate). */
   authenticate: ApiAccess['authenticate'];
+  /** The download links the export service issues (S3 presigned URLs with the S3 store); the API Lambda's feeds redirect to them. */
+  links: DownloadLinkIssuer;
   /**
    * HTTP routes beside GraphQL: the signed download route with the local store (none with S3: presigned URLs), the
    * feed route and the web console. Without `seams` every route request is anonymous.
@@ -186,6 +188,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   return {
     services: { datasets, pipeline, exports: exportService, feeds, access, audit },
     authenticate: auth.authenticate,
+    links: links.issuer,
     routes,
     async start() {
       // With a queue, export workers run the jobs (and SQS redelivers what a stopped worker left): an API process

@@ -8,10 +8,12 @@ import { createRuntime } from './composition.js';
 import { composeApi } from './composition-api.js';
 import { type AppConfig, loadConfig } from './config.js';
 import { ConfigError } from './domain/errors.js';
-import { type ApiContext, type ApiServices, createApiContext } from './graphql/context.js';
+import { type ApiContext, type ApiServices, callerOrAnonymous, createApiContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
+import { createLambdaFeedHandler } from './lambda-feed.js';
+import { FEEDS_PATH } from './services/feed-service.js';
 
 /**
  * The GraphQL API on AWS Lambda behind an API Gateway HTTP API (payload format 2.0), through Apollo's Lambda
@@ -23,7 +25,8 @@ import { buildGraphQLSchema } from './graphql/schema.js';
  * Exports: a Lambda container is frozen once it has answered, so it cannot run export jobs. `requestExport` records
  * the job and sends its id to the export queue (CAREPLUS_EXPORT_DISPATCH=sqs, required here); the export worker
  * (src/lambda-export-worker.ts) runs it. `export(id)`, `exports` and `cancelExport` read and change the job records
- * every process shares. BI feeds are not served: their CSV route is not routed by the HTTP API.
+ * every process shares. BI feeds (`GET /feeds/<name>.csv`) are answered by src/lambda-feed.ts: a redirect to the
+ * result's presigned S3 URL, as a Lambda answer cannot stream a large body.
  *
  * The rate limit is per container (each Lambda instance keeps its own buckets): an upper bound per instance, not
  * per key across the fleet; API Gateway throttling is the fleet-wide limit.
@@ -39,7 +42,7 @@ export type ApiLambdaHandler = (
  */
 export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler; close(): Promise<void> } {
   const logger = new JsonLogger(config.logLevel).child({ component: 'api-lambda' });
-  let graphql: Promise<{ handle: ApiLambdaHandler; close(): Promise<void> }> | undefined;
+  let graphql: Promise<{ handle: ApiLambdaHandler; feed: ApiLambdaHandler; close(): Promise<void> }> | undefined;
   const handler: ApiLambdaHandler = async (event, context) => {
     if (event.rawPath === '/healthz') {
       return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
@@ -58,7 +61,8 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
       graphql = undefined;
       throw err;
     });
-    return (await graphql).handle(event, context);
+    const built = await graphql;
+    return event.rawPath.startsWith(`${FEEDS_PATH}/`) ? built.feed(event, context) : built.handle(event, context);
   };
   const close = async (): Promise<void> => {
     const built = await graphql?.catch(() => undefined);
@@ -71,7 +75,7 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
 async function createGraphqlHandler(
   config: AppConfig,
   logger: Logger,
-): Promise<{ handle: ApiLambdaHandler; close(): Promise<void> }> {
+): Promise<{ handle: ApiLambdaHandler; feed: ApiLambdaHandler; close(): Promise<void> }> {
   if (config.exports.dispatch !== 'sqs') {
     throw new ConfigError(
       'the API Lambda cannot run export jobs itself (a container is frozen once it answers): set CAREPLUS_EXPORT_DISPATCH=sqs and CAREPLUS_EXPORT_QUEUE_URL',
@@ -83,8 +87,7 @@ async function createGraphqlHandler(
     await runtime.close();
     throw err;
   });
-  const { feeds: _feeds, ...served } = composed.services;
-  const services: ApiServices = served;
+  const services: ApiServices = composed.services;
   const { access, audit } = services;
   const hardening = createHardening<ApiContext>({
     env: config.env,
@@ -116,7 +119,16 @@ async function createGraphqlHandler(
         }),
     },
   );
+  const feed = createLambdaFeedHandler({
+    feeds: composed.services.feeds,
+    store: runtime.store,
+    links: composed.links,
+    logger,
+    authenticate: (headers) => composed.authenticate({ headers }),
+    anonymous: callerOrAnonymous(null),
+  });
   return {
+    feed,
     async handle(event, context) {
       // The integration's handler is promise-based; the callback argument of the Lambda signature is unused.
       const result = await lambdaHandler(event, context, () => undefined);

@@ -30,6 +30,13 @@ export const API_ROUTES = [
       'as hashes, issue 6) and answers UNAUTHENTICATED; an API Gateway authorizer would duplicate that check.',
   },
   {
+    path: '/feeds/{file}',
+    methods: [HttpMethod.GET, HttpMethod.HEAD],
+    noAuthorizerReason:
+      "A BI feed is opened by its own read token (?token=, stored as a hash) or the creator's API key, both checked " +
+      'by the API itself (src/lambda-feed.ts); an API Gateway authorizer would duplicate that check.',
+  },
+  {
     path: '/healthz',
     methods: [HttpMethod.GET],
     noAuthorizerReason:
@@ -40,7 +47,8 @@ export const API_ROUTES = [
 /**
  * The GraphQL API as a Lambda function (Apollo's Lambda integration, src/lambda-api.ts) behind an API Gateway
  * HTTP API. HTTP APIs carry no websockets, so the `exportUpdated` subscription is not served here; clients poll
- * `export(id)`. Callers authenticate with `Authorization: Bearer <key>`, checked by the API itself.
+ * `export(id)`. Callers authenticate with `Authorization: Bearer <key>`, checked by the API itself. BI feeds are
+ * served at `GET /feeds/<name>.csv` (a redirect to the result's presigned S3 URL, see src/lambda-feed.ts).
  */
 export class GraphqlApi extends Construct {
   readonly handler: ServiceFunction;
@@ -104,5 +112,7 @@ export class GraphqlApi extends Construct {
       },
     });
     this.url = this.httpApi.apiEndpoint;
+    // Feed URLs (`createFeed`) name the API's own endpoint.
+    this.handler.function.addEnvironment('CAREPLUS_PUBLIC_URL', this.url);
   }
 }

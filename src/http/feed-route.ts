@@ -64,57 +64,120 @@ export function feedRoute(deps: FeedRouteDeps): (app: Express) => void {
   };
 }
 
-async function serve(deps: FeedRouteDeps, logger: Logger, req: Request, res: Response): Promise<void> {
-  const file = String(req.params['file']);
+/** What a feed request gets, whatever carries it (the HTTP server's route, the API Lambda). */
+export type FeedAnswer =
+  | { kind: 'refused'; status: number; code: string; message: string; retryAfterSeconds?: number }
+  | { kind: 'not-modified'; headers: Record<string, string> }
+  | { kind: 'result'; feed: FeedRecord; result: FeedResult; headers: Record<string, string> };
+
+/** A feed request as it arrived: the `<name>.csv` path segment, the `token` query value(s) and conditional headers. */
+export interface FeedRequest {
+  file: string;
+  /** `?token=`: a string, or anything else when the query repeats it. */
+  token: unknown;
+  ifNoneMatch: string | undefined;
+  ifModifiedSince: string | undefined;
+  /** The caller of the request, as the GraphQL endpoint resolves it (null without authentication). */
+  authenticate: () => Promise<FeedOwner | null>;
+  /** How long to wait for a build in progress, in ms; the feed service's own default when omitted. */
+  buildWaitMs?: number;
+}
+
+/**
+ * Authorises a feed request and finds the feed's current result: a refusal (with its HTTP status), 304 when the
+ * client's copy is current, or the result with its validators (`ETag`, `Last-Modified`, caching) to send.
+ */
+export async function answerFeed(
+  deps: Pick<FeedRouteDeps, 'feeds' | 'anonymous'>,
+  logger: Logger,
+  request: FeedRequest,
+): Promise<FeedAnswer> {
+  const { file } = request;
   const name = file.endsWith('.csv') ? file.slice(0, -'.csv'.length) : undefined;
   if (name === undefined) {
-    refuse(res, 404, 'NOT_FOUND', 'feeds are served as /feeds/<name>.csv');
-    return;
+    return { kind: 'refused', status: 404, code: 'NOT_FOUND', message: 'feeds are served as /feeds/<name>.csv' };
   }
   let feed: FeedRecord;
   let result: FeedResult;
   try {
-    feed = await authorize(deps, req, name);
-    result = await deps.feeds.latestResult(feed);
+    feed = await authorize(deps, request, name);
+    result = await deps.feeds.latestResult(
+      feed,
+      request.buildWaitMs !== undefined ? { buildWaitMs: request.buildWaitMs } : {},
+    );
   } catch (err) {
     const app = appErrorOf(err);
     if (app !== undefined) {
       logger.info('feed refused', { feed: name, code: app.code });
-      refuse(res, STATUS[app.code], app.code, app.message);
-      return;
+      return { kind: 'refused', status: STATUS[app.code], code: app.code, message: app.message };
     }
     if (err instanceof FeedNotReadyError) {
-      res.set('Retry-After', String(err.retryAfterSeconds));
-      refuse(res, 503, 'NOT_READY', err.message);
-      return;
+      return {
+        kind: 'refused',
+        status: 503,
+        code: 'NOT_READY',
+        message: err.message,
+        retryAfterSeconds: err.retryAfterSeconds,
+      };
     }
     if (err instanceof FeedBuildFailedError) {
       logger.warn('feed build failed', { feed: name, jobId: err.jobId, code: err.code });
-      refuse(res, 503, err.code, `the feed's latest build failed: ${err.message}`);
-      return;
+      return {
+        kind: 'refused',
+        status: 503,
+        code: err.code,
+        message: `the feed's latest build failed: ${err.message}`,
+      };
     }
     throw err;
   }
-
   const etag = `"${result.sha256}"`;
-  const lastModified = result.finishedAt.toUTCString();
-  res.set({
+  const headers = {
     ETag: etag,
-    'Last-Modified': lastModified,
+    'Last-Modified': result.finishedAt.toUTCString(),
     // Clients may keep a copy but must ask again every time; the URL may carry a credential, so no shared cache.
     'Cache-Control': 'private, no-cache',
     'X-Content-Type-Options': 'nosniff',
+  };
+  if (notModified(request, etag, result.finishedAt)) return { kind: 'not-modified', headers };
+  return { kind: 'result', feed, result, headers };
+}
+
+/** Headers of a feed's CSV body: its type, its file name, and its length when it is one plain part. */
+export function feedBodyHeaders(feed: FeedRecord, result: FeedResult): Record<string, string> {
+  const single = singlePlainPart(result);
+  return {
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': `attachment; filename="${feed.name}.csv"`,
+    ...(single !== undefined ? { 'Content-Length': String(single.bytes) } : {}),
+  };
+}
+
+/** The result's one file when it is the whole CSV as stored (one part, not gzipped). */
+export function singlePlainPart(result: FeedResult): FeedResult['files'][number] | undefined {
+  return result.files.length === 1 && result.compression === 'NONE' ? result.files[0] : undefined;
+}
+
+async function serve(deps: FeedRouteDeps, logger: Logger, req: Request, res: Response): Promise<void> {
+  const answer = await answerFeed(deps, logger, {
+    file: String(req.params['file']),
+    token: req.query['token'],
+    ifNoneMatch: req.get('if-none-match'),
+    ifModifiedSince: req.get('if-modified-since'),
+    authenticate: () => deps.authenticate(req),
   });
-  if (notModified(req, etag, result.finishedAt)) {
+  if (answer.kind === 'refused') {
+    if (answer.retryAfterSeconds !== undefined) res.set('Retry-After', String(answer.retryAfterSeconds));
+    refuse(res, answer.status, answer.code, answer.message);
+    return;
+  }
+  res.set(answer.headers);
+  if (answer.kind === 'not-modified') {
     res.status(304).end();
     return;
   }
-  res.status(200).set({
-    'Content-Type': 'text/csv; charset=utf-8',
-    'Content-Disposition': `attachment; filename="${feed.name}.csv"`,
-  });
-  const single = result.files.length === 1 && result.compression === 'NONE' ? result.files[0] : undefined;
-  if (single !== undefined) res.set('Content-Length', String(single.bytes));
+  const { feed, result } = answer;
+  res.status(200).set(feedBodyHeaders(feed, result));
   logger.info('feed served', { feed: feed.name, jobId: result.jobId, rows: result.rowCount });
   if (req.method === 'HEAD') {
     res.end();
@@ -132,31 +195,34 @@ async function serve(deps: FeedRouteDeps, logger: Logger, req: Request, res: Res
 }
 
 /** A `?token=` is the only credential looked at when present; otherwise the request's caller (or anonymous). */
-async function authorize(deps: FeedRouteDeps, req: Request, name: string): Promise<FeedRecord> {
-  const token = req.query['token'];
+async function authorize(
+  deps: Pick<FeedRouteDeps, 'feeds' | 'anonymous'>,
+  request: FeedRequest,
+  name: string,
+): Promise<FeedRecord> {
+  const { token } = request;
   if (token !== undefined) {
     if (typeof token !== 'string') throw new AppError('FORBIDDEN', 'give one feed token');
     return deps.feeds.authorizeToken(name, token);
   }
-  const caller = (await deps.authenticate(req)) ?? deps.anonymous;
+  const caller = (await request.authenticate()) ?? deps.anonymous;
   return deps.feeds.authorizeCaller(caller, name);
 }
 
 /** RFC 9110 §13.2.2: If-None-Match (weak comparison) decides when present; else If-Modified-Since, to the second. */
-function notModified(req: Request, etag: string, modified: Date): boolean {
-  const ifNoneMatch = req.get('if-none-match');
+function notModified(request: FeedRequest, etag: string, modified: Date): boolean {
+  const { ifNoneMatch, ifModifiedSince } = request;
   if (ifNoneMatch !== undefined) {
     const tags = ifNoneMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
     return tags.includes('*') || tags.includes(etag);
   }
-  const ifModifiedSince = req.get('if-modified-since');
   if (ifModifiedSince === undefined) return false;
   const since = Date.parse(ifModifiedSince);
   return !Number.isNaN(since) && Math.floor(modified.getTime() / 1000) * 1000 <= since;
 }
 
 /** The parts as one CSV: every part decompressed when gzipped; later parts without their BOM and header. */
-async function* csvBody(store: ObjectStore, result: FeedResult): AsyncGenerator<Buffer> {
+export async function* csvBody(store: ObjectStore, result: FeedResult): AsyncGenerator<Buffer> {
   for (const [index, file] of result.files.entries()) {
     const stored = await store.getStream('exports', file.key);
     let stream: NodeJS.ReadableStream = stored;

@@ -234,16 +234,17 @@ export class FeedService {
 
   /**
    * The feed's current result: the finished export of its request on the data as it is now. Rebuilds when the
-   * data changed and waits for the build (FeedNotReadyError past `buildWaitMs`); FeedBuildFailedError when the
+   * data changed and waits for the build (FeedNotReadyError past `options.buildWaitMs`, default the service's
+   * `buildWaitMs`); FeedBuildFailedError when the
    * build failed. AppErrors of the request (dataset gone, a column no longer there, the grant refused) pass through.
    */
-  async latestResult(feed: FeedRecord): Promise<FeedResult> {
+  async latestResult(feed: FeedRecord, options: { buildWaitMs?: number } = {}): Promise<FeedResult> {
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
     const requester = feedRequester(feed.name);
     let job = await this.deps.exports.requestExport(requester, feed.input, grant);
     if (!isFinished(job.status)) {
       this.deps.logger.info('feed waits for its build', { feed: feed.name, jobId: job.id });
-      job = await this.waitFor(requester, job);
+      job = await this.waitFor(requester, job, options.buildWaitMs ?? this.buildWaitMs);
     }
     if (job.status !== 'SUCCEEDED' || job.result === null || job.finishedAt === null) {
       throw new FeedBuildFailedError(
@@ -274,8 +275,9 @@ export class FeedService {
     return `${this.deps.publicUrl()}${FEEDS_PATH}/${name}.csv`;
   }
 
-  private async waitFor(requester: ExportCaller, job: ExportJobView): Promise<ExportJobView> {
-    const signal = AbortSignal.timeout(this.buildWaitMs);
+  private async waitFor(requester: ExportCaller, job: ExportJobView, waitMs: number): Promise<ExportJobView> {
+    if (waitMs <= 0) throw new FeedNotReadyError(job.id, 5);
+    const signal = AbortSignal.timeout(waitMs);
     const updates = await this.deps.exports.watchExport(requester, job.id, { signal });
     let latest = job;
     try {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -509,5 +510,162 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect(await worker.handler(event)).toEqual({
       batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }],
     });
+  });
+});
+
+describe('BI feeds on the API Lambda (GET /feeds/<name>.csv)', () => {
+  const FEED_INPUT = {
+    dataset: 'support_events',
+    columns: ['event_id', 'activity', 'priority'],
+    orderBy: [{ column: 'event_id', direction: 'ASC' }],
+  };
+  const EXPECTED = [
+    ['event_id', 'activity', 'priority'],
+    ...ROWS.map((r) => [String(r[0]), r[2], r[6] === null ? null : String(r[6])]),
+  ];
+
+  function feedEvent(
+    method: 'GET' | 'HEAD' | 'POST',
+    path: string,
+    query: string,
+    headers: Record<string, string> = {},
+  ): APIGatewayProxyEventV2 {
+    const event = httpEvent(method === 'HEAD' ? 'GET' : method, undefined, undefined);
+    return {
+      ...event,
+      routeKey: `${method} /feeds/{file}`,
+      rawPath: path,
+      rawQueryString: query,
+      headers,
+      requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method, path } },
+      body: undefined,
+    } as APIGatewayProxyEventV2;
+  }
+
+  /** A context whose function has `ms` left, as Lambda reports it. */
+  function withTimeLeft(ms: number): Context {
+    return { getRemainingTimeInMillis: () => ms } as Context;
+  }
+
+  async function createFeed(
+    name: string,
+    request: Record<string, unknown>,
+  ): Promise<{ token: string; url: string; jobId: string }> {
+    const before = sqs.messages(QUEUE).length;
+    const data = await graphql<{ createFeed: { token: string; feed: { url: string } } }>(
+      keys.analyst,
+      'mutation($input: CreateFeedInput!) { createFeed(input: $input) { token feed { url } } }',
+      { input: { name, request } },
+    );
+    const sent = sqs.messages(QUEUE).slice(before);
+    expect(sent).toHaveLength(1);
+    const jobId = (JSON.parse(sent[0]!.body) as { jobId: string }).jobId;
+    return { token: data.createFeed.token, url: data.createFeed.feed.url, jobId };
+  }
+
+  function errorOf(res: { body?: string }): { code: string; message: string } {
+    return (JSON.parse(res.body ?? '{}') as { error: { code: string; message: string } }).error;
+  }
+
+  let plain: { token: string; url: string; jobId: string };
+
+  it('answers 503 with Retry-After while the first build runs, waiting no longer than the function may', async () => {
+    plain = await createFeed('lambda-plain', FEED_INPUT);
+    expect(new URL(plain.url).pathname).toBe('/feeds/lambda-plain.csv');
+    const started = Date.now();
+    // 4.5 s left: the wait is what remains after the answer's margin (0.5 s), not the 20 s default.
+    const res = await api.handler(
+      feedEvent('GET', '/feeds/lambda-plain.csv', `token=${encodeURIComponent(plain.token)}`),
+      withTimeLeft(4_500),
+    );
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('5');
+    expect(errorOf(res).code).toBe('NOT_READY');
+  });
+
+  it('redirects to a presigned URL of the one plain part once the worker built it, with validators and a 304', async () => {
+    expect(await worker.handler(deliver(plain.jobId))).toEqual({ batchItemFailures: [] });
+    const res = await api.handler(
+      feedEvent('GET', '/feeds/lambda-plain.csv', `token=${encodeURIComponent(plain.token)}`),
+      withTimeLeft(29_000),
+    );
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.['Cache-Control']).toBe('no-store');
+    const location = new URL(String(res.headers?.['Location']));
+    expect(location.origin).toBe(new URL(lake.s3.endpoint).origin);
+    expect(location.searchParams.get('response-content-disposition')).toBe('attachment; filename="lambda-plain.csv"');
+    expect(Number(location.searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(300);
+    const csv = await download(location.toString());
+    expect(parseCsv(csv)).toEqual(EXPECTED);
+    const etag = String(res.headers?.['ETag']);
+    // The validator is the job result's checksum; the bytes behind the link are the part the worker hashed.
+    const built = (await stored(plain.jobId)).result!;
+    expect(etag).toBe(`"${built.sha256}"`);
+    expect(createHash('sha256').update(csv).digest('hex')).toBe(built.files[0]!.sha256);
+
+    const again = await api.handler(
+      feedEvent('GET', '/feeds/lambda-plain.csv', `token=${encodeURIComponent(plain.token)}`, {
+        'if-none-match': etag,
+      }),
+      withTimeLeft(29_000),
+    );
+    expect({ status: again.statusCode, body: again.body, etag: again.headers?.['ETag'] }).toEqual({
+      status: 304,
+      body: undefined,
+      etag,
+    });
+
+    const head = await api.handler(
+      feedEvent('HEAD', '/feeds/lambda-plain.csv', `token=${encodeURIComponent(plain.token)}`),
+      withTimeLeft(29_000),
+    );
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBeUndefined();
+    expect(head.headers).toMatchObject({
+      ETag: etag,
+      'Content-Length': String(csv.length),
+      'Content-Type': 'text/csv; charset=utf-8',
+    });
+  });
+
+  it('refuses a wrong, a repeated or a missing credential, a method other than GET and HEAD, and an unknown path', async () => {
+    const ask = (method: 'GET' | 'POST', path: string, query: string, headers: Record<string, string> = {}) =>
+      api.handler(feedEvent(method, path, query, headers), withTimeLeft(29_000));
+    const wrong = await ask('GET', '/feeds/lambda-plain.csv', 'token=cpf_wrong');
+    expect([wrong.statusCode, errorOf(wrong).code]).toEqual([403, 'FORBIDDEN']);
+    const twice = await ask('GET', '/feeds/lambda-plain.csv', `token=${plain.token}&token=${plain.token}`);
+    expect([twice.statusCode, errorOf(twice).message]).toEqual([403, 'give one feed token']);
+    const none = await ask('GET', '/feeds/lambda-plain.csv', '');
+    expect([none.statusCode, errorOf(none).code]).toEqual([401, 'UNAUTHENTICATED']);
+    // The creator's own API key opens it; another caller's answers as a feed that does not exist.
+    const own = await ask('GET', '/feeds/lambda-plain.csv', '', { authorization: `Bearer ${keys.analyst}` });
+    expect(own.statusCode).toBe(302);
+    const other = await ask('GET', '/feeds/lambda-plain.csv', '', { authorization: `Bearer ${keys.admin}` });
+    expect([other.statusCode, errorOf(other).code]).toEqual([404, 'NOT_FOUND']);
+    const post = await ask('POST', '/feeds/lambda-plain.csv', `token=${plain.token}`);
+    expect([post.statusCode, post.headers?.['Allow']]).toEqual([405, 'GET, HEAD']);
+    const nested = await ask('GET', '/feeds/a/b.csv', `token=${plain.token}`);
+    expect(nested.statusCode).toBe(404);
+  });
+
+  it('waits for a build the worker finishes meanwhile (read from the store), and answers a small gzip feed as one plain CSV', async () => {
+    const gz = await createFeed('lambda-gzip', { ...FEED_INPUT, compression: 'GZIP' });
+    const asked = api.handler(
+      feedEvent('GET', '/feeds/lambda-gzip.csv', `token=${encodeURIComponent(gz.token)}`),
+      withTimeLeft(29_000),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await worker.handler(deliver(gz.jobId))).toEqual({ batchItemFailures: [] });
+    const res = await asked;
+    expect(res.statusCode).toBe(200);
+    expect(res.isBase64Encoded).toBe(true);
+    expect(res.headers).toMatchObject({
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': 'attachment; filename="lambda-gzip.csv"',
+    });
+    const body = Buffer.from(res.body ?? '', 'base64');
+    expect(res.headers?.['Content-Length']).toBe(String(body.length));
+    expect(parseCsv(body)).toEqual(EXPECTED);
   });
 });

@@ -244,14 +244,16 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Exports.Arn>/*',
       's3:DeleteObject <Lake/Exports.Arn>/*',
     ]);
-    // The API records jobs; it never writes a result.
+    // The API records jobs and feed definitions; it never writes a result.
     expect(exportWrites('Api/Handler/Role')).toEqual([
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
+      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
     ]);
   });
 
-  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, jobs and results', () => {
+  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, jobs, feeds and results', () => {
     const s3 = pairs('Api/Handler/Role').filter((p) => p.startsWith('s3:'));
     expect(s3).toEqual([
       's3:GetObject <Lake/Processed.Arn>/_pipeline/*',
@@ -263,6 +265,9 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
       's3:ListBucket <Lake/Exports.Arn>',
+      's3:GetObject <Lake/Exports.Arn>/_feeds/*',
+      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
       's3:GetObject <Lake/Exports.Arn>/*',
     ]);
   });

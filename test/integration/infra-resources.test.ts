@@ -41,7 +41,7 @@ describe('the stack', () => {
     expect(counts).toEqual({
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::ApiGatewayV2::Integration': 1,
-      'AWS::ApiGatewayV2::Route': 3,
+      'AWS::ApiGatewayV2::Route': 5,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::Athena::WorkGroup': 1,
       'AWS::Glue::Database': 1,
@@ -51,7 +51,7 @@ describe('the stack', () => {
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Function': 4,
       'AWS::Lambda::LayerVersion': 1,
-      'AWS::Lambda::Permission': 4,
+      'AWS::Lambda::Permission': 6,
       'AWS::Logs::LogGroup': 5,
       'AWS::S3::Bucket': 4,
       'AWS::S3::BucketPolicy': 4,
@@ -374,6 +374,8 @@ describe('GraphQL API', () => {
           CAREPLUS_EXPORT_DISPATCH: 'sqs',
           CAREPLUS_EXPORT_QUEUE_URL: cfn(s.stack.exportWorker.queue.queueUrl),
           CAREPLUS_POLICY_FILE: '/var/task/policy.yaml',
+          // Feed URLs name the API's own endpoint.
+          CAREPLUS_PUBLIC_URL: cfn(s.stack.api.httpApi.apiEndpoint),
         }),
       },
     });
@@ -409,10 +411,16 @@ describe('GraphQL API', () => {
     }
   });
 
-  it('is an HTTP API with POST and GET /graphql and GET /healthz, proxied to the function with payload 2.0', () => {
+  it('is an HTTP API with POST and GET /graphql, GET and HEAD /feeds/{file} and GET /healthz, proxied to the function with payload 2.0', () => {
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
     const routes = Object.values(resources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties['RouteKey']);
-    expect(routes.sort()).toEqual(['GET /graphql', 'GET /healthz', 'POST /graphql']);
+    expect(routes.sort()).toEqual([
+      'GET /feeds/{file}',
+      'GET /graphql',
+      'GET /healthz',
+      'HEAD /feeds/{file}',
+      'POST /graphql',
+    ]);
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
       IntegrationUri: cfn(s.stack.api.handler.function.functionArn),
