@@ -40,10 +40,10 @@ export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
     resource: /^<[A-Za-z0-9]*Exports[A-Za-z0-9]*\.Arn>\/\*$/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
     reason:
-      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs: results ' +
-      'under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results under `_athena/`, ' +
-      'records under `_jobs/`. The export worker writes, reads back and deletes the results; the API reads them ' +
-      'and signs download links for them.',
+      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs and feed ' +
+      'definitions: results under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results ' +
+      'under `_athena/`, records under `_jobs/`, feeds under `_feeds/` (denied to the export worker). The export ' +
+      'worker writes, reads back and deletes the results; the API reads them and signs download links for them.',
   },
   {
     name: 'the tables of one Glue database, for listing',
@@ -289,7 +289,8 @@ function grantWriteExportsRecords(role: IRole, exportsBucket: IBucket, sid: stri
 
 /**
  * Read export jobs and their results, and sign download links for them (a presigned GET is authorized by the
- * signer's s3:GetObject). The whole exports bucket, which holds nothing else: results live under `<job-id>/`.
+ * signer's s3:GetObject). The whole exports bucket, which holds export jobs and feed definitions only: results live
+ * under `<job-id>/`.
  */
 export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): void {
   role.addToPrincipalPolicy(
@@ -316,7 +317,7 @@ export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): vo
 /**
  * Run export jobs: write the result parts and manifest under `<job-id>/`, read and delete Athena's result under
  * `_athena/`, update the job records, and remove partial output on cancel or failure. The whole exports bucket,
- * which holds nothing else.
+ * but for the BI feed definitions under `_feeds/`.
  */
 export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): void {
   role.addToPrincipalPolicy(
@@ -324,6 +325,16 @@ export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): vo
       sid: 'WriteExportResults',
       actions: [...S3_WRITE],
       resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
+    }),
+  );
+  // A feed definition names whose grant its builds run with and holds its token's hash: the API's alone to write.
+  // The worker builds feeds as ordinary export jobs and never reads them; an explicit deny keeps them out.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'NoFeedDefinitions',
+      effect: Effect.DENY,
+      actions: [...S3_WRITE],
+      resources: [exportsBucket.arnForObjects(`${LAKE_PREFIXES.feeds}*`)],
     }),
   );
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');

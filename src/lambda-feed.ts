@@ -27,6 +27,8 @@ export interface LambdaFeedDeps {
   /** The caller of a request from its headers, as the GraphQL endpoint resolves it; throws alike. */
   authenticate: (headers: Record<string, string | undefined>) => Promise<FeedOwner | null>;
   anonymous: FeedOwner;
+  /** Largest body answered by the function itself. Default LAMBDA_FEED_INLINE_BYTES. */
+  inlineBytes?: number;
   now?: () => Date;
 }
 
@@ -39,6 +41,8 @@ export interface LambdaFeedDeps {
  * - a result in several parts or gzipped is put together as the server does (one plain CSV) when it is at most
  *   4 MiB, and answered by the function itself;
  * - anything larger is refused (409 `FEED_TOO_LARGE`) with what to change.
+ * HEAD answers as GET would, without a body, except that one plain part answers 200 with its headers (see below).
+ * An unexpected failure is logged and answered 500 with a masked message, as the server's route does.
  * A build in progress is waited for at most 20 s, and never past the function's time limit (API Gateway ends an HTTP
  * API integration at 30 s); then 503 with `Retry-After`.
  */
@@ -47,13 +51,11 @@ export function createLambdaFeedHandler(
 ): (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
   const logger = deps.logger.child({ component: 'feeds' });
   const now = deps.now ?? (() => new Date());
-  return async (event, context) => {
+  const inlineBytes = deps.inlineBytes ?? LAMBDA_FEED_INLINE_BYTES;
+  const serve = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const method = event.requestContext.http.method;
     if (method !== 'GET' && method !== 'HEAD') {
-      return {
-        ...refusal(405, 'METHOD_NOT_ALLOWED', 'feeds answer GET and HEAD'),
-        headers: jsonHeaders({ Allow: 'GET, HEAD' }),
-      };
+      return refusal(405, 'METHOD_NOT_ALLOWED', 'feeds answer GET and HEAD', { Allow: 'GET, HEAD' });
     }
     const file = decodePathSegment(event.rawPath.slice(`${FEEDS_PATH}/`.length));
     if (file === undefined) return refusal(404, 'NOT_FOUND', 'feeds are served as /feeds/<name>.csv');
@@ -79,10 +81,12 @@ export function createLambdaFeedHandler(
     if (answer.kind === 'not-modified') return { statusCode: 304, headers: answer.headers };
     const { feed, result } = answer;
     const single = singlePlainPart(result);
-    if (method === 'HEAD') {
-      return { statusCode: 200, headers: { ...answer.headers, ...feedBodyHeaders(feed, result) } };
-    }
     if (single !== undefined) {
+      // HEAD answers 200 with the file's headers rather than the redirect: a presigned URL answers only the method
+      // it was signed for (GET), so a client that followed a HEAD there would get 403.
+      if (method === 'HEAD') {
+        return { statusCode: 200, headers: { ...answer.headers, ...feedBodyHeaders(feed, result) } };
+      }
       const link = await deps.links.issue(
         { jobId: result.jobId, fileName: `${feed.name}.csv`, key: single.key },
         { notAfter: new Date(now().getTime() + REDIRECT_LINK_SECONDS * 1000) },
@@ -91,24 +95,36 @@ export function createLambdaFeedHandler(
       // The Location carries a credential: nothing may keep this answer.
       return { statusCode: 302, headers: { ...answer.headers, 'Cache-Control': 'no-store', Location: link.url } };
     }
-    const body = await collect(csvBody(deps.store, result), LAMBDA_FEED_INLINE_BYTES);
+    // Put together (and measured) for HEAD too, so that HEAD answers as GET would.
+    const body = await collect(csvBody(deps.store, result), inlineBytes);
     if (body === undefined) {
       logger.info('feed refused', { feed: feed.name, code: 'FEED_TOO_LARGE' });
-      const what = `${result.files.length} part${result.files.length === 1 ? '' : 's'}${result.compression === 'GZIP' ? ', gzipped' : ''}`;
+      const parts = `${result.files.length} part${result.files.length === 1 ? '' : 's'}`;
+      const what = `${parts}${result.compression === 'GZIP' ? ', gzipped' : ''}`;
       return refusal(
         409,
         'FEED_TOO_LARGE',
-        `the feed's result (${what}) is over ${LAMBDA_FEED_INLINE_BYTES / 1024 / 1024} MiB as one CSV, the most the API on AWS answers itself; a feed of one plain CSV part has no such limit: recreate it with compression NONE`,
+        `the feed's result (${what}) is over ${formatMiB(inlineBytes)} as one CSV, the most the API on AWS answers itself; a feed of one plain CSV part has no such limit: recreate it with compression NONE`,
       );
     }
+    const headers = { ...answer.headers, ...feedBodyHeaders(feed, result), 'Content-Length': String(body.length) };
+    if (method === 'HEAD') return { statusCode: 200, headers };
     logger.info('feed served', { feed: feed.name, jobId: result.jobId, rows: result.rowCount, as: 'inline' });
-    return {
-      statusCode: 200,
-      headers: { ...answer.headers, ...feedBodyHeaders(feed, result), 'Content-Length': String(body.length) },
-      body: body.toString('base64'),
-      isBase64Encoded: true,
-    };
+    return { statusCode: 200, headers, body: body.toString('base64'), isBase64Encoded: true };
   };
+  return async (event, context) => {
+    try {
+      return await serve(event, context);
+    } catch (err) {
+      // As the server's route: the cause to the log, a masked error to the client.
+      logger.error('feed request failed', { error: err instanceof Error ? err.message : String(err) });
+      return refusal(500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
+    }
+  };
+}
+
+function formatMiB(bytes: number): string {
+  return `${Number((bytes / 1024 / 1024).toFixed(2))} MiB`;
 }
 
 /** The one path segment after `/feeds/`, decoded; undefined when there is none, several, or it does not decode. */
@@ -136,15 +152,15 @@ async function collect(chunks: AsyncGenerator<Buffer>, limit: number): Promise<B
   return Buffer.concat(parts, size);
 }
 
-function jsonHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...extra };
-}
-
 function refusal(
   statusCode: number,
   code: string,
   message: string,
   extra: Record<string, string> = {},
 ): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: jsonHeaders(extra), body: JSON.stringify({ error: { code, message } }) };
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...extra },
+    body: JSON.stringify({ error: { code, message } }),
+  };
 }

@@ -1,5 +1,5 @@
 import type { Express, Request, Response } from 'express';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { GraphQLError } from 'graphql';
@@ -225,10 +225,19 @@ function notModified(request: FeedRequest, etag: string, modified: Date): boolea
 export async function* csvBody(store: ObjectStore, result: FeedResult): AsyncGenerator<Buffer> {
   for (const [index, file] of result.files.entries()) {
     const stored = await store.getStream('exports', file.key);
-    let stream: NodeJS.ReadableStream = stored;
-    if (result.compression === 'GZIP') stream = stored.pipe(createGunzip());
-    if (index > 0) stream = stream.pipe(new SkipPrefix(result.csv.bom ? 3 : 0, result.csv.header));
-    for await (const chunk of stream) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    const stages: Duplex[] = [];
+    if (result.compression === 'GZIP') stages.push(createGunzip());
+    if (index > 0) stages.push(new SkipPrefix(result.csv.bom ? 3 : 0, result.csv.header));
+    let stream: Readable = stored;
+    for (const stage of stages) stream = stream.pipe(stage);
+    try {
+      for await (const chunk of stream) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    } finally {
+      // Ending the loop early (a client gone, a caller that stops at a size) destroys only the last stage: release
+      // the object's stream (its connection, with S3) and every stage between.
+      stored.destroy();
+      for (const stage of stages) stage.destroy();
+    }
   }
 }
 

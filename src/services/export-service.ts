@@ -341,12 +341,17 @@ export class ExportService {
     let wake: (() => void) | undefined;
     let stopped = false;
     let ended = false;
-    /** `updatedAt` of the last record seen (yielded or pending): a polled record is news only when newer. */
-    let seen: string | undefined;
+    /**
+     * `updatedAt` of every record seen (yielded or pending): a polled record is news when it is none of them. Not
+     * "later than": the worker's clock and this process's may disagree. A read that started before an event can only
+     * bring back a state seen already, or one that is not final and that the next read supersedes.
+     */
+    const seen = new Set<string>();
+    let readFailed = false;
     const listener = (job: ExportJobRecord): void => {
       if (job.id !== id) return;
       latest = job;
-      seen = job.updatedAt;
+      seen.add(job.updatedAt);
       wake?.();
     };
     const poll = async (): Promise<void> => {
@@ -354,14 +359,16 @@ export class ExportService {
       if (this.running.has(id)) return;
       try {
         const stored = await this.deps.jobs.get(id);
-        // Newer than what was seen: a read that started before an event must not bring back an older state.
-        if (stored !== undefined && (seen === undefined || stored.updatedAt > seen) && latest === undefined) {
+        if (stored !== undefined && !seen.has(stored.updatedAt) && latest === undefined) {
           latest = stored;
-          seen = stored.updatedAt;
+          seen.add(stored.updatedAt);
         }
       } catch (err) {
-        // The next poll tries again; the watcher is not ended by one failed read.
-        this.deps.logger.warn('export job could not be read for a watcher', { jobId: id, error: String(err) });
+        // The next poll tries again; the watcher is not ended by one failed read (logged once per watcher).
+        if (!readFailed) {
+          this.deps.logger.warn('export job could not be read for a watcher', { jobId: id, error: String(err) });
+        }
+        readFailed = true;
       }
     };
     const stop = (): void => {
@@ -378,7 +385,7 @@ export class ExportService {
     let first: ExportJobRecord | undefined;
     try {
       first = await this.ownJob(caller, id);
-      seen = first.updatedAt;
+      seen.add(first.updatedAt);
     } catch (err) {
       stop();
       throw err;
@@ -398,6 +405,7 @@ export class ExportService {
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
+            // Not unref'd: on Lambda a feed waiting for its build may be all that keeps the process running.
             if (this.watchPollMs > 0) timer = setTimeout(() => void poll().finally(resolve), this.watchPollMs);
           });
           clearTimeout(timer);

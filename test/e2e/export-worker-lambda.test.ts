@@ -573,7 +573,7 @@ describe('BI feeds on the API Lambda (GET /feeds/<name>.csv)', () => {
     plain = await createFeed('lambda-plain', FEED_INPUT);
     expect(new URL(plain.url).pathname).toBe('/feeds/lambda-plain.csv');
     const started = Date.now();
-    // 4.5 s left: the wait is what remains after the answer's margin (0.5 s), not the 20 s default.
+    // 4.5 s left: the wait is what the answer's 4 s margin leaves (0.5 s), not the 20 s default.
     const res = await api.handler(
       feedEvent('GET', '/feeds/lambda-plain.csv', `token=${encodeURIComponent(plain.token)}`),
       withTimeLeft(4_500),
@@ -651,11 +651,16 @@ describe('BI feeds on the API Lambda (GET /feeds/<name>.csv)', () => {
 
   it('waits for a build the worker finishes meanwhile (read from the store), and answers a small gzip feed as one plain CSV', async () => {
     const gz = await createFeed('lambda-gzip', { ...FEED_INPUT, compression: 'GZIP' });
-    const asked = api.handler(
-      feedEvent('GET', '/feeds/lambda-gzip.csv', `token=${encodeURIComponent(gz.token)}`),
-      withTimeLeft(29_000),
-    );
+    let answered = false;
+    const asked = api
+      .handler(
+        feedEvent('GET', '/feeds/lambda-gzip.csv', `token=${encodeURIComponent(gz.token)}`),
+        withTimeLeft(29_000),
+      )
+      .finally(() => (answered = true));
     await new Promise((resolve) => setTimeout(resolve, 200));
+    // Still waiting for the build when the worker runs it: the answer below comes from the wait.
+    expect(answered).toBe(false);
     expect(await worker.handler(deliver(gz.jobId))).toEqual({ batchItemFailures: [] });
     const res = await asked;
     expect(res.statusCode).toBe(200);

@@ -42,7 +42,7 @@ function outputLocation(): string {
   return flattenCfnReference(deployed.ResultConfiguration.OutputLocation).replace(`<${exportsRef()}>`, BUCKETS.exports);
 }
 
-/** The export worker role's statements. */
+/** The export worker role's Allow statements. */
 function workerStatements(): WorkerStatement[] {
   const roleRef = (s.stack.resolve(s.stack.exportWorker.handler.role.roleArn) as { 'Fn::GetAtt': string[] })[
     'Fn::GetAtt'
@@ -53,18 +53,22 @@ function workerStatements(): WorkerStatement[] {
       {
         Properties: {
           Roles: { Ref: string }[];
-          PolicyDocument: { Statement: { Sid?: string; Action: unknown; Resource: unknown }[] };
+          PolicyDocument: { Statement: { Sid?: string; Effect: string; Action: unknown; Resource: unknown }[] };
         };
       }
     >,
   ).filter((p) => p.Properties.Roles.some((r) => r.Ref === roleRef));
-  return policies
-    .flatMap((p) => p.Properties.PolicyDocument.Statement)
-    .map((st) => ({
-      sid: st.Sid,
-      actions: list(st.Action) as string[],
-      resources: list(st.Resource).map((r) => flattenCfnReference(r)),
-    }));
+  return (
+    policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      // What the worker may do: its explicit denies (feed definitions) take nothing away from the results' prefixes.
+      .filter((st) => st.Effect === 'Allow')
+      .map((st) => ({
+        sid: st.Sid,
+        actions: list(st.Action) as string[],
+        resources: list(st.Resource).map((r) => flattenCfnReference(r)),
+      }))
+  );
 }
 
 /** The keys in the exports bucket that the worker role may act on with `action`, as patterns. */

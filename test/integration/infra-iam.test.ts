@@ -156,12 +156,21 @@ describe('IAM roles of the deployment', () => {
     expect(review).toMatchSnapshot();
   });
 
-  it('deny the API any read of Athena’s raw results, which its whole-bucket read of export results would allow', () => {
-    const api = [...roles].find(([id]) => rolePath(id) === 'Api/Handler/Role')![1];
-    expect(
-      api.denied.flatMap((st) => st.actions.flatMap((a) => st.resources.map((r) => `${a} ${readable(r)}`))),
-    ).toEqual(['s3:GetObject <Lake/Exports.Arn>/_athena/*']);
-    for (const [id, grants] of roles) if (rolePath(id) !== 'Api/Handler/Role') expect(grants.denied).toEqual([]);
+  it('deny the API any read of Athena’s raw results, and the export worker the feed definitions, which their whole-bucket grants would allow', () => {
+    const deniedOf = (path: string): string[] =>
+      [...roles]
+        .find(([id]) => rolePath(id) === path)![1]
+        .denied.flatMap((st) => st.actions.flatMap((a) => st.resources.map((r) => `${a} ${readable(r)}`)));
+    expect(deniedOf('Api/Handler/Role')).toEqual(['s3:GetObject <Lake/Exports.Arn>/_athena/*']);
+    expect(deniedOf('ExportWorker/Handler/Role')).toEqual([
+      's3:GetObject <Lake/Exports.Arn>/_feeds/*',
+      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
+      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
+      's3:AbortMultipartUpload <Lake/Exports.Arn>/_feeds/*',
+    ]);
+    for (const [id, grants] of roles) {
+      if (!['Api/Handler/Role', 'ExportWorker/Handler/Role'].includes(rolePath(id))) expect(grants.denied).toEqual([]);
+    }
   });
 
   it('never allow a wildcard action', () => {
