@@ -199,14 +199,14 @@ export class CareplusStack extends Stack {
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
     // statistics, previews, export planning), run records (pipeline status), API keys (authentication), job records
-    // (requestExport, cancelExport), BI feed definitions (`_feeds/`: created, rotated and deleted through GraphQL,
-    // read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
+    // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
+    // through GraphQL, read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
     const apiRole = this.api.handler.role;
     grantReadCatalog(apiRole, this.catalog);
     grantReadProcessedPrefix(apiRole, processed, [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
     grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);
-    grantWriteFeeds(apiRole, exports, LAKE_PREFIXES.feeds);
+    grantWriteFeeds(apiRole, processed, LAKE_PREFIXES.feeds);
     grantReadAndSignExports(apiRole, exports);
     grantSendExportJobs(apiRole, this.exportWorker.queue);
 

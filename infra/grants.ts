@@ -40,10 +40,10 @@ export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
     resource: /^<[A-Za-z0-9]*Exports[A-Za-z0-9]*\.Arn>\/\*$/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
     reason:
-      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs and feed ' +
-      'definitions: results under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results ' +
-      'under `_athena/`, records under `_jobs/`, feeds under `_feeds/` (denied to the export worker). The export ' +
-      'worker writes, reads back and deletes the results; the API reads them and signs download links for them.',
+      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs: results ' +
+      'under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results under `_athena/`, ' +
+      'records under `_jobs/`. The export worker writes, reads back and deletes the results; the API reads them ' +
+      'and signs download links for them.',
   },
   {
     name: 'the tables of one Glue database, for listing',
@@ -264,33 +264,34 @@ export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string
  * idempotency claims, start claims, cancel requests) under one prefix of the exports bucket.
  */
 export function grantWriteJobRecords(role: IRole, exportsBucket: IBucket, prefix: string): void {
-  grantWriteExportsRecords(role, exportsBucket, 'WriteJobRecords', prefix);
+  grantWriteRecords(role, exportsBucket, 'WriteJobRecords', prefix);
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
 }
 
 /**
  * Create, rotate, list and delete BI feed definitions (`createFeed`, `rotateFeedToken`, `deleteFeed`, and reading
- * them to serve `/feeds/<name>.csv`); listing uses the ListBucket grant of `grantWriteJobRecords`.
+ * them to serve `/feeds/<name>.csv`) under one prefix of the processed bucket (listing uses the processed bucket's
+ * ListBucket grant of `grantReadApiKeys`). The only processed keys a role other than the ETL's writes.
  */
-export function grantWriteFeeds(role: IRole, exportsBucket: IBucket, prefix: string): void {
-  grantWriteExportsRecords(role, exportsBucket, 'WriteFeeds', prefix);
+export function grantWriteFeeds(role: IRole, processed: IBucket, prefix: string): void {
+  grantWriteRecords(role, processed, 'WriteFeeds', prefix);
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
 }
 
-/** Read, write and delete the records under one prefix of the exports bucket. */
-function grantWriteExportsRecords(role: IRole, exportsBucket: IBucket, sid: string, prefix: string): void {
+/** Read, write and delete the records under one prefix of a bucket. */
+function grantWriteRecords(role: IRole, bucket: IBucket, sid: string, prefix: string): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
       sid,
       actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-      resources: objectsUnder(role, exportsBucket, [prefix]),
+      resources: objectsUnder(role, bucket, [prefix]),
     }),
   );
 }
 
 /**
  * Read export jobs and their results, and sign download links for them (a presigned GET is authorized by the
- * signer's s3:GetObject). The whole exports bucket, which holds export jobs and feed definitions only: results live
- * under `<job-id>/`.
+ * signer's s3:GetObject). The whole exports bucket, which holds nothing else: results live under `<job-id>/`.
  */
 export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): void {
   role.addToPrincipalPolicy(
@@ -317,7 +318,7 @@ export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): vo
 /**
  * Run export jobs: write the result parts and manifest under `<job-id>/`, read and delete Athena's result under
  * `_athena/`, update the job records, and remove partial output on cancel or failure. The whole exports bucket,
- * but for the BI feed definitions under `_feeds/`.
+ * which holds nothing else.
  */
 export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): void {
   role.addToPrincipalPolicy(
@@ -325,16 +326,6 @@ export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): vo
       sid: 'WriteExportResults',
       actions: [...S3_WRITE],
       resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
-    }),
-  );
-  // A feed definition names whose grant its builds run with and holds its token's hash: the API's alone to write.
-  // The worker builds feeds as ordinary export jobs and never reads them; an explicit deny keeps them out.
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      sid: 'NoFeedDefinitions',
-      effect: Effect.DENY,
-      actions: [...S3_WRITE],
-      resources: [exportsBucket.arnForObjects(`${LAKE_PREFIXES.feeds}*`)],
     }),
   );
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');

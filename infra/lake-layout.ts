@@ -11,14 +11,17 @@ export const LAKE_PREFIXES = {
   /** processed: API key records, hashes only (src/auth/key-store.ts KEYS_PREFIX); read by the API. */
   apiKeys: '_system/keys/',
   /**
+   * processed: BI feed definitions, read tokens as hashes only (src/services/feed-service.ts FEEDS_PREFIX); written by
+   * the API. Not in the exports bucket, whose lifecycle rule expires everything after the retention period.
+   */
+  feeds: '_system/feeds/',
+  /**
    * exports: the Athena workgroup's enforced result location, `<query-id>.csv` (and `.csv.metadata`) under it; also
    * the Athena engine's ATHENA_RESULTS_PREFIX, under which it records each job's queries (`<job-id>/<query-id>.query`).
    */
   athenaResults: '_athena/',
   /** exports: export job records and their markers (src/adapters/local/store-job-store.ts). */
   jobRecords: '_jobs/',
-  /** exports: BI feed definitions, read tokens as hashes only (src/services/feed-service.ts FEEDS_PREFIX). */
-  feeds: '_feeds/',
 } as const;
 
 /** The processed prefix of one dataset's Parquet files (the Glue table location). */

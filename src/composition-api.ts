@@ -191,6 +191,11 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     links: links.issuer,
     routes,
     async start() {
+      // Feed definitions kept where earlier versions put them move first, so no feed is missing once requests come.
+      // A failure leaves them where they were (nothing lost): the next start tries again.
+      await feeds
+        .migrateLegacyFeeds()
+        .catch((err: unknown) => logger.error('feed definitions could not be moved', { error: String(err) }));
       // With a queue, export workers run the jobs (and SQS redelivers what a stopped worker left): an API process
       // that recovered them would run other processes' jobs here.
       if (dispatcher === undefined) {

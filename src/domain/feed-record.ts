@@ -8,7 +8,7 @@ import type { PolicyCaller } from './policy.js';
 export type FeedOwner = PolicyCaller;
 
 /**
- * A BI feed as stored in the exports bucket (`_feeds/<name>.json`): the storage record, not a GraphQL type.
+ * A BI feed as stored in the processed bucket (`_system/feeds/<name>.json`): the storage record, not a GraphQL type.
  * The read token itself is never stored, only its SHA-256.
  */
 export interface FeedRecord {

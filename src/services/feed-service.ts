@@ -8,8 +8,15 @@ import type { Logger } from '../ports/logger.js';
 import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 import type { ExportService } from './export-service.js';
 
-/** Exports-bucket prefix of feed definitions: `_feeds/<name>.json`. */
-export const FEEDS_PREFIX = '_feeds/';
+/**
+ * Processed-bucket prefix of feed definitions: `_system/feeds/<name>.json`, beside the API keys. Definitions are
+ * configuration, kept until deleted: the exports bucket expires everything in it after the retention period (its
+ * S3 lifecycle rule), which would delete a feed a week after it was made.
+ */
+export const FEEDS_PREFIX = '_system/feeds/';
+const FEEDS_BUCKET = 'processed';
+/** Where feed definitions were kept before (exports bucket); `migrateLegacyFeeds` moves them. */
+export const LEGACY_FEEDS_PREFIX = '_feeds/';
 /** Feed read tokens start with this, so that a leaked one is recognisable (and never mistaken for an API key). */
 export const FEED_TOKEN_PREFIX = 'cpf_';
 /** URL path of feeds: `GET /feeds/<name>.csv`. */
@@ -125,7 +132,7 @@ export class FeedBuildFailedError extends Error {
  * its creator's grant: on unchanged data (same files, same schema version: the export fingerprint's data version)
  * the export service's dedupe answers with the existing job, so nothing runs; after new partitions or a new schema
  * version it starts a new export, and the fetch waits for it (at most `buildWaitMs`). Definitions live in the
- * exports bucket, each with a read token stored only as its SHA-256.
+ * processed bucket (FEEDS_PREFIX), each with a read token stored only as its SHA-256.
  */
 export class FeedService {
   private readonly grantFor: FeedGrantResolver;
@@ -175,7 +182,7 @@ export class FeedService {
       tokenIssuedAt: now,
     };
     try {
-      await this.deps.store.put('exports', feedKey(name), JSON.stringify(record, null, 2), {
+      await this.deps.store.put(FEEDS_BUCKET, feedKey(name), JSON.stringify(record, null, 2), {
         contentType: 'application/json',
         ifNoneMatch: true,
       });
@@ -190,7 +197,7 @@ export class FeedService {
   /** The caller's feeds, by name. */
   async listFeeds(caller: FeedOwner): Promise<FeedView[]> {
     const feeds: FeedView[] = [];
-    for await (const object of this.deps.store.listAll('exports', FEEDS_PREFIX)) {
+    for await (const object of this.deps.store.listAll(FEEDS_BUCKET, FEEDS_PREFIX)) {
       const name = nameOfKey(object.key);
       if (name === undefined) continue;
       const record = await this.read(name);
@@ -202,7 +209,7 @@ export class FeedService {
   /** Deletes one of the caller's feeds; its URL and token stop working at once. Another caller's is NOT_FOUND. */
   async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
     const record = await this.ownFeed(caller, name);
-    await this.deps.store.delete('exports', feedKey(record.name));
+    await this.deps.store.delete(FEEDS_BUCKET, feedKey(record.name));
     this.deps.logger.info('feed deleted', { feed: name });
   }
 
@@ -211,7 +218,7 @@ export class FeedService {
     const record = await this.ownFeed(caller, name);
     const token = newFeedToken();
     const rotated: FeedRecord = { ...record, tokenHash: hashFeedToken(token), tokenIssuedAt: this.now().toISOString() };
-    await this.deps.store.put('exports', feedKey(name), JSON.stringify(rotated, null, 2), {
+    await this.deps.store.put(FEEDS_BUCKET, feedKey(name), JSON.stringify(rotated, null, 2), {
       contentType: 'application/json',
     });
     this.deps.logger.info('feed token rotated', { feed: name });
@@ -270,6 +277,31 @@ export class FeedService {
     };
   }
 
+  /**
+   * Moves feed definitions from where earlier versions kept them (exports bucket, `_feeds/`) to FEEDS_PREFIX, once, at
+   * start-up; a definition already at the new place wins. Returns the names moved.
+   */
+  async migrateLegacyFeeds(): Promise<string[]> {
+    const moved: string[] = [];
+    for await (const object of this.deps.store.listAll('exports', LEGACY_FEEDS_PREFIX)) {
+      const name = object.key.slice(LEGACY_FEEDS_PREFIX.length).replace(/\.json$/, '');
+      if (!object.key.endsWith('.json') || !FEED_NAME_PATTERN.test(name)) continue;
+      const bytes = await this.deps.store.getBytes('exports', object.key);
+      try {
+        await this.deps.store.put(FEEDS_BUCKET, feedKey(name), bytes, {
+          contentType: 'application/json',
+          ifNoneMatch: true,
+        });
+        moved.push(name);
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+      await this.deps.store.delete('exports', object.key);
+    }
+    if (moved.length > 0) this.deps.logger.info('feed definitions moved to their new place', { feeds: moved });
+    return moved;
+  }
+
   /** The feed's URL (without credentials). */
   feedUrl(name: string): string {
     return `${this.deps.publicUrl()}${FEEDS_PATH}/${name}.csv`;
@@ -301,7 +333,7 @@ export class FeedService {
   private async read(name: string): Promise<FeedRecord | undefined> {
     let bytes: Uint8Array;
     try {
-      bytes = await this.deps.store.getBytes('exports', feedKey(name));
+      bytes = await this.deps.store.getBytes(FEEDS_BUCKET, feedKey(name));
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;

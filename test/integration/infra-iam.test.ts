@@ -156,21 +156,12 @@ describe('IAM roles of the deployment', () => {
     expect(review).toMatchSnapshot();
   });
 
-  it('deny the API any read of Athena’s raw results, and the export worker the feed definitions, which their whole-bucket grants would allow', () => {
-    const deniedOf = (path: string): string[] =>
-      [...roles]
-        .find(([id]) => rolePath(id) === path)![1]
-        .denied.flatMap((st) => st.actions.flatMap((a) => st.resources.map((r) => `${a} ${readable(r)}`)));
-    expect(deniedOf('Api/Handler/Role')).toEqual(['s3:GetObject <Lake/Exports.Arn>/_athena/*']);
-    expect(deniedOf('ExportWorker/Handler/Role')).toEqual([
-      's3:GetObject <Lake/Exports.Arn>/_feeds/*',
-      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
-      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
-      's3:AbortMultipartUpload <Lake/Exports.Arn>/_feeds/*',
-    ]);
-    for (const [id, grants] of roles) {
-      if (!['Api/Handler/Role', 'ExportWorker/Handler/Role'].includes(rolePath(id))) expect(grants.denied).toEqual([]);
-    }
+  it('deny the API any read of Athena’s raw results, which its whole-bucket read of export results would allow', () => {
+    const api = [...roles].find(([id]) => rolePath(id) === 'Api/Handler/Role')![1];
+    expect(
+      api.denied.flatMap((st) => st.actions.flatMap((a) => st.resources.map((r) => `${a} ${readable(r)}`))),
+    ).toEqual(['s3:GetObject <Lake/Exports.Arn>/_athena/*']);
+    for (const [id, grants] of roles) if (rolePath(id) !== 'Api/Handler/Role') expect(grants.denied).toEqual([]);
   });
 
   it('never allow a wildcard action', () => {
@@ -216,10 +207,13 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes', () => {
+  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes (the API its feed definitions)', () => {
     const writes = (path: string): string[] =>
       pairs(path).filter((p) => /^s3:(Put|Delete)\w* <Lake\/Processed\.Arn>/.test(p));
-    expect(writes('Api/Handler/Role')).toEqual([]);
+    expect(writes('Api/Handler/Role')).toEqual([
+      's3:PutObject <Lake/Processed.Arn>/_system/feeds/*',
+      's3:DeleteObject <Lake/Processed.Arn>/_system/feeds/*',
+    ]);
     expect(writes('ExportWorker/Handler/Role')).toEqual([]);
     expect(writes('Lake/NotificationsHandlerRole')).toEqual([]);
     expect(writes('Etl/Handler/Role')).toEqual([
@@ -253,12 +247,10 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Exports.Arn>/*',
       's3:DeleteObject <Lake/Exports.Arn>/*',
     ]);
-    // The API records jobs and feed definitions; it never writes a result.
+    // The API records jobs; it never writes a result.
     expect(exportWrites('Api/Handler/Role')).toEqual([
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
-      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
-      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
     ]);
   });
 
@@ -274,9 +266,9 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
       's3:ListBucket <Lake/Exports.Arn>',
-      's3:GetObject <Lake/Exports.Arn>/_feeds/*',
-      's3:PutObject <Lake/Exports.Arn>/_feeds/*',
-      's3:DeleteObject <Lake/Exports.Arn>/_feeds/*',
+      's3:GetObject <Lake/Processed.Arn>/_system/feeds/*',
+      's3:PutObject <Lake/Processed.Arn>/_system/feeds/*',
+      's3:DeleteObject <Lake/Processed.Arn>/_system/feeds/*',
       's3:GetObject <Lake/Exports.Arn>/*',
     ]);
   });
