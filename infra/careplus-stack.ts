@@ -177,7 +177,10 @@ export class CareplusStack extends Stack {
     const workerRole = this.exportWorker.handler.role;
     grantConsumeExportJobs(workerRole, this.exportWorker.queue);
     grantRunQueries(workerRole, this.workgroup, { tables: this.catalog, processed, prefixes: datasetPrefixes });
-    grantWriteExportResults(workerRole, exports);
+    grantWriteExportResults(workerRole, exports, {
+      results: LAKE_PREFIXES.exportResults,
+      jobRecords: LAKE_PREFIXES.jobRecords,
+    });
 
     this.api = new GraphqlApi(this, 'Api', {
       codeDir: props.bundles.api,
@@ -207,7 +210,7 @@ export class CareplusStack extends Stack {
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
     grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);
     grantWriteFeeds(apiRole, processed, LAKE_PREFIXES.feeds);
-    grantReadAndSignExports(apiRole, exports);
+    grantReadAndSignExports(apiRole, exports, LAKE_PREFIXES.exportResults);
     grantSendExportJobs(apiRole, this.exportWorker.queue);
 
     new CfnOutput(this, 'ApiUrl', { value: `${this.api.url}/graphql`, description: 'GraphQL endpoint' });

@@ -1,11 +1,11 @@
 import { Stack, Validations } from 'aws-cdk-lib';
-import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own flattening, so an acknowledgement names a finding exactly as the AwsSolutions-IAM5 rule reports it.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
-import { coveringPrefixes, LAKE_PREFIXES } from './lake-layout.js';
+import { coveringPrefixes } from './lake-layout.js';
 
 /**
  * Grant methods named after the job a role does, in the manner of the Data Solutions Framework
@@ -31,19 +31,9 @@ export const ALLOWED_WILDCARDS: readonly AllowedWildcard[] = [
     resource: /^<[A-Za-z0-9]+\.Arn>\/[a-z0-9_][a-z0-9_./=-]*\/\*$/,
     reason:
       'S3 authorizes object actions on object ARNs and the keys are created at run time (dated raw files, ' +
-      'partitions, run records, quarantined records, API key records, export job records, feed definitions, ' +
-      'Athena results), so ' +
+      'partitions, run records, quarantined records, API key records, feed definitions, export job records and ' +
+      'results, Athena results), so ' +
       'the narrowest scope AWS offers is the key prefix of one dataset or one lake area.',
-  },
-  {
-    name: 'all objects of the exports bucket',
-    resource: /^<[A-Za-z0-9]*Exports[A-Za-z0-9]*\.Arn>\/\*$/,
-    actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-    reason:
-      'Export jobs live at the root of the exports bucket, a bucket that holds nothing but export jobs: results ' +
-      'under `<job-id>/` (a generated UUID, so no fixed prefix names them), Athena results under `_athena/`, ' +
-      'records under `_jobs/`. The export worker writes, reads back and deletes the results; the API reads them ' +
-      'and signs download links for them.',
   },
   {
     name: 'the tables of one Glue database, for listing',
@@ -290,45 +280,37 @@ function grantWriteRecords(role: IRole, bucket: IBucket, sid: string, prefix: st
 }
 
 /**
- * Read export jobs and their results, and sign download links for them (a presigned GET is authorized by the
- * signer's s3:GetObject). The whole exports bucket, which holds nothing else: results live under `<job-id>/`.
+ * Read export results and sign download links for them (a presigned GET is authorized by the signer's s3:GetObject),
+ * under the results' prefix of the exports bucket only: Athena's raw results (`_athena/`) are never the API's to read.
  */
-export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket): void {
+export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket, prefix: string): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
       sid: 'ReadAndSignExports',
       actions: [...S3_READ],
-      resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
-    }),
-  );
-  // Results live under random job ids, so the grant above is the whole bucket. Athena's raw result files (any
-  // caller's query output, kept there only until the worker has turned them into the job's CSV) are never the API's
-  // to read or sign: an explicit deny keeps them out whatever else the role is given.
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      sid: 'NoRawAthenaResults',
-      effect: Effect.DENY,
-      actions: [...S3_READ],
-      resources: [exportsBucket.arnForObjects(`${LAKE_PREFIXES.athenaResults}*`)],
+      resources: objectsUnder(role, exportsBucket, [prefix]),
     }),
   );
   allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
 }
 
 /**
- * Run export jobs: write the result parts and manifest under `<job-id>/`, read and delete Athena's result under
- * `_athena/`, update the job records, and remove partial output on cancel or failure. The whole exports bucket,
- * which holds nothing else.
+ * Run export jobs: write the result parts and manifest under the results' prefix (and remove partial output on
+ * cancel or failure), and update the job records. Athena's own output (`_athena/`) is `grantRunQueries`'s.
  */
-export function grantWriteExportResults(role: IRole, exportsBucket: IBucket): void {
+export function grantWriteExportResults(
+  role: IRole,
+  exportsBucket: IBucket,
+  prefixes: { results: string; jobRecords: string },
+): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
       sid: 'WriteExportResults',
       actions: [...S3_WRITE],
-      resources: [acknowledged(role, exportsBucket.arnForObjects('*'))],
+      resources: objectsUnder(role, exportsBucket, [prefixes.results]),
     }),
   );
-  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
+  grantWriteJobRecords(role, exportsBucket, prefixes.jobRecords);
 }
 
 /** Hand export jobs to the export worker: send messages to one queue. */

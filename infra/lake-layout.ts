@@ -22,6 +22,8 @@ export const LAKE_PREFIXES = {
   athenaResults: '_athena/',
   /** exports: export job records and their markers (src/adapters/local/store-job-store.ts). */
   jobRecords: '_jobs/',
+  /** exports: each job's result, `results/<job-id>/` (parts and manifest; src/domain/export-job.ts EXPORT_RESULTS_PREFIX). */
+  exportResults: 'results/',
 } as const;
 
 /** The processed prefix of one dataset's Parquet files (the Glue table location). */

@@ -5,6 +5,9 @@ import { LAKE_PREFIXES } from '../lake-layout.js';
 import { acknowledgeRule } from '../nag.js';
 import { NotificationsHandlerRole } from './notifications-handler-role.js';
 
+/** Days a job record is kept after its result expires (exports bucket, `_jobs/`). */
+export const JOB_HISTORY_DAYS = 30;
+
 export interface LakeBucketsProps {
   exportRetentionDays: number;
   quarantineRetentionDays: number;
@@ -84,7 +87,21 @@ export class LakeBuckets extends Construct {
       serverAccessLogsPrefix: 'exports/',
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', ...abortUploads },
-        { id: 'expire-exports', expiration: Duration.days(props.exportRetentionDays) },
+        // Results go with the retention period: a job then reads EXPIRED (its expiry has passed) and has no links.
+        {
+          id: 'expire-results',
+          prefix: LAKE_PREFIXES.exportResults,
+          expiration: Duration.days(props.exportRetentionDays),
+        },
+        // Athena's own output is turned into the job's parts and removed by the worker at once; what a stopped worker
+        // left behind goes the next day.
+        { id: 'expire-athena-output', prefix: LAKE_PREFIXES.athenaResults, expiration: Duration.days(1) },
+        // Job records outlive their results, so that `exports` lists a job EXPIRED for a while rather than forgetting it.
+        {
+          id: 'expire-job-records',
+          prefix: LAKE_PREFIXES.jobRecords,
+          expiration: Duration.days(props.exportRetentionDays + JOB_HISTORY_DAYS),
+        },
       ],
     });
   }

@@ -46,6 +46,25 @@ export const EXPORT_FAILURE_CODES = [
 ] as const;
 export type ExportFailureCode = (typeof EXPORT_FAILURE_CODES)[number];
 
+/**
+ * Exports-bucket prefix of every job's result (its parts and `manifest.json`): `results/<job-id>/`. One fixed prefix,
+ * so that the deployment can grant and expire results apart from job records (`_jobs/`) and Athena's output.
+ */
+export const EXPORT_RESULTS_PREFIX = 'results/';
+
+/** Where a job's result files go: `results/<job-id>/`. */
+export function exportResultPrefix(jobId: string): string {
+  return `${EXPORT_RESULTS_PREFIX}${jobId}/`;
+}
+
+/**
+ * Every prefix a job's result may be under, for removal: its own, and `<job-id>/` at the bucket's root, where earlier
+ * versions kept results (their job records still name those keys).
+ */
+export function exportResultPrefixes(jobId: string): string[] {
+  return [exportResultPrefix(jobId), `${jobId}/`];
+}
+
 export type ExportEngineKind = 'duckdb' | 'athena';
 
 /** Whoever asks for exports; jobs belong to their requester and nobody else sees them. */
@@ -67,7 +86,7 @@ export interface ExportJobProgress {
 export interface ExportResultFile {
   /** File name in the result, e.g. `part-00000.csv.gz`. */
   name: string;
-  /** Key in the exports bucket: `<job-id>/<name>`. */
+  /** Key in the exports bucket: `results/<job-id>/<name>` (`<job-id>/<name>` for jobs of earlier versions). */
   key: string;
   rowCount: number;
   bytes: number;

@@ -17,7 +17,7 @@ export interface ExportRunOptions {
 }
 
 /**
- * The export engine port: runs one planned export and writes its result under `<job-id>/` in the exports bucket
+ * The export engine port: runs one planned export and writes its result under `results/<job-id>/` in the exports bucket
  * (`part-00000.csv[.gz]`, ..., then `manifest.json` last). On failure or cancellation nothing of the job's
  * output is left behind. Adapters: DuckDB in-process, Amazon Athena.
  */

@@ -11,6 +11,7 @@ import {
   type ExportJobStatus,
   type ExportJobView,
   EXPORT_JOB_STATUSES,
+  exportResultPrefixes,
   isFinished,
   statusAt,
 } from '../domain/export-job.js';
@@ -884,8 +885,10 @@ export class ExportService {
   }
 
   private async removeOutput(jobId: string): Promise<void> {
-    for await (const object of this.deps.store.listAll('exports', `${jobId}/`)) {
-      await this.deps.store.delete('exports', object.key);
+    for (const prefix of exportResultPrefixes(jobId)) {
+      for await (const object of this.deps.store.listAll('exports', prefix)) {
+        await this.deps.store.delete('exports', object.key);
+      }
     }
   }
 

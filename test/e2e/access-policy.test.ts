@@ -10,6 +10,7 @@ import {
   startAthenaPolicyApi,
   startLocalPolicyApi,
 } from '../support/policy-api.js';
+import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 /**
  * One access policy on every path, table-driven: for each role (admin; analyst with masks; viewer with denied and
@@ -317,7 +318,9 @@ async function csvOf(api: PolicyApi, job: Job): Promise<(string | null)[][]> {
   expect(job.status).toBe('SUCCEEDED');
   const rows: (string | null)[][] = [];
   for (const [i, file] of job.result!.files.entries()) {
-    const parsed = parseCsv(Buffer.from(await api.store.getBytes('exports', `${job.id}/${file.name}`)));
+    const parsed = parseCsv(
+      Buffer.from(await api.store.getBytes('exports', `${exportResultPrefix(job.id)}${file.name}`)),
+    );
     rows.push(...(i === 0 ? parsed : parsed.slice(1)));
   }
   return rows;

@@ -4,6 +4,7 @@ import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, fetchBytes, startExportApi, TEST_SIGNING_SECRET } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
+import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 let lake: ExportLake;
 let api: ExportApi;
@@ -77,7 +78,11 @@ describe('signed download links', () => {
       ttlSeconds: 60,
       now: () => new Date(Date.now() - 3600 * 1000),
     });
-    const expired = await past.issue({ jobId, fileName: 'part-00000.csv', key: `${jobId}/part-00000.csv` });
+    const expired = await past.issue({
+      jobId,
+      fileName: 'part-00000.csv',
+      key: `${exportResultPrefix(jobId)}part-00000.csv`,
+    });
     expect(expired.expiresAt.getTime()).toBeLessThan(Date.now());
     await expectRefused(expired.url, 403, EXPIRED);
     // Reading the job again gives a link that works.

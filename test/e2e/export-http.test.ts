@@ -15,6 +15,7 @@ import {
 } from '../support/export-api-data.js';
 import { type ExportApi, fetchBytes, startExportApi } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
+import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 /** Rows of the `big` dataset: enough that a cancel lands while the export runs. */
 const BIG_ROWS = 5_000_000;
@@ -187,7 +188,7 @@ describe('exports over HTTP', () => {
     expect(cancelled.data!.cancelExport.finishedAt).not.toBeNull();
 
     const leftovers: string[] = [];
-    for await (const o of lake.store.listAll('exports', `${id}/`)) leftovers.push(o.key);
+    for await (const o of lake.store.listAll('exports', exportResultPrefix(id))) leftovers.push(o.key);
     expect(leftovers).toEqual([]);
 
     const again = await api.client('alice').request(CancelExportDocument, { id });

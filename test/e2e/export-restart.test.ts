@@ -13,6 +13,7 @@ import { writeEvents, writeTickets } from '../support/export-api-data.js';
 import { fetchBytes } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 const EVENTS = 2_000_000;
 
@@ -166,7 +167,7 @@ describe('exports across API restarts', () => {
       const job = await until(second.client, id, (j) => j.status === 'EXPIRED');
       expect(job.result!.files.map((f) => [f.name, f.url, f.urlExpiresAt])).toEqual([['part-00000.csv', null, null]]);
       const left: string[] = [];
-      for await (const o of lake.store.listAll('exports', `${id}/`)) left.push(o.key);
+      for await (const o of lake.store.listAll('exports', exportResultPrefix(id))) left.push(o.key);
       expect(left).toEqual([]);
     } finally {
       await second.stop();

@@ -8,7 +8,7 @@ import { tableFromDefinition } from '../../lambda/pipeline/catalog-schema.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { loadConfig } from '../../src/config.js';
-import type { ExportJobRecord } from '../../src/domain/export-job.js';
+import { type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import { createApiLambda } from '../../src/lambda-api.js';
 import { createExportWorker } from '../../src/lambda-export-worker.js';
 import { DatasetRegistry } from '../../src/services/dataset-registry.js';
@@ -347,7 +347,7 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     const reference = await embedded.requestExport(caller, { dataset: 'support_events', ...FULL } as never);
     const refJob = await finished(embedded, caller, reference.id);
     expect(refJob.status).toBe('SUCCEEDED');
-    const expected = (await lake.resultFile(`${refJob.id}/${refJob.result!.files[0]!.name}`)).text;
+    const expected = (await lake.resultFile(`${exportResultPrefix(refJob.id)}${refJob.result!.files[0]!.name}`)).text;
     // Through the presigned link the API hands out.
     const got = await download(done.result!.files[0]!.url!);
     expect(got.equals(expected)).toBe(true);
@@ -420,7 +420,7 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect(lake.athena.executions()).toHaveLength(queries);
     const after = await getExport(keys.admin, job.id);
     expect({ status: after.status, result: after.result }).toEqual({ status: 'CANCELLED', result: null });
-    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix(job.id))).toEqual([]);
   });
 
   it('stops a running job cancelled through the API, with its query and its partial output', async () => {
@@ -439,7 +439,7 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
       QueryExecutionId: query.id,
     });
     expect((await getExport(keys.admin, job.id)).status).toBe('CANCELLED');
-    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
   });
 
@@ -457,7 +457,7 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
       code: 'LIMIT_EXCEEDED',
       result: null,
     });
-    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
     // A later delivery of the same message finds the job finished and runs nothing.
     const queries = lake.athena.executions().length;

@@ -2,7 +2,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { athenaRequestToken, createAthenaExportEngine } from '../../src/adapters/aws/athena-export-engine.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/domain/errors.js';
-import type { ExportCaller } from '../../src/domain/export-job.js';
+import { type ExportCaller, exportResultPrefix } from '../../src/domain/export-job.js';
 import type { ExportPlan } from '../../src/domain/export-plan.js';
 import { type ExportRequestInput, normalizeExportRequest } from '../../src/domain/export-request.js';
 import { type EngineProgress, ExportCancelledError, ExportFailedError } from '../../src/ports/export-engine.js';
@@ -186,7 +186,7 @@ describe('cancellation', () => {
     const cancelled = await service.cancelExport(caller, job.id);
     expect({ status: cancelled.status, result: cancelled.result }).toEqual({ status: 'CANCELLED', result: null });
     expect(lake.athena.executions()[before]!.state).toBe('CANCELLED');
-    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
   });
 });
@@ -210,7 +210,7 @@ describe('failures', () => {
     for (const leak of ['s3://', BUCKETS.processed, BUCKETS.exports, 'SELECT', '"src"', 'HIVE_']) {
       expect(job.error!.message).not.toContain(leak);
     }
-    expect(await lake.exportKeys(`${job.id}/`)).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(await lake.exportKeys(`_athena/${job.id}/`)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import type { ExportEngine } from '../../src/ports/export-engine.js';
 import type { EffectiveGrant } from '../../src/domain/export-grant.js';
-import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
+import { type ExportCaller, type ExportJobView, exportResultPrefix } from '../../src/domain/export-job.js';
 import type { ExportRequestInput } from '../../src/domain/export-request.js';
 import type { ExportService } from '../../src/services/export-service.js';
 import { type AthenaLake, BUCKETS, createAthenaLake, WORKGROUP } from '../support/athena-lake.js';
@@ -81,7 +81,9 @@ async function exportWith(
   const job = await finished(service, caller, requested.id);
   expect({ status: job.status, error: job.error }).toEqual({ status: 'SUCCEEDED', error: null });
   const files = job.result!.files;
-  const texts = await Promise.all(files.map((f) => lake.resultFile(`${job.id}/${f.name}`).then((r) => r.text)));
+  const texts = await Promise.all(
+    files.map((f) => lake.resultFile(`${exportResultPrefix(job.id)}${f.name}`).then((r) => r.text)),
+  );
   return { job, names: files.map((f) => f.name), rowCounts: files.map((f) => f.rowCount), texts };
 }
 
@@ -273,9 +275,9 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
   it('leaves nothing of Athena behind: only the parts and the manifest', async () => {
     const got = await exportWith(lake, athena, athenaCaller, { orderBy: [{ column: 'id' }], limit: 2 });
     expect(await lake.exportKeys('_athena/')).toEqual([]);
-    expect(await lake.exportKeys(`${got.job.id}/`)).toEqual([
-      `${got.job.id}/manifest.json`,
-      `${got.job.id}/part-00000.csv`,
+    expect(await lake.exportKeys(exportResultPrefix(got.job.id))).toEqual([
+      `${exportResultPrefix(got.job.id)}manifest.json`,
+      `${exportResultPrefix(got.job.id)}part-00000.csv`,
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
+import { type ExportCaller, type ExportJobView, exportResultPrefix } from '../../src/domain/export-job.js';
 import { column } from '../support/export-table.js';
 import {
   createExportHarness,
@@ -76,7 +76,7 @@ describe('cancelling exports', () => {
     expect(cancelled.error).toBeNull();
     // The query was interrupted, not waited for.
     expect(Date.now() - cancelledAt).toBeLessThan(3000);
-    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(existsSync(join(lake.root, 'staging', job.id))).toBe(false);
     expect((await harness.jobs.get(job.id))!.status).toBe('CANCELLED');
     // The first progress report comes while the query runs, long before it ends.
@@ -109,7 +109,7 @@ describe('cancelling exports', () => {
     await other.close();
     const stored = (await other.jobs.get(job.id))!;
     expect(stored).toMatchObject({ status: 'QUEUED', attempts: 0, startedAt: null, result: null });
-    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
     const next = await createExportHarness(lake);
     try {
       expect((await next.service.recover()).requeued).toEqual([job.id]);

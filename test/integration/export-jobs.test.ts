@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
-import type { ExportCaller, ExportJobRecord } from '../../src/domain/export-job.js';
+import { type ExportCaller, type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import { DownloadLinkExpiredError } from '../../src/services/download-links.js';
 import { column } from '../support/export-table.js';
 import {
@@ -103,7 +103,7 @@ describe('export jobs', () => {
     const second = await harness.service.requestExport(alice, input);
     expect(second.id).not.toBe(first.id);
     const done = await finished(harness.service, alice, second.id);
-    const ids = parseCsv(await resultText(lake, `${done.id}/part-00000.csv`))
+    const ids = parseCsv(await resultText(lake, `${exportResultPrefix(done.id)}part-00000.csv`))
       .slice(1)
       .map((r) => Number(r[0]));
     expect(Math.min(...ids)).toBe(1000);
@@ -195,7 +195,9 @@ describe('export jobs', () => {
     );
     expect(job.estimate).toEqual({ rows: 0, bytesToScan: 0, partitions: 0, files: 0, unreadableFiles: 0 });
     expect(job.result).toMatchObject({ rowCount: 0, truncated: false });
-    expect((await resultText(lake, `${job.id}/part-00000.csv`)).toString()).toBe('id,title,priority,event_date\n');
+    expect((await resultText(lake, `${exportResultPrefix(job.id)}part-00000.csv`)).toString()).toBe(
+      'id,title,priority,event_date\n',
+    );
   });
 
   it('refuses an unknown dataset as NOT_FOUND', async () => {
@@ -218,7 +220,7 @@ describe('export jobs', () => {
       message: 'a data file of dataset "broken" (partition event_date=2024-01-02) is not readable Parquet',
     });
     expect(job.result).toBeNull();
-    expect(await storedKeys(`${job.id}/`)).toEqual([]);
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
     await expect(harness.service.resolveDownload(job.id, 'part-00000.csv')).rejects.toThrow('export file not found');
   });
 
@@ -232,7 +234,7 @@ describe('export jobs', () => {
     expect(file.urlExpiresAt!.getTime() - Date.now()).toBeGreaterThan(3590_000);
     expect(harness.links.verifyUrl(file.url!)).toEqual({ jobId: job.id, fileName: 'part-00000.csv' });
     await expect(harness.service.resolveDownload(job.id, 'part-00000.csv')).resolves.toEqual({
-      key: `${job.id}/part-00000.csv`,
+      key: `${exportResultPrefix(job.id)}part-00000.csv`,
       bytes: file.bytes,
       fileName: 'part-00000.csv',
     });
@@ -248,7 +250,7 @@ describe('export jobs', () => {
     const reread = await harness.service.getExport(alice, job.id);
     expect(reread.result!.files[0]!.url).not.toBeNull();
     const manifest = JSON.parse(
-      Buffer.from(await lake.store.getBytes('exports', `${job.id}/manifest.json`)).toString(),
+      Buffer.from(await lake.store.getBytes('exports', `${exportResultPrefix(job.id)}manifest.json`)).toString(),
     );
     expect(manifest).toMatchObject({
       dataset: 'tickets',
@@ -326,10 +328,16 @@ describe('retention and restarts', () => {
   it('expires old results: files deleted, no links, and a new request runs again', async () => {
     const input = { dataset: 'tickets', columns: ['id'], orderBy: [{ column: 'id' }] };
     const job = await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id);
-    expect(await storedKeys(`${job.id}/`)).toEqual([`${job.id}/manifest.json`, `${job.id}/part-00000.csv`]);
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([
+      `${exportResultPrefix(job.id)}manifest.json`,
+      `${exportResultPrefix(job.id)}part-00000.csv`,
+    ]);
     expect(job.expiresAt!.getTime() - job.finishedAt!.getTime()).toBe(7 * 24 * 3600 * 1000);
+    // A copy where earlier versions kept results (`<job-id>/` at the root) goes too.
+    await lake.store.put('exports', `${job.id}/part-00000.csv`, 'id\n1\n');
     const expired = await harness.service.expireOlderThan(new Date(Date.now() + 1000));
     expect(expired).toContain(job.id);
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
     expect(await storedKeys(`${job.id}/`)).toEqual([]);
     const view = await harness.service.getExport(alice, job.id);
     expect(view.status).toBe('EXPIRED');
@@ -401,8 +409,8 @@ describe('retention and restarts', () => {
         expiresAt: null,
         startedAt: status === 'RUNNING' ? j.startedAt : null,
       }));
-      await lake.store.delete('exports', `${id}/manifest.json`);
-      await lake.store.put('exports', `${id}/part-00000.csv`, 'title\npartial');
+      await lake.store.delete('exports', `${exportResultPrefix(id)}manifest.json`);
+      await lake.store.put('exports', `${exportResultPrefix(id)}part-00000.csv`, 'title\npartial');
     };
     await crash(running, 'RUNNING', 1);
     await crash(queued, 'QUEUED', 0);
@@ -418,7 +426,7 @@ describe('retention and restarts', () => {
       const r = await finished(restarted.service, alice, running);
       expect(r).toMatchObject({ status: 'SUCCEEDED', result: { rowCount: 7 } });
       expect((await restarted.jobs.get(running))!.attempts).toBe(2);
-      expect(parseCsv(await resultText(lake, `${running}/part-00000.csv`))).toHaveLength(8);
+      expect(parseCsv(await resultText(lake, `${exportResultPrefix(running)}part-00000.csv`))).toHaveLength(8);
       expect((await finished(restarted.service, alice, queued)).result!.rowCount).toBe(8);
       expect(await restarted.service.getExport(alice, tooOften)).toMatchObject({
         status: 'FAILED',

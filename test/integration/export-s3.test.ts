@@ -129,7 +129,7 @@ describe('exports with the S3 store', () => {
     expect(job.status).toBe('SUCCEEDED');
     expect(store.staged).toEqual([`processed/notes/event_date=2024-01-02/part-1.parquet`]);
     const file = job.result!.files[0]!;
-    expect(file.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/careplus-exports\/[0-9a-f-]+\/part-00000\.csv\?/);
+    expect(file.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/careplus-exports\/results\/[0-9a-f-]+\/part-00000\.csv\?/);
     const response = await fetch(file.url!);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-disposition')).toBe('attachment; filename="part-00000.csv"');

@@ -171,7 +171,7 @@ describe('lake buckets', () => {
     });
   });
 
-  it('expire exports (and Athena results under them) after 7 days', () => {
+  it('expire export results after 7 days, Athena’s leftovers after 1, job records 30 days after their results', () => {
     const exportsBucket =
       s.template.toJSON().Resources[(cfn(s.stack.buckets.exports.bucketName) as { Ref: string }).Ref];
     expect(exportsBucket.Properties.LifecycleConfiguration).toEqual({
@@ -181,7 +181,9 @@ describe('lake buckets', () => {
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: 'Enabled',
         },
-        { Id: 'expire-exports', ExpirationInDays: 7, Status: 'Enabled' },
+        { Id: 'expire-results', Prefix: 'results/', ExpirationInDays: 7, Status: 'Enabled' },
+        { Id: 'expire-athena-output', Prefix: '_athena/', ExpirationInDays: 1, Status: 'Enabled' },
+        { Id: 'expire-job-records', Prefix: '_jobs/', ExpirationInDays: 37, Status: 'Enabled' },
       ],
     });
   });

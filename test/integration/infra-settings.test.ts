@@ -75,7 +75,9 @@ describe('deployment settings', () => {
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: 'Enabled',
         },
-        { Id: 'expire-exports', ExpirationInDays: 3, Status: 'Enabled' },
+        { Id: 'expire-results', Prefix: 'results/', ExpirationInDays: 3, Status: 'Enabled' },
+        { Id: 'expire-athena-output', Prefix: '_athena/', ExpirationInDays: 1, Status: 'Enabled' },
+        { Id: 'expire-job-records', Prefix: '_jobs/', ExpirationInDays: 33, Status: 'Enabled' },
       ],
     });
     expect(lifecycle('processed')).toEqual({

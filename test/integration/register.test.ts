@@ -14,6 +14,7 @@ import {
   type ExportLake,
 } from '../support/export-lake';
 import { join } from 'node:path';
+import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 describe('registering existing Parquet data as a dataset', () => {
   let lake: ExportLake;
@@ -79,7 +80,7 @@ describe('registering existing Parquet data as a dataset', () => {
       });
       const done = await finished(harness.service, caller, job.id);
       expect(done.status).toBe('SUCCEEDED');
-      const text = await resultText(lake, `${job.id}/${done.result!.files[0]!.name}`);
+      const text = await resultText(lake, `${exportResultPrefix(job.id)}${done.result!.files[0]!.name}`);
       expect(parseCsv(text)).toEqual([
         ['id', 'code', 'amount', 'region'],
         ['10', 'T-10', '15.00', 'us'],

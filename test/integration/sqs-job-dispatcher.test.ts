@@ -5,7 +5,7 @@ import type { Catalog } from '../../src/ports/catalog.js';
 import { createSqsClient, SqsJobDispatcher } from '../../src/adapters/aws/sqs-job-dispatcher.js';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
-import type { ExportJobRecord } from '../../src/domain/export-job.js';
+import { type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import type { ExportPlan } from '../../src/domain/export-plan.js';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
@@ -344,7 +344,7 @@ function heldCancelJobs(): { jobs: JobStore; markerWritten: Promise<void>; relea
 
 async function exportKeys(jobId: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const object of lake.store.listAll('exports', `${jobId}/`)) keys.push(object.key);
+  for await (const object of lake.store.listAll('exports', exportResultPrefix(jobId))) keys.push(object.key);
   return keys;
 }
 

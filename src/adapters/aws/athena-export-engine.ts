@@ -81,7 +81,7 @@ export interface AthenaExportEngineOptions {
  * values as execution parameters; Athena writes its CSV result in the exports bucket (see "Where Athena writes");
  * the engine streams that file through a parser into the export's CSV options (header, delimiter, quote-all,
  * null text, BOM, gzip, parts), byte for byte what the DuckDB engine writes for the same rows, then deletes
- * Athena's files. `<job-id>/manifest.json` goes last, as with DuckDB.
+ * Athena's files. `results/<job-id>/manifest.json` goes last, as with DuckDB.
  *
  * Where Athena writes. The engine reads the result from where Athena says it wrote it (GetQueryExecution's
  * `ResultConfiguration.OutputLocation`, the full URI `s3://<bucket>/<location><query-id>.csv`), never from where

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ExportResultFile } from '../../domain/export-job.js';
+import { type ExportResultFile, exportResultPrefix } from '../../domain/export-job.js';
 import type { ExportCompression } from '../../domain/export-request.js';
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { ObjectStore } from '../../ports/object-store.js';
@@ -41,7 +41,7 @@ export interface CsvPartsWritten {
 }
 
 /**
- * Streams CSV records into the result parts of an export, `<job-id>/part-00000.csv[.gz]`, ..., cut exactly where
+ * Streams CSV records into the result parts of an export, `results/<job-id>/part-00000.csv[.gz]`, ..., cut exactly where
  * the DuckDB engine cuts its output: part 0 holds the header and ends at the first record end at or past
  * `partSizeBytes` bytes from the start of the CSV; every later part starts with the header again (not counted
  * toward its size) and ends the same way; each part starts with the BOM when asked, and is gzipped as a series of
@@ -75,7 +75,7 @@ export async function writeCsvParts(options: CsvPartWriterOptions): Promise<CsvP
     for (let index = 0; index === 0 || (!next.done && !capped()); index++) {
       checkAborted(signal);
       const name = partFileName(index, gzip);
-      const key = `${options.jobId}/${name}`;
+      const key = `${exportResultPrefix(options.jobId)}${name}`;
       let partRows = 0;
       // Part sizes are measured as the DuckDB engine measures them: in CSV bytes, the first part's header included.
       let partBytes = index === 0 ? header.length : 0;

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ExportJobResult, ExportResultFile } from '../../domain/export-job.js';
+import {
+  type ExportJobResult,
+  type ExportResultFile,
+  exportResultPrefix,
+  exportResultPrefixes,
+} from '../../domain/export-job.js';
 import type { ExportPlan } from '../../domain/export-plan.js';
 import { ExportFailedError } from '../../ports/export-engine.js';
 import type { ObjectStore, PutOptions } from '../../ports/object-store.js';
@@ -26,7 +31,7 @@ export function partPutOptions(tableName: string, fileName: string, gzip: boolea
 }
 
 /**
- * Writes `<job-id>/manifest.json`, the mark of a complete result, and returns the job result. The result's
+ * Writes `results/<job-id>/manifest.json`, the mark of a complete result, and returns the job result. The result's
  * checksum is the SHA-256 of the `sha256sum -c` listing of the parts.
  */
 export async function writeExportManifest(
@@ -37,7 +42,7 @@ export async function writeExportManifest(
   truncated: boolean,
 ): Promise<ExportJobResult> {
   const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
-  const manifestKey = `${jobId}/manifest.json`;
+  const manifestKey = `${exportResultPrefix(jobId)}manifest.json`;
   const result: ExportJobResult = {
     rowCount: files.reduce((n, f) => n + f.rowCount, 0),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
@@ -70,9 +75,11 @@ export async function writeExportManifest(
   return result;
 }
 
-/** Deletes everything under `<job-id>/`: parts already uploaded and the manifest. */
+/** Deletes the job's result: parts already uploaded and the manifest (see exportResultPrefixes). */
 export async function removeExportOutput(store: ObjectStore, jobId: string): Promise<void> {
-  for await (const object of store.listAll('exports', `${jobId}/`)) {
-    await store.delete('exports', object.key);
+  for (const prefix of exportResultPrefixes(jobId)) {
+    for await (const object of store.listAll('exports', prefix)) {
+      await store.delete('exports', object.key);
+    }
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CsvLayout } from '../../domain/export-csv-layout.js';
-import type { ExportJobResult, ExportResultFile } from '../../domain/export-job.js';
+import { type ExportJobResult, type ExportResultFile, exportResultPrefix } from '../../domain/export-job.js';
 import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
@@ -313,7 +313,7 @@ export class DuckDbExportEngine implements ExportEngine {
       const name = partFileName(index, gzip);
       try {
         const { sha256, bytes } = await write();
-        files[index] = { name, key: `${jobId}/${name}`, rowCount: part.rows, bytes, sha256 };
+        files[index] = { name, key: `${exportResultPrefix(jobId)}${name}`, rowCount: part.rows, bytes, sha256 };
       } catch (err) {
         if (err instanceof ExportCancelledError || signal.aborted) throw new ExportCancelledError();
         throw new ExportFailedError('STORAGE_ERROR', 'the export result could not be stored', { cause: err });
@@ -346,7 +346,12 @@ export class DuckDbExportEngine implements ExportEngine {
         }
       };
       const put = partPutOptions(plan.table.name, name, gzip);
-      await this.store.put('exports', `${jobId}/${name}`, Readable.from(final(), { objectMode: false }), put);
+      await this.store.put(
+        'exports',
+        `${exportResultPrefix(jobId)}${name}`,
+        Readable.from(final(), { objectMode: false }),
+        put,
+      );
       return { sha256: hash.digest('hex'), bytes: partBytes };
     };
     if (inPlace === undefined) {
@@ -361,7 +366,7 @@ export class DuckDbExportEngine implements ExportEngine {
       // Past the first part: later parts (copied out above) and a row beyond the cap.
       if (end < size) await truncate(out, end);
       const name = partFileName(0, false);
-      await this.store.putFile('exports', `${jobId}/${name}`, out, {
+      await this.store.putFile('exports', `${exportResultPrefix(jobId)}${name}`, out, {
         ...partPutOptions(plan.table.name, name, false),
         consume: true,
       });
