@@ -268,26 +268,30 @@ export function grantWriteFeeds(role: IRole, processed: IBucket, prefix: string)
   allowHeadNotFound(role, processed, 'ListProcessedBucket');
 }
 
-/** Read, write and delete the records under one prefix of a bucket. */
-function grantWriteRecords(role: IRole, bucket: IBucket, sid: string, prefix: string): void {
+/** Read, write and (by default) delete the records under one prefix of a bucket. */
+function grantWriteRecords(
+  role: IRole,
+  bucket: IBucket,
+  sid: string,
+  prefix: string,
+  actions: readonly string[] = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+): void {
   role.addToPrincipalPolicy(
-    new PolicyStatement({
-      sid,
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-      resources: objectsUnder(role, bucket, [prefix]),
-    }),
+    new PolicyStatement({ sid, actions: [...actions], resources: objectsUnder(role, bucket, [prefix]) }),
   );
 }
 
 /**
  * Read export results and sign download links for them (a presigned GET is authorized by the signer's s3:GetObject),
- * under the results' prefix of the exports bucket only: Athena's raw results (`_athena/`) are never the API's to read.
+ * and delete the result of a job its requester cancels as it ends (`cancelExport`), under the results' prefix of the
+ * exports bucket only: Athena's raw results (`_athena/`) are never the API's to read. No write: results are the
+ * export worker's.
  */
 export function grantReadAndSignExports(role: IRole, exportsBucket: IBucket, prefix: string): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
       sid: 'ReadAndSignExports',
-      actions: [...S3_READ],
+      actions: [...S3_READ, 's3:DeleteObject'],
       resources: objectsUnder(role, exportsBucket, [prefix]),
     }),
   );
@@ -310,7 +314,9 @@ export function grantWriteExportResults(
       resources: objectsUnder(role, exportsBucket, [prefixes.results]),
     }),
   );
-  grantWriteJobRecords(role, exportsBucket, prefixes.jobRecords);
+  // Job records are updated, never deleted, by the worker (only a request's rollback deletes one, in the API).
+  grantWriteRecords(role, exportsBucket, 'UpdateJobRecords', prefixes.jobRecords, ['s3:GetObject', 's3:PutObject']);
+  allowHeadNotFound(role, exportsBucket, 'ListExportsBucket');
 }
 
 /** Hand export jobs to the export worker: send messages to one queue. */

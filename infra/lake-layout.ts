@@ -12,7 +12,7 @@ export const LAKE_PREFIXES = {
   apiKeys: '_system/keys/',
   /**
    * processed: BI feed definitions, read tokens as hashes only (src/services/feed-service.ts FEEDS_PREFIX); written by
-   * the API. Not in the exports bucket, whose lifecycle rule expires everything after the retention period.
+   * the API. Configuration, kept until deleted: not in the exports bucket, whose lifecycle rules expire export jobs.
    */
   feeds: '_system/feeds/',
   /**

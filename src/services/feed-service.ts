@@ -10,8 +10,8 @@ import type { ExportService } from './export-service.js';
 
 /**
  * Processed-bucket prefix of feed definitions: `_system/feeds/<name>.json`, beside the API keys. Definitions are
- * configuration, kept until deleted: the exports bucket expires everything in it after the retention period (its
- * S3 lifecycle rule), which would delete a feed a week after it was made.
+ * configuration, kept until deleted; the exports bucket holds export jobs, whose S3 lifecycle rules expire them
+ * (before they had one rule per prefix, one rule expired the whole bucket, feeds included, after a week).
  */
 export const FEEDS_PREFIX = '_system/feeds/';
 const FEEDS_BUCKET = 'processed';
@@ -279,14 +279,30 @@ export class FeedService {
 
   /**
    * Moves feed definitions from where earlier versions kept them (exports bucket, `_feeds/`) to FEEDS_PREFIX, once, at
-   * start-up; a definition already at the new place wins. Returns the names moved.
+   * start-up of the embedded server (the AWS deployment served no feeds before they moved); a definition already at
+   * the new place wins, one this version cannot read stays where it is. Returns the names moved.
    */
   async migrateLegacyFeeds(): Promise<string[]> {
     const moved: string[] = [];
     for await (const object of this.deps.store.listAll('exports', LEGACY_FEEDS_PREFIX)) {
       const name = object.key.slice(LEGACY_FEEDS_PREFIX.length).replace(/\.json$/, '');
       if (!object.key.endsWith('.json') || !FEED_NAME_PATTERN.test(name)) continue;
-      const bytes = await this.deps.store.getBytes('exports', object.key);
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.deps.store.getBytes('exports', object.key);
+      } catch (err) {
+        // Moved by another process since the listing.
+        if (err instanceof ObjectNotFoundError) continue;
+        throw err;
+      }
+      const record = parseRecord(bytes);
+      if (record === undefined || record.name !== name) {
+        // Not a definition this version can read: left where it is, for someone to look at.
+        this.deps.logger.warn('feed definition left in place: not a readable definition of that name', {
+          key: object.key,
+        });
+        continue;
+      }
       try {
         await this.deps.store.put(FEEDS_BUCKET, feedKey(name), bytes, {
           contentType: 'application/json',
@@ -296,7 +312,9 @@ export class FeedService {
       } catch (err) {
         if (!(err instanceof ObjectExistsError)) throw err;
       }
-      await this.deps.store.delete('exports', object.key);
+      await this.deps.store.delete('exports', object.key).catch((err: unknown) => {
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+      });
     }
     if (moved.length > 0) this.deps.logger.info('feed definitions moved to their new place', { feeds: moved });
     return moved;
@@ -338,8 +356,8 @@ export class FeedService {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
     }
-    const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as FeedRecord;
-    if (record.recordVersion !== 1) throw new Error(`feed "${name}" has an unknown record version`);
+    const record = parseRecord(bytes);
+    if (record === undefined) throw new Error(`feed "${name}" has an unknown record version`);
     return record;
   }
 
@@ -359,6 +377,19 @@ export class FeedService {
     const feed = this.view(record);
     return { feed, token, tokenUrl: `${feed.url}?token=${encodeURIComponent(token)}` };
   }
+}
+
+/** A stored feed definition of this version, or undefined for anything else. */
+function parseRecord(bytes: Uint8Array): FeedRecord | undefined {
+  let record: unknown;
+  try {
+    record = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return typeof record === 'object' && record !== null && (record as FeedRecord).recordVersion === 1
+    ? (record as FeedRecord)
+    : undefined;
 }
 
 /** The requester a feed's export jobs belong to: the feed itself, so its builds never mix with a person's jobs. */

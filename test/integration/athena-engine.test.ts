@@ -173,7 +173,7 @@ describe('cancellation', () => {
         (r) => r.operation === 'StopQueryExecution' && r.input['QueryExecutionId'] === execution.id,
       ),
     ).toHaveLength(1);
-    expect(await lake.exportKeys('job-cancel/')).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix('job-cancel'))).toEqual([]);
     expect(await lake.exportKeys('_athena/job-cancel/')).toEqual([]);
   });
 
@@ -368,7 +368,7 @@ describe('where Athena writes', () => {
     expect(lake.athena.executions()[before]!.state).toBe('SUCCEEDED');
     expect(await lake.exportKeys(ENFORCED_PREFIX)).toEqual([]);
     expect(await resultsOf('job-shifted')).toEqual([]);
-    expect(await lake.exportKeys('job-shifted/')).toEqual([]);
+    expect(await lake.exportKeys(exportResultPrefix('job-shifted'))).toEqual([]);
   });
 
   it('leaves nothing in the enforced location when the job is cancelled', async () => {

@@ -440,8 +440,8 @@ describe('retention and restarts', () => {
           message: 'interrupted by restart; the dataset changed since the request: request it again',
         },
       });
-      expect(await storedKeys(`${tooOften}/`)).toEqual([]);
-      expect(await storedKeys(`${changed}/`)).toEqual([]);
+      expect(await storedKeys(exportResultPrefix(tooOften))).toEqual([]);
+      expect(await storedKeys(exportResultPrefix(changed))).toEqual([]);
     } finally {
       await restarted.close();
     }

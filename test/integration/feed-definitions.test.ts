@@ -72,6 +72,7 @@ describe('feed definitions', () => {
   });
 
   it('kept by an earlier version in the exports bucket are moved once, and open with their token afterwards', async () => {
+    // Where the embedded server kept them; the AWS deployment served no feeds before they moved.
     const json = (r: FeedRecord): string => JSON.stringify(r, null, 2);
     await store.put('exports', `${LEGACY_FEEDS_PREFIX}weekly.json`, json(record('weekly', hashFeedToken(TOKEN))));
     // One already at the new place (moved by another process meanwhile) wins over its old copy.
@@ -79,12 +80,19 @@ describe('feed definitions', () => {
     await store.put('processed', `${FEEDS_PREFIX}daily.json`, json(record('daily', hashFeedToken(TOKEN))));
     // Not a definition: left alone.
     await store.put('exports', `${LEGACY_FEEDS_PREFIX}notes.txt`, 'hello');
+    // A definition whose content names another feed, and one this version cannot read: left where they are.
+    await store.put('exports', `${LEGACY_FEEDS_PREFIX}renamed.json`, json(record('weekly', hashFeedToken('cpf_x'))));
+    await store.put('exports', `${LEGACY_FEEDS_PREFIX}future.json`, JSON.stringify({ recordVersion: 2 }));
 
     const feeds = service();
     await expect(feeds.authorizeToken('weekly', TOKEN)).rejects.toBeInstanceOf(FeedTokenRejectedError);
     expect(await feeds.migrateLegacyFeeds()).toEqual(['weekly']);
     expect(await keys('processed', FEEDS_PREFIX)).toEqual([`${FEEDS_PREFIX}daily.json`, `${FEEDS_PREFIX}weekly.json`]);
-    expect(await keys('exports', LEGACY_FEEDS_PREFIX)).toEqual([`${LEGACY_FEEDS_PREFIX}notes.txt`]);
+    expect(await keys('exports', LEGACY_FEEDS_PREFIX)).toEqual([
+      `${LEGACY_FEEDS_PREFIX}future.json`,
+      `${LEGACY_FEEDS_PREFIX}notes.txt`,
+      `${LEGACY_FEEDS_PREFIX}renamed.json`,
+    ]);
     expect((await feeds.authorizeToken('weekly', TOKEN)).name).toBe('weekly');
     expect((await feeds.authorizeToken('daily', TOKEN)).name).toBe('daily');
     // Nothing left to move the second time.

@@ -248,12 +248,12 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Exports.Arn>/results/*',
       's3:DeleteObject <Lake/Exports.Arn>/results/*',
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
-      's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
     ]);
-    // The API records jobs; it never writes a result.
+    // The API records jobs; it never writes a result, and deletes one only when its requester cancels the job.
     expect(exportWrites('Api/Handler/Role')).toEqual([
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',
+      's3:DeleteObject <Lake/Exports.Arn>/results/*',
     ]);
   });
 
@@ -273,6 +273,7 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Processed.Arn>/_system/feeds/*',
       's3:DeleteObject <Lake/Processed.Arn>/_system/feeds/*',
       's3:GetObject <Lake/Exports.Arn>/results/*',
+      's3:DeleteObject <Lake/Exports.Arn>/results/*',
     ]);
   });
 

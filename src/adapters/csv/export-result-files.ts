@@ -10,7 +10,7 @@ import { ExportFailedError } from '../../ports/export-engine.js';
 import type { ObjectStore, PutOptions } from '../../ports/object-store.js';
 
 /**
- * The result files every export engine writes under `<job-id>/` in the exports bucket, named, typed and listed
+ * The result files every export engine writes under `results/<job-id>/` in the exports bucket, named, typed and listed
  * alike whichever engine wrote them: `part-00000.csv[.gz]`, ..., then `manifest.json` last.
  */
 

@@ -14,7 +14,7 @@ const JSON_TYPE = { contentType: 'application/json' };
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
- * Export job records as JSON in the exports bucket, beside the results (job ids never start with `_`):
+ * Export job records as JSON in the exports bucket, under `_jobs/` beside the results (`results/<job-id>/`):
  * - `_jobs/records/<id>.json`: the record;
  * - `_jobs/by-requester/<h(requester)>/<inverted time>-<id>.json`: a marker per job, listed newest first;
  * - `_jobs/by-fingerprint/<h(requester, fingerprint)>/<generation>.json`: which job holds a fingerprint. Claims
