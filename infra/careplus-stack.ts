@@ -59,7 +59,7 @@ export const POLICY_FILE_IN_LAMBDA = '/var/task/policy.yaml';
 /** What each bundle must hold besides `index.js`, checked at synthesis so a bundle without them never deploys. */
 export const BUNDLE_CONTENTS: Record<'etl' | 'api' | 'exportWorker', readonly string[]> = {
   etl: ['index.js', 'datasets'],
-  api: ['index.js', 'datasets', 'policy.yaml'],
+  api: ['index.js', 'datasets', 'policy.yaml', 'console/index.html'],
   // The worker loads no policy: a job carries its requester's grant as the API resolved it.
   exportWorker: ['index.js', 'datasets'],
 };

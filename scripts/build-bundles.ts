@@ -2,7 +2,8 @@
  * Builds what the CDK app deploys, reports sizes and (with `--synth`) synthesises the template, offline:
  *
  *   dist/bundles/etl/           lambda/handler.ts bundled by esbuild + datasets/*.yaml
- *   dist/bundles/api/           src/lambda-api.ts bundled by esbuild + datasets/*.yaml + policy.yaml
+ *   dist/bundles/api/           src/lambda-api.ts bundled by esbuild + datasets/*.yaml + policy.yaml + console/
+ *                               (the web console as `npm run build` writes it to dist/console/)
  *   dist/bundles/export-worker/ src/lambda-export-worker.ts bundled by esbuild + datasets/*.yaml
  *   dist/bundles/duckdb-layer/  nodejs/node_modules/@duckdb/... (the Lambda layer with DuckDB's native binding)
  *   dist/infra/app.js           the CDK app (infra/app.ts), then `node dist/infra/app.js` writes cdk.out/
@@ -36,6 +37,8 @@ interface FunctionBundle {
   entry: string;
   /** Repository files copied into the bundle beside `datasets/` (read at run time from /var/task). */
   files: string[];
+  /** Built folders copied into the bundle (`from` in the repository, `to` in the bundle); `npm run build` makes them. */
+  folders?: { from: string; to: string }[];
   /** Environment of the smoke test beyond the local-store configuration every bundle gets. */
   smokeEnv: (task: string) => Record<string, string>;
   /** Run against the bundle in an isolated copy, with the layer on NODE_PATH as Lambda sets it up. */
@@ -63,9 +66,11 @@ const FUNCTIONS: FunctionBundle[] = [
     name: 'api',
     entry: 'src/lambda-api.ts',
     files: ['policy.yaml'],
+    folders: [{ from: 'dist/console', to: 'console' }],
     // As deployed (infra/careplus-stack.ts): the policy from the bundle, jobs sent to a queue (never reached here).
     smokeEnv: (task) => ({
       CAREPLUS_POLICY_FILE: join(task, 'policy.yaml'),
+      CAREPLUS_CONSOLE_DIR: join(task, 'console'),
       CAREPLUS_EXPORT_DISPATCH: 'sqs',
       CAREPLUS_EXPORT_QUEUE_URL: 'http://127.0.0.1:9/000000000000/smoke',
     }),
@@ -83,6 +88,11 @@ const FUNCTIONS: FunctionBundle[] = [
       const res = await handler(e, {});
       if (res.statusCode !== 200 || JSON.parse(res.body).data.__typename !== 'Query') {
         throw new Error('graphql: ' + JSON.stringify(res));
+      }
+      const page = await handler(event('GET', '/console/'), {});
+      const html = Buffer.from(page.body || '', 'base64').toString('utf8');
+      if (page.statusCode !== 200 || !html.includes('assets/console.js') || !page.headers['Content-Security-Policy']) {
+        throw new Error('console: ' + JSON.stringify({ statusCode: page.statusCode, headers: page.headers }));
       }
     })().catch((err) => { console.error(err); process.exit(1); });`,
   },
@@ -154,6 +164,11 @@ async function bundleFunction(fn: FunctionBundle): Promise<string> {
     filter: (src) => statSync(src).isDirectory() || /\.(ya?ml|json)$/.test(src),
   });
   for (const file of fn.files) cpSync(join(ROOT, file), join(dir, file));
+  for (const folder of fn.folders ?? []) {
+    const from = join(ROOT, folder.from);
+    if (!existsSync(from)) throw new Error(`${fn.name}: ${folder.from} does not exist: run \`npm run build\` first`);
+    cpSync(from, join(dir, folder.to), { recursive: true });
+  }
   return dir;
 }
 

@@ -149,6 +149,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     downloads?.(app);
     feedRoute({ feeds, store: rt.store, logger, authenticate, anonymous: callerOrAnonymous(null) })(app);
     consoleRoute({
+      dir: config.consoleDir,
       logger,
       authenticate,
       mayUseGraphiql: (caller) => caller !== null && access.can(caller, 'canUseGraphiql'),

@@ -15,6 +15,8 @@ export interface AppConfig {
   publicUrl: string;
   lakeDir: string;
   datasetsDir: string;
+  /** The built web console (`npm run build` writes `dist/console/`; the API Lambda's bundle carries it). */
+  consoleDir: string;
   /** Local folder for staging objects and DuckDB spill files. */
   cacheDir: string;
   storage: 'local' | 's3';
@@ -199,6 +201,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
     publicUrl: r.url('CAREPLUS_PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     lakeDir,
     datasetsDir: resolve(cwd, r.string('CAREPLUS_DATASETS_DIR', join(projectRoot(), 'datasets'))),
+    consoleDir: resolve(cwd, r.string('CAREPLUS_CONSOLE_DIR', join(projectRoot(), 'dist', 'console'))),
     cacheDir: resolve(cwd, r.string('CAREPLUS_CACHE_DIR', join(lakeDir, '.cache'))),
     storage,
     s3: {

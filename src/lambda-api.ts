@@ -12,6 +12,8 @@ import { type ApiContext, type ApiServices, callerOrAnonymous, createApiContext 
 import { createErrorFormatter } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
+import { CONSOLE_PATH } from './http/console-route.js';
+import { createLambdaConsoleHandler } from './lambda-console.js';
 import { createLambdaFeedHandler } from './lambda-feed.js';
 import { FEEDS_PATH } from './services/feed-service.js';
 
@@ -26,7 +28,8 @@ import { FEEDS_PATH } from './services/feed-service.js';
  * the job and sends its id to the export queue (CAREPLUS_EXPORT_DISPATCH=sqs, required here); the export worker
  * (src/lambda-export-worker.ts) runs it. `export(id)`, `exports` and `cancelExport` read and change the job records
  * every process shares. BI feeds (`GET /feeds/<name>.csv`) are answered by src/lambda-feed.ts: a redirect to the
- * result's presigned S3 URL, as a Lambda answer cannot stream a large body.
+ * result's presigned S3 URL, as a Lambda answer cannot stream a large body. The web console (`/console/`) is answered
+ * by src/lambda-console.ts from the files the bundle carries (CAREPLUS_CONSOLE_DIR).
  *
  * The rate limit is per container (each Lambda instance keeps its own buckets): an upper bound per instance, not
  * per key across the fleet; API Gateway throttling is the fleet-wide limit.
@@ -42,7 +45,7 @@ export type ApiLambdaHandler = (
  */
 export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler; close(): Promise<void> } {
   const logger = new JsonLogger(config.logLevel).child({ component: 'api-lambda' });
-  let graphql: Promise<{ handle: ApiLambdaHandler; feed: ApiLambdaHandler; close(): Promise<void> }> | undefined;
+  let graphql: Promise<BuiltHandlers> | undefined;
   const handler: ApiLambdaHandler = async (event, context) => {
     if (event.rawPath === '/healthz') {
       return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
@@ -62,7 +65,9 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
       throw err;
     });
     const built = await graphql;
-    return event.rawPath.startsWith(`${FEEDS_PATH}/`) ? built.feed(event, context) : built.handle(event, context);
+    if (event.rawPath.startsWith(`${FEEDS_PATH}/`)) return built.feed(event, context);
+    if (event.rawPath === CONSOLE_PATH || event.rawPath.startsWith(`${CONSOLE_PATH}/`)) return built.console(event);
+    return built.handle(event, context);
   };
   const close = async (): Promise<void> => {
     const built = await graphql?.catch(() => undefined);
@@ -72,10 +77,15 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
   return { handler, close };
 }
 
-async function createGraphqlHandler(
-  config: AppConfig,
-  logger: Logger,
-): Promise<{ handle: ApiLambdaHandler; feed: ApiLambdaHandler; close(): Promise<void> }> {
+/** The handlers built on the first request: GraphQL, BI feeds and the web console. */
+interface BuiltHandlers {
+  handle: ApiLambdaHandler;
+  feed: ApiLambdaHandler;
+  console: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+  close(): Promise<void>;
+}
+
+async function createGraphqlHandler(config: AppConfig, logger: Logger): Promise<BuiltHandlers> {
   if (config.exports.dispatch !== 'sqs') {
     throw new ConfigError(
       'the API Lambda cannot run export jobs itself (a container is frozen once it answers): set CAREPLUS_EXPORT_DISPATCH=sqs and CAREPLUS_EXPORT_QUEUE_URL',
@@ -127,8 +137,15 @@ async function createGraphqlHandler(
     authenticate: (headers) => composed.authenticate({ headers }),
     anonymous: callerOrAnonymous(null),
   });
+  const consolePages = createLambdaConsoleHandler({
+    dir: config.consoleDir,
+    logger,
+    authenticate: (headers) => composed.authenticate({ headers }),
+    mayUseGraphiql: (caller) => caller !== null && access.can(caller, 'canUseGraphiql'),
+  });
   return {
     feed,
+    console: consolePages,
     async handle(event, context) {
       // The integration's handler is promise-based; the callback argument of the Lambda signature is unused.
       const result = await lambdaHandler(event, context, () => undefined);

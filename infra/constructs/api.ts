@@ -37,6 +37,20 @@ export const API_ROUTES = [
       'by the API itself (src/lambda-feed.ts); an API Gateway authorizer would duplicate that check.',
   },
   {
+    path: '/console',
+    methods: [HttpMethod.GET],
+    noAuthorizerReason:
+      "The web console's pages and assets are public files that carry no data; the pages send the API key a user " +
+      'pastes to /graphql, where the API checks it (src/lambda-console.ts).',
+  },
+  {
+    path: '/console/{proxy+}',
+    methods: [HttpMethod.GET],
+    noAuthorizerReason:
+      "The web console's pages and assets are public files that carry no data; its GraphiQL access check " +
+      'authenticates the caller itself (src/lambda-console.ts).',
+  },
+  {
     path: '/healthz',
     methods: [HttpMethod.GET],
     noAuthorizerReason:
@@ -48,7 +62,8 @@ export const API_ROUTES = [
  * The GraphQL API as a Lambda function (Apollo's Lambda integration, src/lambda-api.ts) behind an API Gateway
  * HTTP API. HTTP APIs carry no websockets, so the `exportUpdated` subscription is not served here; clients poll
  * `export(id)`. Callers authenticate with `Authorization: Bearer <key>`, checked by the API itself. BI feeds are
- * served at `GET /feeds/<name>.csv` (a redirect to the result's presigned S3 URL, see src/lambda-feed.ts).
+ * served at `GET /feeds/<name>.csv` (a redirect to the result's presigned S3 URL, see src/lambda-feed.ts), and the
+ * web console at `/console/` (src/lambda-console.ts).
  */
 export class GraphqlApi extends Construct {
   readonly handler: ServiceFunction;
@@ -114,5 +129,7 @@ export class GraphqlApi extends Construct {
     this.url = this.httpApi.apiEndpoint;
     // Feed URLs (`createFeed`) name the API's own endpoint.
     this.handler.function.addEnvironment('CAREPLUS_PUBLIC_URL', this.url);
+    // The web console's files, carried by the bundle (scripts/build-bundles.ts).
+    this.handler.function.addEnvironment('CAREPLUS_CONSOLE_DIR', '/var/task/console');
   }
 }

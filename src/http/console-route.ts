@@ -75,23 +75,9 @@ export function consoleRoute(deps: ConsoleRouteDeps): (app: Express) => void {
     });
     app.get(`${CONSOLE_PATH}/graphiql`, page('graphiql.html'));
     app.get(`${CONSOLE_PATH}/api/graphiql-access`, (req, res) => {
-      deps
-        .authenticate(req)
-        .then((caller) => {
-          res.set('Cache-Control', 'no-store').json({ allowed: mayUseGraphiql(caller) });
-        })
-        .catch((err: unknown) => {
-          const app = err instanceof AppError ? err : err instanceof GraphQLError ? err.originalError : undefined;
-          if (app instanceof AppError && (app.code === 'UNAUTHENTICATED' || app.code === 'FORBIDDEN')) {
-            res
-              .status(app.code === 'UNAUTHENTICATED' ? 401 : 403)
-              .set('Cache-Control', 'no-store')
-              .json({ error: { code: app.code, message: app.message } });
-            return;
-          }
-          logger.error('graphiql access check failed', { error: err instanceof Error ? err.message : String(err) });
-          res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
-        });
+      void graphiqlAccessAnswer(() => deps.authenticate(req), mayUseGraphiql, logger).then(({ status, body }) => {
+        res.status(status).set('Cache-Control', 'no-store').json(body);
+      });
     });
     app.use(
       `${CONSOLE_PATH}/assets`,
@@ -107,13 +93,40 @@ export function consoleRoute(deps: ConsoleRouteDeps): (app: Express) => void {
   };
 }
 
+/**
+ * `GET /console/api/graphiql-access`, wherever it is served from: `{ allowed }` for the caller, 401 or 403 with the
+ * error for a request whose credentials are refused, 500 (logged, masked) for anything else.
+ */
+export async function graphiqlAccessAnswer(
+  authenticate: () => Promise<Caller | null>,
+  mayUseGraphiql: (caller: Caller | null) => boolean,
+  logger: Logger,
+): Promise<{ status: number; body: unknown }> {
+  try {
+    return { status: 200, body: { allowed: mayUseGraphiql(await authenticate()) } };
+  } catch (err) {
+    const app = err instanceof AppError ? err : err instanceof GraphQLError ? err.originalError : undefined;
+    if (app instanceof AppError && (app.code === 'UNAUTHENTICATED' || app.code === 'FORBIDDEN')) {
+      return {
+        status: app.code === 'UNAUTHENTICATED' ? 401 : 403,
+        body: { error: { code: app.code, message: app.message } },
+      };
+    }
+    logger.error('graphiql access check failed', { error: err instanceof Error ? err.message : String(err) });
+    return { status: 500, body: { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } } };
+  }
+}
+
+/** Headers of every console answer (pages and assets), wherever it is served from. */
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+});
+
 function securityHeaders(res: Response): void {
-  res.set({
-    'Content-Security-Policy': CSP,
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-    'X-Frame-Options': 'DENY',
-  });
+  res.set(CONSOLE_SECURITY_HEADERS);
 }
 
 /** `<project root>/dist/console`, the project root being the nearest folder above this module with package.json. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -674,3 +675,58 @@ describe('BI feeds on the API Lambda (GET /feeds/<name>.csv)', () => {
     expect(parseCsv(body)).toEqual(EXPECTED);
   });
 });
+
+describe('the web console on the API Lambda (GET /console/...)', () => {
+  function get(path: string, headers: Record<string, string> = {}): Promise<APIGatewayProxyResultV2Like> {
+    const event = httpEvent('GET', undefined, undefined);
+    return api.handler(
+      {
+        ...event,
+        routeKey: 'GET /console/{proxy+}',
+        rawPath: path,
+        headers,
+        requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path } },
+        body: undefined,
+      } as APIGatewayProxyEventV2,
+      LAMBDA_CONTEXT,
+    ) as Promise<APIGatewayProxyResultV2Like>;
+  }
+  const bodyOf = (res: APIGatewayProxyResultV2Like): string =>
+    res.isBase64Encoded === true ? Buffer.from(res.body ?? '', 'base64').toString('utf8') : (res.body ?? '');
+
+  it('serves the pages and assets the server serves, with the same security headers and revalidation', async () => {
+    const built = join(ROOT, 'dist', 'console');
+    expect((await get('/console')).headers?.['Location']).toBe('/console/');
+    const page = await get('/console/');
+    expect(page.statusCode).toBe(200);
+    expect(bodyOf(page)).toBe(readFileSync(join(built, 'index.html'), 'utf8'));
+    expect(page.headers).toMatchObject({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': expect.stringContaining("default-src 'self'") as unknown,
+      'X-Frame-Options': 'DENY',
+    });
+    const script = await get('/console/assets/console.js');
+    expect(script.headers?.['Content-Type']).toBe('text/javascript; charset=utf-8');
+    expect(bodyOf(script)).toBe(readFileSync(join(built, 'assets', 'console.js'), 'utf8'));
+    const again = await get('/console/assets/console.js', { 'if-none-match': String(script.headers?.['ETag']) });
+    expect({ status: again.statusCode, body: again.body }).toEqual({ status: 304, body: undefined });
+    for (const path of ['/console/assets/..%2Findex.html', '/console/assets/../index.html', '/console/nope']) {
+      expect((await get(path)).statusCode).toBe(404);
+    }
+  });
+
+  it('answers the GraphQL page’s access check from the caller’s key and the policy', async () => {
+    const anonymous = await get('/console/api/graphiql-access');
+    expect(anonymous.statusCode).toBe(401);
+    const analyst = await get('/console/api/graphiql-access', { authorization: `Bearer ${keys.analyst}` });
+    expect([analyst.statusCode, JSON.parse(analyst.body ?? '{}')]).toEqual([200, { allowed: true }]);
+  });
+});
+
+/** The structured result of the API Lambda (the handler always returns one). */
+interface APIGatewayProxyResultV2Like {
+  statusCode?: number;
+  headers?: Record<string, string | number | boolean>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}

@@ -1,6 +1,6 @@
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { App, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BUNDLE_CONTENTS, type BundleDirs, CareplusStack } from '../../infra/careplus-stack.js';
@@ -12,7 +12,7 @@ import { DatasetRegistry } from '../../src/services/dataset-registry.js';
  * Synthesises the stack for an infra test file, offline and without bundling: the Lambda code and the DuckDB
  * layer are stand-in folders in a temp dir (`npm run synth` builds the real ones; the template only records
  * their content hash), each holding a stand-in `index.js` and, as the real bundles do, the repository's
- * `datasets/` and (the API's) `policy.yaml`. Each test file synthesises once, in `beforeAll`.
+ * `datasets/` and (the API's) `policy.yaml` and console page. Each test file synthesises once, in `beforeAll`.
  */
 export interface SynthesisedStack {
   app: App;
@@ -55,6 +55,8 @@ export async function synthesiseStack(options: SynthesisOptions = {}): Promise<S
       } else if (entry === 'datasets') {
         cpSync(join(REPO_ROOT, 'datasets'), join(d, 'datasets'), { recursive: true });
       } else {
+        // The console's page stands in for the built console the real bundle carries (`console/index.html`).
+        mkdirSync(dirname(join(d, entry)), { recursive: true });
         copyFileSync(join(REPO_ROOT, entry), join(d, entry));
       }
     }

@@ -41,7 +41,7 @@ describe('the stack', () => {
     expect(counts).toEqual({
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::ApiGatewayV2::Integration': 1,
-      'AWS::ApiGatewayV2::Route': 5,
+      'AWS::ApiGatewayV2::Route': 7,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::Athena::WorkGroup': 1,
       'AWS::Glue::Database': 1,
@@ -51,7 +51,7 @@ describe('the stack', () => {
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Function': 4,
       'AWS::Lambda::LayerVersion': 1,
-      'AWS::Lambda::Permission': 6,
+      'AWS::Lambda::Permission': 8,
       'AWS::Logs::LogGroup': 5,
       'AWS::S3::Bucket': 4,
       'AWS::S3::BucketPolicy': 4,
@@ -378,19 +378,21 @@ describe('GraphQL API', () => {
           CAREPLUS_POLICY_FILE: '/var/task/policy.yaml',
           // Feed URLs name the API's own endpoint.
           CAREPLUS_PUBLIC_URL: cfn(s.stack.api.httpApi.apiEndpoint),
+          CAREPLUS_CONSOLE_DIR: '/var/task/console',
         }),
       },
     });
   });
 
-  it('ships the repository’s policy.yaml in its code asset, where CAREPLUS_POLICY_FILE points', () => {
+  it('ships the repository’s policy.yaml and the console in its code asset, where CAREPLUS_POLICY_FILE and CAREPLUS_CONSOLE_DIR point', () => {
     expect(POLICY_FILE_IN_LAMBDA).toBe('/var/task/policy.yaml');
     const fn = Object.values(resources('AWS::Lambda::Function')).find(
       (f) => JSON.stringify(f.Properties['Role']) === JSON.stringify(cfn(s.stack.api.handler.role.roleArn)),
     )!;
     const hash = (fn.Properties['Code'] as { S3Key: string }).S3Key.replace(/\.zip$/, '');
     const asset = join(s.app.outdir, `asset.${hash}`);
-    expect(readdirSync(asset).sort()).toEqual(['datasets', 'index.js', 'policy.yaml']);
+    expect(readdirSync(asset).sort()).toEqual(['console', 'datasets', 'index.js', 'policy.yaml']);
+    expect(readdirSync(join(asset, 'console'))).toContain('index.html');
     expect(readFileSync(join(asset, 'policy.yaml'))).toEqual(readFileSync(join(REPO_ROOT, 'policy.yaml')));
   });
 
@@ -413,10 +415,12 @@ describe('GraphQL API', () => {
     }
   });
 
-  it('is an HTTP API with POST and GET /graphql, GET and HEAD /feeds/{file} and GET /healthz, proxied to the function with payload 2.0', () => {
+  it('is an HTTP API with POST and GET /graphql, GET and HEAD /feeds/{file}, GET /console and GET /healthz, proxied to the function with payload 2.0', () => {
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
     const routes = Object.values(resources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties['RouteKey']);
     expect(routes.sort()).toEqual([
+      'GET /console',
+      'GET /console/{proxy+}',
       'GET /feeds/{file}',
       'GET /graphql',
       'GET /healthz',
