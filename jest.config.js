@@ -25,6 +25,7 @@ module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    // The API Lambda's console test reads the built console (dist/console): `npm test` builds first.
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     { ...common, displayName: 'realdata', testMatch: ['<rootDir>/test/realdata/**/*.test.ts'] },
     // Headless Debian Chromium (scripts/ensure-chromium.sh) driven by playwright-core; needs `npm run build`.

@@ -25,6 +25,8 @@ import { ApiKeyStore } from '../src/auth/key-store.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const OUT = join(ROOT, 'dist', 'bundles');
+/** Largest file of a copied folder (the console) the API function can answer: 6 MB of payload, base64 is 4/3. */
+const MAX_SERVED_FILE_BYTES = 4 * 1024 * 1024;
 /** Lambda's limit on a function's unzipped code plus layers. */
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 /** The Lambda functions run on x86_64 Linux (infra/constructs/service-function.ts); their binding must match. */
@@ -168,6 +170,15 @@ async function bundleFunction(fn: FunctionBundle): Promise<string> {
     const from = join(ROOT, folder.from);
     if (!existsSync(from)) throw new Error(`${fn.name}: ${folder.from} does not exist: run \`npm run build\` first`);
     cpSync(from, join(dir, folder.to), { recursive: true });
+    // The API function answers each file in one Lambda payload (6 MB, base64 in it): refuse what could not be served.
+    for (const entry of readdirSync(join(dir, folder.to), { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (entry.isFile() && statSync(path).size > MAX_SERVED_FILE_BYTES) {
+        throw new Error(
+          `${fn.name}: ${relative(dir, path)} is over ${MAX_SERVED_FILE_BYTES} bytes, more than a Lambda answer holds`,
+        );
+      }
+    }
   }
   return dir;
 }

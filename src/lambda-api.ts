@@ -12,7 +12,7 @@ import { type ApiContext, type ApiServices, callerOrAnonymous, createApiContext 
 import { createErrorFormatter } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
-import { CONSOLE_PATH } from './http/console-route.js';
+import { CONSOLE_PATH, graphiqlAccessAnswer } from './http/console-route.js';
 import { createLambdaConsoleHandler } from './lambda-console.js';
 import { createLambdaFeedHandler } from './lambda-feed.js';
 import { FEEDS_PATH } from './services/feed-service.js';
@@ -46,6 +46,18 @@ export type ApiLambdaHandler = (
 export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler; close(): Promise<void> } {
   const logger = new JsonLogger(config.logLevel).child({ component: 'api-lambda' });
   let graphql: Promise<BuiltHandlers> | undefined;
+  const built = (): Promise<BuiltHandlers> =>
+    (graphql ??= createGraphqlHandler(config, logger).catch((err: unknown) => {
+      // A failed start is retried by the next request instead of failing the container for its lifetime.
+      graphql = undefined;
+      throw err;
+    }));
+  // The console's files need nothing built: only its GraphiQL access check waits for the runtime.
+  const consolePages = createLambdaConsoleHandler({
+    dir: config.consoleDir,
+    logger,
+    checkGraphiqlAccess: async (headers) => (await built()).graphiqlAccess(headers),
+  });
   const handler: ApiLambdaHandler = async (event, context) => {
     if (event.rawPath === '/healthz') {
       return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
@@ -59,15 +71,10 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
         body: JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] }),
       };
     }
-    graphql ??= createGraphqlHandler(config, logger).catch((err: unknown) => {
-      // A failed start is retried by the next request instead of failing the container for its lifetime.
-      graphql = undefined;
-      throw err;
-    });
-    const built = await graphql;
-    if (event.rawPath.startsWith(`${FEEDS_PATH}/`)) return built.feed(event, context);
-    if (event.rawPath === CONSOLE_PATH || event.rawPath.startsWith(`${CONSOLE_PATH}/`)) return built.console(event);
-    return built.handle(event, context);
+    if (event.rawPath === CONSOLE_PATH || event.rawPath.startsWith(`${CONSOLE_PATH}/`)) return consolePages(event);
+    const handlers = await built();
+    if (event.rawPath.startsWith(`${FEEDS_PATH}/`)) return handlers.feed(event, context);
+    return handlers.handle(event, context);
   };
   const close = async (): Promise<void> => {
     const built = await graphql?.catch(() => undefined);
@@ -81,7 +88,8 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
 interface BuiltHandlers {
   handle: ApiLambdaHandler;
   feed: ApiLambdaHandler;
-  console: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+  /** The console's GraphiQL access check for a request's headers (see graphiqlAccessAnswer). */
+  graphiqlAccess: (headers: Record<string, string | undefined>) => Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
 
@@ -137,15 +145,14 @@ async function createGraphqlHandler(config: AppConfig, logger: Logger): Promise<
     authenticate: (headers) => composed.authenticate({ headers }),
     anonymous: callerOrAnonymous(null),
   });
-  const consolePages = createLambdaConsoleHandler({
-    dir: config.consoleDir,
-    logger,
-    authenticate: (headers) => composed.authenticate({ headers }),
-    mayUseGraphiql: (caller) => caller !== null && access.can(caller, 'canUseGraphiql'),
-  });
   return {
     feed,
-    console: consolePages,
+    graphiqlAccess: (headers) =>
+      graphiqlAccessAnswer(
+        () => composed.authenticate({ headers }),
+        (caller) => caller !== null && access.can(caller, 'canUseGraphiql'),
+        logger,
+      ),
     async handle(event, context) {
       // The integration's handler is promise-based; the callback argument of the Lambda signature is unused.
       const result = await lambdaHandler(event, context, () => undefined);

@@ -2,17 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Caller } from './graphql/context.js';
-import { CONSOLE_PATH, CONSOLE_SECURITY_HEADERS, graphiqlAccessAnswer } from './http/console-route.js';
+import { CONSOLE_PATH, CONSOLE_SECURITY_HEADERS } from './http/console-route.js';
 import type { Logger } from './ports/logger.js';
 
 export interface LambdaConsoleDeps {
   /** The built console: `index.html`, `graphiql.html`, `assets/`. */
   dir: string;
   logger: Logger;
-  /** The caller of a request from its headers, as the GraphQL endpoint resolves it; throws alike. */
-  authenticate: (headers: Record<string, string | undefined>) => Promise<Caller | null>;
-  mayUseGraphiql: (caller: Caller | null) => boolean;
+  /** `GET /console/api/graphiql-access` for a request's headers (graphiqlAccessAnswer over the API's policy). */
+  checkGraphiqlAccess: (headers: Record<string, string | undefined>) => Promise<{ status: number; body: unknown }>;
 }
 
 /** Content types of what the console build holds. */
@@ -20,8 +18,10 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
+  '.map': 'application/json; charset=utf-8',
   '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.ttf': 'font/ttf',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
@@ -75,11 +75,11 @@ export function createLambdaConsoleHandler(
         : text(404, 'Not found');
     }
     const headers = { ...CONSOLE_SECURITY_HEADERS, 'Cache-Control': 'no-cache', ETag: file.etag };
-    if (event.headers['if-none-match'] === file.etag) return { statusCode: 304, headers };
+    if (matches(event.headers['if-none-match'], file.etag)) return { statusCode: 304, headers };
     return {
       statusCode: 200,
       headers: { ...headers, 'Content-Type': file.type },
-      body: event.requestContext.http.method === 'HEAD' ? '' : file.body,
+      body: file.body,
       isBase64Encoded: true,
     };
   };
@@ -90,11 +90,7 @@ export function createLambdaConsoleHandler(
       if (path === `${CONSOLE_PATH}/`) return await serveFile('index.html', event);
       if (path === `${CONSOLE_PATH}/graphiql`) return await serveFile('graphiql.html', event);
       if (path === `${CONSOLE_PATH}/api/graphiql-access`) {
-        const { status, body } = await graphiqlAccessAnswer(
-          () => deps.authenticate(event.headers),
-          deps.mayUseGraphiql,
-          logger,
-        );
+        const { status, body } = await deps.checkGraphiqlAccess(event.headers);
         return json(status, body);
       }
       const asset = path.startsWith(`${CONSOLE_PATH}/assets/`) ? path.slice(`${CONSOLE_PATH}/assets/`.length) : '';
@@ -105,6 +101,15 @@ export function createLambdaConsoleHandler(
       return json(500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
     }
   };
+}
+
+/** `If-None-Match` (a list, weak tags compared weakly, `*`) against the file's tag, as RFC 9110 §13.1.2 says. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === etag;
+  });
 }
 
 function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {

@@ -710,8 +710,38 @@ describe('the web console on the API Lambda (GET /console/...)', () => {
     expect(bodyOf(script)).toBe(readFileSync(join(built, 'assets', 'console.js'), 'utf8'));
     const again = await get('/console/assets/console.js', { 'if-none-match': String(script.headers?.['ETag']) });
     expect({ status: again.statusCode, body: again.body }).toEqual({ status: 304, body: undefined });
+    // A list, a weak tag: compared as RFC 9110 says.
+    const listed = await get('/console/assets/console.js', {
+      'if-none-match': `"other", W/${String(script.headers?.['ETag'])}`,
+    });
+    expect(listed.statusCode).toBe(304);
+    const graphiql = await get('/console/graphiql');
+    expect(bodyOf(graphiql)).toBe(readFileSync(join(built, 'graphiql.html'), 'utf8'));
     for (const path of ['/console/assets/..%2Findex.html', '/console/assets/../index.html', '/console/nope']) {
       expect((await get(path)).statusCode).toBe(404);
+    }
+  });
+
+  it('serves the console’s files even when the API cannot start (the check that needs it answers 500)', async () => {
+    // No queue configured: the GraphQL runtime refuses to start on Lambda.
+    const broken = createApiLambda(
+      loadConfig({ CAREPLUS_LAKE_DIR: join(scratch, 'broken-lake'), CAREPLUS_LOG_LEVEL: 'silent' }, scratch),
+    );
+    try {
+      const event = httpEvent('GET', undefined, undefined);
+      const at = (path: string): APIGatewayProxyEventV2 =>
+        ({
+          ...event,
+          rawPath: path,
+          headers: {},
+          requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path } },
+          body: undefined,
+        }) as APIGatewayProxyEventV2;
+      expect((await broken.handler(at('/console/'), LAMBDA_CONTEXT)).statusCode).toBe(200);
+      expect((await broken.handler(at('/console/api/graphiql-access'), LAMBDA_CONTEXT)).statusCode).toBe(500);
+      await expect(broken.handler(at('/graphql'), LAMBDA_CONTEXT)).rejects.toThrow('CAREPLUS_EXPORT_DISPATCH=sqs');
+    } finally {
+      await broken.close();
     }
   });
 
