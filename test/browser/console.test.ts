@@ -9,12 +9,12 @@ import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { ingestRawBucket } from '../../src/commands/start.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import { GetPipelineDocument } from '../../src/generated/graphql.js';
 import { writeSample } from '../../src/sample/write-sample.js';
 import type { ApiServer } from '../../src/server.js';
 import { buildConsole } from '../../scripts/build-console.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { testConfig } from '../support/test-config.js';
 
 /**
  * The web console end to end in headless Chromium: Debian's system browser (scripts/ensure-chromium.sh) driven by
@@ -96,19 +96,7 @@ if (!existsSync(CHROMIUM)) {
       await buildConsole(PROJECT, { typecheck: false });
       await mkdir(SCREENSHOTS, { recursive: true });
       root = await mkdtemp(join(tmpdir(), 'careplus-browser-'));
-      const config = loadConfig(
-        {
-          CAREPLUS_LAKE_DIR: join(root, 'lake'),
-          CAREPLUS_CACHE_DIR: join(root, 'cache'),
-          CAREPLUS_HOST: '127.0.0.1',
-          CAREPLUS_PORT: '0',
-          CAREPLUS_ENV: 'test',
-          CAREPLUS_LOG_LEVEL: 'silent',
-          CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-          CAREPLUS_DUCKDB_THREADS: '2',
-        },
-        root,
-      );
+      const config = testConfig(root);
       rt = await createRuntime(config, { logger: new JsonLogger('silent') });
       // 30 days: tickets close after about ten days, so the 'Closed' filter has about a hundred rows.
       const manifest = await writeSample(rt.store, { days: 30 });

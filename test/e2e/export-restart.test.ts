@@ -6,7 +6,6 @@ import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { createApi, ensureSigningSecret, SIGNING_SECRET_KEY } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import { GetExportDocument, type GetExportQuery, RequestExportDocument } from '../../src/generated/graphql.js';
 import type { ApiServer } from '../../src/server.js';
 import { writeEvents, writeTickets } from '../support/export-api-data.js';
@@ -14,6 +13,7 @@ import { fetchBytes } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
 import { exportResultPrefix } from '../../src/domain/export-job.js';
+import { testConfig } from '../support/test-config.js';
 
 const EVENTS = 2_000_000;
 
@@ -36,18 +36,7 @@ afterAll(async () => {
 async function serve(
   env: Record<string, string> = {},
 ): Promise<{ rt: Runtime; api: ApiServer; client: GraphQLTestClient; stop(): Promise<void> }> {
-  const config = loadConfig(
-    {
-      CAREPLUS_LAKE_DIR: join(lake.root, 'lake'),
-      CAREPLUS_CACHE_DIR: join(lake.root, 'cache'),
-      CAREPLUS_PORT: '0',
-      CAREPLUS_ENV: 'test',
-      CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-      CAREPLUS_DUCKDB_THREADS: '2',
-      ...env,
-    },
-    lake.root,
-  );
+  const config = testConfig(lake.root, env);
   const rt = await createRuntime(config, { logger: new JsonLogger('silent') });
   const api = createApi(rt);
   await api.start();

@@ -6,7 +6,6 @@ import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import {
   CreateFeedDocument,
   DeleteFeedDocument,
@@ -17,6 +16,7 @@ import type { ApiServer } from '../../src/server.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { testConfig } from '../support/test-config.js';
 
 /**
  * BI feeds over real HTTP: the API as `careplus serve` composes it (real API keys and policy), over a temporary lake
@@ -70,19 +70,7 @@ describe('BI feed over HTTP', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'careplus-feed-'));
-    const config = loadConfig(
-      {
-        CAREPLUS_LAKE_DIR: join(root, 'lake'),
-        CAREPLUS_CACHE_DIR: join(root, 'cache'),
-        CAREPLUS_HOST: '127.0.0.1',
-        CAREPLUS_PORT: '0',
-        CAREPLUS_ENV: 'test',
-        CAREPLUS_LOG_LEVEL: 'silent',
-        CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-        CAREPLUS_DUCKDB_THREADS: '2',
-      },
-      root,
-    );
+    const config = testConfig(root);
     rt = await createRuntime(config, { logger: new JsonLogger('silent') });
     await ingest('support_events/2024/01/01/day-one.csv', DAY_ONE);
     const keys = new ApiKeyStore(rt.store);

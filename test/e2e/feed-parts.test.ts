@@ -5,12 +5,12 @@ import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import { CreateFeedDocument } from '../../src/generated/graphql.js';
 import type { ApiServer } from '../../src/server.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { testConfig } from '../support/test-config.js';
 
 /**
  * A feed whose export is split into several gzipped parts, each with the Excel BOM and the header: the feed URL
@@ -43,21 +43,10 @@ describe('BI feed of a multi-part gzip export', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'careplus-feed-parts-'));
-    const config = loadConfig(
-      {
-        CAREPLUS_LAKE_DIR: join(root, 'lake'),
-        CAREPLUS_CACHE_DIR: join(root, 'cache'),
-        CAREPLUS_HOST: '127.0.0.1',
-        CAREPLUS_PORT: '0',
-        CAREPLUS_ENV: 'test',
-        CAREPLUS_LOG_LEVEL: 'silent',
-        CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-        CAREPLUS_DUCKDB_THREADS: '2',
-        // The smallest part size allowed (1 MiB): 30,000 rows of ~75 bytes make three parts.
-        CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024),
-      },
-      root,
-    );
+    const config = testConfig(root, {
+      // The smallest part size allowed (1 MiB): 30,000 rows of ~75 bytes make three parts.
+      CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024),
+    });
     rt = await createRuntime(config, { logger: new JsonLogger('silent') });
     const key = 'support_events/2024/02/01/many.csv';
     await rt.store.put('raw', key, rawLines(), { contentType: 'text/csv' });

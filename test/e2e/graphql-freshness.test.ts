@@ -6,9 +6,9 @@ import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import type { ApiServer } from '../../src/server.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
+import { testConfig } from '../support/test-config.js';
 
 /**
  * Metadata stays exact while the ETL runs in ANOTHER process. The API, composed as `careplus serve` composes it, keeps
@@ -110,19 +110,7 @@ describe('metadata while `careplus ingest` runs in another process', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'careplus-fresh-'));
     await mkdir(join(root, 'incoming'), { recursive: true });
-    const config = loadConfig(
-      {
-        CAREPLUS_LAKE_DIR: join(root, 'lake'),
-        CAREPLUS_CACHE_DIR: join(root, 'cache'),
-        CAREPLUS_HOST: '127.0.0.1',
-        CAREPLUS_PORT: '0',
-        CAREPLUS_ENV: 'test',
-        CAREPLUS_LOG_LEVEL: 'silent',
-        CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-        CAREPLUS_DUCKDB_THREADS: '1',
-      },
-      root,
-    );
+    const config = testConfig(root, { CAREPLUS_DUCKDB_THREADS: '1' });
     rt = await createRuntime(config, { logger: new JsonLogger('silent') });
     key = (await new ApiKeyStore(rt.store).create({ name: 'bi-tool', role: 'analyst' })).plaintext;
     api = createApi(rt);

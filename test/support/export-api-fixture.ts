@@ -1,9 +1,7 @@
-import { join } from 'node:path';
 import type { Express } from 'express';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { type ApiComposition, composeApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
-import { loadConfig } from '../../src/config.js';
 import { AppError } from '../../src/domain/errors.js';
 import { type GetExportQuery, GetExportDocument } from '../../src/generated/graphql.js';
 import type { Caller } from '../../src/graphql/context.js';
@@ -12,6 +10,7 @@ import { toRequestError } from '../../src/graphql/errors.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { type ApiServer, type AuthRequest, createApiServer } from '../../src/server.js';
 import { GraphQLTestClient } from './graphql-client.js';
+import { testConfig } from './test-config.js';
 
 /** The HMAC secret the export API tests configure, so that a test can sign (expired) links itself. */
 export const TEST_SIGNING_SECRET = 'e2e-export-secret-of-at-least-thirty-two-bytes';
@@ -57,23 +56,12 @@ export interface StartExportApiOptions {
  * createApiServer), on 127.0.0.1 with a free port, with the test `authenticate`.
  */
 export async function startExportApi(options: StartExportApiOptions): Promise<ExportApi> {
-  const config = loadConfig(
-    {
-      CAREPLUS_LAKE_DIR: join(options.root, 'lake'),
-      CAREPLUS_CACHE_DIR: join(options.root, 'cache'),
-      CAREPLUS_HOST: '127.0.0.1',
-      CAREPLUS_PORT: '0',
-      CAREPLUS_ENV: 'test',
-      CAREPLUS_LOG_LEVEL: 'silent',
-      CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-      CAREPLUS_DUCKDB_THREADS: '2',
-      CAREPLUS_SIGNING_SECRET: TEST_SIGNING_SECRET,
-      // A rate budget no test of exports runs out of; the limit itself is tested in hostile-input.test.ts.
-      CAREPLUS_RATE_LIMIT_PER_MINUTE: '1000000',
-      ...options.env,
-    },
-    options.root,
-  );
+  const config = testConfig(options.root, {
+    CAREPLUS_SIGNING_SECRET: TEST_SIGNING_SECRET,
+    // A rate budget no test of exports runs out of; the limit itself is tested in hostile-input.test.ts.
+    CAREPLUS_RATE_LIMIT_PER_MINUTE: '1000000',
+    ...options.env,
+  });
   const logger = options.logger ?? new JsonLogger('silent');
   const rt = await createRuntime(config, { logger });
   // Links name the address the server gets (port 0): read when a link is issued, after start.

@@ -6,7 +6,7 @@ import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi, createApiAccess } from '../../src/composition-api.js';
 import { createRuntime } from '../../src/composition.js';
-import { type AppConfig, loadConfig } from '../../src/config.js';
+import type { AppConfig } from '../../src/config.js';
 import type { TableDefinition } from '../../src/domain/table.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
@@ -20,6 +20,7 @@ import { createAthenaLake } from './athena-lake.js';
 import { createExportLake } from './export-lake.js';
 import { column } from './export-table.js';
 import { GraphQLTestClient } from './graphql-client.js';
+import { testConfig } from './test-config.js';
 
 /**
  * The API over a small lake under a test access policy, with real API keys (one per role) and the real
@@ -166,24 +167,19 @@ async function policyFiles(root: string): Promise<{ policyFile: string; datasets
   return { policyFile, datasetsDir };
 }
 
-/** The configuration of a test server; `env` adds or overrides variables. */
-function testConfig(root: string, files: { policyFile: string; datasetsDir: string }, env: Record<string, string>) {
-  return loadConfig(
-    {
-      CAREPLUS_LAKE_DIR: join(root, 'lake'),
-      CAREPLUS_CACHE_DIR: join(root, 'cache'),
-      CAREPLUS_DATASETS_DIR: files.datasetsDir,
-      CAREPLUS_POLICY_FILE: files.policyFile,
-      CAREPLUS_HOST: '127.0.0.1',
-      CAREPLUS_PORT: '0',
-      CAREPLUS_ENV: 'test',
-      CAREPLUS_DUCKDB_MEMORY_LIMIT: '512MB',
-      CAREPLUS_DUCKDB_THREADS: '2',
-      CAREPLUS_RATE_LIMIT_PER_MINUTE: '100000',
-      ...env,
-    },
-    root,
-  );
+/** The configuration of a test server (test-config.ts, logs at `info` for `logLines`); `env` adds or overrides. */
+function policyTestConfig(
+  root: string,
+  files: { policyFile: string; datasetsDir: string },
+  env: Record<string, string>,
+): AppConfig {
+  return testConfig(root, {
+    CAREPLUS_LOG_LEVEL: 'info',
+    CAREPLUS_DATASETS_DIR: files.datasetsDir,
+    CAREPLUS_POLICY_FILE: files.policyFile,
+    CAREPLUS_RATE_LIMIT_PER_MINUTE: '100000',
+    ...env,
+  });
 }
 
 /**
@@ -212,7 +208,7 @@ export async function startLocalPolicyApi(env: Record<string, string> = {}): Pro
       await lake.store.put('processed', runRecordKey(dataset, startedAt, run.runId), JSON.stringify(run));
     }
     const files = await policyFiles(lake.root);
-    const config = testConfig(lake.root, files, env);
+    const config = policyTestConfig(lake.root, files, env);
     const log = memoryLogger();
     const rt = await createRuntime(config, { logger: log.logger });
     const api = createApi(rt);
@@ -258,7 +254,7 @@ export async function startAthenaPolicyApi(): Promise<PolicyApi> {
     await aws.writeParquet('secret_audit/part-0.parquet', SECRET_SQL);
     await aws.registerTable(SECRET);
     const files = await policyFiles(root);
-    const config = testConfig(root, files, {});
+    const config = policyTestConfig(root, files, {});
     const log = memoryLogger();
     const logger = log.logger;
     const auth = await createApiAccess({ config, store: aws.store, logger });
