@@ -17,6 +17,7 @@ import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
 import { testConfig } from '../support/test-config.js';
+import { FEEDS_PREFIX, LEGACY_FEEDS_PREFIX } from '../../src/services/feed-service.js';
 
 /**
  * BI feeds over real HTTP: the API as `careplus serve` composes it (real API keys and policy), over a temporary lake
@@ -221,6 +222,22 @@ describe('BI feed over HTTP', () => {
     const current = await fetch(fresh, { headers: { 'if-none-match': firstEtag } });
     expect(current.status).toBe(304);
     tokenUrl = fresh;
+  });
+
+  it('moves a definition an earlier version kept in the exports bucket when the server starts; its token still opens it', async () => {
+    const record = await rt.store.getBytes('processed', `${FEEDS_PREFIX}closed-events.json`);
+    await rt.store.put('exports', `${LEGACY_FEEDS_PREFIX}closed-events.json`, record);
+    await rt.store.delete('processed', `${FEEDS_PREFIX}closed-events.json`);
+    expect((await fetch(tokenUrl)).status).toBe(403);
+
+    const before = api.url;
+    await api.stop();
+    api = createApi(rt);
+    await api.start();
+    tokenUrl = tokenUrl.replace(before, api.url);
+    owner = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${ownerKey}` });
+    expect((await fetch(tokenUrl, { headers: { 'if-none-match': firstEtag } })).status).toBe(304);
+    await expect(rt.store.head('exports', `${LEGACY_FEEDS_PREFIX}closed-events.json`)).resolves.toBeUndefined();
   });
 
   it('lets only its creator rotate or delete a feed; after deletion its token is refused', async () => {
