@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { CONSOLE_PATH, CONSOLE_SECURITY_HEADERS } from './http/console-route.js';
+import { ifNoneMatchMatches } from './http/if-none-match.js';
 import type { Logger } from './ports/logger.js';
 
 export interface LambdaConsoleDeps {
@@ -75,7 +76,7 @@ export function createLambdaConsoleHandler(
         : text(404, 'Not found');
     }
     const headers = { ...CONSOLE_SECURITY_HEADERS, 'Cache-Control': 'no-cache', ETag: file.etag };
-    if (matches(event.headers['if-none-match'], file.etag)) return { statusCode: 304, headers };
+    if (ifNoneMatchMatches(event.headers['if-none-match'], file.etag)) return { statusCode: 304, headers };
     return {
       statusCode: 200,
       headers: { ...headers, 'Content-Type': file.type },
@@ -101,15 +102,6 @@ export function createLambdaConsoleHandler(
       return json(500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
     }
   };
-}
-
-/** `If-None-Match` (a list, weak tags compared weakly, `*`) against the file's tag, as RFC 9110 §13.1.2 says. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  return ifNoneMatch.split(',').some((tag) => {
-    const t = tag.trim().replace(/^W\//, '');
-    return t === '*' || t === etag;
-  });
 }
 
 function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {

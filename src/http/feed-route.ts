@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import type { FeedOwner, FeedRecord } from '../domain/feed-record.js';
 import type { Logger } from '../ports/logger.js';
+import { ifNoneMatchMatches } from './if-none-match.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import {
   FeedBuildFailedError,
@@ -212,10 +213,7 @@ async function authorize(
 /** RFC 9110 §13.2.2: If-None-Match (weak comparison) decides when present; else If-Modified-Since, to the second. */
 function notModified(request: FeedRequest, etag: string, modified: Date): boolean {
   const { ifNoneMatch, ifModifiedSince } = request;
-  if (ifNoneMatch !== undefined) {
-    const tags = ifNoneMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
-    return tags.includes('*') || tags.includes(etag);
-  }
+  if (ifNoneMatch !== undefined) return ifNoneMatchMatches(ifNoneMatch, etag);
   if (ifModifiedSince === undefined) return false;
   const since = Date.parse(ifModifiedSince);
   return !Number.isNaN(since) && Math.floor(modified.getTime() / 1000) * 1000 <= since;

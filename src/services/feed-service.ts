@@ -242,8 +242,8 @@ export class FeedService {
   /**
    * The feed's current result: the finished export of its request on the data as it is now. Rebuilds when the
    * data changed and waits for the build (FeedNotReadyError past `options.buildWaitMs`, default the service's
-   * `buildWaitMs`); FeedBuildFailedError when the
-   * build failed. AppErrors of the request (dataset gone, a column no longer there, the grant refused) pass through.
+   * `buildWaitMs`); FeedBuildFailedError when the build failed. AppErrors of the request (dataset gone, a column no
+   * longer there, the grant refused) pass through.
    */
   async latestResult(feed: FeedRecord, options: { buildWaitMs?: number } = {}): Promise<FeedResult> {
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
@@ -285,8 +285,8 @@ export class FeedService {
   async migrateLegacyFeeds(): Promise<string[]> {
     const moved: string[] = [];
     for await (const object of this.deps.store.listAll('exports', LEGACY_FEEDS_PREFIX)) {
-      const name = object.key.slice(LEGACY_FEEDS_PREFIX.length).replace(/\.json$/, '');
-      if (!object.key.endsWith('.json') || !FEED_NAME_PATTERN.test(name)) continue;
+      const name = nameOfKey(object.key, LEGACY_FEEDS_PREFIX);
+      if (name === undefined) continue;
       let bytes: Uint8Array;
       try {
         bytes = await this.deps.store.getBytes('exports', object.key);
@@ -401,8 +401,9 @@ export function feedKey(name: string): string {
   return `${FEEDS_PREFIX}${name}.json`;
 }
 
-function nameOfKey(key: string): string | undefined {
-  const name = key.slice(FEEDS_PREFIX.length).replace(/\.json$/, '');
+/** The feed name of a definition's key under `prefix`, or undefined for any other key. */
+function nameOfKey(key: string, prefix = FEEDS_PREFIX): string | undefined {
+  const name = key.slice(prefix.length).replace(/\.json$/, '');
   return key.endsWith('.json') && FEED_NAME_PATTERN.test(name) ? name : undefined;
 }
 
