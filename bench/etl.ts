@@ -10,22 +10,26 @@ export const ETL_TARGET = 0.5;
 /**
  * `etl-jsonl` and `etl-jsonl-gz`: raw JSON Lines → published Parquet through our pipeline (`ingestObject` on a
  * local lake) against DuckDB `read_json → COPY (FORMAT parquet)` with the same columns, compression and row
- * groups, each in its own child process, alternating.
+ * groups, each in its own child process, alternating. The input spans 419 days (one partition file each);
+ * `etl-jsonl-day` and `etl-jsonl-day-gz` do the same for one day's log (one partition), the shape of a daily batch.
  */
 export const etlBenchmark: Benchmark = {
-  description: 'raw JSON Lines (plain, gzipped) → partitioned Parquet: ingestObject vs DuckDB read_json → COPY',
+  description:
+    'raw JSON Lines (419 days and one day, plain and gzipped) → partitioned Parquet: ingestObject vs DuckDB read_json → COPY',
   async run(ctx: BenchContext): Promise<BenchRecord[]> {
     const records: BenchRecord[] = [];
-    for (const gzip of [false, true]) {
-      const input = await ensureEventsFile(ctx.config.dataDir, ctx.config.rows, gzip, ctx.log);
-      records.push(await runEtl(ctx, input));
+    for (const shape of ['history', 'day'] as const) {
+      for (const gzip of [false, true]) {
+        const input = await ensureEventsFile(ctx.config.dataDir, ctx.config.rows, gzip, ctx.log, shape);
+        records.push(await runEtl(ctx, input));
+      }
     }
     return records;
   },
 };
 
 async function runEtl(ctx: BenchContext, input: EventsFile): Promise<BenchRecord> {
-  const name = input.gzip ? 'etl-jsonl-gz' : 'etl-jsonl';
+  const name = `etl-jsonl${input.shape === 'day' ? '-day' : ''}${input.gzip ? '-gz' : ''}`;
   const args = [input.path, ctx.config.workDir, String(input.rows)];
   ctx.log(`${name}: ${input.rows.toLocaleString('en-US')} rows, ${mb(input.fileBytes)} MB on disk`);
   // The partitioned DuckDB reference runs right after each of our trials, so it sees the same drift; the
@@ -69,12 +73,14 @@ async function runEtl(ctx: BenchContext, input: EventsFile): Promise<BenchRecord
         baseline: Math.round(input.rows / baselineSeconds),
       },
       summary:
+        `${input.shape === 'day' ? "one day's log, " : ''}` +
         `${mb(input.textBytes)} MB of JSON${input.gzip ? ` (${mb(input.fileBytes)} MB gzipped)` : ''}: ` +
-        `ours ${textMBps(oursSeconds)} MB/s into ${ours['outputFiles']} partition files, ` +
+        `ours ${textMBps(oursSeconds)} MB/s into ${ours['outputFiles']} partition file(s), ` +
         `baseline ${textMBps(baselineSeconds)} MB/s into 1 file; DuckDB PARTITION_BY (same layout as ours) ` +
         `${count(input.rows / referenceSeconds)} rows/s, ours at ${round(referenceSeconds / oursSeconds, 2)}× of it`,
       details: {
         textBytes: input.textBytes,
+        shape: input.shape,
         oursMBpsOfJson: textMBps(oursSeconds),
         baselineMBpsOfJson: textMBps(baselineSeconds),
         oursMBpsOfInputFile: round(input.fileBytes / 1e6 / oursSeconds, 1),

@@ -186,7 +186,7 @@ async function runIngest(
         });
       const stageRun = overlap
         ? phases
-            .time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, log, gzip))
+            .time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, workDir, log, gzip))
             .finally(() => (staging = false))
         : undefined;
       // Both settle before anything else uses the connection, even when the pre-pass fails (a too-large object).

@@ -1,4 +1,4 @@
-import { writeFile, open } from 'node:fs/promises';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
@@ -7,18 +7,23 @@ import type { Logger } from '../../src/ports/logger.js';
 import { splitCsvRecord } from './csv-scanner.js';
 import { type ScanReject, overlongReason, rawText } from './scan-limits.js';
 import { type StagedText, inflatedText } from './stage-source.js';
+import { sampleFallsInOnePartition } from './partition-sample.js';
 import { type StageCheck, type StageTable, checkFastStage, dropStage, readStagePartitions } from './stage-table.js';
 import {
   FAST_STAGE_BAD_ROW,
   countsSql,
   csvReader,
+  fastStageFileSql,
   fastStageSql,
   fixJsonRejectsSql,
   jsonlFastReader,
   jsonlReader,
   parsedTableSql,
   sqlString,
+  stageFileRepeatedKeysSql,
+  stageFilePartitionsSql,
   stageFromParsedSql,
+  stageTableFromFileSql,
   textReader,
   typedRowsSql,
 } from './transform-sql.js';
@@ -44,7 +49,8 @@ export interface ParsedSource {
  * How a fast stage went: `staged` (the caller still checks it against the pre-pass), `bad_row` (a record is bad: the
  * careful path needs line numbers), or `failed` (DuckDB could not take the input; the careful path says why).
  */
-export type FastStageOutcome = { kind: 'staged'; check: StageCheck } | { kind: 'bad_row' } | { kind: 'failed' };
+export type FastStageOutcome =
+  { kind: 'staged'; check: StageCheck; file?: string } | { kind: 'bad_row' } | { kind: 'failed' };
 
 /** A fast stage made while the pre-pass ran (see ingest-object.ts), and the text it read. */
 export interface FastStageAttempt {
@@ -79,13 +85,34 @@ export async function stageJsonlFast(
   def: DatasetDefinition,
   textPath: string,
   table: string,
+  workDir: string,
   logger: Logger,
   gzip = false,
 ): Promise<FastStageOutcome> {
   try {
     await conn.run(`SET SESSION TimeZone = 'UTC'`);
     await dropStage(conn, table);
-    await conn.run(fastStageSql(typedRowsSql(jsonlFastReader(textPath, def, undefined, false, gzip), def), def, table));
+    const typedRows = typedRowsSql(jsonlFastReader(textPath, def, undefined, false, gzip), def);
+    if (await sampleFallsInOnePartition(conn, def, textPath, gzip, workDir)) {
+      const file = join(workDir, 'stage.parquet');
+      await conn.run(fastStageFileSql(typedRows, def, file));
+      const partitions = (await conn.runAndReadAll(stageFilePartitionsSql(def, file)))
+        .getRowObjectsJS()
+        .map((r) => ({ partition: String(r['p']), rows: Number(r['n']), range: undefined }));
+      if (partitions.length === 1) {
+        const rows = partitions[0]!.rows;
+        const repeats = (await conn.runAndReadAll(stageFileRepeatedKeysSql(def, file))).getRowObjectsJS()[0]!;
+        logger.debug('fast stage', { into: 'partition file' });
+        return { kind: 'staged', check: { rows, keys: rows - Number(repeats['repeats']), partitions }, file };
+      }
+      // The sample misled (or no row was good): the rows go into the stage table after all, in the file's order.
+      await conn.run(stageTableFromFileSql(def, table, file));
+      await rm(file, { force: true });
+      logger.debug('fast stage', { into: 'stage table', from: 'partition file', partitions: partitions.length });
+    } else {
+      await conn.run(fastStageSql(typedRows, def, table));
+      logger.debug('fast stage', { into: 'stage table' });
+    }
     return { kind: 'staged', check: await checkFastStage(conn, def, table) };
   } catch (err) {
     if (String(err).includes(FAST_STAGE_BAD_ROW)) return { kind: 'bad_row' };
@@ -130,7 +157,7 @@ export async function parseSource(
     const fast =
       options.fastStage?.textPath === staged.textPath
         ? options.fastStage.outcome
-        : await stageJsonlFast(conn, def, staged.textPath, options.stageTable, logger, staged.textGzip);
+        : await stageJsonlFast(conn, def, staged.textPath, options.stageTable, workDir, logger, staged.textGzip);
     if (acceptFastStage(fast, staged)) {
       const rowsValid = fast.check.rows;
       return {
@@ -140,7 +167,9 @@ export async function parseSource(
         rowsValid,
         partitions: fast.check.partitions.map((p) => p.partition),
         quarantinePath: await writeQuarantine(conn, staged.rejects, 0, sourceKey, workDir),
-        stage: { name: options.stageTable, partitions: fast.check.partitions },
+        stage: fast.file
+          ? { name: options.stageTable, partitions: fast.check.partitions, file: fast.file, inTable: false }
+          : { name: options.stageTable, partitions: fast.check.partitions, inTable: true },
       };
     }
     // A bad or repeated record: line numbers are needed.
@@ -162,7 +191,7 @@ export async function parseSource(
         rowsValid: 0,
         partitions: [],
         quarantinePath: undefined,
-        stage: { name: options.stageTable, partitions: [] },
+        stage: { name: options.stageTable, partitions: [], inTable: true },
       };
     }
     const fieldIndex = header ? mapHeader(def, header) : def.columns.map((_, i) => i);
@@ -213,6 +242,7 @@ export async function parseSource(
   const stage: StageTable = {
     name: options.stageTable,
     partitions: await readStagePartitions(conn, options.stageTable),
+    inTable: true,
   };
   return {
     rowsRead,

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { copyFile, link, rm, stat } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
@@ -10,6 +10,7 @@ import {
   stageCountsSql,
   stagePartitionsSql,
   stageRepeatedKeysSql,
+  stageTableFromFileSql,
 } from './transform-sql.js';
 
 /** One partition of the stage table: its rows and, when they are one run of row ids, that range. */
@@ -20,10 +21,18 @@ export interface StagePartition {
   range: { lo: number; hi: number } | undefined;
 }
 
-/** The rows a run publishes, in a DuckDB table sorted by partition then event key (see transform-sql.ts). */
+/**
+ * The rows a run publishes, in a DuckDB table sorted by partition then event key (see transform-sql.ts), or, when
+ * the fast stage found one partition, in `file` only: that partition's finished Parquet file, whose rows go into the
+ * table only if something must be taken out of them (`ensureStageTable`).
+ */
 export interface StageTable {
   name: string;
   partitions: StagePartition[];
+  /** The single partition's file, written by the fast stage. */
+  file?: string;
+  /** Whether the table `name` holds the rows (always, unless `file` holds them alone). */
+  inTable: boolean;
 }
 
 /** What the fast stage holds, for the caller to decide whether it can be published as it is. */
@@ -77,6 +86,22 @@ export async function checkFastStage(
 }
 
 /**
+ * The stage's rows in its table: a stage held by its file alone is loaded (in the file's order, the stage's order)
+ * and its partitions read again with their row id ranges.
+ */
+export async function ensureStageTable(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  stage: StageTable,
+): Promise<void> {
+  if (stage.inTable) return;
+  if (stage.file === undefined) throw new Error(`stage ${stage.name} has neither a table nor a file`);
+  await conn.run(stageTableFromFileSql(def, stage.name, stage.file));
+  stage.partitions = await readStagePartitions(conn, stage.name);
+  stage.inTable = true;
+}
+
+/**
  * Drops the rows whose event key other sources already published (the temp table `existing` on `conn`) and
  * returns the partitions that still have rows. Row id ranges stay valid: a scan skips deleted rows.
  */
@@ -85,6 +110,7 @@ export async function removeExistingKeys(
   def: DatasetDefinition,
   stage: StageTable,
 ): Promise<StagePartition[]> {
+  await ensureStageTable(conn, def, stage);
   await conn.run(deleteExistingKeysSql(def, stage.name));
   const left = new Map(
     (await conn.runAndReadAll(stageCountsSql(stage.name)))
@@ -98,7 +124,8 @@ export async function removeExistingKeys(
 
 /**
  * Writes one Parquet file per partition to `paths[i]`, on `conn` and extra connections of `duckdb` at once, and
- * calls `onWritten(i, bytes)` as each file is complete (the caller may start uploading it). Returns the sizes.
+ * calls `onWritten(i, bytes)` as each file is complete (the caller may start uploading it). Returns the sizes. A
+ * stage file whose rows are all still to be written is the partition's file already: it is linked into place.
  */
 export async function writeStageFiles(
   duckdb: DuckDbDatabase,
@@ -109,6 +136,16 @@ export async function writeStageFiles(
   paths: string[],
   onWritten: (index: number, bytes: number) => void = () => {},
 ): Promise<number[]> {
+  const whole = stageFileAsIs(stage, partitions);
+  if (whole !== undefined) {
+    const path = paths[0]!;
+    await rm(path, { force: true });
+    await link(whole, path).catch(() => copyFile(whole, path));
+    const { size } = await stat(path);
+    onWritten(0, size);
+    return [size];
+  }
+  await ensureStageTable(conn, def, stage);
   const extra: DuckDBConnection[] = [];
   // A connection starts its next file as soon as one is written; the file's size (a file system call, queued on
   // libuv's thread pool behind the puts) is awaited apart.
@@ -138,4 +175,12 @@ export async function writeStageFiles(
     await Promise.allSettled(sizes);
   }
   return Promise.all(sizes);
+}
+
+/** The stage file, when it is exactly the one partition to write (no row taken out since it was written). */
+function stageFileAsIs(stage: StageTable, partitions: StagePartition[]): string | undefined {
+  const [only] = stage.partitions;
+  const [target] = partitions;
+  if (stage.file === undefined || stage.partitions.length !== 1 || partitions.length !== 1) return undefined;
+  return only!.partition === target!.partition && only!.rows === target!.rows ? stage.file : undefined;
 }

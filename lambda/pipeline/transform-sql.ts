@@ -373,6 +373,48 @@ export function fastStageSql(typedRows: string, def: DatasetDefinition, table: s
 }
 
 /**
+ * The fast stage as one finished Parquet file instead of a table, for a source whose rows are expected to fall in
+ * one partition: the good rows of `typedRows`, their declared columns only (the partition is the file's place),
+ * sorted as the stage table is, written straight from the reader (no table in between, which costs about as much
+ * as the write). For one partition the file is the partition file, byte for byte what the publish step puts.
+ * Aborts at the first bad row, as `fastStageSql`.
+ */
+export function fastStageFileSql(typedRows: string, def: DatasetDefinition, path: string): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  return `COPY (SELECT ${columns} FROM (${typedRows})
+    WHERE CASE WHEN _ok THEN true ELSE error(${sqlString(FAST_STAGE_BAD_ROW)}) END
+    ORDER BY _part, ${eventKeyList(def)}) TO ${sqlString(path)} (${PARQUET_OPTIONS})`;
+}
+
+/** A stage file as a relation: its columns and the partition day `_part` of each row, in file order. */
+export function stageFileRelation(def: DatasetDefinition, path: string): string {
+  const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
+  return `(SELECT ${columns}, CAST(${sqlIdent(def.partition.source)} AS DATE) AS _part
+    FROM read_parquet(${sqlString(path)}, hive_partitioning = false))`;
+}
+
+/** The stage table made from a stage file (its rows in the file's order, which is the stage's order). */
+export function stageTableFromFileSql(def: DatasetDefinition, table: string, path: string): string {
+  return `CREATE TABLE ${sqlIdent(table)} AS SELECT * FROM ${stageFileRelation(def, path)}`;
+}
+
+/** Rows per partition of a stage file. */
+export function stageFilePartitionsSql(def: DatasetDefinition, path: string): string {
+  return `SELECT strftime(_part, '%Y-%m-%d') AS p, count(*)::BIGINT AS n
+    FROM ${stageFileRelation(def, path)} GROUP BY _part ORDER BY _part`;
+}
+
+/**
+ * Rows and the range of partition days among the good records of a small sample of the source (see
+ * partition-sample.ts).
+ */
+export function sampleSpanSql(typedRows: string): string {
+  return `SELECT count(*)::BIGINT AS n, count(*) FILTER (WHERE _ok)::BIGINT AS good,
+      strftime(min(_part), '%Y-%m-%d') AS lo, strftime(max(_part), '%Y-%m-%d') AS hi
+    FROM (${typedRows})`;
+}
+
+/**
  * The stage from `parsed`: good rows, de-duplicated when `dedup` (of rows with the same partition and event key the
  * first by line wins), sorted; event keys are then unique per partition, so `_line` breaks no ties.
  */
@@ -398,13 +440,24 @@ export function stagePartitionsSql(table: string): string {
  * where `count(DISTINCT (_part, key))` took 150-300 ms of CPU on the critical path.
  */
 export function stageRepeatedKeysSql(def: DatasetDefinition, table: string): string {
-  const t = sqlIdent(table);
-  const keys = ['_part', ...def.eventKey.map(sqlIdent)];
+  return repeatedNeighbourKeysSql(sqlIdent(table), ['_part', ...def.eventKey.map(sqlIdent)]);
+}
+
+/** The same count over a stage file of one partition: equal event keys are neighbours in the file's order. */
+export function stageFileRepeatedKeysSql(def: DatasetDefinition, path: string): string {
+  return repeatedNeighbourKeysSql(
+    `read_parquet(${sqlString(path)}, hive_partitioning = false)`,
+    def.eventKey.map(sqlIdent),
+  );
+}
+
+function repeatedNeighbourKeysSql(relation: string, keys: string[]): string {
   const next = keys.map((k, i) => `${k} AS _k${i}`).join(', ');
   const same = keys.map((k, i) => `a.${k} IS NOT DISTINCT FROM b._k${i}`).join(' AND ');
   // The shorter side is padded with NULLs: `_next` tells the last row's padding from a real row of NULL keys.
   return `SELECT count(*)::BIGINT AS repeats
-    FROM (SELECT ${keys.join(', ')} FROM ${t}) a POSITIONAL JOIN (SELECT ${next}, true AS _next FROM ${t} OFFSET 1) b
+    FROM (SELECT ${keys.join(', ')} FROM ${relation}) a
+    POSITIONAL JOIN (SELECT ${next}, true AS _next FROM ${relation} OFFSET 1) b
     WHERE b._next AND ${same}`;
 }
 

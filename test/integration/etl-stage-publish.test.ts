@@ -24,6 +24,14 @@ function day(n: number): string {
   return new Date(Date.UTC(2024, 0, 1 + n)).toISOString().slice(0, 10);
 }
 
+/** How each fast stage of the lake so far was made (`partition file` or `stage table`), from the debug log. */
+function fastStages(): { into: string; from?: string }[] {
+  return lake.logs
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l['msg'] === 'fast stage')
+    .map((l) => ({ into: String(l['into']), ...(l['from'] ? { from: String(l['from']) } : {}) }));
+}
+
 /** `days` days, ids descending within each day (so sorting matters), `perDay` rows a day. */
 function manyDays(days: number, perDay: number, idBase = 0): unknown[] {
   const rows: unknown[] = [];
@@ -133,6 +141,91 @@ describe('ETL: staging and publishing', () => {
       `SELECT count(*)::INT AS n FROM read_parquet('{processed}/events/*/*.parquet') WHERE activity = 'from b'`,
     );
     expect(fromB).toEqual([{ n: 0 }]);
+  });
+
+  it('writes a one-day source straight to its partition file, sorted by event key, same bytes again', async () => {
+    // About 1 MB: the sample (first and last 256 KiB) does not cover it all. Ids descend, so the sort matters.
+    const rows = Array.from({ length: 4000 }, (_, i) =>
+      event(4000 - i, `2024-03-01 ${String(Math.floor(i / 200)).padStart(2, '0')}:00:00`, {
+        resource: 'r'.repeat(150),
+      }),
+    );
+    const key = 'events/2024/03/01/day.jsonl';
+    await lake.putRaw(key, jsonl(...rows));
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 4000, rowsWritten: 4000, partitions: ['2024-03-01'] });
+    expect(fastStages()).toEqual([{ into: 'partition file' }]);
+    const ids = await fileIds(run.outputKeys[0]!);
+    expect(ids).toEqual(Array.from({ length: 4000 }, (_, i) => BigInt(i + 1)));
+    const hashes = await lake.fileHashes('events/');
+
+    const forced = await ingestObject(lake.deps(), { key }, { force: true });
+    expect(forced).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 4000, outputKeys: run.outputKeys });
+    expect(await lake.fileHashes('events/')).toEqual(hashes);
+    expect(fastStages()).toEqual([{ into: 'partition file' }, { into: 'partition file' }]);
+    expect(await lake.query(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'etl_stage_%'`)).toEqual([]);
+
+    // The same rows gzipped: the sample is the head of the inflated text.
+    const other = await createEtlLake();
+    try {
+      await other.putRaw('events/2024/03/01/day.jsonl.gz', gzip(jsonl(...rows)));
+      const gz = await ingestObject(other.deps(), { key: 'events/2024/03/01/day.jsonl.gz' });
+      expect(gz).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 4000, partitions: ['2024-03-01'] });
+      expect(Object.values(await other.fileHashes('events/'))).toEqual(Object.values(hashes));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('publishes every partition when a source the sample took for one day holds several', async () => {
+    // First and last lines on March 1, a block in the middle on March 2 and 3: the sample sees March 1 only.
+    const rows = Array.from({ length: 6000 }, (_, i) => {
+      const date = i < 2000 || i >= 4000 ? '2024-03-01' : i < 3000 ? '2024-03-02' : '2024-03-03';
+      return event(6000 - i, `${date} 10:00:00`, { resource: 'r'.repeat(150) });
+    });
+    await lake.putRaw('events/2024/03/01/mixed.jsonl', jsonl(...rows));
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/mixed.jsonl' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 6000, rowsWritten: 6000, rowsDuplicate: 0 });
+    expect(run.partitions).toEqual(['2024-03-01', '2024-03-02', '2024-03-03']);
+    expect(fastStages()).toEqual([{ into: 'stage table', from: 'partition file' }]);
+    const byDay = await Promise.all(run.outputKeys.map((k) => fileIds(k)));
+    expect(byDay.map((ids) => ids.length)).toEqual([4000, 1000, 1000]);
+    expect(byDay[1]).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(3001 + i)));
+    expect(byDay[0]).toEqual([...byDay[0]!].sort((a, b) => (a < b ? -1 : 1)));
+
+    // A repeated key within the one day of a sampled source is a careful parse, as before.
+    await lake.putRaw(
+      'events/2024/03/05/repeat.jsonl',
+      jsonl(event(1, '2024-03-05 10:00:00'), event(1, '2024-03-05 11:00:00')),
+    );
+    const repeat = await ingestObject(lake.deps(), { key: 'events/2024/03/05/repeat.jsonl' });
+    expect(repeat).toMatchObject({ status: 'SUCCEEDED', rowsRead: 2, rowsWritten: 1, rowsDuplicate: 1 });
+  });
+
+  it('takes keys other sources published out of a one-day stage file, and publishes the file as it is otherwise', async () => {
+    const day1 = (ids: number[]) => ids.map((id) => event(id, '2024-03-01 10:00:00'));
+    await lake.putRaw('events/2024/03/01/a.jsonl', jsonl(...day1([1, 2, 3, 4, 5, 6])));
+    await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' });
+    await lake.putRaw('events/2024/03/01/b.jsonl', jsonl(...day1([9, 8, 7, 6, 5])));
+    const b = await ingestObject(lake.deps(), { key: 'events/2024/03/01/b.jsonl' });
+    expect(b).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsWritten: 3, rowsDuplicate: 2 });
+    expect(await fileIds(b.outputKeys[0]!)).toEqual([7n, 8n, 9n]);
+    await lake.putRaw('events/2024/03/01/c.jsonl', jsonl(...day1([12, 11, 10])));
+    const c = await ingestObject(lake.deps(), { key: 'events/2024/03/01/c.jsonl' });
+    expect(c).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 3, rowsDuplicate: 0 });
+    expect(fastStages().map((s) => s.into)).toEqual(['partition file', 'partition file', 'partition file']);
+
+    // c's file is the one it makes alone in an empty lake.
+    const other = await createEtlLake();
+    try {
+      await other.putRaw('events/2024/03/01/c.jsonl', jsonl(...day1([12, 11, 10])));
+      await ingestObject(other.deps(), { key: 'events/2024/03/01/c.jsonl' });
+      const alone = await other.fileHashes('events/');
+      const here = await lake.fileHashes('events/');
+      expect(here[c.outputKeys[0]!]).toEqual(alone[c.outputKeys[0]!]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('leaves none of many partition files when a put fails midway; the retry publishes them all', async () => {
