@@ -16,6 +16,9 @@ import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
 
+/** How often a failed pre-pass repeats its interrupt of the fast stage until the stage has stopped. */
+const INTERRUPT_REPEAT_MS = 20;
+
 /** One raw object to ingest, as an S3 event or `careplus ingest` names it. */
 export interface IngestSource {
   /** Key in the raw bucket (decoded, not URL-encoded). */
@@ -169,6 +172,7 @@ async function runIngest(
     const stageTable = stageTableName(recorder.current.runId);
     try {
       let staging = overlap;
+      const stop = new AbortController();
       // An S3 version id names the version; otherwise it is the content hash, which the pre-pass computes.
       const versionId = source.versionId ?? info.versionId;
       const prepassRun = phases
@@ -180,13 +184,20 @@ async function runIngest(
         )
         .catch((err: unknown) => {
           // A failed pre-pass fails the object (a gzip that inflates over the limit, a truncated one): stop the
-          // stage rather than let it read on.
-          if (staging) conn.interrupt();
+          // stage rather than let it read on. The stage checks the signal between its statements; an interrupt
+          // reaches only a statement that is running, so it is repeated until the stage has stopped.
+          stop.abort();
+          const interrupt = (): void => {
+            if (!staging) return;
+            conn.interrupt();
+            setTimeout(interrupt, INTERRUPT_REPEAT_MS);
+          };
+          interrupt();
           throw err;
         });
       const stageRun = overlap
         ? phases
-            .time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, workDir, log, gzip))
+            .time('stage', () => stageJsonlFast(conn, def, rawPath, stageTable, workDir, log, gzip, stop.signal))
             .finally(() => (staging = false))
         : undefined;
       // Both settle before anything else uses the connection, even when the pre-pass fails (a too-large object).

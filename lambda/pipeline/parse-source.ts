@@ -59,6 +59,8 @@ export interface FastStageAttempt {
 }
 
 const REJECTS_TABLE = 'csv_rejects';
+/** The fast stage's partition file in the run's work folder (see `fastStageFileSql`). */
+const STAGE_FILE = 'stage.parquet';
 
 export interface ParseOptions {
   /** `lines` forces the line-by-line JSON reader (read_csv + from_json) instead of DuckDB's read_json. */
@@ -88,13 +90,17 @@ export async function stageJsonlFast(
   workDir: string,
   logger: Logger,
   gzip = false,
+  signal?: AbortSignal,
 ): Promise<FastStageOutcome> {
   try {
     await conn.run(`SET SESSION TimeZone = 'UTC'`);
     await dropStage(conn, table);
     const typedRows = typedRowsSql(jsonlFastReader(textPath, def, undefined, false, gzip), def);
-    if (await sampleFallsInOnePartition(conn, def, textPath, gzip, workDir)) {
-      const file = join(workDir, 'stage.parquet');
+    const oneDay = await sampleFallsInOnePartition(conn, def, textPath, gzip, workDir);
+    // The caller stops the stage when the pre-pass fails; an interrupt sent between statements would be lost.
+    if (signal?.aborted) return { kind: 'failed' };
+    if (oneDay) {
+      const file = join(workDir, STAGE_FILE);
       await conn.run(fastStageFileSql(typedRows, def, file));
       const partitions = (await conn.runAndReadAll(stageFilePartitionsSql(def, file)))
         .getRowObjectsJS()
@@ -174,6 +180,8 @@ export async function parseSource(
     }
     // A bad or repeated record: line numbers are needed.
     fastFailed = fast.kind !== 'failed';
+    // A stage file not taken would only hold disk space while the careful path runs.
+    await rm(join(workDir, STAGE_FILE), { force: true });
   }
   await dropStage(conn, options.stageTable);
   // The careful path numbers lines on plain text: a .gz the fast stage read directly is inflated now.

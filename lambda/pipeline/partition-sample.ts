@@ -68,7 +68,10 @@ async function gzipHead(path: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let bytes = 0;
   const input = createReadStream(path, { highWaterMark: 64 * 1024 });
-  const gunzip = input.pipe(createGunzip());
+  const gunzip = createGunzip();
+  // A read error (the file gone) ends the loop below with that error instead of going unhandled.
+  input.on('error', (err) => gunzip.destroy(err));
+  input.pipe(gunzip);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       parts.push(chunk);

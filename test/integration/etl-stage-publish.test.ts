@@ -193,6 +193,15 @@ describe('ETL: staging and publishing', () => {
     expect(byDay[1]).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(3001 + i)));
     expect(byDay[0]).toEqual([...byDay[0]!].sort((a, b) => (a < b ? -1 : 1)));
 
+    // The same rows gzipped: the sample (the inflated head) sees March 1 only, as above.
+    await lake.putRaw(
+      'events/2024/03/01/mixed-gz.jsonl.gz',
+      gzip(jsonl(...rows.map((r) => ({ ...(r as object), event_id: (r as { event_id: number }).event_id + 10_000 })))),
+    );
+    const gz = await ingestObject(lake.deps(), { key: 'events/2024/03/01/mixed-gz.jsonl.gz' });
+    expect(gz).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 6000, partitions: run.partitions });
+    expect(fastStages()[1]).toEqual({ into: 'stage table', from: 'partition file' });
+
     // A repeated key within the one day of a sampled source is a careful parse, as before.
     await lake.putRaw(
       'events/2024/03/05/repeat.jsonl',
@@ -200,6 +209,36 @@ describe('ETL: staging and publishing', () => {
     );
     const repeat = await ingestObject(lake.deps(), { key: 'events/2024/03/05/repeat.jsonl' });
     expect(repeat).toMatchObject({ status: 'SUCCEEDED', rowsRead: 2, rowsWritten: 1, rowsDuplicate: 1 });
+  });
+
+  it('quarantines what the pre-pass rejects in a one-day source and still writes the partition file', async () => {
+    const key = 'events/2024/03/01/dirty.jsonl';
+    const body = Buffer.concat([
+      Buffer.from(jsonl(event(3), event(1))),
+      Buffer.from('{"event_id": 2, "ticket_id": "T\xff", "timestamp": "2024-03-01 10:00:00"}\n', 'latin1'),
+      Buffer.from(jsonl(event(4))),
+    ]);
+    await lake.putRaw(key, body);
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 4, rowsWritten: 3, rowsRejected: 1 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([[3, 'invalid UTF-8']]);
+    expect(await fileIds(run.outputKeys[0]!)).toEqual([1n, 3n, 4n]);
+    // The stage made while the pre-pass ran read the raw file; the one taken read the cleaned copy.
+    expect(fastStages().at(-1)).toEqual({ into: 'partition file' });
+  });
+
+  it('stops the fast stage when the pre-pass fails while the sample is taken (a gzip over the size limit)', async () => {
+    const line = JSON.stringify(event(1));
+    await lake.putRaw('events/2024/03/01/bomb.jsonl.gz', gzip(`${line}\n`.repeat(200_000)));
+    const run = await ingestObject(lake.deps({ maxObjectBytes: 1024 * 1024 }), {
+      key: 'events/2024/03/01/bomb.jsonl.gz',
+    });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      error: { reason: 'too_large', message: 'the decompressed content exceeds the limit of 1048576 bytes' },
+    });
+    // The stage never finished: it was stopped between its statements or interrupted in one.
+    expect(fastStages()).toEqual([]);
   });
 
   it('takes keys other sources published out of a one-day stage file, and publishes the file as it is otherwise', async () => {
