@@ -376,8 +376,8 @@ export function fastStageSql(typedRows: string, def: DatasetDefinition, table: s
  * The fast stage as one finished Parquet file instead of a table, for a source whose rows are expected to fall in
  * one partition: the good rows of `typedRows`, their declared columns only (the partition is the file's place),
  * sorted as the stage table is, written straight from the reader (no table in between, which costs about as much
- * as the write). For one partition the file is the partition file, byte for byte what the publish step puts.
- * Aborts at the first bad row, as `fastStageSql`.
+ * as the write). When it holds one partition, it is the file the publish step puts (linked into place, see
+ * `writeStageFiles`). Aborts at the first bad row, as `fastStageSql`.
  */
 export function fastStageFileSql(typedRows: string, def: DatasetDefinition, path: string): string {
   const columns = def.columns.map((c) => sqlIdent(c.name)).join(', ');
