@@ -72,6 +72,18 @@ describe('query cost', () => {
     expect(cost(q, { n: null }).cost).toBe(1 + 20 * (1 + 100));
   });
 
+  it('counts a variable the client leaves out at its declared default, as execution will', () => {
+    const q = 'query Q($n: Int = 100) { datasets(first: $n) { nodes { preview(limit: $n) { rows } } } }';
+    expect(cost(q, {}).cost).toBe(1 + 100 * (1 + 100));
+    expect(cost(q, { n: 5 }).cost).toBe(1 + 5 * (1 + 100));
+    // An explicit null overrides the default: the field's own default applies.
+    expect(cost(q, { n: null }).cost).toBe(1 + 20 * (1 + 100));
+    // Variables that do not coerce (execution refuses them): defaults are still counted.
+    const both =
+      'query Q($n: Int = 100, $s: String!) { datasets(first: $n) { nodes { name } } dataset(name: $s) { name } }';
+    expect(cost(both, {}).cost).toBe(1 + 100 * 1 + 1);
+  });
+
   it('counts 1,000 aliases of an expensive field a thousand times', () => {
     const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: dataset(name: "x") { preview { rows } }`).join(' ');
     expect(cost(`{ ${aliases} }`)).toEqual({ cost: 1000 * 101, rateTokens: 1000 });

@@ -11,11 +11,14 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
+  isInputType,
   isInterfaceType,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type GraphQLType,
+  getVariableValues,
+  typeFromAST,
   valueFromAST,
 } from 'graphql';
 
@@ -95,10 +98,32 @@ export function analyzeOperation(
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
 
-  const walker = new CostWalker(schema, fragments, { ...(request.variables ?? {}) }, model);
+  // Variables as execution will see them: a variable the client left out takes its declared default.
+  const given = { ...(request.variables ?? {}) };
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], given);
+  const walker = new CostWalker(schema, fragments, coerced.coerced ?? withDefaults(schema, operation, given), model);
   const cost = walker.selectionCost(root, operation.selectionSet, new Set());
   const mutationFields = operation.operation === 'mutation' ? walker.rootFieldCount(root, operation.selectionSet) : 0;
   return { cost, rateTokens: walker.rateTokens + mutationFields, operation };
+}
+
+/**
+ * The variables with declared defaults filled in, for a request whose variables do not coerce (execution refuses
+ * it, but the estimate still runs first and must not count a default as absent).
+ */
+function withDefaults(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  given: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...given };
+  for (const d of operation.variableDefinitions ?? []) {
+    const name = d.variable.name.value;
+    const type = typeFromAST(schema, d.type);
+    if (out[name] !== undefined || d.defaultValue === undefined || type === undefined || !isInputType(type)) continue;
+    out[name] = valueFromAST(d.defaultValue, type);
+  }
+  return out;
 }
 
 class CostWalker {
