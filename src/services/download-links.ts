@@ -77,8 +77,10 @@ export class HmacDownloadLinks implements DownloadLinkIssuer {
     const { jobId, fileName, expires, sig } = parts;
     if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires)) throw new DownloadLinkInvalidError();
     if (typeof sig !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(sig)) throw new DownloadLinkInvalidError();
-    const expected = Buffer.from(this.sign(jobId, fileName, Number(expires)), 'base64url');
-    const given = Buffer.from(sig, 'base64url');
+    // The texts are compared, not the decoded bytes: base64url's last character carries 2 spare bits, so four
+    // spellings decode to the same signature, and only the one this class writes is the link.
+    const expected = Buffer.from(this.sign(jobId, fileName, Number(expires)), 'ascii');
+    const given = Buffer.from(sig, 'ascii');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new DownloadLinkInvalidError();
     const expiresAt = new Date(Number(expires) * 1000);
     if (this.now().getTime() >= expiresAt.getTime()) throw new DownloadLinkExpiredError(expiresAt);

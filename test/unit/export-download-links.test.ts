@@ -62,6 +62,21 @@ describe('HmacDownloadLinks', () => {
     for (const v of variants) expect(thrown(() => links(t0).verifyUrl(v))).toBeInstanceOf(DownloadLinkInvalidError);
   });
 
+  it("refuses every other spelling of the signature's last character, though it decodes to the same bytes", async () => {
+    const url = new URL((await links(t0).issue(target)).url);
+    const sig = url.searchParams.get('sig')!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // 32 bytes in 43 characters: the last one carries 4 bits and 2 spare ones, so 3 others decode the same.
+    const sameBytes = [...alphabet].filter(
+      (c) => c !== sig.at(-1) && Buffer.from(sig.slice(0, -1) + c, 'base64url').equals(Buffer.from(sig, 'base64url')),
+    );
+    expect(sameBytes).toHaveLength(3);
+    for (const c of sameBytes) {
+      url.searchParams.set('sig', sig.slice(0, -1) + c);
+      expect(thrown(() => links(t0).verifyUrl(url.href))).toBeInstanceOf(DownloadLinkInvalidError);
+    }
+  });
+
   it('refuses a link signed with another secret', async () => {
     const other = new HmacDownloadLinks({
       secret: `${secret}-rotated`,
