@@ -241,6 +241,20 @@ export class ExportService {
     const { job, created } = await this.deps.jobs.create(candidate, (existing) =>
       REUSABLE.includes(statusAt(existing, this.now())),
     );
+    if (key !== null) {
+      // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
+      // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
+      // when the two requests differ.
+      const binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
+      if (binding.jobId !== job.id) {
+        if (created) {
+          await this.transition(job.id, (j) =>
+            j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
+          );
+        }
+        return this.view(await this.boundJob(binding, requestHash));
+      }
+    }
     let current = job;
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
@@ -252,12 +266,7 @@ export class ExportService {
       this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
       current = await this.dispatch(job, plan);
     }
-    let answer = this.live.get(job.id) ?? current;
-    if (key !== null) {
-      const binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
-      if (binding.jobId !== job.id) answer = await this.boundJob(binding, requestHash);
-    }
-    return this.view(answer);
+    return this.view(this.live.get(job.id) ?? current);
   }
 
   /** The pre-flight estimate of a request, validated as `requestExport` validates it. */

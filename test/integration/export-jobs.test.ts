@@ -124,6 +124,29 @@ describe('export jobs', () => {
     await finished(harness.service, bob, bobs.id);
   });
 
+  it('runs only the job of the request that took an idempotency key, when two different ones race for it', async () => {
+    const a = { dataset: 'tickets', columns: ['id'], idempotencyKey: 'race-key' };
+    const b = { ...a, columns: ['id', 'title'] };
+    const answers = await Promise.allSettled([
+      harness.service.requestExport(alice, a),
+      harness.service.requestExport(alice, b),
+    ]);
+    const won = answers.filter((r) => r.status === 'fulfilled');
+    const lost = answers.filter((r) => r.status === 'rejected');
+    expect([won.length, lost.length]).toEqual([1, 1]);
+    expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+    const winner = (won[0] as PromiseFulfilledResult<{ id: string }>).value;
+    await finished(harness.service, alice, winner.id);
+    // The losing request's job, if it made one, was cancelled before anything ran it: no result, no files.
+    const others = (await harness.service.listExports(alice)).edges
+      .map((e) => e.node)
+      .filter((j) => j.id !== winner.id && j.request.idempotencyKey === 'race-key');
+    for (const j of others) {
+      expect([j.status, j.startedAt, j.result]).toEqual(['CANCELLED', null, null]);
+      expect(await storedKeys(exportResultPrefix(j.id))).toEqual([]);
+    }
+  });
+
   it("answers another caller's job exactly as a missing one", async () => {
     const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['title'] });
     await finished(harness.service, alice, job.id);
