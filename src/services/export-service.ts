@@ -873,8 +873,12 @@ export class ExportService {
   private checkLimits(plan: ExportPlan): void {
     const { estimate, request } = plan;
     if (estimate.bytesToScan > this.limits.maxScanBytes) {
+      // Under a row filter the caller is not shown whole-file sizes (the estimate's bytesToScan is null for them):
+      // the refusal does not tell it either.
       throw new LimitExceededError(
-        `the export would read ${estimate.bytesToScan} bytes of Parquet, over the limit of ${this.limits.maxScanBytes}: narrow it with partitions or where`,
+        request.rowFilter.length > 0
+          ? `the export would read more Parquet than the limit of ${this.limits.maxScanBytes} bytes: narrow it with partitions or where`
+          : `the export would read ${estimate.bytesToScan} bytes of Parquet, over the limit of ${this.limits.maxScanBytes}: narrow it with partitions or where`,
       );
     }
     // Without filters the footers' row count is exact: refuse rather than cut the result.

@@ -312,6 +312,17 @@ describe('export limits', () => {
       expect(err.message).toBe(
         `the export would read ${estimate.bytesToScan} bytes of Parquet, over the limit of 100: narrow it with partitions or where`,
       );
+      // Under a row filter the caller is not shown whole-file sizes: nor in the refusal.
+      const filtered = {
+        allowedColumns: null,
+        maskedColumns: [],
+        rowFilter: [{ column: 'priority', op: 'EQ' as const, values: [1] }],
+      };
+      const hidden = await caught(() => tight.service.requestExport(alice, { dataset: 'tickets' }, filtered));
+      expect(hidden).toBeInstanceOf(LimitExceededError);
+      expect(hidden.message).toBe(
+        'the export would read more Parquet than the limit of 100 bytes: narrow it with partitions or where',
+      );
     } finally {
       await tight.close();
     }
