@@ -578,6 +578,8 @@ export class ExportService {
         await this.deps.jobs.update(id, (j) => ({ ...j, attempts: Math.max(j.attempts, start) }));
         continue;
       }
+      // A cancel that landed between the check above and this claim: the loop's next turn ends the job.
+      if (await this.deps.jobs.cancelRequested(id)) continue;
       if (job.status === 'RUNNING') {
         this.deps.logger.info('export job taken over from a worker that stopped', { jobId: id, attempt: start });
         await this.removeOutput(id);
@@ -728,13 +730,17 @@ export class ExportService {
   }
 
   private async execute(entry: QueueEntry, signal: AbortSignal): Promise<void> {
-    const started = await this.transition(entry.id, (j) => ({
-      ...j,
-      status: 'RUNNING',
-      startedAt: this.now().toISOString(),
-      attempts: j.attempts + 1,
-    }));
+    // A job that ended meanwhile (cancelled by its requester in another process) is not started again.
+    const started = await this.transition(entry.id, (j) =>
+      isFinished(j.status)
+        ? j
+        : { ...j, status: 'RUNNING', startedAt: this.now().toISOString(), attempts: j.attempts + 1 },
+    );
     const log = this.deps.logger.child({ jobId: started.id, dataset: started.dataset });
+    if (isFinished(started.status)) {
+      log.info('export job ended before it started', { status: started.status });
+      return;
+    }
     log.info('export job started', { attempt: started.attempts });
     try {
       const result = await this.deps.engine.run(started, entry.plan, {

@@ -494,6 +494,43 @@ describe('a cancel racing the end of a worker run (forced: the API cancels insid
     }
   });
 
+  it('written between the worker’s cancel check and its start claim: the job never runs and stays CANCELLED', async () => {
+    const apiService = api();
+    const inner = new StoreJobStore(lake.store);
+    const told: string[] = [];
+    const written: string[] = [];
+    const jobs = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'claimStart') {
+          return async (id: string, attempt: number, at: string) => {
+            told.push((await apiService.cancelExport(ALICE, id)).status);
+            return target.claimStart(id, attempt, at);
+          };
+        }
+        if (prop === 'update') {
+          return async (id: string, change: (job: ExportJobRecord) => ExportJobRecord) => {
+            const w = await target.update(id, change);
+            written.push(w.status);
+            return w;
+          };
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const workerService = worker(jobs);
+    try {
+      const job = await apiService.requestExport(ALICE, { dataset: 'events', columns: ['id'], limit: 700 });
+      expect(await workerService.runJob(job.id)).toBe('done');
+      expect(told).toEqual(['CANCELLED']);
+      // The worker never wrote RUNNING (or SUCCEEDED) over the cancel.
+      expect(written.filter((s) => s === 'RUNNING' || s === 'SUCCEEDED')).toEqual([]);
+      await expectCancelledWithoutResult(apiService, workerService, job.id);
+    } finally {
+      await workerService.close();
+      await apiService.close();
+    }
+  });
+
   it('read while running but written after the worker wrote SUCCEEDED: the job ends CANCELLED with no result and no files', async () => {
     const held = heldCancelJobs();
     const apiService = api(held.jobs);
