@@ -39,4 +39,10 @@ export interface ExportPlan {
    * types), so an engine need not reconcile the files' schemas by name. Absent or false: it must.
    */
   uniformSchema?: boolean;
+  /**
+   * Catalog columns that no planned file holds, by their footers (columns added after the files were written, which
+   * are never rewritten): an engine reads them as NULLs of the catalog type. Absent or empty: none, or a footer could
+   * not be read.
+   */
+  missingColumns?: string[];
 }

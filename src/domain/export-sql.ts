@@ -54,13 +54,14 @@ export function sqlTypeOf(typeText: string): string {
  * in SQL when asked, numeric, date and boolean columns never. `limit` is the row cap to apply (the engine may
  * ask for one row more to detect truncation). `unionByName` (default true) has DuckDB match the files' columns by
  * name, which costs it a footer read of every file before the query starts; false only when the files are known
- * to share one schema.
+ * to share one schema. `missingColumns` (see columnsMissingFromFiles) are catalog columns that none of the files
+ * holds: they read as NULLs of the catalog type, as Athena reads them, rather than failing to bind.
  */
 export function compileExportQuery(
   request: NormalizedExportRequest,
   table: TableDefinition,
   files: readonly QueryFile[],
-  options: { limit: number | null; unionByName?: boolean },
+  options: { limit: number | null; unionByName?: boolean; missingColumns?: readonly string[] },
 ): CompiledQuery {
   const params: string[] = [];
   const param = (text: string): string => {
@@ -85,7 +86,12 @@ export function compileExportQuery(
   const order = request.orderBy.map(
     (o) => `src.${quoteIdentifier(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  let sql = `SELECT ${select} FROM ${readParquet(table, files, options.unionByName ?? true)} AS src`;
+  const source = withMissingColumns(
+    readParquet(table, files, options.unionByName ?? true),
+    table,
+    options.missingColumns ?? [],
+  );
+  let sql = `SELECT ${select} FROM ${source} AS src`;
   if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
   if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
   if (options.limit !== null) sql += ` LIMIT CAST(${param(String(options.limit))} AS BIGINT)`;
@@ -118,6 +124,40 @@ function readParquet(table: TableDefinition, files: readonly QueryFile[], unionB
       ? `, hive_types = {${keys.map((k) => `${quoteLiteral(k.name)}: ${sqlTypeOf(k.type)}`).join(', ')}}`
       : '';
   return `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = ${unionByName ? 'true' : 'false'}${hiveTypes})`;
+}
+
+/**
+ * The table's data columns that no file holds, by the column paths of each file's footer (`a`, or `a.b` for a leaf
+ * of a nested column): columns added to the catalog after the files were written (old files are not rewritten).
+ * Names are matched as DuckDB binds them, ignoring case. Partition keys are never missing: their values come from
+ * the files' paths.
+ */
+export function columnsMissingFromFiles(table: TableDefinition, fileColumns: readonly (readonly string[])[]): string[] {
+  const held = new Set<string>();
+  for (const paths of fileColumns) {
+    for (const path of paths) {
+      const lower = path.toLowerCase();
+      held.add(lower);
+      // A nested column's leaves (`a.b`) hold its top-level name `a`; every prefix counts, in case a name has a dot.
+      for (let dot = lower.indexOf('.'); dot >= 0; dot = lower.indexOf('.', dot + 1)) held.add(lower.slice(0, dot));
+    }
+  }
+  const keys = new Set(table.partitionKeys.map((k) => k.name.toLowerCase()));
+  return table.columns
+    .map((c) => c.name)
+    .filter((name) => !held.has(name.toLowerCase()) && !keys.has(name.toLowerCase()));
+}
+
+/**
+ * The files' rows with each missing column as a NULL of its catalog type, so the projection, the predicates and the
+ * ordering bind it as any other column. The source as it is when nothing is missing.
+ */
+function withMissingColumns(source: string, table: TableDefinition, missing: readonly string[]): string {
+  const wanted = new Set(missing);
+  const columns = table.columns.filter((c) => wanted.has(c.name));
+  if (columns.length === 0) return source;
+  const nulls = columns.map((c) => `CAST(NULL AS ${sqlTypeOf(c.type)}) AS ${quoteIdentifier(c.name)}`).join(', ');
+  return `(SELECT *, ${nulls} FROM ${source})`;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions): string {

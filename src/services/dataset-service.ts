@@ -5,7 +5,7 @@ import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { BadInputError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import { exportableColumns, normalizeExportRequest, type NormalizedExportRequest } from '../domain/export-request.js';
-import { compileExportQuery, type QueryFile } from '../domain/export-sql.js';
+import { columnsMissingFromFiles, compileExportQuery, type QueryFile } from '../domain/export-sql.js';
 import { assertColumnsUsable, statsVisible } from '../domain/policy.js';
 import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../domain/table.js';
 import { compareUtf8 } from '../domain/utf8-order.js';
@@ -518,10 +518,16 @@ export class DatasetService {
       present.length > 0
         ? present
         : [{ name: first!.name, type: first!.type, kind: first!.kind, partitionKey: false, mask: 'redact' }];
+    // Columns added after every chosen file was written read as nulls, as an export of the same files does.
+    const missingColumns = columnsMissingFromFiles(
+      table,
+      chosen.map((f) => f.file.columns.map((c) => c.name)),
+    );
     const keys = chosen.map((f) => f.file.key);
     return this.withLocalFiles(keys, (paths) => {
       const files: QueryFile[] = paths.map((path, i) => ({ path, partitionValues: chosen[i]!.values }));
-      return readPreviewRows(db, compileExportQuery({ ...request, columns: inner }, table, files, { limit }), plan);
+      const query = compileExportQuery({ ...request, columns: inner }, table, files, { limit, missingColumns });
+      return readPreviewRows(db, query, plan);
     });
   }
 

@@ -2,12 +2,13 @@ import { exportDataVersion } from '../domain/export-fingerprint.js';
 import { partitionValuesOf, pruneFiles } from '../domain/export-partitions.js';
 import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-plan.js';
 import type { NormalizedExportRequest } from '../domain/export-request.js';
+import { columnsMissingFromFiles } from '../domain/export-sql.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 import { CoalescedReads } from './coalesced-reads.js';
 import { readDataVersion } from './data-version.js';
 import type { DatasetSnapshot, DatasetSnapshotCache } from './dataset-snapshots.js';
-import type { FooterResult, ParquetFooterCache } from './parquet-footer-cache.js';
+import type { FooterResult, ParquetFileSummary, ParquetFooterCache } from './parquet-footer-cache.js';
 import { runPool } from '../domain/run-pool.js';
 
 export interface ExportPlannerOptions {
@@ -108,6 +109,7 @@ export class ExportPlanner {
       estimate,
       effectiveLimit: request.limit ?? (mayExceed ? maxRows : null),
       uniformSchema: uniformSchema(selected, footers),
+      missingColumns: missingColumns(table, selected, footers),
     };
   }
 
@@ -160,6 +162,29 @@ function uniformSchema(files: readonly Candidate[], footers: readonly FooterResu
     if (schema !== first) return false;
   }
   return true;
+}
+
+/**
+ * Catalog columns in none of the files' footers: columns added after the files were written. Each distinct schema is
+ * looked at once. None when a footer was not read (the export fails on that file).
+ */
+function missingColumns(
+  table: TableDefinition,
+  files: readonly Candidate[],
+  footers: readonly FooterResult[],
+): string[] {
+  const schemas = new Map<string, string[]>();
+  for (let i = 0; i < files.length; i++) {
+    const footer = footers[i]!;
+    const schema = schemaOf(files[i]!, footer);
+    if (schema === null || !footer.ok) return [];
+    if (!schemas.has(schema)) schemas.set(schema, columnNames(footer.file));
+  }
+  return schemas.size === 0 ? [] : columnsMissingFromFiles(table, [...schemas.values()]);
+}
+
+function columnNames(file: ParquetFileSummary): string[] {
+  return file.columns.map((c) => c.name);
 }
 
 /** The file's Parquet schema as text (computed once per listed file), or null when its footer was not read. */

@@ -125,6 +125,8 @@ export class DuckDbExportEngine implements ExportEngine {
         limit: limit === null ? null : limit + 1,
         // Matching columns by name makes DuckDB read every footer before it starts; needed only when they differ.
         unionByName: plan.uniformSchema !== true,
+        // Columns added after every planned file was written: typed NULLs, as Athena reads them from the catalog.
+        missingColumns: plan.missingColumns ?? [],
       });
       const copy = compileCsvCopy(query, out, plan.request.csv);
       const rowsEstimated = Math.min(plan.estimate.rows, limit ?? Number.POSITIVE_INFINITY);
