@@ -8,6 +8,7 @@ import {
   type ExportFailureCode,
   type ExportJobProgress,
   type ExportJobRecord,
+  type ExportJobResult,
   type ExportJobStatus,
   type ExportJobView,
   EXPORT_JOB_STATUSES,
@@ -108,6 +109,11 @@ export interface ExportServiceOptions {
    * often, in ms, while no event comes. Default 1000 with a queue dispatcher; 0 (never) with the in-process one.
    */
   watchPollMs?: number;
+  /**
+   * Waits, in ms, before each new try of a job's final record (SUCCEEDED, FAILED, CANCELLED) when the store refuses
+   * the write. Default [200, 1000, 5000]: a store that recovers within seconds loses nothing.
+   */
+  finalWriteRetryMs?: readonly number[];
   now?: () => Date;
   newId?: () => string;
 }
@@ -145,6 +151,7 @@ export class ExportService {
   private readonly leaseMs: number;
   private readonly cancelPollMs: number;
   private readonly watchPollMs: number;
+  private readonly finalWriteRetryMs: readonly number[];
   private readonly dispatcher: JobDispatcher;
   private readonly now: () => Date;
   private readonly newId: () => string;
@@ -172,6 +179,7 @@ export class ExportService {
     this.progressPersistMs = options.progressPersistMs ?? 2000;
     this.leaseMs = options.leaseMs ?? 15 * 60 * 1000;
     this.cancelPollMs = options.cancelPollMs ?? 2000;
+    this.finalWriteRetryMs = options.finalWriteRetryMs ?? [200, 1000, 5000];
     this.dispatcher =
       deps.dispatcher ??
       new InProcessJobDispatcher((entry) => {
@@ -644,6 +652,9 @@ export class ExportService {
       const controller = new AbortController();
       const done = this.execute(entry, controller.signal)
         .catch((err: unknown) => {
+          // Its final record could not be written even after the retries: it is no longer this process's to answer
+          // for (a later request runs anew; recover() ends the stored RUNNING record at the next start).
+          this.live.delete(entry.id);
           this.deps.logger.error('export worker failed', { jobId: entry.id, error: String(err) });
         })
         .finally(() => {
@@ -742,14 +753,20 @@ export class ExportService {
       return;
     }
     log.info('export job started', { attempt: started.attempts });
+    let result: ExportJobResult;
     try {
-      const result = await this.deps.engine.run(started, entry.plan, {
+      result = await this.deps.engine.run(started, entry.plan, {
         signal,
         onProgress: (p) => this.progress(entry.id, p),
       });
-      const finishedAt = this.now();
+    } catch (err) {
+      await this.endFailedRun(entry, err, log);
+      return;
+    }
+    const finishedAt = this.now();
+    try {
       // A requester elsewhere may have cancelled it meanwhile (and removed its output): it stays CANCELLED.
-      const ended = await this.transition(entry.id, (j) =>
+      const ended = await this.finalTransition(entry.id, (j) =>
         j.status === 'CANCELLED'
           ? j
           : {
@@ -769,41 +786,84 @@ export class ExportService {
       if (ended.status === 'CANCELLED') log.info('export job cancelled as it finished');
       else log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
     } catch (err) {
-      const finishedAt = this.now().toISOString();
-      if (err instanceof ExportCancelledError) {
-        if (this.closed && !this.cancelRequested.has(entry.id)) {
-          // Stopped by a shutdown, not by its requester: hand it to the next process.
-          await this.transition(entry.id, (j) => ({
-            ...j,
-            status: 'QUEUED',
-            startedAt: null,
-            attempts: Math.max(0, j.attempts - 1),
-            progress: initialProgress(entry.plan),
-          }));
-          log.info('export job returned to the queue at shutdown');
-          return;
-        }
-        if (this.timedOut.has(entry.id) && !this.cancelRequested.has(entry.id)) {
-          const error = {
-            code: 'LIMIT_EXCEEDED' as const,
-            message:
-              "the export did not finish within the export worker's time limit: narrow it (columns, filters, partitions)",
-          };
-          await this.transition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
-          log.warn('export job stopped at the worker time limit');
-          return;
-        }
-        await this.transition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));
-        log.info('export job cancelled');
+      // The result is written but its job cannot say so: no file may stay behind a job that does not list it.
+      log.error('export job result could not be recorded', { error: String(err) });
+      await this.removeOutput(entry.id).catch((e: unknown) =>
+        log.error('export job output could not be removed', { error: String(e) }),
+      );
+      await this.finalTransition(entry.id, (j) =>
+        isFinished(j.status)
+          ? j
+          : {
+              ...j,
+              status: 'FAILED',
+              finishedAt: this.now().toISOString(),
+              error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
+            },
+      );
+    }
+  }
+
+  /** Ends a run whose engine stopped without a result: cancelled, timed out, returned to the queue, or failed. */
+  private async endFailedRun(entry: QueueEntry, err: unknown, log: Logger): Promise<void> {
+    const finishedAt = this.now().toISOString();
+    if (err instanceof ExportCancelledError) {
+      if (this.closed && !this.cancelRequested.has(entry.id)) {
+        // Stopped by a shutdown, not by its requester: hand it to the next process.
+        await this.transition(entry.id, (j) => ({
+          ...j,
+          status: 'QUEUED',
+          startedAt: null,
+          attempts: Math.max(0, j.attempts - 1),
+          progress: initialProgress(entry.plan),
+        }));
+        log.info('export job returned to the queue at shutdown');
         return;
       }
-      const error =
-        err instanceof ExportFailedError
-          ? { code: err.code, message: err.message }
-          : { code: 'INTERNAL' as const, message: 'the export failed unexpectedly' };
-      if (!(err instanceof ExportFailedError)) log.error('export job failed unexpectedly', { error: String(err) });
-      else log.warn('export job failed', { code: err.code });
-      await this.transition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+      if (this.timedOut.has(entry.id) && !this.cancelRequested.has(entry.id)) {
+        const error = {
+          code: 'LIMIT_EXCEEDED' as const,
+          message:
+            "the export did not finish within the export worker's time limit: narrow it (columns, filters, partitions)",
+        };
+        await this.finalTransition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+        log.warn('export job stopped at the worker time limit');
+        return;
+      }
+      await this.finalTransition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));
+      log.info('export job cancelled');
+      return;
+    }
+    const error =
+      err instanceof ExportFailedError
+        ? { code: err.code, message: err.message }
+        : { code: 'INTERNAL' as const, message: 'the export failed unexpectedly' };
+    if (!(err instanceof ExportFailedError)) log.error('export job failed unexpectedly', { error: String(err) });
+    else log.warn('export job failed', { code: err.code });
+    await this.finalTransition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+  }
+
+  /**
+   * `transition` to a final state, tried again after each of `finalWriteRetryMs` while the store refuses it: a job
+   * must not stay RUNNING, nor a result unlisted, because one write failed. Throws the last error.
+   */
+  private async finalTransition(
+    id: string,
+    change: (job: ExportJobRecord) => ExportJobRecord,
+  ): Promise<ExportJobRecord> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.transition(id, change);
+      } catch (err) {
+        const wait = this.finalWriteRetryMs[attempt];
+        if (wait === undefined) throw err;
+        this.deps.logger.warn('export job record could not be written; trying again', {
+          jobId: id,
+          inMs: wait,
+          error: String(err),
+        });
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 

@@ -147,6 +147,47 @@ describe('export jobs', () => {
     }
   });
 
+  it('records a result the store refused twice; when it keeps refusing, removes the files and fails STORAGE_ERROR', async () => {
+    let refuse = 2;
+    let refused = 0;
+    const flaky = await createExportHarness(lake, {
+      service: { finalWriteRetryMs: [1, 1] },
+      jobs: (inner) =>
+        new Proxy(inner, {
+          get(target, prop, receiver) {
+            if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
+            return (id: string, change: (job: ExportJobRecord) => ExportJobRecord) =>
+              target.update(id, (j) => {
+                const next = change(j);
+                if (next.status === 'SUCCEEDED' && refused < refuse) {
+                  refused += 1;
+                  throw new Error('the store is unavailable');
+                }
+                return next;
+              });
+          },
+        }),
+    });
+    try {
+      const ok = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 7 });
+      const done = await finished(flaky.service, alice, ok.id);
+      expect([done.status, done.result?.rowCount]).toEqual(['SUCCEEDED', 7]);
+      expect(refused).toBe(2);
+
+      refuse = Number.POSITIVE_INFINITY;
+      const lost = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 8 });
+      const failed = await finished(flaky.service, alice, lost.id);
+      expect({ status: failed.status, error: failed.error, result: failed.result }).toEqual({
+        status: 'FAILED',
+        error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
+        result: null,
+      });
+      expect(await storedKeys(exportResultPrefix(lost.id))).toEqual([]);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it("answers another caller's job exactly as a missing one", async () => {
     const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['title'] });
     await finished(harness.service, alice, job.id);

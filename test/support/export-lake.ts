@@ -12,6 +12,7 @@ import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
 import { isFinished } from '../../src/domain/export-job.js';
 import type { TableDefinition } from '../../src/domain/table.js';
+import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
@@ -60,7 +61,7 @@ export async function createExportLake(): Promise<ExportLake> {
 /** A service wired with the real adapters over a lake; each harness has its own DuckDB instance. */
 export interface ExportHarness {
   service: ExportService;
-  jobs: StoreJobStore;
+  jobs: JobStore;
   links: HmacDownloadLinks;
   engineDb: DuckDbDatabase;
   close(): Promise<void>;
@@ -73,6 +74,8 @@ export async function createExportHarness(
     engine?: Partial<DuckDbExportEngineOptions>;
     now?: () => Date;
     memoryLimit?: string;
+    /** Wraps the harness's job store (a decorator that fails or delays some calls). */
+    jobs?: (inner: StoreJobStore) => JobStore;
   } = {},
 ): Promise<ExportHarness> {
   const engineDb = await DuckDbDatabase.create({
@@ -85,7 +88,8 @@ export async function createExportHarness(
     progressIntervalMs: 50,
     ...options.engine,
   });
-  const jobs = new StoreJobStore(lake.store);
+  const stored = new StoreJobStore(lake.store);
+  const jobs = options.jobs ? options.jobs(stored) : stored;
   const links = new HmacDownloadLinks({
     secret: LINK_SECRET,
     baseUrl: 'http://api.test',
