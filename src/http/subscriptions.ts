@@ -13,9 +13,10 @@ import {
   validate,
   type ValidationRule,
 } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, type Context } from 'graphql-ws';
+import { type Extra, useServer } from 'graphql-ws/use/ws';
 import type { WebSocketServer } from 'ws';
+import { UNAUTHENTICATED_MESSAGE } from '../auth/auth-errors.js';
 import { AppError, type ErrorCode, LimitExceededError } from '../domain/errors.js';
 import type { ApiContext, Caller } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/errors.js';
@@ -58,9 +59,17 @@ const CLOSE_CODES: Partial<Record<ErrorCode, number>> = {
 /**
  * GraphQL subscriptions over websockets (graphql-ws, subprotocol `graphql-transport-ws`) on the API's server.
  *
- * - The caller is resolved once per connection, in `connection_init`, by the same `authenticate` as HTTP requests:
- *   it sees the upgrade request's headers, with `authorization` from `connectionParams.authorization` when given.
- *   A refusal closes the socket with 4401 (UNAUTHENTICATED) or 4403 (FORBIDDEN) and the error's message.
+ * - The caller is resolved in `connection_init` by the same `authenticate` as HTTP requests: it sees the upgrade
+ *   request's headers, with `authorization` from `connectionParams.authorization` when given. A refusal closes the
+ *   socket with 4401 (UNAUTHENTICATED) or 4403 (FORBIDDEN) and the error's message.
+ * - The credential is not trusted for the socket's lifetime (keep-alive can hold a socket open indefinitely): it is
+ *   resolved again, by the same `authenticate` and so with the same revocation window as HTTP (the key store's
+ *   cache), before every new subscription and before every event of a running one is delivered; a JWT socket is
+ *   also re-checked when the token's `exp` passes (then every second while the verifier's clock skew still accepts
+ *   it). A refusal closes the socket as in `connection_init` (4401 for a revoked key or an expired token), which
+ *   ends every subscription on it; the refused operation or event is not sent. Checking per event rather than on a
+ *   timer is the simple option that needs no tuning: nothing leaves after the credential stops working, and an idle
+ *   stream sends nothing anyway.
  * - Only subscription operations are served here; queries and mutations go over HTTP. The HTTP limits apply here
  *   too: the parser's token cap, the depth rule, the cost limit, and the caller's rate budget (each subscription
  *   takes at least one token).
@@ -72,7 +81,8 @@ export function serveSubscriptions(
   options: SubscriptionServerOptions,
 ): { dispose(): Promise<void> } {
   const { schema, formatError, logger } = options;
-  const callers = new WeakMap<object, Caller>();
+  /** Per connection (graphql-ws context): the credentials it authenticated with, and its caller as of the last check. */
+  const connections = new WeakMap<object, Connection>();
   const rules = [...specifiedRules, ...options.validationRules];
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] =>
     errors.map((e) => {
@@ -85,27 +95,23 @@ export function serveSubscriptions(
       schema,
       isProd: options.production,
       onConnect: async (ctx) => {
+        const request = upgradeRequest(ctx.extra.request, ctx.connectionParams);
         try {
-          const caller = await options.authenticate(upgradeRequest(ctx.extra.request, ctx.connectionParams));
-          callers.set(ctx, caller);
+          const caller = await options.authenticate(request);
+          const connection: Connection = { request, caller, closed: false, expiry: undefined };
+          connections.set(ctx, connection);
+          // A socket that went away meanwhile has had its onClose already: no expiry timer for it.
+          if (ctx.extra.socket.readyState === ctx.extra.socket.OPEN) scheduleExpiryCheck(ctx, connection);
           return true;
         } catch (err) {
-          const app = appErrorOf(err);
-          if (app === undefined) {
-            logger.error('websocket authentication failed unexpectedly', { error: String(err) });
-            ctx.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
-          } else {
-            ctx.extra.socket.close(CLOSE_CODES[app.code] ?? CloseCode.BadRequest, closeReason(app.message));
-          }
+          refuse(ctx, err);
           return false;
         }
       },
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
-        const caller = callers.get(ctx);
-        // onConnect admits only authenticated connections; this is the second lock.
-        if (caller === undefined) {
-          return [new GraphQLError('Missing or invalid credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
-        }
+      onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+        // onConnect admits only authenticated connections, and the credential is checked again for each operation.
+        const caller = await reauthenticate(ctx);
+        if (caller === undefined) return [unauthenticated()];
         let document: DocumentNode;
         try {
           document = parse(payload.query, { maxTokens: MAX_QUERY_TOKENS });
@@ -161,19 +167,112 @@ export function serveSubscriptions(
         };
       },
       context: (ctx) => {
-        const caller = callers.get(ctx);
-        if (caller === undefined) throw new Error('a websocket operation without an authenticated caller');
-        return options.context(caller);
+        const connection = connections.get(ctx);
+        if (connection === undefined || connection.closed) {
+          throw new Error('a websocket operation without an authenticated caller');
+        }
+        return options.context(connection.caller);
       },
-      onNext: (_ctx, _id, _payload, _args, result): FormattedExecutionResult | void => {
+      onNext: async (ctx, _id, _payload, _args, result): Promise<FormattedExecutionResult | void> => {
+        // The event is delivered only while the credential still works; otherwise the socket is closed (which ends
+        // the stream) and nothing of the event is sent (the socket no longer sends once closing, this is the backstop).
+        if ((await reauthenticate(ctx)) === undefined) return { errors: [unauthenticated().toJSON()] };
         if (result.errors === undefined) return undefined;
         return { ...result, errors: format(result.errors) };
       },
       onError: (_ctx, _id, _payload, errors) => format(errors),
+      onClose: (ctx) => {
+        const connection = connections.get(ctx);
+        if (connection === undefined) return;
+        connection.closed = true;
+        clearTimeout(connection.expiry);
+        connections.delete(ctx);
+      },
     },
     wsServer,
   );
   return { dispose: async () => await disposable.dispose() };
+
+  /** Closes the socket for a refused (or failed) authentication: the error's close code and message. */
+  function refuse(ctx: WsContext, err: unknown): void {
+    const connection = connections.get(ctx);
+    if (connection !== undefined) {
+      connection.closed = true;
+      clearTimeout(connection.expiry);
+    }
+    const app = appErrorOf(err);
+    if (app === undefined) {
+      logger.error('websocket authentication failed unexpectedly', { error: String(err) });
+      ctx.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
+    } else {
+      ctx.extra.socket.close(CLOSE_CODES[app.code] ?? CloseCode.BadRequest, closeReason(app.message));
+    }
+  }
+
+  /**
+   * The connection's caller by its stored credentials as of now, by the same `authenticate` as `connection_init`;
+   * undefined (and the socket closed) when they no longer work or the connection is gone.
+   */
+  async function reauthenticate(ctx: WsContext): Promise<Caller | undefined> {
+    const connection = connections.get(ctx);
+    if (connection === undefined || connection.closed) return undefined;
+    let caller: Caller;
+    try {
+      caller = await options.authenticate(connection.request);
+    } catch (err) {
+      if (!connection.closed) refuse(ctx, err);
+      return undefined;
+    }
+    if (connection.closed) return undefined;
+    // The same credentials name the same caller; anything else is refused rather than switching identities.
+    if (caller.id !== connection.caller.id) {
+      refuse(ctx, new AppError('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE));
+      return undefined;
+    }
+    connection.caller = caller;
+    return caller;
+  }
+
+  /**
+   * For a JWT caller: a check when the token's `exp` passes, closing the socket if the token is refused by then.
+   * The verifier may still accept it for its clock skew; it is checked again every second until it is refused.
+   */
+  function scheduleExpiryCheck(ctx: WsContext, connection: Connection): void {
+    clearTimeout(connection.expiry);
+    connection.expiry = undefined;
+    const exp = connection.caller.via === 'jwt' ? connection.caller.attributes['exp'] : undefined;
+    if (typeof exp !== 'number' || connection.closed) return;
+    const untilExpiry = exp * 1000 - Date.now();
+    const delay = untilExpiry > 0 ? Math.min(untilExpiry, MAX_TIMER_MS) : EXPIRED_RECHECK_MS;
+    connection.expiry = setTimeout(() => {
+      void reauthenticate(ctx).then((caller) => {
+        if (caller !== undefined) scheduleExpiryCheck(ctx, connection);
+      });
+    }, delay);
+    connection.expiry.unref();
+  }
+}
+
+type WsContext = Context<Record<string, unknown>, Extra>;
+
+interface Connection {
+  /** The request `authenticate` saw in `connection_init`: the credentials every later check uses. */
+  readonly request: { headers: IncomingHttpHeaders };
+  /** The caller as of the last successful check. */
+  caller: Caller;
+  /** Set once the socket is being closed (refused) or has closed: no operation or event goes through. */
+  closed: boolean;
+  /** The pending JWT expiry check. */
+  expiry: NodeJS.Timeout | undefined;
+}
+
+/** The longest setTimeout delay; a later expiry is reached in steps (each step re-checks the token). */
+const MAX_TIMER_MS = 2_147_483_647;
+/** How often a JWT past its `exp` is checked again while the verifier's clock skew still accepts it. */
+const EXPIRED_RECHECK_MS = 1000;
+
+function unauthenticated(): GraphQLError {
+  return new GraphQLError(UNAUTHENTICATED_MESSAGE, { extensions: { code: 'UNAUTHENTICATED' } });
 }
 
 /** The request `authenticate` sees for a websocket: the upgrade request's headers, `authorization` from the params. */
