@@ -26,7 +26,7 @@ import { type ApiDeps, type ApiServer, type AuthRequest, createApiServer, type R
 import { DatasetService } from './services/dataset-service.js';
 import { HmacDownloadLinks } from './services/download-links.js';
 import { ExportService } from './services/export-service.js';
-import { FeedService } from './services/feed-service.js';
+import { creatorCredentialCheck, FeedService } from './services/feed-service.js';
 import { DatasetSnapshotCache } from './services/dataset-snapshots.js';
 import { ParquetFooterCache } from './services/parquet-footer-cache.js';
 import { PipelineService } from './services/pipeline-service.js';
@@ -139,6 +139,9 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
       access.requireCapability(owner, 'canExport', 'feed', dataset);
       return grant;
     },
+    // ...and only while the credential it was created with stands: its API key not revoked (same key store, same
+    // cache window as authentication), its JWT not expired.
+    creatorValid: creatorCredentialCheck(auth.keys),
   });
   const downloads =
     links.verifier === undefined

@@ -173,6 +173,17 @@ export class ApiKeyStore {
     return { keyId: record.id, name: record.name, role: record.role, attributes: { ...record.attributes } };
   }
 
+  /**
+   * Whether a key id names a key that exists and is not revoked, read through the same cache as `verify` (a key
+   * revoked by another process counts as valid for at most `cacheTtlMs`). For what outlives a request made with the
+   * key, e.g. the BI feeds it created.
+   */
+  async isActive(id: string): Promise<boolean> {
+    if (!isApiKeyId(id)) return false;
+    const record = await this.cachedRead(id);
+    return record !== undefined && record.revokedAt === null;
+  }
+
   private async cachedRead(id: string): Promise<ApiKeyRecord | undefined> {
     const now = Date.now();
     const hit = this.cache.get(id);

@@ -36,8 +36,43 @@ export type FeedGrantResolver = (owner: FeedOwner, dataset: string) => Promise<E
  */
 export type FeedReadPolicy = (caller: FeedOwner, feed: FeedRecord) => boolean;
 
+/**
+ * Whether the credential a feed was created with still stands; a feed never outlives it (FeedCreatorInvalidError).
+ * Checked before every serve and build. Default (no authentication, e.g. tests): every creator stands; the API wires
+ * `creatorCredentialCheck`.
+ */
+export type FeedCreatorCheck = (owner: FeedOwner) => Promise<boolean>;
+
+/** What feeds need of the API key store (ApiKeyStore.isActive). */
+export interface FeedKeyLookup {
+  /** Whether the key exists and is not revoked, within the store's cache window. */
+  isActive(keyId: string): Promise<boolean>;
+}
+
 export const UNRESTRICTED_FEED_GRANT: FeedGrantResolver = () => Promise.resolve(null);
 export const CREATOR_ONLY: FeedReadPolicy = (caller, feed) => caller.id === feed.createdBy.id;
+export const ANY_CREATOR: FeedCreatorCheck = () => Promise.resolve(true);
+
+/**
+ * The creator check of the API (see Authenticator for the ids):
+ * - `key:<id>`: the API key must still exist and not be revoked, read through the key store the API authenticates
+ *   with, so a revocation (`careplus keys revoke`) stops the feed within the store's cache window (5 s by default),
+ *   as it stops the key itself;
+ * - `jwt:<subject>`: a JWT cannot be asked about later, so the feed lives as long as the token it was created with:
+ *   until that token's `exp` (recorded with the creator's claims); a feed for BI tools that must last is created
+ *   with an API key;
+ * - anything else (no credential to check): refused.
+ */
+export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = () => new Date()): FeedCreatorCheck {
+  return async (owner) => {
+    if (owner.id.startsWith('key:')) return keys.isActive(owner.id.slice('key:'.length));
+    if (owner.id.startsWith('jwt:')) {
+      const exp = owner.attributes['exp'];
+      return typeof exp === 'number' && Number.isFinite(exp) && now().getTime() < exp * 1000;
+    }
+    return false;
+  };
+}
 
 export interface FeedServiceDeps {
   store: ObjectStore;
@@ -47,6 +82,7 @@ export interface FeedServiceDeps {
   publicUrl: () => string;
   grantFor?: FeedGrantResolver;
   mayRead?: FeedReadPolicy;
+  creatorValid?: FeedCreatorCheck;
 }
 
 export interface FeedServiceOptions {
@@ -102,6 +138,20 @@ export class FeedTokenRejectedError extends AppError {
   }
 }
 
+/**
+ * The credential the feed was created with was revoked, is unknown or has expired (FeedCreatorCheck): the feed is
+ * neither served nor rebuilt. One message whatever the reason.
+ */
+export class FeedCreatorInvalidError extends AppError {
+  constructor() {
+    super(
+      'FORBIDDEN',
+      'the feed is no longer served: the credential it was created with is no longer valid; its owner may create it again',
+    );
+    this.name = 'FeedCreatorInvalidError';
+  }
+}
+
 /** The feed's data changed and its new build has not finished within the wait. */
 export class FeedNotReadyError extends Error {
   constructor(
@@ -137,6 +187,7 @@ export class FeedBuildFailedError extends Error {
 export class FeedService {
   private readonly grantFor: FeedGrantResolver;
   private readonly mayRead: FeedReadPolicy;
+  private readonly creatorValid: FeedCreatorCheck;
   private readonly buildWaitMs: number;
   private readonly now: () => Date;
 
@@ -146,6 +197,7 @@ export class FeedService {
   ) {
     this.grantFor = deps.grantFor ?? UNRESTRICTED_FEED_GRANT;
     this.mayRead = deps.mayRead ?? CREATOR_ONLY;
+    this.creatorValid = deps.creatorValid ?? ANY_CREATOR;
     this.buildWaitMs = options.buildWaitMs ?? 30_000;
     this.now = options.now ?? (() => new Date());
   }
@@ -153,11 +205,11 @@ export class FeedService {
   /**
    * Creates a feed and starts its first build. The request is validated (and refused) exactly as `requestExport`
    * would refuse it for the caller. Throws BadInputError (name or request), NotFoundError (dataset),
-   * LimitExceededError, ConflictError (the name is taken).
+   * LimitExceededError, the grant's refusals (FORBIDDEN), ConflictError (the name is taken). The grant is resolved
+   * before the name is looked up, so a caller that may not create this feed never learns whether a name exists.
    */
   async createFeed(caller: FeedOwner, name: string, input: ExportRequestInput): Promise<FeedWithToken> {
     assertFeedName(name);
-    if ((await this.read(name)) !== undefined) throw new ConflictError(`name: a feed named "${name}" exists already`);
     const owner: FeedOwner = {
       id: caller.id,
       subject: caller.subject,
@@ -167,6 +219,7 @@ export class FeedService {
     };
     const request: ExportRequestInput = { ...input, idempotencyKey: null };
     const grant = await this.grantFor(owner, request.dataset);
+    if ((await this.read(name)) !== undefined) throw new ConflictError(`name: a feed named "${name}" exists already`);
     const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
     const token = newFeedToken();
     const now = this.now().toISOString();
@@ -243,9 +296,17 @@ export class FeedService {
    * The feed's current result: the finished export of its request on the data as it is now. Rebuilds when the
    * data changed and waits for the build (FeedNotReadyError past `options.buildWaitMs`, default the service's
    * `buildWaitMs`); FeedBuildFailedError when the build failed. AppErrors of the request (dataset gone, a column no
-   * longer there, the grant refused) pass through.
+   * longer there, the grant refused) pass through. FeedCreatorInvalidError, before anything is built, when the
+   * credential the feed was created with no longer stands (FeedCreatorCheck).
    */
   async latestResult(feed: FeedRecord, options: { buildWaitMs?: number } = {}): Promise<FeedResult> {
+    if (!(await this.creatorValid(feed.createdBy))) {
+      this.deps.logger.info('feed refused: the credential it was created with is no longer valid', {
+        feed: feed.name,
+        creator: feed.createdBy.id,
+      });
+      throw new FeedCreatorInvalidError();
+    }
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
     const requester = feedRequester(feed.name);
     let job = await this.deps.exports.requestExport(requester, feed.input, grant);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
@@ -187,6 +188,11 @@ describe('BI feed over HTTP', () => {
     const refused = await client.request(CreateFeedDocument, { input: { name: 'not-allowed', request: FEED_REQUEST } });
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(refused.errors?.[0]?.message).toBe('your role "viewer" may not export data');
+    // A name that is taken answers exactly the same: a caller that may not create feeds learns nothing about names.
+    const taken = await client.request(CreateFeedDocument, { input: { name: 'closed-events', request: FEED_REQUEST } });
+    expect(taken.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([
+      ['FORBIDDEN', 'your role "viewer" may not export data'],
+    ]);
   });
 
   it('rebuilds after a new ingest: the old ETag no longer matches and the new rows are served', async () => {
@@ -252,4 +258,45 @@ describe('BI feed over HTTP', () => {
     expect((await fetch(tokenUrl)).status).toBe(403);
     expect((await owner.request(ListFeedsDocument)).data?.feeds).toEqual([]);
   });
+
+  it("stops serving and rebuilding a feed once its creator's API key is revoked (within the key cache window)", async () => {
+    const keys = new ApiKeyStore(rt.store);
+    const lead = await keys.create({ name: 'lead', role: 'section_lead', attributes: { section: 'First level' } });
+    const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${lead.plaintext}` });
+    const created = await client.request(CreateFeedDocument, { input: { name: 'leadfeed', request: FEED_REQUEST } });
+    expect(created.errors).toBeUndefined();
+    const leadUrl = created.data!.createFeed.tokenUrl;
+    const served = await fetch(leadUrl);
+    expect(served.status).toBe(200);
+    await served.arrayBuffer();
+
+    // As `careplus keys revoke` does: another process's key store. The API sees it within its 5 s cache window.
+    await keys.revoke(lead.key.id);
+    const deadline = Date.now() + 8_000;
+    let answer = await fetch(leadUrl);
+    while (answer.status === 200 && Date.now() < deadline) {
+      await answer.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      answer = await fetch(leadUrl);
+    }
+    expect(answer.status).toBe(403);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(await answer.json()).toEqual({
+      error: {
+        code: 'FORBIDDEN',
+        message:
+          'the feed is no longer served: the credential it was created with is no longer valid; its owner may create it again',
+      },
+    });
+    expect(
+      (await fetch(`${api.url}/feeds/leadfeed.csv`, { headers: { authorization: `Bearer ${lead.plaintext}` } })).status,
+    ).toBe(401);
+
+    // New data: still refused, and no build starts for the feed.
+    const jobs = new StoreJobStore(rt.store);
+    const builds = (await jobs.listByRequester('feed:leadfeed')).length;
+    await ingest('support_events/2024/01/03/day-three.csv', [line(10, 'Closed', '2024-01-03 08:00:00')]);
+    expect((await fetch(leadUrl)).status).toBe(403);
+    expect(await jobs.listByRequester('feed:leadfeed')).toHaveLength(builds);
+  }, 30_000);
 });
