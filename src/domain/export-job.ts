@@ -52,6 +52,19 @@ export type ExportFailureCode = (typeof EXPORT_FAILURE_CODES)[number];
  */
 export const EXPORT_RESULTS_PREFIX = 'results/';
 
+/** What a job id may be: one safe path segment (ids name keys and folders). */
+const EXPORT_JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Whether `id` can be an export job's id. */
+export function isExportJobId(id: string): boolean {
+  return EXPORT_JOB_ID.test(id);
+}
+
+/** Throws unless `id` can be an export job's id (before it names a key or a folder). */
+export function assertExportJobId(id: string): void {
+  if (!isExportJobId(id)) throw new Error(`not a valid export job id: ${JSON.stringify(id)}`);
+}
+
 /** Where a job's result files go: `results/<job-id>/`. */
 export function exportResultPrefix(jobId: string): string {
   return `${EXPORT_RESULTS_PREFIX}${jobId}/`;

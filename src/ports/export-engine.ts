@@ -24,6 +24,12 @@ export interface ExportRunOptions {
 export interface ExportEngine {
   readonly kind: ExportEngineKind;
   run(job: ExportRunJob, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult>;
+  /**
+   * Removes what a run of this job may have left in the engine's own working space when its process died (a partial
+   * CSV, staged inputs); nothing when there is none. Called when a restart ends such a job without running it again
+   * (a new run clears the space itself).
+   */
+  discard?(jobId: string): Promise<void>;
 }
 
 /**

@@ -478,6 +478,8 @@ export class ExportService {
     for (const job of found) {
       const fail = async (code: ExportFailureCode, message: string): Promise<void> => {
         await this.removeOutput(job.id);
+        // The dead run's partial CSV and staged inputs in the engine's own folder (a new run would clear them).
+        await this.deps.engine.discard?.(job.id);
         await this.transition(job.id, (j) => ({
           ...j,
           status: 'FAILED',

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
 import { type ExportCaller, type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import { DownloadLinkExpiredError } from '../../src/services/download-links.js';
@@ -486,6 +487,9 @@ describe('retention and restarts', () => {
       }));
       await lake.store.delete('exports', `${exportResultPrefix(id)}manifest.json`);
       await lake.store.put('exports', `${exportResultPrefix(id)}part-00000.csv`, 'title\npartial');
+      // The engine's own folder: DuckDB's partial CSV, as a killed process leaves it.
+      await mkdir(join(lake.root, 'staging', id, 'out'), { recursive: true });
+      await writeFile(join(lake.root, 'staging', id, 'out', 'result.csv'), 'title\npartial');
     };
     await crash(running, 'RUNNING', 1);
     await crash(queued, 'QUEUED', 0);
@@ -517,6 +521,8 @@ describe('retention and restarts', () => {
       });
       expect(await storedKeys(exportResultPrefix(tooOften))).toEqual([]);
       expect(await storedKeys(exportResultPrefix(changed))).toEqual([]);
+      // Jobs that ended without running again leave nothing in the engine's folder either.
+      for (const id of [tooOften, changed]) expect(existsSync(join(lake.root, 'staging', id))).toBe(false);
     } finally {
       await restarted.close();
     }

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CsvLayout } from '../../domain/export-csv-layout.js';
-import { type ExportJobResult, type ExportResultFile, exportResultPrefix } from '../../domain/export-job.js';
+import {
+  assertExportJobId,
+  type ExportJobResult,
+  type ExportResultFile,
+  exportResultPrefix,
+} from '../../domain/export-job.js';
 import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
@@ -101,6 +106,11 @@ export class DuckDbExportEngine implements ExportEngine {
     });
     await mkdir(options.stagingDir, { recursive: true });
     return new DuckDbExportEngine(db, store, options);
+  }
+
+  async discard(jobId: string): Promise<void> {
+    assertExportJobId(jobId);
+    await rm(join(this.options.stagingDir, jobId), { recursive: true, force: true });
   }
 
   async run(job: { id: string }, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult> {
