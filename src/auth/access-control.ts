@@ -4,6 +4,7 @@ import type { ExportPredicateInput } from '../domain/export-request.js';
 import {
   type AccessPolicy,
   aggregatesVisible,
+  partitionValuesVisible,
   type Capabilities,
   type Capability,
   capabilitiesOf,
@@ -124,7 +125,8 @@ export class AccessControl {
     if (!this.can(caller, 'canSeePipeline')) return false;
     if (table !== undefined) {
       const grant = this.grant(caller, table);
-      return grant !== undefined && aggregatesVisible(grant);
+      // Run records also name the partitions and files they wrote: shown only with every partition key in clear.
+      return grant !== undefined && aggregatesVisible(grant) && partitionValuesVisible(grant, table);
     }
     const role = this.policy.roles.get(caller.role);
     const rule = role === undefined ? undefined : ruleFor(role, name);

@@ -224,6 +224,24 @@ export function restrictTable(grant: EffectiveGrant, table: TableDefinition): Ta
   return { ...table, columns: table.columns.filter(keep), partitionKeys: table.partitionKeys.filter(keep) };
 }
 
+/**
+ * Whether the grant shows every partition key of the table as it is (none hidden, none masked). Partition names,
+ * file paths and run records spell partition values out, so they are shown only then.
+ */
+export function partitionValuesVisible(grant: EffectiveGrant, table: TableDefinition): boolean {
+  const allowed = grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
+  return table.partitionKeys.every((k) => (allowed === null || allowed.has(k.name)) && maskOf(grant, k.name) === null);
+}
+
+/**
+ * The (restricted) table with its masked partition keys left out too, for partition listings: a masked key's values
+ * are the key's values, so partitions are named and filtered by the keys shown as they are, as for hidden keys.
+ */
+export function withoutMaskedPartitionKeys(grant: EffectiveGrant, table: TableDefinition): TableDefinition {
+  const keys = table.partitionKeys.filter((k) => maskOf(grant, k.name) === null);
+  return keys.length === table.partitionKeys.length ? table : { ...table, partitionKeys: keys };
+}
+
 /** How a visible column is masked, or null when it is shown as is (or is not visible). */
 export function maskOf(grant: EffectiveGrant, column: string): MaskMethod | null {
   return grant.maskedColumns.find((m) => m.column === column)?.method ?? null;

@@ -667,7 +667,7 @@ export type Partition = {
   lastModified?: Maybe<Scalars['DateTime']['output']>;
   /** Hive form, `event_date=2024-01-01`; partitions are listed in this order. */
   name: Scalars['String']['output'];
-  /** The ETL runs that wrote its current files, newest first. FORBIDDEN unless your role may see the pipeline; empty when the access policy filters your rows (run records count every row). */
+  /** The ETL runs that wrote its current files, newest first. FORBIDDEN unless your role may see the pipeline; empty when the access policy filters your rows (run records count every row) or hides or masks a partition key (they name every partition). */
   producedBy: Array<PipelineRun>;
   /** The catalog has it registered (false: found only in the files). */
   registered: Scalars['Boolean']['output'];

@@ -1,7 +1,12 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql';
 import type { DatasetAccess } from '../../auth/access-control.js';
-import { aggregatesVisible, restrictTable } from '../../domain/policy.js';
+import {
+  aggregatesVisible,
+  partitionValuesVisible,
+  restrictTable,
+  withoutMaskedPartitionKeys,
+} from '../../domain/policy.js';
 import { type ApiContext, callerOf } from '../context.js';
 import { requireDataset } from '../dataset-access.js';
 import { type DatasetDemand, datasetDemand } from '../dataset-demand.js';
@@ -122,11 +127,13 @@ export class DatasetResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => [PartitionFilterInput], { nullable: true }) filter: PartitionFilterInput[] | null,
   ): Promise<PartitionConnection> {
-    const table = dataset.table;
+    // Named and filtered by the partition keys shown as they are: a masked key is left out, as a hidden one is.
+    const table = withoutMaskedPartitionKeys(dataset.grant, dataset.table);
     const page = await ctx.services.datasets.partitions(table, { first, after, filter }, ctx.loaders.datasets);
     const keys = table.partitionKeys.map((k) => k.name);
     const rowFiltered = !aggregatesVisible(dataset.grant);
-    return toConnection(page, (p) => Partition.from(table.name, keys, p, rowFiltered));
+    const runsHidden = rowFiltered || !partitionValuesVisible(dataset.grant, dataset.source);
+    return toConnection(page, (p) => Partition.from(table.name, keys, p, rowFiltered, runsHidden));
   }
 
   @FieldResolver(() => DatasetPreview, {

@@ -52,9 +52,20 @@ export class Partition {
   fileKeys!: string[];
   /** Whether the caller's rows are filtered: then no whole-file figure is shown. Not part of the schema. */
   rowFiltered!: boolean;
+  /**
+   * Whether the runs that wrote it are not shown (`producedBy` answers empty): under a row filter, or when a
+   * partition key is hidden or masked (run records name every partition and file). Not part of the schema.
+   */
+  runsHidden!: boolean;
 
   /** `rowFiltered`: the caller reads the dataset under a row filter, so whole-file figures are not shown. */
-  static from(dataset: string, keys: readonly string[], p: PartitionSummary, rowFiltered: boolean): Partition {
+  static from(
+    dataset: string,
+    keys: readonly string[],
+    p: PartitionSummary,
+    rowFiltered: boolean,
+    runsHidden = rowFiltered,
+  ): Partition {
     return Object.assign(new Partition(), {
       name: p.name,
       values: keys
@@ -69,6 +80,7 @@ export class Partition {
       dataset,
       fileKeys: p.fileKeys,
       rowFiltered,
+      runsHidden,
     });
   }
 }
