@@ -287,6 +287,20 @@ describe('export jobs', () => {
     expect(job.result).toBeNull();
     expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
     await expect(harness.service.resolveDownload(job.id, 'part-00000.csv')).rejects.toThrow('export file not found');
+    // A caller that reads the partition key masked is not told which partition it is.
+    const masked = await harness.service.requestExport(
+      alice,
+      { dataset: 'broken' },
+      {
+        allowedColumns: null,
+        maskedColumns: [{ column: 'event_date', method: 'redact' }],
+        rowFilter: [],
+      },
+    );
+    expect((await finished(harness.service, alice, masked.id)).error).toEqual({
+      code: 'DATA_CORRUPT',
+      message: 'a data file of dataset "broken" is not readable Parquet',
+    });
   });
 
   it('issues verifiable links that expire, and serves only files of a succeeded job', async () => {

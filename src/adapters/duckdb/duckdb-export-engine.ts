@@ -403,7 +403,11 @@ export class DuckDbExportEngine implements ExportEngine {
     const message = err instanceof Error ? err.message : String(err);
     const bad = inputs.find((i) => i.path !== '' && message.includes(i.path));
     if (bad !== undefined) {
+      // Only keys the request itself reads as they are (their values are in its output anyway): the partition of
+      // a hidden or masked key is not named to the caller.
+      const shown = new Set(plan.request.columns.filter((c) => c.mask === null).map((c) => c.name));
       const where = Object.entries(bad.file.partitionValues)
+        .filter(([k]) => shown.has(k))
         .map(([k, v]) => `${k}=${v}`)
         .join(', ');
       return new ExportFailedError(
