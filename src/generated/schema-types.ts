@@ -341,7 +341,7 @@ export type ExportFile = {
   rowCount: Scalars['SafeInt']['output'];
   /** SHA-256 (hex) of the file's bytes as stored. */
   sha256: Scalars['String']['output'];
-  /** A fresh download link while the job is SUCCEEDED, null otherwise. Every read of the job issues a new one; a link that expired mid-download is replaced by reading the job again (downloads support `Range`). */
+  /** A fresh download link while the job is SUCCEEDED and you may still export its dataset, null otherwise. Every read of the job issues a new one; a link that expired mid-download is replaced by reading the job again (downloads support `Range`). */
   url?: Maybe<Scalars['String']['output']>;
   /** When `url` stops working. */
   urlExpiresAt?: Maybe<Scalars['DateTime']['output']>;

@@ -49,7 +49,7 @@ export class ExportResolver {
       "One of your export jobs, with fresh download links when SUCCEEDED. Another caller's job is NOT_FOUND, as a missing one.",
   })
   async export(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
-    return ExportJob.from(await exportsOf(ctx).getExport(callerOf(ctx), id));
+    return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).getExport(callerOf(ctx), id)));
   }
 
   @Query(() => ExportJobConnection, {
@@ -65,7 +65,10 @@ export class ExportResolver {
     status: ExportStatusEnum | null,
   ): Promise<ExportJobConnection> {
     const page = await exportsOf(ctx).listExports(callerOf(ctx), { first, after, status });
-    return toConnection(page, (job) => ExportJob.from(job));
+    const edges = await Promise.all(
+      page.edges.map(async (e) => ({ cursor: e.cursor, node: await withCurrentAccess(ctx, e.node) })),
+    );
+    return toConnection({ ...page, edges }, (job) => ExportJob.from(job));
   }
 
   @Subscription(() => ExportJob, {
@@ -73,9 +76,30 @@ export class ExportResolver {
     description:
       'Updates of one of your export jobs over a websocket (graphql-ws protocol, `graphql-transport-ws`, at the GraphQL path; send the API key as `connectionParams.authorization`). The job as it is now comes first, then every change (progress coalesced to the latest when the client is slower); the stream completes after a final state. Fallback without websockets (e.g. the API Lambda): poll `export(id)` every second or two; it answers the same job.',
   })
-  exportUpdated(@Arg('id', () => ID) _id: string, @Root() job: ExportJobView): ExportJob {
-    return ExportJob.from(job);
+  async exportUpdated(
+    @Arg('id', () => ID) _id: string,
+    @Root() job: ExportJobView,
+    @Ctx() ctx: ApiContext,
+  ): Promise<ExportJob> {
+    return ExportJob.from(await withCurrentAccess(ctx, job));
   }
+}
+
+/**
+ * The job as its requester may have it now: download links only while the caller may still export the dataset. A
+ * policy or a dataset withdrawn since the request takes them away (links issued before expire on their own).
+ */
+async function withCurrentAccess(ctx: ApiContext, job: ExportJobView): Promise<ExportJobView> {
+  if (job.result === null || job.result.files.every((f) => f.url === null)) return job;
+  const caller = callerOf(ctx);
+  const table = await ctx.services.datasets.find(job.dataset, ctx.loaders.datasets);
+  const allowed =
+    table !== undefined &&
+    ctx.services.access.grant(caller, table) !== undefined &&
+    ctx.services.access.can(caller, 'canExport');
+  if (allowed) return job;
+  const files = job.result.files.map((f) => ({ ...f, url: null, urlExpiresAt: null }));
+  return { ...job, result: { ...job.result, files } };
 }
 
 /** The source stream of `exportUpdated`: NOT_FOUND before any event when the job is not the caller's. */

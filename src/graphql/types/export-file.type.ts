@@ -19,7 +19,7 @@ export class ExportFile {
   @Field(() => String, {
     nullable: true,
     description:
-      'A fresh download link while the job is SUCCEEDED, null otherwise. Every read of the job issues a new one; a link that expired mid-download is replaced by reading the job again (downloads support `Range`).',
+      'A fresh download link while the job is SUCCEEDED and you may still export its dataset, null otherwise. Every read of the job issues a new one; a link that expired mid-download is replaced by reading the job again (downloads support `Range`).',
   })
   url!: string | null;
 
