@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { IngestError } from '../../src/domain/errors.js';
-import { ObjectExistsError, type ObjectStore } from '../../src/ports/object-store.js';
+import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../../src/ports/object-store.js';
 import { lockKey } from './lake-keys.js';
 import { runPool } from '../../src/domain/run-pool.js';
 
@@ -14,6 +14,9 @@ export interface LockOptions {
   waitMs?: number;
   now?: () => Date;
 }
+
+/** A lock (or takeover marker) that exists but cannot be read now. */
+const UNREADABLE = Symbol('unreadable');
 
 interface LockDocument {
   owner: string;
@@ -95,6 +98,13 @@ export class LakeLock {
 
   private async take(key: string, deadline: number): Promise<void> {
     let pause = 25;
+    const wait = async (): Promise<void> => {
+      if (Date.now() > deadline) {
+        throw new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later');
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 1000);
+    };
     for (;;) {
       try {
         await this.store.put('processed', key, this.document(), { ifNoneMatch: true, contentType: 'application/json' });
@@ -103,16 +113,47 @@ export class LakeLock {
         if (!(err instanceof ObjectExistsError)) throw err;
       }
       const held = await this.read(key);
-      if (held === undefined || Date.parse(held.expiresAt) < this.now().getTime()) {
-        // Free (released meanwhile) or abandoned by a dead holder: remove it and race for it again.
-        if (held !== undefined) await this.store.delete('processed', key);
+      // Released meanwhile: race for it again at once.
+      if (held === undefined) continue;
+      if (held !== UNREADABLE && Date.parse(held.expiresAt) < this.now().getTime()) {
+        // Abandoned by a dead holder: removed by whichever contender claims its takeover, then raced for.
+        if (await this.claimTakeover(key, held)) continue;
+      }
+      // Held, unreadable for now, or another contender is taking it over.
+      await wait();
+    }
+  }
+
+  /**
+   * Removes an abandoned lock, for one contender only. Deleting it unconditionally let two contenders that both read
+   * it expired both take it: the second one's delete removed the lock the first had just created. Now a contender
+   * first creates the takeover marker of that lock instance (`ifNoneMatch`: one winner), then deletes the lock only
+   * if it is still that instance. Markers stay (one per takeover of a dead holder's lock); a marker whose maker died
+   * before finishing is passed over after a lease, by the next marker of the same instance.
+   */
+  private async claimTakeover(key: string, held: LockDocument): Promise<boolean> {
+    const instance = createHash('sha256').update(`${held.owner}\n${held.expiresAt}`).digest('hex').slice(0, 32);
+    for (let attempt = 0; ; attempt++) {
+      const marker = `${key.replace(/\.json$/, '')}.takeover-${instance}-${attempt}.json`;
+      try {
+        await this.store.put('processed', marker, this.document(), {
+          ifNoneMatch: true,
+          contentType: 'application/json',
+        });
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+        const other = await this.read(marker);
+        // Another contender is at it (or its marker cannot be read now): leave it to them.
+        if (other === undefined || other === UNREADABLE || Date.parse(other.expiresAt) >= this.now().getTime()) {
+          return false;
+        }
         continue;
       }
-      if (Date.now() > deadline) {
-        throw new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later');
+      const now = await this.read(key);
+      if (now !== undefined && now !== UNREADABLE && now.owner === held.owner && now.expiresAt === held.expiresAt) {
+        await this.store.delete('processed', key);
       }
-      await new Promise((r) => setTimeout(r, pause));
-      pause = Math.min(pause * 2, 1000);
+      return true;
     }
   }
 
@@ -124,12 +165,18 @@ export class LakeLock {
     return JSON.stringify(doc);
   }
 
-  private async read(key: string): Promise<LockDocument | undefined> {
+  /** The lock document, undefined when there is none, UNREADABLE when it cannot be read now (a store error). */
+  private async read(key: string): Promise<LockDocument | undefined | typeof UNREADABLE> {
+    let bytes: Uint8Array;
     try {
-      const bytes = await this.store.getBytes('processed', key);
+      bytes = await this.store.getBytes('processed', key);
+    } catch (err) {
+      return err instanceof ObjectNotFoundError ? undefined : UNREADABLE;
+    }
+    try {
       return JSON.parse(Buffer.from(bytes).toString('utf8')) as LockDocument;
     } catch {
-      return undefined;
+      return UNREADABLE;
     }
   }
 
@@ -138,7 +185,7 @@ export class LakeLock {
       if (this.released) return;
       try {
         const held = await this.read(key);
-        if (held?.owner === this.owner) await this.store.put('processed', key, this.document());
+        if (held !== UNREADABLE && held?.owner === this.owner) await this.store.put('processed', key, this.document());
       } catch {
         // A missed renewal only shortens the lease; the next one retries.
       }
@@ -153,7 +200,7 @@ export class LakeLock {
     // Released in any order (only taking follows the sorted order).
     await runPool([...this.keys], AT_ONCE, async (key) => {
       const held = await this.read(key);
-      if (held?.owner === this.owner) await this.store.delete('processed', key);
+      if (held !== UNREADABLE && held?.owner === this.owner) await this.store.delete('processed', key);
     });
     this.keys.length = 0;
   }

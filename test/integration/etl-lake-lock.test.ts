@@ -60,4 +60,51 @@ describe('ETL lake locks', () => {
     await lock.release();
     expect(await lockFiles()).toEqual([]);
   });
+
+  it('lets one of two runs take over a dead holder’s lock, even when the other deletes it late', async () => {
+    const key = lockKey('events', 'x');
+    await store.put('processed', key, JSON.stringify({ owner: 'dead', expiresAt: '2000-01-01T00:00:00.000Z' }));
+    // Run B's delete of the dead lock is slow: it lands after run A has read the same dead lock and tried its turn.
+    let bDeleting!: () => void;
+    const bAtDelete = new Promise<void>((resolve) => (bDeleting = resolve));
+    let delayed = false;
+    const slowDeletes = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'delete') return Reflect.get(target, prop, receiver) as unknown;
+        return async (bucket: 'processed', k: string) => {
+          if (k === key && !delayed) {
+            delayed = true;
+            bDeleting();
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          return target.delete(bucket, k);
+        };
+      },
+    });
+    const held: string[] = [];
+    const b = LakeLock.acquire(slowDeletes, 'events', ['x'], { waitMs: 10_000 }).then((lock) => {
+      held.push('B');
+      return lock;
+    });
+    await bAtDelete;
+    const a = LakeLock.acquire(store, 'events', ['x'], { waitMs: 10_000 }).then((lock) => {
+      held.push('A');
+      return lock;
+    });
+    const bLock = await b;
+    await new Promise((r) => setTimeout(r, 300));
+    // B took it over; A waits for it (before, A took it too and B's late delete removed A's lock).
+    expect(held).toEqual(['B']);
+    // B's lock and B's takeover marker of the dead one.
+    expect(await lockFiles()).toHaveLength(2);
+    expect((await owners()).size).toBe(1);
+    await bLock.release();
+    const aLock = await a;
+    expect(held).toEqual(['B', 'A']);
+    await aLock.release();
+    // Only the takeover marker of the dead lock is left.
+    expect((await lockFiles()).map((k) => k.split('/').pop())).toEqual([
+      expect.stringMatching(/^x\.takeover-[0-9a-f]{32}-0\.json$/),
+    ]);
+  });
 });
