@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { realVersionId } from '../src/adapters/aws/s3-object-store.js';
 
 /** One object named by an S3 event notification, with its key decoded. */
 export interface S3ObjectRef {
@@ -77,7 +78,8 @@ function toRef(r: z.infer<typeof s3Record>): S3ObjectRef {
   return {
     bucket: r.s3.bucket.name,
     key: decodeS3Key(r.s3.object.key),
-    versionId: r.s3.object.versionId,
+    // Written while versioning was off or suspended, S3 names the version "null": no version (see realVersionId).
+    versionId: realVersionId(r.s3.object.versionId),
     sequencer: r.s3.object.sequencer,
     eventName: r.eventName,
   };

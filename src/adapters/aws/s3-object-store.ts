@@ -73,7 +73,7 @@ export class S3ObjectStore implements ObjectStore {
         size: out.ContentLength ?? 0,
         etag: unquote(out.ETag),
         lastModified: out.LastModified ?? new Date(0),
-        versionId: out.VersionId,
+        versionId: realVersionId(out.VersionId),
       };
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -153,7 +153,7 @@ export class S3ObjectStore implements ObjectStore {
       size: out.ContentLength ?? 0,
       etag: unquote(out.ETag),
       lastModified: out.LastModified ?? new Date(0),
-      versionId: out.VersionId,
+      versionId: realVersionId(out.VersionId),
     };
   }
 
@@ -288,10 +288,10 @@ export class S3ObjectStore implements ObjectStore {
         size: headed.ContentLength ?? size,
         etag,
         lastModified: headed.LastModified ?? new Date(),
-        versionId: headed.VersionId ?? versionId,
+        versionId: realVersionId(headed.VersionId) ?? realVersionId(versionId),
       };
     }
-    return { key, size, etag, lastModified: new Date(), versionId };
+    return { key, size, etag, lastModified: new Date(), versionId: realVersionId(versionId) };
   }
 }
 
@@ -356,4 +356,12 @@ function statusOf(err: unknown): number | undefined {
 function isNotFound(err: unknown): boolean {
   const name = nameOf(err);
   return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(err) === 404 && name !== 'NoSuchBucket');
+}
+
+/**
+ * A version id that names a version: S3 reports `"null"` for objects written while versioning was off or suspended,
+ * the same for every overwrite, so it is no version at all (the ETL then names versions by their content).
+ */
+export function realVersionId(id: string | undefined): string | undefined {
+  return id === undefined || id === 'null' ? undefined : id;
 }
