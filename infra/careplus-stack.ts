@@ -10,6 +10,7 @@ import { DuckdbLayer } from './constructs/duckdb-layer.js';
 import { EtlFunction } from './constructs/etl-function.js';
 import { ExportWorker } from './constructs/export-worker.js';
 import { LakeBuckets } from './constructs/lake-buckets.js';
+import { OperationsAlarms } from './constructs/operations-alarms.js';
 import { configureNotificationsHandlerLogs } from './constructs/notifications-handler-logs.js';
 import { QueryWorkgroup } from './constructs/query-workgroup.js';
 import {
@@ -155,6 +156,9 @@ export class CareplusStack extends Stack {
       // A job's expiry (written by the worker, read by the API, which then says EXPIRED) is the exports bucket's
       // lifecycle period: S3 deletes a result at the first midnight UTC after that period from its writing.
       CAREPLUS_EXPORT_RETENTION_HOURS: String(settings.exportRetentionDays * 24),
+      // The API refuses (LIMIT_EXCEEDED, from the estimate) what the workgroup would cut off after scanning and
+      // billing its cut-off: one limit for both.
+      CAREPLUS_EXPORT_MAX_SCAN_BYTES: String(settings.bytesScannedCutoffPerQuery),
     };
 
     this.exportWorker = new ExportWorker(this, 'ExportWorker', {
@@ -224,6 +228,33 @@ export class CareplusStack extends Stack {
     new CfnOutput(this, 'ExportDeadLetterQueueUrl', {
       value: this.exportWorker.deadLetterQueue.queueUrl,
       description: 'Export-job messages the worker could not handle; redrive them once fixed',
+    });
+    new CfnOutput(this, 'ExportDeadLetterQueueArn', {
+      value: this.exportWorker.deadLetterQueue.queueArn,
+      description: 'For `aws sqs start-message-move-task --source-arn` (redrive)',
+    });
+    new CfnOutput(this, 'EtlFunctionName', {
+      value: this.etl.handler.function.functionName,
+      description: 'For `aws lambda invoke` with a saved event from the ETL failure queue',
+    });
+
+    const alarms = new OperationsAlarms(this, 'Alarms', {
+      failureQueues: [
+        { name: 'EtlFailedEvents', queue: this.etl.failureQueue },
+        { name: 'ExportDeadLetters', queue: this.exportWorker.deadLetterQueue },
+      ],
+      jobQueue: this.exportWorker.queue,
+      // Longer than one job may run: older means no worker is taking jobs.
+      jobQueueMaxAgeSeconds: settings.exportWorker.timeoutMinutes * 60 * 2,
+      functions: [
+        { name: 'Etl', fn: this.etl.handler.function },
+        { name: 'ExportWorker', fn: this.exportWorker.handler.function },
+        { name: 'Api', fn: this.api.handler.function },
+      ],
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: alarms.topic.topicArn,
+      description: 'Subscribe to be told of failed ETL events, export dead letters, waiting jobs and function errors',
     });
   }
 }

@@ -14,8 +14,11 @@ export type ExportQueueHandler = (
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ) => Promise<SQSBatchResponse>;
 
-/** Time kept back from the Lambda's time limit to stop a job's query, remove its output and record the failure. */
-export const STOP_MARGIN_MS = 30_000;
+/**
+ * Time kept back from the Lambda's time limit to stop a job's query, remove its output and record the failure: the
+ * Athena engine waits up to 30 s for Athena to confirm the stop, so 60 s leaves as much again for the rest.
+ */
+export const STOP_MARGIN_MS = 60_000;
 
 /**
  * The export worker's SQS handler (event source mapping with `ReportBatchItemFailures`): each message names one

@@ -44,6 +44,7 @@ describe('the stack', () => {
       'AWS::ApiGatewayV2::Route': 7,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::Athena::WorkGroup': 1,
+      'AWS::CloudWatch::Alarm': 6,
       'AWS::Glue::Database': 1,
       'AWS::IAM::Policy': 5,
       'AWS::IAM::Role': 4,
@@ -55,6 +56,8 @@ describe('the stack', () => {
       'AWS::Logs::LogGroup': 5,
       'AWS::S3::Bucket': 4,
       'AWS::S3::BucketPolicy': 4,
+      'AWS::SNS::Topic': 1,
+      'AWS::SNS::TopicPolicy': 1,
       'AWS::SQS::Queue': 3,
       'AWS::SQS::QueuePolicy': 3,
       'Custom::S3BucketNotifications': 1,
@@ -373,6 +376,8 @@ describe('GraphQL API', () => {
           CAREPLUS_ENGINE: 'athena',
           CAREPLUS_ATHENA_WORKGROUP: 'careplus',
           CAREPLUS_EXPORT_RETENTION_HOURS: '168',
+          // The API refuses what the workgroup would cut off (10 GiB).
+          CAREPLUS_EXPORT_MAX_SCAN_BYTES: String(10 * 1024 ** 3),
           CAREPLUS_EXPORT_DISPATCH: 'sqs',
           CAREPLUS_EXPORT_QUEUE_URL: cfn(s.stack.exportWorker.queue.queueUrl),
           CAREPLUS_POLICY_FILE: '/var/task/policy.yaml',
@@ -495,6 +500,8 @@ describe('export worker', () => {
           CAREPLUS_ENGINE: 'athena',
           CAREPLUS_ATHENA_WORKGROUP: 'careplus',
           CAREPLUS_EXPORT_RETENTION_HOURS: '168',
+          // The API refuses what the workgroup would cut off (10 GiB).
+          CAREPLUS_EXPORT_MAX_SCAN_BYTES: String(10 * 1024 ** 3),
           CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
           CAREPLUS_DUCKDB_THREADS: '1',
           CAREPLUS_EXPORT_LEASE_SECONDS: '900',
@@ -578,5 +585,41 @@ describe('DuckDB layer', () => {
       .filter((l) => l !== undefined);
     expect(layers).toHaveLength(3);
     expect(new Set(layers.map((l) => JSON.stringify(l))).size).toBe(1);
+  });
+});
+
+describe('operations alarms', () => {
+  it('tell one encrypted, TLS-only topic of failed ETL events, export dead letters, waiting jobs and function errors', () => {
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm')).map(
+      (r) => (r as { Properties: Record<string, unknown> }).Properties,
+    );
+    const summary = alarms
+      .map(
+        (a) =>
+          `${String(a['Namespace'])} ${String(a['MetricName'])} ${String(a['ComparisonOperator'])} ${String(a['Threshold'])}`,
+      )
+      .sort();
+    expect(summary).toEqual([
+      'AWS/Lambda Errors GreaterThanOrEqualToThreshold 1',
+      'AWS/Lambda Errors GreaterThanOrEqualToThreshold 1',
+      'AWS/Lambda Errors GreaterThanOrEqualToThreshold 1',
+      'AWS/SQS ApproximateAgeOfOldestMessage GreaterThanThreshold 1800',
+      'AWS/SQS ApproximateNumberOfMessagesVisible GreaterThanOrEqualToThreshold 1',
+      'AWS/SQS ApproximateNumberOfMessagesVisible GreaterThanOrEqualToThreshold 1',
+    ]);
+    const [topicId] = Object.keys(s.template.findResources('AWS::SNS::Topic'));
+    for (const a of alarms) expect(a['AlarmActions']).toEqual([{ Ref: topicId }]);
+    // TLS only: the topic policy denies publishing without it.
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      }),
+    });
+    s.template.hasOutput('AlarmTopicArn', {});
+    s.template.hasOutput('ExportDeadLetterQueueArn', {});
+    s.template.hasOutput('EtlFunctionName', {});
   });
 });
