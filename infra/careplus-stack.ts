@@ -115,6 +115,9 @@ export class CareplusStack extends Stack {
       CAREPLUS_S3_EXPORTS_BUCKET: exports.bucketName,
       CAREPLUS_CATALOG: 'glue',
       CAREPLUS_GLUE_DATABASE: this.catalog.databaseName,
+      // The roles may read only the declared datasets' tables (see grants.ts): other tables of the database are not
+      // this deployment's, and asking Glue for one is AccessDenied rather than "not found".
+      CAREPLUS_GLUE_TABLES: 'declared',
       CAREPLUS_AWS_REGION: Aws.REGION,
       CAREPLUS_CACHE_DIR: CACHE_DIR_IN_LAMBDA,
       CAREPLUS_DATASETS_DIR: DATASETS_DIR_IN_LAMBDA,

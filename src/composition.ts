@@ -48,7 +48,12 @@ export async function createStore(config: AppConfig): Promise<ObjectStore> {
   }
 }
 
-export async function createCatalog(config: AppConfig, store: ObjectStore): Promise<Catalog> {
+/** `declared`: the names of the defined datasets, which `CAREPLUS_GLUE_TABLES=declared` limits a Glue catalog to. */
+export async function createCatalog(
+  config: AppConfig,
+  store: ObjectStore,
+  declared: readonly string[] = [],
+): Promise<Catalog> {
   switch (config.catalog) {
     case 'local':
       return new LocalCatalog(store);
@@ -59,7 +64,9 @@ export async function createCatalog(config: AppConfig, store: ObjectStore): Prom
         region: config.glue.region,
         ...(config.glue.endpoint !== undefined ? { endpoint: config.glue.endpoint } : {}),
       });
-      return new GlueCatalog(client, config.glue.database, config.s3.buckets.processed);
+      return new GlueCatalog(client, config.glue.database, config.s3.buckets.processed, {
+        ...(config.glue.tables === 'declared' ? { onlyTables: new Set(declared) } : {}),
+      });
     }
   }
 }
@@ -67,8 +74,12 @@ export async function createCatalog(config: AppConfig, store: ObjectStore): Prom
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
   const store = await createStore(config);
-  const catalog = await createCatalog(config, store);
   const registry = await DatasetRegistry.load(config.datasetsDir);
+  const catalog = await createCatalog(
+    config,
+    store,
+    registry.list().map((d) => d.name),
+  );
   const duckdb = await DuckDbDatabase.create({
     memoryLimit: config.duckdb.memoryLimit,
     threads: config.duckdb.threads,

@@ -27,7 +27,11 @@ export interface AppConfig {
     buckets: { raw: string; processed: string; exports: string };
   };
   catalog: 'local' | 'glue';
-  glue: { database: string; endpoint: string | undefined; region: string };
+  /**
+   * `tables`: `all` (default) shows every Parquet table of the database; `declared` only the datasets defined in
+   * `datasetsDir` (a deployment whose role may read only those).
+   */
+  glue: { database: string; endpoint: string | undefined; region: string; tables: 'all' | 'declared' };
   duckdb: { memoryLimit: string; threads: number };
   ingest: { maxObjectBytes: number };
   /** Export engine: DuckDB in-process (default) or Amazon Athena over the Glue tables. */
@@ -222,6 +226,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       database: catalog === 'glue' ? r.required('CAREPLUS_GLUE_DATABASE', 'when CAREPLUS_CATALOG=glue') : 'careplus',
       endpoint: r.url('CAREPLUS_GLUE_ENDPOINT'),
       region,
+      tables: r.oneOf('CAREPLUS_GLUE_TABLES', ['all', 'declared'] as const, 'all'),
     },
     duckdb: {
       memoryLimit,

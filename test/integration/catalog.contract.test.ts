@@ -352,6 +352,19 @@ describe('GlueCatalog against the Glue stand-in', () => {
     expect(standin.calls.filter((c) => c === 'GetTables')).toEqual(['GetTables', 'GetTables']);
   });
 
+  it('shows only the declared tables when limited to them, and asks Glue for no other name', async () => {
+    await catalog.putTable(tableInput('support_events'));
+    await catalog.putTable(tableInput('other_team'));
+    const declared = new GlueCatalog(client, DATABASE, PROCESSED, { onlyTables: new Set(['support_events']) });
+    expect((await declared.listTables()).map((t) => t.name)).toEqual(['support_events']);
+    expect((await declared.getTable('support_events'))?.name).toBe('support_events');
+    const before = standin.calls.length;
+    // A deployment's role may not read other tables: Glue would answer AccessDenied, not "not found".
+    expect(await declared.getTable('other_team')).toBeUndefined();
+    expect(await declared.getTable('support_event')).toBeUndefined();
+    expect(standin.calls.length).toBe(before);
+  });
+
   it('writes a Parquet table Athena can read, with our facts in Parameters', async () => {
     await catalog.putTable(tableInput('support_events'));
     const t = (await client.send(new GetTableCommand({ DatabaseName: DATABASE, Name: 'support_events' }))).Table!;

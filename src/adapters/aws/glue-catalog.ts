@@ -33,6 +33,12 @@ const WRITE_ATTEMPTS = 3;
 export interface GlueCatalogOptions {
   now?: () => Date;
   logger?: Logger;
+  /**
+   * Only these tables exist for this catalog (the deployment's declared datasets, the ones its IAM role may read):
+   * others are neither listed nor asked for. Glue checks the role's permission before the table's existence, so
+   * asking for any other name is AccessDenied, not "not found". Absent: every Parquet table of the database.
+   */
+  onlyTables?: ReadonlySet<string>;
 }
 
 /**
@@ -52,6 +58,7 @@ export interface GlueCatalogOptions {
 export class GlueCatalog implements Catalog {
   readonly kind = 'glue' as const;
   private readonly now: () => Date;
+  private readonly onlyTables: ReadonlySet<string> | undefined;
   private readonly logger: Logger | undefined;
   private readonly warned = new Set<string>();
 
@@ -63,6 +70,7 @@ export class GlueCatalog implements Catalog {
   ) {
     this.now = options?.now ?? (() => new Date());
     this.logger = options?.logger;
+    this.onlyTables = options?.onlyTables;
   }
 
   async listTables(): Promise<TableDefinition[]> {
@@ -77,6 +85,7 @@ export class GlueCatalog implements Catalog {
         }),
       );
       for (const t of out.TableList ?? []) {
+        if (this.onlyTables !== undefined && !this.onlyTables.has(t.Name ?? '')) continue;
         const read = this.read(t);
         if (read !== undefined) tables.push(read);
       }
@@ -86,6 +95,7 @@ export class GlueCatalog implements Catalog {
   }
 
   async getTable(name: string): Promise<TableDefinition | undefined> {
+    if (this.onlyTables !== undefined && !this.onlyTables.has(name)) return undefined;
     const t = await this.fetchTable(name);
     return t === undefined ? undefined : this.read(t);
   }
