@@ -76,9 +76,9 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.putFile(bucket, key, filePath, options);
   }
 
-  getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo> {
+  getFile(bucket: BucketName, key: string, filePath: string, options?: { versionId?: string }): Promise<ObjectInfo> {
     this.count(bucket, 'getFile');
-    return this.inner.getFile(bucket, key, filePath);
+    return this.inner.getFile(bucket, key, filePath, options);
   }
 
   list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {

@@ -159,7 +159,7 @@ async function runIngest(
   const { table } = await checkSchemaCompatibility(deps.catalog, def);
 
   await mkdir(workDir, { recursive: true });
-  const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir));
+  const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir, source.versionId));
   // When the version is the content hash and this key was published before, the hash may say "already processed"
   // (unless forced): then the pre-pass runs alone first. Otherwise JSON Lines are staged by DuckDB while the pre-pass
   // hashes and scans the same file (DuckDB works on its own threads, the pre-pass on this one); the pre-pass decides
@@ -313,10 +313,12 @@ async function stageRaw(
   key: string,
   head: ObjectInfo,
   workDir: string,
+  versionId: string | undefined,
 ): Promise<{ path: string; info: ObjectInfo }> {
   const local = deps.store.localPath('raw', key);
   if (local !== undefined) return { path: local, info: head };
   const path = join(workDir, 'raw');
-  const info = await deps.store.getFile('raw', key, path);
+  // The version the event names, not whatever is current by now: a newer upload is its own event's to ingest.
+  const info = await deps.store.getFile('raw', key, path, versionId !== undefined ? { versionId } : undefined);
   return { path, info };
 }

@@ -54,8 +54,11 @@ export interface ObjectStore {
   put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo>;
   /** Uploads a local file (multipart for large files on S3). */
   putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo>;
-  /** Downloads an object to a local file (atomically: the file appears complete or not at all). */
-  getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo>;
+  /**
+   * Downloads an object to a local file (atomically: the file appears complete or not at all). `versionId`: that
+   * version, not the current one (S3 with versioning; other stores have one version and ignore it).
+   */
+  getFile(bucket: BucketName, key: string, filePath: string, options?: { versionId?: string }): Promise<ObjectInfo>;
   /** One page of keys under a prefix, in ascending key order. */
   list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage>;
   /** Every key under a prefix, across pages. */

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createS3Client } from '../../src/adapters/aws/s3-client.js';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import type { RunRecord } from '../../src/domain/run-record.js';
@@ -105,5 +106,37 @@ describe('ETL on S3: event in, Parquet, run record, quarantine and catalog out',
       statuses.push((await readJson<RunRecord>(o.key)).status);
     }
     expect(statuses.sort()).toEqual(['SKIPPED', 'SKIPPED', 'SUCCEEDED']);
+  });
+
+  it('downloads the version the event names, not whatever is current by then', async () => {
+    const key = 'events/2024/03/01/versioned.jsonl';
+    await store.put('raw', key, jsonl(event(7)));
+    // What the store asks S3 for (the stand-in keeps one version, and ignores the version id it is given).
+    const asked: Record<string, unknown>[] = [];
+    const client = createS3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      checksums: 'WHEN_REQUIRED',
+    });
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'GetObjectCommand') asked.push({ ...(args.input as Record<string, unknown>) });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordGetObject' },
+    );
+    const versioned = new S3ObjectStore(client, BUCKETS);
+    const deps = lake.deps({ store: versioned, catalog: new LocalCatalog(versioned) });
+    const handler = createS3EventHandler(() => Promise.resolve(deps), { rawBucket: BUCKETS.raw });
+    const withVersion = notification(key, '0062E99A88DC407461');
+    (withVersion.Records[0]!.s3.object as Record<string, unknown>)['versionId'] = '3sL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY';
+    await handler(withVersion);
+    expect(await processedIds()).toEqual([7n]);
+    expect(asked.filter((i) => i['Bucket'] === BUCKETS.raw)).toEqual([
+      expect.objectContaining({ Key: key, VersionId: '3sL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY' }),
+    ]);
+    client.destroy();
   });
 });

@@ -137,8 +137,13 @@ export class S3ObjectStore implements ObjectStore {
     return this.putSingle(bucket, key, await readFile(filePath), options);
   }
 
-  async getFile(bucket: BucketName, key: string, filePath: string): Promise<ObjectInfo> {
-    const out = await this.getObject(bucket, key);
+  async getFile(
+    bucket: BucketName,
+    key: string,
+    filePath: string,
+    options?: { versionId?: string },
+  ): Promise<ObjectInfo> {
+    const out = await this.getObject(bucket, key, undefined, options?.versionId);
     if (out === undefined) throw new ObjectNotFoundError(bucket, key);
     await mkdir(dirname(filePath), { recursive: true });
     const tmp = `${filePath}.${randomBytes(6).toString('hex')}.part`;
@@ -194,6 +199,7 @@ export class S3ObjectStore implements ObjectStore {
     bucket: BucketName,
     key: string,
     range?: ByteRange,
+    versionId?: string,
   ): Promise<GetObjectCommandOutput | undefined> {
     if (range !== undefined) assertRange(range);
     try {
@@ -202,6 +208,7 @@ export class S3ObjectStore implements ObjectStore {
           Bucket: this.buckets[bucket],
           Key: key,
           ...(range !== undefined ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          ...(versionId !== undefined ? { VersionId: versionId } : {}),
         }),
       );
     } catch (err) {
