@@ -39,6 +39,14 @@ export function quarantineKey(dataset: string, sourceKey: string, version: strin
   return `_quarantine/${dataset}/${sourceVersionHash(sourceKey, version)}.jsonl`;
 }
 
+/**
+ * `_pipeline/intents/<dataset>/<hash of source key>.json`: the files a version of a source is about to publish,
+ * written before the first of them and removed once the version is committed (see publish-intent.ts).
+ */
+export function publishIntentKey(dataset: string, sourceKey: string): string {
+  return `_pipeline/intents/${dataset}/${sourceKeyHash(sourceKey)}.json`;
+}
+
 /** `_pipeline/sources/<dataset>/<hash of source key>.json`: what the current version of a source published. */
 export function lineageKey(dataset: string, sourceKey: string): string {
   return `_pipeline/sources/${dataset}/${sourceKeyHash(sourceKey)}.json`;

@@ -14,6 +14,7 @@ import { LakeLock, type LockOptions } from './lake-lock.js';
 import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
 import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
+import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
 import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {
   existingKeysTableSql,
@@ -135,14 +136,24 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
   const { def, store } = req;
   const partitions = req.stage.partitions.map((p) => p.partition);
   const before = await readLineage(store, def.name, req.sourceKey);
-  let lockNames = lockNamesFor(req.sourceKey, [...partitions, ...(before?.partitions ?? [])]);
+  const intentBefore = await readPublishIntent(store, def.name, req.sourceKey);
+  let lockNames = lockNamesFor(req.sourceKey, [
+    ...partitions,
+    ...(before?.partitions ?? []),
+    ...(intentBefore?.partitions ?? []),
+  ]);
   for (let attempt = 0; ; attempt++) {
     const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
     // Whether this attempt may change the dataset's files or partitions: then readers are told (data-version.ts).
     let changing = false;
     try {
       const lineage = await readLineage(store, def.name, req.sourceKey);
-      const needed = lockNamesFor(req.sourceKey, [...partitions, ...(lineage?.partitions ?? [])]);
+      const intent = await readPublishIntent(store, def.name, req.sourceKey);
+      const needed = lockNamesFor(req.sourceKey, [
+        ...partitions,
+        ...(lineage?.partitions ?? []),
+        ...(intent?.partitions ?? []),
+      ]);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
         lockNames = [...new Set([...lockNames, ...needed])];
@@ -163,7 +174,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
       changing = true;
-      return await writeAndPublish(req, current);
+      return await writeAndPublish(req, current, intent);
     } finally {
       // After the change (or its rollback) and before the lock goes: the API lists the dataset again.
       if (changing) await markDataChanged(store, def.name, req.runId, req.logger, req.now());
@@ -192,12 +203,18 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
   return clean;
 }
 
-async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | undefined): Promise<PublishOutcome> {
+async function writeAndPublish(
+  req: PublishRequest,
+  lineage: SourceLineage | undefined,
+  intent: PublishIntent | undefined,
+): Promise<PublishOutcome> {
   const { def, store, conn, stage } = req;
   const partCol = def.partition.column;
   const own = new Set([
     ...(lineage?.outputKeys ?? []),
     ...(lineage?.pendingDelete ?? []),
+    // Files of publishes of this source that died before committing (see publish-intent.ts).
+    ...(intent?.keys ?? []),
     ...stage.partitions.map((p) => outputKey(def.name, partCol, p.partition, req.sourceKey, req.version)),
   ]);
   const ownHash = sourceKeyHash(req.sourceKey);
@@ -251,6 +268,7 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     ...(lineage?.outputKeys ?? []),
     ...(lineage?.quarantineKey ? [lineage.quarantineKey] : []),
     ...(lineage?.pendingDelete ?? []),
+    ...(intent?.keys ?? []),
   ].filter((k) => !newKeys.includes(k));
   const partitions = written.map((w) => w.partition);
   const next: SourceLineage = {
@@ -271,6 +289,13 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     pendingPurge: [...new Set([...(lineage?.compacted ?? []), ...(lineage?.pendingPurge ?? [])])],
   };
   const putFile = createLimiter(PUT_CONCURRENCY);
+  // Before the first put: the keys this publish may leave behind if it dies (with those of earlier attempts).
+  await writePublishIntent(store, {
+    dataset: def.name,
+    sourceKey: req.sourceKey,
+    keys: [...new Set([...(intent?.keys ?? []), ...newKeys])],
+    partitions: [...new Set([...(intent?.partitions ?? []), ...partitions])],
+  });
   try {
     schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
     const puts: Promise<void>[] = [];
@@ -342,8 +367,12 @@ async function writeAndPublish(req: PublishRequest, lineage: SourceLineage | und
     }
     throw err;
   }
-  // Outputs of the older version go only after the new ones are in place (a reader may briefly see both).
-  await req.phases.time('publish', () => finishCleanup(req, next));
+  // Outputs of the older version (and of unfinished attempts) go only after the new ones are in place (a reader
+  // may briefly see both); then nothing is left unaccounted for.
+  await req.phases.time('publish', async () => {
+    await finishCleanup(req, next);
+    await removePublishIntent(store, def.name, req.sourceKey);
+  });
   return {
     kind: 'published',
     outputKeys: next.outputKeys,

@@ -182,6 +182,58 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await ids()).toEqual([1n, 2n]);
   });
 
+  it('takes back what a version that died mid-publish left, when a later version of the source is published', async () => {
+    const rows = async () =>
+      (
+        await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1, 2`)
+      ).map((r) => [r['event_id'], r['activity']]);
+    await lake.putRaw(KEY, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v1' })));
+    expect((await ingestObject(lake.deps(), { key: KEY, sequencer: '01' })).status).toBe('SUCCEEDED');
+    // v2 dies in the middle of its puts (a Lambda timeout: no rollback runs, nothing is deleted).
+    await lake.putRaw(
+      KEY,
+      jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v2' }), event(5, '2024-03-02 10:00:00', { activity: 'v2' })),
+    );
+    let puts = 0;
+    const dying = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop === 'putFile') {
+          return async (...args: Parameters<ObjectStore['putFile']>) => {
+            puts += 1;
+            if (puts === 2) throw new Error('the process died');
+            return target.putFile(...args);
+          };
+        }
+        // Its rollback never runs: no data file is deleted (its lock files are let go, as their lease would).
+        if (prop === 'delete') {
+          return async (bucket: 'processed', key: string) =>
+            key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    expect((await ingestObject(lake.deps({ store: dying }), { key: KEY, sequencer: '02' })).status).toBe('FAILED');
+    // One of v2's files is left behind, named by no lineage.
+    expect(await rows()).toEqual([
+      [1n, 'v1'],
+      [1n, 'v2'],
+    ]);
+
+    // v3 of the same object: its rows are published (not dropped as another source's), v2's leftovers are gone.
+    await lake.putRaw(
+      KEY,
+      jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v3' }), event(5, '2024-03-02 10:00:00', { activity: 'v3' })),
+    );
+    const v3 = await ingestObject(lake.deps(), { key: KEY, sequencer: '03' });
+    expect(v3).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsDuplicate: 0 });
+    expect(await rows()).toEqual([
+      [1n, 'v3'],
+      [5n, 'v3'],
+    ]);
+    expect((await lake.processedKeys('events/')).sort()).toEqual([...v3.outputKeys].sort());
+    expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
+  });
+
   it('keeps the older version whole when publishing a newer one crashes', async () => {
     const raw = lake.store.localPath('raw', KEY);
     await lake.putRaw(KEY, jsonl(event(1), event(2)));
