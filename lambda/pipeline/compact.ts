@@ -9,7 +9,8 @@ import { LakeLock, type LockOptions } from './lake-lock.js';
 import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
 import { localCopy } from './publish-source.js';
 import { markDataChanged } from '../../src/services/data-version.js';
-import { type SourceLineage, writeLineage } from './source-lineage.js';
+import type { SourceLineage } from './source-lineage.js';
+import { type CompactionJournal, compactionJournalKey, finishJournal } from './compaction-journal.js';
 import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
 
 export interface CompactOptions {
@@ -32,10 +33,6 @@ export interface PartitionCompaction {
 }
 
 /** What a compaction journal records between writing the merged files and deleting the inputs. */
-interface CompactionJournal {
-  inputKeys: string[];
-  lineages: SourceLineage[];
-}
 
 const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
 
@@ -87,13 +84,13 @@ async function compactOne(
   const { store } = deps;
   const target = options.targetBytes ?? DEFAULT_TARGET_BYTES;
   const prefix = partitionPrefix(def.name, def.partition.column, partition);
-  const journalKey = `_pipeline/compactions/${def.name}/${def.partition.column}=${partition}.json`;
+  const journalKey = compactionJournalKey(def.name, def.partition.column, partition);
   const workDir = join(deps.cacheDir, 'compact-runs', randomUUID());
   const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
   // Whether the partition's files changed: then readers are told (data-version.ts).
   let changed = false;
   try {
-    changed = await finishJournal(deps, journalKey);
+    changed = await finishJournal(store, journalKey);
     const lineages = await readAllLineages(deps, def.name);
     // Every data file of the partition belongs to one source (its lineage lists it) or is a compacted file.
     const owner = new Map<string, SourceLineage>();
@@ -156,7 +153,7 @@ async function compactOne(
       }));
     const journal: CompactionJournal = { inputKeys, lineages: updated };
     await store.put('processed', journalKey, JSON.stringify(journal, null, 2), { contentType: 'application/json' });
-    await finishJournal(deps, journalKey);
+    await finishJournal(store, journalKey);
     const bytesAfter =
       merged.paths.length > 0
         ? (await Promise.all(merged.paths.map((p) => stat(p)))).reduce((n, s) => n + s.size, 0)
@@ -183,21 +180,6 @@ async function compactOne(
     await lock.release();
     await rm(workDir, { recursive: true, force: true });
   }
-}
-
-/**
- * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. True when there
- * was one.
- */
-async function finishJournal(deps: EtlDeps, journalKey: string): Promise<boolean> {
-  if (!(await deps.store.head('processed', journalKey))) return false;
-  const journal = JSON.parse(
-    Buffer.from(await deps.store.getBytes('processed', journalKey)).toString('utf8'),
-  ) as CompactionJournal;
-  for (const l of journal.lineages) await writeLineage(deps.store, l);
-  for (const key of journal.inputKeys) await deps.store.delete('processed', key);
-  await deps.store.delete('processed', journalKey);
-  return true;
 }
 
 async function readAllLineages(deps: EtlDeps, dataset: string): Promise<SourceLineage[]> {

@@ -159,7 +159,9 @@ async function runIngest(
   const { table } = await checkSchemaCompatibility(deps.catalog, def);
 
   await mkdir(workDir, { recursive: true });
-  const { path: rawPath, info } = await phases.time('download', () => stageRaw(deps, source.key, head, workDir, source.versionId));
+  const { path: rawPath, info } = await phases.time('download', () =>
+    stageRaw(deps, source.key, head, workDir, source.versionId),
+  );
   // When the version is the content hash and this key was published before, the hash may say "already processed"
   // (unless forced): then the pre-pass runs alone first. Otherwise JSON Lines are staged by DuckDB while the pre-pass
   // hashes and scans the same file (DuckDB works on its own threads, the pre-pass on this one); the pre-pass decides

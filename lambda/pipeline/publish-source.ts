@@ -14,6 +14,7 @@ import { LakeLock, type LockOptions } from './lake-lock.js';
 import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
 import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
+import { finishCompactionJournals } from './compaction-journal.js';
 import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
 import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {
@@ -147,17 +148,21 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
     // Whether this attempt may change the dataset's files or partitions: then readers are told (data-version.ts).
     let changing = false;
     try {
-      const lineage = await readLineage(store, def.name, req.sourceKey);
-      const intent = await readPublishIntent(store, def.name, req.sourceKey);
-      const needed = lockNamesFor(req.sourceKey, [
-        ...partitions,
-        ...(lineage?.partitions ?? []),
-        ...(intent?.partitions ?? []),
-      ]);
+      let lineage = await readLineage(store, def.name, req.sourceKey);
+      let intent = await readPublishIntent(store, def.name, req.sourceKey);
+      const touched = [...partitions, ...(lineage?.partitions ?? []), ...(intent?.partitions ?? [])];
+      const needed = lockNamesFor(req.sourceKey, touched);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
         lockNames = [...new Set([...lockNames, ...needed])];
         continue;
+      }
+      // A compaction that died half-way in these partitions (its journal is left) is finished first: else this run
+      // would take its unremoved inputs for another source's rows.
+      if (await finishCompactionJournals(store, def.name, def.partition.column, touched)) {
+        changing = true;
+        lineage = await readLineage(store, def.name, req.sourceKey);
+        intent = await readPublishIntent(store, def.name, req.sourceKey);
       }
       const skip = await decideSkip(
         store,
@@ -170,7 +175,8 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         },
         req.force,
       );
-      changing = lineage !== undefined && (lineage.pendingDelete.length > 0 || (lineage.pendingPurge ?? []).length > 0);
+      changing ||=
+        lineage !== undefined && (lineage.pendingDelete.length > 0 || (lineage.pendingPurge ?? []).length > 0);
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
       changing = true;

@@ -92,4 +92,53 @@ describe('compaction', () => {
     expect(again).toMatchObject({ rowsBefore: 5, rowsAfter: 5 });
     expect(await rows()).toEqual(after);
   });
+
+  it('finishes a compaction that died half-way before the next ingest into the partition, and never rolls a lineage back', async () => {
+    const A = 'events/2024/03/01/a.jsonl';
+    const B = 'events/2024/03/01/b.jsonl';
+    const activities = async () =>
+      (
+        await lake.query(
+          `SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet', union_by_name = true) ORDER BY 1, 2`,
+        )
+      ).map((r) => [r['event_id'], r['activity']]);
+    await lake.putRaw(A, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'a-v1' })));
+    await lake.putRaw(B, jsonl(event(2)));
+    for (const k of [A, B]) await ingestObject(lake.deps(), { key: k });
+    // The compaction writes its journal, then fails deleting an input (a transient store error) and gives up.
+    let failed = false;
+    const flaky = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'delete') return Reflect.get(target, prop, receiver) as unknown;
+        return async (bucket: 'processed', key: string) => {
+          if (!failed && key.startsWith(DAY) && !key.includes('compacted')) {
+            failed = true;
+            throw new Error('the store is unavailable');
+          }
+          return target.delete(bucket, key);
+        };
+      },
+    });
+    await expect(
+      compactPartition(lake.deps({ store: flaky }), 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+    ).rejects.toThrow('the store is unavailable');
+    expect(await lake.processedKeys('_pipeline/compactions/')).toHaveLength(1);
+
+    // A newer version of a: its row replaces the old one (it was dropped as another source's before).
+    await lake.putRaw(A, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'a-v2' })));
+    const v2 = await ingestObject(lake.deps(), { key: A });
+    expect(v2).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1, rowsDuplicate: 0 });
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    expect(await activities()).toEqual([
+      [1n, 'a-v2'],
+      [2n, 'Insert ticket'],
+    ]);
+    // The next compaction keeps a's newer lineage and rows.
+    await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    expect((await readLineage(lake.store, 'events', A))?.version).toBe(v2.sourceVersion);
+    expect(await activities()).toEqual([
+      [1n, 'a-v2'],
+      [2n, 'Insert ticket'],
+    ]);
+  });
 });

@@ -1,0 +1,56 @@
+import type { ObjectStore } from '../../src/ports/object-store.js';
+import { type SourceLineage, readLineage, writeLineage } from './source-lineage.js';
+
+/**
+ * What a compaction of one partition is about to do once its merged files are in place: the lineages to point at them
+ * and the input files to delete. Written before it starts doing either, so a compaction that dies half-way is finished
+ * by the next compaction of the partition, or by the next ingest that locks it.
+ */
+export interface CompactionJournal {
+  inputKeys: string[];
+  lineages: SourceLineage[];
+}
+
+/**
+ * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. True when there
+ * was one. A lineage is written only if the source still has the version the compaction saw: a journal replayed
+ * after a newer version was published must not put the older one back.
+ */
+export async function finishJournal(store: ObjectStore, journalKey: string): Promise<boolean> {
+  if (!(await store.head('processed', journalKey))) return false;
+  const journal = JSON.parse(
+    Buffer.from(await store.getBytes('processed', journalKey)).toString('utf8'),
+  ) as CompactionJournal;
+  for (const l of journal.lineages) {
+    const current = await readLineage(store, l.dataset, l.sourceKey);
+    if (current !== undefined && current.runId === l.runId && current.version === l.version)
+      await writeLineage(store, l);
+  }
+  for (const key of journal.inputKeys) await store.delete('processed', key);
+  await store.delete('processed', journalKey);
+  return true;
+}
+
+/** Where a compaction of one partition keeps its journal while it applies it. */
+export function compactionJournalKey(dataset: string, partitionColumn: string, partition: string): string {
+  return `_pipeline/compactions/${dataset}/${partitionColumn}=${partition}.json`;
+}
+
+/**
+ * Finishes the journals of compactions that died half-way in these partitions (the caller holds their locks), so that
+ * an ingest reads the lineages and files they leave as they are meant to be. True when there was one.
+ */
+export async function finishCompactionJournals(
+  store: ObjectStore,
+  dataset: string,
+  partitionColumn: string,
+  partitions: readonly string[],
+): Promise<boolean> {
+  const wanted = new Set(partitions.map((p) => compactionJournalKey(dataset, partitionColumn, p)));
+  const found: string[] = [];
+  for await (const obj of store.listAll('processed', `_pipeline/compactions/${dataset}/`)) {
+    if (wanted.has(obj.key)) found.push(obj.key);
+  }
+  for (const key of found) await finishJournal(store, key);
+  return found.length > 0;
+}
