@@ -253,13 +253,16 @@ export class ExportService {
       // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
       // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
       // when the two requests differ.
-      const binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
+      let binding: { jobId: string; requestHash: string };
+      try {
+        binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
+      } catch (err) {
+        // Not sent anywhere yet: a job this call made would stay QUEUED for good (and be handed to later requests).
+        if (created) await this.cancelUnsent(job.id);
+        throw err;
+      }
       if (binding.jobId !== job.id) {
-        if (created) {
-          await this.transition(job.id, (j) =>
-            j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
-          );
-        }
+        if (created) await this.cancelUnsent(job.id);
         return this.view(await this.boundJob(binding, requestHash));
       }
     }
@@ -275,6 +278,13 @@ export class ExportService {
       current = await this.dispatch(job, plan);
     }
     return this.view(this.live.get(job.id) ?? current);
+  }
+
+  /** Ends a job this process made but never sent to a worker. */
+  private async cancelUnsent(id: string): Promise<void> {
+    await this.transition(id, (j) =>
+      j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
+    );
   }
 
   /** The pre-flight estimate of a request, validated as `requestExport` validates it. */
@@ -788,6 +798,14 @@ export class ExportService {
       if (ended.status === 'CANCELLED') log.info('export job cancelled as it finished');
       else log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
     } catch (err) {
+      // A write reported as failed may have landed: a record that says SUCCEEDED keeps its files.
+      const stored = await this.deps.jobs.get(entry.id).catch(() => undefined);
+      if (stored?.status === 'SUCCEEDED' && stored.result !== null) {
+        this.live.delete(entry.id);
+        this.emit(stored);
+        log.info('export job succeeded (its record was written though the store reported an error)');
+        return;
+      }
       // The result is written but its job cannot say so: no file may stay behind a job that does not list it.
       log.error('export job result could not be recorded', { error: String(err) });
       await this.removeOutput(entry.id).catch((e: unknown) =>

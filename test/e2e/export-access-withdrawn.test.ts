@@ -56,4 +56,12 @@ it('gives no fresh download link once the caller may no longer export the datase
   expect(listed.data!.exports.nodes.find((n) => n.id === id)!.result!.files).toEqual([
     { url: null, urlExpiresAt: null },
   ]);
+  // Cancelling a finished job answers it unchanged: without a link too.
+  const cancelled = await client.raw<{ cancelExport: { status: string; result: { files: FileLinks[] } } }>(
+    `mutation { cancelExport(id: "${id}") { status result { files { url urlExpiresAt } } } }`,
+  );
+  expect(cancelled.data!.cancelExport).toEqual({
+    status: 'SUCCEEDED',
+    result: { files: [{ url: null, urlExpiresAt: null }] },
+  });
 });

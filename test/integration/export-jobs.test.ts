@@ -189,6 +189,66 @@ describe('export jobs', () => {
     }
   });
 
+  it('cancels the job it made when the idempotency key cannot be bound, so a retry gets a job that runs', async () => {
+    let failBind = true;
+    const flaky = await createExportHarness(lake, {
+      jobs: (inner) =>
+        new Proxy(inner, {
+          get(target, prop, receiver) {
+            if (prop !== 'bindIdempotencyKey') return Reflect.get(target, prop, receiver) as unknown;
+            return (...args: Parameters<typeof inner.bindIdempotencyKey>) => {
+              if (failBind) {
+                failBind = false;
+                return Promise.reject(new Error('the store is unavailable'));
+              }
+              return target.bindIdempotencyKey(...args);
+            };
+          },
+        }),
+    });
+    try {
+      const input = { dataset: 'tickets', columns: ['id'], limit: 3, idempotencyKey: 'bind-fails' };
+      await expect(flaky.service.requestExport(alice, input)).rejects.toThrow('the store is unavailable');
+      const first = (await flaky.service.listExports(alice)).edges
+        .map((e) => e.node)
+        .find((j) => j.request.limit === 3);
+      expect(first?.status).toBe('CANCELLED');
+      const retry = await flaky.service.requestExport(alice, input);
+      expect(retry.id).not.toBe(first!.id);
+      expect((await finished(flaky.service, alice, retry.id)).status).toBe('SUCCEEDED');
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('keeps a result whose SUCCEEDED record landed though the store reported an error', async () => {
+    const flaky = await createExportHarness(lake, {
+      service: { finalWriteRetryMs: [1, 1] },
+      jobs: (inner) =>
+        new Proxy(inner, {
+          get(target, prop, receiver) {
+            if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
+            return async (id: string, change: (job: ExportJobRecord) => ExportJobRecord) => {
+              const written = await target.update(id, change);
+              if (written.status === 'SUCCEEDED') throw new Error('the store timed out');
+              return written;
+            };
+          },
+        }),
+    });
+    try {
+      const job = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 4 });
+      const done = await finished(flaky.service, alice, job.id);
+      expect([done.status, done.result?.rowCount]).toEqual(['SUCCEEDED', 4]);
+      expect(await storedKeys(exportResultPrefix(job.id))).toEqual([
+        `${exportResultPrefix(job.id)}manifest.json`,
+        `${exportResultPrefix(job.id)}part-00000.csv`,
+      ]);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it("answers another caller's job exactly as a missing one", async () => {
     const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['title'] });
     await finished(harness.service, alice, job.id);

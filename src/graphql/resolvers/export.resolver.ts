@@ -41,7 +41,7 @@ export class ExportResolver {
       'Cancels a job of yours: a queued job leaves the queue, a running one is stopped and its partial output removed. A finished job is returned unchanged.',
   })
   async cancelExport(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
-    return ExportJob.from(await exportsOf(ctx).cancelExport(callerOf(ctx), id));
+    return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).cancelExport(callerOf(ctx), id)));
   }
 
   @Query(() => ExportJob, {
