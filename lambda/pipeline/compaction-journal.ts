@@ -36,21 +36,28 @@ export function compactionJournalKey(dataset: string, partitionColumn: string, p
   return `_pipeline/compactions/${dataset}/${partitionColumn}=${partition}.json`;
 }
 
+/** The journal keys a dataset has now (a compaction running or dead in one of its partitions), by one listing. */
+export async function compactionJournals(store: ObjectStore, dataset: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const obj of store.listAll('processed', `_pipeline/compactions/${dataset}/`)) keys.push(obj.key);
+  return keys;
+}
+
 /**
- * Finishes the journals of compactions that died half-way in these partitions (the caller holds their locks), so that
- * an ingest reads the lineages and files they leave as they are meant to be. True when there was one.
+ * Finishes the journals (of `listed`, see compactionJournals) of compactions that died half-way in these partitions
+ * (the caller holds their locks, so none of them is running), so that an ingest reads the lineages and files they
+ * leave as they are meant to be. True when there was one.
  */
 export async function finishCompactionJournals(
   store: ObjectStore,
   dataset: string,
   partitionColumn: string,
   partitions: readonly string[],
+  listed: readonly string[],
 ): Promise<boolean> {
+  if (listed.length === 0) return false;
   const wanted = new Set(partitions.map((p) => compactionJournalKey(dataset, partitionColumn, p)));
-  const found: string[] = [];
-  for await (const obj of store.listAll('processed', `_pipeline/compactions/${dataset}/`)) {
-    if (wanted.has(obj.key)) found.push(obj.key);
-  }
+  const found = listed.filter((k) => wanted.has(k));
   for (const key of found) await finishJournal(store, key);
   return found.length > 0;
 }

@@ -14,7 +14,7 @@ import { LakeLock, type LockOptions } from './lake-lock.js';
 import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
 import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
-import { finishCompactionJournals } from './compaction-journal.js';
+import { compactionJournals, finishCompactionJournals } from './compaction-journal.js';
 import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
 import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {
@@ -136,8 +136,10 @@ export function staleVersion(lineage: SourceLineage): { reason: string; message:
 export async function publishSource(req: PublishRequest): Promise<PublishOutcome> {
   const { def, store } = req;
   const partitions = req.stage.partitions.map((p) => p.partition);
-  const before = await readLineage(store, def.name, req.sourceKey);
-  const intentBefore = await readPublishIntent(store, def.name, req.sourceKey);
+  const [before, intentBefore] = await Promise.all([
+    readLineage(store, def.name, req.sourceKey),
+    readPublishIntent(store, def.name, req.sourceKey),
+  ]);
   let lockNames = lockNamesFor(req.sourceKey, [
     ...partitions,
     ...(before?.partitions ?? []),
@@ -148,8 +150,14 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
     // Whether this attempt may change the dataset's files or partitions: then readers are told (data-version.ts).
     let changing = false;
     try {
-      let lineage = await readLineage(store, def.name, req.sourceKey);
-      let intent = await readPublishIntent(store, def.name, req.sourceKey);
+      // The journals of compactions of this dataset are listed at the same time (one listing, usually empty).
+      const [lineageRead, intentRead, journals] = await Promise.all([
+        readLineage(store, def.name, req.sourceKey),
+        readPublishIntent(store, def.name, req.sourceKey),
+        compactionJournals(store, def.name),
+      ]);
+      let lineage = lineageRead;
+      let intent = intentRead;
       const touched = [...partitions, ...(lineage?.partitions ?? []), ...(intent?.partitions ?? [])];
       const needed = lockNamesFor(req.sourceKey, touched);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
@@ -159,7 +167,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       }
       // A compaction that died half-way in these partitions (its journal is left) is finished first: else this run
       // would take its unremoved inputs for another source's rows.
-      if (await finishCompactionJournals(store, def.name, def.partition.column, touched)) {
+      if (await finishCompactionJournals(store, def.name, def.partition.column, touched, journals)) {
         changing = true;
         lineage = await readLineage(store, def.name, req.sourceKey);
         intent = await readPublishIntent(store, def.name, req.sourceKey);

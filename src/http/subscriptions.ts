@@ -98,7 +98,7 @@ export function serveSubscriptions(
         const request = upgradeRequest(ctx.extra.request, ctx.connectionParams);
         try {
           const caller = await options.authenticate(request);
-          const connection: Connection = { request, caller, closed: false, expiry: undefined };
+          const connection: Connection = { request, caller, closed: false, expiry: undefined, checkedAt: Date.now() };
           connections.set(ctx, connection);
           // A socket that went away meanwhile has had its onClose already: no expiry timer for it.
           if (ctx.extra.socket.readyState === ctx.extra.socket.OPEN) scheduleExpiryCheck(ctx, connection);
@@ -220,6 +220,13 @@ export function serveSubscriptions(
     try {
       caller = await options.authenticate(connection.request);
     } catch (err) {
+      // A refusal (revoked, expired) closes the socket. A fault of the check itself (the key store or the JWKS
+      // unreachable for a moment) is not one: the caller as last confirmed stands for a grace period, as a fault
+      // fails one HTTP request rather than every stream of a socket.
+      if (appErrorOf(err) === undefined && Date.now() - connection.checkedAt < RECHECK_GRACE_MS) {
+        logger.warn('websocket credential check failed; the last confirmed caller stands', { error: String(err) });
+        return connection.caller;
+      }
       if (!connection.closed) refuse(ctx, err);
       return undefined;
     }
@@ -230,6 +237,7 @@ export function serveSubscriptions(
       return undefined;
     }
     connection.caller = caller;
+    connection.checkedAt = Date.now();
     return caller;
   }
 
@@ -264,7 +272,12 @@ interface Connection {
   closed: boolean;
   /** The pending JWT expiry check. */
   expiry: NodeJS.Timeout | undefined;
+  /** When `caller` was last confirmed (ms since the epoch). */
+  checkedAt: number;
 }
+
+/** How long the last confirmed caller stands while the credential check itself fails (not a refusal). */
+const RECHECK_GRACE_MS = 60_000;
 
 /** The longest setTimeout delay; a later expiry is reached in steps (each step re-checks the token). */
 const MAX_TIMER_MS = 2_147_483_647;

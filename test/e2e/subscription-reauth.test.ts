@@ -197,6 +197,8 @@ describe('a running subscription', () => {
   let wsServer: WebSocketServer;
   let subscriptions: { dispose(): Promise<void> };
   let credentialValid = true;
+  /** The credential check itself fails (a store outage), as opposed to refusing the credential. */
+  let checkFaulty = false;
   /** Events the test pushes into the running stream; `ended` once the server returned the stream. */
   const stream = { push: (_n: number) => undefined as void, ended: false };
 
@@ -221,9 +223,11 @@ describe('a running subscription', () => {
       logger,
       context: (caller) => ({ caller }) as unknown as ApiContext,
       authenticate: () =>
-        credentialValid
-          ? Promise.resolve(testCaller('analyst'))
-          : Promise.reject(new AppError('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE)),
+        checkFaulty
+          ? Promise.reject(new Error('the key store is unreachable'))
+          : credentialValid
+            ? Promise.resolve(testCaller('analyst'))
+            : Promise.reject(new AppError('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE)),
       production: false,
       development: false,
       validationRules: [],
@@ -296,5 +300,39 @@ describe('a running subscription', () => {
     expect(received).not.toContainEqual({ data: { ticks: 2 } });
     await sleep(100);
     expect(stream.ended).toBe(true);
+  });
+
+  it('keeps delivering when the check itself fails for a moment (not a refusal)', async () => {
+    credentialValid = true;
+    stream.ended = false;
+    const { port } = server.address() as AddressInfo;
+    const socket = await openSocket(`http://127.0.0.1:${port}/graphql`, 'Bearer anything');
+    const received: unknown[] = [];
+    let wake: (() => void) | undefined;
+    socket.client.subscribe(
+      { query: 'subscription { ticks }' },
+      {
+        next: (r) => {
+          received.push(r);
+          wake?.();
+        },
+        error: () => undefined,
+        complete: () => undefined,
+      },
+    );
+    const next = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
+    while (received.length === 0) {
+      const arrived = next();
+      stream.push(1);
+      await within(arrived, 200, 'first event').catch(() => undefined);
+    }
+    checkFaulty = true;
+    const arrived = next();
+    stream.push(3);
+    await within(arrived, 5000, 'event during the fault');
+    expect(received).toContainEqual({ data: { ticks: 3 } });
+    checkFaulty = false;
+    socket.client.dispose();
+    await within(socket.closed, 5000, 'socket closed');
   });
 });
