@@ -213,11 +213,11 @@ describe('ETL: idempotency, ordering and concurrency', () => {
       },
     });
     expect((await ingestObject(lake.deps({ store: dying }), { key: KEY, sequencer: '02' })).status).toBe('FAILED');
-    // One of v2's files is left behind, named by no lineage.
-    expect(await rows()).toEqual([
-      [1n, 'v1'],
-      [1n, 'v2'],
-    ]);
+    // One of v2's two files is left behind (whichever was put first), named by no lineage.
+    const left = await rows();
+    expect(left).toContainEqual([1n, 'v1']);
+    expect(left.filter(([, activity]) => activity === 'v2')).toHaveLength(1);
+    expect(left).toHaveLength(2);
 
     // v3 of the same object: its rows are published (not dropped as another source's), v2's leftovers are gone.
     await lake.putRaw(
