@@ -1,8 +1,9 @@
-import { GetExportDocument, MeDocument, type GetExportQuery } from '../../src/generated/graphql.js';
+import { MeDocument, type GetExportQuery } from '../../src/generated/graphql.js';
 import { parseCsv } from '../support/export-lake.js';
 import type { GraphQLResponseError, GraphQLTestClient } from '../support/graphql-client.js';
 import {
   CASE_ROWS,
+  finishedExport,
   type PolicyApi,
   type Role,
   ROLES,
@@ -304,14 +305,7 @@ async function exportJob(api: PolicyApi, role: Role, input: Record<string, unkno
     { input: { dataset: 'cases', orderBy: [{ column: 'id' }], ...input } },
   );
   if (requested.errors !== undefined) throw new Error(JSON.stringify(requested.errors));
-  const id = requested.data!.requestExport.id;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const job = (await client.request(GetExportDocument, { id })).data!.export;
-    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return job;
-    if (Date.now() > deadline) throw new Error(`export ${id} did not finish`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return finishedExport(client, requested.data!.requestExport.id);
 }
 
 async function csvOf(api: PolicyApi, job: Job): Promise<(string | null)[][]> {

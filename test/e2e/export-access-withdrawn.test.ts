@@ -1,5 +1,4 @@
-import { GetExportDocument } from '../../src/generated/graphql.js';
-import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
+import { finishedExport, type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
  * Download links follow the caller's access as it is now, not as it was at the request: once the dataset is
@@ -20,17 +19,6 @@ interface FileLinks {
   urlExpiresAt: string | null;
 }
 
-async function finishedJob(id: string) {
-  const client = api.client('admin');
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const job = (await client.request(GetExportDocument, { id })).data!.export;
-    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return job;
-    if (Date.now() > deadline) throw new Error(`export ${id} did not finish`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 it('gives no fresh download link once the caller may no longer export the dataset', async () => {
   const client = api.client('admin');
   const requested = await client.raw<{ requestExport: { id: string } }>(
@@ -38,7 +26,7 @@ it('gives no fresh download link once the caller may no longer export the datase
   );
   expect(requested.errors).toBeUndefined();
   const id = requested.data!.requestExport.id;
-  const done = await finishedJob(id);
+  const done = await finishedExport(client, id);
   expect(done.status).toBe('SUCCEEDED');
   expect(done.result!.files[0]!.url).toMatch(/\/downloads\//);
 

@@ -14,6 +14,7 @@ import {
   followJob,
   parseCsv,
   resultText,
+  withMethod,
 } from '../support/export-lake.js';
 
 const alice: ExportCaller = { id: 'alice' };
@@ -154,20 +155,19 @@ describe('export jobs', () => {
     const flaky = await createExportHarness(lake, {
       service: { finalWriteRetryMs: [1, 1] },
       jobs: (inner) =>
-        new Proxy(inner, {
-          get(target, prop, receiver) {
-            if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
-            return (id: string, change: (job: ExportJobRecord) => ExportJobRecord) =>
-              target.update(id, (j) => {
-                const next = change(j);
-                if (next.status === 'SUCCEEDED' && refused < refuse) {
-                  refused += 1;
-                  throw new Error('the store is unavailable');
-                }
-                return next;
-              });
-          },
-        }),
+        withMethod(
+          inner,
+          'update',
+          (update) => (id, change) =>
+            update(id, (j) => {
+              const next = change(j);
+              if (next.status === 'SUCCEEDED' && refused < refuse) {
+                refused += 1;
+                throw new Error('the store is unavailable');
+              }
+              return next;
+            }),
+        ),
     });
     try {
       const ok = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 7 });
@@ -193,17 +193,12 @@ describe('export jobs', () => {
     let failBind = true;
     const flaky = await createExportHarness(lake, {
       jobs: (inner) =>
-        new Proxy(inner, {
-          get(target, prop, receiver) {
-            if (prop !== 'bindIdempotencyKey') return Reflect.get(target, prop, receiver) as unknown;
-            return (...args: Parameters<typeof inner.bindIdempotencyKey>) => {
-              if (failBind) {
-                failBind = false;
-                return Promise.reject(new Error('the store is unavailable'));
-              }
-              return target.bindIdempotencyKey(...args);
-            };
-          },
+        withMethod(inner, 'bindIdempotencyKey', (bind) => (...args) => {
+          if (failBind) {
+            failBind = false;
+            return Promise.reject(new Error('the store is unavailable'));
+          }
+          return bind(...args);
         }),
     });
     try {
@@ -225,15 +220,10 @@ describe('export jobs', () => {
     const flaky = await createExportHarness(lake, {
       service: { finalWriteRetryMs: [1, 1] },
       jobs: (inner) =>
-        new Proxy(inner, {
-          get(target, prop, receiver) {
-            if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
-            return async (id: string, change: (job: ExportJobRecord) => ExportJobRecord) => {
-              const written = await target.update(id, change);
-              if (written.status === 'SUCCEEDED') throw new Error('the store timed out');
-              return written;
-            };
-          },
+        withMethod(inner, 'update', (update) => async (id, change) => {
+          const written = await update(id, change);
+          if (written.status === 'SUCCEEDED') throw new Error('the store timed out');
+          return written;
         }),
     });
     try {

@@ -12,8 +12,13 @@ import {
   FeedService,
   type FeedServiceDeps,
 } from '../../src/services/feed-service.js';
-import { createExportHarness, createExportLake, type ExportHarness, type ExportLake } from '../support/export-lake.js';
-import { typesTable } from '../support/export-table.js';
+import {
+  addOneRowTypesTable,
+  createExportHarness,
+  createExportLake,
+  type ExportHarness,
+  type ExportLake,
+} from '../support/export-lake.js';
 
 /**
  * A feed lives only as long as the credential it was created with (an API key until revoked, a JWT until its `exp`),
@@ -64,13 +69,7 @@ function keyCaller(keyId: string, role = 'analyst'): FeedOwner {
 beforeEach(async () => {
   lake = await createExportLake();
   store = lake.store;
-  await lake.catalog.putTable(typesTable());
-  await lake.writeParquet(
-    'events/event_date=2024-01-01/part-a.parquet',
-    `SELECT 1::BIGINT AS id, 'a' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-       TIMESTAMP '2024-01-01 10:00:00' AS created_at, DATE '2024-01-01' AS day, 1.2500::DECIMAL(18,4) AS amount,
-       'a@example.com' AS email`,
-  );
+  await addOneRowTypesTable(lake);
   harness = await createExportHarness(lake);
   requests = [];
 });

@@ -14,8 +14,7 @@ import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
-import { createExportLake, type ExportLake, LINK_SECRET } from '../support/export-lake.js';
-import { typesTable } from '../support/export-table.js';
+import { addOneRowTypesTable, createExportLake, type ExportLake, LINK_SECRET } from '../support/export-lake.js';
 import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
 
 /**
@@ -43,13 +42,7 @@ beforeAll(async () => {
   }
   sqs = await startSqsStandIn({ queues: [QUEUE] });
   lake = await createExportLake();
-  await lake.catalog.putTable(typesTable());
-  await lake.writeParquet(
-    'events/event_date=2024-01-01/part-a.parquet',
-    `SELECT 1::BIGINT AS id, 'a' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-       TIMESTAMP '2024-01-01 10:00:00' AS created_at, DATE '2024-01-01' AS day, 1.2500::DECIMAL(18,4) AS amount,
-       'a@example.com' AS email`,
-  );
+  await addOneRowTypesTable(lake);
 });
 
 afterAll(async () => {

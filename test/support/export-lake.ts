@@ -12,6 +12,7 @@ import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
 import { isFinished } from '../../src/domain/export-job.js';
 import type { TableDefinition } from '../../src/domain/table.js';
+import { typesTable } from './export-table.js';
 import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
@@ -153,4 +154,28 @@ export function parseCsv(text: Buffer, options: { delimiter?: string; nullText?:
 
 export async function registerTable(lake: ExportLake, table: Omit<TableDefinition, 'schemaVersion' | 'updatedAt'>) {
   return lake.catalog.putTable(table);
+}
+
+/** The `events` table of every column type (typesTable) with one row, on 2024-01-01. */
+export async function addOneRowTypesTable(lake: ExportLake): Promise<void> {
+  await lake.catalog.putTable(typesTable());
+  await lake.writeParquet(
+    'events/event_date=2024-01-01/part-a.parquet',
+    `SELECT 1::BIGINT AS id, 'a' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+       TIMESTAMP '2024-01-01 10:00:00' AS created_at, DATE '2024-01-01' AS day, 1.2500::DECIMAL(18,4) AS amount,
+       'a@example.com' AS email`,
+  );
+}
+
+/** `target` with one method replaced (a decorator for fault injection); the replacement gets the original, bound. */
+export function withMethod<T extends object, K extends keyof T>(
+  target: T,
+  name: K,
+  replacement: (original: T[K]) => T[K],
+): T {
+  const original = (target[name] as (...args: unknown[]) => unknown).bind(target) as T[K];
+  const replaced = replacement(original);
+  return new Proxy(target, {
+    get: (t, prop, receiver) => (prop === name ? replaced : (Reflect.get(t, prop, receiver) as unknown)),
+  });
 }

@@ -8,6 +8,7 @@ import { createApi, createApiAccess } from '../../src/composition-api.js';
 import { createRuntime } from '../../src/composition.js';
 import type { AppConfig } from '../../src/config.js';
 import type { TableDefinition } from '../../src/domain/table.js';
+import { GetExportDocument, type GetExportQuery } from '../../src/generated/graphql.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { createApiServer } from '../../src/server.js';
@@ -299,5 +300,16 @@ export async function startAthenaPolicyApi(): Promise<PolicyApi> {
     await aws.close();
     await rm(root, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Reads an export job through `client` every 25 ms until it is no longer QUEUED or RUNNING (at most 60 s). */
+export async function finishedExport(client: GraphQLTestClient, id: string): Promise<GetExportQuery['export']> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const job = (await client.request(GetExportDocument, { id })).data!.export;
+    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return job;
+    if (Date.now() > deadline) throw new Error(`export ${id} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
