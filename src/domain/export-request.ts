@@ -359,6 +359,42 @@ function normalizeRowFilter(
   }
 }
 
+/**
+ * Whether `grant`, the caller's access now, still shows everything in a result of `request` (normalised under the
+ * grant of its day): every column it names still visible, none of its output columns masked now where the result
+ * has it in clear or masked another way, no filter or sort column masked, and every predicate of the grant's row
+ * filter already applied to it. A grant that has widened since still covers the result; one that has narrowed (a
+ * column denied or newly masked, a row filter added) does not, and its download links are withheld.
+ */
+export function grantCoversExport(
+  request: NormalizedExportRequest,
+  table: TableDefinition,
+  grant: EffectiveGrant | null,
+): boolean {
+  if (grant === null) return true;
+  const allowed = grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
+  const masks = new Map(grant.maskedColumns.map((m) => [m.column, m.method]));
+  const visible = (name: string): boolean => allowed === null || allowed.has(name);
+  for (const c of request.columns) {
+    const mask = masks.get(c.name);
+    if (!visible(c.name) || (mask !== undefined && mask !== c.mask)) return false;
+  }
+  const used = [
+    ...request.where.map((p) => p.column),
+    ...request.orderBy.map((o) => o.column),
+    ...(request.partitions === null ? [] : [request.partitions.column]),
+  ];
+  if (used.some((name) => !visible(name) || masks.has(name))) return false;
+  let rowFilter: NormalizedPredicate[];
+  try {
+    rowFilter = normalizeRowFilter(grant, exportableColumns(table), table.name);
+  } catch {
+    return false;
+  }
+  const applied = new Set(request.rowFilter.map((p) => JSON.stringify(p)));
+  return rowFilter.every((p) => applied.has(JSON.stringify(p)));
+}
+
 function normalizePartitions(
   input: ExportPartitionFilterInput | null | undefined,
   table: TableDefinition,

@@ -1,4 +1,5 @@
-import { finishedExport, type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
+import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
+import { CASES, finishedExport, type PolicyApi, type Role, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
  * Download links follow the caller's access as it is now, not as it was at the request: once the dataset is
@@ -52,4 +53,52 @@ it('gives no fresh download link once the caller may no longer export the datase
     status: 'SUCCEEDED',
     result: { files: [{ url: null, urlExpiresAt: null }] },
   });
+});
+
+/** Requests an export of `columns` of `cases` as `role` and waits for it; its id and first file's link. */
+async function exported(role: Role, columns: string[]): Promise<{ id: string; url: string | null }> {
+  const client = api.client(role);
+  const requested = await client.raw<{ requestExport: { id: string } }>(
+    `mutation { requestExport(input: { dataset: "cases", columns: ${JSON.stringify(columns)} }) { id } }`,
+  );
+  expect(requested.errors).toBeUndefined();
+  const id = requested.data!.requestExport.id;
+  const done = await finishedExport(client, id);
+  expect(done.status).toBe('SUCCEEDED');
+  return { id, url: done.result!.files[0]!.url };
+}
+
+async function linkNow(role: Role, id: string): Promise<string | null> {
+  const again = await api
+    .client(role)
+    .raw<{ export: { status: string; result: { files: FileLinks[] } } }>(
+      `{ export(id: "${id}") { status result { files { url urlExpiresAt } } } }`,
+    );
+  expect(again.errors).toBeUndefined();
+  expect(again.data!.export.status).toBe('SUCCEEDED');
+  return again.data!.export.result.files[0]!.url;
+}
+
+it('gives no fresh download link once the grant has narrowed: a column of the result is masked now', async () => {
+  const catalog = new LocalCatalog(api.store);
+  await catalog.putTable(CASES);
+  // The analyst's policy hashes PII columns; `section` is not PII yet, so the analyst's result has it in clear.
+  const analyst = await exported('analyst', ['id', 'section']);
+  const admin = await exported('admin', ['id', 'section']);
+  // A column that is masked in the result already is not a narrowing: the analyst's hashed `customer`.
+  const hashed = await exported('analyst', ['id', 'customer']);
+  expect([analyst.url, admin.url, hashed.url]).toEqual([
+    expect.stringMatching(/\/downloads\//),
+    expect.stringMatching(/\/downloads\//),
+    expect.stringMatching(/\/downloads\//),
+  ]);
+
+  // The catalog now flags `section` as PII: the analyst's grant hashes it, the admin's (pii: allow) does not.
+  await catalog.putTable({
+    ...CASES,
+    columns: CASES.columns.map((c) => (c.name === 'section' ? { ...c, pii: true } : c)),
+  });
+  expect(await linkNow('analyst', analyst.id)).toBeNull();
+  expect(await linkNow('admin', admin.id)).toMatch(/\/downloads\//);
+  expect(await linkNow('analyst', hashed.id)).toMatch(/\/downloads\//);
 });

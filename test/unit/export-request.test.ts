@@ -4,6 +4,7 @@ import type { EffectiveGrant } from '../../src/domain/export-grant.js';
 import {
   DEFAULT_EXPORT_LIMITS,
   type ExportRequestInput,
+  grantCoversExport,
   normalizeExportRequest,
 } from '../../src/domain/export-request.js';
 import { coerceValue } from '../../src/domain/export-values.js';
@@ -289,5 +290,78 @@ describe('coerceValue', () => {
     expect(coerceValue(7, t)).toBe('7.0000');
     expect(coerceValue('00012.1', t)).toBe('12.1000');
     expect(() => coerceValue('12345678901234567', t)).toThrow('"12345678901234567" is out of range for decimal(18,4)');
+  });
+});
+
+describe('grantCoversExport', () => {
+  const grant = (g: Partial<EffectiveGrant> = {}): EffectiveGrant => ({
+    allowedColumns: null,
+    maskedColumns: [],
+    rowFilter: [],
+    ...g,
+  });
+  const lead = grant({
+    maskedColumns: [{ column: 'email', method: 'hash' }],
+    rowFilter: [{ column: 'priority', op: 'LTE', values: [2] }],
+  });
+  const request = normalize(
+    {
+      columns: ['id', 'name', 'email'],
+      where: [{ column: 'score', op: 'GT', values: [1] }],
+      orderBy: [{ column: 'id' }],
+    },
+    lead,
+  );
+
+  it('covers a result under the same grant, a wider one and no restriction at all', () => {
+    expect(grantCoversExport(request, table, lead)).toBe(true);
+    expect(grantCoversExport(request, table, null)).toBe(true);
+    expect(grantCoversExport(request, table, grant())).toBe(true);
+    // The mask lifted: the result (hashed) holds less than the caller may now see.
+    expect(grantCoversExport(request, table, { ...lead, maskedColumns: [] })).toBe(true);
+    // The row filter given with another value spelling: the same predicate once normalised.
+    expect(
+      grantCoversExport(request, table, { ...lead, rowFilter: [{ column: 'priority', op: 'LTE', values: ['2'] }] }),
+    ).toBe(true);
+  });
+
+  it('does not cover a result once the grant has narrowed', () => {
+    // An output column denied, or masked now where the result has it in clear, or masked another way.
+    expect(grantCoversExport(request, table, { ...lead, allowedColumns: ['id', 'email', 'score', 'priority'] })).toBe(
+      false,
+    );
+    expect(
+      grantCoversExport(request, table, {
+        ...lead,
+        maskedColumns: [...lead.maskedColumns, { column: 'name', method: 'redact' }],
+      }),
+    ).toBe(false);
+    expect(grantCoversExport(request, table, { ...lead, maskedColumns: [{ column: 'email', method: 'redact' }] })).toBe(
+      false,
+    );
+    // A filter or sort column denied or masked now.
+    expect(grantCoversExport(request, table, { ...lead, allowedColumns: ['id', 'name', 'email', 'priority'] })).toBe(
+      false,
+    );
+    expect(
+      grantCoversExport(request, table, {
+        ...lead,
+        maskedColumns: [...lead.maskedColumns, { column: 'id', method: 'hash' }],
+      }),
+    ).toBe(false);
+    // A row filter added or changed.
+    expect(
+      grantCoversExport(request, table, {
+        ...lead,
+        rowFilter: [...lead.rowFilter, { column: 'active', op: 'EQ', values: [true] }],
+      }),
+    ).toBe(false);
+    expect(
+      grantCoversExport(request, table, { ...lead, rowFilter: [{ column: 'priority', op: 'LTE', values: [1] }] }),
+    ).toBe(false);
+    // A policy whose row filter no longer fits the table covers nothing.
+    expect(grantCoversExport(request, table, { ...lead, rowFilter: [{ column: 'gone', op: 'EQ', values: [1] }] })).toBe(
+      false,
+    );
   });
 });
