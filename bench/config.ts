@@ -21,6 +21,11 @@ export interface BenchConfig {
    * `8MiB`). Unset: derived from the data (see bench/memory.ts), so that the dataset is at least 5× the limit.
    */
   memoryLimit: string | undefined;
+  /**
+   * The `export` cases to run (`BENCH_EXPORT_CASES`, comma-separated names such as `export-filtered`); empty means
+   * all of them.
+   */
+  exportCases: string[];
   /** The project root (the folder with package.json). */
   root: string;
   /** Generated inputs and prepared lakes, written once and reused (gitignored). */
@@ -55,6 +60,10 @@ export function loadBenchConfig(env: Env = process.env, argv: string[] = process
     apiSeconds: positiveInt(env, 'BENCH_API_SECONDS', BENCH_DEFAULTS.apiSeconds),
     apiConnections: positiveInt(env, 'BENCH_API_CONNECTIONS', BENCH_DEFAULTS.apiConnections),
     memoryLimit: memorySize(env, 'BENCH_MEMORY_LIMIT'),
+    exportCases: (env['BENCH_EXPORT_CASES'] ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
     root,
     dataDir,
     workDir: join(dataDir, 'work', `run-${process.pid}`),
@@ -64,9 +73,14 @@ export function loadBenchConfig(env: Env = process.env, argv: string[] = process
 }
 
 /** The command that reproduces a run with these settings. */
-export function benchCommand(config: Pick<BenchConfig, 'rows' | 'pairs' | 'names'> & { memoryLimit?: string }): string {
+export function benchCommand(
+  config: Pick<BenchConfig, 'rows' | 'pairs' | 'names'> & { memoryLimit?: string; exportCases?: string[] },
+): string {
   const env = [`BENCH_ROWS=${config.rows}`];
   if (config.pairs !== BENCH_DEFAULTS.pairs) env.push(`BENCH_PAIRS=${config.pairs}`);
+  if (config.exportCases !== undefined && config.exportCases.length > 0) {
+    env.push(`BENCH_EXPORT_CASES=${config.exportCases.join(',')}`);
+  }
   if (config.memoryLimit !== undefined) env.push(`BENCH_MEMORY_LIMIT=${config.memoryLimit}`);
   const names = config.names.length > 0 ? ` -- ${config.names.join(' ')}` : '';
   return `${env.join(' ')} npm run bench${names}`;

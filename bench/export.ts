@@ -5,6 +5,7 @@ import type { DatasetDefinition } from '../src/domain/dataset-definition.js';
 import { DatasetRegistry } from '../src/services/dataset-registry.js';
 import { type ApiLake, ensureApiLake } from './api-lake.js';
 import type { Benchmark, BenchContext } from './benchmark.js';
+import { BenchUsageError } from './config.js';
 import { type CsvDigest, digestCsv } from './csv-digest.js';
 import { baselineExportSql } from './export-baseline-sql.js';
 import { EXPORT_CASES, type ExportCase } from './export-cases.js';
@@ -47,8 +48,17 @@ export const exportBenchmark: Benchmark = {
         `(${mb(dataset.layout.fileBytes)} MB; ${mb(dataset.layout.uncompressedBytes)} MB uncompressed), ` +
         `${dataset.layout.partitions} partitions`,
     );
+    const wanted = ctx.config.exportCases;
+    const unknown = wanted.filter((n) => !EXPORT_CASES.some((c) => c.name === n));
+    if (unknown.length > 0) {
+      throw new BenchUsageError(
+        `BENCH_EXPORT_CASES: no export case ${unknown.join(', ')} (cases: ${EXPORT_CASES.map((c) => c.name).join(', ')})`,
+      );
+    }
     const records: BenchRecord[] = [];
-    for (const c of EXPORT_CASES) records.push(await runExportCase(ctx, dataset, c));
+    for (const c of EXPORT_CASES) {
+      if (wanted.length === 0 || wanted.includes(c.name)) records.push(await runExportCase(ctx, dataset, c));
+    }
     return records;
   },
 };
