@@ -71,6 +71,9 @@ export async function createCatalog(
   }
 }
 
+/** Age (unchanged inode) after which a local store's staged write is taken for abandoned. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
   const store = await createStore(config);
@@ -80,6 +83,15 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     store,
     registry.list().map((d) => d.name),
   );
+  if (store instanceof LocalObjectStore) {
+    // Staged writes of a process that died mid-put; an hour leaves any put still running alone.
+    void store.sweepStaging(STALE_STAGING_MS).then(
+      (removed) => {
+        if (removed > 0) logger.info('removed abandoned staged writes', { removed });
+      },
+      (err: unknown) => logger.warn('could not sweep staged writes', { error: String(err) }),
+    );
+  }
   const duckdb = await DuckDbDatabase.create({
     memoryLimit: config.duckdb.memoryLimit,
     threads: config.duckdb.threads,

@@ -158,6 +158,32 @@ export class LocalObjectStore implements ObjectStore {
     await rm(this.path(bucket, key), { force: true });
   }
 
+  /**
+   * Removes staged writes left by a process that died mid-put (they are never renamed into place, so no reader
+   * sees them, but they hold disk space for good). A staged file counts as abandoned once its inode has not
+   * changed for `olderThanMs` (ctime: a put in progress keeps writing to it, and a file moved in by `putFile` gets a
+   * fresh ctime from the rename). Returns how many were removed; a missing staging folder is none.
+   */
+  async sweepStaging(olderThanMs: number, now: number = Date.now()): Promise<number> {
+    const dir = join(this.root, STAGING);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const s = await stat(path).catch(() => undefined);
+      if (s === undefined || !s.isFile() || now - s.ctimeMs < olderThanMs) continue;
+      await rm(path, { force: true });
+      removed += 1;
+    }
+    return removed;
+  }
+
   private async stagingFile(): Promise<string> {
     const dir = join(this.root, STAGING);
     await mkdir(dir, { recursive: true });
