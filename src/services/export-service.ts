@@ -114,6 +114,12 @@ export interface ExportServiceOptions {
    * the write. Default [200, 1000, 5000]: a store that recovers within seconds loses nothing.
    */
   finalWriteRetryMs?: readonly number[];
+  /**
+   * After those tries, the final record is tried again this often, in ms, in the background until it lands or the
+   * service closes: a store that is down for longer does not leave the job RUNNING in storage until the next
+   * start's `recover()`. Default 30000.
+   */
+  finalWriteBackgroundMs?: number;
   now?: () => Date;
   newId?: () => string;
 }
@@ -152,6 +158,10 @@ export class ExportService {
   private readonly cancelPollMs: number;
   private readonly watchPollMs: number;
   private readonly finalWriteRetryMs: readonly number[];
+  private readonly finalWriteBackgroundMs: number;
+  /** Final records the store refused through every try, by job: tried again in the background (`settleLater`). */
+  private readonly unsettled = new Map<string, (job: ExportJobRecord) => ExportJobRecord>();
+  private settleTimer: NodeJS.Timeout | undefined;
   private readonly dispatcher: JobDispatcher;
   private readonly now: () => Date;
   private readonly newId: () => string;
@@ -180,6 +190,7 @@ export class ExportService {
     this.leaseMs = options.leaseMs ?? 15 * 60 * 1000;
     this.cancelPollMs = options.cancelPollMs ?? 2000;
     this.finalWriteRetryMs = options.finalWriteRetryMs ?? [200, 1000, 5000];
+    this.finalWriteBackgroundMs = Math.max(1, options.finalWriteBackgroundMs ?? 30_000);
     this.dispatcher =
       deps.dispatcher ??
       new InProcessJobDispatcher((entry) => {
@@ -654,6 +665,8 @@ export class ExportService {
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
     for (const r of this.running.values()) r.controller.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
@@ -778,22 +791,26 @@ export class ExportService {
     const finishedAt = this.now();
     try {
       // A requester elsewhere may have cancelled it meanwhile (and removed its output): it stays CANCELLED.
-      const ended = await this.finalTransition(entry.id, (j) =>
-        j.status === 'CANCELLED'
-          ? j
-          : {
-              ...j,
-              status: 'SUCCEEDED',
-              finishedAt: finishedAt.toISOString(),
-              expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
-              result,
-              progress: {
-                rowsWritten: result.rowCount,
-                rowsEstimated: j.progress.rowsEstimated,
-                bytesWritten: result.bytes,
-                fraction: 1,
+      // Not tried in the background: a result that cannot be recorded is removed and the job FAILED below.
+      const ended = await this.finalTransition(
+        entry.id,
+        (j) =>
+          j.status === 'CANCELLED'
+            ? j
+            : {
+                ...j,
+                status: 'SUCCEEDED',
+                finishedAt: finishedAt.toISOString(),
+                expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
+                result,
+                progress: {
+                  rowsWritten: result.rowCount,
+                  rowsEstimated: j.progress.rowsEstimated,
+                  bytesWritten: result.bytes,
+                  fraction: 1,
+                },
               },
-            },
+        { background: false },
       );
       if (ended.status === 'CANCELLED') log.info('export job cancelled as it finished');
       else log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
@@ -865,18 +882,25 @@ export class ExportService {
 
   /**
    * `transition` to a final state, tried again after each of `finalWriteRetryMs` while the store refuses it: a job
-   * must not stay RUNNING, nor a result unlisted, because one write failed. Throws the last error.
+   * must not stay RUNNING, nor a result unlisted, because one write failed. Throws the last error, and unless
+   * `background` is false keeps trying in the background (`settleLater`).
    */
   private async finalTransition(
     id: string,
     change: (job: ExportJobRecord) => ExportJobRecord,
+    options: { background?: boolean } = {},
   ): Promise<ExportJobRecord> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.transition(id, change);
+        const ended = await this.transition(id, change);
+        this.unsettled.delete(id);
+        return ended;
       } catch (err) {
         const wait = this.finalWriteRetryMs[attempt];
-        if (wait === undefined) throw err;
+        if (wait === undefined) {
+          if (options.background !== false) this.settleLater(id, change);
+          throw err;
+        }
         this.deps.logger.warn('export job record could not be written; trying again', {
           jobId: id,
           inMs: wait,
@@ -885,6 +909,38 @@ export class ExportService {
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
+  }
+
+  /**
+   * Keeps trying a final record the store refused through every `finalWriteRetryMs` try, every
+   * `finalWriteBackgroundMs`, until it lands or the service closes (then `recover()` at the next start ends it). The
+   * latest change asked for a job replaces an earlier one (a refused SUCCEEDED becomes the FAILED that follows it).
+   */
+  private settleLater(id: string, change: (job: ExportJobRecord) => ExportJobRecord): void {
+    this.unsettled.set(id, change);
+    if (this.settleTimer !== undefined || this.closed) return;
+    const tick = async (): Promise<void> => {
+      for (const [jobId, pending] of [...this.unsettled]) {
+        if (this.closed) return;
+        try {
+          await this.transition(jobId, pending);
+          if (this.unsettled.get(jobId) === pending) this.unsettled.delete(jobId);
+          this.deps.logger.info('export job final record written after the store recovered', { jobId });
+        } catch (err) {
+          this.deps.logger.warn('export job final record still refused', { jobId, error: String(err) });
+        }
+      }
+    };
+    const schedule = (): void => {
+      this.settleTimer = setTimeout(() => {
+        void tick().finally(() => {
+          this.settleTimer = undefined;
+          if (!this.closed && this.unsettled.size > 0) schedule();
+        });
+      }, this.finalWriteBackgroundMs);
+      this.settleTimer.unref();
+    };
+    schedule();
   }
 
   private progress(id: string, p: EngineProgress): void {

@@ -189,6 +189,52 @@ describe('export jobs', () => {
     }
   });
 
+  it('ends a job whose final record the store refused through every try once the store is back, without a restart', async () => {
+    let refusing = true;
+    let refused = 0;
+    const flaky = await createExportHarness(lake, {
+      service: { finalWriteRetryMs: [1, 1], finalWriteBackgroundMs: 20 },
+      jobs: (inner) =>
+        withMethod(
+          inner,
+          'update',
+          (update) => (id, change) =>
+            update(id, (j) => {
+              const next = change(j);
+              if (refusing && next.status !== 'RUNNING' && next.status !== 'QUEUED') {
+                refused += 1;
+                throw new Error('the store is unavailable');
+              }
+              return next;
+            }),
+        ),
+    });
+    const until = async (done: () => Promise<boolean> | boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error('timed out');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      const job = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 9 });
+      // SUCCEEDED refused three times, then the FAILED that follows it three times, then in the background.
+      await until(() => refused >= 7);
+      expect((await flaky.jobs.get(job.id))?.status).toBe('RUNNING');
+      refusing = false;
+      await until(async () => (await flaky.jobs.get(job.id))?.status !== 'RUNNING');
+      const ended = await flaky.service.getExport(alice, job.id);
+      expect({ status: ended.status, error: ended.error, result: ended.result }).toEqual({
+        status: 'FAILED',
+        error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
+        result: null,
+      });
+      expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('cancels the job it made when the idempotency key cannot be bound, so a retry gets a job that runs', async () => {
     let failBind = true;
     const flaky = await createExportHarness(lake, {
