@@ -11,7 +11,7 @@ import type { LockOptions } from './lake-lock.js';
 import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from './parse-source.js';
 import { decideSkip, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
-import { isOlderThanPublished, readLineage } from './source-lineage.js';
+import { hasPendingCleanup, isOlderThanPublished, readLineage } from './source-lineage.js';
 import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
@@ -143,11 +143,14 @@ async function runIngest(
   const fingerprint = definitionFingerprint(def);
   const incoming = { sequencer: source.sequencer, lastModified: head.lastModified, fingerprint };
 
-  // Cheap checks before any work: a known version already published, or an older one arriving late.
+  // Cheap checks before any work: a known version already published, or an older one arriving late. Not while an
+  // older version's files are still to remove (a run died after publishing): the run goes on to publishSource,
+  // which finishes that clean-up under the partitions' locks before it skips.
   const published = await readLineage(store, def.name, source.key);
   const knownVersion = source.versionId ?? head.versionId;
   const force = options.force ?? false;
-  if (published) {
+  const cleanupPending = published !== undefined && hasPendingCleanup(published);
+  if (published && !cleanupPending) {
     const early =
       knownVersion !== undefined
         ? await decideSkip(store, published, { ...incoming, version: knownVersion }, force)
@@ -212,7 +215,7 @@ async function runIngest(
           : undefined;
       const version = versionId ?? `sha256:${staged.contentSha256}`;
       await recorder.write({ sourceVersion: version });
-      if (published && knownVersion === undefined) {
+      if (published && knownVersion === undefined && !cleanupPending) {
         // The version is the content hash, known only now.
         const skip = await decideSkip(store, published, { ...incoming, version }, force);
         if (skip) return skipped(skip.reason, skip.message);

@@ -23,6 +23,14 @@ export function partitionPrefix(dataset: string, partitionColumn: string, value:
   return `${dataset}/${partitionColumn}=${value}/`;
 }
 
+/** The partition value of a key under `partitionPrefix`; undefined for a key outside the dataset's partitions. */
+export function partitionOfKey(dataset: string, partitionColumn: string, key: string): string | undefined {
+  const head = `${dataset}/${partitionColumn}=`;
+  if (!key.startsWith(head)) return undefined;
+  const end = key.indexOf('/', head.length);
+  return end <= head.length ? undefined : key.slice(head.length, end);
+}
+
 /** `<dataset>/<partcol>=<value>/part-<hash>.parquet`. */
 export function outputKey(
   dataset: string,

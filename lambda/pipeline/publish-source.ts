@@ -11,9 +11,22 @@ import { markDataChanged } from '../../src/services/data-version.js';
 import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
-import { outputKey, partitionLockName, partitionPrefix, quarantineKey, sourceKeyHash } from './lake-keys.js';
+import {
+  outputKey,
+  partitionLockName,
+  partitionOfKey,
+  partitionPrefix,
+  quarantineKey,
+  sourceKeyHash,
+} from './lake-keys.js';
 import { createLimiter, runPool } from '../../src/domain/run-pool.js';
-import { type SourceLineage, isOlderThanPublished, readLineage, writeLineage } from './source-lineage.js';
+import {
+  type SourceLineage,
+  hasPendingCleanup,
+  isOlderThanPublished,
+  readLineage,
+  writeLineage,
+} from './source-lineage.js';
 import { compactionJournals, finishCompactionJournals } from './compaction-journal.js';
 import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
 import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
@@ -158,7 +171,13 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       ]);
       let lineage = lineageRead;
       let intent = intentRead;
-      const touched = [...partitions, ...(lineage?.partitions ?? []), ...(intent?.partitions ?? [])];
+      // Files an older version left to delete or purge may lie in partitions the published one does not use:
+      // cleaning them up changes those partitions too, so they are locked as well.
+      const cleanup = [...(lineage?.pendingDelete ?? []), ...(lineage?.pendingPurge ?? [])].flatMap((key) => {
+        const value = partitionOfKey(def.name, def.partition.column, key);
+        return value === undefined ? [] : [value];
+      });
+      const touched = [...partitions, ...(lineage?.partitions ?? []), ...(intent?.partitions ?? []), ...cleanup];
       const needed = lockNamesFor(req.sourceKey, touched);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
@@ -183,8 +202,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         },
         req.force,
       );
-      changing ||=
-        lineage !== undefined && (lineage.pendingDelete.length > 0 || (lineage.pendingPurge ?? []).length > 0);
+      changing ||= lineage !== undefined && hasPendingCleanup(lineage);
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
       changing = true;

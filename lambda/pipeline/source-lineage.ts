@@ -34,6 +34,11 @@ export interface SourceLineage {
   pendingPurge?: string[];
 }
 
+/** Whether an older version's files are still to delete or purge (a run died between publishing and cleaning up). */
+export function hasPendingCleanup(lineage: SourceLineage): boolean {
+  return lineage.pendingDelete.length > 0 || (lineage.pendingPurge ?? []).length > 0;
+}
+
 export async function readLineage(
   store: ObjectStore,
   dataset: string,

@@ -280,6 +280,46 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     });
   });
 
+  it("locks the partitions of an older version's leftover files before it removes them", async () => {
+    const raw = lake.store.localPath('raw', KEY);
+    // Version 1 holds 2024-03-02 only; version 2 holds 2024-03-01 only (another lock slot).
+    await lake.putRaw(KEY, jsonl(event(1, '2024-03-02 08:00:00')));
+    await utimes(raw, new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+    const v1 = await ingestObject(lake.deps(), { key: KEY });
+    expect(v1.partitions).toEqual(['2024-03-02']);
+    await lake.putRaw(KEY, jsonl(event(2)));
+    await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
+    // The run dies after publishing version 2, before it deletes version 1's file.
+    const dying = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop === 'delete') {
+          return async (bucket: string, key: string) => {
+            if (v1.outputKeys.includes(key)) throw new Error('process died');
+            return target.delete(bucket as 'processed', key);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await ingestObject(lake.deps({ store: dying }), { key: KEY }).catch(() => undefined);
+    expect((await readLineage(lake.store, 'events', KEY))?.pendingDelete).toEqual(v1.outputKeys);
+
+    // Another run holds 2024-03-02 (a compaction reading that file, say): the leftover waits for its lock.
+    const lock = lockKey('events', partitionLockName('2024-03-02'));
+    expect(lock).not.toBe(lockKey('events', partitionLockName('2024-03-01')));
+    await lake.store.put('processed', lock, JSON.stringify({ owner: 'alive', expiresAt: '2999-01-01T00:00:00.000Z' }));
+    const blocked = await ingestObject(lake.deps(), { key: KEY }, { lock: { waitMs: 200 } });
+    expect(blocked.error?.reason).toBe('lock_timeout');
+    expect(await lake.processedKeys('events/event_date=2024-03-02/')).toEqual(v1.outputKeys);
+
+    await lake.store.delete('processed', lock);
+    const after = await ingestObject(lake.deps(), { key: KEY });
+    expect(after.error?.reason).toBe('already_processed');
+    expect(await lake.processedKeys('events/event_date=2024-03-02/')).toEqual([]);
+    expect(await ids()).toEqual([2n]);
+  });
+
   it('ingests a local file into the raw layout, dated today, and skips it when it is ingested again unchanged', async () => {
     const file = join(lake.root, 'day one.jsonl');
     await writeFile(file, jsonl(event(1), event(2)));
