@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type {
   BucketName,
   ByteRange,
+  ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
@@ -81,14 +82,14 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.getFile(bucket, key, filePath, options);
   }
 
-  list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
+  list(bucket: BucketName, prefix: string, options?: ListOptions): Promise<ListPage> {
     this.count(bucket, 'list');
     return this.inner.list(bucket, prefix, options);
   }
 
-  async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
+  async *listAll(bucket: BucketName, prefix: string, options?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     this.count(bucket, 'listAll');
-    for await (const object of this.inner.listAll(bucket, prefix)) {
+    for await (const object of this.inner.listAll(bucket, prefix, options)) {
       this.count(bucket, 'listedObjects');
       yield object;
     }

@@ -13,6 +13,12 @@ export interface ObjectInfo {
   versionId?: string | undefined;
 }
 
+export interface ListOptions {
+  maxKeys?: number;
+  token?: string;
+  startAfter?: string;
+}
+
 export interface ListPage {
   objects: ObjectInfo[];
   /** Opaque token for the next page, undefined on the last page. */
@@ -59,10 +65,13 @@ export interface ObjectStore {
    * version, not the current one (S3 with versioning; other stores have one version and ignore it).
    */
   getFile(bucket: BucketName, key: string, filePath: string, options?: { versionId?: string }): Promise<ObjectInfo>;
-  /** One page of keys under a prefix, in ascending key order. */
-  list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage>;
-  /** Every key under a prefix, across pages. */
-  listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * One page of keys under a prefix, in ascending key order. `startAfter`: only keys after it (S3's `StartAfter`),
+   * for the first page; `token` (from the previous page) continues a listing.
+   */
+  list(bucket: BucketName, prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** Every key under a prefix, across pages; `startAfter`: only keys after it. */
+  listAll(bucket: BucketName, prefix: string, options?: { startAfter?: string }): AsyncIterable<ObjectInfo>;
   delete(bucket: BucketName, key: string): Promise<void>;
   /**
    * The local file path of an object when the store is a local folder (DuckDB reads it in place);

@@ -6,7 +6,7 @@ import type { RunRecord, RunStatus } from '../domain/run-record.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
-import type { ObjectStore } from '../ports/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 import type { DatasetRegistry } from './dataset-registry.js';
 import type { DatasetFreshness, DatasetLoaders, DatasetService } from './dataset-service.js';
 import { compareText, type Page, type PageArgs, paginate } from './pagination.js';
@@ -84,6 +84,26 @@ export interface PipelineServiceDeps {
   clock?: () => Date;
   /** Run records kept in memory (parsed, by key and ETag). Default 50,000. */
   maxCachedRuns?: number;
+  /**
+   * How often, in ms, a dataset's run records are listed whole; between those listings only the keys of the last
+   * `RUN_LISTING_RECENT_MS` are listed (see `listRunKeys`). Default 600,000 (10 minutes); 0 lists whole every time.
+   */
+  fullListingMs?: number;
+}
+
+/**
+ * Run records are keyed by start time within a dataset, and a run ends within minutes (Lambda's limit is 15, and
+ * readers report a run still RUNNING after 20 as abandoned): records that started longer ago than this are taken as
+ * settled between whole listings, and only newer keys are listed.
+ */
+export const RUN_LISTING_RECENT_MS = 24 * 3_600_000;
+
+/** One dataset's run record keys as last listed: those before `recentFrom` kept, newer ones listed each time. */
+interface RunListing {
+  settled: ObjectInfo[];
+  /** `<prefix><start time>`: the key every recent record sorts after. */
+  recentFrom: string;
+  listedWholeAt: number;
 }
 
 /**
@@ -92,12 +112,17 @@ export interface PipelineServiceDeps {
  */
 export class PipelineService {
   private readonly cache = new Map<string, { etag: string; record: Promise<RunRecord | undefined> }>();
+  private readonly listings = new Map<string, RunListing>();
+  /** Datasets found under RUNS_PREFIX by the last whole listing of it, and when that was. */
+  private runDatasets: { names: Set<string>; listedAt: number } | undefined;
   private readonly clock: () => Date;
   private readonly maxCachedRuns: number;
+  private readonly fullListingMs: number;
 
   constructor(private readonly deps: PipelineServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
     this.maxCachedRuns = deps.maxCachedRuns ?? 50_000;
+    this.fullListingMs = deps.fullListingMs ?? 600_000;
   }
 
   createLoaders(): PipelineLoaders {
@@ -211,12 +236,12 @@ export class PipelineService {
   }
 
   private async readRuns(dataset: string): Promise<RunEntry[]> {
-    const prefix = dataset === ALL_DATASETS ? RUNS_PREFIX : `${RUNS_PREFIX}${dataset}/`;
+    const objects = dataset === ALL_DATASETS ? await this.listAllRunKeys() : await this.listRunKeys(dataset);
     const entries: RunEntry[] = [];
     const pending: Promise<void>[] = [];
     // A run whose process died stays RUNNING in storage; readers show it FAILED (abandoned) after the timeout.
     const now = this.clock();
-    for await (const object of this.deps.store.listAll('processed', prefix)) {
+    for (const object of objects) {
       const rest = object.key.slice(RUNS_PREFIX.length);
       const slash = rest.indexOf('/');
       if (slash <= 0 || !rest.endsWith('.json') || rest.indexOf('/', slash + 1) !== -1) continue;
@@ -232,6 +257,65 @@ export class PipelineService {
     }
     await Promise.all(pending);
     return entries.sort((a, b) => compareText(b.sortKey, a.sortKey));
+  }
+
+  /**
+   * The run record keys of one dataset. Listing them all costs a request per 1,000 keys on S3, and they pile up
+   * (one per ingested object): so the keys of records that started more than RUN_LISTING_RECENT_MS ago are kept
+   * from the last whole listing, and only the newer ones are listed (`startAfter`). A whole listing runs at least
+   * every `fullListingMs`, which also picks up anything older written or removed meanwhile.
+   */
+  private async listRunKeys(dataset: string): Promise<ObjectInfo[]> {
+    const prefix = `${RUNS_PREFIX}${dataset}/`;
+    const now = this.clock().getTime();
+    const recentFrom = this.recentFrom(dataset, now);
+    const known = this.listings.get(dataset);
+    const whole =
+      known === undefined || now - known.listedWholeAt >= this.fullListingMs || recentFrom < known.recentFrom;
+    const listed = await collect(
+      this.deps.store.listAll('processed', prefix, whole ? {} : { startAfter: known.recentFrom }),
+    );
+    const all = whole ? listed : [...known.settled, ...listed];
+    this.remember(dataset, all, recentFrom, whole ? now : known.listedWholeAt);
+    return all;
+  }
+
+  /** The key that the run records started within RUN_LISTING_RECENT_MS of `now` sort after. */
+  private recentFrom(dataset: string, now: number): string {
+    // The ETL's key: `<prefix><startedAt as yyyyMMddTHHmmssSSSZ>-<runId>.json` (lambda/pipeline/lake-keys.ts).
+    const start = new Date(now - RUN_LISTING_RECENT_MS).toISOString().replace(/[-:.]/g, '');
+    return `${RUNS_PREFIX}${dataset}/${start}`;
+  }
+
+  private remember(dataset: string, all: ObjectInfo[], recentFrom: string, listedWholeAt: number): void {
+    this.listings.set(dataset, { settled: all.filter((o) => o.key <= recentFrom), recentFrom, listedWholeAt });
+  }
+
+  /**
+   * The run record keys of every dataset: a whole listing of RUNS_PREFIX at most every `fullListingMs` (which is
+   * also each dataset's whole listing), else each dataset's (`listRunKeys`) for the datasets that listing found and
+   * the defined ones. A dataset that is neither shows once the next whole listing finds it.
+   */
+  private async listAllRunKeys(): Promise<ObjectInfo[]> {
+    const now = this.clock().getTime();
+    if (this.runDatasets === undefined || now - this.runDatasets.listedAt >= this.fullListingMs) {
+      const all = await collect(this.deps.store.listAll('processed', RUNS_PREFIX));
+      const byDataset = new Map<string, ObjectInfo[]>();
+      for (const object of all) {
+        const rest = object.key.slice(RUNS_PREFIX.length);
+        const slash = rest.indexOf('/');
+        if (slash <= 0) continue;
+        const name = rest.slice(0, slash);
+        const objects = byDataset.get(name) ?? [];
+        objects.push(object);
+        byDataset.set(name, objects);
+      }
+      for (const [name, objects] of byDataset) this.remember(name, objects, this.recentFrom(name, now), now);
+      this.runDatasets = { names: new Set(byDataset.keys()), listedAt: now };
+      return all;
+    }
+    const names = new Set([...this.runDatasets.names, ...(this.deps.registry?.list().map((d) => d.name) ?? [])]);
+    return (await Promise.all([...names].map((name) => this.listRunKeys(name)))).flat();
   }
 
   private read(key: string, etag: string): Promise<RunRecord | undefined> {
@@ -278,4 +362,10 @@ function parseRunRecord(key: string, text: string, logger: Logger): RunRecord | 
     logger.warn('unreadable run record skipped', { key, error: (err as Error).message });
     return undefined;
   }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }

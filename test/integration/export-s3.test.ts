@@ -51,11 +51,11 @@ class StagingRecorder implements ObjectStore {
     this.staged.push(`${bucket}/${key}`);
     return this.inner.getFile(bucket, key, filePath);
   }
-  list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
-    return this.inner.list(bucket, prefix, options);
+  list(...args: Parameters<ObjectStore['list']>): Promise<ListPage> {
+    return this.inner.list(...args);
   }
-  listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.listAll(bucket, prefix);
+  listAll(...args: Parameters<ObjectStore['listAll']>): AsyncIterable<ObjectInfo> {
+    return this.inner.listAll(...args);
   }
   delete(bucket: BucketName, key: string): Promise<void> {
     return this.inner.delete(bucket, key);

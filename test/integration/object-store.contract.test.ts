@@ -212,6 +212,29 @@ describe.each(subjects)('ObjectStore contract: $name', (subject) => {
     expect(listed.every((o) => o.size === 1)).toBe(true);
   });
 
+  it('lists only the keys after startAfter, which need not be a key itself', async () => {
+    const keys = [
+      'runs/d/20240101T000000000Z-a.json',
+      'runs/d/20240102T000000000Z-b.json',
+      'runs/d/20240103T000000000Z-c.json',
+    ];
+    for (const key of keys) await h.store.put('processed', key, '{}');
+    const after = async (startAfter: string): Promise<string[]> =>
+      (await collect(h.store.listAll('processed', 'runs/d/', { startAfter }))).map((o) => o.key);
+    expect(await after('runs/d/20240102T000000000Z')).toEqual(keys.slice(1));
+    expect(await after(keys[1]!)).toEqual(keys.slice(2));
+    expect(await after('runs/d/')).toEqual(keys);
+    expect(await after('runs/d/9')).toEqual([]);
+    const page = await h.store.list('processed', 'runs/d/', { startAfter: keys[0]!, maxKeys: 1 });
+    expect(page.objects.map((o) => o.key)).toEqual([keys[1]]);
+    const next = await h.store.list('processed', 'runs/d/', {
+      startAfter: keys[0]!,
+      maxKeys: 1,
+      token: page.nextToken!,
+    });
+    expect(next.objects.map((o) => o.key)).toEqual([keys[2]]);
+  });
+
   it('deletes a key, and deleting a missing key is not an error', async () => {
     await h.store.put('exports', 'job-1/part-0.csv', 'a,b\n');
     await h.store.delete('exports', 'job-1/part-0.csv');

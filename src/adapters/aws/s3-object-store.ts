@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type {
   BucketName,
   ByteRange,
+  ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
@@ -162,13 +163,14 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
+  async list(bucket: BucketName, prefix: string, options?: ListOptions): Promise<ListPage> {
     const out = await this.client.send(
       new ListObjectsV2Command({
         Bucket: this.buckets[bucket],
         Prefix: prefix,
         MaxKeys: options?.maxKeys ?? 1000,
         ...(options?.token !== undefined ? { ContinuationToken: options.token } : {}),
+        ...(options?.startAfter !== undefined ? { StartAfter: options.startAfter } : {}),
       }),
     );
     const objects: ObjectInfo[] = (out.Contents ?? []).map((o) => ({
@@ -180,10 +182,14 @@ export class S3ObjectStore implements ObjectStore {
     return { objects, nextToken: out.IsTruncated ? out.NextContinuationToken : undefined };
   }
 
-  async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
+  async *listAll(bucket: BucketName, prefix: string, options?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      const page = await this.list(bucket, prefix, { maxKeys: 1000, ...(token !== undefined ? { token } : {}) });
+      const page = await this.list(bucket, prefix, {
+        maxKeys: 1000,
+        ...(token !== undefined ? { token } : {}),
+        ...(options?.startAfter !== undefined ? { startAfter: options.startAfter } : {}),
+      });
       yield* page.objects;
       token = page.nextToken;
     } while (token !== undefined);

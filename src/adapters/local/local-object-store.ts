@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type {
   BucketName,
   ByteRange,
+  ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
@@ -130,9 +131,10 @@ export class LocalObjectStore implements ObjectStore {
     return info(key, s);
   }
 
-  async list(bucket: BucketName, prefix: string, options?: { maxKeys?: number; token?: string }): Promise<ListPage> {
+  async list(bucket: BucketName, prefix: string, options?: ListOptions): Promise<ListPage> {
     const maxKeys = options?.maxKeys ?? 1000;
-    const after = options?.token !== undefined ? Buffer.from(options.token, 'base64url').toString('utf8') : undefined;
+    const after =
+      options?.token !== undefined ? Buffer.from(options.token, 'base64url').toString('utf8') : options?.startAfter;
     const all = await this.walk(bucket, prefix);
     const start = after === undefined ? 0 : upperBound(all, after);
     const page = all.slice(start, start + maxKeys);
@@ -145,11 +147,12 @@ export class LocalObjectStore implements ObjectStore {
     };
   }
 
-  async *listAll(bucket: BucketName, prefix: string): AsyncIterable<ObjectInfo> {
+  async *listAll(bucket: BucketName, prefix: string, options?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     // One walk serves every page (paging through list() would walk the whole tree again for each page); keys
     // added or removed after the walk are missed or skipped, as with any listing that is not a snapshot.
     const all = await this.walk(bucket, prefix);
-    for (let i = 0; i < all.length; i += LIST_PAGE_KEYS) {
+    const start = options?.startAfter === undefined ? 0 : upperBound(all, options.startAfter);
+    for (let i = start; i < all.length; i += LIST_PAGE_KEYS) {
       yield* await describe(all.slice(i, i + LIST_PAGE_KEYS));
     }
   }
