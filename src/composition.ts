@@ -71,8 +71,11 @@ export async function createCatalog(
   }
 }
 
-/** Age (unchanged inode) after which a local store's staged write is taken for abandoned. */
-const STALE_STAGING_MS = 60 * 60 * 1000;
+/**
+ * Age (unchanged inode) after which a local store's staged write is taken for abandoned: a day, because a streamed
+ * put changes its file only when bytes arrive, and a slow export may write nothing for a long while.
+ */
+const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
 
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
@@ -84,7 +87,7 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     registry.list().map((d) => d.name),
   );
   if (store instanceof LocalObjectStore) {
-    // Staged writes of a process that died mid-put; an hour leaves any put still running alone.
+    // Staged writes of a process that died mid-put.
     void store.sweepStaging(STALE_STAGING_MS).then(
       (removed) => {
         if (removed > 0) logger.info('removed abandoned staged writes', { removed });

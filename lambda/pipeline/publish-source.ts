@@ -171,13 +171,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       ]);
       let lineage = lineageRead;
       let intent = intentRead;
-      // Files an older version left to delete or purge may lie in partitions the published one does not use:
-      // cleaning them up changes those partitions too, so they are locked as well.
-      const cleanup = [...(lineage?.pendingDelete ?? []), ...(lineage?.pendingPurge ?? [])].flatMap((key) => {
-        const value = partitionOfKey(def.name, def.partition.column, key);
-        return value === undefined ? [] : [value];
-      });
-      const touched = [...partitions, ...(lineage?.partitions ?? []), ...(intent?.partitions ?? []), ...cleanup];
+      const touched = [...partitions, ...partitionsToLock(def, lineage, intent)];
       const needed = lockNamesFor(req.sourceKey, touched);
       if (needed.some((n) => !lockNames.includes(n)) && attempt < 3) {
         // Another version was published meanwhile, into other partitions: lock those too and look again.
@@ -190,6 +184,12 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         changing = true;
         lineage = await readLineage(store, def.name, req.sourceKey);
         intent = await readPublishIntent(store, def.name, req.sourceKey);
+        // A replayed journal may have given the lineage files to clean up in partitions not locked yet.
+        const more = lockNamesFor(req.sourceKey, partitionsToLock(def, lineage, intent));
+        if (more.some((n) => !lockNames.includes(n)) && attempt < 3) {
+          lockNames = [...new Set([...lockNames, ...more])];
+          continue;
+        }
       }
       const skip = await decideSkip(
         store,
@@ -213,6 +213,23 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       await lock.release();
     }
   }
+}
+
+/**
+ * Partitions a publish of this source may change besides its own: those of the published version, of an unfinished
+ * attempt (its intent), and of files an older version left to delete or purge, which may lie in partitions the
+ * published one does not use.
+ */
+function partitionsToLock(
+  def: PublishRequest['def'],
+  lineage: SourceLineage | undefined,
+  intent: PublishIntent | undefined,
+): string[] {
+  const cleanup = [...(lineage?.pendingDelete ?? []), ...(lineage?.pendingPurge ?? [])].flatMap((key) => {
+    const value = partitionOfKey(def.name, def.partition.column, key);
+    return value === undefined ? [] : [value];
+  });
+  return [...(lineage?.partitions ?? []), ...(intent?.partitions ?? []), ...cleanup];
 }
 
 function lockNamesFor(sourceKey: string, partitions: string[]): string[] {

@@ -385,14 +385,20 @@ export function grantCoversExport(
     ...(request.partitions === null ? [] : [request.partitions.column]),
   ];
   if (used.some((name) => !visible(name) || masks.has(name))) return false;
-  let rowFilter: NormalizedPredicate[];
+  // Both filters normalised against the table as it is now: a column type widened since (int to bigint) changes
+  // the stored predicates' type text, not what they select.
+  let current: NormalizedPredicate[];
+  let applied: NormalizedPredicate[];
   try {
-    rowFilter = normalizeRowFilter(grant, exportableColumns(table), table.name);
+    const columns = exportableColumns(table);
+    current = normalizeRowFilter(grant, columns, table.name);
+    const stored = request.rowFilter.map((p) => ({ column: p.column, op: p.op, values: p.values }));
+    applied = normalizeRowFilter({ ...grant, rowFilter: stored }, columns, table.name);
   } catch {
     return false;
   }
-  const applied = new Set(request.rowFilter.map((p) => JSON.stringify(p)));
-  return rowFilter.every((p) => applied.has(JSON.stringify(p)));
+  const appliedText = new Set(applied.map((p) => JSON.stringify(p)));
+  return current.every((p) => appliedText.has(JSON.stringify(p)));
 }
 
 function normalizePartitions(

@@ -162,6 +162,8 @@ export class ExportService {
   /** Final records the store refused through every try, by job: tried again in the background (`settleLater`). */
   private readonly unsettled = new Map<string, (job: ExportJobRecord) => ExportJobRecord>();
   private settleTimer: NodeJS.Timeout | undefined;
+  /** The background pass over `unsettled` under way, which `close()` waits for. */
+  private settling: Promise<void> | undefined;
   private readonly dispatcher: JobDispatcher;
   private readonly now: () => Date;
   private readonly newId: () => string;
@@ -667,6 +669,7 @@ export class ExportService {
     this.queue.length = 0;
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
+    await this.settling;
     for (const r of this.running.values()) r.controller.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
@@ -917,12 +920,24 @@ export class ExportService {
    * latest change asked for a job replaces an earlier one (a refused SUCCEEDED becomes the FAILED that follows it).
    */
   private settleLater(id: string, change: (job: ExportJobRecord) => ExportJobRecord): void {
-    this.unsettled.set(id, change);
+    // Only the run that failed to record its end may end it: not a later run of the job (another worker after the
+    // lease, or this one after a redelivery), nor a job a requester cancelled or another process finished since.
+    const run = this.live.get(id);
+    if (run === undefined || run.status !== 'RUNNING') return;
+    const sameRun = (j: ExportJobRecord): boolean =>
+      j.status === 'RUNNING' && j.attempts === run.attempts && j.startedAt === run.startedAt;
+    this.unsettled.set(id, (j) => (sameRun(j) ? change(j) : j));
     if (this.settleTimer !== undefined || this.closed) return;
     const tick = async (): Promise<void> => {
       for (const [jobId, pending] of [...this.unsettled]) {
         if (this.closed) return;
         try {
+          const stored = await this.deps.jobs.get(jobId);
+          if (stored === undefined || pending(stored) === stored) {
+            // Deleted, or ended or run again by someone else meanwhile: nothing of this run's left to record.
+            if (this.unsettled.get(jobId) === pending) this.unsettled.delete(jobId);
+            continue;
+          }
           await this.transition(jobId, pending);
           if (this.unsettled.get(jobId) === pending) this.unsettled.delete(jobId);
           this.deps.logger.info('export job final record written after the store recovered', { jobId });
@@ -933,7 +948,8 @@ export class ExportService {
     };
     const schedule = (): void => {
       this.settleTimer = setTimeout(() => {
-        void tick().finally(() => {
+        this.settling = tick().finally(() => {
+          this.settling = undefined;
           this.settleTimer = undefined;
           if (!this.closed && this.unsettled.size > 0) schedule();
         });

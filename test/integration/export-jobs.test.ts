@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
 import { type ExportCaller, type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
+import type { JobStore } from '../../src/ports/job-store.js';
 import { DownloadLinkExpiredError } from '../../src/services/download-links.js';
 import { column } from '../support/export-table.js';
 import {
@@ -230,6 +231,45 @@ describe('export jobs', () => {
         result: null,
       });
       expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('never writes a late final record over a job another process has ended meanwhile', async () => {
+    let refusing = true;
+    let refused = 0;
+    let inner: JobStore | undefined;
+    const flaky = await createExportHarness(lake, {
+      service: { finalWriteRetryMs: [1, 1], finalWriteBackgroundMs: 20 },
+      jobs: (store) => {
+        inner = store;
+        return withMethod(
+          store,
+          'update',
+          (update) => (id, change) =>
+            update(id, (j) => {
+              const next = change(j);
+              if (refusing && next.status !== 'RUNNING' && next.status !== 'QUEUED') {
+                refused += 1;
+                throw new Error('the store is unavailable');
+              }
+              return next;
+            }),
+        );
+      },
+    });
+    try {
+      // It fails (a corrupt file), and its FAILED record is refused three times, then in the background.
+      const job = await flaky.service.requestExport(alice, { dataset: 'broken', columns: ['id'] });
+      const deadline = Date.now() + 10_000;
+      while (refused < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect((await inner!.get(job.id))?.status).toBe('RUNNING');
+      // Its requester cancels it through another process, whose store calls go through.
+      await inner!.update(job.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt: new Date().toISOString() }));
+      refusing = false;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await inner!.get(job.id))?.status).toBe('CANCELLED');
     } finally {
       await flaky.close();
     }

@@ -5,7 +5,7 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 
 /**
  * A process that dies mid-put leaves its staged file in `<lake>/.staging/`, never renamed into place. The runtime
- * sweeps staged files whose inode has not changed for an hour when it starts; before, they stayed for good.
+ * sweeps staged files whose inode has not changed for a day when it starts; before, they stayed for good.
  */
 let root: string;
 

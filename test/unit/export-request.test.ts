@@ -325,6 +325,30 @@ describe('grantCoversExport', () => {
     ).toBe(true);
   });
 
+  it('covers a result under the same row filter on every column type, after a JSON round trip and a widened type', () => {
+    const filtered = grant({
+      rowFilter: [
+        { column: 'id', op: 'GT', values: ['9007199254740993'] },
+        { column: 'priority', op: 'IN', values: [2, 1] },
+        { column: 'score', op: 'LT', values: [1.5] },
+        { column: 'active', op: 'EQ', values: [true] },
+        { column: 'created_at', op: 'GTE', values: ['2024-01-01T10:00:00+02:00'] },
+        { column: 'day', op: 'BETWEEN', values: ['2024-01-01', '2024-12-31'] },
+        { column: 'amount', op: 'LTE', values: ['12.5'] },
+        { column: 'name', op: 'STARTS_WITH', values: ['Ti'] },
+      ],
+    });
+    const stored = JSON.parse(JSON.stringify(normalize({ columns: ['id'] }, filtered))) as typeof request;
+    expect(grantCoversExport(stored, table, filtered)).toBe(true);
+    const widened = {
+      ...table,
+      columns: table.columns.map((c) =>
+        c.name === 'priority' ? { ...c, type: 'bigint' } : c.name === 'amount' ? { ...c, type: 'decimal(20,4)' } : c,
+      ),
+    };
+    expect(grantCoversExport(stored, widened, filtered)).toBe(true);
+  });
+
   it('does not cover a result once the grant has narrowed', () => {
     // An output column denied, or masked now where the result has it in clear, or masked another way.
     expect(grantCoversExport(request, table, { ...lead, allowedColumns: ['id', 'email', 'score', 'priority'] })).toBe(

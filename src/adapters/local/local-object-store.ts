@@ -164,8 +164,9 @@ export class LocalObjectStore implements ObjectStore {
   /**
    * Removes staged writes left by a process that died mid-put (they are never renamed into place, so no reader
    * sees them, but they hold disk space for good). A staged file counts as abandoned once its inode has not
-   * changed for `olderThanMs` (ctime: a put in progress keeps writing to it, and a file moved in by `putFile` gets a
-   * fresh ctime from the rename). Returns how many were removed; a missing staging folder is none.
+   * changed for `olderThanMs` (ctime: a put in progress changes it whenever bytes arrive, and a file moved in by
+   * `putFile` gets a fresh ctime from the rename), so the age must exceed the longest silence of a running put.
+   * Returns how many were removed; a missing staging folder is none.
    */
   async sweepStaging(olderThanMs: number, now: number = Date.now()): Promise<number> {
     const dir = join(this.root, STAGING);
