@@ -190,40 +190,57 @@ describe('export jobs', () => {
     }
   });
 
-  it('ends a job whose final record the store refused through every try once the store is back, without a restart', async () => {
-    let refusing = true;
-    let refused = 0;
-    const flaky = await createExportHarness(lake, {
+  /**
+   * A harness whose job store refuses every final record (any state but QUEUED and RUNNING) while `refusing` is
+   * set, counting the refusals; `inner` is the store itself, as another process would reach it. The engine's final
+   * write is tried twice more at once, then every 20 ms in the background.
+   */
+  async function refusingFinalRecords(): Promise<{
+    harness: ExportHarness;
+    inner: JobStore;
+    state: { refusing: boolean; refused: number };
+  }> {
+    const state = { refusing: true, refused: 0 };
+    let inner: JobStore | undefined;
+    const harness = await createExportHarness(lake, {
       service: { finalWriteRetryMs: [1, 1], finalWriteBackgroundMs: 20 },
-      jobs: (inner) =>
-        withMethod(
-          inner,
+      jobs: (store) => {
+        inner = store;
+        return withMethod(
+          store,
           'update',
           (update) => (id, change) =>
             update(id, (j) => {
               const next = change(j);
-              if (refusing && next.status !== 'RUNNING' && next.status !== 'QUEUED') {
-                refused += 1;
+              if (state.refusing && next.status !== 'RUNNING' && next.status !== 'QUEUED') {
+                state.refused += 1;
                 throw new Error('the store is unavailable');
               }
               return next;
             }),
-        ),
+        );
+      },
     });
-    const until = async (done: () => Promise<boolean> | boolean): Promise<void> => {
-      const deadline = Date.now() + 10_000;
-      while (!(await done())) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
+    return { harness, inner: inner!, state };
+  }
+
+  async function until(done: () => Promise<boolean> | boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('ends a job whose final record the store refused through every try once the store is back, without a restart', async () => {
+    const { harness: flaky, inner, state } = await refusingFinalRecords();
     try {
       const job = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 9 });
       // SUCCEEDED refused three times, then the FAILED that follows it three times, then in the background.
-      await until(() => refused >= 7);
-      expect((await flaky.jobs.get(job.id))?.status).toBe('RUNNING');
-      refusing = false;
-      await until(async () => (await flaky.jobs.get(job.id))?.status !== 'RUNNING');
+      await until(() => state.refused >= 7);
+      expect((await inner.get(job.id))?.status).toBe('RUNNING');
+      state.refusing = false;
+      await until(async () => (await inner.get(job.id))?.status !== 'RUNNING');
       const ended = await flaky.service.getExport(alice, job.id);
       expect({ status: ended.status, error: ended.error, result: ended.result }).toEqual({
         status: 'FAILED',
@@ -237,39 +254,17 @@ describe('export jobs', () => {
   });
 
   it('never writes a late final record over a job another process has ended meanwhile', async () => {
-    let refusing = true;
-    let refused = 0;
-    let inner: JobStore | undefined;
-    const flaky = await createExportHarness(lake, {
-      service: { finalWriteRetryMs: [1, 1], finalWriteBackgroundMs: 20 },
-      jobs: (store) => {
-        inner = store;
-        return withMethod(
-          store,
-          'update',
-          (update) => (id, change) =>
-            update(id, (j) => {
-              const next = change(j);
-              if (refusing && next.status !== 'RUNNING' && next.status !== 'QUEUED') {
-                refused += 1;
-                throw new Error('the store is unavailable');
-              }
-              return next;
-            }),
-        );
-      },
-    });
+    const { harness: flaky, inner, state } = await refusingFinalRecords();
     try {
       // It fails (a corrupt file), and its FAILED record is refused three times, then in the background.
       const job = await flaky.service.requestExport(alice, { dataset: 'broken', columns: ['id'] });
-      const deadline = Date.now() + 10_000;
-      while (refused < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect((await inner!.get(job.id))?.status).toBe('RUNNING');
+      await until(() => state.refused >= 4);
+      expect((await inner.get(job.id))?.status).toBe('RUNNING');
       // Its requester cancels it through another process, whose store calls go through.
-      await inner!.update(job.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt: new Date().toISOString() }));
-      refusing = false;
+      await inner.update(job.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt: new Date().toISOString() }));
+      state.refusing = false;
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect((await inner!.get(job.id))?.status).toBe('CANCELLED');
+      expect((await inner.get(job.id))?.status).toBe('CANCELLED');
     } finally {
       await flaky.close();
     }
