@@ -6,7 +6,7 @@ import type { RunRecord, RunStatus } from '../domain/run-record.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
-import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 import type { DatasetRegistry } from './dataset-registry.js';
 import type { DatasetFreshness, DatasetLoaders, DatasetService } from './dataset-service.js';
 import { compareText, type Page, type PageArgs, paginate } from './pagination.js';
@@ -89,6 +89,8 @@ export interface PipelineServiceDeps {
    * `RUN_LISTING_RECENT_MS` are listed (see `listRunKeys`). Default 600,000 (10 minutes); 0 lists whole every time.
    */
   fullListingMs?: number;
+  /** Keys one listing request returns (S3: 1,000), to weigh a whole listing against one per dataset. */
+  listingPageKeys?: number;
 }
 
 /**
@@ -113,16 +115,19 @@ interface RunListing {
 export class PipelineService {
   private readonly cache = new Map<string, { etag: string; record: Promise<RunRecord | undefined> }>();
   private readonly listings = new Map<string, RunListing>();
-  /** Datasets found under RUNS_PREFIX by the last whole listing of it, and when that was. */
-  private runDatasets: { names: Set<string>; listedAt: number } | undefined;
+  /** Datasets found under RUNS_PREFIX by the last whole listing of it, how many keys it had, and when it was. */
+  private runDatasets: { names: Set<string>; keys: number; listedAt: number } | undefined;
+  private readonly inflight = new Map<string, Promise<ObjectInfo[]>>();
   private readonly clock: () => Date;
   private readonly maxCachedRuns: number;
   private readonly fullListingMs: number;
+  private readonly listingPageKeys: number;
 
   constructor(private readonly deps: PipelineServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
     this.maxCachedRuns = deps.maxCachedRuns ?? 50_000;
     this.fullListingMs = deps.fullListingMs ?? 600_000;
+    this.listingPageKeys = Math.max(1, deps.listingPageKeys ?? 1000);
   }
 
   createLoaders(): PipelineLoaders {
@@ -248,11 +253,17 @@ export class PipelineService {
       const name = rest.slice(slash + 1, -'.json'.length);
       const datasetName = rest.slice(0, slash);
       pending.push(
-        this.read(object.key, object.etag).then((record) => {
-          if (record !== undefined) {
-            entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record: effectiveRun(record, now) });
-          }
-        }),
+        this.read(object.key, object.etag).then(
+          (record) => {
+            if (record !== undefined) {
+              entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record: effectiveRun(record, now) });
+            }
+          },
+          (err: unknown) => {
+            // Removed since the listing that named it (a remembered one may be minutes old): it is no run now.
+            if (!(err instanceof ObjectNotFoundError)) throw err;
+          },
+        ),
       );
     }
     await Promise.all(pending);
@@ -263,21 +274,24 @@ export class PipelineService {
    * The run record keys of one dataset. Listing them all costs a request per 1,000 keys on S3, and they pile up
    * (one per ingested object): so the keys of records that started more than RUN_LISTING_RECENT_MS ago are kept
    * from the last whole listing, and only the newer ones are listed (`startAfter`). A whole listing runs at least
-   * every `fullListingMs`, which also picks up anything older written or removed meanwhile.
+   * every `fullListingMs`, which also picks up anything older written or removed meanwhile. Requests at the same
+   * time share one listing.
    */
-  private async listRunKeys(dataset: string): Promise<ObjectInfo[]> {
-    const prefix = `${RUNS_PREFIX}${dataset}/`;
-    const now = this.clock().getTime();
-    const recentFrom = this.recentFrom(dataset, now);
-    const known = this.listings.get(dataset);
-    const whole =
-      known === undefined || now - known.listedWholeAt >= this.fullListingMs || recentFrom < known.recentFrom;
-    const listed = await collect(
-      this.deps.store.listAll('processed', prefix, whole ? {} : { startAfter: known.recentFrom }),
-    );
-    const all = whole ? listed : [...known.settled, ...listed];
-    this.remember(dataset, all, recentFrom, whole ? now : known.listedWholeAt);
-    return all;
+  private listRunKeys(dataset: string): Promise<ObjectInfo[]> {
+    return this.shared(dataset, async () => {
+      const prefix = `${RUNS_PREFIX}${dataset}/`;
+      const now = this.clock().getTime();
+      const recentFrom = this.recentFrom(dataset, now);
+      const known = this.listings.get(dataset);
+      const whole =
+        known === undefined || now - known.listedWholeAt >= this.fullListingMs || recentFrom < known.recentFrom;
+      const listed = await collect(
+        this.deps.store.listAll('processed', prefix, whole ? {} : { startAfter: known.recentFrom }),
+      );
+      const all = whole ? listed : [...known.settled, ...listed];
+      this.remember(dataset, all, recentFrom, whole ? now : known.listedWholeAt);
+      return all;
+    });
   }
 
   /** The key that the run records started within RUN_LISTING_RECENT_MS of `now` sort after. */
@@ -288,17 +302,33 @@ export class PipelineService {
   }
 
   private remember(dataset: string, all: ObjectInfo[], recentFrom: string, listedWholeAt: number): void {
-    this.listings.set(dataset, { settled: all.filter((o) => o.key <= recentFrom), recentFrom, listedWholeAt });
+    const known = this.listings.get(dataset);
+    // A listing that started before the one remembered ended after it: keep the newer.
+    if (known !== undefined && known.listedWholeAt > listedWholeAt) return;
+    // No records, nothing to keep: a name that names nothing (any caller may ask) takes no memory.
+    if (all.length === 0) this.listings.delete(dataset);
+    else this.listings.set(dataset, { settled: all.filter((o) => o.key <= recentFrom), recentFrom, listedWholeAt });
   }
 
   /**
-   * The run record keys of every dataset: a whole listing of RUNS_PREFIX at most every `fullListingMs` (which is
-   * also each dataset's whole listing), else each dataset's (`listRunKeys`) for the datasets that listing found and
-   * the defined ones. A dataset that is neither shows once the next whole listing finds it.
+   * The run record keys of every dataset: a whole listing of RUNS_PREFIX (which is also each dataset's whole
+   * listing) at most every `fullListingMs`, and whenever it takes no more requests than one per dataset would;
+   * else each dataset's recent keys (`listRunKeys`) for the datasets with records and the defined ones. A dataset
+   * that is neither shows once the next whole listing finds it.
    */
-  private async listAllRunKeys(): Promise<ObjectInfo[]> {
-    const now = this.clock().getTime();
-    if (this.runDatasets === undefined || now - this.runDatasets.listedAt >= this.fullListingMs) {
+  private listAllRunKeys(): Promise<ObjectInfo[]> {
+    return this.shared(ALL_DATASETS, async () => {
+      const now = this.clock().getTime();
+      const names = new Set([
+        ...(this.runDatasets?.names ?? []),
+        ...this.listings.keys(),
+        ...(this.deps.registry?.list().map((d) => d.name) ?? []),
+      ]);
+      const cheap =
+        this.runDatasets !== undefined && Math.ceil(this.runDatasets.keys / this.listingPageKeys) <= names.size;
+      if (this.runDatasets !== undefined && !cheap && now - this.runDatasets.listedAt < this.fullListingMs) {
+        return (await Promise.all([...names].map((name) => this.listRunKeys(name)))).flat();
+      }
       const all = await collect(this.deps.store.listAll('processed', RUNS_PREFIX));
       const byDataset = new Map<string, ObjectInfo[]>();
       for (const object of all) {
@@ -310,12 +340,21 @@ export class PipelineService {
         objects.push(object);
         byDataset.set(name, objects);
       }
-      for (const [name, objects] of byDataset) this.remember(name, objects, this.recentFrom(name, now), now);
-      this.runDatasets = { names: new Set(byDataset.keys()), listedAt: now };
+      for (const name of new Set([...byDataset.keys(), ...this.listings.keys()])) {
+        this.remember(name, byDataset.get(name) ?? [], this.recentFrom(name, now), now);
+      }
+      this.runDatasets = { names: new Set(byDataset.keys()), keys: all.length, listedAt: now };
       return all;
-    }
-    const names = new Set([...this.runDatasets.names, ...(this.deps.registry?.list().map((d) => d.name) ?? [])]);
-    return (await Promise.all([...names].map((name) => this.listRunKeys(name)))).flat();
+    });
+  }
+
+  /** One listing under way per name: callers at the same time share it. */
+  private shared(name: string, list: () => Promise<ObjectInfo[]>): Promise<ObjectInfo[]> {
+    const running = this.inflight.get(name);
+    if (running !== undefined) return running;
+    const listing = list().finally(() => this.inflight.delete(name));
+    this.inflight.set(name, listing);
+    return listing;
   }
 
   private read(key: string, etag: string): Promise<RunRecord | undefined> {

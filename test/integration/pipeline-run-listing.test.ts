@@ -4,7 +4,12 @@ import type { RunRecord } from '../../src/domain/run-record.js';
 import type { ObjectInfo, ObjectStore } from '../../src/ports/object-store.js';
 import { DatasetService } from '../../src/services/dataset-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
-import { ALL_DATASETS, PipelineService, type PipelineScope } from '../../src/services/pipeline-service.js';
+import {
+  ALL_DATASETS,
+  PipelineService,
+  type PipelineScope,
+  type PipelineServiceDeps,
+} from '../../src/services/pipeline-service.js';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { createTempLake, type TempLake } from '../support/graphql-api-fixture.js';
 
@@ -21,7 +26,10 @@ const scope: PipelineScope = { visible: () => true, view: (table) => ({ table, g
 let lake: TempLake;
 let now: Date;
 let listed: string[];
+/** Each listing asked of the store: its prefix, whole or from a start key. */
+let listings: string[];
 let pipeline: PipelineService;
+let service: (options?: Partial<PipelineServiceDeps>) => PipelineService;
 
 /** The lake's store, recording every key its listings yield. */
 function recording(inner: ObjectStore): ObjectStore {
@@ -29,6 +37,7 @@ function recording(inner: ObjectStore): ObjectStore {
     get(target, prop, receiver) {
       if (prop === 'listAll') {
         return async function* (...args: Parameters<ObjectStore['listAll']>): AsyncIterable<ObjectInfo> {
+          listings.push(`${args[1]} (${args[2]?.startAfter === undefined ? 'whole' : 'recent'})`);
           for await (const o of target.listAll(...args)) {
             listed.push(o.key);
             yield o;
@@ -46,6 +55,11 @@ async function writeRun(dataset: string, runId: string, startedAt: Date, status:
   await lake.store.put('processed', runRecordKey(dataset, startedAt, runId), JSON.stringify(run));
 }
 
+async function all(): Promise<string[]> {
+  const page = await pipeline.listRuns({ dataset: ALL_DATASETS, first: 100 }, pipeline.createLoaders(), scope);
+  return page.edges.map((e) => e.node.runId);
+}
+
 async function runs(dataset: string): Promise<string[]> {
   const page = await pipeline.listRuns({ dataset, first: 100 }, pipeline.createLoaders(), scope);
   return page.edges.map((e) => `${e.node.runId}:${e.node.status}`);
@@ -55,10 +69,13 @@ beforeEach(async () => {
   lake = await createTempLake();
   now = NOW;
   listed = [];
+  listings = [];
   const logger = new JsonLogger('silent');
   const store = recording(lake.store);
   const datasets = new DatasetService({ catalog: lake.catalog, store, footers: new ParquetFooterCache(store), logger });
-  pipeline = new PipelineService({ store, catalog: lake.catalog, datasets, logger, clock: () => now });
+  service = (options = {}) =>
+    new PipelineService({ store, catalog: lake.catalog, datasets, logger, clock: () => now, ...options });
+  pipeline = service();
   await writeRun('events', 'old-1', new Date(NOW.getTime() - 72 * HOUR), 'SUCCEEDED');
   await writeRun('events', 'old-2', new Date(NOW.getTime() - 48 * HOUR), 'FAILED');
   await writeRun('events', 'new-1', new Date(NOW.getTime() - 10 * 60_000), 'RUNNING');
@@ -94,15 +111,35 @@ it('lists only the last day of run records between whole listings, and still see
   expect(listed).toHaveLength(5);
 });
 
-it('answers every dataset from one whole listing, then from recent keys per dataset', async () => {
-  const all = async (): Promise<string[]> =>
-    (await pipeline.listRuns({ dataset: ALL_DATASETS, first: 100 }, pipeline.createLoaders(), scope)).edges.map(
-      (e) => e.node.runId,
-    );
+it('answers every dataset from one whole listing, then per dataset once that costs fewer requests', async () => {
+  // One key per listing request, so that four keys cost more requests than two datasets.
+  pipeline = service({ listingPageKeys: 1 });
   expect(await all()).toEqual(['new-1', 't-1', 'old-2', 'old-1']);
-  expect(listed).toHaveLength(4);
+  expect(listings).toEqual(['_pipeline/runs/ (whole)']);
   listed = [];
+  listings = [];
   await writeRun('tickets', 't-2', new Date(NOW.getTime() - 2 * HOUR), 'SUCCEEDED');
   expect(await all()).toEqual(['new-1', 't-2', 't-1', 'old-2', 'old-1']);
+  expect(listings.sort()).toEqual(['_pipeline/runs/events/ (recent)', '_pipeline/runs/tickets/ (recent)']);
   expect(listed.map((k) => k.split('/').pop()!.slice(20)).sort()).toEqual(['new-1.json', 't-2.json']);
+});
+
+it('lists every dataset whole while that takes no more requests than one per dataset', async () => {
+  expect(await all()).toHaveLength(4);
+  await writeRun('tickets', 't-2', new Date(NOW.getTime() - 2 * HOUR), 'SUCCEEDED');
+  expect(await all()).toHaveLength(5);
+  expect(listings).toEqual(['_pipeline/runs/ (whole)', '_pipeline/runs/ (whole)']);
+});
+
+it('skips a record removed since the listing it is remembered from', async () => {
+  pipeline = service({ maxCachedRuns: 1 });
+  expect(await runs('events')).toHaveLength(3);
+  await lake.store.delete('processed', runRecordKey('events', new Date(NOW.getTime() - 72 * HOUR), 'old-1'));
+  expect(await runs('events')).toEqual(['new-1:RUNNING', 'old-2:FAILED']);
+});
+
+it('shares one listing between requests at the same time', async () => {
+  const [a, b] = await Promise.all([runs('events'), runs('events')]);
+  expect(a).toEqual(b);
+  expect(listings).toEqual(['_pipeline/runs/events/ (whole)']);
 });
