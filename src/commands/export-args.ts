@@ -49,6 +49,7 @@ export function parseWhere(text: string): ExportPredicateInput {
   const rest = m[3] ?? '';
   let values: (string | number | boolean | null)[];
   if (op === 'IS_NULL' || op === 'IS_NOT_NULL') {
+    if (rest.trim() !== '') throw new UsageError(`--where ${JSON.stringify(text)}: ${op} takes no value`);
     values = [];
   } else if (op === 'IN' || op === 'BETWEEN') {
     values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : rest.split(',').map((v) => v.trim());

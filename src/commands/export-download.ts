@@ -15,7 +15,10 @@ export interface DownloadFile {
 }
 
 export interface ResumableDownloadOptions {
-  /** Failed attempts retried, resuming with `Range` from the bytes already on disk. Default 5. */
+  /**
+   * Failed attempts in a row (without a byte of progress) retried, resuming with `Range` from the bytes already on
+   * disk. Default 5.
+   */
   retries?: number;
   /** A fresh link for the file (reading the job again), for when the link in hand expired mid-download. */
   freshUrl: () => Promise<string>;
@@ -86,12 +89,14 @@ export async function downloadResumable(
       if (now < file.bytes) throw new Error(`the connection ended after ${now} of ${file.bytes} bytes`);
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
+      const at = await sizeOf(path);
+      // Retries are counted in a row: an attempt that brought bytes starts the count again.
+      if (at > have) failures = 0;
       failures += 1;
       const why = describe(err);
       if (failures > retries) {
         throw new Error(`download of ${file.name} failed after ${retries} retries: ${why}`, { cause: err });
       }
-      const at = await sizeOf(path);
       if (at > file.bytes) await truncate(path, 0);
       options.onRetry?.(
         `${file.name}: ${why}; resuming at byte ${Math.min(at, file.bytes)} (retry ${failures} of ${retries})`,

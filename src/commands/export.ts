@@ -1,4 +1,5 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { AppConfig } from '../config.js';
 import {
   CancelExportDocument,
@@ -8,7 +9,7 @@ import {
   RequestExportDocument,
 } from '../generated/graphql.js';
 import { ApiRequestError, GraphQLClient } from '../http/graphql-client.js';
-import { parseColumns, parseLimit, parsePartition, parseWhere } from './export-args.js';
+import { parseColumns, parseLimit, parsePartition, parseWhere, UsageError } from './export-args.js';
 import { appendWithoutHeader, downloadResumable } from './export-download.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
 
@@ -28,6 +29,13 @@ type Job = GetExportQuery['export'];
 
 /** How often the job is read while it runs, in ms. */
 const POLL_MS = 500;
+/**
+ * How long the job is followed through an API that cannot be reached (a restart, a deploy) before giving up: the
+ * job itself survives a restart (it is resumed or failed with a reason), so the command waits for the API.
+ */
+const FOLLOW_OUTAGE_MS = 120_000;
+/** Download attempts per file in a row without a byte of progress (a dropped connection resumes with `Range`). */
+const DOWNLOAD_RETRIES = 8;
 /** Exit status after Ctrl-C, as shells report a process ended by SIGINT. */
 const INTERRUPTED_EXIT = 130;
 
@@ -39,8 +47,9 @@ const INTERRUPTED_EXIT = 130;
  * - Several parts are joined into the one output file in order; every part after the first loses its header row
  *   (for gzip, each part is a gzip member of its own: the joined file is one valid gzip stream).
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
- *   A dropped connection resumes with `Range` from the bytes on disk, up to 5 retries per file; an expired link
- *   is refreshed by reading the job again. A new run starts the download again.
+ *   A dropped connection resumes with `Range` from the bytes on disk, up to 8 retries in a row without progress
+ *   (about 40 s); an expired link is refreshed by reading the job again. A new run starts the download again.
+ * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C while the job runs cancels it; during the download it stops and removes the partial file.
  *
  * Returns the process exit status: 0 done, 1 the job failed or the API refused, 130 interrupted.
@@ -62,6 +71,7 @@ export async function exportCommand(
     compression: gzip ? 'GZIP' : 'NONE',
   };
 
+  if (options.out !== undefined) await checkOutFolder(options.out);
   const interrupt = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -109,7 +119,8 @@ export async function exportCommand(
   } catch (err) {
     line.done();
     if (err instanceof ApiRequestError) {
-      process.stderr.write(`careplus: ${err.code}: ${err.message}\n`);
+      const hint = err.code === 'UNAUTHENTICATED' ? ' (give an API key with --key or CAREPLUS_API_KEY)' : '';
+      process.stderr.write(`careplus: ${err.code}: ${err.message}${hint}\n`);
       return 1;
     }
     throw err;
@@ -128,6 +139,7 @@ async function follow(
   let job = first;
   let status = job.status;
   let runningSince: number | undefined;
+  let unreachableSince: number | undefined;
   for (;;) {
     if (job.status === 'RUNNING') runningSince ??= Date.now();
     const seconds = runningSince === undefined ? 0 : (Date.now() - runningSince) / 1000;
@@ -139,8 +151,38 @@ async function follow(
       return job;
     }
     if (!(await pause(POLL_MS, signal))) return undefined;
-    job = (await client.request(GetExportDocument, { id: job.id })).export;
+    try {
+      job = (await client.request(GetExportDocument, { id: job.id })).export;
+      if (unreachableSince !== undefined) process.stderr.write('the API answers again\n');
+      unreachableSince = undefined;
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+      if (unreachableSince === undefined) {
+        unreachableSince = Date.now();
+        line.done();
+        process.stderr.write(`${err.message}; waiting for it (the job goes on)\n`);
+      } else if (Date.now() - unreachableSince > FOLLOW_OUTAGE_MS) {
+        throw err;
+      }
+    }
   }
+}
+
+/** Refuses an `--out` whose folder does not exist before any work is requested (the job would run for nothing). */
+async function checkOutFolder(out: string): Promise<void> {
+  const folder = dirname(resolve(out));
+  const info = await stat(folder).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) {
+    throw new UsageError(`--out ${JSON.stringify(out)}: the folder ${folder} does not exist`);
+  }
+}
+
+/** An error that says the API is down or restarting, not that it refused the request. */
+function isOutage(err: unknown): err is ApiRequestError {
+  return (
+    err instanceof ApiRequestError &&
+    (err.code === 'NETWORK_ERROR' || (err.status !== undefined && [502, 503, 504].includes(err.status)))
+  );
 }
 
 async function download(
@@ -163,6 +205,7 @@ async function download(
     const target = index === 0 ? joined : `${out}.part${index}`;
     await downloadResumable({ name: file.name, url: file.url, bytes: file.bytes, sha256: file.sha256 }, target, {
       signal,
+      retries: DOWNLOAD_RETRIES,
       freshUrl: async () => {
         const fresh = (await client.request(GetExportDocument, { id: job.id })).export;
         const url = fresh.result?.files[index]?.url ?? null;

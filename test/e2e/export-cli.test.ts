@@ -58,6 +58,22 @@ function dropHalfwayOnce(req: Request, res: Response, next: NextFunction): void 
   next();
 }
 
+/** While `left` > 0, GraphQL requests after the next one pass answer 503, as an API behind a restarting proxy. */
+const outage = { left: 0, passed: false };
+
+function unavailableAfterFirst(req: Request, res: Response, next: NextFunction): void {
+  if (outage.left > 0 && req.method === 'POST') {
+    if (!outage.passed) {
+      outage.passed = true;
+    } else {
+      outage.left -= 1;
+      res.status(503).type('text/plain').send('unavailable');
+      return;
+    }
+  }
+  next();
+}
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -95,7 +111,10 @@ beforeAll(async () => {
   api = await startExportApi({
     root: lake.root,
     env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024) },
-    beforeRoutes: (app) => app.use('/downloads', dropHalfwayOnce),
+    beforeRoutes: (app) => {
+      app.use('/downloads', dropHalfwayOnce);
+      app.use('/graphql', unavailableAfterFirst);
+    },
   });
   workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-export-'));
 }, 120_000);
@@ -124,7 +143,7 @@ describe('careplus export', () => {
       'alice',
     ]);
     expect(run.stderr).toMatch(/^export [0-9a-f-]{36} of tickets: (queued|running)\n/);
-    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 5\)\n/);
+    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 8\)\n/);
     expect(run.stderr).toContain(`wrote ${out}: 124 rows in 1 part(s)`);
     expect(run).toMatchObject({ code: 0, stdout: `${out}\n` });
 
@@ -186,6 +205,45 @@ describe('careplus export', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^careplus: --where "priority": expected 'column operator \[value\[,value\.\.\.\]\]'/);
+  });
+
+  it('waits for an API that stops answering while the job runs, then downloads the result', async () => {
+    Object.assign(outage, { left: 3, passed: false });
+    const out = join(workDir, 'through-outage.csv');
+    const run = await runCli(['export', 'tickets', '--columns', 'id', '--limit', '17', '--out', out, '--key', 'alice']);
+    expect(outage.left).toBe(0);
+    expect(run.stderr).toContain('the API answered 503 without JSON; waiting for it (the job goes on)\n');
+    expect(run.stderr).toContain('the API answers again\n');
+    expect(run.code).toBe(0);
+    expect(parseCsv(await readFile(out))).toHaveLength(18);
+    await rm(out);
+  });
+
+  it('refuses a value after IS_NULL and an --out in a missing folder before calling the API, and exits 2', async () => {
+    const before = (await api.client('alice').request(ListExportsDocument, {})).data!.exports.edges.length;
+    const isNull = await runCli(['export', 'tickets', '--where', 'priority IS_NULL 3', '--key', 'alice']);
+    expect(isNull).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'careplus: --where "priority IS_NULL 3": IS_NULL takes no value\n',
+    });
+    const missing = join(workDir, 'no-such-folder', 'x.csv');
+    const out = await runCli(['export', 'tickets', '--out', missing, '--key', 'alice']);
+    expect(out).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `careplus: --out ${JSON.stringify(missing)}: the folder ${join(workDir, 'no-such-folder')} does not exist\n`,
+    });
+    expect((await api.client('alice').request(ListExportsDocument, {})).data!.exports.edges).toHaveLength(before);
+  });
+
+  it('says how to give a key when the API refuses the caller', async () => {
+    const run = await runCli(['export', 'tickets', '--key', 'mallory']);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'careplus: UNAUTHENTICATED: unknown test credentials (give an API key with --key or CAREPLUS_API_KEY)\n',
+    });
   });
 
   it('cancels the job on Ctrl-C and exits 130', async () => {
