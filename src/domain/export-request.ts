@@ -322,6 +322,12 @@ function normalizePredicate(
   } else if (op === 'BETWEEN') {
     if (raw.length !== 2) throw new BadInputError(`${path}.values: BETWEEN needs exactly 2 values, got ${raw.length}`);
     values = raw.map(coerce);
+    // Low then high, as SQL reads it: the other way round matches nothing, which is never what was meant.
+    if (compareValues(column.kind, values[0]!, values[1]!) > 0) {
+      throw new BadInputError(
+        `${path}.values: BETWEEN takes the lower bound first; ${values[0]} is above ${values[1]}`,
+      );
+    }
   } else {
     if (raw.length !== 1) throw new BadInputError(`${path}.values: ${op} needs exactly 1 value, got ${raw.length}`);
     if ((op === 'CONTAINS' || op === 'STARTS_WITH') && column.kind !== 'string') {
@@ -438,14 +444,12 @@ function normalizePartitions(
       column.kind,
     );
   }
-  return {
-    column: column.name,
-    type: column.type,
-    kind: column.kind,
-    values,
-    from: (input.from ?? null) === null ? null : coerce(input.from!, 'partitions.from'),
-    to: (input.to ?? null) === null ? null : coerce(input.to!, 'partitions.to'),
-  };
+  const from = (input.from ?? null) === null ? null : coerce(input.from!, 'partitions.from');
+  const to = (input.to ?? null) === null ? null : coerce(input.to!, 'partitions.to');
+  if (from !== null && to !== null && compareValues(column.kind, from, to) > 0) {
+    throw new BadInputError(`partitions: from ${from} is after to ${to}, which selects no partition`);
+  }
+  return { column: column.name, type: column.type, kind: column.kind, values, from, to };
 }
 
 function normalizeLimit(limit: number | null | undefined, limits: ExportLimits): number | null {

@@ -293,6 +293,22 @@ describe('coerceValue', () => {
   });
 });
 
+describe('ranges that select nothing', () => {
+  it('refuses a BETWEEN or a partition range given high bound first', () => {
+    expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'BETWEEN', values: [3, 1] }] }))).toBe(
+      'where[0].values: BETWEEN takes the lower bound first; 3 is above 1',
+    );
+    expect(badInput(() => normalize({ partitions: { from: '2024-02-10', to: '2024-01-01' } }))).toBe(
+      'partitions: from 2024-02-10 is after to 2024-01-01, which selects no partition',
+    );
+    // Equal bounds are one value; the right order passes.
+    expect(
+      normalize({ where: [{ column: 'day', op: 'BETWEEN', values: ['2024-01-01', '2024-01-01'] }] }).where,
+    ).toHaveLength(1);
+    expect(normalize({ partitions: { from: '2024-01-01', to: '2024-02-10' } }).partitions?.to).toBe('2024-02-10');
+  });
+});
+
 describe('grantCoversExport', () => {
   const grant = (g: Partial<EffectiveGrant> = {}): EffectiveGrant => ({
     allowedColumns: null,
