@@ -9,6 +9,7 @@ import type { Logger } from '../ports/logger.js';
 import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 import type { DatasetRegistry } from './dataset-registry.js';
 import type { DatasetFreshness, DatasetLoaders, DatasetService } from './dataset-service.js';
+import { runPool } from '../domain/run-pool.js';
 import { compareText, type Page, type PageArgs, paginate } from './pagination.js';
 
 /** Where the ETL writes run records in the processed bucket: `<prefix><dataset>/<startedAt>-<runId>.json`. */
@@ -99,6 +100,9 @@ export interface PipelineServiceDeps {
  * settled between whole listings, and only newer keys are listed.
  */
 export const RUN_LISTING_RECENT_MS = 24 * 3_600_000;
+
+/** Run records read from the store at once when they are not cached. */
+const RUN_READ_CONCURRENCY = 32;
 
 /** One dataset's run record keys as last listed: those before `recentFrom` kept, newer ones listed each time. */
 interface RunListing {
@@ -243,30 +247,27 @@ export class PipelineService {
   private async readRuns(dataset: string): Promise<RunEntry[]> {
     const objects = dataset === ALL_DATASETS ? await this.listAllRunKeys() : await this.listRunKeys(dataset);
     const entries: RunEntry[] = [];
-    const pending: Promise<void>[] = [];
     // A run whose process died stays RUNNING in storage; readers show it FAILED (abandoned) after the timeout.
     const now = this.clock();
-    for (const object of objects) {
+    const wanted = objects.flatMap((object) => {
       const rest = object.key.slice(RUNS_PREFIX.length);
       const slash = rest.indexOf('/');
-      if (slash <= 0 || !rest.endsWith('.json') || rest.indexOf('/', slash + 1) !== -1) continue;
-      const name = rest.slice(slash + 1, -'.json'.length);
-      const datasetName = rest.slice(0, slash);
-      pending.push(
-        this.read(object.key, object.etag).then(
-          (record) => {
-            if (record !== undefined) {
-              entries.push({ key: object.key, sortKey: `${name}/${datasetName}`, record: effectiveRun(record, now) });
-            }
-          },
-          (err: unknown) => {
-            // Removed since the listing that named it (a remembered one may be minutes old): it is no run now.
-            if (!(err instanceof ObjectNotFoundError)) throw err;
-          },
-        ),
-      );
-    }
-    await Promise.all(pending);
+      if (slash <= 0 || !rest.endsWith('.json') || rest.indexOf('/', slash + 1) !== -1) return [];
+      return [{ object, sortKey: `${rest.slice(slash + 1, -'.json'.length)}/${rest.slice(0, slash)}` }];
+    });
+    // Records not yet cached are read a bounded number at a time: a first query over tens of thousands of them
+    // must not open them all at once (EMFILE on a local store, throttling on S3).
+    await runPool(wanted, RUN_READ_CONCURRENCY, async ({ object, sortKey }) => {
+      let record: RunRecord | undefined;
+      try {
+        record = await this.read(object.key, object.etag);
+      } catch (err) {
+        // Removed since the listing that named it (a remembered one may be minutes old): it is no run now.
+        if (err instanceof ObjectNotFoundError) return;
+        throw err;
+      }
+      if (record !== undefined) entries.push({ key: object.key, sortKey, record: effectiveRun(record, now) });
+    });
     return entries.sort((a, b) => compareText(b.sortKey, a.sortKey));
   }
 

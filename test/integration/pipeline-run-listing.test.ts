@@ -143,3 +143,31 @@ it('shares one listing between requests at the same time', async () => {
   expect(a).toEqual(b);
   expect(listings).toEqual(['_pipeline/runs/events/ (whole)']);
 });
+
+it('reads records it has not cached a bounded number at a time', async () => {
+  for (let i = 0; i < 100; i++)
+    await writeRun('bulk', `b-${i}`, new Date(NOW.getTime() - (i + 30) * HOUR), 'SUCCEEDED');
+  let reading = 0;
+  let most = 0;
+  const counting = new Proxy(lake.store, {
+    get(target, prop, receiver) {
+      if (prop === 'getBytes') {
+        return async (...args: Parameters<ObjectStore['getBytes']>) => {
+          reading += 1;
+          most = Math.max(most, reading);
+          try {
+            return await target.getBytes(...args);
+          } finally {
+            reading -= 1;
+          }
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  pipeline = service({ store: counting });
+  expect(await runs('bulk')).toHaveLength(100);
+  expect(most).toBeGreaterThan(1);
+  expect(most).toBeLessThanOrEqual(32);
+});
