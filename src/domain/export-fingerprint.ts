@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { EffectiveGrant } from './export-grant.js';
 import type { NormalizedExportRequest } from './export-request.js';
 
 /**
@@ -41,31 +40,12 @@ export function exportDataVersion(
   return sha256(canonicalJson({ v: 1, table: table.name, schemaVersion: table.schemaVersion, files: lines }));
 }
 
-/** The grant in canonical form: list order carries no meaning. */
-function canonicalGrant(grant: EffectiveGrant | null): unknown {
-  if (grant === null) return null;
-  return {
-    allowedColumns: grant.allowedColumns === null ? null : [...grant.allowedColumns].sort(),
-    maskedColumns: [...grant.maskedColumns].sort((a, b) => (a.column < b.column ? -1 : a.column > b.column ? 1 : 0)),
-    rowFilter: grant.rowFilter.map((p) => canonicalJson(p)).sort(),
-  };
-}
-
 /**
- * Identifies the work and its result: the normalised request, the data version and the caller's grant. Two
- * requests with one fingerprint produce the same bytes, so the second may re-use the first one's job.
+ * Identifies the work and its result: the normalised request and the data version. The caller's grant is in the
+ * normalised request wherever it shapes the result (the columns it may name, each column's mask, the row filter with
+ * the caller's attributes), so two requests with one fingerprint produce the same bytes and the second may re-use
+ * the first one's job; a policy change that leaves a request as it was leaves its job re-usable.
  */
-export function exportFingerprint(
-  request: NormalizedExportRequest,
-  dataVersion: string,
-  grant: EffectiveGrant | null,
-): string {
-  return sha256(
-    canonicalJson({
-      v: 1,
-      request: { ...request, idempotencyKey: null },
-      dataVersion,
-      grant: canonicalGrant(grant),
-    }),
-  );
+export function exportFingerprint(request: NormalizedExportRequest, dataVersion: string): string {
+  return sha256(canonicalJson({ v: 2, request: { ...request, idempotencyKey: null }, dataVersion }));
 }

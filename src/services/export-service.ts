@@ -241,7 +241,7 @@ export class ExportService {
       dataset: table.name,
       request,
       requestHash,
-      fingerprint: exportFingerprint(request, plan.dataVersion, grant),
+      fingerprint: exportFingerprint(request, plan.dataVersion),
       dataVersion: plan.dataVersion,
       requestedBy: caller.id,
       idempotencyKey: key,

@@ -112,6 +112,20 @@ describe('export jobs', () => {
     expect(Math.min(...ids)).toBe(1000);
   });
 
+  it('re-uses a job after a policy change that leaves the request as it was, and not after one that does not', async () => {
+    const input = { dataset: 'tickets', columns: ['id', 'priority'] };
+    const open = { allowedColumns: null, maskedColumns: [], rowFilter: [] };
+    const first = await finished(harness.service, alice, (await harness.service.requestExport(alice, input, open)).id);
+    // `title` masked now: this request does not read it.
+    const titleMasked = { ...open, maskedColumns: [{ column: 'title', method: 'redact' as const }] };
+    expect((await harness.service.requestExport(alice, input, titleMasked)).id).toBe(first.id);
+    // A row filter now: another result, another job.
+    const filtered = { ...open, rowFilter: [{ column: 'priority', op: 'EQ' as const, values: [1] }] };
+    const other = await harness.service.requestExport(alice, input, filtered);
+    expect(other.id).not.toBe(first.id);
+    expect((await finished(harness.service, alice, other.id)).result!.rowCount).toBeLessThan(first.result!.rowCount);
+  });
+
   it('returns the job of an idempotency key for the same request, and refuses it for another', async () => {
     const input = { dataset: 'tickets', columns: ['id'], idempotencyKey: 'key-123' };
     const first = await harness.service.requestExport(alice, input);

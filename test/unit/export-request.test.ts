@@ -243,15 +243,29 @@ describe('export fingerprints', () => {
       ],
     });
     expect(exportRequestHash(a)).toBe(exportRequestHash(b));
-    expect(exportFingerprint(a, 'v1', null)).toBe(exportFingerprint(b, 'v1', null));
+    expect(exportFingerprint(a, 'v1')).toBe(exportFingerprint(b, 'v1'));
   });
 
-  it('changes with the data version, the grant and the request', () => {
-    const r = normalize({});
-    const base = exportFingerprint(r, 'v1', null);
-    expect(exportFingerprint(r, 'v2', null)).not.toBe(base);
-    expect(exportFingerprint(r, 'v1', { allowedColumns: null, maskedColumns: [], rowFilter: [] })).not.toBe(base);
-    expect(exportFingerprint(normalize({ limit: 5 }), 'v1', null)).not.toBe(base);
+  it('changes with the data version, the request and a grant that shapes the result, not with one that does not', () => {
+    const r = normalize({ columns: ['id', 'email'] });
+    const base = exportFingerprint(r, 'v1');
+    expect(exportFingerprint(r, 'v2')).not.toBe(base);
+    expect(exportFingerprint(normalize({ columns: ['id', 'email'], limit: 5 }), 'v1')).not.toBe(base);
+    const grant = (g: Partial<EffectiveGrant>): EffectiveGrant => ({
+      allowedColumns: null,
+      maskedColumns: [],
+      rowFilter: [],
+      ...g,
+    });
+    const under = (g: EffectiveGrant): string => exportFingerprint(normalize({ columns: ['id', 'email'] }, g), 'v1');
+    expect(under(grant({}))).toBe(base);
+    // A column denied or masked elsewhere: the same request, the same result.
+    expect(
+      under(grant({ allowedColumns: ['id', 'email', 'name'], maskedColumns: [{ column: 'name', method: 'hash' }] })),
+    ).toBe(base);
+    // A mask or a row filter on what the request reads: another result.
+    expect(under(grant({ maskedColumns: [{ column: 'email', method: 'hash' }] }))).not.toBe(base);
+    expect(under(grant({ rowFilter: [{ column: 'priority', op: 'EQ', values: [1] }] }))).not.toBe(base);
     expect(base).toMatch(/^[0-9a-f]{64}$/);
   });
 
