@@ -29,6 +29,8 @@ export interface ResumableDownloadOptions {
   signal?: AbortSignal;
   /** Milliseconds before the first retry; doubles per retry up to 5 s. Default 250. */
   backoffMs?: number;
+  /** Continue from the bytes already in `path` (an earlier run's partial download of the same file). */
+  resume?: boolean;
 }
 
 /**
@@ -47,7 +49,12 @@ export async function downloadResumable(
   let url = file.url;
   let etag: string | undefined;
   let failures = 0;
-  await truncateOrCreate(path);
+  if (options.resume === true && (await sizeOf(path).catch(() => -1)) >= 0) {
+    // A partial file longer than the file is not an earlier attempt of it: start over.
+    if ((await sizeOf(path)) > file.bytes) await truncate(path, 0);
+  } else {
+    await truncateOrCreate(path);
+  }
   for (;;) {
     const have = await sizeOf(path);
     if (have === file.bytes) break;

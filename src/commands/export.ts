@@ -1,4 +1,4 @@
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AppConfig } from '../config.js';
 import {
@@ -48,7 +48,9 @@ const INTERRUPTED_EXIT = 130;
  *   (for gzip, each part is a gzip member of its own: the joined file is one valid gzip stream).
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
  *   A dropped connection resumes with `Range` from the bytes on disk, up to 8 retries in a row without progress
- *   (about 40 s); an expired link is refreshed by reading the job again. A new run starts the download again.
+ *   (about 40 s); an expired link is refreshed by reading the job again. A download that stops (the retries ran
+ *   out, the process was killed) is kept with `<out>.part.json`, and the same command run again (it gets the same
+ *   job back while its result lasts) continues it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C while the job runs cancels it; during the download it stops and removes the partial file.
  *
@@ -102,11 +104,13 @@ export async function exportCommand(
       await download(client, job, out, gzip, line, interrupt.signal);
     } catch (err) {
       line.done();
-      await removeParts(out, job.result.files.length);
       if (interrupt.signal.aborted) {
+        await removeParts(out, job.result.files.length);
         process.stderr.write('download interrupted; the partial file was removed\n');
         return INTERRUPTED_EXIT;
       }
+      // Kept for the next run of the same command, which gets this job back and continues where this one stopped.
+      process.stderr.write(`the download stopped; ${out}.part is kept: run the same command again to continue it\n`);
       throw err;
     }
     const { rowCount, bytes, truncated } = job.result;
@@ -185,6 +189,19 @@ function isOutage(err: unknown): err is ApiRequestError {
   );
 }
 
+/**
+ * What `<out>.part.json` says of a download in progress, so that a later run of the same command (which gets the
+ * same job back) continues it: the job and its files, and how many parts `<out>.part` holds whole, in how many
+ * bytes (a part half appended when the process died is cut off again).
+ */
+interface ResumeRecord {
+  v: 1;
+  jobId: string;
+  files: { name: string; bytes: number; sha256: string }[];
+  joinedParts: number;
+  joinedBytes: number;
+}
+
 async function download(
   client: GraphQLClient,
   job: Job,
@@ -195,17 +212,37 @@ async function download(
 ): Promise<void> {
   const files = job.result?.files ?? [];
   const joined = `${out}.part`;
-  // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
-  await writeFile(joined, '');
+  const record: ResumeRecord = {
+    v: 1,
+    jobId: job.id,
+    files: files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })),
+    joinedParts: 0,
+    joinedBytes: 0,
+  };
+  const earlier = await readResumeRecord(out);
+  const resuming = earlier !== undefined && sameDownload(earlier, record);
+  if (resuming) {
+    record.joinedParts = earlier.joinedParts;
+    record.joinedBytes = earlier.joinedBytes;
+    if (record.joinedParts > 0) await truncate(joined, record.joinedBytes);
+    const have = (await stat(joined).catch(() => undefined))?.size ?? 0;
+    process.stderr.write(`resuming the download of export ${job.id} kept in ${joined} (${have} bytes)\n`);
+  } else {
+    // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
+    await writeFile(joined, '');
+  }
+  await writeResumeRecord(out, record);
   const started = Date.now();
-  let done = 0;
+  let done = files.slice(0, record.joinedParts).reduce((n, f) => n + f.bytes, 0);
   for (const [index, file] of files.entries()) {
+    if (index < record.joinedParts) continue;
     if (file.url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
     // The first part is the start of the output; later ones are fetched beside it and appended without header.
     const target = index === 0 ? joined : `${out}.part${index}`;
     await downloadResumable({ name: file.name, url: file.url, bytes: file.bytes, sha256: file.sha256 }, target, {
       signal,
       retries: DOWNLOAD_RETRIES,
+      resume: resuming && index === record.joinedParts,
       freshUrl: async () => {
         const fresh = (await client.request(GetExportDocument, { id: job.id })).export;
         const url = fresh.result?.files[index]?.url ?? null;
@@ -226,13 +263,36 @@ async function download(
       await appendWithoutHeader(target, joined, gzip);
       await rm(target, { force: true });
     }
+    record.joinedParts = index + 1;
+    record.joinedBytes = (await stat(joined)).size;
+    await writeResumeRecord(out, record);
   }
   line.done();
   await rename(joined, out);
+  await rm(`${out}.part.json`, { force: true });
+}
+
+async function readResumeRecord(out: string): Promise<ResumeRecord | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(`${out}.part.json`, 'utf8')) as Partial<ResumeRecord>;
+    return doc.v === 1 && typeof doc.jobId === 'string' && Array.isArray(doc.files) ? (doc as ResumeRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeResumeRecord(out: string, record: ResumeRecord): Promise<void> {
+  await writeFile(`${out}.part.json.tmp`, JSON.stringify(record));
+  await rename(`${out}.part.json.tmp`, `${out}.part.json`);
+}
+
+function sameDownload(a: ResumeRecord, b: ResumeRecord): boolean {
+  return a.jobId === b.jobId && JSON.stringify(a.files) === JSON.stringify(b.files);
 }
 
 async function removeParts(out: string, parts: number): Promise<void> {
   await rm(`${out}.part`, { force: true });
+  await rm(`${out}.part.json`, { force: true });
   for (let i = 1; i < parts; i++) await rm(`${out}.part${i}`, { force: true });
 }
 

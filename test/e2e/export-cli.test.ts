@@ -191,6 +191,44 @@ describe('careplus export', () => {
     expect((await readdir(workDir)).filter((f) => f.includes('.part'))).toEqual([]);
   });
 
+  it('continues a download that a killed run left, when the same command is run again', async () => {
+    const out = join(workDir, 'events-resumed.csv');
+    const args = ['export', 'events', '--columns', 'id,label', '--out', out, '--key', 'bob'];
+    // The first run is killed once its second part's first answer has been cut (its first part is whole by then).
+    let killed = false;
+    const first = await runCli(args, {
+      onStderr: (text, child) => {
+        if (!killed && text.includes('connection dropped: part-00001.csv')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(first.code).toBeNull();
+    const id = /^export (\S+) of events/.exec(first.stderr)![1]!;
+    expect((await readdir(workDir)).filter((f) => f.startsWith('events-resumed')).sort()).toEqual([
+      'events-resumed.csv.part',
+      'events-resumed.csv.part.json',
+      'events-resumed.csv.part1',
+    ]);
+
+    const again = await runCli(args);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`export ${id} of events`);
+    expect(again.stderr).toContain(`resuming the download of export ${id} kept in ${out}.part`);
+    // The first part was not fetched again; the second went on from the byte its cut answer ended at.
+    expect(downloads.filter((d) => d.path === `/${id}/part-00000.csv`)).toHaveLength(2);
+    const second = `/${id}/part-00001.csv`;
+    expect(downloads.filter((d) => d.path === second).map((d) => d.range)).toEqual([null, `bytes=${cut.get(second)}-`]);
+    const [header, ...rows] = parseCsv(await readFile(out));
+    expect(header).toEqual(['id', 'label']);
+    expect(rows).toHaveLength(EVENTS);
+    const ids = rows.map((r) => Number(r[0])).sort((a, b) => a - b);
+    expect(ids.every((v, i) => v === i)).toBe(true);
+    expect((await readdir(workDir)).filter((f) => f.startsWith('events-resumed'))).toEqual(['events-resumed.csv']);
+    await rm(out);
+  });
+
   it('reports a refused request with its code and message, and exits 1', async () => {
     const run = await runCli(['export', 'tickets', '--where', 'nope = 1', '--key', 'alice']);
     expect(run).toEqual({
