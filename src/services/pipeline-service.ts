@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { BadInputError, NotFoundError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import type { RunRecord, RunStatus } from '../domain/run-record.js';
-import type { TableDefinition } from '../domain/table.js';
+import { isCatalogName, type TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { Logger } from '../ports/logger.js';
 import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
@@ -143,7 +143,9 @@ export class PipelineService {
   /** A page of runs, newest first, of the datasets in scope. */
   async listRuns(args: PageArgs & RunFilter, loaders: PipelineLoaders, scope: PipelineScope): Promise<Page<RunRecord>> {
     const dataset = args.dataset ?? ALL_DATASETS;
-    if (dataset !== ALL_DATASETS && !scope.visible(dataset)) throw new NotFoundError(`dataset "${dataset}" not found`);
+    if (dataset !== ALL_DATASETS && (!isCatalogName(dataset) || !scope.visible(dataset))) {
+      throw new NotFoundError(`dataset "${dataset}" not found`);
+    }
     let runs = await loaders.runs.load(dataset);
     if (dataset !== ALL_DATASETS && runs.length === 0 && !(await this.isKnown(dataset))) {
       throw new NotFoundError(`dataset "${dataset}" not found`);
@@ -186,7 +188,9 @@ export class PipelineService {
     const tables = await datasetLoaders.tables();
     let names: string[];
     if (args.dataset !== null && args.dataset !== undefined) {
-      if (!scope.visible(args.dataset)) throw new NotFoundError(`dataset "${args.dataset}" not found`);
+      if (!isCatalogName(args.dataset) || !scope.visible(args.dataset)) {
+        throw new NotFoundError(`dataset "${args.dataset}" not found`);
+      }
       const known = tables.some((t) => t.name === args.dataset) || (await loaders.runs.load(args.dataset)).length > 0;
       if (!known && this.deps.registry?.find(args.dataset) === undefined) {
         throw new NotFoundError(`dataset "${args.dataset}" not found`);

@@ -9,7 +9,13 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import type { GlueClient, Partition, PartitionInput, Table, TableVersion } from '@aws-sdk/client-glue';
-import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../../domain/table.js';
+import {
+  isCatalogName,
+  type PartitionRecord,
+  type SchemaVersion,
+  type TableColumn,
+  type TableDefinition,
+} from '../../domain/table.js';
 import type { Catalog, PartitionPage } from '../../ports/catalog.js';
 import type { Logger } from '../../ports/logger.js';
 import {
@@ -269,6 +275,8 @@ export class GlueCatalog implements Catalog {
   }
 
   private async fetchTable(name: string): Promise<Table | undefined> {
+    // Glue refuses such a name with a ValidationException: it names no table.
+    if (!isCatalogName(name)) return undefined;
     try {
       const out = await this.client.send(new GetTableCommand({ DatabaseName: this.database, Name: name }));
       return out.Table;

@@ -1,4 +1,10 @@
-import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../../domain/table.js';
+import {
+  isCatalogName,
+  type PartitionRecord,
+  type SchemaVersion,
+  type TableColumn,
+  type TableDefinition,
+} from '../../domain/table.js';
 import type { Catalog, PartitionPage } from '../../ports/catalog.js';
 import type { ObjectInfo, ObjectStore } from '../../ports/object-store.js';
 
@@ -39,10 +45,12 @@ export class LocalCatalog implements Catalog {
   }
 
   async getTable(name: string): Promise<TableDefinition | undefined> {
+    if (!isCatalogName(name)) return undefined;
     return (await this.readDoc(tableKey(name)))?.table;
   }
 
   async schemaVersions(name: string): Promise<SchemaVersion[]> {
+    if (!isCatalogName(name)) return [];
     return (await this.readDoc(tableKey(name)))?.versions ?? [];
   }
 
