@@ -205,8 +205,9 @@ export class FeedService {
   /**
    * Creates a feed and starts its first build. The request is validated (and refused) exactly as `requestExport`
    * would refuse it for the caller. Throws BadInputError (name or request), NotFoundError (dataset),
-   * LimitExceededError, the grant's refusals (FORBIDDEN), ConflictError (the name is taken). The grant is resolved
-   * before the name is looked up, so a caller that may not create this feed never learns whether a name exists.
+   * LimitExceededError, the grant's refusals (FORBIDDEN), ConflictError (the name is taken by a feed whose creator's
+   * credential stands; a feed whose creator's credential is gone gives its name up). The grant is resolved before
+   * the name is looked up, so a caller that may not create this feed never learns whether a name exists.
    */
   async createFeed(caller: FeedOwner, name: string, input: ExportRequestInput): Promise<FeedWithToken> {
     assertFeedName(name);
@@ -219,7 +220,16 @@ export class FeedService {
     };
     const request: ExportRequestInput = { ...input, idempotencyKey: null };
     const grant = await this.grantFor(owner, request.dataset);
-    if ((await this.read(name)) !== undefined) throw new ConflictError(`name: a feed named "${name}" exists already`);
+    const existing = await this.read(name);
+    if (existing !== undefined) {
+      if (await this.creatorValid(existing.createdBy)) {
+        throw new ConflictError(`name: a feed named "${name}" exists already`);
+      }
+      // Its creator's credential is gone (a revoked key, an expired token): it serves no one, and no one can delete
+      // it, so its name is free again.
+      await this.deps.store.delete(FEEDS_BUCKET, feedKey(name));
+      this.deps.logger.info("feed removed: its creator's credential is no longer valid", { feed: name });
+    }
     const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
     const token = newFeedToken();
     const now = this.now().toISOString();

@@ -8,6 +8,7 @@ import type { FeedOwner } from '../../src/domain/feed-record.js';
 import {
   creatorCredentialCheck,
   FeedCreatorInvalidError,
+  FeedTokenRejectedError,
   type FeedGrantResolver,
   FeedService,
   type FeedServiceDeps,
@@ -97,6 +98,24 @@ describe("a feed and its creator's credential", () => {
     await expect(feeds.latestResult(feed)).rejects.toBeInstanceOf(FeedCreatorInvalidError);
     // Refused before the export service is asked: no build starts on new data.
     expect(requests).toHaveLength(builds);
+  });
+
+  it("gives its name to a new feed once its creator's key is revoked (before, the name was taken for good)", async () => {
+    const keys = new ApiKeyStore(store);
+    const { key: first } = await keys.create({ name: 'lead', role: 'analyst' });
+    const { key: second } = await keys.create({ name: 'lead again', role: 'analyst' });
+    const feeds = service({ creatorValid: creatorCredentialCheck(keys) });
+    const { token: old } = await feeds.createFeed(keyCaller(first.id), 'leadfeed', INPUT);
+    // While the creator's key stands, the name is taken, for anyone.
+    await expect(feeds.createFeed(keyCaller(second.id), 'leadfeed', INPUT)).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    await keys.revoke(first.id);
+    const { token } = await feeds.createFeed(keyCaller(second.id), 'leadfeed', INPUT);
+    const feed = await feeds.authorizeToken('leadfeed', token);
+    expect(feed.createdBy.id).toBe(`key:${second.id}`);
+    expect((await feeds.latestResult(feed)).jobId).toEqual(expect.any(String));
+    await expect(feeds.authorizeToken('leadfeed', old)).rejects.toBeInstanceOf(FeedTokenRejectedError);
   });
 
   it('created with an API key: refused at once after a revocation through the same store, and for an unknown key', async () => {
