@@ -1,0 +1,51 @@
+import { normalizeExportRequest, type ExportRequestInput } from '../../src/domain/export-request.js';
+import type { EffectiveGrant } from '../../src/domain/export-grant.js';
+import type { FeedRecord } from '../../src/domain/feed-record.js';
+import { buildInput } from '../../src/services/feed-service.js';
+import { typesTable } from '../support/export-table.js';
+
+/**
+ * A feed build of a request without an order is sorted by the feed's columns shown in clear: the engine keeps no
+ * row order, and an unsorted rebuild of unchanged rows changed the feed's bytes and ETag, so every scheduled BI
+ * refresh downloaded the whole feed again.
+ */
+const table = typesTable();
+
+function feed(input: Omit<ExportRequestInput, 'dataset'>, grant: EffectiveGrant | null = null): FeedRecord {
+  const full = { dataset: 'events', ...input };
+  return {
+    recordVersion: 1,
+    name: 'f',
+    dataset: 'events',
+    input: full,
+    request: normalizeExportRequest(full, table, undefined, grant),
+    createdBy: { id: 'key:x', subject: 'x', name: 'x', role: 'analyst', attributes: {} },
+    createdAt: '2024-01-01T00:00:00.000Z',
+    tokenHash: 'h',
+    tokenIssuedAt: '2024-01-01T00:00:00.000Z',
+  };
+}
+
+it('sorts a feed without an order by its columns in clear, in output order', () => {
+  const masked: EffectiveGrant = {
+    allowedColumns: null,
+    maskedColumns: [{ column: 'email', method: 'hash' }],
+    rowFilter: [],
+  };
+  expect(buildInput(feed({ columns: ['name', 'email', 'id'] }, masked)).orderBy).toEqual([
+    { column: 'name' },
+    { column: 'id' },
+  ]);
+});
+
+it("keeps the feed's own order, and leaves a feed of masked columns only as it is", () => {
+  const own = feed({ columns: ['name', 'id'], orderBy: [{ column: 'id', direction: 'DESC' }] });
+  expect(buildInput(own)).toBe(own.input);
+  const allMasked: EffectiveGrant = {
+    allowedColumns: null,
+    maskedColumns: [{ column: 'email', method: 'redact' }],
+    rowFilter: [],
+  };
+  const onlyMasked = feed({ columns: ['email'] }, allMasked);
+  expect(buildInput(onlyMasked)).toBe(onlyMasked.input);
+});
