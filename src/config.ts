@@ -79,6 +79,7 @@ export interface AppConfig {
     ratePerMinute: number;
     requestTimeoutMs: number;
     bodyLimitBytes: number;
+    /** Schema introspection for roles with `canUseGraphiql` (`CAREPLUS_INTROSPECTION`, default on). */
     introspection: boolean;
   };
   /** How the API keeps dataset listings and statistics between requests. */
@@ -277,7 +278,9 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       ratePerMinute: r.int('CAREPLUS_RATE_LIMIT_PER_MINUTE', 60, 1, 1_000_000),
       requestTimeoutMs: r.int('CAREPLUS_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
       bodyLimitBytes: r.int('CAREPLUS_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-      introspection: r.bool('CAREPLUS_INTROSPECTION', env !== 'production'),
+      // On everywhere, for the roles that may use GraphiQL only (the API's introspection gate); off for every role
+      // when set false. Production used to turn it off for all, which left the console's GraphQL page blank.
+      introspection: r.bool('CAREPLUS_INTROSPECTION', true),
     },
     metadata: { revalidateSeconds: r.int('CAREPLUS_METADATA_REVALIDATE_SECONDS', 60, 0, 86_400) },
     logLevel: r.oneOf('CAREPLUS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),

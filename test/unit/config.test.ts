@@ -15,6 +15,9 @@ describe('loadConfig', () => {
     expect(c.cacheDir).toBe(join('/srv/app/lake', '.cache'));
     expect(c.s3.buckets).toEqual({ raw: 'raw', processed: 'processed', exports: 'exports' });
     expect(c.duckdb.memoryLimit).toBe('2GB');
+    // In production too: the API lets only roles that may use GraphiQL introspect (the console's GraphQL page).
+    expect(c.limits.introspection).toBe(true);
+    expect(loadConfig({ CAREPLUS_INTROSPECTION: 'false' }, '/srv/app').limits.introspection).toBe(false);
   });
 
   it('names the variable and the value when a port is not a number', () => {
