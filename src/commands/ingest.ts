@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Runtime } from '../composition.js';
 import type { RunRecord } from '../domain/run-record.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
@@ -24,6 +25,13 @@ export async function ingest(rt: Runtime, files: string[], dataset: string): Pro
   const deps = etlDepsOf(rt);
   let failed = 0;
   for (const file of files) {
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined || !info.isFile()) {
+      // Said plainly, before the file is staged (whose error would name the lake's staging folder).
+      process.stdout.write(`${file}: FAILED not_found: no such file\n`);
+      failed += 1;
+      continue;
+    }
     const run = await ingestLocalFile(deps, file, dataset);
     if (run.status === 'FAILED') failed += 1;
     process.stdout.write(formatRun(file, run) + '\n');
