@@ -14,6 +14,11 @@ export async function pipelineScope(ctx: ApiContext, action: string): Promise<Pi
   const tables = new Map((await ctx.loaders.datasets.tables()).map((t) => [t.name, t]));
   return {
     visible: (name) => access.pipelineVisible(caller, name, tables.get(name)),
+    withheld: (name) => {
+      const table = tables.get(name);
+      if (table === undefined || access.grant(caller, table) === undefined) return undefined;
+      return `the runs of dataset "${name}" are not shown to your role: they name its partitions and files, and your role sees its partition key masked or not at all, or reads it under a row filter`;
+    },
     view: (table) => {
       const grant = access.grant(caller, table);
       // Only reached for visible datasets; an invisible one would have been left out before.

@@ -1,6 +1,6 @@
 import { effectiveRun, emptyRunOutcome } from '../domain/run-record.js';
 import DataLoader from 'dataloader';
-import { BadInputError, NotFoundError } from '../domain/errors.js';
+import { AppError, BadInputError, NotFoundError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import type { RunRecord, RunStatus } from '../domain/run-record.js';
 import { isCatalogName, type TableDefinition } from '../domain/table.js';
@@ -73,6 +73,11 @@ export interface RunFilter {
  */
 export interface PipelineScope {
   visible(dataset: string): boolean;
+  /**
+   * Why the runs of a dataset the caller sees as a dataset are withheld (run records name partitions and files), to
+   * answer FORBIDDEN rather than NOT_FOUND; undefined when the caller does not see the dataset at all.
+   */
+  withheld?(dataset: string): string | undefined;
   view(table: TableDefinition): { table: TableDefinition; grant: EffectiveGrant | null };
 }
 
@@ -143,9 +148,7 @@ export class PipelineService {
   /** A page of runs, newest first, of the datasets in scope. */
   async listRuns(args: PageArgs & RunFilter, loaders: PipelineLoaders, scope: PipelineScope): Promise<Page<RunRecord>> {
     const dataset = args.dataset ?? ALL_DATASETS;
-    if (dataset !== ALL_DATASETS && (!isCatalogName(dataset) || !scope.visible(dataset))) {
-      throw new NotFoundError(`dataset "${dataset}" not found`);
-    }
+    if (dataset !== ALL_DATASETS && (!isCatalogName(dataset) || !scope.visible(dataset))) hidden(dataset, scope);
     let runs = await loaders.runs.load(dataset);
     if (dataset !== ALL_DATASETS && runs.length === 0 && !(await this.isKnown(dataset))) {
       throw new NotFoundError(`dataset "${dataset}" not found`);
@@ -188,9 +191,7 @@ export class PipelineService {
     const tables = await datasetLoaders.tables();
     let names: string[];
     if (args.dataset !== null && args.dataset !== undefined) {
-      if (!isCatalogName(args.dataset) || !scope.visible(args.dataset)) {
-        throw new NotFoundError(`dataset "${args.dataset}" not found`);
-      }
+      if (!isCatalogName(args.dataset) || !scope.visible(args.dataset)) hidden(args.dataset, scope);
       const known = tables.some((t) => t.name === args.dataset) || (await loaders.runs.load(args.dataset)).length > 0;
       if (!known && this.deps.registry?.find(args.dataset) === undefined) {
         throw new NotFoundError(`dataset "${args.dataset}" not found`);
@@ -406,6 +407,13 @@ function parseRunRecord(key: string, text: string, logger: Logger): RunRecord | 
     logger.warn('unreadable run record skipped', { key, error: (err as Error).message });
     return undefined;
   }
+}
+
+/** Refuses a dataset named outside the caller's pipeline scope: FORBIDDEN with why when it sees the dataset, else NOT_FOUND. */
+function hidden(dataset: string, scope: PipelineScope): never {
+  const why = isCatalogName(dataset) ? scope.withheld?.(dataset) : undefined;
+  if (why !== undefined) throw new AppError('FORBIDDEN', why);
+  throw new NotFoundError(`dataset "${dataset}" not found`);
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
