@@ -795,9 +795,9 @@ export type Query = {
   feeds: Array<Feed>;
   /** Who you are to the API: your id, role and capabilities, and every dataset you may see with the columns, masks and row filter the access policy applies to you. */
   me: Me;
-  /** Pipeline health per dataset over the last `windowHours` hours, for the datasets you see without a row filter. FORBIDDEN unless your role may see the pipeline. */
+  /** Pipeline health per dataset over the last `windowHours` hours, for the datasets you see without a row filter and with their partition key in clear. FORBIDDEN unless your role may see the pipeline, and for a named dataset you see otherwise (saying why); NOT_FOUND for one you do not see. */
   pipeline: PipelineStatus;
-  /** ETL runs of the datasets you see without a row filter, newest first, a page at a time (`first` at most 100). FORBIDDEN unless your role may see the pipeline. */
+  /** ETL runs of the datasets you see without a row filter and with their partition key in clear, newest first, a page at a time (`first` at most 100). FORBIDDEN unless your role may see the pipeline, and for a named dataset you see otherwise (saying why); NOT_FOUND for one you do not see. */
   pipelineRuns: PipelineRunConnection;
 };
 

@@ -16,7 +16,7 @@ import { RunStatusEnum } from '../types/run-status.enum.js';
 export class PipelineResolver {
   @Query(() => PipelineStatus, {
     description:
-      'Pipeline health per dataset over the last `windowHours` hours, for the datasets you see without a row filter. FORBIDDEN unless your role may see the pipeline.',
+      'Pipeline health per dataset over the last `windowHours` hours, for the datasets you see without a row filter and with their partition key in clear. FORBIDDEN unless your role may see the pipeline, and for a named dataset you see otherwise (saying why); NOT_FOUND for one you do not see.',
   })
   async pipeline(
     @Ctx() ctx: ApiContext,
@@ -36,7 +36,7 @@ export class PipelineResolver {
 
   @Query(() => PipelineRunConnection, {
     description:
-      'ETL runs of the datasets you see without a row filter, newest first, a page at a time (`first` at most 100). FORBIDDEN unless your role may see the pipeline.',
+      'ETL runs of the datasets you see without a row filter and with their partition key in clear, newest first, a page at a time (`first` at most 100). FORBIDDEN unless your role may see the pipeline, and for a named dataset you see otherwise (saying why); NOT_FOUND for one you do not see.',
   })
   async pipelineRuns(
     @Ctx() ctx: ApiContext,
