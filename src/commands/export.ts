@@ -220,12 +220,15 @@ async function download(
     joinedBytes: 0,
   };
   const earlier = await readResumeRecord(out);
-  const resuming = earlier !== undefined && sameDownload(earlier, record);
+  const kept = (await stat(joined).catch(() => undefined))?.size;
+  // Only what the record describes, and only while the kept file still holds the parts it says are joined.
+  const resuming =
+    earlier !== undefined && sameDownload(earlier, record) && kept !== undefined && kept >= earlier.joinedBytes;
   if (resuming) {
     record.joinedParts = earlier.joinedParts;
     record.joinedBytes = earlier.joinedBytes;
     if (record.joinedParts > 0) await truncate(joined, record.joinedBytes);
-    const have = (await stat(joined).catch(() => undefined))?.size ?? 0;
+    const have = record.joinedParts > 0 ? record.joinedBytes : kept;
     process.stderr.write(`resuming the download of export ${job.id} kept in ${joined} (${have} bytes)\n`);
   } else {
     // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
