@@ -54,16 +54,6 @@ export const CREATOR_ONLY: FeedReadPolicy = (caller, feed) => caller.id === feed
 export const ANY_CREATOR: FeedCreatorCheck = () => Promise.resolve(true);
 
 /**
- * The creator check of the API (see Authenticator for the ids):
- * - `key:<id>`: the API key must still exist and not be revoked, read through the key store the API authenticates
- *   with, so a revocation (`careplus keys revoke`) stops the feed within the store's cache window (5 s by default),
- *   as it stops the key itself;
- * - `jwt:<subject>`: a JWT cannot be asked about later, so the feed lives as long as the token it was created with:
- *   until that token's `exp` (recorded with the creator's claims); a feed for BI tools that must last is created
- *   with an API key;
- * - anything else (no credential to check): refused.
- */
-/**
  * The export a feed build asks for. The engine keeps no row order of its own, so a feed whose request names no order
  * is sorted by its columns shown in clear (masked ones cannot be sorted on): a rebuild of unchanged rows then gives
  * the same bytes and the same ETag, and a BI tool's scheduled refresh downloads nothing.
@@ -74,6 +64,16 @@ export function buildInput(feed: FeedRecord): ExportRequestInput {
   return orderBy.length === 0 ? feed.input : { ...feed.input, orderBy };
 }
 
+/**
+ * The creator check of the API (see Authenticator for the ids):
+ * - `key:<id>`: the API key must still exist and not be revoked, read through the key store the API authenticates
+ *   with, so a revocation (`careplus keys revoke`) stops the feed within the store's cache window (5 s by default),
+ *   as it stops the key itself;
+ * - `jwt:<subject>`: a JWT cannot be asked about later, so the feed lives as long as the token it was created with:
+ *   until that token's `exp` (recorded with the creator's claims); a feed for BI tools that must last is created
+ *   with an API key;
+ * - anything else (no credential to check): refused.
+ */
 export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = () => new Date()): FeedCreatorCheck {
   return async (owner) => {
     if (owner.id.startsWith('key:')) return keys.isActive(owner.id.slice('key:'.length));
