@@ -237,7 +237,12 @@ export class FeedService {
         throw new ConflictError(`name: a feed named "${name}" exists already`);
       }
       // Its creator's credential is gone (a revoked key, an expired token): it serves no one, and no one can delete
-      // it, so its name is free again.
+      // it, so its name is free again. Read once more first, so that a feed another caller has just made in its
+      // place is not the one removed (the store has no conditional delete; the window left is that of two reads).
+      const again = await this.read(name);
+      if (again !== undefined && again.tokenHash !== existing.tokenHash) {
+        throw new ConflictError(`name: a feed named "${name}" exists already`);
+      }
       await this.deps.store.delete(FEEDS_BUCKET, feedKey(name));
       this.deps.logger.info("feed removed: its creator's credential is no longer valid", { feed: name });
     }
