@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -226,6 +226,23 @@ describe('careplus export', () => {
     const ids = rows.map((r) => Number(r[0])).sort((a, b) => a - b);
     expect(ids.every((v, i) => v === i)).toBe(true);
     expect((await readdir(workDir)).filter((f) => f.startsWith('events-resumed'))).toEqual(['events-resumed.csv']);
+    await rm(out);
+  });
+
+  it('starts over when the kept download belongs to another job', async () => {
+    const out = join(workDir, 'stale.csv');
+    await writeFile(`${out}.part`, 'not,this,export\n');
+    await writeFile(
+      `${out}.part.json`,
+      JSON.stringify({ v: 1, jobId: 'another-job', files: [], joinedParts: 0, joinedBytes: 0 }),
+    );
+    const run = await runCli(['export', 'tickets', '--columns', 'id', '--limit', '23', '--out', out, '--key', 'bob']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toContain('resuming the download');
+    const [header, ...rows] = parseCsv(await readFile(out));
+    expect(header).toEqual(['id']);
+    expect(rows).toHaveLength(23);
+    expect((await readdir(workDir)).filter((f) => f.startsWith('stale'))).toEqual(['stale.csv']);
     await rm(out);
   });
 
