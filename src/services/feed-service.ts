@@ -232,10 +232,12 @@ export class FeedService {
     const request: ExportRequestInput = { ...input, idempotencyKey: null };
     const grant = await this.grantFor(owner, request.dataset);
     const existing = await this.read(name);
+    if (existing !== undefined && (await this.creatorValid(existing.createdBy))) {
+      throw new ConflictError(`name: a feed named "${name}" exists already`);
+    }
+    // Validates the request (and starts the first build) before anything is removed.
+    const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
     if (existing !== undefined) {
-      if (await this.creatorValid(existing.createdBy)) {
-        throw new ConflictError(`name: a feed named "${name}" exists already`);
-      }
       // Its creator's credential is gone (a revoked key, an expired token): it serves no one, and no one can delete
       // it, so its name is free again. Read once more first, so that a feed another caller has just made in its
       // place is not the one removed (the store has no conditional delete; the window left is that of two reads).
@@ -246,7 +248,6 @@ export class FeedService {
       await this.deps.store.delete(FEEDS_BUCKET, feedKey(name));
       this.deps.logger.info("feed removed: its creator's credential is no longer valid", { feed: name });
     }
-    const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
     const token = newFeedToken();
     const now = this.now().toISOString();
     const record: FeedRecord = {
@@ -319,6 +320,25 @@ export class FeedService {
   }
 
   /**
+   * Asks for the feed's build: sorted as `buildInput` says, or as the feed was defined when that order no longer
+   * validates (a column of it masked, hidden or dropped since the feed was made: the order is the service's, not
+   * the creator's, and must never fail a feed the creator's own request still builds).
+   */
+  private async requestBuild(
+    requester: ExportCaller,
+    feed: FeedRecord,
+    grant: EffectiveGrant | null,
+  ): Promise<ExportJobView> {
+    const sorted = buildInput(feed);
+    try {
+      return await this.deps.exports.requestExport(requester, sorted, grant);
+    } catch (err) {
+      if (sorted === feed.input || !(err instanceof BadInputError)) throw err;
+      return this.deps.exports.requestExport(requester, feed.input, grant);
+    }
+  }
+
+  /**
    * The feed's current result: the finished export of its request on the data as it is now. Rebuilds when the
    * data changed and waits for the build (FeedNotReadyError past `options.buildWaitMs`, default the service's
    * `buildWaitMs`); FeedBuildFailedError when the build failed. AppErrors of the request (dataset gone, a column no
@@ -335,7 +355,7 @@ export class FeedService {
     }
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
     const requester = feedRequester(feed.name);
-    let job = await this.deps.exports.requestExport(requester, buildInput(feed), grant);
+    let job = await this.requestBuild(requester, feed, grant);
     if (!isFinished(job.status)) {
       this.deps.logger.info('feed waits for its build', { feed: feed.name, jobId: job.id });
       job = await this.waitFor(requester, job, options.buildWaitMs ?? this.buildWaitMs);

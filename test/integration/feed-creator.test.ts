@@ -118,6 +118,42 @@ describe("a feed and its creator's credential", () => {
     await expect(feeds.authorizeToken('leadfeed', old)).rejects.toBeInstanceOf(FeedTokenRejectedError);
   });
 
+  it("keeps a dead creator's feed when the request that would replace it is refused", async () => {
+    const keys = new ApiKeyStore(store);
+    const { key: first } = await keys.create({ name: 'lead', role: 'analyst' });
+    const { key: second } = await keys.create({ name: 'lead again', role: 'analyst' });
+    const feeds = service({ creatorValid: creatorCredentialCheck(keys) });
+    await feeds.createFeed(keyCaller(first.id), 'leadfeed', INPUT);
+    await keys.revoke(first.id);
+    await expect(
+      feeds.createFeed(keyCaller(second.id), 'leadfeed', { dataset: 'events', columns: ['nope'] }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await store.head('processed', '_system/feeds/leadfeed.json')).toBeDefined();
+  });
+
+  it('builds a feed as defined when the order it was given no longer validates (a column masked since)', async () => {
+    let masked = false;
+    const grantFor: FeedGrantResolver = () =>
+      Promise.resolve(
+        masked ? { allowedColumns: null, maskedColumns: [{ column: 'name', method: 'hash' }], rowFilter: [] } : null,
+      );
+    const feeds = service({ grantFor });
+    const { token } = await feeds.createFeed(keyCaller('00000000000000cc'), 'sortedfeed', {
+      dataset: 'events',
+      columns: ['id', 'name'],
+    });
+    const feed = await feeds.authorizeToken('sortedfeed', token);
+    expect((await feeds.latestResult(feed)).jobId).toEqual(expect.any(String));
+    masked = true;
+    const result = await feeds.latestResult(feed);
+    const job = await harness.service.getExport({ id: 'feed:sortedfeed' }, result.jobId);
+    expect(job.request.orderBy).toEqual([]);
+    expect(job.request.columns.map((c) => [c.name, c.mask])).toEqual([
+      ['id', null],
+      ['name', 'hash'],
+    ]);
+  });
+
   it('created with an API key: refused at once after a revocation through the same store, and for an unknown key', async () => {
     const keys = new ApiKeyStore(store);
     const { key } = await keys.create({ name: 'lead', role: 'analyst' });
