@@ -172,8 +172,14 @@ async function follow(
   }
 }
 
-/** Refuses an `--out` whose folder does not exist before any work is requested (the job would run for nothing). */
+/**
+ * Refuses an `--out` that cannot be written before any work is requested (the job would run for nothing): a
+ * folder itself, or a path whose folder does not exist.
+ */
 async function checkOutFolder(out: string): Promise<void> {
+  if ((await stat(out).catch(() => undefined))?.isDirectory() === true) {
+    throw new UsageError(`--out ${JSON.stringify(out)} is a folder: give the file to write`);
+  }
   const folder = dirname(resolve(out));
   const info = await stat(folder).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) {

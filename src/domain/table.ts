@@ -40,10 +40,11 @@ export interface PartitionRecord {
 }
 
 /**
- * Whether `name` can name a catalog table at all: letters, digits, `_` and `-`, at most 255 (Glue's limit). A
- * name that cannot (`../x`, a backslash, a path-length string) is a table that does not exist; asking the store
- * for it would be an error, and a caller's typo must answer NOT_FOUND, never an internal error.
+ * Whether `name` can name a catalog table at all: letters, digits, `_` and `-`, at most 128 characters (a dataset
+ * definition's limit; the local catalog's file name must stay under the file system's 255 bytes). A name that
+ * cannot (`../x`, a backslash, a path-length string) is a table that does not exist; asking the store for it would
+ * be an error, and a caller's typo must answer NOT_FOUND, never an internal error.
  */
 export function isCatalogName(name: string): boolean {
-  return /^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$/.test(name);
+  return /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/.test(name);
 }

@@ -274,7 +274,7 @@ describe('careplus export', () => {
     await rm(out);
   });
 
-  it('refuses a value after IS_NULL and an --out in a missing folder before calling the API, and exits 2', async () => {
+  it('refuses a value after IS_NULL and an --out in a missing folder or that is a folder before calling the API, and exits 2', async () => {
     const before = (await api.client('alice').request(ListExportsDocument, {})).data!.exports.edges.length;
     const isNull = await runCli(['export', 'tickets', '--where', 'priority IS_NULL 3', '--key', 'alice']);
     expect(isNull).toEqual({
@@ -288,6 +288,12 @@ describe('careplus export', () => {
       code: 2,
       stdout: '',
       stderr: `careplus: --out ${JSON.stringify(missing)}: the folder ${join(workDir, 'no-such-folder')} does not exist\n`,
+    });
+    const folder = await runCli(['export', 'tickets', '--out', workDir, '--key', 'alice']);
+    expect(folder).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `careplus: --out ${JSON.stringify(workDir)} is a folder: give the file to write\n`,
     });
     expect((await api.client('alice').request(ListExportsDocument, {})).data!.exports.edges).toHaveLength(before);
   });
