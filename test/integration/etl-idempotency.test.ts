@@ -7,6 +7,7 @@ import { effectiveStatus } from '../../lambda/pipeline/run-records.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { createEtlLake, event, failingStore, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { withMethod } from '../support/export-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -290,17 +291,9 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await lake.putRaw(KEY, jsonl(event(2)));
     await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
     // The run dies after publishing version 2, before it deletes version 1's file.
-    const dying = new Proxy(lake.store, {
-      get(target, prop, receiver) {
-        if (prop === 'delete') {
-          return async (bucket: string, key: string) => {
-            if (v1.outputKeys.includes(key)) throw new Error('process died');
-            return target.delete(bucket as 'processed', key);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    const dying = withMethod(lake.store, 'delete', (remove) => async (bucket, key) => {
+      if (v1.outputKeys.includes(key)) throw new Error('process died');
+      return remove(bucket, key);
     });
     await ingestObject(lake.deps({ store: dying }), { key: KEY }).catch(() => undefined);
     expect((await readLineage(lake.store, 'events', KEY))?.pendingDelete).toEqual(v1.outputKeys);

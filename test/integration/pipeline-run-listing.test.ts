@@ -11,6 +11,7 @@ import {
   type PipelineServiceDeps,
 } from '../../src/services/pipeline-service.js';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { withMethod } from '../support/export-lake.js';
 import { createTempLake, type TempLake } from '../support/graphql-api-fixture.js';
 
 /**
@@ -31,23 +32,20 @@ let listings: string[];
 let pipeline: PipelineService;
 let service: (options?: Partial<PipelineServiceDeps>) => PipelineService;
 
-/** The lake's store, recording every key its listings yield. */
+/** The lake's store, recording every listing asked of it and every key its listings yield. */
 function recording(inner: ObjectStore): ObjectStore {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'listAll') {
-        return async function* (...args: Parameters<ObjectStore['listAll']>): AsyncIterable<ObjectInfo> {
-          listings.push(`${args[1]} (${args[2]?.startAfter === undefined ? 'whole' : 'recent'})`);
-          for await (const o of target.listAll(...args)) {
-            listed.push(o.key);
-            yield o;
-          }
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return withMethod(
+    inner,
+    'listAll',
+    (listAll) =>
+      async function* (...args: Parameters<ObjectStore['listAll']>): AsyncIterable<ObjectInfo> {
+        listings.push(`${args[1]} (${args[2]?.startAfter === undefined ? 'whole' : 'recent'})`);
+        for await (const o of listAll(...args)) {
+          listed.push(o.key);
+          yield o;
+        }
+      },
+  );
 }
 
 async function writeRun(dataset: string, runId: string, startedAt: Date, status: RunRecord['status']): Promise<void> {
@@ -149,22 +147,14 @@ it('reads records it has not cached a bounded number at a time', async () => {
     await writeRun('bulk', `b-${i}`, new Date(NOW.getTime() - (i + 30) * HOUR), 'SUCCEEDED');
   let reading = 0;
   let most = 0;
-  const counting = new Proxy(lake.store, {
-    get(target, prop, receiver) {
-      if (prop === 'getBytes') {
-        return async (...args: Parameters<ObjectStore['getBytes']>) => {
-          reading += 1;
-          most = Math.max(most, reading);
-          try {
-            return await target.getBytes(...args);
-          } finally {
-            reading -= 1;
-          }
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
+  const counting = withMethod(lake.store as ObjectStore, 'getBytes', (getBytes) => async (...args) => {
+    reading += 1;
+    most = Math.max(most, reading);
+    try {
+      return await getBytes(...args);
+    } finally {
+      reading -= 1;
+    }
   });
   pipeline = service({ store: counting });
   expect(await runs('bulk')).toHaveLength(100);
