@@ -165,6 +165,16 @@ describe('export jobs', () => {
     }
   });
 
+  /** A job whose result could not be recorded: FAILED STORAGE_ERROR, no result, and no file left behind. */
+  async function expectUnrecordedResult(job: { id: string; status: string; error: unknown; result: unknown }) {
+    expect({ status: job.status, error: job.error, result: job.result }).toEqual({
+      status: 'FAILED',
+      error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
+      result: null,
+    });
+    expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
+  }
+
   it('records a result the store refused twice; when it keeps refusing, removes the files and fails STORAGE_ERROR', async () => {
     let refuse = 2;
     let refused = 0;
@@ -194,12 +204,7 @@ describe('export jobs', () => {
       refuse = Number.POSITIVE_INFINITY;
       const lost = await flaky.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 8 });
       const failed = await finished(flaky.service, alice, lost.id);
-      expect({ status: failed.status, error: failed.error, result: failed.result }).toEqual({
-        status: 'FAILED',
-        error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
-        result: null,
-      });
-      expect(await storedKeys(exportResultPrefix(lost.id))).toEqual([]);
+      await expectUnrecordedResult(failed);
     } finally {
       await flaky.close();
     }
@@ -257,12 +262,7 @@ describe('export jobs', () => {
       state.refusing = false;
       await until(async () => (await inner.get(job.id))?.status !== 'RUNNING');
       const ended = await flaky.service.getExport(alice, job.id);
-      expect({ status: ended.status, error: ended.error, result: ended.result }).toEqual({
-        status: 'FAILED',
-        error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
-        result: null,
-      });
-      expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
+      await expectUnrecordedResult(ended);
     } finally {
       await flaky.close();
     }
