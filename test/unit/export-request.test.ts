@@ -16,6 +16,11 @@ function normalize(input: Partial<ExportRequestInput>, grant: EffectiveGrant | n
   return normalizeExportRequest({ dataset: 'events', ...input }, table, DEFAULT_EXPORT_LIMITS, grant);
 }
 
+/** A grant: unrestricted but for what `g` sets. */
+function grant(g: Partial<EffectiveGrant> = {}): EffectiveGrant {
+  return { allowedColumns: null, maskedColumns: [], rowFilter: [], ...g };
+}
+
 function badInput(fn: () => unknown): string {
   try {
     fn();
@@ -251,12 +256,6 @@ describe('export fingerprints', () => {
     const base = exportFingerprint(r, 'v1');
     expect(exportFingerprint(r, 'v2')).not.toBe(base);
     expect(exportFingerprint(normalize({ columns: ['id', 'email'], limit: 5 }), 'v1')).not.toBe(base);
-    const grant = (g: Partial<EffectiveGrant>): EffectiveGrant => ({
-      allowedColumns: null,
-      maskedColumns: [],
-      rowFilter: [],
-      ...g,
-    });
     const under = (g: EffectiveGrant): string => exportFingerprint(normalize({ columns: ['id', 'email'] }, g), 'v1');
     expect(under(grant({}))).toBe(base);
     // A column denied or masked elsewhere: the same request, the same result.
@@ -324,12 +323,6 @@ describe('ranges that select nothing', () => {
 });
 
 describe('grantCoversExport', () => {
-  const grant = (g: Partial<EffectiveGrant> = {}): EffectiveGrant => ({
-    allowedColumns: null,
-    maskedColumns: [],
-    rowFilter: [],
-    ...g,
-  });
   const lead = grant({
     maskedColumns: [{ column: 'email', method: 'hash' }],
     rowFilter: [{ column: 'priority', op: 'LTE', values: [2] }],
