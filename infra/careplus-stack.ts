@@ -24,12 +24,13 @@ import {
   grantRegisterPartitions,
   grantRunQueries,
   grantSendExportJobs,
+  grantUseMaskKey,
   grantWriteExportResults,
   grantWriteFeeds,
   grantWriteJobRecords,
   grantWriteProcessedPrefix,
 } from './grants.js';
-import { LAKE_PREFIXES, processedDatasetPrefix } from './lake-layout.js';
+import { LAKE_OBJECTS, LAKE_PREFIXES, processedDatasetPrefix } from './lake-layout.js';
 import type { CareplusSettings } from './settings.js';
 
 /** Folders of the built Lambda code, as `scripts/build-bundles.ts` writes them (tests pass stand-ins). */
@@ -184,6 +185,7 @@ export class CareplusStack extends Stack {
     const workerRole = this.exportWorker.handler.role;
     grantConsumeExportJobs(workerRole, this.exportWorker.queue);
     grantRunQueries(workerRole, this.workgroup, { tables: this.catalog, processed, prefixes: datasetPrefixes });
+    grantUseMaskKey(workerRole, processed, LAKE_OBJECTS.maskKey);
     grantWriteExportResults(workerRole, exports, {
       results: LAKE_PREFIXES.exportResults,
       jobRecords: LAKE_PREFIXES.jobRecords,
@@ -208,13 +210,15 @@ export class CareplusStack extends Stack {
       logRetention,
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
-    // statistics, previews, export planning), run records (pipeline status), API keys (authentication), job records
+    // statistics, previews, export planning), run records (pipeline status), API keys (authentication), the mask key
+    // (previews of columns masked by hash), job records
     // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
     // through GraphQL, read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
     const apiRole = this.api.handler.role;
     grantReadCatalog(apiRole, this.catalog);
     grantReadProcessedPrefix(apiRole, processed, [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
+    grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey);
     grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);
     grantWriteFeeds(apiRole, processed, LAKE_PREFIXES.feeds);
     grantReadAndSignExports(apiRole, exports, LAKE_PREFIXES.exportResults);

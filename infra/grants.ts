@@ -250,6 +250,21 @@ export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string
 }
 
 /**
+ * Mask values by hash (previews and exports): read the deployment's mask key, one processed object named exactly,
+ * or create it on first use (the application writes it only with If-None-Match, never replacing it).
+ */
+export function grantUseMaskKey(role: IRole, processed: IBucket, key: string): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'UseMaskKey',
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resources: [processed.arnForObjects(key)],
+    }),
+  );
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
+}
+
+/**
  * Record export jobs: create, update, read back and delete job records and their markers (fingerprint and
  * idempotency claims, start claims, cancel requests) under one prefix of the exports bucket.
  */

@@ -26,6 +26,15 @@ export const LAKE_PREFIXES = {
   exportResults: 'results/',
 } as const;
 
+/** Single objects of the lake that IAM grants name exactly. */
+export const LAKE_OBJECTS = {
+  /**
+   * processed: the key of `hash` masks (src/composition-api.ts MASK_KEY_KEY), created by the first process that
+   * masks a value (If-None-Match, never replaced) and read by every process that masks one.
+   */
+  maskKey: '_system/mask-key',
+} as const;
+
 /** The processed prefix of one dataset's Parquet files (the Glue table location). */
 export function processedDatasetPrefix(dataset: string): string {
   return `${dataset}/`;

@@ -13,6 +13,7 @@ import { ApiKeyStore } from './auth/key-store.js';
 import { loadPolicy } from './auth/policy.js';
 import type { Runtime } from './composition.js';
 import { ConfigError } from './domain/errors.js';
+import { type MaskKeySource, memoizeMaskKey } from './domain/mask-key.js';
 import type { AccessPolicy } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
@@ -39,6 +40,8 @@ import { PipelineService } from './services/pipeline-service.js';
 
 /** Processed-bucket key of the HMAC secret for download links when CAREPLUS_SIGNING_SECRET is unset. */
 export const SIGNING_SECRET_KEY = '_system/signing-secret';
+/** Processed-bucket key of the key of `hash` masks when CAREPLUS_MASK_KEY is unset (infra/lake-layout.ts maskKey). */
+export const MASK_KEY_KEY = '_system/mask-key';
 /** How often retention runs (`ExportService.expireDue`): results expire within this of their due time. */
 export const RETENTION_SWEEP_MS = 15 * 60 * 1000;
 
@@ -400,6 +403,7 @@ function metadataServices(
     duckdb: rt.duckdb,
     stagingDir: rt.config.cacheDir,
     snapshotCache: snapshots,
+    maskKey: maskKeySource(rt),
   });
   const pipeline = new PipelineService({
     store: rt.store,
@@ -427,6 +431,7 @@ async function createExportEngine(rt: Runtime): Promise<{ engine: ExportEngine; 
           stagingDir: join(config.cacheDir, 'export-staging'),
           partSizeBytes: config.exports.partBytes,
           gzipLevel: config.exports.gzipLevel,
+          maskKey: maskKeySource(rt),
           logger: rt.logger.child({ component: 'export-engine' }),
         });
         return { engine, close: () => Promise.resolve(db.close()) };
@@ -442,19 +447,14 @@ async function createExportEngine(rt: Runtime): Promise<{ engine: ExportEngine; 
         );
       }
       const { AthenaClient } = await import('@aws-sdk/client-athena');
-      const { AthenaExportEngine } = await import('./adapters/aws/athena-export-engine.js');
+      const { createAthenaExportEngine } = await import('./adapters/aws/athena-export-engine.js');
       const client = new AthenaClient({
         region: config.athena.region,
         ...(config.athena.endpoint !== undefined ? { endpoint: config.athena.endpoint } : {}),
       });
-      const engine = new AthenaExportEngine({
+      const engine = createAthenaExportEngine(config, rt.store, {
         client,
-        store: rt.store,
-        database: config.glue.database,
-        workgroup: config.athena.workgroup,
-        exportsBucket: config.s3.buckets.exports,
-        partSizeBytes: config.exports.partBytes,
-        gzipLevel: config.exports.gzipLevel,
+        maskKey: maskKeySource(rt),
         logger: rt.logger.child({ component: 'export-engine' }),
       });
       return { engine, close: () => Promise.resolve(client.destroy()) };
@@ -496,45 +496,89 @@ async function createDownloadLinks(
   };
 }
 
+/** A secret the lake keeps for every process of a deployment, and what a malformed one means for its users. */
+interface LakeSecret {
+  key: string;
+  what: string;
+  /** What deleting it breaks, and the setting that replaces it. */
+  ifDeleted: string;
+  /** Longest accepted, in bytes; none when unset. */
+  maxBytes?: number;
+}
+
+const SIGNING_SECRET: LakeSecret = {
+  key: SIGNING_SECRET_KEY,
+  what: 'download-link secret',
+  ifDeleted: 'links issued so far stop working), or set CAREPLUS_SIGNING_SECRET',
+};
+
+const MASK_KEY: LakeSecret = {
+  key: MASK_KEY_KEY,
+  what: 'mask key',
+  ifDeleted: 'values masked by hash change: joins with earlier exports break), or set CAREPLUS_MASK_KEY',
+  maxBytes: 64,
+};
+
 /**
  * The lake's download-link secret: read from processed `_system/signing-secret`, or created there once (32 random
  * bytes, hex) with If-None-Match, so that processes starting together agree on one secret and links survive
  * restarts.
  */
-export async function ensureSigningSecret(store: ObjectStore): Promise<Uint8Array> {
-  const existing = await readSigningSecret(store);
+export function ensureSigningSecret(store: ObjectStore): Promise<Uint8Array> {
+  return ensureLakeSecret(store, SIGNING_SECRET);
+}
+
+/** The lake's key for `hash` masks (processed `_system/mask-key`), created once as the signing secret is. */
+export function ensureMaskKey(store: ObjectStore): Promise<Uint8Array> {
+  return ensureLakeSecret(store, MASK_KEY);
+}
+
+async function ensureLakeSecret(store: ObjectStore, secret: LakeSecret): Promise<Uint8Array> {
+  const existing = await readLakeSecret(store, secret);
   if (existing !== undefined) return existing;
   const fresh = randomBytes(32);
   try {
-    await store.put('processed', SIGNING_SECRET_KEY, fresh.toString('hex'), {
-      contentType: 'text/plain',
-      ifNoneMatch: true,
-    });
+    await store.put('processed', secret.key, fresh.toString('hex'), { contentType: 'text/plain', ifNoneMatch: true });
     return fresh;
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err;
-    const winner = await readSigningSecret(store);
-    if (winner === undefined) throw new Error('the signing secret vanished while it was created', { cause: err });
+    const winner = await readLakeSecret(store, secret);
+    if (winner === undefined) throw new Error(`the ${secret.what} vanished while it was created`, { cause: err });
     return winner;
   }
 }
 
-async function readSigningSecret(store: ObjectStore): Promise<Uint8Array | undefined> {
+async function readLakeSecret(store: ObjectStore, secret: LakeSecret): Promise<Uint8Array | undefined> {
   let text: string;
   try {
-    text = Buffer.from(await store.getBytes('processed', SIGNING_SECRET_KEY))
+    text = Buffer.from(await store.getBytes('processed', secret.key))
       .toString('utf8')
       .trim();
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
-  if (!/^(?:[0-9a-f]{2}){32,}$/.test(text)) {
+  if (!/^(?:[0-9a-f]{2}){32,}$/.test(text) || text.length > 2 * (secret.maxBytes ?? Infinity)) {
     throw new ConfigError(
-      `the download-link secret in the lake (processed ${SIGNING_SECRET_KEY}) is malformed: delete it to create a new one (links issued so far stop working), or set CAREPLUS_SIGNING_SECRET`,
+      `the ${secret.what} in the lake (processed ${secret.key}) is malformed: delete it to create a new one (${secret.ifDeleted}`,
     );
   }
   return Buffer.from(text, 'hex');
+}
+
+const maskKeys = new WeakMap<Runtime, MaskKeySource>();
+
+/** The runtime's mask key: CAREPLUS_MASK_KEY, or the lake's own; resolved on first use, once per runtime. */
+function maskKeySource(rt: Runtime): MaskKeySource {
+  let source = maskKeys.get(rt);
+  if (source === undefined) {
+    const configured = rt.config.auth.maskKey;
+    source = memoizeMaskKey(() =>
+      configured !== undefined ? Promise.resolve(Buffer.from(configured, 'utf8')) : ensureMaskKey(rt.store),
+    );
+    maskKeys.set(rt, source);
+  }
+  return source;
 }
 
 /** HMAC links whose base URL is read at issue time: with port 0 the address is known only once listening. */

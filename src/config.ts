@@ -70,6 +70,11 @@ export interface AppConfig {
   auth: {
     /** Policy file (YAML or JSON): roles → datasets → columns, masks, row filters. */
     policyFile: string;
+    /**
+     * Key of `hash` masks (HMAC-SHA256), 32 to 64 bytes of text. Unset: the composition root creates one in the lake
+     * on first use, so every process of the deployment hashes alike.
+     */
+    maskKey: string | undefined;
     jwt: { jwksUrl: string; issuer: string; audience: string; roleClaim: string; clockSkewSeconds: number } | undefined;
   };
   limits: {
@@ -196,6 +201,10 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
   if (signingSecret !== undefined && Buffer.byteLength(signingSecret) < 32) {
     throw new ConfigError('CAREPLUS_SIGNING_SECRET is too short: expected at least 32 bytes');
   }
+  const maskKey = r.optional('CAREPLUS_MASK_KEY');
+  if (maskKey !== undefined && (Buffer.byteLength(maskKey) < 32 || Buffer.byteLength(maskKey) > 64)) {
+    throw new ConfigError('CAREPLUS_MASK_KEY must be 32 to 64 bytes long');
+  }
   const dispatch = r.oneOf('CAREPLUS_EXPORT_DISPATCH', ['in-process', 'sqs'] as const, 'in-process');
   const jwksUrl = r.url('CAREPLUS_JWT_JWKS_URL');
   const jwtWhy = 'when CAREPLUS_JWT_JWKS_URL is set';
@@ -261,6 +270,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
     },
     auth: {
       policyFile: resolve(cwd, r.string('CAREPLUS_POLICY_FILE', join(projectRoot(), 'policy.yaml'))),
+      maskKey,
       jwt:
         jwksUrl === undefined
           ? undefined

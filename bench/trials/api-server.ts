@@ -5,6 +5,7 @@ import { createCatalog, createRuntime, type Runtime } from '../../src/compositio
 import { loadConfig } from '../../src/config.js';
 import type { ServerMessage, ServerRequest } from '../api-protocol.js';
 import { CountingObjectStore } from '../counting-store.js';
+import { BENCH_MASK_KEY } from '../export-baseline-sql.js';
 
 /**
  * OUR API for the `api` benchmark: `fork('api-server.js', [lakeDir, datasetsDir, ...settings])`. The product's composition
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
       // The per-key rate limiter still runs on every request; its budget is raised out of reach because the
       // benchmark measures how many requests the server can answer, not the throttle (default 60 per minute).
       CAREPLUS_RATE_LIMIT_PER_MINUTE: '1000000',
+      // The key the export baseline hashes PII with (each trial's lake would otherwise get a key of its own).
+      CAREPLUS_MASK_KEY: BENCH_MASK_KEY,
       ...Object.fromEntries(overrides),
     },
     lakeDir,

@@ -8,6 +8,7 @@ import type {
   NormalizedPartitionFilter,
 } from './export-request.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
+import { hmacPads, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /**
@@ -77,7 +78,9 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  * - partition pruning is Athena's own, from the predicates on the partition keys (the partition filter and any
  *   `where`/row-filter predicate on a key); Athena reads the partitions registered in Glue;
  * - formula neutralisation on text columns only, by the same rule as the DuckDB query; masks: `hash` is the
- *   SHA-256 hex of the value's text and `redact` the fixed text;
+ *   HMAC-SHA256 hex of the value's text under the deployment's mask key and `redact` the fixed text (Athena takes
+ *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
+ *   history may read the key, as they may read the data it masks);
  * - doubles compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
  *   NaN compares false): predicates on a double column add `is_nan` terms so that both engines keep the same rows;
  * - values are not formatted here: the engine rewrites Athena's rendering into the export's (timestamps, doubles).
@@ -87,7 +90,7 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
 export function compileAthenaQuery(
   request: NormalizedExportRequest,
   table: TableDefinition,
-  options: { database: string; limit: number | null },
+  options: { database: string; limit: number | null; maskKey?: Uint8Array },
 ): AthenaQuery {
   const parameters: string[] = [];
   const param = (value: CanonicalValue, kind: ColumnKind): string => {
@@ -95,7 +98,7 @@ export function compileAthenaQuery(
     return '?';
   };
   const select = request.columns
-    .map((c) => `${projection(c, request.csv)} AS ${quoteAthenaIdentifier(c.name)}`)
+    .map((c) => `${projection(c, request.csv, options.maskKey)} AS ${quoteAthenaIdentifier(c.name)}`)
     .join(', ');
   const from = `${quoteAthenaIdentifier(options.database)}.${quoteAthenaIdentifier(table.name)} AS ${SOURCE}`;
   const conditions = [
@@ -120,11 +123,16 @@ function ref(column: string): string {
   return `${SOURCE}.${quoteAthenaIdentifier(column)}`;
 }
 
-function projection(c: ExportColumn, csv: CsvOptions): string {
+function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | undefined): string {
   const r = ref(c.name);
-  // The same digest as DuckDB's sha256(CAST(x AS VARCHAR)): lower-case hex of the UTF-8 text. The texts agree for
+  // The same digest as the DuckDB query's: lower-case hex of HMAC-SHA256 over the UTF-8 text. The texts agree for
   // text, integers, decimals, dates and booleans; doubles and timestamps render differently in the two engines.
-  if (c.mask === 'hash') return `lower(to_hex(sha256(to_utf8(CAST(${r} AS varchar)))))`;
+  if (c.mask === 'hash') {
+    if (maskKey === undefined) throw missingMaskKey();
+    hmacPads(maskKey); // the same key lengths as the DuckDB query accepts
+    const key = Buffer.from(maskKey).toString('hex');
+    return `lower(to_hex(hmac_sha256(to_utf8(CAST(${r} AS varchar)), from_hex('${key}'))))`;
+  }
   if (c.mask === 'redact') return athenaStringLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {
     const first = `substr(${r}, 1, 1)`;

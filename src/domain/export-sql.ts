@@ -8,6 +8,7 @@ import type {
   NormalizedPredicate,
 } from './export-request.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
+import { hmacPads, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /** SQL with positional parameters (`$1`, `$2`, ...) and their values, always bound as text and cast in SQL. */
@@ -61,14 +62,19 @@ export function compileExportQuery(
   request: NormalizedExportRequest,
   table: TableDefinition,
   files: readonly QueryFile[],
-  options: { limit: number | null; unionByName?: boolean; missingColumns?: readonly string[] },
+  options: {
+    limit: number | null;
+    unionByName?: boolean;
+    missingColumns?: readonly string[];
+    /** The deployment's mask key (mask-key.ts); needed only when a column is masked by hash. */
+    maskKey?: Uint8Array;
+  },
 ): CompiledQuery {
   const params: string[] = [];
   const param = (text: string): string => {
     params.push(text);
     return `$${params.length}`;
   };
-  const select = request.columns.map((c) => `${projection(c, request.csv)} AS ${quoteIdentifier(c.name)}`).join(', ');
 
   if (files.length === 0) {
     // Pruning left nothing to read: the right columns and types, no rows, so a header is still written.
@@ -77,6 +83,11 @@ export function compileExportQuery(
       .join(', ');
     return { sql: `SELECT ${empty} LIMIT 0`, params };
   }
+
+  const hash = hashMask(options.maskKey, param);
+  const select = request.columns
+    .map((c) => `${projection(c, request.csv, hash)} AS ${quoteIdentifier(c.name)}`)
+    .join(', ');
 
   const conditions = [
     ...request.where.map((p) => predicateSql(p, param)),
@@ -160,9 +171,25 @@ function withMissingColumns(source: string, table: TableDefinition, missing: rea
   return `(SELECT *, ${nulls} FROM ${source})`;
 }
 
-function projection(c: ExportColumn, csv: CsvOptions): string {
+/**
+ * A `hash` mask in DuckDB, which has SHA-256 but no HMAC: HMAC-SHA256(key, UTF-8 text) from the key's two pads
+ * (bound once as parameters, so the key is in no SQL text), lower-case hex as Athena's `hmac_sha256` gives it.
+ */
+function hashMask(key: Uint8Array | undefined, param: (text: string) => string): (ref: string) => string {
+  let pads: { inner: string; outer: string } | undefined;
+  return (ref) => {
+    if (key === undefined) throw missingMaskKey();
+    if (pads === undefined) {
+      const { inner, outer } = hmacPads(key);
+      pads = { inner: param(inner), outer: param(outer) };
+    }
+    return `sha256(unhex(${pads.outer}) || unhex(sha256(unhex(${pads.inner}) || encode(CAST(${ref} AS VARCHAR)))))`;
+  };
+}
+
+function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => string): string {
   const ref = `src.${quoteIdentifier(c.name)}`;
-  if (c.mask === 'hash') return `sha256(CAST(${ref} AS VARCHAR))`;
+  if (c.mask === 'hash') return hash(ref);
   if (c.mask === 'redact') return quoteLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {
     // All six are below 65, so most text is decided by the first comparison. ORs rather than IN: DuckDB turns an

@@ -5,6 +5,7 @@ import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { BadInputError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import { exportableColumns, normalizeExportRequest, type NormalizedExportRequest } from '../domain/export-request.js';
+import { type MaskKeySource, maskKeyFor } from '../domain/mask-key.js';
 import { columnsMissingFromFiles, compileExportQuery, type QueryFile } from '../domain/export-sql.js';
 import { assertColumnsUsable, statsVisible } from '../domain/policy.js';
 import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../domain/table.js';
@@ -113,6 +114,8 @@ export interface DatasetServiceDeps {
    * `snapshots` and `footerConcurrency` then do not apply. Default: a cache of its own.
    */
   snapshotCache?: DatasetSnapshotCache;
+  /** The deployment's key for `hash` masks (mask-key.ts): previews of a column masked by hash need it. */
+  maskKey?: MaskKeySource;
 }
 
 export const DATASET_CURSOR_KIND = 'dataset';
@@ -524,9 +527,14 @@ export class DatasetService {
       chosen.map((f) => f.file.columns.map((c) => c.name)),
     );
     const keys = chosen.map((f) => f.file.key);
+    const maskKey = await maskKeyFor(inner, this.deps.maskKey);
     return this.withLocalFiles(keys, (paths) => {
       const files: QueryFile[] = paths.map((path, i) => ({ path, partitionValues: chosen[i]!.values }));
-      const query = compileExportQuery({ ...request, columns: inner }, table, files, { limit, missingColumns });
+      const query = compileExportQuery({ ...request, columns: inner }, table, files, {
+        limit,
+        missingColumns,
+        ...(maskKey !== undefined ? { maskKey } : {}),
+      });
       return readPreviewRows(db, query, plan);
     });
   }

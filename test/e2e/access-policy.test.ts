@@ -1,5 +1,6 @@
 import { MeDocument, type GetExportQuery } from '../../src/generated/graphql.js';
 import { parseCsv } from '../support/export-lake.js';
+import { maskedHash } from '../support/mask-key.js';
 import type { GraphQLResponseError, GraphQLTestClient } from '../support/graphql-client.js';
 import {
   CASE_ROWS,
@@ -7,7 +8,6 @@ import {
   type PolicyApi,
   type Role,
   ROLES,
-  sha256Hex,
   startAthenaPolicyApi,
   startLocalPolicyApi,
 } from '../support/policy-api.js';
@@ -141,7 +141,7 @@ function expectedRows(role: Role): Record<string, string>[] {
     Object.fromEntries(
       view.columns.map(([name, mask]) => {
         const value = r[name]!;
-        return [name, mask === 'HASH' ? sha256Hex(value) : mask === 'REDACT' ? 'REDACTED' : value];
+        return [name, mask === 'HASH' ? maskedHash(value) : mask === 'REDACT' ? 'REDACTED' : value];
       }),
     ),
   );

@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { tableFromDefinition } from '../../lambda/pipeline/catalog-schema.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
+import { MASK_KEY_KEY } from '../../src/composition-api.js';
 import { loadConfig } from '../../src/config.js';
 import { type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import { createApiLambda } from '../../src/lambda-api.js';
@@ -17,6 +18,7 @@ import { STOP_MARGIN_MS } from '../../src/workers/export-queue-handler.js';
 import { type AthenaLake, BUCKETS, createAthenaLake, DATABASE, WORKGROUP } from '../support/athena-lake.js';
 import type { StandInExecution } from '../support/athena-standin.js';
 import { finished, parseCsv } from '../support/export-lake.js';
+import { maskedHash } from '../support/mask-key.js';
 import { sha256Hex } from '../support/policy-api.js';
 import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
 
@@ -497,10 +499,15 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     const done = await getExport(keys.analyst, job.id);
     expect(done.status).toBe('SUCCEEDED');
     const rows = parseCsv(await download(done.result!.files[0]!.url!));
+    // No CAREPLUS_MASK_KEY here: the worker created the deployment's key in the processed bucket on first use.
+    const key = Buffer.from(Buffer.from(await lake.store.getBytes('processed', MASK_KEY_KEY)).toString('utf8'), 'hex');
+    expect(key).toHaveLength(32);
     expect(rows).toEqual([
       ['event_id', 'customer', 'reporter_email'],
-      ...ROWS.map((r) => [String(r[0]), sha256Hex(r[7]), sha256Hex(r[8])]),
+      ...ROWS.map((r) => [String(r[0]), maskedHash(r[7], key), maskedHash(r[8], key)]),
     ]);
+    // Keyed: a guessed value hashed without the key matches nothing.
+    expect(rows.flat()).not.toContain(sha256Hex(ROWS[0]![8]));
     // Another caller's job answers as a job that does not exist.
     await expect(getExport(keys.admin, job.id)).rejects.toThrow('NOT_FOUND');
   });
@@ -720,6 +727,15 @@ describe('the web console on the API Lambda (GET /console/...)', () => {
     for (const path of ['/console/assets/..%2Findex.html', '/console/assets/../index.html', '/console/nope']) {
       expect((await get(path)).statusCode).toBe(404);
     }
+  });
+
+  it('ships no source maps: the maps answer 404 and the script names none', async () => {
+    for (const map of ['console.js.map', 'console.css.map', 'graphiql.js.map']) {
+      expect((await get(`/console/assets/${map}`)).statusCode).toBe(404);
+    }
+    const script = await get('/console/assets/console.js');
+    expect(script.statusCode).toBe(200);
+    expect(bodyOf(script)).not.toContain('sourceMappingURL');
   });
 
   it('serves the console’s files even when the API cannot start (the check that needs it answers 500)', async () => {

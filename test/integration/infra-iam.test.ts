@@ -208,14 +208,15 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes (the API its feed definitions)', () => {
+  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes (the API its feed definitions; the API and the worker the mask key, created once)', () => {
     const writes = (path: string): string[] =>
       pairs(path).filter((p) => /^s3:(Put|Delete)\w* <Lake\/Processed\.Arn>/.test(p));
     expect(writes('Api/Handler/Role')).toEqual([
+      's3:PutObject <Lake/Processed.Arn>/_system/mask-key',
       's3:PutObject <Lake/Processed.Arn>/_system/feeds/*',
       's3:DeleteObject <Lake/Processed.Arn>/_system/feeds/*',
     ]);
-    expect(writes('ExportWorker/Handler/Role')).toEqual([]);
+    expect(writes('ExportWorker/Handler/Role')).toEqual(['s3:PutObject <Lake/Processed.Arn>/_system/mask-key']);
     expect(writes('Lake/NotificationsHandlerRole')).toEqual([]);
     expect(writes('Etl/Handler/Role')).toEqual([
       's3:PutObject <Lake/Processed.Arn>/_pipeline/*',
@@ -257,7 +258,7 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, jobs, feeds and results', () => {
+  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, the mask key, jobs, feeds and results', () => {
     const s3 = pairs('Api/Handler/Role').filter((p) => p.startsWith('s3:'));
     expect(s3).toEqual([
       's3:GetObject <Lake/Processed.Arn>/_pipeline/*',
@@ -265,6 +266,8 @@ describe('IAM roles of the deployment', () => {
       's3:GetObject <Lake/Processed.Arn>/support_events/*',
       's3:ListBucket <Lake/Processed.Arn>',
       's3:GetObject <Lake/Processed.Arn>/_system/keys/*',
+      's3:GetObject <Lake/Processed.Arn>/_system/mask-key',
+      's3:PutObject <Lake/Processed.Arn>/_system/mask-key',
       's3:GetObject <Lake/Exports.Arn>/_jobs/*',
       's3:PutObject <Lake/Exports.Arn>/_jobs/*',
       's3:DeleteObject <Lake/Exports.Arn>/_jobs/*',

@@ -5,10 +5,11 @@ import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { CareplusStack, POLICY_FILE_IN_LAMBDA } from '../../infra/careplus-stack.js';
 import { VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT } from '../../infra/constructs/export-worker.js';
-import { LAKE_PREFIXES } from '../../infra/lake-layout.js';
+import { LAKE_OBJECTS, LAKE_PREFIXES } from '../../infra/lake-layout.js';
 import { parseSettings } from '../../infra/settings.js';
 import { ATHENA_RESULTS_PREFIX } from '../../src/adapters/aws/athena-export-engine.js';
 import { KEYS_PREFIX } from '../../src/auth/key-store.js';
+import { MASK_KEY_KEY } from '../../src/composition-api.js';
 import { REPO_ROOT, type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
 
 /**
@@ -342,9 +343,10 @@ describe('Athena workgroup', () => {
     });
   });
 
-  it('names the prefixes the application writes: Athena results, job records, API keys', () => {
+  it('names the prefixes the application writes: Athena results, job records, API keys, the mask key', () => {
     expect(LAKE_PREFIXES.athenaResults).toBe(ATHENA_RESULTS_PREFIX);
     expect(LAKE_PREFIXES.apiKeys).toBe(KEYS_PREFIX);
+    expect(LAKE_OBJECTS.maskKey).toBe(MASK_KEY_KEY);
     expect(s.stack.workgroup.resultsPrefix).toBe(ATHENA_RESULTS_PREFIX);
   });
 });

@@ -20,6 +20,7 @@ import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { type AthenaStandIn, type AthenaStandInOptions, startAthenaStandIn } from './athena-standin.js';
 import { LINK_SECRET } from './export-lake.js';
 import { type GlueStandIn, startGlueStandIn } from './glue-standin.js';
+import { testMaskKey } from './mask-key.js';
 import { type S3TestServer, startS3Server } from './s3-server.js';
 
 export const BUCKETS = { raw: 'careplus-raw', processed: 'careplus-processed', exports: 'careplus-exports' };
@@ -116,6 +117,7 @@ export async function createAthenaLake(options: Partial<AthenaStandInOptions> = 
         pollIntervalMs: 10,
         maxPollIntervalMs: 50,
         progressIntervalMs: 20,
+        maskKey: testMaskKey,
         ...overrides,
       });
     },
@@ -129,6 +131,7 @@ export async function createAthenaLake(options: Partial<AthenaStandInOptions> = 
       return DuckDbExportEngine.create(db, store, {
         stagingDir: join(root, `staging-${engineDbs.length}`),
         progressIntervalMs: 20,
+        maskKey: testMaskKey,
         ...overrides,
       });
     },

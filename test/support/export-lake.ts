@@ -17,6 +17,7 @@ import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
+import { testMaskKey } from './mask-key.js';
 
 export const LINK_SECRET = 'export-tests-secret-of-at-least-32-bytes!';
 
@@ -87,6 +88,7 @@ export async function createExportHarness(
   const engine = await DuckDbExportEngine.create(engineDb, lake.store, {
     stagingDir: join(lake.root, 'staging'),
     progressIntervalMs: 50,
+    maskKey: testMaskKey,
     ...options.engine,
   });
   const stored = new StoreJobStore(lake.store);

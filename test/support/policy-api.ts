@@ -21,6 +21,7 @@ import { createAthenaLake } from './athena-lake.js';
 import { createExportLake } from './export-lake.js';
 import { column } from './export-table.js';
 import { GraphQLTestClient } from './graphql-client.js';
+import { TEST_MASK_KEY, testMaskKey } from './mask-key.js';
 import { testConfig } from './test-config.js';
 
 /**
@@ -179,6 +180,8 @@ function policyTestConfig(
     CAREPLUS_DATASETS_DIR: files.datasetsDir,
     CAREPLUS_POLICY_FILE: files.policyFile,
     CAREPLUS_RATE_LIMIT_PER_MINUTE: '100000',
+    // Both APIs hash with one known key, so a test computes the masked values it expects (maskedHash).
+    CAREPLUS_MASK_KEY: TEST_MASK_KEY.toString('utf8'),
     ...env,
   });
 }
@@ -260,7 +263,13 @@ export async function startAthenaPolicyApi(): Promise<PolicyApi> {
     const logger = log.logger;
     const auth = await createApiAccess({ config, store: aws.store, logger });
     const footers = new ParquetFooterCache(aws.store);
-    const datasets = new DatasetService({ catalog: aws.catalog, store: aws.store, footers, logger });
+    const datasets = new DatasetService({
+      catalog: aws.catalog,
+      store: aws.store,
+      footers,
+      logger,
+      maskKey: testMaskKey,
+    });
     const pipeline = new PipelineService({ store: aws.store, catalog: aws.catalog, datasets, logger });
     const exports = aws.service(aws.athenaEngine());
     const server = createApiServer(

@@ -5,6 +5,7 @@ import {
   normalizeExportRequest,
 } from '../../src/domain/export-request.js';
 import { column, typesTable } from '../support/export-table.js';
+import { TEST_MASK_KEY } from '../support/mask-key.js';
 
 const table = typesTable();
 const NEUTRALISED_NAME =
@@ -158,12 +159,16 @@ describe('compileAthenaQuery', () => {
         rowFilter: [{ column: 'active', op: 'EQ', values: [true] }],
       },
     );
-    const q = compileAthenaQuery(request, table, { database: 'careplus', limit: null });
+    const q = compileAthenaQuery(request, table, { database: 'careplus', limit: null, maskKey: TEST_MASK_KEY });
+    const key = TEST_MASK_KEY.toString('hex');
     expect(q.sql).toBe(
-      'SELECT "src"."name" AS "name", lower(to_hex(sha256(to_utf8(CAST("src"."email" AS varchar))))) AS "email", ' +
+      `SELECT "src"."name" AS "name", lower(to_hex(hmac_sha256(to_utf8(CAST("src"."email" AS varchar)), from_hex('${key}')))) AS "email", ` +
         `'REDACTED' AS "priority" FROM "careplus"."events" AS "src" WHERE "src"."active" = ?`,
     );
     expect(q.parameters).toEqual(['true']);
+    expect(() => compileAthenaQuery(request, table, { database: 'careplus', limit: null })).toThrow(
+      'a hash mask needs the mask key, and none was given to this engine',
+    );
   });
 
   it('quotes hostile identifiers and orders by the stored value, not the neutralised one', () => {

@@ -2,6 +2,7 @@ import { DEFAULT_EXPORT_LIMITS, normalizeExportRequest } from '../../src/domain/
 import { pruneFiles, partitionValuesOf } from '../../src/domain/export-partitions.js';
 import { compileCsvCopy, compileExportQuery } from '../../src/domain/export-sql.js';
 import { typesTable } from '../support/export-table.js';
+import { TEST_MASK_KEY } from '../support/mask-key.js';
 
 const table = typesTable();
 const files = [
@@ -38,14 +39,35 @@ describe('compileExportQuery', () => {
 
   it('writes no neutralisation when it is off, and masks columns from the grant', () => {
     const request = normalizeExportRequest(
-      { dataset: 'events', columns: ['name', 'email'], csv: { neutralizeFormulas: false } },
+      { dataset: 'events', columns: ['name', 'email', 'priority'], csv: { neutralizeFormulas: false } },
       table,
       DEFAULT_EXPORT_LIMITS,
-      { allowedColumns: null, maskedColumns: [{ column: 'email', method: 'hash' }], rowFilter: [] },
+      {
+        allowedColumns: null,
+        maskedColumns: [
+          { column: 'email', method: 'hash' },
+          { column: 'priority', method: 'hash' },
+        ],
+        rowFilter: [{ column: 'active', op: 'EQ', values: [true] }],
+      },
     );
-    expect(compileExportQuery(request, table, files, { limit: null }).sql).toBe(
-      'SELECT src."name" AS "name", sha256(CAST(src."email" AS VARCHAR)) AS "email" ' +
-        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = true, hive_types = {'event_date': DATE}) AS src",
+    const q = compileExportQuery(request, table, files, { limit: null, maskKey: TEST_MASK_KEY });
+    // HMAC-SHA256 from the key's two pads, bound once as parameters for every hashed column.
+    const hmac = (ref: string): string =>
+      `sha256(unhex($2) || unhex(sha256(unhex($1) || encode(CAST(${ref} AS VARCHAR)))))`;
+    expect(q.sql).toBe(
+      `SELECT src."name" AS "name", ${hmac('src."email"')} AS "email", ${hmac('src."priority"')} AS "priority" ` +
+        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = true, hive_types = {'event_date': DATE}) AS src " +
+        'WHERE src."active" = CAST($3 AS BOOLEAN)',
+    );
+    const block = Buffer.alloc(64);
+    TEST_MASK_KEY.copy(block);
+    const pad = (byte: number): string => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
+    expect(q.params).toEqual([pad(0x36), pad(0x5c), 'true']);
+    expect(q.sql).not.toContain(TEST_MASK_KEY.toString('hex'));
+    // Without a key a hashed column cannot be compiled (never a plain, guessable SHA-256).
+    expect(() => compileExportQuery(request, table, files, { limit: null })).toThrow(
+      'a hash mask needs the mask key, and none was given to this engine',
     );
   });
 

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-athena';
 import type { AppConfig } from '../../config.js';
 import { compileAthenaQuery } from '../../domain/athena-sql.js';
+import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { ExportJobResult } from '../../domain/export-job.js';
 import { partitionValuesOf, pruneFiles } from '../../domain/export-partitions.js';
@@ -73,6 +74,8 @@ export interface AthenaExportEngineOptions {
   retryableFailureRetries?: number;
   /** How often progress is reported while a job runs, in ms. Default 250. */
   progressIntervalMs?: number;
+  /** The deployment's key for `hash` masks (mask-key.ts), resolved when a job masks a column by hash. */
+  maskKey?: MaskKeySource;
   logger?: Logger;
 }
 
@@ -202,9 +205,11 @@ export class AthenaExportEngine implements ExportEngine {
   ): Promise<string> {
     const limit = plan.effectiveLimit;
     // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
+    const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
     const compiled = compileAthenaQuery(plan.request, plan.table, {
       database: this.options.database,
       limit: limit === null ? null : limit + 1,
+      ...(maskKey !== undefined ? { maskKey } : {}),
     });
     // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
     const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
@@ -537,7 +542,7 @@ type StartedQueries = Map<string, QueryFiles>;
 export function createAthenaExportEngine(
   config: AppConfig,
   store: ObjectStore,
-  options: { logger?: Logger; client?: AthenaClient } = {},
+  options: { logger?: Logger; client?: AthenaClient; maskKey?: MaskKeySource } = {},
 ): AthenaExportEngine {
   if (config.storage !== 's3' || store.kind !== 's3') {
     throw new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_STORAGE=s3: Athena reads and writes Amazon S3');
@@ -559,6 +564,7 @@ export function createAthenaExportEngine(
     exportsBucket: config.s3.buckets.exports,
     partSizeBytes: config.exports.partBytes,
     gzipLevel: config.exports.gzipLevel,
+    ...(options.maskKey !== undefined ? { maskKey: options.maskKey } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
 }

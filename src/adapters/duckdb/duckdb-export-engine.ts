@@ -14,6 +14,7 @@ import {
 } from '../../domain/export-job.js';
 import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
+import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { Logger } from '../../ports/logger.js';
@@ -59,6 +60,8 @@ export interface DuckDbExportEngineOptions {
   stagingConcurrency?: number;
   /** How often progress is reported while a job runs, in ms. Default 250. */
   progressIntervalMs?: number;
+  /** The deployment's key for `hash` masks (mask-key.ts), resolved when a job masks a column by hash. */
+  maskKey?: MaskKeySource;
   logger?: Logger;
 }
 
@@ -130,9 +133,11 @@ export class DuckDbExportEngine implements ExportEngine {
       checkAborted(signal);
       const out = join(dir, 'out', 'result.csv');
       const limit = plan.effectiveLimit;
+      const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
       // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
       const query = compileExportQuery(plan.request, plan.table, inputs, {
         limit: limit === null ? null : limit + 1,
+        ...(maskKey !== undefined ? { maskKey } : {}),
         // Matching columns by name makes DuckDB read every footer before it starts; needed only when they differ.
         unionByName: plan.uniformSchema !== true,
         // Columns added after every planned file was written: typed NULLs, as Athena reads them from the catalog.
