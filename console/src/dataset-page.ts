@@ -1,7 +1,7 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsoleDatasetDocument, type ConsoleDatasetQuery } from '../../src/generated/graphql.js';
-import { mayExport } from './me.js';
+import { loadMe, mayExport } from './me.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
 import { badge, errorBox, exportFormHref, facts, link, loading, pageHeader, table } from './ui.js';
 
@@ -15,7 +15,12 @@ export async function renderDataset(main: HTMLElement, name: string, signal: Abo
   replace(main, pageHeader(name), loading('the dataset'));
   let dataset: Dataset;
   try {
-    dataset = (await gql(ConsoleDatasetDocument, { name, partitions: PARTITIONS_SHOWN }, signal)).dataset;
+    // The caller is known before the page decides whether to offer an export (a failed read offers none).
+    const [answer] = await Promise.all([
+      gql(ConsoleDatasetDocument, { name, partitions: PARTITIONS_SHOWN }, signal),
+      loadMe().catch(() => undefined),
+    ]);
+    dataset = answer.dataset;
   } catch (err) {
     if (signal.aborted) return;
     replace(main, pageHeader(name), errorBox(err, 'Could not load the dataset'));

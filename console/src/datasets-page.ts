@@ -1,7 +1,7 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsoleDatasetsDocument, type ConsoleDatasetsQuery } from '../../src/generated/graphql.js';
-import { mayExport } from './me.js';
+import { loadMe, mayExport } from './me.js';
 import { formatBytes, formatCount, formatTime } from './format.js';
 import { datasetHref, errorBox, exportFormHref, link, loading, pageHeader, table } from './ui.js';
 
@@ -41,8 +41,12 @@ export function renderDatasets(main: HTMLElement, initialSearch: string, signal:
     history.replaceState(null, '', term === '' ? '#/datasets' : `#/datasets?q=${encodeURIComponent(term)}`);
     results.setAttribute('aria-busy', 'true');
     replace(results, loading('datasets'));
-    gql(ConsoleDatasetsDocument, { search: term === '' ? null : term, first: 100 }, request.signal)
-      .then((data) => {
+    // The caller is known before the table decides whether to offer exports (a failed read offers none).
+    Promise.all([
+      gql(ConsoleDatasetsDocument, { search: term === '' ? null : term, first: 100 }, request.signal),
+      loadMe().catch(() => undefined),
+    ])
+      .then(([data]) => {
         results.setAttribute('aria-busy', 'false');
         replace(results, datasetTable(data.datasets.nodes, data.datasets.totalCount, term));
       })

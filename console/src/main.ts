@@ -6,21 +6,24 @@ import { renderExportForm } from './export-page.js';
 import { renderExports } from './exports-page.js';
 import { renderJob } from './job-page.js';
 import { renderLogin } from './login-page.js';
-import { forgetMe, loadMe, type Me } from './me.js';
+import { currentMe, forgetMe, loadMe, type Me } from './me.js';
 import { renderPipeline } from './pipeline-page.js';
 import { navigate, parseRoute, type Route } from './router.js';
 import { session } from './session.js';
 import { errorBox, pageHeader } from './ui.js';
 
+type Capability = keyof Me['capabilities'];
+
 /**
  * The console's shell: a header with navigation and the signed-in key, and one <main> the current route renders
  * into. A route change aborts the previous page's requests and polling, and moves focus to <main> so keyboard and
- * screen-reader users land on the new page.
+ * screen-reader users land on the new page. Each link: its target, label, the routes it is current on and the
+ * capability it needs (null: every role).
  */
-const NAV: [string, string, Route['page'][], (me: Me) => boolean][] = [
-  ['#/datasets', 'Datasets', ['datasets', 'dataset', 'export'], () => true],
-  ['#/exports', 'My exports', ['exports', 'job'], (me) => me.capabilities.canExport],
-  ['#/pipeline', 'Pipeline', ['pipeline'], (me) => me.capabilities.canSeePipeline],
+const NAV: [string, string, Route['page'][], Capability | null][] = [
+  ['#/datasets', 'Datasets', ['datasets', 'dataset', 'export'], null],
+  ['#/exports', 'My exports', ['exports', 'job'], 'canExport'],
+  ['#/pipeline', 'Pipeline', ['pipeline'], 'canSeePipeline'],
 ];
 
 const main = document.getElementById('main') as HTMLElement;
@@ -36,19 +39,18 @@ setUnauthenticatedHandler((message) => {
 
 function renderChrome(route: Route, me: Me | undefined): void {
   const signedIn = session.key() !== null;
-  const allowed = (may: (me: Me) => boolean): boolean => me === undefined || may(me);
+  // Until the caller is known, only the links every role may follow.
+  const allowed = (needs: Capability | null): boolean => needs === null || me?.capabilities[needs] === true;
   replace(
     nav,
     signedIn
       ? h(
           'ul',
           {},
-          NAV.filter(([, , , may]) => allowed(may)).map(([href, label, pages]) =>
+          NAV.filter(([, , , needs]) => allowed(needs)).map(([href, label, pages]) =>
             h('li', {}, h('a', { href, 'aria-current': pages.includes(route.page) ? 'page' : undefined }, label)),
           ),
-          allowed((m) => m.capabilities.canUseGraphiql)
-            ? h('li', {}, h('a', { href: '/console/graphiql' }, 'GraphQL'))
-            : null,
+          allowed('canUseGraphiql') ? h('li', {}, h('a', { href: '/console/graphiql' }, 'GraphQL')) : null,
         )
       : null,
   );
@@ -90,7 +92,7 @@ function render(): void {
     history.replaceState(null, '', '#/login');
     route = { page: 'login', reason: null };
   }
-  renderChrome(route, undefined);
+  renderChrome(route, currentMe());
   const signal = controller.signal;
   if (route.page !== 'login') {
     loadMe()

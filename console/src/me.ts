@@ -6,39 +6,47 @@ export type Me = ConsoleMeQuery['me'];
 
 /**
  * Who the signed-in key belongs to, read once per key: its role and capabilities decide which links the console
- * offers (the API enforces them regardless).
+ * offers (the API enforces them regardless). Until it is known, the console offers only what every role may use.
  */
-let cached: { key: string; me: Promise<Me> } | undefined;
-let resolved: Me | undefined;
+interface MeEntry {
+  key: string;
+  me: Promise<Me>;
+  /** Set once `me` resolves. */
+  known?: Me;
+}
+let cached: MeEntry | undefined;
 
 export function loadMe(): Promise<Me> {
   const key = session.key() ?? '';
   if (cached?.key !== key) {
-    resolved = undefined;
-    const me = gql(ConsoleMeDocument, {}).then((data) => {
-      resolved = data.me;
-      return data.me;
-    });
-    // A failed read is not kept: the next page tries again.
-    me.catch(() => {
-      if (cached?.me === me) cached = undefined;
-    });
-    cached = { key, me };
+    const entry: MeEntry = {
+      key,
+      me: gql(ConsoleMeDocument, {}).then((data) => data.me),
+    };
+    entry.me.then(
+      (me) => {
+        entry.known = me;
+      },
+      // A failed read is not kept: the next page tries again.
+      () => {
+        if (cached === entry) cached = undefined;
+      },
+    );
+    cached = entry;
   }
   return cached.me;
 }
 
-/** The caller once known; undefined before the first answer. */
+/** The caller of the signed-in key once known; undefined before the first answer. */
 export function currentMe(): Me | undefined {
-  return resolved;
+  return cached?.key === (session.key() ?? '') ? cached.known : undefined;
 }
 
 export function forgetMe(): void {
   cached = undefined;
-  resolved = undefined;
 }
 
-/** Whether the role may export; true while unknown (the API refuses anyway). */
+/** Whether the role may export; false while unknown (pages wait for `loadMe` before they ask). */
 export function mayExport(): boolean {
-  return resolved?.capabilities.canExport ?? true;
+  return currentMe()?.capabilities.canExport ?? false;
 }

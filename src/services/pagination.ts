@@ -28,11 +28,14 @@ export interface PageLimits {
 
 export const DEFAULT_PAGE_LIMITS: PageLimits = { defaultSize: 20, maxSize: 100 };
 
-/** The page size for `first`; a value outside 0..max is a BAD_USER_INPUT naming `first`. */
+/**
+ * The page size for `first`; a value outside 1..max is a BAD_USER_INPUT naming `first`. An empty page of
+ * `first: 0` would have no cursor to page on from while `hasNextPage` is true; `totalCount` alone needs `first: 1`.
+ */
 export function pageSize(first: number | null | undefined, limits: PageLimits = DEFAULT_PAGE_LIMITS): number {
   if (first === null || first === undefined) return limits.defaultSize;
-  if (!Number.isInteger(first) || first < 0 || first > limits.maxSize) {
-    throw new BadInputError(`first must be between 0 and ${limits.maxSize}; got ${first}`);
+  if (!Number.isInteger(first) || first < 1 || first > limits.maxSize) {
+    throw new BadInputError(`first must be between 1 and ${limits.maxSize}; got ${first}`);
   }
   return first;
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { ingestRawBucket } from '../../src/commands/start.js';
@@ -153,6 +153,21 @@ if (!existsSync(CHROMIUM)) {
       });
     }, 60_000);
 
+    it('serves no source maps: the maps answer 404, the script names none and the console still loads', async () => {
+      await step('no-source-maps', async () => {
+        for (const map of ['console.js.map', 'console.css.map', 'graphiql.js.map']) {
+          expect((await fetch(`${api.url}/console/assets/${map}`)).status).toBe(404);
+        }
+        for (const asset of ['console.js', 'console.css', 'graphiql.js']) {
+          const answer = await fetch(`${api.url}/console/assets/${asset}`);
+          expect(answer.status).toBe(200);
+          expect(await answer.text()).not.toContain('sourceMappingURL');
+        }
+        await page.goto(`${api.url}/console/`);
+        await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+      });
+    }, 60_000);
+
     it('finds the sample dataset by search and shows its columns, PII flags, stats and partitions', async () => {
       await step('dataset', async () => {
         await page.getByLabel('Search datasets').fill('no such dataset anywhere');
@@ -276,6 +291,61 @@ if (!existsSync(CHROMIUM)) {
         await page.goto(`${api.url}/console/graphiql`);
         await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
         await expect(page.locator('.graphiql-container').count()).resolves.toBe(0);
+      });
+    }, 60_000);
+
+    it('offers only the pages the role can use, also before the API has said who the caller is', async () => {
+      await step('nav-by-role', async () => {
+        const mainLinks = (): Promise<string[]> =>
+          page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
+        const isMe = (request: Request): boolean => request.postData()?.includes('query ConsoleMe') === true;
+        const isDatasets = (request: Request): boolean =>
+          request.postData()?.includes('query ConsoleDatasets') === true;
+        // The API's answer to `me` is held back until the caller's links are checked.
+        let release = (): void => undefined;
+        try {
+          for (const [key, role, links] of [
+            [viewerKey, 'viewer', ['Datasets']],
+            [analystKey, 'analyst', ['Datasets', 'My exports', 'Pipeline', 'GraphQL']],
+          ] as const) {
+            await page.goto(`${api.url}/console/#/login`);
+            await page.getByLabel('API key').fill(key);
+            await page.getByRole('button', { name: 'Sign in' }).click();
+            await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+            const held = new Promise<void>((resolve) => {
+              release = resolve;
+            });
+            await page.route('**/graphql', async (route) => {
+              if (isMe(route.request())) await held;
+              await route.continue();
+            });
+            const datasetsAnswered = page.waitForResponse((response) => isDatasets(response.request()));
+            await page.reload();
+            await datasetsAnswered;
+            await page.locator('#signed-in-as').getByText('Key').waitFor();
+            await expect(mainLinks()).resolves.toEqual(['Datasets']);
+            await expect(page.getByRole('link', { name: /^Export / }).count()).resolves.toBe(0);
+            release();
+            await page.locator('#signed-in-as').getByText(role).waitFor();
+            await page.locator('tr[data-dataset="support_events"]').waitFor();
+            await expect(mainLinks()).resolves.toEqual(links);
+            await expect(page.getByRole('link', { name: 'Export support_events' }).count()).resolves.toBe(
+              role === 'analyst' ? 1 : 0,
+            );
+            await page.unroute('**/graphql');
+          }
+          // A `me` that fails leaves only the links every role may follow.
+          await page.route('**/graphql', (route) => (isMe(route.request()) ? route.abort() : route.continue()));
+          await page.reload();
+          await page.locator('tr[data-dataset="support_events"]').waitFor();
+          await expect(page.locator('#signed-in-as').textContent()).resolves.toMatch(/^Key /);
+          await expect(mainLinks()).resolves.toEqual(['Datasets']);
+          await expect(page.getByRole('link', { name: 'Export support_events' }).count()).resolves.toBe(0);
+        } finally {
+          // A handler still holding `me` (after a failed check) must not fail the run.
+          await page.unrouteAll({ behavior: 'ignoreErrors' });
+          release();
+        }
       });
     }, 60_000);
   });

@@ -329,7 +329,7 @@ describe('GraphQL datasets over HTTP', () => {
     const { data, errors } = await api.client.request(ListDatasetNamesDocument, { first: 101 });
     expect(data).toBeNull();
     expect(errors).toHaveLength(1);
-    expect(errors![0]!.message).toBe('first must be between 0 and 100; got 101');
+    expect(errors![0]!.message).toBe('first must be between 1 and 100; got 101');
     expect(errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT' });
   });
 

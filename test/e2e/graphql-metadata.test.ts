@@ -344,7 +344,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
     ]);
     const overCap = await api.client.request(ListPartitionsDocument, { name: 'support_events', first: 101 });
     expect(overCap.errors![0]).toMatchObject({
-      message: 'first must be between 0 and 100; got 101',
+      message: 'first must be between 1 and 100; got 101',
       extensions: { code: 'BAD_USER_INPUT' },
     });
   });

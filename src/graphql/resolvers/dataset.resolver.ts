@@ -36,7 +36,7 @@ export class DatasetResolver {
   async datasets(
     @Ctx() ctx: ApiContext,
     @Info() info: GraphQLResolveInfo,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 1 to 100.' })
     first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor after which the page starts.' })
     after: string | null,
@@ -122,7 +122,7 @@ export class DatasetResolver {
   async partitions(
     @Root() dataset: Dataset,
     @Ctx() ctx: ApiContext,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 1 to 100.' })
     first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => [PartitionFilterInput], { nullable: true }) filter: PartitionFilterInput[] | null,

@@ -58,7 +58,7 @@ export class ExportResolver {
   })
   async exports(
     @Ctx() ctx: ApiContext,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 1 to 100.' })
     first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'Cursor after which the page starts.' })
     after: string | null,

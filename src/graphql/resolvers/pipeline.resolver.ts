@@ -44,7 +44,7 @@ export class PipelineResolver {
     @Arg('status', () => RunStatusEnum, { nullable: true }) status: RunStatusEnum | null,
     @Arg('since', () => DateTimeScalar, { nullable: true, description: 'Only runs started at or after this.' })
     since: Date | null,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 0 to 100.' })
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'Page size, 1 to 100.' })
     first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
   ): Promise<PipelineRunConnection> {
