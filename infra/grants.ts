@@ -251,14 +251,18 @@ export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string
 
 /**
  * Mask values by hash (previews and exports): read the deployment's mask key, one processed object named exactly,
- * or create it on first use (the application writes it only with If-None-Match, never replacing it).
+ * or create it on first use. Only a create is allowed (a PUT with `If-None-Match`, S3's `s3:if-none-match` condition
+ * key, as the application writes it): a role can never replace the key, which would change every hashed value.
  */
 export function grantUseMaskKey(role: IRole, processed: IBucket, key: string): void {
+  const resources = [processed.arnForObjects(key)];
+  role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadMaskKey', actions: ['s3:GetObject'], resources }));
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      sid: 'UseMaskKey',
-      actions: ['s3:GetObject', 's3:PutObject'],
-      resources: [processed.arnForObjects(key)],
+      sid: 'CreateMaskKey',
+      actions: ['s3:PutObject'],
+      resources,
+      conditions: { Null: { 's3:if-none-match': 'false' } },
     }),
   );
   allowHeadNotFound(role, processed, 'ListProcessedBucket');

@@ -279,6 +279,7 @@ function createExportService(
       links: parts.links,
       footers: parts.footers,
       logger: parts.logger,
+      maskKey: maskKeySource(rt),
       ...(parts.snapshots !== undefined ? { snapshots: parts.snapshots } : {}),
       ...(parts.dispatcher !== undefined ? { dispatcher: parts.dispatcher } : {}),
     },
@@ -573,9 +574,7 @@ function maskKeySource(rt: Runtime): MaskKeySource {
   let source = maskKeys.get(rt);
   if (source === undefined) {
     const configured = rt.config.auth.maskKey;
-    source = memoizeMaskKey(() =>
-      configured !== undefined ? Promise.resolve(Buffer.from(configured, 'utf8')) : ensureMaskKey(rt.store),
-    );
+    source = memoizeMaskKey(() => (configured !== undefined ? Promise.resolve(configured) : ensureMaskKey(rt.store)));
     maskKeys.set(rt, source);
   }
   return source;

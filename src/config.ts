@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from './domain/errors.js';
+import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES } from './domain/mask-key.js';
 
 /**
  * Typed configuration. `loadConfig` is the only place that reads the environment; everything below
@@ -71,10 +72,11 @@ export interface AppConfig {
     /** Policy file (YAML or JSON): roles → datasets → columns, masks, row filters. */
     policyFile: string;
     /**
-     * Key of `hash` masks (HMAC-SHA256), 32 to 64 bytes of text. Unset: the composition root creates one in the lake
-     * on first use, so every process of the deployment hashes alike.
+     * Key of `hash` masks (HMAC-SHA256), 32 to 64 bytes: the UTF-8 bytes of CAREPLUS_MASK_KEY, or with `hex:` the
+     * bytes it spells (as the lake's own key is stored). Unset: the composition root creates one in the lake on
+     * first use, so every process of the deployment hashes alike.
      */
-    maskKey: string | undefined;
+    maskKey: Uint8Array | undefined;
     jwt: { jwksUrl: string; issuer: string; audience: string; roleClaim: string; clockSkewSeconds: number } | undefined;
   };
   limits: {
@@ -201,10 +203,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
   if (signingSecret !== undefined && Buffer.byteLength(signingSecret) < 32) {
     throw new ConfigError('CAREPLUS_SIGNING_SECRET is too short: expected at least 32 bytes');
   }
-  const maskKey = r.optional('CAREPLUS_MASK_KEY');
-  if (maskKey !== undefined && (Buffer.byteLength(maskKey) < 32 || Buffer.byteLength(maskKey) > 64)) {
-    throw new ConfigError('CAREPLUS_MASK_KEY must be 32 to 64 bytes long');
-  }
+  const maskKey = maskKeyOf(r.optional('CAREPLUS_MASK_KEY'));
   const dispatch = r.oneOf('CAREPLUS_EXPORT_DISPATCH', ['in-process', 'sqs'] as const, 'in-process');
   const jwksUrl = r.url('CAREPLUS_JWT_JWKS_URL');
   const jwtWhy = 'when CAREPLUS_JWT_JWKS_URL is set';
@@ -299,4 +298,18 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       apiKey: r.optional('CAREPLUS_API_KEY'),
     },
   };
+}
+
+/** CAREPLUS_MASK_KEY as bytes: `hex:` and 64 to 128 hex digits, or text of 32 to 64 bytes taken as UTF-8. */
+function maskKeyOf(text: string | undefined): Uint8Array | undefined {
+  if (text === undefined) return undefined;
+  const hex = /^hex:((?:[0-9a-fA-F]{2})+)$/.exec(text);
+  const key =
+    hex !== null ? Buffer.from(hex[1]!, 'hex') : text.startsWith('hex:') ? undefined : Buffer.from(text, 'utf8');
+  if (key === undefined || key.length < MASK_KEY_MIN_BYTES || key.length > MASK_KEY_MAX_BYTES) {
+    throw new ConfigError(
+      `CAREPLUS_MASK_KEY must be ${MASK_KEY_MIN_BYTES} to ${MASK_KEY_MAX_BYTES} bytes: text, or hex: followed by ${2 * MASK_KEY_MIN_BYTES} to ${2 * MASK_KEY_MAX_BYTES} hex digits`,
+    );
+  }
+  return key;
 }

@@ -41,11 +41,18 @@ export function exportDataVersion(
 }
 
 /**
- * Identifies the work and its result: the normalised request and the data version. The caller's grant is in the
- * normalised request wherever it shapes the result (the columns it may name, each column's mask, the row filter with
- * the caller's attributes), so two requests with one fingerprint produce the same bytes and the second may re-use
- * the first one's job; a policy change that leaves a request as it was leaves its job re-usable.
+ * Identifies the work and its result: the normalised request, the data version and, when a column is masked by
+ * hash, the mask key's id (mask-key.ts maskKeyId). The caller's grant is in the normalised request wherever it
+ * shapes the result (the columns it may name, each column's mask, the row filter with the caller's attributes), so
+ * two requests with one fingerprint produce the same bytes and the second may re-use the first one's job; a policy
+ * change that leaves a request as it was leaves its job re-usable, a new mask key does not. Version 3: jobs of
+ * earlier versions (whose hashes were unkeyed) are never re-used.
  */
-export function exportFingerprint(request: NormalizedExportRequest, dataVersion: string): string {
-  return sha256(canonicalJson({ v: 2, request: { ...request, idempotencyKey: null }, dataVersion }));
+export function exportFingerprint(
+  request: NormalizedExportRequest,
+  dataVersion: string,
+  maskKeyId: string | null,
+): string {
+  const keyed = request.columns.some((c) => c.mask === 'hash') ? maskKeyId : null;
+  return sha256(canonicalJson({ v: 3, request: { ...request, idempotencyKey: null }, dataVersion, maskKeyId: keyed }));
 }

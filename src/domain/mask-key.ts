@@ -4,14 +4,17 @@
  * hashed and compared without the key, as it could with a plain SHA-256.
  */
 
+import { createHmac } from 'node:crypto';
+
 /** The shortest key accepted, in bytes (HMAC-SHA256's output size). */
 export const MASK_KEY_MIN_BYTES = 32;
 
 /** Resolves the key when a query needs it (it is read from, or created in, the lake on first use). */
 export type MaskKeySource = () => Promise<Uint8Array>;
 
-/** SHA-256's block size: HMAC pads the key to it. */
-const BLOCK_BYTES = 64;
+/** The longest key accepted: SHA-256's block size, to which HMAC pads the key (a longer one it would hash first). */
+export const MASK_KEY_MAX_BYTES = 64;
+const BLOCK_BYTES = MASK_KEY_MAX_BYTES;
 
 /**
  * HMAC's two padded keys (RFC 2104), hex: HMAC(k, m) = H(outer ‖ H(inner ‖ m)). An engine without an HMAC function
@@ -59,4 +62,13 @@ export async function maskKeyFor(
   if (!columns.some((c) => c.mask === 'hash')) return undefined;
   if (source === undefined) throw missingMaskKey();
   return source();
+}
+
+/**
+ * A short public name of a key (HMAC of a fixed text under it, 16 hex): what an export's fingerprint records, so a
+ * finished job hashed under another key (or before hashes were keyed) is never re-used for a request under this
+ * one. It reveals nothing of the key.
+ */
+export function maskKeyId(key: Uint8Array): string {
+  return createHmac('sha256', key).update('careplus mask-key id', 'utf8').digest('hex').slice(0, 16);
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
 import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
+import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import {
   type ExportCaller,
@@ -67,6 +68,11 @@ export interface ExportServiceDeps {
    * in an export worker that calls `runJob`, and this process only records, reads and cancels them.
    */
   dispatcher?: JobDispatcher;
+  /**
+   * The deployment's key of `hash` masks (mask-key.ts), the one the engine hashes with: its id is part of a job's
+   * fingerprint, so a job is re-used only under the key it was hashed with. Needed for requests that hash a column.
+   */
+  maskKey?: MaskKeySource;
 }
 
 /**
@@ -232,6 +238,7 @@ export class ExportService {
     }
     const plan = await this.planner.plan(table, request, this.limits.maxRows);
     this.checkLimits(plan);
+    const maskKey = await maskKeyFor(request.columns, this.deps.maskKey);
     const now = this.now().toISOString();
     const candidate: ExportJobRecord = {
       recordVersion: 1,
@@ -241,7 +248,7 @@ export class ExportService {
       dataset: table.name,
       request,
       requestHash,
-      fingerprint: exportFingerprint(request, plan.dataVersion),
+      fingerprint: exportFingerprint(request, plan.dataVersion, maskKey === undefined ? null : maskKeyId(maskKey)),
       dataVersion: plan.dataVersion,
       requestedBy: caller.id,
       idempotencyKey: key,

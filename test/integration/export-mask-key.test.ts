@@ -78,14 +78,15 @@ describe('hash masks', () => {
     expect(rows.flat()).not.toContain(plain('100000007'));
   });
 
-  it('fail the job, writing nothing, when the engine was given no key', async () => {
+  it('fail the job, writing nothing, when the engine was given no key; refuse the request when the service has none', async () => {
+    const masked = {
+      allowedColumns: null,
+      maskedColumns: [{ column: 'email', method: 'hash' as const }],
+      rowFilter: [],
+    };
     const keyless = await createExportHarness(lake, { engine: { maskKey: undefined } });
     try {
-      const job = await keyless.service.requestExport(
-        caller,
-        { dataset: 'events', columns: ['id', 'email'] },
-        { allowedColumns: null, maskedColumns: [{ column: 'email', method: 'hash' }], rowFilter: [] },
-      );
+      const job = await keyless.service.requestExport(caller, { dataset: 'events', columns: ['id', 'email'] }, masked);
       const done = await finished(keyless.service, caller, job.id);
       expect(done.status).toBe('FAILED');
       expect(done.result).toBeNull();
@@ -94,6 +95,44 @@ describe('hash masks', () => {
       expect((await finished(keyless.service, caller, open.id)).status).toBe('SUCCEEDED');
     } finally {
       await keyless.close();
+    }
+    const none = await createExportHarness(lake, { maskKey: undefined });
+    try {
+      await expect(
+        none.service.requestExport(caller, { dataset: 'events', columns: ['id', 'email'], limit: 3 }, masked),
+      ).rejects.toThrow('a hash mask needs the mask key, and none was given to this engine');
+    } finally {
+      await none.close();
+    }
+  });
+
+  it('never re-use a finished job hashed under another key', async () => {
+    const request = { dataset: 'events', columns: ['id', 'email'], orderBy: [{ column: 'id' as const }] };
+    const masked = {
+      allowedColumns: null,
+      maskedColumns: [{ column: 'email', method: 'hash' as const }],
+      rowFilter: [],
+    };
+    const first = await harness.service.requestExport(caller, request, masked);
+    expect((await finished(harness.service, caller, first.id)).status).toBe('SUCCEEDED');
+    // The same request under the same key: the same job.
+    expect((await harness.service.requestExport(caller, request, masked)).id).toBe(first.id);
+
+    const other = Buffer.alloc(32, 7);
+    const rekeyed = await createExportHarness(lake, { maskKey: () => Promise.resolve(other) });
+    try {
+      const second = await rekeyed.service.requestExport(caller, request, masked);
+      expect(second.id).not.toBe(first.id);
+      const done = await finished(rekeyed.service, caller, second.id);
+      const stored = (await rekeyed.jobs.get(done.id))!.result!.files;
+      const rows = parseCsv(await resultText(lake, stored[0]!.key));
+      expect(rows[1]).toEqual(['1', maskedHash(NAMES[0]!, other)]);
+      // Columns shown as they are do not depend on the key: that job is re-used.
+      const open = await harness.service.requestExport(caller, { dataset: 'events', columns: ['id'] });
+      expect((await finished(harness.service, caller, open.id)).status).toBe('SUCCEEDED');
+      expect((await rekeyed.service.requestExport(caller, { dataset: 'events', columns: ['id'] })).id).toBe(open.id);
+    } finally {
+      await rekeyed.close();
     }
   });
 });

@@ -230,6 +230,22 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
+  it('let the API and the export worker only create the mask key, never replace it', () => {
+    for (const path of ['Api/Handler/Role', 'ExportWorker/Handler/Role']) {
+      const puts = statementsOf(path).filter(
+        (st) => st.actions.includes('s3:PutObject') && st.resources.some((r) => r.endsWith('/_system/mask-key')),
+      );
+      expect(puts).toEqual([
+        expect.objectContaining({
+          sid: 'CreateMaskKey',
+          actions: ['s3:PutObject'],
+          condition: { Null: { 's3:if-none-match': 'false' } },
+        }),
+      ]);
+      expect(puts[0]!.resources).toHaveLength(1);
+    }
+  });
+
   it('let only the export worker run queries, in the one workgroup, and write export results', () => {
     const workgroup = 'arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/careplus';
     for (const role of ['Etl/Handler/Role', 'Api/Handler/Role', 'Lake/NotificationsHandlerRole']) {

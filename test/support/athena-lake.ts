@@ -145,6 +145,7 @@ export async function createAthenaLake(options: Partial<AthenaStandInOptions> = 
           links: new HmacDownloadLinks({ secret: LINK_SECRET, baseUrl: 'http://api.test' }),
           footers: new ParquetFooterCache(store),
           logger: new JsonLogger('silent'),
+          maskKey: testMaskKey,
         },
         { progressPersistMs: 100, ...serviceOptions },
       );

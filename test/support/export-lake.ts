@@ -18,6 +18,7 @@ import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { testMaskKey } from './mask-key.js';
+import type { MaskKeySource } from '../../src/domain/mask-key.js';
 
 export const LINK_SECRET = 'export-tests-secret-of-at-least-32-bytes!';
 
@@ -78,8 +79,11 @@ export async function createExportHarness(
     memoryLimit?: string;
     /** Wraps the harness's job store (a decorator that fails or delays some calls). */
     jobs?: (inner: StoreJobStore) => JobStore;
+    /** The key of `hash` masks for the engine and the service alike (testMaskKey unless given, even as undefined). */
+    maskKey?: MaskKeySource | undefined;
   } = {},
 ): Promise<ExportHarness> {
+  const maskKey = 'maskKey' in options ? options.maskKey : testMaskKey;
   const engineDb = await DuckDbDatabase.create({
     memoryLimit: options.memoryLimit ?? '1GB',
     threads: 2,
@@ -88,7 +92,7 @@ export async function createExportHarness(
   const engine = await DuckDbExportEngine.create(engineDb, lake.store, {
     stagingDir: join(lake.root, 'staging'),
     progressIntervalMs: 50,
-    maskKey: testMaskKey,
+    ...(maskKey !== undefined ? { maskKey } : {}),
     ...options.engine,
   });
   const stored = new StoreJobStore(lake.store);
@@ -107,6 +111,7 @@ export async function createExportHarness(
       links,
       footers: new ParquetFooterCache(lake.store),
       logger: new JsonLogger('silent'),
+      ...(maskKey !== undefined ? { maskKey } : {}),
     },
     { progressPersistMs: 100, ...(options.now ? { now: options.now } : {}), ...options.service },
   );

@@ -20,6 +20,26 @@ describe('loadConfig', () => {
     expect(loadConfig({ CAREPLUS_INTROSPECTION: 'false' }, '/srv/app').limits.introspection).toBe(false);
   });
 
+  it('reads the mask key as text or, after hex:, as the bytes it spells; 32 to 64 bytes', () => {
+    const key = (value: string): Uint8Array | undefined => loadConfig({ CAREPLUS_MASK_KEY: value }).auth.maskKey;
+    expect(loadConfig({}).auth.maskKey).toBeUndefined();
+    expect(key('k'.repeat(32))).toEqual(Buffer.from('k'.repeat(32), 'utf8'));
+    expect(key('é'.repeat(32))).toHaveLength(64);
+    expect(key(`hex:${'ab'.repeat(32)}`)).toEqual(Buffer.alloc(32, 0xab));
+    expect(key(`hex:${'AB'.repeat(64)}`)).toHaveLength(64);
+    const refused = 'CAREPLUS_MASK_KEY must be 32 to 64 bytes: text, or hex: followed by 64 to 128 hex digits';
+    for (const bad of [
+      'k'.repeat(31),
+      'k'.repeat(65),
+      `hex:${'ab'.repeat(31)}`,
+      `hex:${'ab'.repeat(65)}`,
+      'hex:xyz',
+      `hex:${'a'.repeat(65)}`,
+    ]) {
+      expect(() => key(bad)).toThrow(new ConfigError(refused));
+    }
+  });
+
   it('names the variable and the value when a port is not a number', () => {
     expect(() => loadConfig({ CAREPLUS_PORT: 'eighty' })).toThrow(
       new ConfigError('CAREPLUS_PORT="eighty" is not valid: expected a whole number'),

@@ -248,22 +248,28 @@ describe('export fingerprints', () => {
       ],
     });
     expect(exportRequestHash(a)).toBe(exportRequestHash(b));
-    expect(exportFingerprint(a, 'v1')).toBe(exportFingerprint(b, 'v1'));
+    expect(exportFingerprint(a, 'v1', null)).toBe(exportFingerprint(b, 'v1', null));
   });
 
   it('changes with the data version, the request and a grant that shapes the result, not with one that does not', () => {
     const r = normalize({ columns: ['id', 'email'] });
-    const base = exportFingerprint(r, 'v1');
-    expect(exportFingerprint(r, 'v2')).not.toBe(base);
-    expect(exportFingerprint(normalize({ columns: ['id', 'email'], limit: 5 }), 'v1')).not.toBe(base);
-    const under = (g: EffectiveGrant): string => exportFingerprint(normalize({ columns: ['id', 'email'] }, g), 'v1');
+    const base = exportFingerprint(r, 'v1', null);
+    expect(exportFingerprint(r, 'v2', null)).not.toBe(base);
+    expect(exportFingerprint(normalize({ columns: ['id', 'email'], limit: 5 }), 'v1', null)).not.toBe(base);
+    // The mask key counts only where a column is hashed.
+    expect(exportFingerprint(r, 'v1', 'key-a')).toBe(base);
+    const under = (g: EffectiveGrant, keyId: string | null = 'key-a'): string =>
+      exportFingerprint(normalize({ columns: ['id', 'email'] }, g), 'v1', keyId);
     expect(under(grant({}))).toBe(base);
     // A column denied or masked elsewhere: the same request, the same result.
     expect(
       under(grant({ allowedColumns: ['id', 'email', 'name'], maskedColumns: [{ column: 'name', method: 'hash' }] })),
     ).toBe(base);
     // A mask or a row filter on what the request reads: another result.
-    expect(under(grant({ maskedColumns: [{ column: 'email', method: 'hash' }] }))).not.toBe(base);
+    const hashed = grant({ maskedColumns: [{ column: 'email', method: 'hash' }] });
+    expect(under(hashed)).not.toBe(base);
+    // Hashed under another key: another result.
+    expect(under(hashed, 'key-b')).not.toBe(under(hashed));
     expect(under(grant({ rowFilter: [{ column: 'priority', op: 'EQ', values: [1] }] }))).not.toBe(base);
     expect(base).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -128,12 +128,13 @@ export class DuckDbExportEngine implements ExportEngine {
     const phases = new PhaseClock();
     try {
       checkAborted(signal);
+      // Before staging: a key that cannot be had fails the job before any input is downloaded.
+      const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
       inputs = await this.stageInputs(plan, join(dir, 'input'), signal);
       phases.mark('stageMs');
       checkAborted(signal);
       const out = join(dir, 'out', 'result.csv');
       const limit = plan.effectiveLimit;
-      const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
       // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
       const query = compileExportQuery(plan.request, plan.table, inputs, {
         limit: limit === null ? null : limit + 1,
