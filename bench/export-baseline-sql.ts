@@ -17,15 +17,9 @@ export interface ExportBaselineSpec {
 /** The `hash` mask key of our server in the export benchmarks (CAREPLUS_MASK_KEY), so the baseline hashes alike. */
 export const BENCH_MASK_KEY = 'careplus-benchmark-mask-key-0001';
 
-/**
- * HMAC-SHA256 of a column's text under BENCH_MASK_KEY, as a DuckDB user writes it by hand (DuckDB has SHA-256 but
- * no HMAC): RFC 2104's two hashes over the key's inner and outer pads.
- */
-function hmacSql(ref: string): string {
-  const block = Buffer.alloc(64);
-  block.write(BENCH_MASK_KEY, 'utf8');
-  const pad = (byte: number): string => sqlString(Buffer.from(block.map((b) => b ^ byte)).toString('hex'));
-  return `sha256(unhex(${pad(0x5c)}) || unhex(sha256(unhex(${pad(0x36)}) || encode(CAST(${ref} AS VARCHAR)))))`;
+/** A PII column's text hashed under BENCH_MASK_KEY as the analyst sees it: SHA-256 of the key's bytes, then the text. */
+function keyedSha256Sql(ref: string): string {
+  return `sha256(unhex(${sqlString(Buffer.from(BENCH_MASK_KEY, 'utf8').toString('hex'))}) || encode(CAST(${ref} AS VARCHAR)))`;
 }
 
 /** Code points a spreadsheet reads as the start of a formula (OWASP): = + - @ tab CR. */
@@ -37,8 +31,8 @@ const FORMULA_CODE_POINTS = [61, 43, 45, 64, 9, 13];
  * partitioned; DuckDB prunes the partitions itself). Written here rather than taken from the product, so the
  * benchmark's comparison of the two outputs checks the product. What the same file takes, and no more:
  * - columns in our default order (the dataset's, then the partition key) or as the case lists them;
- * - PII columns as HMAC-SHA256 of their text under our server's mask key, as the `analyst` role of policy.yaml sees
- *   them (`pii: hash`);
+ * - PII columns as SHA-256 of our server's mask key and their text, as the `analyst` role of policy.yaml sees them
+ *   (`pii: hash`);
  * - text cells that a spreadsheet would run as a formula prefixed with `'` (our default `neutralizeFormulas`), in
  *   the cheapest form we know (ORs of `ascii()` comparisons; an IN list of constants becomes a join in DuckDB);
  * - timestamps and dates in the export format (ISO 8601, UTC, microseconds), the only CSV options not DuckDB's
@@ -58,7 +52,7 @@ export function baselineExportSql(
       const column = byName.get(name);
       const ref = sqlIdent(name);
       if (column === undefined) return ref; // the partition key: a DATE from the Hive path
-      if (column.pii) return `${hmacSql(ref)} AS ${ref}`;
+      if (column.pii) return `${keyedSha256Sql(ref)} AS ${ref}`;
       if (column.type.kind !== 'string') return ref;
       const first = `ascii(${ref})`;
       const formula = `${first} <= 64 AND (${FORMULA_CODE_POINTS.map((p) => `${first} = ${p}`).join(' OR ')})`;

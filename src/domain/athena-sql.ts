@@ -8,7 +8,7 @@ import type {
   NormalizedPartitionFilter,
 } from './export-request.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
-import { hmacPads, missingMaskKey } from './mask-key.js';
+import { maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /**
@@ -78,7 +78,7 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  * - partition pruning is Athena's own, from the predicates on the partition keys (the partition filter and any
  *   `where`/row-filter predicate on a key); Athena reads the partitions registered in Glue;
  * - formula neutralisation on text columns only, by the same rule as the DuckDB query; masks: `hash` is the
- *   HMAC-SHA256 hex of the value's text under the deployment's mask key and `redact` the fixed text (Athena takes
+ *   SHA-256 hex of the deployment's mask key followed by the value's text and `redact` the fixed text (Athena takes
  *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
  *   history may read the key, as they may read the data it masks);
  * - doubles compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
@@ -125,13 +125,11 @@ function ref(column: string): string {
 
 function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | undefined): string {
   const r = ref(c.name);
-  // The same digest as the DuckDB query's: lower-case hex of HMAC-SHA256 over the UTF-8 text. The texts agree for
-  // text, integers, decimals, dates and booleans; doubles and timestamps render differently in the two engines.
+  // The same digest as the DuckDB query's: lower-case hex of SHA-256 over the key's bytes and the UTF-8 text. The
+  // texts agree for text, integers, decimals, dates and booleans; doubles and timestamps render differently.
   if (c.mask === 'hash') {
     if (maskKey === undefined) throw missingMaskKey();
-    hmacPads(maskKey); // the same key lengths as the DuckDB query accepts
-    const key = Buffer.from(maskKey).toString('hex');
-    return `lower(to_hex(hmac_sha256(to_utf8(CAST(${r} AS varchar)), from_hex('${key}'))))`;
+    return `lower(to_hex(sha256(from_hex('${maskKeyHex(maskKey)}') || to_utf8(CAST(${r} AS varchar)))))`;
   }
   if (c.mask === 'redact') return athenaStringLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {

@@ -1,6 +1,6 @@
 import type { ExportPredicateInput } from './export-request.js';
 
-/** How a masked column is shown: an HMAC-SHA256 hex of its text under the mask key (mask-key.ts), or a fixed placeholder. */
+/** How a masked column is shown: a keyed SHA-256 hex of its text (mask-key.ts), or a fixed placeholder. */
 export type MaskMethod = 'hash' | 'redact';
 
 /** The text every cell of a redacted column shows. */

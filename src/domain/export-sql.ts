@@ -8,7 +8,7 @@ import type {
   NormalizedPredicate,
 } from './export-request.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
-import { hmacPads, missingMaskKey } from './mask-key.js';
+import { maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /** SQL with positional parameters (`$1`, `$2`, ...) and their values, always bound as text and cast in SQL. */
@@ -172,18 +172,15 @@ function withMissingColumns(source: string, table: TableDefinition, missing: rea
 }
 
 /**
- * A `hash` mask in DuckDB, which has SHA-256 but no HMAC: HMAC-SHA256(key, UTF-8 text) from the key's two pads
- * (bound once as parameters, so the key is in no SQL text), lower-case hex as Athena's `hmac_sha256` gives it.
+ * A `hash` mask in DuckDB: SHA-256 of the key's bytes followed by the value's UTF-8 text (mask-key.ts), lower-case
+ * hex, as the Athena query computes it. The key is bound once as a parameter, so it is in no SQL text.
  */
 function hashMask(key: Uint8Array | undefined, param: (text: string) => string): (ref: string) => string {
-  let pads: { inner: string; outer: string } | undefined;
+  let bound: string | undefined;
   return (ref) => {
     if (key === undefined) throw missingMaskKey();
-    if (pads === undefined) {
-      const { inner, outer } = hmacPads(key);
-      pads = { inner: param(inner), outer: param(outer) };
-    }
-    return `sha256(unhex(${pads.outer}) || unhex(sha256(unhex(${pads.inner}) || encode(CAST(${ref} AS VARCHAR)))))`;
+    bound ??= param(maskKeyHex(key));
+    return `sha256(unhex(${bound}) || encode(CAST(${ref} AS VARCHAR)))`;
   };
 }
 

@@ -209,7 +209,7 @@ export type ExportStatus =
 
 /** How the access policy shows a column to a caller who may see it only masked. */
 export type MaskMethod =
-  /** The lower-case hex HMAC-SHA256 of the value as text under the deployment's secret key: equal values stay equal, so they still join and count, but a guessed value cannot be hashed and compared. */
+  /** The lower-case hex SHA-256 of the deployment's secret key followed by the value as text: equal values stay equal, so they still join and count, but a guessed value cannot be hashed and compared without the key. */
   | 'HASH'
   /** The fixed text `REDACTED` in place of every value. */
   | 'REDACT';

@@ -20,7 +20,7 @@ import {
 import { maskedHash, TEST_MASK_KEY } from '../support/mask-key.js';
 
 /**
- * `hash` masks are keyed: HMAC-SHA256 of the value's text under the deployment's key, so equal values still match
+ * `hash` masks are keyed: SHA-256 of the deployment's key and the value's text, so equal values still match
  * but a guessed value cannot be hashed and compared without the key (a plain SHA-256 of an e-mail address can).
  */
 
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('hash masks', () => {
-  it('write HMAC-SHA256 of the text under the key: equal values match, nulls stay null, no plain SHA-256', async () => {
+  it('write SHA-256 of the key and the text: equal values match, nulls stay null, no plain SHA-256', async () => {
     const job = await harness.service.requestExport(
       caller,
       { dataset: 'events', columns: ['id', 'email', 'priority'], orderBy: [{ column: 'id' }] },

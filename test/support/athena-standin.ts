@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -53,9 +53,9 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  *   encryption) in `ResultConfiguration`, from the moment the query is submitted.
  *
  * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
- * becomes a subquery over the staged files, `is_nan` becomes `isnan`, `to_hex(...)`/`to_utf8(...)` are
- * dropped (DuckDB's `sha256` takes text and returns lower-case hex), and `hmac_sha256(m, from_hex('<key>'))` becomes
- * RFC 2104's two SHA-256 calls over the key's pads (DuckDB has no HMAC). Everything else the adapter emits is valid in
+ * becomes a subquery over the staged files, `is_nan` becomes `isnan`, `to_utf8` `encode` and `from_hex` `unhex` (both
+ * to BLOBs, which `||` joins as Trino joins varbinary), and `to_hex(...)` is dropped (DuckDB's `sha256` returns
+ * lower-case hex). Everything else the adapter emits is valid in
  * both dialects; a function outside the small list the adapter uses fails the query as Trino would
  * (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
  *
@@ -415,27 +415,11 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     const source = await tableSource(database, table, dir);
     const rewritten: string[] = [];
     let param = 0;
-    /** Where an `hmac_sha256` call's message ends, and where the call itself ends. */
-    const hmacEnds: { comma: number; close: number }[] = [];
     for (let i = 0; i < sqlTokens.length; i++) {
       const t = sqlTokens[i]!;
       if (i === first) {
         rewritten.push(`(${source.sql})`);
         i = second;
-        continue;
-      }
-      const hmacEnd = hmacEnds.at(-1);
-      if (hmacEnd !== undefined && i === hmacEnd.comma) {
-        rewritten.push('))))');
-        i = hmacEnd.close;
-        hmacEnds.pop();
-        continue;
-      }
-      if (t.kind === 'word' && t.lower === 'hmac_sha256' && nextText(sqlTokens, i) === '(') {
-        const call = hmacCall(sqlTokens, i);
-        hmacEnds.push({ comma: call.comma, close: call.close });
-        rewritten.push(`sha256(unhex('${call.outer}') || unhex(sha256(unhex('${call.inner}') || encode(`);
-        i = call.open;
         continue;
       }
       if (t.kind === 'param') {
@@ -754,10 +738,9 @@ const FUNCTIONS = new Set([
   'sha256',
   'to_utf8',
   'is_nan',
-  'hmac_sha256',
   'from_hex',
 ]);
-const FUNCTION_RENAMES: Record<string, string> = { is_nan: 'isnan', to_hex: '', to_utf8: '' };
+const FUNCTION_RENAMES: Record<string, string> = { is_nan: 'isnan', to_hex: '', to_utf8: 'encode', from_hex: 'unhex' };
 /** Keywords that may stand before a parenthesis. */
 const KEYWORDS = new Set([
   'select',
@@ -819,40 +802,6 @@ function tokenize(sql: string): Token[] {
     out.push({ kind, text, lower: text.toLowerCase(), upper: text.toUpperCase() });
   }
   return out;
-}
-
-/**
- * Trino's `hmac_sha256(message, key)` (RFC 2104), which DuckDB lacks, for a key given as `from_hex('<hex>')`: the
- * call's token positions and the key's two pads, from which DuckDB computes it with two `sha256` calls over BLOBs.
- */
-function hmacCall(
-  tokens: Token[],
-  at: number,
-): { open: number; comma: number; close: number; inner: string; outer: string } {
-  const [open] = significant(tokens, at + 1, 1);
-  let depth = 0;
-  let comma: number | undefined;
-  let close: number | undefined;
-  for (let i = open!; i < tokens.length && close === undefined; i++) {
-    const text = tokens[i]!.text;
-    if (text === '(') depth += 1;
-    else if (text === ')' && --depth === 0) close = i;
-    else if (text === ',' && depth === 1) comma ??= i;
-  }
-  const key = (comma === undefined ? [] : significant(tokens, comma + 1, 5)).map((i) =>
-    i === undefined ? undefined : tokens[i],
-  );
-  const [fn, paren, literal, end, after] = key;
-  const shape = [fn?.lower, paren?.text, literal?.kind, end?.text, after?.text].join(' ');
-  if (close === undefined || literal === undefined || shape !== 'from_hex ( string ) )') {
-    throw new QueryFailure(2, 1000, "SYNTAX_ERROR: the stand-in takes hmac_sha256(<message>, from_hex('<hex>')) only");
-  }
-  let secret: Buffer = Buffer.from(literal.text.slice(1, -1), 'hex');
-  if (secret.length > 64) secret = createHash('sha256').update(secret).digest();
-  const block = Buffer.alloc(64);
-  secret.copy(block);
-  const pad = (byte: number): string => Buffer.from(block.map((b) => b ^ byte)).toString('hex');
-  return { open: open!, comma: comma!, close, inner: pad(0x36), outer: pad(0x5c) };
 }
 
 function checkFunctions(tokens: Token[]): void {

@@ -162,7 +162,7 @@ describe('compileAthenaQuery', () => {
     const q = compileAthenaQuery(request, table, { database: 'careplus', limit: null, maskKey: TEST_MASK_KEY });
     const key = TEST_MASK_KEY.toString('hex');
     expect(q.sql).toBe(
-      `SELECT "src"."name" AS "name", lower(to_hex(hmac_sha256(to_utf8(CAST("src"."email" AS varchar)), from_hex('${key}')))) AS "email", ` +
+      `SELECT "src"."name" AS "name", lower(to_hex(sha256(from_hex('${key}') || to_utf8(CAST("src"."email" AS varchar))))) AS "email", ` +
         `'REDACTED' AS "priority" FROM "careplus"."events" AS "src" WHERE "src"."active" = ?`,
     );
     expect(q.parameters).toEqual(['true']);
