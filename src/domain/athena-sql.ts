@@ -80,7 +80,7 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  * - formula neutralisation on text columns only, by the same rule as the DuckDB query; masks: `hash` is the
  *   SHA-256 hex of the deployment's mask key followed by the value's text and `redact` the fixed text (Athena takes
  *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
- *   history may read the key, as they may read the data it masks);
+ *   history or CloudTrail's StartQueryExecution events may read the key);
  * - doubles compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
  *   NaN compares false): predicates on a double column add `is_nan` terms so that both engines keep the same rows;
  * - values are not formatted here: the engine rewrites Athena's rendering into the export's (timestamps, doubles).
