@@ -106,6 +106,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   // First: a policy file that does not validate stops the start before anything else is built.
   const auth = await createApiAccess(rt);
   const { access, audit } = auth;
+  await checkLakeMaskKey(rt);
   const footers = new ParquetFooterCache(rt.store);
   // One listing per dataset and data version for the metadata path and the export planner alike.
   const snapshots = snapshotCache(rt, footers);
@@ -230,6 +231,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
  * (it goes back to QUEUED) and closes the engine; it is also registered with `rt.onClose`.
  */
 export async function composeExportWorker(rt: Runtime): Promise<{ exports: ExportService; close(): Promise<void> }> {
+  await checkLakeMaskKey(rt);
   const engine = await createExportEngine(rt);
   let links: Awaited<ReturnType<typeof createDownloadLinks>>;
   try {
@@ -497,12 +499,12 @@ async function createDownloadLinks(
   };
 }
 
-/** A secret the lake keeps for every process of a deployment, and what a malformed one means for its users. */
+/** A secret the lake keeps for every process of a deployment, and what to do when it is malformed. */
 interface LakeSecret {
   key: string;
   what: string;
-  /** What deleting it breaks, and the setting that replaces it. */
-  ifDeleted: string;
+  /** The operator's ways out, and what each costs. */
+  remedy: string;
   /** Longest accepted, in bytes; none when unset. */
   maxBytes?: number;
 }
@@ -510,13 +512,14 @@ interface LakeSecret {
 const SIGNING_SECRET: LakeSecret = {
   key: SIGNING_SECRET_KEY,
   what: 'download-link secret',
-  ifDeleted: 'links issued so far stop working), or set CAREPLUS_SIGNING_SECRET',
+  remedy: 'delete it to create a new one (links issued so far stop working), or set CAREPLUS_SIGNING_SECRET',
 };
 
 const MASK_KEY: LakeSecret = {
   key: MASK_KEY_KEY,
   what: 'mask key',
-  ifDeleted: 'values masked by hash change: joins with earlier exports break), or set CAREPLUS_MASK_KEY',
+  remedy:
+    'set CAREPLUS_MASK_KEY=hex:<the key it held> to keep the hashes given so far, or delete it to create a new one (every value masked by hash changes)',
   maxBytes: 64,
 };
 
@@ -559,15 +562,24 @@ async function readLakeSecret(store: ObjectStore, secret: LakeSecret): Promise<U
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
-  if (!/^(?:[0-9a-f]{2}){32,}$/.test(text) || text.length > 2 * (secret.maxBytes ?? Infinity)) {
+  if (!/^(?:[0-9a-fA-F]{2}){32,}$/.test(text) || text.length > 2 * (secret.maxBytes ?? Infinity)) {
+    const digits = secret.maxBytes === undefined ? '64 or more' : `64 to ${2 * secret.maxBytes}`;
     throw new ConfigError(
-      `the ${secret.what} in the lake (processed ${secret.key}) is malformed: delete it to create a new one (${secret.ifDeleted}`,
+      `the ${secret.what} in the lake (processed ${secret.key}) is malformed (expected ${digits} hex digits): ${secret.remedy}`,
     );
   }
   return Buffer.from(text, 'hex');
 }
 
 const maskKeys = new WeakMap<Runtime, MaskKeySource>();
+
+/**
+ * At start-up, without creating anything: a mask key the lake already holds must be well formed (a ConfigError
+ * stops the start, as a malformed signing secret does), rather than fail the first masked preview or export.
+ */
+async function checkLakeMaskKey(rt: Runtime): Promise<void> {
+  if (rt.config.auth.maskKey === undefined) await readLakeSecret(rt.store, MASK_KEY);
+}
 
 /** The runtime's mask key: CAREPLUS_MASK_KEY, or the lake's own; resolved on first use, once per runtime. */
 function maskKeySource(rt: Runtime): MaskKeySource {

@@ -81,6 +81,9 @@ export interface ExportServiceDeps {
  */
 const QUEUED_RESEND_AFTER_MS = 60_000;
 
+/** Why a job that hashes a column is not run: the mask key changed between its request and its run. */
+const MASK_KEY_CHANGED = 'the mask key changed since the request: request it again';
+
 export interface RunJobOptions {
   /** How long the run may take, in ms, before it is stopped and the job fails LIMIT_EXCEEDED (the worker's time left). */
   timeLimitMs?: number;
@@ -540,6 +543,10 @@ export class ExportService {
         );
         continue;
       }
+      if (await this.maskKeyChanged(job)) {
+        await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; ${MASK_KEY_CHANGED}`);
+        continue;
+      }
       await this.removeOutput(job.id);
       const queued = await this.transition(job.id, (j) => ({
         ...j,
@@ -610,6 +617,7 @@ export class ExportService {
       if (plan.dataVersion !== job.dataVersion) {
         return fail('DATA_CHANGED', 'the dataset changed since the request: request it again');
       }
+      if (await this.maskKeyChanged(job)) return fail('DATA_CHANGED', MASK_KEY_CHANGED);
       const start = job.attempts + 1;
       const claim = await this.deps.jobs.claimStart(id, start, now.toISOString());
       if (!claim.claimed) {
@@ -1053,6 +1061,17 @@ export class ExportService {
         `the export would produce ${estimate.rows} rows, over the limit of ${this.limits.maxRows}: add a filter, partitions or a limit`,
       );
     }
+  }
+
+  /**
+   * Whether a job that hashes a column was requested under another mask key than this process hashes with (the key
+   * was changed, and this process started, between the request and the run): run now, its result would carry other
+   * hashes than its fingerprint says, and an identical request under the first key would re-use it.
+   */
+  private async maskKeyChanged(job: ExportJobRecord): Promise<boolean> {
+    const key = await maskKeyFor(job.request.columns, this.deps.maskKey);
+    if (key === undefined) return false;
+    return exportFingerprint(job.request, job.dataVersion, maskKeyId(key)) !== job.fingerprint;
   }
 
   private async replan(job: ExportJobRecord): Promise<ExportPlan> {

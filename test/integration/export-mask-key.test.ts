@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
-import { ensureMaskKey, ensureSigningSecret, MASK_KEY_KEY } from '../../src/composition-api.js';
+import { composeApi, ensureMaskKey, ensureSigningSecret, MASK_KEY_KEY } from '../../src/composition-api.js';
+import { createRuntime } from '../../src/composition.js';
 import { ConfigError } from '../../src/domain/errors.js';
 import type { ExportCaller } from '../../src/domain/export-job.js';
 import { memoizeMaskKey } from '../../src/domain/mask-key.js';
@@ -18,6 +19,7 @@ import {
   resultText,
 } from '../support/export-lake.js';
 import { maskedHash, TEST_MASK_KEY } from '../support/mask-key.js';
+import { testConfig } from '../support/test-config.js';
 
 /**
  * `hash` masks are keyed: SHA-256 of the deployment's key and the value's text, so equal values still match
@@ -137,6 +139,53 @@ describe('hash masks', () => {
   });
 });
 
+describe('a job that hashes a column, requested under one key', () => {
+  const request = { dataset: 'events', columns: ['id', 'email'], limit: 4 };
+  const masked = { allowedColumns: null, maskedColumns: [{ column: 'email', method: 'hash' as const }], rowFilter: [] };
+  const other = Buffer.alloc(32, 9);
+
+  /** A job of key TEST_MASK_KEY left QUEUED (as a process stopping before it ran leaves it). */
+  async function leftQueued(): Promise<string> {
+    const job = await harness.service.requestExport(
+      caller,
+      { ...request, idempotencyKey: `q-${Math.random()}` },
+      masked,
+    );
+    await finished(harness.service, caller, job.id);
+    await harness.jobs.update(job.id, (j) => ({ ...j, status: 'QUEUED', finishedAt: null, result: null }));
+    return job.id;
+  }
+
+  it('fails DATA_CHANGED when a process with another key recovers or runs it, and runs under the same key', async () => {
+    const rekeyed = await createExportHarness(lake, { maskKey: () => Promise.resolve(other) });
+    try {
+      const recovered = await leftQueued();
+      expect((await rekeyed.service.recover()).failed).toContain(recovered);
+      expect((await rekeyed.jobs.get(recovered))!.error).toEqual({
+        code: 'DATA_CHANGED',
+        message: 'interrupted by restart; the mask key changed since the request: request it again',
+      });
+      const delivered = await leftQueued();
+      expect(await rekeyed.service.runJob(delivered)).toBe('done');
+      expect((await rekeyed.jobs.get(delivered))!).toMatchObject({
+        status: 'FAILED',
+        result: null,
+        error: { code: 'DATA_CHANGED', message: 'the mask key changed since the request: request it again' },
+      });
+    } finally {
+      await rekeyed.close();
+    }
+    const same = await createExportHarness(lake);
+    try {
+      const id = await leftQueued();
+      expect(await same.service.runJob(id)).toBe('ran');
+      expect((await same.jobs.get(id))!.status).toBe('SUCCEEDED');
+    } finally {
+      await same.close();
+    }
+  });
+});
+
 describe("the lake's mask key", () => {
   let root: string;
   beforeEach(async () => {
@@ -165,8 +214,32 @@ describe("the lake's mask key", () => {
       const refused = ensureMaskKey(store);
       await expect(refused).rejects.toThrow(ConfigError);
       await expect(refused).rejects.toThrow(
-        `the mask key in the lake (processed ${MASK_KEY_KEY}) is malformed: delete it to create a new one (values masked by hash change: joins with earlier exports break), or set CAREPLUS_MASK_KEY`,
+        `the mask key in the lake (processed ${MASK_KEY_KEY}) is malformed (expected 64 to 128 hex digits): set CAREPLUS_MASK_KEY=hex:<the key it held> to keep the hashes given so far, or delete it to create a new one (every value masked by hash changes)`,
       );
+    }
+  });
+
+  it('is read in either case of hex, and checked when the API starts, so a malformed one stops the start', async () => {
+    await ensureMaskKey(new LocalObjectStore(root));
+    await writeFile(join(root, 'processed', MASK_KEY_KEY), 'AB'.repeat(32));
+    expect(Buffer.from(await ensureMaskKey(new LocalObjectStore(root)))).toEqual(Buffer.alloc(32, 0xab));
+
+    await writeFile(join(root, 'processed', MASK_KEY_KEY), 'nothex');
+    const rt = await createRuntime(testConfig(root, { CAREPLUS_LAKE_DIR: root }));
+    try {
+      await expect(composeApi(rt)).rejects.toThrow(ConfigError);
+      // A configured key replaces the lake's: nothing of the lake's is read, and the API composes.
+      const configured = await createRuntime(
+        testConfig(root, { CAREPLUS_LAKE_DIR: root, CAREPLUS_MASK_KEY: 'k'.repeat(32) }),
+      );
+      try {
+        const api = await composeApi(configured);
+        await api.close();
+      } finally {
+        await configured.close();
+      }
+    } finally {
+      await rt.close();
     }
   });
 
