@@ -185,7 +185,9 @@ export class CareplusStack extends Stack {
     const workerRole = this.exportWorker.handler.role;
     grantConsumeExportJobs(workerRole, this.exportWorker.queue);
     grantRunQueries(workerRole, this.workgroup, { tables: this.catalog, processed, prefixes: datasetPrefixes });
-    grantUseMaskKey(workerRole, processed, LAKE_OBJECTS.maskKey);
+    // Read only: the API creates the key when it fingerprints the first request that hashes a column, before any
+    // worker runs one.
+    grantUseMaskKey(workerRole, processed, LAKE_OBJECTS.maskKey, { create: false });
     grantWriteExportResults(workerRole, exports, {
       results: LAKE_PREFIXES.exportResults,
       jobRecords: LAKE_PREFIXES.jobRecords,
@@ -211,14 +213,14 @@ export class CareplusStack extends Stack {
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
     // statistics, previews, export planning), run records (pipeline status), API keys (authentication), the mask key
-    // (previews of columns masked by hash), job records
+    // (previews of hashed columns and the fingerprint of export requests that hash one; created there), job records
     // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
     // through GraphQL, read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
     const apiRole = this.api.handler.role;
     grantReadCatalog(apiRole, this.catalog);
     grantReadProcessedPrefix(apiRole, processed, [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
-    grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey);
+    grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey, { create: true });
     grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);
     grantWriteFeeds(apiRole, processed, LAKE_PREFIXES.feeds);
     grantReadAndSignExports(apiRole, exports, LAKE_PREFIXES.exportResults);

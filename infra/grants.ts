@@ -250,13 +250,15 @@ export function grantReadApiKeys(role: IRole, processed: IBucket, prefix: string
 }
 
 /**
- * Mask values by hash (previews and exports): read the deployment's mask key, one processed object named exactly,
- * or create it on first use. Only a create is allowed (a PUT with `If-None-Match`, S3's `s3:if-none-match` condition
- * key, as the application writes it): a role can never replace the key, which would change every hashed value.
+ * Mask values by hash: read the deployment's mask key, one processed object named exactly, and with `create` make it
+ * on first use. Only a create is allowed (a PUT with `If-None-Match`, S3's `s3:if-none-match` condition key, as the
+ * application writes it): no role can replace the key, which would change every hashed value.
  */
-export function grantUseMaskKey(role: IRole, processed: IBucket, key: string): void {
+export function grantUseMaskKey(role: IRole, processed: IBucket, key: string, options: { create: boolean }): void {
   const resources = [processed.arnForObjects(key)];
   role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadMaskKey', actions: ['s3:GetObject'], resources }));
+  allowHeadNotFound(role, processed, 'ListProcessedBucket');
+  if (!options.create) return;
   role.addToPrincipalPolicy(
     new PolicyStatement({
       sid: 'CreateMaskKey',
@@ -265,7 +267,6 @@ export function grantUseMaskKey(role: IRole, processed: IBucket, key: string): v
       conditions: { Null: { 's3:if-none-match': 'false' } },
     }),
   );
-  allowHeadNotFound(role, processed, 'ListProcessedBucket');
 }
 
 /**

@@ -29,8 +29,8 @@ export const LAKE_PREFIXES = {
 /** Single objects of the lake that IAM grants name exactly. */
 export const LAKE_OBJECTS = {
   /**
-   * processed: the key of `hash` masks (src/composition-api.ts MASK_KEY_KEY), created by the first process that
-   * masks a value (If-None-Match, never replaced) and read by every process that masks one.
+   * processed: the key of `hash` masks (src/composition-api.ts MASK_KEY_KEY), created by the API when it first
+   * previews or fingerprints a hashed column (If-None-Match, never replaced), read by every process that hashes one.
    */
   maskKey: '_system/mask-key',
 } as const;

@@ -13,7 +13,7 @@ import { ApiKeyStore } from './auth/key-store.js';
 import { loadPolicy } from './auth/policy.js';
 import type { Runtime } from './composition.js';
 import { ConfigError } from './domain/errors.js';
-import { type MaskKeySource, memoizeMaskKey } from './domain/mask-key.js';
+import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES, type MaskKeySource, memoizeMaskKey } from './domain/mask-key.js';
 import type { AccessPolicy } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
@@ -505,6 +505,8 @@ interface LakeSecret {
   what: string;
   /** The operator's ways out, and what each costs. */
   remedy: string;
+  /** Shortest accepted, in bytes. */
+  minBytes: number;
   /** Longest accepted, in bytes; none when unset. */
   maxBytes?: number;
 }
@@ -513,6 +515,7 @@ const SIGNING_SECRET: LakeSecret = {
   key: SIGNING_SECRET_KEY,
   what: 'download-link secret',
   remedy: 'delete it to create a new one (links issued so far stop working), or set CAREPLUS_SIGNING_SECRET',
+  minBytes: 32,
 };
 
 const MASK_KEY: LakeSecret = {
@@ -520,7 +523,8 @@ const MASK_KEY: LakeSecret = {
   what: 'mask key',
   remedy:
     'set CAREPLUS_MASK_KEY=hex:<the key it held> to keep the hashes given so far, or delete it to create a new one (every value masked by hash changes)',
-  maxBytes: 64,
+  minBytes: MASK_KEY_MIN_BYTES,
+  maxBytes: MASK_KEY_MAX_BYTES,
 };
 
 /**
@@ -562,8 +566,9 @@ async function readLakeSecret(store: ObjectStore, secret: LakeSecret): Promise<U
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
-  if (!/^(?:[0-9a-fA-F]{2}){32,}$/.test(text) || text.length > 2 * (secret.maxBytes ?? Infinity)) {
-    const digits = secret.maxBytes === undefined ? '64 or more' : `64 to ${2 * secret.maxBytes}`;
+  const max = secret.maxBytes ?? Infinity;
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(text) || text.length < 2 * secret.minBytes || text.length > 2 * max) {
+    const digits = `${2 * secret.minBytes}${max === Infinity ? ' or more' : ` to ${2 * max}`}`;
     throw new ConfigError(
       `the ${secret.what} in the lake (processed ${secret.key}) is malformed (expected ${digits} hex digits): ${secret.remedy}`,
     );

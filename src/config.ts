@@ -72,9 +72,9 @@ export interface AppConfig {
     /** Policy file (YAML or JSON): roles → datasets → columns, masks, row filters. */
     policyFile: string;
     /**
-     * Key of `hash` masks (SHA-256 of key and text), 32 to 64 bytes: the UTF-8 bytes of CAREPLUS_MASK_KEY, or with `hex:` the
-     * bytes it spells (as the lake's own key is stored). Unset: the composition root creates one in the lake on
-     * first use, so every process of the deployment hashes alike.
+     * Key of `hash` masks (SHA-256 of key and text), 32 to 64 bytes: the UTF-8 bytes of CAREPLUS_MASK_KEY, or with
+     * `hex:` the bytes it spells (as the lake's own key is stored). Unset: the composition root creates one in the
+     * lake on first use, so every process of the deployment hashes alike.
      */
     maskKey: Uint8Array | undefined;
     jwt: { jwksUrl: string; issuer: string; audience: string; roleClaim: string; clockSkewSeconds: number } | undefined;

@@ -8,6 +8,8 @@ import { DefinitionError } from './errors.js';
  * the partition column and the event key.
  */
 const SAFE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+/** A dataset's name is also its folder in the lake, beside the lake's own `_pipeline/`, `_system/`, ... folders. */
+const DATASET_NAME = /^[a-z][a-z0-9_]{0,127}$/;
 
 const columnSchema = z
   .object({
@@ -27,7 +29,12 @@ const columnSchema = z
 
 const definitionSchema = z
   .object({
-    name: z.string().regex(SAFE_NAME, 'a dataset name is lower case letters, digits and _'),
+    name: z
+      .string()
+      .regex(
+        DATASET_NAME,
+        "a dataset name is lower case letters, digits and _, starting with a letter (names starting with _ are the lake's own folders)",
+      ),
     description: z.string().default(''),
     /** Prefix of raw objects in the raw bucket; defaults to `<name>/`. */
     rawPrefix: z.string().optional(),

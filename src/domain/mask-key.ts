@@ -16,7 +16,7 @@ import { createHmac } from 'node:crypto';
 /** The shortest key accepted, in bytes (SHA-256's output size). */
 export const MASK_KEY_MIN_BYTES = 32;
 
-/** The longest key accepted, in bytes (SHA-256's block size). */
+/** The longest key accepted, in bytes: a bound, so that a key and a short value still fit in two SHA-256 blocks. */
 export const MASK_KEY_MAX_BYTES = 64;
 
 /** Resolves the key when a query needs it (it is read from, or created in, the lake on first use). */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
 import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
-import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import {
   type ExportCaller,
@@ -24,6 +23,7 @@ import {
   type ExportRequestInput,
   normalizeExportRequest,
 } from '../domain/export-request.js';
+import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { DownloadLinkIssuer } from '../ports/download-links.js';
@@ -82,7 +82,7 @@ export interface ExportServiceDeps {
 const QUEUED_RESEND_AFTER_MS = 60_000;
 
 /** Why a job that hashes a column is not run: the mask key changed between its request and its run. */
-const MASK_KEY_CHANGED = 'the mask key changed since the request: request it again';
+const MASK_KEY_CHANGED = 'the mask key or how values are hashed changed since the request: request it again';
 
 export interface RunJobOptions {
   /** How long the run may take, in ms, before it is stopped and the job fails LIMIT_EXCEEDED (the worker's time left). */
@@ -543,7 +543,19 @@ export class ExportService {
         );
         continue;
       }
-      if (await this.maskKeyChanged(job)) {
+      let keyChanged: boolean;
+      try {
+        keyChanged = await this.maskKeyChanged(job);
+      } catch (err) {
+        // One job's key that cannot be read now must not stop the recovery of the others.
+        this.deps.logger.warn('export job could not be checked against the mask key after a restart', {
+          jobId: job.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        await fail('INTERRUPTED', `${INTERRUPTED_BY_RESTART}; the mask key could not be read: request it again`);
+        continue;
+      }
+      if (keyChanged) {
         await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; ${MASK_KEY_CHANGED}`);
         continue;
       }
@@ -570,8 +582,8 @@ export class ExportService {
    * - a RUNNING job whose start is younger than the lease, or whose next start another worker claimed within the
    *   lease, is that worker's (`busy`: ask again later);
    * - a RUNNING job whose start is older than the lease lost its worker (a crash, the time limit): it starts again,
-   *   partial output removed, while it has starts left, else it fails INTERRUPTED; a job whose data changed since
-   *   the request fails DATA_CHANGED, as in `recover`.
+   *   partial output removed, while it has starts left, else it fails INTERRUPTED; a job whose data (or, when it
+   *   hashes a column, whose mask key) changed since the request fails DATA_CHANGED, as in `recover`.
    * Only the worker whose start claim (JobStore.claimStart) wins runs the engine, so a duplicate delivery never runs
    * a second query. While it runs, a cancel request (`cancelExport` in another process) is polled every
    * `cancelPollMs` and stops the run as a local cancel does. Errors of the store are thrown (the queue retries).

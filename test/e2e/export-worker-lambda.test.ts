@@ -495,13 +495,14 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
       columns: ['event_id', 'customer', 'reporter_email'],
       orderBy: [{ column: 'event_id', direction: 'ASC' }],
     });
+    // No CAREPLUS_MASK_KEY here: the API created the deployment's key in the processed bucket when it took the
+    // request, before any worker ran it (the worker's role may only read it).
+    const key = Buffer.from(Buffer.from(await lake.store.getBytes('processed', MASK_KEY_KEY)).toString('utf8'), 'hex');
+    expect(key).toHaveLength(32);
     expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
     const done = await getExport(keys.analyst, job.id);
     expect(done.status).toBe('SUCCEEDED');
     const rows = parseCsv(await download(done.result!.files[0]!.url!));
-    // No CAREPLUS_MASK_KEY here: the worker created the deployment's key in the processed bucket on first use.
-    const key = Buffer.from(Buffer.from(await lake.store.getBytes('processed', MASK_KEY_KEY)).toString('utf8'), 'hex');
-    expect(key).toHaveLength(32);
     expect(rows).toEqual([
       ['event_id', 'customer', 'reporter_email'],
       ...ROWS.map((r) => [String(r[0]), maskedHash(r[7], key), maskedHash(r[8], key)]),

@@ -3,10 +3,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
-import { composeApi, ensureMaskKey, ensureSigningSecret, MASK_KEY_KEY } from '../../src/composition-api.js';
+import {
+  composeApi,
+  composeExportWorker,
+  ensureMaskKey,
+  ensureSigningSecret,
+  MASK_KEY_KEY,
+} from '../../src/composition-api.js';
 import { createRuntime } from '../../src/composition.js';
 import { ConfigError } from '../../src/domain/errors.js';
-import type { ExportCaller } from '../../src/domain/export-job.js';
+import { type ExportCaller, exportResultPrefix } from '../../src/domain/export-job.js';
 import { memoizeMaskKey } from '../../src/domain/mask-key.js';
 import { typesTable } from '../support/export-table.js';
 import {
@@ -92,6 +98,10 @@ describe('hash masks', () => {
       const done = await finished(keyless.service, caller, job.id);
       expect(done.status).toBe('FAILED');
       expect(done.result).toBeNull();
+      expect(done.error?.code).toBe('ENGINE_ERROR');
+      const written: string[] = [];
+      for await (const o of lake.store.listAll('exports', exportResultPrefix(job.id))) written.push(o.key);
+      expect(written).toEqual([]);
       // Columns shown as they are need no key.
       const open = await keyless.service.requestExport(caller, { dataset: 'events', columns: ['id'] });
       expect((await finished(keyless.service, caller, open.id)).status).toBe('SUCCEEDED');
@@ -163,14 +173,18 @@ describe('a job that hashes a column, requested under one key', () => {
       expect((await rekeyed.service.recover()).failed).toContain(recovered);
       expect((await rekeyed.jobs.get(recovered))!.error).toEqual({
         code: 'DATA_CHANGED',
-        message: 'interrupted by restart; the mask key changed since the request: request it again',
+        message:
+          'interrupted by restart; the mask key or how values are hashed changed since the request: request it again',
       });
       const delivered = await leftQueued();
       expect(await rekeyed.service.runJob(delivered)).toBe('done');
       expect((await rekeyed.jobs.get(delivered))!).toMatchObject({
         status: 'FAILED',
         result: null,
-        error: { code: 'DATA_CHANGED', message: 'the mask key changed since the request: request it again' },
+        error: {
+          code: 'DATA_CHANGED',
+          message: 'the mask key or how values are hashed changed since the request: request it again',
+        },
       });
     } finally {
       await rekeyed.close();
@@ -179,7 +193,10 @@ describe('a job that hashes a column, requested under one key', () => {
     try {
       const id = await leftQueued();
       expect(await same.service.runJob(id)).toBe('ran');
-      expect((await same.jobs.get(id))!.status).toBe('SUCCEEDED');
+      const ran = (await same.jobs.get(id))!;
+      expect(ran.status).toBe('SUCCEEDED');
+      const rows = parseCsv(await resultText(lake, ran.result!.files[0]!.key));
+      expect(rows[1]).toEqual(['1', maskedHash(NAMES[0]!)]);
     } finally {
       await same.close();
     }
@@ -228,6 +245,7 @@ describe("the lake's mask key", () => {
     const rt = await createRuntime(testConfig(root, { CAREPLUS_LAKE_DIR: root }));
     try {
       await expect(composeApi(rt)).rejects.toThrow(ConfigError);
+      await expect(composeExportWorker(rt)).rejects.toThrow(ConfigError);
       // A configured key replaces the lake's: nothing of the lake's is read, and the API composes.
       const configured = await createRuntime(
         testConfig(root, { CAREPLUS_LAKE_DIR: root, CAREPLUS_MASK_KEY: 'k'.repeat(32) }),

@@ -208,7 +208,7 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes (the API its feed definitions; the API and the worker the mask key, created once)', () => {
+  it('let only the ETL write processed data, under the dataset, _pipeline/ and _quarantine/ prefixes (the API its feed definitions and the mask key, created once)', () => {
     const writes = (path: string): string[] =>
       pairs(path).filter((p) => /^s3:(Put|Delete)\w* <Lake\/Processed\.Arn>/.test(p));
     expect(writes('Api/Handler/Role')).toEqual([
@@ -216,7 +216,7 @@ describe('IAM roles of the deployment', () => {
       's3:PutObject <Lake/Processed.Arn>/_system/feeds/*',
       's3:DeleteObject <Lake/Processed.Arn>/_system/feeds/*',
     ]);
-    expect(writes('ExportWorker/Handler/Role')).toEqual(['s3:PutObject <Lake/Processed.Arn>/_system/mask-key']);
+    expect(writes('ExportWorker/Handler/Role')).toEqual([]);
     expect(writes('Lake/NotificationsHandlerRole')).toEqual([]);
     expect(writes('Etl/Handler/Role')).toEqual([
       's3:PutObject <Lake/Processed.Arn>/_pipeline/*',
@@ -230,19 +230,19 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let the API and the export worker only create the mask key, never replace it', () => {
-    for (const path of ['Api/Handler/Role', 'ExportWorker/Handler/Role']) {
-      const puts = statementsOf(path).filter(
-        (st) => st.actions.includes('s3:PutObject') && st.resources.some((r) => r.endsWith('/_system/mask-key')),
-      );
-      expect(puts).toEqual([
-        expect.objectContaining({
-          sid: 'CreateMaskKey',
-          actions: ['s3:PutObject'],
-          condition: { Null: { 's3:if-none-match': 'false' } },
-        }),
-      ]);
-      expect(puts[0]!.resources).toHaveLength(1);
+  it('let the API only create the mask key, never replace it, and the export worker only read it', () => {
+    const onKey = (path: string): AllowedStatement[] =>
+      statementsOf(path).filter((st) => st.resources.some((r) => r.endsWith('/_system/mask-key')));
+    const createOnly = expect.objectContaining({
+      sid: 'CreateMaskKey',
+      actions: ['s3:PutObject'],
+      condition: { Null: { 's3:if-none-match': 'false' } },
+    });
+    const read = expect.objectContaining({ sid: 'ReadMaskKey', actions: ['s3:GetObject'] });
+    expect(onKey('Api/Handler/Role')).toEqual([read, createOnly]);
+    expect(onKey('ExportWorker/Handler/Role')).toEqual([read]);
+    for (const st of [...onKey('Api/Handler/Role'), ...onKey('ExportWorker/Handler/Role')]) {
+      expect(st.resources).toHaveLength(1);
     }
   });
 

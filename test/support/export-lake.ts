@@ -11,6 +11,7 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
 import { isFinished } from '../../src/domain/export-job.js';
+import type { MaskKeySource } from '../../src/domain/mask-key.js';
 import type { TableDefinition } from '../../src/domain/table.js';
 import { typesTable } from './export-table.js';
 import type { JobStore } from '../../src/ports/job-store.js';
@@ -18,7 +19,6 @@ import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { testMaskKey } from './mask-key.js';
-import type { MaskKeySource } from '../../src/domain/mask-key.js';
 
 export const LINK_SECRET = 'export-tests-secret-of-at-least-32-bytes!';
 

@@ -55,6 +55,15 @@ describe('dataset definitions', () => {
     );
   });
 
+  it("refuses a dataset name starting with _, which would share the lake's own folders (_system/, _pipeline/)", () => {
+    for (const name of ['_system', '_pipeline', '_x']) {
+      expect(() => parseDatasetDefinition({ ...minimal, name }, 't.yaml')).toThrow(
+        "t.yaml: name: a dataset name is lower case letters, digits and _, starting with a letter (names starting with _ are the lake's own folders)",
+      );
+    }
+    expect(parseDatasetDefinition({ ...minimal, name: 'tickets_2' }, 't.yaml').name).toBe('tickets_2');
+  });
+
   it('loads the shipped definitions', async () => {
     const registry = await DatasetRegistry.load(join(__dirname, '../../datasets'));
     expect(registry.list().map((d) => d.name)).toEqual(['helpdesk_events', 'support_events']);

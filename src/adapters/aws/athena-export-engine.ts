@@ -9,11 +9,11 @@ import {
 } from '@aws-sdk/client-athena';
 import type { AppConfig } from '../../config.js';
 import { compileAthenaQuery } from '../../domain/athena-sql.js';
-import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { ExportJobResult } from '../../domain/export-job.js';
 import { partitionValuesOf, pruneFiles } from '../../domain/export-partitions.js';
 import type { ExportPlan } from '../../domain/export-plan.js';
+import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import {
   type EngineProgress,
   ExportCancelledError,
