@@ -155,12 +155,9 @@ describe('a job that hashes a column, requested under one key', () => {
   const other = Buffer.alloc(32, 9);
 
   /** A job of key TEST_MASK_KEY left QUEUED (as a process stopping before it ran leaves it). */
-  async function leftQueued(): Promise<string> {
-    const job = await harness.service.requestExport(
-      caller,
-      { ...request, idempotencyKey: `q-${Math.random()}` },
-      masked,
-    );
+  async function leftQueued(limit = request.limit): Promise<string> {
+    // Another limit, another job: an identical request would re-use the job left QUEUED.
+    const job = await harness.service.requestExport(caller, { ...request, limit }, masked);
     await finished(harness.service, caller, job.id);
     await harness.jobs.update(job.id, (j) => ({ ...j, status: 'QUEUED', finishedAt: null, result: null }));
     return job.id;
@@ -199,6 +196,22 @@ describe('a job that hashes a column, requested under one key', () => {
       expect(rows[1]).toEqual(['1', maskedHash(NAMES[0]!)]);
     } finally {
       await same.close();
+    }
+  });
+  it('fails INTERRUPTED, and recovery goes on, when the key cannot be read at a restart', async () => {
+    const ids = [await leftQueued(2), await leftQueued(3)];
+    const broken = await createExportHarness(lake, { maskKey: () => Promise.reject(new Error('store unreachable')) });
+    try {
+      const { failed } = await broken.service.recover();
+      expect(failed).toEqual(expect.arrayContaining(ids));
+      for (const id of ids) {
+        expect((await broken.jobs.get(id))!.error).toEqual({
+          code: 'INTERRUPTED',
+          message: 'interrupted by restart; the mask key could not be read: request it again',
+        });
+      }
+    } finally {
+      await broken.close();
     }
   });
 });
