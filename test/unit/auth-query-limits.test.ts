@@ -72,6 +72,12 @@ describe('query cost', () => {
     expect(cost(q, { n: null }).cost).toBe(1 + 20 * (1 + 100));
   });
 
+  it('counts a size over the cap as the cap: the field refuses it, so the caller hears about the argument', () => {
+    expect(cost('{ datasets(first: 100000) { nodes { name } } }').cost).toBe(1 + 100 * 1);
+    expect(cost('{ dataset(name: "a") { preview(limit: 5000) { rows } } }').cost).toBe(1 + 100);
+    expect(cost('{ datasets(first: -5) { nodes { name } } }').cost).toBe(1);
+  });
+
   it('counts a variable the client leaves out at its declared default, as execution will', () => {
     const q = 'query Q($n: Int = 100) { datasets(first: $n) { nodes { preview(limit: $n) { rows } } } }';
     expect(cost(q, {}).cost).toBe(1 + 100 * (1 + 100));

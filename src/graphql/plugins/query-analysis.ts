@@ -21,6 +21,8 @@ import {
   typeFromAST,
   valueFromAST,
 } from 'graphql';
+import { PARTITION_PAGE_LIMITS, PREVIEW_LIMITS } from '../../services/dataset-service.js';
+import { DEFAULT_PAGE_LIMITS } from '../../services/pagination.js';
 
 /**
  * A static estimate of what an operation will cost to execute, computed from the document, the schema and the
@@ -29,7 +31,8 @@ import {
  *   cost(field) = own cost + size × cost(its selection)
  *
  * - own cost: `fieldCosts["Type.field"]`, else 1 for a field returning an object, 0 for a scalar or enum;
- * - size: the value of a size argument (`first`, `last`, `limit`; its default when omitted), else a configured
+ * - size: the value of a size argument (`first`, `last`, `limit`; its default when omitted; at most `maxSize`, over
+ *   which the field refuses the argument), else a configured
  *   `listSizes["Type.field"]` for lists without one, else 1 (a connection's `nodes` is counted by its parent's
  *   `first`);
  * - every alias is a separate field, so 1,000 aliases cost 1,000 times one; fragments count where they are spread;
@@ -44,6 +47,11 @@ export interface QueryCostModel {
   sizeArguments: readonly string[];
   /** Assumed sizes of list fields without a size argument. */
   listSizes: Readonly<Record<string, number>>;
+  /**
+   * The largest value a size argument can take: fields refuse a larger one (BAD_USER_INPUT) before returning
+   * anything, so it counts as this much, and the caller hears about the argument rather than about the cost.
+   */
+  maxSize: number;
   /** Fields each occurrence of which takes a rate-limit token (mutation root fields always do). */
   rateLimitedFields: readonly string[];
 }
@@ -63,6 +71,8 @@ export const DEFAULT_COST_MODEL: QueryCostModel = {
   sizeArguments: ['first', 'last', 'limit'],
   // Datasets have a few dozen columns at most; versions are few.
   listSizes: { 'Dataset.columns': 25, 'Dataset.schemaVersions': 10 },
+  // Every page (`first`) and the preview (`limit`) stop at 100.
+  maxSize: Math.max(DEFAULT_PAGE_LIMITS.maxSize, PARTITION_PAGE_LIMITS.maxSize, PREVIEW_LIMITS.maxRows),
   rateLimitedFields: ['Column.stats', 'Dataset.preview', 'Dataset.estimateExport'],
 };
 
@@ -206,7 +216,7 @@ class CostWalker {
       let value: unknown = given === undefined ? undefined : valueFromAST(given.value, arg.type, this.variables);
       // Omitted, null or a variable the client did not send: the services then use the argument's default.
       if (value === undefined || value === null) value = arg.defaultValue;
-      if (typeof value === 'number' && Number.isFinite(value)) return Math.max(0, value);
+      if (typeof value === 'number' && Number.isFinite(value)) return Math.min(Math.max(0, value), this.model.maxSize);
     }
     if (isList(field.type)) return this.model.listSizes[coordinate] ?? 1;
     return 1;
