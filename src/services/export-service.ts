@@ -536,16 +536,9 @@ export class ExportService {
         await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; the dataset is no longer available`);
         continue;
       }
-      if (plan.dataVersion !== job.dataVersion) {
-        await fail(
-          'DATA_CHANGED',
-          `${INTERRUPTED_BY_RESTART}; the dataset changed since the request: request it again`,
-        );
-        continue;
-      }
-      let keyChanged: boolean;
+      let stale: string | undefined;
       try {
-        keyChanged = await this.maskKeyChanged(job);
+        stale = await this.whyStale(job, plan);
       } catch (err) {
         // One job's key that cannot be read now must not stop the recovery of the others.
         this.deps.logger.warn('export job could not be checked against the mask key after a restart', {
@@ -555,8 +548,8 @@ export class ExportService {
         await fail('INTERRUPTED', `${INTERRUPTED_BY_RESTART}; the mask key could not be read: request it again`);
         continue;
       }
-      if (keyChanged) {
-        await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; ${MASK_KEY_CHANGED}`);
+      if (stale !== undefined) {
+        await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; ${stale}`);
         continue;
       }
       await this.removeOutput(job.id);
@@ -626,10 +619,8 @@ export class ExportService {
         this.deps.logger.warn('export job could not be planned by the worker', { jobId: id, error: err.message });
         return fail('DATA_CHANGED', 'the dataset is no longer available as requested: request it again');
       }
-      if (plan.dataVersion !== job.dataVersion) {
-        return fail('DATA_CHANGED', 'the dataset changed since the request: request it again');
-      }
-      if (await this.maskKeyChanged(job)) return fail('DATA_CHANGED', MASK_KEY_CHANGED);
+      const stale = await this.whyStale(job, plan);
+      if (stale !== undefined) return fail('DATA_CHANGED', stale);
       const start = job.attempts + 1;
       const claim = await this.deps.jobs.claimStart(id, start, now.toISOString());
       if (!claim.claimed) {
@@ -1073,6 +1064,16 @@ export class ExportService {
         `the export would produce ${estimate.rows} rows, over the limit of ${this.limits.maxRows}: add a filter, partitions or a limit`,
       );
     }
+  }
+
+  /**
+   * Why a job may not run on this plan, undefined when it may: its data changed since the request, or (when it
+   * hashes a column) the mask key did. Both `recover` and `runJob` ask; a key that cannot be read is thrown.
+   */
+  private async whyStale(job: ExportJobRecord, plan: ExportPlan): Promise<string | undefined> {
+    if (plan.dataVersion !== job.dataVersion) return 'the dataset changed since the request: request it again';
+    if (await this.maskKeyChanged(job)) return MASK_KEY_CHANGED;
+    return undefined;
   }
 
   /**
