@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type {
   BucketName,
+  DeleteOptions,
   ByteRange,
   ListOptions,
   ListPage,
@@ -95,9 +96,9 @@ export class CountingObjectStore implements ObjectStore {
     }
   }
 
-  delete(bucket: BucketName, key: string): Promise<void> {
+  delete(bucket: BucketName, key: string, options?: DeleteOptions): Promise<void> {
     this.count(bucket, 'delete');
-    return this.inner.delete(bucket, key);
+    return this.inner.delete(bucket, key, options);
   }
 
   localPath(bucket: BucketName, key: string): string | undefined {

@@ -124,6 +124,8 @@ async function compactOne(
       return mergeRows(conn, def, inputKeys, local, owner, lineages, outputs, workDir);
     });
 
+    // The merge may have taken long: nothing is published while the lock may have gone to another run.
+    await lock.confirm();
     const added: string[] = [];
     changed = true;
     try {

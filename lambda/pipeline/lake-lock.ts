@@ -1,6 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { IngestError } from '../../src/domain/errors.js';
-import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../../src/ports/object-store.js';
+import {
+  ObjectChangedError,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from '../../src/ports/object-store.js';
 import { lockKey } from './lake-keys.js';
 import { runPool } from '../../src/domain/run-pool.js';
 
@@ -15,7 +20,7 @@ export interface LockOptions {
   now?: () => Date;
 }
 
-/** A lock (or takeover marker) that exists but cannot be read now. */
+/** A lock that exists but cannot be read now. */
 const UNREADABLE = Symbol('unreadable');
 
 interface LockDocument {
@@ -24,16 +29,30 @@ interface LockDocument {
   expiresAt: string;
 }
 
+/** A lock document as read, with the etag of the version read. */
+interface HeldLock extends LockDocument {
+  etag: string;
+}
+
 /**
  * Leased locks in the processed bucket (`_pipeline/locks/<dataset>/<name>.json`), created with a conditional
  * put (`If-None-Match: *`), so they work across processes and Lambda instances without another service. Locks
  * are taken in sorted order, so two runs never wait on each other in a cycle. A holder renews its lease while
  * it works; a lock whose lease ran out belongs to a dead holder and is taken over.
+ *
+ * Every change to a lock after its creation is a compare-and-swap on the etag of the version last seen
+ * (`If-Match`): a renewal or a release by a holder whose lease ran out (it stalled, and another run took the lock
+ * over) fails instead of overwriting or deleting the new holder's lock, and a takeover removes only the dead
+ * holder's version, so of two contenders that both found it dead, the later one's delete fails.
  */
 export class LakeLock {
   private renewal: NodeJS.Timeout | undefined;
   private released = false;
   private renewing: Promise<void> | undefined;
+  /** The etag of this holder's last write of each lock it holds. */
+  private readonly etags = new Map<string, string>();
+  /** Locks found taken over by another run (this holder's lease ran out). */
+  private readonly lost = new Set<string>();
 
   private constructor(
     private readonly store: ObjectStore,
@@ -59,10 +78,7 @@ export class LakeLock {
       // Uncontended (the common case): every lock at once, a file spanning many days takes up to 65. If one is held,
       // give back what was taken and queue in sorted order, so that no two runs wait on each other in a cycle.
       if (!(await lock.takeAllAtOnce(keys))) {
-        for (const key of keys) {
-          await lock.take(key, deadline);
-          lock.keys.push(key);
-        }
+        for (const key of keys) await lock.take(key, deadline);
       }
     } catch (err) {
       await lock.release();
@@ -78,22 +94,49 @@ export class LakeLock {
     return lock;
   }
 
+  /**
+   * Renews every lock now and throws `lock_lost` if another run has taken one over (this holder's lease ran out
+   * while it worked). Called before publishing, so a run that stalled past its lease does not publish over the run
+   * that took its partitions; the renewal also gives the publishing a whole lease.
+   */
+  async confirm(): Promise<void> {
+    // A renewal in flight finishes first (it may be the one that finds a lock lost).
+    await this.renewing;
+    await this.renew(true);
+    if (this.lost.size > 0) {
+      throw new IngestError(
+        'lock_lost',
+        'this run paused longer than its lock lease and another run took its partitions over; retry later',
+      );
+    }
+  }
+
   /** Tries to create every lock at once; true when all were free. Otherwise holds none of them. */
   private async takeAllAtOnce(keys: string[]): Promise<boolean> {
     let free = true;
     await runPool(keys, AT_ONCE, async (key) => {
       if (!free) return;
-      try {
-        await this.store.put('processed', key, this.document(), { ifNoneMatch: true, contentType: 'application/json' });
-        this.keys.push(key);
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-        free = false;
-      }
+      if (!(await this.create(key))) free = false;
     });
     if (!free) await this.release();
     this.released = false;
     return free;
+  }
+
+  /** Creates a lock if it is free; false when it exists. */
+  private async create(key: string): Promise<boolean> {
+    try {
+      const created = await this.store.put('processed', key, this.document(), {
+        ifNoneMatch: true,
+        contentType: 'application/json',
+      });
+      this.etags.set(key, created.etag);
+      this.keys.push(key);
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectExistsError) return false;
+      throw err;
+    }
   }
 
   private async take(key: string, deadline: number): Promise<void> {
@@ -106,54 +149,22 @@ export class LakeLock {
       pause = Math.min(pause * 2, 1000);
     };
     for (;;) {
-      try {
-        await this.store.put('processed', key, this.document(), { ifNoneMatch: true, contentType: 'application/json' });
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-      }
+      if (await this.create(key)) return;
       const held = await this.read(key);
       // Released meanwhile: race for it again at once.
       if (held === undefined) continue;
       if (held !== UNREADABLE && Date.parse(held.expiresAt) < this.now().getTime()) {
-        // Abandoned by a dead holder: removed by whichever contender claims its takeover, then raced for.
-        if (await this.claimTakeover(key, held)) continue;
-      }
-      // Held, unreadable for now, or another contender is taking it over.
-      await wait();
-    }
-  }
-
-  /**
-   * Removes an abandoned lock, for one contender only. Deleting it unconditionally let two contenders that both read
-   * it expired both take it: the second one's delete removed the lock the first had just created. Now a contender
-   * first creates the takeover marker of that lock instance (`ifNoneMatch`: one winner), then deletes the lock only
-   * if it is still that instance. Markers stay (one per takeover of a dead holder's lock); a marker whose maker died
-   * before finishing is passed over after a lease, by the next marker of the same instance.
-   */
-  private async claimTakeover(key: string, held: LockDocument): Promise<boolean> {
-    const instance = createHash('sha256').update(`${held.owner}\n${held.expiresAt}`).digest('hex').slice(0, 32);
-    for (let attempt = 0; ; attempt++) {
-      const marker = `${key.replace(/\.json$/, '')}.takeover-${instance}-${attempt}.json`;
-      try {
-        await this.store.put('processed', marker, this.document(), {
-          ifNoneMatch: true,
-          contentType: 'application/json',
-        });
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-        const other = await this.read(marker);
-        // Another contender is at it (or its marker cannot be read now): leave it to them.
-        if (other === undefined || other === UNREADABLE || Date.parse(other.expiresAt) >= this.now().getTime()) {
-          return false;
+        // Abandoned by a dead holder: remove that version only (a contender that removed it first and took the lock
+        // has made a new version, which this delete leaves alone), then race for it.
+        try {
+          await this.store.delete('processed', key, { ifMatch: held.etag });
+          continue;
+        } catch (err) {
+          if (!(err instanceof ObjectChangedError)) throw err;
         }
-        continue;
       }
-      const now = await this.read(key);
-      if (now !== undefined && now !== UNREADABLE && now.owner === held.owner && now.expiresAt === held.expiresAt) {
-        await this.store.delete('processed', key);
-      }
-      return true;
+      // Held, unreadable for now, or taken over by another contender.
+      await wait();
     }
   }
 
@@ -165,31 +176,70 @@ export class LakeLock {
     return JSON.stringify(doc);
   }
 
-  /** The lock document, undefined when there is none, UNREADABLE when it cannot be read now (a store error). */
-  private async read(key: string): Promise<LockDocument | undefined | typeof UNREADABLE> {
+  /**
+   * The lock and the etag of its version, undefined when there is none, UNREADABLE when it cannot be read now (a
+   * store error). The etag is read first: a conditional change on it then succeeds only if the version read is still
+   * there, since a lock's bytes (its holder and lease end) differ from version to version.
+   */
+  private async read(key: string): Promise<HeldLock | undefined | typeof UNREADABLE> {
     let bytes: Uint8Array;
+    let etag: string;
     try {
+      const head = await this.store.head('processed', key);
+      if (head === undefined) return undefined;
+      etag = head.etag;
       bytes = await this.store.getBytes('processed', key);
     } catch (err) {
       return err instanceof ObjectNotFoundError ? undefined : UNREADABLE;
     }
     try {
-      return JSON.parse(Buffer.from(bytes).toString('utf8')) as LockDocument;
+      return { ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as LockDocument), etag };
     } catch {
       return UNREADABLE;
     }
   }
 
-  private async renew(): Promise<void> {
-    for (const key of this.keys) {
-      if (this.released) return;
-      try {
-        const held = await this.read(key);
-        if (held !== UNREADABLE && held?.owner === this.owner) await this.store.put('processed', key, this.document());
-      } catch {
-        // A missed renewal only shortens the lease; the next one retries.
-      }
+  /**
+   * After a conditional change failed: whether the lock is still this holder's (a write of ours whose answer was
+   * lost changed the etag). If it is, its current etag is taken; if another run holds it or it is gone, it is lost.
+   */
+  private async stillMine(key: string): Promise<boolean> {
+    const held = await this.read(key);
+    if (held === UNREADABLE) return false;
+    if (held?.owner !== this.owner) {
+      this.lost.add(key);
+      return false;
     }
+    this.etags.set(key, held.etag);
+    return true;
+  }
+
+  /** Renews every lock still held; `strict`: a renewal that fails (not one found lost) throws. */
+  private async renew(strict = false): Promise<void> {
+    await runPool([...this.keys], AT_ONCE, async (key) => {
+      if (this.released || this.lost.has(key)) return;
+      const etag = this.etags.get(key);
+      if (etag === undefined) return;
+      const write = async (ifMatch: string) => {
+        const renewed = await this.store.put('processed', key, this.document(), {
+          ifMatch,
+          contentType: 'application/json',
+        });
+        this.etags.set(key, renewed.etag);
+      };
+      try {
+        try {
+          await write(etag);
+        } catch (err) {
+          if (!(err instanceof ObjectChangedError)) throw err;
+          // Another run's lock is marked lost here, and left alone.
+          if (await this.stillMine(key)) await write(this.etags.get(key) ?? etag);
+        }
+      } catch (err) {
+        // A missed renewal only shortens the lease; the next one retries.
+        if (strict) throw err;
+      }
+    });
   }
 
   async release(): Promise<void> {
@@ -197,11 +247,20 @@ export class LakeLock {
     if (this.renewal) clearInterval(this.renewal);
     // A renewal in flight would otherwise re-create a lock deleted below.
     await this.renewing;
-    // Released in any order (only taking follows the sorted order).
+    // Released in any order (only taking follows the sorted order). A lock taken over by another run stays theirs.
     await runPool([...this.keys], AT_ONCE, async (key) => {
-      const held = await this.read(key);
-      if (held !== UNREADABLE && held?.owner === this.owner) await this.store.delete('processed', key);
+      const etag = this.etags.get(key);
+      if (etag === undefined || this.lost.has(key)) return;
+      try {
+        await this.store.delete('processed', key, { ifMatch: etag });
+      } catch (err) {
+        if (!(err instanceof ObjectChangedError)) throw err;
+        if (await this.stillMine(key)) {
+          await this.store.delete('processed', key, { ifMatch: this.etags.get(key) ?? etag });
+        }
+      }
     });
     this.keys.length = 0;
+    this.etags.clear();
   }
 }

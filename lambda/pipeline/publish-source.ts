@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
+import { IngestError } from '../../src/domain/errors.js';
 import type { PartitionRecord } from '../../src/domain/table.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
@@ -206,7 +207,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
       if (skip) return { kind: 'skipped', ...skip };
       changing = true;
-      return await writeAndPublish(req, current, intent);
+      return await writeAndPublish(req, lock, current, intent);
     } finally {
       // After the change (or its rollback) and before the lock goes: the API lists the dataset again.
       if (changing) await markDataChanged(store, def.name, req.runId, req.logger, req.now());
@@ -254,6 +255,7 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
 
 async function writeAndPublish(
   req: PublishRequest,
+  lock: LakeLock,
   lineage: SourceLineage | undefined,
   intent: PublishIntent | undefined,
 ): Promise<PublishOutcome> {
@@ -338,6 +340,8 @@ async function writeAndPublish(
     pendingPurge: [...new Set([...(lineage?.compacted ?? []), ...(lineage?.pendingPurge ?? [])])],
   };
   const putFile = createLimiter(PUT_CONCURRENCY);
+  // Nothing is written while the locks may have gone to another run (this one stalled past its lease).
+  await lock.confirm();
   // Before the first put: the keys this publish may leave behind if it dies (with those of earlier attempts).
   await writePublishIntent(store, {
     dataset: def.name,
@@ -404,9 +408,13 @@ async function writeAndPublish(
       // Registered in chunks at once: one record per partition, and a file can span hundreds of days.
       await runPool(chunks(records, PARTITION_CHUNK), PUT_CONCURRENCY, (c) => req.catalog.addPartitions(def.name, c));
       // The commit point: from here on the new version is the published one.
+      await lock.confirm();
       await writeLineage(store, next);
     });
   } catch (err) {
+    // Locks lost to another run, most likely another delivery of the same source writing the same keys: its files
+    // are not removed. This run's files stay listed in the publish intent, as after a crash, for the next run.
+    if (err instanceof IngestError && err.reason === 'lock_lost') throw err;
     for (const key of added.reverse()) {
       try {
         await store.delete('processed', key);

@@ -39,10 +39,20 @@ export interface PutOptions {
   /** Fail with ObjectExistsError when the key exists (S3 `If-None-Match: *`). */
   ifNoneMatch?: boolean;
   /**
+   * `put` of a string or bytes only: replace the object only while its etag is still this one (S3 `If-Match`); fail
+   * with ObjectChangedError when it has another etag or is absent. A compare-and-swap against other conditional
+   * writers of the key.
+   */
+  ifMatch?: string;
+  /**
    * `putFile` only: the file is the caller's to give away (it is not used afterwards), so a local store may move it
    * into place instead of copying it. Remote stores upload it as usual.
    */
   consume?: boolean;
+}
+
+export interface DeleteOptions {
+  ifMatch?: string;
 }
 
 /**
@@ -72,7 +82,11 @@ export interface ObjectStore {
   list(bucket: BucketName, prefix: string, options?: ListOptions): Promise<ListPage>;
   /** Every key under a prefix, across pages; `startAfter`: only keys after it. */
   listAll(bucket: BucketName, prefix: string, options?: { startAfter?: string }): AsyncIterable<ObjectInfo>;
-  delete(bucket: BucketName, key: string): Promise<void>;
+  /**
+   * Removes an object; a missing key is no error. `ifMatch`: only while its etag is still this one (S3 `If-Match`),
+   * else ObjectChangedError (a missing key still is no error).
+   */
+  delete(bucket: BucketName, key: string, options?: DeleteOptions): Promise<void>;
   /**
    * The local file path of an object when the store is a local folder (DuckDB reads it in place);
    * undefined for remote stores, whose objects are staged to a local cache first.
@@ -91,5 +105,13 @@ export class ObjectExistsError extends Error {
   constructor(bucket: BucketName, key: string) {
     super(`object already exists: ${bucket}/${key}`);
     this.name = 'ObjectExistsError';
+  }
+}
+
+/** A conditional write or delete (`ifMatch`) found the object changed since the caller read its etag, or gone. */
+export class ObjectChangedError extends Error {
+  constructor(bucket: BucketName, key: string) {
+    super(`object changed: ${bucket}/${key}`);
+    this.name = 'ObjectChangedError';
   }
 }

@@ -281,6 +281,34 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     });
   });
 
+  it('publishes nothing over a run that took its locks over while it stalled, and the next run finishes cleanly', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2)));
+    const lock = lockKey('events', partitionLockName('2024-03-01'));
+    const other = JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' });
+    // While this run puts its Parquet file, its lease runs out and another run takes the partition's lock over.
+    let takenOver = false;
+    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      if (!takenOver && key.endsWith('.parquet')) {
+        takenOver = true;
+        await lake.store.delete('processed', lock);
+        await lake.store.put('processed', lock, other, { ifNoneMatch: true });
+      }
+      return putFile(bucket, key, path, options);
+    });
+    const lost = await ingestObject(lake.deps({ store: stalling }), { key: KEY });
+    expect(lost).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
+    // No commit, and the other run's lock is still its own (not renewed over, not released).
+    expect(await readLineage(lake.store, 'events', KEY)).toBeUndefined();
+    expect(Buffer.from(await lake.store.getBytes('processed', lock)).toString('utf8')).toBe(other);
+
+    await lake.store.delete('processed', lock);
+    const retried = await ingestObject(lake.deps(), { key: KEY });
+    expect(retried.status).toBe('SUCCEEDED');
+    expect(await ids()).toEqual([1n, 2n]);
+    expect(await lake.processedKeys('events/')).toEqual(retried.outputKeys);
+    expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
+  });
+
   it("locks the partitions of an older version's leftover files before it removes them", async () => {
     const raw = lake.store.localPath('raw', KEY);
     // Version 1 holds 2024-03-02 only; version 2 holds 2024-03-01 only (another lock slot).

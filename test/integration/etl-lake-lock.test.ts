@@ -64,20 +64,20 @@ describe('ETL lake locks', () => {
   it('lets one of two runs take over a dead holder’s lock, even when the other deletes it late', async () => {
     const key = lockKey('events', 'x');
     await store.put('processed', key, JSON.stringify({ owner: 'dead', expiresAt: '2000-01-01T00:00:00.000Z' }));
-    // Run B's delete of the dead lock is slow: it lands after run A has read the same dead lock and tried its turn.
+    // Run B's delete of the dead lock is slow: it lands after run A has removed the same dead lock and taken its own.
     let bDeleting!: () => void;
     const bAtDelete = new Promise<void>((resolve) => (bDeleting = resolve));
     let delayed = false;
     const slowDeletes = new Proxy(store, {
       get(target, prop, receiver) {
         if (prop !== 'delete') return Reflect.get(target, prop, receiver) as unknown;
-        return async (bucket: 'processed', k: string) => {
-          if (k === key && !delayed) {
+        return async (...args: Parameters<LocalObjectStore['delete']>) => {
+          if (args[1] === key && !delayed) {
             delayed = true;
             bDeleting();
             await new Promise((r) => setTimeout(r, 300));
           }
-          return target.delete(bucket, k);
+          return target.delete(...args);
         };
       },
     });
@@ -91,20 +91,58 @@ describe('ETL lake locks', () => {
       held.push('A');
       return lock;
     });
-    const bLock = await b;
-    await new Promise((r) => setTimeout(r, 300));
-    // B took it over; A waits for it (before, A took it too and B's late delete removed A's lock).
-    expect(held).toEqual(['B']);
-    // B's lock and B's takeover marker of the dead one.
-    expect(await lockFiles()).toHaveLength(2);
-    expect((await owners()).size).toBe(1);
-    await bLock.release();
     const aLock = await a;
-    expect(held).toEqual(['B', 'A']);
+    await new Promise((r) => setTimeout(r, 500));
+    // A took it over; B's late delete was of the dead version only, so it left A's lock and B waits (an unconditional
+    // delete removed A's lock, and both held it).
+    expect(held).toEqual(['A']);
+    expect(await lockFiles()).toEqual([key]);
+    expect(await owners()).toEqual(new Set([expect.not.stringMatching(/^dead$/)]));
     await aLock.release();
-    // Only the takeover marker of the dead lock is left.
-    expect((await lockFiles()).map((k) => k.split('/').pop())).toEqual([
-      expect.stringMatching(/^x\.takeover-[0-9a-f]{32}-0\.json$/),
-    ]);
+    const bLock = await b;
+    expect(held).toEqual(['A', 'B']);
+    await bLock.release();
+    expect(await lockFiles()).toEqual([]);
+  });
+
+  it('never lets a holder that stalled past its lease renew over, or release, the lock of the run that took over', async () => {
+    const key = lockKey('events', 'x');
+    // Run A's clock is an hour behind, so its lock looks abandoned to everyone else from the start: A stalled.
+    // Its renewals are held back until B has taken the lock over.
+    let aRenewing!: () => void;
+    const aAtRenewal = new Promise<void>((resolve) => (aRenewing = resolve));
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const heldRenewals = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'put') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<LocalObjectStore['put']>) => {
+          if (args[1] === key && args[3]?.ifNoneMatch !== true) {
+            aRenewing();
+            await resumed;
+          }
+          return target.put(...args);
+        };
+      },
+    });
+    const aLock = await LakeLock.acquire(heldRenewals, 'events', ['x'], {
+      leaseMs: 1000,
+      now: () => new Date(Date.now() - 3_600_000),
+    });
+    await aAtRenewal;
+    const bLock = await LakeLock.acquire(store, 'events', ['x'], { waitMs: 5_000 });
+    const bOwner = [...(await owners())];
+    resume();
+    await new Promise((r) => setTimeout(r, 200));
+    // A's renewal left B's lock alone (a read-then-write renewal overwrote it with A's); A learns it lost the lock
+    // when it checks before publishing.
+    expect([...(await owners())]).toEqual(bOwner);
+    await expect(aLock.confirm()).rejects.toMatchObject({ reason: 'lock_lost' });
+    await aLock.release();
+    expect(await lockFiles()).toEqual([key]);
+    expect([...(await owners())]).toEqual(bOwner);
+    await bLock.confirm();
+    await bLock.release();
+    expect(await lockFiles()).toEqual([]);
   });
 });

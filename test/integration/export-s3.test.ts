@@ -11,6 +11,7 @@ import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type {
   BucketName,
+  DeleteOptions,
   ByteRange,
   ListPage,
   ObjectInfo,
@@ -57,8 +58,8 @@ class StagingRecorder implements ObjectStore {
   listAll(...args: Parameters<ObjectStore['listAll']>): AsyncIterable<ObjectInfo> {
     return this.inner.listAll(...args);
   }
-  delete(bucket: BucketName, key: string): Promise<void> {
-    return this.inner.delete(bucket, key);
+  delete(bucket: BucketName, key: string, options?: DeleteOptions): Promise<void> {
+    return this.inner.delete(bucket, key, options);
   }
   localPath(): string | undefined {
     return undefined;

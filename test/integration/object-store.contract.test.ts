@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store';
 import type { ObjectStore } from '../../src/ports/object-store';
-import { ObjectExistsError, ObjectNotFoundError } from '../../src/ports/object-store';
+import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../src/ports/object-store';
 import { startS3Server } from '../support/s3-server';
 
 const MIB = 1024 * 1024;
@@ -324,6 +324,47 @@ describe.each(subjects)('ObjectStore contract: $name', (subject) => {
       h.store.putFile('processed', 'conditional/run.json', big, { ifNoneMatch: true }),
     ).rejects.toBeInstanceOf(ObjectExistsError);
     expect(Buffer.from(await h.store.getBytes('processed', 'conditional/run.json')).toString('utf8')).toBe('first');
+  });
+
+  it('replaces an object with ifMatch only while its etag is the one given', async () => {
+    const first = await h.store.put('processed', 'cas/lock.json', '{"owner":"a"}');
+    const second = await h.store.put('processed', 'cas/lock.json', '{"owner":"b"}', { ifMatch: first.etag });
+    expect(second.etag).not.toBe(first.etag);
+    // A writer still holding the first etag loses, and the object stays as the second writer left it.
+    await expect(h.store.put('processed', 'cas/lock.json', '{"owner":"c"}', { ifMatch: first.etag })).rejects.toThrow(
+      new ObjectChangedError('processed', 'cas/lock.json'),
+    );
+    expect(Buffer.from(await h.store.getBytes('processed', 'cas/lock.json')).toString('utf8')).toBe('{"owner":"b"}');
+    // A missing key has no etag to match: nothing is created.
+    await expect(h.store.put('processed', 'cas/absent.json', '{}', { ifMatch: first.etag })).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
+    expect(await h.store.head('processed', 'cas/absent.json')).toBeUndefined();
+  });
+
+  it('lets exactly one of many racing ifMatch writers of the same etag win', async () => {
+    const start = await h.store.put('processed', 'cas/race.json', 'start');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        h.store.put('processed', 'cas/race.json', `writer-${i}`, { ifMatch: start.etag }),
+      ),
+    );
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ObjectChangedError);
+    expect(Buffer.from(await h.store.getBytes('processed', 'cas/race.json')).toString('utf8')).toBe(`writer-${won[0]}`);
+  });
+
+  it('deletes with ifMatch only while the etag is the one given; a missing key is no error', async () => {
+    const first = await h.store.put('processed', 'cas/doomed.json', 'one');
+    const second = await h.store.put('processed', 'cas/doomed.json', 'two');
+    await expect(h.store.delete('processed', 'cas/doomed.json', { ifMatch: first.etag })).rejects.toThrow(
+      new ObjectChangedError('processed', 'cas/doomed.json'),
+    );
+    expect(Buffer.from(await h.store.getBytes('processed', 'cas/doomed.json')).toString('utf8')).toBe('two');
+    await h.store.delete('processed', 'cas/doomed.json', { ifMatch: second.etag });
+    expect(await h.store.head('processed', 'cas/doomed.json')).toBeUndefined();
+    await h.store.delete('processed', 'cas/doomed.json', { ifMatch: second.etag });
   });
 
   it('publishes nothing when the source stream fails midway, and keeps the previous object', async () => {

@@ -19,9 +19,11 @@ export interface S3TestServer {
  * - s3rver encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node 17+) only offers in its
  *   legacy provider: without the flag every truncated listing fails with a 500 ("digital envelope routines::
  *   unsupported"). A separate process keeps that flag out of the test process.
- * - s3rver does not enforce `If-None-Match: *`. The middleware below adds it for PutObject and
- *   CompleteMultipartUpload (a 412 PreconditionFailed when the key exists), as S3 does since 2024. It checks, then
- *   lets s3rver write: not atomic against a concurrent writer, so tests of racing writers need another design.
+ * - s3rver does not enforce `If-None-Match: *` or `If-Match: <etag>`. The middleware below adds them as S3 has
+ *   them since 2024–2025: `If-None-Match: *` on PutObject and CompleteMultipartUpload (412 PreconditionFailed when
+ *   the key exists); `If-Match` on PutObject and DeleteObject (412 when the object's ETag differs, 404 NoSuchKey when
+ *   there is none). Conditional requests of one key run one at a time (check, then s3rver's write), so they are
+ *   atomic against each other; a plain write racing them is not ordered, as it would be on S3.
  * - s3rver has no AbortMultipartUpload (it answers 405 MethodNotAllowed). The middleware adds it: the upload's parts
  *   are removed and the answer is 204, as S3's.
  * - s3rver reads `Range: bytes=0-0` as the whole object (it treats an end of 0 as absent); S3 returns one byte.
@@ -82,17 +84,47 @@ process.once('message', async (opts) => {
     await store.putMetadata(object.bucket, object.key, object.metadata, md5);
     return { size, md5 };
   };
+  // The tail of each key's queue of conditional requests.
+  const conditionalQueues = new Map();
+  async function oneAtATime(ctx, run) {
+    const id = ctx.path;
+    const before = conditionalQueues.get(id) ?? Promise.resolve();
+    let done;
+    const mine = new Promise((resolve) => (done = resolve));
+    conditionalQueues.set(id, mine);
+    await before;
+    try {
+      return await run();
+    } finally {
+      done();
+      if (conditionalQueues.get(id) === mine) conditionalQueues.delete(id);
+    }
+  }
+  function preconditionFailed(condition) {
+    return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: condition,
+    });
+  }
   server.middleware.unshift(async (ctx, next) => {
-    const conditional = ctx.get('if-none-match') === '*';
+    const ifNoneMatch = ctx.get('if-none-match') === '*';
+    const ifMatch = ctx.get('if-match');
     const putObject = ctx.method === 'PUT' && !('partNumber' in ctx.query) && !ctx.get('x-amz-copy-source');
     const completeUpload = ctx.method === 'POST' && 'uploadId' in ctx.query;
-    if (conditional && (putObject || completeUpload)) {
-      const [bucket, key] = bucketAndKey(ctx.path);
-      if (key !== '' && (await ctx.app.store.existsObject(bucket, key))) {
-        throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-          Condition: 'If-None-Match',
-        });
-      }
+    const deleteObject = ctx.method === 'DELETE' && !('uploadId' in ctx.query);
+    const [bucket, key] = bucketAndKey(ctx.path);
+    if (key !== '' && ifNoneMatch && (putObject || completeUpload)) {
+      return oneAtATime(ctx, async () => {
+        if (await ctx.app.store.existsObject(bucket, key)) throw preconditionFailed('If-None-Match');
+        await next();
+      });
+    }
+    if (key !== '' && ifMatch !== '' && (putObject || deleteObject)) {
+      return oneAtATime(ctx, async () => {
+        if (!(await ctx.app.store.existsObject(bucket, key))) throw new S3Error('NoSuchKey');
+        const { etag } = await ctx.app.store.getMetadata(bucket, key);
+        if (ifMatch !== '*' && ifMatch.replace(/"/g, '') !== etag.replace(/"/g, '')) throw preconditionFailed('If-Match');
+        await next();
+      });
     }
     const abortUpload = ctx.method === 'DELETE' && 'uploadId' in ctx.query;
     if (abortUpload) {

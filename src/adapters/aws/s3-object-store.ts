@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type {
   BucketName,
   ByteRange,
+  DeleteOptions,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -24,7 +25,7 @@ import type {
   PutBody,
   PutOptions,
 } from '../../ports/object-store.js';
-import { ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
+import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
 
 const MIB = 1024 * 1024;
 
@@ -97,17 +98,22 @@ export class S3ObjectStore implements ObjectStore {
   async put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
     if (typeof body === 'string' || body instanceof Uint8Array) {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      if (bytes.byteLength >= this.threshold) return this.upload(bucket, key, bytes, bytes.byteLength, options);
+      // A compare-and-swap goes up in one PUT whatever its size (up to S3's 5 GB).
+      if (bytes.byteLength >= this.threshold && options?.ifMatch === undefined) {
+        return this.upload(bucket, key, bytes, bytes.byteLength, options);
+      }
       try {
         return await this.putSingle(bucket, key, bytes, options);
       } catch (err) {
         // S3 answers 409 ConditionalRequestConflict to a conditional write racing another write of the same key and
-        // asks for a retry; the retry then succeeds or finds the object (412, ObjectExistsError), as the caller expects.
-        if (options?.ifNoneMatch !== true || !isConditionalConflict(err)) throw err;
+        // asks for a retry; the retry then succeeds or finds the object (412: ObjectExistsError, or ObjectChangedError
+        // for `ifMatch`), as the caller expects.
+        if (!isConditional(options) || !isConditionalConflict(err)) throw err;
         await delay(50);
         return this.putSingle(bucket, key, bytes, options);
       }
     }
+    if (options?.ifMatch !== undefined) throw new Error('ifMatch needs a string or bytes body');
     // A stream of unknown length: lib-storage sends one PUT if it fits in a part, a multipart upload otherwise.
     let size = 0;
     const counter = new Transform({
@@ -132,6 +138,7 @@ export class S3ObjectStore implements ObjectStore {
   async putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo> {
     const { size } = await stat(filePath);
     if (size >= this.threshold) {
+      if (options?.ifMatch !== undefined) throw new Error('ifMatch needs a string or bytes body');
       return this.upload(bucket, key, createReadStream(filePath), size, options, size);
     }
     // Small files go up from memory: a buffered body can be retried by the SDK, a stream cannot.
@@ -195,9 +202,27 @@ export class S3ObjectStore implements ObjectStore {
     } while (token !== undefined);
   }
 
-  async delete(bucket: BucketName, key: string): Promise<void> {
+  async delete(bucket: BucketName, key: string, options?: DeleteOptions): Promise<void> {
     // S3 answers 204 for a missing key too, as the local store does.
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+    const ifMatch = options?.ifMatch;
+    if (ifMatch === undefined) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      return;
+    }
+    // A conditional delete of a missing key answers 404 NoSuchKey: nothing to delete, as without the condition.
+    const send = () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.buckets[bucket], Key: key, IfMatch: quote(ifMatch) }));
+    try {
+      await send().catch(async (err: unknown) => {
+        if (!isConditionalConflict(err)) throw err;
+        await delay(50);
+        return send();
+      });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') throw new ObjectChangedError(bucket, key);
+      throw err;
+    }
   }
 
   /** GetObject; undefined when the range starts past the end (S3 answers 416, the local store an empty read). */
@@ -236,7 +261,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return await this.written(bucket, key, unquote(out.ETag), out.VersionId, body.byteLength);
     } catch (err) {
-      throw mapPutError(err, bucket, key);
+      throw mapPutError(err, bucket, key, options);
     }
   }
 
@@ -268,7 +293,7 @@ export class S3ObjectStore implements ObjectStore {
       return await this.written(bucket, key, unquote(out.ETag), out.VersionId, bytes);
     } catch (err) {
       if (body instanceof Readable && !body.destroyed) body.destroy();
-      throw mapPutError(err, bucket, key);
+      throw mapPutError(err, bucket, key, options);
     }
   }
 
@@ -312,20 +337,36 @@ function putHeaders(options: PutOptions | undefined): {
   ContentType?: string;
   ContentDisposition?: string;
   IfNoneMatch?: string;
+  IfMatch?: string;
 } {
   return {
     ...(options?.contentType !== undefined ? { ContentType: options.contentType } : {}),
     ...(options?.contentDisposition !== undefined ? { ContentDisposition: options.contentDisposition } : {}),
     ...(options?.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+    ...(options?.ifMatch !== undefined ? { IfMatch: quote(options.ifMatch) } : {}),
   };
+}
+
+function isConditional(options: PutOptions | undefined): boolean {
+  return options?.ifNoneMatch === true || options?.ifMatch !== undefined;
+}
+
+/** The port's etags are S3's without their quotes; conditions send them quoted, as S3 returns them. */
+function quote(etag: string): string {
+  return `"${etag}"`;
 }
 
 function isConditionalConflict(err: unknown): boolean {
   return statusOf(err) === 409 && nameOf(err) === 'ConditionalRequestConflict';
 }
 
-function mapPutError(err: unknown, bucket: BucketName, key: string): unknown {
-  if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') return new ObjectExistsError(bucket, key);
+function mapPutError(err: unknown, bucket: BucketName, key: string, options: PutOptions | undefined): unknown {
+  const failed = statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed';
+  if (options?.ifMatch !== undefined) {
+    // If-Match on a missing key answers 404 NoSuchKey.
+    return failed || isNotFound(err) ? new ObjectChangedError(bucket, key) : err;
+  }
+  if (failed) return new ObjectExistsError(bucket, key);
   return err;
 }
 

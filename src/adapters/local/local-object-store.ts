@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type {
   BucketName,
   ByteRange,
+  DeleteOptions,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -14,10 +15,17 @@ import type {
   PutBody,
   PutOptions,
 } from '../../ports/object-store.js';
-import { ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
+import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
 import { compareUtf8 } from '../../domain/utf8-order.js';
 
 const STAGING = '.staging';
+/** Per-key mutexes of conditional writes and deletes (`ifMatch`): one folder each while held. */
+const KEY_MUTEXES = '.key-mutexes';
+/**
+ * A mutex older than this was left by a process that died holding it (it is held for a stat and a rename) and is
+ * removed. Two processes could both find the same dead mutex and both take it; that needs a crash inside that hold.
+ */
+const MUTEX_STALE_MS = 10_000;
 
 /**
  * The object store on a local folder: `<root>/<bucket>/<key>`. Writes go to `<root>/.staging/` and are
@@ -157,8 +165,48 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async delete(bucket: BucketName, key: string): Promise<void> {
-    await rm(this.path(bucket, key), { force: true });
+  async delete(bucket: BucketName, key: string, options?: DeleteOptions): Promise<void> {
+    const ifMatch = options?.ifMatch;
+    if (ifMatch === undefined) {
+      await rm(this.path(bucket, key), { force: true });
+      return;
+    }
+    await this.withKeyMutex(bucket, key, async () => {
+      const current = await this.head(bucket, key);
+      if (current === undefined) return;
+      if (current.etag !== ifMatch) throw new ObjectChangedError(bucket, key);
+      await rm(this.path(bucket, key), { force: true });
+    });
+  }
+
+  /**
+   * Runs a compare-and-swap of one key under a mutex shared by every process on this folder (a `mkdir`, atomic on
+   * any local file system). Only conditional writers take it: a plain `put` or `delete` racing a conditional one
+   * of the same key is not ordered against it (S3 orders them; no caller here mixes the two on one key).
+   */
+  private async withKeyMutex<T>(bucket: BucketName, key: string, fn: () => Promise<T>): Promise<T> {
+    const dir = join(this.root, KEY_MUTEXES);
+    await mkdir(dir, { recursive: true });
+    const mutex = join(dir, createHash('sha256').update(`${bucket}/${key}`).digest('hex'));
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        await mkdir(mutex);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const held = await stat(mutex).catch(() => undefined);
+      if (held !== undefined && Date.now() - held.mtimeMs > MUTEX_STALE_MS) {
+        await rm(mutex, { recursive: true, force: true });
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, pause));
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(mutex, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -197,6 +245,15 @@ export class LocalObjectStore implements ObjectStore {
   private async publish(bucket: BucketName, key: string, tmp: string, options?: PutOptions): Promise<ObjectInfo> {
     const dest = this.path(bucket, key);
     await mkdir(dirname(dest), { recursive: true });
+    const ifMatch = options?.ifMatch;
+    if (ifMatch !== undefined) {
+      return this.withKeyMutex(bucket, key, async () => {
+        const current = await this.head(bucket, key);
+        if (current?.etag !== ifMatch) throw new ObjectChangedError(bucket, key);
+        await rename(tmp, dest);
+        return info(key, await stat(dest));
+      });
+    }
     if (options?.ifNoneMatch) {
       // link() fails when the destination exists: an atomic create-if-absent.
       try {
