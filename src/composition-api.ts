@@ -546,7 +546,11 @@ async function ensureLakeSecret(store: ObjectStore, secret: LakeSecret): Promise
   if (existing !== undefined) return existing;
   const fresh = randomBytes(32);
   try {
-    await store.put('processed', secret.key, fresh.toString('hex'), { contentType: 'text/plain', ifNoneMatch: true });
+    await store.put('processed', secret.key, fresh.toString('hex'), {
+      contentType: 'text/plain',
+      ifNoneMatch: true,
+      secret: true,
+    });
     return fresh;
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err;

@@ -45,6 +45,11 @@ export interface PutOptions {
    */
   ifMatch?: string;
   /**
+   * A secret (a signing or mask key): a local store writes the file readable by its owner only (0600); on S3,
+   * access is IAM's and the bucket policy's, and the option changes nothing.
+   */
+  secret?: boolean;
+  /**
    * `putFile` only: the file is the caller's to give away (it is not used afterwards), so a local store may move it
    * into place instead of copying it. Remote stores upload it as usual.
    */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
@@ -9,6 +9,7 @@ import {
   ensureMaskKey,
   ensureSigningSecret,
   MASK_KEY_KEY,
+  SIGNING_SECRET_KEY,
 } from '../../src/composition-api.js';
 import { createRuntime } from '../../src/composition.js';
 import { ConfigError } from '../../src/domain/errors.js';
@@ -225,7 +226,7 @@ describe("the lake's mask key", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('is created once, however many processes ask at once, and is not the signing secret', async () => {
+  it('is created once, however many processes ask at once, is readable by its owner only, and is not the signing secret', async () => {
     const stores = Array.from({ length: 8 }, () => new LocalObjectStore(root));
     const keys = await Promise.all(stores.map((s) => ensureMaskKey(s)));
     const hex = keys.map((k) => Buffer.from(k).toString('hex'));
@@ -234,6 +235,9 @@ describe("the lake's mask key", () => {
     expect(await readFile(join(root, 'processed', MASK_KEY_KEY), 'utf8')).toBe(hex[0]);
     expect(Buffer.from(await ensureMaskKey(new LocalObjectStore(root))).toString('hex')).toBe(hex[0]);
     expect(Buffer.from(await ensureSigningSecret(stores[0]!)).toString('hex')).not.toBe(hex[0]);
+    // Both secrets: no read or write for the group or others (the lake folder's other files are 0644 under umask 022).
+    expect((await stat(join(root, 'processed', MASK_KEY_KEY))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(root, 'processed', SIGNING_SECRET_KEY))).mode & 0o777).toBe(0o600);
   });
 
   it('refuses a malformed key with what to do, rather than hash with it', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -95,10 +95,11 @@ export class LocalObjectStore implements ObjectStore {
   async put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
     const tmp = await this.stagingFile();
     try {
+      const mode = options?.secret === true ? 0o600 : 0o666;
       if (typeof body === 'string' || body instanceof Uint8Array) {
-        await writeFile(tmp, body);
+        await writeFile(tmp, body, { mode });
       } else {
-        await pipeline(body, createWriteStream(tmp));
+        await pipeline(body, createWriteStream(tmp, { mode }));
       }
       return await this.publish(bucket, key, tmp, options);
     } finally {
@@ -117,6 +118,7 @@ export class LocalObjectStore implements ObjectStore {
           () => false,
         ));
       if (!moved) await copyFile(filePath, tmp);
+      if (options?.secret === true) await chmod(tmp, 0o600);
       return await this.publish(bucket, key, tmp, options);
     } finally {
       await rm(tmp, { force: true });
