@@ -135,8 +135,27 @@ async function compactOne(
         });
         added.push(outputs[i]!);
       }
+      // The commit point: the journal makes the merged files the partition's.
+      await lock.confirm();
     } catch (err) {
-      for (const key of added) await store.delete('processed', key);
+      const undone = lock.undoFailedRun(async (tookOver) => {
+        // A compaction that took the lock over may have merged the same inputs into the same keys: what a lineage
+        // names (after a journal it left is applied) is spared.
+        const spared = new Set<string>();
+        if (tookOver) {
+          await finishJournal(store, journalKey);
+          for (const l of await readAllLineages(deps, def.name)) {
+            for (const k of [...l.outputKeys, ...(l.compacted ?? [])]) spared.add(k);
+          }
+        }
+        for (const key of added) if (!spared.has(key)) await store.delete('processed', key);
+      });
+      await undone.catch((undoErr: unknown) =>
+        deps.logger.error('could not remove the files of a failed compaction', {
+          error: String(undoErr),
+          files: added,
+        }),
+      );
       throw err;
     }
     // Point each source's lineage at the merged files that hold its rows, then drop the inputs.

@@ -60,6 +60,8 @@ export class LakeLock {
     private readonly owner: string,
     private readonly leaseMs: number,
     private readonly now: () => Date,
+    /** What `acquire` was asked for, to take the same locks again. */
+    private readonly request: { dataset: string; names: string[]; options: LockOptions },
   ) {}
 
   static async acquire(
@@ -72,7 +74,7 @@ export class LakeLock {
     const waitMs = options.waitMs ?? 5 * 60_000;
     const now = options.now ?? (() => new Date());
     const keys = [...new Set(names)].sort().map((n) => lockKey(dataset, n));
-    const lock = new LakeLock(store, [], randomUUID(), leaseMs, now);
+    const lock = new LakeLock(store, [], randomUUID(), leaseMs, now, { dataset, names, options });
     const deadline = Date.now() + waitMs;
     try {
       // Uncontended (the common case): every lock at once, a file spanning many days takes up to 65. If one is held,
@@ -100,14 +102,49 @@ export class LakeLock {
    * that took its partitions; the renewal also gives the publishing a whole lease.
    */
   async confirm(): Promise<void> {
-    // A renewal in flight finishes first (it may be the one that finds a lock lost).
+    // A renewal in flight finishes first (it may be the one that finds a lock lost); the timer's next one waits.
     await this.renewing;
-    await this.renew(true);
+    const confirming = this.renew(true);
+    const settled = confirming.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.renewing = settled;
+    try {
+      await confirming;
+    } finally {
+      if (this.renewing === settled) this.renewing = undefined;
+    }
     if (this.lost.size > 0) {
       throw new IngestError(
         'lock_lost',
         'this run paused longer than its lock lease and another run took its partitions over; retry later',
       );
+    }
+  }
+
+  /**
+   * Removes what a failed run added, under its locks: at once while they are still its own (`undo(false)`). When
+   * another run took them over (this one stalled), that run may have published files under the same keys, so
+   * `undo(true)` runs under the same locks taken again, once that run is done, and must spare what it published.
+   * When it cannot be told whether the locks are still held (the store fails), nothing is removed: the run's
+   * publish intent names its files for the next run. `undo` reports its own failures; this throws only `lock_timeout`.
+   */
+  async undoFailedRun(undo: (tookOver: boolean) => Promise<void>): Promise<void> {
+    let tookOver = false;
+    try {
+      await this.confirm();
+    } catch (err) {
+      if (!(err instanceof IngestError && err.reason === 'lock_lost')) return;
+      tookOver = true;
+    }
+    if (!tookOver) return undo(false);
+    const { dataset, names, options } = this.request;
+    const again = await LakeLock.acquire(this.store, dataset, names, options);
+    try {
+      await undo(true);
+    } finally {
+      await again.release();
     }
   }
 
@@ -153,6 +190,12 @@ export class LakeLock {
       const held = await this.read(key);
       // Released meanwhile: race for it again at once.
       if (held === undefined) continue;
+      if (held !== UNREADABLE && held.owner === this.owner) {
+        // This holder's own creation, whose answer was lost (a retried put then found it).
+        this.etags.set(key, held.etag);
+        this.keys.push(key);
+        return;
+      }
       if (held !== UNREADABLE && Date.parse(held.expiresAt) < this.now().getTime()) {
         // Abandoned by a dead holder: remove that version only (a contender that removed it first and took the lock
         // has made a new version, which this delete leaves alone), then race for it.
@@ -201,17 +244,18 @@ export class LakeLock {
 
   /**
    * After a conditional change failed: whether the lock is still this holder's (a write of ours whose answer was
-   * lost changed the etag). If it is, its current etag is taken; if another run holds it or it is gone, it is lost.
+   * lost changed the etag: its current etag is taken), another run's or gone (it is marked lost), or cannot be told
+   * now (the read failed).
    */
-  private async stillMine(key: string): Promise<boolean> {
+  private async stillMine(key: string): Promise<'mine' | 'lost' | 'unknown'> {
     const held = await this.read(key);
-    if (held === UNREADABLE) return false;
+    if (held === UNREADABLE) return 'unknown';
     if (held?.owner !== this.owner) {
       this.lost.add(key);
-      return false;
+      return 'lost';
     }
     this.etags.set(key, held.etag);
-    return true;
+    return 'mine';
   }
 
   /** Renews every lock still held; `strict`: a renewal that fails (not one found lost) throws. */
@@ -233,7 +277,9 @@ export class LakeLock {
         } catch (err) {
           if (!(err instanceof ObjectChangedError)) throw err;
           // Another run's lock is marked lost here, and left alone.
-          if (await this.stillMine(key)) await write(this.etags.get(key) ?? etag);
+          const state = await this.stillMine(key);
+          if (state === 'mine') await write(this.etags.get(key) ?? etag);
+          if (state === 'unknown') throw new Error(`could not tell whether lock ${key} is still held`, { cause: err });
         }
       } catch (err) {
         // A missed renewal only shortens the lease; the next one retries.
@@ -255,7 +301,7 @@ export class LakeLock {
         await this.store.delete('processed', key, { ifMatch: etag });
       } catch (err) {
         if (!(err instanceof ObjectChangedError)) throw err;
-        if (await this.stillMine(key)) {
+        if ((await this.stillMine(key)) === 'mine') {
           await this.store.delete('processed', key, { ifMatch: this.etags.get(key) ?? etag });
         }
       }

@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
-import { IngestError } from '../../src/domain/errors.js';
 import type { PartitionRecord } from '../../src/domain/table.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
@@ -412,16 +411,30 @@ async function writeAndPublish(
       await writeLineage(store, next);
     });
   } catch (err) {
-    // Locks lost to another run, most likely another delivery of the same source writing the same keys: its files
-    // are not removed. This run's files stay listed in the publish intent, as after a crash, for the next run.
-    if (err instanceof IngestError && err.reason === 'lock_lost') throw err;
-    for (const key of added.reverse()) {
-      try {
-        await store.delete('processed', key);
-      } catch (cleanupErr) {
-        req.logger.error('could not remove a file of a failed publish', { key, error: String(cleanupErr) });
+    const undone = lock.undoFailedRun(async (tookOver) => {
+      // Another run that took the locks over may have published the same keys (another delivery of this version):
+      // only what the source's published lineage does not name is this run's to remove.
+      const published = tookOver ? await readLineage(store, def.name, req.sourceKey) : undefined;
+      const spared = new Set([
+        ...(published?.outputKeys ?? []),
+        ...(published?.quarantineKey ? [published.quarantineKey] : []),
+      ]);
+      for (const key of added.reverse()) {
+        if (spared.has(key)) continue;
+        try {
+          await store.delete('processed', key);
+        } catch (cleanupErr) {
+          req.logger.error('could not remove a file of a failed publish', { key, error: String(cleanupErr) });
+        }
       }
-    }
+    });
+    // The run's own failure is what it reports; files left behind are named by its publish intent.
+    await undone.catch((undoErr: unknown) =>
+      req.logger.error('could not take the locks again to remove the files of a failed publish', {
+        error: String(undoErr),
+        files: added,
+      }),
+    );
     throw err;
   }
   // Outputs of the older version (and of unfinished attempts) go only after the new ones are in place (a reader

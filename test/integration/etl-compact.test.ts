@@ -1,6 +1,8 @@
 import { compactPartition } from '../../lambda/pipeline/compact.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
+import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
+import { withMethod } from '../support/export-lake.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
@@ -140,5 +142,39 @@ describe('compaction', () => {
       [1n, 'a-v2'],
       [2n, 'Insert ticket'],
     ]);
+  });
+
+  it('publishes nothing, and removes its merged files, when its lock was taken over while it uploaded them', async () => {
+    await ingestSources();
+    const before = await rows();
+    const inputs = await lake.processedKeys(DAY);
+    const lock = lockKey('events', partitionLockName('2024-03-01'));
+    // While the merged file uploads, the compaction's lease runs out and another run takes the partition's lock
+    // over for a moment (and writes nothing).
+    let takenOver = false;
+    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      const put = await putFile(bucket, key, path, options);
+      if (!takenOver && key.includes('part-compacted-')) {
+        takenOver = true;
+        await lake.store.delete('processed', lock);
+        const other = await lake.store.put(
+          'processed',
+          lock,
+          JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' }),
+          { ifNoneMatch: true },
+        );
+        setTimeout(() => void lake.store.delete('processed', lock, { ifMatch: other.etag }), 200);
+      }
+      return put;
+    });
+    await expect(
+      compactPartition(lake.deps({ store: stalling }), 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+    ).rejects.toMatchObject({ reason: 'lock_lost' });
+    expect(takenOver).toBe(true);
+    // No journal, lineages untouched, the inputs in place and the merged file removed again.
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    expect(await lake.processedKeys(DAY)).toEqual(inputs);
+    expect(await rows()).toEqual(before);
+    expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
   });
 });

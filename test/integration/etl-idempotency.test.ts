@@ -295,7 +295,8 @@ describe('ETL: idempotency, ordering and concurrency', () => {
       }
       return putFile(bucket, key, path, options);
     });
-    const lost = await ingestObject(lake.deps({ store: stalling }), { key: KEY });
+    // The other run holds the lock on: this run's wait to take it again (to remove its files) gives up soon.
+    const lost = await ingestObject(lake.deps({ store: stalling }), { key: KEY }, { lock: { waitMs: 300 } });
     expect(lost).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
     // No commit, and the other run's lock is still its own (not renewed over, not released).
     expect(await readLineage(lake.store, 'events', KEY)).toBeUndefined();
@@ -307,6 +308,81 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await ids()).toEqual([1n, 2n]);
     expect(await lake.processedKeys('events/')).toEqual(retried.outputKeys);
     expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
+  });
+
+  it('removes a stalled run’s late file, and only that, when a newer version took its locks over and committed', async () => {
+    const raw = lake.store.localPath('raw', KEY);
+    await lake.putRaw(KEY, jsonl(event(1), event(2)));
+    await utimes(raw, new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+    let newer: Awaited<ReturnType<typeof ingestObject>> | undefined;
+    // Run A (version 1) stalls before its put lands: its leases run out, and run B (version 2 of the same object)
+    // takes the locks over, publishes and commits, removing A's publish intent with it. Then A's put lands.
+    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      if (newer === undefined && key.endsWith('.parquet')) {
+        for (const lock of await lake.processedKeys('_pipeline/locks/')) await lake.store.delete('processed', lock);
+        await lake.putRaw(KEY, jsonl(event(1), event(3)));
+        await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
+        newer = await ingestObject(lake.deps(), { key: KEY });
+      }
+      return putFile(bucket, key, path, options);
+    });
+    const stalled = await ingestObject(lake.deps({ store: stalling }), { key: KEY });
+    expect(newer?.status).toBe('SUCCEEDED');
+    expect(stalled).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
+    // A's late file is gone (no lineage or intent named it any more, so nothing would ever have removed it); B's stay.
+    expect(await lake.processedKeys('events/')).toEqual(newer!.outputKeys);
+    expect(await ids()).toEqual([1n, 3n]);
+    expect((await readLineage(lake.store, 'events', KEY))?.outputKeys).toEqual(newer!.outputKeys);
+    expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
+  });
+
+  it('keeps the files of a redelivery that took the locks over and committed, when the stalled run then fails', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00')));
+    let puts = 0;
+    let redelivery: Awaited<ReturnType<typeof ingestObject>> | undefined;
+    // Run A stalls at its second file; B, another delivery of the same version, takes the locks over and commits
+    // the same keys; then A's put fails on its own and A rolls back.
+    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      if (key.endsWith('.parquet') && ++puts === 2) {
+        for (const lock of await lake.processedKeys('_pipeline/locks/')) await lake.store.delete('processed', lock);
+        redelivery = await ingestObject(lake.deps(), { key: KEY });
+        throw new Error('connection reset');
+      }
+      return putFile(bucket, key, path, options);
+    });
+    const stalled = await ingestObject(lake.deps({ store: stalling }), { key: KEY });
+    expect(redelivery?.status).toBe('SUCCEEDED');
+    expect(stalled.status).toBe('FAILED');
+    // A's rollback spared the keys B's lineage names (it used to delete them under B).
+    expect(await lake.processedKeys('events/')).toEqual([...redelivery!.outputKeys].sort());
+    expect(redelivery!.outputKeys).toHaveLength(2);
+    expect(await ids()).toEqual([1n, 2n]);
+  });
+
+  it('writes nothing when its locks were taken over before its first write', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const lock = lockKey('events', partitionLockName('2024-03-01'));
+    // Taken over while the run reads what the partition holds (its de-duplication), before it writes anything.
+    let takenOver = false;
+    const stalling = withMethod(lake.store, 'listAll', (listAll) => (bucket, prefix, options) => {
+      if (!takenOver && prefix.startsWith('events/event_date=')) {
+        takenOver = true;
+        const other = JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' });
+        return (async function* () {
+          await lake.store.delete('processed', lock);
+          await lake.store.put('processed', lock, other, { ifNoneMatch: true });
+          yield* listAll(bucket, prefix, options);
+        })();
+      }
+      return listAll(bucket, prefix, options);
+    });
+    const run = await ingestObject(lake.deps({ store: stalling }), { key: KEY }, { lock: { waitMs: 300 } });
+    expect(run).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
+    expect(takenOver).toBe(true);
+    // Not even its publish intent (written before the first file).
+    expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
+    expect(await lake.processedKeys('_pipeline/sources/')).toEqual([]);
+    expect(await lake.processedKeys('events/')).toEqual([]);
   });
 
   it("locks the partitions of an older version's leftover files before it removes them", async () => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
+import { ObjectExistsError } from '../../src/ports/object-store.js';
 import { LakeLock } from '../../lambda/pipeline/lake-lock.js';
 import { lockKey } from '../../lambda/pipeline/lake-keys.js';
 
@@ -143,6 +144,55 @@ describe('ETL lake locks', () => {
     expect([...(await owners())]).toEqual(bOwner);
     await bLock.confirm();
     await bLock.release();
+    expect(await lockFiles()).toEqual([]);
+  });
+
+  it('does not confirm a lock taken over when it cannot read who holds it now', async () => {
+    const key = lockKey('events', 'x');
+    let failReads = false;
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getBytes') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<LocalObjectStore['getBytes']>) => {
+          if (failReads && args[1] === key) throw new Error('503 SlowDown');
+          return target.getBytes(...args);
+        };
+      },
+    });
+    const lock = await LakeLock.acquire(flaky, 'events', ['x']);
+    await store.delete('processed', key);
+    await store.put('processed', key, JSON.stringify({ owner: 'other', expiresAt: '2999-01-01T00:00:00.000Z' }));
+    failReads = true;
+    // The renewal finds the lock changed and cannot read it: that is no confirmation.
+    await expect(lock.confirm()).rejects.toThrow(`could not tell whether lock ${key} is still held`);
+    failReads = false;
+    await expect(lock.confirm()).rejects.toMatchObject({ reason: 'lock_lost' });
+    await lock.release();
+    expect(JSON.parse(Buffer.from(await store.getBytes('processed', key)).toString('utf8'))).toMatchObject({
+      owner: 'other',
+    });
+  });
+
+  it('takes a lock it created itself when the answer to its create was lost, without waiting out its lease', async () => {
+    const key = lockKey('events', 'x');
+    // The create reaches the store, but its answer is lost; the retry finds the key (as the SDK's retry would).
+    let lostAnswer = true;
+    const lossy = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'put') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<LocalObjectStore['put']>) => {
+          const written = await target.put(...args);
+          if (lostAnswer && args[1] === key) {
+            lostAnswer = false;
+            throw new ObjectExistsError('processed', key);
+          }
+          return written;
+        };
+      },
+    });
+    const lock = await LakeLock.acquire(lossy, 'events', ['x'], { waitMs: 2_000 });
+    await lock.confirm();
+    await lock.release();
     expect(await lockFiles()).toEqual([]);
   });
 });

@@ -23,7 +23,9 @@ const STAGING = '.staging';
 const KEY_MUTEXES = '.key-mutexes';
 /**
  * A mutex older than this was left by a process that died holding it (it is held for a stat and a rename) and is
- * removed. Two processes could both find the same dead mutex and both take it; that needs a crash inside that hold.
+ * removed. What that cannot tell apart: two processes finding the same dead mutex may both take it, and a process
+ * paused (stopped, swapped out) longer than this inside its hold loses the mutex to another. Both need a stall of
+ * seconds inside a hold of microseconds, on one machine's folder.
  */
 const MUTEX_STALE_MS = 10_000;
 
