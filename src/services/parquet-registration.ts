@@ -1,5 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { basename, join, relative, sep } from 'node:path';
 import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { type ColumnType, formatColumnType } from '../domain/column-type.js';
 import { BadInputError } from '../domain/errors.js';
@@ -69,18 +69,163 @@ function column(name: string, type: ColumnType, nullable: boolean): TableColumn 
 
 const SAFE = /^[a-z_][a-z0-9_]{0,127}$/;
 
+export interface RegistrationDeps {
+  store: ObjectStore;
+  catalog: Catalog;
+  duckdb: DuckDbDatabase;
+  stagingDir: string;
+  /** Names the ETL writes (declared dataset definitions): never registered over. */
+  declared?: (name: string) => boolean;
+}
+
+/** Where a dataset's files are: a prefix ending in `/`. */
+function asLocation(prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/**
+ * Refuses a name the ETL or Glue owns, and a location inside (or around) another dataset's files: registering there
+ * would serve that dataset's files under a second name (or add foreign files to it). Re-registering a registered
+ * dataset (after adding files) is allowed.
+ */
+async function checkRegistrable(deps: RegistrationDeps, name: string, location: string): Promise<void> {
+  if (!SAFE.test(name)) throw new BadInputError(`dataset name "${name}" must be lower case letters, digits and _`);
+  const existing = await deps.catalog.getTable(name);
+  if (deps.declared?.(name) === true || existing?.origin === 'etl') {
+    throw new BadInputError(`dataset "${name}" is written by the ETL: register the files under another name`);
+  }
+  if (existing !== undefined && existing.origin !== 'registered') {
+    throw new BadInputError(`dataset "${name}" is a ${existing.origin} table: register the files under another name`);
+  }
+  for (const other of await deps.catalog.listTables()) {
+    if (other.name === name) continue;
+    const theirs = asLocation(other.location);
+    if (location.startsWith(theirs) || theirs.startsWith(location)) {
+      throw new BadInputError(
+        `"${location}" overlaps the files of dataset "${other.name}" ("${theirs}"): register files under a prefix of their own`,
+      );
+    }
+  }
+}
+
+interface InferredTable {
+  columns: TableColumn[];
+  partitionKeys: TableColumn[];
+}
+
+/**
+ * The table the files make: columns from their footers (DuckDB, union by name), partition keys from `k=v/` folders.
+ * `files`: local paths DuckDB reads, with their keys relative to the dataset's location (for Hive folders and for
+ * naming a file that is not Parquet).
+ */
+async function inferTable(
+  duckdb: DuckDbDatabase,
+  name: string,
+  files: { path: string; rel: string }[],
+): Promise<InferredTable> {
+  const partitionNames = hivePartitionNames(files.map((f) => f.rel));
+  const describe = (paths: string[]) =>
+    duckdb.withConnection(async (con) => {
+      const list = paths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ');
+      const reader = await con.runAndReadAll(
+        `DESCRIBE SELECT * FROM read_parquet([${list}], hive_partitioning = ${partitionNames.length > 0}, union_by_name = true)`,
+      );
+      return reader.getRowObjectsJson() as { column_name: string; column_type: string; null: string }[];
+    });
+  let described: Awaited<ReturnType<typeof describe>>;
+  try {
+    described = await describe(files.map((f) => f.path));
+  } catch (err) {
+    // DuckDB's message quotes its SQL and local paths: name the file instead, found by reading each alone.
+    for (const f of files) {
+      const readable = await describe([f.path]).then(
+        () => true,
+        () => false,
+      );
+      if (!readable) {
+        throw new BadInputError(`cannot register "${name}": "${f.rel}" is not a readable Parquet file`, { cause: err });
+      }
+    }
+    throw new BadInputError(`cannot register "${name}": the files' schemas cannot be read together`, { cause: err });
+  }
+  const columns: TableColumn[] = [];
+  const partitionKeys: TableColumn[] = [];
+  const problems: string[] = [];
+  for (const d of described) {
+    if (!SAFE.test(d.column_name)) {
+      problems.push(`column "${d.column_name}": name is not lower case letters, digits and _`);
+      continue;
+    }
+    const mapped = columnTypeFromDuckDb(d.column_type);
+    if (!mapped.ok) {
+      problems.push(`column "${d.column_name}": ${mapped.reason}`);
+      continue;
+    }
+    if (partitionNames.includes(d.column_name)) partitionKeys.push(column(d.column_name, mapped.type, false));
+    else columns.push(column(d.column_name, mapped.type, true));
+  }
+  if (problems.length > 0) throw new BadInputError(`cannot register "${name}": ${problems.join('; ')}`);
+  return { columns, partitionKeys };
+}
+
+/** Parquet files in a local file or folder (recursively), with their paths relative to it. */
+async function localParquetFiles(path: string): Promise<{ path: string; rel: string }[]> {
+  const s = await stat(path);
+  if (s.isFile()) return [{ path, rel: basename(path) }];
+  const out: { path: string; rel: string }[] = [];
+  for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.parquet')) continue;
+    const file = join(e.parentPath, e.name);
+    const rel = relative(path, file).split(sep).join('/');
+    if (rel.split('/').some((p) => p.startsWith('_') || p.startsWith('.'))) continue;
+    out.push({ path: file, rel });
+  }
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+/**
+ * A local Parquet file or folder as dataset `name`: checked first (the name, the folders, every footer), then copied
+ * into the processed bucket under `<name>/` (folders kept, so `k=v/` partitions survive) and registered. If the
+ * registration fails after the copy, the files it added are removed again.
+ */
+export async function registerLocalParquet(
+  deps: RegistrationDeps,
+  name: string,
+  localPath: string,
+  description = '',
+): Promise<RegistrationResult> {
+  const location = `${name}/`;
+  await checkRegistrable(deps, name, location);
+  const files = await localParquetFiles(localPath);
+  if (files.length === 0) throw new BadInputError(`no Parquet files in "${localPath}"`);
+  await inferTable(deps.duckdb, name, files);
+  const added: string[] = [];
+  try {
+    for (const f of files) {
+      const key = `${location}${f.rel}`;
+      const existed = (await deps.store.head('processed', key)) !== undefined;
+      await deps.store.putFile('processed', key, f.path);
+      if (!existed) added.push(key);
+    }
+    return await registerParquetDataset(deps, name, location, description);
+  } catch (err) {
+    for (const key of added) await deps.store.delete('processed', key);
+    throw err;
+  }
+}
+
 /**
  * Registers the Parquet files under `prefix` in the processed bucket as dataset `name`. With a local store DuckDB
  * reads the files in place; otherwise they are staged to `stagingDir` first.
  */
 export async function registerParquetDataset(
-  deps: { store: ObjectStore; catalog: Catalog; duckdb: DuckDbDatabase; stagingDir: string },
+  deps: RegistrationDeps,
   name: string,
   prefix: string,
   description = '',
 ): Promise<RegistrationResult> {
-  if (!SAFE.test(name)) throw new BadInputError(`dataset name "${name}" must be lower case letters, digits and _`);
-  const location = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const location = asLocation(prefix);
+  await checkRegistrable(deps, name, location);
   const keys: string[] = [];
   for await (const obj of deps.store.listAll('processed', location)) {
     const rel = obj.key.slice(location.length);
@@ -89,45 +234,22 @@ export async function registerParquetDataset(
   }
   if (keys.length === 0) throw new BadInputError(`no Parquet files under "${location}" in the processed bucket`);
   const staging = join(deps.stagingDir, 'register', `${name}-${Date.now()}`);
-  const paths: string[] = [];
+  const files: { path: string; rel: string }[] = [];
   try {
     for (const key of keys) {
+      const rel = key.slice(location.length);
       const local = deps.store.localPath('processed', key);
       if (local !== undefined) {
-        paths.push(local);
+        files.push({ path: local, rel });
       } else {
         // Keep the key's folders so Hive partition values stay visible to DuckDB.
         const file = join(staging, ...key.split('/'));
         await mkdir(join(file, '..'), { recursive: true });
         await deps.store.getFile('processed', key, file);
-        paths.push(file);
+        files.push({ path: file, rel });
       }
     }
-    const partitionNames = hivePartitionNames(keys.map((k) => k.slice(location.length)));
-    const described = await deps.duckdb.withConnection(async (con) => {
-      const list = paths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ');
-      const reader = await con.runAndReadAll(
-        `DESCRIBE SELECT * FROM read_parquet([${list}], hive_partitioning = ${partitionNames.length > 0}, union_by_name = true)`,
-      );
-      return reader.getRowObjectsJson() as { column_name: string; column_type: string; null: string }[];
-    });
-    const columns: TableColumn[] = [];
-    const partitionKeys: TableColumn[] = [];
-    const problems: string[] = [];
-    for (const d of described) {
-      if (!SAFE.test(d.column_name)) {
-        problems.push(`column "${d.column_name}": name is not lower case letters, digits and _`);
-        continue;
-      }
-      const mapped = columnTypeFromDuckDb(d.column_type);
-      if (!mapped.ok) {
-        problems.push(`column "${d.column_name}": ${mapped.reason}`);
-        continue;
-      }
-      if (partitionNames.includes(d.column_name)) partitionKeys.push(column(d.column_name, mapped.type, false));
-      else columns.push(column(d.column_name, mapped.type, true));
-    }
-    if (problems.length > 0) throw new BadInputError(`cannot register "${name}": ${problems.join('; ')}`);
+    const { columns, partitionKeys } = await inferTable(deps.duckdb, name, files);
     const table = await deps.catalog.putTable({
       name,
       description,

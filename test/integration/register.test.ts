@@ -3,6 +3,7 @@ import { BadInputError } from '../../src/domain/errors';
 import {
   columnTypeFromDuckDb,
   hivePartitionNames,
+  registerLocalParquet,
   registerParquetDataset,
 } from '../../src/services/parquet-registration';
 import {
@@ -13,12 +14,19 @@ import {
   resultText,
   type ExportLake,
 } from '../support/export-lake';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportResultPrefix } from '../../src/domain/export-job.js';
 
 describe('registering existing Parquet data as a dataset', () => {
   let lake: ExportLake;
   let db: DuckDbDatabase;
+
+  async function processedKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const o of lake.store.listAll('processed', prefix)) keys.push(o.key);
+    return keys;
+  }
 
   beforeAll(async () => {
     lake = await createExportLake();
@@ -134,5 +142,83 @@ describe('registering existing Parquet data as a dataset', () => {
     expect(() => hivePartitionNames(['a=1/x.parquet', 'b=2/y.parquet'])).toThrow(
       'inconsistent partition folders: "a" and "b"',
     );
+  });
+
+  describe('guards', () => {
+    const deps = (declared: string[] = []) => ({
+      store: lake.store,
+      catalog: lake.catalog,
+      duckdb: db,
+      stagingDir: join(lake.root, 'stage'),
+      declared: (name: string) => declared.includes(name),
+    });
+    let local: string;
+
+    beforeAll(async () => {
+      local = join(lake.root, 'local-files');
+      await mkdir(join(local, 'region=eu'), { recursive: true });
+      await lake.writeParquet('scratch/a.parquet', `SELECT 1::INTEGER AS id, 'x' AS code`);
+      await copyFile(lake.store.localPath('processed', 'scratch/a.parquet'), join(local, 'region=eu', 'a.parquet'));
+      await lake.store.delete('processed', 'scratch/a.parquet');
+      await lake.catalog.putTable({
+        name: 'etl_events',
+        description: '',
+        columns: [{ name: 'id', type: 'int', kind: 'int', nullable: false, description: '', pii: false }],
+        partitionKeys: [],
+        location: 'etl_events/',
+        origin: 'etl',
+      });
+    });
+
+    it('never registers over a dataset the ETL writes, or inside another dataset’s files, and copies nothing', async () => {
+      await expect(registerLocalParquet(deps(), 'etl_events', local)).rejects.toThrow(
+        new BadInputError('dataset "etl_events" is written by the ETL: register the files under another name'),
+      );
+      // Declared but not yet ingested: the ETL will write it.
+      await expect(registerLocalParquet(deps(['support_events']), 'support_events', local)).rejects.toThrow(
+        'dataset "support_events" is written by the ETL: register the files under another name',
+      );
+      await expect(registerParquetDataset(deps(), 'copy_of_tickets', 'legacy/tickets/region=eu/')).rejects.toThrow(
+        new BadInputError(
+          '"legacy/tickets/region=eu/" overlaps the files of dataset "legacy_tickets" ("legacy/tickets/"): register files under a prefix of their own',
+        ),
+      );
+      expect(await lake.store.head('processed', 'etl_events/region=eu/a.parquet')).toBeUndefined();
+      expect(await lake.store.head('processed', 'support_events/region=eu/a.parquet')).toBeUndefined();
+      expect((await lake.catalog.getTable('etl_events'))?.origin).toBe('etl');
+    });
+
+    it('checks local files before copying them: bad folders or a file that is not Parquet leave nothing behind', async () => {
+      const bad = join(lake.root, 'bad-files');
+      await mkdir(join(bad, 'day=1'), { recursive: true });
+      await copyFile(join(local, 'region=eu', 'a.parquet'), join(bad, 'day=1', 'a.parquet'));
+      await writeFile(join(bad, 'b.parquet'), 'not parquet at all');
+      await expect(registerLocalParquet(deps(), 'from_disk', bad)).rejects.toThrow(
+        new BadInputError('inconsistent partition folders: "" and "day"'),
+      );
+      await rm(join(bad, 'day=1'), { recursive: true });
+      await copyFile(join(local, 'region=eu', 'a.parquet'), join(bad, 'a.parquet'));
+      // Named plainly: no SQL, no local path.
+      await expect(registerLocalParquet(deps(), 'from_disk', bad)).rejects.toMatchObject({
+        name: 'BadInputError',
+        message: 'cannot register "from_disk": "b.parquet" is not a readable Parquet file',
+      });
+      expect(await processedKeys('from_disk/')).toEqual([]);
+      expect(await lake.catalog.getTable('from_disk')).toBeUndefined();
+      // Fixed, the same name registers.
+      await rm(join(bad, 'b.parquet'));
+      const { table, files } = await registerLocalParquet(deps(), 'from_disk', bad);
+      expect([table.origin, files]).toEqual(['registered', 1]);
+      expect(await processedKeys('from_disk/')).toEqual(['from_disk/a.parquet']);
+    });
+
+    it('removes the files it copied when the registration fails after the copy', async () => {
+      // A file already under the dataset's prefix that cannot be served (a nested column).
+      await lake.writeParquet('with_nested/old.parquet', `SELECT 1::INTEGER AS id, ['a'] AS tags`);
+      await expect(registerLocalParquet(deps(), 'with_nested', join(local, 'region=eu', 'a.parquet'))).rejects.toThrow(
+        'cannot register "with_nested": column "tags": nested type VARCHAR[] is not supported',
+      );
+      expect(await processedKeys('with_nested/')).toEqual(['with_nested/old.parquet']);
+    });
   });
 });
