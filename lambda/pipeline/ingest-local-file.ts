@@ -1,12 +1,24 @@
-import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, dirname, resolve } from 'node:path';
 import type { RunRecord } from '../../src/domain/run-record.js';
 import type { EtlDeps } from './etl-deps.js';
 import { ingestObject, type IngestOptions } from './ingest-object.js';
 
-/** The raw key a local file lands at: `<rawPrefix><yyyy>/<mm>/<dd>/<file name>`, dated today (UTC). */
+/**
+ * The raw key a local file lands at: `<rawPrefix><yyyy>/<mm>/<dd>/<folder>-<hash>/<file name>`, dated today (UTC),
+ * in a folder named after the file's own folder and a hash of its full path. The same file ingested again the same
+ * day is the same source (skipped if unchanged, replaced if changed); a file of the same name from another folder
+ * is another source (both keep their rows) instead of silently replacing the first.
+ */
 export function rawKeyForLocalFile(rawPrefix: string, filePath: string, today: Date): string {
   const iso = today.toISOString();
-  return `${rawPrefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${basename(filePath)}`;
+  const dir = dirname(resolve(filePath));
+  const label =
+    basename(dir)
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .slice(0, 40) || 'root';
+  const hash = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  return `${rawPrefix}${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${label}-${hash}/${basename(filePath)}`;
 }
 
 /**

@@ -19,7 +19,8 @@ export async function compact(
   out: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<PartitionCompaction[]> {
   const def = rt.registry.get(dataset);
-  if (partition !== undefined && !DAY.test(partition)) {
+  // A calendar day: 2024-13-01 matches the pattern but is none (Date rolls it over into another day).
+  if (partition !== undefined && !(DAY.test(partition) && isoDay(partition) === partition)) {
     throw new BadInputError(`partition "${partition}" is not a day (yyyy-mm-dd)`);
   }
   const results = await compactPartition(etlDepsOf(rt), dataset, partition);
@@ -38,4 +39,9 @@ export async function compact(
     out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
   }
   return results;
+}
+
+function isoDay(day: string): string | undefined {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString().slice(0, 10);
 }

@@ -28,7 +28,12 @@ export async function ingest(rt: Runtime, files: string[], dataset: string): Pro
     const info = await stat(file).catch(() => undefined);
     if (info === undefined || !info.isFile()) {
       // Said plainly, before the file is staged (whose error would name the lake's staging folder).
-      process.stdout.write(`${file}: FAILED not_found: no such file\n`);
+      const why = info?.isDirectory()
+        ? 'not_a_file: a folder; pass the files in it'
+        : info === undefined
+          ? 'not_found: no such file'
+          : 'not_a_file: not a regular file';
+      process.stdout.write(`${file}: FAILED ${why}\n`);
       failed += 1;
       continue;
     }

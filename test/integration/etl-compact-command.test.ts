@@ -68,6 +68,11 @@ describe('careplus compact', () => {
     await expect(compact(rt, 'support_events', '2024/03/01', (t) => out.push(t))).rejects.toThrow(
       new BadInputError('partition "2024/03/01" is not a day (yyyy-mm-dd)'),
     );
+    for (const day of ['2024-13-01', '2023-02-29']) {
+      await expect(compact(rt, 'support_events', day, (t) => out.push(t))).rejects.toThrow(
+        new BadInputError(`partition "${day}" is not a day (yyyy-mm-dd)`),
+      );
+    }
     expect(out).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
-import { utimes, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ingestLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
+import { ingestLocalFile, rawKeyForLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { effectiveStatus } from '../../lambda/pipeline/run-records.js';
@@ -422,10 +422,22 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await writeFile(file, jsonl(event(1), event(2)));
     const now = () => new Date('2024-03-09T23:30:00Z');
     const run = await ingestLocalFile(lake.deps({ now }), file, 'events');
-    expect(run).toMatchObject({ status: 'SUCCEEDED', sourceKey: 'events/2024/03/09/day one.jsonl', rowsWritten: 2 });
-    expect(await lake.store.head('raw', 'events/2024/03/09/day one.jsonl')).toBeDefined();
+    const sourceKey = rawKeyForLocalFile('events/', file, now());
+    expect(sourceKey).toMatch(/^events\/2024\/03\/09\/[^/]+-[0-9a-f]{8}\/day one\.jsonl$/);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', sourceKey, rowsWritten: 2 });
+    expect(await lake.store.head('raw', sourceKey)).toBeDefined();
     const again = await ingestLocalFile(lake.deps({ now }), file, 'events');
     expect(again.error?.reason).toBe('already_processed');
+    // A file of the same name from another folder is another source: both keep their rows (it used to replace it).
+    await mkdir(join(lake.root, 'desk-b'));
+    const other = join(lake.root, 'desk-b', 'day one.jsonl');
+    await writeFile(other, jsonl(event(3)));
+    expect(await ingestLocalFile(lake.deps({ now }), other, 'events')).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await ids()).toEqual([1n, 2n, 3n]);
+    // Changed in place, the first file replaces what it published.
+    await writeFile(file, jsonl(event(1)));
+    expect(await ingestLocalFile(lake.deps({ now }), file, 'events')).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await ids()).toEqual([1n, 3n]);
   });
 });
 

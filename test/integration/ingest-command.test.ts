@@ -37,12 +37,14 @@ it('reports a missing file plainly and ingests the rest', async () => {
   });
   let failed: number;
   try {
-    failed = await ingest(rt, [missing, good], 'support_events');
+    failed = await ingest(rt, [missing, root, good], 'support_events');
   } finally {
     write.mockRestore();
   }
   expect(lines[0]).toBe(`${missing}: FAILED not_found: no such file\n`);
-  expect(lines[1]).toMatch(new RegExp(`^${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+  // A folder exists: it is not "no such file".
+  expect(lines[1]).toBe(`${root}: FAILED not_a_file: a folder; pass the files in it\n`);
+  expect(lines[2]).toMatch(new RegExp(`^${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
   expect(lines.join('')).not.toContain('.staging');
-  expect(failed).toBe(2);
+  expect(failed).toBe(3);
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RunRecord } from '../../src/domain/run-record';
 import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
 import { IngestError } from '../../src/domain/errors';
@@ -59,9 +60,19 @@ describe('lake keys', () => {
     );
   });
 
-  it('puts a local file under the raw prefix, dated today (UTC)', () => {
-    expect(rawKeyForLocalFile('events/', '/tmp/x/day one.csv', new Date('2024-03-01T23:59:59Z'))).toBe(
-      'events/2024/03/01/day one.csv',
+  it('puts a local file under the raw prefix, dated today (UTC), in a folder of its own folder', () => {
+    const day = new Date('2024-03-01T23:59:59Z');
+    const folder = createHash('sha256').update('/tmp/x').digest('hex').slice(0, 8);
+    expect(rawKeyForLocalFile('events/', '/tmp/x/day one.csv', day)).toBe(`events/2024/03/01/x-${folder}/day one.csv`);
+    // The same name in another folder is another source; the same path is the same one.
+    expect(rawKeyForLocalFile('events/', '/tmp/y/day one.csv', day)).not.toBe(
+      rawKeyForLocalFile('events/', '/tmp/x/day one.csv', day),
+    );
+    expect(rawKeyForLocalFile('events/', '/tmp/x/../x/day one.csv', day)).toBe(
+      rawKeyForLocalFile('events/', '/tmp/x/day one.csv', day),
+    );
+    expect(rawKeyForLocalFile('events/', '/tmp/desk A (eu)/a.csv', day)).toMatch(
+      /^events\/2024\/03\/01\/desk_A_eu_-[0-9a-f]{8}\/a\.csv$/,
     );
   });
 });
