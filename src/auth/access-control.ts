@@ -34,7 +34,10 @@ export interface CallerDescription {
     dataset: string;
     columns: string[];
     maskedColumns: { column: string; method: MaskMethod }[];
+    /** Predicates on columns the caller sees in clear. */
     rowFilter: ExportPredicateInput[];
+    /** Predicates on columns it sees masked or not at all: applied, not shown (their values would unmask them). */
+    hiddenRowFilters: number;
   }[];
 }
 
@@ -154,12 +157,19 @@ export class AccessControl {
       name: caller.name,
       role: caller.role,
       capabilities: this.capabilities(caller),
-      datasets: this.visible(caller, tables).map(({ table, grant }) => ({
-        dataset: table.name,
-        columns: visibleColumns(grant, table).map((c) => c.name),
-        maskedColumns: grant.maskedColumns.map((m) => ({ ...m })),
-        rowFilter: grant.rowFilter.map((p) => ({ column: p.column, op: p.op, values: [...(p.values ?? [])] })),
-      })),
+      datasets: this.visible(caller, tables).map(({ table, grant }) => {
+        const columns = visibleColumns(grant, table).map((c) => c.name);
+        const masked = new Set(grant.maskedColumns.map((m) => m.column));
+        const clear = new Set(columns.filter((c) => !masked.has(c)));
+        const shown = grant.rowFilter.filter((p) => clear.has(p.column));
+        return {
+          dataset: table.name,
+          columns,
+          maskedColumns: grant.maskedColumns.map((m) => ({ ...m })),
+          rowFilter: shown.map((p) => ({ column: p.column, op: p.op, values: [...(p.values ?? [])] })),
+          hiddenRowFilters: grant.rowFilter.length - shown.length,
+        };
+      }),
     };
   }
 }

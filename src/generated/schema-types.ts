@@ -229,9 +229,11 @@ export type DatasetGrant = {
   /** Columns (partition keys included) you see, in table order. */
   columns: Array<Scalars['String']['output']>;
   dataset: Scalars['String']['output'];
+  /** Row-filter predicates on columns you see masked or not at all: applied like the others, but not listed (their column or values would show what the mask hides). */
+  hiddenRowFilters: Scalars['Int']['output'];
   /** Of those, the ones you see masked. */
   maskedColumns: Array<MaskedColumn>;
-  /** The rows you see: those meeting every predicate (empty: all rows). Under a row filter, figures counted over whole files (row counts, sizes, statistics, pipeline runs) are not shown. */
+  /** The rows you see: those meeting every predicate (and the hidden ones; none at all: all rows). Under a row filter, figures counted over whole files (row counts, sizes, statistics, pipeline runs) are not shown. */
   rowFilter: Array<RowFilterPredicate>;
 };
 

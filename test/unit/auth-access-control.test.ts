@@ -3,7 +3,7 @@ import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { AccessControl } from '../../src/auth/access-control.js';
 import { AuditLog } from '../../src/auth/audit-log.js';
 import { ForbiddenError } from '../../src/auth/auth-errors.js';
-import { loadPolicy } from '../../src/auth/policy.js';
+import { loadPolicy, parsePolicyText } from '../../src/auth/policy.js';
 import { NotFoundError } from '../../src/domain/errors.js';
 import type { TableDefinition } from '../../src/domain/table.js';
 import { caller, REPO_ROOT, shippedTables } from '../support/policy-tables.js';
@@ -84,5 +84,33 @@ describe('AccessControl', () => {
       rowFilter: [{ column: 'support_section', op: 'EQ', values: ['First level'] }],
     });
     expect(me.datasets[0]!.columns).not.toContain('billable_amount');
+    expect(me.datasets[0]!.hiddenRowFilters).toBe(0);
+  });
+
+  it('does not show row-filter predicates on a column the caller sees masked or not at all', () => {
+    const policy = parsePolicyText(
+      `version: 1
+roles:
+  desk:
+    capabilities: {}
+    datasets:
+      - match: support_events
+        deniedColumns: [support_section]
+        maskedColumns: [{ column: customer, method: hash }]
+        rowFilter:
+          - { column: support_section, op: EQ, values: [Mobile] }
+          - { column: customer, op: IN, values: [Acme, Globex] }
+          - { column: priority, op: NE, values: [Low] }
+`,
+      'test policy',
+    );
+    const me = new AccessControl(policy, new AuditLog(new JsonLogger('silent'))).describe(caller('desk'), tables);
+    // The hidden column's name and the masked column's values in clear would show what the policy hides.
+    expect(me.datasets[0]).toMatchObject({
+      dataset: 'support_events',
+      rowFilter: [{ column: 'priority', op: 'NE', values: ['Low'] }],
+      hiddenRowFilters: 2,
+    });
+    expect(JSON.stringify(me)).not.toMatch(/Mobile|Acme|Globex|support_section/);
   });
 });

@@ -1,4 +1,4 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
 import type { CallerDescription } from '../../auth/access-control.js';
 import type { JsonScalar } from '../../domain/export-values.js';
 import { JSONScalar } from '../json-scalar.js';
@@ -41,9 +41,15 @@ export class DatasetGrant {
 
   @Field(() => [RowFilterPredicate], {
     description:
-      'The rows you see: those meeting every predicate (empty: all rows). Under a row filter, figures counted over whole files (row counts, sizes, statistics, pipeline runs) are not shown.',
+      'The rows you see: those meeting every predicate (and the hidden ones; none at all: all rows). Under a row filter, figures counted over whole files (row counts, sizes, statistics, pipeline runs) are not shown.',
   })
   rowFilter!: RowFilterPredicate[];
+
+  @Field(() => Int, {
+    description:
+      'Row-filter predicates on columns you see masked or not at all: applied like the others, but not listed (their column or values would show what the mask hides).',
+  })
+  hiddenRowFilters!: number;
 
   static from(d: CallerDescription['datasets'][number]): DatasetGrant {
     return Object.assign(new DatasetGrant(), {
@@ -59,6 +65,7 @@ export class DatasetGrant {
           values: [...(p.values ?? [])],
         }),
       ),
+      hiddenRowFilters: d.hiddenRowFilters,
     });
   }
 }
