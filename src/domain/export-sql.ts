@@ -94,8 +94,10 @@ export function compileExportQuery(
     ...request.rowFilter.map((p) => predicateSql(p, param)),
     ...(request.partitions === null ? [] : partitionSql(request.partitions, param)),
   ];
+  const typeOf = new Map([...table.columns, ...table.partitionKeys].map((c) => [c.name, c.type]));
   const order = request.orderBy.map(
-    (o) => `src.${quoteIdentifier(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
+    (o) =>
+      `${columnRef(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
   const source = withMissingColumns(
     readParquet(table, files, options.unionByName ?? true),
@@ -184,8 +186,19 @@ function hashMask(key: Uint8Array | undefined, param: (text: string) => string):
   };
 }
 
+/**
+ * A column as its catalog type. Files registered from elsewhere may hold another physical type for it (UUID for a
+ * string, TIMESTAMP_NS or TIMESTAMPTZ for a timestamp, FLOAT for a double, TINYINT for an int): read as the catalog
+ * type, every projection, predicate, ordering, mask and the CSV writer's formats see the same values the catalog
+ * and its statistics describe. Where the file's type is the catalog's (every file the ETL writes), DuckDB drops the
+ * cast when it binds, so the Parquet scan's filter and projection pushdown are as without it.
+ */
+function columnRef(name: string, type: string): string {
+  return `CAST(src.${quoteIdentifier(name)} AS ${sqlTypeOf(type)})`;
+}
+
 function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => string): string {
-  const ref = `src.${quoteIdentifier(c.name)}`;
+  const ref = columnRef(c.name, c.type);
   if (c.mask === 'hash') return hash(ref);
   if (c.mask === 'redact') return quoteLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {
@@ -199,7 +212,7 @@ function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => str
 }
 
 function predicateSql(p: NormalizedPredicate, param: (text: string) => string): string {
-  const ref = `src.${quoteIdentifier(p.column)}`;
+  const ref = columnRef(p.column, p.type);
   const type = sqlTypeOf(p.type);
   const typed = (v: CanonicalValue): string => `CAST(${param(parameterText(v, p.kind))} AS ${type})`;
   const v0 = (): CanonicalValue => p.values[0]!;
@@ -232,7 +245,7 @@ function predicateSql(p: NormalizedPredicate, param: (text: string) => string): 
 }
 
 function partitionSql(f: NormalizedPartitionFilter, param: (text: string) => string): string[] {
-  const ref = `src.${quoteIdentifier(f.column)}`;
+  const ref = columnRef(f.column, f.type);
   const type = sqlTypeOf(f.type);
   const typed = (v: CanonicalValue): string => `CAST(${param(parameterText(v, f.kind))} AS ${type})`;
   const out: string[] = [];
