@@ -33,7 +33,8 @@ const OPS: Record<string, ExportFilterOp> = {
 
 /**
  * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN opened,closed`,
- * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included). Operators are the
+ * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included, surrounding spaces
+ * not; a JSON string, `title CONTAINS " a "`, keeps them). Operators are the
  * API's (any case) or `= == != <> < <= > >=`. Values are sent as text and the API coerces them to the column's type.
  * For IN and BETWEEN the values are split on commas; a JSON list (`status IN ["a,b", "c"]`) keeps commas in values.
  */
@@ -51,12 +52,29 @@ export function parseWhere(text: string): ExportPredicateInput {
   if (op === 'IS_NULL' || op === 'IS_NOT_NULL') {
     if (rest.trim() !== '') throw new UsageError(`--where ${JSON.stringify(text)}: ${op} takes no value`);
     values = [];
+  } else if (rest.trim() === '') {
+    // An empty shell variable, say: a usage error, not a filter on the empty string that quietly matches nothing.
+    throw new UsageError(`--where ${JSON.stringify(text)}: ${op} takes a value`);
   } else if (op === 'IN' || op === 'BETWEEN') {
     values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : rest.split(',').map((v) => v.trim());
   } else {
-    values = [rest];
+    values = [singleValue(rest, text)];
   }
   return { column, op, values };
+}
+
+/** The value of a one-value operator: the rest of the text without surrounding spaces, or a JSON string that keeps them. */
+function singleValue(rest: string, text: string): string {
+  const value = rest.trim();
+  if (!value.startsWith('"')) return value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError(`--where ${JSON.stringify(text)}: the quoted value is not a valid JSON string`);
+  }
+  if (typeof parsed !== 'string') throw new UsageError(`--where ${JSON.stringify(text)}: expected a JSON string`);
+  return parsed;
 }
 
 function jsonList(rest: string, text: string): (string | number | boolean | null)[] {

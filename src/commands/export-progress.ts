@@ -59,7 +59,7 @@ const BAR_WIDTH = 24;
 
 /**
  * `[#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s`; `1,234 / ? rows` when the API does not
- * show the estimate (a row filter of the access policy).
+ * show the estimate (a row filter of the access policy); `410 rows` once the job succeeded.
  */
 export function jobProgressText(
   status: string,
@@ -71,7 +71,11 @@ export function jobProgressText(
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
   const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
   const estimated = progress.rowsEstimated === null ? '?' : count(progress.rowsEstimated);
-  const rows = `${count(progress.rowsWritten)} / ${estimated} rows`;
+  // Once the job is done the count is exact, and the estimate (an upper bound before filters) only misleads.
+  const rows =
+    status === 'succeeded'
+      ? `${count(progress.rowsWritten)} rows`
+      : `${count(progress.rowsWritten)} / ${estimated} rows`;
   const rate = rowsPerSecond === undefined ? '' : `  ${count(Math.round(rowsPerSecond))} rows/s`;
   return `${status.padEnd(9)} ${bar} ${percent}  ${rows}${rate}`;
 }

@@ -493,6 +493,11 @@ function normalizeCsv(input: CsvOptionsInput | null | undefined): CsvOptions {
   if (/["\r\n]/.test(n) || n.includes(d)) {
     throw new BadInputError(`csv.nullText: may not contain a double quote, a newline or the delimiter`);
   }
+  // NUL and the other control characters (tab aside): DuckDB's writer refuses some, and no CSV reader means any.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(n)) {
+    throw new BadInputError(`csv.nullText: may not contain control characters`);
+  }
   return csv;
 }
 

@@ -24,6 +24,11 @@ export interface JobStore {
   update(id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord>;
   /** Every job of a requester, newest first. */
   listByRequester(requestedBy: string): Promise<ExportJobRecord[]>;
+  /**
+   * Takes a job out of its requester's listing (the record stays, readable by id): for a job a refused request made
+   * and never sent, which the requester never saw.
+   */
+  unlist(job: ExportJobRecord): Promise<void>;
   /** Every job, in no particular order: for recovery at start-up and for retention. */
   listAll(): AsyncIterable<ExportJobRecord>;
   /** The latest job a requester made with this fingerprint. */

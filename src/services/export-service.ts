@@ -281,11 +281,11 @@ export class ExportService {
         binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
       } catch (err) {
         // Not sent anywhere yet: a job this call made would stay QUEUED for good (and be handed to later requests).
-        if (created) await this.cancelUnsent(job.id);
+        if (created) await this.cancelUnsent(job);
         throw err;
       }
       if (binding.jobId !== job.id) {
-        if (created) await this.cancelUnsent(job.id);
+        if (created) await this.cancelUnsent(job);
         return this.view(await this.boundJob(binding, requestHash));
       }
     }
@@ -303,11 +303,16 @@ export class ExportService {
     return this.view(this.live.get(job.id) ?? current);
   }
 
-  /** Ends a job this process made but never sent to a worker. */
-  private async cancelUnsent(id: string): Promise<void> {
-    await this.transition(id, (j) =>
+  /**
+   * Ends a job this process made but never sent to a worker, and takes it out of the caller's listing: the request
+   * that made it was answered with another job or refused, so the caller never saw it. Its record stays CANCELLED,
+   * for a request with the same fingerprint that was handed it meanwhile.
+   */
+  private async cancelUnsent(job: ExportJobRecord): Promise<void> {
+    await this.transition(job.id, (j) =>
       j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
     );
+    await this.deps.jobs.unlist(job);
   }
 
   /** The pre-flight estimate of a request, validated as `requestExport` validates it. */

@@ -187,6 +187,11 @@ describe('normalizeExportRequest', () => {
     expect(badInput(() => normalize({ csv: { nullText: 'a,b' } }))).toBe(
       'csv.nullText: may not contain a double quote, a newline or the delimiter',
     );
+    // Refused with the request, not by the engine once the job runs.
+    for (const nullText of ['\u0000', 'N\u0001', '\u007f']) {
+      expect(badInput(() => normalize({ csv: { nullText } }))).toBe('csv.nullText: may not contain control characters');
+    }
+    expect(normalize({ csv: { nullText: '\t-' } }).csv.nullText).toBe('\t-');
   });
 
   it('normalises a partition filter to the key type', () => {

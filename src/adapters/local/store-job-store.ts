@@ -93,6 +93,10 @@ export class StoreJobStore implements JobStore {
     return jobs.filter((j): j is ExportJobRecord => j !== undefined && j.requestedBy === requestedBy);
   }
 
+  async unlist(job: ExportJobRecord): Promise<void> {
+    await this.store.delete('exports', requesterKey(job));
+  }
+
   async *listAll(): AsyncIterable<ExportJobRecord> {
     for await (const object of this.store.listAll('exports', RECORDS)) {
       if (!object.key.endsWith('.json')) continue;

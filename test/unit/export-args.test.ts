@@ -1,0 +1,24 @@
+import { parseWhere, UsageError } from '../../src/commands/export-args';
+
+describe('careplus export --where', () => {
+  it('trims a single value as it trims list values, and keeps spaces in a JSON string', () => {
+    expect(parseWhere('activity EQ Closed ')).toEqual({ column: 'activity', op: 'EQ', values: ['Closed'] });
+    expect(parseWhere('activity IN Closed , Open ')).toEqual({
+      column: 'activity',
+      op: 'IN',
+      values: ['Closed', 'Open'],
+    });
+    expect(parseWhere('title CONTAINS a, b')).toEqual({ column: 'title', op: 'CONTAINS', values: ['a, b'] });
+    expect(parseWhere('title CONTAINS " a "')).toEqual({ column: 'title', op: 'CONTAINS', values: [' a '] });
+  });
+
+  it('refuses an operator given no value (an empty shell variable) instead of filtering on ""', () => {
+    for (const text of ['activity EQ', 'activity EQ   ', 'activity IN ', 'amount BETWEEN']) {
+      const op = text.trim().split(/\s+/)[1]!;
+      expect(() => parseWhere(text)).toThrow(new UsageError(`--where ${JSON.stringify(text)}: ${op} takes a value`));
+    }
+    expect(() => parseWhere('title CONTAINS "open')).toThrow(
+      new UsageError('--where "title CONTAINS \\"open": the quoted value is not a valid JSON string'),
+    );
+  });
+});
