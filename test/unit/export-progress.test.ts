@@ -6,7 +6,7 @@ describe('careplus export progress line', () => {
       'running   [#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s',
     );
     expect(jobProgressText('running', { rowsWritten: 10, rowsEstimated: null, fraction: 0.1 }, undefined)).toMatch(
-      /  10 \/ \? rows$/,
+      / {2}10 \/ \? rows$/,
     );
     // A filtered export: the estimate was the unfiltered upper bound; "410 / 2,773" read as rows gone missing.
     expect(jobProgressText('succeeded', { rowsWritten: 410, rowsEstimated: 2773, fraction: 1 }, 900)).toBe(
