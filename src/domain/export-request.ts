@@ -212,7 +212,10 @@ export function normalizeExportRequest(
     return c.column;
   });
   const rowFilter = normalizeRowFilter(grant, all, table.name);
-  const partitions = normalizePartitions(request.partitions, table, limits, (name, path) => {
+  // Without partitions.column: the first partition key the caller sees in clear. A hidden or masked key is never
+  // the default: the error would name it (and a masked one cannot be filtered anyway).
+  const usableKeys = table.partitionKeys.filter((k) => byName.has(k.name) && !masks.has(k.name)).map((k) => k.name);
+  const partitions = normalizePartitions(request.partitions, table, usableKeys, limits, (name, path) => {
     const c = lookup(name, path);
     unmasked(c.column.name, path, 'used in a partition filter');
     return c.column;
@@ -410,6 +413,7 @@ export function grantCoversExport(
 function normalizePartitions(
   input: ExportPartitionFilterInput | null | undefined,
   table: TableDefinition,
+  usableKeys: readonly string[],
   limits: ExportLimits,
   resolve: (name: unknown, path: string) => TableColumn,
 ): NormalizedPartitionFilter | null {
@@ -417,10 +421,11 @@ function normalizePartitions(
   const noValues = input.values === null || input.values === undefined;
   const noRange = (input.from ?? null) === null && (input.to ?? null) === null;
   if (noValues && noRange) return null;
-  if (table.partitionKeys.length === 0) {
+  // As the caller sees the dataset: keys it cannot see or filter on are none.
+  if (usableKeys.length === 0 && (input.column ?? null) === null) {
     throw new BadInputError(`partitions: dataset "${table.name}" is not partitioned`);
   }
-  const name = input.column ?? table.partitionKeys[0]!.name;
+  const name = input.column ?? usableKeys[0]!;
   const column = resolve(name, 'partitions.column');
   if (!table.partitionKeys.some((k) => k.name === column.name)) {
     throw new BadInputError(`partitions.column: "${column.name}" is not a partition key of dataset "${table.name}"`);

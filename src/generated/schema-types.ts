@@ -735,6 +735,7 @@ export type PipelineRun = {
   bytesWritten: Scalars['SafeInt']['output'];
   dataset: Scalars['String']['output'];
   durationMs?: Maybe<Scalars['SafeInt']['output']>;
+  /** Why the run failed as a whole; null when it did not. */
   error?: Maybe<RunError>;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Processed keys of the Parquet files the run wrote. */

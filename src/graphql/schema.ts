@@ -8,6 +8,7 @@ import { ExportResolver } from './resolvers/export.resolver.js';
 import { FeedResolver } from './resolvers/feed.resolver.js';
 import { MeResolver } from './resolvers/me.resolver.js';
 import { PartitionResolver } from './resolvers/partition.resolver.js';
+import { PipelineRunResolver } from './resolvers/pipeline-run.resolver.js';
 import { PipelineResolver } from './resolvers/pipeline.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
@@ -16,6 +17,7 @@ export const RESOLVERS = [
   DatasetResolver,
   ColumnResolver,
   PartitionResolver,
+  PipelineRunResolver,
   PipelineResolver,
   ExportResolver,
   DatasetExportResolver,

@@ -194,6 +194,19 @@ describe('normalizeExportRequest', () => {
     expect(normalize({ csv: { nullText: '\t-' } }).csv.nullText).toBe('\t-');
   });
 
+  it('never defaults a partition filter to a key the caller cannot see in clear, nor names that key', () => {
+    const from = { partitions: { from: '2024-01-01' } };
+    const columns = table.columns.map((c) => c.name);
+    const hidden = badInput(() => normalize(from, grant({ allowedColumns: columns })));
+    expect(hidden).toBe('partitions: dataset "events" is not partitioned');
+    const masked = badInput(() =>
+      normalize(from, grant({ maskedColumns: [{ column: 'event_date', method: 'hash' }] })),
+    );
+    expect(masked).toBe('partitions: dataset "events" is not partitioned');
+    // Seen in clear, it is the default.
+    expect(normalize(from).partitions).toMatchObject({ column: 'event_date' });
+  });
+
   it('normalises a partition filter to the key type', () => {
     expect(normalize({ partitions: { values: ['2024-01-02', '2024-01-01'], to: '2024-12-31' } }).partitions).toEqual({
       column: 'event_date',

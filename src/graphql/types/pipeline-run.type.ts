@@ -71,8 +71,8 @@ export class PipelineRun {
   @Field(() => SafeIntScalar, { nullable: true })
   durationMs!: number | null;
 
-  @Field(() => RunError, { nullable: true })
-  error!: RunError | null;
+  /** The run's error as recorded; the `error` field (pipeline-run.resolver.ts) shows it as the caller may see it. */
+  runError!: RunError | null;
 
   static from(run: RunRecord): PipelineRun {
     return Object.assign(new PipelineRun(), {
@@ -94,7 +94,7 @@ export class PipelineRun {
       startedAt: new Date(run.startedAt),
       finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt),
       durationMs: run.durationMs,
-      error: run.error === null ? null : Object.assign(new RunError(), run.error),
+      runError: run.error === null ? null : Object.assign(new RunError(), run.error),
     });
   }
 }

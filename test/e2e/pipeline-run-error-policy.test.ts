@@ -1,0 +1,100 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runRecordKey } from '../../lambda/pipeline/lake-keys.js';
+import { newRunRecord } from '../../lambda/pipeline/run-records.js';
+import { WITHHELD_RUN_ERROR } from '../../src/graphql/resolvers/pipeline-run.resolver.js';
+import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
+
+/**
+ * A failed run's message can name columns (`column "customer" became required`). A role that sees the pipeline but
+ * a column masked or not at all reads such a message withheld, on every path that shows runs; the reason stays.
+ * Before, `pipelineRuns` told a role with `customer` denied the column's name.
+ */
+const POLICY = `version: 1
+roles:
+  admin:
+    capabilities: { admin: true, canSeePipeline: true }
+    datasets:
+      - { match: '*', pii: allow }
+  analyst:
+    capabilities: { canSeePipeline: true }
+    datasets:
+      - { match: cases, pii: allow, deniedColumns: [customer], maskedColumns: [{ column: note, method: redact }] }
+  viewer:
+    capabilities: {}
+    datasets:
+      - { match: cases }
+  lead:
+    capabilities: {}
+    datasets:
+      - { match: cases }
+`;
+
+const MESSAGES = {
+  denied: 'column "customer" became required; a new version needs it nullable',
+  masked: 'column note changed type from string to bigint',
+  visible: 'column "amount" changed type from decimal(10,2) to string',
+};
+
+let dir: string;
+let api: PolicyApi;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'careplus-run-errors-'));
+  await writeFile(join(dir, 'policy.yaml'), POLICY);
+  api = await startLocalPolicyApi({ CAREPLUS_POLICY_FILE: join(dir, 'policy.yaml') });
+  for (const [i, [kind, message]] of Object.entries(MESSAGES).entries()) {
+    const startedAt = new Date(Date.now() - (i + 1) * 60_000);
+    const run = {
+      ...newRunRecord({ runId: `run-${kind}`, dataset: 'cases', sourceKey: `cases/x/${kind}.csv`, startedAt }),
+      status: 'FAILED' as const,
+      finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
+      durationMs: 1000,
+      error: { reason: 'incompatible_schema', message },
+    };
+    await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await api.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface RunNode {
+  runId: string;
+  error: { reason: string; message: string } | null;
+}
+
+async function errors(role: 'admin' | 'analyst'): Promise<Record<string, RunNode['error']>> {
+  const res = await api
+    .client(role)
+    .raw<{ pipelineRuns: { nodes: RunNode[] } }>(
+      '{ pipelineRuns(dataset: "cases", status: FAILED) { nodes { runId error { reason message } } } }',
+    );
+  expect(res.errors).toBeUndefined();
+  return Object.fromEntries(res.data!.pipelineRuns.nodes.map((n) => [n.runId, n.error]));
+}
+
+it('withholds a run error that names a column the role sees masked or not at all, and keeps the reason', async () => {
+  const seen = await errors('analyst');
+  expect(seen).toEqual({
+    'run-denied': { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
+    'run-masked': { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
+    'run-visible': { reason: 'incompatible_schema', message: MESSAGES.visible },
+  });
+  expect(await errors('admin')).toEqual({
+    'run-denied': { reason: 'incompatible_schema', message: MESSAGES.denied },
+    'run-masked': { reason: 'incompatible_schema', message: MESSAGES.masked },
+    'run-visible': { reason: 'incompatible_schema', message: MESSAGES.visible },
+  });
+  // The pipeline status shows the last run the same way.
+  const status = await api.client('analyst').raw<{
+    pipeline: { datasets: { dataset: string; lastRun: RunNode | null }[] };
+  }>('{ pipeline(dataset: "cases") { datasets { dataset lastRun { runId error { reason message } } } } }');
+  expect(status.data!.pipeline.datasets[0]!.lastRun).toEqual({
+    runId: 'run-denied',
+    error: { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
+  });
+});
