@@ -198,6 +198,24 @@ describe('GraphQL hardening over HTTP', () => {
     expect((await post(api.url, { query: '{ status }' }, { 'x-key': 'k-busy' })).status).toBe(200);
   });
 
+  it('refuses an operation taking more tokens than a caller can ever hold, without "retry", and takes none', async () => {
+    const six = Array.from({ length: 6 }, (_, i) => `e${i}: requestExport(dataset: "a")`).join(' ');
+    const a = await post(api.url, { query: `mutation { ${six} }` }, { 'x-key': 'k-greedy' });
+    expect(a.status).toBe(400);
+    expect(a.headers.get('retry-after')).toBeNull();
+    expect(a.body.errors).toEqual([
+      {
+        message:
+          'the operation takes 6 rate-limit tokens (one per mutation and per expensive field, aliases included), more than the 5 a caller may spend at once: split it into smaller operations',
+        extensions: { code: 'LIMIT_EXCEEDED' },
+      },
+    ]);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await post(api.url, { query: 'mutation { requestExport(dataset: "a") }' }, { 'x-key': 'k-greedy' })).status,
+      ).toBe(200);
+  });
+
   it('refuses a batched JSON array body', async () => {
     const a = await post(api.url, [{ query: '{ status }' }, { query: '{ status }' }]);
     expect(a.status).toBe(400);

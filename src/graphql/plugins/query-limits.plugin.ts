@@ -51,6 +51,15 @@ export function queryLimitsPlugin<TContext extends BaseContext>(
             );
           }
           if (options.rateLimiter === undefined || analysis.rateTokens === 0) return;
+          if (analysis.rateTokens > options.rateLimiter.capacity) {
+            // Waiting would never help (the bucket never holds that many): say so rather than "retry in 1 s".
+            options.onRefused?.(contextValue, { kind: 'rate', cost: analysis.cost, tokens: analysis.rateTokens });
+            throw limitExceeded(
+              `the operation takes ${analysis.rateTokens} rate-limit tokens (one per mutation and per expensive ` +
+                `field, aliases included), more than the ${options.rateLimiter.capacity} a caller may spend at once: ` +
+                'split it into smaller operations',
+            );
+          }
           const key = options.keyOf?.(contextValue) ?? 'anonymous';
           const decision = options.rateLimiter.take(key, analysis.rateTokens);
           if (!decision.allowed) {

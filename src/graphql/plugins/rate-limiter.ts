@@ -17,7 +17,8 @@ export type RateDecision = { allowed: true; remaining: number } | { allowed: fal
 
 export class TokenBucketRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly capacity: number;
+  /** The most tokens a caller can hold: an operation taking more is refused whatever the wait. */
+  readonly capacity: number;
   private readonly perMs: number;
   private readonly now: () => number;
   private readonly maxKeys: number;
