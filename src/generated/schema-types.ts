@@ -474,7 +474,7 @@ export type ExportPredicateInput = {
 
 /** How far an export job is. */
 export type ExportProgress = {
-  /** CSV bytes written so far. */
+  /** Bytes written so far by the current step: the CSV while the query runs; for a GZIP export, the compressed parts once they are written (so it starts again from 0 and ends at the result size). Use `fraction` for a progress bar. */
   bytesWritten: Scalars['SafeInt']['output'];
   /** From 0 to 1. */
   fraction: Scalars['Float']['output'];

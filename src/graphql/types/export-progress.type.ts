@@ -17,7 +17,10 @@ export class ExportProgress {
   })
   rowsEstimated!: number | null;
 
-  @Field(() => SafeIntScalar, { description: 'CSV bytes written so far.' })
+  @Field(() => SafeIntScalar, {
+    description:
+      'Bytes written so far by the current step: the CSV while the query runs; for a GZIP export, the compressed parts once they are written (so it starts again from 0 and ends at the result size). Use `fraction` for a progress bar.',
+  })
   bytesWritten!: number;
 
   @Field(() => Float, { description: 'From 0 to 1.' })
