@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Express } from 'express';
@@ -543,7 +544,12 @@ export function ensureMaskKey(store: ObjectStore): Promise<Uint8Array> {
 
 async function ensureLakeSecret(store: ObjectStore, secret: LakeSecret): Promise<Uint8Array> {
   const existing = await readLakeSecret(store, secret);
-  if (existing !== undefined) return existing;
+  if (existing !== undefined) {
+    // A secret a local lake kept from before secrets were written 0600: readable by its owner only from now on.
+    const path = store.localPath('processed', secret.key);
+    if (path !== undefined) await chmod(path, 0o600).catch(() => undefined);
+    return existing;
+  }
   const fresh = randomBytes(32);
   try {
     await store.put('processed', secret.key, fresh.toString('hex'), {

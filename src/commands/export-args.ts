@@ -58,23 +58,24 @@ export function parseWhere(text: string): ExportPredicateInput {
   } else if (op === 'IN' || op === 'BETWEEN') {
     values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : rest.split(',').map((v) => v.trim());
   } else {
-    values = [singleValue(rest, text)];
+    values = [singleValue(rest)];
   }
   return { column, op, values };
 }
 
-/** The value of a one-value operator: the rest of the text without surrounding spaces, or a JSON string that keeps them. */
-function singleValue(rest: string, text: string): string {
+/**
+ * The value of a one-value operator: the rest of the text without surrounding spaces; a whole JSON string
+ * (`" a "`) is its content, spaces kept. Other text starting with a quote (`"Acme" Inc`) is taken as it is.
+ */
+function singleValue(rest: string): string {
   const value = rest.trim();
-  if (!value.startsWith('"')) return value;
-  let parsed: unknown;
+  if (!(value.length >= 2 && value.startsWith('"') && value.endsWith('"'))) return value;
   try {
-    parsed = JSON.parse(value);
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : value;
   } catch {
-    throw new UsageError(`--where ${JSON.stringify(text)}: the quoted value is not a valid JSON string`);
+    return value;
   }
-  if (typeof parsed !== 'string') throw new UsageError(`--where ${JSON.stringify(text)}: expected a JSON string`);
-  return parsed;
 }
 
 function jsonList(rest: string, text: string): (string | number | boolean | null)[] {

@@ -12,7 +12,7 @@ export async function register(rt: Runtime, dataset: string, source: string, loc
     catalog: rt.catalog,
     duckdb: rt.duckdb,
     stagingDir: rt.config.cacheDir,
-    declared: (name: string) => rt.registry.find(name) !== undefined,
+    declared: rt.registry.list().map((d) => d.name),
   };
   const { table, files } =
     local !== undefined

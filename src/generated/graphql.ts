@@ -155,7 +155,7 @@ export type ExportOrderInput = {
 
 /** Which partitions to read: listed values and/or an inclusive range, compared by the key type. Only those files are read. */
 export type ExportPartitionsInput = {
-  /** The partition key; default the dataset's first. */
+  /** The partition key; default the first one you see in clear (not masked, not hidden). */
   column?: string | null | undefined;
   /** Inclusive lower bound. */
   from?: string | null | undefined;

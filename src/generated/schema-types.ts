@@ -445,7 +445,7 @@ export type ExportPartitions = {
 
 /** Which partitions to read: listed values and/or an inclusive range, compared by the key type. Only those files are read. */
 export type ExportPartitionsInput = {
-  /** The partition key; default the dataset's first. */
+  /** The partition key; default the first one you see in clear (not masked, not hidden). */
   column?: InputMaybe<Scalars['String']['input']>;
   /** Inclusive lower bound. */
   from?: InputMaybe<Scalars['String']['input']>;

@@ -281,7 +281,14 @@ export class ExportService {
         binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
       } catch (err) {
         // Not sent anywhere yet: a job this call made would stay QUEUED for good (and be handed to later requests).
-        if (created) await this.cancelUnsent(job);
+        if (created) {
+          await this.cancelUnsent(job).catch((cancelErr: unknown) =>
+            this.deps.logger.error('could not cancel an export job its request never sent', {
+              jobId: job.id,
+              error: String(cancelErr),
+            }),
+          );
+        }
         throw err;
       }
       if (binding.jobId !== job.id) {

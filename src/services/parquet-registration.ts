@@ -74,13 +74,14 @@ export interface RegistrationDeps {
   catalog: Catalog;
   duckdb: DuckDbDatabase;
   stagingDir: string;
-  /** Names the ETL writes (declared dataset definitions): never registered over. */
-  declared?: (name: string) => boolean;
+  /** Names the ETL writes (declared dataset definitions), at `<name>/`: never registered over, nor into. */
+  declared?: readonly string[];
 }
 
 /** Where a dataset's files are: a prefix ending in `/`. */
 function asLocation(prefix: string): string {
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+  // '' is the whole bucket (a Glue table at its root), not '/'.
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /**
@@ -91,13 +92,18 @@ function asLocation(prefix: string): string {
 async function checkRegistrable(deps: RegistrationDeps, name: string, location: string): Promise<void> {
   if (!SAFE.test(name)) throw new BadInputError(`dataset name "${name}" must be lower case letters, digits and _`);
   const existing = await deps.catalog.getTable(name);
-  if (deps.declared?.(name) === true || existing?.origin === 'etl') {
+  if ((deps.declared ?? []).includes(name) || existing?.origin === 'etl') {
     throw new BadInputError(`dataset "${name}" is written by the ETL: register the files under another name`);
   }
   if (existing !== undefined && existing.origin !== 'registered') {
     throw new BadInputError(`dataset "${name}" is a ${existing.origin} table: register the files under another name`);
   }
-  for (const other of await deps.catalog.listTables()) {
+  // Declared datasets not ingested yet have no table, but the ETL will write to `<name>/`.
+  const others = [
+    ...(await deps.catalog.listTables()).map((t) => ({ name: t.name, location: t.location })),
+    ...(deps.declared ?? []).map((d) => ({ name: d, location: `${d}/` })),
+  ];
+  for (const other of others) {
     if (other.name === name) continue;
     const theirs = asLocation(other.location);
     if (location.startsWith(theirs) || theirs.startsWith(location)) {
@@ -198,7 +204,9 @@ export async function registerLocalParquet(
   await checkRegistrable(deps, name, location);
   const files = await localParquetFiles(localPath);
   if (files.length === 0) throw new BadInputError(`no Parquet files in "${localPath}"`);
-  await inferTable(deps.duckdb, name, files);
+  const inferred = await inferTable(deps.duckdb, name, files);
+  if (inferred.partitionKeys.length > 0) partitionRecords(name, location, files);
+  const tableBefore = await deps.catalog.getTable(name);
   const added: string[] = [];
   try {
     for (const f of files) {
@@ -209,6 +217,11 @@ export async function registerLocalParquet(
     }
     return await registerParquetDataset(deps, name, location, description);
   } catch (err) {
+    // A table this call registered goes with the files (a failure after the catalog changed: its partitions, say).
+    // Files that replaced ones of the same name under a registered dataset are not put back.
+    if (tableBefore === undefined && (await deps.catalog.getTable(name)) !== undefined) {
+      await deps.catalog.deleteTable(name);
+    }
     for (const key of added) await deps.store.delete('processed', key);
     throw err;
   }
@@ -250,6 +263,8 @@ export async function registerParquetDataset(
       }
     }
     const { columns, partitionKeys } = await inferTable(deps.duckdb, name, files);
+    // Before the catalog changes: a folder that does not decode fails the registration with nothing registered.
+    const partitions = partitionKeys.length > 0 ? partitionRecords(name, location, files) : [];
     const table = await deps.catalog.putTable({
       name,
       description,
@@ -258,27 +273,38 @@ export async function registerParquetDataset(
       location,
       origin: 'registered',
     });
-    if (partitionKeys.length > 0) {
-      const seen = new Map<string, { values: Record<string, string>; location: string }>();
-      for (const key of keys) {
-        const rel = key.slice(location.length);
-        const folders = rel.split('/').slice(0, -1);
-        const values: Record<string, string> = {};
-        for (const f of folders) {
-          const eq = f.indexOf('=');
-          if (eq > 0) values[f.slice(0, eq)] = decodeURIComponent(f.slice(eq + 1));
-        }
-        const partLocation = `${location}${folders.join('/')}/`;
-        seen.set(partLocation, { values, location: partLocation });
-      }
-      await deps.catalog.addPartitions(name, [...seen.values()]);
-    }
+    if (partitionKeys.length > 0) await deps.catalog.addPartitions(name, partitions);
     // The files under the location may be new to readers that cached an earlier listing of it.
     await writeDataVersion(deps.store, name, 'register');
     return { table, files: keys.length };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** One catalog partition per folder of `k=v/` segments, with the values decoded. */
+function partitionRecords(
+  name: string,
+  location: string,
+  files: readonly { rel: string }[],
+): { values: Record<string, string>; location: string }[] {
+  const seen = new Map<string, { values: Record<string, string>; location: string }>();
+  for (const { rel } of files) {
+    const folders = rel.split('/').slice(0, -1);
+    const values: Record<string, string> = {};
+    for (const f of folders) {
+      const eq = f.indexOf('=');
+      if (eq <= 0) continue;
+      try {
+        values[f.slice(0, eq)] = decodeURIComponent(f.slice(eq + 1));
+      } catch {
+        throw new BadInputError(`cannot register "${name}": folder "${f}" is not a valid k=v partition (bad % escape)`);
+      }
+    }
+    const partLocation = `${location}${folders.join('/')}/`;
+    seen.set(partLocation, { values, location: partLocation });
+  }
+  return [...seen.values()];
 }
 
 /** Partition key names from `k=v/` folders, in path order; every file must agree. */

@@ -33,8 +33,10 @@ roles:
 
 const MESSAGES = {
   denied: 'column "customer" became required; a new version needs it nullable',
-  masked: 'column note changed type from string to bigint',
-  visible: 'column "amount" changed type from decimal(10,2) to string',
+  masked: 'the file changes note from string to bigint',
+  // A column the catalog does not have: the change that would add it failed.
+  added: 'column "diagnosis" added as required',
+  gzip: 'truncated gzip: the object ends before its last member',
 };
 
 let dir: string;
@@ -82,12 +84,15 @@ it('withholds a run error that names a column the role sees masked or not at all
   expect(seen).toEqual({
     'run-denied': { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
     'run-masked': { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
-    'run-visible': { reason: 'incompatible_schema', message: MESSAGES.visible },
+    'run-added': { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
+    // Naming no column, it is shown.
+    'run-gzip': { reason: 'incompatible_schema', message: MESSAGES.gzip },
   });
   expect(await errors('admin')).toEqual({
     'run-denied': { reason: 'incompatible_schema', message: MESSAGES.denied },
     'run-masked': { reason: 'incompatible_schema', message: MESSAGES.masked },
-    'run-visible': { reason: 'incompatible_schema', message: MESSAGES.visible },
+    'run-added': { reason: 'incompatible_schema', message: MESSAGES.added },
+    'run-gzip': { reason: 'incompatible_schema', message: MESSAGES.gzip },
   });
   // The pipeline status shows the last run the same way.
   const status = await api.client('analyst').raw<{

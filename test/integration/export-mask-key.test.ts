@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
@@ -238,6 +238,10 @@ describe("the lake's mask key", () => {
     // Both secrets: no read or write for the group or others (the lake folder's other files are 0644 under umask 022).
     expect((await stat(join(root, 'processed', MASK_KEY_KEY))).mode & 0o777).toBe(0o600);
     expect((await stat(join(root, 'processed', SIGNING_SECRET_KEY))).mode & 0o777).toBe(0o600);
+    // One a lake kept from before (0644) is tightened when it is next read.
+    await chmod(join(root, 'processed', MASK_KEY_KEY), 0o644);
+    await ensureMaskKey(new LocalObjectStore(root));
+    expect((await stat(join(root, 'processed', MASK_KEY_KEY))).mode & 0o777).toBe(0o600);
   });
 
   it('refuses a malformed key with what to do, rather than hash with it', async () => {

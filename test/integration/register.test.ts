@@ -13,6 +13,7 @@ import {
   parseCsv,
   resultText,
   type ExportLake,
+  withMethod,
 } from '../support/export-lake';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -201,7 +202,7 @@ describe('registering existing Parquet data as a dataset', () => {
       catalog: lake.catalog,
       duckdb: db,
       stagingDir: join(lake.root, 'stage'),
-      declared: (name: string) => declared.includes(name),
+      declared,
     });
     let local: string;
 
@@ -234,6 +235,10 @@ describe('registering existing Parquet data as a dataset', () => {
           '"legacy/tickets/region=eu/" overlaps the files of dataset "legacy_tickets" ("legacy/tickets/"): register files under a prefix of their own',
         ),
       );
+      // Nor into the folder of a declared dataset the ETL has not written yet.
+      await expect(
+        registerParquetDataset(deps(['support_events']), 'side_data', 'support_events/extra/'),
+      ).rejects.toThrow('"support_events/extra/" overlaps the files of dataset "support_events" ("support_events/")');
       expect(await lake.store.head('processed', 'etl_events/region=eu/a.parquet')).toBeUndefined();
       expect(await lake.store.head('processed', 'support_events/region=eu/a.parquet')).toBeUndefined();
       expect((await lake.catalog.getTable('etl_events'))?.origin).toBe('etl');
@@ -261,6 +266,29 @@ describe('registering existing Parquet data as a dataset', () => {
       const { table, files } = await registerLocalParquet(deps(), 'from_disk', bad);
       expect([table.origin, files]).toEqual(['registered', 1]);
       expect(await processedKeys('from_disk/')).toEqual(['from_disk/a.parquet']);
+    });
+
+    it('removes the files it copied, and the table it registered, when the catalog fails after the table', async () => {
+      const failing = {
+        ...deps(),
+        catalog: withMethod(
+          lake.catalog,
+          'addPartitions',
+          () => () => Promise.reject(new Error('catalog unavailable')),
+        ),
+      };
+      await expect(registerLocalParquet(failing, 'half_done', local)).rejects.toThrow('catalog unavailable');
+      expect(await lake.catalog.getTable('half_done')).toBeUndefined();
+      expect(await processedKeys('half_done/')).toEqual([]);
+      // A folder that is no k=v partition is refused before anything is copied or registered.
+      const odd = join(lake.root, 'odd-folders');
+      await mkdir(join(odd, 'k=50%'), { recursive: true });
+      await copyFile(join(local, 'region=eu', 'a.parquet'), join(odd, 'k=50%', 'a.parquet'));
+      await expect(registerLocalParquet(deps(), 'odd_folders', odd)).rejects.toThrow(
+        new BadInputError('cannot register "odd_folders": folder "k=50%" is not a valid k=v partition (bad % escape)'),
+      );
+      expect(await processedKeys('odd_folders/')).toEqual([]);
+      expect(await lake.catalog.getTable('odd_folders')).toBeUndefined();
     });
 
     it('removes the files it copied when the registration fails after the copy', async () => {

@@ -17,8 +17,8 @@ describe('careplus export --where', () => {
       const op = text.trim().split(/\s+/)[1]!;
       expect(() => parseWhere(text)).toThrow(new UsageError(`--where ${JSON.stringify(text)}: ${op} takes a value`));
     }
-    expect(() => parseWhere('title CONTAINS "open')).toThrow(
-      new UsageError('--where "title CONTAINS \\"open": the quoted value is not a valid JSON string'),
-    );
+    // Text that is not one whole JSON string is taken as it is.
+    expect(parseWhere('title = "Acme" Inc').values).toEqual(['"Acme" Inc']);
+    expect(parseWhere('title CONTAINS "open').values).toEqual(['"open']);
   });
 });
