@@ -28,6 +28,8 @@ export async function readPreviewRows(
   const select = columns.map((c) => `${expression(c)} AS ${quoteIdentifier(c.name)}`).join(', ');
   const sql = `SELECT ${select} FROM (${query.sql}) AS q`;
   return db.withConnection(async (connection) => {
+    // As the export engine reads: a zoned timestamp (registered Parquet) as its UTC time, whatever the host's zone.
+    await connection.run(`SET SESSION TimeZone = 'UTC'`);
     const reader = await connection.runAndReadAll(sql, query.params);
     return reader.getRowObjectsJson() as Record<string, PreviewValue>[];
   });
