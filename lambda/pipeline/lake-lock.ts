@@ -139,6 +139,8 @@ export class LakeLock {
       tookOver = true;
     }
     if (!tookOver) return undo(false);
+    // The locks still this run's go first: taking them again would otherwise wait on this very holder.
+    await this.release();
     const { dataset, names, options } = this.request;
     const again = await LakeLock.acquire(this.store, dataset, names, options);
     try {

@@ -336,6 +336,34 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
   });
 
+  it('removes its late file when only some of its locks were taken over, once the other run is done', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2)));
+    const lock = lockKey('events', partitionLockName('2024-03-01'));
+    // Only the partition's lock goes to another run (which writes nothing and is done 200 ms later); the source's
+    // lock stays this run's.
+    let takenOver = false;
+    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      if (!takenOver && key.endsWith('.parquet')) {
+        takenOver = true;
+        await lake.store.delete('processed', lock);
+        const other = await lake.store.put(
+          'processed',
+          lock,
+          JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' }),
+          { ifNoneMatch: true },
+        );
+        setTimeout(() => void lake.store.delete('processed', lock, { ifMatch: other.etag }), 200);
+      }
+      return putFile(bucket, key, path, options);
+    });
+    const run = await ingestObject(lake.deps({ store: stalling }), { key: KEY }, { lock: { waitMs: 5_000 } });
+    expect(run).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
+    // Its file is removed (taking its locks again did not wait on the source lock it still held).
+    expect(await lake.processedKeys('events/')).toEqual([]);
+    expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
+    expect(await readLineage(lake.store, 'events', KEY)).toBeUndefined();
+  });
+
   it('keeps the files of a redelivery that took the locks over and committed, when the stalled run then fails', async () => {
     await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00')));
     let puts = 0;
