@@ -45,7 +45,7 @@ const STATUS: Record<ErrorCode, number> = {
  * - Credentials: `?token=<feed token>` (the feed's read token; a wrong or rotated one is 403 whatever the name), or
  *   else `Authorization: Bearer <API key>` for the feed's creator (anyone else: 404, as for a feed that does not
  *   exist).
- * - `ETag` is the export result's SHA-256 and `Last-Modified` when that result was built; `If-None-Match` (which
+ * - `ETag` is the export result's SHA-256 and `Last-Modified` when the feed first served those bytes; `If-None-Match` (which
  *   wins) or `If-Modified-Since` answer 304 with no body, so a scheduled refresh downloads nothing when nothing
  *   changed.
  * - After new data the feed is rebuilt first: the request waits for the build, or gets 503 with `Retry-After`.
@@ -135,12 +135,12 @@ export async function answerFeed(
   const etag = `"${result.sha256}"`;
   const headers = {
     ETag: etag,
-    'Last-Modified': result.finishedAt.toUTCString(),
+    'Last-Modified': result.lastModified.toUTCString(),
     // Clients may keep a copy but must ask again every time; the URL may carry a credential, so no shared cache.
     'Cache-Control': 'private, no-cache',
     'X-Content-Type-Options': 'nosniff',
   };
-  if (notModified(request, etag, result.finishedAt)) return { kind: 'not-modified', headers };
+  if (notModified(request, etag, result.lastModified)) return { kind: 'not-modified', headers };
   return { kind: 'result', feed, result, headers };
 }
 

@@ -21,6 +21,7 @@ import {
   DEFAULT_EXPORT_LIMITS,
   type ExportLimits,
   type ExportRequestInput,
+  type NormalizedExportRequest,
   normalizeExportRequest,
 } from '../domain/export-request.js';
 import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
@@ -320,6 +321,15 @@ export class ExportService {
       j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
     );
     await this.deps.jobs.unlist(job);
+  }
+
+  /** A request validated and normalised as `requestExport` does it, without planning or starting anything. */
+  async normalizeRequest(
+    input: ExportRequestInput,
+    grant: EffectiveGrant | null = null,
+  ): Promise<NormalizedExportRequest> {
+    const table = await this.table(input.dataset);
+    return normalizeExportRequest({ ...input, idempotencyKey: null }, table, this.limits, grant);
   }
 
   /** The pre-flight estimate of a request, validated as `requestExport` validates it. */

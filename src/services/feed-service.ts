@@ -58,7 +58,7 @@ export const ANY_CREATOR: FeedCreatorCheck = () => Promise.resolve(true);
  * is sorted by its columns shown in clear (masked ones cannot be sorted on): a rebuild of unchanged rows then gives
  * the same bytes and the same ETag, and a BI tool's scheduled refresh downloads nothing.
  */
-export function buildInput(feed: FeedRecord): ExportRequestInput {
+export function buildInput(feed: Pick<FeedRecord, 'input' | 'request'>): ExportRequestInput {
   if ((feed.input.orderBy ?? []).length > 0) return feed.input;
   const orderBy = feed.request.columns.filter((c) => c.mask === null).map((c) => ({ column: c.name }));
   return orderBy.length === 0 ? feed.input : { ...feed.input, orderBy };
@@ -87,7 +87,7 @@ export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = ()
 
 export interface FeedServiceDeps {
   store: ObjectStore;
-  exports: Pick<ExportService, 'requestExport' | 'watchExport' | 'resolveDownload'>;
+  exports: Pick<ExportService, 'requestExport' | 'normalizeRequest' | 'watchExport' | 'resolveDownload'>;
   logger: Logger;
   /** Base URL of the API, read when a feed URL is made (the port may be known only once listening). */
   publicUrl: () => string;
@@ -136,6 +136,11 @@ export interface FeedResult {
   sha256: string;
   rowCount: number;
   finishedAt: Date;
+  /**
+   * Since when the feed serves these bytes (its `Last-Modified`): the build that first gave this checksum. A rebuild
+   * after new data that gives the same bytes keeps it, so a client asking `If-Modified-Since` downloads nothing.
+   */
+  lastModified: Date;
   files: FeedResultFile[];
   compression: ExportCompression;
   csv: Pick<CsvOptions, 'bom' | 'header'>;
@@ -235,8 +240,10 @@ export class FeedService {
     if (existing !== undefined && (await this.creatorValid(existing.createdBy))) {
       throw new ConflictError(`name: a feed named "${name}" exists already`);
     }
-    // Validates the request (and starts the first build) before anything is removed.
-    const first = await this.deps.exports.requestExport(feedRequester(name), request, grant);
+    // Validates the request, then starts the first build before anything is removed: the build a fetch will ask
+    // for (sorted as buildInput says), so that the first fetch finds it rather than starting another.
+    const normalized = await this.deps.exports.normalizeRequest(request, grant);
+    const first = await this.requestBuild(feedRequester(name), { input: request, request: normalized }, grant);
     if (existing !== undefined) {
       // Its creator's credential is gone (a revoked key, an expired token): it serves no one, and no one can delete
       // it, so its name is free again. Read once more first, so that a feed another caller has just made in its
@@ -255,7 +262,7 @@ export class FeedService {
       name,
       dataset: first.dataset,
       input: request,
-      request: first.request,
+      request: normalized,
       createdBy: owner,
       createdAt: now,
       tokenHash: hashFeedToken(token),
@@ -290,6 +297,7 @@ export class FeedService {
   async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
     const record = await this.ownFeed(caller, name);
     await this.deps.store.delete(FEEDS_BUCKET, feedKey(record.name));
+    await this.deps.store.delete(FEEDS_BUCKET, feedContentKey(record.name));
     this.deps.logger.info('feed deleted', { feed: name });
   }
 
@@ -326,7 +334,7 @@ export class FeedService {
    */
   private async requestBuild(
     requester: ExportCaller,
-    feed: FeedRecord,
+    feed: Pick<FeedRecord, 'input' | 'request'>,
     grant: EffectiveGrant | null,
   ): Promise<ExportJobView> {
     const sorted = buildInput(feed);
@@ -378,6 +386,7 @@ export class FeedService {
       sha256: job.result.sha256,
       rowCount: job.result.rowCount,
       finishedAt: job.finishedAt,
+      lastModified: await this.contentSince(feed.name, job.result.sha256, job.finishedAt),
       files,
       compression: job.request.compression,
       csv: { bom: job.request.csv.bom, header: job.request.csv.header },
@@ -455,6 +464,36 @@ export class FeedService {
     return record;
   }
 
+  /**
+   * When the feed first served the bytes of this checksum: kept beside its definition (a separate object, so that
+   * writing it never races a token rotation), replaced when the bytes change. A stamp that cannot be read or written
+   * only costs a client one download: the build's own time is used.
+   */
+  private async contentSince(name: string, sha256: string, builtAt: Date): Promise<Date> {
+    const key = feedContentKey(name);
+    try {
+      const stamp = JSON.parse(Buffer.from(await this.deps.store.getBytes(FEEDS_BUCKET, key)).toString('utf8')) as {
+        sha256?: unknown;
+        since?: unknown;
+      };
+      if (stamp.sha256 === sha256 && typeof stamp.since === 'string' && !Number.isNaN(Date.parse(stamp.since))) {
+        return new Date(stamp.since);
+      }
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) {
+        this.deps.logger.warn('feed content stamp unreadable', { feed: name, error: String(err) });
+      }
+    }
+    try {
+      await this.deps.store.put(FEEDS_BUCKET, key, JSON.stringify({ sha256, since: builtAt.toISOString() }), {
+        contentType: 'application/json',
+      });
+    } catch (err) {
+      this.deps.logger.warn('feed content stamp not written', { feed: name, error: String(err) });
+    }
+    return builtAt;
+  }
+
   private async read(name: string): Promise<FeedRecord | undefined> {
     let bytes: Uint8Array;
     try {
@@ -506,6 +545,11 @@ export function feedRequester(name: string): ExportCaller {
 
 export function feedKey(name: string): string {
   return `${FEEDS_PREFIX}${name}.json`;
+}
+
+/** Where a feed's content stamp is kept (see contentSince); no feed name has a `/`, so listings pass it over. */
+function feedContentKey(name: string): string {
+  return `${FEEDS_PREFIX}content/${name}.json`;
 }
 
 /** The feed name of a definition's key under `prefix`, or undefined for any other key. */

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
-import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
@@ -16,6 +15,7 @@ import {
 import type { ApiServer } from '../../src/server.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
 import { testConfig } from '../support/test-config.js';
 import { FEEDS_PREFIX, LEGACY_FEEDS_PREFIX } from '../../src/services/feed-service.js';
@@ -215,6 +215,33 @@ describe('BI feed over HTTP', () => {
     const again = await fetch(tokenUrl, { headers: { 'if-none-match': etag! } });
     expect(again.status).toBe(304);
     firstEtag = etag!;
+  });
+
+  it('keeps Last-Modified when new data rebuilds the feed into the same bytes, so If-Modified-Since still answers 304', async () => {
+    const before = await fetch(tokenUrl);
+    const lastModified = before.headers.get('last-modified')!;
+    const etag = before.headers.get('etag')!;
+    await before.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 1100)); // HTTP dates count whole seconds
+    // No Closed event: the feed is rebuilt (the data changed) into the same rows.
+    await ingest('support_events/2024/01/03/day-three.csv', [line(9, 'Wait', '2024-01-03 08:00:00')]);
+    const after = await fetch(tokenUrl, { headers: { 'if-modified-since': lastModified } });
+    expect(after.status).toBe(304);
+    expect(after.headers.get('etag')).toBe(etag);
+    expect(after.headers.get('last-modified')).toBe(lastModified);
+  });
+
+  it('serves the build that createFeed started, rather than starting another on the first fetch', async () => {
+    const created = await owner.request(CreateFeedDocument, {
+      input: { name: 'unsorted-request', request: { dataset: 'support_events', columns: ['event_id', 'activity'] } },
+    });
+    expect(created.errors).toBeUndefined();
+    const response = await fetch(created.data!.createFeed.tokenUrl);
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    const jobs = await new StoreJobStore(rt.store).listByRequester('feed:unsorted-request');
+    expect(jobs).toHaveLength(1);
+    expect((await owner.request(DeleteFeedDocument, { name: 'unsorted-request' })).data?.deleteFeed).toBe(true);
   });
 
   it('refuses a rotated token with 403 and serves the new one', async () => {

@@ -48,6 +48,7 @@ function countingExports(): FeedServiceDeps['exports'] {
       requests.push(requester.id);
       return real.requestExport(requester, input, grant);
     },
+    normalizeRequest: (input, grant) => real.normalizeRequest(input, grant),
     watchExport: (caller, id, options) => real.watchExport(caller, id, options),
     resolveDownload: (jobId, fileName) => real.resolveDownload(jobId, fileName),
   };

@@ -59,6 +59,7 @@ function result(files: { key: string; bytes: number }[], compression: 'NONE' | '
     sha256: 'a'.repeat(64),
     rowCount: 0,
     finishedAt: new Date('2024-05-01T10:00:00Z'),
+    lastModified: new Date('2024-05-01T10:00:00Z'),
     files: files.map((f, i) => ({ name: `part-${i}`, ...f })),
     compression,
     csv: { bom: false, header: true },
