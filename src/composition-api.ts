@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
 import { DuckDbExportEngine } from './adapters/duckdb/duckdb-export-engine.js';
 import { StoreJobStore } from './adapters/local/store-job-store.js';
+import { ExportRunnerLease } from './services/export-runner-lease.js';
 import { AccessControl } from './auth/access-control.js';
 import { AuditLog } from './auth/audit-log.js';
 import { authenticateRequest } from './auth/authenticate-request.js';
@@ -180,6 +181,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     return sweeping;
   };
 
+  let runnerLease: ExportRunnerLease | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -187,6 +189,8 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
       try {
         await exportService.close();
         await sweeping;
+        // After the running jobs went back to QUEUED: the next process may take them from here.
+        await runnerLease?.release();
       } finally {
         dispatcher?.close();
         await engine.close();
@@ -208,6 +212,8 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
       // With a queue, export workers run the jobs (and SQS redelivers what a stopped worker left): an API process
       // that recovered them would run other processes' jobs here.
       if (dispatcher === undefined) {
+        // One process per lake runs (and recovers) export jobs: a second one is refused here, naming the first.
+        runnerLease ??= await ExportRunnerLease.acquire(rt.store, exportLogger);
         const { requeued, failed } = await exportService.recover();
         if (requeued.length > 0 || failed.length > 0) {
           exportLogger.info('export jobs recovered after a restart', { requeued, failed });

@@ -39,7 +39,12 @@ async function serve(
   const config = testConfig(lake.root, env);
   const rt = await createRuntime(config, { logger: new JsonLogger('silent') });
   const api = createApi(rt);
-  await api.start();
+  try {
+    await api.start();
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
   return {
     rt,
     api,
@@ -133,6 +138,26 @@ describe('exports across API restarts', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('refuses a second server on the same lake while the first runs its jobs, naming it; starts once it stopped', async () => {
+    const first = await serve();
+    try {
+      const id = (await first.client.request(RequestExportDocument, { input: { dataset: 'events' } })).data!
+        .requestExport.id;
+      // The second process would take over the first one's live job (it used to run it too, and could undo it).
+      await expect(serve()).rejects.toThrow(
+        new RegExp(
+          `^another API process runs the export jobs of this lake \\(pid ${process.pid} on [^)]+, seen \\d+ s ago\\)`,
+        ),
+      );
+      const job = await finished(first.client, id);
+      expect(job).toMatchObject({ status: 'SUCCEEDED', error: null });
+    } finally {
+      await first.stop();
+    }
+    const second = await serve();
+    await second.stop();
   });
 
   it('expires results past their retention when the API starts, and links no more', async () => {

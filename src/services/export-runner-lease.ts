@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ConfigError } from '../domain/errors.js';
+import type { Logger } from '../ports/logger.js';
+import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
+
+/** Where the lease is kept, in the processed bucket. */
+export const EXPORT_RUNNER_LEASE_KEY = '_system/export-runner.json';
+
+interface LeaseDocument {
+  instance: string;
+  host: string;
+  pid: number;
+  /** ISO 8601: when the holder last renewed it. */
+  renewedAt: string;
+}
+
+export interface ExportRunnerLeaseOptions {
+  /** How often the holder renews it. Default 10 s. */
+  renewMs?: number;
+  /** A lease not renewed for this long belongs to a process that died, and is taken over. Default 30 s. */
+  staleAfterMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * The embedded API runs export jobs in its own process, and at start-up takes over every job left QUEUED or RUNNING
+ * (ExportService.recover). Two such processes on one lake (a second `careplus serve`, a rolling restart on shared
+ * buckets) would each take over the other's live jobs: both run them, and one run's failure can undo the other's
+ * result. So one process at a time holds this lease: created with `If-None-Match`, renewed and released with
+ * `If-Match` on its etag. A second process is refused at start, naming the holder; a lease its holder stopped
+ * renewing (it died) is taken over after `staleAfterMs`.
+ */
+export class ExportRunnerLease {
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly store: ObjectStore,
+    private readonly logger: Logger,
+    private readonly instance: string,
+    private etag: string,
+    private readonly now: () => Date,
+  ) {}
+
+  static async acquire(
+    store: ObjectStore,
+    logger: Logger,
+    options: ExportRunnerLeaseOptions = {},
+  ): Promise<ExportRunnerLease> {
+    const now = options.now ?? (() => new Date());
+    const staleAfterMs = options.staleAfterMs ?? 30_000;
+    const instance = randomUUID();
+    const document = (): string =>
+      JSON.stringify({ instance, host: hostname(), pid: process.pid, renewedAt: now().toISOString() });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const created = await store.put('processed', EXPORT_RUNNER_LEASE_KEY, document(), {
+          contentType: 'application/json',
+          ifNoneMatch: true,
+        });
+        const lease = new ExportRunnerLease(store, logger, instance, created.etag, now);
+        lease.keepRenewing(options.renewMs ?? 10_000, document);
+        return lease;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+      const held = await readLease(store);
+      if (held === undefined) continue;
+      const age = now().getTime() - Date.parse(held.doc.renewedAt);
+      if (!(age >= staleAfterMs)) {
+        const seconds = Math.max(0, Math.round(age / 1000));
+        throw new ConfigError(
+          `another API process runs the export jobs of this lake (pid ${held.doc.pid} on ${held.doc.host}, ` +
+            `seen ${seconds} s ago): the embedded server runs one process per lake; stop that one first ` +
+            `(if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s), or deploy to AWS for more`,
+        );
+      }
+      logger.warn('taking over the export runner lease of a process that stopped renewing it', {
+        host: held.doc.host,
+        pid: held.doc.pid,
+        renewedAt: held.doc.renewedAt,
+      });
+      try {
+        await store.delete('processed', EXPORT_RUNNER_LEASE_KEY, { ifMatch: held.etag });
+      } catch (err) {
+        if (!(err instanceof ObjectChangedError)) throw err;
+      }
+    }
+    throw new ConfigError('the export runner lease of this lake keeps changing hands; try again');
+  }
+
+  private keepRenewing(every: number, document: () => string): void {
+    this.timer = setInterval(() => {
+      this.renewing ??= this.store
+        .put('processed', EXPORT_RUNNER_LEASE_KEY, document(), { contentType: 'application/json', ifMatch: this.etag })
+        .then((renewed) => {
+          this.etag = renewed.etag;
+        })
+        .catch((err: unknown) => {
+          // Another process took it over (this one looked dead): it now runs the jobs, this one must not start more.
+          this.logger.error('the export runner lease could not be renewed', {
+            error: String(err),
+            takenOver: err instanceof ObjectChangedError,
+          });
+        })
+        .finally(() => {
+          this.renewing = undefined;
+        });
+    }, every);
+    this.timer.unref();
+  }
+
+  /** Gives the lease up (a clean shutdown): the next process starts at once. */
+  async release(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.renewing;
+    try {
+      await this.store.delete('processed', EXPORT_RUNNER_LEASE_KEY, { ifMatch: this.etag });
+    } catch (err) {
+      if (!(err instanceof ObjectChangedError)) throw err;
+    }
+    this.logger.info('export runner lease released', { instance: this.instance, at: this.now().toISOString() });
+  }
+}
+
+async function readLease(store: ObjectStore): Promise<{ doc: LeaseDocument; etag: string } | undefined> {
+  const head = await store.head('processed', EXPORT_RUNNER_LEASE_KEY);
+  if (head === undefined) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.getBytes('processed', EXPORT_RUNNER_LEASE_KEY);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+  try {
+    return { doc: JSON.parse(Buffer.from(bytes).toString('utf8')) as LeaseDocument, etag: head.etag };
+  } catch {
+    // Unreadable: treated as long dead, so it is taken over rather than blocking every start.
+    return { doc: { instance: '', host: 'unknown', pid: 0, renewedAt: new Date(0).toISOString() }, etag: head.etag };
+  }
+}
