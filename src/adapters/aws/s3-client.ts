@@ -14,7 +14,15 @@ export interface S3ClientSettings {
    * them; S3-compatible servers that do not decode `aws-chunked` bodies need it.
    */
   checksums?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  /**
+   * How long to wait for a connection, and for a connected socket that goes silent, before the request fails (and the
+   * SDK retries it). Defaults 10 s and 120 s: an endpoint that accepts connections but never answers no longer hangs
+   * a command or a server's start for good.
+   */
+  timeouts?: { connectMs: number; idleMs: number };
 }
+
+const DEFAULT_TIMEOUTS = { connectMs: 10_000, idleMs: 120_000 };
 
 /** The S3 client for the object store and the DuckDB staging cache. One per process; it pools connections. */
 export function createS3Client(settings: S3ClientSettings): S3Client {
@@ -26,5 +34,11 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     ...(settings.checksums !== undefined
       ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums }
       : {}),
+    requestHandler: {
+      connectionTimeout: (settings.timeouts ?? DEFAULT_TIMEOUTS).connectMs,
+      requestTimeout: (settings.timeouts ?? DEFAULT_TIMEOUTS).idleMs,
+      // Without it the handler only logs a warning and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
   });
 }
