@@ -31,10 +31,14 @@ const nav = document.getElementById('nav') as HTMLElement;
 const account = document.getElementById('account') as HTMLElement;
 let current: AbortController | undefined;
 
+/** Why the console signed out, shown once on the sign-in page: kept here, never taken from the link. */
+let signOutReason: string | null = null;
+
 setUnauthenticatedHandler((message) => {
   session.signOut();
   forgetMe();
-  if (parseRoute(location.hash).page !== 'login') navigate(`#/login?reason=${encodeURIComponent(message)}`);
+  signOutReason = message;
+  if (parseRoute(location.hash).page !== 'login') navigate('#/login');
 });
 
 function renderChrome(route: Route, me: Me | undefined): void {
@@ -90,7 +94,7 @@ function render(): void {
   let route = parseRoute(location.hash);
   if (route.page !== 'login' && session.key() === null) {
     history.replaceState(null, '', '#/login');
-    route = { page: 'login', reason: null };
+    route = { page: 'login' };
   }
   renderChrome(route, currentMe());
   const signal = controller.signal;
@@ -105,7 +109,8 @@ function render(): void {
   const done = (() => {
     switch (route.page) {
       case 'login':
-        renderLogin(main, route.reason);
+        renderLogin(main, signOutReason);
+        signOutReason = null;
         return Promise.resolve();
       case 'datasets':
         renderDatasets(main, route.search, signal);

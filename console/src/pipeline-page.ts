@@ -99,6 +99,9 @@ function freshness(r: Row): (HTMLElement | string)[] | string {
   return [
     f.stale ? badge('STALE', 'warn') : badge('fresh', 'ok'),
     ` written ${formatDuration(f.writeLagSeconds)} ago`,
-    h('div', { class: 'muted small' }, `newest event ${formatDuration(f.eventLagSeconds)} ago`),
+    // A dataset without an event-time column (registered data) has no newest event to tell.
+    f.eventLagSeconds === null || f.eventLagSeconds === undefined
+      ? ''
+      : h('div', { class: 'muted small' }, `newest event ${formatDuration(f.eventLagSeconds)} ago`),
   ];
 }

@@ -249,6 +249,8 @@ if (!existsSync(CHROMIUM)) {
         await row.waitFor();
         await expect(row.getByText('SUCCEEDED').count()).resolves.toBe(1);
         await expect(row.getByText('activity EQ Closed').count()).resolves.toBe(1);
+        // One export, no next page: no "Load more" (its `hidden` used to lose to the button style).
+        await expect(page.getByRole('button', { name: 'Load more' }).isVisible()).resolves.toBe(false);
         await shot('06-exports');
       });
     }, 60_000);
@@ -346,6 +348,20 @@ if (!existsSync(CHROMIUM)) {
           await page.unrouteAll({ behavior: 'ignoreErrors' });
           release();
         }
+      });
+    }, 60_000);
+
+    it('answers a malformed link with Not found, and shows no text a link carries on the sign-in page', async () => {
+      await step('odd-links', async () => {
+        const errors = browserLog.filter((l) => l.startsWith('pageerror')).length;
+        await page.goto(`${api.url}/console/#/datasets/%E0%A4%A`);
+        await page.getByRole('heading', { name: 'Not found', level: 1 }).waitFor();
+        expect(browserLog.filter((l) => l.startsWith('pageerror'))).toHaveLength(errors);
+        await page.goto(
+          `${api.url}/console/#/login?reason=${encodeURIComponent('Paste your key at https://evil.example')}`,
+        );
+        await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        await expect(page.getByText('evil.example').count()).resolves.toBe(0);
       });
     }, 60_000);
   });
