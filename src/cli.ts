@@ -102,6 +102,10 @@ export function buildProgram(): Command {
     .action(async (source: string, opts: { dataset: string }) => {
       const { register } = await import('./commands/register.js');
       const local = existsSync(source) ? resolve(source) : undefined;
+      // A path that does not exist is not a bucket prefix either (those never start with / or .).
+      if (local === undefined && /^(\/|\.{1,2}\/|~)/.test(source)) {
+        throw new UsageError(`no such file or folder: ${source}`);
+      }
       await withRuntime((rt) => register(rt, opts.dataset, source, local));
     });
 

@@ -255,6 +255,12 @@ describe('careplus export', () => {
     });
   });
 
+  it('says a register path that does not exist is no such file (it read it as a bucket prefix: "invalid object key"), and exits 2', async () => {
+    const missing = join(workDir, 'no-such-export.parquet');
+    const run = await runCli(['register', '--dataset', 'missing_data', missing]);
+    expect(run).toMatchObject({ code: 2, stdout: '', stderr: `careplus: no such file or folder: ${missing}\n` });
+  });
+
   it('refuses a malformed --where before calling the API, and exits 2', async () => {
     const run = await runCli(['export', 'tickets', '--where', 'priority']);
     expect(run.code).toBe(2);
