@@ -186,6 +186,10 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
         includeStacktraceInErrorResponses: false,
         formatError,
         logger: apolloLogger(logger),
+        // The process stops the server itself (serve.ts): Apollo's own signal handler stopped only Apollo, then sent
+        // the signal again, which killed the process before the export jobs were handed back and the export runner
+        // lease released (the next start was then refused for 30 s).
+        stopOnTerminationSignals: false,
       });
       await apollo.start();
 
