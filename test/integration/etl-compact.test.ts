@@ -3,7 +3,7 @@ import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { withMethod } from '../support/export-lake.js';
-import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { createEtlLake, event, jsonl, takeOverLock, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -156,14 +156,7 @@ describe('compaction', () => {
       const put = await putFile(bucket, key, path, options);
       if (!takenOver && key.includes('part-compacted-')) {
         takenOver = true;
-        await lake.store.delete('processed', lock);
-        const other = await lake.store.put(
-          'processed',
-          lock,
-          JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' }),
-          { ifNoneMatch: true },
-        );
-        setTimeout(() => void lake.store.delete('processed', lock, { ifMatch: other.etag }), 200);
+        await takeOverLock(lake.store, lock, 200);
       }
       return put;
     });

@@ -6,7 +6,15 @@ import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { effectiveStatus } from '../../lambda/pipeline/run-records.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
-import { createEtlLake, event, failingStore, jsonl, type EtlLake } from '../support/etl-lake.js';
+import {
+  createEtlLake,
+  event,
+  failingStore,
+  jsonl,
+  OTHER_RUN_LOCK,
+  takeOverLock,
+  type EtlLake,
+} from '../support/etl-lake.js';
 import { withMethod } from '../support/export-lake.js';
 
 let lake: EtlLake;
@@ -284,14 +292,12 @@ describe('ETL: idempotency, ordering and concurrency', () => {
   it('publishes nothing over a run that took its locks over while it stalled, and the next run finishes cleanly', async () => {
     await lake.putRaw(KEY, jsonl(event(1), event(2)));
     const lock = lockKey('events', partitionLockName('2024-03-01'));
-    const other = JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' });
     // While this run puts its Parquet file, its lease runs out and another run takes the partition's lock over.
     let takenOver = false;
     const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
       if (!takenOver && key.endsWith('.parquet')) {
         takenOver = true;
-        await lake.store.delete('processed', lock);
-        await lake.store.put('processed', lock, other, { ifNoneMatch: true });
+        await takeOverLock(lake.store, lock);
       }
       return putFile(bucket, key, path, options);
     });
@@ -300,7 +306,7 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(lost).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
     // No commit, and the other run's lock is still its own (not renewed over, not released).
     expect(await readLineage(lake.store, 'events', KEY)).toBeUndefined();
-    expect(Buffer.from(await lake.store.getBytes('processed', lock)).toString('utf8')).toBe(other);
+    expect(Buffer.from(await lake.store.getBytes('processed', lock)).toString('utf8')).toBe(OTHER_RUN_LOCK);
 
     await lake.store.delete('processed', lock);
     const retried = await ingestObject(lake.deps(), { key: KEY });
@@ -345,14 +351,7 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
       if (!takenOver && key.endsWith('.parquet')) {
         takenOver = true;
-        await lake.store.delete('processed', lock);
-        const other = await lake.store.put(
-          'processed',
-          lock,
-          JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' }),
-          { ifNoneMatch: true },
-        );
-        setTimeout(() => void lake.store.delete('processed', lock, { ifMatch: other.etag }), 200);
+        await takeOverLock(lake.store, lock, 200);
       }
       return putFile(bucket, key, path, options);
     });
@@ -395,10 +394,8 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     const stalling = withMethod(lake.store, 'listAll', (listAll) => (bucket, prefix, options) => {
       if (!takenOver && prefix.startsWith('events/event_date=')) {
         takenOver = true;
-        const other = JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' });
         return (async function* () {
-          await lake.store.delete('processed', lock);
-          await lake.store.put('processed', lock, other, { ifNoneMatch: true });
+          await takeOverLock(lake.store, lock);
           yield* listAll(bucket, prefix, options);
         })();
       }

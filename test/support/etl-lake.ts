@@ -198,3 +198,18 @@ function memoryLogger(lines: string[], base: Record<string, unknown>): Logger {
     child: (fields) => memoryLogger(lines, { ...base, ...fields }),
   };
 }
+
+/** The lock document of another run that holds a lock for good (unless it lets go, see takeOverLock). */
+export const OTHER_RUN_LOCK = JSON.stringify({ owner: 'other-run', expiresAt: '2999-01-01T00:00:00.000Z' });
+
+/**
+ * Another run takes a lock over, as when its holder's lease ran out: the holder's version is removed and the other
+ * run's created. With `releaseAfterMs`, the other run is done (having written nothing) and lets go that much later.
+ */
+export async function takeOverLock(store: ObjectStore, key: string, releaseAfterMs?: number): Promise<void> {
+  await store.delete('processed', key);
+  const taken = await store.put('processed', key, OTHER_RUN_LOCK, { ifNoneMatch: true });
+  if (releaseAfterMs !== undefined) {
+    setTimeout(() => void store.delete('processed', key, { ifMatch: taken.etag }), releaseAfterMs);
+  }
+}
