@@ -25,6 +25,18 @@ afterEach(async () => lake.close());
 
 const KEY = 'events/2024/03/01/batch.jsonl';
 
+/** The lake's store, but another run takes `lock` over (see takeOverLock) as this run puts its first Parquet file. */
+function takenOverAtFirstParquet(lock: string, releaseAfterMs?: number): ObjectStore {
+  let takenOver = false;
+  return withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+    if (!takenOver && key.endsWith('.parquet')) {
+      takenOver = true;
+      await takeOverLock(lake.store, lock, releaseAfterMs);
+    }
+    return putFile(bucket, key, path, options);
+  });
+}
+
 async function ids(): Promise<bigint[]> {
   const rows = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`);
   return rows.map((r) => r['event_id'] as bigint);
@@ -293,14 +305,7 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await lake.putRaw(KEY, jsonl(event(1), event(2)));
     const lock = lockKey('events', partitionLockName('2024-03-01'));
     // While this run puts its Parquet file, its lease runs out and another run takes the partition's lock over.
-    let takenOver = false;
-    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
-      if (!takenOver && key.endsWith('.parquet')) {
-        takenOver = true;
-        await takeOverLock(lake.store, lock);
-      }
-      return putFile(bucket, key, path, options);
-    });
+    const stalling = takenOverAtFirstParquet(lock);
     // The other run holds the lock on: this run's wait to take it again (to remove its files) gives up soon.
     const lost = await ingestObject(lake.deps({ store: stalling }), { key: KEY }, { lock: { waitMs: 300 } });
     expect(lost).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
@@ -347,14 +352,7 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     const lock = lockKey('events', partitionLockName('2024-03-01'));
     // Only the partition's lock goes to another run (which writes nothing and is done 200 ms later); the source's
     // lock stays this run's.
-    let takenOver = false;
-    const stalling = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
-      if (!takenOver && key.endsWith('.parquet')) {
-        takenOver = true;
-        await takeOverLock(lake.store, lock, 200);
-      }
-      return putFile(bucket, key, path, options);
-    });
+    const stalling = takenOverAtFirstParquet(lock, 200);
     const run = await ingestObject(lake.deps({ store: stalling }), { key: KEY }, { lock: { waitMs: 5_000 } });
     expect(run).toMatchObject({ status: 'FAILED', error: { reason: 'lock_lost' } });
     // Its file is removed (taking its locks again did not wait on the source lock it still held).
