@@ -9,6 +9,7 @@ import {
   type ExportRequestInput,
 } from '../../src/generated/graphql.js';
 import { navigate } from './router.js';
+import { splitValues } from './values.js';
 import { badge, datasetHref, errorBox, jobHref, link, loading, pageHeader } from './ui.js';
 
 type ExportColumn = ConsoleExportColumnsQuery['dataset']['columns'][number];
@@ -17,7 +18,7 @@ type ExportColumn = ConsoleExportColumnsQuery['dataset']['columns'][number];
 const OPERATORS: { op: ExportFilterOp; label: string; values: 'none' | 'one' | 'two' | 'list' }[] = [
   { op: 'EQ', label: 'equals', values: 'one' },
   { op: 'NE', label: 'does not equal', values: 'one' },
-  { op: 'IN', label: 'is one of (comma-separated)', values: 'list' },
+  { op: 'IN', label: 'is one of (comma-separated; "quote, a value" with a comma)', values: 'list' },
   { op: 'LT', label: 'is less than', values: 'one' },
   { op: 'LTE', label: 'is at most', values: 'one' },
   { op: 'GT', label: 'is greater than', values: 'one' },
@@ -220,18 +221,27 @@ function readFilter(row: HTMLLIElement): ExportPredicateInput {
   const raw = row.querySelector('input')?.value ?? '';
   const spec = OPERATORS.find((o) => o.op === op);
   if (column === undefined || spec === undefined) throw new Error('Choose a column and a condition.');
-  const parts = raw.split(',').map((v) => v.trim());
+  // Only list operators split on commas (a single value keeps its commas and quotes).
+  const parts = (): string[] => {
+    try {
+      return splitValues(raw);
+    } catch (err) {
+      throw new Error(`"${column} ${spec.label}": ${(err as Error).message}`, { cause: err });
+    }
+  };
   switch (spec.values) {
     case 'none':
       return { column, op: spec.op, values: [] };
     case 'one':
       return { column, op: spec.op, values: [raw.trim()] };
-    case 'two':
-      if (parts.length !== 2) throw new Error(`"${column} ${spec.label}" needs two values separated by a comma.`);
-      return { column, op: spec.op, values: parts };
+    case 'two': {
+      const two = parts();
+      if (two.length !== 2) throw new Error(`"${column} ${spec.label}" needs two values separated by a comma.`);
+      return { column, op: spec.op, values: two };
+    }
     case 'list':
       if (raw.trim() === '') throw new Error(`"${column} ${spec.label}" needs at least one value.`);
-      return { column, op: spec.op, values: parts };
+      return { column, op: spec.op, values: parts() };
   }
 }
 
