@@ -485,8 +485,9 @@ async function createDownloadLinks(
   if (config.storage === 's3') {
     const { createS3Client } = await import('./adapters/aws/s3-client.js');
     const { S3DownloadLinks } = await import('./adapters/aws/s3-download-links.js');
+    // Presigning is local: this client only names the host the links point at, which the signature covers.
     const client = createS3Client({
-      endpoint: config.s3.endpoint,
+      endpoint: config.s3.publicEndpoint,
       region: config.s3.region,
       forcePathStyle: config.s3.forcePathStyle,
     });

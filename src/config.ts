@@ -23,6 +23,11 @@ export interface AppConfig {
   storage: 'local' | 's3';
   s3: {
     endpoint: string | undefined;
+    /**
+     * Where clients reach S3 with the presigned download links: CAREPLUS_S3_PUBLIC_ENDPOINT, else `endpoint`. Differs
+     * when the API reaches an S3-compatible server by a private address (a container network) that analysts cannot.
+     */
+    publicEndpoint: string | undefined;
     region: string;
     forcePathStyle: boolean;
     buckets: { raw: string; processed: string; exports: string };
@@ -219,6 +224,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
     storage,
     s3: {
       endpoint: s3Endpoint,
+      publicEndpoint: r.url('CAREPLUS_S3_PUBLIC_ENDPOINT') ?? s3Endpoint,
       region,
       forcePathStyle: r.bool('CAREPLUS_S3_FORCE_PATH_STYLE', s3Endpoint !== undefined),
       buckets:

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ let scratch: string;
 let api: ReturnType<typeof createApiLambda>;
 let worker: ReturnType<typeof createExportWorker>;
 let jobs: StoreJobStore;
+/** The API Lambda's environment, for a second API configured differently. */
+let apiEnv: Record<string, string>;
 const keys: Record<'admin' | 'analyst', string> = { admin: '', analyst: '' };
 const savedEnv: Record<string, string | undefined> = {};
 
@@ -146,8 +149,13 @@ const JOB_FIELDS =
   'id status error { code message } progress { fraction rowsWritten } result { rowCount files { name url } }';
 
 /** One GraphQL request to the API Lambda; any error fails the test with the answer. */
-async function graphql<T>(key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await api.handler(httpEvent('POST', { query, variables }, key), LAMBDA_CONTEXT);
+async function graphql<T>(
+  key: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  through: ReturnType<typeof createApiLambda> = api,
+): Promise<T> {
+  const res = await through.handler(httpEvent('POST', { query, variables }, key), LAMBDA_CONTEXT);
   const body = JSON.parse(res.body ?? '{}') as { data?: T; errors?: unknown[] };
   if (res.statusCode !== 200 || body.errors !== undefined) {
     throw new Error(`GraphQL ${res.statusCode}: ${JSON.stringify(body.errors ?? body)}`);
@@ -229,33 +237,31 @@ beforeAll(async () => {
   keys.admin = (await keyStore.create({ name: 'e2e admin', role: 'admin' })).plaintext;
   keys.analyst = (await keyStore.create({ name: 'e2e analyst', role: 'analyst' })).plaintext;
 
-  const config = loadConfig(
-    {
-      CAREPLUS_ENV: 'production',
-      CAREPLUS_STORAGE: 's3',
-      CAREPLUS_S3_ENDPOINT: lake.s3.endpoint,
-      CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
-      CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
-      CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
-      CAREPLUS_CATALOG: 'glue',
-      CAREPLUS_GLUE_DATABASE: DATABASE,
-      CAREPLUS_GLUE_ENDPOINT: lake.glue.endpoint,
-      CAREPLUS_ENGINE: 'athena',
-      CAREPLUS_ATHENA_WORKGROUP: WORKGROUP,
-      CAREPLUS_ATHENA_ENDPOINT: lake.athena.endpoint,
-      CAREPLUS_EXPORT_DISPATCH: 'sqs',
-      CAREPLUS_EXPORT_QUEUE_URL: sqs.queueUrl(QUEUE),
-      CAREPLUS_AWS_REGION: 'us-east-1',
-      CAREPLUS_CACHE_DIR: join(scratch, 'cache'),
-      CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
-      CAREPLUS_DATASETS_DIR: join(ROOT, 'datasets'),
-      CAREPLUS_POLICY_FILE: join(ROOT, 'policy.yaml'),
-      CAREPLUS_DUCKDB_THREADS: '1',
-      CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
-      CAREPLUS_LOG_LEVEL: 'silent',
-    },
-    scratch,
-  );
+  apiEnv = {
+    CAREPLUS_ENV: 'production',
+    CAREPLUS_STORAGE: 's3',
+    CAREPLUS_S3_ENDPOINT: lake.s3.endpoint,
+    CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
+    CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
+    CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
+    CAREPLUS_CATALOG: 'glue',
+    CAREPLUS_GLUE_DATABASE: DATABASE,
+    CAREPLUS_GLUE_ENDPOINT: lake.glue.endpoint,
+    CAREPLUS_ENGINE: 'athena',
+    CAREPLUS_ATHENA_WORKGROUP: WORKGROUP,
+    CAREPLUS_ATHENA_ENDPOINT: lake.athena.endpoint,
+    CAREPLUS_EXPORT_DISPATCH: 'sqs',
+    CAREPLUS_EXPORT_QUEUE_URL: sqs.queueUrl(QUEUE),
+    CAREPLUS_AWS_REGION: 'us-east-1',
+    CAREPLUS_CACHE_DIR: join(scratch, 'cache'),
+    CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
+    CAREPLUS_DATASETS_DIR: join(ROOT, 'datasets'),
+    CAREPLUS_POLICY_FILE: join(ROOT, 'policy.yaml'),
+    CAREPLUS_DUCKDB_THREADS: '1',
+    CAREPLUS_DUCKDB_MEMORY_LIMIT: '256MB',
+    CAREPLUS_LOG_LEVEL: 'silent',
+  };
+  const config = loadConfig(apiEnv, scratch);
   api = createApiLambda(config);
   worker = createExportWorker(config);
 });
@@ -364,6 +370,51 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
       'Acme',
       "'=SUM(A1)",
     ]);
+  });
+
+  it('points the presigned links at CAREPLUS_S3_PUBLIC_ENDPOINT, where clients download the same bytes', async () => {
+    // The address analysts reach: a TCP relay to the S3 server, as a public hostname in front of a private one.
+    const s3 = new URL(lake.s3.endpoint);
+    let relayed = 0;
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      relayed += 1;
+      const upstream = connect(Number(s3.port), s3.hostname);
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.address() as { port: number }).port;
+    const publicApi = createApiLambda(
+      loadConfig({ ...apiEnv, CAREPLUS_S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${port}` }, scratch),
+    );
+    try {
+      const direct = await getExport(keys.admin, firstJob);
+      const viaPublic = (
+        await graphql<{ export: JobView }>(
+          keys.admin,
+          `query($id: ID!) { export(id: $id) { ${JOB_FIELDS} } }`,
+          { id: firstJob },
+          publicApi,
+        )
+      ).export;
+      const url = viaPublic.result!.files[0]!.url!;
+      expect(url.startsWith(`http://127.0.0.1:${port}/${BUCKETS.exports}/`)).toBe(true);
+      expect(direct.result!.files[0]!.url!.startsWith(`${lake.s3.endpoint}/`)).toBe(true);
+      const got = await download(url);
+      expect(relayed).toBeGreaterThan(0);
+      expect(got.equals(await download(direct.result!.files[0]!.url!))).toBe(true);
+    } finally {
+      await publicApi.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 
   it('does no second query when SQS delivers the message again', async () => {

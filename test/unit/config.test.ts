@@ -74,10 +74,29 @@ describe('loadConfig', () => {
     });
     expect(c.s3).toEqual({
       endpoint: 'http://127.0.0.1:9000',
+      publicEndpoint: 'http://127.0.0.1:9000',
       region: 'us-east-1',
       forcePathStyle: true,
       buckets: { raw: 'r', processed: 'p', exports: 'e' },
     });
+  });
+
+  it('points download links at a public S3 endpoint when one is set', () => {
+    const c = loadConfig({
+      CAREPLUS_STORAGE: 's3',
+      CAREPLUS_S3_ENDPOINT: 'http://minio:9000',
+      CAREPLUS_S3_PUBLIC_ENDPOINT: 'https://files.example.com',
+      CAREPLUS_S3_RAW_BUCKET: 'r',
+      CAREPLUS_S3_PROCESSED_BUCKET: 'p',
+      CAREPLUS_S3_EXPORTS_BUCKET: 'e',
+    });
+    expect({ endpoint: c.s3.endpoint, publicEndpoint: c.s3.publicEndpoint }).toEqual({
+      endpoint: 'http://minio:9000',
+      publicEndpoint: 'https://files.example.com',
+    });
+    expect(() => loadConfig({ CAREPLUS_S3_PUBLIC_ENDPOINT: 'files.example.com' })).toThrow(
+      'CAREPLUS_S3_PUBLIC_ENDPOINT="files.example.com" is not valid: expected an http(s) URL',
+    );
   });
 
   it('refuses an endpoint that is not an http URL', () => {
