@@ -29,7 +29,9 @@ export function buildProgram(): Command {
 
   program
     .command('start')
-    .description('First-run friendly: create sample data if the lake is empty, ingest it, then serve the API.')
+    .description(
+      'First-run friendly: create sample data if the lake folder is empty, ingest the raw bucket, then serve the API.',
+    )
     .action(async () => {
       const { start } = await import('./commands/start.js');
       await start(loadConfig());

@@ -40,14 +40,21 @@ async function firstAdminKey(rt: Runtime): Promise<string | undefined> {
 }
 
 /**
- * `npm start`: the main job on the embedded default. Creates the sample logs when the lake is empty, ingests the
- * raw bucket, creates an admin API key on the first run (printed once), then serves the API and prints where.
+ * `npm start`: the main job on the embedded default. Creates the sample logs when the lake is empty (never in S3
+ * buckets), ingests the raw bucket, creates an admin API key on the first run (printed once), then serves the API and prints where.
  */
 export async function start(config: AppConfig): Promise<void> {
   const rt = await createRuntime(config);
   const out = (line: string): void => void process.stdout.write(line + '\n');
-  out(`lake: ${config.lakeDir}`);
-  if (await isEmpty(rt)) {
+  if (config.storage === 's3') {
+    const { raw, processed, exports } = config.s3.buckets;
+    out(`storage: S3 buckets ${raw} (raw), ${processed} (processed), ${exports} (exports)`);
+    // Buckets are a deployment's own: demo logs written into an empty raw bucket would be ingested as real data.
+    out('sample data: not written to S3 buckets (`careplus sample` writes it when wanted)');
+  } else {
+    out(`lake: ${config.lakeDir}`);
+  }
+  if (config.storage === 'local' && (await isEmpty(rt))) {
     const manifest = await writeSample(rt.store);
     out(
       `sample data: wrote ${manifest.files.length} raw files of ${SAMPLE_DATASET} ` +
