@@ -20,6 +20,7 @@ import type { AccessPolicy } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
 import { downloadRoute } from './http/download-route.js';
+import { readinessRoute } from './http/readiness-route.js';
 import { feedRoute } from './http/feed-route.js';
 import type { DownloadLink, DownloadLinkIssuer, DownloadTarget } from './ports/download-links.js';
 import type { ExportEngine } from './ports/export-engine.js';
@@ -153,8 +154,18 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     links.verifier === undefined
       ? undefined
       : downloadRoute({ links: links.verifier, exports: exportService, store: rt.store, logger });
+  // A declared dataset's name: with CAREPLUS_GLUE_TABLES=declared only those reach Glue.
+  const probeTable = rt.registry.list()[0]?.name ?? 'careplus_readiness_probe';
+  const readiness = readinessRoute({
+    logger,
+    checks: [
+      { name: 'storage', probe: async () => void (await rt.store.list('processed', '_system/', { maxKeys: 1 })) },
+      { name: 'catalog', probe: async () => void (await rt.catalog.getTable(probeTable)) },
+    ],
+  });
   const routes = (app: Express, seams?: RouteSeams): void => {
     const authenticate = seams?.authenticate ?? (() => Promise.resolve(null));
+    readiness(app);
     downloads?.(app);
     feedRoute({ feeds, store: rt.store, logger, authenticate, anonymous: callerOrAnonymous(null) })(app);
     consoleRoute({

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -8,53 +9,76 @@ import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 const CLI = resolve(__dirname, '../../dist/src/cli.js');
 const BUCKETS = { raw: 'start-raw', processed: 'start-processed', exports: 'start-exports' };
 
-/**
- * `careplus start` with S3 storage serves the API over the deployment's buckets but writes no demo data into them:
- * an empty raw bucket used to receive the sample logs, which the ETL then ingested as real support events.
- */
+let server: S3TestServer;
+let scratch: string;
+beforeAll(async () => {
+  server = await startS3Server(Object.values(BUCKETS));
+  scratch = await mkdtemp(join(tmpdir(), 'careplus-start-s3-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+interface Cli {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  exited: Promise<number | null>;
+  /** The API's base URL, once it printed its health line. */
+  url: string;
+}
+
+/** `careplus <command>` with S3 storage at `endpoint`, once it printed the console line (its last before serving). */
+async function runCli(command: string, endpoint: string): Promise<Cli> {
+  const child = spawn(process.execPath, [CLI, command], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      CAREPLUS_STORAGE: 's3',
+      CAREPLUS_S3_ENDPOINT: endpoint,
+      CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
+      CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
+      CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
+      CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
+      CAREPLUS_PORT: '0',
+      CAREPLUS_LOG_LEVEL: 'info',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const ready = command === 'start' ? /console: +(http\S+)\/console\// : /CarePlus API listening on (http\S+)/;
+  const deadline = Date.now() + 45_000;
+  while (!ready.test(output) && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = ready.exec(output)?.[1];
+  if (url === undefined) {
+    child.kill('SIGKILL');
+    throw new Error(`careplus ${command} did not start:\n${output}`);
+  }
+  return { child, output: () => output, exited, url: url.replace(/\/graphql$/, '') };
+}
+
 describe('careplus start with S3 storage', () => {
-  let server: S3TestServer;
-  let scratch: string;
-  beforeAll(async () => {
-    server = await startS3Server(Object.values(BUCKETS));
-    scratch = await mkdtemp(join(tmpdir(), 'careplus-start-s3-'));
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(scratch, { recursive: true, force: true });
-  });
-
+  /**
+   * The API serves the deployment's buckets but writes no demo data into them: an empty raw bucket used to receive
+   * the sample logs, which the ETL then ingested as real support events.
+   */
   it('serves the API, says where the data is, and leaves the empty raw bucket empty', async () => {
-    const child = spawn(process.execPath, [CLI, 'start'], {
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        CAREPLUS_STORAGE: 's3',
-        CAREPLUS_S3_ENDPOINT: server.endpoint,
-        CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
-        CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
-        CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
-        CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
-        CAREPLUS_PORT: '0',
-        CAREPLUS_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-    const deadline = Date.now() + 45_000;
-    while (!output.includes('console:') && child.exitCode === null && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const health = /health: +(\S+)/.exec(output)?.[1];
-    const healthz = health === undefined ? undefined : await fetch(health);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const cli = await runCli('start', server.endpoint);
+    const healthz = await fetch(`${cli.url}/healthz`);
+    const readyz = await fetch(`${cli.url}/readyz`);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
 
-    expect(healthz?.status).toBe(200);
+    expect(healthz.status).toBe(200);
+    expect(readyz.status).toBe(200);
+    expect(await readyz.json()).toEqual({ status: 'ready', checks: { storage: 'ok', catalog: 'ok' } });
+    const output = cli.output();
     expect(output).toContain(
       `storage: S3 buckets ${BUCKETS.raw} (raw), ${BUCKETS.processed} (processed), ${BUCKETS.exports} (exports)`,
     );
@@ -63,5 +87,76 @@ describe('careplus start with S3 storage', () => {
     expect(output).toContain('ingest: 0 raw files');
     const raw = await server.client.send(new ListObjectsV2Command({ Bucket: BUCKETS.raw }));
     expect(raw.KeyCount).toBe(0);
+  }, 90_000);
+});
+
+describe('GET /readyz', () => {
+  /** A TCP relay to the S3 server that can be cut (every connection dropped, new ones refused) and restored. */
+  let relay: Server;
+  let cut = false;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    const s3 = new URL(server.endpoint);
+    relay = createServer((client) => {
+      if (cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(Number(s3.port), s3.hostname);
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => relay.close(r));
+  });
+
+  async function readyz(url: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${url}/readyz`);
+    return { status: res.status, body: await res.json() };
+  }
+
+  async function until(url: string, status: number): Promise<{ status: number; body: unknown }> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const got = await readyz(url);
+      if (got.status === status || Date.now() > deadline) return got;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('answers 503 while S3 does not answer and ready again once it does, naming no reason', async () => {
+    const endpoint = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    const cli = await runCli('serve', endpoint);
+    try {
+      expect(await readyz(cli.url)).toEqual({ status: 200, body: { status: 'ready', checks: expect.any(Object) } });
+      cut = true;
+      for (const s of sockets) s.destroy();
+      const down = await until(cli.url, 503);
+      expect(down).toEqual({
+        status: 503,
+        body: { status: 'unavailable', checks: { storage: 'unavailable', catalog: 'unavailable' } },
+      });
+      // Liveness is not readiness: the process is up.
+      expect((await fetch(`${cli.url}/healthz`)).status).toBe(200);
+      expect(cli.output()).toContain('readiness check failed');
+      cut = false;
+      expect(await until(cli.url, 200)).toEqual({
+        status: 200,
+        body: { status: 'ready', checks: { storage: 'ok', catalog: 'ok' } },
+      });
+    } finally {
+      cut = false;
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
   }, 90_000);
 });
