@@ -29,23 +29,24 @@ interface Cli {
 }
 
 /** `careplus <command>` with S3 storage at `endpoint`, once it printed the console line (its last before serving). */
+function envFor(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    CAREPLUS_STORAGE: 's3',
+    CAREPLUS_S3_ENDPOINT: endpoint,
+    CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
+    CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
+    CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
+    CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
+    CAREPLUS_PORT: '0',
+    CAREPLUS_LOG_LEVEL: 'info',
+  };
+}
+
 async function runCli(command: string, endpoint: string): Promise<Cli> {
-  const child = spawn(process.execPath, [CLI, command], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      CAREPLUS_STORAGE: 's3',
-      CAREPLUS_S3_ENDPOINT: endpoint,
-      CAREPLUS_S3_RAW_BUCKET: BUCKETS.raw,
-      CAREPLUS_S3_PROCESSED_BUCKET: BUCKETS.processed,
-      CAREPLUS_S3_EXPORTS_BUCKET: BUCKETS.exports,
-      CAREPLUS_LAKE_DIR: join(scratch, 'lake'),
-      CAREPLUS_PORT: '0',
-      CAREPLUS_LOG_LEVEL: 'info',
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, [CLI, command], { env: envFor(endpoint), stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
@@ -159,4 +160,19 @@ describe('GET /readyz', () => {
       await cli.exited;
     }
   }, 90_000);
+});
+
+describe('an S3 error', () => {
+  it('names the bucket and the endpoint it was about', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...envFor(server.endpoint), CAREPLUS_S3_PROCESSED_BUCKET: 'no-such-processed-bucket' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).not.toBe(0);
+    expect(output).toContain(`(S3 bucket "no-such-processed-bucket" at ${server.endpoint})`);
+  }, 60_000);
 });

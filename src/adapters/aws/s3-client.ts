@@ -26,7 +26,7 @@ const DEFAULT_TIMEOUTS = { connectMs: 10_000, idleMs: 120_000 };
 
 /** The S3 client for the object store and the DuckDB staging cache. One per process; it pools connections. */
 export function createS3Client(settings: S3ClientSettings): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}),
@@ -41,4 +41,29 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
       throwOnRequestTimeout: true,
     },
   });
+  nameBucketInErrors(client, settings.endpoint ?? `AWS ${settings.region}`);
+  return client;
+}
+
+/**
+ * An error of a request (after the SDK's retries) says which bucket and endpoint it was about: the SDK's own messages
+ * name neither ("The specified bucket does not exist", "connect ECONNREFUSED 10.0.0.5:9000"), so an operator could not
+ * tell which of the three buckets or settings was wrong. Only the message changes: name, status and code stay for the
+ * store's error mapping. Run records and API answers mask unexpected errors; the logs and the CLI show this.
+ */
+function nameBucketInErrors(client: S3Client, endpoint: string): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const bucket = (args.input as { Bucket?: unknown }).Bucket;
+        if (err instanceof Error && typeof bucket === 'string' && !err.message.includes(`S3 bucket "${bucket}"`)) {
+          err.message = `${err.message} (S3 bucket "${bucket}" at ${endpoint})`;
+        }
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'careplusNameBucketInErrors' },
+  );
 }
