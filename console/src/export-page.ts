@@ -8,6 +8,7 @@ import {
   type ExportPredicateInput,
   type ExportRequestInput,
 } from '../../src/generated/graphql.js';
+import { refusedExport } from './me.js';
 import { navigate } from './router.js';
 import { splitValues } from './values.js';
 import { badge, datasetHref, errorBox, jobHref, link, loading, pageHeader } from './ui.js';
@@ -48,8 +49,13 @@ export async function renderExportForm(main: HTMLElement, name: string, signal: 
   const title = `Export ${name}`;
   replace(main, pageHeader(title), loading('the columns'));
   let columns: ExportColumn[];
+  const columnsRead = gql(ConsoleExportColumnsDocument, { name }, signal);
+  if (await refusedExport(main, signal)) {
+    columnsRead.catch(() => undefined);
+    return;
+  }
   try {
-    columns = (await gql(ConsoleExportColumnsDocument, { name }, signal)).dataset.columns;
+    columns = (await columnsRead).dataset.columns;
   } catch (err) {
     if (signal.aborted) return;
     replace(main, pageHeader(title), errorBox(err, 'Could not load the dataset'));

@@ -1,6 +1,7 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsoleExportsDocument, type ConsoleExportsQuery } from '../../src/generated/graphql.js';
+import { refusedExport } from './me.js';
 import { formatBytes, formatCount, formatTime } from './format.js';
 import { datasetHref, errorBox, jobHref, link, loading, pageHeader, statusBadge, table } from './ui.js';
 
@@ -11,6 +12,7 @@ const PAGE_SIZE = 25;
 /** The caller's export history, newest first, a page at a time. */
 export async function renderExports(main: HTMLElement, signal: AbortSignal): Promise<void> {
   replace(main, pageHeader('My exports'), loading('your exports'));
+  if (await refusedExport(main, signal)) return;
   const jobs: Job[] = [];
   const holder = h('div', {});
   const more = h('button', { type: 'button' }, 'Load more');

@@ -1,6 +1,8 @@
 import { gql } from './api.js';
 import { ConsoleMeDocument, type ConsoleMeQuery } from '../../src/generated/graphql.js';
+import { h, replace } from './dom.js';
 import { session } from './session.js';
+import { pageHeader } from './ui.js';
 
 export type Me = ConsoleMeQuery['me'];
 
@@ -49,4 +51,20 @@ export function forgetMe(): void {
 /** Whether the role may export; false while unknown (pages wait for `loadMe` before they ask). */
 export function mayExport(): boolean {
   return currentMe()?.capabilities.canExport ?? false;
+}
+
+/**
+ * For pages only an exporting role can use, reached by a link or a typed URL: once the caller is known, shows that
+ * the role may not export (rather than a form that fails FORBIDDEN on submit) and answers true. A failed read of
+ * the caller answers false: the page goes on and shows the API's own answer.
+ */
+export async function refusedExport(main: HTMLElement, signal: AbortSignal): Promise<boolean> {
+  const me = await loadMe().catch(() => undefined);
+  if (me === undefined || me.capabilities.canExport || signal.aborted) return false;
+  replace(
+    main,
+    pageHeader('Not available for your role'),
+    h('p', {}, `Your role (${me.role}) may not export data. Ask an administrator for a role that may.`),
+  );
+  return true;
 }

@@ -290,6 +290,14 @@ if (!existsSync(CHROMIUM)) {
         await expect(
           page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents(),
         ).resolves.toEqual(['Datasets']);
+        // The export form and the export list, reached by a typed or shared link, say so rather than offer a form
+        // that fails FORBIDDEN on submit.
+        for (const hash of ['#/datasets/support_events/export', '#/exports']) {
+          await page.goto(`${api.url}/console/${hash}`);
+          await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
+          await page.getByText('Your role (viewer) may not export data.').waitFor();
+          await expect(page.getByRole('button', { name: /export/i }).count()).resolves.toBe(0);
+        }
         await page.goto(`${api.url}/console/graphiql`);
         await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
         await expect(page.locator('.graphiql-container').count()).resolves.toBe(0);
