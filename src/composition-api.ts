@@ -101,6 +101,12 @@ export interface ApiComposition {
 export interface ComposeApiOptions {
   /** Base URL of download links, read when a link is issued. Default `config.publicUrl`. */
   publicUrl?: () => string;
+  /**
+   * Called once this process's export jobs were taken over by another process (it took the export runner lease of
+   * this one, which looked dead): the jobs here are already stopped; the process should stop too. Default: it keeps
+   * serving everything but exports.
+   */
+  onRunnerLeaseLost?: () => void;
 }
 
 /** Builds the API's services once per process. Nothing runs until `start()`. */
@@ -224,7 +230,13 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
       // that recovered them would run other processes' jobs here.
       if (dispatcher === undefined) {
         // One process per lake runs (and recovers) export jobs: a second one is refused here, naming the first.
-        runnerLease ??= await ExportRunnerLease.acquire(rt.store, exportLogger);
+        runnerLease ??= await ExportRunnerLease.acquire(rt.store, exportLogger, {
+          onLost: () =>
+            void exportService
+              .abandon()
+              .catch((err: unknown) => exportLogger.error('export jobs could not be stopped', { error: String(err) }))
+              .finally(() => options.onRunnerLeaseLost?.()),
+        });
         const { requeued, failed } = await exportService.recover();
         if (requeued.length > 0 || failed.length > 0) {
           exportLogger.info('export jobs recovered after a restart', { requeued, failed });
@@ -355,7 +367,7 @@ export function createApiServices(rt: Runtime): Pick<ApiServices, 'datasets' | '
  */
 export function createApi(
   rt: Runtime,
-  overrides?: { port?: number; authenticate?: ApiDeps['authenticate'] },
+  overrides?: { port?: number; authenticate?: ApiDeps['authenticate']; onRunnerLeaseLost?: () => void },
 ): ApiServer {
   const config = rt.config;
   let composed: ApiComposition | undefined;
@@ -374,7 +386,10 @@ export function createApi(
       return listening().graphqlUrl;
     },
     async start() {
-      composed = await composeApi(rt, { publicUrl });
+      composed = await composeApi(rt, {
+        publicUrl,
+        ...(overrides?.onRunnerLeaseLost !== undefined ? { onRunnerLeaseLost: overrides.onRunnerLeaseLost } : {}),
+      });
       server = createApiServer(
         {
           ...composed.services,

@@ -3,17 +3,25 @@ import { createRuntime, type Runtime } from '../composition.js';
 import { createApi } from '../composition-api.js';
 import type { ApiServer } from '../server.js';
 
-/** Starts the API and stops it cleanly on SIGINT/SIGTERM. Resolves once listening. */
+/**
+ * Starts the API and stops it cleanly on SIGINT/SIGTERM (exit 0), or when another process took over its export jobs
+ * (exit 1). Resolves once listening.
+ */
 export async function serveRuntime(rt: Runtime): Promise<ApiServer> {
-  const api = createApi(rt);
-  await api.start();
-  const shutdown = (signal: string): void => {
+  let stopping = false;
+  const shutdown = (signal: string, exitCode = 0): void => {
+    if (stopping) return;
+    stopping = true;
     rt.logger.info('shutting down', { signal });
     void api
       .stop()
       .then(() => rt.close())
-      .finally(() => process.exit(0));
+      .finally(() => process.exit(exitCode));
   };
+  // Another process took this one's export jobs over (this one looked dead for 30 s): one process per lake runs
+  // them, so this one stops, with an error for whoever supervises it.
+  const api = createApi(rt, { onRunnerLeaseLost: () => shutdown('export runner lease lost', 1) });
+  await api.start();
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   return api;

@@ -21,6 +21,12 @@ export interface ExportRunnerLeaseOptions {
   /** A lease not renewed for this long belongs to a process that died, and is taken over. Default 30 s. */
   staleAfterMs?: number;
   now?: () => Date;
+  /**
+   * Called once when a renewal finds the lease taken over (this process looked dead: paused, or cut off from the
+   * store, for `staleAfterMs`). The process that took it over recovers and runs this one's jobs, so this one must stop
+   * running them at once and write nothing more about them.
+   */
+  onLost?: () => void;
 }
 
 /**
@@ -34,6 +40,7 @@ export interface ExportRunnerLeaseOptions {
 export class ExportRunnerLease {
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
+  private lost = false;
 
   private constructor(
     private readonly store: ObjectStore,
@@ -60,7 +67,7 @@ export class ExportRunnerLease {
           ifNoneMatch: true,
         });
         const lease = new ExportRunnerLease(store, logger, instance, created.etag, now);
-        lease.keepRenewing(options.renewMs ?? 10_000, document);
+        lease.keepRenewing(options.renewMs ?? 10_000, document, options.onLost);
         return lease;
       } catch (err) {
         if (!(err instanceof ObjectExistsError)) throw err;
@@ -90,7 +97,7 @@ export class ExportRunnerLease {
     throw new ConfigError('the export runner lease of this lake keeps changing hands; try again');
   }
 
-  private keepRenewing(every: number, document: () => string): void {
+  private keepRenewing(every: number, document: () => string, onLost: (() => void) | undefined): void {
     this.timer = setInterval(() => {
       this.renewing ??= this.store
         .put('processed', EXPORT_RUNNER_LEASE_KEY, document(), { contentType: 'application/json', ifMatch: this.etag })
@@ -98,11 +105,23 @@ export class ExportRunnerLease {
           this.etag = renewed.etag;
         })
         .catch((err: unknown) => {
-          // Another process took it over (this one looked dead): it now runs the jobs, this one must not start more.
-          this.logger.error('the export runner lease could not be renewed', {
-            error: String(err),
-            takenOver: err instanceof ObjectChangedError,
-          });
+          if (!(err instanceof ObjectChangedError)) {
+            // The store did not answer: nobody else can take the lease over meanwhile; the next renewal tries again.
+            this.logger.warn('the export runner lease could not be renewed; trying again', { error: String(err) });
+            return;
+          }
+          if (this.lost) return;
+          // Another process took it over (this one looked dead): it now runs the jobs, this one must not.
+          this.lost = true;
+          clearInterval(this.timer);
+          this.timer = undefined;
+          this.logger.error(
+            'the export runner lease was taken over by another process; this one stops running export jobs',
+            {
+              instance: this.instance,
+            },
+          );
+          onLost?.();
         })
         .finally(() => {
           this.renewing = undefined;
@@ -116,6 +135,8 @@ export class ExportRunnerLease {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     await this.renewing;
+    // Taken over: the lease is the other process's now, and stays.
+    if (this.lost) return;
     try {
       await this.store.delete('processed', EXPORT_RUNNER_LEASE_KEY, { ifMatch: this.etag });
     } catch (err) {

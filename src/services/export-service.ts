@@ -30,6 +30,7 @@ import type { Catalog } from '../ports/catalog.js';
 import type { DownloadLinkIssuer } from '../ports/download-links.js';
 import {
   type EngineProgress,
+  EXPORT_TAKEN_OVER,
   ExportCancelledError,
   type ExportEngine,
   ExportFailedError,
@@ -189,6 +190,8 @@ export class ExportService {
   /** Jobs stopped by `runJob`'s deadline (the worker's time limit), which end FAILED rather than CANCELLED. */
   private readonly timedOut = new Set<string>();
   private closed = false;
+  /** Set by `abandon`: another process owns this process's jobs now; nothing more is written about them. */
+  private abandoned = false;
 
   constructor(
     private readonly deps: ExportServiceDeps,
@@ -575,6 +578,8 @@ export class ExportService {
         continue;
       }
       await this.removeOutput(job.id);
+      // What the stopped run staged in the engine's own folder (each run stages under a folder of its own).
+      await this.deps.engine.discard?.(job.id);
       const queued = await this.transition(job.id, (j) => ({
         ...j,
         status: 'QUEUED',
@@ -705,13 +710,29 @@ export class ExportService {
    * queued ones stay QUEUED; the next process's `recover()` runs them.
    */
   async close(): Promise<void> {
+    await this.stop(undefined);
+  }
+
+  /** Takes no more work and aborts the running jobs with `reason`. */
+  private async stop(reason: typeof EXPORT_TAKEN_OVER | undefined): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     await this.settling;
-    for (const r of this.running.values()) r.controller.abort();
+    for (const r of this.running.values()) r.controller.abort(reason);
     await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /**
+   * Stops every job here for good without writing anything about them, because another process has taken them over
+   * (the export runner lease was taken: this process looked dead, and the new holder's `recover()` runs its jobs).
+   * Unlike `close`, running jobs are not put back to QUEUED, nor failed, nor their output removed: those records and
+   * files are the new holder's. The service takes no more work.
+   */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    await this.stop(EXPORT_TAKEN_OVER);
   }
 
   private pump(): void {
@@ -828,7 +849,16 @@ export class ExportService {
         onProgress: (p) => this.progress(entry.id, p),
       });
     } catch (err) {
+      if (this.abandoned) {
+        log.warn('export job left to the process that took this one’s jobs over');
+        return;
+      }
       await this.endFailedRun(entry, err, log);
+      return;
+    }
+    if (this.abandoned) {
+      // Finished just as it was taken over: the new holder has restarted the job and owns its record and prefix.
+      log.warn('export job finished after it was taken over; the result is left to the new holder');
       return;
     }
     const finishedAt = this.now();
@@ -1012,7 +1042,7 @@ export class ExportService {
     this.live.set(id, next);
     this.emit(next);
     const last = this.persistedAt.get(id) ?? 0;
-    if (Date.now() - last >= this.progressPersistMs) {
+    if (!this.abandoned && Date.now() - last >= this.progressPersistMs) {
       this.persistedAt.set(id, Date.now());
       // A late progress write must never overwrite a finished state: apply it only to a running record.
       this.deps.jobs

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { EXPORT_RUNNER_LEASE_KEY } from '../../src/services/export-runner-lease.js';
 
 const CLI = resolve(__dirname, '../../dist/src/cli.js');
@@ -37,5 +38,46 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('careplus serve on %s', (signal) =
     expect(await exited).toBe(0);
     expect(output).toContain('export runner lease released');
     await expect(access(lease)).rejects.toThrow();
+  }, 60_000);
+});
+
+/**
+ * A `careplus serve` whose export runner lease another process took over (this one looked dead: paused or cut off
+ * from the store for 30 s) stops its export jobs and exits 1, leaving the lease to its new holder. It used to log the
+ * failed renewal and keep running its jobs beside the new holder, which had recovered and re-run them.
+ */
+describe('careplus serve whose export runner lease is taken over', () => {
+  let lake: string;
+  beforeEach(async () => {
+    lake = await mkdtemp(join(tmpdir(), 'careplus-serve-lease-'));
+  });
+  afterEach(async () => rm(lake, { recursive: true, force: true }));
+
+  it('stops and exits 1 at its next renewal, leaving the new holder’s lease in place', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { PATH: process.env['PATH'] ?? '', CAREPLUS_LAKE_DIR: lake, CAREPLUS_PORT: '0', CAREPLUS_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('CarePlus API listening on') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // What a takeover leaves: the dead holder's version deleted, the new holder's created.
+    const store = new LocalObjectStore(lake);
+    const taker = JSON.stringify({ instance: 'taker', host: 'elsewhere', pid: 1, renewedAt: new Date().toISOString() });
+    await store.delete('processed', EXPORT_RUNNER_LEASE_KEY);
+    await store.put('processed', EXPORT_RUNNER_LEASE_KEY, taker);
+    const code = await Promise.race([
+      exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 20_000)),
+    ]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(output).toContain('the export runner lease was taken over by another process');
+    expect(Buffer.from(await store.getBytes('processed', EXPORT_RUNNER_LEASE_KEY)).toString('utf8')).toBe(taker);
   }, 60_000);
 });

@@ -9,6 +9,7 @@ import {
   type ExportHarness,
   type ExportLake,
   finished,
+  withMethod,
 } from '../support/export-lake.js';
 
 const caller: ExportCaller = { id: 'analyst-1' };
@@ -116,6 +117,48 @@ describe('cancelling exports', () => {
       expect((await finished(next.service, caller, job.id)).result).toMatchObject({ rowCount: ROWS });
     } finally {
       await next.close();
+    }
+  });
+
+  it('stops a running job and writes nothing about it once another process took its jobs over', async () => {
+    // Every job-record write the first process makes, after its jobs were taken over.
+    const late: string[] = [];
+    let takenOver = false;
+    const first = await createExportHarness(lake, {
+      jobs: (store) =>
+        withMethod(store, 'update', (update) => async (id, change) => {
+          if (takenOver) late.push(id);
+          return update(id, change);
+        }),
+    });
+    const job = await first.service.requestExport(caller, { dataset: 'big', columns: ['id', 'description'] });
+    await (async () => {
+      for await (const v of await first.service.watchExport(caller, job.id)) {
+        if (v.status === 'RUNNING' && v.progress.fraction > 0) return;
+      }
+    })();
+    // The process that took the export runner lease over recovers the job (first one looked dead) and runs it.
+    const next = await createExportHarness(lake);
+    try {
+      takenOver = true;
+      expect((await next.service.recover()).requeued).toEqual([job.id]);
+      const stopping = Date.now();
+      await first.service.abandon();
+      // The query was interrupted, not waited for.
+      expect(Date.now() - stopping).toBeLessThan(3000);
+      const done = await finished(next.service, caller, job.id);
+      expect({ status: done.status, error: done.error }).toEqual({ status: 'SUCCEEDED', error: null });
+      expect(done.result).toMatchObject({ rowCount: ROWS });
+      expect(late).toEqual([]);
+      expect((await next.jobs.get(job.id))!.attempts).toBe(2);
+      // Its files are the second run's, each with the size its record names.
+      const files = done.result!.files.map((f) => f.name);
+      expect((await storedKeys(exportResultPrefix(job.id))).map((k) => k.slice(k.lastIndexOf('/') + 1)).sort()).toEqual(
+        [...files, 'manifest.json'].sort(),
+      );
+    } finally {
+      await next.close();
+      await first.close();
     }
   });
 

@@ -36,11 +36,18 @@ describe('the export runner lease (one embedded API process per lake)', () => {
 
   it('takes over a lease its holder stopped renewing (it died), and the old holder then neither renews nor releases it', async () => {
     const past = new Date(Date.now() - 60_000);
-    const dead = await ExportRunnerLease.acquire(store, logger, { renewMs: 20, now: () => past });
+    let lost = 0;
+    const dead = await ExportRunnerLease.acquire(store, logger, {
+      renewMs: 20,
+      now: () => past,
+      onLost: () => (lost += 1),
+    });
     // Its renewals keep the old time: to everyone else it looks dead.
     const taker = await ExportRunnerLease.acquire(store, logger, { staleAfterMs: 30_000 });
     const owner = (await read()).instance;
     await new Promise((r) => setTimeout(r, 100));
+    // Its next renewal found the lease taken, told its process once, and stopped renewing.
+    expect(lost).toBe(1);
     await dead.release();
     expect((await read()).instance).toBe(owner);
     await taker.release();

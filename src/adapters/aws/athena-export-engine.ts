@@ -16,6 +16,7 @@ import type { ExportPlan } from '../../domain/export-plan.js';
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import {
   type EngineProgress,
+  EXPORT_TAKEN_OVER,
   ExportCancelledError,
   type ExportEngine,
   ExportFailedError,
@@ -183,9 +184,12 @@ export class AthenaExportEngine implements ExportEngine {
       if (!(mapped instanceof ExportCancelledError)) {
         log?.warn('export engine failed', { code: mapped.code, error: describe(err) });
       }
-      await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
-        log?.error('could not remove partial export output', { error: String(cleanupErr) }),
-      );
+      // Taken over by another process: the job's prefix holds that process's run now.
+      if (signal.reason !== EXPORT_TAKEN_OVER) {
+        await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
+          log?.error('could not remove partial export output', { error: String(cleanupErr) }),
+        );
+      }
       throw mapped;
     } finally {
       await this.removeResults(job.id, queries, log).catch((cleanupErr: unknown) =>

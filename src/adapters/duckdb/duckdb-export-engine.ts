@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,7 +16,7 @@ import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
-import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
+import { EXPORT_TAKEN_OVER, ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { Logger } from '../../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.js';
 import { CsvOutputFollower } from '../csv/csv-output-follower.js';
@@ -118,10 +118,12 @@ export class DuckDbExportEngine implements ExportEngine {
 
   async run(job: { id: string }, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult> {
     const { signal } = options;
-    const dir = join(this.options.stagingDir, job.id);
+    // A folder of this run's own under the job's: a run of the same job in another process on the same lake (one that
+    // took this one's jobs over) has another, so neither removes the other's files.
+    const jobDir = join(this.options.stagingDir, job.id);
+    const dir = join(jobDir, randomBytes(6).toString('hex'));
     const log = this.options.logger?.child({ jobId: job.id, dataset: plan.table.name });
     const progress = throttled(options.onProgress, this.progressIntervalMs);
-    await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, 'out'), { recursive: true });
     let inputs: StagedFile[] = [];
     let follower: CsvOutputFollower | undefined;
@@ -201,14 +203,19 @@ export class DuckDbExportEngine implements ExportEngine {
           error: err instanceof Error ? err.message : String(err),
         });
       }
-      await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
-        log?.error('could not remove partial export output', { error: String(cleanupErr) }),
-      );
+      // Taken over by another process: the job's prefix holds that process's run now.
+      if (signal.reason !== EXPORT_TAKEN_OVER) {
+        await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
+          log?.error('could not remove partial export output', { error: String(cleanupErr) }),
+        );
+      }
       throw mapped;
     } finally {
       progress.cancel();
       await follower?.close();
       await rm(dir, { recursive: true, force: true });
+      // The job's folder goes with its last run (another's run keeps it).
+      await rmdir(jobDir).catch(() => undefined);
     }
   }
 
