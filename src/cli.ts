@@ -120,7 +120,8 @@ export function buildProgram(): Command {
     .option('--columns <a,b,...>', 'columns in output order (default: all)')
     .option(
       '--where <condition>',
-      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN opened,closed'; repeat for AND",
+      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN opened,closed'; a value with a " +
+        'comma in double quotes (\'product IN "Suite, Pro",Basic\'); repeat for AND',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--partition <spec>', "partitions to read: '[key=]value[,value...]' or '[key=]from..to'")

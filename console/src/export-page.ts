@@ -10,7 +10,7 @@ import {
 } from '../../src/generated/graphql.js';
 import { refusedExport } from './me.js';
 import { navigate } from './router.js';
-import { splitValues } from './values.js';
+import { splitValues } from '../../src/domain/value-list.js';
 import { badge, datasetHref, errorBox, jobHref, link, loading, pageHeader } from './ui.js';
 
 type ExportColumn = ConsoleExportColumnsQuery['dataset']['columns'][number];

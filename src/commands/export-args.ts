@@ -1,4 +1,5 @@
 import type { ExportFilterOp, ExportPartitionsInput, ExportPredicateInput } from '../generated/graphql.js';
+import { splitValues } from '../../src/domain/value-list.js';
 
 /** A command-line argument that cannot be understood; the CLI prints it and exits with 2. */
 export class UsageError extends Error {
@@ -36,7 +37,9 @@ const OPS: Record<string, ExportFilterOp> = {
  * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included, surrounding spaces
  * not; a JSON string, `title CONTAINS " a "`, keeps them). Operators are the
  * API's (any case) or `= == != <> < <= > >=`. Values are sent as text and the API coerces them to the column's type.
- * For IN and BETWEEN the values are split on commas; a JSON list (`status IN ["a,b", "c"]`) keeps commas in values.
+ * For IN and BETWEEN the values are separated by commas; a value in double quotes keeps its commas and spaces, as in
+ * CSV (`product IN "Suite, Enterprise",Connector`, a quote inside doubled), and so does a JSON list
+ * (`status IN ["a,b", "c"]`).
  */
 export function parseWhere(text: string): ExportPredicateInput {
   const m = /^\s*(\S+)\s+(\S+)(?:\s+([\s\S]*))?$/.exec(text);
@@ -56,7 +59,7 @@ export function parseWhere(text: string): ExportPredicateInput {
     // An empty shell variable, say: a usage error, not a filter on the empty string that quietly matches nothing.
     throw new UsageError(`--where ${JSON.stringify(text)}: ${op} takes a value`);
   } else if (op === 'IN' || op === 'BETWEEN') {
-    values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : rest.split(',').map((v) => v.trim());
+    values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : valueList(rest, text);
   } else {
     values = [singleValue(rest)];
   }
@@ -75,6 +78,15 @@ function singleValue(rest: string): string {
     return typeof parsed === 'string' ? parsed : value;
   } catch {
     return value;
+  }
+}
+
+/** Comma-separated values, double-quoted as in CSV where one holds a comma (src/domain/value-list.ts). */
+function valueList(rest: string, text: string): string[] {
+  try {
+    return splitValues(rest);
+  } catch (err) {
+    throw new UsageError(`--where ${JSON.stringify(text)}: ${(err as Error).message}`);
   }
 }
 

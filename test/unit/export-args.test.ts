@@ -21,4 +21,20 @@ describe('careplus export --where', () => {
     expect(parseWhere('title = "Acme" Inc').values).toEqual(['"Acme" Inc']);
     expect(parseWhere('title CONTAINS "open').values).toEqual(['"open']);
   });
+
+  it('keeps commas and spaces in a double-quoted IN or BETWEEN value, as in CSV, and says when a quote is left open', () => {
+    // These used to split inside the quotes and keep the quotes in the values: the export quietly missed rows.
+    expect(parseWhere('activity IN Closed,"Resolve ticket"').values).toEqual(['Closed', 'Resolve ticket']);
+    expect(parseWhere('product IN "Analytics Suite, Enterprise Edition",Data Connector').values).toEqual([
+      'Analytics Suite, Enterprise Edition',
+      'Data Connector',
+    ]);
+    expect(parseWhere('note IN "say ""hi""", x').values).toEqual(['say "hi"', 'x']);
+    expect(parseWhere('amount BETWEEN 1, 5').values).toEqual(['1', '5']);
+    expect(parseWhere('product IN ["a,b", "c"]').values).toEqual(['a,b', 'c']);
+    const open = 'product IN "Analytics Suite, x';
+    expect(() => parseWhere(open)).toThrow(
+      new UsageError(`--where ${JSON.stringify(open)}: A quoted value has no closing quote: end it with ".`),
+    );
+  });
 });

@@ -1,5 +1,6 @@
 /**
- * The values of a filter typed into one field, separated by commas. A value holding a comma is written in double
+ * The values of a filter typed into one field (the console's "is one of", the CLI's `--where … IN …`), separated by
+ * commas. A value holding a comma is written in double
  * quotes, as in CSV (`"Müller, Schmidt & Co ""GmbH""", Acme`); a quote inside a quoted value is doubled. Spaces
  * around values are dropped. Throws on a quote left open, with what to do.
  */

@@ -1,4 +1,4 @@
-import { splitValues } from '../../console/src/values';
+import { splitValues } from '../../src/domain/value-list.js';
 
 describe('console filter values', () => {
   it('splits on commas, and keeps a comma or a doubled quote inside a quoted value', () => {
