@@ -20,6 +20,7 @@ import type { AccessPolicy } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
 import { downloadRoute } from './http/download-route.js';
+import { mayStillHaveExport } from './auth/export-access.js';
 import { readinessRoute } from './http/readiness-route.js';
 import { feedRoute } from './http/feed-route.js';
 import type { DownloadLink, DownloadLinkIssuer, DownloadTarget } from './ports/download-links.js';
@@ -159,7 +160,27 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   const downloads =
     links.verifier === undefined
       ? undefined
-      : downloadRoute({ links: links.verifier, exports: exportService, store: rt.store, logger });
+      : downloadRoute({
+          links: links.verifier,
+          exports: exportService,
+          store: rt.store,
+          logger,
+          requesterMay: async (job) => {
+            // A token's caller cannot be resolved again without the token: its links hold until they expire.
+            if (!job.requestedBy.startsWith('key:')) return 'ok';
+            const key = await auth.keys.activeKey(job.requestedBy.slice('key:'.length));
+            if (key === undefined) return 'revoked';
+            const caller = {
+              id: job.requestedBy,
+              subject: key.id,
+              name: key.name,
+              role: key.role,
+              attributes: key.attributes,
+            };
+            const table = await datasets.find(job.dataset, datasets.createLoaders());
+            return mayStillHaveExport(access, caller, job, table) ? 'ok' : 'withdrawn';
+          },
+        });
   // A declared dataset's name: with CAREPLUS_GLUE_TABLES=declared only those reach Glue.
   const probeTable = rt.registry.list()[0]?.name ?? 'careplus_readiness_probe';
   const readiness = readinessRoute({

@@ -179,9 +179,16 @@ export class ApiKeyStore {
    * key, e.g. the BI feeds it created.
    */
   async isActive(id: string): Promise<boolean> {
-    if (!isApiKeyId(id)) return false;
+    return (await this.activeKey(id)) !== undefined;
+  }
+
+  /** The key while it is valid (not revoked), with the same cache window as `verify`; undefined otherwise. */
+  async activeKey(id: string): Promise<ApiKeyInfo | undefined> {
+    if (!isApiKeyId(id)) return undefined;
     const record = await this.cachedRead(id);
-    return record !== undefined && record.revokedAt === null;
+    if (record === undefined || record.revokedAt !== null) return undefined;
+    const { hash: _hash, ...info } = record;
+    return info;
   }
 
   private async cachedRead(id: string): Promise<ApiKeyRecord | undefined> {

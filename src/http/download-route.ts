@@ -2,6 +2,7 @@ import type { Express, Request, Response } from 'express';
 import { type FileHandle, open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError } from '../domain/errors.js';
+import type { NormalizedExportRequest } from '../domain/export-request.js';
 import type { Logger } from '../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 import { DOWNLOADS_PATH, DownloadLinkExpiredError, DownloadLinkInvalidError } from '../services/download-links.js';
@@ -20,7 +21,24 @@ export interface DownloadRouteDeps {
   exports: Pick<ExportService, 'resolveDownload'>;
   store: ObjectStore;
   logger: Logger;
+  /**
+   * Whether the job's requester, as it stands now, may still have the result: a link is a bearer credential issued
+   * while it could, and must not outlive a revoked key or a narrowed grant. Omitted: links hold until they expire.
+   */
+  requesterMay?: (job: {
+    requestedBy: string;
+    dataset: string;
+    request: NormalizedExportRequest;
+  }) => Promise<RequesterCheck>;
 }
+
+/** `revoked`: the requester's API key was revoked; `withdrawn`: its access no longer covers the result. */
+export type RequesterCheck = 'ok' | 'revoked' | 'withdrawn';
+
+const REQUESTER_REFUSALS: Record<Exclude<RequesterCheck, 'ok'>, string> = {
+  revoked: 'the API key that requested this export was revoked',
+  withdrawn: 'access to this export was withdrawn since it was requested: request it again',
+};
 
 /**
  * `GET /downloads/:jobId/:file?expires=…&sig=…`: serves one result file of a SUCCEEDED export behind an HMAC-signed,
@@ -67,7 +85,14 @@ async function serve(deps: DownloadRouteDeps, logger: Logger, req: Request, res:
   let etag: string;
   let local: FileHandle | undefined;
   try {
-    file = await deps.exports.resolveDownload(jobId, fileName);
+    const found = await deps.exports.resolveDownload(jobId, fileName);
+    const check = (await deps.requesterMay?.(found.job)) ?? 'ok';
+    if (check !== 'ok') {
+      logger.info('download refused', { jobId, reason: check });
+      refuse(res, 403, 'FORBIDDEN', REQUESTER_REFUSALS[check]);
+      return;
+    }
+    file = found;
     local = await openLocal(deps.store, file.key);
     const info = await deps.store.head('exports', file.key);
     if (info === undefined) throw new ObjectNotFoundError('exports', file.key);

@@ -512,12 +512,26 @@ export class ExportService {
    * The object behind a download link, for the download route (which has verified the link already). Only a
    * SUCCEEDED job's files are served; anything else is NOT_FOUND.
    */
-  async resolveDownload(jobId: string, fileName: string): Promise<{ key: string; bytes: number; fileName: string }> {
+  async resolveDownload(
+    jobId: string,
+    fileName: string,
+  ): Promise<{
+    key: string;
+    bytes: number;
+    fileName: string;
+    /** Whose result it is, and what it holds: for a check of the requester's access as it is now. */
+    job: Pick<ExportJobRecord, 'requestedBy' | 'dataset' | 'request'>;
+  }> {
     const job = this.live.get(jobId) ?? (await this.deps.jobs.get(jobId));
     const succeeded = job !== undefined && statusAt(job, this.now()) === 'SUCCEEDED';
     const file = succeeded ? job.result?.files.find((f) => f.name === fileName) : undefined;
-    if (file === undefined) throw new NotFoundError('export file not found');
-    return { key: file.key, bytes: file.bytes, fileName: file.name };
+    if (job === undefined || file === undefined) throw new NotFoundError('export file not found');
+    return {
+      key: file.key,
+      bytes: file.bytes,
+      fileName: file.name,
+      job: { requestedBy: job.requestedBy, dataset: job.dataset, request: job.request },
+    };
   }
 
   /**

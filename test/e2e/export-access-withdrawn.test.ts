@@ -1,4 +1,6 @@
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
+import { ApiKeyStore } from '../../src/auth/key-store.js';
+import { GraphQLTestClient } from '../support/graphql-client.js';
 import { CASES, finishedExport, type PolicyApi, type Role, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
@@ -102,3 +104,56 @@ it('gives no fresh download link once the grant has narrowed: a column of the re
   expect(await linkNow('admin', admin.id)).toMatch(/\/downloads\//);
   expect(await linkNow('analyst', hashed.id)).toMatch(/\/downloads\//);
 });
+
+async function download(url: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url);
+  return { status: res.status, text: await res.text() };
+}
+
+it('refuses a link issued before the grant narrowed, and serves the links the grant still covers', async () => {
+  const catalog = new LocalCatalog(api.store);
+  await catalog.putTable(CASES);
+  const analyst = await exported('analyst', ['id', 'section']);
+  const admin = await exported('admin', ['id', 'section']);
+  expect((await download(analyst.url!)).status).toBe(200);
+  await catalog.putTable({
+    ...CASES,
+    columns: CASES.columns.map((c) => (c.name === 'section' ? { ...c, pii: true } : c)),
+  });
+  // The link was a bearer credential to the clear `section` the analyst may no longer see.
+  const refused = await download(analyst.url!);
+  expect(refused.status).toBe(403);
+  expect(JSON.parse(refused.text)).toEqual({
+    error: {
+      code: 'FORBIDDEN',
+      message: 'access to this export was withdrawn since it was requested: request it again',
+    },
+  });
+  expect((await download(admin.url!)).status).toBe(200);
+  await catalog.putTable(CASES);
+});
+
+it('refuses the links of a revoked API key', async () => {
+  const keys = new ApiKeyStore(api.store);
+  const created = await keys.create({ name: 'soon revoked', role: 'analyst' });
+  const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${created.plaintext}` });
+  const requested = await client.raw<{ requestExport: { id: string } }>(
+    'mutation { requestExport(input: { dataset: "cases", columns: ["id"] }) { id } }',
+  );
+  expect(requested.errors).toBeUndefined();
+  const done = await finishedExport(client, requested.data!.requestExport.id);
+  const url = done.result!.files[0]!.url!;
+  expect((await download(url)).status).toBe(200);
+  await keys.revoke(created.key.id);
+  // The server reads keys again within its 5 s cache window, as it does to authenticate.
+  const deadline = Date.now() + 15_000;
+  let answer = await download(url);
+  while (answer.status === 200 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    answer = await download(url);
+  }
+  expect(answer.status).toBe(403);
+  expect(JSON.parse(answer.text)).toEqual({
+    error: { code: 'FORBIDDEN', message: 'the API key that requested this export was revoked' },
+  });
+}, 30_000);

@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import type { ExportJobView } from '../../domain/export-job.js';
-import { grantCoversExport } from '../../domain/export-request.js';
+import { mayStillHaveExport } from '../../auth/export-access.js';
 import { type ApiContext, callerOf, exportsOf } from '../context.js';
 import { requireDataset } from '../dataset-access.js';
 import { audited } from '../export-audit.js';
@@ -89,20 +89,13 @@ export class ExportResolver {
 /**
  * The job as its requester may have it now: download links only while the caller may still export the dataset and
  * its grant still shows everything the result holds. A policy or a dataset withdrawn since the request takes them
- * away, and so does a grant narrowed since (a column denied or newly masked, a row filter added); links issued
- * before expire on their own.
+ * away, and so does a grant narrowed since (a column denied or newly masked, a row filter added). Links issued before
+ * are refused by the download route for the same reasons (with API keys), or expire on their own.
  */
 async function withCurrentAccess(ctx: ApiContext, job: ExportJobView): Promise<ExportJobView> {
   if (job.result === null || job.result.files.every((f) => f.url === null)) return job;
-  const caller = callerOf(ctx);
   const table = await ctx.services.datasets.find(job.dataset, ctx.loaders.datasets);
-  const grant = table === undefined ? undefined : ctx.services.access.grant(caller, table);
-  const allowed =
-    table !== undefined &&
-    grant !== undefined &&
-    ctx.services.access.can(caller, 'canExport') &&
-    grantCoversExport(job.request, table, grant);
-  if (allowed) return job;
+  if (mayStillHaveExport(ctx.services.access, callerOf(ctx), job, table)) return job;
   const files = job.result.files.map((f) => ({ ...f, url: null, urlExpiresAt: null }));
   return { ...job, result: { ...job.result, files } };
 }
