@@ -53,10 +53,11 @@ export async function createCatalog(
   config: AppConfig,
   store: ObjectStore,
   declared: readonly string[] = [],
+  logger?: Logger,
 ): Promise<Catalog> {
   switch (config.catalog) {
     case 'local':
-      return new LocalCatalog(store);
+      return new LocalCatalog(store, undefined, logger);
     case 'glue': {
       const { GlueClient } = await import('@aws-sdk/client-glue');
       const { GlueCatalog } = await import('./adapters/aws/glue-catalog.js');
@@ -85,6 +86,7 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     config,
     store,
     registry.list().map((d) => d.name),
+    logger,
   );
   if (store instanceof LocalObjectStore) {
     // Staged writes of a process that died mid-put.

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import { CatalogDocumentError, LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { column, CountingStore } from '../support/graphql-api-fixture.js';
 
@@ -46,5 +47,26 @@ describe('LocalCatalog record cache', () => {
     expect(() => (table.columns as unknown[]).push(column('x', 'string'))).toThrow(TypeError);
     await catalog.putTable({ ...base, name: 'events', columns: [column('id', 'bigint'), column('x', 'string')] });
     expect((await catalog.schemaVersions('events')).map((v) => v.columns.length)).toEqual([1, 2]);
+  });
+
+  it('lists the other tables when one document is damaged, and logs it; naming the damaged one fails', async () => {
+    const lines: string[] = [];
+    const catalog = new LocalCatalog(store, undefined, new JsonLogger('info', (l) => lines.push(l)));
+    await catalog.putTable({ ...base, name: 'events', columns: [column('id', 'bigint')] });
+    await catalog.putTable({ ...base, name: 'broken', location: 'broken/', columns: [column('id', 'bigint')] });
+    const whole = await store.getBytes('processed', '_catalog/tables/broken.json');
+    await store.put('processed', '_catalog/tables/broken.json', Buffer.from(whole).subarray(0, 20));
+    expect((await catalog.listTables()).map((t) => t.name)).toEqual(['events']);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        msg: 'catalog table document left out of the listing: it cannot be read',
+        key: '_catalog/tables/broken.json',
+      }),
+    ]);
+    await expect(catalog.getTable('broken')).rejects.toBeInstanceOf(CatalogDocumentError);
+    // JSON that is not a table document is damaged too.
+    await store.put('processed', '_catalog/tables/broken.json', '{"table": null}');
+    expect((await catalog.listTables()).map((t) => t.name)).toEqual(['events']);
   });
 });

@@ -6,6 +6,7 @@ import {
   type TableDefinition,
 } from '../../domain/table.js';
 import type { Catalog, PartitionPage } from '../../ports/catalog.js';
+import type { Logger } from '../../ports/logger.js';
 import type { ObjectInfo, ObjectStore } from '../../ports/object-store.js';
 
 const TABLES = '_catalog/tables/';
@@ -32,13 +33,28 @@ export class LocalCatalog implements Catalog {
   constructor(
     private readonly store: ObjectStore,
     private readonly now: () => Date = () => new Date(),
+    private readonly logger?: Logger,
   ) {}
 
+  /**
+   * Every table with a readable document. A document that cannot be parsed (a damaged or half-copied file) is left
+   * out and logged, so one broken table does not fail the listing of every other; naming it alone fails.
+   */
   async listTables(): Promise<TableDefinition[]> {
     const tables: TableDefinition[] = [];
     for await (const obj of this.store.listAll('processed', TABLES)) {
       if (!obj.key.endsWith('.json')) continue;
-      const doc = await this.readDoc(obj.key, obj);
+      let doc: TableDocument | undefined;
+      try {
+        doc = await this.readDoc(obj.key, obj);
+      } catch (err) {
+        if (!(err instanceof CatalogDocumentError)) throw err;
+        this.logger?.error('catalog table document left out of the listing: it cannot be read', {
+          key: obj.key,
+          error: err.message,
+        });
+        continue;
+      }
       if (doc) tables.push(doc.table);
     }
     return tables.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -117,12 +133,42 @@ export class LocalCatalog implements Catalog {
     // Read after the ETag: if the document changed in between, newer bytes sit under the older ETag, which is
     // never current again, so the next read replaces them.
     const bytes = await this.store.getBytes('processed', key);
-    const doc = deepFreeze(JSON.parse(Buffer.from(bytes).toString('utf8')) as TableDocument);
+    const doc = deepFreeze(parseDocument(key, bytes));
     this.docs.delete(key);
     this.docs.set(key, { etag: info.etag, doc });
     if (this.docs.size > MAX_CACHED_DOCS) this.docs.delete(this.docs.keys().next().value!);
     return doc;
   }
+}
+
+/** A table document that is not one: not JSON, or without a table and its versions. */
+export class CatalogDocumentError extends Error {
+  constructor(key: string, why: string) {
+    super(`the catalog document ${key} cannot be read: ${why}`);
+    this.name = 'CatalogDocumentError';
+  }
+}
+
+function parseDocument(key: string, bytes: Uint8Array): TableDocument {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new CatalogDocumentError(key, (err as Error).message);
+  }
+  const d = doc as Partial<TableDocument> | null;
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.table !== 'object' ||
+    d.table === null ||
+    typeof d.table.name !== 'string' ||
+    !Array.isArray(d.table.columns) ||
+    !Array.isArray(d.versions)
+  ) {
+    throw new CatalogDocumentError(key, 'it has no table definition and versions');
+  }
+  return doc as TableDocument;
 }
 
 /** Table documents kept parsed (the oldest read goes first beyond it). */
