@@ -71,9 +71,12 @@ export function createErrorFormatter(options: ErrorFormatterOptions): ErrorForma
   };
 }
 
+/** Longest error message sent: one that repeats a client's input (a 200 KB dataset name) is cut. */
+export const MAX_ERROR_MESSAGE_CHARS = 500;
+
 function clientError(formatted: GraphQLFormattedError, code: string, message: string): GraphQLFormattedError {
   return {
-    message,
+    message: capped(message),
     ...(formatted.locations !== undefined ? { locations: formatted.locations } : {}),
     ...(formatted.path !== undefined ? { path: formatted.path } : {}),
     extensions: { code },
@@ -109,4 +112,13 @@ export function toRequestError(error: AppError): GraphQLError {
     originalError: error,
     extensions: { code: error.code, http: { status: httpStatusOf(error.code) } },
   });
+}
+
+function capped(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE_CHARS) return message;
+  // Not between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(message[MAX_ERROR_MESSAGE_CHARS - 1]!)
+    ? MAX_ERROR_MESSAGE_CHARS - 1
+    : MAX_ERROR_MESSAGE_CHARS;
+  return `${message.slice(0, end)}… (${message.length - end} more characters)`;
 }

@@ -462,7 +462,8 @@ export class DatasetService {
     if (args.columns !== null && args.columns !== undefined) {
       // The message of a hidden column is exactly that of a column that does not exist.
       assertColumnsUsable(grant ?? ALL_VISIBLE, table, args.columns, 'select', () => 'columns');
-      requested = [...new Set(args.columns)];
+      // A column named twice is refused, as in an export request (normalizeExportRequest names it).
+      requested = [...args.columns];
     }
     const shown = grant === null || grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
     const visible = exportableColumns(table).filter((c) => shown === null || shown.has(c.column.name));

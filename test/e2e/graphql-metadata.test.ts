@@ -395,7 +395,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
     });
   });
 
-  it('refuses a preview over the row cap or of an unknown column', async () => {
+  it('refuses a preview over the row cap, of an unknown column or naming a column twice', async () => {
     const over = await api.client.request(PreviewDatasetDocument, { name: 'support_events', limit: 101 });
     expect(over.errors![0]).toMatchObject({
       message: 'limit must be between 0 and 100; got 101',
@@ -404,6 +404,15 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
     const unknown = await api.client.request(PreviewDatasetDocument, { name: 'support_events', columns: ['nope'] });
     expect(unknown.errors![0]).toMatchObject({
       message: 'columns: unknown column "nope" in dataset "support_events"',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    // As an export request answers it (a duplicate used to be dropped without a word).
+    const twice = await api.client.request(PreviewDatasetDocument, {
+      name: 'support_events',
+      columns: ['event_id', 'event_id'],
+    });
+    expect(twice.errors![0]).toMatchObject({
+      message: 'columns[1]: "event_id" is listed twice',
       extensions: { code: 'BAD_USER_INPUT' },
     });
   });

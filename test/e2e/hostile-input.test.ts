@@ -128,6 +128,21 @@ describe('hostile documents', () => {
     );
   });
 
+  it('cuts an error message that repeats a huge input: a 200,000-character dataset name', async () => {
+    const name = 'x'.repeat(200_000);
+    const answer = await send(
+      JSON.stringify({ query: 'query($n: String!) { dataset(name: $n) { name } }', variables: { n: name } }),
+      as(api.keys.admin),
+    );
+    expect(codes(answer)).toEqual([200, 'NOT_FOUND']);
+    const message = answer.body.errors![0]!.message;
+    expect(message.startsWith('dataset "xxxx')).toBe(true);
+    expect(message.length).toBeLessThan(600);
+    expect(message.endsWith(`… (${200_000 + 'dataset ""'.length + ' not found'.length - 500} more characters)`)).toBe(
+      true,
+    );
+  });
+
   it('refuses a batched JSON array of operations', async () => {
     const batch = JSON.stringify([{ query: '{ me { id } }' }, { query: '{ me { role } }' }]);
     const answer = await send(batch, as(api.keys.admin));
