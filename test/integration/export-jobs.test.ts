@@ -459,6 +459,7 @@ describe('export jobs', () => {
       key: `${exportResultPrefix(job.id)}part-00000.csv`,
       bytes: file.bytes,
       fileName: 'part-00000.csv',
+      job: { requestedBy: alice.id, dataset: 'tickets', request: (await harness.jobs.get(job.id))!.request },
     });
     await expect(harness.service.resolveDownload(job.id, 'manifest.json')).rejects.toThrow('export file not found');
     const { HmacDownloadLinks } = await import('../../src/services/download-links.js');
