@@ -20,6 +20,7 @@ import type { AccessPolicy } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
 import { downloadRoute } from './http/download-route.js';
+import { CatalogDocumentError } from './adapters/local/local-catalog.js';
 import { mayStillHaveExport } from './auth/export-access.js';
 import { readinessRoute } from './http/readiness-route.js';
 import { feedRoute } from './http/feed-route.js';
@@ -187,7 +188,17 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     logger,
     checks: [
       { name: 'storage', probe: async () => void (await rt.store.list('processed', '_system/', { maxKeys: 1 })) },
-      { name: 'catalog', probe: async () => void (await rt.catalog.getTable(probeTable)) },
+      {
+        name: 'catalog',
+        probe: async () => {
+          try {
+            await rt.catalog.getTable(probeTable);
+          } catch (err) {
+            // A damaged table document is one table's problem, and the catalog did answer.
+            if (!(err instanceof CatalogDocumentError)) throw err;
+          }
+        },
+      },
     ],
   });
   const routes = (app: Express, seams?: RouteSeams): void => {

@@ -29,7 +29,8 @@ export interface ApiDeps extends ApiServices {
    * HTTP request's, or, for a websocket, the upgrade request's with `authorization` taken from the graphql-ws
    * `connectionParams` (browsers cannot set websocket headers); a refused websocket is closed with 4401
    * (UNAUTHENTICATED) or 4403 (FORBIDDEN). No caller (null, or no `authenticate` at all) is refused as
-   * UNAUTHENTICATED: nothing but `GET /healthz` is served anonymously.
+   * UNAUTHENTICATED: nothing but `GET /healthz` (and the routes' own anonymous ones: `/readyz`, signed downloads,
+   * feeds by token, the console's files) is served anonymously.
    */
   authenticate?: (request: AuthRequest) => Promise<Caller | null>;
   /**

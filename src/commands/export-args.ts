@@ -1,5 +1,5 @@
 import type { ExportFilterOp, ExportPartitionsInput, ExportPredicateInput } from '../generated/graphql.js';
-import { splitValues } from '../../src/domain/value-list.js';
+import { splitValues } from '../domain/value-list.js';
 
 /** A command-line argument that cannot be understood; the CLI prints it and exits with 2. */
 export class UsageError extends Error {

@@ -10,18 +10,15 @@ export interface EngineProgress {
   fraction: number;
 }
 
-/**
- * The abort reason when another process has taken the job over (ExportService.abandon): the engine stops and rejects
- * as for any abort, but leaves the job's output alone, which is the other process's run's now.
- */
-export const EXPORT_TAKEN_OVER: unique symbol = Symbol('export job taken over by another process');
-
 export interface ExportRunOptions {
-  /**
-   * Aborting stops the query, removes partial output (not when the reason is EXPORT_TAKEN_OVER) and rejects with
-   * ExportCancelledError.
-   */
+  /** Aborting stops the query, removes partial output (see `ownsOutput`) and rejects with ExportCancelledError. */
   signal: AbortSignal;
+  /**
+   * Asked before a failed or cancelled run removes the job's output: false when the job has been restarted by
+   * another run meanwhile (a process that took this one's jobs over), whose output it is now. Absent, or failing: the
+   * output is removed.
+   */
+  ownsOutput?: () => Promise<boolean>;
   onProgress: (progress: EngineProgress) => void;
 }
 

@@ -20,7 +20,11 @@ export interface JobStore {
     reusable: (existing: ExportJobRecord) => boolean,
   ): Promise<{ job: ExportJobRecord; created: boolean }>;
   get(id: string): Promise<ExportJobRecord | undefined>;
-  /** Read, change, write one record; calls for one id are serialised. Throws when the job does not exist. */
+  /**
+   * Read, change, write one record, atomically against every other update of it, in this process or another: a
+   * record changed between the read and the write is read again and `change` applied again (so it may run more
+   * than once). A `change` that returns the record it was given writes nothing. Throws when the job does not exist.
+   */
   update(id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord>;
   /** Every job of a requester, newest first. */
   listByRequester(requestedBy: string): Promise<ExportJobRecord[]>;

@@ -106,7 +106,9 @@ export class ExportRunnerLease {
         })
         .catch((err: unknown) => {
           if (!(err instanceof ObjectChangedError)) {
-            // The store did not answer: nobody else can take the lease over meanwhile; the next renewal tries again.
+            // The store did not answer (this process may be cut off from it while others are not): the next renewal
+            // tries again and finds out. Meanwhile this run's record writes are conditional on its attempt, so a
+            // process that took the jobs over is not written over (ExportService.execute).
             this.logger.warn('the export runner lease could not be renewed; trying again', { error: String(err) });
             return;
           }

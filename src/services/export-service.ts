@@ -30,7 +30,6 @@ import type { Catalog } from '../ports/catalog.js';
 import type { DownloadLinkIssuer } from '../ports/download-links.js';
 import {
   type EngineProgress,
-  EXPORT_TAKEN_OVER,
   ExportCancelledError,
   type ExportEngine,
   ExportFailedError,
@@ -675,6 +674,8 @@ export class ExportService {
       if (job.status === 'RUNNING') {
         this.deps.logger.info('export job taken over from a worker that stopped', { jobId: id, attempt: start });
         await this.removeOutput(id);
+        // What that worker staged here, when it ran on this host (a Lambda environment used again).
+        await this.deps.engine.discard?.(id);
       }
       await this.runHere({ id, plan }, options.timeLimitMs);
       if (await this.deps.jobs.cancelRequested(id)) {
@@ -724,17 +725,12 @@ export class ExportService {
    * queued ones stay QUEUED; the next process's `recover()` runs them.
    */
   async close(): Promise<void> {
-    await this.stop(undefined);
-  }
-
-  /** Takes no more work and aborts the running jobs with `reason`. */
-  private async stop(reason: typeof EXPORT_TAKEN_OVER | undefined): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     await this.settling;
-    for (const r of this.running.values()) r.controller.abort(reason);
+    for (const r of this.running.values()) r.controller.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
@@ -746,7 +742,7 @@ export class ExportService {
    */
   async abandon(): Promise<void> {
     this.abandoned = true;
-    await this.stop(EXPORT_TAKEN_OVER);
+    await this.close();
   }
 
   private pump(): void {
@@ -856,18 +852,34 @@ export class ExportService {
       return;
     }
     log.info('export job started', { attempt: started.attempts });
+    const attempt = started.attempts;
+    // Every later write is this run's only while the record is still this run's: RUNNING at this attempt. A process
+    // that took this one's jobs over (the export runner lease), or a worker that took over a stalled start, restarted
+    // the job; what this run would write then is not written, and its output is that run's.
+    const ours =
+      (change: (j: ExportJobRecord) => ExportJobRecord) =>
+      (j: ExportJobRecord): ExportJobRecord =>
+        j.status === 'RUNNING' && j.attempts === attempt ? change(j) : j;
     let result: ExportJobResult;
     try {
       result = await this.deps.engine.run(started, entry.plan, {
         signal,
         onProgress: (p) => this.progress(entry.id, p),
+        ownsOutput: async () => {
+          if (this.abandoned) return false;
+          const now = await this.deps.jobs.get(entry.id);
+          // CANCELLED: by its requester during this run, whose partial output goes.
+          return (
+            now !== undefined && now.attempts === attempt && (now.status === 'RUNNING' || now.status === 'CANCELLED')
+          );
+        },
       });
     } catch (err) {
       if (this.abandoned) {
         log.warn('export job left to the process that took this one’s jobs over');
         return;
       }
-      await this.endFailedRun(entry, err, log);
+      await this.endFailedRun(entry, err, log, ours);
       return;
     }
     if (this.abandoned) {
@@ -881,26 +893,31 @@ export class ExportService {
       // Not tried in the background: a result that cannot be recorded is removed and the job FAILED below.
       const ended = await this.finalTransition(
         entry.id,
-        (j) =>
-          j.status === 'CANCELLED'
-            ? j
-            : {
-                ...j,
-                status: 'SUCCEEDED',
-                finishedAt: finishedAt.toISOString(),
-                expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
-                result,
-                progress: {
-                  rowsWritten: result.rowCount,
-                  rowsEstimated: j.progress.rowsEstimated,
-                  bytesWritten: result.bytes,
-                  fraction: 1,
-                },
-              },
+        ours((j) => ({
+          ...j,
+          status: 'SUCCEEDED',
+          finishedAt: finishedAt.toISOString(),
+          expiresAt: new Date(finishedAt.getTime() + this.retentionMs).toISOString(),
+          result,
+          progress: {
+            rowsWritten: result.rowCount,
+            rowsEstimated: j.progress.rowsEstimated,
+            bytesWritten: result.bytes,
+            fraction: 1,
+          },
+        })),
         { background: false },
       );
-      if (ended.status === 'CANCELLED') log.info('export job cancelled as it finished');
-      else log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
+      if (ended.status === 'SUCCEEDED' && ended.attempts === attempt) {
+        log.info('export job succeeded', { rows: result.rowCount, bytes: result.bytes, files: result.files.length });
+      } else if (ended.status === 'CANCELLED') {
+        log.info('export job cancelled as it finished');
+      } else {
+        log.warn('export job was restarted elsewhere as it finished; its record is left to that run', {
+          status: ended.status,
+          attempts: ended.attempts,
+        });
+      }
     } catch (err) {
       // A write reported as failed may have landed: a record that says SUCCEEDED keeps its files.
       const stored = await this.deps.jobs.get(entry.id).catch(() => undefined);
@@ -910,37 +927,50 @@ export class ExportService {
         log.info('export job succeeded (its record was written though the store reported an error)');
         return;
       }
+      if (stored !== undefined && !(stored.status === 'RUNNING' && stored.attempts === attempt)) {
+        log.warn('export job was restarted or ended elsewhere; its record and output are left to that', {
+          status: stored.status,
+        });
+        return;
+      }
       // The result is written but its job cannot say so: no file may stay behind a job that does not list it.
       log.error('export job result could not be recorded', { error: String(err) });
       await this.removeOutput(entry.id).catch((e: unknown) =>
         log.error('export job output could not be removed', { error: String(e) }),
       );
-      await this.finalTransition(entry.id, (j) =>
-        isFinished(j.status)
-          ? j
-          : {
-              ...j,
-              status: 'FAILED',
-              finishedAt: this.now().toISOString(),
-              error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
-            },
+      await this.finalTransition(
+        entry.id,
+        ours((j) => ({
+          ...j,
+          status: 'FAILED',
+          finishedAt: this.now().toISOString(),
+          error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
+        })),
       );
     }
   }
 
   /** Ends a run whose engine stopped without a result: cancelled, timed out, returned to the queue, or failed. */
-  private async endFailedRun(entry: QueueEntry, err: unknown, log: Logger): Promise<void> {
+  private async endFailedRun(
+    entry: QueueEntry,
+    err: unknown,
+    log: Logger,
+    ours: (change: (j: ExportJobRecord) => ExportJobRecord) => (j: ExportJobRecord) => ExportJobRecord,
+  ): Promise<void> {
     const finishedAt = this.now().toISOString();
     if (err instanceof ExportCancelledError) {
       if (this.closed && !this.cancelRequested.has(entry.id)) {
         // Stopped by a shutdown, not by its requester: hand it to the next process.
-        await this.transition(entry.id, (j) => ({
-          ...j,
-          status: 'QUEUED',
-          startedAt: null,
-          attempts: Math.max(0, j.attempts - 1),
-          progress: initialProgress(entry.plan),
-        }));
+        await this.transition(
+          entry.id,
+          ours((j) => ({
+            ...j,
+            status: 'QUEUED',
+            startedAt: null,
+            attempts: Math.max(0, j.attempts - 1),
+            progress: initialProgress(entry.plan),
+          })),
+        );
         log.info('export job returned to the queue at shutdown');
         return;
       }
@@ -950,11 +980,17 @@ export class ExportService {
           message:
             "the export did not finish within the export worker's time limit: narrow it (columns, filters, partitions)",
         };
-        await this.finalTransition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+        await this.finalTransition(
+          entry.id,
+          ours((j) => ({ ...j, status: 'FAILED', finishedAt, error })),
+        );
         log.warn('export job stopped at the worker time limit');
         return;
       }
-      await this.finalTransition(entry.id, (j) => ({ ...j, status: 'CANCELLED', finishedAt }));
+      await this.finalTransition(
+        entry.id,
+        ours((j) => ({ ...j, status: 'CANCELLED', finishedAt })),
+      );
       log.info('export job cancelled');
       return;
     }
@@ -964,7 +1000,10 @@ export class ExportService {
         : { code: 'INTERNAL' as const, message: 'the export failed unexpectedly' };
     if (!(err instanceof ExportFailedError)) log.error('export job failed unexpectedly', { error: String(err) });
     else log.warn('export job failed', { code: err.code });
-    await this.finalTransition(entry.id, (j) => ({ ...j, status: 'FAILED', finishedAt, error }));
+    await this.finalTransition(
+      entry.id,
+      ours((j) => ({ ...j, status: 'FAILED', finishedAt, error })),
+    );
   }
 
   /**
@@ -1058,10 +1097,13 @@ export class ExportService {
     const last = this.persistedAt.get(id) ?? 0;
     if (!this.abandoned && Date.now() - last >= this.progressPersistMs) {
       this.persistedAt.set(id, Date.now());
-      // A late progress write must never overwrite a finished state: apply it only to a running record.
+      // A late progress write must never overwrite a finished state, nor a run restarted elsewhere: apply it only to
+      // the record of this run.
       this.deps.jobs
         .update(id, (stored) =>
-          stored.status === 'RUNNING' ? { ...stored, progress, updatedAt: next.updatedAt } : stored,
+          stored.status === 'RUNNING' && stored.attempts === job.attempts
+            ? { ...stored, progress, updatedAt: next.updatedAt }
+            : stored,
         )
         .catch((err: unknown) =>
           this.deps.logger.warn('could not persist export progress', { jobId: id, error: String(err) }),
@@ -1075,7 +1117,9 @@ export class ExportService {
       const fresh = this.live.get(id);
       const base =
         fresh !== undefined && fresh.status === stored.status ? { ...stored, progress: fresh.progress } : stored;
-      return { ...change(base), updatedAt: this.now().toISOString() };
+      const next = change(base);
+      // Nothing to change (a fenced change to a run that is not this one's): nothing is written.
+      return next === base ? stored : { ...next, updatedAt: this.now().toISOString() };
     });
     if (isFinished(updated.status)) this.live.delete(id);
     else this.live.set(id, updated);

@@ -72,6 +72,23 @@ describe('StoreJobStore', () => {
     expect((await a.listByRequester('alice')).map((j) => j.id)).toEqual([...ids]);
   });
 
+  it('loses no update of a record written from two processes at once (two stores, no shared lock)', async () => {
+    const a = new StoreJobStore(store);
+    const b = new StoreJobStore(new LocalObjectStore(root));
+    const { job } = await a.create(record('job-1'), reusable);
+    // Each update adds one to the record's attempts: every one must count, whichever process wrote last.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? a : b).update(job.id, (j) => ({ ...j, attempts: j.attempts + 1 })),
+      ),
+    );
+    expect((await a.get(job.id))!.attempts).toBe(job.attempts + 20);
+    // A change that returns the record it was given writes nothing.
+    const before = await store.head('exports', `_jobs/records/${job.id}.json`);
+    await b.update(job.id, (j) => j);
+    expect(await store.head('exports', `_jobs/records/${job.id}.json`)).toEqual(before);
+  });
+
   it('claims the next generation when the holder of a fingerprint may not be re-used', async () => {
     const jobs = new StoreJobStore(store);
     await jobs.create(record('job-1'), reusable);

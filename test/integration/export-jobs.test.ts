@@ -645,9 +645,9 @@ describe('retention and restarts', () => {
       }));
       await lake.store.delete('exports', `${exportResultPrefix(id)}manifest.json`);
       await lake.store.put('exports', `${exportResultPrefix(id)}part-00000.csv`, 'title\npartial');
-      // The engine's own folder: DuckDB's partial CSV, as a killed process leaves it.
-      await mkdir(join(lake.root, 'staging', id, 'out'), { recursive: true });
-      await writeFile(join(lake.root, 'staging', id, 'out', 'result.csv'), 'title\npartial');
+      // The engine's own folder: DuckDB's partial CSV in the killed run's folder, as a killed process leaves it.
+      await mkdir(join(lake.root, 'staging', id, '0123456789ab', 'out'), { recursive: true });
+      await writeFile(join(lake.root, 'staging', id, '0123456789ab', 'out', 'result.csv'), 'title\npartial');
     };
     await crash(running, 'RUNNING', 1);
     await crash(queued, 'QUEUED', 0);

@@ -16,7 +16,6 @@ import type { ExportPlan } from '../../domain/export-plan.js';
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import {
   type EngineProgress,
-  EXPORT_TAKEN_OVER,
   ExportCancelledError,
   type ExportEngine,
   ExportFailedError,
@@ -184,8 +183,8 @@ export class AthenaExportEngine implements ExportEngine {
       if (!(mapped instanceof ExportCancelledError)) {
         log?.warn('export engine failed', { code: mapped.code, error: describe(err) });
       }
-      // Taken over by another process: the job's prefix holds that process's run now.
-      if (signal.reason !== EXPORT_TAKEN_OVER) {
+      // Restarted by another run meanwhile: the job's prefix holds that run's output now.
+      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => true)) {
         await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
           log?.error('could not remove partial export output', { error: String(cleanupErr) }),
         );

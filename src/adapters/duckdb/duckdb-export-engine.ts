@@ -16,7 +16,7 @@ import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
-import { EXPORT_TAKEN_OVER, ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
+import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
 import type { Logger } from '../../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.js';
 import { CsvOutputFollower } from '../csv/csv-output-follower.js';
@@ -203,8 +203,8 @@ export class DuckDbExportEngine implements ExportEngine {
           error: err instanceof Error ? err.message : String(err),
         });
       }
-      // Taken over by another process: the job's prefix holds that process's run now.
-      if (signal.reason !== EXPORT_TAKEN_OVER) {
+      // Restarted by another run meanwhile: the job's prefix holds that run's output now.
+      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => true)) {
         await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
           log?.error('could not remove partial export output', { error: String(cleanupErr) }),
         );
