@@ -84,6 +84,8 @@ export type ExportEngineKind = 'duckdb' | 'athena';
 export interface ExportCaller {
   /** Stable identity, e.g. the API key's id or the token subject. */
   id: string;
+  /** The caller's attributes; a token's `exp` among them caps the download links it is given (credentialExpiresAt). */
+  attributes?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface ExportJobProgress {

@@ -96,6 +96,20 @@ export interface PolicyCaller {
   attributes: Readonly<Record<string, CallerAttribute>>;
 }
 
+/**
+ * When the credential a caller signed in with stops being valid: a JWT's `exp` (a required claim, kept among its
+ * scalar attributes); undefined for an API key (valid until revoked). What a caller obtains with it (a download link)
+ * should not outlive it.
+ */
+export function credentialExpiresAt(caller: {
+  id: string;
+  attributes?: Readonly<Record<string, unknown>> | undefined;
+}): Date | undefined {
+  if (!caller.id.startsWith('jwt:')) return undefined;
+  const exp = caller.attributes?.['exp'];
+  return typeof exp === 'number' && Number.isFinite(exp) ? new Date(exp * 1000) : undefined;
+}
+
 /** The capabilities of an unknown role: none. */
 export const NO_CAPABILITIES: Capabilities = Object.freeze({
   admin: false,

@@ -26,6 +26,7 @@ import {
 } from '../domain/export-request.js';
 import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
 import type { TableDefinition } from '../domain/table.js';
+import { credentialExpiresAt } from '../domain/policy.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { DownloadLinkIssuer } from '../ports/download-links.js';
 import {
@@ -240,7 +241,7 @@ export class ExportService {
     const key = request.idempotencyKey;
     if (key !== null) {
       const bound = await this.deps.jobs.findByIdempotencyKey(caller.id, key);
-      if (bound !== undefined) return this.view(await this.boundJob(bound, requestHash));
+      if (bound !== undefined) return this.view(await this.boundJob(bound, requestHash), caller);
     }
     const plan = await this.planner.plan(table, request, this.limits.maxRows);
     this.checkLimits(plan);
@@ -296,7 +297,7 @@ export class ExportService {
       }
       if (binding.jobId !== job.id) {
         if (created) await this.cancelUnsent(job);
-        return this.view(await this.boundJob(binding, requestHash));
+        return this.view(await this.boundJob(binding, requestHash), caller);
       }
     }
     let current = job;
@@ -310,7 +311,7 @@ export class ExportService {
       this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
       current = await this.dispatch(job, plan);
     }
-    return this.view(this.live.get(job.id) ?? current);
+    return this.view(this.live.get(job.id) ?? current, caller);
   }
 
   /**
@@ -347,7 +348,7 @@ export class ExportService {
 
   /** A job of the caller's, with fresh download links when it succeeded. Another caller's job is NOT_FOUND too. */
   async getExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
-    return this.view(await this.ownJob(caller, id));
+    return this.view(await this.ownJob(caller, id), caller);
   }
 
   /** The caller's jobs, newest first, optionally of one status; cursor-paginated. */
@@ -363,7 +364,9 @@ export class ExportService {
       .filter((j) => status === null || statusAt(j, now) === status)
       .sort((a, b) => compareText(sortKey(a), sortKey(b)));
     const page = paginate(jobs, sortKey, EXPORT_CURSOR_KIND, args);
-    const edges = await Promise.all(page.edges.map(async (e) => ({ cursor: e.cursor, node: await this.view(e.node) })));
+    const edges = await Promise.all(
+      page.edges.map(async (e) => ({ cursor: e.cursor, node: await this.view(e.node, caller) })),
+    );
     return { ...page, edges };
   }
 
@@ -373,13 +376,13 @@ export class ExportService {
    */
   async cancelExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
     const job = await this.ownJob(caller, id);
-    if (isFinished(job.status)) return this.view(job);
+    if (isFinished(job.status)) return this.view(job, caller);
     const running = this.running.get(id);
     if (running !== undefined) {
       this.cancelRequested.add(id);
       running.controller.abort();
       await running.done;
-      return this.view(await this.ownJob(caller, id));
+      return this.view(await this.ownJob(caller, id), caller);
     }
     const queued = this.queue.findIndex((e) => e.id === id);
     if (queued >= 0) this.queue.splice(queued, 1);
@@ -396,7 +399,7 @@ export class ExportService {
       return { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString(), expiresAt: null, result: null };
     });
     if (outputLeft) await this.removeOutput(id);
-    return this.view(cancelled);
+    return this.view(cancelled, caller);
   }
 
   /**
@@ -491,7 +494,7 @@ export class ExportService {
         latest = undefined;
       }
       if (isFinished(job.status)) ended = true;
-      return { done: false, value: await this.view(job) };
+      return { done: false, value: await this.view(job, caller) };
     };
     const iterator: AsyncIterableIterator<ExportJobView> = {
       next,
@@ -1212,8 +1215,17 @@ export class ExportService {
     }
   }
 
-  private async view(job: ExportJobRecord): Promise<ExportJobView> {
+  /**
+   * The job as its requester sees it. Its download links end with its result (retention), and never after the
+   * credential `caller` read it with (a token's `exp`): a link must not outlive what let its holder have it.
+   */
+  private async view(job: ExportJobRecord, caller?: ExportCaller): Promise<ExportJobView> {
     const expiresAt = job.expiresAt === null ? null : new Date(job.expiresAt);
+    const credentialEnds = caller === undefined ? undefined : credentialExpiresAt(caller);
+    const linksEnd =
+      credentialEnds === undefined || (expiresAt !== null && expiresAt.getTime() <= credentialEnds.getTime())
+        ? expiresAt
+        : credentialEnds;
     const status = statusAt(job, this.now());
     const result =
       job.result === null
@@ -1230,7 +1242,7 @@ export class ExportService {
                   status === 'SUCCEEDED'
                     ? await this.deps.links.issue(
                         { jobId: job.id, fileName: f.name, key: f.key },
-                        { notAfter: expiresAt },
+                        { notAfter: linksEnd },
                       )
                     : null;
                 return {

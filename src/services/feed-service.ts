@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError, BadInputError, ConflictError, NotFoundError } from '../domain/errors.js';
+import { credentialExpiresAt } from '../domain/policy.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import { type ExportCaller, type ExportJobView, isFinished } from '../domain/export-job.js';
 import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
@@ -78,8 +79,8 @@ export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = ()
   return async (owner) => {
     if (owner.id.startsWith('key:')) return keys.isActive(owner.id.slice('key:'.length));
     if (owner.id.startsWith('jwt:')) {
-      const exp = owner.attributes['exp'];
-      return typeof exp === 'number' && Number.isFinite(exp) && now().getTime() < exp * 1000;
+      const expires = credentialExpiresAt(owner);
+      return expires !== undefined && now().getTime() < expires.getTime();
     }
     return false;
   };

@@ -239,6 +239,29 @@ describe('hostile credentials', () => {
     body: { errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code: 'UNAUTHENTICATED' } }] },
   };
 
+  it('gives a token’s caller download links that end when the token does', async () => {
+    const exp = now() + 120;
+    const token = await idp.sign(claims({ sub: 'user-links', exp }));
+    const mutation = query(
+      'mutation { requestExport(input: { dataset: "cases", columns: ["id"] }) { id result { files { url } } } }',
+    );
+    const requested = await send(mutation, as(token));
+    expect(codes(requested)).toEqual([200]);
+    const id = (requested.body.data as { requestExport: { id: string } }).requestExport.id;
+    let file: { url: string | null; urlExpiresAt: string | null } | undefined;
+    for (let i = 0; i < 200 && file?.url == null; i++) {
+      const read = await send(
+        query(`{ export(id: "${id}") { status result { files { url urlExpiresAt } } } }`),
+        as(token),
+      );
+      file = (read.body.data as { export: { result: { files: (typeof file)[] } | null } }).export.result?.files[0];
+      if (file?.url == null) await new Promise((r) => setTimeout(r, 50));
+    }
+    // The default lifetime is an hour; this token has two minutes left.
+    expect(Date.parse(file!.urlExpiresAt!)).toBe(exp * 1000);
+    expect(new URL(file!.url!).searchParams.get('expires')).toBe(String(exp));
+  });
+
   it('accepts a valid token from the identity provider', async () => {
     const answer = await send(query('{ me { id role credential } }'), as(await idp.sign(claims())));
     expect(answer).toEqual({
