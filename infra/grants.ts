@@ -64,6 +64,8 @@ const GLUE_REGISTER = [
   'glue:UpdateTable',
   'glue:CreatePartition',
   'glue:BatchCreatePartition',
+  // The record of a partition a newer version of a source left without files.
+  'glue:BatchDeletePartition',
 ] as const;
 
 /** What Lambda's SQS event source polls with, on the function's role (as AWSLambdaSQSQueueExecutionRole). */

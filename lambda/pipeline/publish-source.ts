@@ -247,9 +247,46 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
   for (const key of purge) {
     await purgeSourceRows(req.store, req.conn, key, sourceKeyHash(lineage.sourceKey), req.workDir);
   }
+  await unregisterEmptied(req, lineage, [...lineage.pendingDelete, ...purge]);
   const clean = { ...lineage, pendingDelete: [], pendingPurge: [] };
   await writeLineage(req.store, clean);
   return clean;
+}
+
+/**
+ * Removes the catalog records of partitions the cleanup left without files (a newer version of the source has no
+ * rows there any more), so that listings no longer offer a partition an export would find empty. Runs under the
+ * publish's locks, which cover every partition of the removed files; another source writing there holds them too.
+ * A catalog that refuses is logged, not fatal: the data is right either way, and the next cleanup of the partition
+ * tries again only if it empties it again.
+ */
+async function unregisterEmptied(req: PublishRequest, lineage: SourceLineage, removed: string[]): Promise<void> {
+  const partCol = req.def.partition.column;
+  const kept = new Set(lineage.partitions);
+  const candidates = new Set<string>();
+  for (const key of removed) {
+    const p = partitionOfKey(req.def.name, partCol, key);
+    if (p !== undefined && !kept.has(p)) candidates.add(p);
+  }
+  const emptied: string[] = [];
+  for (const p of candidates) {
+    const left = await req.store.list('processed', partitionPrefix(req.def.name, partCol, p), { maxKeys: 1 });
+    if (left.objects.length === 0) emptied.push(p);
+  }
+  if (emptied.length === 0) return;
+  try {
+    await req.catalog.removePartitions(
+      req.def.name,
+      emptied.map((p) => ({ values: { [partCol]: p } })),
+    );
+    req.logger.info('partitions left without files unregistered', { dataset: req.def.name, partitions: emptied });
+  } catch (err) {
+    req.logger.warn('could not unregister partitions left without files', {
+      dataset: req.def.name,
+      partitions: emptied,
+      error: String(err),
+    });
+  }
 }
 
 async function writeAndPublish(

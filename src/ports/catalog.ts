@@ -22,6 +22,11 @@ export interface Catalog {
   schemaVersions(name: string): Promise<SchemaVersion[]>;
   /** Registers partitions; partitions that already exist are not an error. */
   addPartitions(name: string, partitions: PartitionRecord[]): Promise<void>;
+  /**
+   * Removes the records of partitions (by their values) that hold no files any more; partitions that are not
+   * registered are not an error.
+   */
+  removePartitions(name: string, partitions: Pick<PartitionRecord, 'values'>[]): Promise<void>;
   /** Partitions sorted by their values, a page at a time. */
   listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage>;
   deleteTable(name: string): Promise<void>;

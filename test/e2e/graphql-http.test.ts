@@ -36,6 +36,9 @@ class FailingCatalog implements Catalog {
   addPartitions(): Promise<void> {
     return Promise.resolve().then(() => this.fail());
   }
+  removePartitions(): Promise<void> {
+    return Promise.resolve().then(() => this.fail());
+  }
   listPartitions(): Promise<PartitionPage> {
     return Promise.resolve().then(() => this.fail());
   }

@@ -210,6 +210,23 @@ describe.each(subjects)('Catalog contract: $name', (subject) => {
     });
   });
 
+  it('removes the records of partitions that hold no files any more; unknown ones are not an error', async () => {
+    await h.catalog.putTable(tableInput('support_events'));
+    await h.catalog.addPartitions(
+      'support_events',
+      ['2024-03-01', '2024-03-02', '2024-03-03'].map((d) => partition('support_events', d)),
+    );
+    await h.catalog.removePartitions('support_events', [
+      { values: { event_date: '2024-03-02' } },
+      { values: { event_date: '2024-03-09' } },
+    ]);
+    await h.catalog.removePartitions('support_events', []);
+    await h.catalog.removePartitions('no_such_table', [{ values: { event_date: '2024-03-01' } }]);
+    expect((await h.catalog.listPartitions('support_events')).partitions).toEqual(
+      ['2024-03-01', '2024-03-03'].map((d) => partition('support_events', d)),
+    );
+  });
+
   it('answers undefined and empty lists for an unknown table', async () => {
     expect(await h.catalog.getTable('no_such_table')).toBeUndefined();
     expect(await h.catalog.schemaVersions('no_such_table')).toEqual([]);
@@ -482,6 +499,23 @@ describe('GlueCatalog against the Glue stand-in', () => {
     );
     const all = await catalog.listPartitions('support_events');
     expect(all.partitions.map((p) => p.values['event_date'])).toEqual(days);
+  });
+
+  it('removes partitions in batches of 25, as BatchDeletePartition takes them', async () => {
+    await catalog.putTable(tableInput('support_events'));
+    const days = Array.from({ length: 60 }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10));
+    await catalog.addPartitions(
+      'support_events',
+      days.map((d) => partition('support_events', d)),
+    );
+    await catalog.removePartitions(
+      'support_events',
+      days.slice(0, 55).map((d) => ({ values: { event_date: d } })),
+    );
+    expect(standin.calls.filter((c) => c === 'BatchDeletePartition')).toHaveLength(3);
+    expect((await catalog.listPartitions('support_events')).partitions.map((p) => p.values['event_date'])).toEqual(
+      days.slice(55),
+    );
   });
 
   it('refuses partitions whose keys do not match the table, naming them', async () => {

@@ -95,6 +95,28 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     });
   });
 
+  it('unregisters a partition a newer version left without files, and keeps one another source still fills', async () => {
+    const registered = async (): Promise<string[]> =>
+      (await lake.catalog.listPartitions('events')).partitions.map((p) => p.values['event_date']!);
+    const raw = lake.store.localPath('raw', KEY);
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00'), event(3, '2024-03-03 08:00:00')));
+    await utimes(raw, new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+    await ingestObject(lake.deps(), { key: KEY });
+    await lake.putRaw('events/2024/03/03/other.jsonl', jsonl(event(4, '2024-03-03 09:00:00')));
+    await ingestObject(lake.deps(), { key: 'events/2024/03/03/other.jsonl' });
+    expect(await registered()).toEqual(['2024-03-01', '2024-03-02', '2024-03-03']);
+
+    await lake.putRaw(KEY, jsonl(event(1)));
+    await utimes(raw, new Date('2024-03-01T11:00:00Z'), new Date('2024-03-01T11:00:00Z'));
+    expect(await ingestObject(lake.deps(), { key: KEY })).toMatchObject({
+      status: 'SUCCEEDED',
+      partitions: ['2024-03-01'],
+    });
+    // 2024-03-02 held only this source's rows; 2024-03-03 still holds the other source's.
+    expect(await registered()).toEqual(['2024-03-01', '2024-03-03']);
+    expect(await ids()).toEqual([1n, 4n]);
+  });
+
   it('skips an older version arriving after a newer one: by S3 sequencer, else by last-modified time', async () => {
     await lake.putRaw(KEY, jsonl(event(1)));
     const newer = await ingestObject(lake.deps(), { key: KEY, sequencer: '005F1C7E2E0B' });

@@ -325,9 +325,13 @@ describe('IAM roles of the deployment', () => {
     ];
     // The ETL creates the declared tables (the stack declares none, see infra/constructs/catalog.ts), then owns them.
     expect(etl).toEqual(
-      ['glue:CreateTable', 'glue:UpdateTable', 'glue:CreatePartition', 'glue:BatchCreatePartition'].flatMap((a) =>
-        scope.map((r) => `${a} ${r}`),
-      ),
+      [
+        'glue:CreateTable',
+        'glue:UpdateTable',
+        'glue:CreatePartition',
+        'glue:BatchCreatePartition',
+        'glue:BatchDeletePartition',
+      ].flatMap((a) => scope.map((r) => `${a} ${r}`)),
     );
   });
 

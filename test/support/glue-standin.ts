@@ -7,12 +7,13 @@ import type { AddressInfo } from 'node:net';
  * A stand-in for the AWS Glue Data Catalog, for tests: the AWS JSON 1.1 protocol the real GlueClient speaks
  * (POST /, `X-Amz-Target: AWSGlue.<Operation>`, `Content-Type: application/x-amz-json-1.1`, JSON both ways,
  * timestamps as epoch seconds), in-memory state, and only the operations the GlueCatalog adapter uses:
- * GetTables, GetTable, CreateTable, UpdateTable, GetTableVersions, DeleteTable, BatchCreatePartition, GetPartitions.
+ * GetTables, GetTable, CreateTable, UpdateTable, GetTableVersions, DeleteTable, BatchCreatePartition,
+ * BatchDeletePartition, GetPartitions.
  *
  * Behaviour kept from Glue: real paging with opaque NextTokens, and pages that may be shorter than MaxResults
  * (`maxPageSize`, as Glue itself does); table names lower-cased; a version per CreateTable/UpdateTable unless
  * SkipArchive; UpdateTable's VersionId checked (ConcurrentModificationException); AlreadyExistsException per entry
- * in BatchCreatePartition, at most 100 entries; GetPartitions in creation order, since Glue promises no order;
+ * in BatchCreatePartition, at most 100 entries; EntityNotFoundException per entry in BatchDeletePartition, at most 25; GetPartitions in creation order, since Glue promises no order;
  * errors as status 400 with `{"__type": "...Exception", "Message": ...}`. Signatures are not checked.
  */
 
@@ -40,7 +41,7 @@ class GlueError extends Error {
   }
 }
 
-const LIMITS = { tables: 100, versions: 100, partitions: 1000, batch: 100 };
+const LIMITS = { tables: 100, versions: 100, partitions: 1000, batch: 100, deleteBatch: 25 };
 
 export async function startGlueStandIn(options: { databases: string[]; maxPageSize?: number }): Promise<GlueStandIn> {
   const databases = new Map<string, Map<string, StoredTable>>(options.databases.map((d) => [d, new Map()]));
@@ -163,6 +164,27 @@ export async function startGlueStandIn(options: { databases: string[]; maxPageSi
           CreationTime: now,
           LastAccessTime: now,
         });
+      }
+      return errors.length > 0 ? { Errors: errors } : {};
+    },
+    BatchDeletePartition(body) {
+      const stored = table(body, 'TableName');
+      const entries = body['PartitionsToDelete'];
+      if (!Array.isArray(entries) || entries.length === 0 || entries.length > LIMITS.deleteBatch) {
+        throw new GlueError(
+          'InvalidInputException',
+          `1 validation error detected: Value at 'partitionsToDelete' failed to satisfy constraint: Member must have length between 1 and ${LIMITS.deleteBatch}`,
+        );
+      }
+      const errors: Json[] = [];
+      for (const raw of entries as Json[]) {
+        const values = Array.isArray(raw['Values']) ? (raw['Values'] as unknown[]) : [];
+        const at = stored.partitions.findIndex((p) => sameValues(p['Values'], values));
+        if (at < 0) {
+          errors.push(partitionError(values, 'EntityNotFoundException', 'Partition not found.'));
+          continue;
+        }
+        stored.partitions.splice(at, 1);
       }
       return errors.length > 0 ? { Errors: errors } : {};
     },

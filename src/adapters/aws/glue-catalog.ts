@@ -1,5 +1,6 @@
 import {
   BatchCreatePartitionCommand,
+  BatchDeletePartitionCommand,
   CreateTableCommand,
   DeleteTableCommand,
   GetPartitionsCommand,
@@ -28,8 +29,9 @@ import {
   tableToGlue,
 } from './glue-table-mapping.js';
 
-/** BatchCreatePartition takes at most 100 partitions per call. */
+/** BatchCreatePartition takes at most 100 partitions per call, BatchDeletePartition 25. */
 const PARTITION_BATCH = 100;
+const PARTITION_DELETE_BATCH = 25;
 /** Page sizes asked of Glue: GetTables and GetTableVersions allow 100, GetPartitions 1000. */
 const TABLE_PAGE = 100;
 const PARTITION_PAGE = 1000;
@@ -188,6 +190,38 @@ export class GlueCatalog implements Catalog {
         const first = failed[0]!;
         throw new Error(
           `Glue refused ${failed.length} partition(s) of table "${name}"; first ${JSON.stringify(first.PartitionValues ?? [])}: ` +
+            `${first.ErrorDetail?.ErrorCode ?? 'error'}: ${first.ErrorDetail?.ErrorMessage ?? ''}`,
+        );
+      }
+    }
+  }
+
+  async removePartitions(name: string, partitions: Pick<PartitionRecord, 'values'>[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const table = await this.fetchTable(name);
+    if (table === undefined) return;
+    const keys = (table.PartitionKeys ?? []).map((k) => k.Name ?? '');
+    const list = [
+      ...new Map(
+        partitions.map((p) => {
+          const values = partitionValues({ ...p, location: '' }, keys, name);
+          return [JSON.stringify(values), { Values: values }] as const;
+        }),
+      ).values(),
+    ];
+    for (let i = 0; i < list.length; i += PARTITION_DELETE_BATCH) {
+      const out = await this.client.send(
+        new BatchDeletePartitionCommand({
+          DatabaseName: this.database,
+          TableName: name,
+          PartitionsToDelete: list.slice(i, i + PARTITION_DELETE_BATCH),
+        }),
+      );
+      const failed = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'EntityNotFoundException');
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new Error(
+          `Glue did not remove ${failed.length} partition(s) of table "${name}"; first ${JSON.stringify(first.PartitionValues ?? [])}: ` +
             `${first.ErrorDetail?.ErrorCode ?? 'error'}: ${first.ErrorDetail?.ErrorMessage ?? ''}`,
         );
       }

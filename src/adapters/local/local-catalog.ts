@@ -104,6 +104,12 @@ export class LocalCatalog implements Catalog {
     }
   }
 
+  async removePartitions(name: string, partitions: Pick<PartitionRecord, 'values'>[]): Promise<void> {
+    for (const p of partitions) {
+      await this.store.delete('processed', `${PARTITIONS}${name}/${partitionName(p.values)}.json`);
+    }
+  }
+
   async listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage> {
     const page = await this.store.list('processed', `${PARTITIONS}${name}/`, {
       maxKeys: options?.maxResults ?? 1000,
