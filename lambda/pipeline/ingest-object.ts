@@ -11,6 +11,7 @@ import type { LockOptions } from './lake-lock.js';
 import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from './parse-source.js';
 import { decideSkip, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
+import { readPublishIntent } from './publish-intent.js';
 import { hasPendingCleanup, isOlderThanPublished, readLineage } from './source-lineage.js';
 import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
@@ -144,12 +145,18 @@ async function runIngest(
   const incoming = { sequencer: source.sequencer, lastModified: head.lastModified, fingerprint };
 
   // Cheap checks before any work: a known version already published, or an older one arriving late. Not while an
-  // older version's files are still to remove (a run died after publishing): the run goes on to publishSource,
-  // which finishes that clean-up under the partitions' locks before it skips.
-  const published = await readLineage(store, def.name, source.key);
+  // older version's files are still to remove (a run died after publishing), nor while a dead publish's files are
+  // (its intent): the run goes on to publishSource, which finishes that clean-up under the partitions' locks before
+  // it skips.
+  const [published, unfinished] = await Promise.all([
+    readLineage(store, def.name, source.key),
+    readPublishIntent(store, def.name, source.key),
+  ]);
   const knownVersion = source.versionId ?? head.versionId;
   const force = options.force ?? false;
-  const cleanupPending = published !== undefined && hasPendingCleanup(published);
+  // A publish of this source that died before its commit left files its intent names: they go first too, even when
+  // this version is the one published (a re-run of it after a newer one failed half-way).
+  const cleanupPending = (published !== undefined && hasPendingCleanup(published)) || unfinished !== undefined;
   if (published && !cleanupPending) {
     const early =
       knownVersion !== undefined

@@ -204,7 +204,13 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       );
       changing ||= lineage !== undefined && hasPendingCleanup(lineage);
       const current = lineage ? await finishCleanup(req, lineage) : undefined;
-      if (skip) return { kind: 'skipped', ...skip };
+      if (skip) {
+        if (current !== undefined && intent !== undefined) {
+          changing = true;
+          await dropUnfinishedPublish(req, current, intent);
+        }
+        return { kind: 'skipped', ...skip };
+      }
       changing = true;
       return await writeAndPublish(req, lock, current, intent);
     } finally {
@@ -251,6 +257,24 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
   const clean = { ...lineage, pendingDelete: [], pendingPurge: [] };
   await writeLineage(req.store, clean);
   return clean;
+}
+
+/**
+ * Removes what publishes of this source that died before their commit left (their intent names it), when this run
+ * publishes nothing itself (its version is the published one, or older): else those files stay beside the published
+ * version's, and readers count their rows twice. Files the published lineage names are its own and stay.
+ */
+async function dropUnfinishedPublish(
+  req: PublishRequest,
+  published: SourceLineage,
+  intent: PublishIntent,
+): Promise<void> {
+  const named = new Set([...published.outputKeys, ...(published.quarantineKey ? [published.quarantineKey] : [])]);
+  const leftovers = intent.keys.filter((k) => !named.has(k));
+  for (const key of leftovers) await req.store.delete('processed', key);
+  await unregisterEmptied(req, published, leftovers);
+  await removePublishIntent(req.store, req.def.name, req.sourceKey);
+  req.logger.info('files of an unfinished publish of this source removed', { files: leftovers.length });
 }
 
 /**

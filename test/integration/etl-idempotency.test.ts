@@ -37,6 +37,30 @@ function takenOverAtFirstParquet(lock: string, releaseAfterMs?: number): ObjectS
   });
 }
 
+/**
+ * The lake's store, as a run that dies at its second Parquet put sees it (a Lambda timeout): no rollback runs, so no
+ * data file is deleted (its lock files are let go, as their lease would).
+ */
+function diesAtSecondParquet(): ObjectStore {
+  let puts = 0;
+  return new Proxy(lake.store, {
+    get(target, prop, receiver) {
+      if (prop === 'putFile') {
+        return async (...args: Parameters<ObjectStore['putFile']>) => {
+          puts += 1;
+          if (puts === 2) throw new Error('the process died');
+          return target.putFile(...args);
+        };
+      }
+      if (prop === 'delete') {
+        return async (bucket: 'processed', key: string) =>
+          key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
+
 async function ids(): Promise<bigint[]> {
   const rows = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`);
   return rows.map((r) => r['event_id'] as bigint);
@@ -237,25 +261,9 @@ describe('ETL: idempotency, ordering and concurrency', () => {
       KEY,
       jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v2' }), event(5, '2024-03-02 10:00:00', { activity: 'v2' })),
     );
-    let puts = 0;
-    const dying = new Proxy(lake.store, {
-      get(target, prop, receiver) {
-        if (prop === 'putFile') {
-          return async (...args: Parameters<ObjectStore['putFile']>) => {
-            puts += 1;
-            if (puts === 2) throw new Error('the process died');
-            return target.putFile(...args);
-          };
-        }
-        // Its rollback never runs: no data file is deleted (its lock files are let go, as their lease would).
-        if (prop === 'delete') {
-          return async (bucket: 'processed', key: string) =>
-            key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
-        }
-        return Reflect.get(target, prop, receiver) as unknown;
-      },
-    });
-    expect((await ingestObject(lake.deps({ store: dying }), { key: KEY, sequencer: '02' })).status).toBe('FAILED');
+    expect(
+      (await ingestObject(lake.deps({ store: diesAtSecondParquet() }), { key: KEY, sequencer: '02' })).status,
+    ).toBe('FAILED');
     // One of v2's two files is left behind (whichever was put first), named by no lineage.
     const left = await rows();
     expect(left).toContainEqual([1n, 'v1']);
@@ -275,6 +283,33 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     ]);
     expect((await lake.processedKeys('events/')).sort()).toEqual([...v3.outputKeys].sort());
     expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
+  });
+
+  it('removes what a newer version that died mid-publish left when the published version is ingested again', async () => {
+    const rows = async () =>
+      (
+        await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1, 2`)
+      ).map((r) => [r['event_id'], r['activity']]);
+    const v1 = jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v1' }));
+    await lake.putRaw(KEY, v1);
+    expect((await ingestObject(lake.deps(), { key: KEY })).status).toBe('SUCCEEDED');
+    await lake.putRaw(
+      KEY,
+      jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v2' }), event(5, '2024-03-02 10:00:00', { activity: 'v2' })),
+    );
+    expect((await ingestObject(lake.deps({ store: diesAtSecondParquet() }), { key: KEY })).status).toBe('FAILED');
+    expect(await rows()).toHaveLength(2);
+
+    // The operator puts the good file back: its version is the published one, so nothing is published, but v2's
+    // leftover goes (it stayed for good, its rows counted beside v1's).
+    await lake.putRaw(KEY, v1);
+    const again = await ingestObject(lake.deps(), { key: KEY });
+    expect(again).toMatchObject({ status: 'SKIPPED', error: { reason: 'already_processed' } });
+    expect(await rows()).toEqual([[1n, 'v1']]);
+    expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
+    expect((await lake.catalog.listPartitions('events')).partitions.map((p) => p.values['event_date'])).toEqual([
+      '2024-03-01',
+    ]);
   });
 
   it('keeps the older version whole when publishing a newer one crashes', async () => {
