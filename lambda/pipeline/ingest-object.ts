@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
@@ -245,6 +245,17 @@ async function runIngest(
               : 'the object has no records',
         );
       }
+      if (parsed.rowsValid === 0) {
+        // Not one good record (a wrong or binary file under the dataset's name): publishing it would replace the
+        // source's published rows with none. It fails as an empty file does, and what was published stays.
+        const first = parsed.quarantinePath === undefined ? undefined : await firstRejection(parsed.quarantinePath);
+        throw new IngestError(
+          'no_valid_records',
+          `none of its ${parsed.rowsRead} record(s) is valid` +
+            (first === undefined ? '' : ` (the first, line ${first.line}: ${first.reason})`) +
+            '; nothing was published from it',
+        );
+      }
       const outcome = await publishSource({
         store,
         catalog: deps.catalog,
@@ -286,6 +297,22 @@ async function runIngest(
       await dropStage(conn, stageTable);
     }
   });
+}
+
+/**
+ * The first record of a quarantine file (JSON lines of sourceKey, line, reason, raw, in line order), read from its
+ * head only: a rejected record may be megabytes long. Undefined when the head does not hold it whole.
+ */
+async function firstRejection(path: string): Promise<{ line: number; reason: string } | undefined> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    const m = /"line":(\d+),"reason":("(?:[^"\\]|\\.)*")/.exec(head.subarray(0, bytesRead).toString('utf8'));
+    return m === null ? undefined : { line: Number(m[1]), reason: JSON.parse(m[2]!) as string };
+  } finally {
+    await file.close();
+  }
 }
 
 function skipped(reason: string, message: string): Partial<RunRecord> {

@@ -63,6 +63,26 @@ describe('ETL: objects that fail as a whole', () => {
     await nothingPublished();
   });
 
+  it('fails a version without one valid record, keeping the version published before it', async () => {
+    const key = 'events/2024/03/01/batch.jsonl';
+    await lake.putRaw(key, jsonl(event(1), event(2)));
+    const good = await ingestObject(lake.deps(), { key });
+    expect(good.status).toBe('SUCCEEDED');
+    // Garbage uploaded under the same name: it used to replace the two rows with none, and report success.
+    await lake.putRaw(key, 'PK\u0003\u0004 not a log at all\n\u0000\u0001{{\n');
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      outputKeys: [],
+      error: { reason: 'no_valid_records' },
+    });
+    expect(run.error!.message).toMatch(
+      /^none of its 2 record\(s\) is valid \(the first, line 1: .+\); nothing was published from it$/,
+    );
+    expect((await lake.processedKeys('events/')).sort()).toEqual([...good.outputKeys].sort());
+  });
+
   it('fails a corrupt gzip', async () => {
     const bytes = Buffer.from(gzip(jsonl(event(1))));
     bytes.fill(0x41, 12, 20);
