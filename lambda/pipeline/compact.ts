@@ -10,7 +10,13 @@ import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './
 import { localCopy } from './publish-source.js';
 import { markDataChanged } from '../../src/services/data-version.js';
 import type { SourceLineage } from './source-lineage.js';
-import { type CompactionJournal, compactionJournalKey, finishJournal } from './compaction-journal.js';
+import {
+  type CompactionJournal,
+  compactionJournalKey,
+  compactionJournals,
+  finishJournal,
+  journalPartition,
+} from './compaction-journal.js';
 import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
 
 export interface CompactOptions {
@@ -43,10 +49,11 @@ const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
  * hash of its source key in a `_source` column, and each source's lineage is pointed at the merged files, so a later
  * version of any source can still take its rows back out.
  *
- * Publishing: the merged files are written locally, uploaded (each put atomic), then a journal lists the lineage
- * updates and the inputs; lineages are updated, inputs deleted, the journal removed. A run that dies after the
- * journal is finished by the next compaction of the partition. Between the uploads and the deletions a reader may
- * briefly see both the inputs and the merged files.
+ * Publishing: the merged files are written locally; a journal names them (`uploading`) before they are uploaded
+ * (each put atomic); then the journal lists the lineage updates and the inputs (`committed`); lineages are updated,
+ * inputs deleted, the journal removed. A run that dies while uploading is rolled back, and one that dies after its
+ * commit is finished, by the next compaction of the dataset or the next ingest into the partition. Between the
+ * uploads and the deletions a reader may briefly see both the inputs and the merged files.
  */
 export async function compactPartition(
   deps: EtlDeps,
@@ -56,9 +63,37 @@ export async function compactPartition(
 ): Promise<PartitionCompaction[]> {
   const def = deps.registry.get(dataset);
   const partitions = partitionValue !== undefined ? [partitionValue] : await allPartitions(deps, def);
+  await finishDeadCompactions(deps, def, new Set(partitions), options);
   const results: PartitionCompaction[] = [];
   for (const p of partitions) results.push(await compactOne(deps, def, p, options));
   return results;
+}
+
+/**
+ * Finishes (or rolls back) the journals that compactions which died left in other partitions than those this run
+ * compacts (it finishes theirs itself): until then readers of those partitions may count rows twice, and nothing
+ * else would repair them before the next ingest into them.
+ */
+async function finishDeadCompactions(
+  deps: EtlDeps,
+  def: DatasetDefinition,
+  compacting: ReadonlySet<string>,
+  options: CompactOptions,
+): Promise<void> {
+  const { store } = deps;
+  for (const key of await compactionJournals(store, def.name)) {
+    const partition = journalPartition(def.name, def.partition.column, key);
+    if (partition === undefined || compacting.has(partition)) continue;
+    const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
+    try {
+      if (await finishJournal(store, key)) {
+        deps.logger.info('finished a compaction that stopped half-way', { dataset: def.name, partition });
+        await markDataChanged(store, def.name, 'compact', deps.logger);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
 }
 
 async function allPartitions(deps: EtlDeps, def: DatasetDefinition): Promise<string[]> {
@@ -96,9 +131,16 @@ async function compactOne(
     const owner = new Map<string, SourceLineage>();
     for (const l of lineages) for (const k of l.outputKeys) owner.set(k, l);
     const inputs: { key: string; size: number }[] = [];
+    // A compacted file is an input only while a lineage names it: one no source names holds no rows anyone owns
+    // (left by a compaction that died before its journal, in an earlier version), and merging it would keep them.
+    const named = new Set(lineages.flatMap((l) => l.compacted ?? []));
     for await (const obj of store.listAll('processed', prefix)) {
       if (!obj.key.endsWith('.parquet') || obj.size >= target) continue;
-      if (isCompactedKey(obj.key) || owner.has(obj.key)) inputs.push({ key: obj.key, size: obj.size });
+      if (isCompactedKey(obj.key) ? named.has(obj.key) : owner.has(obj.key)) {
+        inputs.push({ key: obj.key, size: obj.size });
+      } else if (isCompactedKey(obj.key)) {
+        deps.logger.warn('compacted file that no source names left out of the compaction', { key: obj.key });
+      }
     }
     const bytesBefore = inputs.reduce((n, i) => n + i.size, 0);
     if (inputs.length < 2) {
@@ -128,6 +170,9 @@ async function compactOne(
     await lock.confirm();
     const added: string[] = [];
     changed = true;
+    // Before the first put: a run that dies while uploading leaves its merged files named, to be rolled back.
+    const uploading: CompactionJournal = { state: 'uploading', outputKeys: outputs, inputKeys, lineages: [] };
+    await store.put('processed', journalKey, JSON.stringify(uploading, null, 2), { contentType: 'application/json' });
     try {
       for (let i = 0; i < outputs.length; i++) {
         await store.putFile('processed', outputs[i]!, merged.paths[i]!, {
@@ -149,6 +194,8 @@ async function compactOne(
           }
         }
         for (const key of added) if (!spared.has(key)) await store.delete('processed', key);
+        // This run's own journal, still `uploading` (its files are gone): rolled back, nothing left to do.
+        await finishJournal(store, journalKey);
       });
       await undone.catch((undoErr: unknown) =>
         deps.logger.error('could not remove the files of a failed compaction', {
@@ -172,7 +219,7 @@ async function compactOne(
           ]),
         ].sort(),
       }));
-    const journal: CompactionJournal = { inputKeys, lineages: updated };
+    const journal: CompactionJournal = { state: 'committed', inputKeys, lineages: updated };
     await store.put('processed', journalKey, JSON.stringify(journal, null, 2), { contentType: 'application/json' });
     await finishJournal(store, journalKey);
     const bytesAfter =

@@ -7,13 +7,22 @@ import { type SourceLineage, readLineage, writeLineage } from './source-lineage.
  * by the next compaction of the partition, or by the next ingest that locks it.
  */
 export interface CompactionJournal {
+  /**
+   * `uploading`: written before the first merged file is put, naming them (`outputKeys`); a compaction that dies
+   * then is rolled back (its merged files deleted), else they would stay beside their inputs, every row twice.
+   * `committed` (or absent, as earlier versions wrote it): every merged file is in place; lineages and deletions
+   * follow.
+   */
+  state?: 'uploading' | 'committed';
+  outputKeys?: string[];
   inputKeys: string[];
   lineages: SourceLineage[];
 }
 
 /**
- * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion. True when there
- * was one. A lineage is written only if the source still has the version the compaction saw: a journal replayed
+ * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion; a journal of
+ * a compaction that died while uploading is rolled back instead. True when there was one. The caller holds the
+ * partition's lock, so the compaction that wrote it is not running. A lineage is written only if the source still has the version the compaction saw: a journal replayed
  * after a newer version was published must not put the older one back.
  */
 export async function finishJournal(store: ObjectStore, journalKey: string): Promise<boolean> {
@@ -21,6 +30,12 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
   const journal = JSON.parse(
     Buffer.from(await store.getBytes('processed', journalKey)).toString('utf8'),
   ) as CompactionJournal;
+  if (journal.state === 'uploading') {
+    // Died before its commit: the merged files go, the inputs stay the partition's.
+    for (const key of journal.outputKeys ?? []) await store.delete('processed', key);
+    await store.delete('processed', journalKey);
+    return true;
+  }
   for (const l of journal.lineages) {
     const current = await readLineage(store, l.dataset, l.sourceKey);
     if (current !== undefined && current.runId === l.runId && current.version === l.version)
@@ -34,6 +49,12 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
 /** Where a compaction of one partition keeps its journal while it applies it. */
 export function compactionJournalKey(dataset: string, partitionColumn: string, partition: string): string {
   return `_pipeline/compactions/${dataset}/${partitionColumn}=${partition}.json`;
+}
+
+/** The partition value of a journal key (see compactionJournalKey). */
+export function journalPartition(dataset: string, partitionColumn: string, journalKey: string): string | undefined {
+  const head = `_pipeline/compactions/${dataset}/${partitionColumn}=`;
+  return journalKey.startsWith(head) && journalKey.endsWith('.json') ? journalKey.slice(head.length, -5) : undefined;
 }
 
 /** The journal keys a dataset has now (a compaction running or dead in one of its partitions), by one listing. */

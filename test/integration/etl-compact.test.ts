@@ -170,4 +170,80 @@ describe('compaction', () => {
     expect(await rows()).toEqual(before);
     expect(await lake.processedKeys('_pipeline/locks/')).toEqual([]);
   });
+
+  /**
+   * The store as a compaction killed right after putting its first merged file sees it (a Lambda timeout): no rollback
+   * runs, so no data file or journal is deleted (its lock is let go, as its lease would).
+   */
+  function killedAfterFirstMergedFile(): typeof lake.store {
+    let put = false;
+    return new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop === 'putFile') {
+          return async (...args: Parameters<typeof target.putFile>) => {
+            const out = await target.putFile(...args);
+            if (!put && args[1].includes('part-compacted-')) {
+              put = true;
+              throw new Error('the process died');
+            }
+            return out;
+          };
+        }
+        if (prop === 'delete') {
+          return async (bucket: 'processed', key: string) =>
+            key.endsWith('.parquet') || key.startsWith('_pipeline/compactions/')
+              ? undefined
+              : target.delete(bucket, key);
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+  }
+
+  it('rolls back a compaction killed while uploading: the next compaction of the dataset removes its merged file', async () => {
+    await ingestSources();
+    const before = await rows();
+    const inputs = await lake.processedKeys(DAY);
+    await expect(
+      compactPartition(lake.deps({ store: killedAfterFirstMergedFile() }), 'events', '2024-03-01', {
+        targetBytes: 1024 * 1024,
+      }),
+    ).rejects.toThrow('the process died');
+    // What the kill leaves: the merged file beside its inputs (every row twice), and the journal naming it.
+    expect((await rows()).length).toBe(2 * before.filter((r) => String(r['t']).startsWith('2024-03-01')).length + 1);
+    expect(await lake.processedKeys('_pipeline/compactions/')).toHaveLength(1);
+
+    // A compaction of another partition finishes it first (nothing else would before the next ingest into it).
+    await compactPartition(lake.deps(), 'events', '2024-03-02', { targetBytes: 1024 * 1024 });
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    expect(await lake.processedKeys(DAY)).toEqual(inputs);
+    expect(await rows()).toEqual(before);
+  });
+
+  it('leaves out of a compaction a merged file no source names, so the rows a newer version dropped stay dropped', async () => {
+    const A = 'events/2024/03/01/a.jsonl';
+    await ingestSources();
+    await expect(
+      compactPartition(lake.deps({ store: killedAfterFirstMergedFile() }), 'events', '2024-03-01', {
+        targetBytes: 1024 * 1024,
+      }),
+    ).rejects.toThrow('the process died');
+    // As earlier versions left it: the merged file without a journal naming it.
+    await lake.store.delete('processed', (await lake.processedKeys('_pipeline/compactions/'))[0]!);
+    const [orphan] = (await lake.processedKeys(DAY)).filter((k) => k.includes('part-compacted-'));
+    // A newer version of a drops event 1.
+    await lake.putRaw(A, jsonl(event(2), event(3, '2024-03-02 00:00:00')));
+    expect((await ingestObject(lake.deps(), { key: A })).status).toBe('SUCCEEDED');
+    await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    const merged = (await lake.processedKeys(DAY)).filter((k) => k.includes('part-compacted-') && k !== orphan);
+    expect(merged).toHaveLength(1);
+    const ids = await lake.query(
+      `SELECT event_id FROM read_parquet('${lake.store.localPath('processed', merged[0]!)}') ORDER BY 1`,
+    );
+    // a's event 2 (published first, so b's copy is dropped), b's 4, c's 5 and 6; not the 1 only the orphan holds.
+    expect(ids.map((r) => r['event_id'])).toEqual([2n, 4n, 5n, 6n]);
+    expect(lake.logs.some((l) => l.includes('compacted file that no source names left out of the compaction'))).toBe(
+      true,
+    );
+  });
 });
