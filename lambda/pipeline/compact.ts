@@ -7,7 +7,7 @@ import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import type { EtlDeps } from './etl-deps.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
-import { localCopy } from './publish-source.js';
+import { localCopy, lockWaitLogger } from './publish-source.js';
 import { markDataChanged } from '../../src/services/data-version.js';
 import type { SourceLineage } from './source-lineage.js';
 import {
@@ -84,7 +84,10 @@ async function finishDeadCompactions(
   for (const key of await compactionJournals(store, def.name)) {
     const partition = journalPartition(def.name, def.partition.column, key);
     if (partition === undefined || compacting.has(partition)) continue;
-    const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
+    const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], {
+      ...options.lock,
+      onWait: lockWaitLogger(deps.logger, def.name),
+    });
     try {
       if (await finishJournal(store, key)) {
         deps.logger.info('finished a compaction that stopped half-way', { dataset: def.name, partition });
@@ -121,7 +124,10 @@ async function compactOne(
   const prefix = partitionPrefix(def.name, def.partition.column, partition);
   const journalKey = compactionJournalKey(def.name, def.partition.column, partition);
   const workDir = join(deps.cacheDir, 'compact-runs', randomUUID());
-  const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], options.lock);
+  const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], {
+    ...options.lock,
+    onWait: lockWaitLogger(deps.logger, def.name),
+  });
   // Whether the partition's files changed: then readers are told (data-version.ts).
   let changed = false;
   try {

@@ -18,6 +18,11 @@ export interface LockOptions {
   /** Give up waiting for a held lock after this long. Default 5 minutes. */
   waitMs?: number;
   now?: () => Date;
+  /**
+   * Told once per lock when this run starts waiting for it: its name, and when its holder's lease ends (it is free by
+   * then unless renewed; undefined when it cannot be read), so a caller can say why nothing seems to happen.
+   */
+  onWait?: (lock: string, leaseEndsAt: Date | undefined) => void;
 }
 
 /** A lock that exists but cannot be read now. */
@@ -180,6 +185,7 @@ export class LakeLock {
 
   private async take(key: string, deadline: number): Promise<void> {
     let pause = 25;
+    let told = false;
     const wait = async (): Promise<void> => {
       if (Date.now() > deadline) {
         throw new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later');
@@ -209,6 +215,11 @@ export class LakeLock {
         }
       }
       // Held, unreadable for now, or taken over by another contender.
+      if (!told) {
+        told = true;
+        const name = key.slice(key.lastIndexOf('/') + 1).replace(/\.json$/, '');
+        this.request.options.onWait?.(name, held === UNREADABLE ? undefined : new Date(held.expiresAt));
+      }
       await wait();
     }
   }

@@ -159,7 +159,9 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
     ...(intentBefore?.partitions ?? []),
   ]);
   for (let attempt = 0; ; attempt++) {
-    const lock = await req.phases.time('lock', () => LakeLock.acquire(store, def.name, lockNames, req.lock));
+    const lock = await req.phases.time('lock', () =>
+      LakeLock.acquire(store, def.name, lockNames, { ...req.lock, onWait: lockWaitLogger(req.logger, def.name) }),
+    );
     // Whether this attempt may change the dataset's files or partitions: then readers are told (data-version.ts).
     let changing = false;
     try {
@@ -219,6 +221,16 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
       await lock.release();
     }
   }
+}
+
+/** Says at info level that a run waits for a lock another run holds (a dead one's lease can take a minute to end). */
+export function lockWaitLogger(logger: Logger, dataset: string): NonNullable<LockOptions['onWait']> {
+  return (lock, leaseEndsAt) =>
+    logger.info('waiting for a lock another run holds (one that stopped is taken over when its lease ends)', {
+      dataset,
+      lock,
+      leaseEndsAt: leaseEndsAt?.toISOString() ?? null,
+    });
 }
 
 /**

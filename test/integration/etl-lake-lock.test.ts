@@ -45,12 +45,19 @@ describe('ETL lake locks', () => {
   it('queues behind a run holding some of the same locks, and takes them all once it releases them', async () => {
     const first = await LakeLock.acquire(store, 'events', names(10, 20));
     let secondHeld = false;
-    const second = LakeLock.acquire(store, 'events', names(0, 30), { waitMs: 10_000 }).then((lock) => {
+    const waits: [string, Date | undefined][] = [];
+    const second = LakeLock.acquire(store, 'events', names(0, 30), {
+      waitMs: 10_000,
+      onWait: (lock, leaseEndsAt) => waits.push([lock, leaseEndsAt]),
+    }).then((lock) => {
       secondHeld = true;
       return lock;
     });
     await new Promise((r) => setTimeout(r, 300));
     expect(secondHeld).toBe(false);
+    // It said once what it waits for, and until when at the latest unless the holder renews.
+    expect(waits).toEqual([[names(10, 11)[0], expect.any(Date)]]);
+    expect(waits[0]![1]!.getTime()).toBeGreaterThan(Date.now() + 50_000);
     // The waiting run gave back what it took at once; it holds only locks sorted before the one it waits for.
     expect(
       (await lockFiles()).filter((k) => k > lockKey('events', 'partitions-20')).map((k) => k.split('/').pop()),
