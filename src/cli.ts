@@ -151,6 +151,11 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // A reader that stopped reading (`careplus compact | head -1`): the work is done or goes on; the output has nowhere
+  // to go, which is no error of the command's.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {

@@ -249,6 +249,7 @@ async function runIngest(
         // Not one good record (a wrong or binary file under the dataset's name): publishing it would replace the
         // source's published rows with none. It fails as an empty file does, and what was published stays.
         const first = parsed.quarantinePath === undefined ? undefined : await firstRejection(parsed.quarantinePath);
+        await recorder.write({ rowsRead: parsed.rowsRead, rowsRejected: parsed.rowsRejected });
         throw new IngestError(
           'no_valid_records',
           `none of its ${parsed.rowsRead} record(s) is valid` +

@@ -73,6 +73,8 @@ describe('ETL: objects that fail as a whole', () => {
     const run = await ingestObject(lake.deps(), { key });
     expect(run).toMatchObject({
       status: 'FAILED',
+      rowsRead: 2,
+      rowsRejected: 2,
       rowsWritten: 0,
       outputKeys: [],
       error: { reason: 'no_valid_records' },
