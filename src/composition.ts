@@ -1,3 +1,4 @@
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig } from './config.js';
 import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
@@ -78,6 +79,34 @@ export async function createCatalog(
  */
 const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
 
+/** The cache's folders of per-run work folders (lambda/pipeline: ingest-object.ts, compact.ts). */
+const WORK_FOLDERS = ['etl-runs', 'compact-runs'];
+
+/**
+ * Removes run work folders untouched for `olderThanMs` (their run was killed: a run that ends removes its own). No
+ * run lasts that long, and a live one writes into its folder as it goes. Returns how many went.
+ */
+export async function sweepWorkFolders(cacheDir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for (const parent of WORK_FOLDERS.map((f) => join(cacheDir, f))) {
+    let entries: string[];
+    try {
+      entries = await readdir(parent);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const entry of entries) {
+      const path = join(parent, entry);
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined || now - info.mtimeMs < olderThanMs) continue;
+      await rm(path, { recursive: true, force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
   const store = await createStore(config);
@@ -97,6 +126,13 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
       (err: unknown) => logger.warn('could not sweep staged writes', { error: String(err) }),
     );
   }
+  // Work folders of ETL runs and compactions that were killed (a finished one removes its own).
+  void sweepWorkFolders(config.cacheDir, STALE_STAGING_MS).then(
+    (removed) => {
+      if (removed > 0) logger.info('removed work folders of runs that stopped', { removed });
+    },
+    (err: unknown) => logger.warn('could not sweep work folders', { error: String(err) }),
+  );
   const duckdb = await DuckDbDatabase.create({
     memoryLimit: config.duckdb.memoryLimit,
     threads: config.duckdb.threads,

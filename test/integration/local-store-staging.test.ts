@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
+import { sweepWorkFolders } from '../../src/composition.js';
 
 /**
  * A process that dies mid-put leaves its staged file in `<lake>/.staging/`, never renamed into place. The runtime
@@ -33,4 +34,19 @@ it('removes only staged writes untouched for longer than the given age, never pu
   expect(await store.sweepStaging(HOUR, Date.now() + HOUR + 1000)).toBe(2);
   expect(await readdir(join(root, '.staging'))).toEqual([]);
   expect(new TextDecoder().decode(await store.getBytes('exports', 'jobs/a.json'))).toBe('{"a":1}');
+});
+
+it('removes the work folders of killed ETL runs and compactions once untouched for the given age, nothing else', async () => {
+  const cache = join(root, '.cache');
+  expect(await sweepWorkFolders(cache, HOUR)).toBe(0); // no cache yet
+  for (const folder of ['etl-runs/run-1/out', 'compact-runs/c-1', 'duckdb-tmp/x']) {
+    await mkdir(join(cache, folder), { recursive: true });
+  }
+  await writeFile(join(cache, 'etl-runs', 'run-1', 'out', '0.parquet'), 'partial');
+  // Just written: a run that may still be going.
+  expect(await sweepWorkFolders(cache, HOUR)).toBe(0);
+  expect(await sweepWorkFolders(cache, HOUR, Date.now() + HOUR + 1000)).toBe(2);
+  expect(await readdir(join(cache, 'etl-runs'))).toEqual([]);
+  expect(await readdir(join(cache, 'compact-runs'))).toEqual([]);
+  expect(await readdir(join(cache, 'duckdb-tmp'))).toEqual(['x']);
 });
