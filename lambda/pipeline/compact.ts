@@ -9,6 +9,8 @@ import { LakeLock, type LockOptions } from './lake-lock.js';
 import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
 import { localCopy, lockWaitLogger } from './publish-source.js';
 import { markDataChanged } from '../../src/services/data-version.js';
+import { IngestError } from '../../src/domain/errors.js';
+import { ObjectChangedError } from '../../src/ports/object-store.js';
 import type { SourceLineage } from './source-lineage.js';
 import {
   type CompactionJournal,
@@ -84,10 +86,18 @@ async function finishDeadCompactions(
   for (const key of await compactionJournals(store, def.name)) {
     const partition = journalPartition(def.name, def.partition.column, key);
     if (partition === undefined || compacting.has(partition)) continue;
-    const lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], {
-      ...options.lock,
-      onWait: lockWaitLogger(deps.logger, def.name),
-    });
+    // One try: a partition busy now has a live run (it finishes the journal itself) or one that soon lets go.
+    let lock: LakeLock;
+    try {
+      lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], { ...options.lock, waitMs: 0 });
+    } catch (err) {
+      if (!(err instanceof IngestError) || err.reason !== 'lock_timeout') throw err;
+      deps.logger.info('a partition with a compaction journal is busy; left to the run that holds it', {
+        dataset: def.name,
+        partition,
+      });
+      continue;
+    }
     try {
       if (await finishJournal(store, key)) {
         deps.logger.info('finished a compaction that stopped half-way', { dataset: def.name, partition });
@@ -137,16 +147,21 @@ async function compactOne(
     const owner = new Map<string, SourceLineage>();
     for (const l of lineages) for (const k of l.outputKeys) owner.set(k, l);
     const inputs: { key: string; size: number }[] = [];
-    // A compacted file is an input only while a lineage names it: one no source names holds no rows anyone owns
-    // (left by a compaction that died before its journal, in an earlier version), and merging it would keep them.
+    // A compacted file is an input only while a lineage names it. One no source names holds no rows anyone owns
+    // (left by a compaction that died before its journal, in an earlier version; this run holds the partition's lock
+    // and has finished any journal, so no compaction is writing it): its rows are counted twice, or are rows a
+    // newer version of their source dropped, so it goes.
     const named = new Set(lineages.flatMap((l) => l.compacted ?? []));
     for await (const obj of store.listAll('processed', prefix)) {
-      if (!obj.key.endsWith('.parquet') || obj.size >= target) continue;
-      if (isCompactedKey(obj.key) ? named.has(obj.key) : owner.has(obj.key)) {
-        inputs.push({ key: obj.key, size: obj.size });
-      } else if (isCompactedKey(obj.key)) {
-        deps.logger.warn('compacted file that no source names left out of the compaction', { key: obj.key });
+      if (!obj.key.endsWith('.parquet')) continue;
+      if (isCompactedKey(obj.key) && !named.has(obj.key)) {
+        deps.logger.warn('removing a compacted file that no source names', { key: obj.key });
+        await store.delete('processed', obj.key);
+        changed = true;
+        continue;
       }
+      if (obj.size >= target) continue;
+      if (isCompactedKey(obj.key) || owner.has(obj.key)) inputs.push({ key: obj.key, size: obj.size });
     }
     const bytesBefore = inputs.reduce((n, i) => n + i.size, 0);
     if (inputs.length < 2) {
@@ -176,9 +191,26 @@ async function compactOne(
     await lock.confirm();
     const added: string[] = [];
     changed = true;
-    // Before the first put: a run that dies while uploading leaves its merged files named, to be rolled back.
-    const uploading: CompactionJournal = { state: 'uploading', outputKeys: outputs, inputKeys, lineages: [] };
-    await store.put('processed', journalKey, JSON.stringify(uploading, null, 2), { contentType: 'application/json' });
+    // Point each source's lineage at the merged files that hold its rows (once committed), then drop the inputs.
+    const inputSet = new Set(inputKeys);
+    const updated = lineages
+      .filter((l) => [...l.outputKeys, ...(l.compacted ?? [])].some((k) => inputSet.has(k)))
+      .map((l) => ({
+        ...l,
+        outputKeys: l.outputKeys.filter((k) => !inputSet.has(k)),
+        compacted: [
+          ...new Set([
+            ...(l.compacted ?? []).filter((k) => !inputSet.has(k)),
+            ...(merged.filesBySource.get(sourceKeyHash(l.sourceKey)) ?? []).map((i) => outputs[i]!),
+          ]),
+        ].sort(),
+      }));
+    // Before the first put: a run that dies while uploading leaves its merged files named, to be rolled back. No
+    // inputs or lineages in it: a version of this code from before `state` existed would apply them as committed.
+    const uploading: CompactionJournal = { state: 'uploading', outputKeys: outputs, inputKeys: [], lineages: [] };
+    const written = await store.put('processed', journalKey, JSON.stringify(uploading, null, 2), {
+      contentType: 'application/json',
+    });
     try {
       for (let i = 0; i < outputs.length; i++) {
         await store.putFile('processed', outputs[i]!, merged.paths[i]!, {
@@ -186,8 +218,22 @@ async function compactOne(
         });
         added.push(outputs[i]!);
       }
-      // The commit point: the journal makes the merged files the partition's.
       await lock.confirm();
+      // The commit point: the journal makes the merged files the partition's. Only over this run's own `uploading`
+      // journal: if this run stalled past its lease, the run that took the lock over has rolled it back (deleting
+      // the merged files), and committing now would point lineages at files that are gone and delete the inputs.
+      const journal: CompactionJournal = { state: 'committed', inputKeys, lineages: updated };
+      try {
+        await store.put('processed', journalKey, JSON.stringify(journal, null, 2), {
+          contentType: 'application/json',
+          ifMatch: written.etag,
+        });
+      } catch (err) {
+        if (!(err instanceof ObjectChangedError)) throw err;
+        throw new IngestError('lock_lost', 'another run took the partition over while this compaction uploaded', {
+          cause: err,
+        });
+      }
     } catch (err) {
       const undone = lock.undoFailedRun(async (tookOver) => {
         // A compaction that took the lock over may have merged the same inputs into the same keys: what a lineage
@@ -211,22 +257,6 @@ async function compactOne(
       );
       throw err;
     }
-    // Point each source's lineage at the merged files that hold its rows, then drop the inputs.
-    const inputSet = new Set(inputKeys);
-    const updated = lineages
-      .filter((l) => [...l.outputKeys, ...(l.compacted ?? [])].some((k) => inputSet.has(k)))
-      .map((l) => ({
-        ...l,
-        outputKeys: l.outputKeys.filter((k) => !inputSet.has(k)),
-        compacted: [
-          ...new Set([
-            ...(l.compacted ?? []).filter((k) => !inputSet.has(k)),
-            ...(merged.filesBySource.get(sourceKeyHash(l.sourceKey)) ?? []).map((i) => outputs[i]!),
-          ]),
-        ].sort(),
-      }));
-    const journal: CompactionJournal = { state: 'committed', inputKeys, lineages: updated };
-    await store.put('processed', journalKey, JSON.stringify(journal, null, 2), { contentType: 'application/json' });
     await finishJournal(store, journalKey);
     const bytesAfter =
       merged.paths.length > 0

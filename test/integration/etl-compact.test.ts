@@ -1,9 +1,10 @@
 import { compactPartition } from '../../lambda/pipeline/compact.js';
+import { finishJournal } from '../../lambda/pipeline/compaction-journal.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { withMethod } from '../support/export-lake.js';
-import { createEtlLake, event, jsonl, takeOverLock, type EtlLake } from '../support/etl-lake.js';
+import { createEtlLake, event, jsonl, OTHER_RUN_LOCK, takeOverLock, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -213,14 +214,24 @@ describe('compaction', () => {
     expect((await rows()).length).toBe(2 * before.filter((r) => String(r['t']).startsWith('2024-03-01')).length + 1);
     expect(await lake.processedKeys('_pipeline/compactions/')).toHaveLength(1);
 
-    // A compaction of another partition finishes it first (nothing else would before the next ingest into it).
+    // While another run holds that partition, a compaction of another one leaves it to that run, without waiting.
+    const held = lockKey('events', partitionLockName('2024-03-01'));
+    await lake.store.put('processed', held, OTHER_RUN_LOCK);
+    const started = Date.now();
+    await compactPartition(lake.deps(), 'events', '2024-03-02', { targetBytes: 1024 * 1024 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await lake.processedKeys('_pipeline/compactions/')).toHaveLength(1);
+    expect(lake.logs.some((l) => l.includes('a partition with a compaction journal is busy'))).toBe(true);
+    await lake.store.delete('processed', held);
+    // Once it is free, a compaction of another partition finishes it first (nothing else would before the next
+    // ingest into it).
     await compactPartition(lake.deps(), 'events', '2024-03-02', { targetBytes: 1024 * 1024 });
     expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
     expect(await lake.processedKeys(DAY)).toEqual(inputs);
     expect(await rows()).toEqual(before);
   });
 
-  it('leaves out of a compaction a merged file no source names, so the rows a newer version dropped stay dropped', async () => {
+  it('removes a merged file no source names, so the rows a newer version dropped do not stay or come back', async () => {
     const A = 'events/2024/03/01/a.jsonl';
     await ingestSources();
     await expect(
@@ -235,15 +246,34 @@ describe('compaction', () => {
     await lake.putRaw(A, jsonl(event(2), event(3, '2024-03-02 00:00:00')));
     expect((await ingestObject(lake.deps(), { key: A })).status).toBe('SUCCEEDED');
     await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
-    const merged = (await lake.processedKeys(DAY)).filter((k) => k.includes('part-compacted-') && k !== orphan);
-    expect(merged).toHaveLength(1);
-    const ids = await lake.query(
-      `SELECT event_id FROM read_parquet('${lake.store.localPath('processed', merged[0]!)}') ORDER BY 1`,
-    );
-    // a's event 2 (published first, so b's copy is dropped), b's 4, c's 5 and 6; not the 1 only the orphan holds.
+    expect(await lake.processedKeys(DAY)).not.toContain(orphan);
+    // What readers see: a's event 2 (published first, so b's copy is dropped), b's 4, c's 5 and 6, each once; not
+    // the 1 only the orphan held.
+    const ids = await lake.query(`SELECT event_id FROM read_parquet('{processed}/${DAY}*.parquet') ORDER BY 1`);
     expect(ids.map((r) => r['event_id'])).toEqual([2n, 4n, 5n, 6n]);
-    expect(lake.logs.some((l) => l.includes('compacted file that no source names left out of the compaction'))).toBe(
-      true,
-    );
+    expect(lake.logs.some((l) => l.includes('removing a compacted file that no source names'))).toBe(true);
+  });
+
+  it('does not commit after a run that took the partition over rolled its upload back', async () => {
+    await ingestSources();
+    const before = await rows();
+    const inputs = await lake.processedKeys(DAY);
+    // The compaction stalls just before its commit (past its lease, after its last lock check); the run that takes
+    // the partition over meanwhile finds its `uploading` journal and rolls it back, as it must for a dead one.
+    let rolledBack = false;
+    const stalling = withMethod(lake.store, 'put', (put) => async (bucket, key, body, options) => {
+      if (!rolledBack && key.startsWith('_pipeline/compactions/') && String(body).includes('"committed"')) {
+        rolledBack = await finishJournal(lake.store, key);
+      }
+      return put(bucket, key, body, options);
+    });
+    await expect(
+      compactPartition(lake.deps({ store: stalling }), 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+    ).rejects.toMatchObject({ reason: 'lock_lost' });
+    expect(rolledBack).toBe(true);
+    // Its merged files went with the rollback; the inputs and every lineage stand, every row once.
+    expect(await lake.processedKeys(DAY)).toEqual(inputs);
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    expect(await rows()).toEqual(before);
   });
 });
