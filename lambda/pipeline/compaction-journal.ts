@@ -22,8 +22,10 @@ export interface CompactionJournal {
 /**
  * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion; a journal of
  * a compaction that died while uploading is rolled back instead. True when there was one. The caller holds the
- * partition's lock, so the compaction that wrote it is not running. A lineage is written only if the source still has the version the compaction saw: a journal replayed
- * after a newer version was published must not put the older one back.
+ * partition's lock: the compaction that wrote it died, or stalled past its lease and then cannot commit over the
+ * rollback (its commit is a write conditional on its `uploading` journal). A lineage is written only if the source
+ * still has the version the compaction saw: a journal replayed after a newer version was published must not put the
+ * older one back.
  */
 export async function finishJournal(store: ObjectStore, journalKey: string): Promise<boolean> {
   if (!(await store.head('processed', journalKey))) return false;
