@@ -245,12 +245,14 @@ async function runIngest(
               : 'the object has no records',
         );
       }
+      let refusal: IngestError | undefined;
       if (parsed.rowsValid === 0) {
         // Not one good record (a wrong or binary file under the dataset's name): publishing it would replace the
-        // source's published rows with none. It fails as an empty file does, and what was published stays.
+        // source's published rows with none. It fails as an empty file does, and what was published stays; the
+        // publish step still finishes what dead runs of the source left, then refuses it.
         const first = parsed.quarantinePath === undefined ? undefined : await firstRejection(parsed.quarantinePath);
         await recorder.write({ rowsRead: parsed.rowsRead, rowsRejected: parsed.rowsRejected });
-        throw new IngestError(
+        refusal = new IngestError(
           'no_valid_records',
           `none of its ${parsed.rowsRead} record(s) is valid` +
             (first === undefined ? '' : ` (the first, line ${first.line}: ${first.reason})`) +
@@ -276,6 +278,7 @@ async function runIngest(
         stage: parsed.stage,
         rowsValid: parsed.rowsValid,
         quarantinePath: parsed.quarantinePath,
+        ...(refusal !== undefined ? { refusal } : {}),
         force,
         lock: options.lock,
         phases,

@@ -76,6 +76,11 @@ export interface PublishRequest {
   quarantinePath: string | undefined;
   force: boolean;
   lock: LockOptions | undefined;
+  /**
+   * Set when the version must not be published (not one valid record): the run finishes what earlier runs of the
+   * source left to clean up, under the locks, then throws this instead of publishing.
+   */
+  refusal?: Error;
   phases: PhaseTimer;
 }
 
@@ -205,13 +210,14 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
         req.force,
       );
       changing ||= lineage !== undefined && hasPendingCleanup(lineage);
-      const current = lineage ? await finishCleanup(req, lineage) : undefined;
-      if (skip) {
-        if (current !== undefined && intent !== undefined) {
+      const current = lineage ? await finishCleanup(req, lineage, lock) : undefined;
+      if (skip || req.refusal !== undefined) {
+        if (intent !== undefined) {
           changing = true;
-          await dropUnfinishedPublish(req, current, intent);
+          await dropUnfinishedPublish(req, current, intent, lock);
         }
-        return { kind: 'skipped', ...skip };
+        if (skip) return { kind: 'skipped', ...skip };
+        throw req.refusal;
       }
       changing = true;
       return await writeAndPublish(req, lock, current, intent);
@@ -258,14 +264,14 @@ function lockNamesFor(sourceKey: string, partitions: string[]): string[] {
  * Finishes what publishing a newer version left to do: delete the older version's files and remove its rows from
  * compacted files. Idempotent; a crash in the middle is finished by the next run of the same source.
  */
-async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promise<SourceLineage> {
+async function finishCleanup(req: PublishRequest, lineage: SourceLineage, lock: LakeLock): Promise<SourceLineage> {
   const purge = lineage.pendingPurge ?? [];
   if (lineage.pendingDelete.length === 0 && purge.length === 0) return lineage;
   for (const key of lineage.pendingDelete) await req.store.delete('processed', key);
   for (const key of purge) {
     await purgeSourceRows(req.store, req.conn, key, sourceKeyHash(lineage.sourceKey), req.workDir);
   }
-  await unregisterEmptied(req, lineage, [...lineage.pendingDelete, ...purge]);
+  await unregisterEmptied(req, lock, lineage.partitions, [...lineage.pendingDelete, ...purge]);
   const clean = { ...lineage, pendingDelete: [], pendingPurge: [] };
   await writeLineage(req.store, clean);
   return clean;
@@ -273,18 +279,22 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage): Promi
 
 /**
  * Removes what publishes of this source that died before their commit left (their intent names it), when this run
- * publishes nothing itself (its version is the published one, or older): else those files stay beside the published
+ * publishes nothing itself (its version is the published one, or older, or has no valid record): else those files stay beside the published
  * version's, and readers count their rows twice. Files the published lineage names are its own and stay.
  */
 async function dropUnfinishedPublish(
   req: PublishRequest,
-  published: SourceLineage,
+  published: SourceLineage | undefined,
   intent: PublishIntent,
+  lock: LakeLock,
 ): Promise<void> {
-  const named = new Set([...published.outputKeys, ...(published.quarantineKey ? [published.quarantineKey] : [])]);
+  const named = new Set([
+    ...(published?.outputKeys ?? []),
+    ...(published?.quarantineKey ? [published.quarantineKey] : []),
+  ]);
   const leftovers = intent.keys.filter((k) => !named.has(k));
   for (const key of leftovers) await req.store.delete('processed', key);
-  await unregisterEmptied(req, published, leftovers);
+  await unregisterEmptied(req, lock, published?.partitions ?? [], leftovers);
   await removePublishIntent(req.store, req.def.name, req.sourceKey);
   req.logger.info('files of an unfinished publish of this source removed', { files: leftovers.length });
 }
@@ -296,9 +306,14 @@ async function dropUnfinishedPublish(
  * A catalog that refuses is logged, not fatal: the data is right either way, and the next cleanup of the partition
  * tries again only if it empties it again.
  */
-async function unregisterEmptied(req: PublishRequest, lineage: SourceLineage, removed: string[]): Promise<void> {
+async function unregisterEmptied(
+  req: PublishRequest,
+  lock: LakeLock,
+  keptPartitions: string[],
+  removed: string[],
+): Promise<void> {
   const partCol = req.def.partition.column;
-  const kept = new Set(lineage.partitions);
+  const kept = new Set(keptPartitions);
   const candidates = new Set<string>();
   for (const key of removed) {
     const p = partitionOfKey(req.def.name, partCol, key);
@@ -311,6 +326,9 @@ async function unregisterEmptied(req: PublishRequest, lineage: SourceLineage, re
   }
   if (emptied.length === 0) return;
   try {
+    // Not once the locks may have gone to another run (this one stalled past its lease): that run may have put files
+    // in these partitions since the listing above.
+    await lock.confirm();
     await req.catalog.removePartitions(
       req.def.name,
       emptied.map((p) => ({ values: { [partCol]: p } })),
@@ -513,7 +531,7 @@ async function writeAndPublish(
   // Outputs of the older version (and of unfinished attempts) go only after the new ones are in place (a reader
   // may briefly see both); then nothing is left unaccounted for.
   await req.phases.time('publish', async () => {
-    await finishCleanup(req, next);
+    await finishCleanup(req, next, lock);
     await removePublishIntent(store, def.name, req.sourceKey);
   });
   return {

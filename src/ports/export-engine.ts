@@ -15,8 +15,9 @@ export interface ExportRunOptions {
   signal: AbortSignal;
   /**
    * Asked before a failed or cancelled run removes the job's output: false when the job has been restarted by
-   * another run meanwhile (a process that took this one's jobs over), whose output it is now. Absent, or failing: the
-   * output is removed.
+   * another run meanwhile (a process that took this one's jobs over), whose output it is now. Absent: the output is
+   * removed; failing (the job store did not answer, when a takeover is most likely): it is left, as deleting another
+   * run's result is worse than leaving partial files no link names.
    */
   ownsOutput?: () => Promise<boolean>;
   onProgress: (progress: EngineProgress) => void;

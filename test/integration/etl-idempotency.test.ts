@@ -61,6 +61,28 @@ function diesAtSecondParquet(): ObjectStore {
   });
 }
 
+/**
+ * The lake's store, as a run killed at its commit sees it (after its files are put and its partitions registered,
+ * before its lineage is written): no rollback runs, so no data file is deleted.
+ */
+function diesAtCommit(): ObjectStore {
+  return new Proxy(lake.store, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (...args: Parameters<ObjectStore['put']>) => {
+          if (args[1].startsWith('_pipeline/sources/')) throw new Error('the process died');
+          return target.put(...args);
+        };
+      }
+      if (prop === 'delete') {
+        return async (bucket: 'processed', key: string) =>
+          key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
+
 async function ids(): Promise<bigint[]> {
   const rows = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`);
   return rows.map((r) => r['event_id'] as bigint);
@@ -285,11 +307,16 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
   });
 
-  it('removes what a newer version that died mid-publish left when the published version is ingested again', async () => {
+  it.each([
+    ['the published version is ingested again', 'SKIPPED', 'already_processed'],
+    ['a version without one valid record comes', 'FAILED', 'no_valid_records'],
+  ])('removes what a newer version killed at its commit left when %s', async (_, status, reason) => {
     const rows = async () =>
       (
         await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1, 2`)
       ).map((r) => [r['event_id'], r['activity']]);
+    const registered = async (): Promise<string[]> =>
+      (await lake.catalog.listPartitions('events')).partitions.map((p) => p.values['event_date']!);
     const v1 = jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v1' }));
     await lake.putRaw(KEY, v1);
     expect((await ingestObject(lake.deps(), { key: KEY })).status).toBe('SUCCEEDED');
@@ -297,19 +324,19 @@ describe('ETL: idempotency, ordering and concurrency', () => {
       KEY,
       jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v2' }), event(5, '2024-03-02 10:00:00', { activity: 'v2' })),
     );
-    expect((await ingestObject(lake.deps({ store: diesAtSecondParquet() }), { key: KEY })).status).toBe('FAILED');
-    expect(await rows()).toHaveLength(2);
+    expect((await ingestObject(lake.deps({ store: diesAtCommit() }), { key: KEY })).status).toBe('FAILED');
+    // Killed at its commit: both its files are in place and both its partitions registered.
+    expect(await rows()).toHaveLength(3);
+    expect(await registered()).toEqual(['2024-03-01', '2024-03-02']);
 
-    // The operator puts the good file back: its version is the published one, so nothing is published, but v2's
-    // leftover goes (it stayed for good, its rows counted beside v1's).
-    await lake.putRaw(KEY, v1);
+    // The operator puts the good file back (its version is the published one), or a broken one arrives: nothing is
+    // published either way, but v2's leftovers go (they stayed for good, counted beside v1's rows).
+    await lake.putRaw(KEY, status === 'SKIPPED' ? v1 : '{not json\n');
     const again = await ingestObject(lake.deps(), { key: KEY });
-    expect(again).toMatchObject({ status: 'SKIPPED', error: { reason: 'already_processed' } });
+    expect(again).toMatchObject({ status, error: { reason } });
     expect(await rows()).toEqual([[1n, 'v1']]);
     expect(await lake.processedKeys('_pipeline/intents/')).toEqual([]);
-    expect((await lake.catalog.listPartitions('events')).partitions.map((p) => p.values['event_date'])).toEqual([
-      '2024-03-01',
-    ]);
+    expect(await registered()).toEqual(['2024-03-01']);
   });
 
   it('keeps the older version whole when publishing a newer one crashes', async () => {

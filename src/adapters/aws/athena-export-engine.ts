@@ -184,7 +184,7 @@ export class AthenaExportEngine implements ExportEngine {
         log?.warn('export engine failed', { code: mapped.code, error: describe(err) });
       }
       // Restarted by another run meanwhile: the job's prefix holds that run's output now.
-      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => true)) {
+      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => false)) {
         await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
           log?.error('could not remove partial export output', { error: String(cleanupErr) }),
         );

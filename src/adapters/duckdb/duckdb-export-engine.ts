@@ -204,7 +204,7 @@ export class DuckDbExportEngine implements ExportEngine {
         });
       }
       // Restarted by another run meanwhile: the job's prefix holds that run's output now.
-      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => true)) {
+      if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => false)) {
         await removeExportOutput(this.store, job.id).catch((cleanupErr: unknown) =>
           log?.error('could not remove partial export output', { error: String(cleanupErr) }),
         );
