@@ -92,10 +92,11 @@ async function finishDeadCompactions(
       lock = await LakeLock.acquire(store, def.name, [partitionLockName(partition)], { ...options.lock, waitMs: 0 });
     } catch (err) {
       if (!(err instanceof IngestError) || err.reason !== 'lock_timeout') throw err;
-      deps.logger.info('a partition with a compaction journal is busy; left to the run that holds it', {
-        dataset: def.name,
-        partition,
-      });
+      // A compaction killed a moment ago still holds it until its lease ends (a minute): say what to do.
+      deps.logger.warn(
+        'a partition a stopped compaction left half-way is locked; compact again once its lock is free (a minute at most after a kill)',
+        { dataset: def.name, partition },
+      );
       continue;
     }
     try {
