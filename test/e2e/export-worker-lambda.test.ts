@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { finished, parseCsv } from '../support/export-lake.js';
 import { maskedHash } from '../support/mask-key.js';
 import { sha256Hex } from '../support/policy-api.js';
 import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
+import { startTcpRelay } from '../support/tcp-relay.js';
 
 /**
  * Exports on the AWS deployment, end to end through both Lambda handlers as they are deployed: the API Lambda
@@ -374,26 +374,8 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
 
   it('points the presigned links at CAREPLUS_S3_PUBLIC_ENDPOINT, where clients download the same bytes', async () => {
     // The address analysts reach: a TCP relay to the S3 server, as a public hostname in front of a private one.
-    const s3 = new URL(lake.s3.endpoint);
-    let relayed = 0;
-    const sockets = new Set<Socket>();
-    const relay = createServer((client) => {
-      relayed += 1;
-      const upstream = connect(Number(s3.port), s3.hostname);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end);
-      upstream.on('error', end);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    const port = (relay.address() as { port: number }).port;
-    const publicApi = createApiLambda(
-      loadConfig({ ...apiEnv, CAREPLUS_S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${port}` }, scratch),
-    );
+    const relay = await startTcpRelay(lake.s3.endpoint);
+    const publicApi = createApiLambda(loadConfig({ ...apiEnv, CAREPLUS_S3_PUBLIC_ENDPOINT: relay.url }, scratch));
     try {
       const direct = await getExport(keys.admin, firstJob);
       const viaPublic = (
@@ -405,15 +387,14 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
         )
       ).export;
       const url = viaPublic.result!.files[0]!.url!;
-      expect(url.startsWith(`http://127.0.0.1:${port}/${BUCKETS.exports}/`)).toBe(true);
+      expect(url.startsWith(`${relay.url}/${BUCKETS.exports}/`)).toBe(true);
       expect(direct.result!.files[0]!.url!.startsWith(`${lake.s3.endpoint}/`)).toBe(true);
       const got = await download(url);
-      expect(relayed).toBeGreaterThan(0);
+      expect(relay.connections).toBeGreaterThan(0);
       expect(got.equals(await download(direct.result!.files[0]!.url!))).toBe(true);
     } finally {
       await publicApi.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => relay.close(resolve));
+      await relay.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +6,25 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 import { EXPORT_RUNNER_LEASE_KEY } from '../../src/services/export-runner-lease.js';
 
 const CLI = resolve(__dirname, '../../dist/src/cli.js');
+
+/** `careplus serve` on `lake`, once it listens: the process, all it wrote so far, and its exit code to come. */
+async function serving(
+  lake: string,
+): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { PATH: process.env['PATH'] ?? '', CAREPLUS_LAKE_DIR: lake, CAREPLUS_PORT: '0', CAREPLUS_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('CarePlus API listening on') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output: () => output, exited };
+}
 
 /**
  * `careplus serve` stopped with Ctrl-C (SIGINT) or SIGTERM shuts down in order: the API, the export jobs handed back,
@@ -20,23 +39,12 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('careplus serve on %s', (signal) =
   afterEach(async () => rm(lake, { recursive: true, force: true }));
 
   it('releases the export runner lease and exits 0', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { PATH: process.env['PATH'] ?? '', CAREPLUS_LAKE_DIR: lake, CAREPLUS_PORT: '0', CAREPLUS_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('CarePlus API listening on') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { child, output, exited } = await serving(lake);
     const lease = join(lake, 'processed', ...EXPORT_RUNNER_LEASE_KEY.split('/'));
     await access(lease);
     child.kill(signal);
     expect(await exited).toBe(0);
-    expect(output).toContain('export runner lease released');
+    expect(output()).toContain('export runner lease released');
     await expect(access(lease)).rejects.toThrow();
   }, 60_000);
 });
@@ -54,18 +62,7 @@ describe('careplus serve whose export runner lease is taken over', () => {
   afterEach(async () => rm(lake, { recursive: true, force: true }));
 
   it('stops and exits 1 at its next renewal, leaving the new holder’s lease in place', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { PATH: process.env['PATH'] ?? '', CAREPLUS_LAKE_DIR: lake, CAREPLUS_PORT: '0', CAREPLUS_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('CarePlus API listening on') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { child, output, exited } = await serving(lake);
     // What a takeover leaves: the dead holder's version deleted, the new holder's created.
     const store = new LocalObjectStore(lake);
     const taker = JSON.stringify({ instance: 'taker', host: 'elsewhere', pid: 1, renewedAt: new Date().toISOString() });
@@ -77,7 +74,7 @@ describe('careplus serve whose export runner lease is taken over', () => {
     ]);
     if (code === 'still running') child.kill('SIGKILL');
     expect(code).toBe(1);
-    expect(output).toContain('the export runner lease was taken over by another process');
+    expect(output()).toContain('the export runner lease was taken over by another process');
     expect(Buffer.from(await store.getBytes('processed', EXPORT_RUNNER_LEASE_KEY)).toString('utf8')).toBe(taker);
   }, 60_000);
 });

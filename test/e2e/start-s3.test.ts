@@ -1,10 +1,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type S3TestServer, startS3Server } from '../support/s3-server.js';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 const CLI = resolve(__dirname, '../../dist/src/cli.js');
 const BUCKETS = { raw: 'start-raw', processed: 'start-processed', exports: 'start-exports' };
@@ -92,33 +92,12 @@ describe('careplus start with S3 storage', () => {
 });
 
 describe('GET /readyz', () => {
-  /** A TCP relay to the S3 server that can be cut (every connection dropped, new ones refused) and restored. */
-  let relay: Server;
-  let cut = false;
-  const sockets = new Set<Socket>();
+  /** A TCP relay to the S3 server, cut and restored by the test. */
+  let relay: TcpRelay;
   beforeAll(async () => {
-    const s3 = new URL(server.endpoint);
-    relay = createServer((client) => {
-      if (cut) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(Number(s3.port), s3.hostname);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end);
-      upstream.on('error', end);
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    relay = await startTcpRelay(server.endpoint);
   });
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => relay.close(r));
-  });
+  afterAll(async () => relay?.close());
 
   async function readyz(url: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${url}/readyz`);
@@ -135,12 +114,10 @@ describe('GET /readyz', () => {
   }
 
   it('answers 503 while S3 does not answer and ready again once it does, naming no reason', async () => {
-    const endpoint = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
-    const cli = await runCli('serve', endpoint);
+    const cli = await runCli('serve', relay.url);
     try {
       expect(await readyz(cli.url)).toEqual({ status: 200, body: { status: 'ready', checks: expect.any(Object) } });
-      cut = true;
-      for (const s of sockets) s.destroy();
+      relay.cut();
       const down = await until(cli.url, 503);
       expect(down).toEqual({
         status: 503,
@@ -149,13 +126,13 @@ describe('GET /readyz', () => {
       // Liveness is not readiness: the process is up.
       expect((await fetch(`${cli.url}/healthz`)).status).toBe(200);
       expect(cli.output()).toContain('readiness check failed');
-      cut = false;
+      relay.restore();
       expect(await until(cli.url, 200)).toEqual({
         status: 200,
         body: { status: 'ready', checks: { storage: 'ok', catalog: 'ok' } },
       });
     } finally {
-      cut = false;
+      relay.restore();
       cli.child.kill('SIGTERM');
       await cli.exited;
     }
