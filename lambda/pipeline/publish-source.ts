@@ -279,8 +279,9 @@ async function finishCleanup(req: PublishRequest, lineage: SourceLineage, lock: 
 
 /**
  * Removes what publishes of this source that died before their commit left (their intent names it), when this run
- * publishes nothing itself (its version is the published one, or older, or has no valid record): else those files stay beside the published
- * version's, and readers count their rows twice. Files the published lineage names are its own and stay.
+ * publishes nothing itself (its version is the published one, or older, or has no valid record): else those files
+ * stay beside the published version's, and readers count their rows twice. Files the published lineage names are its
+ * own and stay.
  */
 async function dropUnfinishedPublish(
   req: PublishRequest,
