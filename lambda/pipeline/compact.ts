@@ -236,19 +236,17 @@ async function compactOne(
         });
       }
     } catch (err) {
-      const undone = lock.undoFailedRun(async (tookOver) => {
-        // A compaction that took the lock over may have merged the same inputs into the same keys: what a lineage
-        // names (after a journal it left is applied) is spared.
+      const undone = lock.undoFailedRun(async () => {
+        // The journal first: this run's own `uploading` one is rolled back (its merged files deleted); a `committed`
+        // one is finished, whether it is this run's (its commit landed though the store answered with an error) or
+        // that of a compaction that took the lock over and merged the same inputs into the same keys. What a lineage
+        // names after that is spared; the rest of what this run added goes.
+        await finishJournal(store, journalKey);
         const spared = new Set<string>();
-        if (tookOver) {
-          await finishJournal(store, journalKey);
-          for (const l of await readAllLineages(deps, def.name)) {
-            for (const k of [...l.outputKeys, ...(l.compacted ?? [])]) spared.add(k);
-          }
+        for (const l of await readAllLineages(deps, def.name)) {
+          for (const k of [...l.outputKeys, ...(l.compacted ?? [])]) spared.add(k);
         }
         for (const key of added) if (!spared.has(key)) await store.delete('processed', key);
-        // This run's own journal, still `uploading` (its files are gone): rolled back, nothing left to do.
-        await finishJournal(store, journalKey);
       });
       await undone.catch((undoErr: unknown) =>
         deps.logger.error('could not remove the files of a failed compaction', {

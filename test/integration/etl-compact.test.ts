@@ -276,4 +276,26 @@ describe('compaction', () => {
     expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
     expect(await rows()).toEqual(before);
   });
+
+  it('keeps a commit that landed though the store answered it with an error', async () => {
+    await ingestSources();
+    const before = await rows();
+    const ambiguous = withMethod(lake.store, 'put', (put) => async (bucket, key, body, options) => {
+      const out = await put(bucket, key, body, options);
+      if (key.startsWith('_pipeline/compactions/') && String(body).includes('"committed"')) {
+        throw new Error('the store answered 500 (the write had landed)');
+      }
+      return out;
+    });
+    await expect(
+      compactPartition(lake.deps({ store: ambiguous }), 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+    ).rejects.toThrow('the store answered 500');
+    // The committed journal was finished, not undone: the merged file stands, named by the lineages; every row once.
+    const merged = (await lake.processedKeys(DAY)).filter((k) => k.includes('part-compacted-'));
+    expect(merged).toHaveLength(1);
+    expect(await lake.processedKeys(DAY)).toEqual(merged);
+    expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
+    expect((await readLineage(lake.store, 'events', 'events/2024/03/01/c.jsonl'))?.compacted).toEqual(merged);
+    expect(await rows()).toEqual(before);
+  });
 });
