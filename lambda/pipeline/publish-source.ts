@@ -503,10 +503,11 @@ async function writeAndPublish(
       await writeLineage(store, next);
     });
   } catch (err) {
-    const undone = lock.undoFailedRun(async (tookOver) => {
-      // Another run that took the locks over may have published the same keys (another delivery of this version):
-      // only what the source's published lineage does not name is this run's to remove.
-      const published = tookOver ? await readLineage(store, def.name, req.sourceKey) : undefined;
+    const undone = lock.undoFailedRun(async () => {
+      // Another run that took the locks over may have published the same keys (another delivery of this version),
+      // or this run's own commit landed though the store answered it with an error: only what the source's
+      // published lineage does not name is this run's to remove.
+      const published = await readLineage(store, def.name, req.sourceKey);
       const spared = new Set([
         ...(published?.outputKeys ?? []),
         ...(published?.quarantineKey ? [published.quarantineKey] : []),

@@ -339,6 +339,22 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await registered()).toEqual(['2024-03-01']);
   });
 
+  it('keeps a commit that landed though the store answered it with an error', async () => {
+    await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00')));
+    const ambiguous = withMethod(lake.store, 'put', (put) => async (bucket, key, body, options) => {
+      const out = await put(bucket, key, body, options);
+      if (key.startsWith('_pipeline/sources/')) throw new Error('the store answered 500 (the write had landed)');
+      return out;
+    });
+    expect((await ingestObject(lake.deps({ store: ambiguous }), { key: KEY })).status).toBe('FAILED');
+    // The lineage names the files, so they stay: the rows are there, and the next run of the object skips it.
+    expect(await ids()).toEqual([1n, 2n]);
+    const lineage = await readLineage(lake.store, 'events', KEY);
+    expect((await lake.processedKeys('events/')).sort()).toEqual([...lineage!.outputKeys].sort());
+    expect((await ingestObject(lake.deps(), { key: KEY })).status).toBe('SKIPPED');
+    expect(await ids()).toEqual([1n, 2n]);
+  });
+
   it('keeps the older version whole when publishing a newer one crashes', async () => {
     const raw = lake.store.localPath('raw', KEY);
     await lake.putRaw(KEY, jsonl(event(1), event(2)));
