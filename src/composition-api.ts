@@ -16,7 +16,7 @@ import { loadPolicy } from './auth/policy.js';
 import type { Runtime } from './composition.js';
 import { ConfigError } from './domain/errors.js';
 import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES, type MaskKeySource, memoizeMaskKey } from './domain/mask-key.js';
-import type { AccessPolicy } from './domain/policy.js';
+import { type AccessPolicy, apiKeyCaller, apiKeyIdOf } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
 import { consoleRoute } from './http/console-route.js';
 import { downloadRoute } from './http/download-route.js';
@@ -168,16 +168,11 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
           logger,
           requesterMay: async (job) => {
             // A token's caller cannot be resolved again without the token: its links hold until they expire.
-            if (!job.requestedBy.startsWith('key:')) return 'ok';
-            const key = await auth.keys.activeKey(job.requestedBy.slice('key:'.length));
+            const keyId = apiKeyIdOf(job.requestedBy);
+            if (keyId === undefined) return 'ok';
+            const key = await auth.keys.activeKey(keyId);
             if (key === undefined) return 'revoked';
-            const caller = {
-              id: job.requestedBy,
-              subject: key.id,
-              name: key.name,
-              role: key.role,
-              attributes: key.attributes,
-            };
+            const caller = apiKeyCaller(keyId, key);
             const table = await datasets.find(job.dataset, datasets.createLoaders());
             return mayStillHaveExport(access, caller, job, table) ? 'ok' : 'withdrawn';
           },

@@ -1,4 +1,4 @@
-import type { AccessPolicy, PolicyCaller } from '../domain/policy.js';
+import { type AccessPolicy, apiKeyCaller, type PolicyCaller } from '../domain/policy.js';
 import { API_KEY_PREFIX } from './api-keys.js';
 import type { AuditLog } from './audit-log.js';
 import { UnauthenticatedError } from './auth-errors.js';
@@ -40,14 +40,7 @@ export class Authenticator {
         via = 'api-key';
         const key = await this.deps.keys.verify(token);
         if (!this.deps.policy.roles.has(key.role)) throw new UnauthenticatedError('unknown-role', { keyId: key.keyId });
-        return {
-          id: `key:${key.keyId}`,
-          subject: key.keyId,
-          name: key.name,
-          role: key.role,
-          attributes: key.attributes,
-          via,
-        };
+        return { ...apiKeyCaller(key.keyId, key), via };
       }
       if (looksLikeJwt(token)) {
         via = 'jwt';

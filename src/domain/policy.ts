@@ -96,6 +96,19 @@ export interface PolicyCaller {
   attributes: Readonly<Record<string, CallerAttribute>>;
 }
 
+/** The caller an API key signs in as: `key:<key id>`, with the key's name, role and attributes. */
+export function apiKeyCaller(
+  keyId: string,
+  key: { name: string; role: string; attributes: Readonly<Record<string, CallerAttribute>> },
+): PolicyCaller {
+  return { id: `key:${keyId}`, subject: keyId, name: key.name, role: key.role, attributes: key.attributes };
+}
+
+/** The API key id of a caller that signed in with one (see apiKeyCaller); undefined for a token's caller. */
+export function apiKeyIdOf(callerId: string): string | undefined {
+  return callerId.startsWith('key:') ? callerId.slice('key:'.length) : undefined;
+}
+
 /**
  * When the credential a caller signed in with stops being valid: a JWT's `exp` (a required claim, kept among its
  * scalar attributes); undefined for an API key (valid until revoked). What a caller obtains with it (a download link)

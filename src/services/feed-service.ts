@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError, BadInputError, ConflictError, NotFoundError } from '../domain/errors.js';
-import { credentialExpiresAt } from '../domain/policy.js';
+import { apiKeyIdOf, credentialExpiresAt } from '../domain/policy.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import { type ExportCaller, type ExportJobView, isFinished } from '../domain/export-job.js';
 import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
@@ -77,7 +77,8 @@ export function buildInput(feed: Pick<FeedRecord, 'input' | 'request'>): ExportR
  */
 export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = () => new Date()): FeedCreatorCheck {
   return async (owner) => {
-    if (owner.id.startsWith('key:')) return keys.isActive(owner.id.slice('key:'.length));
+    const keyId = apiKeyIdOf(owner.id);
+    if (keyId !== undefined) return keys.isActive(keyId);
     if (owner.id.startsWith('jwt:')) {
       const expires = credentialExpiresAt(owner);
       return expires !== undefined && now().getTime() < expires.getTime();
