@@ -9,7 +9,7 @@ import {
   GetTableVersionsCommand,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import type { GlueClient, Partition, PartitionInput, Table, TableVersion } from '@aws-sdk/client-glue';
+import type { GlueClient, Partition, PartitionError, PartitionInput, Table, TableVersion } from '@aws-sdk/client-glue';
 import {
   isCatalogName,
   type PartitionRecord,
@@ -185,14 +185,7 @@ export class GlueCatalog implements Catalog {
           PartitionInputList: list.slice(i, i + PARTITION_BATCH),
         }),
       );
-      const failed = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new Error(
-          `Glue refused ${failed.length} partition(s) of table "${name}"; first ${JSON.stringify(first.PartitionValues ?? [])}: ` +
-            `${first.ErrorDetail?.ErrorCode ?? 'error'}: ${first.ErrorDetail?.ErrorMessage ?? ''}`,
-        );
-      }
+      throwPartitionErrors(out.Errors, 'AlreadyExistsException', 'Glue refused', name);
     }
   }
 
@@ -204,7 +197,7 @@ export class GlueCatalog implements Catalog {
     const list = [
       ...new Map(
         partitions.map((p) => {
-          const values = partitionValues({ ...p, location: '' }, keys, name);
+          const values = partitionValues(p, keys, name);
           return [JSON.stringify(values), { Values: values }] as const;
         }),
       ).values(),
@@ -217,14 +210,7 @@ export class GlueCatalog implements Catalog {
           PartitionsToDelete: list.slice(i, i + PARTITION_DELETE_BATCH),
         }),
       );
-      const failed = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'EntityNotFoundException');
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new Error(
-          `Glue did not remove ${failed.length} partition(s) of table "${name}"; first ${JSON.stringify(first.PartitionValues ?? [])}: ` +
-            `${first.ErrorDetail?.ErrorCode ?? 'error'}: ${first.ErrorDetail?.ErrorMessage ?? ''}`,
-        );
-      }
+      throwPartitionErrors(out.Errors, 'EntityNotFoundException', 'Glue did not remove', name);
     }
   }
 
@@ -357,7 +343,26 @@ export class GlueCatalog implements Catalog {
   }
 }
 
-function partitionValues(p: PartitionRecord, keys: string[], table: string): string[] {
+/**
+ * Throws for the per-partition errors of a Glue batch call, but those of `expected` (a partition already there, or
+ * already gone): how many, and the first with its code and message.
+ */
+function throwPartitionErrors(
+  errors: readonly PartitionError[] | undefined,
+  expected: string,
+  what: string,
+  table: string,
+): void {
+  const failed = (errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== expected);
+  if (failed.length === 0) return;
+  const first = failed[0]!;
+  throw new Error(
+    `${what} ${failed.length} partition(s) of table "${table}"; first ${JSON.stringify(first.PartitionValues ?? [])}: ` +
+      `${first.ErrorDetail?.ErrorCode ?? 'error'}: ${first.ErrorDetail?.ErrorMessage ?? ''}`,
+  );
+}
+
+function partitionValues(p: Pick<PartitionRecord, 'values'>, keys: string[], table: string): string[] {
   const given = Object.keys(p.values).sort();
   const expected = [...keys].sort();
   if (given.length !== expected.length || given.some((k, i) => k !== expected[i])) {
