@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
+import { join } from 'node:path';
+import { CLI } from '../support/cli-process.js';
 
 /**
  * A command whose reader stops early (`careplus ingest … | head -1`) finishes its work and exits 0: its later lines

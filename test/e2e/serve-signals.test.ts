@@ -1,29 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { EXPORT_RUNNER_LEASE_KEY } from '../../src/services/export-runner-lease.js';
+import { type CliProcess, spawnCli, waitForOutput } from '../support/cli-process.js';
 
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
-
-/** `careplus serve` on `lake`, once it listens: the process, all it wrote so far, and its exit code to come. */
-async function serving(
-  lake: string,
-): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env['PATH'] ?? '', CAREPLUS_LAKE_DIR: lake, CAREPLUS_PORT: '0', CAREPLUS_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `careplus serve` on `lake`, once it listens. */
+async function serving(lake: string): Promise<CliProcess> {
+  const cli = spawnCli(['serve'], {
+    PATH: process.env['PATH'] ?? '',
+    CAREPLUS_LAKE_DIR: lake,
+    CAREPLUS_PORT: '0',
+    CAREPLUS_LOG_LEVEL: 'info',
   });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('CarePlus API listening on') && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output: () => output, exited };
+  await waitForOutput(cli, /CarePlus API listening on/, 30_000);
+  return cli;
 }
 
 /**

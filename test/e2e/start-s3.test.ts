@@ -1,12 +1,11 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { type CliProcess, spawnCli, waitForOutput } from '../support/cli-process.js';
 import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
 const BUCKETS = { raw: 'start-raw', processed: 'start-processed', exports: 'start-exports' };
 
 let server: S3TestServer;
@@ -20,15 +19,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-interface Cli {
-  child: ChildProcessWithoutNullStreams;
-  output(): string;
-  exited: Promise<number | null>;
-  /** The API's base URL, once it printed its health line. */
-  url: string;
-}
-
-/** `careplus <command>` with S3 storage at `endpoint`, once it printed the console line (its last before serving). */
+/** The environment of a `careplus` command with S3 storage at `endpoint`. */
 function envFor(endpoint: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env['PATH'] ?? '',
@@ -45,23 +36,17 @@ function envFor(endpoint: string): NodeJS.ProcessEnv {
   };
 }
 
-async function runCli(command: string, endpoint: string): Promise<Cli> {
-  const child = spawn(process.execPath, [CLI, command], { env: envFor(endpoint), stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+/** `careplus start` or `serve` with S3 storage at `endpoint`, once it serves, and the API's base URL. */
+async function runCli(command: 'start' | 'serve', endpoint: string): Promise<CliProcess & { url: string }> {
+  const cli = spawnCli([command], envFor(endpoint));
+  // `start` prints the console line last before serving; `serve` its listening line.
   const ready = command === 'start' ? /console: +(http\S+)\/console\// : /CarePlus API listening on (http\S+)/;
-  const deadline = Date.now() + 45_000;
-  while (!ready.test(output) && child.exitCode === null && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = ready.exec(output)?.[1];
+  const url = (await waitForOutput(cli, ready))?.[1];
   if (url === undefined) {
-    child.kill('SIGKILL');
-    throw new Error(`careplus ${command} did not start:\n${output}`);
+    cli.child.kill('SIGKILL');
+    throw new Error(`careplus ${command} did not start:\n${cli.output()}`);
   }
-  return { child, output: () => output, exited, url: url.replace(/\/graphql$/, '') };
+  return { ...cli, url: url.replace(/\/graphql$/, '') };
 }
 
 describe('careplus start with S3 storage', () => {
@@ -141,15 +126,11 @@ describe('GET /readyz', () => {
 
 describe('an S3 error', () => {
   it('names the bucket and the endpoint it was about', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { ...envFor(server.endpoint), CAREPLUS_S3_PROCESSED_BUCKET: 'no-such-processed-bucket' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const cli = spawnCli(['serve'], {
+      ...envFor(server.endpoint),
+      CAREPLUS_S3_PROCESSED_BUCKET: 'no-such-processed-bucket',
     });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    expect(code).not.toBe(0);
-    expect(output).toContain(`(S3 bucket "no-such-processed-bucket" at ${server.endpoint})`);
+    expect(await cli.exited).not.toBe(0);
+    expect(cli.output()).toContain(`(S3 bucket "no-such-processed-bucket" at ${server.endpoint})`);
   }, 60_000);
 });
