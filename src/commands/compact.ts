@@ -2,7 +2,7 @@ import { type PartitionCompaction, compactPartition } from '../../lambda/pipelin
 import { partitionPrefix } from '../../lambda/pipeline/lake-keys.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import type { Runtime } from '../composition.js';
-import { BadInputError } from '../domain/errors.js';
+import { BadInputError, NotFoundError } from '../domain/errors.js';
 
 /** Partition values are days (the partition column is the day of a timestamp or date column). */
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -23,6 +23,14 @@ export async function compact(
   if (partition !== undefined && !(DAY.test(partition) && isoDay(partition) === partition)) {
     throw new BadInputError(`partition "${partition}" is not a day (yyyy-mm-dd)`);
   }
+  // A day with no files is no partition to readers either: say so, rather than "nothing to merge" (a typo'd date
+  // would otherwise look like a partition already compacted).
+  if (
+    partition !== undefined &&
+    !(await hasParquetFiles(rt, partitionPrefix(dataset, def.partition.column, partition)))
+  ) {
+    throw new NotFoundError(`${dataset} has no partition ${def.partition.column}=${partition}`);
+  }
   const results = await compactPartition(etlDepsOf(rt), dataset, partition);
   if (results.length === 0) out(`${dataset}: no partitions\n`);
   for (const r of results) {
@@ -39,6 +47,11 @@ export async function compact(
     out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
   }
   return results;
+}
+
+async function hasParquetFiles(rt: Runtime, prefix: string): Promise<boolean> {
+  for await (const o of rt.store.listAll('processed', prefix)) if (o.key.endsWith('.parquet')) return true;
+  return false;
 }
 
 function isoDay(day: string): string | undefined {

@@ -75,4 +75,14 @@ describe('careplus compact', () => {
     }
     expect(out).toEqual([]);
   });
+
+  it('refuses a day the dataset has no partition for, naming it, and compacts nothing', async () => {
+    await expect(compact(rt, 'support_events', '2024-03-09', (t) => out.push(t))).rejects.toThrow(
+      new NotFoundError('support_events has no partition event_date=2024-03-09'),
+    );
+    expect(out).toEqual([]);
+    const files = [];
+    for await (const o of rt.store.listAll('processed', 'support_events/event_date=2024-03-01/')) files.push(o.key);
+    expect(files.filter((k) => k.endsWith('.parquet'))).toHaveLength(3);
+  });
 });
