@@ -738,9 +738,13 @@ export type PipelineRun = {
   /** Why the run failed as a whole; null when it did not. */
   error?: Maybe<RunError>;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Processed keys of the Parquet files the run wrote. */
+  /** Parquet files the run wrote (`outputKeys` lists them a slice at a time). */
+  outputCount: Scalars['Int']['output'];
+  /** Processed keys of the Parquet files the run wrote: `first` (1 to 100) from `offset`; `outputCount` has them all. */
   outputKeys: Array<Scalars['String']['output']>;
-  /** Partitions written, as `k=v`. */
+  /** Partitions the run wrote (`partitions` lists them a slice at a time). */
+  partitionCount: Scalars['Int']['output'];
+  /** Partitions written, as `k=v`, in the order written: `first` (1 to 100) from `offset`; `partitionCount` has them all. */
   partitions: Array<Scalars['String']['output']>;
   /** Processed key of the quarantine file, when rows were rejected. */
   quarantineKey?: Maybe<Scalars['String']['output']>;
@@ -758,6 +762,20 @@ export type PipelineRun = {
   sourceVersion: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
   status: RunStatus;
+};
+
+
+/** One ETL run over one source object, from its run record. */
+export type PipelineRunOutputKeysArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** One ETL run over one source object, from its run record. */
+export type PipelineRunPartitionsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** A page of pipeline runs, newest first. */

@@ -1,5 +1,7 @@
-import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import { BadInputError } from '../../domain/errors.js';
 import { maskOf } from '../../domain/policy.js';
+import { pageSize } from '../../services/pagination.js';
 import { type ApiContext, callerOf } from '../context.js';
 import { PipelineRun, RunError } from '../types/pipeline-run.type.js';
 
@@ -7,8 +9,39 @@ import { PipelineRun, RunError } from '../types/pipeline-run.type.js';
 export const WITHHELD_RUN_ERROR =
   'the message names a column your role does not see in clear; an administrator can read it';
 
+/**
+ * A run over a file of a year of events writes hundreds of partitions and files; a page of runs lists at most this
+ * many of each per run unless asked for a later slice (`offset`), and `partitionCount` / `outputCount` say how many
+ * there are, so a cut list is never silent.
+ */
+export const RUN_LIST_LIMITS = { defaultSize: 100, maxSize: 100 };
+
 @Resolver(() => PipelineRun)
 export class PipelineRunResolver {
+  @FieldResolver(() => [String], {
+    description:
+      'Partitions written, as `k=v`, in the order written: `first` (1 to 100) from `offset`; `partitionCount` has them all.',
+  })
+  partitions(
+    @Root() run: PipelineRun,
+    @Arg('first', () => Int, { nullable: true, defaultValue: RUN_LIST_LIMITS.defaultSize }) first: number | null,
+    @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
+  ): string[] {
+    return slice(run.allPartitions, first, offset);
+  }
+
+  @FieldResolver(() => [String], {
+    description:
+      'Processed keys of the Parquet files the run wrote: `first` (1 to 100) from `offset`; `outputCount` has them all.',
+  })
+  outputKeys(
+    @Root() run: PipelineRun,
+    @Arg('first', () => Int, { nullable: true, defaultValue: RUN_LIST_LIMITS.defaultSize }) first: number | null,
+    @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
+  ): string[] {
+    return slice(run.allOutputKeys, first, offset);
+  }
+
   @FieldResolver(() => RunError, {
     nullable: true,
     description: 'Why the run failed as a whole; null when it did not.',
@@ -44,6 +77,13 @@ async function hiddenColumns(ctx: ApiContext, dataset: string): Promise<string[]
   const allowed = grant.allowedColumns === null ? null : new Set(grant.allowedColumns);
   const hidden = all.filter((name) => (allowed !== null && !allowed.has(name)) || maskOf(grant, name) !== null);
   return hidden.length === 0 ? 'none' : hidden;
+}
+
+function slice(items: string[], first: number | null, offset: number | null): string[] {
+  const size = pageSize(first, RUN_LIST_LIMITS);
+  const from = offset ?? 0;
+  if (!Number.isInteger(from) || from < 0) throw new BadInputError(`offset must be 0 or more; got ${from}`);
+  return items.slice(from, from + size);
 }
 
 function namesColumn(message: string, name: string): boolean {

@@ -47,8 +47,11 @@ export class PipelineRun {
   @Field(() => SafeIntScalar)
   bytesWritten!: number;
 
-  @Field(() => [String], { description: 'Processed keys of the Parquet files the run wrote.' })
-  outputKeys!: string[];
+  /** Every file the run wrote; served a slice at a time by the `outputKeys` field (pipeline-run.resolver.ts). */
+  allOutputKeys!: string[];
+
+  @Field(() => Int, { description: 'Parquet files the run wrote (`outputKeys` lists them a slice at a time).' })
+  outputCount!: number;
 
   @Field(() => String, {
     nullable: true,
@@ -56,8 +59,11 @@ export class PipelineRun {
   })
   quarantineKey!: string | null;
 
-  @Field(() => [String], { description: 'Partitions written, as `k=v`.' })
-  partitions!: string[];
+  /** Every partition the run wrote; served a slice at a time by the `partitions` field. */
+  allPartitions!: string[];
+
+  @Field(() => Int, { description: 'Partitions the run wrote (`partitions` lists them a slice at a time).' })
+  partitionCount!: number;
 
   @Field(() => Int, { nullable: true })
   schemaVersion!: number | null;
@@ -87,9 +93,11 @@ export class PipelineRun {
       rowsDuplicate: run.rowsDuplicate,
       bytesRead: run.bytesRead,
       bytesWritten: run.bytesWritten,
-      outputKeys: run.outputKeys,
+      allOutputKeys: run.outputKeys,
+      outputCount: run.outputKeys.length,
       quarantineKey: run.quarantineKey,
-      partitions: run.partitions,
+      allPartitions: run.partitions,
+      partitionCount: run.partitions.length,
       schemaVersion: run.schemaVersion,
       startedAt: new Date(run.startedAt),
       finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt),
