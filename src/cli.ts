@@ -8,6 +8,7 @@ import { ConfigError, DefinitionError } from './domain/errors.js';
 import { UsageError } from './commands/export-args.js';
 import { createRuntime, type Runtime } from './composition.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { BatchInterrupt, INTERRUPTED_EXIT } from './commands/batch-interrupt.js';
 
 /**
  * `careplus`: the command-line face of the product. Every command builds the same runtime as the API
@@ -19,6 +20,20 @@ async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
     return await fn(rt);
   } finally {
     await rt.close();
+  }
+}
+
+/**
+ * Runs a batch of ETL work that Ctrl-C stops between items (batch-interrupt.ts); exit status 130 when it was
+ * stopped, as for a process ended by SIGINT.
+ */
+async function withBatch<T>(unit: string, fn: (stopRequested: () => boolean) => Promise<T>): Promise<T> {
+  const interrupt = BatchInterrupt.listen(unit);
+  try {
+    return await fn(() => interrupt.requested);
+  } finally {
+    interrupt.stop();
+    if (interrupt.requested) process.exitCode = INTERRUPTED_EXIT;
   }
 }
 
@@ -52,14 +67,17 @@ export function buildProgram(): Command {
     .requiredOption('--dataset <name>', 'dataset definition to ingest with')
     .action(async (paths: string[], opts: { dataset: string }) => {
       const { ingest } = await import('./commands/ingest.js');
-      const failed: number = await withRuntime((rt) =>
-        ingest(
-          rt,
-          paths.map((p) => resolve(p)),
-          opts.dataset,
+      const failed: number = await withBatch('file', (stopRequested) =>
+        withRuntime((rt) =>
+          ingest(
+            rt,
+            paths.map((p) => resolve(p)),
+            opts.dataset,
+            stopRequested,
+          ),
         ),
       );
-      if (failed > 0) process.exitCode = 1;
+      if (failed > 0 && process.exitCode === undefined) process.exitCode = 1;
     });
 
   program
@@ -69,7 +87,9 @@ export function buildProgram(): Command {
     .option('--partition <day>', 'one partition (yyyy-mm-dd); default: every partition')
     .action(async (opts: { dataset: string; partition?: string }) => {
       const { compact } = await import('./commands/compact.js');
-      await withRuntime((rt) => compact(rt, opts.dataset, opts.partition));
+      await withBatch('partition', (stopRequested) =>
+        withRuntime((rt) => compact(rt, opts.dataset, opts.partition, undefined, stopRequested)),
+      );
     });
 
   const datasets = program.command('datasets').description('List datasets, or propose a definition from sample files.');

@@ -25,6 +25,8 @@ export interface CompactOptions {
   /** Aimed size of each compacted file, in bytes of Parquet; files at least this big are left alone. Default 128 MiB. */
   targetBytes?: number;
   lock?: LockOptions;
+  /** Asked before each partition: true stops the run there (the partitions done so far are returned). */
+  stopRequested?: () => boolean;
 }
 
 export interface PartitionCompaction {
@@ -67,7 +69,10 @@ export async function compactPartition(
   const partitions = partitionValue !== undefined ? [partitionValue] : await allPartitions(deps, def);
   await finishDeadCompactions(deps, def, new Set(partitions), options);
   const results: PartitionCompaction[] = [];
-  for (const p of partitions) results.push(await compactOne(deps, def, p, options));
+  for (const p of partitions) {
+    if (options.stopRequested?.() === true) break;
+    results.push(await compactOne(deps, def, p, options));
+  }
   return results;
 }
 

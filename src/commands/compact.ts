@@ -17,6 +17,7 @@ export async function compact(
   dataset: string,
   partition?: string,
   out: (text: string) => void = (t) => process.stdout.write(t),
+  stopRequested: () => boolean = () => false,
 ): Promise<PartitionCompaction[]> {
   const def = rt.registry.get(dataset);
   // A calendar day: 2024-13-01 matches the pattern but is none (Date rolls it over into another day).
@@ -31,8 +32,8 @@ export async function compact(
   ) {
     throw new NotFoundError(`${dataset} has no partition ${def.partition.column}=${partition}`);
   }
-  const results = await compactPartition(etlDepsOf(rt), dataset, partition);
-  if (results.length === 0) out(`${dataset}: no partitions\n`);
+  const results = await compactPartition(etlDepsOf(rt), dataset, partition, { stopRequested });
+  if (results.length === 0 && !stopRequested()) out(`${dataset}: no partitions\n`);
   for (const r of results) {
     // Files now in the partition; before the merge there were the inputs instead of the outputs.
     let after = 0;
@@ -46,6 +47,7 @@ export async function compact(
         : `rows ${r.rowsBefore} → ${r.rowsAfter} (${r.rowsDuplicate} duplicate)\tbytes ${r.bytesBefore} → ${r.bytesAfter}`;
     out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
   }
+  if (stopRequested()) out(`interrupted: partitions after the ${results.length} above were not compacted\n`);
   return results;
 }
 

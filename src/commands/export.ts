@@ -12,6 +12,7 @@ import { ApiRequestError, GraphQLClient } from '../http/graphql-client.js';
 import { parseColumns, parseLimit, parsePartition, parseWhere, UsageError } from './export-args.js';
 import { appendWithoutHeader, downloadResumable } from './export-download.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
+import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
 /** The options of `careplus export` as commander hands them over. */
 export interface ExportCommandOptions {
@@ -36,8 +37,6 @@ const POLL_MS = 500;
 const FOLLOW_OUTAGE_MS = 120_000;
 /** Download attempts per file in a row without a byte of progress (a dropped connection resumes with `Range`). */
 const DOWNLOAD_RETRIES = 8;
-/** Exit status after Ctrl-C, as shells report a process ended by SIGINT. */
-const INTERRUPTED_EXIT = 130;
 
 /**
  * `careplus export <dataset>`: requests a CSV export through the API (the typed client over HTTP, so it works

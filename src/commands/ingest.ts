@@ -20,11 +20,20 @@ export function formatRun(file: string, run: RunRecord): string {
  * `careplus ingest <files> --dataset <name>`: each file goes to the raw bucket, then through the same per-object
  * function the Lambda runs. Prints one line per file; returns how many files failed as a whole.
  */
-export async function ingest(rt: Runtime, files: string[], dataset: string): Promise<number> {
+export async function ingest(
+  rt: Runtime,
+  files: string[],
+  dataset: string,
+  stopRequested: () => boolean = () => false,
+): Promise<number> {
   rt.registry.get(dataset);
   const deps = etlDepsOf(rt);
   let failed = 0;
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
+    if (stopRequested()) {
+      process.stdout.write(`interrupted: ${files.length - i} of ${files.length} files not ingested\n`);
+      break;
+    }
     const info = await stat(file).catch(() => undefined);
     if (info === undefined || !info.isFile()) {
       // Said plainly, before the file is staged (whose error would name the lake's staging folder).

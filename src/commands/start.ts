@@ -7,6 +7,7 @@ import { SAMPLE_DATASET } from '../sample/sample-options.js';
 import { writeSample } from '../sample/write-sample.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { BatchInterrupt, INTERRUPTED_EXIT } from './batch-interrupt.js';
 import { serveRuntime } from './serve.js';
 
 const EXAMPLE_QUERY = `{ datasets(first: 5) { totalCount nodes { name rowCount columns { name type } } } }`;
@@ -17,11 +18,12 @@ async function isEmpty(rt: Runtime): Promise<boolean> {
 }
 
 /** Ingests every raw object of every declared dataset; objects already processed at the same version are skipped. */
-export async function ingestRawBucket(rt: Runtime): Promise<RunRecord[]> {
+export async function ingestRawBucket(rt: Runtime, stopRequested: () => boolean = () => false): Promise<RunRecord[]> {
   const deps = etlDepsOf(rt);
   const runs: RunRecord[] = [];
   for (const def of rt.registry.list()) {
     for await (const obj of rt.store.listAll('raw', def.rawPrefix)) {
+      if (stopRequested()) return runs;
       runs.push(await ingestObject(deps, { key: obj.key, dataset: def.name }));
     }
   }
@@ -61,7 +63,8 @@ export async function start(config: AppConfig): Promise<void> {
         `(${manifest.totalRecords} records, ${manifest.defectRecords} with planted defects)`,
     );
   }
-  const runs = await ingestRawBucket(rt);
+  const interrupt = BatchInterrupt.listen('file');
+  const runs = await ingestRawBucket(rt, () => interrupt.requested).finally(() => interrupt.stop());
   const sum = (f: (r: RunRecord) => number): number => runs.reduce((n, r) => n + f(r), 0);
   const by = (s: RunRecord['status']): number => runs.filter((r) => r.status === s).length;
   out(
@@ -70,6 +73,12 @@ export async function start(config: AppConfig): Promise<void> {
   );
   for (const r of runs.filter((x) => x.status === 'FAILED')) {
     out(`  failed: ${r.sourceKey}: ${r.error?.reason ?? 'error'}: ${r.error?.message ?? ''}`);
+  }
+  if (interrupt.requested) {
+    out('interrupted: the rest of the raw files were not ingested and the API was not started');
+    await rt.close();
+    process.exitCode = INTERRUPTED_EXIT;
+    return;
   }
   const key = await firstAdminKey(rt);
   // Printed before serving: a key created and never shown would be lost if the server then failed to start.

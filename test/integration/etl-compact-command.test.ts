@@ -76,6 +76,21 @@ describe('careplus compact', () => {
     expect(out).toEqual([]);
   });
 
+  it('stops between partitions when asked (Ctrl-C), saying which were left', async () => {
+    // Asked before each partition: the signal comes while the first is being merged.
+    let asked = 0;
+    const results = await compact(
+      rt,
+      'support_events',
+      undefined,
+      (t) => out.push(t),
+      () => ++asked > 1,
+    );
+    expect(results.map((r) => r.partition)).toEqual(['2024-03-01']);
+    expect(out).toHaveLength(2);
+    expect(out[1]).toBe('interrupted: partitions after the 1 above were not compacted\n');
+  });
+
   it('refuses a day the dataset has no partition for, naming it, and compacts nothing', async () => {
     await expect(compact(rt, 'support_events', '2024-03-09', (t) => out.push(t))).rejects.toThrow(
       new NotFoundError('support_events has no partition event_date=2024-03-09'),
