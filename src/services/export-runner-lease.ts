@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
+import { currentHolder, type HolderProcess, holderIsGone } from './holder-process.js';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 
 /** Where the lease is kept, in the processed bucket. */
@@ -13,6 +14,8 @@ interface LeaseDocument {
   pid: number;
   /** ISO 8601: when the holder last renewed it. */
   renewedAt: string;
+  /** The holding process where it can name itself (holder-process.ts): gone from this machine, it is taken at once. */
+  holder?: HolderProcess;
 }
 
 export interface ExportRunnerLeaseOptions {
@@ -35,7 +38,8 @@ export interface ExportRunnerLeaseOptions {
  * buckets) would each take over the other's live jobs: both run them, and one run's failure can undo the other's
  * result. So one process at a time holds this lease: created with `If-None-Match`, renewed and released with
  * `If-Match` on its etag. A second process is refused at start, naming the holder; a lease its holder stopped
- * renewing (it died) is taken over after `staleAfterMs`.
+ * renewing (it died) is taken over after `staleAfterMs`, or at once when its process is gone from this machine (a
+ * `careplus serve` killed and started again).
  */
 export class ExportRunnerLease {
   private timer: NodeJS.Timeout | undefined;
@@ -58,8 +62,15 @@ export class ExportRunnerLease {
     const now = options.now ?? (() => new Date());
     const staleAfterMs = options.staleAfterMs ?? 30_000;
     const instance = randomUUID();
+    const holder = currentHolder();
     const document = (): string =>
-      JSON.stringify({ instance, host: hostname(), pid: process.pid, renewedAt: now().toISOString() });
+      JSON.stringify({
+        instance,
+        host: hostname(),
+        pid: process.pid,
+        renewedAt: now().toISOString(),
+        ...(holder !== undefined ? { holder } : {}),
+      } satisfies LeaseDocument);
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         const created = await store.put('processed', EXPORT_RUNNER_LEASE_KEY, document(), {
@@ -75,7 +86,8 @@ export class ExportRunnerLease {
       const held = await readLease(store);
       if (held === undefined) continue;
       const age = now().getTime() - Date.parse(held.doc.renewedAt);
-      if (!(age >= staleAfterMs)) {
+      const gone = holderIsGone(held.doc.holder);
+      if (!(age >= staleAfterMs) && !gone) {
         const seconds = Math.max(0, Math.round(age / 1000));
         throw new ConfigError(
           `another API process runs the export jobs of this lake (pid ${held.doc.pid} on ${held.doc.host}, ` +
@@ -83,7 +95,7 @@ export class ExportRunnerLease {
             `(if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s), or deploy to AWS for more`,
         );
       }
-      logger.warn('taking over the export runner lease of a process that stopped renewing it', {
+      logger.warn(`taking over the export runner lease of a process that ${gone ? 'is gone' : 'stopped renewing it'}`, {
         host: held.doc.host,
         pid: held.doc.pid,
         renewedAt: held.doc.renewedAt,

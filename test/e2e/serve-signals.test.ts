@@ -69,3 +69,30 @@ describe('careplus serve whose export runner lease is taken over', () => {
     expect(Buffer.from(await store.getBytes('processed', EXPORT_RUNNER_LEASE_KEY)).toString('utf8')).toBe(taker);
   }, 60_000);
 });
+
+/**
+ * A `careplus serve` killed outright (kill -9, the OOM killer) cannot release its lease. Started again on the same
+ * machine, the next one sees that the holder's process is gone and takes the lease at once; it used to be refused for
+ * the rest of the 30 s, naming the dead pid.
+ */
+describe('careplus serve killed with SIGKILL', () => {
+  let lake: string;
+  beforeEach(async () => {
+    lake = await mkdtemp(join(tmpdir(), 'careplus-serve-kill-'));
+  });
+  afterEach(async () => rm(lake, { recursive: true, force: true }));
+
+  it('is followed at once by the next serve on the same lake', async () => {
+    const first = await serving(lake);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const next = await serving(lake);
+    try {
+      expect(next.output()).toContain('CarePlus API listening on');
+      expect(next.output()).toContain('taking over the export runner lease of a process that is gone');
+    } finally {
+      next.child.kill('SIGTERM');
+      await next.exited;
+    }
+  }, 60_000);
+});

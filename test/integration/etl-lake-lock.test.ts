@@ -5,6 +5,9 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 import { ObjectExistsError } from '../../src/ports/object-store.js';
 import { LakeLock } from '../../lambda/pipeline/lake-lock.js';
 import { lockKey } from '../../lambda/pipeline/lake-keys.js';
+import { spawn } from 'node:child_process';
+import { currentHolder } from '../../src/services/holder-process.js';
+import { IngestError } from '../../src/domain/errors.js';
 
 let root: string;
 let store: LocalObjectStore;
@@ -201,5 +204,67 @@ describe('ETL lake locks', () => {
     await lock.confirm();
     await lock.release();
     expect(await lockFiles()).toEqual([]);
+  });
+
+  describe('a lock whose holder process is gone', () => {
+    /** A process of this machine, its pid, and a way to kill it (-9) and wait until it is gone. */
+    async function otherProcess(): Promise<{ pid: number; kill: () => Promise<void> }> {
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      await new Promise((r) => child.once('spawn', r));
+      const exited = new Promise((r) => child.once('exit', r));
+      return {
+        pid: child.pid!,
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    }
+
+    /** A lock as that process would have written it, its lease running for another 50 s. */
+    async function heldBy(name: string, holder: { machine: string; pid: number }): Promise<void> {
+      const doc = { owner: 'dead-run', expiresAt: new Date(Date.now() + 50_000).toISOString(), holder };
+      await store.put('processed', lockKey('events', name), JSON.stringify(doc), { ifNoneMatch: true });
+    }
+
+    it('records the process holding it', async () => {
+      const lock = await LakeLock.acquire(store, 'events', ['x']);
+      const doc = JSON.parse(Buffer.from(await store.getBytes('processed', lockKey('events', 'x'))).toString('utf8'));
+      expect(doc).toEqual({ owner: expect.any(String), expiresAt: expect.any(String), holder: currentHolder() });
+      expect(currentHolder()).toEqual({
+        machine: expect.stringMatching(/^[0-9a-f-]{36}\/pid:\[\d+\]$/),
+        pid: process.pid,
+      });
+      await lock.release();
+    });
+
+    it('is taken at once when the process was killed on this machine, not after its lease', async () => {
+      const other = await otherProcess();
+      await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
+      await other.kill();
+      const started = Date.now();
+      const lock = await LakeLock.acquire(store, 'events', ['x'], { waitMs: 5_000 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await owners()).not.toContain('dead-run');
+      await lock.release();
+    });
+
+    it('is waited for while the process lives, and when it ran on another machine', async () => {
+      const other = await otherProcess();
+      try {
+        await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
+        await expect(LakeLock.acquire(store, 'events', ['x'], { waitMs: 500 })).rejects.toThrow(IngestError);
+        await other.kill();
+        // The same pid, dead here, on another machine (or in another container) says nothing about that process.
+        await store.delete('processed', lockKey('events', 'x'));
+        await heldBy('x', { machine: 'another-boot/pid:[1]', pid: other.pid });
+        await expect(LakeLock.acquire(store, 'events', ['x'], { waitMs: 500 })).rejects.toThrow(
+          new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later'),
+        );
+        expect(await owners()).toEqual(new Set(['dead-run']));
+      } finally {
+        await other.kill();
+      }
+    });
   });
 });

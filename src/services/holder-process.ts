@@ -1,0 +1,51 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * The process holding a lock or lease, as it records itself: `machine` names one running kernel and process-id
+ * namespace (the boot id and the pid namespace; Linux only), so a pid is meaningful only to processes of the same
+ * `machine`.
+ */
+export interface HolderProcess {
+  machine: string;
+  pid: number;
+}
+
+let self: HolderProcess | null | undefined;
+
+/** This process, or undefined where the machine cannot be named (no /proc): its locks are then judged by lease only. */
+export function currentHolder(): HolderProcess | undefined {
+  if (self === undefined) {
+    try {
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const pidNamespace = readlinkSync('/proc/self/ns/pid');
+      self = boot === '' ? null : { machine: `${boot}/${pidNamespace}`, pid: process.pid };
+    } catch {
+      self = null;
+    }
+  }
+  return self ?? undefined;
+}
+
+/**
+ * True only when `holder` ran on this machine and no process has its pid any more: it exited (or was killed), so
+ * whatever it held can be taken without waiting out its lease. False whenever that cannot be known (another machine
+ * or container, no /proc, a record without a holder, a pid now used by another process): the lease decides then, as
+ * it did before holders were recorded.
+ */
+export function holderIsGone(holder: unknown): boolean {
+  const me = currentHolder();
+  if (me === undefined || !isHolder(holder) || holder.machine !== me.machine || holder.pid === me.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: a process of another user has the pid; alive for all we know.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function isHolder(value: unknown): value is HolderProcess {
+  if (typeof value !== 'object' || value === null) return false;
+  const { machine, pid } = value as Record<string, unknown>;
+  return typeof machine === 'string' && typeof pid === 'number' && Number.isInteger(pid) && pid > 0;
+}
