@@ -1,5 +1,6 @@
 import { emptyRunOutcome, type RunRecord } from '../../src/domain/run-record.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
+import { currentHolder } from '../../src/services/holder-process.js';
 import { runRecordKey } from './lake-keys.js';
 
 // Readers' view of a run lives in the domain, beside the record type; re-exported for the pipeline's callers.
@@ -38,6 +39,7 @@ export function newRunRecord(fields: {
   sourceKey: string;
   startedAt: Date;
 }): RunRecord {
+  const holder = currentHolder();
   return {
     ...emptyRunOutcome(),
     runId: fields.runId,
@@ -47,5 +49,7 @@ export function newRunRecord(fields: {
     sourceVersion: '',
     status: 'RUNNING',
     startedAt: fields.startedAt.toISOString(),
+    // So that a reader on the same machine can tell at once that a run left RUNNING was killed (run-record.ts).
+    ...(holder !== undefined ? { holder } : {}),
   };
 }

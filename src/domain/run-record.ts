@@ -1,3 +1,5 @@
+import type { HolderProcess } from './holder.js';
+
 /** One ETL run over one source object, stored under the processed bucket's `_pipeline/runs/`. */
 export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
 
@@ -25,6 +27,8 @@ export interface RunRecord {
   finishedAt: string | null;
   durationMs: number | null;
   error: { reason: string; message: string } | null;
+  /** The process running it, where it can name itself; absent in records of older releases. */
+  holder?: HolderProcess;
 }
 
 /** What a run has done before it has done anything: no rows, bytes, outputs, schema version, end or error. */
@@ -76,15 +80,24 @@ export function effectiveStatus(run: RunRecord, now: Date, timeoutMs: number = R
   return now.getTime() - Date.parse(run.startedAt) > timeoutMs ? 'FAILED' : 'RUNNING';
 }
 
-/** The record as a reader should show it: an abandoned run becomes FAILED with reason `abandoned`. */
-export function effectiveRun(run: RunRecord, now: Date, timeoutMs: number = RUN_TIMEOUT_MS): RunRecord {
-  if (effectiveStatus(run, now, timeoutMs) === run.status) return run;
-  return {
-    ...run,
-    status: 'FAILED',
-    error: {
-      reason: ABANDONED_REASON,
-      message: `the run stopped reporting: still RUNNING ${Math.round(timeoutMs / 60000)} minutes after it started`,
-    },
-  };
+/**
+ * The record as a reader should show it: an abandoned run becomes FAILED with reason `abandoned`, after `timeoutMs`,
+ * or at once when `holderGone` tells that the process running it is gone (a reader on the same machine can tell).
+ */
+export function effectiveRun(
+  run: RunRecord,
+  now: Date,
+  timeoutMs: number = RUN_TIMEOUT_MS,
+  holderGone: (holder: HolderProcess | undefined) => boolean = () => false,
+): RunRecord {
+  if (run.status !== 'RUNNING') return run;
+  let message: string;
+  if (effectiveStatus(run, now, timeoutMs) !== 'RUNNING') {
+    message = `the run stopped reporting: still RUNNING ${Math.round(timeoutMs / 60000)} minutes after it started`;
+  } else if (holderGone(run.holder)) {
+    message = `the process running it (pid ${run.holder?.pid ?? '?'}) ended before the run did: it was killed or crashed`;
+  } else {
+    return run;
+  }
+  return { ...run, status: 'FAILED', error: { reason: ABANDONED_REASON, message } };
 }

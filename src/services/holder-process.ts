@@ -1,14 +1,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { type HolderProcess, isHolder } from '../domain/holder.js';
 
-/**
- * The process holding a lock or lease, as it records itself: `machine` names one running kernel and process-id
- * namespace (the boot id and the pid namespace; Linux only), so a pid is meaningful only to processes of the same
- * `machine`.
- */
-export interface HolderProcess {
-  machine: string;
-  pid: number;
-}
+export type { HolderProcess } from '../domain/holder.js';
 
 let self: HolderProcess | null | undefined;
 
@@ -42,10 +35,4 @@ export function holderIsGone(holder: unknown): boolean {
     // EPERM: a process of another user has the pid; alive for all we know.
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
-}
-
-function isHolder(value: unknown): value is HolderProcess {
-  if (typeof value !== 'object' || value === null) return false;
-  const { machine, pid } = value as Record<string, unknown>;
-  return typeof machine === 'string' && typeof pid === 'number' && Number.isInteger(pid) && pid > 0;
 }

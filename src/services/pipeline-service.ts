@@ -1,4 +1,5 @@
-import { effectiveRun, emptyRunOutcome } from '../domain/run-record.js';
+import { effectiveRun, emptyRunOutcome, RUN_TIMEOUT_MS } from '../domain/run-record.js';
+import { holderIsGone } from './holder-process.js';
 import DataLoader from 'dataloader';
 import { AppError, BadInputError, NotFoundError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
@@ -271,7 +272,8 @@ export class PipelineService {
         if (err instanceof ObjectNotFoundError) return;
         throw err;
       }
-      if (record !== undefined) entries.push({ key: object.key, sortKey, record: effectiveRun(record, now) });
+      if (record !== undefined)
+        entries.push({ key: object.key, sortKey, record: effectiveRun(record, now, RUN_TIMEOUT_MS, holderIsGone) });
     });
     return entries.sort((a, b) => compareText(b.sortKey, a.sortKey));
   }

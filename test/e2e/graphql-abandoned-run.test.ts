@@ -3,9 +3,14 @@ import type { RunRecord } from '../../src/domain/run-record';
 import { ListPipelineRunsDocument } from '../../src/generated/graphql';
 import { newRunRecord } from '../../lambda/pipeline/run-records';
 import { runRecordKey } from '../../lambda/pipeline/lake-keys';
+import { spawn } from 'node:child_process';
+import { currentHolder } from '../../src/services/holder-process';
 import { createTempLake, startApi, type RunningApi, type TempLake } from '../support/graphql-api-fixture';
 
-/** A crash mid-run never leaves a run looking RUNNING forever: readers show it FAILED once it stops reporting. */
+/**
+ * A crash mid-run never leaves a run looking RUNNING forever: readers show it FAILED once it stops reporting, and at
+ * once when they run on the machine that ran it and its process is gone (it used to take 20 minutes there too).
+ */
 describe('pipeline runs whose process died', () => {
   const NOW = new Date('2024-03-01T12:00:00.000Z');
   let lake: TempLake;
@@ -19,9 +24,25 @@ describe('pipeline runs whose process died', () => {
       startedAt: new Date(NOW.getTime() - minutesAgo * 60_000),
     });
 
+  /** The pid of a process of this machine that was killed (kill -9) and is gone. */
+  async function killedPid(): Promise<number> {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    return child.pid!;
+  }
+
+  let deadPid: number;
+
   beforeAll(async () => {
     lake = await createTempLake();
-    for (const r of [running('stuck', 25), running('busy', 1)]) {
+    deadPid = await killedPid();
+    const killed = { ...running('killed', 2), holder: { machine: currentHolder()!.machine, pid: deadPid } };
+    // The same pid on another machine (or in another container) tells nothing: that run is left to the timeout.
+    const elsewhere = { ...running('elsewhere', 3), holder: { machine: 'another-boot/pid:[1]', pid: deadPid } };
+    for (const r of [running('stuck', 25), running('busy', 1), killed, elsewhere]) {
       await lake.store.put('processed', runRecordKey(r.dataset, new Date(r.startedAt), r.runId), JSON.stringify(r));
     }
     api = await startApi({ catalog: new LocalCatalog(lake.store), store: lake.store, clock: () => NOW });
@@ -32,11 +53,20 @@ describe('pipeline runs whose process died', () => {
     await lake.remove();
   });
 
-  it('shows a run still RUNNING 20 minutes after it started as FAILED with reason abandoned', async () => {
+  it('shows a run still RUNNING 20 minutes after it started, or whose process on this machine is gone, as FAILED abandoned', async () => {
     const res = await api.client.request(ListPipelineRunsDocument, {});
     expect(res.errors).toBeUndefined();
     expect(res.data!.pipelineRuns.nodes.map((r) => [r.runId, r.status, r.error])).toEqual([
       ['busy', 'RUNNING', null],
+      [
+        'killed',
+        'FAILED',
+        {
+          reason: 'abandoned',
+          message: `the process running it (pid ${deadPid}) ended before the run did: it was killed or crashed`,
+        },
+      ],
+      ['elsewhere', 'RUNNING', null],
       [
         'stuck',
         'FAILED',
