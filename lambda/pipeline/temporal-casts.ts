@@ -59,17 +59,26 @@ function withFastPath(f: string, type: 'TIMESTAMP' | 'DATE', slow: string, globs
 }
 
 /**
+ * strptime by each format in turn, the first that parses winning. Not `try_strptime(text, [formats])`: given a list
+ * in which any format has a zone (`%z`), DuckDB (1.5) reads impossible dates by rolling them over (`2023-02-29` of
+ * any format in the list became 2023-03-01, in the next day's partition); by one format at a time it refuses them.
+ * `%Z` (a zone name) rolls over even alone, so definitions may not use it (dataset-definition.ts).
+ */
+function eachFormat(f: string, formats: readonly string[], type: 'TIMESTAMP' | 'DATE'): string {
+  const tries = formats.map((format) => `CAST(try_strptime(${f}, ${sqlString(format)}) AS ${type})`);
+  return tries.length === 1 ? tries[0]! : `coalesce(${tries.join(', ')})`;
+}
+
+/**
  * Text → TIMESTAMP (UTC wall time). With %z the parsed instant is converted to UTC (the session time zone is UTC);
  * without formats, ISO 8601 text is read and an offset converted likewise.
  */
 export function timestampCastSql(f: string, formats: readonly string[] | undefined): string {
   if (!formats) return `CAST(TRY_CAST(${f} AS TIMESTAMPTZ) AS TIMESTAMP)`;
-  const slow = `CAST(try_strptime(${f}, [${formats.map(sqlString).join(', ')}]) AS TIMESTAMP)`;
-  return withFastPath(f, 'TIMESTAMP', slow, fastGlobs(formats, FAST_TIMESTAMP_FORMATS));
+  return withFastPath(f, 'TIMESTAMP', eachFormat(f, formats, 'TIMESTAMP'), fastGlobs(formats, FAST_TIMESTAMP_FORMATS));
 }
 
 export function dateCastSql(f: string, formats: readonly string[] | undefined): string {
   if (!formats) return `TRY_CAST(${f} AS DATE)`;
-  const slow = `CAST(try_strptime(${f}, [${formats.map(sqlString).join(', ')}]) AS DATE)`;
-  return withFastPath(f, 'DATE', slow, fastGlobs(formats, FAST_DATE_FORMATS));
+  return withFastPath(f, 'DATE', eachFormat(f, formats, 'DATE'), fastGlobs(formats, FAST_DATE_FORMATS));
 }

@@ -131,6 +131,17 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
       maxLength: c.maxLength,
     };
   });
+  for (const [i, c] of columns.entries()) {
+    // DuckDB (1.5) reads impossible dates with a zone name by rolling them over (2023-02-29 10:00 UTC became
+    // 2023-03-01), so the row would land in another day's partition: refused here rather than silently shifted.
+    const named = c.formats?.findIndex((f) => f.replace(/%%/g, '').includes('%Z')) ?? -1;
+    if (named !== -1) {
+      throw new DefinitionError(
+        `${origin}: columns.${i}.formats.${named}: %Z (a time zone name) is not supported: DuckDB reads impossible ` +
+          'dates with it by rolling them over into the next month; use %z (an offset such as +01:00)',
+      );
+    }
+  }
   const names = new Set<string>();
   for (const c of columns) {
     if (names.has(c.name)) throw new DefinitionError(`${origin}: columns: "${c.name}" is declared twice`);

@@ -94,10 +94,32 @@ describe('timestamp and date casts', () => {
   it('takes the plain cast only for formats before the first one it does not know', () => {
     // An unknown format first could read ISO-shaped text differently, and it would win: no fast path at all.
     expect(timestampCastSql('f', ['%Y-%d-%m %H:%M:%S', '%Y-%m-%d %H:%M:%S'])).toBe(
-      `CAST(try_strptime(f, ['%Y-%d-%m %H:%M:%S', '%Y-%m-%d %H:%M:%S']) AS TIMESTAMP)`,
+      `coalesce(CAST(try_strptime(f, '%Y-%d-%m %H:%M:%S') AS TIMESTAMP), CAST(try_strptime(f, '%Y-%m-%d %H:%M:%S') AS TIMESTAMP))`,
     );
     expect(timestampCastSql('f', ['%Y-%m-%d %H:%M:%S', '%d/%m/%Y'])).toContain(`f GLOB '`);
     expect(timestampCastSql('f', undefined)).toBe('CAST(TRY_CAST(f AS TIMESTAMPTZ) AS TIMESTAMP)');
-    expect(dateCastSql('f', ['%d.%m.%Y'])).toBe(`CAST(try_strptime(f, ['%d.%m.%Y']) AS DATE)`);
+    expect(dateCastSql('f', ['%d.%m.%Y'])).toBe(`CAST(try_strptime(f, '%d.%m.%Y') AS DATE)`);
+  });
+
+  it('refuses impossible dates when a format of the list has a zone offset, as without one', async () => {
+    // DuckDB's list form rolled these over into the next month (2023-02-29 → 2023-03-01) once any format had %z.
+    const formats = ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S%z', '%d/%m/%Y %H:%M'];
+    const rows = (
+      await conn.runAndReadAll(
+        `SELECT f, CAST(${timestampCastSql('f', formats)} AS VARCHAR) AS t FROM (SELECT unnest([
+          '2023-02-29 10:00:00', '2024-06-31 10:00:00', '2024-02-30T10:00:00+01:00', '29/02/2023 10:00',
+          '2024-02-29 10:00:00', '2024-02-28T10:00:00+01:00', '2024-02-28T23:30:00-01:00', '29/02/2024 10:00']) AS f)`,
+      )
+    ).getRowObjectsJS();
+    expect(Object.fromEntries(rows.map((r) => [r['f'], r['t']]))).toEqual({
+      '2023-02-29 10:00:00': null,
+      '2024-06-31 10:00:00': null,
+      '2024-02-30T10:00:00+01:00': null,
+      '29/02/2023 10:00': null,
+      '2024-02-29 10:00:00': '2024-02-29 10:00:00',
+      '2024-02-28T10:00:00+01:00': '2024-02-28 09:00:00',
+      '2024-02-28T23:30:00-01:00': '2024-02-29 00:30:00',
+      '29/02/2024 10:00': '2024-02-29 10:00:00',
+    });
   });
 });

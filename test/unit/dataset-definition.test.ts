@@ -36,6 +36,21 @@ describe('dataset definitions', () => {
     );
   });
 
+  it('refuses %Z (a zone name) in timestamp formats, naming the format; %z and a literal %%Z are fine', () => {
+    const withFormats = (formats: string[]) => ({
+      ...minimal,
+      columns: [minimal.columns[0], { ...minimal.columns[1], formats }, minimal.columns[2]],
+    });
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S %Z']), 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.1.formats.1: %Z (a time zone name) is not supported: DuckDB reads impossible dates with it by ' +
+          'rolling them over into the next month; use %z (an offset such as +01:00)',
+      ),
+    );
+    const ok = parseDatasetDefinition(withFormats(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']), 't.yaml');
+    expect(ok.columns[1]!.formats).toEqual(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']);
+  });
+
   it('refuses an event key that is not a declared column', () => {
     expect(() => parseDatasetDefinition({ ...minimal, eventKey: ['nope'] }, 'tickets.yaml')).toThrow(
       'tickets.yaml: eventKey: "nope" is not a declared column',
