@@ -27,6 +27,7 @@ export interface CsvDialect {
  *
  * The header record is parsed here and not copied. Blank lines are skipped. A record with a stray quote, a lone
  * CR outside quotes, invalid UTF-8 or over MAX_RECORD_BYTES is rejected here; DuckDB rejects wrong field counts.
+ * A quote never closed by the end of the file rejects its own line only; the lines after it are read again.
  */
 export class CsvScanner {
   readonly rejects: ScanReject[] = [];
@@ -81,27 +82,47 @@ export class CsvScanner {
         this.carry = Buffer.alloc(0);
       }
     }
-    if (this.carry.length > 0 || this.overlong) {
-      // A last record without a newline: finish it as if it had one.
-      out.push(...this.scan(Buffer.concat([this.carry, Buffer.from('\n')])));
-    }
-    if (this.inQuote) {
+    for (;;) {
+      if (this.carry.length > 0 || this.overlong) {
+        // A last record without a newline: finish it as if it had one.
+        out.push(...this.scan(Buffer.concat([this.carry, Buffer.from('\n')])));
+      }
+      if (!this.inQuote) return out;
       // Drop the newline appended above and the record's own line ending.
       let end = Math.max(0, this.carry.length - 1);
       if (end > 0 && this.carry[end - 1] === 10) end--;
       if (end > 0 && this.carry[end - 1] === 13) end--;
-      const raw = this.carry.subarray(0, end);
-      const text = this.overlong ? rawText(this.overlong.head) : rawText(raw);
-      this.carry = Buffer.alloc(0);
-      this.inQuote = false;
-      this.overlong = undefined;
       if (this.dialect.header && this.header === undefined) {
         throw new IngestError('bad_header', `the CSV header on line ${this.recLine} has an unterminated quoted field`);
       }
+      if (this.overlong) {
+        // Its bytes are gone (only the head is kept): rather than lose the rest of the file in one rejected record
+        // and report success, the file fails and the published version stays.
+        throw new IngestError(
+          'unterminated_quote',
+          `line ${this.recLine} opens a quoted field that is never closed: the rest of the file (over ` +
+            `${MAX_RECORD_BYTES} bytes) would be one record; fix the quote and ingest the file again`,
+        );
+      }
+      // A quote opened and never closed is no multi-line field: its first line is rejected and the lines after it
+      // are read again as records of their own (a stray quote used to take the rest of the file with it).
+      const { first, next } = splitFirstLine(this.carry.subarray(0, end));
       this.records++;
-      this.rejects.push({ line: this.recLine, reason: 'unterminated quoted field', raw: text });
+      this.rejects.push({
+        line: this.recLine,
+        reason: 'unterminated quoted field',
+        raw: rawText(first.subarray(0, QUARANTINE_RAW_CHARS)),
+      });
+      const rest = next === undefined ? Buffer.alloc(0) : Buffer.from(this.carry.subarray(next, end));
+      this.inQuote = false;
+      this.bad = undefined;
+      this.carry = Buffer.alloc(0);
+      this.scanPos = 0;
+      this.recLine += 1;
+      this.curLine = this.recLine;
+      if (rest.length === 0) return out;
+      out.push(...this.scan(rest));
     }
-    return out;
   }
 
   private scan(data: Buffer): Buffer[] {
@@ -130,7 +151,17 @@ export class CsvScanner {
           this.curLine++;
         } else {
           const end = q > recStart && data[q - 1] === 13 ? q - 1 : q;
-          this.endRecord(data, recStart, end, utf8Ok, out);
+          const again = this.endRecord(data, recStart, end, utf8Ok, out);
+          if (again !== undefined) {
+            // A broken record over several lines: only its first was rejected; read on from its second.
+            this.recLine += 1;
+            this.curLine = this.recLine;
+            recStart = pos = again;
+            nNl = next(10, pos);
+            nQ = next(this.quote, pos);
+            nCr = next(13, pos);
+            continue;
+          }
           this.curLine++;
           recStart = q + 1;
           this.recLine = this.curLine;
@@ -192,7 +223,12 @@ export class CsvScanner {
     return out.length > 0 ? [out.take()] : [];
   }
 
-  private endRecord(data: Buffer, start: number, end: number, utf8Ok: boolean, out: OutBuffer): void {
+  /**
+   * Writes or rejects the record `data[start, end)`. Returns where to read on from instead of after it: a record over
+   * several lines (its quotes made it so) that is broken rejects its first line only, and its other lines are read
+   * again as records (a stray quote paired with a quote lines later used to take every line between with it).
+   */
+  private endRecord(data: Buffer, start: number, end: number, utf8Ok: boolean, out: OutBuffer): number | undefined {
     const bad = this.bad;
     this.bad = undefined;
     const overlong = this.overlong;
@@ -204,9 +240,9 @@ export class CsvScanner {
         reason: overlongReason(overlong.bytes + (end - start)),
         raw: rawText(overlong.head),
       });
-      return;
+      return undefined;
     }
-    if (end === start && bad === undefined) return;
+    if (end === start && bad === undefined) return undefined;
     const bytes = data.subarray(start, end);
     if (this.dialect.header && this.header === undefined) {
       if (bad !== undefined || (!utf8Ok && !isUtf8(bytes))) {
@@ -216,11 +252,13 @@ export class CsvScanner {
         );
       }
       this.header = splitCsvRecord(bytes.toString('utf8'), this.dialect.delimiter, this.dialect.quote);
-      return;
+      return undefined;
     }
     this.records++;
     if (bad !== undefined) {
-      this.rejects.push({ line: this.recLine, reason: bad, raw: rawText(bytes.subarray(0, QUARANTINE_RAW_CHARS)) });
+      const { first, next } = splitFirstLine(bytes);
+      this.rejects.push({ line: this.recLine, reason: bad, raw: rawText(first.subarray(0, QUARANTINE_RAW_CHARS)) });
+      if (next !== undefined) return start + next;
     } else if (bytes.length > MAX_RECORD_BYTES) {
       this.rejects.push({
         line: this.recLine,
@@ -232,6 +270,7 @@ export class CsvScanner {
     } else {
       this.writeRecord(bytes, out);
     }
+    return undefined;
   }
 
   /** Writes `<line>,<start>,<length>,<record>\n`, start being the record's offset in the canonical copy. */
@@ -252,6 +291,16 @@ export class CsvScanner {
     out.writeAscii('\n');
     this.outOffset += prefix.length + bytes.length + 1;
   }
+}
+
+/** A record's first physical line (without its line ending), and where its next line starts, if it has one. */
+function splitFirstLine(bytes: Buffer): { first: Buffer; next: number | undefined } {
+  const newline = bytes.indexOf(10);
+  if (newline < 0) return { first: bytes, next: undefined };
+  return {
+    first: bytes.subarray(0, newline > 0 && bytes[newline - 1] === 13 ? newline - 1 : newline),
+    next: newline + 1,
+  };
 }
 
 /** Splits one CSV record into fields (RFC 4180 quoting; a doubled quote inside quotes is one quote). */

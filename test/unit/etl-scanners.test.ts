@@ -89,10 +89,46 @@ describe('CSV scanner', () => {
       { line: 3, reason: 'unexpected character after a closing quote', raw: '2,"ab"c' },
       { line: 4, reason: 'carriage return outside a quoted field', raw: '3,a\rb' },
       { line: 5, reason: 'invalid UTF-8', raw: '4,\ufffd' },
-      { line: 7, reason: 'unterminated quoted field', raw: '6,"never closed\n7,x' },
+      { line: 7, reason: 'unterminated quoted field', raw: '6,"never closed' },
     ]);
-    expect(r.out).toBe('6,6,4,5,ok\n');
-    expect(s.records).toBe(6);
+    // The line after the quote never closed is read as a record of its own.
+    expect(r.out).toBe('6,6,4,5,ok\n8,18,3,7,x\n');
+    expect(s.records).toBe(7);
+  });
+
+  it.each(SIZES)(
+    'rejects only the first line of a record a stray quote ran over, and reads every line after it (chunks of %i bytes)',
+    (size) => {
+      const lines = Array.from({ length: 3000 }, (_, i) => `${i + 3},row`);
+      const input = `id,text\n1,ok\n2,"stray\n${lines.slice(0, 1500).join('\n')}\n9,"again\r\n${lines.slice(1500).join('\n')}`;
+      const s = new CsvScanner(dialect);
+      const r = scan(s, input, size);
+      expect(r.rejects).toEqual([
+        // Closed by the quote on line 1504, and broken there: only its first line is rejected.
+        { line: 3, reason: 'unexpected character after a closing quote', raw: '2,"stray' },
+        { line: 1504, reason: 'unterminated quoted field', raw: '9,"again' },
+      ]);
+      const written = r.out.trimEnd().split('\n');
+      expect(written).toHaveLength(3001);
+      // Each keeps its own physical line: 3003 is the last line of the file.
+      expect(written.map((w) => Number(w.split(',')[0]))).toEqual([
+        2,
+        ...Array.from({ length: 1500 }, (_, i) => i + 4),
+        ...Array.from({ length: 1500 }, (_, i) => i + 1505),
+      ]);
+      expect(written.at(-1)!.endsWith(',3002,row')).toBe(true);
+      expect(s.records).toBe(3003);
+    },
+  );
+
+  it('fails the object when a quote never closed leaves more of the file than a record may hold', () => {
+    const rest = Array.from({ length: 80_000 }, (_, i) => `${i},a row of text`).join('\n');
+    expect(() => scan(new CsvScanner(dialect), `id,text\n1,ok\n2,"stray\n${rest}\n`, 65_536)).toThrow(
+      new IngestError(
+        'unterminated_quote',
+        `line 3 opens a quoted field that is never closed: the rest of the file (over ${MAX_RECORD_BYTES} bytes) would be one record; fix the quote and ingest the file again`,
+      ),
+    );
   });
 
   it('quarantines a record over the size limit and goes on', () => {
