@@ -115,14 +115,18 @@ describe('inferDefinition', () => {
     expect(parsed.eventKey).toEqual(['case_id', 'event_id']);
   });
 
-  it('proposes a definition from gzipped JSON Lines, sniffing gzip even without a .gz suffix', async () => {
-    const body = gzipSync(Buffer.from(JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n'));
+  it('proposes a definition from JSON Lines, plain or gzipped, sniffing gzip even without a .gz suffix', async () => {
+    const text = Buffer.from(JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const body = gzipSync(text);
+    const plain = join(dir, 'events.jsonl');
     const named = join(dir, 'events.jsonl.gz');
     const unnamed = join(dir, 'events.dump');
+    await writeFile(plain, text);
     await writeFile(named, body);
     await writeFile(unnamed, body);
 
-    for (const file of [named, unnamed]) {
+    // Plain JSON Lines failed: DuckDB's read_json takes compression 'uncompressed', not read_csv's 'none'.
+    for (const file of [plain, named, unnamed]) {
       const { definition, yaml, notes } = await inferDefinition(duckdb, 'ticket_events', [file]);
       expect(definition).toEqual({
         name: 'ticket_events',

@@ -138,7 +138,7 @@ async function describeGroup(
 /** The DuckDB table function call that reads a group's files, typed by DuckDB or as text. */
 function reader(g: SampleGroup, raw: boolean, sampleRows: number): string {
   const list = `[${g.paths.map(sqlString).join(', ')}]`;
-  const common = `compression = '${g.gzip ? 'gzip' : 'none'}'${g.lenient ? ', ignore_errors = true' : ''}`;
+  const common = `compression = '${g.gzip ? 'gzip' : 'uncompressed'}'${g.lenient ? ', ignore_errors = true' : ''}`;
   if (g.format === 'csv') {
     const dialect = g.dialect!;
     return (
@@ -158,7 +158,7 @@ async function sniffCsv(connection: DuckDBConnection, g: SampleGroup, sampleRows
   const rows = await readSql(
     connection,
     `SELECT Delimiter, Quote, HasHeader, DateFormat, TimestampFormat
-       FROM sniff_csv(${sqlString(path)}, compression = '${g.gzip ? 'gzip' : 'none'}', sample_size = ${sampleRows},
+       FROM sniff_csv(${sqlString(path)}, compression = '${g.gzip ? 'gzip' : 'uncompressed'}', sample_size = ${sampleRows},
                       ignore_errors = true)`,
     `cannot sniff the CSV dialect of ${path}`,
   );
