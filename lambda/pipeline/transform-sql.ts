@@ -4,7 +4,7 @@ import { IngestError } from '../../src/domain/errors.js';
 import { MAX_RECORD_BYTES, QUARANTINE_RAW_CHARS } from './scan-limits.js';
 import { sqlIdent, sqlString } from './sql-text.js';
 import { dateCastSql, timestampCastSql } from './temporal-casts.js';
-import { compileTextPattern } from './text-pattern.js';
+import { compileTextPattern } from '../../src/domain/text-pattern.js';
 
 export { sqlIdent, sqlString };
 

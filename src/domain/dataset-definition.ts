@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type ColumnType, parseColumnType } from './column-type.js';
+import { compileTextPattern } from './text-pattern.js';
 import { DefinitionError } from './errors.js';
 
 /**
@@ -168,8 +169,11 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
   if (d.text) {
     try {
       new RegExp(d.text!.pattern);
+      // What DuckDB's RE2 cannot run is refused now, not at the first file (lookarounds, backreferences, \cX).
+      compileTextPattern(d.text!.pattern);
     } catch (err) {
-      throw new DefinitionError(`${origin}: text.pattern: ${(err as Error).message}`, { cause: err });
+      const message = (err as Error).message.replace(/^text\.pattern /, '');
+      throw new DefinitionError(`${origin}: text.pattern: ${message}`, { cause: err });
     }
   }
   return {

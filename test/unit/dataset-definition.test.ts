@@ -51,6 +51,18 @@ describe('dataset definitions', () => {
     expect(ok.columns[1]!.formats).toEqual(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']);
   });
 
+  it('refuses a text pattern RE2 cannot run when the definition loads, not at the first file', () => {
+    const text = (pattern: string) => ({ ...minimal, formats: ['text'], text: { pattern } });
+    const lookaround = text('^(?<id>\\d+) (?<at>.+)(?=x)$');
+    expect(() => parseDatasetDefinition(lookaround, 't.yaml')).toThrow(DefinitionError);
+    expect(() => parseDatasetDefinition(lookaround, 't.yaml')).toThrow(
+      "t.yaml: text.pattern: uses a lookaround, which DuckDB's regular expressions (RE2) do not support",
+    );
+    expect(parseDatasetDefinition(text('^(?<id>\\d+)\\u0020(?<at>.+)$'), 't.yaml').text?.pattern).toBe(
+      '^(?<id>\\d+)\\u0020(?<at>.+)$',
+    );
+  });
+
   it('refuses an event key that is not a declared column', () => {
     expect(() => parseDatasetDefinition({ ...minimal, eventKey: ['nope'] }, 'tickets.yaml')).toThrow(
       'tickets.yaml: eventKey: "nope" is not a declared column',

@@ -1,5 +1,5 @@
 import { IngestError } from '../../src/domain/errors';
-import { compileTextPattern } from '../../lambda/pipeline/text-pattern';
+import { compileTextPattern } from '../../src/domain/text-pattern';
 
 describe('text log patterns for DuckDB', () => {
   it('rewrites JavaScript named groups to RE2 and lists every capturing group in order', () => {
@@ -22,6 +22,21 @@ describe('text log patterns for DuckDB', () => {
     );
     expect(() => compileTextPattern('(?<a>x)\\1')).toThrow(
       "text.pattern uses a backreference, which DuckDB's regular expressions (RE2) do not support",
+    );
+  });
+
+  it('writes JavaScript \\u escapes as RE2 \\x{…}, inside classes too, and leaves an escaped backslash alone', () => {
+    expect(compileTextPattern('^(?<a>\\u0041+) [\\u00e0-\\u00ff]+ \\u{1F600} \\\\u0041$').re2).toBe(
+      '^(?P<a>\\x{0041}+) [\\x{00e0}-\\x{00ff}]+ \\x{1F600} \\\\u0041$',
+    );
+    expect(() => compileTextPattern('a\\uZZ')).toThrow(
+      new IngestError(
+        'bad_pattern',
+        'text.pattern has a \\u escape that is not \\uXXXX or \\u{X…} (RE2 needs a code point)',
+      ),
+    );
+    expect(() => compileTextPattern('\\cJ')).toThrow(
+      "text.pattern uses a control-character escape (\\cX), which DuckDB's regular expressions (RE2) do not support",
     );
   });
 });

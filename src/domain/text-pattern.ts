@@ -1,4 +1,4 @@
-import { IngestError } from '../../src/domain/errors.js';
+import { IngestError } from './errors.js';
 
 /** A text-log pattern translated for DuckDB: RE2 syntax plus the name of every capturing group, in order. */
 export interface TextPattern {
@@ -13,7 +13,8 @@ export interface TextPattern {
  * `regexp_extract(line, pattern, [names])`, which labels capture groups by position. Lookarounds and
  * backreferences have no RE2 equivalent and are refused with a clear error instead of failing inside a query.
  */
-export function compileTextPattern(pattern: string): TextPattern {
+export function compileTextPattern(source: string): TextPattern {
+  const pattern = unicodeEscapesForRe2(source);
   const groups: string[] = [];
   let out = '';
   let i = 0;
@@ -28,6 +29,7 @@ export function compileTextPattern(pattern: string): TextPattern {
     if (ch === '\\') {
       const next = pattern[i + 1] ?? '';
       if (/[1-9]/.test(next) || next === 'k') unsupported('a backreference');
+      if (next === 'c') unsupported('a control-character escape (\\cX)');
       out += ch + next;
       i += 2;
       continue;
@@ -63,4 +65,21 @@ export function compileTextPattern(pattern: string): TextPattern {
     i++;
   }
   return { re2: out, groups };
+}
+
+/**
+ * JavaScript's `\uXXXX` and `\u{X…}` as RE2's `\x{…}`, in classes too (RE2 refuses `\u`: every file then failed
+ * as "internal"); other escapes, `\\u` among them, are left as they are.
+ */
+function unicodeEscapesForRe2(pattern: string): string {
+  return pattern.replace(/\\(u(?:([0-9A-Fa-f]{4})|\{([0-9A-Fa-f]{1,6})\})|u|[^])/g, (escape, _all, four, braced) => {
+    if (escape === '\\u') {
+      throw new IngestError(
+        'bad_pattern',
+        'text.pattern has a \\u escape that is not \\uXXXX or \\u{X…} (RE2 needs a code point)',
+      );
+    }
+    const code = (four ?? braced) as string | undefined;
+    return code === undefined ? escape : `\\x{${code}}`;
+  });
 }
