@@ -65,7 +65,11 @@ export function buildProgram(): Command {
     .description('Ingest raw files (CSV, JSON Lines or text logs, optionally gzipped) into a dataset.')
     .argument('<paths...>', 'files to ingest')
     .requiredOption('--dataset <name>', 'dataset definition to ingest with')
-    .action(async (paths: string[], opts: { dataset: string }) => {
+    .option(
+      '--force',
+      'reprocess files already processed at the same version (e.g. to bring back rows of theirs that lost to a source whose newer version dropped them)',
+    )
+    .action(async (paths: string[], opts: { dataset: string; force?: boolean }) => {
       const { ingest } = await import('./commands/ingest.js');
       const failed: number = await withBatch('file', (stopRequested) =>
         withRuntime((rt) =>
@@ -73,7 +77,7 @@ export function buildProgram(): Command {
             rt,
             paths.map((p) => resolve(p)),
             opts.dataset,
-            stopRequested,
+            { stopRequested, force: opts.force === true },
           ),
         ),
       );

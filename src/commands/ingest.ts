@@ -17,15 +17,21 @@ export function formatRun(file: string, run: RunRecord): string {
 }
 
 /**
- * `careplus ingest <files> --dataset <name>`: each file goes to the raw bucket, then through the same per-object
- * function the Lambda runs. Prints one line per file; returns how many files failed as a whole.
+ * `careplus ingest <files> --dataset <name> [--force]`: each file goes to the raw bucket, then through the same
+ * per-object function the Lambda runs. Prints one line per file; returns how many files failed as a whole.
  */
 export async function ingest(
   rt: Runtime,
   files: string[],
   dataset: string,
-  stopRequested: () => boolean = () => false,
+  options: {
+    /** Asked before each file: true stops there (Ctrl-C). */
+    stopRequested?: () => boolean;
+    /** Reprocess files already processed at the same version (`--force`). */
+    force?: boolean;
+  } = {},
 ): Promise<number> {
+  const stopRequested = options.stopRequested ?? (() => false);
   rt.registry.get(dataset);
   const deps = etlDepsOf(rt);
   let failed = 0;
@@ -46,7 +52,7 @@ export async function ingest(
       failed += 1;
       continue;
     }
-    const run = await ingestLocalFile(deps, file, dataset);
+    const run = await ingestLocalFile(deps, file, dataset, options.force === true ? { force: true } : {});
     if (run.status === 'FAILED') failed += 1;
     process.stdout.write(formatRun(file, run) + '\n');
   }

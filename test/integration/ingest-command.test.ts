@@ -48,3 +48,48 @@ it('reports a missing file plainly and ingests the rest', async () => {
   expect(lines.join('')).not.toContain('.staging');
   expect(failed).toBe(3);
 });
+
+/**
+ * First published wins: a row of a second source whose event key the first source published is dropped. When a newer
+ * version of the first source no longer holds that key, the row is in no file until the second source is processed
+ * again, which `careplus ingest --force` does (an unchanged file was SKIPPED, with no way round it from the CLI).
+ */
+it('brings back with --force a row that lost to a source whose newer version dropped it', async () => {
+  const header =
+    'ticket_id,event_id,activity,timestamp,resource,priority,reporter_email,service_level,duration_days,billable_amount,seriousness,customer,product,support_section,workgroup\n';
+  const row = (ticket: string, id: number, resource: string): string =>
+    `${ticket},${id},Insert ticket,2024-02-01 1${id}:00:00,${resource},1,,,,,,,,,\n`;
+  const a = join(root, 'force-a.csv');
+  const b = join(root, 'force-b.csv');
+  await writeFile(a, header + row('T1', 1, 'A') + row('T2', 2, 'A'));
+  await writeFile(b, header + row('T2', 2, 'B') + row('T4', 4, 'B'));
+  const lines: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  const resources = async (): Promise<string[]> => {
+    const rows = await rt.duckdb.withConnection(async (c) =>
+      (
+        await c.runAndReadAll(
+          `SELECT event_id || resource AS r FROM read_parquet('${join(root, 'lake', 'processed', 'support_events')}/**/*.parquet') ORDER BY 1`,
+        )
+      ).getRowObjectsJS(),
+    );
+    return rows.map((r) => String(r['r']));
+  };
+  try {
+    expect(await ingest(rt, [a, b], 'support_events')).toBe(0);
+    expect(await resources()).toEqual(['1A', '2A', '4B']);
+    await writeFile(a, header + row('T1', 1, 'A'));
+    expect(await ingest(rt, [a], 'support_events')).toBe(0);
+    expect(await resources()).toEqual(['1A', '4B']);
+    expect(await ingest(rt, [b], 'support_events')).toBe(0);
+    expect(lines.at(-1)).toContain('skipped');
+    expect(await ingest(rt, [b], 'support_events', { force: true })).toBe(0);
+    expect(lines.at(-1)).toBe(`${b}: read 2, written 2, rejected 0, duplicate 0\n`);
+    expect(await resources()).toEqual(['1A', '2B', '4B']);
+  } finally {
+    write.mockRestore();
+  }
+});
