@@ -89,6 +89,13 @@ export async function exportCommand(
     const job = await follow(client, requested, line, interrupt.signal);
     if (job === undefined) {
       line.done();
+      if (requested.reused === true) {
+        // Another request of this caller's (another terminal, a script) started it and may still wait for it.
+        process.stderr.write(
+          `export ${requested.id}: left running (interrupted; it was started by an earlier request, which may still follow it)\n`,
+        );
+        return INTERRUPTED_EXIT;
+      }
       const cancelled = (await client.request(CancelExportDocument, { id: requested.id })).cancelExport;
       process.stderr.write(`export ${cancelled.id}: ${cancelled.status.toLowerCase()} (interrupted)\n`);
       return INTERRUPTED_EXIT;

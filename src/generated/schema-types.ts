@@ -396,6 +396,8 @@ export type ExportJob = {
   requestedBy: Scalars['String']['output'];
   /** Set once SUCCEEDED (and kept, without links, when it expires). */
   result?: Maybe<ExportResult>;
+  /** Set by `requestExport` only: true when it answered with a job that already existed (the same request on unchanged data, maybe from another client of yours), false when it started this one. A client that did not start a job should not cancel it when its own user gives up. Null when read otherwise. */
+  reused?: Maybe<Scalars['Boolean']['output']>;
   /** When the current run started; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
   status: ExportStatus;

@@ -234,6 +234,18 @@ export class ExportService {
     input: ExportRequestInput,
     grant: EffectiveGrant | null = null,
   ): Promise<ExportJobView> {
+    return (await this.requestExportJob(caller, input, grant)).job;
+  }
+
+  /**
+   * `requestExport`, also saying whether this call made the job (`created`) or was answered with one that existed:
+   * a client that did not start a job must not cancel it when its own user gives up.
+   */
+  async requestExportJob(
+    caller: ExportCaller,
+    input: ExportRequestInput,
+    grant: EffectiveGrant | null = null,
+  ): Promise<{ job: ExportJobView; created: boolean }> {
     if (this.closed) throw new Error('the export service is closed');
     const table = await this.table(input.dataset);
     const request = normalizeExportRequest(input, table, this.limits, grant);
@@ -241,7 +253,8 @@ export class ExportService {
     const key = request.idempotencyKey;
     if (key !== null) {
       const bound = await this.deps.jobs.findByIdempotencyKey(caller.id, key);
-      if (bound !== undefined) return this.view(await this.boundJob(bound, requestHash), caller);
+      if (bound !== undefined)
+        return { job: await this.view(await this.boundJob(bound, requestHash), caller), created: false };
     }
     const plan = await this.planner.plan(table, request, this.limits.maxRows);
     this.checkLimits(plan);
@@ -297,7 +310,7 @@ export class ExportService {
       }
       if (binding.jobId !== job.id) {
         if (created) await this.cancelUnsent(job);
-        return this.view(await this.boundJob(binding, requestHash), caller);
+        return { job: await this.view(await this.boundJob(binding, requestHash), caller), created: false };
       }
     }
     let current = job;
@@ -311,7 +324,7 @@ export class ExportService {
       this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
       current = await this.dispatch(job, plan);
     }
-    return this.view(this.live.get(job.id) ?? current, caller);
+    return { job: await this.view(this.live.get(job.id) ?? current, caller), created };
   }
 
   /**

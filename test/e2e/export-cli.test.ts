@@ -20,6 +20,8 @@ let api: ExportApi;
 let workDir: string;
 /** Every download request the server saw: its path and Range header. */
 const downloads: { path: string; range: string | null }[] = [];
+/** Whether first downloads are cut (a test about something else turns it off: every cut costs a retry pause). */
+const drops = { on: true };
 /** Files whose first download has been cut, with the byte it was cut at. */
 const cut = new Map<string, number>();
 
@@ -31,7 +33,7 @@ const cut = new Map<string, number>();
 function dropHalfwayOnce(req: Request, res: Response, next: NextFunction): void {
   const path = req.path;
   downloads.push({ path, range: req.get('range') ?? null });
-  if (cut.has(path) || req.get('range') !== undefined) {
+  if (!drops.on || cut.has(path) || req.get('range') !== undefined) {
     next();
     return;
   }
@@ -330,4 +332,47 @@ describe('careplus export', () => {
     expect(job).toMatchObject({ status: 'CANCELLED', result: null });
     expect((await readdir(workDir)).filter((f) => f.startsWith('big-'))).toEqual([]);
   });
+
+  it('leaves a job it did not start running on Ctrl-C, so the request that started it still gets its file', async () => {
+    // Two terminals (or a script and an analyst) with one key ask for the same export: the second is answered with
+    // the first one's job. Its Ctrl-C used to cancel that job, and the first failed with "cancelled".
+    drops.on = false;
+    let firstId: string | undefined;
+    let second: Promise<Run> | undefined;
+    const first = await runCli(
+      ['export', 'big', '--key', 'bob', '--columns', 'label', '--gzip', '--out', 'shared1.csv.gz'],
+      {
+        onStderr: (text) => {
+          if (second !== undefined) return;
+          firstId = /^export (\S+) of big: \w+\n/.exec(text)?.[1];
+          if (firstId === undefined) return;
+          let signalled = false;
+          second = runCli(
+            ['export', 'big', '--key', 'bob', '--columns', 'label', '--gzip', '--out', 'shared2.csv.gz'],
+            {
+              onStderr: (text2, child) => {
+                if (!signalled && /^export \S+ of big: \w+\n/.test(text2)) {
+                  signalled = true;
+                  child.kill('SIGINT');
+                }
+              },
+            },
+          );
+        },
+      },
+    );
+    const interrupted = await second!;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toContain(`export ${firstId!} of big: `);
+    expect(interrupted.stderr).toContain(
+      `export ${firstId!}: left running (interrupted; it was started by an earlier request, which may still follow it)\n`,
+    );
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('shared1.csv.gz\n');
+    expect((await api.client('bob').request(GetExportDocument, { id: firstId! })).data!.export.status).toBe(
+      'SUCCEEDED',
+    );
+    await rm(join(workDir, 'shared1.csv.gz'));
+    drops.on = true;
+  }, 120_000);
 });

@@ -100,8 +100,8 @@ describe('exports over HTTP', () => {
       Array.from({ length: 20 }, () =>
         api
           .client('alice')
-          .raw<{ requestExport: { id: string } }>(
-            'mutation($input: ExportRequestInput!) { requestExport(input: $input) { id } }',
+          .raw<{ requestExport: { id: string; reused: boolean } }>(
+            'mutation($input: ExportRequestInput!) { requestExport(input: $input) { id reused } }',
             { input },
           ),
       ),
@@ -109,17 +109,24 @@ describe('exports over HTTP', () => {
     for (const a of answers) expect(a.errors).toBeUndefined();
     const ids = new Set(answers.map((a) => a.data!.requestExport.id));
     expect(ids.size).toBe(1);
+    // Exactly one request started it; the others are told they were answered with an existing job.
+    expect(answers.map((a) => a.data!.requestExport.reused).sort()).toEqual([false, ...Array(19).fill(true)]);
     const [id] = [...ids];
     const done = await api.finished(id!, 'alice');
     expect(done.result!.rowCount).toBe(3 * 25);
     // Asked again once finished: still the same job, no new work.
     const again = await api
       .client('alice')
-      .raw<{ requestExport: { id: string; status: string } }>(
-        'mutation($input: ExportRequestInput!) { requestExport(input: $input) { id status } }',
+      .raw<{ requestExport: { id: string; status: string; reused: boolean } }>(
+        'mutation($input: ExportRequestInput!) { requestExport(input: $input) { id status reused } }',
         { input },
       );
-    expect(again.data!.requestExport).toEqual({ id, status: 'SUCCEEDED' });
+    expect(again.data!.requestExport).toEqual({ id, status: 'SUCCEEDED', reused: true });
+    // Read otherwise, a job does not say.
+    const read = await api
+      .client('alice')
+      .raw<{ export: { reused: boolean | null } }>('query($id: ID!) { export(id: $id) { reused } }', { id });
+    expect(read.data!.export.reused).toBeNull();
   });
 
   it("lists only the caller's own jobs, newest first", async () => {

@@ -26,15 +26,13 @@ export class ExportResolver {
   async requestExport(@Ctx() ctx: ApiContext, @Arg('input') input: ExportRequestInput): Promise<ExportJob> {
     const caller = callerOf(ctx);
     const request = toExportRequest(input.dataset, input);
-    const job = await audited(ctx.services.audit, caller, request, 'export.requested', async () => {
+    return audited(ctx.services.audit, caller, request, 'export.requested', async () => {
       const { grant } = await requireDataset(ctx, input.dataset, 'requestExport');
       ctx.services.access.requireCapability(caller, 'canExport', 'requestExport', input.dataset);
-      const asked = Date.now();
-      const view = await exportsOf(ctx).requestExport(caller, request, grant);
-      // A job created before this call is an existing one the request was answered with.
-      return { result: view, reused: view.createdAt.getTime() < asked, jobId: view.id, engine: view.engine };
+      const { job: view, created } = await exportsOf(ctx).requestExportJob(caller, request, grant);
+      const reused = !created;
+      return { result: Object.assign(ExportJob.from(view), { reused }), reused, jobId: view.id, engine: view.engine };
     });
-    return ExportJob.from(job);
   }
 
   @Mutation(() => ExportJob, {

@@ -62,6 +62,13 @@ export class ExportJob {
   })
   result!: ExportResult | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'Set by `requestExport` only: true when it answered with a job that already existed (the same request on unchanged data, maybe from another client of yours), false when it started this one. A client that did not start a job should not cancel it when its own user gives up. Null when read otherwise.',
+  })
+  reused!: boolean | null;
+
   static from(job: ExportJobView): ExportJob {
     // The normalised request carries the grant's row filter: under one, whole-file row figures are not shown.
     const rowFiltered = job.request.rowFilter.length > 0;
@@ -81,6 +88,7 @@ export class ExportJob {
       requestedBy: job.requestedBy,
       error: job.error === null ? null : ExportError.from(job.error),
       result: job.result === null ? null : ExportResult.from(job.result),
+      reused: null,
     });
   }
 }
