@@ -36,7 +36,7 @@ const POLL_MS = 500;
  */
 const FOLLOW_OUTAGE_MS = 120_000;
 /** Download attempts per file in a row without a byte of progress (a dropped connection resumes with `Range`). */
-const DOWNLOAD_RETRIES = 8;
+const DOWNLOAD_RETRIES = 12;
 
 /**
  * `careplus export <dataset>`: requests a CSV export through the API (the typed client over HTTP, so it works
@@ -46,12 +46,14 @@ const DOWNLOAD_RETRIES = 8;
  * - Several parts are joined into the one output file in order; every part after the first loses its header row
  *   (for gzip, each part is a gzip member of its own: the joined file is one valid gzip stream).
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
- *   A dropped connection resumes with `Range` from the bytes on disk, up to 8 retries in a row without progress
- *   (about 40 s); an expired link is refreshed by reading the job again. A download that stops (the retries ran
+ *   A dropped connection resumes with `Range` from the bytes on disk, up to 12 retries in a row without progress
+ *   (pauses of 0.25 s doubling to 5 s, about 43 s in all: longer than a restart of the server, and than the 30 s after
+ *   which a server on another machine takes over the export jobs of one that died); an expired link is refreshed by reading the job again. A download that stops (the retries ran
  *   out, the process was killed) is kept with `<out>.part.json`, and the same command run again (it gets the same
  *   job back while its result lasts) continues it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
- * - Ctrl-C while the job runs cancels it; during the download it stops and removes the partial file.
+ * - Ctrl-C while the job runs cancels it, unless an earlier request started it (`reused`); during the download it
+ *   stops and removes the partial file.
  *
  * Returns the process exit status: 0 done, 1 the job failed or the API refused, 130 interrupted.
  */
