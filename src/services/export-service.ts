@@ -1187,7 +1187,7 @@ export class ExportService {
     const unfiltered = request.where.length === 0 && request.rowFilter.length === 0;
     if (request.limit === null && unfiltered && estimate.unreadableFiles === 0 && estimate.rows > this.limits.maxRows) {
       throw new LimitExceededError(
-        `the export would produce ${estimate.rows} rows, over the limit of ${this.limits.maxRows}: add a filter, partitions or a limit`,
+        `the export would produce ${estimate.rows} rows, over the limit of ${this.limits.maxRows}: narrow it with partitions or ask for a limit (a where filter is applied while exporting: a filtered result over the limit is cut there and marked truncated)`,
       );
     }
   }

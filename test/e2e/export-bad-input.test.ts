@@ -122,7 +122,7 @@ describe('export requests refused before any job exists', () => {
     expect(await refused({ dataset: 'many' })).toEqual([
       [
         'LIMIT_EXCEEDED',
-        `the export would produce 1500 rows, over the limit of ${MAX_ROWS}: add a filter, partitions or a limit`,
+        `the export would produce 1500 rows, over the limit of ${MAX_ROWS}: narrow it with partitions or ask for a limit (a where filter is applied while exporting: a filtered result over the limit is cut there and marked truncated)`,
       ],
     ]);
   });

@@ -497,7 +497,7 @@ describe('export limits', () => {
     const err = await caught(() => limited.service.requestExport(alice, { dataset: 'tickets' }));
     expect(err).toBeInstanceOf(LimitExceededError);
     expect(err.message).toBe(
-      'the export would produce 300 rows, over the limit of 150: add a filter, partitions or a limit',
+      'the export would produce 300 rows, over the limit of 150: narrow it with partitions or ask for a limit (a where filter is applied while exporting: a filtered result over the limit is cut there and marked truncated)',
     );
   });
 
