@@ -59,7 +59,8 @@ const BAR_WIDTH = 24;
 
 /**
  * `[#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s`; `1,234 / ? rows` when the API does not
- * show the estimate (a row filter of the access policy); `410 rows` once the job succeeded.
+ * show the estimate (a row filter of the access policy); `up to 3,300 rows` while rows are not counted yet (a
+ * filtered export counts them at the end); `410 rows` once the job succeeded.
  */
 export function jobProgressText(
   status: string,
@@ -71,11 +72,14 @@ export function jobProgressText(
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
   const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
   const estimated = progress.rowsEstimated === null ? '?' : count(progress.rowsEstimated);
-  // Once the job is done the count is exact, and the estimate (an upper bound before filters) only misleads.
+  // Once the job is done the count is exact, and the estimate (an upper bound before filters) only misleads. A
+  // filtered export's rows are counted only at the end (0 until then): the bar says how far it is.
   const rows =
     status === 'succeeded'
       ? `${count(progress.rowsWritten)} rows`
-      : `${count(progress.rowsWritten)} / ${estimated} rows`;
+      : progress.rowsWritten === 0
+        ? `up to ${estimated} rows`
+        : `${count(progress.rowsWritten)} / ${estimated} rows`;
   const rate = rowsPerSecond === undefined ? '' : `  ${count(Math.round(rowsPerSecond))} rows/s`;
   return `${status.padEnd(9)} ${bar} ${percent}  ${rows}${rate}`;
 }

@@ -155,7 +155,8 @@ async function follow(
   for (;;) {
     if (job.status === 'RUNNING') runningSince ??= Date.now();
     const seconds = runningSince === undefined ? 0 : (Date.now() - runningSince) / 1000;
-    const rate = seconds > 0.2 ? job.progress.rowsWritten / seconds : undefined;
+    // No rate before rows are counted (a filtered export counts them at the end).
+    const rate = seconds > 0.2 && job.progress.rowsWritten > 0 ? job.progress.rowsWritten / seconds : undefined;
     line.update(jobProgressText(job.status.toLowerCase(), job.progress, rate), job.status !== status);
     status = job.status;
     if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {

@@ -480,9 +480,9 @@ export type ExportProgress = {
   bytesWritten: Scalars['SafeInt']['output'];
   /** From 0 to 1. */
   fraction: Scalars['Float']['output'];
-  /** Rows expected, from the pre-flight estimate capped by the limit. Null under a row filter of the access policy, as `ExportEstimate.rows`. */
+  /** Rows expected, from the pre-flight estimate capped by the limit: an upper bound when the request has a `where` (the estimate counts the files' rows). Null under a row filter of the access policy, as `ExportEstimate.rows`. */
   rowsEstimated?: Maybe<Scalars['SafeInt']['output']>;
-  /** Rows written: estimated from the scan while running, exact once SUCCEEDED. Under a row filter of the access policy only the exact count is shown (0 before), as the estimate counts rows you may not see. */
+  /** Rows written: estimated from the scan while running, exact once SUCCEEDED. When the request has a `where`, or runs under a row filter of the access policy, only the exact count is shown (0 before): the running estimate scales the unfiltered row count (and would fall back when the count arrives), and under a row filter it counts rows you may not see. */
   rowsWritten: Scalars['SafeInt']['output'];
 };
 

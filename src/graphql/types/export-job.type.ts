@@ -79,7 +79,12 @@ export class ExportJob {
       dataset: job.dataset,
       request: ExportRequestType.from(job.request),
       // Only a succeeded job's row count is exact (a failed or cancelled one keeps the last running estimate).
-      progress: ExportProgress.from(job.progress, rowFiltered, job.status === 'SUCCEEDED' || job.status === 'EXPIRED'),
+      progress: ExportProgress.from(
+        job.progress,
+        rowFiltered,
+        job.status === 'SUCCEEDED' || job.status === 'EXPIRED',
+        job.request.where.length > 0,
+      ),
       estimate: ExportEstimateType.from(job.estimate, rowFiltered),
       createdAt: job.createdAt,
       startedAt: job.startedAt,
