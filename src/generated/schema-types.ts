@@ -316,7 +316,7 @@ export type ExportEstimate = {
   files: Scalars['Int']['output'];
   /** Partitions to read. */
   partitions: Scalars['Int']['output'];
-  /** Rows in the files to read. Null when the access policy filters your rows: the footers count every row of the files. */
+  /** Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; only partition pruning narrows the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files. */
   rows?: Maybe<Scalars['SafeInt']['output']>;
   /** Files whose footer could not be read; an export of them fails with DATA_CORRUPT. */
   unreadableFiles: Scalars['Int']['output'];

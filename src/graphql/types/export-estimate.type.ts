@@ -10,7 +10,7 @@ export class ExportEstimateType {
   @Field(() => SafeIntScalar, {
     nullable: true,
     description:
-      'Rows in the files to read. Null when the access policy filters your rows: the footers count every row of the files.',
+      'Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; only partition pruning narrows the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files.',
   })
   rows!: number | null;
 
