@@ -74,7 +74,9 @@ function coerceBigint(value: string | number | boolean): string {
     if (!Number.isInteger(value)) throw invalid(value, 'bigint');
     // A JSON number beyond 2^53 has already lost digits in the parser: refuse rather than filter on a rounded value.
     if (!Number.isSafeInteger(value)) {
-      throw new Error(`${show(value)} is beyond 2^53 and may have lost precision: give 64-bit integers as strings`);
+      throw new Error(
+        `a JSON number beyond 2^53 (read as ${show(value)}) may have lost digits before it arrived: give 64-bit integers as strings`,
+      );
     }
     n = BigInt(value);
   } else if (typeof value === 'string' && INTEGER_TEXT.test(value.trim())) {

@@ -124,7 +124,7 @@ describe('normalizeExportRequest', () => {
     // What JSON.parse makes of 9007199254740993: a number that already lost the last digit.
     const parsed = JSON.parse('9007199254740993') as number;
     expect(badInput(() => normalize({ where: [{ column: 'id', op: 'EQ', values: [parsed] }] }))).toBe(
-      'where[0].values[0]: 9007199254740992 is beyond 2^53 and may have lost precision: give 64-bit integers as strings for column "id"',
+      'where[0].values[0]: a JSON number beyond 2^53 (read as 9007199254740992) may have lost digits before it arrived: give 64-bit integers as strings for column "id"',
     );
     expect(badInput(() => normalize({ where: [{ column: 'amount', op: 'EQ', values: ['1.23456'] }] }))).toBe(
       'where[0].values[0]: "1.23456" has more than 4 decimal places for decimal(18,4) for column "amount"',
