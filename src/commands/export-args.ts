@@ -1,4 +1,10 @@
-import type { ExportFilterOp, ExportPartitionsInput, ExportPredicateInput } from '../generated/graphql.js';
+import type {
+  CsvOptionsInput,
+  ExportFilterOp,
+  ExportOrderInput,
+  ExportPartitionsInput,
+  ExportPredicateInput,
+} from '../generated/graphql.js';
 import { splitValues } from '../domain/value-list.js';
 
 /** A command-line argument that cannot be understood; the CLI prints it and exits with 2. */
@@ -146,4 +152,48 @@ export function parseLimit(text: string): number {
     throw new UsageError(`--limit ${JSON.stringify(text)}: expected a whole number of at least 1`);
   }
   return Number(text);
+}
+
+/** `--order-by a,b:desc`: columns to sort by, each ascending unless `:desc` (or `:asc`) follows it. */
+export function parseOrderBy(text: string): ExportOrderInput[] {
+  const order = text
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '')
+    .map((item): ExportOrderInput => {
+      const m = /^(.+?)(?::(asc|desc))?$/i.exec(item)!;
+      const direction = m[2]?.toUpperCase();
+      return direction === undefined ? { column: m[1]! } : { column: m[1]!, direction: direction as 'ASC' | 'DESC' };
+    });
+  if (order.length === 0) throw new UsageError('--order-by: name at least one column');
+  return order;
+}
+
+/** The CSV options a command line may set; absent ones keep the API's defaults. */
+export interface CsvArgs {
+  delimiter?: string;
+  /** False with `--no-header`. */
+  header?: boolean;
+  bom?: boolean;
+  quoteAll?: boolean;
+  nullText?: string;
+  /** False with `--no-neutralize-formulas`. */
+  neutralizeFormulas?: boolean;
+}
+
+/** `--delimiter` takes one character; `tab` or `\t` name the tab, which a shell argument hardly carries. */
+export function csvOptions(args: CsvArgs): CsvOptionsInput | undefined {
+  const csv: CsvOptionsInput = {};
+  if (args.delimiter !== undefined) {
+    const d = args.delimiter === 'tab' || args.delimiter === '\\t' ? '\t' : args.delimiter;
+    if ([...d].length !== 1)
+      throw new UsageError(`--delimiter ${JSON.stringify(args.delimiter)}: expected one character or tab`);
+    csv.delimiter = d;
+  }
+  if (args.header === false) csv.header = false;
+  if (args.bom === true) csv.bom = true;
+  if (args.quoteAll === true) csv.quoteAll = true;
+  if (args.nullText !== undefined) csv.nullText = args.nullText;
+  if (args.neutralizeFormulas === false) csv.neutralizeFormulas = false;
+  return Object.keys(csv).length === 0 ? undefined : csv;
 }

@@ -118,16 +118,40 @@ export async function downloadResumable(
   }
 }
 
+/** How every part of a result starts: a BOM when asked for, then the header row unless `header` is false. */
+export interface PartLayout {
+  gzip: boolean;
+  header: boolean;
+  bom: boolean;
+}
+
 /**
- * Appends a downloaded part to the joined file without its header line: parts after the first repeat the header.
- * A gzip part is decompressed, cut and compressed again as its own gzip member (a file of several members is
- * one valid gzip stream).
+ * Appends a downloaded part to the joined file without what every part repeats (its BOM and header line). A gzip
+ * part is decompressed, cut and compressed again as its own gzip member (a file of several members is one valid
+ * gzip stream).
  */
-export async function appendWithoutHeader(partPath: string, joinedPath: string, gzip: boolean): Promise<void> {
+export async function appendWithoutHeader(partPath: string, joinedPath: string, layout: PartLayout): Promise<void> {
   const source = createReadStream(partPath);
   const out = createWriteStream(joinedPath, { flags: 'a' });
-  if (gzip) await pipeline(source, createGunzip(), dropFirstLine(), createGzip(), out);
-  else await pipeline(source, dropFirstLine(), out);
+  const cut = dropRepeatedStart(layout);
+  if (layout.gzip) await pipeline(source, createGunzip(), cut, createGzip(), out);
+  else await pipeline(source, cut, out);
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Drops a part's header row, and the BOM before it (every part repeats both); only the BOM without a header. */
+function dropRepeatedStart(layout: PartLayout): Transform {
+  // Column names hold no newline: the header row (with a BOM before it) ends at the first one.
+  if (layout.header) return dropFirstLine();
+  let bomLeft = layout.bom ? BOM.length : 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      const skip = Math.min(bomLeft, chunk.length);
+      bomLeft -= skip;
+      callback(null, chunk.subarray(skip));
+    },
+  });
 }
 
 /** Drops everything up to and including the first `\n` (the header row; column names hold no newline). */

@@ -9,13 +9,23 @@ import {
   RequestExportDocument,
 } from '../generated/graphql.js';
 import { ApiRequestError, GraphQLClient } from '../http/graphql-client.js';
-import { parseColumns, parseLimit, parsePartition, parseWhere, UsageError } from './export-args.js';
-import { appendWithoutHeader, downloadResumable } from './export-download.js';
+import {
+  type CsvArgs,
+  csvOptions,
+  parseColumns,
+  parseLimit,
+  parseOrderBy,
+  parsePartition,
+  parseWhere,
+  UsageError,
+} from './export-args.js';
+import { appendWithoutHeader, downloadResumable, type PartLayout } from './export-download.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
 import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
 /** The options of `careplus export` as commander hands them over. */
-export interface ExportCommandOptions {
+export interface ExportCommandOptions extends CsvArgs {
+  orderBy?: string;
   columns?: string;
   where?: string[];
   partition?: string;
@@ -65,12 +75,15 @@ export async function exportCommand(
   const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '');
   const client = new GraphQLClient({ url: `${apiUrl}/graphql`, apiKey: options.key ?? config.client.apiKey });
   const gzip = options.gzip === true;
+  const csv = csvOptions(options);
   const input: ExportRequestInput = {
     dataset,
     ...(options.columns !== undefined ? { columns: parseColumns(options.columns) } : {}),
     ...(options.where !== undefined && options.where.length > 0 ? { where: options.where.map(parseWhere) } : {}),
     ...(options.partition !== undefined ? { partitions: parsePartition(options.partition) } : {}),
     ...(options.limit !== undefined ? { limit: parseLimit(options.limit) } : {}),
+    ...(options.orderBy !== undefined ? { orderBy: parseOrderBy(options.orderBy) } : {}),
+    ...(csv !== undefined ? { csv } : {}),
     compression: gzip ? 'GZIP' : 'NONE',
   };
 
@@ -109,7 +122,14 @@ export async function exportCommand(
     }
     const out = options.out ?? `${dataset}-${job.id}.csv${gzip ? '.gz' : ''}`;
     try {
-      await download(client, job, out, gzip, line, interrupt.signal);
+      await download(
+        client,
+        job,
+        out,
+        { gzip, header: csv?.header !== false, bom: csv?.bom === true },
+        line,
+        interrupt.signal,
+      );
     } catch (err) {
       line.done();
       if (interrupt.signal.aborted) {
@@ -221,7 +241,7 @@ async function download(
   client: GraphQLClient,
   job: Job,
   out: string,
-  gzip: boolean,
+  layout: PartLayout,
   line: ProgressLine,
   signal: AbortSignal,
 ): Promise<void> {
@@ -278,7 +298,7 @@ async function download(
     });
     done += file.bytes;
     if (index > 0) {
-      await appendWithoutHeader(target, joined, gzip);
+      await appendWithoutHeader(target, joined, layout);
       await rm(target, { force: true });
     }
     record.joinedParts = index + 1;

@@ -145,7 +145,7 @@ describe('careplus export', () => {
       'alice',
     ]);
     expect(run.stderr).toMatch(/^export [0-9a-f-]{36} of tickets: (queued|running)\n/);
-    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 8\)\n/);
+    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 12\)\n/);
     expect(run.stderr).toContain(`wrote ${out}: 124 rows in 1 part(s)`);
     expect(run).toMatchObject({ code: 0, stdout: `${out}\n` });
 
@@ -191,6 +191,50 @@ describe('careplus export', () => {
     expect(ids.every((v, i) => v === i)).toBe(true);
     expect(rows.every((r) => r[1] === `event label number ${r[0]}`)).toBe(true);
     expect((await readdir(workDir)).filter((f) => f.includes('.part'))).toEqual([]);
+  });
+
+  it('sets CSV options and order from the command line, joining parts under one BOM and one header', async () => {
+    const out = join(workDir, 'events-excel.csv');
+    const args = ['export', 'events', '--columns', 'id,label', '--order-by', 'id:desc', '--key', 'bob'];
+    const run = await runCli([...args, '--delimiter', 'tab', '--bom', '--null-text', 'NULL', '--out', out]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/wrote .*: 100,000 rows in [2-9] part\(s\)/);
+    const bytes = await readFile(out);
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = bytes.subarray(3).toString('utf8');
+    // One BOM and one header for the whole file, though every part starts with both.
+    expect(text.includes('\ufeff')).toBe(false);
+    const lines = text.split('\n').filter((l) => l !== '');
+    expect(lines[0]).toBe('id\tlabel');
+    expect(lines).toHaveLength(EVENTS + 1);
+    expect(lines.slice(1, 3)).toEqual([
+      `${EVENTS - 1}\tevent label number ${EVENTS - 1}`,
+      `${EVENTS - 2}\tevent label number ${EVENTS - 2}`,
+    ]);
+    expect(lines.at(-1)).toBe('0\tevent label number 0');
+
+    // Without a header, every part's BOM but the first is dropped and no data row is lost.
+    const bare = join(workDir, 'events-bare.csv');
+    const second = await runCli([...args, '--no-header', '--bom', '--out', bare]);
+    expect(second.code).toBe(0);
+    const bareBytes = await readFile(bare);
+    expect([...bareBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const rows = bareBytes
+      .subarray(3)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(rows).toHaveLength(EVENTS);
+    expect(rows[0]).toBe(`${EVENTS - 1},event label number ${EVENTS - 1}`);
+    expect(rows.some((r) => r.includes('\ufeff'))).toBe(false);
+    await rm(out);
+    await rm(bare);
+  });
+
+  it('refuses a delimiter of more than one character before calling the API, and exits 2', async () => {
+    const run = await runCli(['export', 'events', '--delimiter', ';;', '--key', 'bob']);
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe('careplus: --delimiter ";;": expected one character or tab\n');
   });
 
   it('continues a download that a killed run left, when the same command is run again', async () => {
