@@ -1,3 +1,4 @@
+import { emptyColumnWarnings } from './empty-columns.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -259,6 +260,10 @@ async function runIngest(
             '; nothing was published from it',
         );
       }
+      const warnings =
+        refusal === undefined
+          ? await emptyColumnWarnings(conn, def, format, staged, parsed.stage, parsed.rowsValid)
+          : [];
       const outcome = await publishSource({
         store,
         catalog: deps.catalog,
@@ -296,6 +301,7 @@ async function runIngest(
         partitions: outcome.partitions,
         schemaVersion: outcome.schemaVersion,
         error: null,
+        ...(warnings.length > 0 ? { warnings } : {}),
       } satisfies Partial<RunRecord>;
     } finally {
       await dropStage(conn, stageTable);

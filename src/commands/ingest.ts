@@ -8,7 +8,7 @@ export function formatRun(file: string, run: RunRecord): string {
   const counts = `read ${run.rowsRead}, written ${run.rowsWritten}, rejected ${run.rowsRejected}, duplicate ${run.rowsDuplicate}`;
   switch (run.status) {
     case 'SUCCEEDED':
-      return `${file}: ${counts}`;
+      return [`${file}: ${counts}`, ...(run.warnings ?? []).map((w) => `  warning: ${w}`)].join('\n');
     case 'SKIPPED':
       return `${file}: skipped (${run.error?.message ?? 'already processed'})`;
     default:

@@ -27,6 +27,8 @@ export interface RunRecord {
   finishedAt: string | null;
   durationMs: number | null;
   error: { reason: string; message: string } | null;
+  /** What a run that succeeded should be told about (a declared column null in every row); absent when nothing. */
+  warnings?: string[];
   /** The process running it, where it can name itself; absent in records of older releases. */
   holder?: HolderProcess;
 }

@@ -764,6 +764,8 @@ export type PipelineRun = {
   sourceVersion: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
   status: RunStatus;
+  /** What a run that succeeded should be told about: a declared column that is null in every row (its source field missing or renamed). Warnings naming a column your role sees masked or not at all are left out. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 

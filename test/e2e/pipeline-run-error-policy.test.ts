@@ -103,3 +103,26 @@ it('withholds a run error that names a column the role sees masked or not at all
     error: { reason: 'incompatible_schema', message: WITHHELD_RUN_ERROR },
   });
 });
+
+it('shows a succeeded run its warnings, leaving out those a role may not read', async () => {
+  const startedAt = new Date(Date.now() - 10 * 60_000);
+  const warning =
+    'column "customer" is null in all 3 valid rows: is its source field "customer" missing or named otherwise?';
+  const run = {
+    ...newRunRecord({ runId: 'run-warned', dataset: 'cases', sourceKey: 'cases/x/warned.csv', startedAt }),
+    status: 'SUCCEEDED' as const,
+    finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
+    durationMs: 1000,
+    warnings: [warning],
+  };
+  await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+  const query = '{ pipelineRuns(dataset: "cases", status: SUCCEEDED) { nodes { runId warnings } } }';
+  const warnings = async (role: 'admin' | 'analyst') => {
+    const res = await api.client(role).raw<{ pipelineRuns: { nodes: { runId: string; warnings: string[] }[] } }>(query);
+    expect(res.errors).toBeUndefined();
+    return res.data!.pipelineRuns.nodes.find((n) => n.runId === 'run-warned')!.warnings;
+  };
+  expect(await warnings('admin')).toEqual([warning]);
+  // The analyst has `customer` denied: the warning names it, and is left out.
+  expect(await warnings('analyst')).toEqual([]);
+});

@@ -110,6 +110,12 @@ describe('ETL: CSV', () => {
     expect(ok).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1 });
     const rows = await lake.query(`SELECT activity, priority FROM read_parquet('{processed}/events/*/*.parquet')`);
     expect(rows).toEqual([{ activity: null, priority: null }]);
+    // The run says which declared columns came out empty.
+    expect(ok.warnings).toEqual(
+      ['activity', 'priority', 'amount', 'duration', 'urgent'].map(
+        (c) => `column "${c}": the CSV header has no field "${c}", so it is null in every row`,
+      ),
+    );
 
     await lake.putRaw('events/2024/03/01/noid.csv', 'ticket_id,timestamp\nT1,2024-03-01 10:00:00\n');
     const failed = await ingestObject(lake.deps(), { key: 'events/2024/03/01/noid.csv' });
@@ -122,6 +128,25 @@ describe('ETL: CSV', () => {
         message: 'column "event_id" is required, but the CSV header has no field "event_id"',
       },
     });
+  });
+
+  it('warns of a nullable column the CSV header has no field for, naming the fields the definition does not read', async () => {
+    // `amount` renamed upstream: the run used to succeed with a column of nulls and nothing to say so.
+    await lake.putRaw(
+      'events/2024/03/01/renamed.csv',
+      `ticket_id,EVENT_ID,timestamp,activity,priority,amount_eur,duration,urgent,channel
+T1,1,2024-03-01 10:00:00,opened,1,10.00,0.5,true,web
+T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
+`,
+    );
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/renamed.csv' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2 });
+    expect(run.warnings).toEqual([
+      'column "amount": the CSV header has no field "amount", so it is null in every row; header fields the definition does not read: "amount_eur", "channel"',
+    ]);
+    // A field that is there but empty in every row is data, not a mistake: no warning.
+    await lake.putRaw('events/2024/03/02/full.csv', `${HEADER}\nT3,3,2024-03-02 10:00:00,opened,,,,,\n`);
+    expect((await ingestObject(lake.deps(), { key: 'events/2024/03/02/full.csv' })).warnings).toBeUndefined();
   });
 
   it('reads headerless CSV with another delimiter by position', async () => {

@@ -112,6 +112,27 @@ describe('ETL: JSON Lines', () => {
     ]);
   });
 
+  it('warns of a declared column no line has (a key spelled otherwise, or nested), on the fast path too', async () => {
+    const key = 'events/2024/03/01/renamed.jsonl';
+    const lines = [1, 2, 3].map((id) => {
+      const { priority, ...rest } = event(id);
+      return { ...rest, meta: { priority } };
+    });
+    await lake.putRaw(key, jsonl(...lines));
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 3 });
+    expect(run.warnings).toEqual([
+      'column "priority": no line has a key "priority", so it is null in every row (spelled otherwise, or nested? keys are read at the top level only)',
+    ]);
+    expect((await lake.runRecord(run)).warnings).toEqual(run.warnings);
+    // A key that is there but null in every line is data, not a mistake: no warning.
+    const nulls = 'events/2024/03/02/nulls.jsonl.gz';
+    await lake.putRaw(nulls, gzip(jsonl(event(7, '2024-03-02 10:00:00', { priority: null }))));
+    const quiet = await ingestObject(lake.deps(), { key: nulls });
+    expect(quiet).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1 });
+    expect(quiet.warnings).toBeUndefined();
+  });
+
   it('writes zstd Parquet with min/max statistics, rows ordered by event key', async () => {
     const key = 'events/2024/03/01/order.jsonl';
     await lake.putRaw(key, jsonl(event(30), event(10), event(20)));

@@ -50,17 +50,34 @@ export class PipelineRunResolver {
     const error = run.runError;
     if (error === null) return null;
     const hidden = await hiddenColumns(ctx, run.dataset);
-    if (hidden === 'none') return error;
     // A schema or header error names columns (`column "customer" became required`), also columns the catalog does
     // not have yet (the change failed) or fields of the source: for a caller that sees some column masked or not at
     // all, such a message is withheld; one naming no column (`truncated gzip`) is shown.
-    const names =
-      hidden === 'unknown' ||
-      hidden.some((name) => namesColumn(error.message, name)) ||
-      /\b(columns?|fields?|headers?)\b/i.test(error.message);
-    if (names) return Object.assign(new RunError(), { reason: error.reason, message: WITHHELD_RUN_ERROR });
+    if (namesHidden(error.message, hidden)) {
+      return Object.assign(new RunError(), { reason: error.reason, message: WITHHELD_RUN_ERROR });
+    }
     return error;
   }
+
+  @FieldResolver(() => [String], {
+    description:
+      'What a run that succeeded should be told about: a declared column that is null in every row (its source field missing or renamed). Warnings naming a column your role sees masked or not at all are left out.',
+  })
+  async warnings(@Root() run: PipelineRun, @Ctx() ctx: ApiContext): Promise<string[]> {
+    if (run.runWarnings.length === 0) return [];
+    const hidden = await hiddenColumns(ctx, run.dataset);
+    return run.runWarnings.filter((w) => !namesHidden(w, hidden));
+  }
+}
+
+/** Whether a run message names a column the caller sees masked or not at all (or cannot be told). */
+function namesHidden(message: string, hidden: string[] | 'none' | 'unknown'): boolean {
+  if (hidden === 'none') return false;
+  return (
+    hidden === 'unknown' ||
+    hidden.some((name) => namesColumn(message, name)) ||
+    /\b(columns?|fields?|headers?)\b/i.test(message)
+  );
 }
 
 /**

@@ -80,6 +80,9 @@ export class PipelineRun {
   /** The run's error as recorded; the `error` field (pipeline-run.resolver.ts) shows it as the caller may see it. */
   runError!: RunError | null;
 
+  /** The run's warnings as recorded; the `warnings` field shows those the caller may see. */
+  runWarnings!: string[];
+
   static from(run: RunRecord): PipelineRun {
     return Object.assign(new PipelineRun(), {
       runId: run.runId,
@@ -103,6 +106,7 @@ export class PipelineRun {
       finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt),
       durationMs: run.durationMs,
       runError: run.error === null ? null : Object.assign(new RunError(), run.error),
+      runWarnings: run.warnings ?? [],
     });
   }
 }
