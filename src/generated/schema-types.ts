@@ -258,7 +258,7 @@ export type DatasetPipelineStatus = {
   lastRun?: Maybe<PipelineRun>;
   /** The most recently started run that succeeded. */
   lastSuccess?: Maybe<PipelineRun>;
-  /** Rows quarantined by runs started within the window. */
+  /** Rows quarantined by runs started within the window: rows rejected into a quarantine file (a run that failed `no_valid_records` publishes none; its rejects are only counted on the run). */
   rowsQuarantined: Scalars['SafeInt']['output'];
   /** Runs started within the window. */
   runCount: Scalars['Int']['output'];

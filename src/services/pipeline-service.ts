@@ -48,7 +48,7 @@ export interface DatasetPipelineStatus {
   runCount: number;
   /** Failed runs started within the window. */
   failureCount: number;
-  /** Rows rejected to quarantine by runs started within the window. */
+  /** Rows rejected to quarantine files by runs started within the window. */
   rowsQuarantined: number;
   /** Null when the dataset has no catalog table yet (its runs all failed, or it never ran). */
   freshness: DatasetFreshness | null;
@@ -237,7 +237,8 @@ export class PipelineService {
           lastSuccess,
           runCount: inWindow.length,
           failureCount: inWindow.filter((r) => r.status === 'FAILED').length,
-          rowsQuarantined: inWindow.reduce((n, r) => n + r.rowsRejected, 0),
+          // Rows of a run that published no quarantine file (it failed no_valid_records) are in no quarantine.
+          rowsQuarantined: inWindow.reduce((n, r) => n + (r.quarantineKey !== null ? r.rowsRejected : 0), 0),
           freshness,
         };
       }),

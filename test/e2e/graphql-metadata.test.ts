@@ -91,6 +91,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
       rowsRead: 5,
       rowsWritten: 3,
       rowsRejected: 2,
+      quarantineKey: '_quarantine/support_events/run-2.jsonl',
       outputKeys: [B, D],
       partitions: ['event_date=2024-01-02', 'event_date=2024-01-04'],
     }),
@@ -112,7 +113,10 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
       dataset: 'helpdesk_events',
       status: 'FAILED',
       startedAt: '2024-01-02T12:00:00.000Z',
-      error: { reason: 'incompatible_schema', message: 'missing column "Case ID"' },
+      // Every record rejected: the run quarantined nothing (no file was published), so none counts as quarantined.
+      rowsRead: 3,
+      rowsRejected: 3,
+      error: { reason: 'no_valid_records', message: 'none of its 3 record(s) is valid; nothing was published from it' },
     }),
   ];
 

@@ -28,7 +28,10 @@ export class DatasetPipelineStatus {
   @Field(() => Int, { description: 'Failed runs started within the window.' })
   failureCount!: number;
 
-  @Field(() => SafeIntScalar, { description: 'Rows quarantined by runs started within the window.' })
+  @Field(() => SafeIntScalar, {
+    description:
+      'Rows quarantined by runs started within the window: rows rejected into a quarantine file (a run that failed `no_valid_records` publishes none; its rejects are only counted on the run).',
+  })
   rowsQuarantined!: number;
 
   @Field(() => Freshness, {
