@@ -254,6 +254,8 @@ export type DatasetPipelineStatus = {
   /** Null while the dataset has no table (no run succeeded yet). */
   freshness?: Maybe<Freshness>;
   health: PipelineHealth;
+  /** The most recently started run that failed (with its error): why health is FAILING when the last run was a skipped re-ingest. */
+  lastFailure?: Maybe<PipelineRun>;
   /** The most recently started run. */
   lastRun?: Maybe<PipelineRun>;
   /** The most recently started run that succeeded. */

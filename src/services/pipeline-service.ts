@@ -44,6 +44,8 @@ export interface DatasetPipelineStatus {
   health: PipelineHealth;
   lastRun: RunRecord | null;
   lastSuccess: RunRecord | null;
+  /** The most recently started run that failed: why the dataset is FAILING, when a skipped run came after it. */
+  lastFailure: RunRecord | null;
   /** Runs started within the window. */
   runCount: number;
   /** Failed runs started within the window. */
@@ -224,6 +226,7 @@ export class PipelineService {
         const inWindow = runs.filter((r) => Date.parse(r.startedAt) >= start.getTime());
         const lastRun = runs[0] ?? null;
         const lastSuccess = runs.find((r) => r.status === 'SUCCEEDED') ?? null;
+        const lastFailure = runs.find((r) => r.status === 'FAILED') ?? null;
         const lastFinished = runs.find((r) => r.status !== 'RUNNING' && r.status !== 'SKIPPED');
         let health: PipelineHealth;
         if (lastFinished?.status === 'FAILED') health = 'FAILING';
@@ -235,6 +238,7 @@ export class PipelineService {
           health,
           lastRun,
           lastSuccess,
+          lastFailure,
           runCount: inWindow.length,
           failureCount: inWindow.filter((r) => r.status === 'FAILED').length,
           // Rows of a run that published no quarantine file (it failed no_valid_records) are in no quarantine.

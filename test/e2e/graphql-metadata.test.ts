@@ -454,6 +454,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
         rowsQuarantined: 0,
         lastRun: { runId: 'run-h', status: 'FAILED' },
         lastSuccess: null,
+        lastFailure: { runId: 'run-h', error: { reason: 'no_valid_records' } },
         freshness: null,
       },
       {
@@ -464,6 +465,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
         rowsQuarantined: 2,
         lastRun: { runId: 'run-3', status: 'FAILED' },
         lastSuccess: { runId: 'run-2', status: 'SUCCEEDED' },
+        lastFailure: { runId: 'run-3', error: { reason: 'truncated_gzip' } },
         freshness: expect.objectContaining({ writeLagSeconds: 21600, stale: false }),
       },
       {
@@ -474,6 +476,7 @@ describe('GraphQL dataset metadata and pipeline status over HTTP', () => {
         rowsQuarantined: 0,
         lastRun: null,
         lastSuccess: null,
+        lastFailure: null,
         freshness: expect.objectContaining({ stale: false }),
       },
     ]);

@@ -22,6 +22,13 @@ export class DatasetPipelineStatus {
   @Field(() => PipelineRun, { nullable: true, description: 'The most recently started run that succeeded.' })
   lastSuccess!: PipelineRun | null;
 
+  @Field(() => PipelineRun, {
+    nullable: true,
+    description:
+      'The most recently started run that failed (with its error): why health is FAILING when the last run was a skipped re-ingest.',
+  })
+  lastFailure!: PipelineRun | null;
+
   @Field(() => Int, { description: 'Runs started within the window.' })
   runCount!: number;
 
@@ -46,6 +53,7 @@ export class DatasetPipelineStatus {
       health: status.health as PipelineHealthEnum,
       lastRun: status.lastRun === null ? null : PipelineRun.from(status.lastRun),
       lastSuccess: status.lastSuccess === null ? null : PipelineRun.from(status.lastSuccess),
+      lastFailure: status.lastFailure === null ? null : PipelineRun.from(status.lastFailure),
       runCount: status.runCount,
       failureCount: status.failureCount,
       rowsQuarantined: status.rowsQuarantined,
