@@ -358,9 +358,14 @@ function mapHeader(def: DatasetDefinition, header: string[]): (number | undefine
     if (idx < 0) idx = loose.indexOf(c.source.trim().toLowerCase());
     if (idx >= 0) return idx;
     if (!c.nullable) {
+      // A header read as one field is most likely split by another character (a .tsv under a `,` definition).
+      const hint =
+        header.length === 1 && def.columns.length > 1
+          ? `; the header was read as one field (${JSON.stringify(header[0]!.slice(0, 80))}): is csv.delimiter ${JSON.stringify(def.csv.delimiter)} the file's?`
+          : '';
       throw new IngestError(
         'incompatible_schema',
-        `column "${c.name}" is required, but the CSV header has no field "${c.source}"`,
+        `column "${c.name}" is required, but the CSV header has no field "${c.source}"${hint}`,
       );
     }
     return undefined;

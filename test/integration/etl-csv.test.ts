@@ -149,6 +149,19 @@ T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
     expect((await ingestObject(lake.deps(), { key: 'events/2024/03/02/full.csv' })).warnings).toBeUndefined();
   });
 
+  it('says the delimiter may be wrong when a required column is missing from a header read as one field', async () => {
+    await lake.putRaw('events/2024/03/01/tabs.csv', 'event_id\tticket_id\ttimestamp\n1\tT1\t2024-03-01 10:00:00\n');
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/tabs.csv' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'column "event_id" is required, but the CSV header has no field "event_id"; the header was read as one field ("event_id\\tticket_id\\ttimestamp"): is csv.delimiter "," the file\'s?',
+      },
+    });
+  });
+
   it('reads headerless CSV with another delimiter by position', async () => {
     lake.registry({
       ...EVENTS,
