@@ -114,7 +114,9 @@ export function formatStatValue(value: StatValue, column: TableColumn): string |
     case 'timestamp':
       return value instanceof Date ? value.toISOString() : String(value);
     case 'date':
-      return value instanceof Date ? value.toISOString().slice(0, 10) : String(value);
+      // Up to the `T`: a year past 9999 is written in ISO 8601's extended form (`+010000-01-01`), which a fixed
+      // slice cut to `+010000-01`.
+      return value instanceof Date ? value.toISOString().split('T')[0]! : String(value);
     case 'decimal': {
       const type = parseColumnType(column.type);
       const scale = type.kind === 'decimal' ? type.scale : 0;
