@@ -27,7 +27,8 @@ export interface CsvDialect {
  *
  * The header record is parsed here and not copied. Blank lines are skipped. A record with a stray quote, a lone
  * CR outside quotes, invalid UTF-8 or over MAX_RECORD_BYTES is rejected here; DuckDB rejects wrong field counts.
- * A quote never closed by the end of the file rejects its own line only; the lines after it are read again.
+ * A quote never closed by the end of the file rejects its own line only, and the lines after it are read again (it
+ * cannot be a field). A quoted field over several lines and more than MAX_RECORD_BYTES fails the object.
  */
 export class CsvScanner {
   readonly rejects: ScanReject[] = [];
@@ -88,6 +89,8 @@ export class CsvScanner {
         out.push(...this.scan(Buffer.concat([this.carry, Buffer.from('\n')])));
       }
       if (!this.inQuote) return out;
+      // The newline appended above was counted as a line inside the quote.
+      this.curLine -= 1;
       // Drop the newline appended above and the record's own line ending.
       let end = Math.max(0, this.carry.length - 1);
       if (end > 0 && this.carry[end - 1] === 10) end--;
@@ -96,13 +99,18 @@ export class CsvScanner {
         throw new IngestError('bad_header', `the CSV header on line ${this.recLine} has an unterminated quoted field`);
       }
       if (this.overlong) {
-        // Its bytes are gone (only the head is kept): rather than lose the rest of the file in one rejected record
-        // and report success, the file fails and the published version stays.
-        throw new IngestError(
-          'unterminated_quote',
-          `line ${this.recLine} opens a quoted field that is never closed: the rest of the file (over ` +
-            `${MAX_RECORD_BYTES} bytes) would be one record; fix the quote and ingest the file again`,
-        );
+        if (this.curLine > this.recLine) this.runaway(this.overlong.bytes + end);
+        // One line over the limit, the last: nothing after it to lose.
+        this.records++;
+        this.rejects.push({
+          line: this.recLine,
+          reason: 'unterminated quoted field',
+          raw: rawText(this.overlong.head),
+        });
+        this.overlong = undefined;
+        this.inQuote = false;
+        this.carry = Buffer.alloc(0);
+        return out;
       }
       // A quote opened and never closed is no multi-line field: its first line is rejected and the lines after it
       // are read again as records of their own (a stray quote used to take the rest of the file with it).
@@ -151,17 +159,7 @@ export class CsvScanner {
           this.curLine++;
         } else {
           const end = q > recStart && data[q - 1] === 13 ? q - 1 : q;
-          const again = this.endRecord(data, recStart, end, utf8Ok, out);
-          if (again !== undefined) {
-            // A broken record over several lines: only its first was rejected; read on from its second.
-            this.recLine += 1;
-            this.curLine = this.recLine;
-            recStart = pos = again;
-            nNl = next(10, pos);
-            nQ = next(this.quote, pos);
-            nCr = next(13, pos);
-            continue;
-          }
+          this.endRecord(data, recStart, end, utf8Ok, out);
           this.curLine++;
           recStart = q + 1;
           this.recLine = this.curLine;
@@ -224,53 +222,62 @@ export class CsvScanner {
   }
 
   /**
-   * Writes or rejects the record `data[start, end)`. Returns where to read on from instead of after it: a record over
-   * several lines (its quotes made it so) that is broken rejects its first line only, and its other lines are read
-   * again as records (a stray quote paired with a quote lines later used to take every line between with it).
+   * Writes or rejects the record `data[start, end)`. A broken record over several lines is rejected whole: its inner
+   * lines may be the text of a quoted field, and reading them as records could publish rows the file never had.
    */
-  private endRecord(data: Buffer, start: number, end: number, utf8Ok: boolean, out: OutBuffer): number | undefined {
+  private endRecord(data: Buffer, start: number, end: number, utf8Ok: boolean, out: OutBuffer): void {
     const bad = this.bad;
     this.bad = undefined;
     const overlong = this.overlong;
     this.overlong = undefined;
+    const bytes = overlong ? undefined : data.subarray(start, end);
+    const size = overlong ? overlong.bytes + (end - start) : bytes!.length;
+    if (size > MAX_RECORD_BYTES && this.curLine > this.recLine) this.runaway(size);
     if (overlong) {
       this.records++;
-      this.rejects.push({
-        line: this.recLine,
-        reason: overlongReason(overlong.bytes + (end - start)),
-        raw: rawText(overlong.head),
-      });
-      return undefined;
+      this.rejects.push({ line: this.recLine, reason: overlongReason(size), raw: rawText(overlong.head) });
+      return;
     }
-    if (end === start && bad === undefined) return undefined;
-    const bytes = data.subarray(start, end);
+    if (end === start && bad === undefined) return;
+    const record = bytes!;
     if (this.dialect.header && this.header === undefined) {
-      if (bad !== undefined || (!utf8Ok && !isUtf8(bytes))) {
+      if (bad !== undefined || (!utf8Ok && !isUtf8(record))) {
         throw new IngestError(
           'bad_header',
           `the CSV header on line ${this.recLine} is not readable: ${bad ?? 'invalid UTF-8'}`,
         );
       }
-      this.header = splitCsvRecord(bytes.toString('utf8'), this.dialect.delimiter, this.dialect.quote);
-      return undefined;
+      this.header = splitCsvRecord(record.toString('utf8'), this.dialect.delimiter, this.dialect.quote);
+      return;
     }
     this.records++;
     if (bad !== undefined) {
-      const { first, next } = splitFirstLine(bytes);
-      this.rejects.push({ line: this.recLine, reason: bad, raw: rawText(first.subarray(0, QUARANTINE_RAW_CHARS)) });
-      if (next !== undefined) return start + next;
-    } else if (bytes.length > MAX_RECORD_BYTES) {
+      this.rejects.push({ line: this.recLine, reason: bad, raw: rawText(record.subarray(0, QUARANTINE_RAW_CHARS)) });
+    } else if (record.length > MAX_RECORD_BYTES) {
       this.rejects.push({
         line: this.recLine,
-        reason: overlongReason(bytes.length),
-        raw: rawText(bytes.subarray(0, QUARANTINE_RAW_CHARS)),
+        reason: overlongReason(record.length),
+        raw: rawText(record.subarray(0, QUARANTINE_RAW_CHARS)),
       });
-    } else if (!utf8Ok && !isUtf8(bytes)) {
-      this.rejects.push({ line: this.recLine, reason: 'invalid UTF-8', raw: rawText(bytes) });
+    } else if (!utf8Ok && !isUtf8(record)) {
+      this.rejects.push({ line: this.recLine, reason: 'invalid UTF-8', raw: rawText(record) });
     } else {
-      this.writeRecord(bytes, out);
+      this.writeRecord(record, out);
     }
-    return undefined;
+  }
+
+  /**
+   * A quoted field running over several lines and more than MAX_RECORD_BYTES: most likely a stray quote paired with
+   * one far below (or none). Quarantined as one record, every line between would be lost while the run succeeded, and
+   * its bytes are no longer held to read them again: the object fails instead and the published version stays. Which
+   * of the two happened does not depend on how the file was read in chunks.
+   */
+  private runaway(size: number): never {
+    throw new IngestError(
+      'unterminated_quote',
+      `line ${this.recLine} opens a quoted field that runs over ${this.curLine - this.recLine + 1} lines and ` +
+        `${size} bytes, over the ${MAX_RECORD_BYTES}-byte record limit: a stray quote? fix it and ingest the file again`,
+    );
   }
 
   /** Writes `<line>,<start>,<length>,<record>\n`, start being the record's offset in the canonical copy. */
