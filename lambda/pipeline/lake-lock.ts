@@ -53,9 +53,9 @@ interface HeldLock extends LockDocument {
  * over) fails instead of overwriting or deleting the new holder's lock, and a takeover removes only the dead
  * holder's version, so of two contenders that both found it dead, the later one's delete fails.
  *
- * A lock also names the process holding it. A contender on the same machine takes over at once a lock whose holder
- * process is gone (killed, or stopped with a second Ctrl-C), instead of waiting out the rest of its lease: a dead
- * process writes nothing more.
+ * A lock also names the process holding it. On a local store, a contender on the same machine takes over at once a
+ * lock whose holder process is gone (killed, or stopped with a second Ctrl-C), instead of waiting out the rest of its
+ * lease: a dead process writes nothing more there (on S3 its requests in flight may still land, so the lease holds).
  */
 export class LakeLock {
   private renewal: NodeJS.Timeout | undefined;
@@ -211,7 +211,7 @@ export class LakeLock {
         this.keys.push(key);
         return;
       }
-      if (held !== UNREADABLE && (Date.parse(held.expiresAt) < this.now().getTime() || holderIsGone(held.holder))) {
+      if (held !== UNREADABLE && (Date.parse(held.expiresAt) < this.now().getTime() || this.holderGone(held.holder))) {
         // Abandoned by a dead holder: remove that version only (a contender that removed it first and took the lock
         // has made a new version, which this delete leaves alone), then race for it.
         try {
@@ -229,6 +229,15 @@ export class LakeLock {
       }
       await wait();
     }
+  }
+
+  /**
+   * Whether the lock's holder process is gone, so its lock may be taken before its lease ends: only on a local store,
+   * whose writes are system calls that end with the process. Requests a dead process sent to S3 may still land after
+   * it died (a file uploaded after the new holder cleaned up), and the lease gives them time to.
+   */
+  private holderGone(holder: HolderProcess | undefined): boolean {
+    return this.store.kind === 'local' && holderIsGone(holder);
   }
 
   private document(): string {

@@ -38,8 +38,8 @@ export interface ExportRunnerLeaseOptions {
  * buckets) would each take over the other's live jobs: both run them, and one run's failure can undo the other's
  * result. So one process at a time holds this lease: created with `If-None-Match`, renewed and released with
  * `If-Match` on its etag. A second process is refused at start, naming the holder; a lease its holder stopped
- * renewing (it died) is taken over after `staleAfterMs`, or at once when its process is gone from this machine (a
- * `careplus serve` killed and started again).
+ * renewing (it died) is taken over after `staleAfterMs`, or, on a local store, at once when its process is gone from
+ * this machine (a `careplus serve` killed and started again).
  */
 export class ExportRunnerLease {
   private timer: NodeJS.Timeout | undefined;
@@ -86,7 +86,8 @@ export class ExportRunnerLease {
       const held = await readLease(store);
       if (held === undefined) continue;
       const age = now().getTime() - Date.parse(held.doc.renewedAt);
-      const gone = holderIsGone(held.doc.holder);
+      // Only on a local store: part uploads a dead server sent to S3 may still land after the new holder re-ran its jobs.
+      const gone = store.kind === 'local' && holderIsGone(held.doc.holder);
       if (!(age >= staleAfterMs) && !gone) {
         const seconds = Math.max(0, Math.round(age / 1000));
         throw new ConfigError(

@@ -249,6 +249,20 @@ describe('ETL lake locks', () => {
       await lock.release();
     });
 
+    it('is waited for on S3, where requests the dead process sent may still land', async () => {
+      const other = await otherProcess();
+      await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
+      await other.kill();
+      // The same lake, seen as a store whose writes are requests that can outlive their sender.
+      const remote = new Proxy(store, {
+        get: (target, prop, receiver) => (prop === 'kind' ? 's3' : (Reflect.get(target, prop, receiver) as unknown)),
+      });
+      await expect(LakeLock.acquire(remote, 'events', ['x'], { waitMs: 500 })).rejects.toThrow(
+        new IngestError('lock_timeout', 'another run is still publishing to the same partitions; retry later'),
+      );
+      expect(await owners()).toEqual(new Set(['dead-run']));
+    });
+
     it('is waited for while the process lives, and when it ran on another machine', async () => {
       const other = await otherProcess();
       try {
