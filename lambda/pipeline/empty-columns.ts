@@ -32,11 +32,9 @@ export async function emptyColumnWarnings(
   const objects =
     `read_ndjson_objects(${sqlString(staged.textPath)}, ` +
     `compression = '${staged.textGzip ? 'gzip' : 'uncompressed'}', ignore_errors = true)`;
+  // Keys compared as they are (a path would read `*` or `.` in a key as syntax).
   const named = empty
-    .map(
-      (c, i) =>
-        `count(*) FILTER (WHERE json_exists(json, ${sqlString(`$.${JSON.stringify(c.source)}`)}))::BIGINT AS k${i}`,
-    )
+    .map((c, i) => `count(*) FILTER (WHERE list_contains(json_keys(json), ${sqlString(c.source)}))::BIGINT AS k${i}`)
     .join(', ');
   const keys = (await conn.runAndReadAll(`SELECT ${named} FROM ${objects}`)).getRowObjectsJS()[0] ?? {};
   return empty

@@ -260,9 +260,15 @@ async function runIngest(
             '; nothing was published from it',
         );
       }
+      // Advice only: a failure to work it out is logged, never the run's.
       const warnings =
         refusal === undefined
-          ? await emptyColumnWarnings(conn, def, format, staged, parsed.stage, parsed.rowsValid)
+          ? await emptyColumnWarnings(conn, def, format, staged, parsed.stage, parsed.rowsValid).catch(
+              (err: unknown) => {
+                log.warn('could not check the run for columns its source lacks', { error: String(err) });
+                return [];
+              },
+            )
           : [];
       const outcome = await publishSource({
         store,

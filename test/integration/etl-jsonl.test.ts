@@ -1,5 +1,5 @@
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
-import { createEtlLake, event, gzip, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { EVENTS, createEtlLake, event, gzip, jsonl, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -131,6 +131,28 @@ describe('ETL: JSON Lines', () => {
     const quiet = await ingestObject(lake.deps(), { key: nulls });
     expect(quiet).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1 });
     expect(quiet.warnings).toBeUndefined();
+  });
+
+  it('compares keys as they are when checking for a missing one: a source named with path syntax is no path', async () => {
+    // `$."*"` read as a path failed the whole run with a DuckDB cast error.
+    lake.registry({
+      ...EVENTS,
+      name: 'odd',
+      rawPrefix: 'odd/',
+      columns: [
+        ...EVENTS.columns,
+        { name: 'star', source: '*', type: 'string' },
+        { name: 'dotted', source: 'a.b', type: 'string' },
+      ],
+    });
+    const key = 'odd/2024/03/01/a.jsonl';
+    await lake.putRaw(key, jsonl(event(1, '2024-03-01 10:00:00', { 'a.b': null }), event(2)));
+    const run = await ingestObject(lake.deps(), { key, dataset: 'odd' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2 });
+    // `*` is in no line; `a.b` is, with a null.
+    expect(run.warnings).toEqual([
+      'column "star": no line has a key "*", so it is null in every row (spelled otherwise, or nested? keys are read at the top level only)',
+    ]);
   });
 
   it('writes zstd Parquet with min/max statistics, rows ordered by event key', async () => {
