@@ -272,6 +272,13 @@ export class PipelineService {
       let record: RunRecord | undefined;
       try {
         record = await this.read(object.key, object.etag);
+        if (record?.status === 'RUNNING' && holderIsGone(record.holder)) {
+          // Its process is gone: it may have written its final record since the listing (or the cached copy) was
+          // made. Read the record as it is now before calling the run abandoned.
+          const current = await this.deps.store.head('processed', object.key);
+          if (current === undefined) return;
+          record = await this.read(object.key, current.etag);
+        }
       } catch (err) {
         // Removed since the listing that named it (a remembered one may be minutes old): it is no run now.
         if (err instanceof ObjectNotFoundError) return;

@@ -74,4 +74,35 @@ describe('pipeline runs whose process died', () => {
       ],
     ]);
   });
+
+  it('reads a run whose process is gone once more before calling it abandoned: it may just have finished', async () => {
+    // The listing was made while the run was RUNNING; the run then wrote SUCCEEDED and exited before the record was
+    // read. A store that answers listings from that moment stands in for the race.
+    const r = { ...running('just-done', 1), holder: { machine: currentHolder()!.machine, pid: deadPid } };
+    const key = runRecordKey(r.dataset, new Date(r.startedAt), r.runId);
+    await lake.store.put('processed', key, JSON.stringify(r));
+    const listed: { key: string; etag: string; size: number; lastModified: Date }[] = [];
+    for await (const o of lake.store.listAll('processed', '_pipeline/runs/')) listed.push(o);
+    const stale = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'listAll') return Reflect.get(target, prop, receiver) as unknown;
+        return async function* (_bucket: string, prefix: string) {
+          yield* listed.filter((o) => o.key.startsWith(prefix));
+        };
+      },
+    });
+    const racing = await startApi({ catalog: new LocalCatalog(lake.store), store: stale, clock: () => NOW });
+    try {
+      // Read (and cached) while RUNNING; then the run finishes.
+      const before = await racing.client.request(ListPipelineRunsDocument, {});
+      expect(before.data!.pipelineRuns.nodes.find((n) => n.runId === 'just-done')?.status).toBe('FAILED');
+      await lake.store.put('processed', key, JSON.stringify({ ...r, status: 'SUCCEEDED', finishedAt: r.startedAt }));
+      const res = await racing.client.request(ListPipelineRunsDocument, {});
+      expect(res.errors).toBeUndefined();
+      const node = res.data!.pipelineRuns.nodes.find((n) => n.runId === 'just-done');
+      expect([node?.status, node?.error]).toEqual(['SUCCEEDED', null]);
+    } finally {
+      await racing.stop();
+    }
+  });
 });
