@@ -40,7 +40,8 @@ export function compileTextPattern(source: string): TextPattern {
       if (pattern[j] === '^') j++;
       if (pattern[j] === ']') j++;
       while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
-      out += pattern.slice(i, j + 1);
+      // `[\b]` is a backspace in JavaScript; RE2 refuses `\b` in a class.
+      out += pattern.slice(i, j + 1).replace(/\\([^])/g, (escape, c: string) => (c === 'b' ? '\\x{8}' : escape));
       i = j + 1;
       continue;
     }
@@ -68,18 +69,30 @@ export function compileTextPattern(source: string): TextPattern {
 }
 
 /**
- * JavaScript's `\uXXXX` and `\u{X…}` as RE2's `\x{…}`, in classes too (RE2 refuses `\u`: every file then failed
- * as "internal"); other escapes, `\\u` among them, are left as they are.
+ * JavaScript's `\uXXXX` as RE2's `\x{…}`, in classes too (RE2 refuses `\u`: every file then failed as "internal"); a
+ * surrogate pair (`\uD83D\uDE00`, how JavaScript writes an emoji) becomes its one code point, which RE2 matches in
+ * UTF-8 text. Other escapes, `\\u` among them, are left as they are.
  */
 function unicodeEscapesForRe2(pattern: string): string {
-  return pattern.replace(/\\(u(?:([0-9A-Fa-f]{4})|\{([0-9A-Fa-f]{1,6})\})|u|[^])/g, (escape, _all, four, braced) => {
-    if (escape === '\\u') {
-      throw new IngestError(
-        'bad_pattern',
-        'text.pattern has a \\u escape that is not \\uXXXX or \\u{X…} (RE2 needs a code point)',
-      );
-    }
-    const code = (four ?? braced) as string | undefined;
-    return code === undefined ? escape : `\\x{${code}}`;
-  });
+  const refuse = (why: string): never => {
+    throw new IngestError('bad_pattern', `text.pattern has ${why}`);
+  };
+  return pattern.replace(
+    /\\(?:u([dD][89abAB][0-9A-Fa-f]{2})\\u([dD][c-fC-F][0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|(u\{)|(u)|([^]))/g,
+    (escape, high?: string, low?: string, four?: string, braced?: string, bare?: string) => {
+      if (high !== undefined && low !== undefined) {
+        const code = 0x10000 + ((parseInt(high, 16) - 0xd800) << 10) + (parseInt(low, 16) - 0xdc00);
+        return `\\x{${code.toString(16).toUpperCase()}}`;
+      }
+      if (four !== undefined) {
+        const code = parseInt(four, 16);
+        if (code >= 0xd800 && code <= 0xdfff) refuse(`a lone surrogate \\u${four}, which no UTF-8 text holds`);
+        return `\\x{${four}}`;
+      }
+      // Without the `u` flag JavaScript reads `\u{41}` as 41 letters u, not as a code point: ambiguous, refused.
+      if (braced !== undefined) refuse('a \\u{…} escape: write the code point as \\uXXXX (or a surrogate pair)');
+      if (bare !== undefined) refuse('a \\u escape that is not \\uXXXX');
+      return escape;
+    },
+  );
 }

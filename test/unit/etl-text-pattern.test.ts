@@ -26,14 +26,21 @@ describe('text log patterns for DuckDB', () => {
   });
 
   it('writes JavaScript \\u escapes as RE2 \\x{…}, inside classes too, and leaves an escaped backslash alone', () => {
-    expect(compileTextPattern('^(?<a>\\u0041+) [\\u00e0-\\u00ff]+ \\u{1F600} \\\\u0041$').re2).toBe(
+    expect(compileTextPattern('^(?<a>\\u0041+) [\\u00e0-\\u00ff]+ \\uD83D\\uDE00 \\\\u0041$').re2).toBe(
+      // The surrogate pair (how JavaScript writes an emoji) is its one code point.
       '^(?P<a>\\x{0041}+) [\\x{00e0}-\\x{00ff}]+ \\x{1F600} \\\\u0041$',
     );
+    // A backspace in a class, which RE2 has no \b for.
+    expect(compileTextPattern('^[\\b\\d]+$').re2).toBe('^[\\x{8}\\d]+$');
     expect(() => compileTextPattern('a\\uZZ')).toThrow(
-      new IngestError(
-        'bad_pattern',
-        'text.pattern has a \\u escape that is not \\uXXXX or \\u{X…} (RE2 needs a code point)',
-      ),
+      new IngestError('bad_pattern', 'text.pattern has a \\u escape that is not \\uXXXX'),
+    );
+    // Without the u flag JavaScript reads \u{41} as 41 letters u.
+    expect(() => compileTextPattern('\\u{41}')).toThrow(
+      'text.pattern has a \\u{…} escape: write the code point as \\uXXXX (or a surrogate pair)',
+    );
+    expect(() => compileTextPattern('\\uD83D')).toThrow(
+      'text.pattern has a lone surrogate \\uD83D, which no UTF-8 text holds',
     );
     expect(() => compileTextPattern('\\cJ')).toThrow(
       "text.pattern uses a control-character escape (\\cX), which DuckDB's regular expressions (RE2) do not support",
