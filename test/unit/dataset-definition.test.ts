@@ -36,7 +36,7 @@ describe('dataset definitions', () => {
     );
   });
 
-  it('refuses %Z (a zone name) in timestamp formats, naming the format; %z and a literal %%Z are fine', () => {
+  it('refuses %Z (a zone name) and %j (a day of the year) in formats, naming the format; %z and a literal %%Z are fine', () => {
     const withFormats = (formats: string[]) => ({
       ...minimal,
       columns: [minimal.columns[0], { ...minimal.columns[1], formats }, minimal.columns[2]],
@@ -44,7 +44,14 @@ describe('dataset definitions', () => {
     expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S %Z']), 't.yaml')).toThrow(
       new DefinitionError(
         't.yaml: columns.1.formats.1: %Z (a time zone name) is not supported: DuckDB reads impossible dates with it by ' +
-          'rolling them over into the next month; use %z (an offset such as +01:00)',
+          'rolling them over into another day; use %z (an offset such as +01:00)',
+      ),
+    );
+    // 2023-366 became 2024-01-01.
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%j']), 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.1.formats.0: %j (the day of the year) is not supported: DuckDB reads impossible dates with it ' +
+          'by rolling them over into another day; use %m and %d',
       ),
     );
     const ok = parseDatasetDefinition(withFormats(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']), 't.yaml');
