@@ -69,7 +69,11 @@ export function buildProgram(): Command {
       '--force',
       'reprocess files already processed at the same version (e.g. to bring back rows of theirs that lost to a source whose newer version dropped them)',
     )
-    .action(async (paths: string[], opts: { dataset: string; force?: boolean }) => {
+    .option(
+      '--replace',
+      'a file ingested on an earlier day from the same path is replaced (a corrected file); by default each day is a new source, whose rows lose to ones published before',
+    )
+    .action(async (paths: string[], opts: { dataset: string; force?: boolean; replace?: boolean }) => {
       const { ingest } = await import('./commands/ingest.js');
       const failed: number = await withBatch('file', (stopRequested) =>
         withRuntime((rt) =>
@@ -77,7 +81,7 @@ export function buildProgram(): Command {
             rt,
             paths.map((p) => resolve(p)),
             opts.dataset,
-            { stopRequested, force: opts.force === true },
+            { stopRequested, force: opts.force === true, replace: opts.replace === true },
           ),
         ),
       );

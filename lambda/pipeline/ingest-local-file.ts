@@ -30,10 +30,34 @@ export async function ingestLocalFile(
   deps: EtlDeps,
   filePath: string,
   dataset: string,
-  options: IngestOptions = {},
+  options: IngestOptions & {
+    /**
+     * Land the file where the same path was ingested last, on whatever day (`--replace`): a corrected file then
+     * replaces what that version published. Dated today, it would be another source, whose rows lose to the earlier
+     * version's (first published wins).
+     */
+    replaceEarlier?: boolean;
+  } = {},
 ): Promise<RunRecord> {
   const def = deps.registry.get(dataset);
-  const key = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
+  const { replaceEarlier, ...ingest } = options;
+  const today = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
+  const key = (replaceEarlier === true ? await lastRawKeyOf(deps, def.rawPrefix, today) : undefined) ?? today;
   await deps.store.putFile('raw', key, filePath);
-  return ingestObject(deps, { key, dataset }, options);
+  return ingestObject(deps, { key, dataset }, ingest);
+}
+
+/**
+ * The latest raw key (by its day) of the same local path as `today` (the same `<folder>-<hash>/<file>` under any
+ * `yyyy/mm/dd`), or undefined when the path was never ingested. Lists the dataset's raw prefix: meant for the CLI.
+ */
+async function lastRawKeyOf(deps: EtlDeps, rawPrefix: string, today: string): Promise<string | undefined> {
+  const tail = today.split('/').slice(-2).join('/');
+  const shape = /^\d{4}\/\d{2}\/\d{2}\/$/;
+  let latest: string | undefined;
+  for await (const o of deps.store.listAll('raw', rawPrefix)) {
+    const day = o.key.slice(rawPrefix.length, o.key.length - tail.length);
+    if (o.key.endsWith(`/${tail}`) && shape.test(day) && (latest === undefined || o.key > latest)) latest = o.key;
+  }
+  return latest;
 }

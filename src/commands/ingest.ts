@@ -29,6 +29,8 @@ export async function ingest(
     stopRequested?: () => boolean;
     /** Reprocess files already processed at the same version (`--force`). */
     force?: boolean;
+    /** Replace what the same path published when it was ingested on an earlier day (`--replace`). */
+    replace?: boolean;
   } = {},
 ): Promise<number> {
   const stopRequested = options.stopRequested ?? (() => false);
@@ -52,7 +54,10 @@ export async function ingest(
       failed += 1;
       continue;
     }
-    const run = await ingestLocalFile(deps, file, dataset, options.force === true ? { force: true } : {});
+    const run = await ingestLocalFile(deps, file, dataset, {
+      ...(options.force === true ? { force: true } : {}),
+      ...(options.replace === true ? { replaceEarlier: true } : {}),
+    });
     if (run.status === 'FAILED') failed += 1;
     process.stdout.write(formatRun(file, run) + '\n');
   }

@@ -562,6 +562,38 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await ingestLocalFile(lake.deps({ now }), file, 'events')).toMatchObject({ status: 'SUCCEEDED' });
     expect(await ids()).toEqual([1n, 3n]);
   });
+
+  it('replaces with --replace what the same path published on an earlier day; by default a later day is a new source', async () => {
+    const file = join(lake.root, 'export.jsonl');
+    const day1 = () => new Date('2024-03-09T10:00:00Z');
+    const day2 = () => new Date('2024-03-10T10:00:00Z');
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'wrong' }), event(2)));
+    const first = await ingestLocalFile(lake.deps({ now: day1 }), file, 'events');
+    expect(first).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2 });
+    const activities = async () =>
+      (
+        await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`)
+      ).map((r) => `${String(r['event_id'])}:${String(r['activity'])}`);
+
+    // Corrected the next day: as a new source its rows lose to the first version's (first published wins).
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'right' }), event(2)));
+    const plain = await ingestLocalFile(lake.deps({ now: day2 }), file, 'events');
+    expect(plain).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 0, rowsDuplicate: 2 });
+    expect(plain.sourceKey).not.toBe(first.sourceKey);
+    expect(await activities()).toEqual(['1:wrong', '2:Insert ticket']);
+
+    // With --replace it lands where the path was ingested last (day 2 now) and replaces that version.
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'right' }), event(2), event(3)));
+    const replaced = await ingestLocalFile(lake.deps({ now: day2 }), file, 'events', { replaceEarlier: true });
+    expect(replaced).toMatchObject({ status: 'SUCCEEDED', sourceKey: plain.sourceKey, rowsWritten: 1 });
+    // Without day 2's raw file, the path was ingested last on day 1: the correction replaces the first version, whose
+    // rows won (event 3 stays, published by day 2's source).
+    await lake.store.delete('raw', plain.sourceKey);
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'right' }), event(2)));
+    const onlyDay1 = await ingestLocalFile(lake.deps({ now: day2 }), file, 'events', { replaceEarlier: true });
+    expect(onlyDay1).toMatchObject({ status: 'SUCCEEDED', sourceKey: first.sourceKey });
+    expect(await activities()).toEqual(['1:right', '2:Insert ticket', '3:Insert ticket']);
+  });
 });
 
 /** A store whose objects all report S3 version id `versionId`. */
