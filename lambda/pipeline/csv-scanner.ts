@@ -9,6 +9,16 @@ import {
   rawText,
 } from './scan-limits.js';
 
+/**
+ * A quoted field over several lines and MAX_RECORD_BYTES fails the object when it runs over more lines than this: a
+ * stray quote paired with one far below (or none) would otherwise take every line between into one quarantined
+ * record. Fewer lines (a multi-line note beside a huge field) are one record over the limit, quarantined as such.
+ */
+const RUNAWAY_LINES = 100;
+
+/** Quotes never closed by the end of the file that are each rejected by their line before the file fails. */
+const MAX_UNCLOSED_AT_END = 16;
+
 export interface CsvDialect {
   /** One ASCII character. */
   delimiter: string;
@@ -46,7 +56,14 @@ export class CsvScanner {
   private recLine = 1;
   private curLine = 1;
   private bad: string | undefined;
-  private overlong: { head: Buffer; bytes: number } | undefined;
+  /**
+   * A record over MAX_RECORD_BYTES whose bytes are no longer held: its head (for the quarantine), the bytes dropped,
+   * and the last byte dropped (the carry then starts mid-record: a quote at its start opens a field only after a
+   * delimiter, as anywhere else; read in other chunks, the same bytes must give the same records).
+   */
+  private overlong: { head: Buffer; bytes: number; lastDropped?: number } | undefined;
+  /** Quotes never closed by the end of the file so far (each rejects its line; the lines after it are read again). */
+  private unclosedAtEnd = 0;
   private atStart = true;
   private outOffset = 0;
 
@@ -99,7 +116,7 @@ export class CsvScanner {
         throw new IngestError('bad_header', `the CSV header on line ${this.recLine} has an unterminated quoted field`);
       }
       if (this.overlong) {
-        if (this.curLine > this.recLine) this.runaway(this.overlong.bytes + end);
+        if (this.spansRunaway()) this.runaway(this.overlong.bytes + end);
         // One line over the limit, the last: nothing after it to lose.
         this.records++;
         this.rejects.push({
@@ -113,7 +130,17 @@ export class CsvScanner {
         return out;
       }
       // A quote opened and never closed is no multi-line field: its first line is rejected and the lines after it
-      // are read again as records of their own (a stray quote used to take the rest of the file with it).
+      // are read again as records of their own (a stray quote used to take the rest of the file with it). Each time
+      // reads the rest again: past a few, the file is more broken than a stray quote, and it fails rather than take
+      // time growing with the square of its size.
+      this.unclosedAtEnd += 1;
+      if (this.unclosedAtEnd > MAX_UNCLOSED_AT_END) {
+        throw new IngestError(
+          'unterminated_quote',
+          `more than ${MAX_UNCLOSED_AT_END} quoted fields are never closed (the last on line ${this.recLine}): fix ` +
+            'the quotes and ingest the file again',
+        );
+      }
       const { first, next } = splitFirstLine(this.carry.subarray(0, end));
       this.records++;
       this.rejects.push({
@@ -182,7 +209,8 @@ export class CsvScanner {
       }
       // A quote byte.
       if (!this.inQuote) {
-        const fieldStart = q === recStart || data[q - 1] === this.delim;
+        const before = q > recStart ? data[q - 1] : this.overlong?.lastDropped;
+        const fieldStart = before === undefined || before === this.delim;
         if (fieldStart) this.inQuote = true;
         else this.bad ??= 'quote character inside an unquoted field';
         pos = q + 1;
@@ -213,6 +241,7 @@ export class CsvScanner {
       // Keep scanning the record to find its end, but stop holding its bytes.
       this.overlong ??= { head: Buffer.from(rest.subarray(0, QUARANTINE_RAW_CHARS)), bytes: 0 };
       this.overlong.bytes += resume;
+      if (resume > 0) this.overlong.lastDropped = rest[resume - 1];
       rest = rest.subarray(resume);
       resume = 0;
     }
@@ -232,7 +261,7 @@ export class CsvScanner {
     this.overlong = undefined;
     const bytes = overlong ? undefined : data.subarray(start, end);
     const size = overlong ? overlong.bytes + (end - start) : bytes!.length;
-    if (size > MAX_RECORD_BYTES && this.curLine > this.recLine) this.runaway(size);
+    if (size > MAX_RECORD_BYTES && this.spansRunaway()) this.runaway(size);
     if (overlong) {
       this.records++;
       this.rejects.push({ line: this.recLine, reason: overlongReason(size), raw: rawText(overlong.head) });
@@ -267,11 +296,16 @@ export class CsvScanner {
   }
 
   /**
-   * A quoted field running over several lines and more than MAX_RECORD_BYTES: most likely a stray quote paired with
+   * A quoted field running over more than RUNAWAY_LINES lines and MAX_RECORD_BYTES: most likely a stray quote paired with
    * one far below (or none). Quarantined as one record, every line between would be lost while the run succeeded, and
    * its bytes are no longer held to read them again: the object fails instead and the published version stays. Which
    * of the two happened does not depend on how the file was read in chunks.
    */
+  /** Whether the record in hand runs over more than RUNAWAY_LINES lines (it is over the size limit too). */
+  private spansRunaway(): boolean {
+    return this.curLine - this.recLine + 1 > RUNAWAY_LINES;
+  }
+
   private runaway(size: number): never {
     throw new IngestError(
       'unterminated_quote',

@@ -155,6 +155,60 @@ describe('CSV scanner', () => {
     },
   );
 
+  it.each([64, 65_536, 1 << 20, 4 << 20])(
+    'quarantines one record over the limit with a short multi-line field, and a last line left open, as records (chunks of %i bytes)',
+    (size) => {
+      const big = 'x'.repeat(1_100_000);
+      // A two-line note beside a huge field: one record over the limit, not a runaway quote.
+      const input = `id,note,blob\n1,ok,a\n2,"two\nlines",${big}\n3,ok,b\n4,ok,"${big}\n`;
+      const s = new CsvScanner(dialect);
+      const r = scan(s, input, size);
+      expect(r.rejects.map((x) => [x.line, x.reason])).toEqual([
+        [
+          3,
+          `record is ${Buffer.byteLength(`2,"two\nlines",${big}`)} bytes, longer than the limit of ${MAX_RECORD_BYTES} bytes`,
+        ],
+        [6, 'unterminated quoted field'],
+      ]);
+      expect(
+        r.out
+          .trimEnd()
+          .split('\n')
+          .map((w) => w.split(',').slice(3).join(',')),
+      ).toEqual(['1,ok,a', '3,ok,b']);
+    },
+  );
+
+  it('reads a quote inside an unquoted field the same whatever the chunks, past the size limit too', () => {
+    // A quote right after a chunk boundary, in a record whose start was dropped, opened a field and took the next lines.
+    const input = Buffer.from(`1,ok\n2,${'x'.repeat(1_200_000)}"oops\n3,ok\n4,ok\n`);
+    const results = [input.indexOf('"'), 65_536, 8 << 20].map((size) => {
+      const s = new CsvScanner({ delimiter: ',', quote: '"', header: false });
+      const r = scan(s, input, size);
+      return {
+        lines: r.rejects.map((x) => x.line),
+        out: r.out
+          .trimEnd()
+          .split('\n')
+          .map((w) => w.split(',').slice(3).join(',')),
+      };
+    });
+    for (const r of results) expect(r).toEqual({ lines: [2], out: ['1,ok', '3,ok', '4,ok'] });
+  });
+
+  it('fails the object when more than 16 quotes are never closed, rather than read the rest again for each', () => {
+    const open = (n: number) => Array.from({ length: n }, (_, i) => `${i},"Bob","remark`).join('\n');
+    const few = scan(new CsvScanner(dialect), `id,a,b\n${open(3)}\n9,x,y\n`, 64);
+    // Each open quote rejects its own line; the closing line then reads as a record of its own.
+    expect(few.rejects.map((x) => x.line)).toEqual([2, 3, 4]);
+    expect(() => scan(new CsvScanner(dialect), `id,a,b\n${open(40_000)}\n`, 1 << 20)).toThrow(
+      new IngestError(
+        'unterminated_quote',
+        'more than 16 quoted fields are never closed (the last on line 18): fix the quotes and ingest the file again',
+      ),
+    );
+  });
+
   it('quarantines a record over the size limit and goes on', () => {
     const s = new CsvScanner({ delimiter: ';', quote: '"', header: false });
     const r = scan(s, `1;"${'y'.repeat(MAX_RECORD_BYTES)}"\n2;b\n`, 4096);
