@@ -134,17 +134,20 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
   });
   for (const [i, c] of columns.entries()) {
     // DuckDB (1.5) reads impossible dates with a zone name (`2023-02-29 10:00 UTC` became 2023-03-01) or a day of the
-    // year past the year's end (`2023-366` became 2024-01-01) by rolling them over, so the row would land in another
-    // day's partition: refused here rather than silently shifted.
+    // year past the year's end (`2023-366` became 2024-01-01) or a week past the year's last (`2023-53-6` with
+    // %Y-%U-%w became 2024-01-06) by rolling them over, so the row would land in another day's partition: refused
+    // here rather than silently shifted.
     const rolling = c.formats?.flatMap((f, k) => {
-      const directives = f.replace(/%%/g, '').match(/%[Zj]/g) ?? [];
+      const directives = f.replace(/%%/g, '').match(/%[ZjUWGV]/g) ?? [];
       return directives.length > 0 ? [{ k, directive: directives[0]! }] : [];
     })[0];
     if (rolling !== undefined) {
       const [what, instead] =
         rolling.directive === '%Z'
           ? ['a time zone name', 'use %z (an offset such as +01:00)']
-          : ['the day of the year', 'use %m and %d'];
+          : rolling.directive === '%j'
+            ? ['the day of the year', 'use %m and %d']
+            : ['a week number', 'use %m and %d'];
       throw new DefinitionError(
         `${origin}: columns.${i}.formats.${rolling.k}: ${rolling.directive} (${what}) is not supported: DuckDB reads ` +
           `impossible dates with it by rolling them over into another day; ${instead}`,

@@ -112,11 +112,14 @@ export function partitionKeyStatistics(
 export function formatStatValue(value: StatValue, column: TableColumn): string | null {
   switch (column.kind) {
     case 'timestamp':
-      return value instanceof Date ? value.toISOString() : String(value);
+      if (!(value instanceof Date)) return String(value);
+      return Number.isNaN(value.getTime()) ? null : value.toISOString();
     case 'date':
       // Up to the `T`: a year past 9999 is written in ISO 8601's extended form (`+010000-01-01`), which a fixed
       // slice cut to `+010000-01`.
-      return value instanceof Date ? value.toISOString().split('T')[0]! : String(value);
+      if (!(value instanceof Date)) return String(value);
+      // Past JavaScript's dates (DuckDB accepts year 300000): no text rather than a RangeError for the whole query.
+      return Number.isNaN(value.getTime()) ? null : value.toISOString().split('T')[0]!;
     case 'decimal': {
       const type = parseColumnType(column.type);
       const scale = type.kind === 'decimal' ? type.scale : 0;

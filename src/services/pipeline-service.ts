@@ -270,9 +270,12 @@ export class PipelineService {
     // must not open them all at once (EMFILE on a local store, throttling on S3).
     await runPool(wanted, RUN_READ_CONCURRENCY, async ({ object, sortKey }) => {
       let record: RunRecord | undefined;
+      // Asked once: a process that ends between two asks would be shown abandoned without the record read again.
+      let gone = false;
       try {
         record = await this.read(object.key, object.etag);
-        if (record?.status === 'RUNNING' && holderIsGone(record.holder)) {
+        gone = record?.status === 'RUNNING' && holderIsGone(record.holder);
+        if (gone) {
           // Its process is gone: it may have written its final record since the listing (or the cached copy) was
           // made. Read the record as it is now before calling the run abandoned.
           const current = await this.deps.store.head('processed', object.key);
@@ -285,7 +288,7 @@ export class PipelineService {
         throw err;
       }
       if (record !== undefined)
-        entries.push({ key: object.key, sortKey, record: effectiveRun(record, now, RUN_TIMEOUT_MS, holderIsGone) });
+        entries.push({ key: object.key, sortKey, record: effectiveRun(record, now, RUN_TIMEOUT_MS, () => gone) });
     });
     return entries.sort((a, b) => compareText(b.sortKey, a.sortKey));
   }

@@ -54,6 +54,13 @@ describe('dataset definitions', () => {
           'by rolling them over into another day; use %m and %d',
       ),
     );
+    // 2023-53-6 with %Y-%U-%w became 2024-01-06.
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%d', '%Y-%U-%w']), 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.1.formats.1: %U (a week number) is not supported: DuckDB reads impossible dates with it by ' +
+          'rolling them over into another day; use %m and %d',
+      ),
+    );
     const ok = parseDatasetDefinition(withFormats(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']), 't.yaml');
     expect(ok.columns[1]!.formats).toEqual(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']);
   });

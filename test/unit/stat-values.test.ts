@@ -10,6 +10,8 @@ describe('statistics values as text', () => {
     expect(formatStatValue(new Date(Date.UTC(2024, 0, 31)), date)).toBe('2024-01-31');
     // A fixed 10-character slice cut this to "+010000-01".
     expect(formatStatValue(new Date(Date.UTC(10000, 0, 1)), date)).toBe('+010000-01-01');
+    // Past JavaScript's dates (DuckDB takes year 300000): no value rather than a RangeError.
+    expect(formatStatValue(new Date(Number.NaN), date)).toBeNull();
   });
 
   it('writes timestamps as ISO 8601 UTC', () => {
