@@ -1,5 +1,10 @@
 import { IngestError } from './errors.js';
 
+/** Letters JavaScript (without the `u` flag) gives a meaning after a backslash; any other escaped letter is itself. */
+const ESCAPES = 'bBdDsSwWfnrtvxuck';
+/** The same inside a class, where `\b` is a backspace and `\B` a letter B. */
+const CLASS_ESCAPES = 'bdDsSwWfnrtvxuc';
+
 /** A text-log pattern translated for DuckDB: RE2 syntax plus the name of every capturing group, in order. */
 export interface TextPattern {
   /** The pattern in RE2 syntax (`(?<name>` becomes `(?P<name>`). */
@@ -35,13 +40,22 @@ export function compileTextPattern(source: string): TextPattern {
       continue;
     }
     if (ch === '[') {
-      // A character class: copy it whole so a `(` inside is not taken for a group.
+      // A character class: copy it whole so a `(` inside is not taken for a group. As in JavaScript, a `]` right
+      // after `[` or `[^` ends it: `[]` matches nothing and `[^]` any character, which RE2 writes otherwise.
       let j = i + 1;
       if (pattern[j] === '^') j++;
-      if (pattern[j] === ']') j++;
       while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
-      // `[\b]` is a backspace in JavaScript; RE2 refuses `\b` in a class.
-      out += pattern.slice(i, j + 1).replace(/\\([^])/g, (escape, c: string) => (c === 'b' ? '\\x{8}' : escape));
+      const cls = pattern.slice(i, j + 1);
+      if (cls === '[]' || cls === '[^]') {
+        out += cls === '[]' ? '[^\\x{0}-\\x{10FFFF}]' : '[\\x{0}-\\x{10FFFF}]';
+      } else {
+        out += cls.replace(/\\([^])/g, (escape, c: string) => {
+          // `[\b]` is a backspace in JavaScript; RE2 refuses `\b` in a class, and so `\B` (a B to JavaScript).
+          if (c === 'b') return '\\x{8}';
+          if (c === 'c') unsupported('a control-character escape (\\cX)');
+          return /[A-Za-z]/.test(c) && !CLASS_ESCAPES.includes(c) ? c : escape;
+        });
+      }
       i = j + 1;
       continue;
     }
@@ -92,7 +106,9 @@ function unicodeEscapesForRe2(pattern: string): string {
       // Without the `u` flag JavaScript reads `\u{41}` as 41 letters u, not as a code point: ambiguous, refused.
       if (braced !== undefined) refuse('a \\u{…} escape: write the code point as \\uXXXX (or a surrogate pair)');
       if (bare !== undefined) refuse('a \\u escape that is not \\uXXXX');
-      return escape;
+      // A letter JavaScript gives no meaning is itself (`\z` is a z there; RE2 reads it as the end of the text).
+      const c = escape.slice(1);
+      return /^[A-Za-z]$/.test(c) && !ESCAPES.includes(c) ? c : escape;
     },
   );
 }

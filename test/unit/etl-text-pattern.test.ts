@@ -46,4 +46,17 @@ describe('text log patterns for DuckDB', () => {
       "text.pattern uses a control-character escape (\\cX), which DuckDB's regular expressions (RE2) do not support",
     );
   });
+
+  it('reads what JavaScript reads: [^] any character, [] none, and an escaped letter without a meaning as itself', () => {
+    expect(compileTextPattern('^(?<a>[^]*) (?<b>\\d+)$')).toEqual({
+      re2: '^(?P<a>[\\x{0}-\\x{10FFFF}]*) (?P<b>\\d+)$',
+      groups: ['a', 'b'],
+    });
+    expect(compileTextPattern('a[]b').re2).toBe('a[^\\x{0}-\\x{10FFFF}]b');
+    // \z is a z to JavaScript and the end of the text to RE2; \p is a p; in a class \B is a B.
+    expect(compileTextPattern('^\\z\\p[\\B\\d]$').re2).toBe('^zp[B\\d]$');
+    expect(() => compileTextPattern('[\\cJ]')).toThrow(
+      "text.pattern uses a control-character escape (\\cX), which DuckDB's regular expressions (RE2) do not support",
+    );
+  });
 });
