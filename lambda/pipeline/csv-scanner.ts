@@ -38,7 +38,7 @@ export interface CsvDialect {
  * The header record is parsed here and not copied. Blank lines are skipped. A record with a stray quote, a lone
  * CR outside quotes, invalid UTF-8 or over MAX_RECORD_BYTES is rejected here; DuckDB rejects wrong field counts.
  * A quote never closed by the end of the file rejects its own line only, and the lines after it are read again (it
- * cannot be a field). A quoted field over several lines and more than MAX_RECORD_BYTES fails the object.
+ * cannot be a field). A quoted field over more than RUNAWAY_LINES lines and MAX_RECORD_BYTES fails the object.
  */
 export class CsvScanner {
   readonly rejects: ScanReject[] = [];
@@ -295,17 +295,17 @@ export class CsvScanner {
     }
   }
 
-  /**
-   * A quoted field running over more than RUNAWAY_LINES lines and MAX_RECORD_BYTES: most likely a stray quote paired with
-   * one far below (or none). Quarantined as one record, every line between would be lost while the run succeeded, and
-   * its bytes are no longer held to read them again: the object fails instead and the published version stays. Which
-   * of the two happened does not depend on how the file was read in chunks.
-   */
   /** Whether the record in hand runs over more than RUNAWAY_LINES lines (it is over the size limit too). */
   private spansRunaway(): boolean {
     return this.curLine - this.recLine + 1 > RUNAWAY_LINES;
   }
 
+  /**
+   * A quoted field running over more than RUNAWAY_LINES lines and MAX_RECORD_BYTES: most likely a stray quote paired
+   * with one far below (or none). Quarantined as one record, every line between would be lost while the run
+   * succeeded, and its bytes are no longer held to read them again: the object fails instead and the published
+   * version stays. Which of the two happened does not depend on how the file was read in chunks.
+   */
   private runaway(size: number): never {
     throw new IngestError(
       'unterminated_quote',
