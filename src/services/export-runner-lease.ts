@@ -14,7 +14,10 @@ interface LeaseDocument {
   pid: number;
   /** ISO 8601: when the holder last renewed it. */
   renewedAt: string;
-  /** The holding process where it can name itself (holder-process.ts): gone from this machine, on a local store, it is taken at once. */
+  /**
+   * The holding process where it can name itself (holder-process.ts): gone from this machine, on a local store, it is
+   * taken at once.
+   */
   holder?: HolderProcess;
 }
 
