@@ -58,9 +58,10 @@ const DOWNLOAD_RETRIES = 12;
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
  *   A dropped connection resumes with `Range` from the bytes on disk, up to 12 retries in a row without progress
  *   (pauses of 0.25 s doubling to 5 s, about 43 s in all: longer than a restart of the server, and than the 30 s after
- *   which a server on another machine takes over the export jobs of one that died); an expired link is refreshed by reading the job again. A download that stops (the retries ran
- *   out, the process was killed) is kept with `<out>.part.json`, and the same command run again (it gets the same
- *   job back while its result lasts) continues it.
+ *   which a server on another machine takes over the export jobs of one that died); an expired link is refreshed
+ *   by reading the job again. A download that stops (the retries ran out, the process was killed) is kept with
+ *   `<out>.part.json`, and the same command run again (it gets the same job back while its result lasts) continues
+ *   it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C while the job runs cancels it, unless an earlier request started it (`reused`); during the download it
  *   stops and removes the partial file.
