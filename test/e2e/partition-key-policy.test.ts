@@ -1,8 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runRecordKey } from '../../lambda/pipeline/lake-keys.js';
-import { newRunRecord } from '../../lambda/pipeline/run-records.js';
+import { putFinishedRun } from '../support/run-record-fixture.js';
 import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
@@ -44,17 +43,17 @@ beforeAll(async () => {
   const startedAt = new Date(Date.UTC(2024, 0, 5, 8));
   const outputKeys: string[] = [];
   for await (const o of api.store.listAll('processed', 'cases/')) outputKeys.push(o.key);
-  const run = {
-    ...newRunRecord({ runId: 'run-partitions', dataset: 'cases', sourceKey: 'cases/2024/01/05/a.csv', startedAt }),
-    status: 'SUCCEEDED' as const,
-    rowsRead: 6,
-    rowsWritten: 6,
-    partitions: ['event_date=2024-01-01', 'event_date=2024-01-02', 'event_date=2024-01-03'],
-    outputKeys,
-    finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
-    durationMs: 1000,
-  };
-  await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+  await putFinishedRun(
+    api.store,
+    { runId: 'run-partitions', dataset: 'cases', sourceKey: 'cases/2024/01/05/a.csv', startedAt },
+    {
+      status: 'SUCCEEDED',
+      rowsRead: 6,
+      rowsWritten: 6,
+      partitions: ['event_date=2024-01-01', 'event_date=2024-01-02', 'event_date=2024-01-03'],
+      outputKeys,
+    },
+  );
 }, 60_000);
 
 afterAll(async () => {

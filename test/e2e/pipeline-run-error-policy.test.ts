@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runRecordKey } from '../../lambda/pipeline/lake-keys.js';
-import { newRunRecord } from '../../lambda/pipeline/run-records.js';
 import { WITHHELD_RUN_ERROR } from '../../src/graphql/resolvers/pipeline-run.resolver.js';
 import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
+import { putFinishedRun } from '../support/run-record-fixture.js';
 
 /**
  * A failed run's message can name columns (`column "customer" became required`). A role that sees the pipeline but
@@ -48,14 +47,11 @@ beforeAll(async () => {
   api = await startLocalPolicyApi({ CAREPLUS_POLICY_FILE: join(dir, 'policy.yaml') });
   for (const [i, [kind, message]] of Object.entries(MESSAGES).entries()) {
     const startedAt = new Date(Date.now() - (i + 1) * 60_000);
-    const run = {
-      ...newRunRecord({ runId: `run-${kind}`, dataset: 'cases', sourceKey: `cases/x/${kind}.csv`, startedAt }),
-      status: 'FAILED' as const,
-      finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
-      durationMs: 1000,
-      error: { reason: 'incompatible_schema', message },
-    };
-    await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+    await putFinishedRun(
+      api.store,
+      { runId: `run-${kind}`, dataset: 'cases', sourceKey: `cases/x/${kind}.csv`, startedAt },
+      { status: 'FAILED', error: { reason: 'incompatible_schema', message } },
+    );
   }
 }, 60_000);
 
@@ -108,14 +104,11 @@ it('shows a succeeded run its warnings, leaving out those a role may not read', 
   const startedAt = new Date(Date.now() - 10 * 60_000);
   const warning =
     'column "customer" is null in all 3 valid rows: is its source field "customer" missing or named otherwise?';
-  const run = {
-    ...newRunRecord({ runId: 'run-warned', dataset: 'cases', sourceKey: 'cases/x/warned.csv', startedAt }),
-    status: 'SUCCEEDED' as const,
-    finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
-    durationMs: 1000,
-    warnings: [warning],
-  };
-  await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+  await putFinishedRun(
+    api.store,
+    { runId: 'run-warned', dataset: 'cases', sourceKey: 'cases/x/warned.csv', startedAt },
+    { status: 'SUCCEEDED', warnings: [warning] },
+  );
   const query = '{ pipelineRuns(dataset: "cases", status: SUCCEEDED) { nodes { runId warnings } } }';
   const warnings = async (role: 'admin' | 'analyst') => {
     const res = await api.client(role).raw<{ pipelineRuns: { nodes: { runId: string; warnings: string[] }[] } }>(query);

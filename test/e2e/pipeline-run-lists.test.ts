@@ -1,5 +1,4 @@
-import { runRecordKey } from '../../lambda/pipeline/lake-keys.js';
-import { newRunRecord } from '../../lambda/pipeline/run-records.js';
+import { putFinishedRun } from '../support/run-record-fixture.js';
 import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
@@ -15,15 +14,11 @@ const outputKeys = partitions.map((p, i) => `cases/${p}/part-${String(i).padStar
 beforeAll(async () => {
   api = await startLocalPolicyApi({});
   const startedAt = new Date(Date.UTC(2024, 0, 5, 8));
-  const run = {
-    ...newRunRecord({ runId: 'run-year', dataset: 'cases', sourceKey: 'cases/2024/01/05/year.csv', startedAt }),
-    status: 'SUCCEEDED' as const,
-    partitions,
-    outputKeys,
-    finishedAt: new Date(startedAt.getTime() + 1000).toISOString(),
-    durationMs: 1000,
-  };
-  await api.store.put('processed', runRecordKey('cases', startedAt, run.runId), JSON.stringify(run));
+  await putFinishedRun(
+    api.store,
+    { runId: 'run-year', dataset: 'cases', sourceKey: 'cases/2024/01/05/year.csv', startedAt },
+    { status: 'SUCCEEDED', partitions, outputKeys },
+  );
 }, 60_000);
 
 afterAll(async () => {
