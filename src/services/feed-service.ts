@@ -473,27 +473,41 @@ export class FeedService {
    */
   private async contentSince(name: string, sha256: string, builtAt: Date): Promise<Date> {
     const key = feedContentKey(name);
+    let previous: number | undefined;
     try {
       const stamp = JSON.parse(Buffer.from(await this.deps.store.getBytes(FEEDS_BUCKET, key)).toString('utf8')) as {
         sha256?: unknown;
         since?: unknown;
       };
-      if (stamp.sha256 === sha256 && typeof stamp.since === 'string' && !Number.isNaN(Date.parse(stamp.since))) {
-        return new Date(stamp.since);
+      const since = typeof stamp.since === 'string' ? Date.parse(stamp.since) : Number.NaN;
+      if (!Number.isNaN(since)) {
+        if (stamp.sha256 === sha256) return new Date(since);
+        previous = since;
       }
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) {
         this.deps.logger.warn('feed content stamp unreadable', { feed: name, error: String(err) });
       }
     }
+    // New bytes are new to the clients now, whenever the job that made them ran: a feed that went back to an earlier
+    // result (a policy changed and changed back) reuses that job, and its old finish time would be older than the
+    // Last-Modified clients already hold, so If-Modified-Since answered 304 over changed bytes. HTTP dates count
+    // whole seconds: the new time is at least a second past the previous one.
+    const since = new Date(
+      Math.max(
+        builtAt.getTime(),
+        this.now().getTime(),
+        previous === undefined ? 0 : Math.floor(previous / 1000) * 1000 + 1000,
+      ),
+    );
     try {
-      await this.deps.store.put(FEEDS_BUCKET, key, JSON.stringify({ sha256, since: builtAt.toISOString() }), {
+      await this.deps.store.put(FEEDS_BUCKET, key, JSON.stringify({ sha256, since: since.toISOString() }), {
         contentType: 'application/json',
       });
     } catch (err) {
       this.deps.logger.warn('feed content stamp not written', { feed: name, error: String(err) });
     }
-    return builtAt;
+    return since;
   }
 
   private async read(name: string): Promise<FeedRecord | undefined> {

@@ -231,6 +231,20 @@ describe('BI feed over HTTP', () => {
     expect(after.headers.get('last-modified')).toBe(lastModified);
   });
 
+  it('moves Last-Modified forward when the bytes change back to an earlier build, so If-Modified-Since is not answered 304', async () => {
+    const before = await fetch(tokenUrl);
+    const body = await before.text();
+    // As after a policy change that changed the feed, then changed back: the content stamp names other bytes, served
+    // as of a moment later than the finish of the job whose bytes come back (which is reused as it is).
+    const later = new Date(Date.parse(before.headers.get('last-modified')!) + 3_600_000);
+    const stampKey = `${FEEDS_PREFIX}content/closed-events.json`;
+    await rt.store.put('processed', stampKey, JSON.stringify({ sha256: 'f'.repeat(64), since: later.toISOString() }));
+    const after = await fetch(tokenUrl, { headers: { 'if-modified-since': later.toUTCString() } });
+    expect(after.status).toBe(200);
+    expect(await after.text()).toBe(body);
+    expect(Date.parse(after.headers.get('last-modified')!)).toBe(later.getTime() + 1000);
+  });
+
   it('serves the build that createFeed started, rather than starting another on the first fetch', async () => {
     const created = await owner.request(CreateFeedDocument, {
       input: { name: 'unsorted-request', request: { dataset: 'support_events', columns: ['event_id', 'activity'] } },
