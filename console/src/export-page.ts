@@ -166,6 +166,18 @@ export async function renderExportForm(main: HTMLElement, name: string, signal: 
       return;
     }
     const limitText = limit.value.trim();
+    // A number field the browser cannot read (`1e`, `5-`) has an empty value: that must not mean "no limit".
+    if (limit.validity.badInput || (limitText !== '' && !/^\d+$/.test(limitText)) || limitText === '0') {
+      replace(
+        status,
+        errorBox(
+          new Error('Give the row limit as a whole number of at least 1, or leave it empty.'),
+          'Check the row limit',
+        ),
+      );
+      limit.focus();
+      return;
+    }
     const presetName = preset.value as PresetName;
     const input: ExportRequestInput = {
       dataset: name,

@@ -11,6 +11,9 @@ import { datasetHref, errorBox, facts, link, loading, pageHeader, statusBadge } 
 /** How often a running job is read again: the API's documented fallback to the `exportUpdated` subscription. */
 export const POLL_MS = 500;
 
+/** How long a job page keeps asking a server that stopped answering (a restart) before it shows the error. */
+const RETRY_FOR_MS = 120_000;
+
 /** One export job: live progress while it runs, then its download links, or its error. */
 export async function renderJob(main: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
   const title = 'Export';
@@ -19,14 +22,23 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
   const live = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'job-announce' });
   let shownStatus: string | undefined;
   let first = true;
+  let failingSince: number | undefined;
   for (;;) {
     let job: ExportJobFieldsFragment;
     try {
       job = (await gql(ConsoleExportDocument, { id }, signal)).export;
+      failingSince = undefined;
     } catch (err) {
       if (signal.aborted) return;
-      replace(main, pageHeader(title), errorBox(err, 'Could not read the export'));
-      return;
+      // A job being followed outlives a server restart (it is taken over): keep asking for a while, saying so.
+      failingSince ??= Date.now();
+      if (first || Date.now() - failingSince > RETRY_FOR_MS) {
+        replace(main, pageHeader(title), errorBox(err, 'Could not read the export'));
+        return;
+      }
+      live.textContent = 'The server does not answer; trying again';
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS * 4));
+      continue;
     }
     if (signal.aborted) return;
     if (first) {
@@ -38,10 +50,17 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
       live.textContent = `Export ${job.status.toLowerCase()}`;
       shownStatus = job.status;
     }
+    // Re-drawn on every read: the element that had the focus (the cancel button) gets it back, or a keyboard user
+    // could never press it while the job runs.
+    const focused =
+      document.activeElement instanceof HTMLElement && body.contains(document.activeElement)
+        ? document.activeElement.id
+        : '';
     replace(
       body,
       jobView(job, () => void cancel(job.id, body, signal)),
     );
+    if (focused !== '') document.getElementById(focused)?.focus();
     if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     if (signal.aborted) return;
@@ -88,7 +107,7 @@ function jobView(job: ExportJobFieldsFragment, onCancel: () => void): HTMLElemen
                 : `${formatCount(p.rowsWritten)} of about ${countOf(p.rowsEstimated, 'row')}`
             }, ${formatBytes(p.bytesWritten)} written`,
           ),
-          h('button', { type: 'button', onclick: onCancel }, 'Cancel export'),
+          h('button', { type: 'button', id: 'job-cancel', onclick: onCancel }, 'Cancel export'),
         )
       : null,
     job.error !== null ? errorBox(new Error(job.error.message), `The export failed (${job.error.code})`) : null,

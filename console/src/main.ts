@@ -141,4 +141,9 @@ function render(): void {
 }
 
 window.addEventListener('hashchange', render);
+// The skip link's `#main` is a route to the hash router (it opened "No page at 'main'"): it moves the focus instead.
+document.querySelector<HTMLAnchorElement>('a.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+});
 render();

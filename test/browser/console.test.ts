@@ -242,6 +242,39 @@ if (!existsSync(CHROMIUM)) {
       });
     }, 60_000);
 
+    it('refuses a row limit the browser cannot read instead of exporting every row', async () => {
+      await step('row-limit', async () => {
+        await page.goto(`${api.url}/console/#/datasets/support_events/export`);
+        await page.getByRole('heading', { name: 'Export support_events', level: 1 }).waitFor();
+        const before = page.url();
+        let requested = false;
+        const watch = (request: Request): void => {
+          if (request.url().endsWith('/graphql') && (request.postData() ?? '').includes('RequestExport'))
+            requested = true;
+        };
+        page.on('request', watch);
+        // `1e` leaves a number field empty to scripts (its value is ''), which was sent as "no limit".
+        await page.locator('#row-limit').pressSequentially('1e');
+        await page.getByRole('button', { name: 'Request export' }).click();
+        await page.getByText('Give the row limit as a whole number of at least 1, or leave it empty.').waitFor();
+        page.off('request', watch);
+        expect(requested).toBe(false);
+        expect(page.url()).toBe(before);
+        await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('row-limit');
+      });
+    }, 60_000);
+
+    it('moves the focus to the content with the skip link, without leaving the page', async () => {
+      await step('skip-link', async () => {
+        const before = page.url();
+        await page.locator('a.skip-link').focus();
+        await page.keyboard.press('Enter');
+        await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('main');
+        expect(page.url()).toBe(before);
+        await expect(page.getByText("No page at 'main'").count()).resolves.toBe(0);
+      });
+    }, 60_000);
+
     it("lists the export in the caller's history", async () => {
       await step('history', async () => {
         await page.getByRole('link', { name: 'My exports' }).click();
