@@ -260,7 +260,7 @@ if (!existsSync(CHROMIUM)) {
         page.off('request', watch);
         expect(requested).toBe(false);
         expect(page.url()).toBe(before);
-        await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('row-limit');
+        await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('row-limit');
       });
     }, 60_000);
 
@@ -269,7 +269,7 @@ if (!existsSync(CHROMIUM)) {
         const before = page.url();
         await page.locator('a.skip-link').focus();
         await page.keyboard.press('Enter');
-        await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('main');
+        await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('main');
         expect(page.url()).toBe(before);
         await expect(page.getByText("No page at 'main'").count()).resolves.toBe(0);
       });
