@@ -1,3 +1,4 @@
+import { ALREADY_FAILED } from './pipeline/failure-memo.js';
 import type { RunRecord } from '../src/domain/run-record.js';
 import type { EtlDeps } from './pipeline/etl-deps.js';
 import { ingestObject } from './pipeline/ingest-object.js';
@@ -73,7 +74,11 @@ async function ingestAll(etl: EtlDeps, objects: S3ObjectRef[], options: S3EventH
       failed.push(`${obj.key} (run record not written)`);
       continue;
     }
-    if (run.status === 'FAILED') failed.push(`${obj.key} (${run.error?.reason ?? 'failed'})`);
+    // A version that failed before is skipped at once (already_failed), but the event still fails: after Lambda's
+    // retries it reaches the failure queue and its alarm, as a bad upload always did.
+    if (run.status === 'FAILED' || (run.status === 'SKIPPED' && run.error?.reason === ALREADY_FAILED)) {
+      failed.push(`${obj.key} (${run.error?.reason ?? 'failed'})`);
+    }
   }
   return failed;
 }

@@ -1,4 +1,5 @@
 import { emptyColumnWarnings } from './empty-columns.js';
+import { ALREADY_FAILED, failsForGood, readFailureMemo, writeFailureMemo } from './failure-memo.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -96,11 +97,28 @@ export async function ingestObject(
 
   await recorder.write();
   const workDir = join(deps.cacheDir, 'etl-runs', runId);
+  // What a failure for good is remembered by (the object's ETag and the definition), once the run knows them.
+  const seen: { etag?: string; fingerprint?: string } = {};
   try {
-    const outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases);
+    const outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen);
     return await finish(outcome);
   } catch (err) {
     if (err instanceof IngestError) {
+      if (failsForGood(err.reason) && seen.etag !== undefined && seen.fingerprint !== undefined) {
+        const memo = {
+          sourceKey: source.key,
+          etag: seen.etag,
+          fingerprint: seen.fingerprint,
+          reason: err.reason,
+          message: err.message,
+          runId,
+          failedAt: now().toISOString(),
+        };
+        // Only saves the next run the same failure: a memo not written is no error of the run's.
+        await writeFailureMemo(deps.store, def.name, memo).catch((memoErr: unknown) =>
+          log.warn('could not remember the failure', { error: String(memoErr) }),
+        );
+      }
       return finish({ status: 'FAILED', error: { reason: err.reason, message: err.message } });
     }
     // Unexpected errors may carry paths or SQL: the record gets a neutral message, the log the details.
@@ -123,6 +141,7 @@ async function runIngest(
   workDir: string,
   log: EtlDeps['logger'],
   phases: PhaseTimer,
+  seen: { etag?: string; fingerprint?: string },
 ): Promise<Partial<RunRecord>> {
   const { store } = deps;
   const now = deps.now ?? (() => new Date());
@@ -143,21 +162,30 @@ async function runIngest(
   }
   const format = pickFormat(def, source.key);
   const fingerprint = definitionFingerprint(def);
+  seen.etag = head.etag;
+  seen.fingerprint = fingerprint;
   const incoming = { sequencer: source.sequencer, lastModified: head.lastModified, fingerprint };
 
   // Cheap checks before any work: a known version already published, or an older one arriving late. Not while an
   // older version's files are still to remove (a run died after publishing), nor while a dead publish's files are
   // (its intent): the run goes on to publishSource, which finishes that clean-up under the partitions' locks before
   // it skips.
-  const [published, unfinished] = await Promise.all([
+  const [published, unfinished, failed] = await Promise.all([
     readLineage(store, def.name, source.key),
     readPublishIntent(store, def.name, source.key),
+    readFailureMemo(store, def.name, source.key),
   ]);
   const knownVersion = source.versionId ?? head.versionId;
   const force = options.force ?? false;
   // A publish of this source that died before its commit left files its intent names: they go first too, even when
   // this version is the one published (a re-run of it after a newer one failed half-way).
   const cleanupPending = (published !== undefined && hasPendingCleanup(published)) || unfinished !== undefined;
+  if (!force && !cleanupPending && failed?.etag === head.etag && failed.fingerprint === fingerprint) {
+    return skipped(
+      ALREADY_FAILED,
+      `this version failed before (${failed.reason}: ${failed.message}); change the file or the definition, or force a new try`,
+    );
+  }
   if (published && !cleanupPending) {
     const early =
       knownVersion !== undefined

@@ -55,6 +55,11 @@ export function publishIntentKey(dataset: string, sourceKey: string): string {
   return `_pipeline/intents/${dataset}/${sourceKeyHash(sourceKey)}.json`;
 }
 
+/** `_pipeline/failures/<dataset>/<hash of source key>.json`: the last version of a source that failed for good. */
+export function failureMemoKey(dataset: string, sourceKey: string): string {
+  return `_pipeline/failures/${dataset}/${sourceKeyHash(sourceKey)}.json`;
+}
+
 /** `_pipeline/sources/<dataset>/<hash of source key>.json`: what the current version of a source published. */
 export function lineageKey(dataset: string, sourceKey: string): string {
   return `_pipeline/sources/${dataset}/${sourceKeyHash(sourceKey)}.json`;

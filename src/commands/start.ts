@@ -7,6 +7,7 @@ import { SAMPLE_DATASET } from '../sample/sample-options.js';
 import { writeSample } from '../sample/write-sample.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { ALREADY_FAILED } from '../../lambda/pipeline/failure-memo.js';
 import { BatchInterrupt, INTERRUPTED_EXIT } from './batch-interrupt.js';
 import { serveRuntime } from './serve.js';
 
@@ -66,14 +67,18 @@ export async function start(config: AppConfig): Promise<void> {
   const interrupt = BatchInterrupt.listen('file');
   const runs = await ingestRawBucket(rt, () => interrupt.requested).finally(() => interrupt.stop());
   const sum = (f: (r: RunRecord) => number): number => runs.reduce((n, r) => n + f(r), 0);
+  // A file that failed for good before is skipped, and said again (it is still not ingested).
+  const failedBefore = runs.filter((r) => r.status === 'SKIPPED' && r.error?.reason === ALREADY_FAILED);
   const by = (s: RunRecord['status']): number => runs.filter((r) => r.status === s).length;
   out(
-    `ingest: ${runs.length} raw files (${by('SUCCEEDED')} processed, ${by('SKIPPED')} already up to date, ` +
-      `${by('FAILED')} failed); rows written ${sum((r) => r.rowsWritten)}, quarantined ${sum((r) => r.rowsRejected)}`,
+    `ingest: ${runs.length} raw files (${by('SUCCEEDED')} processed, ${by('SKIPPED') - failedBefore.length} already ` +
+      `up to date, ${by('FAILED')} failed${failedBefore.length > 0 ? `, ${failedBefore.length} failed before` : ''}); ` +
+      `rows written ${sum((r) => r.rowsWritten)}, quarantined ${sum((r) => r.rowsRejected)}`,
   );
   for (const r of runs.filter((x) => x.status === 'FAILED')) {
     out(`  failed: ${r.sourceKey}: ${r.error?.reason ?? 'error'}: ${r.error?.message ?? ''}`);
   }
+  for (const r of failedBefore) out(`  failed before: ${r.sourceKey}: ${r.error?.message ?? ''}`);
   if (interrupt.requested) {
     out('interrupted: the rest of the raw files were not ingested and the API was not started');
     await rt.close();
