@@ -86,7 +86,11 @@ export async function renderExportForm(main: HTMLElement, name: string, signal: 
   // Masked columns may be exported but not filtered on (the API refuses it).
   const filterable = columns.filter((c) => c.mask === null);
   const addFilter = (): void => {
-    const row = filterRow(filterable, () => row.remove());
+    const row = filterRow(filterable, () => {
+      // The focus goes back to where filters are added, not to the page's start.
+      row.remove();
+      document.getElementById('add-filter')?.focus();
+    });
     filters.append(row);
     row.querySelector('select')?.focus();
   };
@@ -219,6 +223,15 @@ function filterRow(columns: ExportColumn[], remove: () => void): HTMLLIElement {
   );
   const value = h('input', { id: `filter-${n}-value`, name: 'value', type: 'text', autocomplete: 'off' });
   const valueField = h('div', { class: 'field' }, h('label', { for: `filter-${n}-value` }, 'Value'), value);
+  // Named by its column (a running number said "Remove filter 7" on a form's first filter).
+  const removeButton = h(
+    'button',
+    { type: 'button', class: 'link', 'aria-label': `Remove the filter on ${column.value}`, onclick: remove },
+    'Remove',
+  );
+  column.addEventListener('change', () =>
+    removeButton.setAttribute('aria-label', `Remove the filter on ${column.value}`),
+  );
   op.addEventListener('change', () => {
     const takes = OPERATORS.find((o) => o.op === op.value)?.values ?? 'one';
     valueField.hidden = takes === 'none';
@@ -229,7 +242,7 @@ function filterRow(columns: ExportColumn[], remove: () => void): HTMLLIElement {
     h('div', { class: 'field' }, h('label', { for: `filter-${n}-column` }, 'Column'), column),
     h('div', { class: 'field' }, h('label', { for: `filter-${n}-op` }, 'Condition'), op),
     valueField,
-    h('button', { type: 'button', class: 'link', 'aria-label': `Remove filter ${n}`, onclick: remove }, 'Remove'),
+    removeButton,
   );
 }
 

@@ -1,4 +1,3 @@
-import { ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import { forgetMe, loadMe } from './me.js';
 import { navigate } from './router.js';
@@ -45,7 +44,9 @@ export function renderLogin(main: HTMLElement, reason: string | null): void {
     loadMe()
       .then(() => navigate('#/datasets'))
       .catch((err: unknown) => {
-        if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') session.signOut();
+        // A key that was not accepted, for whatever reason (refused, too long for a header, the server down), is not
+        // kept: a reload would show the console signed in with it.
+        session.signOut();
         replace(status, errorBox(err, 'The key was not accepted'));
         submit.disabled = false;
         input.focus();

@@ -57,7 +57,14 @@ function statusBoard(pipeline: ConsolePipelineQuery['pipeline']): HTMLElement {
     table(
       `${pipeline.datasets.length} dataset${pipeline.datasets.length === 1 ? '' : 's'}`,
       [
-        { header: 'Dataset', cell: (r) => link(datasetHref(r.dataset), r.dataset, { class: 'strong' }) },
+        {
+          header: 'Dataset',
+          // A dataset with no catalog table yet (its runs all failed, or it never ran) has no page to link to.
+          cell: (r) =>
+            r.freshness === null
+              ? h('span', { class: 'strong' }, r.dataset)
+              : link(datasetHref(r.dataset), r.dataset, { class: 'strong' }),
+        },
         { header: 'Health', cell: (r) => statusBadge(r.health) },
         { header: 'Last run', cell: (r) => lastRun(r) },
         { header: 'Runs', cell: (r) => formatCount(r.runCount), numeric: true },

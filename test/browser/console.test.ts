@@ -253,6 +253,13 @@ if (!existsSync(CHROMIUM)) {
             requested = true;
         };
         page.on('request', watch);
+        // A filter's remove button is named by its column and hands the focus back to "Add filter".
+        await page.getByRole('button', { name: 'Add filter' }).click();
+        const remove = page.getByRole('button', { name: /^Remove the filter on / });
+        await expect(remove.count()).resolves.toBe(1);
+        await page.getByLabel('Column', { exact: true }).selectOption('activity');
+        await page.getByRole('button', { name: 'Remove the filter on activity' }).click();
+        await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('add-filter');
         // `1e` leaves a number field empty to scripts (its value is ''), which was sent as "no limit".
         await page.locator('#row-limit').pressSequentially('1e');
         await page.getByRole('button', { name: 'Request export' }).click();
@@ -299,6 +306,11 @@ if (!existsSync(CHROMIUM)) {
         const status = answer.data?.pipeline.datasets.find((d) => d.dataset === 'support_events');
         expect(status?.rowsQuarantined).toBeGreaterThan(0);
         expect(shown).toBe(status?.rowsQuarantined);
+        // A declared dataset that never ran has no page: its name is no link (it opened "dataset not found").
+        const neverRan = page.locator('tr[data-dataset="helpdesk_events"]');
+        await expect(neverRan.count()).resolves.toBe(1);
+        await expect(neverRan.getByRole('link').count()).resolves.toBe(0);
+        await expect(page.locator('tr[data-dataset="support_events"]').getByRole('link').count()).resolves.toBe(1);
         await shot('07-pipeline');
       });
     }, 60_000);
