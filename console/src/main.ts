@@ -34,10 +34,11 @@ let current: AbortController | undefined;
 /** Why the console signed out, shown once on the sign-in page: kept here, never taken from the link. */
 let signOutReason: string | null = null;
 
-setUnauthenticatedHandler((message) => {
+setUnauthenticatedHandler(() => {
   session.signOut();
   forgetMe();
-  signOutReason = message;
+  // The API's own message is meant for scripts ("send Authorization: Bearer …"); a person needs to know what to do.
+  signOutReason = 'Your key is no longer accepted (it was revoked, or it expired). Sign in with a valid key.';
   if (parseRoute(location.hash).page !== 'login') navigate('#/login');
 });
 

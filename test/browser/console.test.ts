@@ -417,5 +417,25 @@ if (!existsSync(CHROMIUM)) {
         await expect(page.getByText('evil.example').count()).resolves.toBe(0);
       });
     }, 60_000);
+
+    it('tells a person whose key was revoked mid-session what happened, in words for a person', async () => {
+      await step('revoked', async () => {
+        const keys = new ApiKeyStore(rt.store);
+        const { key, plaintext } = await keys.create({ name: 'Browser short-lived', role: 'analyst' });
+        await page.goto(`${api.url}/console/#/login`);
+        await page.getByLabel('API key').fill(plaintext);
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+        await keys.revoke(key.id);
+        // The key cache forgets a revoked key within 5 s.
+        await new Promise((r) => setTimeout(r, 5_500));
+        await page.getByRole('link', { name: 'My exports' }).click();
+        await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        await page
+          .getByText('Your key is no longer accepted (it was revoked, or it expired). Sign in with a valid key.')
+          .waitFor();
+        await expect(page.getByText('Authorization: Bearer').count()).resolves.toBe(0);
+      });
+    }, 60_000);
   });
 }
