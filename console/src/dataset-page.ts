@@ -1,6 +1,11 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
-import { ConsoleDatasetDocument, type ConsoleDatasetQuery } from '../../src/generated/graphql.js';
+import {
+  ConsoleDatasetDocument,
+  type ConsoleDatasetQuery,
+  type ConsolePartitionPageFragment,
+  ConsolePartitionsDocument,
+} from '../../src/generated/graphql.js';
 import { loadMe, mayExport } from './me.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
 import { badge, errorBox, exportFormHref, facts, link, loading, pageHeader, table } from './ui.js';
@@ -116,23 +121,62 @@ export async function renderDataset(main: HTMLElement, name: string, signal: Abo
         (c) => ({ 'data-column': c.name }),
       ),
     ),
-    h(
-      'section',
-      { 'aria-labelledby': 'partitions-h' },
-      h('h2', { id: 'partitions-h' }, 'Partitions'),
-      table(
-        d.partitions.totalCount > d.partitions.nodes.length
-          ? `First ${d.partitions.nodes.length} of ${formatCount(d.partitions.totalCount)} partitions`
-          : `${formatCount(d.partitions.totalCount)} partitions`,
-        [
-          { header: 'Partition', cell: (p) => h('code', {}, p.name) },
-          { header: 'Rows', cell: (p) => formatCount(p.rowCount), numeric: true },
-          { header: 'Size', cell: (p) => formatBytes(p.sizeBytes), numeric: true },
-          { header: 'Files', cell: (p) => formatCount(p.fileCount), numeric: true },
-          { header: 'Last written', cell: (p) => formatTime(p.lastModified) },
-        ],
-        d.partitions.nodes,
-      ),
-    ),
+    partitionsSection(d.name, d.partitions, signal),
+  );
+}
+
+type PartitionRow = ConsolePartitionPageFragment['nodes'][number];
+
+const PARTITION_COLUMNS = [
+  { header: 'Partition', cell: (p: PartitionRow) => h('code', {}, p.name) },
+  { header: 'Rows', cell: (p: PartitionRow) => formatCount(p.rowCount), numeric: true },
+  { header: 'Size', cell: (p: PartitionRow) => formatBytes(p.sizeBytes), numeric: true },
+  { header: 'Files', cell: (p: PartitionRow) => formatCount(p.fileCount), numeric: true },
+  { header: 'Last written', cell: (p: PartitionRow) => formatTime(p.lastModified) },
+];
+
+/**
+ * The partitions, a page at a time: "Show more partitions" adds the next page below (a dataset of a year of days
+ * showed its first 50 and no way to the others).
+ */
+function partitionsSection(name: string, first: ConsolePartitionPageFragment, signal: AbortSignal): HTMLElement {
+  const caption = (shown: number, total: number): string =>
+    total > shown ? `First ${shown} of ${formatCount(total)} partitions` : `${formatCount(total)} partitions`;
+  const view = table(caption(first.nodes.length, first.totalCount), PARTITION_COLUMNS, first.nodes);
+  let shown = first.nodes.length;
+  let cursor = first.pageInfo.endCursor;
+  const status = h('p', { role: 'status', class: 'muted', tabindex: '-1' });
+  const more = h('button', { type: 'button', id: 'more-partitions' }, 'Show more partitions');
+  more.hidden = !first.pageInfo.hasNextPage;
+  more.addEventListener('click', () => {
+    more.disabled = true;
+    gql(ConsolePartitionsDocument, { name, first: PARTITIONS_SHOWN, after: cursor }, signal)
+      .then(({ dataset }) => {
+        const page = dataset.partitions;
+        // Rows built as the first page's were, moved into its table.
+        const rows = table('', PARTITION_COLUMNS, page.nodes).querySelectorAll('tbody tr');
+        view.querySelector('tbody')?.append(...rows);
+        shown += page.nodes.length;
+        cursor = page.pageInfo.endCursor;
+        view.querySelector('caption')!.textContent = caption(shown, page.totalCount);
+        status.textContent = `${formatCount(page.nodes.length)} more partitions shown.`;
+        more.hidden = !page.pageInfo.hasNextPage;
+        more.disabled = false;
+        // The button the focus was on is gone once the last page is in: the focus goes to what was said.
+        if (more.hidden) status.focus();
+      })
+      .catch((err: unknown) => {
+        if (signal.aborted) return;
+        more.disabled = false;
+        status.replaceChildren(errorBox(err, 'Could not load more partitions'));
+      });
+  });
+  return h(
+    'section',
+    { 'aria-labelledby': 'partitions-h' },
+    h('h2', { id: 'partitions-h' }, 'Partitions'),
+    view,
+    more,
+    status,
   );
 }

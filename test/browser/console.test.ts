@@ -7,6 +7,7 @@ import { type BrowserContext, chromium, type Page, type Request } from 'playwrig
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { ingestRawBucket } from '../../src/commands/start.js';
+import { register } from '../../src/commands/register.js';
 import { createApi } from '../../src/composition-api.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
 import { GetPipelineDocument } from '../../src/generated/graphql.js';
@@ -292,6 +293,32 @@ if (!existsSync(CHROMIUM)) {
         // One export, no next page: no "Load more" (its `hidden` used to lose to the button style).
         await expect(page.getByRole('button', { name: 'Load more' }).isVisible()).resolves.toBe(false);
         await shot('06-exports');
+      });
+    }, 60_000);
+
+    it('shows a dataset of more partitions than a page a page at a time, on request', async () => {
+      await step('many-partitions', async () => {
+        // 120 days of registered Parquet: the page showed the first 50 and no way to the others.
+        const folder = rt.store.localPath('processed', 'many_days')!.replace(/'/g, "''");
+        await rt.duckdb.withConnection((c) =>
+          c.run(
+            `COPY (SELECT i AS id, (DATE '2024-01-01' + i::INTEGER) AS event_date FROM range(120) r(i))
+             TO '${folder}' (FORMAT parquet, PARTITION_BY (event_date))`,
+          ),
+        );
+        await register(rt, 'many_days', 'many_days/', undefined);
+        await page.goto(`${api.url}/console/#/datasets/many_days`);
+        await page.getByRole('heading', { name: 'many_days', level: 1 }).waitFor();
+        const rows = page.locator('table:has(caption:text("partitions")) tbody tr');
+        await page.getByRole('table', { name: 'First 50 of 120 partitions' }).waitFor();
+        await expect(rows.count()).resolves.toBe(50);
+        await page.getByRole('button', { name: 'Show more partitions' }).click();
+        await page.getByRole('table', { name: 'First 100 of 120 partitions' }).waitFor();
+        await page.getByRole('button', { name: 'Show more partitions' }).click();
+        await page.getByRole('table', { name: '120 partitions', exact: true }).waitFor();
+        await expect(rows.count()).resolves.toBe(120);
+        await expect(rows.last().locator('code').textContent()).resolves.toBe('event_date=2024-04-29');
+        await expect(page.getByRole('button', { name: 'Show more partitions' }).isVisible()).resolves.toBe(false);
       });
     }, 60_000);
 
