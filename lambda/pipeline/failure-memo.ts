@@ -22,8 +22,17 @@ export interface FailureMemo {
 /** The reason of the SKIPPED run of a version that failed for good before. */
 export const ALREADY_FAILED = 'already_failed';
 
-/** Reasons that depend on the moment, not on the bytes: a run failing for them is tried again. */
-const PASSING_REASONS: ReadonlySet<string> = new Set(['lock_timeout', 'lock_lost', 'not_found', 'internal']);
+/**
+ * Reasons that depend on the moment or the configuration, not on the bytes and the definition: a run failing for
+ * them is tried again (`too_large` depends on the configured object limit, which may be raised).
+ */
+const PASSING_REASONS: ReadonlySet<string> = new Set([
+  'lock_timeout',
+  'lock_lost',
+  'not_found',
+  'internal',
+  'too_large',
+]);
 
 export function failsForGood(reason: string): boolean {
   return !PASSING_REASONS.has(reason);
