@@ -1,4 +1,5 @@
-import { ObjectNotFoundError, type ObjectStore } from '../../src/ports/object-store.js';
+import { readJsonDocument } from './json-document.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
 import { failureMemoKey } from './lake-keys.js';
 
 /**
@@ -43,17 +44,15 @@ export async function readFailureMemo(
   dataset: string,
   sourceKey: string,
 ): Promise<FailureMemo | undefined> {
+  let memo: Partial<FailureMemo> | undefined;
   try {
-    const memo = JSON.parse(
-      Buffer.from(await store.getBytes('processed', failureMemoKey(dataset, sourceKey))).toString('utf8'),
-    ) as Partial<FailureMemo>;
-    return typeof memo.etag === 'string' && typeof memo.fingerprint === 'string' ? (memo as FailureMemo) : undefined;
+    memo = await readJsonDocument<Partial<FailureMemo>>(store, failureMemoKey(dataset, sourceKey));
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) return undefined;
     // Unreadable: the source is simply tried again.
     if (err instanceof SyntaxError) return undefined;
     throw err;
   }
+  return typeof memo?.etag === 'string' && typeof memo.fingerprint === 'string' ? (memo as FailureMemo) : undefined;
 }
 
 export async function writeFailureMemo(store: ObjectStore, dataset: string, memo: FailureMemo): Promise<void> {

@@ -1,4 +1,5 @@
-import { type ObjectStore, ObjectNotFoundError } from '../../src/ports/object-store.js';
+import { readJsonDocument } from './json-document.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
 import { publishIntentKey } from './lake-keys.js';
 
 /**
@@ -22,13 +23,7 @@ export async function readPublishIntent(
   dataset: string,
   sourceKey: string,
 ): Promise<PublishIntent | undefined> {
-  try {
-    const bytes = await store.getBytes('processed', publishIntentKey(dataset, sourceKey));
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as PublishIntent;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return undefined;
-    throw err;
-  }
+  return readJsonDocument<PublishIntent>(store, publishIntentKey(dataset, sourceKey));
 }
 
 export async function writePublishIntent(store: ObjectStore, intent: PublishIntent): Promise<void> {

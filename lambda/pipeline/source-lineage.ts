@@ -1,3 +1,4 @@
+import { readJsonDocument } from './json-document.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { lineageKey } from './lake-keys.js';
 
@@ -44,10 +45,7 @@ export async function readLineage(
   dataset: string,
   sourceKey: string,
 ): Promise<SourceLineage | undefined> {
-  const key = lineageKey(dataset, sourceKey);
-  if (!(await store.head('processed', key))) return undefined;
-  const bytes = await store.getBytes('processed', key);
-  return JSON.parse(Buffer.from(bytes).toString('utf8')) as SourceLineage;
+  return readJsonDocument<SourceLineage>(store, lineageKey(dataset, sourceKey));
 }
 
 export async function writeLineage(store: ObjectStore, lineage: SourceLineage): Promise<void> {
