@@ -8,7 +8,7 @@ import {
 } from '../../src/ports/object-store.js';
 import { lockKey } from './lake-keys.js';
 import { runPool } from '../../src/domain/run-pool.js';
-import { currentHolder, type HolderProcess, holderIsGone } from '../../src/services/holder-process.js';
+import { currentHolder, type HolderProcess, mayTakeOverAtOnce } from '../../src/services/holder-process.js';
 
 /** Lock files created or removed at once (each is a round trip to the store). */
 const AT_ONCE = 16;
@@ -211,7 +211,10 @@ export class LakeLock {
         this.keys.push(key);
         return;
       }
-      if (held !== UNREADABLE && (Date.parse(held.expiresAt) < this.now().getTime() || this.holderGone(held.holder))) {
+      if (
+        held !== UNREADABLE &&
+        (Date.parse(held.expiresAt) < this.now().getTime() || mayTakeOverAtOnce(this.store, held.holder))
+      ) {
         // Abandoned by a dead holder: remove that version only (a contender that removed it first and took the lock
         // has made a new version, which this delete leaves alone), then race for it.
         try {
@@ -229,15 +232,6 @@ export class LakeLock {
       }
       await wait();
     }
-  }
-
-  /**
-   * Whether the lock's holder process is gone, so its lock may be taken before its lease ends: only on a local store,
-   * whose writes are system calls that end with the process. Requests a dead process sent to S3 may still land after
-   * it died (a file uploaded after the new holder cleaned up), and the lease gives them time to.
-   */
-  private holderGone(holder: HolderProcess | undefined): boolean {
-    return this.store.kind === 'local' && holderIsGone(holder);
   }
 
   private document(): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
-import { currentHolder, type HolderProcess, holderIsGone } from './holder-process.js';
+import { currentHolder, type HolderProcess, mayTakeOverAtOnce } from './holder-process.js';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 
 /** Where the lease is kept, in the processed bucket. */
@@ -89,8 +89,8 @@ export class ExportRunnerLease {
       const held = await readLease(store);
       if (held === undefined) continue;
       const age = now().getTime() - Date.parse(held.doc.renewedAt);
-      // Only on a local store: part uploads a dead server sent to S3 may still land after the new holder re-ran its jobs.
-      const gone = store.kind === 'local' && holderIsGone(held.doc.holder);
+      // Not on S3: part uploads a dead server sent may still land after the new holder re-ran its jobs.
+      const gone = mayTakeOverAtOnce(store, held.doc.holder);
       if (!(age >= staleAfterMs) && !gone) {
         const seconds = Math.max(0, Math.round(age / 1000));
         throw new ConfigError(

@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { type HolderProcess, isHolder } from '../domain/holder.js';
+import type { ObjectStore } from '../ports/object-store.js';
 
 export type { HolderProcess } from '../domain/holder.js';
 
@@ -35,4 +36,13 @@ export function holderIsGone(holder: unknown): boolean {
     // EPERM: a process of another user has the pid; alive for all we know.
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * Whether what `holder` held in `store` may be taken before its lease ends: its process is gone (holderIsGone), and
+ * the store is local, whose writes are system calls that end with the process. Requests a dead process sent to S3
+ * may still land after it died (a file uploaded after the new holder cleaned up), and the lease gives them time to.
+ */
+export function mayTakeOverAtOnce(store: Pick<ObjectStore, 'kind'>, holder: unknown): boolean {
+  return store.kind === 'local' && holderIsGone(holder);
 }

@@ -3,8 +3,8 @@ import type { RunRecord } from '../../src/domain/run-record';
 import { ListPipelineRunsDocument } from '../../src/generated/graphql';
 import { newRunRecord } from '../../lambda/pipeline/run-records';
 import { runRecordKey } from '../../lambda/pipeline/lake-keys';
-import { spawn } from 'node:child_process';
 import { currentHolder } from '../../src/services/holder-process';
+import { idleProcess } from '../support/idle-process';
 import { createTempLake, startApi, type RunningApi, type TempLake } from '../support/graphql-api-fixture';
 
 /**
@@ -26,12 +26,9 @@ describe('pipeline runs whose process died', () => {
 
   /** The pid of a process of this machine that was killed (kill -9) and is gone. */
   async function killedPid(): Promise<number> {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    await new Promise((r) => child.once('spawn', r));
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    return child.pid!;
+    const idle = await idleProcess();
+    await idle.kill();
+    return idle.pid;
   }
 
   let deadPid: number;

@@ -5,9 +5,9 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 import { ObjectExistsError } from '../../src/ports/object-store.js';
 import { LakeLock } from '../../lambda/pipeline/lake-lock.js';
 import { lockKey } from '../../lambda/pipeline/lake-keys.js';
-import { spawn } from 'node:child_process';
 import { currentHolder } from '../../src/services/holder-process.js';
 import { IngestError } from '../../src/domain/errors.js';
+import { idleProcess } from '../support/idle-process.js';
 
 let root: string;
 let store: LocalObjectStore;
@@ -207,20 +207,6 @@ describe('ETL lake locks', () => {
   });
 
   describe('a lock whose holder process is gone', () => {
-    /** A process of this machine, its pid, and a way to kill it (-9) and wait until it is gone. */
-    async function otherProcess(): Promise<{ pid: number; kill: () => Promise<void> }> {
-      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-      await new Promise((r) => child.once('spawn', r));
-      const exited = new Promise((r) => child.once('exit', r));
-      return {
-        pid: child.pid!,
-        kill: async () => {
-          child.kill('SIGKILL');
-          await exited;
-        },
-      };
-    }
-
     /** A lock as that process would have written it, its lease running for another 50 s. */
     async function heldBy(name: string, holder: { machine: string; pid: number }): Promise<void> {
       const doc = { owner: 'dead-run', expiresAt: new Date(Date.now() + 50_000).toISOString(), holder };
@@ -239,7 +225,7 @@ describe('ETL lake locks', () => {
     });
 
     it('is taken at once when the process was killed on this machine, not after its lease', async () => {
-      const other = await otherProcess();
+      const other = await idleProcess();
       await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
       await other.kill();
       const started = Date.now();
@@ -250,7 +236,7 @@ describe('ETL lake locks', () => {
     });
 
     it('is waited for on S3, where requests the dead process sent may still land', async () => {
-      const other = await otherProcess();
+      const other = await idleProcess();
       await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
       await other.kill();
       // The same lake, seen as a store whose writes are requests that can outlive their sender.
@@ -264,7 +250,7 @@ describe('ETL lake locks', () => {
     });
 
     it('is waited for while the process lives, and when it ran on another machine', async () => {
-      const other = await otherProcess();
+      const other = await idleProcess();
       try {
         await heldBy('x', { machine: currentHolder()!.machine, pid: other.pid });
         await expect(LakeLock.acquire(store, 'events', ['x'], { waitMs: 500 })).rejects.toThrow(IngestError);
