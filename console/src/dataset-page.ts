@@ -7,8 +7,8 @@ import {
   ConsolePartitionsDocument,
 } from '../../src/generated/graphql.js';
 import { loadMe, mayExport } from './me.js';
-import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
-import { badge, errorBox, exportFormHref, facts, link, loading, pageHeader, table } from './ui.js';
+import { formatBytes, formatCount, formatCountOf, formatDuration, formatTime } from './format.js';
+import { badge, errorBox, exportFormHref, facts, link, loading, pageHeader, pagedTable, table } from './ui.js';
 
 type Dataset = ConsoleDatasetQuery['dataset'];
 
@@ -98,8 +98,8 @@ export async function renderDataset(main: HTMLElement, name: string, signal: Abo
       h('h2', { id: 'columns-h' }, 'Columns'),
       table(
         d.columns.some((c) => c.stats === null)
-          ? `${d.columns.length} columns (statistics hidden where your access does not include them)`
-          : `${d.columns.length} columns`,
+          ? `${formatCountOf(d.columns.length, 'column')} (statistics hidden where your access does not include them)`
+          : formatCountOf(d.columns.length, 'column'),
         [
           { header: 'Column', cell: (c) => h('code', {}, c.name) },
           { header: 'Type', cell: (c) => c.typeText },
@@ -140,43 +140,13 @@ const PARTITION_COLUMNS = [
  * showed its first 50 and no way to the others).
  */
 function partitionsSection(name: string, first: ConsolePartitionPageFragment, signal: AbortSignal): HTMLElement {
-  const caption = (shown: number, total: number): string =>
-    total > shown ? `First ${shown} of ${formatCount(total)} partitions` : `${formatCount(total)} partitions`;
-  const view = table(caption(first.nodes.length, first.totalCount), PARTITION_COLUMNS, first.nodes);
-  let shown = first.nodes.length;
-  let cursor = first.pageInfo.endCursor;
-  const status = h('p', { role: 'status', class: 'muted', tabindex: '-1' });
-  const more = h('button', { type: 'button', id: 'more-partitions' }, 'Show more partitions');
-  more.hidden = !first.pageInfo.hasNextPage;
-  more.addEventListener('click', () => {
-    more.disabled = true;
-    gql(ConsolePartitionsDocument, { name, first: PARTITIONS_SHOWN, after: cursor }, signal)
-      .then(({ dataset }) => {
-        const page = dataset.partitions;
-        // Rows built as the first page's were, moved into its table.
-        const rows = table('', PARTITION_COLUMNS, page.nodes).querySelectorAll('tbody tr');
-        view.querySelector('tbody')?.append(...rows);
-        shown += page.nodes.length;
-        cursor = page.pageInfo.endCursor;
-        view.querySelector('caption')!.textContent = caption(shown, page.totalCount);
-        status.textContent = `${formatCount(page.nodes.length)} more partitions shown.`;
-        more.hidden = !page.pageInfo.hasNextPage;
-        more.disabled = false;
-        // The button the focus was on is gone once the last page is in: the focus goes to what was said.
-        if (more.hidden) status.focus();
-      })
-      .catch((err: unknown) => {
-        if (signal.aborted) return;
-        more.disabled = false;
-        status.replaceChildren(errorBox(err, 'Could not load more partitions'));
-      });
+  const parts = pagedTable({
+    noun: 'partition',
+    columns: PARTITION_COLUMNS,
+    first,
+    next: async (after, pageSignal) =>
+      (await gql(ConsolePartitionsDocument, { name, first: PARTITIONS_SHOWN, after }, pageSignal)).dataset.partitions,
+    signal,
   });
-  return h(
-    'section',
-    { 'aria-labelledby': 'partitions-h' },
-    h('h2', { id: 'partitions-h' }, 'Partitions'),
-    view,
-    more,
-    status,
-  );
+  return h('section', { 'aria-labelledby': 'partitions-h' }, h('h2', { id: 'partitions-h' }, 'Partitions'), parts);
 }

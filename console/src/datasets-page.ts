@@ -2,13 +2,15 @@ import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsoleDatasetsDocument, type ConsoleDatasetsQuery } from '../../src/generated/graphql.js';
 import { loadMe, mayExport } from './me.js';
-import { formatBytes, formatCount, formatTime } from './format.js';
-import { datasetHref, errorBox, exportFormHref, link, loading, pageHeader, table } from './ui.js';
+import { formatBytes, formatCount, formatCountOf, formatTime } from './format.js';
+import { datasetHref, errorBox, exportFormHref, link, loading, type Page, pageHeader, pagedTable } from './ui.js';
 
 type DatasetRow = ConsoleDatasetsQuery['datasets']['nodes'][number];
 
 /** How long typing pauses before the list is searched again, in ms. */
 const SEARCH_DELAY_MS = 250;
+/** Datasets per page: "Show more datasets" adds the next (the list stopped at the first 100 with no way on). */
+const DATASETS_SHOWN = 50;
 
 /** The datasets the caller may see, searchable by name, description or column name. */
 export function renderDatasets(main: HTMLElement, initialSearch: string, signal: AbortSignal): void {
@@ -43,12 +45,12 @@ export function renderDatasets(main: HTMLElement, initialSearch: string, signal:
     replace(results, loading('datasets'));
     // The caller is known before the table decides whether to offer exports (a failed read offers none).
     Promise.all([
-      gql(ConsoleDatasetsDocument, { search: term === '' ? null : term, first: 100 }, request.signal),
+      gql(ConsoleDatasetsDocument, { search: term === '' ? null : term, first: DATASETS_SHOWN }, request.signal),
       loadMe().catch(() => undefined),
     ])
       .then(([data]) => {
         results.setAttribute('aria-busy', 'false');
-        replace(results, datasetTable(data.datasets.nodes, data.datasets.totalCount, term));
+        replace(results, datasetTable(data.datasets, term, request.signal));
       })
       .catch((err: unknown) => {
         if (request.signal.aborted) return;
@@ -69,14 +71,16 @@ export function renderDatasets(main: HTMLElement, initialSearch: string, signal:
   load();
 }
 
-function datasetTable(rows: readonly DatasetRow[], total: number, term: string): HTMLElement {
-  const caption =
-    term === ''
-      ? `${formatCount(total)} dataset${total === 1 ? '' : 's'}`
-      : `${formatCount(total)} dataset${total === 1 ? '' : 's'} matching “${term}”`;
-  return table(
-    caption,
-    [
+function datasetTable(first: Page<DatasetRow>, term: string, signal: AbortSignal): HTMLElement[] {
+  const search = term === '' ? null : term;
+  return pagedTable({
+    noun: 'dataset',
+    caption: (shown, total) => {
+      const count = formatCountOf(total, 'dataset');
+      const of = total > shown ? `First ${formatCount(shown)} of ${count}` : count;
+      return term === '' ? of : `${of} matching “${term}”`;
+    },
+    columns: [
       {
         header: 'Dataset',
         cell: (d) => [
@@ -95,9 +99,12 @@ function datasetTable(rows: readonly DatasetRow[], total: number, term: string):
           mayExport() ? link(exportFormHref(d.name), 'Export…', { 'aria-label': `Export ${d.name}` }) : '—',
       },
     ],
-    rows,
-    (d) => ({ 'data-dataset': d.name }),
-  );
+    first,
+    next: async (after, pageSignal) =>
+      (await gql(ConsoleDatasetsDocument, { search, first: DATASETS_SHOWN, after }, pageSignal)).datasets,
+    signal,
+    rowAttrs: (d) => ({ 'data-dataset': d.name }),
+  });
 }
 
 function columnSummary(d: DatasetRow): string {

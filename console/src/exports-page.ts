@@ -2,8 +2,8 @@ import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsoleExportsDocument, type ConsoleExportsQuery } from '../../src/generated/graphql.js';
 import { refusedExport } from './me.js';
-import { formatBytes, formatCount, formatTime } from './format.js';
-import { datasetHref, errorBox, jobHref, link, loading, pageHeader, statusBadge, table } from './ui.js';
+import { formatBytes, formatCount, formatCountOf, formatTime } from './format.js';
+import { datasetHref, errorBox, jobHref, link, loading, type Page, pageHeader, pagedTable, statusBadge } from './ui.js';
 
 type Job = ConsoleExportsQuery['exports']['nodes'][number];
 
@@ -13,42 +13,32 @@ const PAGE_SIZE = 25;
 export async function renderExports(main: HTMLElement, signal: AbortSignal): Promise<void> {
   replace(main, pageHeader('My exports'), loading('your exports'));
   if (await refusedExport(main, signal)) return;
-  const jobs: Job[] = [];
-  const holder = h('div', {});
-  const more = h('button', { type: 'button' }, 'Load more');
-  let after: string | null = null;
-  let total = 0;
-  const loadPage = async (): Promise<void> => {
-    const page = (await gql(ConsoleExportsDocument, { first: PAGE_SIZE, after }, signal)).exports;
-    jobs.push(...page.nodes);
-    total = page.totalCount;
-    after = page.pageInfo.endCursor;
-    more.hidden = !page.pageInfo.hasNextPage;
-    replace(holder, historyTable(jobs, total));
-  };
-  more.addEventListener('click', () => {
-    more.disabled = true;
-    loadPage()
-      .catch((err: unknown) => {
-        if (!signal.aborted) holder.append(errorBox(err, 'Could not load more exports'));
-      })
-      .finally(() => (more.disabled = false));
-  });
+  const page = async (after: string | null, pageSignal: AbortSignal): Promise<Page<Job>> =>
+    (await gql(ConsoleExportsDocument, { first: PAGE_SIZE, after }, pageSignal)).exports;
+  let first: Page<Job>;
   try {
-    await loadPage();
+    first = await page(null, signal);
   } catch (err) {
     if (signal.aborted) return;
     replace(main, pageHeader('My exports'), errorBox(err, 'Could not load your exports'));
     return;
   }
   if (signal.aborted) return;
-  replace(main, pageHeader('My exports'), holder, more);
+  replace(main, pageHeader('My exports'), historyTable(first, page, signal));
 }
 
-function historyTable(jobs: readonly Job[], total: number): HTMLElement {
-  return table(
-    `${formatCount(total)} export${total === 1 ? '' : 's'}, newest first`,
-    [
+function historyTable(
+  first: Page<Job>,
+  next: (after: string | null, signal: AbortSignal) => Promise<Page<Job>>,
+  signal: AbortSignal,
+): HTMLElement[] {
+  return pagedTable({
+    noun: 'export',
+    caption: (shown, total) =>
+      total > shown
+        ? `Newest ${formatCount(shown)} of ${formatCountOf(total, 'export')}`
+        : `${formatCountOf(total, 'export')}, newest first`,
+    columns: [
       { header: 'Requested', cell: (j) => link(jobHref(j.id), formatTime(j.createdAt)) },
       { header: 'Dataset', cell: (j) => link(datasetHref(j.dataset), j.dataset) },
       { header: 'Status', cell: (j) => statusBadge(j.status) },
@@ -65,9 +55,11 @@ function historyTable(jobs: readonly Job[], total: number): HTMLElement {
             : '—',
       },
     ],
-    jobs,
-    (j) => ({ 'data-job': j.id }),
-  );
+    first,
+    next,
+    signal,
+    rowAttrs: (j) => ({ 'data-job': j.id }),
+  });
 }
 
 function describeFilters(job: Job): string {

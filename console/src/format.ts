@@ -6,6 +6,11 @@ export function formatCount(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : integer.format(n);
 }
 
+/** "1 dataset", "1,200 datasets": a count and its noun, plural by an added "s". */
+export function formatCountOf(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -1,7 +1,7 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsolePipelineDocument, type ConsolePipelineQuery } from '../../src/generated/graphql.js';
-import { formatCount, formatDuration, formatTime } from './format.js';
+import { formatCount, formatCountOf, formatDuration, formatTime } from './format.js';
 import { badge, datasetHref, errorBox, link, loading, pageHeader, statusBadge, table } from './ui.js';
 
 type Row = ConsolePipelineQuery['pipeline']['datasets'][number];
@@ -55,7 +55,7 @@ function statusBoard(pipeline: ConsolePipelineQuery['pipeline']): HTMLElement {
       `Runs started from ${formatTime(pipeline.windowStart)} to ${formatTime(pipeline.windowEnd)}.`,
     ),
     table(
-      `${pipeline.datasets.length} dataset${pipeline.datasets.length === 1 ? '' : 's'}`,
+      formatCountOf(pipeline.datasets.length, 'dataset'),
       [
         {
           header: 'Dataset',

@@ -1,5 +1,6 @@
 import { ApiError } from './api.js';
 import { type Child, h } from './dom.js';
+import { formatCount, formatCountOf } from './format.js';
 
 /** Shared page parts: headings, tables, status badges, error and loading messages. */
 
@@ -69,6 +70,69 @@ export function table<T>(
       ),
     ),
   );
+}
+
+/** One page of a connection, as the API's paged lists answer. */
+export interface Page<T> {
+  nodes: readonly T[];
+  totalCount: number;
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+}
+
+export interface PagedTableOptions<T> {
+  /** What a row is, for the caption, the button and the announcement: "partition" (plural by an added "s"). */
+  noun: string;
+  columns: Column<T>[];
+  first: Page<T>;
+  /** The page after `after`. */
+  next: (after: string | null, signal: AbortSignal) => Promise<Page<T>>;
+  signal: AbortSignal;
+  rowAttrs?: (row: T) => Record<string, string>;
+  /** The caption for `shown` rows of `total`; by default "First 50 of 120 partitions" or "120 partitions". */
+  caption?: (shown: number, total: number) => string;
+}
+
+/**
+ * A table shown a page at a time: "Show more <noun>" appends the next page's rows below, the caption says how many
+ * of how many are shown, and a status line announces each page (and takes the focus once the button is gone).
+ */
+export function pagedTable<T>(options: PagedTableOptions<T>): HTMLElement[] {
+  const { noun, columns, first, signal, rowAttrs } = options;
+  const caption =
+    options.caption ??
+    ((shown: number, total: number): string =>
+      total > shown ? `First ${formatCount(shown)} of ${formatCountOf(total, noun)}` : formatCountOf(total, noun));
+  const view = table(caption(first.nodes.length, first.totalCount), columns, first.nodes, rowAttrs);
+  let shown = first.nodes.length;
+  let cursor = first.pageInfo.endCursor ?? null;
+  const status = h('p', { role: 'status', class: 'muted', tabindex: '-1' });
+  const more = h('button', { type: 'button', class: 'show-more' }, `Show more ${noun}s`);
+  more.hidden = !first.pageInfo.hasNextPage;
+  more.addEventListener('click', () => {
+    more.disabled = true;
+    options
+      .next(cursor, signal)
+      .then((page) => {
+        if (signal.aborted) return;
+        // Rows built as the first page's were, moved into its table.
+        const rows = table('', columns, page.nodes, rowAttrs).querySelectorAll('tbody tr');
+        view.querySelector('tbody')?.append(...rows);
+        shown += page.nodes.length;
+        cursor = page.pageInfo.endCursor ?? null;
+        view.querySelector('caption')!.textContent = caption(shown, page.totalCount);
+        status.textContent = `${formatCountOf(page.nodes.length, `more ${noun}`)} shown.`;
+        more.hidden = !page.pageInfo.hasNextPage;
+        more.disabled = false;
+        // The button the focus was on is gone once the last page is in: the focus goes to what was said.
+        if (more.hidden) status.focus();
+      })
+      .catch((err: unknown) => {
+        if (signal.aborted) return;
+        more.disabled = false;
+        status.replaceChildren(errorBox(err, `Could not load more ${noun}s`));
+      });
+  });
+  return [view, more, status];
 }
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'neutral';

@@ -290,8 +290,8 @@ if (!existsSync(CHROMIUM)) {
         await row.waitFor();
         await expect(row.getByText('SUCCEEDED').count()).resolves.toBe(1);
         await expect(row.getByText('activity EQ Closed').count()).resolves.toBe(1);
-        // One export, no next page: no "Load more" (its `hidden` used to lose to the button style).
-        await expect(page.getByRole('button', { name: 'Load more' }).isVisible()).resolves.toBe(false);
+        // One export, no next page: no "Show more exports" (its `hidden` used to lose to the button style).
+        await expect(page.getByRole('button', { name: 'Show more exports' }).isVisible()).resolves.toBe(false);
         await shot('06-exports');
       });
     }, 60_000);
@@ -444,6 +444,58 @@ if (!existsSync(CHROMIUM)) {
         await expect(page.getByText('evil.example').count()).resolves.toBe(0);
       });
     }, 60_000);
+
+    it('lists datasets a page at a time, and keeps a long dataset name inside the page', async () => {
+      await step('many-datasets', async () => {
+        // 55 small registered datasets, one with the longest name allowed: the list stopped at its first 100 with no
+        // way on, and a long name ran off the page.
+        const longName = `long_${'n'.repeat(118)}_name`;
+        const names = [longName, ...Array.from({ length: 54 }, (_, i) => `paged_${String(i).padStart(2, '0')}`)];
+        for (const name of names) {
+          const file = rt.store.localPath('processed', `${name}/part-0.parquet`)!;
+          await mkdir(join(file, '..'), { recursive: true });
+          await rt.duckdb.withConnection((c) =>
+            c.run(`COPY (SELECT 1 AS id) TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`),
+          );
+          await register(rt, name, `${name}/`, undefined);
+        }
+        await page.goto(`${api.url}/console/#/login`);
+        await page.getByLabel('API key').fill(analystKey);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+        const rows = page.locator('tr[data-dataset]');
+        const firstPage = page.getByRole('table', { name: /^First 50 of \d+ datasets$/ });
+        await firstPage.waitFor();
+        const total = Number(/of (\d+)/.exec((await firstPage.locator('caption').textContent()) ?? '')?.[1]);
+        expect(total).toBeGreaterThanOrEqual(names.length + 1);
+        expect(total).toBeLessThanOrEqual(100);
+        await expect(rows.count()).resolves.toBe(50);
+        await page.getByRole('button', { name: 'Show more datasets' }).click();
+        await page.getByRole('table', { name: `${total} datasets`, exact: true }).waitFor();
+        await expect(rows.count()).resolves.toBe(total);
+        await expect(page.getByRole('button', { name: 'Show more datasets' }).isVisible()).resolves.toBe(false);
+        await page
+          .getByRole('status')
+          .getByText(`${total - 50} more datasets shown.`)
+          .waitFor();
+        // Every dataset once, none lost or repeated between the pages.
+        const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-dataset')));
+        expect(new Set(shown).size).toBe(total);
+        for (const name of names) expect(shown).toContain(name);
+        // A search keeps its term in the caption and pages the same way.
+        await page.getByLabel('Search datasets').fill('paged_');
+        await page.getByRole('table', { name: 'First 50 of 54 datasets matching “paged_”', exact: true }).waitFor();
+        // The longest name wraps: neither the list's table nor the dataset's page is wider than the window.
+        await page.getByLabel('Search datasets').fill('long_');
+        await page.locator(`tr[data-dataset="${longName}"]`).waitFor();
+        const fits = `(() => [...document.querySelectorAll('.table-wrap, h1')].every((e) => e.scrollWidth <= e.clientWidth + 1) && document.documentElement.scrollWidth <= window.innerWidth)()`;
+        await expect(page.evaluate(fits)).resolves.toBe(true);
+        await page.getByRole('link', { name: longName, exact: true }).click();
+        await page.getByRole('heading', { name: longName, level: 1, exact: true }).waitFor();
+        await expect(page.evaluate(fits)).resolves.toBe(true);
+        await shot('09-long-name');
+      });
+    }, 120_000);
 
     it('tells a person whose key was revoked mid-session what happened, in words for a person', async () => {
       await step('revoked', async () => {
