@@ -5,6 +5,8 @@ import { type ComponentProps, createElement } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GRAPHQL_URL } from './api.js';
 import { h, replace } from './dom.js';
+import { renderHeader } from './chrome.js';
+import { loadMe, type Me } from './me.js';
 import { session } from './session.js';
 
 /**
@@ -13,6 +15,13 @@ import { session } from './session.js';
  * every query it runs.
  */
 const root = document.getElementById('graphiql') as HTMLElement;
+const nav = document.getElementById('nav') as HTMLElement;
+const account = document.getElementById('account') as HTMLElement;
+
+/** The console's header, for the caller once known: the links their role may follow, who is signed in, sign out. */
+function header(me: Me | undefined): void {
+  renderHeader(nav, account, 'graphiql', me, () => location.assign('/console/#/login'));
+}
 
 function refuse(title: string, message: string): void {
   replace(
@@ -39,10 +48,14 @@ async function start(): Promise<void> {
     refuse('Sign in first', 'The GraphQL page uses the API key you sign in with in the console.');
     return;
   }
+  header(undefined);
+  // An unaccepted key signs out (the console's API client does so) and is refused below.
+  loadMe().then(header, () => header(undefined));
   const headers = { authorization: `Bearer ${key}` };
   const access = await fetch('/console/api/graphiql-access', { headers });
   if (access.status === 401) {
     session.signOut();
+    header(undefined);
     refuse('Sign in again', 'The API did not accept your key.');
     return;
   }

@@ -1,31 +1,23 @@
 import { setUnauthenticatedHandler } from './api.js';
 import { renderDataset } from './dataset-page.js';
 import { renderDatasets } from './datasets-page.js';
-import { h, replace } from './dom.js';
+import { replace } from './dom.js';
 import { renderExportForm } from './export-page.js';
 import { renderExports } from './exports-page.js';
 import { renderJob } from './job-page.js';
 import { renderLogin } from './login-page.js';
+import { renderHeader } from './chrome.js';
 import { currentMe, forgetMe, loadMe, type Me } from './me.js';
 import { renderPipeline } from './pipeline-page.js';
 import { navigate, parseRoute, type Route } from './router.js';
 import { session } from './session.js';
 import { errorBox, pageHeader } from './ui.js';
 
-type Capability = keyof Me['capabilities'];
-
 /**
  * The console's shell: a header with navigation and the signed-in key, and one <main> the current route renders
  * into. A route change aborts the previous page's requests and polling, and moves focus to <main> so keyboard and
- * screen-reader users land on the new page. Each link: its target, label, the routes it is current on and the
- * capability it needs (null: every role).
+ * screen-reader users land on the new page.
  */
-const NAV: [string, string, Route['page'][], Capability | null][] = [
-  ['#/datasets', 'Datasets', ['datasets', 'dataset', 'export'], null],
-  ['#/exports', 'My exports', ['exports', 'job'], 'canExport'],
-  ['#/pipeline', 'Pipeline', ['pipeline'], 'canSeePipeline'],
-];
-
 const main = document.getElementById('main') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
 const account = document.getElementById('account') as HTMLElement;
@@ -43,49 +35,7 @@ setUnauthenticatedHandler(() => {
 });
 
 function renderChrome(route: Route, me: Me | undefined): void {
-  const signedIn = session.key() !== null;
-  // Until the caller is known, only the links every role may follow.
-  const allowed = (needs: Capability | null): boolean => needs === null || me?.capabilities[needs] === true;
-  replace(
-    nav,
-    signedIn
-      ? h(
-          'ul',
-          {},
-          NAV.filter(([, , , needs]) => allowed(needs)).map(([href, label, pages]) =>
-            h('li', {}, h('a', { href, 'aria-current': pages.includes(route.page) ? 'page' : undefined }, label)),
-          ),
-          allowed('canUseGraphiql') ? h('li', {}, h('a', { href: '/console/graphiql' }, 'GraphQL')) : null,
-        )
-      : null,
-  );
-  replace(
-    account,
-    signedIn
-      ? [
-          h(
-            'span',
-            { class: 'muted', id: 'signed-in-as' },
-            me === undefined
-              ? ['Key ', h('code', {}, session.label())]
-              : [me.name, ' · ', h('span', { class: 'role' }, me.role)],
-          ),
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'link',
-              onclick: () => {
-                session.signOut();
-                forgetMe();
-                navigate('#/login');
-              },
-            },
-            'Sign out',
-          ),
-        ]
-      : null,
-  );
+  renderHeader(nav, account, route.page, me, () => navigate('#/login'));
 }
 
 function render(): void {

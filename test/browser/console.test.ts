@@ -348,7 +348,14 @@ if (!existsSync(CHROMIUM)) {
         await page.locator('.graphiql-container').waitFor();
         await page.getByRole('button', { name: /Execute query/ }).click();
         await page.locator('.result-window').getByText('support_events').first().waitFor();
+        // The console's header, as on every console page: the role's links (GraphQL current), who is signed in.
+        await page.locator('#signed-in-as').getByText('analyst').waitFor();
+        const links = page.getByRole('navigation', { name: 'Main' }).getByRole('link');
+        await expect(links.allTextContents()).resolves.toEqual(['Datasets', 'My exports', 'Pipeline', 'GraphQL']);
+        await expect(links.last().getAttribute('aria-current')).resolves.toBe('page');
         await shot('08-graphiql');
+        await links.first().click();
+        await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
       });
     }, 60_000);
 
@@ -373,6 +380,14 @@ if (!existsSync(CHROMIUM)) {
         await page.goto(`${api.url}/console/graphiql`);
         await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
         await expect(page.locator('.graphiql-container').count()).resolves.toBe(0);
+        // Its header offers only the viewer's links, and signs out as the console's does.
+        await page.locator('#signed-in-as').getByText('viewer').waitFor();
+        await expect(
+          page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents(),
+        ).resolves.toEqual(['Datasets']);
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        await expect(page.evaluate('sessionStorage.length')).resolves.toBe(0);
       });
     }, 60_000);
 
