@@ -559,12 +559,21 @@ export type Feed = {
   dataset: Scalars['String']['output'];
   /** Unique; part of the URL. */
   name: Scalars['String']['output'];
+  /** Why the feed's URL would refuse it now (null: it is served). Checks the feed's definition and its creator's access, not the data: a build that fails on the data answers 503 on the URL. */
+  problem?: Maybe<FeedProblem>;
   /** The export request, as normalised when the feed was created. */
   request: ExportRequest;
   /** When the current read token was issued. */
   tokenIssuedAt: Scalars['DateTime']['output'];
   /** The stable URL of the latest result, `/feeds/<name>.csv`, without credentials. */
   url: Scalars['String']['output'];
+};
+
+/** Why a feed is refused now, as its URL would answer: its creator's credential no longer valid (FORBIDDEN), the creator's access withdrawn (FORBIDDEN, NOT_FOUND), or its request no longer valid for the dataset (BAD_USER_INPUT: a column dropped or masked since; the URL answers 409). */
+export type FeedProblem = {
+  /** The error code the feed URL answers with (`error.code` of its JSON body). */
+  code: Scalars['String']['output'];
+  message: Scalars['String']['output'];
 };
 
 /** A feed with its read token. The token is shown only here, once: store it, or rotate it to get another. */
@@ -626,11 +635,11 @@ export type Mutation = {
   cancelExport: ExportJob;
   /** Creates a feed and starts its first build; returns it with its read token (shown once). Refused as `requestExport` would refuse the request (BAD_USER_INPUT, NOT_FOUND, LIMIT_EXCEEDED), and with CONFLICT when the name is taken. */
   createFeed: FeedWithToken;
-  /** Deletes one of your feeds: its URL and token stop working at once. Another caller's is NOT_FOUND. */
+  /** Deletes one of your feeds (an administrator: anyone's): its URL and token stop working at once. Another caller's is NOT_FOUND. */
   deleteFeed: Scalars['Boolean']['output'];
   /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
   requestExport: ExportJob;
-  /** Issues a new read token for one of your feeds (shown once); the previous token is refused (403). */
+  /** Issues a new read token for one of your feeds (an administrator: anyone's), shown once; the previous token is refused (403). */
   rotateFeedToken: FeedWithToken;
 };
 
@@ -818,7 +827,7 @@ export type Query = {
   export: ExportJob;
   /** Your export jobs, newest first, a page at a time (`first` at most 100). */
   exports: ExportJobConnection;
-  /** Your feeds, by name. */
+  /** Your feeds, by name. With `all: true`, every caller's feeds: administrators only (FORBIDDEN otherwise). */
   feeds: Array<Feed>;
   /** Who you are to the API: your id, role and capabilities, and every dataset you may see with the columns, masks and row filter the access policy applies to you. */
   me: Me;
@@ -850,6 +859,11 @@ export type QueryExportsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<ExportStatus>;
+};
+
+
+export type QueryFeedsArgs = {
+  all?: Scalars['Boolean']['input'];
 };
 
 

@@ -96,6 +96,11 @@ export interface FeedServiceDeps {
   grantFor?: FeedGrantResolver;
   mayRead?: FeedReadPolicy;
   creatorValid?: FeedCreatorCheck;
+  /**
+   * Whether a caller administers feeds: lists every feed (`listFeeds` with `all`), deletes any and rotates any
+   * one's token. Default: no one.
+   */
+  isAdmin?: (caller: FeedOwner) => boolean;
 }
 
 export interface FeedServiceOptions {
@@ -114,6 +119,12 @@ export interface FeedView {
   createdBy: string;
   createdAt: Date;
   tokenIssuedAt: Date;
+}
+
+/** Why a feed is refused now, as a fetch would answer: the code and message of the refusal. */
+export interface FeedProblem {
+  code: string;
+  message: string;
 }
 
 /** A feed with its read token, shown once: at creation and after a rotation. */
@@ -206,6 +217,7 @@ export class FeedService {
   private readonly grantFor: FeedGrantResolver;
   private readonly mayRead: FeedReadPolicy;
   private readonly creatorValid: FeedCreatorCheck;
+  private readonly isAdmin: (caller: FeedOwner) => boolean;
   private readonly buildWaitMs: number;
   private readonly now: () => Date;
 
@@ -216,6 +228,7 @@ export class FeedService {
     this.grantFor = deps.grantFor ?? UNRESTRICTED_FEED_GRANT;
     this.mayRead = deps.mayRead ?? CREATOR_ONLY;
     this.creatorValid = deps.creatorValid ?? ANY_CREATOR;
+    this.isAdmin = deps.isAdmin ?? (() => false);
     this.buildWaitMs = options.buildWaitMs ?? 30_000;
     this.now = options.now ?? (() => new Date());
   }
@@ -283,19 +296,44 @@ export class FeedService {
     return this.withToken(record, token);
   }
 
-  /** The caller's feeds, by name. */
-  async listFeeds(caller: FeedOwner): Promise<FeedView[]> {
+  /** The caller's feeds, by name; with `all`, every caller's (for feed administrators only: FORBIDDEN otherwise). */
+  async listFeeds(caller: FeedOwner, options: { all?: boolean } = {}): Promise<FeedView[]> {
+    const all = options.all === true;
+    if (all && !this.isAdmin(caller)) throw new AppError('FORBIDDEN', 'only an administrator may list every feed');
     const feeds: FeedView[] = [];
     for await (const object of this.deps.store.listAll(FEEDS_BUCKET, FEEDS_PREFIX)) {
       const name = nameOfKey(object.key);
       if (name === undefined) continue;
       const record = await this.read(name);
-      if (record !== undefined && record.createdBy.id === caller.id) feeds.push(this.view(record));
+      if (record !== undefined && (all || record.createdBy.id === caller.id)) feeds.push(this.view(record));
     }
     return feeds.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Deletes one of the caller's feeds; its URL and token stop working at once. Another caller's is NOT_FOUND. */
+  /**
+   * Why the feed would be refused if fetched now, or null when it would be served: its creator's credential gone,
+   * the creator's access to the dataset or to exports withdrawn, the dataset gone, or its request no longer valid
+   * (a column dropped or masked since). The feed's definition and access are checked, not its data: a build that
+   * fails on the data shows on the fetch (503) and on its export job.
+   */
+  async problem(name: string): Promise<FeedProblem | null> {
+    const record = await this.read(name);
+    if (record === undefined) return null;
+    try {
+      if (!(await this.creatorValid(record.createdBy))) throw new FeedCreatorInvalidError();
+      const grant = await this.grantFor(record.createdBy, record.dataset);
+      await this.deps.exports.normalizeRequest(record.input, grant);
+      return null;
+    } catch (err) {
+      if (err instanceof AppError) return { code: err.code, message: err.message };
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes one of the caller's feeds (any feed for an administrator); its URL and token stop working at once.
+   * Another caller's is NOT_FOUND.
+   */
   async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
     const record = await this.ownFeed(caller, name);
     await this.deps.store.delete(FEEDS_BUCKET, feedKey(record.name));
@@ -303,7 +341,10 @@ export class FeedService {
     this.deps.logger.info('feed deleted', { feed: name });
   }
 
-  /** Issues a new read token for one of the caller's feeds; the previous token is refused from now on. */
+  /**
+   * Issues a new read token for one of the caller's feeds (any feed for an administrator); the previous token is
+   * refused from now on.
+   */
   async rotateToken(caller: FeedOwner, name: string): Promise<FeedWithToken> {
     const record = await this.ownFeed(caller, name);
     const token = newFeedToken();
@@ -461,8 +502,10 @@ export class FeedService {
 
   private async ownFeed(caller: FeedOwner, name: string): Promise<FeedRecord> {
     const record = FEED_NAME_PATTERN.test(name) ? await this.read(name) : undefined;
-    // Someone else's feed answers exactly as one that does not exist.
-    if (record === undefined || record.createdBy.id !== caller.id) throw new NotFoundError(`feed "${name}" not found`);
+    // Someone else's feed answers exactly as one that does not exist, except to an administrator.
+    if (record === undefined || (record.createdBy.id !== caller.id && !this.isAdmin(caller))) {
+      throw new NotFoundError(`feed "${name}" not found`);
+    }
     return record;
   }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -14,6 +14,7 @@ import {
 } from '../../src/generated/graphql.js';
 import type { ApiServer } from '../../src/server.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
+import { register } from '../../src/commands/register.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import { GraphQLTestClient } from '../support/graphql-client.js';
@@ -102,11 +103,11 @@ describe('BI feed over HTTP', () => {
     expect(created.token).toMatch(/^cpf_[A-Za-z0-9_-]{43}$/);
     expect(created.tokenUrl).toBe(`${api.url}/feeds/closed-events.csv?token=${created.token}`);
     tokenUrl = created.tokenUrl;
-    const listed = await owner.request(ListFeedsDocument);
+    const listed = await owner.request(ListFeedsDocument, {});
     expect(listed.data?.feeds.map((f) => f.name)).toEqual(['closed-events']);
     // The other key's list does not show someone else's feed.
     const other = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${otherKey}` });
-    expect((await other.request(ListFeedsDocument)).data?.feeds).toEqual([]);
+    expect((await other.request(ListFeedsDocument, {})).data?.feeds).toEqual([]);
   });
 
   it('refuses a second feed with the same name, and a name that cannot be a URL segment', async () => {
@@ -297,7 +298,7 @@ describe('BI feed over HTTP', () => {
     const deleted = await owner.request(DeleteFeedDocument, { name: 'closed-events' });
     expect(deleted.data?.deleteFeed).toBe(true);
     expect((await fetch(tokenUrl)).status).toBe(403);
-    expect((await owner.request(ListFeedsDocument)).data?.feeds).toEqual([]);
+    expect((await owner.request(ListFeedsDocument, {})).data?.feeds).toEqual([]);
   });
 
   it("stops serving and rebuilding a feed once its creator's API key is revoked (within the key cache window)", async () => {
@@ -339,5 +340,60 @@ describe('BI feed over HTTP', () => {
     await ingest('support_events/2024/01/03/day-three.csv', [line(10, 'Closed', '2024-01-03 08:00:00')]);
     expect((await fetch(leadUrl)).status).toBe(403);
     expect(await jobs.listByRequester('feed:leadfeed')).toHaveLength(builds);
+
+    // Its creator cannot list or delete it any more; an administrator sees it with the reason it is refused, and
+    // deletes it. Anyone else may not list every caller's feeds.
+    const admin = new GraphQLTestClient(api.graphqlUrl, {
+      authorization: `Bearer ${(await keys.create({ name: 'feed-admin', role: 'admin' })).plaintext}`,
+    });
+    const everyFeed = await admin.request(ListFeedsDocument, { all: true });
+    expect(everyFeed.errors).toBeUndefined();
+    expect(everyFeed.data?.feeds.find((f) => f.name === 'leadfeed')).toMatchObject({
+      createdBy: `key:${lead.key.id}`,
+      problem: {
+        code: 'FORBIDDEN',
+        message:
+          'the feed is no longer served: the credential it was created with is no longer valid; its owner may create it again',
+      },
+    });
+    const notAdmin = await owner.request(ListFeedsDocument, { all: true });
+    expect(notAdmin.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(notAdmin.errors?.[0]?.message).toBe('only an administrator may list every feed');
+    expect((await admin.request(DeleteFeedDocument, { name: 'leadfeed' })).data?.deleteFeed).toBe(true);
+    expect((await admin.request(ListFeedsDocument, { all: true })).data?.feeds.map((f) => f.name)).not.toContain(
+      'leadfeed',
+    );
   }, 30_000);
+
+  it('tells its owner why a feed whose columns are gone is refused, with the code and message its URL answers', async () => {
+    const parquet = async (select: string): Promise<void> => {
+      const file = rt.store.localPath('processed', 'notes/part-0.parquet')!;
+      await mkdir(join(file, '..'), { recursive: true });
+      await rt.duckdb.withConnection((c) =>
+        c.run(`COPY (${select}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`),
+      );
+      await register(rt, 'notes', 'notes/', undefined);
+    };
+    await parquet(`SELECT 1 AS id, 'first' AS note`);
+    const created = await owner.request(CreateFeedDocument, {
+      input: { name: 'notes-feed', request: { dataset: 'notes', columns: ['id', 'note'] } },
+    });
+    expect(created.errors).toBeUndefined();
+    const url = created.data!.createFeed.tokenUrl;
+    const served = await fetch(url);
+    expect(served.status).toBe(200);
+    expect(await served.text()).toBe('id,note\n1,first\n');
+    const listed = async (): Promise<unknown> =>
+      (await owner.request(ListFeedsDocument, {})).data?.feeds.find((f) => f.name === 'notes-feed')?.problem;
+    await expect(listed()).resolves.toBeNull();
+
+    // The dataset registered again without the column: the URL refuses the feed, and the list says why.
+    await parquet('SELECT 2 AS id');
+    const refused = await fetch(url);
+    expect(refused.status).toBe(409);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toMatch(/note/);
+    await expect(listed()).resolves.toEqual(error);
+  });
 });

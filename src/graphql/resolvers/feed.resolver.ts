@@ -1,8 +1,9 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type ApiContext, callerOf, feedsOf } from '../context.js';
 import { audited } from '../export-audit.js';
 import { toExportRequest } from '../inputs/export-request.input.js';
 import { CreateFeedInput } from '../inputs/feed.input.js';
+import { FeedProblem } from '../types/feed-problem.type.js';
 import { FeedWithTokenType } from '../types/feed-token.type.js';
 import { Feed } from '../types/feed.type.js';
 
@@ -24,13 +25,30 @@ export class FeedResolver {
     return FeedWithTokenType.from(created);
   }
 
-  @Query(() => [Feed], { description: 'Your feeds, by name.' })
-  async feeds(@Ctx() ctx: ApiContext): Promise<Feed[]> {
-    return (await feedsOf(ctx).listFeeds(callerOf(ctx))).map((f) => Feed.from(f));
+  @Query(() => [Feed], {
+    description:
+      "Your feeds, by name. With `all: true`, every caller's feeds: administrators only (FORBIDDEN otherwise).",
+  })
+  async feeds(
+    @Ctx() ctx: ApiContext,
+    @Arg('all', () => Boolean, { defaultValue: false }) all: boolean,
+  ): Promise<Feed[]> {
+    return (await feedsOf(ctx).listFeeds(callerOf(ctx), { all })).map((f) => Feed.from(f));
+  }
+
+  @FieldResolver(() => FeedProblem, {
+    nullable: true,
+    description:
+      "Why the feed's URL would refuse it now (null: it is served). Checks the feed's definition and its creator's access, not the data: a build that fails on the data answers 503 on the URL.",
+  })
+  async problem(@Ctx() ctx: ApiContext, @Root() feed: Feed): Promise<FeedProblem | null> {
+    const problem = await feedsOf(ctx).problem(feed.name);
+    return problem === null ? null : FeedProblem.from(problem);
   }
 
   @Mutation(() => Boolean, {
-    description: "Deletes one of your feeds: its URL and token stop working at once. Another caller's is NOT_FOUND.",
+    description:
+      "Deletes one of your feeds (an administrator: anyone's): its URL and token stop working at once. Another caller's is NOT_FOUND.",
   })
   async deleteFeed(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<boolean> {
     await feedsOf(ctx).deleteFeed(callerOf(ctx), name);
@@ -38,7 +56,8 @@ export class FeedResolver {
   }
 
   @Mutation(() => FeedWithTokenType, {
-    description: 'Issues a new read token for one of your feeds (shown once); the previous token is refused (403).',
+    description:
+      "Issues a new read token for one of your feeds (an administrator: anyone's), shown once; the previous token is refused (403).",
   })
   async rotateFeedToken(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<FeedWithTokenType> {
     return FeedWithTokenType.from(await feedsOf(ctx).rotateToken(callerOf(ctx), name));
