@@ -162,7 +162,8 @@ export function buildProgram(): Command {
     .option('--quote-all', 'quote every field')
     .option('--null-text <text>', 'text written for null (default: empty)')
     .option('--no-neutralize-formulas', "keep text cells starting with = + - @ as they are (default: prefixed with ')")
-    .option('--out <file>', 'output file (default: <dataset>-<job id>.csv[.gz])')
+    .option('--out <file>', 'output file (default: <dataset>-<job id>.csv[.gz]); an existing one is refused')
+    .option('--force', 'replace an existing --out file')
     .option('--url <url>', 'API base URL (default: CAREPLUS_API_URL, else http://127.0.0.1:<CAREPLUS_PORT>)')
     .option('--key <key>', 'API key (default: CAREPLUS_API_KEY)')
     .action(async (dataset: string, opts: import('./commands/export.js').ExportCommandOptions) => {

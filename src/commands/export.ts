@@ -1,4 +1,4 @@
-import { readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AppConfig } from '../config.js';
 import {
@@ -32,6 +32,8 @@ export interface ExportCommandOptions extends CsvArgs {
   limit?: string;
   gzip?: boolean;
   out?: string;
+  /** Replace an existing `--out` file (refused otherwise). */
+  force?: boolean;
   url?: string;
   key?: string;
 }
@@ -55,6 +57,9 @@ const DOWNLOAD_RETRIES = 12;
  *
  * - Several parts are joined into the one output file in order; every part after the first loses its header row
  *   (for gzip, each part is a gzip member of its own: the joined file is one valid gzip stream).
+ * - An existing `--out` file is never replaced without `--force`: refused before anything is requested, and, when it
+ *   appears while the export runs, the finished download stays in `<out>.part`. (The default name is the job's, so
+ *   one there already holds this job's own result and is replaced.)
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
  *   A dropped connection resumes with `Range` from the bytes on disk, up to 12 retries in a row without progress
  *   (pauses of 0.25 s doubling to 5 s, about 43 s in all: longer than a restart of the server, and than the 30 s after
@@ -88,7 +93,7 @@ export async function exportCommand(
     compression: gzip ? 'GZIP' : 'NONE',
   };
 
-  if (options.out !== undefined) await checkOutFolder(options.out);
+  if (options.out !== undefined) await checkOut(options.out, options.force === true);
   const interrupt = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -130,9 +135,16 @@ export async function exportCommand(
         { gzip, header: csv?.header !== false, bom: csv?.bom === true },
         line,
         interrupt.signal,
+        options.out === undefined || options.force === true,
       );
     } catch (err) {
       line.done();
+      if (err instanceof OutAppearedError) {
+        process.stderr.write(
+          `careplus: ${out} was created while the export ran; the export is complete in ${out}.part (not replacing ${out}: move it, or run the same command again with --force)\n`,
+        );
+        return 1;
+      }
       if (interrupt.signal.aborted) {
         await removeParts(out, job.result.files.length);
         process.stderr.write('download interrupted; the partial file was removed\n');
@@ -204,11 +216,16 @@ async function follow(
 
 /**
  * Refuses an `--out` that cannot be written before any work is requested (the job would run for nothing): a
- * folder itself, or a path whose folder does not exist.
+ * folder itself, a path whose folder does not exist, or a file that exists (unless `force`: no file is replaced
+ * unasked).
  */
-async function checkOutFolder(out: string): Promise<void> {
-  if ((await stat(out).catch(() => undefined))?.isDirectory() === true) {
+async function checkOut(out: string, force: boolean): Promise<void> {
+  const existing = await stat(out).catch(() => undefined);
+  if (existing?.isDirectory() === true) {
     throw new UsageError(`--out ${JSON.stringify(out)} is a folder: give the file to write`);
+  }
+  if (existing !== undefined && !force) {
+    throw new UsageError(`--out ${JSON.stringify(out)} exists: give another file, or --force to replace it`);
   }
   const folder = dirname(resolve(out));
   const info = await stat(folder).catch(() => undefined);
@@ -245,6 +262,7 @@ async function download(
   layout: PartLayout,
   line: ProgressLine,
   signal: AbortSignal,
+  replace: boolean,
 ): Promise<void> {
   const files = job.result?.files ?? [];
   const joined = `${out}.part`;
@@ -307,8 +325,29 @@ async function download(
     await writeResumeRecord(out, record);
   }
   line.done();
-  await rename(joined, out);
+  await publish(joined, out, replace);
   await rm(`${out}.part.json`, { force: true });
+}
+
+/** `--out` exists now but did not when the command started: the finished download is kept beside it. */
+class OutAppearedError extends Error {}
+
+/**
+ * Moves the finished download into place. Without `replace`, a hard link makes it there only if nothing is (EEXIST:
+ * OutAppearedError); a file system without hard links gets a check and a rename.
+ */
+async function publish(joined: string, out: string, replace: boolean): Promise<void> {
+  if (replace) return rename(joined, out);
+  try {
+    await link(joined, out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new OutAppearedError(out);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
+    if ((await stat(out).catch(() => undefined)) !== undefined) throw new OutAppearedError(out);
+    return rename(joined, out);
+  }
+  await rm(joined, { force: true });
 }
 
 async function readResumeRecord(out: string): Promise<ResumeRecord | undefined> {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -289,6 +289,63 @@ describe('careplus export', () => {
     expect(header).toEqual(['id']);
     expect(rows).toHaveLength(23);
     expect((await readdir(workDir)).filter((f) => f.startsWith('stale'))).toEqual(['stale.csv']);
+    await rm(out);
+  });
+
+  it('never replaces an existing --out file unasked: refused before the API is called, replaced with --force', async () => {
+    const out = join(workDir, 'kept.csv');
+    await writeFile(out, 'precious\n');
+    const before = (await api.client('bob').request(ListExportsDocument, {})).data!.exports.edges.length;
+    const args = ['export', 'tickets', '--columns', 'id', '--limit', '5', '--out', out, '--key', 'bob'];
+    const refused = await runCli(args);
+    expect(refused).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `careplus: --out ${JSON.stringify(out)} exists: give another file, or --force to replace it\n`,
+    });
+    await expect(readFile(out, 'utf8')).resolves.toBe('precious\n');
+    expect((await api.client('bob').request(ListExportsDocument, {})).data!.exports.edges).toHaveLength(before);
+    const forced = await runCli([...args, '--force']);
+    expect(forced).toMatchObject({ code: 0, stdout: `${out}\n` });
+    expect(parseCsv(await readFile(out))).toHaveLength(6);
+    await rm(out);
+  });
+
+  it('keeps the finished download beside an --out file that appeared while the export ran', async () => {
+    const out = join(workDir, 'raced.csv');
+    let created = false;
+    const run = await runCli(['export', 'tickets', '--columns', 'id', '--limit', '7', '--out', out, '--key', 'bob'], {
+      onStderr: (text) => {
+        // Once the job is requested, another program writes the file.
+        if (!created && /^export \S+ of tickets/m.test(text)) {
+          created = true;
+          writeFileSync(out, 'written meanwhile\n');
+        }
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `careplus: ${out} was created while the export ran; the export is complete in ${out}.part (not replacing ${out}: move it, or run the same command again with --force)`,
+    );
+    await expect(readFile(out, 'utf8')).resolves.toBe('written meanwhile\n');
+    expect(parseCsv(await readFile(`${out}.part`))).toHaveLength(8);
+    // The same command with --force finishes from what is kept.
+    const again = await runCli([
+      'export',
+      'tickets',
+      '--columns',
+      'id',
+      '--limit',
+      '7',
+      '--out',
+      out,
+      '--key',
+      'bob',
+      '--force',
+    ]);
+    expect(again.code).toBe(0);
+    expect(parseCsv(await readFile(out))).toHaveLength(8);
+    expect((await readdir(workDir)).filter((f) => f.startsWith('raced'))).toEqual(['raced.csv']);
     await rm(out);
   });
 
