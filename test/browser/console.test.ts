@@ -296,6 +296,86 @@ if (!existsSync(CHROMIUM)) {
       });
     }, 60_000);
 
+    it('keeps the focus on "Cancel export" while a running job redraws, and keeps asking a server that stops answering', async () => {
+      await step('job-running', async () => {
+        // The finished job's page, its answers shown as RUNNING (as if read mid-run) and then refused for a while
+        // (a restart), before the real answers come through again. The sample's exports finish too fast to catch one
+        // running.
+        let mode: 'running' | 'down' | 'real' = 'running';
+        const until = async (done: () => boolean): Promise<void> => {
+          const deadline = Date.now() + 15_000;
+          while (!done()) {
+            if (Date.now() > deadline) throw new Error('timed out waiting for the page to poll');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        };
+        let polls = 0;
+        const isThisJob = (request: Request): boolean =>
+          request.postData()?.includes('query ConsoleExport(') === true && request.postData()?.includes(jobId) === true;
+        await page.route('**/graphql', async (route) => {
+          if (!isThisJob(route.request()) || mode === 'real') return route.continue();
+          polls += 1;
+          if (mode === 'down') return route.abort('connectionrefused');
+          const response = await route.fetch();
+          const answer = (await response.json()) as { data: { export: Record<string, unknown> } };
+          Object.assign(answer.data.export, {
+            status: 'RUNNING',
+            finishedAt: null,
+            result: null,
+            progress: { rowsWritten: polls, rowsEstimated: 1000, bytesWritten: polls * 10, fraction: polls / 1000 },
+          });
+          return route.fulfill({ response, json: answer });
+        });
+        try {
+          await page.goto(`${api.url}/console/#/exports/${jobId}`);
+          const cancel = page.getByRole('button', { name: 'Cancel export' });
+          await cancel.focus();
+          const focusedId = 'document.activeElement?.id';
+          await expect(page.evaluate(focusedId)).resolves.toBe('job-cancel');
+          // Three redraws later (every 500 ms) the focus is still there.
+          const seen = polls;
+          await until(() => polls >= seen + 3);
+          await expect(page.evaluate(focusedId)).resolves.toBe('job-cancel');
+          // The server stops answering: the page says so and keeps trying, rather than giving up at once.
+          mode = 'down';
+          await page.locator('#job-announce').getByText('The server does not answer; trying again').waitFor();
+          const down = polls;
+          await until(() => polls >= down + 2);
+          await expect(page.getByRole('button', { name: 'Cancel export' }).isVisible()).resolves.toBe(true);
+          mode = 'real';
+          await page.locator(`.job[data-status="SUCCEEDED"][data-job="${jobId}"]`).waitFor();
+          await page
+            .getByRole('link', { name: /^Download / })
+            .first()
+            .waitFor();
+        } finally {
+          await page.unroute('**/graphql');
+        }
+      });
+    }, 60_000);
+
+    it('keeps no key when the server cannot be reached to check it', async () => {
+      await step('login-server-down', async () => {
+        await page.goto(`${api.url}/console/#/login`);
+        await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        await page.route('**/graphql', (route) => route.abort('connectionrefused'));
+        try {
+          await page.getByLabel('API key').fill(analystKey);
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          await page.getByText('The key was not accepted').waitFor();
+          await expect(page.evaluate('sessionStorage.length')).resolves.toBe(0);
+          // A reload shows the sign-in page, not a console signed in with an unchecked key.
+          await page.reload();
+          await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        } finally {
+          await page.unroute('**/graphql');
+        }
+        await page.getByLabel('API key').fill(analystKey);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+      });
+    }, 60_000);
+
     it('shows a dataset of more partitions than a page a page at a time, on request', async () => {
       await step('many-partitions', async () => {
         // 120 days of registered Parquet: the page showed the first 50 and no way to the others.
