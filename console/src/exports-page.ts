@@ -39,7 +39,14 @@ function historyTable(
         ? `Newest ${formatCount(shown)} of ${formatCountOf(total, 'export')}`
         : `${formatCountOf(total, 'export')}, newest first`,
     columns: [
-      { header: 'Requested', cell: (j) => link(jobHref(j.id), formatTime(j.createdAt)) },
+      // Every row's links say whose they are: a screen reader's list of links showed the same names many times.
+      {
+        header: 'Requested',
+        cell: (j) =>
+          link(jobHref(j.id), formatTime(j.createdAt), {
+            'aria-label': `Export of ${j.dataset} requested ${formatTime(j.createdAt)}`,
+          }),
+      },
       { header: 'Dataset', cell: (j) => link(datasetHref(j.dataset), j.dataset) },
       { header: 'Status', cell: (j) => statusBadge(j.status) },
       { header: 'Filters', cell: (j) => describeFilters(j) },
@@ -50,7 +57,17 @@ function historyTable(
         cell: (j) =>
           j.status === 'SUCCEEDED'
             ? (j.result?.files ?? []).map((f) =>
-                f.url === null ? null : h('a', { href: f.url, download: f.name }, f.name),
+                f.url === null
+                  ? null
+                  : h(
+                      'a',
+                      {
+                        href: f.url,
+                        download: f.name,
+                        'aria-label': `Download ${f.name} of the ${j.dataset} export requested ${formatTime(j.createdAt)}`,
+                      },
+                      f.name,
+                    ),
               )
             : '—',
       },

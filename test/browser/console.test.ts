@@ -290,6 +290,11 @@ if (!existsSync(CHROMIUM)) {
         await row.waitFor();
         await expect(row.getByText('SUCCEEDED').count()).resolves.toBe(1);
         await expect(row.getByText('activity EQ Closed').count()).resolves.toBe(1);
+        // Its links are named by the export they belong to, not only by a time or a part's file name.
+        await expect(row.getByRole('link', { name: /^Export of support_events requested / }).count()).resolves.toBe(1);
+        await expect(
+          row.getByRole('link', { name: /^Download part-00000\.csv of the support_events export requested / }).count(),
+        ).resolves.toBe(1);
         // One export, no next page: no "Show more exports" (its `hidden` used to lose to the button style).
         await expect(page.getByRole('button', { name: 'Show more exports' }).isVisible()).resolves.toBe(false);
         await shot('06-exports');
