@@ -89,6 +89,8 @@ export function definitionFingerprint(def: DatasetDefinition): string {
         c.nullable,
         c.formats ?? null,
         c.maxLength ?? null,
+        // Only when set: the fingerprints of definitions without one stay what they were (no reprocessing).
+        ...(c.timeZone !== undefined ? [c.timeZone] : []),
       ]),
       partition: def.partition,
       eventKey: def.eventKey,

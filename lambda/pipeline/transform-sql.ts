@@ -217,8 +217,8 @@ function columnSql(col: DefinedColumn): ColumnSql {
       return { cast: (f) => `TRY_CAST(${f} AS BOOLEAN)`, description: 'a boolean' };
     case 'timestamp':
       return {
-        cast: (f) => timestampCastSql(f, formats),
-        description: `a timestamp (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
+        cast: (f) => timestampCastSql(f, formats, col.timeZone),
+        description: `a timestamp (formats: ${formats ? formats.join(', ') : 'ISO 8601'}${col.timeZone !== undefined ? `; time zone ${col.timeZone}` : ''})`,
       };
     case 'date':
       return {

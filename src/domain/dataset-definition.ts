@@ -23,6 +23,11 @@ const columnSchema = z
     pii: z.boolean().default(false),
     /** strptime formats tried in order for timestamp/date columns; ISO 8601 when absent. */
     formats: z.array(z.string().min(1)).optional(),
+    /**
+     * For timestamp columns: the IANA time zone (`Europe/Rome`) of text without an offset, which is otherwise read
+     * as UTC. Text with an offset (`%z`, a trailing `Z`, ISO `+02:00`) keeps its own.
+     */
+    timeZone: z.string().min(1).optional(),
     /** Longest accepted text, in characters, for string columns. */
     maxLength: z.number().int().positive().optional(),
   })
@@ -86,6 +91,8 @@ export interface DefinedColumn {
   description: string;
   pii: boolean;
   formats: string[] | undefined;
+  /** Time zone of timestamp text without an offset (undefined: UTC). */
+  timeZone: string | undefined;
   maxLength: number | undefined;
 }
 
@@ -102,6 +109,17 @@ export interface DatasetDefinition {
   partition: { column: string; source: string };
   eventKey: string[];
   expectedIntervalMinutes: number;
+}
+
+/** Whether `name` is an IANA time zone name (or alias) that ICU knows, as DuckDB's `timezone()` (ICU too) does. */
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    // Offsets such as "+01:00" are accepted by Intl, not by DuckDB, and never follow daylight saving: names only.
+    return /^[A-Za-z]/.test(name);
+  } catch {
+    return false;
+  }
 }
 
 /** Validates a parsed definition document; `origin` (a file name) is named in every error. */
@@ -129,9 +147,21 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
       description: c.description,
       pii: c.pii,
       formats: c.formats,
+      timeZone: c.timeZone,
       maxLength: c.maxLength,
     };
   });
+  for (const [i, c] of columns.entries()) {
+    if (c.timeZone === undefined) continue;
+    if (c.type.kind !== 'timestamp') {
+      throw new DefinitionError(`${origin}: columns.${i}.timeZone: only a timestamp column has a time zone`);
+    }
+    if (!isTimeZone(c.timeZone)) {
+      throw new DefinitionError(
+        `${origin}: columns.${i}.timeZone: "${c.timeZone}" is not a time zone name (an IANA name such as Europe/Rome or UTC)`,
+      );
+    }
+  }
   for (const [i, c] of columns.entries()) {
     // DuckDB (1.5) reads impossible dates with a zone name (`2023-02-29 10:00 UTC` became 2023-03-01) or a day of the
     // year past the year's end (`2023-366` became 2024-01-01) or a week past the year's last (`2023-53-6` with

@@ -181,6 +181,37 @@ T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
     expect(rows).toEqual([{ event_id: 2n, activity: 'x;y' }]);
   });
 
+  it('reads local wall times of a column with a time zone as UTC, and partitions by the UTC day', async () => {
+    lake.registry({
+      ...EVENTS,
+      name: 'rome',
+      rawPrefix: 'rome/',
+      formats: ['csv'],
+      columns: EVENTS.columns.map((c) =>
+        c.name === 'event_time'
+          ? { ...c, formats: ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S%z'], timeZone: 'Europe/Rome' }
+          : c,
+      ),
+    });
+    const key = 'rome/2024/07/01/a.csv';
+    await lake.putRaw(
+      key,
+      'event_id,ticket_id,timestamp\n1,T1,2024-07-01 00:30:00\n2,T2,2024-07-01 12:00:00\n3,T3,2024-07-01T12:00:00+00:00\n',
+    );
+    const run = await ingestObject(lake.deps(), { key, dataset: 'rome' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 3, rowsRejected: 0 });
+    const rows = await lake.query(
+      `SELECT event_id, event_time::VARCHAR AS t, event_date::VARCHAR AS d
+       FROM read_parquet('{processed}/rome/*/*.parquet', hive_partitioning = true) ORDER BY event_id`,
+    );
+    expect(rows).toEqual([
+      // Half past midnight in Rome is the evening before in UTC: the day before's partition.
+      { event_id: 1n, t: '2024-06-30 22:30:00', d: '2024-06-30' },
+      { event_id: 2n, t: '2024-07-01 10:00:00', d: '2024-07-01' },
+      { event_id: 3n, t: '2024-07-01 12:00:00', d: '2024-07-01' },
+    ]);
+  });
+
   it('maps header names with spaces and dots, as in the helpdesk log', async () => {
     lake.registry({
       name: 'helpdesk',

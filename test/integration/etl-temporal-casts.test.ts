@@ -66,6 +66,14 @@ describe('timestamp and date casts', () => {
         `SELECT ${text} AS f FROM parts`,
       );
       expect(result).toEqual({ n: TEXTS, parsed: fraction === '1234' ? 0 : VALID, diff: 0 });
+      // With a time zone: strptime's wall time there, or (a trailing Z) strptime's value as it is.
+      const reference = `CAST(try_strptime(f, '${fmt}') AS TIMESTAMP)`;
+      const zoned = await differences(
+        timestampCastSql('f', [fmt], 'America/New_York'),
+        zone === 'Z' ? reference : `CAST(timezone('America/New_York', ${reference}) AS TIMESTAMP)`,
+        `SELECT ${text} AS f FROM parts`,
+      );
+      expect(zoned).toEqual({ n: TEXTS, parsed: fraction === '1234' ? 0 : VALID, diff: 0 });
     }
   });
 
@@ -120,6 +128,63 @@ describe('timestamp and date casts', () => {
       '2024-02-28T10:00:00+01:00': '2024-02-28 09:00:00',
       '2024-02-28T23:30:00-01:00': '2024-02-29 00:30:00',
       '29/02/2024 10:00': '2024-02-29 10:00:00',
+    });
+  });
+
+  it("reads text without an offset as a wall time in the column's time zone, and text with one by its offset", async () => {
+    const read = async (formats: string[] | undefined, texts: string[]): Promise<Record<string, unknown>> => {
+      const rows = (
+        await conn.runAndReadAll(
+          `SELECT f, CAST(${timestampCastSql('f', formats, 'Europe/Rome')} AS VARCHAR) AS t
+           FROM (SELECT unnest([${texts.map((t) => `'${t}'`).join(', ')}]) AS f)`,
+        )
+      ).getRowObjectsJS();
+      return Object.fromEntries(rows.map((r) => [r['f'], r['t']]));
+    };
+    // Fast-path formats (naive and Z), a strptime-only one, and one with %z.
+    const formats = ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%SZ', '%d/%m/%Y %H:%M', '%Y-%m-%dT%H:%M:%S%z'];
+    await expect(
+      read(formats, [
+        '2024-07-01 12:00:00',
+        '2024-01-15 12:00:00',
+        '2024-07-01T12:00:00Z',
+        '01/07/2024 12:00',
+        '2024-07-01T12:00:00+05:00',
+        '2024-07-01 00:30:00',
+        '2024-03-31 02:30:00',
+        '2024-10-27 02:30:00',
+        '2023-02-29 10:00:00',
+      ]),
+    ).resolves.toEqual({
+      // Summer (UTC+2) and winter (UTC+1) wall times in Rome.
+      '2024-07-01 12:00:00': '2024-07-01 10:00:00',
+      '2024-01-15 12:00:00': '2024-01-15 11:00:00',
+      // A trailing Z and an offset keep their own.
+      '2024-07-01T12:00:00Z': '2024-07-01 12:00:00',
+      '01/07/2024 12:00': '2024-07-01 10:00:00',
+      '2024-07-01T12:00:00+05:00': '2024-07-01 07:00:00',
+      // Past midnight in Rome is the evening before in UTC (the partition day follows the UTC value).
+      '2024-07-01 00:30:00': '2024-06-30 22:30:00',
+      // A time the spring change skips is read past it (03:30 CEST); one the autumn change repeats as the second.
+      '2024-03-31 02:30:00': '2024-03-31 01:30:00',
+      '2024-10-27 02:30:00': '2024-10-27 01:30:00',
+      '2023-02-29 10:00:00': null,
+    });
+    // Without formats: ISO text, its offset when it has one.
+    await expect(
+      read(undefined, [
+        '2024-07-01T12:00:00',
+        '2024-07-01 12:00',
+        '2024-07-01T12:00:00Z',
+        '2024-07-01T12:00:00.5-03:00',
+        '2024-07-01',
+      ]),
+    ).resolves.toEqual({
+      '2024-07-01T12:00:00': '2024-07-01 10:00:00',
+      '2024-07-01 12:00': '2024-07-01 10:00:00',
+      '2024-07-01T12:00:00Z': '2024-07-01 12:00:00',
+      '2024-07-01T12:00:00.5-03:00': '2024-07-01 15:00:00.5',
+      '2024-07-01': '2024-06-30 22:00:00',
     });
   });
 });

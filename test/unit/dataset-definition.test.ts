@@ -65,6 +65,25 @@ describe('dataset definitions', () => {
     expect(ok.columns[1]!.formats).toEqual(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']);
   });
 
+  it('takes a time zone name for a timestamp column only, and refuses a name ICU does not know', () => {
+    const withZone = (i: number, timeZone: string) => ({
+      ...minimal,
+      columns: minimal.columns.map((c, k) => (k === i ? { ...c, timeZone } : c)),
+    });
+    expect(parseDatasetDefinition(withZone(1, 'Europe/Rome'), 't.yaml').columns[1]!.timeZone).toBe('Europe/Rome');
+    expect(parseDatasetDefinition(minimal, 't.yaml').columns[1]!.timeZone).toBeUndefined();
+    expect(() => parseDatasetDefinition(withZone(1, 'Mars/Olympus'), 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.1.timeZone: "Mars/Olympus" is not a time zone name (an IANA name such as Europe/Rome or UTC)',
+      ),
+    );
+    // An offset never follows daylight saving (and DuckDB's timezone() refuses it): a name is asked for.
+    expect(() => parseDatasetDefinition(withZone(1, '+01:00'), 't.yaml')).toThrow(/is not a time zone name/);
+    expect(() => parseDatasetDefinition(withZone(0, 'UTC'), 't.yaml')).toThrow(
+      new DefinitionError('t.yaml: columns.0.timeZone: only a timestamp column has a time zone'),
+    );
+  });
+
   it('refuses a text pattern RE2 cannot run when the definition loads, not at the first file', () => {
     const text = (pattern: string) => ({ ...minimal, formats: ['text'], text: { pattern } });
     const lookaround = text('^(?<id>\\d+) (?<at>.+)(?=x)$');
