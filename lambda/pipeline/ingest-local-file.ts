@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { basename, dirname, resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord } from '../../src/domain/run-record.js';
 import type { EtlDeps } from './etl-deps.js';
 import { ingestObject, type IngestOptions } from './ingest-object.js';
@@ -24,7 +25,9 @@ export function rawKeyForLocalFile(rawPrefix: string, filePath: string, today: D
 /**
  * `careplus ingest <file> --dataset <name>`: puts the file into the raw bucket as the dataset's raw layout wants
  * it, then runs the same per-object function as the Lambda. Re-ingesting an unchanged file the same day is
- * skipped as already processed; a changed file replaces what the earlier version published.
+ * skipped as already processed; a changed file replaces what the earlier version published. A file that is already
+ * an object of the raw bucket (a local lake's `raw/` folder) is ingested as that object, in place: `--force` on a
+ * raw file that failed tries that object again (it was copied to a new key of today's, another source).
  */
 export async function ingestLocalFile(
   deps: EtlDeps,
@@ -41,10 +44,27 @@ export async function ingestLocalFile(
 ): Promise<RunRecord> {
   const def = deps.registry.get(dataset);
   const { replaceEarlier, ...ingest } = options;
+  const inRaw = await rawKeyOfFile(deps, filePath);
+  if (inRaw !== undefined) return ingestObject(deps, { key: inRaw, dataset }, ingest);
   const today = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
   const key = (replaceEarlier === true ? await lastRawKeyOf(deps, def.rawPrefix, today) : undefined) ?? today;
   await deps.store.putFile('raw', key, filePath);
   return ingestObject(deps, { key, dataset }, ingest);
+}
+
+/** The raw bucket's key of a file inside the bucket's own folder (a local store), or undefined. */
+async function rawKeyOfFile(deps: EtlDeps, filePath: string): Promise<string | undefined> {
+  const anyKey = deps.store.localPath('raw', 'k');
+  if (anyKey === undefined) return undefined;
+  const bucket = dirname(anyKey);
+  const [root, file] = await Promise.all([
+    realpath(bucket).catch(() => undefined),
+    realpath(filePath).catch(() => resolve(filePath)),
+  ]);
+  if (root === undefined) return undefined;
+  const rel = relative(root, file);
+  if (rel === '' || rel.startsWith('..') || resolve(root, rel) !== file) return undefined;
+  return rel.split(sep).join('/');
 }
 
 /**

@@ -1,5 +1,5 @@
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ingestLocalFile, rawKeyForLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
@@ -561,6 +561,27 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await writeFile(file, jsonl(event(1)));
     expect(await ingestLocalFile(lake.deps({ now }), file, 'events')).toMatchObject({ status: 'SUCCEEDED' });
     expect(await ids()).toEqual([1n, 3n]);
+  });
+
+  it('ingests a file that is already in the raw bucket as that object, in place: --force tries a failed one again', async () => {
+    // A raw object that failed for its definition: its reason is remembered and later runs skip it.
+    await lake.putRaw(KEY, '{"event_id": 1}\n');
+    const failed = await ingestObject(lake.deps(), { key: KEY });
+    expect(failed).toMatchObject({ status: 'FAILED' });
+    const rawFile = lake.store.localPath('raw', KEY);
+    // Corrected in place: `careplus ingest <that path> --force` ingests the same object (it was copied to a new key
+    // of today's, a second source beside the failed one).
+    await writeFile(rawFile, jsonl(event(1), event(2)));
+    const run = await ingestLocalFile(lake.deps(), rawFile, 'events', { force: true });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', sourceKey: KEY, rowsWritten: 2 });
+    const rawKeys: string[] = [];
+    for await (const o of lake.store.listAll('raw', 'events/')) rawKeys.push(o.key);
+    expect(rawKeys).toEqual([KEY]);
+    // Reached through a symbolic link to the raw folder, it is the same object (unchanged: skipped).
+    const link = join(lake.root, 'raw-link');
+    await symlink(dirname(lake.store.localPath('raw', 'k')), link);
+    const again = await ingestLocalFile(lake.deps(), join(link, ...KEY.split('/')), 'events');
+    expect(again).toMatchObject({ status: 'SKIPPED', sourceKey: KEY });
   });
 
   it('replaces with --replace what the same path published on an earlier day; by default a later day is a new source', async () => {
