@@ -115,12 +115,10 @@ export function buildProgram(): Command {
     .argument('<files...>', 'sample files')
     .action(async (files: string[], opts: { name: string }) => {
       const { inferDataset } = await import('./commands/datasets.js');
-      await withRuntime((rt) =>
-        inferDataset(
-          rt,
-          opts.name,
-          files.map((f) => resolve(f)),
-        ),
+      await inferDataset(
+        loadConfig(),
+        opts.name,
+        files.map((f) => resolve(f)),
       );
     });
 

@@ -1,4 +1,7 @@
+import { join } from 'node:path';
+import { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import type { Runtime } from '../composition.js';
+import type { AppConfig } from '../config.js';
 import { createApiServices } from '../composition-api.js';
 import { inferDefinition } from '../services/definition-inference.js';
 
@@ -20,9 +23,22 @@ export async function listDatasets(rt: Runtime): Promise<void> {
   }
 }
 
-/** `careplus datasets infer`: prints a proposed definition (YAML) for the user to review and save. */
-export async function inferDataset(rt: Runtime, name: string, files: string[]): Promise<void> {
-  const { yaml, notes } = await inferDefinition(rt.duckdb, name, files);
-  process.stdout.write(yaml);
-  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+/**
+ * `careplus datasets infer`: prints a proposed definition (YAML) for the user to review and save. It needs only
+ * DuckDB, not the lake or the definitions folder: `infer ... > datasets/x.yaml` creates that (empty) file before the
+ * command runs, which made the definitions fail to load and the command with them.
+ */
+export async function inferDataset(config: AppConfig, name: string, files: string[]): Promise<void> {
+  const duckdb = await DuckDbDatabase.create({
+    memoryLimit: config.duckdb.memoryLimit,
+    threads: config.duckdb.threads,
+    tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
+  });
+  try {
+    const { yaml, notes } = await inferDefinition(duckdb, name, files);
+    process.stdout.write(yaml);
+    for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  } finally {
+    duckdb.close();
+  }
 }

@@ -32,6 +32,12 @@ export class DatasetRegistry {
           { cause: err },
         );
       }
+      if (doc === null || doc === undefined) {
+        // As `careplus datasets infer > datasets/x.yaml` leaves it when the command fails (the shell made the file).
+        throw new DefinitionError(
+          `${f}: the file is empty (in ${dir}): a definition is a YAML mapping (name, formats, columns, ...); fill it or remove it`,
+        );
+      }
       defs.push(parseDatasetDefinition(doc, f));
     }
     return DatasetRegistry.of(defs);
