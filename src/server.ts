@@ -1,5 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
@@ -137,7 +138,16 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
           );
         },
       });
-      const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
+      // Upgrades are handed over here rather than with `{ server }`: ws forwards the HTTP server's errors to the
+      // WebSocket server, and graphql-ws printed its own stack trace for a port in use before the real message.
+      const wsServer = new WebSocketServer({ noServer: true });
+      httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (new URL(req.url ?? '/', 'http://localhost').pathname !== GRAPHQL_PATH) {
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+          return;
+        }
+        wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+      });
       subscriptions = serveSubscriptions(wsServer, {
         schema,
         formatError,
@@ -211,9 +221,18 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       app.use(httpErrors(logger));
 
       await new Promise<void>((resolve, reject) => {
-        httpServer.once('error', reject);
+        const refused = (err: NodeJS.ErrnoException): void =>
+          reject(
+            err.code === 'EADDRINUSE'
+              ? new Error(
+                  `port ${config.port} on ${config.host} is in use (another careplus serve?): stop that, or set CAREPLUS_PORT to another port (0 picks a free one)`,
+                  { cause: err },
+                )
+              : err,
+          );
+        httpServer.once('error', refused);
         httpServer.listen(config.port, config.host, () => {
-          httpServer.off('error', reject);
+          httpServer.off('error', refused);
           resolve();
         });
       });

@@ -20,7 +20,16 @@ export async function serveRuntime(rt: Runtime): Promise<ApiServer> {
   };
   // Another process took this one's export jobs over (this one looked dead for 30 s): one process per lake runs
   // them, so this one stops, with an error for whoever supervises it.
-  const api = createApi(rt, { onRunnerLeaseLost: () => shutdown('export runner lease lost', 1) });
+  const api = createApi(rt, {
+    onRunnerLeaseLost: () => {
+      // Said whatever the log level: the whole server stops, not only its export jobs (a server whose exports
+      // nobody runs would accept requests that never finish).
+      process.stderr.write(
+        'careplus: this server stops (exit 1): it no longer holds the export runner lease, so another process may be running its export jobs; start it again\n',
+      );
+      shutdown('export runner lease lost', 1);
+    },
+  });
   await api.start();
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -129,17 +129,23 @@ export class ExportRunnerLease {
             return;
           }
           if (this.lost) return;
-          // Another process took it over (this one looked dead): it now runs the jobs, this one must not.
+          // Another process took it over (this one looked dead): it now runs the jobs, this one must not. Or the
+          // lease was removed (by hand, or by a process that took it over and has since stopped): which process
+          // recovered this one's jobs cannot be told, so this one stops as well.
           this.lost = true;
           clearInterval(this.timer);
           this.timer = undefined;
-          this.logger.error(
-            'the export runner lease was taken over by another process; this one stops running export jobs',
-            {
-              instance: this.instance,
-            },
-          );
-          onLost?.();
+          return readLease(this.store)
+            .catch(() => undefined)
+            .then((now) => {
+              this.logger.error(
+                now === undefined
+                  ? `the export runner lease (processed/${EXPORT_RUNNER_LEASE_KEY}) was removed while this process held it; this one stops running export jobs`
+                  : 'the export runner lease was taken over by another process; this one stops running export jobs',
+                { instance: this.instance, ...(now !== undefined ? { holder: now.doc.instance } : {}) },
+              );
+              onLost?.();
+            });
         })
         .finally(() => {
           this.renewing = undefined;

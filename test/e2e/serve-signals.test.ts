@@ -66,7 +66,60 @@ describe('careplus serve whose export runner lease is taken over', () => {
     if (code === 'still running') child.kill('SIGKILL');
     expect(code).toBe(1);
     expect(output()).toContain('the export runner lease was taken over by another process');
+    expect(output()).toContain('careplus: this server stops (exit 1): it no longer holds the export runner lease');
     expect(Buffer.from(await store.getBytes('processed', EXPORT_RUNNER_LEASE_KEY)).toString('utf8')).toBe(taker);
+  }, 60_000);
+
+  it('says the lease was removed, not taken over, when it is simply gone, and why the whole server stops', async () => {
+    const { child, output, exited } = await serving(lake);
+    await new LocalObjectStore(lake).delete('processed', EXPORT_RUNNER_LEASE_KEY);
+    const code = await Promise.race([
+      exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 20_000)),
+    ]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(output()).toContain(
+      `the export runner lease (processed/${EXPORT_RUNNER_LEASE_KEY}) was removed while this process held it`,
+    );
+    expect(output()).not.toContain('taken over by another process');
+    expect(output()).toContain('careplus: this server stops (exit 1)');
+  }, 60_000);
+});
+
+/** A port in use is said plainly, with what to do: no stack trace from the WebSocket server before it. */
+describe('careplus serve on a port in use', () => {
+  let lakes: string[] = [];
+  afterEach(async () => {
+    for (const lake of lakes) await rm(lake, { recursive: true, force: true });
+    lakes = [];
+  });
+
+  it('names the port and CAREPLUS_PORT, and exits', async () => {
+    lakes = [
+      await mkdtemp(join(tmpdir(), 'careplus-serve-port-a-')),
+      await mkdtemp(join(tmpdir(), 'careplus-serve-port-b-')),
+    ];
+    const first = await serving(lakes[0]!);
+    try {
+      const port = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(first.output())?.[1];
+      expect(port).toBeDefined();
+      const second = spawnCli(['serve'], {
+        PATH: process.env['PATH'] ?? '',
+        CAREPLUS_LAKE_DIR: lakes[1]!,
+        CAREPLUS_PORT: port!,
+        CAREPLUS_LOG_LEVEL: 'warn',
+      });
+      expect(await second.exited).not.toBe(0);
+      expect(second.output()).toContain(
+        `careplus: port ${port} on 127.0.0.1 is in use (another careplus serve?): stop that, or set CAREPLUS_PORT to another port (0 picks a free one)`,
+      );
+      expect(second.output()).not.toContain('Internal error emitted on the WebSocket server');
+      expect(second.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
   }, 60_000);
 });
 
