@@ -78,6 +78,12 @@ export async function exportCommand(
   dataset: string,
   options: ExportCommandOptions,
 ): Promise<number> {
+  if (options.url === undefined && config.client.apiUrl === 'http://127.0.0.1:0') {
+    // The default URL is built from CAREPLUS_PORT, and 0 means "a free port, chosen when the server starts".
+    throw new UsageError(
+      'CAREPLUS_PORT is 0 (the server picks a free port when it starts): give the API URL the server printed with --url or CAREPLUS_API_URL',
+    );
+  }
   const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '');
   const client = new GraphQLClient({ url: `${apiUrl}/graphql`, apiKey: options.key ?? config.client.apiKey });
   const gzip = options.gzip === true;

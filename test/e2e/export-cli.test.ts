@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { GetExportDocument, ListExportsDocument } from '../../src/generated/graphql.js';
 import { ticketRowsAsText, writeEvents, writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
+import { spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /** The built CLI: `npm test` builds first (`npm run build`). */
@@ -405,6 +406,18 @@ describe('careplus export', () => {
       stderr: `careplus: --out ${JSON.stringify(workDir)} is a folder: give the file to write\n`,
     });
     expect((await api.client('alice').request(ListExportsDocument, {})).data!.exports.edges).toHaveLength(before);
+  });
+
+  it('asks for the API URL when CAREPLUS_PORT is 0, rather than calling port 0', async () => {
+    const cli = spawnCli(['export', 'tickets', '--key', 'alice'], {
+      PATH: process.env['PATH'] ?? '',
+      CAREPLUS_PORT: '0',
+      CAREPLUS_LOG_LEVEL: 'silent',
+    });
+    expect(await cli.exited).toBe(2);
+    expect(cli.output()).toBe(
+      'careplus: CAREPLUS_PORT is 0 (the server picks a free port when it starts): give the API URL the server printed with --url or CAREPLUS_API_URL\n',
+    );
   });
 
   it('says how to give a key when the API refuses the caller', async () => {

@@ -63,11 +63,11 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function startServer(env: AppConfig['env']): Promise<Running> {
+async function startServer(env: AppConfig['env'], limits: AppConfig['limits'] = LIMITS): Promise<Running> {
   const refusals: string[] = [];
   const hardening = createHardening<TestContext>({
     env,
-    limits: LIMITS,
+    limits,
     keyOf: (ctx) => ctx.key,
     mayIntrospect: (ctx) => ctx.introspect,
     onRefused: (ctx, r) => refusals.push(`${ctx.key ?? '-'}:${r.kind}`),
@@ -264,6 +264,29 @@ describe('GraphQL hardening over HTTP', () => {
     const allowed = await post(api.url, { query }, { 'x-introspect': 'yes' });
     expect(allowed.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
     expect((await post(api.url, { query: '{ __typename }' })).body).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('refuses introspection to everyone where it is turned off, naming the setting rather than Apollo code', async () => {
+    const off = await startServer('production', { ...LIMITS, introspection: false });
+    try {
+      for (const query of [
+        '{ __schema { queryType { name } } }',
+        '{ __type(name: "Query") { name } }',
+        'query { ...F } fragment F on Query { __schema { types { name } } }',
+      ]) {
+        const refused = await post(off.url, { query }, { 'x-introspect': 'yes' });
+        expect(refused.status).toBe(403);
+        expect(refused.body.errors).toEqual([
+          {
+            message: 'schema introspection is turned off on this server (CAREPLUS_INTROSPECTION=false)',
+            extensions: { code: 'FORBIDDEN' },
+          },
+        ]);
+      }
+      expect((await post(off.url, { query: '{ __typename }' })).body).toEqual({ data: { __typename: 'Query' } });
+    } finally {
+      await off.stop();
+    }
   });
 });
 

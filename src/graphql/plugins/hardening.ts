@@ -2,7 +2,7 @@ import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apol
 import type { ValidationRule } from 'graphql';
 import type { AppConfig } from '../../config.js';
 import { depthLimitRule } from './depth-limit.rule.js';
-import { introspectionGatePlugin } from './introspection-gate.plugin.js';
+import { INTROSPECTION_OFF, introspectionGatePlugin } from './introspection-gate.plugin.js';
 import { DEFAULT_COST_MODEL, type QueryCostModel } from './query-analysis.js';
 import { queryLimitsPlugin } from './query-limits.plugin.js';
 import { TokenBucketRateLimiter } from './rate-limiter.js';
@@ -67,7 +67,9 @@ export function createHardening<TContext extends BaseContext>(
     }),
   ];
   if (!development) plugins.push(stripSuggestionsPlugin<TContext>());
-  if (options.limits.introspection && options.mayIntrospect !== undefined) {
+  if (!options.limits.introspection) {
+    plugins.push(introspectionGatePlugin<TContext>(() => false, INTROSPECTION_OFF));
+  } else if (options.mayIntrospect !== undefined) {
     plugins.push(introspectionGatePlugin<TContext>(options.mayIntrospect));
   }
   return {
@@ -77,7 +79,8 @@ export function createHardening<TContext extends BaseContext>(
       // Apollo 5's defaults, stated so that a change of default cannot silently turn them off.
       allowBatchedHttpRequests: false,
       csrfPrevention: true,
-      introspection: options.limits.introspection,
+      // The gate above refuses it where it is off, naming the setting.
+      introspection: true,
       parseOptions: { maxTokens: MAX_QUERY_TOKENS },
       hideSchemaDetailsFromClientErrors: !development,
     },

@@ -3,13 +3,18 @@ import { type FragmentDefinitionNode, Kind, type SelectionSetNode } from 'graphq
 import { ForbiddenError } from '../../auth/auth-errors.js';
 import { toRequestError } from '../errors.js';
 
+/** The refusal where introspection is turned off for everyone (config.limits.introspection false). */
+export const INTROSPECTION_OFF = 'schema introspection is turned off on this server (CAREPLUS_INTROSPECTION=false)';
+
 /**
- * Where introspection is enabled (config.limits.introspection), lets only callers whose role may (the
- * `canUseGraphiql` capability) run `__schema` / `__type`; `__typename` is always allowed. Where introspection is
- * disabled, Apollo refuses it for everyone at validation and this plugin is not needed.
+ * Lets only callers that may (`mayIntrospect`: where introspection is enabled, the roles with the `canUseGraphiql`
+ * capability; where it is disabled, no one) run `__schema` / `__type`, refusing the others with FORBIDDEN and
+ * `refusal`; `__typename` is always allowed. Apollo's own switch is left on: its refusal told operators to "pass
+ * introspection: true to ApolloServer", not which setting turned it off.
  */
 export function introspectionGatePlugin<TContext extends BaseContext>(
   mayIntrospect: (context: TContext) => boolean,
+  refusal = 'schema introspection is not allowed for your role',
 ): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
@@ -20,7 +25,7 @@ export function introspectionGatePlugin<TContext extends BaseContext>(
           for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
           if (selectsIntrospection(operation.selectionSet, fragments, new Set()) && !mayIntrospect(contextValue)) {
             // Thrown before execution: toRequestError carries the HTTP status (403) Apollo would otherwise make a 500.
-            throw toRequestError(new ForbiddenError('schema introspection is not allowed for your role'));
+            throw toRequestError(new ForbiddenError(refusal));
           }
         },
       };
