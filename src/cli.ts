@@ -146,7 +146,7 @@ export function buildProgram(): Command {
     .option('--columns <a,b,...>', 'columns in output order (default: all)')
     .option(
       '--where <condition>',
-      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN opened,closed'; a value with a " +
+      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN Closed,Wait'; a value with a " +
         'comma in double quotes (\'product IN "Suite, Pro",Basic\'); repeat for AND',
       (value: string, previous: string[] = []) => [...previous, value],
     )
@@ -175,9 +175,15 @@ export function buildProgram(): Command {
     .command('sample')
     .description('Write the seeded sample support-event logs into the raw bucket.')
     .addOption(new Option('--seed <n>', 'random seed').default('42'))
-    .addOption(new Option('--days <n>', 'days of data').default('60'))
+    .addOption(new Option('--days <n>', 'days of data, 4 to 3660 (the planted defects need 4)').default('60'))
     .action(async (opts: { seed: string; days: string }) => {
       const { sample } = await import('./commands/sample.js');
+      for (const [flag, text] of [
+        ['--seed', opts.seed],
+        ['--days', opts.days],
+      ] as const) {
+        if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${flag}: expected a whole number, got "${text}"`);
+      }
       await withRuntime((rt) => sample(rt, Number(opts.seed), Number(opts.days)));
     });
 

@@ -39,7 +39,7 @@ const OPS: Record<string, ExportFilterOp> = {
 };
 
 /**
- * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN opened,closed`,
+ * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN Closed,Wait`,
  * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included, surrounding spaces
  * not; a JSON string, `title CONTAINS " a "`, keeps them). Operators are the
  * API's (any case) or `= == != <> < <= > >=`. Values are sent as text and the API coerces them to the column's type.
@@ -163,6 +163,12 @@ export function parseOrderBy(text: string): ExportOrderInput[] {
     .map((item): ExportOrderInput => {
       const m = /^(.+?)(?::(asc|desc))?$/i.exec(item)!;
       const direction = m[2]?.toUpperCase();
+      const suffix = /:([^:]*)$/.exec(item)?.[1];
+      if (direction === undefined && suffix !== undefined && /^[a-z]*$/i.test(suffix)) {
+        throw new UsageError(
+          `--order-by ${JSON.stringify(item)}: the direction after ":" is asc or desc, not ${JSON.stringify(suffix)}`,
+        );
+      }
       return direction === undefined ? { column: m[1]! } : { column: m[1]!, direction: direction as 'ASC' | 'DESC' };
     });
   if (order.length === 0) throw new UsageError('--order-by: name at least one column');

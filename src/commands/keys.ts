@@ -88,7 +88,13 @@ export function registerKeyCommands(program: Command, withRuntime: WithKeyRuntim
     .argument('<id>', 'the key id (see `careplus keys list`)')
     .action(async (id: string) => {
       await withRuntime(async (rt) => {
-        const key = await new ApiKeyStore(rt.store).revoke(id);
+        const store = new ApiKeyStore(rt.store);
+        const before = (await store.list()).find((k) => k.id === id);
+        const key = await store.revoke(id);
+        if (before?.revokedAt != null) {
+          io.err(`API key ${key.id} "${key.name}" was already revoked, at ${key.revokedAt}\n`);
+          return;
+        }
         new AuditLog(rt.logger).keyRevoked(OPERATOR, key);
         io.err(`revoked API key ${key.id} "${key.name}" at ${key.revokedAt}\n`);
       });

@@ -19,8 +19,9 @@ export async function register(rt: Runtime, dataset: string, source: string, loc
       ? await registerLocalParquet(deps, dataset, local)
       : await registerParquetDataset(deps, dataset, source);
   process.stdout.write(
-    `registered ${table.name}: ${files} Parquet files, ${table.columns.length} columns` +
-      `${table.partitionKeys.length > 0 ? `, partitioned by ${table.partitionKeys.map((k) => k.name).join(', ')}` : ''}` +
+    `registered ${table.name}: ${files} Parquet file${files === 1 ? '' : 's'}, ` +
+      `${table.columns.length + table.partitionKeys.length} column${table.columns.length + table.partitionKeys.length === 1 ? '' : 's'}` +
+      `${table.partitionKeys.length > 0 ? ` (partitioned by ${table.partitionKeys.map((k) => k.name).join(', ')})` : ''}` +
       `, schema v${table.schemaVersion}\n`,
   );
   for (const c of [...table.columns, ...table.partitionKeys]) process.stdout.write(`  ${c.name}\t${c.type}\n`);

@@ -31,6 +31,14 @@ export async function serveRuntime(rt: Runtime): Promise<ApiServer> {
     },
   });
   await api.start();
+  const links = new URL(rt.config.publicUrl);
+  if (links.hostname === '0.0.0.0' || links.hostname === '[::]') {
+    // Listening on every interface is fine; links naming the wildcard address are not, for any client.
+    const base = links.port === '0' ? api.url : rt.config.publicUrl;
+    process.stderr.write(
+      `careplus: links (downloads, feeds) name ${base}, an address no client can open: set CAREPLUS_PUBLIC_URL to the URL clients reach this server at\n`,
+    );
+  }
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   return api;

@@ -91,7 +91,11 @@ export async function start(config: AppConfig): Promise<void> {
     out(`admin API key (shown once): ${key}`);
     out('  store it now: only its hash is kept. Create more with `careplus keys create --name <who> --role <role>`.');
   } else {
-    out('API keys: create one with `careplus keys create --name me --role analyst` (it is printed once).');
+    // Keys exist already (the admin key this printed on the first start, among them): only how to make another.
+    out(
+      'API keys: use the one you stored, or create one with `careplus keys create --name me --role analyst` ' +
+        '(printed once; `careplus keys list` shows those there are)',
+    );
   }
   const api = await serveRuntime(rt);
   out(`GraphQL API: ${api.graphqlUrl}`);

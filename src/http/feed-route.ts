@@ -110,7 +110,12 @@ export async function answerFeed(
     const app = appErrorOf(err);
     if (app !== undefined) {
       logger.info('feed refused', { feed: name, code: app.code });
-      return { kind: 'refused', status: STATUS[app.code], code: app.code, message: app.message };
+      // A feed URL also takes the feed's own read token, which is what a BI tool is given.
+      const message =
+        app.code === 'UNAUTHENTICATED' && request.token === undefined
+          ? `${app.message}, or the feed's read token as ?token=<feed token>`
+          : app.message;
+      return { kind: 'refused', status: STATUS[app.code], code: app.code, message };
     }
     if (err instanceof FeedNotReadyError) {
       return {

@@ -161,7 +161,13 @@ describe('BI feed over HTTP', () => {
     expect(await other.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'feed "closed-events" not found' } });
     const none = await fetch(url);
     expect(none.status).toBe(401);
-    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    expect(await none.json()).toEqual({
+      error: {
+        code: 'UNAUTHENTICATED',
+        message:
+          "Missing or invalid credentials: send Authorization: Bearer <API key or token>, or the feed's read token as ?token=<feed token>",
+      },
+    });
   });
 
   it("builds with its creator's grant: a section lead's feed holds only that section's rows, even by token", async () => {

@@ -87,6 +87,34 @@ describe('careplus serve whose export runner lease is taken over', () => {
   }, 60_000);
 });
 
+/** Listening on every interface without a public URL: links would name 0.0.0.0, so the server says what to set. */
+describe('careplus serve on 0.0.0.0', () => {
+  let lake: string;
+  beforeEach(async () => {
+    lake = await mkdtemp(join(tmpdir(), 'careplus-serve-any-'));
+  });
+  afterEach(async () => rm(lake, { recursive: true, force: true }));
+
+  it('asks for CAREPLUS_PUBLIC_URL', async () => {
+    const cli = spawnCli(['serve'], {
+      PATH: process.env['PATH'] ?? '',
+      CAREPLUS_LAKE_DIR: lake,
+      CAREPLUS_HOST: '0.0.0.0',
+      CAREPLUS_PORT: '0',
+      CAREPLUS_LOG_LEVEL: 'warn',
+    });
+    try {
+      await waitForOutput(cli, /CarePlus API listening on/, 30_000);
+      expect(cli.output()).toMatch(
+        /careplus: links \(downloads, feeds\) name http:\/\/0\.0\.0\.0:[1-9]\d*, an address no client can open: set CAREPLUS_PUBLIC_URL to the URL clients reach this server at/,
+      );
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
+  }, 60_000);
+});
+
 /** A port in use is said plainly, with what to do: no stack trace from the WebSocket server before it. */
 describe('careplus serve on a port in use', () => {
   let lakes: string[] = [];

@@ -65,6 +65,9 @@ describe('careplus keys', () => {
     await run('revoke', id);
     expect(err[1]).toMatch(new RegExp(`^revoked API key ${id} "BI tool" at \\d{4}-`));
     await expect(new ApiKeyStore(rt.store).verify(plaintext)).rejects.toMatchObject({ reason: 'revoked' });
+    // Again: said to be revoked already, with its first date, and not audited twice.
+    await run('revoke', id);
+    expect(err[2]).toBe(`API key ${id} "BI tool" was already revoked, at ${/ at (\S+)\n$/.exec(err[1]!)?.[1]}\n`);
 
     const audit = logs.map((l) => JSON.parse(l).audit);
     expect(audit.map((a) => [a.event, a.who.id, a.what.keyId])).toEqual([

@@ -1,4 +1,4 @@
-import { parseWhere, UsageError } from '../../src/commands/export-args';
+import { parseOrderBy, parseWhere, UsageError } from '../../src/commands/export-args';
 
 describe('careplus export --where', () => {
   it('trims a single value as it trims list values, and keeps spaces in a JSON string', () => {
@@ -36,5 +36,20 @@ describe('careplus export --where', () => {
     expect(() => parseWhere(open)).toThrow(
       new UsageError(`--where ${JSON.stringify(open)}: A quoted value has no closing quote: end it with ".`),
     );
+  });
+});
+
+describe('careplus export --order-by', () => {
+  it('reads columns with an optional :asc or :desc, and names a direction it does not know', () => {
+    expect(parseOrderBy('event_time:desc, event_id')).toEqual([
+      { column: 'event_time', direction: 'DESC' },
+      { column: 'event_id' },
+    ]);
+    expect(parseOrderBy('event_id:ASC')).toEqual([{ column: 'event_id', direction: 'ASC' }]);
+    // It was sent as a column named "event_time:up", refused by the API as an unknown column.
+    expect(() => parseOrderBy('event_time:up')).toThrow(
+      new UsageError('--order-by "event_time:up": the direction after ":" is asc or desc, not "up"'),
+    );
+    expect(() => parseOrderBy('event_time:')).toThrow(/the direction after ":" is asc or desc, not ""/);
   });
 });
