@@ -1,6 +1,7 @@
 import { ApiKeyStore, ensureAdminKey } from '../auth/key-store.js';
 import { loadPolicy } from '../auth/policy.js';
 import type { AppConfig } from '../config.js';
+import { assertRunnerLeaseFree } from '../services/export-runner-lease.js';
 import { createRuntime, type Runtime } from '../composition.js';
 import type { RunRecord } from '../domain/run-record.js';
 import { SAMPLE_DATASET } from '../sample/sample-options.js';
@@ -56,6 +57,13 @@ export async function start(config: AppConfig): Promise<void> {
     out('sample data: not written to S3 buckets (`careplus sample` writes it when wanted)');
   } else {
     out(`lake: ${config.lakeDir}`);
+  }
+  // A server already running on this lake would refuse this one only after the whole ingest pass: said first.
+  if (config.exports.dispatch === 'in-process') {
+    await assertRunnerLeaseFree(rt.store).catch(async (err: unknown) => {
+      await rt.close();
+      throw err;
+    });
   }
   if (config.storage === 'local' && (await isEmpty(rt))) {
     const manifest = await writeSample(rt.store);

@@ -88,17 +88,9 @@ export class ExportRunnerLease {
       }
       const held = await readLease(store);
       if (held === undefined) continue;
-      const age = now().getTime() - Date.parse(held.doc.renewedAt);
-      // Not on S3: part uploads a dead server sent may still land after the new holder re-ran its jobs.
+      const live = liveHolder(store, held.doc, now(), staleAfterMs);
+      if (live !== undefined) throw live;
       const gone = mayTakeOverAtOnce(store, held.doc.holder);
-      if (!(age >= staleAfterMs) && !gone) {
-        const seconds = Math.max(0, Math.round(age / 1000));
-        throw new ConfigError(
-          `another API process runs the export jobs of this lake (pid ${held.doc.pid} on ${held.doc.host}, ` +
-            `seen ${seconds} s ago): the embedded server runs one process per lake; stop that one first ` +
-            `(if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s), or deploy to AWS for more`,
-        );
-      }
       logger.warn(`taking over the export runner lease of a process that ${gone ? 'is gone' : 'stopped renewing it'}`, {
         host: held.doc.host,
         pid: held.doc.pid,
@@ -168,6 +160,33 @@ export class ExportRunnerLease {
     }
     this.logger.info('export runner lease released', { instance: this.instance, at: this.now().toISOString() });
   }
+}
+
+/**
+ * Refuses (the error `acquire` would throw) while a live process holds the lease: for `careplus start`, before it
+ * spends its time ingesting, when a server already runs on the lake.
+ */
+export async function assertRunnerLeaseFree(
+  store: ObjectStore,
+  options: Pick<ExportRunnerLeaseOptions, 'now' | 'staleAfterMs'> = {},
+): Promise<void> {
+  const held = await readLease(store);
+  if (held === undefined) return;
+  const live = liveHolder(store, held.doc, (options.now ?? (() => new Date()))(), options.staleAfterMs ?? 30_000);
+  if (live !== undefined) throw live;
+}
+
+/** The refusal while `doc`'s process holds the lease (renewed within `staleAfterMs` and not known gone), or undefined. */
+function liveHolder(store: ObjectStore, doc: LeaseDocument, now: Date, staleAfterMs: number): ConfigError | undefined {
+  const age = now.getTime() - Date.parse(doc.renewedAt);
+  // Not on S3: part uploads a dead server sent may still land after the new holder re-ran its jobs.
+  if (age >= staleAfterMs || mayTakeOverAtOnce(store, doc.holder)) return undefined;
+  const seconds = Math.max(0, Math.round(age / 1000));
+  return new ConfigError(
+    `another API process runs the export jobs of this lake (pid ${doc.pid} on ${doc.host}, ` +
+      `seen ${seconds} s ago): the embedded server runs one process per lake; stop that one first ` +
+      `(if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s), or deploy to AWS for more`,
+  );
 }
 
 async function readLease(store: ObjectStore): Promise<{ doc: LeaseDocument; etag: string } | undefined> {

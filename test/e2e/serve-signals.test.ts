@@ -87,6 +87,36 @@ describe('careplus serve whose export runner lease is taken over', () => {
   }, 60_000);
 });
 
+/** A second `careplus start` on a lake a server runs on is refused before its ingest pass, not after it. */
+describe('careplus start beside a running serve', () => {
+  let lake: string;
+  beforeEach(async () => {
+    lake = await mkdtemp(join(tmpdir(), 'careplus-start-twice-'));
+  });
+  afterEach(async () => rm(lake, { recursive: true, force: true }));
+
+  it('names the running process before ingesting anything', async () => {
+    const first = await serving(lake);
+    try {
+      const second = spawnCli(['start'], {
+        PATH: process.env['PATH'] ?? '',
+        CAREPLUS_LAKE_DIR: lake,
+        CAREPLUS_PORT: '0',
+        CAREPLUS_LOG_LEVEL: 'warn',
+      });
+      expect(await second.exited).toBe(2);
+      expect(second.output()).toMatch(
+        new RegExp(`careplus: another API process runs the export jobs of this lake \\(pid ${first.child.pid} on `),
+      );
+      expect(second.output()).not.toContain('ingest:');
+      expect(second.output()).not.toContain('sample data:');
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+  }, 60_000);
+});
+
 /** Listening on every interface without a public URL: links would name 0.0.0.0, so the server says what to set. */
 describe('careplus serve on 0.0.0.0', () => {
   let lake: string;
