@@ -140,12 +140,10 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       });
       // Upgrades are handed over here rather than with `{ server }`: ws forwards the HTTP server's errors to the
       // WebSocket server, and graphql-ws printed its own stack trace for a port in use before the real message.
-      const wsServer = new WebSocketServer({ noServer: true });
+      // ws still checks the path (`shouldHandle`) and refuses others itself: 400, the socket destroyed, its errors
+      // handled.
+      const wsServer = new WebSocketServer({ noServer: true, path: GRAPHQL_PATH });
       httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (new URL(req.url ?? '/', 'http://localhost').pathname !== GRAPHQL_PATH) {
-          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
         wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
       });
       subscriptions = serveSubscriptions(wsServer, {
