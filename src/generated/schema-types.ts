@@ -635,11 +635,11 @@ export type Mutation = {
   cancelExport: ExportJob;
   /** Creates a feed and starts its first build; returns it with its read token (shown once). Refused as `requestExport` would refuse the request (BAD_USER_INPUT, NOT_FOUND, LIMIT_EXCEEDED), and with CONFLICT when the name is taken. */
   createFeed: FeedWithToken;
-  /** Deletes one of your feeds (an administrator: anyone's): its URL and token stop working at once. Another caller's is NOT_FOUND. */
+  /** Deletes one of your feeds (an administrator: also another caller's feed whose request the administrator's own access allows): its URL and token stop working at once. Any other feed is NOT_FOUND. */
   deleteFeed: Scalars['Boolean']['output'];
   /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
   requestExport: ExportJob;
-  /** Issues a new read token for one of your feeds (an administrator: anyone's), shown once; the previous token is refused (403). */
+  /** Issues a new read token for one of your feeds (yours only), shown once; the previous token is refused (403). */
   rotateFeedToken: FeedWithToken;
 };
 

@@ -97,8 +97,8 @@ export interface FeedServiceDeps {
   mayRead?: FeedReadPolicy;
   creatorValid?: FeedCreatorCheck;
   /**
-   * Whether a caller administers feeds: lists every feed (`listFeeds` with `all`), deletes any and rotates any
-   * one's token. Default: no one.
+   * Whether a caller administers feeds: lists every caller's feeds (`listFeeds` with `all`) and deletes them, each
+   * only where the administrator's own grant would allow the feed's request (see `administers`). Default: no one.
    */
   isAdmin?: (caller: FeedOwner) => boolean;
 }
@@ -305,7 +305,10 @@ export class FeedService {
       const name = nameOfKey(object.key);
       if (name === undefined) continue;
       const record = await this.read(name);
-      if (record !== undefined && (all || record.createdBy.id === caller.id)) feeds.push(this.view(record));
+      if (record === undefined) continue;
+      if (record.createdBy.id === caller.id || (all && (await this.administers(caller, record)))) {
+        feeds.push(this.view(record));
+      }
     }
     return feeds.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -316,9 +319,10 @@ export class FeedService {
    * (a column dropped or masked since). The feed's definition and access are checked, not its data: a build that
    * fails on the data shows on the fetch (503) and on its export job.
    */
-  async problem(name: string): Promise<FeedProblem | null> {
+  async problem(name: string, createdBy: string): Promise<FeedProblem | null> {
     const record = await this.read(name);
-    if (record === undefined) return null;
+    // Gone, or a feed of that name made since by someone else (the caller listed the one before).
+    if (record === undefined || record.createdBy.id !== createdBy) return null;
     try {
       if (!(await this.creatorValid(record.createdBy))) throw new FeedCreatorInvalidError();
       const grant = await this.grantFor(record.createdBy, record.dataset);
@@ -335,15 +339,16 @@ export class FeedService {
    * Another caller's is NOT_FOUND.
    */
   async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
-    const record = await this.ownFeed(caller, name);
+    const record = await this.ownFeed(caller, name, { administered: true });
     await this.deps.store.delete(FEEDS_BUCKET, feedKey(record.name));
     await this.deps.store.delete(FEEDS_BUCKET, feedContentKey(record.name));
     this.deps.logger.info('feed deleted', { feed: name });
   }
 
   /**
-   * Issues a new read token for one of the caller's feeds (any feed for an administrator); the previous token is
-   * refused from now on.
+   * Issues a new read token for one of the caller's feeds; the previous token is refused from now on. Never for
+   * another caller's feed, administrator or not: the token reads the feed with its creator's grant, which may show
+   * what the administrator's own grant does not (an administrator deletes a leaked feed instead).
    */
   async rotateToken(caller: FeedOwner, name: string): Promise<FeedWithToken> {
     const record = await this.ownFeed(caller, name);
@@ -500,13 +505,38 @@ export class FeedService {
     throw new FeedNotReadyError(latest.id, 5);
   }
 
-  private async ownFeed(caller: FeedOwner, name: string): Promise<FeedRecord> {
+  /**
+   * The caller's feed by name; with `administered`, also another caller's feed the caller administers. Any other
+   * feed answers exactly as one that does not exist.
+   */
+  private async ownFeed(
+    caller: FeedOwner,
+    name: string,
+    options: { administered?: boolean } = {},
+  ): Promise<FeedRecord> {
     const record = FEED_NAME_PATTERN.test(name) ? await this.read(name) : undefined;
-    // Someone else's feed answers exactly as one that does not exist, except to an administrator.
-    if (record === undefined || (record.createdBy.id !== caller.id && !this.isAdmin(caller))) {
-      throw new NotFoundError(`feed "${name}" not found`);
+    if (record !== undefined && record.createdBy.id === caller.id) return record;
+    if (record !== undefined && options.administered === true && (await this.administers(caller, record))) {
+      return record;
     }
-    return record;
+    throw new NotFoundError(`feed "${name}" not found`);
+  }
+
+  /**
+   * Whether `caller` administers another caller's feed: an administrator whose own grant would allow the feed's
+   * request (the dataset visible to them, every column, filter and order of it allowed). The `admin` capability
+   * alone grants no data: a feed on a dataset, column or row the administrator may not see stays hidden from them.
+   */
+  private async administers(caller: FeedOwner, record: FeedRecord): Promise<boolean> {
+    if (!this.isAdmin(caller)) return false;
+    try {
+      const grant = await this.grantFor(caller, record.dataset);
+      await this.deps.exports.normalizeRequest(record.input, grant);
+      return true;
+    } catch (err) {
+      if (err instanceof AppError) return false;
+      throw err;
+    }
   }
 
   /**

@@ -42,13 +42,13 @@ export class FeedResolver {
       "Why the feed's URL would refuse it now (null: it is served). Checks the feed's definition and its creator's access, not the data: a build that fails on the data answers 503 on the URL.",
   })
   async problem(@Ctx() ctx: ApiContext, @Root() feed: Feed): Promise<FeedProblem | null> {
-    const problem = await feedsOf(ctx).problem(feed.name);
+    const problem = await feedsOf(ctx).problem(feed.name, feed.createdBy);
     return problem === null ? null : FeedProblem.from(problem);
   }
 
   @Mutation(() => Boolean, {
     description:
-      "Deletes one of your feeds (an administrator: anyone's): its URL and token stop working at once. Another caller's is NOT_FOUND.",
+      "Deletes one of your feeds (an administrator: also another caller's feed whose request the administrator's own access allows): its URL and token stop working at once. Any other feed is NOT_FOUND.",
   })
   async deleteFeed(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<boolean> {
     await feedsOf(ctx).deleteFeed(callerOf(ctx), name);
@@ -57,7 +57,7 @@ export class FeedResolver {
 
   @Mutation(() => FeedWithTokenType, {
     description:
-      "Issues a new read token for one of your feeds (an administrator: anyone's), shown once; the previous token is refused (403).",
+      'Issues a new read token for one of your feeds (yours only), shown once; the previous token is refused (403).',
   })
   async rotateFeedToken(@Ctx() ctx: ApiContext, @Arg('name') name: string): Promise<FeedWithTokenType> {
     return FeedWithTokenType.from(await feedsOf(ctx).rotateToken(callerOf(ctx), name));
