@@ -92,10 +92,13 @@ function eachFormat(
   return tries.length === 1 ? tries[0]! : `coalesce(${tries.join(', ')})`;
 }
 
-/** Whether text of this strptime format names its instant: an offset (`%z`) or a literal `Z` (UTC) at its end. */
+/**
+ * Whether text of this strptime format names its instant: an offset (`%z`) anywhere, or a literal `Z`, `UTC` or `GMT`
+ * at its end (UTC).
+ */
 export function formatHasOffset(format: string): boolean {
   const bare = format.replace(/%%/g, '');
-  return bare.includes('%z') || /(^|[^%])Z$/.test(bare);
+  return bare.includes('%z') || /(^|[^%])(Z|UTC|GMT)$/.test(bare);
 }
 
 /** A wall time in `timeZone` (an IANA name) as UTC wall time: DuckDB's ICU `timezone(zone, timestamp)`. */
@@ -103,8 +106,12 @@ function fromZone(timeZone: string, value: string): string {
   return `CAST(timezone(${sqlString(timeZone)}, ${value}) AS TIMESTAMP)`;
 }
 
-/** ISO text that ends with an offset or Z after its time: `10:00:00+02`, `10:00Z`, `10:00:00.5 -05:30`. */
-const ISO_OFFSET = `'[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?[ ]*([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$'`;
+/**
+ * Text with something after its time of day: an offset or a zone (`10:00:00+02`, `10:00Z`, `10:00:00.5 -05:30`,
+ * `10:00:00 UTC`, `10:00 Europe/Paris`), which DuckDB's TIMESTAMPTZ cast reads (a TIMESTAMP cast drops a zone name).
+ * The time's own digits, colons and fraction cannot start the suffix, so plain wall times never match.
+ */
+const ISO_ZONED = `'[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?[ ]*[^0-9:.,[:space:]]'`;
 
 /**
  * Text → TIMESTAMP (UTC wall time). With %z the parsed instant is converted to UTC (the session time zone is UTC);
@@ -116,7 +123,7 @@ export function timestampCastSql(f: string, formats: readonly string[] | undefin
   if (!formats) {
     const withOffset = `CAST(TRY_CAST(${f} AS TIMESTAMPTZ) AS TIMESTAMP)`;
     if (timeZone === undefined) return withOffset;
-    return `CASE WHEN regexp_matches(${f}, ${ISO_OFFSET}) THEN ${withOffset} ELSE ${fromZone(timeZone, `TRY_CAST(${f} AS TIMESTAMP)`)} END`;
+    return `CASE WHEN regexp_matches(${f}, ${ISO_ZONED}) THEN ${withOffset} ELSE ${fromZone(timeZone, `TRY_CAST(${f} AS TIMESTAMP)`)} END`;
   }
   if (timeZone === undefined) {
     return withFastPath(f, 'TIMESTAMP', eachFormat(f, formats, 'TIMESTAMP'), [

@@ -178,6 +178,9 @@ describe('timestamp and date casts', () => {
         '2024-07-01T12:00:00Z',
         '2024-07-01T12:00:00.5-03:00',
         '2024-07-01',
+        '2024-07-01 12:00:00 UTC',
+        '2024-07-01 12:00:00 Europe/Paris',
+        '2024-07-01 12:00:00.250',
       ]),
     ).resolves.toEqual({
       '2024-07-01T12:00:00': '2024-07-01 10:00:00',
@@ -185,6 +188,17 @@ describe('timestamp and date casts', () => {
       '2024-07-01T12:00:00Z': '2024-07-01 12:00:00',
       '2024-07-01T12:00:00.5-03:00': '2024-07-01 15:00:00.5',
       '2024-07-01': '2024-06-30 22:00:00',
+      // A zone name after the time is the text's own (a TIMESTAMP cast dropped it, and the column's zone shifted it).
+      '2024-07-01 12:00:00 UTC': '2024-07-01 12:00:00',
+      '2024-07-01 12:00:00 Europe/Paris': '2024-07-01 10:00:00',
+      '2024-07-01 12:00:00.250': '2024-07-01 10:00:00.25',
+    });
+    // A format ending in a literal UTC (or GMT, or Z) is UTC text, whatever the column's zone.
+    await expect(
+      read(['%Y-%m-%d %H:%M:%S UTC', '%Y-%m-%d %H:%M:%S'], ['2024-07-01 12:00:00 UTC', '2024-07-01 12:00:00']),
+    ).resolves.toEqual({
+      '2024-07-01 12:00:00 UTC': '2024-07-01 12:00:00',
+      '2024-07-01 12:00:00': '2024-07-01 10:00:00',
     });
   });
 });
