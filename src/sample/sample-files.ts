@@ -28,6 +28,9 @@ export function generateSampleFiles(options: SampleOptions = {}): SampleFiles {
   const formats: SampleFormat[] = days.map((_, i) =>
     i === 0 ? 'csv' : i === 1 ? 'jsonl' : layout.chance(0.5) ? 'jsonl' : 'csv',
   );
+  // The defects need a second CSV day (the empty file's): a short window whose tosses gave none makes its third day
+  // CSV (`--days 4` failed for some seeds). Windows that had one keep their bytes.
+  if (resolved.defects && days.length > 2 && formats.filter((f) => f === 'csv').length < 2) formats[2] = 'csv';
   const plan = resolved.defects
     ? planDefects(
         layout,

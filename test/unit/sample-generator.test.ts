@@ -282,6 +282,24 @@ describe('sample generator', () => {
     expect([...clean.files.values()].every((b) => b.length > 0)).toBe(true);
   });
 
+  it('places every defect in the shortest windows allowed, whatever the seed', () => {
+    // `careplus sample --days 4` failed for the default seed: no second CSV day for the empty file.
+    for (const days of [4, 5, 6]) {
+      for (let seed = 1; seed <= 60; seed++) {
+        const { manifest } = generateSampleFiles({ seed, days });
+        const kinds = manifest.files.flatMap((f) => f.defects.map((d) => d.kind)).sort();
+        expect(kinds).toEqual([
+          'bad-timestamp',
+          'empty-file',
+          'malformed-json',
+          'missing-field',
+          'non-numeric-priority',
+        ]);
+      }
+    }
+    expect(generateSampleFiles({ seed: 42, days: 4 }).manifest.files).toHaveLength(4);
+  });
+
   it('names the option and value it rejects', () => {
     expect(() => generateSampleFiles({ startDate: '2024-02-30' })).toThrow(
       'startDate must be a calendar day as YYYY-MM-DD, got "2024-02-30"',
