@@ -26,8 +26,9 @@ export function rawKeyForLocalFile(rawPrefix: string, filePath: string, today: D
  * `careplus ingest <file> --dataset <name>`: puts the file into the raw bucket as the dataset's raw layout wants
  * it, then runs the same per-object function as the Lambda. Re-ingesting an unchanged file the same day is
  * skipped as already processed; a changed file replaces what the earlier version published. A file that is already
- * an object of the raw bucket (a local lake's `raw/` folder) is ingested as that object, in place: `--force` on a
- * raw file that failed tries that object again (it was copied to a new key of today's, another source).
+ * an object of the raw bucket (a local lake's `raw/` folder) under the dataset's raw prefix is ingested as that
+ * object, in place: `--force` on a raw file that failed tries that object again (it was copied to a new key of
+ * today's, another source).
  */
 export async function ingestLocalFile(
   deps: EtlDeps,
@@ -44,8 +45,12 @@ export async function ingestLocalFile(
 ): Promise<RunRecord> {
   const def = deps.registry.get(dataset);
   const { replaceEarlier, ...ingest } = options;
+  // In place only where the raw pass (`npm start`, the S3 trigger) would ingest it with this dataset too: under the
+  // dataset's own raw prefix (and no other dataset's longer one). Elsewhere in the bucket it is copied as any file.
   const inRaw = await rawKeyOfFile(deps, filePath);
-  if (inRaw !== undefined) return ingestObject(deps, { key: inRaw, dataset }, ingest);
+  if (inRaw !== undefined && deps.registry.forRawKey(inRaw)?.name === dataset) {
+    return ingestObject(deps, { key: inRaw, dataset }, ingest);
+  }
   const today = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
   const key = (replaceEarlier === true ? await lastRawKeyOf(deps, def.rawPrefix, today) : undefined) ?? today;
   await deps.store.putFile('raw', key, filePath);

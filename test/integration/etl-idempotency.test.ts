@@ -582,6 +582,12 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await symlink(dirname(lake.store.localPath('raw', 'k')), link);
     const again = await ingestLocalFile(lake.deps(), join(link, ...KEY.split('/')), 'events');
     expect(again).toMatchObject({ status: 'SKIPPED', sourceKey: KEY });
+    // A file in the raw folder but outside the dataset's raw prefix is copied under it, as any other file: in place it
+    // was a source no raw pass ever ingests again.
+    await lake.putRaw('loose.jsonl', jsonl(event(7)));
+    const loose = await ingestLocalFile(lake.deps(), lake.store.localPath('raw', 'loose.jsonl'), 'events');
+    expect(loose.status).toBe('SUCCEEDED');
+    expect(loose.sourceKey).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/[^/]+\/loose\.jsonl$/);
   });
 
   it('replaces with --replace what the same path published on an earlier day; by default a later day is a new source', async () => {
