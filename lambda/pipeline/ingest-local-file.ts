@@ -3,7 +3,7 @@ import { realpath } from 'node:fs/promises';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord } from '../../src/domain/run-record.js';
 import type { EtlDeps } from './etl-deps.js';
-import { ingestObject, type IngestOptions } from './ingest-object.js';
+import { ingestObjectReported, type IngestOptions, resourceFailure, unrecordedFailure } from './ingest-object.js';
 
 /**
  * The raw key a local file lands at: `<rawPrefix><yyyy>/<mm>/<dd>/<folder>-<hash>/<file name>`, dated today (UTC),
@@ -49,12 +49,25 @@ export async function ingestLocalFile(
   // dataset's own raw prefix (and no other dataset's longer one). Elsewhere in the bucket it is copied as any file.
   const inRaw = await rawKeyOfFile(deps, filePath);
   if (inRaw !== undefined && deps.registry.forRawKey(inRaw)?.name === dataset) {
-    return ingestObject(deps, { key: inRaw, dataset }, ingest);
+    return ingestObjectReported(deps, { key: inRaw, dataset }, ingest);
   }
   const today = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
   const key = (replaceEarlier === true ? await lastRawKeyOf(deps, def.rawPrefix, today) : undefined) ?? today;
-  await deps.store.putFile('raw', key, filePath);
-  return ingestObject(deps, { key, dataset }, ingest);
+  try {
+    await deps.store.putFile('raw', key, filePath);
+  } catch (err) {
+    const resource = resourceFailure(err);
+    if (resource === undefined) throw err;
+    return unrecordedFailure(
+      deps,
+      { key, dataset },
+      {
+        reason: resource.reason,
+        message: `the file could not be put into the raw bucket: ${resource.message}`,
+      },
+    );
+  }
+  return ingestObjectReported(deps, { key, dataset }, ingest);
 }
 
 /** The raw bucket's key of a file inside the bucket's own folder (a local store), or undefined. */

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
 import type { RunRecord } from '../../src/domain/run-record.js';
+import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectInfo } from '../../src/ports/object-store.js';
 import { checkSchemaCompatibility, definitionFingerprint } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
@@ -69,11 +70,15 @@ export async function ingestObject(
   );
   const finish = async (update: Partial<RunRecord>): Promise<RunRecord> => {
     const finishedAt = now();
-    const run = await recorder.write({
-      ...update,
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-    });
+    const run = await writeFinalRecord(
+      recorder,
+      {
+        ...update,
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+      },
+      log,
+    );
     log.info('ingest finished', {
       dataset: run.dataset,
       status: run.status,
@@ -95,14 +100,11 @@ export async function ingestObject(
     return finish({ status: 'FAILED', error: { reason: 'unknown_dataset', message } });
   }
 
-  await recorder.write();
-  const workDir = join(deps.cacheDir, 'etl-runs', runId);
+  const dataset = def.name;
   // What a failure for good is remembered by (the object's ETag and the definition), once the run knows them.
   const seen: { etag?: string; fingerprint?: string } = {};
-  try {
-    const outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen);
-    return await finish(outcome);
-  } catch (err) {
+  /** The record of a run that threw: its reason, remembered when it fails for good. */
+  const failureOf = async (err: unknown): Promise<Partial<RunRecord>> => {
     if (err instanceof IngestError) {
       if (failsForGood(err.reason) && seen.etag !== undefined && seen.fingerprint !== undefined) {
         const memo = {
@@ -115,20 +117,133 @@ export async function ingestObject(
           failedAt: now().toISOString(),
         };
         // Only saves the next run the same failure: a memo not written is no error of the run's.
-        await writeFailureMemo(deps.store, def.name, memo).catch((memoErr: unknown) =>
+        await writeFailureMemo(deps.store, dataset, memo).catch((memoErr: unknown) =>
           log.warn('could not remember the failure', { error: String(memoErr) }),
         );
       }
-      return finish({ status: 'FAILED', error: { reason: err.reason, message: err.message } });
+      return { status: 'FAILED', error: { reason: err.reason, message: err.message } };
     }
     // Unexpected errors may carry paths or SQL: the record gets a neutral message, the log the details.
     log.error('ingest failed unexpectedly', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return finish({
+    const resource = resourceFailure(err);
+    if (resource !== undefined) return { status: 'FAILED', error: resource };
+    return {
       status: 'FAILED',
       error: { reason: 'internal', message: `unexpected error; see the ETL log for run ${runId}` },
-    });
+    };
+  };
+  await recorder.write();
+  const workDir = join(deps.cacheDir, 'etl-runs', runId);
+  try {
+    let outcome: Partial<RunRecord>;
+    try {
+      outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen);
+    } catch (err) {
+      outcome = await failureOf(err);
+    }
+    return await finish(outcome);
   } finally {
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A failure for want of disk or memory, said as such (it was `internal: unexpected error`): the machine's state, not
+ * the file's, so it is tried again like `internal` (not remembered). Undefined for any other error.
+ */
+export function resourceFailure(err: unknown): { reason: string; message: string } | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const text = err instanceof Error ? err.message : String(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test(text)) {
+    return {
+      reason: 'no_space',
+      message: 'the disk is full (the lake or the cache folder): free space, then ingest the file again',
+    };
+  }
+  if (/out of memory|could not allocate/i.test(text)) {
+    return {
+      reason: 'out_of_memory',
+      message:
+        'the engine ran out of memory: raise CAREPLUS_DUCKDB_MEMORY_LIMIT or give the cache folder room to spill, then ingest the file again',
+    };
+  }
+  return undefined;
+}
+
+/**
+ * For batch callers (`careplus ingest`, `start`): ingestObject, but a run whose record the store could not take
+ * (a full disk) comes back as a FAILED run to report, rather than as an error that ends the batch with a stack trace.
+ * The Lambda handler calls ingestObject itself: its error fails the event, which Lambda retries.
+ */
+export async function ingestObjectReported(
+  deps: EtlDeps,
+  source: IngestSource,
+  options: IngestOptions = {},
+): Promise<RunRecord> {
+  try {
+    return await ingestObject(deps, source, options);
+  } catch (err) {
+    if (err instanceof RunRecordError) {
+      return { ...err.run, status: 'FAILED', error: { reason: 'record_not_written', message: err.message } };
+    }
+    const resource = resourceFailure(err);
+    if (resource === undefined) throw err;
+    return unrecordedFailure(deps, source, {
+      reason: resource.reason,
+      message: `${resource.message} (no run record could be written)`,
+    });
+  }
+}
+
+/** A FAILED run to report that no record in the store holds (the store could not take one). */
+export function unrecordedFailure(
+  deps: Pick<EtlDeps, 'now'>,
+  source: Pick<IngestSource, 'key' | 'dataset'>,
+  error: { reason: string; message: string },
+): RunRecord {
+  const at = (deps.now ?? (() => new Date()))();
+  const run = newRunRecord({
+    runId: randomUUID(),
+    dataset: source.dataset ?? UNKNOWN_DATASET,
+    sourceKey: source.key,
+    startedAt: at,
+  });
+  return { ...run, status: 'FAILED', finishedAt: at.toISOString(), durationMs: 0, error };
+}
+
+/** Attempts at the final run record before giving up: a store that failed (a full disk) may come back. */
+const FINAL_RECORD_ATTEMPTS = 5;
+
+/**
+ * The run's final record, tried again for a while when the store fails (pauses of 0.5 s doubling, about 7.5 s in
+ * all): a run whose final record is never written stays RUNNING and is shown as `abandoned` 20 minutes later, which
+ * hides what happened. Throws RunRecordError when every attempt failed.
+ */
+async function writeFinalRecord(recorder: RunRecorder, update: Partial<RunRecord>, log: Logger): Promise<RunRecord> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < FINAL_RECORD_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    try {
+      const run = await recorder.write(update);
+      if (attempt > 0) log.info('final run record written after the store recovered', { attempts: attempt + 1 });
+      return run;
+    } catch (err) {
+      lastError = err;
+      log.warn('could not write the final run record; trying again', { attempt: attempt + 1, error: String(err) });
+    }
+  }
+  throw new RunRecordError({ ...recorder.current, ...update }, lastError);
+}
+
+/** The run ended, but its record could not be written (the record in the store still says RUNNING). */
+export class RunRecordError extends Error {
+  constructor(
+    readonly run: RunRecord,
+    cause: unknown,
+  ) {
+    const why = resourceFailure(cause)?.message ?? (cause instanceof Error ? cause.message : String(cause));
+    super(`the run ended ${run.status}, but its record could not be written: ${why}`, { cause });
+    this.name = 'RunRecordError';
   }
 }
 
