@@ -32,6 +32,8 @@ const PASSING_REASONS: ReadonlySet<string> = new Set([
   'lock_lost',
   'not_found',
   'internal',
+  'no_space',
+  'out_of_memory',
   'too_large',
 ]);
 
