@@ -19,6 +19,12 @@ import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../.
 import { compareUtf8 } from '../../domain/utf8-order.js';
 
 const STAGING = '.staging';
+/**
+ * Staging folder inside a bucket folder that is on another file system than the lake's root (a volume mounted at
+ * `lake/exports`, say): a rename or link across file systems fails (EXDEV), so such a bucket stages on its own device.
+ * Listings never show it.
+ */
+const BUCKET_STAGING = '.careplus-staging';
 /** Per-key mutexes of conditional writes and deletes (`ifMatch`): one folder each while held. */
 const KEY_MUTEXES = '.key-mutexes';
 /**
@@ -30,8 +36,9 @@ const KEY_MUTEXES = '.key-mutexes';
 const MUTEX_STALE_MS = 10_000;
 
 /**
- * The object store on a local folder: `<root>/<bucket>/<key>`. Writes go to `<root>/.staging/` and are
- * renamed into place, so readers never see a partial object.
+ * The object store on a local folder: `<root>/<bucket>/<key>`. Writes go to `<root>/.staging/` (or, for a bucket
+ * folder on another file system, to its own `.careplus-staging/`) and are renamed into place, so readers never see a
+ * partial object.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local' as const;
@@ -95,7 +102,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
-    const tmp = await this.stagingFile();
+    const tmp = await this.stagingFile(bucket);
     try {
       const mode = options?.secret === true ? 0o600 : 0o666;
       if (typeof body === 'string' || body instanceof Uint8Array) {
@@ -110,7 +117,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async putFile(bucket: BucketName, key: string, filePath: string, options?: PutOptions): Promise<ObjectInfo> {
-    const tmp = await this.stagingFile();
+    const tmp = await this.stagingFile(bucket);
     try {
       // A file given away is moved (no copy, no new inode) when it is on the same file system.
       const moved =
@@ -221,29 +228,53 @@ export class LocalObjectStore implements ObjectStore {
    * Returns how many were removed; a missing staging folder is none.
    */
   async sweepStaging(olderThanMs: number, now: number = Date.now()): Promise<number> {
-    const dir = join(this.root, STAGING);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if (isNotFound(err)) return 0;
-      throw err;
-    }
     let removed = 0;
-    for (const name of names) {
-      const path = join(dir, name);
-      const s = await stat(path).catch(() => undefined);
-      if (s === undefined || !s.isFile() || now - s.ctimeMs < olderThanMs) continue;
-      await rm(path, { force: true });
-      removed += 1;
+    const folders = [
+      join(this.root, STAGING),
+      ...Object.values(this.buckets).map((b) => join(this.root, b, BUCKET_STAGING)),
+    ];
+    for (const dir of folders) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      for (const name of names) {
+        const path = join(dir, name);
+        const s = await stat(path).catch(() => undefined);
+        if (s === undefined || !s.isFile() || now - s.ctimeMs < olderThanMs) continue;
+        await rm(path, { force: true });
+        removed += 1;
+      }
     }
     return removed;
   }
 
-  private async stagingFile(): Promise<string> {
-    const dir = join(this.root, STAGING);
-    await mkdir(dir, { recursive: true });
-    return join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  /** Per bucket: its staging folder, on the bucket folder's file system (see BUCKET_STAGING). */
+  private readonly stagingDirs = new Map<BucketName, Promise<string>>();
+
+  private async stagingFile(bucket: BucketName): Promise<string> {
+    let dir = this.stagingDirs.get(bucket);
+    if (dir === undefined) {
+      dir = this.stagingDirOf(bucket);
+      this.stagingDirs.set(bucket, dir);
+      dir.catch(() => this.stagingDirs.delete(bucket));
+    }
+    return join(await dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  private async stagingDirOf(bucket: BucketName): Promise<string> {
+    const shared = join(this.root, STAGING);
+    const folder = join(this.root, this.buckets[bucket]);
+    await mkdir(shared, { recursive: true });
+    await mkdir(folder, { recursive: true });
+    const [a, b] = await Promise.all([stat(shared), stat(folder)]);
+    if (a.dev === b.dev) return shared;
+    const own = join(folder, BUCKET_STAGING);
+    await mkdir(own, { recursive: true });
+    return own;
   }
 
   private async publish(bucket: BucketName, key: string, tmp: string, options?: PutOptions): Promise<ObjectInfo> {
@@ -291,6 +322,8 @@ export class LocalObjectStore implements ObjectStore {
       }
       const folders: Promise<void>[] = [];
       for (const e of entries) {
+        // A bucket's own staging folder (on another file system than the lake) holds no objects.
+        if (rel === '' && e.name === BUCKET_STAGING) continue;
         const k = rel + e.name;
         // Names read from the folder are single path segments: no join() (and its normalisation) needed.
         if (e.isDirectory()) {
@@ -347,7 +380,8 @@ function assertKey(key: string): void {
     key.startsWith('/') ||
     key.includes('\0') ||
     key.includes('\\') ||
-    key.split('/').some((p) => p === '..' || p === '.' || p === '')
+    key.split('/').some((p) => p === '..' || p === '.' || p === '') ||
+    key.split('/')[0] === BUCKET_STAGING
   ) {
     throw new Error(`invalid object key: ${JSON.stringify(key)}`);
   }
