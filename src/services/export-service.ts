@@ -286,9 +286,21 @@ export class ExportService {
       result: null,
     };
     // A result past its expiry is not handed out again, even before retention has marked it EXPIRED.
-    const { job, created } = await this.deps.jobs.create(candidate, (existing) =>
+    let { job, created } = await this.deps.jobs.create(candidate, (existing) =>
       REUSABLE.includes(statusAt(existing, this.now())),
     );
+    if (!created && job.status === 'SUCCEEDED' && !(await this.resultIntact(job))) {
+      // Its files were removed outside retention (by hand, a lifecycle rule): its links would answer 404 for good and
+      // every identical request would get it back. It is marked EXPIRED, and the request makes a new job.
+      this.deps.logger.warn('export result files are gone: the job is marked EXPIRED and not reused', {
+        jobId: job.id,
+      });
+      await this.removeOutput(job.id);
+      await this.transition(job.id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
+      ({ job, created } = await this.deps.jobs.create(candidate, (existing) =>
+        REUSABLE.includes(statusAt(existing, this.now())),
+      ));
+    }
     if (key !== null) {
       // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
       // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
@@ -1218,6 +1230,13 @@ export class ExportService {
     // Listed now, not from a kept listing: a change no writer announced must fail the job DATA_CHANGED too.
     const plan = await this.planner.plan(table, job.request, this.limits.maxRows, { exact: true });
     return { ...plan, effectiveLimit: job.effectiveLimit };
+  }
+
+  /** Whether every result file of a finished job is still in the exports bucket. */
+  private async resultIntact(job: ExportJobRecord): Promise<boolean> {
+    const files = job.result?.files ?? [];
+    const found = await Promise.all(files.map((f) => this.deps.store.head('exports', f.key)));
+    return found.every((info, i) => info !== undefined && info.size === files[i]!.bytes);
   }
 
   private async removeOutput(jobId: string): Promise<void> {

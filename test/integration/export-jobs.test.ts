@@ -581,6 +581,21 @@ describe('retention and restarts', () => {
     await finished(harness.service, alice, again.id);
   });
 
+  it('does not hand out a result whose files were removed outside retention: it is marked EXPIRED and the request runs again', async () => {
+    const input = { dataset: 'tickets', columns: ['id', 'title'], orderBy: [{ column: 'id' }] };
+    const job = await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id);
+    expect(job.status).toBe('SUCCEEDED');
+    expect((await harness.service.requestExport(alice, input)).id).toBe(job.id);
+    // Removed by hand (or a lifecycle rule): its links answered 404 for good, and every identical request got it.
+    for (const key of await storedKeys(exportResultPrefix(job.id))) await lake.store.delete('exports', key);
+    const again = await harness.service.requestExport(alice, input);
+    expect(again.id).not.toBe(job.id);
+    expect((await harness.service.getExport(alice, job.id)).status).toBe('EXPIRED');
+    const rerun = await finished(harness.service, alice, again.id);
+    expect(rerun.status).toBe('SUCCEEDED');
+    expect(rerun.result!.rowCount).toBe(job.result!.rowCount);
+  });
+
   it('says EXPIRED once past its expiry before any sweep ran (AWS: the bucket lifecycle deletes the files)', async () => {
     let now = new Date();
     const clocked = await createExportHarness(lake, { now: () => now });
