@@ -157,7 +157,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
     // ...and only while the credential it was created with stands: its API key not revoked (same key store, same
     // cache window as authentication), its JWT not expired.
     creatorValid: creatorCredentialCheck(auth.keys),
-    // Administrators manage every feed (list, delete, rotate), as they manage every API key.
+    // Administrators list and delete other callers' feeds, where their own grant allows the feed (FeedService).
     isAdmin: (caller) => access.capabilities(caller).admin,
   });
   const downloads =

@@ -524,13 +524,18 @@ export class FeedService {
 
   /**
    * Whether `caller` administers another caller's feed: an administrator whose own grant would allow the feed's
-   * request (the dataset visible to them, every column, filter and order of it allowed). The `admin` capability
-   * alone grants no data: a feed on a dataset, column or row the administrator may not see stays hidden from them.
+   * request (the dataset visible to them, every column, filter and order of it allowed) and limits no rows. The
+   * `admin` capability alone grants no data: a feed on a dataset, column or row the administrator may not see stays
+   * hidden from them.
    */
   private async administers(caller: FeedOwner, record: FeedRecord): Promise<boolean> {
     if (!this.isAdmin(caller)) return false;
     try {
       const grant = await this.grantFor(caller, record.dataset);
+      // A row filter is folded into a request, never refused by it: an administrator limited to some rows would see
+      // (and delete) feeds on rows hidden from them, their filter values included. Such an administrator manages
+      // only their own feeds.
+      if (grant !== null && grant.rowFilter.length > 0) return false;
       await this.deps.exports.normalizeRequest(record.input, grant);
       return true;
     } catch (err) {

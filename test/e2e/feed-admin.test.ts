@@ -46,6 +46,13 @@ roles:
     capabilities: { admin: true, canExport: true }
     datasets:
       - { match: '*', allowedColumns: '*', deniedColumns: [reporter_email] }
+  first_level_admin:
+    capabilities: { admin: true, canExport: true }
+    datasets:
+      - match: '*'
+        pii: allow
+        rowFilter:
+          - { column: support_section, op: EQ, values: [First level] }
 jwtRoles: {}
 `;
 
@@ -67,7 +74,7 @@ describe('feed administration', () => {
     api = createApi(rt);
     await api.start();
     const keys = new ApiKeyStore(rt.store);
-    for (const role of ['analyst', 'feed_ops', 'data_admin', 'masked_admin']) {
+    for (const role of ['analyst', 'feed_ops', 'data_admin', 'masked_admin', 'first_level_admin']) {
       const { plaintext } = await keys.create({ name: role, role });
       clients[role] = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${plaintext}` });
     }
@@ -93,12 +100,15 @@ describe('feed administration', () => {
 
   it('shows an administrator only the feeds whose request their own access allows', async () => {
     await expect(listed('feed_ops')).resolves.toEqual([]);
+    // A row filter is folded into any request, never refused: an administrator limited to some rows would see feeds
+    // on rows hidden from them, filter values included, so such an administrator manages only their own.
+    await expect(listed('first_level_admin')).resolves.toEqual([]);
     await expect(listed('masked_admin')).resolves.toEqual(['plain-feed']);
     await expect(listed('data_admin')).resolves.toEqual(['pii-feed', 'plain-feed']);
   });
 
   it("never rotates another caller's token, administrator or not: the token would read with the creator's grant", async () => {
-    for (const role of ['feed_ops', 'masked_admin', 'data_admin']) {
+    for (const role of ['feed_ops', 'masked_admin', 'first_level_admin', 'data_admin']) {
       const rotated = await clients[role]!.request(RotateFeedTokenDocument, { name: 'pii-feed' });
       expect(rotated.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
       expect(rotated.errors?.[0]?.message).toBe('feed "pii-feed" not found');
@@ -106,7 +116,7 @@ describe('feed administration', () => {
   });
 
   it('lets an administrator delete only the feeds they may see; any other answers as a feed that does not exist', async () => {
-    for (const role of ['feed_ops', 'masked_admin']) {
+    for (const role of ['feed_ops', 'masked_admin', 'first_level_admin']) {
       const refused = await clients[role]!.request(DeleteFeedDocument, { name: 'pii-feed' });
       expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     }
