@@ -89,6 +89,29 @@ describe('DuckDB spill folders', () => {
     }
   });
 
+  it('removes a folder whose owner cannot be checked from here once its owner stopped touching it for an hour', async () => {
+    // Another container's process (another pid namespace), or a pid reused since: the owner file's heartbeat decides.
+    const foreign = { machine: 'another-boot-id/pid:[4026532178]', pid: 1 };
+    for (const [name, ageMs] of [
+      ['1-stale', 2 * 60 * 60 * 1000],
+      ['1-fresh', 5 * 60 * 1000],
+    ] as const) {
+      await mkdir(join(parent, name));
+      const owner = join(parent, name, 'owner.json');
+      await writeFile(owner, JSON.stringify(foreign));
+      const at = new Date(Date.now() - ageMs);
+      await utimes(owner, at, at);
+    }
+    const db = await DuckDbDatabase.create(settings());
+    try {
+      expect((await readdir(parent)).filter((n) => n.startsWith('1-')).sort()).toEqual(['1-fresh']);
+      // Its own folder has an owner file the sweep can check.
+      await expect(stat(join(db.spillDirectory, 'owner.json'))).resolves.toBeDefined();
+    } finally {
+      db.close();
+    }
+  });
+
   it('removes folders and files no process is named for after a day, unless their pid runs', async () => {
     const old = new Date(Date.now() - 25 * 60 * 60 * 1000);
     await writeFile(join(parent, 'duckdb_temp_storage_S32K-0.tmp'), 'from an older release');
