@@ -594,6 +594,18 @@ describe('retention and restarts', () => {
     const rerun = await finished(harness.service, alice, again.id);
     expect(rerun.status).toBe('SUCCEEDED');
     expect(rerun.result!.rowCount).toBe(job.result!.rowCount);
+    // A store that does not answer the check does not fail the request: the result is reused.
+    const flaky = await createExportHarness(lake, {
+      store: withMethod(lake.store, 'head', (head) => async (bucket, key) => {
+        if (bucket === 'exports' && key.startsWith(exportResultPrefix(again.id))) throw new Error('SlowDown');
+        return head(bucket, key);
+      }),
+    });
+    try {
+      expect((await flaky.service.requestExport(alice, input)).id).toBe(again.id);
+    } finally {
+      await flaky.close();
+    }
   });
 
   it('says EXPIRED once past its expiry before any sweep ran (AWS: the bucket lifecycle deletes the files)', async () => {

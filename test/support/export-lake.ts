@@ -8,6 +8,7 @@ import { DuckDbExportEngine, type DuckDbExportEngineOptions } from '../../src/ad
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
 import { isFinished } from '../../src/domain/export-job.js';
@@ -81,6 +82,8 @@ export async function createExportHarness(
     jobs?: (inner: StoreJobStore) => JobStore;
     /** The key of `hash` masks for the engine and the service alike (testMaskKey unless given, even as undefined). */
     maskKey?: MaskKeySource | undefined;
+    /** The store the service reads and writes (the lake's unless given: a decorator that fails some calls). */
+    store?: ObjectStore;
   } = {},
 ): Promise<ExportHarness> {
   const maskKey = 'maskKey' in options ? options.maskKey : testMaskKey;
@@ -105,7 +108,7 @@ export async function createExportHarness(
   const service = new ExportService(
     {
       catalog: lake.catalog,
-      store: lake.store,
+      store: options.store ?? lake.store,
       jobs,
       engine,
       links,
