@@ -107,9 +107,10 @@ function fromZone(timeZone: string, value: string): string {
 }
 
 /**
- * Text with something after its time of day: an offset or a zone (`10:00:00+02`, `10:00Z`, `10:00:00.5 -05:30`,
- * `10:00:00 UTC`, `10:00 Europe/Paris`), which DuckDB's TIMESTAMPTZ cast reads (a TIMESTAMP cast drops a zone name).
- * The time's own digits, colons and fraction cannot start the suffix, so plain wall times never match.
+ * Text with something after its time of day: an offset or a zone (`10:00:00+02`, `10:00Z`, `10:00:00 UTC`,
+ * `10:00 Europe/Paris`), which DuckDB's TIMESTAMPTZ cast reads (a TIMESTAMP cast drops a zone name). The time's own
+ * digits, colons and fraction cannot start the suffix, so plain wall times never match. What the TIMESTAMPTZ cast
+ * does not read (an offset after a space, `10:00:00 -05:30`) is refused, as it is without a time zone.
  */
 const ISO_ZONED = `'[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?[ ]*[^0-9:.,[:space:]]'`;
 
