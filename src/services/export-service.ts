@@ -292,11 +292,7 @@ export class ExportService {
     if (!created && job.status === 'SUCCEEDED' && !(await this.resultIntact(job))) {
       // Its files were removed outside retention (by hand, a lifecycle rule): its links would answer 404 for good and
       // every identical request would get it back. It is marked EXPIRED, and the request makes a new job.
-      this.deps.logger.warn('export result files are gone: the job is marked EXPIRED and not reused', {
-        jobId: job.id,
-      });
-      await this.removeOutput(job.id);
-      await this.transition(job.id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
+      await this.expireGone(job);
       ({ job, created } = await this.deps.jobs.create(candidate, (existing) =>
         REUSABLE.includes(statusAt(existing, this.now())),
       ));
@@ -1175,7 +1171,17 @@ export class ExportService {
     }
     const job = this.live.get(binding.jobId) ?? (await this.deps.jobs.get(binding.jobId));
     if (job === undefined) throw new Error(`idempotency key bound to missing export job ${binding.jobId}`);
+    // The key answers with its job whatever became of it; one whose files are gone says EXPIRED, not SUCCEEDED
+    // with links that answer 404.
+    if (job.status === 'SUCCEEDED' && !(await this.resultIntact(job))) return this.expireGone(job);
     return job;
+  }
+
+  /** A SUCCEEDED job whose result files were removed outside retention, marked EXPIRED (what is left removed). */
+  private async expireGone(job: ExportJobRecord): Promise<ExportJobRecord> {
+    this.deps.logger.warn('export result files are gone: the job is marked EXPIRED and not reused', { jobId: job.id });
+    await this.removeOutput(job.id);
+    return this.transition(job.id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
   }
 
   private async table(name: string): Promise<TableDefinition> {

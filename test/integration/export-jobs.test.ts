@@ -594,6 +594,12 @@ describe('retention and restarts', () => {
     const rerun = await finished(harness.service, alice, again.id);
     expect(rerun.status).toBe('SUCCEEDED');
     expect(rerun.result!.rowCount).toBe(job.result!.rowCount);
+    // A request with an idempotency key gets its own job back whatever became of it: EXPIRED once its files are gone.
+    const keyed = { ...input, columns: ['id'], idempotencyKey: 'gone-files' };
+    const bound = await finished(harness.service, alice, (await harness.service.requestExport(alice, keyed)).id);
+    for (const key of await storedKeys(exportResultPrefix(bound.id))) await lake.store.delete('exports', key);
+    const back = await harness.service.requestExport(alice, keyed);
+    expect({ id: back.id, status: back.status }).toEqual({ id: bound.id, status: 'EXPIRED' });
     // A store that does not answer the check does not fail the request: the result is reused.
     const flaky = await createExportHarness(lake, {
       store: withMethod(lake.store, 'head', (head) => async (bucket, key) => {
