@@ -67,9 +67,15 @@ export class ExportCancelledError extends Error {
 /** The run failed for a reason a client may see: `message` names no key, path or SQL. */
 export class ExportFailedError extends Error {
   readonly code: ExportFailureCode;
-  constructor(code: ExportFailureCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * The engine ran out of memory or disk: with other jobs beside it in the same engine, the same job alone may
+   * succeed (ExportService runs it again, alone).
+   */
+  readonly outOfResources: boolean;
+  constructor(code: ExportFailureCode, message: string, options?: { cause?: unknown; outOfResources?: boolean }) {
     super(message, options);
     this.name = 'ExportFailedError';
     this.code = code;
+    this.outOfResources = options?.outOfResources === true;
   }
 }

@@ -142,11 +142,15 @@ export interface ListExportsArgs extends PageArgs {
 interface QueueEntry {
   id: string;
   plan: ExportPlan;
+  /** Run with no other job beside it: it ran out of memory or disk while others ran in the same engine. */
+  alone?: boolean;
 }
 
 interface RunningJob {
   controller: AbortController;
   done: Promise<void>;
+  /** Nothing else may start while it runs (QueueEntry.alone). */
+  alone?: boolean;
 }
 
 /**
@@ -771,6 +775,10 @@ export class ExportService {
 
   private pump(): void {
     while (!this.closed && this.running.size < this.concurrency && this.queue.length > 0) {
+      // A job to run alone waits for the running ones to end, and the queue behind it waits with it (first in,
+      // first out); once it runs, nothing starts beside it.
+      if (this.queue[0]!.alone === true && this.running.size > 0) return;
+      if (this.running.size > 0 && [...this.running.values()].some((r) => r.alone)) return;
       const entry = this.queue.shift()!;
       const controller = new AbortController();
       const done = this.execute(entry, controller.signal)
@@ -786,7 +794,7 @@ export class ExportService {
           this.persistedAt.delete(entry.id);
           this.pump();
         });
-      this.running.set(entry.id, { controller, done });
+      this.running.set(entry.id, { controller, done, alone: entry.alone === true });
     }
   }
 
@@ -1017,6 +1025,27 @@ export class ExportService {
       );
       log.info('export job cancelled');
       return;
+    }
+    const others = this.running.size - (this.running.has(entry.id) ? 1 : 0);
+    if (err instanceof ExportFailedError && err.outOfResources && others > 0 && entry.alone !== true && !this.closed) {
+      // The engine's memory limit is shared by the jobs it runs: beside others this one ran out; alone it may not.
+      // It goes back to the head of the queue (its start not counted) and runs with nothing beside it.
+      await this.removeOutput(entry.id);
+      const queued = await this.transition(
+        entry.id,
+        ours((j) => ({
+          ...j,
+          status: 'QUEUED',
+          startedAt: null,
+          attempts: Math.max(0, j.attempts - 1),
+          progress: initialProgress(entry.plan),
+        })),
+      );
+      if (queued.status === 'QUEUED') {
+        this.queue.unshift({ ...entry, alone: true });
+        log.warn('export job ran out of memory or disk beside other jobs: queued again, to run alone', { others });
+        return;
+      }
     }
     const error =
       err instanceof ExportFailedError

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
 import { type ExportCaller, type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import type { JobStore } from '../../src/ports/job-store.js';
+import { ExportFailedError } from '../../src/ports/export-engine.js';
 import { DownloadLinkExpiredError } from '../../src/services/download-links.js';
 import { column } from '../support/export-table.js';
 import {
@@ -481,6 +482,53 @@ describe('export jobs', () => {
       truncated: false,
       files: [{ name: 'part-00000.csv' }],
     });
+  });
+});
+
+describe('jobs that run out of memory beside others', () => {
+  it('runs a job that ran out of memory or disk beside other jobs again, alone, and it succeeds', async () => {
+    // The real engine, wrapped: the first run of the `title` export fails as DuckDB does when the jobs running in
+    // one engine share its memory limit (the hands-on test saw 7 of 8 sorted exports fail so at concurrency 4).
+    let running = 0;
+    let maxBesideRetry = 0;
+    let failedOnce = false;
+    const alone = await createExportHarness(lake, {
+      service: { concurrency: 2 },
+      wrapEngine: (engine) =>
+        withMethod(engine, 'run', (run) => async (job, plan, options) => {
+          running++;
+          try {
+            // The other job holds the engine a while, so that the hungry one starts beside it.
+            if (plan.request.orderBy.length > 0) await new Promise((r) => setTimeout(r, 500));
+            if (plan.request.columns.some((c) => c.name === 'title')) {
+              if (!failedOnce && running > 1) {
+                failedOnce = true;
+                throw new ExportFailedError('ENGINE_ERROR', 'the query engine ran out of memory or disk space', {
+                  outOfResources: true,
+                });
+              }
+              maxBesideRetry = Math.max(maxBesideRetry, running);
+            }
+            return await run(job, plan, options);
+          } finally {
+            running--;
+          }
+        }),
+    });
+    try {
+      const slow = { dataset: 'tickets', columns: ['id'], orderBy: [{ column: 'id', direction: 'DESC' as const }] };
+      const other = await alone.service.requestExport(alice, slow);
+      const hungry = await alone.service.requestExport(alice, { dataset: 'tickets', columns: ['id', 'title'] });
+      const third = await alone.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 3 });
+      const ended = await Promise.all([other, hungry, third].map((j) => finished(alone.service, alice, j.id)));
+      expect(ended.map((j) => j.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      expect(failedOnce).toBe(true);
+      // Its second run had nothing beside it, and its first start was not counted.
+      expect(maxBesideRetry).toBe(1);
+      expect((await alone.jobs.get(hungry.id))!.attempts).toBe(1);
+    } finally {
+      await alone.close();
+    }
   });
 });
 

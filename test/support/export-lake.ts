@@ -8,6 +8,7 @@ import { DuckDbExportEngine, type DuckDbExportEngineOptions } from '../../src/ad
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
+import type { ExportEngine } from '../../src/ports/export-engine.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type { ExportCaller, ExportJobView } from '../../src/domain/export-job.js';
@@ -84,6 +85,8 @@ export async function createExportHarness(
     maskKey?: MaskKeySource | undefined;
     /** The store the service reads and writes (the lake's unless given: a decorator that fails some calls). */
     store?: ObjectStore;
+    /** Wraps the real DuckDB engine (a decorator that fails or observes some runs). */
+    wrapEngine?: (engine: ExportEngine) => ExportEngine;
   } = {},
 ): Promise<ExportHarness> {
   const maskKey = 'maskKey' in options ? options.maskKey : testMaskKey;
@@ -110,7 +113,7 @@ export async function createExportHarness(
       catalog: lake.catalog,
       store: options.store ?? lake.store,
       jobs,
-      engine,
+      engine: options.wrapEngine ? options.wrapEngine(engine) : engine,
       links,
       footers: new ParquetFooterCache(lake.store),
       logger: new JsonLogger('silent'),

@@ -437,7 +437,10 @@ export class DuckDbExportEngine implements ExportEngine {
       );
     }
     if (/out of memory|could not allocate|no space left/i.test(message)) {
-      return new ExportFailedError('ENGINE_ERROR', 'the query engine ran out of memory or disk space', { cause: err });
+      return new ExportFailedError('ENGINE_ERROR', 'the query engine ran out of memory or disk space', {
+        cause: err,
+        outOfResources: true,
+      });
     }
     return new ExportFailedError('ENGINE_ERROR', 'the query engine failed', { cause: err });
   }
