@@ -146,6 +146,17 @@ interface QueueEntry {
   alone?: boolean;
 }
 
+/** A started job put back in the queue, its start not counted (a shutdown, a run again alone). */
+function backToQueue(plan: ExportPlan): (job: ExportJobRecord) => ExportJobRecord {
+  return (j) => ({
+    ...j,
+    status: 'QUEUED',
+    startedAt: null,
+    attempts: Math.max(0, j.attempts - 1),
+    progress: initialProgress(plan),
+  });
+}
+
 interface RunningJob {
   controller: AbortController;
   done: Promise<void>;
@@ -993,16 +1004,7 @@ export class ExportService {
     if (err instanceof ExportCancelledError) {
       if (this.closed && !this.cancelRequested.has(entry.id)) {
         // Stopped by a shutdown, not by its requester: hand it to the next process.
-        await this.transition(
-          entry.id,
-          ours((j) => ({
-            ...j,
-            status: 'QUEUED',
-            startedAt: null,
-            attempts: Math.max(0, j.attempts - 1),
-            progress: initialProgress(entry.plan),
-          })),
-        );
+        await this.transition(entry.id, ours(backToQueue(entry.plan)));
         log.info('export job returned to the queue at shutdown');
         return;
       }
@@ -1031,16 +1033,7 @@ export class ExportService {
       // The engine's memory limit is shared by the jobs it runs: beside others this one ran out; alone it may not.
       // It goes back to the head of the queue (its start not counted) and runs with nothing beside it.
       await this.removeOutput(entry.id);
-      const queued = await this.transition(
-        entry.id,
-        ours((j) => ({
-          ...j,
-          status: 'QUEUED',
-          startedAt: null,
-          attempts: Math.max(0, j.attempts - 1),
-          progress: initialProgress(entry.plan),
-        })),
-      );
+      const queued = await this.transition(entry.id, ours(backToQueue(entry.plan)));
       if (queued.status === 'QUEUED') {
         this.queue.unshift({ ...entry, alone: true });
         log.warn('export job ran out of memory or disk beside other jobs: queued again, to run alone', { others });

@@ -5,14 +5,20 @@ import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js
 import { EXPORT_RUNNER_LEASE_KEY } from '../../src/services/export-runner-lease.js';
 import { type CliProcess, spawnCli, waitForOutput } from '../support/cli-process.js';
 
-/** `careplus serve` on `lake`, once it listens. */
-async function serving(lake: string): Promise<CliProcess> {
-  const cli = spawnCli(['serve'], {
+/** The whole environment of a `careplus` command on `lake`: a free port, info logs, unless `extra` says otherwise. */
+function lakeEnv(lake: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
     PATH: process.env['PATH'] ?? '',
     CAREPLUS_LAKE_DIR: lake,
     CAREPLUS_PORT: '0',
     CAREPLUS_LOG_LEVEL: 'info',
-  });
+    ...extra,
+  };
+}
+
+/** `careplus serve` on `lake`, once it listens. */
+async function serving(lake: string): Promise<CliProcess> {
+  const cli = spawnCli(['serve'], lakeEnv(lake));
   await waitForOutput(cli, /CarePlus API listening on/, 30_000);
   return cli;
 }
@@ -98,12 +104,7 @@ describe('careplus start beside a running serve', () => {
   it('names the running process before ingesting anything', async () => {
     const first = await serving(lake);
     try {
-      const second = spawnCli(['start'], {
-        PATH: process.env['PATH'] ?? '',
-        CAREPLUS_LAKE_DIR: lake,
-        CAREPLUS_PORT: '0',
-        CAREPLUS_LOG_LEVEL: 'warn',
-      });
+      const second = spawnCli(['start'], lakeEnv(lake, { CAREPLUS_LOG_LEVEL: 'warn' }));
       expect(await second.exited).toBe(2);
       expect(second.output()).toMatch(
         new RegExp(`careplus: another API process runs the export jobs of this lake \\(pid ${first.child.pid} on `),
@@ -126,13 +127,7 @@ describe('careplus serve on 0.0.0.0', () => {
   afterEach(async () => rm(lake, { recursive: true, force: true }));
 
   it('asks for CAREPLUS_PUBLIC_URL', async () => {
-    const cli = spawnCli(['serve'], {
-      PATH: process.env['PATH'] ?? '',
-      CAREPLUS_LAKE_DIR: lake,
-      CAREPLUS_HOST: '0.0.0.0',
-      CAREPLUS_PORT: '0',
-      CAREPLUS_LOG_LEVEL: 'warn',
-    });
+    const cli = spawnCli(['serve'], lakeEnv(lake, { CAREPLUS_HOST: '0.0.0.0', CAREPLUS_LOG_LEVEL: 'warn' }));
     try {
       await waitForOutput(cli, /CarePlus API listening on/, 30_000);
       expect(cli.output()).toMatch(
@@ -162,12 +157,7 @@ describe('careplus serve on a port in use', () => {
     try {
       const port = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(first.output())?.[1];
       expect(port).toBeDefined();
-      const second = spawnCli(['serve'], {
-        PATH: process.env['PATH'] ?? '',
-        CAREPLUS_LAKE_DIR: lakes[1]!,
-        CAREPLUS_PORT: port!,
-        CAREPLUS_LOG_LEVEL: 'warn',
-      });
+      const second = spawnCli(['serve'], lakeEnv(lakes[1]!, { CAREPLUS_PORT: port!, CAREPLUS_LOG_LEVEL: 'warn' }));
       expect(await second.exited).not.toBe(0);
       expect(second.output()).toContain(
         `careplus: port ${port} on 127.0.0.1 is in use (another careplus serve?): stop that, or set CAREPLUS_PORT to another port (0 picks a free one)`,
