@@ -1029,7 +1029,15 @@ export class ExportService {
       return;
     }
     const others = this.running.size - (this.running.has(entry.id) ? 1 : 0);
-    if (err instanceof ExportFailedError && err.outOfResources && others > 0 && entry.alone !== true && !this.closed) {
+    if (
+      err instanceof ExportFailedError &&
+      err.outOfResources &&
+      others > 0 &&
+      entry.alone !== true &&
+      !this.closed &&
+      // A cancel that came as the engine failed: the requester is waiting for this run to end, not to start again.
+      !this.cancelRequested.has(entry.id)
+    ) {
       // The engine's memory limit is shared by the jobs it runs: beside others this one ran out; alone it may not.
       // It goes back to the head of the queue (its start not counted) and runs with nothing beside it.
       await this.removeOutput(entry.id);

@@ -532,6 +532,53 @@ describe('jobs that run out of memory beside others', () => {
   });
 });
 
+describe('a cancel that meets an out-of-memory failure', () => {
+  it('is not run again alone: the requester asked it to stop', async () => {
+    let hungryRuns = 0;
+    let started: () => void = () => undefined;
+    const hungryStarted = new Promise<void>((r) => (started = r));
+    const harnessed = await createExportHarness(lake, {
+      service: { concurrency: 2 },
+      wrapEngine: (engine) =>
+        withMethod(engine, 'run', (run) => async (job, plan, options) => {
+          if (plan.request.orderBy.length > 0) await new Promise((r) => setTimeout(r, 800));
+          if (plan.request.columns.some((c) => c.name === 'title')) {
+            hungryRuns++;
+            started();
+            // It runs out of memory just as its requester cancels it.
+            await new Promise<void>((r) => options.signal?.addEventListener('abort', () => r(), { once: true }));
+            throw new ExportFailedError('ENGINE_ERROR', 'the query engine ran out of memory or disk space', {
+              outOfResources: true,
+            });
+          }
+          return run(job, plan, options);
+        }),
+    });
+    try {
+      const other = await harnessed.service.requestExport(alice, {
+        dataset: 'tickets',
+        columns: ['id'],
+        orderBy: [{ column: 'id', direction: 'DESC' as const }],
+        limit: 5,
+      });
+      const hungry = await harnessed.service.requestExport(alice, {
+        dataset: 'tickets',
+        columns: ['id', 'title'],
+        limit: 4,
+      });
+      await hungryStarted;
+      const cancelled = await harnessed.service.cancelExport(alice, hungry.id);
+      expect(cancelled.status).not.toBe('QUEUED');
+      await finished(harnessed.service, alice, other.id);
+      await harnessed.service.whenIdle();
+      expect(['CANCELLED', 'FAILED']).toContain((await harnessed.jobs.get(hungry.id))!.status);
+      expect(hungryRuns).toBe(1);
+    } finally {
+      await harnessed.close();
+    }
+  });
+});
+
 describe('export limits', () => {
   let limited: ExportHarness;
   beforeAll(async () => {
