@@ -421,7 +421,11 @@ export class ExportService {
       return this.view(await this.ownJob(caller, id), caller);
     }
     const queued = this.queue.findIndex((e) => e.id === id);
-    if (queued >= 0) this.queue.splice(queued, 1);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      // A job waiting to run alone may have held the queue back with a slot free: the next one may start now.
+      this.pump();
+    }
     // A worker elsewhere may be running it: it polls for this request (see runJob).
     if (this.dispatcher.kind !== 'in-process') await this.deps.jobs.requestCancel(id, this.now().toISOString());
     // Queued here, or left QUEUED/RUNNING by a previous process and not yet recovered: nothing runs it now. With a
@@ -1036,17 +1040,10 @@ export class ExportService {
       entry.alone !== true &&
       !this.closed &&
       // A cancel that came as the engine failed: the requester is waiting for this run to end, not to start again.
-      !this.cancelRequested.has(entry.id)
+      !this.cancelRequested.has(entry.id) &&
+      (await this.queuedToRunAlone(entry, log, ours, others))
     ) {
-      // The engine's memory limit is shared by the jobs it runs: beside others this one ran out; alone it may not.
-      // It goes back to the head of the queue (its start not counted) and runs with nothing beside it.
-      await this.removeOutput(entry.id);
-      const queued = await this.transition(entry.id, ours(backToQueue(entry.plan)));
-      if (queued.status === 'QUEUED') {
-        this.queue.unshift({ ...entry, alone: true });
-        log.warn('export job ran out of memory or disk beside other jobs: queued again, to run alone', { others });
-        return;
-      }
+      return;
     }
     const error =
       err instanceof ExportFailedError
@@ -1058,6 +1055,45 @@ export class ExportService {
       entry.id,
       ours((j) => ({ ...j, status: 'FAILED', finishedAt, error })),
     );
+  }
+
+  /**
+   * Puts a job that ran out of memory or disk beside `others` back at the head of the queue, to run alone (its start
+   * not counted): the engine's memory limit is shared by the jobs it runs, and alone it may not run out. False when it
+   * could not be (the record is not this run's any more, or the store refused the write): the run then fails as any
+   * other. A cancel or a shutdown that came meanwhile is honoured: CANCELLED, or QUEUED for the next process.
+   */
+  private async queuedToRunAlone(
+    entry: QueueEntry,
+    log: Logger,
+    ours: (change: (j: ExportJobRecord) => ExportJobRecord) => (j: ExportJobRecord) => ExportJobRecord,
+    others: number,
+  ): Promise<boolean> {
+    let queued: ExportJobRecord;
+    try {
+      queued = await this.transition(entry.id, ours(backToQueue(entry.plan)));
+    } catch (err) {
+      log.warn('export job could not be queued again to run alone', { error: String(err) });
+      return false;
+    }
+    if (queued.status !== 'QUEUED') return false;
+    // What the failed run left: the next run starts from nothing (a file not removed now is under its prefix, which
+    // retention or the next run's removal clears).
+    await this.removeOutput(entry.id).catch((err: unknown) =>
+      log.warn('export job output could not be removed before its run alone', { error: String(err) }),
+    );
+    if (this.cancelRequested.has(entry.id)) {
+      await this.finalTransition(entry.id, (j) =>
+        j.status === 'QUEUED' ? { ...j, status: 'CANCELLED', finishedAt: this.now().toISOString() } : j,
+      );
+      log.info('export job cancelled');
+      return true;
+    }
+    // Closed meanwhile: the record says QUEUED, and the next process's `recover()` runs it.
+    if (this.closed) return true;
+    this.queue.unshift({ ...entry, alone: true });
+    log.warn('export job ran out of memory or disk beside other jobs: queued again, to run alone', { others });
+    return true;
   }
 
   /**
