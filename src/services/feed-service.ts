@@ -97,8 +97,9 @@ export interface FeedServiceDeps {
   mayRead?: FeedReadPolicy;
   creatorValid?: FeedCreatorCheck;
   /**
-   * Whether a caller administers feeds: lists every caller's feeds (`listFeeds` with `all`) and deletes them, each
-   * only where the administrator's own grant would allow the feed's request (see `administers`). Default: no one.
+   * Whether a caller administers feeds: lists other callers' feeds (`listFeeds` with `all`) and deletes them, each
+   * only where the administrator's own grant would allow the feed's request and filters no rows (`administers`).
+   * Default: no one.
    */
   isAdmin?: (caller: FeedOwner) => boolean;
 }
@@ -296,7 +297,10 @@ export class FeedService {
     return this.withToken(record, token);
   }
 
-  /** The caller's feeds, by name; with `all`, every caller's (for feed administrators only: FORBIDDEN otherwise). */
+  /**
+   * The caller's feeds, by name; with `all`, also the other callers' feeds the caller administers (`administers`;
+   * for administrators only: FORBIDDEN otherwise).
+   */
   async listFeeds(caller: FeedOwner, options: { all?: boolean } = {}): Promise<FeedView[]> {
     const all = options.all === true;
     if (all && !this.isAdmin(caller)) throw new AppError('FORBIDDEN', 'only an administrator may list every feed');
@@ -335,8 +339,8 @@ export class FeedService {
   }
 
   /**
-   * Deletes one of the caller's feeds (any feed for an administrator); its URL and token stop working at once.
-   * Another caller's is NOT_FOUND.
+   * Deletes one of the caller's feeds, or another caller's feed the caller administers (`administers`); its URL and
+   * token stop working at once. Any other feed is NOT_FOUND.
    */
   async deleteFeed(caller: FeedOwner, name: string): Promise<void> {
     const record = await this.ownFeed(caller, name, { administered: true });
