@@ -76,17 +76,26 @@ function slowExportListings(): ObjectStore {
   );
 }
 
-it('honours a cancel that comes while the job is put back: CANCELLED, never run again', async () => {
+/**
+ * A harness whose hungry job runs out of memory beside the slow one (held `slowMs`), with the moment it does, and the
+ * slow one and the hungry one requested in that order.
+ */
+async function racing(slowMs: number, store?: ObjectStore) {
   let oom: () => void = () => undefined;
   const oomSeen = new Promise<void>((r) => (oom = r));
   const h = await createExportHarness(lake, {
     service: { concurrency: 2 },
-    wrapEngine: oomEngine(800, () => oom()),
-    store: slowExportListings(),
+    wrapEngine: oomEngine(slowMs, () => oom()),
+    ...(store !== undefined ? { store } : {}),
   });
+  const slow = await h.service.requestExport(alice, slowRequest());
+  const hungry = await h.service.requestExport(alice, hungryRequest());
+  return { h, slow, hungry, oomSeen };
+}
+
+it('honours a cancel that comes while the job is put back: CANCELLED, never run again', async () => {
+  const { h, hungry, oomSeen } = await racing(800, slowExportListings());
   try {
-    await h.service.requestExport(alice, slowRequest());
-    const hungry = await h.service.requestExport(alice, hungryRequest());
     await oomSeen;
     const afterCancel = await h.service.cancelExport(alice, hungry.id);
     expect(afterCancel.status).toBe('CANCELLED');
@@ -126,12 +135,8 @@ it('never leaves the job RUNNING when the store fails while it is put back', asy
 }, 30_000);
 
 it('starts the jobs behind a waiting alone job as soon as that job is cancelled', async () => {
-  let oom: () => void = () => undefined;
-  const oomSeen = new Promise<void>((r) => (oom = r));
-  const h = await createExportHarness(lake, { service: { concurrency: 2 }, wrapEngine: oomEngine(3000, () => oom()) });
+  const { h, slow, hungry, oomSeen } = await racing(3000);
   try {
-    const slow = await h.service.requestExport(alice, slowRequest());
-    const hungry = await h.service.requestExport(alice, hungryRequest());
     await oomSeen;
     const third = await h.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 3 + ++n * 100 });
     await sleep(300);
@@ -145,15 +150,7 @@ it('starts the jobs behind a waiting alone job as soon as that job is cancelled'
 }, 30_000);
 
 it('leaves nothing in the queue of a service closed while the job is put back; the record says QUEUED', async () => {
-  let oom: () => void = () => undefined;
-  const oomSeen = new Promise<void>((r) => (oom = r));
-  const h = await createExportHarness(lake, {
-    service: { concurrency: 2 },
-    wrapEngine: oomEngine(800, () => oom()),
-    store: slowExportListings(),
-  });
-  await h.service.requestExport(alice, slowRequest());
-  const hungry = await h.service.requestExport(alice, hungryRequest());
+  const { h, hungry, oomSeen } = await racing(800, slowExportListings());
   await oomSeen;
   await sleep(50);
   await h.close();
