@@ -107,6 +107,15 @@ export async function sweepWorkFolders(cacheDir: string, olderThanMs: number, no
   return removed;
 }
 
+/** The process's DuckDB for the ETL and the API's metadata: the configured limits, spilling under the cache folder. */
+export function createDuckDb(config: AppConfig): Promise<DuckDbDatabase> {
+  return DuckDbDatabase.create({
+    memoryLimit: config.duckdb.memoryLimit,
+    threads: config.duckdb.threads,
+    tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
+  });
+}
+
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
   const store = await createStore(config);
@@ -133,11 +142,7 @@ export async function createRuntime(config: AppConfig, options?: { logger?: Logg
     },
     (err: unknown) => logger.warn('could not sweep work folders', { error: String(err) }),
   );
-  const duckdb = await DuckDbDatabase.create({
-    memoryLimit: config.duckdb.memoryLimit,
-    threads: config.duckdb.threads,
-    tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
-  });
+  const duckdb = await createDuckDb(config);
   const closers: (() => Promise<void> | void)[] = [];
   let closing: Promise<void> | undefined;
   const closeAll = async (): Promise<void> => {

@@ -5,6 +5,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
+import { resourceExhaustion } from '../../src/domain/resource-exhaustion.js';
 import type { RunRecord } from '../../src/domain/run-record.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectInfo } from '../../src/ports/object-store.js';
@@ -152,22 +153,21 @@ export async function ingestObject(
  * the file's, so it is tried again like `internal` (not remembered). Undefined for any other error.
  */
 export function resourceFailure(err: unknown): { reason: string; message: string } | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const text = err instanceof Error ? err.message : String(err);
-  if (code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test(text)) {
-    return {
-      reason: 'no_space',
-      message: 'the disk is full (the lake or the cache folder): free space, then ingest the file again',
-    };
+  switch (resourceExhaustion(err)) {
+    case 'disk':
+      return {
+        reason: 'no_space',
+        message: 'the disk is full (the lake or the cache folder): free space, then ingest the file again',
+      };
+    case 'memory':
+      return {
+        reason: 'out_of_memory',
+        message:
+          'the engine ran out of memory: raise CAREPLUS_DUCKDB_MEMORY_LIMIT or give the cache folder room to spill, then ingest the file again',
+      };
+    default:
+      return undefined;
   }
-  if (/out of memory|could not allocate/i.test(text)) {
-    return {
-      reason: 'out_of_memory',
-      message:
-        'the engine ran out of memory: raise CAREPLUS_DUCKDB_MEMORY_LIMIT or give the cache folder room to spill, then ingest the file again',
-    };
-  }
-  return undefined;
 }
 
 /**

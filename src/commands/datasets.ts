@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
-import type { Runtime } from '../composition.js';
+import { createDuckDb, type Runtime } from '../composition.js';
 import type { AppConfig } from '../config.js';
 import { createApiServices } from '../composition-api.js';
 import { inferDefinition } from '../services/definition-inference.js';
@@ -29,11 +27,7 @@ export async function listDatasets(rt: Runtime): Promise<void> {
  * command runs, which made the definitions fail to load and the command with them.
  */
 export async function inferDataset(config: AppConfig, name: string, files: string[]): Promise<void> {
-  const duckdb = await DuckDbDatabase.create({
-    memoryLimit: config.duckdb.memoryLimit,
-    threads: config.duckdb.threads,
-    tempDirectory: join(config.cacheDir, 'duckdb-tmp'),
-  });
+  const duckdb = await createDuckDb(config);
   try {
     const { yaml, notes } = await inferDefinition(duckdb, name, files);
     process.stdout.write(yaml);

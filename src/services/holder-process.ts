@@ -29,12 +29,16 @@ export function currentHolder(): HolderProcess | undefined {
 export function holderIsGone(holder: unknown): boolean {
   const me = currentHolder();
   if (me === undefined || !isHolder(holder) || holder.machine !== me.machine || holder.pid === me.pid) return false;
+  return !pidRuns(holder.pid);
+}
+
+/** Whether a process of this pid namespace has `pid` (EPERM: another user's process; alive for all we know). */
+export function pidRuns(pid: number): boolean {
   try {
-    process.kill(holder.pid, 0);
-    return false;
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    // EPERM: a process of another user has the pid; alive for all we know.
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

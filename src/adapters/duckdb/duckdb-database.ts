@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { currentHolder, holderIsGone } from '../../services/holder-process.js';
+import { currentHolder, holderIsGone, pidRuns } from '../../services/holder-process.js';
 
 export interface DuckDbSettings {
   memoryLimit: string;
@@ -140,11 +140,5 @@ async function sweepSpillFolders(parent: string, now = Date.now()): Promise<void
 /** Whether the folder's name starts with the pid of a running process (`<pid>-...`). */
 function pidAlive(entry: string): boolean {
   const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return Number.isSafeInteger(pid) && pid > 0 && pidRuns(pid);
 }

@@ -17,6 +17,7 @@ import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
+import { resourceExhaustion } from '../../domain/resource-exhaustion.js';
 import type { Logger } from '../../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.js';
 import { CsvOutputFollower } from '../csv/csv-output-follower.js';
@@ -436,7 +437,7 @@ export class DuckDbExportEngine implements ExportEngine {
         { cause: err },
       );
     }
-    if (/out of memory|could not allocate|no space left/i.test(message)) {
+    if (resourceExhaustion(err) !== undefined) {
       return new ExportFailedError('ENGINE_ERROR', 'the query engine ran out of memory or disk space', {
         cause: err,
         outOfResources: true,
