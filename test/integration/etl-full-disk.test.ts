@@ -88,6 +88,21 @@ describe('ETL on a full disk', () => {
     expect(await ingestLocalFile(lake.deps(), file, 'events')).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2 });
   }, 30_000);
 
+  it('reports a run that could not even record that it started, to a batch', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const full = withMethod(lake.store, 'put', (put) => async (bucket, key, body, options) => {
+      if (key.startsWith('_pipeline/runs/')) throw enospc();
+      return put(bucket, key, body, options);
+    });
+    const run = await ingestObjectReported(lake.deps({ store: full }), { key: KEY, dataset: 'events' });
+    expect(run).toMatchObject({ status: 'FAILED', sourceKey: KEY, dataset: 'events' });
+    expect(run.error).toEqual({
+      reason: 'no_space',
+      message:
+        'the disk is full (the lake or the cache folder): free space, then ingest the file again (no run record could be written)',
+    });
+  });
+
   it('reports a file that cannot even be put into the raw bucket', async () => {
     const file = join(lake.root, 'day.jsonl');
     await writeFile(file, jsonl(event(1)));
