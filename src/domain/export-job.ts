@@ -27,7 +27,8 @@ export function statusAt(job: { status: ExportJobStatus; expiresAt: string | nul
 /**
  * Why a job failed: a closed set, shown to clients with a message that never contains a key, a path or SQL.
  * - DATA_CORRUPT: a Parquet file of the dataset cannot be read.
- * - DATA_CHANGED: the files changed between the request and the run; request the export again.
+ * - DATA_CHANGED: the dataset or a requested column is gone since the request, or its files kept changing as the
+ *   export read them (a job whose files changed once is planned again on them); request the export again.
  * - INTERRUPTED: the API restarted while the job ran, too often to try again.
  * - ENGINE_ERROR: the query engine failed (out of memory or disk, an engine fault).
  * - STORAGE_ERROR: the result could not be written to the exports store.

@@ -92,7 +92,7 @@ export type ExportEngine =
 
 /** Why an export job failed. */
 export type ExportErrorCode =
-  /** The files changed between the request and the run; request the export again. */
+  /** The dataset or a requested column is gone since the request, or its files kept changing as the export read them (a job whose files changed once is planned again on them); request the export again. */
   | 'DATA_CHANGED'
   /** A Parquet file of the dataset cannot be read. */
   | 'DATA_CORRUPT'

@@ -54,6 +54,11 @@ export interface ExportRunJob {
    * its start, so only this tells two starts with the same count apart.
    */
   startedAt?: string | null;
+  /**
+   * Times this start was planned again because the job's files changed as it was about to read them; 0 when absent.
+   * Each is a run of its own: it must not be answered with the query of the run before it.
+   */
+  rebases?: number;
 }
 
 /** The run was cancelled through its signal; its partial output is gone. */

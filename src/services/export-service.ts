@@ -86,6 +86,15 @@ const QUEUED_RESEND_AFTER_MS = 60_000;
 /** Why a job that hashes a column is not run: the mask key changed between its request and its run. */
 const MASK_KEY_CHANGED = 'the mask key or how values are hashed changed since the request: request it again';
 
+/** Why a job is not run: its dataset, or the columns it asks for, is gone since the request. */
+const NO_LONGER_AVAILABLE = 'the dataset is no longer available as requested: request it again';
+
+/**
+ * Times one start of a job is planned again because its files changed as it was about to read them (each a
+ * compaction or an ingest landing just then); past that it fails DATA_CHANGED.
+ */
+const MAX_REBASES = 3;
+
 export interface RunJobOptions {
   /** How long the run may take, in ms, before it is stopped and the job fails LIMIT_EXCEEDED (the worker's time left). */
   timeLimitMs?: number;
@@ -144,6 +153,15 @@ interface QueueEntry {
   plan: ExportPlan;
   /** Run with no other job beside it: it ran out of memory or disk while others ran in the same engine. */
   alone?: boolean;
+}
+
+/** A change of a job record, as `JobStore.update` applies it. */
+type RecordChange = (job: ExportJobRecord) => ExportJobRecord;
+
+/** Why a job ends FAILED, as its record says. */
+interface ExportFailure {
+  code: ExportFailureCode;
+  message: string;
 }
 
 /** A started job put back in the queue, its start not counted (a shutdown, a run again alone). */
@@ -617,9 +635,9 @@ export class ExportService {
         await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; the dataset is no longer available`);
         continue;
       }
-      let stale: string | undefined;
+      let rebase: RecordChange | ExportFailure;
       try {
-        stale = await this.whyStale(job, plan);
+        rebase = await this.rebasing(job, plan);
       } catch (err) {
         // One job's key that cannot be read now must not stop the recovery of the others.
         this.deps.logger.warn('export job could not be checked against the mask key after a restart', {
@@ -629,15 +647,15 @@ export class ExportService {
         await fail('INTERRUPTED', `${INTERRUPTED_BY_RESTART}; the mask key could not be read: request it again`);
         continue;
       }
-      if (stale !== undefined) {
-        await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; ${stale}`);
+      if (typeof rebase !== 'function') {
+        await fail(rebase.code, `${INTERRUPTED_BY_RESTART}; ${rebase.message}`);
         continue;
       }
       await this.removeOutput(job.id);
       // What the stopped run staged in the engine's own folder (each run stages under a folder of its own).
       await this.deps.engine.discard?.(job.id);
       const queued = await this.transition(job.id, (j) => ({
-        ...j,
+        ...rebase(j),
         status: 'QUEUED',
         startedAt: null,
         progress: initialProgress(plan),
@@ -700,10 +718,14 @@ export class ExportService {
         // throttling) is thrown so that the queue delivers the job again.
         if (!(err instanceof NotFoundError) && !(err instanceof BadInputError)) throw err;
         this.deps.logger.warn('export job could not be planned by the worker', { jobId: id, error: err.message });
-        return fail('DATA_CHANGED', 'the dataset is no longer available as requested: request it again');
+        return fail('DATA_CHANGED', NO_LONGER_AVAILABLE);
       }
-      const stale = await this.whyStale(job, plan);
-      if (stale !== undefined) return fail('DATA_CHANGED', stale);
+      const rebase = await this.rebasing(job, plan);
+      if (typeof rebase !== 'function') return fail(rebase.code, rebase.message);
+      if (plan.dataVersion !== job.dataVersion) {
+        // Planned again on the data as it is now; a job that ended meanwhile stays as it ended.
+        await this.transition(id, (j) => (isFinished(j.status) ? j : rebase(j)));
+      }
       const start = job.attempts + 1;
       const claim = await this.deps.jobs.claimStart(id, start, now.toISOString());
       if (!claim.claimed) {
@@ -908,26 +930,46 @@ export class ExportService {
       (j: ExportJobRecord): ExportJobRecord =>
         j.status === 'RUNNING' && j.attempts === attempt ? change(j) : j;
     let result: ExportJobResult;
-    try {
-      result = await this.deps.engine.run(started, entry.plan, {
-        signal,
-        onProgress: (p) => this.progress(entry.id, p),
-        ownsOutput: async () => {
-          if (this.abandoned) return false;
-          const now = await this.deps.jobs.get(entry.id);
-          // CANCELLED: by its requester during this run, whose partial output goes.
-          return (
-            now !== undefined && now.attempts === attempt && (now.status === 'RUNNING' || now.status === 'CANCELLED')
-          );
-        },
-      });
-    } catch (err) {
-      if (this.abandoned) {
-        log.warn('export job left to the process that took this one’s jobs over');
+    let job = started;
+    let plan = entry.plan;
+    for (let rebases = 0; ; rebases++) {
+      try {
+        // A re-based run is a run of its own for an engine's idempotency tokens (ExportRunJob.rebases).
+        result = await this.deps.engine.run(rebases === 0 ? job : { ...job, rebases }, plan, {
+          signal,
+          onProgress: (p) => this.progress(entry.id, p),
+          ownsOutput: async () => {
+            if (this.abandoned) return false;
+            const now = await this.deps.jobs.get(entry.id);
+            // CANCELLED: by its requester during this run, whose partial output goes.
+            return (
+              now !== undefined && now.attempts === attempt && (now.status === 'RUNNING' || now.status === 'CANCELLED')
+            );
+          },
+        });
+        break;
+      } catch (err) {
+        if (this.abandoned) {
+          log.warn('export job left to the process that took this one’s jobs over');
+          return;
+        }
+        let failure = err;
+        if (
+          err instanceof ExportFailedError &&
+          err.code === 'DATA_CHANGED' &&
+          rebases < MAX_REBASES &&
+          !signal.aborted
+        ) {
+          const next = await this.rebasedRun(job, log, ours);
+          if (next instanceof ExportFailedError) failure = next;
+          else if (next !== undefined) {
+            ({ job, plan } = next);
+            continue;
+          }
+        }
+        await this.endFailedRun({ ...entry, plan }, failure, log, ours);
         return;
       }
-      await this.endFailedRun(entry, err, log, ours);
-      return;
     }
     if (this.abandoned) {
       // Finished just as it was taken over: the new holder has restarted the job and owns its record and prefix.
@@ -994,6 +1036,44 @@ export class ExportService {
           error: { code: 'STORAGE_ERROR', message: 'the export result could not be recorded; request it again' },
         })),
       );
+    }
+  }
+
+  /**
+   * A run whose files changed as it was about to read them (a compaction, an ingest landing just then), planned again
+   * on the dataset as it is now, its record re-based (see `rebasing`) and its partial output removed: the job and
+   * plan to run again within this start. An ExportFailedError when it may not run any more (its dataset or columns
+   * are gone, the mask key changed, the limits); undefined when it cannot be re-planned now (a store or catalog
+   * error) or the record is no longer this run's: the run then fails as the engine said.
+   */
+  private async rebasedRun(
+    job: ExportJobRecord,
+    log: Logger,
+    ours: (change: RecordChange) => RecordChange,
+  ): Promise<{ job: ExportJobRecord; plan: ExportPlan } | ExportFailedError | undefined> {
+    try {
+      let plan: ExportPlan;
+      try {
+        plan = await this.replan(job);
+      } catch (err) {
+        if (err instanceof NotFoundError || err instanceof BadInputError) {
+          return new ExportFailedError('DATA_CHANGED', NO_LONGER_AVAILABLE, { cause: err });
+        }
+        throw err;
+      }
+      const rebase = await this.rebasing(job, plan);
+      if (typeof rebase !== 'function') return new ExportFailedError(rebase.code, rebase.message);
+      await this.removeOutput(job.id);
+      const rebased = await this.transition(job.id, ours(rebase));
+      if (rebased.status !== 'RUNNING' || rebased.attempts !== job.attempts) return undefined;
+      log.info('export job planned again: its files changed as it was about to read them', {
+        dataVersion: plan.dataVersion,
+        files: plan.files.length,
+      });
+      return { job: rebased, plan };
+    } catch (err) {
+      log.warn('export job could not be planned again on its changed files', { error: String(err) });
+      return undefined;
     }
   }
 
@@ -1277,13 +1357,38 @@ export class ExportService {
   }
 
   /**
-   * Why a job may not run on this plan, undefined when it may: its data changed since the request, or (when it
-   * hashes a column) the mask key did. Both `recover` and `runJob` ask; a key that cannot be read is thrown.
+   * What a job that is about to run must become to run on `plan` (its dataset as it is now): its record re-based on
+   * the plan's data version (data version, fingerprint, estimate, progress) when the files changed since the
+   * request (a compaction, new or late files), unchanged when they did not; or why it may not run at all: the mask
+   * key changed (when it hashes a column: its hashes would not be the ones its request was made under), or on the
+   * data as it is now it would pass the limits. Both `recover` and `runJob` ask, and a run whose files changed as it
+   * read them; a key that cannot be read is thrown.
+   *
+   * A re-based job keeps the fingerprint claim it was made under: an identical request on the old data version (a
+   * planner that had not seen the change yet) is answered with it, and one on the new version makes a job of its own.
    */
-  private async whyStale(job: ExportJobRecord, plan: ExportPlan): Promise<string | undefined> {
-    if (plan.dataVersion !== job.dataVersion) return 'the dataset changed since the request: request it again';
-    if (await this.maskKeyChanged(job)) return MASK_KEY_CHANGED;
-    return undefined;
+  private async rebasing(job: ExportJobRecord, plan: ExportPlan): Promise<RecordChange | ExportFailure> {
+    if (await this.maskKeyChanged(job)) return { code: 'DATA_CHANGED', message: MASK_KEY_CHANGED };
+    if (plan.dataVersion === job.dataVersion) return (j) => j;
+    try {
+      this.checkLimits(plan);
+    } catch (err) {
+      if (!(err instanceof LimitExceededError)) throw err;
+      return { code: 'LIMIT_EXCEEDED', message: `the dataset changed since the request, and ${err.message}` };
+    }
+    const maskKey = await maskKeyFor(job.request.columns, this.deps.maskKey);
+    const fingerprint = exportFingerprint(
+      job.request,
+      plan.dataVersion,
+      maskKey === undefined ? null : maskKeyId(maskKey),
+    );
+    return (j) => ({
+      ...j,
+      dataVersion: plan.dataVersion,
+      fingerprint,
+      estimate: plan.estimate,
+      progress: initialProgress(plan),
+    });
   }
 
   /**

@@ -129,6 +129,20 @@ describe('idempotent starts', () => {
     expect(tokens.map((x) => x.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
     expect(athenaRequestToken({ id: 'job-restarted', attempts: 1 }, 0)).toMatch(/^export-[0-9a-f]{64}$/);
   });
+
+  it('runs a new query for a run planned again within a start (its files changed), never the run before it', async () => {
+    const engine = lake.athenaEngine();
+    const plan = await planOf({ limit: 6 });
+    const start = { id: 'job-rebased', attempts: 1, startedAt: '2024-05-01T10:00:00.000Z' };
+    await engine.run(start, plan, runOptions());
+    await engine.run({ ...start, rebases: 1 }, plan, runOptions());
+    const tokens = [athenaRequestToken(start, 0), athenaRequestToken({ ...start, rebases: 1 }, 0)];
+    expect(new Set(tokens).size).toBe(2);
+    // A job never planned again keeps the token it had before runs could be (`rebases` absent or 0 is the same).
+    expect(athenaRequestToken({ ...start, rebases: 0 }, 0)).toBe(tokens[0]);
+    const executions = lake.athena.executions().filter((x) => tokens.includes(x.token!));
+    expect(executions.map((x) => x.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  });
 });
 
 describe('a job put back at shutdown', () => {

@@ -15,6 +15,7 @@ import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { addOneRowTypesTable, createExportLake, type ExportLake, LINK_SECRET } from '../support/export-lake.js';
+import { typesTable } from '../support/export-table.js';
 import { type SqsStandIn, startSqsStandIn } from '../support/sqs-standin.js';
 
 /**
@@ -392,6 +393,37 @@ describe('watching a job a worker runs (SQS dispatch: no events reach the API pr
       expect(seen.at(-1)).toBe('SUCCEEDED');
       expect(last?.result?.rowCount).toBe(1);
       expect(last?.result?.files.map((f) => [f.name, f.url !== null])).toEqual([['part-00000.csv', true]]);
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
+
+  it('runs a job whose files were compacted before the worker got it on the files as they are now', async () => {
+    await lake.catalog.putTable(typesTable({ name: 'compacted', location: 'compacted/' }));
+    const row = (id: number): string =>
+      `SELECT ${id}::BIGINT AS id, 'n${id}' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+         TIMESTAMP '2024-01-01 10:00:00' AS created_at, DATE '2024-01-01' AS day, 1.2500::DECIMAL(18,4) AS amount,
+         'a@example.com' AS email`;
+    await lake.writeParquet('compacted/event_date=2024-01-01/part-a.parquet', row(1));
+    await lake.writeParquet('compacted/event_date=2024-01-01/part-b.parquet', row(2));
+    const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+    const api = serviceOver(dispatcher, []);
+    const worker = serviceOver(dispatcher, [], lake.catalog, { engine });
+    try {
+      const job = await api.requestExport(ALICE, { dataset: 'compacted', columns: ['id', 'name'] });
+      const requested = (await new StoreJobStore(lake.store).get(job.id))!;
+      // The two files become one while the job waits in the queue.
+      await lake.writeParquet('compacted/event_date=2024-01-01/part-c.parquet', `${row(1)} UNION ALL ${row(2)}`);
+      for (const part of ['part-a', 'part-b']) {
+        await lake.store.delete('processed', `compacted/event_date=2024-01-01/${part}.parquet`);
+      }
+      expect(await worker.runJob(job.id)).toBe('ran');
+      const ended = (await new StoreJobStore(lake.store).get(job.id))!;
+      expect(ended).toMatchObject({ status: 'SUCCEEDED', error: null, attempts: 1, estimate: { files: 1 } });
+      expect(ended.dataVersion).not.toBe(requested.dataVersion);
+      const csv = await lake.store.getBytes('exports', ended.result!.files[0]!.key);
+      expect(Buffer.from(csv).toString('utf8').split('\n').sort()).toEqual(['', '1,n1', '2,n2', 'id,name']);
     } finally {
       await worker.close();
       await api.close();

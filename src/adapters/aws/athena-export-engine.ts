@@ -573,12 +573,14 @@ export function createAthenaExportEngine(
 }
 
 /**
- * The ClientRequestToken of a query: derived from the job's id, its start (count and start time) and the retry
- * within that start, so a StartQueryExecution repeated after a lost response returns the first query, and any other
+ * The ClientRequestToken of a query: derived from the job's id, its start (count and start time), the re-planned run
+ * within that start (when there is one) and the retry within that run, so a StartQueryExecution repeated after a lost response returns the first query, and any other
  * start or retry gets a query of its own. 71 characters; Athena takes 32 to 128.
  */
 export function athenaRequestToken(job: ExportRunJob, retry: number): string {
-  const start = `${job.id}\n${job.attempts ?? 1}\n${job.startedAt ?? ''}\n${retry}`;
+  // A re-based run (ExportRunJob.rebases) is named only when there is one, so tokens of other runs stay as they were.
+  const rebased = (job.rebases ?? 0) > 0 ? `\nrebase ${job.rebases}` : '';
+  const start = `${job.id}\n${job.attempts ?? 1}\n${job.startedAt ?? ''}\n${retry}${rebased}`;
   return `export-${createHash('sha256').update(start, 'utf8').digest('hex')}`;
 }
 

@@ -16,7 +16,10 @@ registerEnumType(ExportErrorCodeEnum, {
   description: 'Why an export job failed.',
   valuesConfig: {
     DATA_CORRUPT: { description: 'A Parquet file of the dataset cannot be read.' },
-    DATA_CHANGED: { description: 'The files changed between the request and the run; request the export again.' },
+    DATA_CHANGED: {
+      description:
+        'The dataset or a requested column is gone since the request, or its files kept changing as the export read them (a job whose files changed once is planned again on them); request the export again.',
+    },
     INTERRUPTED: { description: 'The API restarted while the job ran, too often to try again.' },
     ENGINE_ERROR: { description: 'The query engine failed (out of memory or disk, an engine fault).' },
     STORAGE_ERROR: { description: 'The result could not be written to the exports store.' },
