@@ -1,5 +1,6 @@
 import type { Express, Request, Response } from 'express';
 import { type Duplex, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline as pipelineStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { GraphQLError } from 'graphql';
@@ -231,8 +232,11 @@ export async function* csvBody(store: ObjectStore, result: FeedResult): AsyncGen
     const stages: Duplex[] = [];
     if (result.compression === 'GZIP') stages.push(createGunzip());
     if (index > 0) stages.push(new SkipPrefix(result.csv.bom ? 3 : 0, result.csv.header));
-    let stream: Readable = stored;
-    for (const stage of stages) stream = stream.pipe(stage);
+    // `pipeline`, not `pipe`: an error of the object's stream (a connection to S3 reset mid-part) or of a stage (a
+    // corrupt gzip member) destroys every stream with it, so it reaches the loop below rather than leaving the last
+    // stage waiting for an end that never comes, the error unhandled.
+    const stream: Readable =
+      stages.length === 0 ? stored : (pipelineStreams([stored, ...stages], () => undefined) as unknown as Readable);
     try {
       for await (const chunk of stream) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
     } finally {
