@@ -15,6 +15,7 @@ import { ApiKeyStore } from './auth/key-store.js';
 import { loadPolicy } from './auth/policy.js';
 import type { Runtime } from './composition.js';
 import { ConfigError } from './domain/errors.js';
+import { DEFAULT_EXPORT_LIMITS } from './domain/export-request.js';
 import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES, type MaskKeySource, memoizeMaskKey } from './domain/mask-key.js';
 import { type AccessPolicy, apiKeyCaller, apiKeyIdOf } from './domain/policy.js';
 import { type ApiServices, callerOrAnonymous } from './graphql/context.js';
@@ -349,8 +350,9 @@ function createExportService(
       limits: {
         maxRows: config.exports.maxRows,
         maxScanBytes: config.exports.maxScanBytes,
-        maxPredicates: 100,
-        maxValues: 1_000,
+        maxPredicates: DEFAULT_EXPORT_LIMITS.maxPredicates,
+        maxValues: DEFAULT_EXPORT_LIMITS.maxValues,
+        maxTextLength: DEFAULT_EXPORT_LIMITS.maxTextLength,
       },
       retentionMs: config.exports.retentionHours * 3600 * 1000,
       leaseMs: config.exports.leaseSeconds * 1000,

@@ -154,6 +154,12 @@ export interface ExportLimits {
   maxPredicates: number;
   /** Most values in one IN list or partition value list. */
   maxValues: number;
+  /**
+   * Longest text value in a `where` predicate, in UTF-16 code units. Athena takes each value as an execution
+   * parameter of at most 1,024 characters, written as a quoted literal in which a quote counts twice: 500 fits any
+   * text, and a request over it is refused here rather than failed by the engine after it was queued.
+   */
+  maxTextLength: number;
 }
 
 export const DEFAULT_EXPORT_LIMITS: ExportLimits = {
@@ -161,6 +167,7 @@ export const DEFAULT_EXPORT_LIMITS: ExportLimits = {
   maxScanBytes: 50 * 1024 ** 3,
   maxPredicates: 100,
   maxValues: 1_000,
+  maxTextLength: 500,
 };
 
 const MAX_NULL_TEXT = 32;
@@ -304,13 +311,20 @@ function normalizePredicate(
   }
   const raw = p.values ?? [];
   const coerce = (v: JsonScalar, j: number): CanonicalValue => {
+    let value: CanonicalValue;
     try {
-      return coerceValue(v, column);
+      value = coerceValue(v, column);
     } catch (err) {
       throw new BadInputError(`${path}.values[${j}]: ${(err as Error).message} for column "${column.name}"`, {
         cause: err,
       });
     }
+    if (typeof value === 'string' && column.kind === 'string' && value.length > limits.maxTextLength) {
+      throw new BadInputError(
+        `${path}.values[${j}]: a text value of ${value.length} characters is over the limit of ${limits.maxTextLength}`,
+      );
+    }
+    return value;
   };
   let values: CanonicalValue[];
   if (op === 'IS_NULL' || op === 'IS_NOT_NULL') {
@@ -353,7 +367,12 @@ function normalizeRowFilter(
     return normalizePredicates(
       grant.rowFilter,
       'rowFilter',
-      { ...DEFAULT_EXPORT_LIMITS, maxPredicates: Number.MAX_SAFE_INTEGER, maxValues: Number.MAX_SAFE_INTEGER },
+      {
+        ...DEFAULT_EXPORT_LIMITS,
+        maxPredicates: Number.MAX_SAFE_INTEGER,
+        maxValues: Number.MAX_SAFE_INTEGER,
+        maxTextLength: Number.MAX_SAFE_INTEGER,
+      },
       (name, path) => {
         const c = typeof name === 'string' ? byName.get(name) : undefined;
         if (c === undefined) throw new BadInputError(`${path}.column: unknown column ${JSON.stringify(name)}`);

@@ -583,7 +583,7 @@ describe('export limits', () => {
   let limited: ExportHarness;
   beforeAll(async () => {
     limited = await createExportHarness(lake, {
-      service: { limits: { maxRows: 150, maxScanBytes: 10_000_000, maxPredicates: 10, maxValues: 10 } },
+      service: { limits: { maxRows: 150, maxScanBytes: 10_000_000, maxPredicates: 10, maxValues: 10, maxTextLength: 500 } },
     });
   });
   afterAll(async () => limited.close());
@@ -598,7 +598,7 @@ describe('export limits', () => {
 
   it('refuses an export reading more bytes than allowed', async () => {
     const tight = await createExportHarness(lake, {
-      service: { limits: { maxRows: 1000, maxScanBytes: 100, maxPredicates: 10, maxValues: 10 } },
+      service: { limits: { maxRows: 1000, maxScanBytes: 100, maxPredicates: 10, maxValues: 10, maxTextLength: 500 } },
     });
     try {
       const estimate = await tight.service.estimateExport(alice, { dataset: 'tickets' });

@@ -1,3 +1,4 @@
+import { athenaParameter } from '../../src/domain/athena-sql.js';
 import { BadInputError } from '../../src/domain/errors.js';
 import { canonicalJson, exportFingerprint, exportRequestHash } from '../../src/domain/export-fingerprint.js';
 import type { EffectiveGrant } from '../../src/domain/export-grant.js';
@@ -158,6 +159,21 @@ describe('normalizeExportRequest', () => {
     );
     expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'CONTAINS', values: ['1'] }] }))).toBe(
       'where[0].op: CONTAINS applies to string columns; "priority" is int',
+    );
+  });
+
+  it('caps a text value at a length every engine takes', () => {
+    const longest = "'".repeat(DEFAULT_EXPORT_LIMITS.maxTextLength);
+    const where = normalize({ where: [{ column: 'name', op: 'IN', values: ['a', longest] }] }).where;
+    // Athena's execution parameters are at most 1,024 characters; the longest value, all quotes, is quoted in 1,002.
+    expect(where[0]!.values).toContain(longest);
+    expect(athenaParameter(longest, 'string')).toHaveLength(1_002);
+    expect(badInput(() => normalize({ where: [{ column: 'name', op: 'CONTAINS', values: [`${longest}x`] }] }))).toBe(
+      'where[0].values[0]: a text value of 501 characters is over the limit of 500',
+    );
+    // Not a text column's value: a long number text is refused as a number, not by its length.
+    expect(badInput(() => normalize({ where: [{ column: 'priority', op: 'EQ', values: ['1'.repeat(600)] }] }))).toMatch(
+      /is not a valid int for column "priority"$/,
     );
   });
 
