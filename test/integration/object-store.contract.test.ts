@@ -409,3 +409,33 @@ describe.each(subjects)('ObjectStore contract: $name', (subject) => {
     }
   });
 });
+
+describe('S3ObjectStore.head on a bucket that does not exist', () => {
+  it('names the bucket and its setting rather than reporting the key missing, and checks a bucket once', async () => {
+    const server = await startS3Server(['careplus-raw', 'careplus-processed', 'careplus-exports']);
+    const commands: string[] = [];
+    server.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    try {
+      const store = new S3ObjectStore(server.client, {
+        raw: 'careplus-raw',
+        processed: 'careplus-procesed',
+        exports: 'careplus-exports',
+      });
+      await expect(store.head('processed', 'tickets/part-0.parquet')).rejects.toThrow(
+        'the processed bucket "careplus-procesed" does not exist: check CAREPLUS_S3_PROCESSED_BUCKET and the region',
+      );
+      // A bucket that exists: a missing key is undefined, and the bucket is checked only at the first miss.
+      expect(await store.head('raw', 'missing/a.csv')).toBeUndefined();
+      expect(await store.head('raw', 'missing/b.csv')).toBeUndefined();
+      expect(commands.filter((c) => c === 'HeadBucketCommand')).toHaveLength(2);
+    } finally {
+      await server.stop();
+    }
+  });
+});

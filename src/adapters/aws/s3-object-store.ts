@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -25,6 +26,7 @@ import type {
   PutBody,
   PutOptions,
 } from '../../ports/object-store.js';
+import { ConfigError } from '../../domain/errors.js';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
 
 const MIB = 1024 * 1024;
@@ -48,6 +50,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly threshold: number;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** Buckets HeadBucket found (`assertBucketExists`). */
+  private readonly bucketsSeen = new Set<BucketName>();
 
   constructor(
     private readonly client: S3Client,
@@ -78,9 +82,31 @@ export class S3ObjectStore implements ObjectStore {
         versionId: realVersionId(out.VersionId),
       };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      if (!isNotFound(err)) throw err;
+      await this.assertBucketExists(bucket);
+      return undefined;
     }
+  }
+
+  /**
+   * A HEAD has no body, so S3 answers a missing bucket as it answers a missing key (404 `NotFound`): before `head`
+   * reports a key missing, its bucket is checked once (HeadBucket, remembered while the process runs), so that a
+   * mistyped bucket name is a configuration error naming it, not every object "not found" (AWS review). A check S3
+   * refuses or cannot answer is not held against the bucket.
+   */
+  private async assertBucketExists(bucket: BucketName): Promise<void> {
+    if (this.bucketsSeen.has(bucket)) return;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.buckets[bucket] }));
+    } catch (err) {
+      if (nameOf(err) === 'NotFound' || nameOf(err) === 'NoSuchBucket' || statusOf(err) === 404) {
+        throw new ConfigError(
+          `the ${bucket} bucket "${this.buckets[bucket]}" does not exist: check CAREPLUS_S3_${bucket.toUpperCase()}_BUCKET and the region`,
+        );
+      }
+      return;
+    }
+    this.bucketsSeen.add(bucket);
   }
 
   async getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
