@@ -145,6 +145,33 @@ describe('idempotent starts', () => {
   });
 });
 
+describe('a start refused over the account’s query quota', () => {
+  it('is sent again with the same token after a wait, and one query runs', async () => {
+    const job = { id: 'job-throttled', attempts: 1 };
+    const token = athenaRequestToken(job, 0);
+    // More refusals than the SDK's own three attempts take.
+    lake.athena.throttleStarts(5);
+    const result = await lake.athenaEngine({ busyRetryMs: [10, 10, 10] }).run(job, await planOf(), runOptions());
+    expect(result.rowCount).toBe(30);
+    expect(starts(token).length).toBeGreaterThan(5);
+    expect(lake.athena.executions().filter((x) => x.token === token)).toHaveLength(1);
+  });
+
+  it('fails ENGINE_ERROR, with nothing started, when Athena still refuses it after the last wait', async () => {
+    const job = { id: 'job-throttled-for-good', attempts: 1 };
+    lake.athena.throttleStarts(20);
+    try {
+      expect(await failureOf(lake.athenaEngine({ busyRetryMs: [10] }).run(job, await planOf(), runOptions()))).toEqual({
+        code: 'ENGINE_ERROR',
+        message: 'the query engine is running too many queries; request the export again later',
+      });
+      expect(lake.athena.executions().filter((x) => x.token === athenaRequestToken(job, 0))).toEqual([]);
+    } finally {
+      lake.athena.throttleStarts(0);
+    }
+  });
+});
+
 describe('a job put back at shutdown', () => {
   it('gets a query of its own when it starts again with the same attempt count', async () => {
     lake.athena.settings.runningMs = 30_000;

@@ -139,6 +139,11 @@ export interface AthenaStandIn {
   dropResponses(operation: string, count?: number): void;
   /** The next queries fail with this error instead of running (one per failure given). */
   injectFailures(...failures: InjectedFailure[]): void;
+  /**
+   * The next `count` StartQueryExecution requests (0: none) are refused with TooManyRequestsException, as Athena refuses a
+   * start over the account's query quota (nothing is started).
+   */
+  throttleStarts(count: number): void;
   /** Resolves when no query is QUEUED or RUNNING. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -191,6 +196,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
   const tokens = new Map<string, string>();
   const drops = new Map<string, number>();
   const failures: InjectedFailure[] = [];
+  let throttledStarts = 0;
   const staging = await mkdtemp(join(tmpdir(), 'careplus-athena-standin-'));
   const db = await DuckDbDatabase.create({ memoryLimit: '512MB', threads: 1, tempDirectory: join(staging, 'tmp') });
   await db.withConnection((c) => c.run("SET GLOBAL TimeZone = 'UTC'"));
@@ -625,6 +631,10 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         throw new AthenaError('SerializationException', 'request body is not a JSON object');
       }
       requests.push({ operation, input: body as Json });
+      if (operation === 'StartQueryExecution' && throttledStarts > 0) {
+        throttledStarts--;
+        throw new AthenaError('TooManyRequestsException', 'Rate exceeded');
+      }
       if (fn === undefined)
         throw new AthenaError('UnknownOperationException', `the stand-in does not implement ${operation}`);
       send(200, fn(body as Json));
@@ -665,6 +675,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     },
     injectFailures(...list) {
       failures.push(...list);
+    },
+    throttleStarts(count) {
+      throttledStarts = count;
     },
     idle,
     async stop() {

@@ -72,6 +72,12 @@ export interface AthenaExportEngineOptions {
   stopTimeoutMs?: number;
   /** Queries started again when Athena reports a failure as retryable. Default 1. */
   retryableFailureRetries?: number;
+  /**
+   * Waits, in ms, before StartQueryExecution is sent again when Athena refuses it over the account's query quota
+   * (TooManyRequestsException, after the SDK's own retries); the job fails ENGINE_ERROR when Athena still refuses it
+   * after the last. Default 2, 4, 8, 16, 30, 30 and 30 s (2 min in all).
+   */
+  busyRetryMs?: readonly number[];
   /** How often progress is reported while a job runs, in ms. Default 250. */
   progressIntervalMs?: number;
   /** The deployment's key for `hash` masks (mask-key.ts), resolved when a job masks a column by hash. */
@@ -137,6 +143,7 @@ export class AthenaExportEngine implements ExportEngine {
   private readonly maxPollIntervalMs: number;
   private readonly stopTimeoutMs: number;
   private readonly retries: number;
+  private readonly busyRetryMs: readonly number[];
   private readonly progressIntervalMs: number;
 
   constructor(private readonly options: AthenaExportEngineOptions) {
@@ -154,6 +161,7 @@ export class AthenaExportEngine implements ExportEngine {
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 5000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     this.retries = Math.max(0, options.retryableFailureRetries ?? 1);
+    this.busyRetryMs = options.busyRetryMs ?? [2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000];
     this.progressIntervalMs = options.progressIntervalMs ?? 250;
   }
 
@@ -217,30 +225,43 @@ export class AthenaExportEngine implements ExportEngine {
     // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
     const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
     for (let retry = 0; ; retry++) {
-      let id: string;
-      try {
-        const started = await this.client.send(
-          new StartQueryExecutionCommand({
-            QueryString: compiled.sql,
-            // Athena refuses an empty list: omit it when the query has no parameter.
-            ...(compiled.parameters.length > 0 ? { ExecutionParameters: compiled.parameters } : {}),
-            ClientRequestToken: athenaRequestToken(job, retry),
-            WorkGroup: this.options.workgroup,
-            QueryExecutionContext: { Database: this.options.database },
-            ResultConfiguration: { OutputLocation: outputLocation },
-          }),
-        );
-        if (started.QueryExecutionId === undefined) throw new Error('StartQueryExecution returned no QueryExecutionId');
-        id = started.QueryExecutionId;
-      } catch (err) {
-        const busy = (err as { name?: string }).name === 'TooManyRequestsException';
-        throw new ExportFailedError(
-          'ENGINE_ERROR',
-          busy
-            ? 'the query engine is running too many queries; request the export again later'
-            : 'the query engine did not accept the export query',
-          { cause: err },
-        );
+      let id: string | undefined;
+      for (let busy = 0; id === undefined; busy++) {
+        try {
+          const started = await this.client.send(
+            new StartQueryExecutionCommand({
+              QueryString: compiled.sql,
+              // Athena refuses an empty list: omit it when the query has no parameter.
+              ...(compiled.parameters.length > 0 ? { ExecutionParameters: compiled.parameters } : {}),
+              ClientRequestToken: athenaRequestToken(job, retry),
+              WorkGroup: this.options.workgroup,
+              QueryExecutionContext: { Database: this.options.database },
+              ResultConfiguration: { OutputLocation: outputLocation },
+            }),
+          );
+          if (started.QueryExecutionId === undefined) {
+            throw new Error('StartQueryExecution returned no QueryExecutionId');
+          }
+          id = started.QueryExecutionId;
+        } catch (err) {
+          const refused = (err as { name?: string }).name === 'TooManyRequestsException';
+          const wait = refused ? this.busyRetryMs[busy] : undefined;
+          if (wait !== undefined) {
+            // Over the account's query quota: nothing started, so the same token is sent again after a wait (a
+            // burst of jobs must not fail for what a minute's wait resolves).
+            log?.warn('athena refused the query over its quota; trying again', { inMs: wait });
+            await sleep(wait, signal);
+            checkAborted(signal);
+            continue;
+          }
+          throw new ExportFailedError(
+            'ENGINE_ERROR',
+            refused
+              ? 'the query engine is running too many queries; request the export again later'
+              : 'the query engine did not accept the export query',
+            { cause: err },
+          );
+        }
       }
       log?.info('athena query started', { queryExecutionId: id, retry });
       queries.set(id, { resultKey: null, ended: false });
