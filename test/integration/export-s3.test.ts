@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
 import { S3DownloadLinks } from '../../src/adapters/aws/s3-download-links.js';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
@@ -159,5 +160,28 @@ describe('exports with the S3 store', () => {
     }).issue(target);
     expect(old.expiresAt.getTime()).toBeLessThan(Date.now());
     expect((await fetch(old.url)).status).toBe(403);
+  });
+
+  it('ends a link when the temporary credentials that sign it expire, if that is before its hour', async () => {
+    const key = 'links-session/part-00000.csv';
+    await store.put('exports', key, 'a,b\n1,2\n');
+    const target = { jobId: 'links-session', fileName: 'part-00000.csv', key };
+    const expiration = new Date(Date.now() + 10 * 60_000);
+    // A role session's credentials, as the SDK's providers resolve them: with the time they expire.
+    const session = new S3Client({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: () =>
+        Promise.resolve({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', sessionToken: 'session', expiration }),
+    });
+    try {
+      const link = await new S3DownloadLinks(session, { bucket: BUCKETS.exports }).issue(target);
+      expect(Math.abs(link.expiresAt.getTime() - expiration.getTime())).toBeLessThan(2_000);
+      expect(Number(new URL(link.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(600);
+      expect((await fetch(link.url)).status).toBe(200);
+    } finally {
+      session.destroy();
+    }
   });
 });

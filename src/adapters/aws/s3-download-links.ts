@@ -35,9 +35,12 @@ export class S3DownloadLinks implements DownloadLinkIssuer {
   async issue(target: DownloadTarget, options?: { notAfter?: Date | null }): Promise<DownloadLink> {
     const now = this.now();
     let seconds = this.ttlSeconds;
-    const notAfter = options?.notAfter;
-    if (notAfter !== null && notAfter !== undefined) {
-      seconds = Math.max(1, Math.min(seconds, Math.floor((notAfter.getTime() - now.getTime()) / 1000)));
+    // A presigned URL stops working when the credentials that signed it expire, whatever its X-Amz-Expires says
+    // (temporary credentials: a role session, a Lambda function's): the link says so rather than promise longer.
+    const signedBy = (await this.client.config.credentials()).expiration;
+    for (const end of [options?.notAfter, signedBy]) {
+      if (end === null || end === undefined) continue;
+      seconds = Math.max(1, Math.min(seconds, Math.floor((end.getTime() - now.getTime()) / 1000)));
     }
     const command = new GetObjectCommand({
       Bucket: this.options.bucket,
