@@ -2,7 +2,7 @@ import { link, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/p
 import { dirname, resolve } from 'node:path';
 import type { AppConfig } from '../config.js';
 import {
-  CancelExportDocument,
+  ReleaseExportDocument,
   type ExportRequestInput,
   GetExportDocument,
   type GetExportQuery,
@@ -68,8 +68,9 @@ const DOWNLOAD_RETRIES = 12;
  *   `<out>.part.json`, and the same command run again (it gets the same job back while its result lasts) continues
  *   it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
- * - Ctrl-C while the job runs cancels it, unless an earlier request started it (`reused`); during the download it
- *   stops and removes the partial file.
+ * - Ctrl-C while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
+ *   that got the same job (another terminal, a script) still waits for it; during the download it stops and removes
+ *   the partial file.
  *
  * Returns the process exit status: 0 done, 1 the job failed or the API refused, 130 interrupted.
  */
@@ -116,15 +117,14 @@ export async function exportCommand(
     const job = await follow(client, requested, line, interrupt.signal);
     if (job === undefined) {
       line.done();
-      if (requested.reused === true) {
-        // Another request of this caller's (another terminal, a script) started it and may still wait for it.
-        process.stderr.write(
-          `export ${requested.id}: left running (interrupted; it was started by an earlier request, which may still follow it)\n`,
-        );
-        return INTERRUPTED_EXIT;
-      }
-      const cancelled = (await client.request(CancelExportDocument, { id: requested.id })).cancelExport;
-      process.stderr.write(`export ${cancelled.id}: ${cancelled.status.toLowerCase()} (interrupted)\n`);
+      // Released, not cancelled: another request of this caller's that got the same job (another terminal, a
+      // script) may still wait for it, and then it runs on for that one.
+      const released = (await client.request(ReleaseExportDocument, { id: requested.id })).releaseExport;
+      process.stderr.write(
+        released.status === 'QUEUED' || released.status === 'RUNNING'
+          ? `export ${released.id}: left running (interrupted; another request of yours still waits for it)\n`
+          : `export ${released.id}: ${released.status.toLowerCase()} (interrupted)\n`,
+      );
       return INTERRUPTED_EXIT;
     }
     if (job.status !== 'SUCCEEDED' || job.result === null) {

@@ -142,6 +142,12 @@ export interface ExportJobRecord {
   progress: ExportJobProgress;
   /** Times the job was started; a restart during a run counts. */
   attempts: number;
+  /**
+   * Requests that wait for the job while it is unfinished: the one that made it, and each later one answered with it
+   * (`releaseExport` cancels the job only when the last of them lets it go). Absent in records written before it:
+   * one.
+   */
+  waiters?: number;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -637,6 +637,8 @@ export type Mutation = {
   createFeed: FeedWithToken;
   /** Deletes one of your feeds (an administrator: also another caller's feed whose request the administrator's own access allows): its URL and token stop working at once. Any other feed is NOT_FOUND. */
   deleteFeed: Scalars['Boolean']['output'];
+  /** Says that you no longer wait for a job you requested (a client that gives up, e.g. on Ctrl-C): it is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script) still waits for it; then it runs on for that one. A finished job is returned unchanged. */
+  releaseExport: ExportJob;
   /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
   requestExport: ExportJob;
   /** Issues a new read token for one of your feeds (yours only), shown once; the previous token is refused (403). */
@@ -656,6 +658,11 @@ export type MutationCreateFeedArgs = {
 
 export type MutationDeleteFeedArgs = {
   name: Scalars['String']['input'];
+};
+
+
+export type MutationReleaseExportArgs = {
+  id: Scalars['ID']['input'];
 };
 
 

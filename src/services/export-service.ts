@@ -358,12 +358,17 @@ export class ExportService {
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
       current = await this.dispatch(job, plan);
-    } else if (this.dispatcher.kind !== 'in-process' && job.status === 'QUEUED' && this.sendLost(job)) {
+    } else if (!isFinished(job.status)) {
+      // One more request waits for it (another terminal or script of the caller's): a release by one of them must
+      // not cancel it for this one (`releaseExport`).
+      current = await this.transition(job.id, (j) => (isFinished(j.status) ? j : { ...j, waiters: waitersOf(j) + 1 }));
+    }
+    if (!created && this.dispatcher.kind !== 'in-process' && current.status === 'QUEUED' && this.sendLost(current)) {
       // The process that recorded this job may have stopped before its message reached the queue (a Lambda ended
       // between the two writes): send it again rather than hand back a job nothing will run. A second message for a
       // job that is in the queue after all is harmless: runJob claims each start once.
       this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
-      current = await this.dispatch(job, plan);
+      current = await this.dispatch(current, plan);
     }
     return { job: await this.view(this.live.get(job.id) ?? current, caller), created };
   }
@@ -458,6 +463,30 @@ export class ExportService {
     });
     if (outputLeft) await this.removeOutput(id);
     return this.view(cancelled, caller);
+  }
+
+  /**
+   * A requester no longer waits for a job (its CLI was interrupted): the job is cancelled, as `cancelExport`, when
+   * no other request it answered still waits for it; otherwise one fewer waits and it runs on. Each request answered
+   * with an unfinished job counts once (`ExportJobRecord.waiters`; a repeat with the same idempotency key is the
+   * same request). A finished job is returned unchanged. A request answered with the job between the count and the
+   * cancel gets it CANCELLED, as after any cancel.
+   */
+  async releaseExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
+    const job = await this.ownJob(caller, id);
+    if (isFinished(job.status)) return this.view(job, caller);
+    let last = false;
+    const released = await this.transition(id, (j) => {
+      if (isFinished(j.status)) return j;
+      last = waitersOf(j) <= 1;
+      return last ? j : { ...j, waiters: waitersOf(j) - 1 };
+    });
+    if (last) return this.cancelExport(caller, id);
+    this.deps.logger.info('export job released by one of its requests; others still wait', {
+      jobId: id,
+      waiters: released.waiters,
+    });
+    return this.view(released, caller);
   }
 
   /**
@@ -1496,6 +1525,11 @@ export class ExportService {
       result,
     };
   }
+}
+
+/** Requests that wait for a job (`ExportJobRecord.waiters`): one, its own, in records written before the count. */
+function waitersOf(job: ExportJobRecord): number {
+  return job.waiters ?? 1;
 }
 
 function initialProgress(plan: ExportPlan): ExportJobProgress {

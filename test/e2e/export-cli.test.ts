@@ -479,7 +479,7 @@ describe('careplus export', () => {
     expect(interrupted.code).toBe(130);
     expect(interrupted.stderr).toContain(`export ${firstId!} of big: `);
     expect(interrupted.stderr).toContain(
-      `export ${firstId!}: left running (interrupted; it was started by an earlier request, which may still follow it)\n`,
+      `export ${firstId!}: left running (interrupted; another request of yours still waits for it)\n`,
     );
     expect(first.code).toBe(0);
     expect(first.stdout).toBe('shared1.csv.gz\n');
@@ -487,6 +487,40 @@ describe('careplus export', () => {
       'SUCCEEDED',
     );
     await rm(join(workDir, 'shared1.csv.gz'));
+    drops.on = true;
+  }, 120_000);
+
+  it('leaves a job it started running on Ctrl-C while a later request that got the same job still waits for it', async () => {
+    // The other way round: the terminal that started the job gives up, and the one answered with it goes on. Its
+    // Ctrl-C used to cancel the job, and the second failed with "cancelled".
+    drops.on = false;
+    let jobId: string | undefined;
+    let second: Promise<Run> | undefined;
+    let signalled = false;
+    const first = await runCli(['export', 'big', '--key', 'bob', '--columns', 'label', '--out', 'creator.csv'], {
+      onStderr: (text, firstChild) => {
+        if (second !== undefined) return;
+        jobId = /^export (\S+) of big: \w+\n/.exec(text)?.[1];
+        if (jobId === undefined) return;
+        second = runCli(['export', 'big', '--key', 'bob', '--columns', 'label', '--out', 'follower.csv'], {
+          onStderr: (text2) => {
+            if (!signalled && /^export \S+ of big: \w+\n/.test(text2)) {
+              signalled = true;
+              firstChild.kill('SIGINT');
+            }
+          },
+        });
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toContain(
+      `export ${jobId!}: left running (interrupted; another request of yours still waits for it)\n`,
+    );
+    const follower = await second!;
+    expect(follower.stderr).toContain(`export ${jobId!} of big: `);
+    expect({ code: follower.code, stdout: follower.stdout }).toEqual({ code: 0, stdout: 'follower.csv\n' });
+    expect((await api.client('bob').request(GetExportDocument, { id: jobId! })).data!.export.status).toBe('SUCCEEDED');
+    await rm(join(workDir, 'follower.csv'));
     drops.on = true;
   }, 120_000);
 });

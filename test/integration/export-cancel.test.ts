@@ -85,6 +85,29 @@ describe('cancelling exports', () => {
     expect(running.progress.rowsWritten).toBeLessThan(ROWS);
   });
 
+  it('releases a job for one request while another answered with it still waits, and cancels it at the last', async () => {
+    const input = { dataset: 'big', columns: ['id', 'customer'], orderBy: [{ column: 'customer' }] };
+    const job = await harness.service.requestExportJob(caller, input);
+    const again = await harness.service.requestExportJob(caller, input);
+    expect({ created: job.created, reused: !again.created, same: again.job.id === job.job.id }).toEqual({
+      created: true,
+      reused: true,
+      same: true,
+    });
+    const id = job.job.id;
+    // The request that made it lets go first: the other still waits, and it runs on.
+    expect((await harness.service.releaseExport(caller, id)).status).toMatch(/^(QUEUED|RUNNING)$/);
+    expect((await harness.jobs.get(id))!.waiters).toBe(1);
+    await waitFor(id, (v) => v.status === 'RUNNING' && v.progress.fraction > 0);
+    // Its release is the last: cancelled, its partial output removed.
+    const released = await harness.service.releaseExport(caller, id);
+    expect({ status: released.status, result: released.result }).toEqual({ status: 'CANCELLED', result: null });
+    expect(await storedKeys(exportResultPrefix(id))).toEqual([]);
+    // Another caller cannot release it, and a finished job is returned as it is.
+    await expect(harness.service.releaseExport({ id: 'mallory' }, id)).rejects.toThrow(`export "${id}" not found`);
+    expect((await harness.service.releaseExport(caller, id)).status).toBe('CANCELLED');
+  });
+
   it('takes a queued job out of the queue without running it', async () => {
     const first = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'description'] });
     const second = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id'] });

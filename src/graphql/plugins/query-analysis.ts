@@ -66,6 +66,7 @@ export const DEFAULT_COST_MODEL: QueryCostModel = {
     'Dataset.estimateExport': 100,
     'Mutation.requestExport': 50,
     'Mutation.cancelExport': 5,
+    'Mutation.releaseExport': 5,
     'Subscription.exportUpdated': 10,
   },
   sizeArguments: ['first', 'last', 'limit'],

@@ -43,6 +43,14 @@ export class ExportResolver {
     return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).cancelExport(callerOf(ctx), id)));
   }
 
+  @Mutation(() => ExportJob, {
+    description:
+      'Says that you no longer wait for a job you requested (a client that gives up, e.g. on Ctrl-C): it is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script) still waits for it; then it runs on for that one. A finished job is returned unchanged.',
+  })
+  async releaseExport(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
+    return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).releaseExport(callerOf(ctx), id)));
+  }
+
   @Query(() => ExportJob, {
     description:
       "One of your export jobs, with fresh download links when SUCCEEDED. Another caller's job is NOT_FOUND, as a missing one.",
