@@ -583,7 +583,9 @@ describe('export limits', () => {
   let limited: ExportHarness;
   beforeAll(async () => {
     limited = await createExportHarness(lake, {
-      service: { limits: { maxRows: 150, maxScanBytes: 10_000_000, maxPredicates: 10, maxValues: 10, maxTextLength: 500 } },
+      service: {
+        limits: { maxRows: 150, maxScanBytes: 10_000_000, maxPredicates: 10, maxValues: 10, maxTextLength: 500 },
+      },
     });
   });
   afterAll(async () => limited.close());
