@@ -147,7 +147,7 @@ export class CareplusStack extends Stack {
     );
     grantWriteProcessedPrefix(etlRole, processed, [
       ...datasetPrefixes,
-      LAKE_PREFIXES.pipelineRuns,
+      LAKE_PREFIXES.pipeline,
       LAKE_PREFIXES.quarantine,
     ]);
     grantCreateDeclaredTables(etlRole, this.catalog);
@@ -212,13 +212,18 @@ export class CareplusStack extends Stack {
       logRetention,
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
-    // statistics, previews, export planning), run records (pipeline status), API keys (authentication), the mask key
+    // statistics, previews, export planning), run records (pipeline status) and data versions (whether a cached
+    // listing is current), not the ETL's other records under `_pipeline/`, API keys (authentication), the mask key
     // (previews of hashed columns and the fingerprint of export requests that hash one; created there), job records
     // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
     // through GraphQL, read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
     const apiRole = this.api.handler.role;
     grantReadCatalog(apiRole, this.catalog);
-    grantReadProcessedPrefix(apiRole, processed, [...datasetPrefixes, LAKE_PREFIXES.pipelineRuns]);
+    grantReadProcessedPrefix(apiRole, processed, [
+      ...datasetPrefixes,
+      LAKE_PREFIXES.pipelineRuns,
+      LAKE_PREFIXES.dataVersions,
+    ]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
     grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey, { create: true });
     grantWriteJobRecords(apiRole, exports, LAKE_PREFIXES.jobRecords);

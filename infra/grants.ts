@@ -50,22 +50,36 @@ const S3_READ = ['s3:GetObject'] as const;
 const S3_READ_VERSIONS = ['s3:GetObject', 's3:GetObjectVersion'] as const;
 const S3_WRITE = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] as const;
 
-const GLUE_READ = [
-  'glue:GetDatabase',
-  'glue:GetTable',
-  'glue:GetTableVersions',
-  'glue:GetPartition',
-  'glue:GetPartitions',
-  'glue:BatchGetPartition',
-] as const;
+// Glue actions per job: exactly the calls made, by the catalog adapter (src/adapters/aws/glue-catalog.ts) or by
+// Athena for a query. Glue authorizes a table action on the catalog, the database and the table ARNs together.
+
+/**
+ * The ETL keeps its tables (CreateTable is `grantCreateDeclaredTables`'s): reads one before each change (GetTable)
+ * and its partitions (GetPartitions: whether a table the definition changes incompatibly holds data), evolves it and
+ * registers its partitions.
+ */
 const GLUE_REGISTER = [
-  ...GLUE_READ,
+  'glue:GetTable',
+  'glue:GetPartitions',
   // A new schema version: UpdateTable archives the previous definition as a table version.
   'glue:UpdateTable',
-  'glue:CreatePartition',
   'glue:BatchCreatePartition',
   // The record of a partition a newer version of a source left without files.
   'glue:BatchDeletePartition',
+] as const;
+/** The API's reads of a table: its definition, its schema versions and its partitions (listing is GetTables). */
+const GLUE_READ = ['glue:GetTable', 'glue:GetTableVersions', 'glue:GetPartitions'] as const;
+/**
+ * What Athena calls with the caller's permissions to run a SELECT in the query's database (Athena's documented set
+ * for querying a table): the database, the table and its partitions. The export engine itself reads the table only
+ * (GetTable).
+ */
+const GLUE_QUERY = [
+  'glue:GetDatabase',
+  'glue:GetTable',
+  'glue:GetPartition',
+  'glue:GetPartitions',
+  'glue:BatchGetPartition',
 ] as const;
 
 /** What Lambda's SQS event source polls with, on the function's role (as AWSLambdaSQSQueueExecutionRole). */
@@ -177,7 +191,7 @@ export function grantCreateDeclaredTables(role: IRole, tables: GlueTablesScope):
   );
 }
 
-/** Read the declared tables of one database: definitions, versions and partitions. */
+/** Read and list the declared tables of one database: definitions, schema versions and partitions. */
 export function grantReadCatalog(role: IRole, tables: GlueTablesScope): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
@@ -197,9 +211,9 @@ export function grantReadCatalog(role: IRole, tables: GlueTablesScope): void {
 
 /**
  * Run queries in one workgroup. Athena acts with the caller's permissions, so the job also needs: the tables'
- * catalog entries and data (granted with `grantReadCatalog` and `grantReadProcessedPrefix`, passed in here so
- * the caller cannot forget them), and the workgroup's enforced result location, exactly its prefix, where Athena
- * writes and the caller reads back and deletes.
+ * catalog entries as Athena reads them for a query (`GLUE_QUERY`) and their data (`grantReadProcessedPrefix`), passed
+ * in here so the caller cannot forget them, and the workgroup's enforced result location, exactly its prefix, where
+ * Athena writes and the caller reads back and deletes.
  */
 export function grantRunQueries(
   role: IRole,
@@ -235,7 +249,13 @@ export function grantRunQueries(
       resources: [workgroup.resultsBucket.bucketArn],
     }),
   );
-  grantReadCatalog(role, reads.tables);
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'ReadQueriedTables',
+      actions: [...GLUE_QUERY],
+      resources: [reads.tables.catalogArn, reads.tables.databaseArn, ...reads.tables.tableArns],
+    }),
+  );
   grantReadProcessedPrefix(role, reads.processed, reads.prefixes);
 }
 

@@ -4,8 +4,18 @@
  * match the code that writes them.
  */
 export const LAKE_PREFIXES = {
-  /** processed: one run record per ETL run. */
-  pipelineRuns: '_pipeline/',
+  /**
+   * processed: the pipeline's own records, written by the ETL: runs, data versions, sources, intents, failures,
+   * locks and compaction journals (lambda/pipeline/lake-keys.ts).
+   */
+  pipeline: '_pipeline/',
+  /** processed: one run record per ETL run (src/services/pipeline-service.ts RUNS_PREFIX); read by the API. */
+  pipelineRuns: '_pipeline/runs/',
+  /**
+   * processed: each dataset's data version, the change signal of its cached listing (src/services/data-version.ts
+   * DATA_VERSION_PREFIX); read by the API.
+   */
+  dataVersions: '_pipeline/data-versions/',
   /** processed: rejected records with line number and reason; expired by a lifecycle rule. */
   quarantine: '_quarantine/',
   /** processed: API key records, hashes only (src/auth/key-store.ts KEYS_PREFIX); read by the API. */

@@ -1,9 +1,35 @@
 import { z } from 'zod';
+import { MAX_EXPORT_RETENTION_HOURS } from '../src/config.js';
+import { STOP_MARGIN_MS } from '../src/workers/export-queue-handler.js';
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
+
+/**
+ * The longest export retention, in days: the stack hands it to the API and the export worker as
+ * CAREPLUS_EXPORT_RETENTION_HOURS (days × 24), and src/config.ts refuses more than MAX_EXPORT_RETENTION_HOURS, which
+ * would stop every such function at start-up.
+ */
+export const MAX_EXPORT_RETENTION_DAYS = Math.floor(MAX_EXPORT_RETENTION_HOURS / 24);
+
+/**
+ * The shortest export worker timeout, in minutes. The worker stops a job STOP_MARGIN_MS before the invocation's time
+ * runs out (src/workers/export-queue-handler.ts) to stop its query and record the failure; the timeout must leave a
+ * job at least as long again to run, or every job would be stopped as soon as it starts.
+ */
+export const MIN_EXPORT_WORKER_TIMEOUT_MINUTES = Math.ceil((2 * STOP_MARGIN_MS) / 60_000);
+/** Lambda's longest timeout. */
+const MAX_LAMBDA_TIMEOUT_MINUTES = 15;
+
+const exportRetentionRange =
+  `must be 1 to ${MAX_EXPORT_RETENTION_DAYS} days: the API and the export worker read it as ` +
+  `CAREPLUS_EXPORT_RETENTION_HOURS, at most ${MAX_EXPORT_RETENTION_HOURS} hours`;
+const exportWorkerTimeoutRange =
+  `must be ${MIN_EXPORT_WORKER_TIMEOUT_MINUTES} to ${MAX_LAMBDA_TIMEOUT_MINUTES} minutes: the worker stops each job ` +
+  `${STOP_MARGIN_MS / 1000} s before its time runs out, so a shorter timeout leaves a job no time to run, and ` +
+  `Lambda allows at most ${MAX_LAMBDA_TIMEOUT_MINUTES}`;
 
 /**
  * Deployment settings: names, retention and sizing. Defaults suit one team's support logs; override any of them
@@ -20,8 +46,16 @@ const settingsSchema = z
       .string()
       .regex(/^[a-zA-Z0-9._-]{1,128}$/)
       .default('careplus'),
-    /** Days after which export files (and Athena's result files) are deleted by a lifecycle rule. */
-    exportRetentionDays: z.number().int().min(1).default(7),
+    /**
+     * Days after which export files are deleted by a lifecycle rule (job records 30 days later), and after which the
+     * functions show a job EXPIRED; at most MAX_EXPORT_RETENTION_DAYS.
+     */
+    exportRetentionDays: z
+      .number()
+      .int()
+      .min(1, { message: exportRetentionRange })
+      .max(MAX_EXPORT_RETENTION_DAYS, { message: exportRetentionRange })
+      .default(7),
     /** Days after which quarantined records (`processed/_quarantine/`) are deleted. */
     quarantineRetentionDays: z.number().int().min(1).default(30),
     /** Days a replaced or deleted raw object version is kept (raw is versioned). */
@@ -80,10 +114,16 @@ const settingsSchema = z
         memoryMiB: z.number().int().min(512).max(10240).default(2048),
         ephemeralStorageMiB: z.number().int().min(512).max(10240).default(2048),
         /**
-         * One job must finish within this (Lambda allows 15 minutes); the job's lease and the queue's visibility
+         * One job must finish within this, less the worker's stop margin (so at least
+         * MIN_EXPORT_WORKER_TIMEOUT_MINUTES; Lambda allows 15 minutes); the job's lease and the queue's visibility
          * timeout are derived from it.
          */
-        timeoutMinutes: z.number().int().min(1).max(15).default(15),
+        timeoutMinutes: z
+          .number()
+          .int()
+          .min(MIN_EXPORT_WORKER_TIMEOUT_MINUTES, { message: exportWorkerTimeoutRange })
+          .max(MAX_LAMBDA_TIMEOUT_MINUTES, { message: exportWorkerTimeoutRange })
+          .default(15),
         /** Jobs (so Athena queries) running at once; Lambda's SQS event source allows 2 to 1000. */
         maxConcurrency: z.number().int().min(2).max(1000).default(5),
         /** Deliveries of one message before it goes to the dead-letter queue. */

@@ -186,6 +186,12 @@ class Reader {
 
 const MEMORY = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
+/**
+ * The longest CAREPLUS_EXPORT_RETENTION_HOURS accepted: a year. The AWS stack derives it from its
+ * `exportRetentionDays` setting (infra/settings.ts), which is capped to match.
+ */
+export const MAX_EXPORT_RETENTION_HOURS = 24 * 365;
+
 export function loadConfig(source: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const r = new Reader(source);
   const lakeDir = resolve(cwd, r.string('CAREPLUS_LAKE_DIR', './lake'));
@@ -259,7 +265,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
       concurrency: r.int('CAREPLUS_EXPORT_CONCURRENCY', 2, 1, 64),
       partBytes: r.int('CAREPLUS_EXPORT_PART_BYTES', 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
       gzipLevel: r.int('CAREPLUS_EXPORT_GZIP_LEVEL', 6, 1, 9),
-      retentionHours: r.int('CAREPLUS_EXPORT_RETENTION_HOURS', 168, 1, 24 * 365),
+      retentionHours: r.int('CAREPLUS_EXPORT_RETENTION_HOURS', 168, 1, MAX_EXPORT_RETENTION_HOURS),
       maxRows: r.int('CAREPLUS_EXPORT_MAX_ROWS', 50_000_000, 1, Number.MAX_SAFE_INTEGER),
       maxScanBytes: r.int('CAREPLUS_EXPORT_MAX_SCAN_BYTES', 50 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
       linkTtlSeconds: r.int('CAREPLUS_DOWNLOAD_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),

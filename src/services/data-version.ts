@@ -11,7 +11,7 @@ import type { ObjectStore } from '../ports/object-store.js';
  *
  * Each write holds a fresh random nonce, so its ETag differs from every earlier one (S3's ETag is the MD5 of the
  * bytes; the local store's changes with the inode of each rename-based write). It lives under `_pipeline/`, which the
- * ETL may write and the API may read in AWS (infra/careplus-stack.ts) with no other grant.
+ * ETL may write in AWS; the API may read this prefix of it (infra/careplus-stack.ts, LAKE_PREFIXES.dataVersions).
  */
 export const DATA_VERSION_PREFIX = '_pipeline/data-versions/';
 

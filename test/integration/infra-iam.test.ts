@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -6,7 +8,9 @@ import { ALLOWED_WILDCARDS, grantReadRawPrefix } from '../../infra/grants.js';
 import { coveringPrefixes } from '../../infra/lake-layout.js';
 import { acknowledgeRule } from '../../infra/nag.js';
 import { parseSettings } from '../../infra/settings.js';
-import { type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
+import { DATA_VERSION_PREFIX } from '../../src/services/data-version.js';
+import { RUNS_PREFIX } from '../../src/services/pipeline-service.js';
+import { REPO_ROOT, type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
 
 /**
  * Least privilege, checked on the synthesised template (issue 7, item 2). For each role the exact actions and
@@ -274,10 +278,13 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let the API read exactly the store prefixes it serves: tables, run records, API keys, the mask key, jobs, feeds and results', () => {
+  it('let the API read exactly the store prefixes it serves: tables, run records, data versions, API keys, the mask key, jobs, feeds and results', () => {
+    // Of the ETL's records under `_pipeline/`, the API reads run records (pipeline status) and data versions only.
+    expect([RUNS_PREFIX, DATA_VERSION_PREFIX]).toEqual(['_pipeline/runs/', '_pipeline/data-versions/']);
     const s3 = pairs('Api/Handler/Role').filter((p) => p.startsWith('s3:'));
     expect(s3).toEqual([
-      's3:GetObject <Lake/Processed.Arn>/_pipeline/*',
+      's3:GetObject <Lake/Processed.Arn>/_pipeline/data-versions/*',
+      's3:GetObject <Lake/Processed.Arn>/_pipeline/runs/*',
       's3:GetObject <Lake/Processed.Arn>/helpdesk_events/*',
       's3:GetObject <Lake/Processed.Arn>/support_events/*',
       's3:ListBucket <Lake/Processed.Arn>',
@@ -325,14 +332,58 @@ describe('IAM roles of the deployment', () => {
     ];
     // The ETL creates the declared tables (the stack declares none, see infra/constructs/catalog.ts), then owns them.
     expect(etl).toEqual(
-      [
-        'glue:CreateTable',
-        'glue:UpdateTable',
-        'glue:CreatePartition',
-        'glue:BatchCreatePartition',
-        'glue:BatchDeletePartition',
-      ].flatMap((a) => scope.map((r) => `${a} ${r}`)),
+      ['glue:CreateTable', 'glue:UpdateTable', 'glue:BatchCreatePartition', 'glue:BatchDeletePartition'].flatMap((a) =>
+        scope.map((r) => `${a} ${r}`),
+      ),
     );
+  });
+
+  it('give each role exactly the Glue actions its code sends, and the export worker what Athena reads for a query', () => {
+    // Every Glue call of the application is in the catalog adapter; its commands name the actions.
+    const adapter = readFileSync(join(REPO_ROOT, 'src', 'adapters', 'aws', 'glue-catalog.ts'), 'utf8');
+    const sent = new Set([...adapter.matchAll(/new (\w+)Command\(/g)].map((m) => `glue:${m[1]!}`));
+    expect([...sent].sort()).toEqual([
+      'glue:BatchCreatePartition',
+      'glue:BatchDeletePartition',
+      'glue:CreateTable',
+      // `careplus register` (the CLI, with an administrator's credentials) only.
+      'glue:DeleteTable',
+      'glue:GetPartitions',
+      'glue:GetTable',
+      'glue:GetTableVersions',
+      'glue:GetTables',
+      'glue:UpdateTable',
+    ]);
+    const glueActions = (path: string): string[] =>
+      [...new Set(pairs(path).flatMap((p) => (p.startsWith('glue:') ? [p.split(' ')[0]!] : [])))].sort();
+    // The ETL (lambda/pipeline): getTable, listPartitions (the schema check), putTable, addPartitions, removePartitions.
+    expect(glueActions('Etl/Handler/Role')).toEqual([
+      'glue:BatchCreatePartition',
+      'glue:BatchDeletePartition',
+      'glue:CreateTable',
+      'glue:GetPartitions',
+      'glue:GetTable',
+      'glue:UpdateTable',
+    ]);
+    // The API: listTables, getTable, schemaVersions, listPartitions.
+    expect(glueActions('Api/Handler/Role')).toEqual([
+      'glue:GetPartitions',
+      'glue:GetTable',
+      'glue:GetTableVersions',
+      'glue:GetTables',
+    ]);
+    for (const path of ['Etl/Handler/Role', 'Api/Handler/Role']) {
+      expect(glueActions(path).filter((a) => !sent.has(a))).toEqual([]);
+    }
+    // The export worker sends GetTable itself; Athena, running its query with the worker's permissions, reads the
+    // query's database, the table and its partitions. No listing and no schema versions.
+    expect(glueActions('ExportWorker/Handler/Role')).toEqual([
+      'glue:BatchGetPartition',
+      'glue:GetDatabase',
+      'glue:GetPartition',
+      'glue:GetPartitions',
+      'glue:GetTable',
+    ]);
   });
 
   it('grant no role IAM, bucket-policy, bucket deletion, Glue table deletion or database changes', () => {

@@ -49,6 +49,7 @@ describe('the stack', () => {
       'AWS::Glue::Database': 1,
       'AWS::IAM::Policy': 5,
       'AWS::IAM::Role': 4,
+      'AWS::KMS::Key': 1,
       'AWS::Lambda::EventInvokeConfig': 1,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Function': 4,
@@ -626,5 +627,80 @@ describe('operations alarms', () => {
     s.template.hasOutput('AlarmTopicArn', {});
     s.template.hasOutput('ExportDeadLetterQueueArn', {});
     s.template.hasOutput('EtlFunctionName', {});
+  });
+
+  it('let CloudWatch alarms of this account and Region, and nobody else, encrypt with the topic’s key and publish to it', () => {
+    // CloudWatch publishes as the service principal: without both allows every notification is dropped silently.
+    const fromOwnAlarms = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:*',
+            ],
+          ],
+        },
+      },
+    };
+    const topics = resources('AWS::SNS::Topic');
+    const [topicId] = Object.keys(topics);
+    const keys = resources('AWS::KMS::Key');
+    const [keyId] = Object.keys(keys);
+    // The topic's own key, not the AWS-managed alias/aws/sns, whose key policy cannot let CloudWatch use it.
+    expect(topics[topicId!]!.Properties['KmsMasterKeyId']).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    const key = keys[keyId!]! as {
+      Properties: Record<string, unknown>;
+      DeletionPolicy?: string;
+      UpdateReplacePolicy?: string;
+    };
+    expect(key.Properties['EnableKeyRotation']).toBe(true);
+    // Retained like the buckets.
+    expect([key.DeletionPolicy, key.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    const keyPolicy = key.Properties['KeyPolicy'] as { Statement: Record<string, unknown>[] };
+    const cloudWatchKeyUse = keyPolicy.Statement.filter(
+      (st) => JSON.stringify(st['Principal']) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
+    expect(cloudWatchKeyUse).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: fromOwnAlarms,
+      }),
+    ]);
+    // Besides CloudWatch's use, only the account itself (its IAM policies) may use or administer the key.
+    expect(keyPolicy.Statement.filter((st) => !cloudWatchKeyUse.includes(st))).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: {
+          AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] },
+        },
+      }),
+    ]);
+    // The topic policy replaces SNS's default one: it must allow CloudWatch to publish, and only over TLS.
+    const topicPolicies = Object.values(resources('AWS::SNS::TopicPolicy'));
+    expect(topicPolicies).toHaveLength(1);
+    expect(topicPolicies[0]!.Properties['Topics']).toEqual([{ Ref: topicId }]);
+    const statements = (topicPolicies[0]!.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] })
+      .Statement;
+    expect(statements.filter((st) => st['Effect'] === 'Allow')).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: fromOwnAlarms,
+      }),
+    ]);
+    expect(statements.filter((st) => st['Effect'] === 'Deny')).toEqual([
+      expect.objectContaining({ Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
   });
 });

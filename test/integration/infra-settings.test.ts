@@ -1,4 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { parseSettings } from '../../infra/settings.js';
+import { loadConfig } from '../../src/config.js';
+import { STOP_MARGIN_MS } from '../../src/workers/export-queue-handler.js';
 import { type SynthesisedStack, synthesiseStack } from './infra-fixture.js';
 
 /**
@@ -178,4 +181,102 @@ describe('deployment settings', () => {
       ScalingConfig: { MaximumConcurrency: 3 },
     });
   });
+});
+
+/**
+ * The environment each function's configuration is read from (src/config.ts `loadConfig`, at start-up): CloudFormation
+ * references (bucket names, the queue URL, the Region) stand in as plain values of the right shape.
+ */
+function functionEnvironments(stack: SynthesisedStack): Record<string, string>[] {
+  const functions = Object.values(stack.template.findResources('AWS::Lambda::Function')) as {
+    Properties: { Environment?: { Variables?: Record<string, unknown> } };
+  }[];
+  return functions
+    .map((f) => f.Properties.Environment?.Variables ?? {})
+    .filter((vars) => vars['CAREPLUS_ENV'] !== undefined)
+    .map((vars) =>
+      Object.fromEntries(
+        Object.entries(vars).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : name.endsWith('_URL') ? 'https://stand-in.example' : 'stand-in',
+        ]),
+      ),
+    );
+}
+
+describe('settings the functions read back at start-up', () => {
+  it('refuse an export retention the functions would refuse, naming the setting and its range', () => {
+    // CAREPLUS_EXPORT_RETENTION_HOURS is days × 24, and src/config.ts takes at most 8760 hours (a year).
+    expect(() => parseSettings({ exportRetentionDays: 366 }, 'ctx')).toThrow(
+      'ctx: exportRetentionDays: must be 1 to 365 days: the API and the export worker read it as ' +
+        'CAREPLUS_EXPORT_RETENTION_HOURS, at most 8760 hours',
+    );
+    expect(() => parseSettings({ exportRetentionDays: 0 }, 'ctx')).toThrow(
+      'ctx: exportRetentionDays: must be 1 to 365',
+    );
+    expect(parseSettings({ exportRetentionDays: 365 }, 'ctx').exportRetentionDays).toBe(365);
+  });
+
+  it('refuse an export worker timeout that leaves a job no time after the worker’s stop margin', () => {
+    expect(STOP_MARGIN_MS).toBe(60_000);
+    const message =
+      'ctx: exportWorker.timeoutMinutes: must be 2 to 15 minutes: the worker stops each job 60 s before its time ' +
+      'runs out, so a shorter timeout leaves a job no time to run, and Lambda allows at most 15';
+    expect(() => parseSettings({ exportWorker: { timeoutMinutes: 1 } }, 'ctx')).toThrow(message);
+    expect(() => parseSettings({ exportWorker: { timeoutMinutes: 16 } }, 'ctx')).toThrow(message);
+    // The shortest timeout leaves a job at least as long as the margin.
+    const shortest = parseSettings({ exportWorker: { timeoutMinutes: 2 } }, 'ctx').exportWorker.timeoutMinutes;
+    expect(shortest * 60_000 - STOP_MARGIN_MS).toBeGreaterThanOrEqual(STOP_MARGIN_MS);
+  });
+
+  for (const [bound, settings] of [
+    [
+      'largest',
+      {
+        exportRetentionDays: 365,
+        bytesScannedCutoffPerQuery: Number.MAX_SAFE_INTEGER,
+        etl: { memoryMiB: 10240, maxObjectBytes: Number.MAX_SAFE_INTEGER },
+        exportWorker: { timeoutMinutes: 15 },
+      },
+    ],
+    [
+      'smallest',
+      {
+        exportRetentionDays: 1,
+        bytesScannedCutoffPerQuery: 10_000_000,
+        etl: { memoryMiB: 1024, maxObjectBytes: 1 },
+        exportWorker: { timeoutMinutes: 2 },
+      },
+    ],
+  ] as const) {
+    it(`give the functions an environment src/config.ts accepts, with every setting it reads at its ${bound} value`, async () => {
+      const stack = await synthesiseStack({ settings });
+      try {
+        const environments = functionEnvironments(stack);
+        // The ETL, the API and the export worker.
+        expect(environments).toHaveLength(3);
+        const read = { maxObjectBytes: 0, retention: 0, lease: 0 };
+        for (const env of environments) {
+          const config = loadConfig(env, '/');
+          if (env['CAREPLUS_MAX_OBJECT_BYTES'] !== undefined) {
+            expect(config.ingest.maxObjectBytes).toBe(settings.etl.maxObjectBytes);
+            read.maxObjectBytes += 1;
+          }
+          if (env['CAREPLUS_EXPORT_RETENTION_HOURS'] !== undefined) {
+            expect(config.exports.retentionHours).toBe(settings.exportRetentionDays * 24);
+            expect(config.exports.maxScanBytes).toBe(settings.bytesScannedCutoffPerQuery);
+            read.retention += 1;
+          }
+          if (env['CAREPLUS_EXPORT_LEASE_SECONDS'] !== undefined) {
+            expect(config.exports.leaseSeconds).toBe(settings.exportWorker.timeoutMinutes * 60);
+            read.lease += 1;
+          }
+        }
+        // The ETL reads the object limit; the API and the worker the retention and the cut-off; the worker its lease.
+        expect(read).toEqual({ maxObjectBytes: 1, retention: 2, lease: 1 });
+      } finally {
+        stack.cleanup();
+      }
+    });
+  }
 });
