@@ -361,7 +361,9 @@ export class ExportService {
     } else if (!isFinished(job.status)) {
       // One more request waits for it (another terminal or script of the caller's): a release by one of them must
       // not cancel it for this one (`releaseExport`).
-      current = await this.transition(job.id, (j) => (isFinished(j.status) ? j : { ...j, waiters: waitersOf(j) + 1 }));
+      current = await this.changeByRequest(job.id, (j) =>
+        isFinished(j.status) ? j : { ...j, waiters: waitersOf(j) + 1 },
+      );
     }
     if (!created && this.dispatcher.kind !== 'in-process' && current.status === 'QUEUED' && this.sendLost(current)) {
       // The process that recorded this job may have stopped before its message reached the queue (a Lambda ended
@@ -476,7 +478,7 @@ export class ExportService {
     const job = await this.ownJob(caller, id);
     if (isFinished(job.status)) return this.view(job, caller);
     let last = false;
-    const released = await this.transition(id, (j) => {
+    const released = await this.changeByRequest(id, (j) => {
       if (isFinished(j.status)) return j;
       last = waitersOf(j) <= 1;
       return last ? j : { ...j, waiters: waitersOf(j) - 1 };
@@ -1324,6 +1326,16 @@ export class ExportService {
     else this.live.set(id, updated);
     this.emit(updated);
     return updated;
+  }
+
+  /**
+   * A change a request makes to a job's record (not its run's): with this process's pool through `transition`, so the
+   * live record and its subscribers follow; with a queue straight to the store, since the job runs elsewhere and
+   * `live` holds only jobs run here (a record kept there would shadow the worker's).
+   */
+  private async changeByRequest(id: string, change: RecordChange): Promise<ExportJobRecord> {
+    if (this.dispatcher.kind === 'in-process') return this.transition(id, change);
+    return this.deps.jobs.update(id, change);
   }
 
   private emit(job: ExportJobRecord): void {
