@@ -184,7 +184,12 @@ export class CareplusStack extends Stack {
     });
     const workerRole = this.exportWorker.handler.role;
     grantConsumeExportJobs(workerRole, this.exportWorker.queue);
-    grantRunQueries(workerRole, this.workgroup, { tables: this.catalog, processed, prefixes: datasetPrefixes });
+    // The tables' files, and the compaction journals their listings honour (src/services/compaction-view.ts).
+    grantRunQueries(workerRole, this.workgroup, {
+      tables: this.catalog,
+      processed,
+      prefixes: [...datasetPrefixes, LAKE_PREFIXES.compactions],
+    });
     // Read only: the API creates the key when it fingerprints the first request that hashes a column, before any
     // worker runs one.
     grantUseMaskKey(workerRole, processed, LAKE_OBJECTS.maskKey, { create: false });
@@ -212,8 +217,9 @@ export class CareplusStack extends Stack {
       logRetention,
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
-    // statistics, previews, export planning), run records (pipeline status) and data versions (whether a cached
-    // listing is current), not the ETL's other records under `_pipeline/`, API keys (authentication), the mask key
+    // statistics, previews, export planning), run records (pipeline status), data versions (whether a cached
+    // listing is current) and compaction journals (which files a listing leaves out), not the ETL's other records
+    // under `_pipeline/`, API keys (authentication), the mask key
     // (previews of hashed columns and the fingerprint of export requests that hash one; created there), job records
     // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
     // through GraphQL, read to serve `/feeds/<name>.csv`), the results it signs links for, and the jobs queue.
@@ -223,6 +229,7 @@ export class CareplusStack extends Stack {
       ...datasetPrefixes,
       LAKE_PREFIXES.pipelineRuns,
       LAKE_PREFIXES.dataVersions,
+      LAKE_PREFIXES.compactions,
     ]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
     grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey, { create: true });

@@ -16,6 +16,11 @@ export const LAKE_PREFIXES = {
    * DATA_VERSION_PREFIX); read by the API.
    */
   dataVersions: '_pipeline/data-versions/',
+  /**
+   * processed: the journal of each partition a compaction is rewriting (src/services/compaction-view.ts
+   * COMPACTIONS_PREFIX); read by the API and the export worker, whose listings leave out the files it names.
+   */
+  compactions: '_pipeline/compactions/',
   /** processed: rejected records with line number and reason; expired by a lifecycle rule. */
   quarantine: '_quarantine/',
   /** processed: API key records, hashes only (src/auth/key-store.ts KEYS_PREFIX); read by the API. */

@@ -57,7 +57,8 @@ const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
  * (each put atomic); then the journal lists the lineage updates and the inputs (`committed`); lineages are updated,
  * inputs deleted, the journal removed. A run that dies while uploading is rolled back, and one that dies after its
  * commit is finished, by the next compaction of the dataset or the next ingest into the partition. Between the
- * uploads and the deletions a reader may briefly see both the inputs and the merged files.
+ * uploads and the deletions both the inputs and the merged files are in the folder: readers leave out what the
+ * journal says is not the partition's (src/services/compaction-view.ts).
  */
 export async function compactPartition(
   deps: EtlDeps,

@@ -1,4 +1,5 @@
 import type { ObjectStore } from '../../src/ports/object-store.js';
+import { COMPACTIONS_PREFIX } from '../../src/services/compaction-view.js';
 import { type SourceLineage, readLineage, writeLineage } from './source-lineage.js';
 
 /**
@@ -50,19 +51,19 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
 
 /** Where a compaction of one partition keeps its journal while it applies it. */
 export function compactionJournalKey(dataset: string, partitionColumn: string, partition: string): string {
-  return `_pipeline/compactions/${dataset}/${partitionColumn}=${partition}.json`;
+  return `${COMPACTIONS_PREFIX}${dataset}/${partitionColumn}=${partition}.json`;
 }
 
 /** The partition value of a journal key (see compactionJournalKey). */
 export function journalPartition(dataset: string, partitionColumn: string, journalKey: string): string | undefined {
-  const head = `_pipeline/compactions/${dataset}/${partitionColumn}=`;
+  const head = `${COMPACTIONS_PREFIX}${dataset}/${partitionColumn}=`;
   return journalKey.startsWith(head) && journalKey.endsWith('.json') ? journalKey.slice(head.length, -5) : undefined;
 }
 
 /** The journal keys a dataset has now (a compaction running or dead in one of its partitions), by one listing. */
 export async function compactionJournals(store: ObjectStore, dataset: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const obj of store.listAll('processed', `_pipeline/compactions/${dataset}/`)) keys.push(obj.key);
+  for await (const obj of store.listAll('processed', `${COMPACTIONS_PREFIX}${dataset}/`)) keys.push(obj.key);
   return keys;
 }
 

@@ -1,3 +1,4 @@
+import { filesHiddenByCompactions } from './compaction-view.js';
 import { performance } from 'node:perf_hooks';
 import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
@@ -327,6 +328,11 @@ export class DatasetSnapshotCache {
         if (eq > 0) values[segment.slice(0, eq)] = safeDecode(segment.slice(eq + 1));
       }
       files.push({ object, values });
+    }
+    // After the listing (see filesHiddenByCompactions): a compaction half-way must not count its rows twice.
+    const hidden = await filesHiddenByCompactions(this.sources.store, table.name);
+    if (hidden.size > 0) files.splice(0, files.length, ...files.filter((f) => !hidden.has(f.object.key)));
+    for (const { object } of files) {
       sizeBytes += object.size;
       if (newest === null || object.lastModified.getTime() > newest.getTime()) newest = object.lastModified;
     }

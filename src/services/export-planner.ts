@@ -1,3 +1,4 @@
+import { filesHiddenByCompactions } from './compaction-view.js';
 import { exportDataVersion } from '../domain/export-fingerprint.js';
 import { partitionValuesOf, pruneFiles } from '../domain/export-partitions.js';
 import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-plan.js';
@@ -123,7 +124,9 @@ export class ExportPlanner {
         const values = partitionValuesOf(prefix, object.key);
         if (values !== undefined) listed.push({ key: object.key, values, object });
       }
-      return listed;
+      // After the listing (see filesHiddenByCompactions): a compaction half-way must not count its rows twice.
+      const hidden = await filesHiddenByCompactions(this.store, table.name);
+      return hidden.size === 0 ? listed : listed.filter((c) => !hidden.has(c.key));
     }
     // The version is read BEFORE the snapshot is looked up: see DatasetSnapshotCache for why that makes it exact.
     const snapshot = await this.snapshots.get(table, await this.versions.load(table.name));

@@ -1,3 +1,4 @@
+import { filesHiddenByCompactions } from '../../services/compaction-view.js';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
@@ -488,6 +489,9 @@ export class AthenaExportEngine implements ExportEngine {
         const values = partitionValuesOf(prefix, object.key);
         if (values !== undefined) listed.push({ key: object.key, values, etag: object.etag });
       }
+      // After the listing (see filesHiddenByCompactions), as the planner lists them.
+      const hidden = await filesHiddenByCompactions(this.store, plan.table.name);
+      if (hidden.size > 0) listed.splice(0, listed.length, ...listed.filter((f) => !hidden.has(f.key)));
     } catch (err) {
       throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
     }
