@@ -41,6 +41,17 @@ export interface JobStore {
   /** Binds a key to a job unless it is bound already; returns the binding that holds (the first one). */
   bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<IdempotencyBinding>;
   /**
+   * Binds a key to `binding`'s job in place of job `from` (which ended without a result), only while the key is
+   * still bound to `from` (or to nothing): once across processes, so concurrent retries agree on one new job. Returns
+   * the binding that holds.
+   */
+  rebindIdempotencyKey(
+    requestedBy: string,
+    key: string,
+    from: string,
+    binding: IdempotencyBinding,
+  ): Promise<IdempotencyBinding>;
+  /**
    * Claims start number `attempt` of a job for one worker, once across processes (record updates are
    * last-writer-wins, so two workers that both read QUEUED need this to agree on one start). Returns whether this
    * call made the claim, and when the claim that holds was made.

@@ -47,6 +47,8 @@ import type { ParquetFooterCache } from './parquet-footer-cache.js';
 
 /** Jobs a repeated request may be answered with: anything that has, or will have, a result. */
 const REUSABLE: readonly ExportJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED'];
+/** Ends after which an idempotency key's job has nothing to hand out: the key goes to a new job. */
+const ENDED_WITHOUT_RESULT: readonly ExportJobStatus[] = ['FAILED', 'CANCELLED', 'EXPIRED'];
 export const EXPORT_CURSOR_KIND = 'export';
 /** The reason a job gets when a restart interrupted it once too often. */
 export const INTERRUPTED_BY_RESTART = 'interrupted by restart';
@@ -284,10 +286,18 @@ export class ExportService {
     const request = normalizeExportRequest(input, table, this.limits, grant);
     const requestHash = exportRequestHash(request);
     const key = request.idempotencyKey;
+    // A key whose job ended without a result to hand out (failed, cancelled, expired) is given to a new job: its
+    // message says "request it again", and a client that retries safely with the same key must be able to.
+    let rebindFrom: string | undefined;
     if (key !== null) {
       const bound = await this.deps.jobs.findByIdempotencyKey(caller.id, key);
-      if (bound !== undefined)
-        return { job: await this.view(await this.boundJob(bound, requestHash), caller), created: false };
+      if (bound !== undefined) {
+        const boundJob = await this.boundJob(bound, requestHash);
+        if (!ENDED_WITHOUT_RESULT.includes(statusAt(boundJob, this.now()))) {
+          return { job: await this.view(boundJob, caller), created: false };
+        }
+        rebindFrom = boundJob.id;
+      }
     }
     const plan = await this.planner.plan(table, request, this.limits.maxRows);
     this.checkLimits(plan);
@@ -336,7 +346,10 @@ export class ExportService {
       // when the two requests differ.
       let binding: { jobId: string; requestHash: string };
       try {
-        binding = await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash });
+        binding =
+          rebindFrom === undefined
+            ? await this.deps.jobs.bindIdempotencyKey(caller.id, key, { jobId: job.id, requestHash })
+            : await this.deps.jobs.rebindIdempotencyKey(caller.id, key, rebindFrom, { jobId: job.id, requestHash });
       } catch (err) {
         // Not sent anywhere yet: a job this call made would stay QUEUED for good (and be handed to later requests).
         if (created) {

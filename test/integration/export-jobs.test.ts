@@ -143,6 +143,25 @@ describe('export jobs', () => {
     await finished(harness.service, bob, bobs.id);
   });
 
+  it('gives an idempotency key whose job failed or was cancelled to a new job, once among concurrent retries', async () => {
+    const input = { dataset: 'tickets', columns: ['id'], limit: 11, idempotencyKey: 'retry-after-cancel' };
+    const first = await harness.service.requestExport(alice, input);
+    expect((await harness.service.cancelExport(alice, first.id)).status).toBe('CANCELLED');
+    // Five retries at once with the key: one new job, which the key now names, for all of them.
+    const retries = await Promise.all(Array.from({ length: 5 }, () => harness.service.requestExport(alice, input)));
+    const ids = new Set(retries.map((r) => r.id));
+    expect(ids.size).toBe(1);
+    const [second] = [...ids];
+    expect(second).not.toBe(first.id);
+    expect((await harness.jobs.findByIdempotencyKey(alice.id, 'retry-after-cancel'))?.jobId).toBe(second);
+    expect((await finished(harness.service, alice, second!)).result!.rowCount).toBe(11);
+    // A job that succeeded keeps its key: the same request is answered with it.
+    expect((await harness.service.requestExport(alice, input)).id).toBe(second);
+    // A different request with the key is still refused, even after the key's job failed.
+    const err = await caught(() => harness.service.requestExport(alice, { ...input, limit: 12 }));
+    expect(err.message).toBe('idempotencyKey: this key was already used for a different export request');
+  });
+
   it('runs only the job of the request that took an idempotency key, when two different ones race for it', async () => {
     const listed = async () => (await harness.service.listExports(alice, { first: 100 })).edges.map((e) => e.node.id);
     const before = new Set(await listed());
@@ -691,12 +710,15 @@ describe('retention and restarts', () => {
     const rerun = await finished(harness.service, alice, again.id);
     expect(rerun.status).toBe('SUCCEEDED');
     expect(rerun.result!.rowCount).toBe(job.result!.rowCount);
-    // A request with an idempotency key gets its own job back whatever became of it: EXPIRED once its files are gone.
+    // A request with an idempotency key whose job's files are gone: that job is EXPIRED, and the key goes to a new one.
     const keyed = { ...input, columns: ['id'], idempotencyKey: 'gone-files' };
     const bound = await finished(harness.service, alice, (await harness.service.requestExport(alice, keyed)).id);
     for (const key of await storedKeys(exportResultPrefix(bound.id))) await lake.store.delete('exports', key);
     const back = await harness.service.requestExport(alice, keyed);
-    expect({ id: back.id, status: back.status }).toEqual({ id: bound.id, status: 'EXPIRED' });
+    expect(back.id).not.toBe(bound.id);
+    expect((await harness.service.getExport(alice, bound.id)).status).toBe('EXPIRED');
+    expect((await harness.jobs.findByIdempotencyKey(alice.id, 'gone-files'))?.jobId).toBe(back.id);
+    expect((await finished(harness.service, alice, back.id)).status).toBe('SUCCEEDED');
     // A store that does not answer the check does not fail the request: the result is reused.
     const flaky = await createExportHarness(lake, {
       store: withMethod(lake.store, 'head', (head) => async (bucket, key) => {

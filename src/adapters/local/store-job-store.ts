@@ -151,6 +151,36 @@ export class StoreJobStore implements JobStore {
     });
   }
 
+  async rebindIdempotencyKey(
+    requestedBy: string,
+    key: string,
+    from: string,
+    binding: IdempotencyBinding,
+  ): Promise<IdempotencyBinding> {
+    const objectKey = idempotencyKey(requestedBy, key);
+    return this.locks.run(`idempotency:${objectKey}`, async () => {
+      // The version first, then the bytes: bytes newer than the version fail the conditional write below.
+      const version = await this.store.head('exports', objectKey);
+      try {
+        if (version === undefined) {
+          await this.store.put('exports', objectKey, JSON.stringify(binding), { ...JSON_TYPE, ifNoneMatch: true });
+          return binding;
+        }
+        const current = await this.readJson<IdempotencyBinding>(objectKey);
+        if (current !== undefined && current.jobId !== from) return current;
+        await this.store.put('exports', objectKey, JSON.stringify(binding), { ...JSON_TYPE, ifMatch: version.etag });
+        return binding;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError) && !(err instanceof ObjectChangedError)) throw err;
+        // Another process bound or rebound it meanwhile: its binding holds.
+        const holder = await this.readJson<IdempotencyBinding>(objectKey);
+        if (holder === undefined)
+          throw new Error('an idempotency key binding vanished while it was read', { cause: err });
+        return holder;
+      }
+    });
+  }
+
   async claimStart(id: string, attempt: number, at: string): Promise<{ claimed: boolean; claimedAt: string }> {
     assertExportJobId(id);
     if (!Number.isSafeInteger(attempt) || attempt < 1) throw new RangeError(`not a start number: ${attempt}`);
