@@ -145,6 +145,8 @@ export async function answerFeed(
     // Clients may keep a copy but must ask again every time; the URL may carry a credential, so no shared cache.
     'Cache-Control': 'private, no-cache',
     'X-Content-Type-Options': 'nosniff',
+    // The previous build, served while the new one waits to run (FeedResult.rebuilding): ask again for the new data.
+    ...(result.rebuilding !== null ? { 'X-CarePlus-Feed-Stale': 'rebuilding' } : {}),
   };
   if (notModified(request, etag, result.lastModified)) return { kind: 'not-modified', headers };
   return { kind: 'result', feed, result, headers };

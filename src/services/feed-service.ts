@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError, BadInputError, ConflictError, NotFoundError } from '../domain/errors.js';
 import { apiKeyIdOf, credentialExpiresAt } from '../domain/policy.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
+import { canonicalJson } from '../domain/export-fingerprint.js';
 import { type ExportCaller, type ExportJobView, isFinished } from '../domain/export-job.js';
 import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
 import { FEED_NAME_PATTERN, type FeedOwner, type FeedRecord } from '../domain/feed-record.js';
@@ -89,7 +90,10 @@ export function creatorCredentialCheck(keys: FeedKeyLookup, now: () => Date = ()
 
 export interface FeedServiceDeps {
   store: ObjectStore;
-  exports: Pick<ExportService, 'requestExport' | 'normalizeRequest' | 'watchExport' | 'resolveDownload'>;
+  exports: Pick<
+    ExportService,
+    'requestExport' | 'normalizeRequest' | 'watchExport' | 'resolveDownload' | 'listExports'
+  >;
   logger: Logger;
   /** Base URL of the API, read when a feed URL is made (the port may be known only once listening). */
   publicUrl: () => string;
@@ -158,6 +162,11 @@ export interface FeedResult {
   files: FeedResultFile[];
   compression: ExportCompression;
   csv: Pick<CsvOptions, 'bom' | 'header'>;
+  /**
+   * The id of the feed's new build while this, its previous one, is served in its place (the data changed and the
+   * new build waits behind other exports); null when this is the build of the data as it is now.
+   */
+  rebuilding: string | null;
 }
 
 /** A fetch that presented a feed token which does not open the feed (wrong, rotated, or no such feed). */
@@ -416,9 +425,26 @@ export class FeedService {
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
     const requester = feedRequester(feed.name);
     let job = await this.requestBuild(requester, feed, grant);
+    let rebuilding: string | null = null;
     if (!isFinished(job.status)) {
       this.deps.logger.info('feed waits for its build', { feed: feed.name, jobId: job.id });
-      job = await this.waitFor(requester, job, options.buildWaitMs ?? this.buildWaitMs);
+      try {
+        job = await this.waitFor(requester, job, options.buildWaitMs ?? this.buildWaitMs);
+      } catch (err) {
+        if (!(err instanceof FeedNotReadyError)) throw err;
+        // A build behind other exports in the queue would refuse the feed until it ran: the previous build of the
+        // same request (the same columns, masks and row filter: nothing the creator may not see now) is served
+        // meanwhile, said so in `rebuilding`. With none, the fetch is refused NOT_READY as before.
+        const previous = await this.previousBuild(requester, job);
+        if (previous === undefined) throw err;
+        this.deps.logger.info('feed served from its previous build while the new one waits', {
+          feed: feed.name,
+          jobId: job.id,
+          servedJobId: previous.id,
+        });
+        rebuilding = job.id;
+        job = previous;
+      }
     }
     if (job.status !== 'SUCCEEDED' || job.result === null || job.finishedAt === null) {
       throw new FeedBuildFailedError(
@@ -442,7 +468,20 @@ export class FeedService {
       files,
       compression: job.request.compression,
       csv: { bom: job.request.csv.bom, header: job.request.csv.header },
+      rebuilding,
     };
+  }
+
+  /**
+   * The newest finished build of the feed with exactly `building`'s request (normalised: columns, masks, row filter,
+   * CSV options), whose result is still there; undefined when there is none.
+   */
+  private async previousBuild(requester: ExportCaller, building: ExportJobView): Promise<ExportJobView | undefined> {
+    const wanted = canonicalJson(building.request);
+    const page = await this.deps.exports.listExports(requester, { status: 'SUCCEEDED', first: 20 });
+    return page.edges
+      .map((e) => e.node)
+      .find((j) => j.id !== building.id && j.result !== null && canonicalJson(j.request) === wanted);
   }
 
   /**

@@ -51,6 +51,7 @@ function countingExports(): FeedServiceDeps['exports'] {
     normalizeRequest: (input, grant) => real.normalizeRequest(input, grant),
     watchExport: (caller, id, options) => real.watchExport(caller, id, options),
     resolveDownload: (jobId, fileName) => real.resolveDownload(jobId, fileName),
+    listExports: (caller, args) => real.listExports(caller, args),
   };
 }
 

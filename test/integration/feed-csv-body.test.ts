@@ -42,6 +42,7 @@ const result: FeedResult = {
   ],
   compression: 'GZIP',
   csv: { bom: false, header: true },
+  rebuilding: null,
 };
 
 async function collect(body: AsyncIterable<Buffer>): Promise<string> {

@@ -63,6 +63,7 @@ function result(files: { key: string; bytes: number }[], compression: 'NONE' | '
     files: files.map((f, i) => ({ name: `part-${i}`, ...f })),
     compression,
     csv: { bom: false, header: true },
+    rebuilding: null,
   };
 }
 

@@ -1,0 +1,103 @@
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
+import type { FeedOwner } from '../../src/domain/feed-record.js';
+import { FeedNotReadyError, FeedService } from '../../src/services/feed-service.js';
+import { column } from '../support/export-table.js';
+import {
+  addOneRowTypesTable,
+  createExportHarness,
+  createExportLake,
+  type ExportHarness,
+  type ExportLake,
+  finished,
+  withMethod,
+} from '../support/export-lake.js';
+
+/**
+ * A feed whose data changed rebuilds before it is served; the build waits in the export queue behind the analysts'
+ * jobs, and the hands-on test saw every fetch refused 503 for as long as those ran. The previous build of the same
+ * request is served meanwhile, marked stale; a feed with no earlier build is still refused NOT_READY. Through the
+ * real export service with one worker, held by a long job.
+ */
+const OWNER: FeedOwner = { id: 'key:lead', subject: 'lead', name: 'lead', role: 'analyst', attributes: {} };
+const INPUT = { dataset: 'events', columns: ['id'] };
+let lake: ExportLake;
+let harness: ExportHarness;
+let feeds: FeedService;
+let open: () => void;
+let gate: Promise<void>;
+
+beforeEach(async () => {
+  lake = await createExportLake();
+  await addOneRowTypesTable(lake);
+  await lake.writeParquet('slow/event_date=2024-01-01/part-a.parquet', 'SELECT 1::BIGINT AS id');
+  await lake.catalog.putTable({
+    name: 'slow',
+    location: 'slow/',
+    description: '',
+    columns: [column('id', 'bigint')],
+    partitionKeys: [column('event_date', 'date')],
+    origin: 'etl',
+  });
+  gate = new Promise<void>((r) => (open = r));
+  harness = await createExportHarness(lake, {
+    service: { concurrency: 1 },
+    wrapEngine: (engine) =>
+      withMethod(engine, 'run', (run) => async (job, plan, options) => {
+        if (plan.table.name === 'slow') await gate;
+        return run(job, plan, options);
+      }),
+  });
+  feeds = new FeedService({
+    store: lake.store,
+    exports: harness.service,
+    logger: new JsonLogger('silent'),
+    publicUrl: () => 'http://api.test',
+  });
+});
+
+afterEach(async () => {
+  open();
+  await harness.close();
+  await lake.close();
+});
+
+describe('a feed whose new build waits behind other exports', () => {
+  it('is served from its previous build, marked stale, until the new one ran', async () => {
+    await feeds.createFeed(OWNER, 'events-feed', INPUT);
+    const feed = await feeds.authorizeCaller(OWNER, 'events-feed');
+    const first = await feeds.latestResult(feed);
+    expect({ rows: first.rowCount, rebuilding: first.rebuilding }).toEqual({ rows: 1, rebuilding: null });
+
+    // New data, and an analyst's long export holding the only worker.
+    await lake.writeParquet(
+      'events/event_date=2024-01-02/part-b.parquet',
+      `SELECT 2::BIGINT AS id, 'b' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+         TIMESTAMP '2024-01-02 10:00:00' AS created_at, DATE '2024-01-02' AS day, 1.2500::DECIMAL(18,4) AS amount,
+         'b@example.com' AS email`,
+    );
+    const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
+    const stale = await feeds.latestResult(feed, { buildWaitMs: 200 });
+    expect(stale).toMatchObject({ jobId: first.jobId, sha256: first.sha256, rowCount: 1 });
+    expect(stale.rebuilding).toEqual(expect.any(String));
+    expect(stale.rebuilding).not.toBe(first.jobId);
+    expect(stale.lastModified).toEqual(first.lastModified);
+
+    open();
+    await finished(harness.service, { id: 'analyst' }, blocker.id);
+    const fresh = await feeds.latestResult(feed);
+    expect({ jobId: fresh.jobId, rows: fresh.rowCount, rebuilding: fresh.rebuilding }).toEqual({
+      jobId: stale.rebuilding,
+      rows: 2,
+      rebuilding: null,
+    });
+  });
+
+  it('is refused NOT_READY when it has no earlier build of the same request', async () => {
+    const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
+    await feeds.createFeed(OWNER, 'new-feed', INPUT);
+    const feed = await feeds.authorizeCaller(OWNER, 'new-feed');
+    await expect(feeds.latestResult(feed, { buildWaitMs: 200 })).rejects.toBeInstanceOf(FeedNotReadyError);
+    open();
+    await finished(harness.service, { id: 'analyst' }, blocker.id);
+  });
+});
