@@ -804,6 +804,20 @@ export class ExportService {
     }
   }
 
+  /**
+   * Retention before its time, for one of the caller's jobs: a SUCCEEDED job's result is deleted and the job marked
+   * EXPIRED (a feed's build that a newer one replaced long enough ago). Any other job is returned as it is.
+   */
+  async expireNow(caller: ExportCaller, id: string): Promise<ExportJobView> {
+    const job = await this.ownJob(caller, id);
+    if (job.status !== 'SUCCEEDED') return this.view(job, caller);
+    await this.removeOutput(id);
+    return this.view(
+      await this.transition(id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j)),
+      caller,
+    );
+  }
+
   /** Retention: deletes the results of jobs that succeeded before `cutoff` and marks them EXPIRED. */
   async expireOlderThan(cutoff: Date): Promise<string[]> {
     const expired: string[] = [];

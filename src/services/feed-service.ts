@@ -92,7 +92,7 @@ export interface FeedServiceDeps {
   store: ObjectStore;
   exports: Pick<
     ExportService,
-    'requestExport' | 'normalizeRequest' | 'watchExport' | 'resolveDownload' | 'listExports'
+    'requestExport' | 'normalizeRequest' | 'watchExport' | 'resolveDownload' | 'listExports' | 'expireNow'
   >;
   logger: Logger;
   /** Base URL of the API, read when a feed URL is made (the port may be known only once listening). */
@@ -111,6 +111,11 @@ export interface FeedServiceDeps {
 export interface FeedServiceOptions {
   /** How long a fetch waits for a build in progress before answering "not ready" (503), in ms. Default 30 000. */
   buildWaitMs?: number;
+  /**
+   * How long a build a newer one replaced is kept (a client may still be downloading it), in ms, before its result is
+   * deleted; at most once per feed in this time, a fetch looks for such builds. Default one hour.
+   */
+  supersededKeepMs?: number;
   now?: () => Date;
 }
 
@@ -229,6 +234,9 @@ export class FeedService {
   private readonly creatorValid: FeedCreatorCheck;
   private readonly isAdmin: (caller: FeedOwner) => boolean;
   private readonly buildWaitMs: number;
+  private readonly supersededKeepMs: number;
+  /** When this process last looked for a feed's superseded builds, by feed name. */
+  private readonly supersededSweptAt = new Map<string, number>();
   private readonly now: () => Date;
 
   constructor(
@@ -240,6 +248,7 @@ export class FeedService {
     this.creatorValid = deps.creatorValid ?? ANY_CREATOR;
     this.isAdmin = deps.isAdmin ?? (() => false);
     this.buildWaitMs = options.buildWaitMs ?? 30_000;
+    this.supersededKeepMs = options.supersededKeepMs ?? 3_600_000;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -453,6 +462,7 @@ export class FeedService {
         job.error?.message ?? `the feed's latest build ended ${job.status}`,
       );
     }
+    if (rebuilding === null) this.dropSupersededLater(feed.name, requester, job);
     const files = await Promise.all(
       job.result.files.map(async (f) => {
         const found = await this.deps.exports.resolveDownload(job.id, f.name);
@@ -470,6 +480,32 @@ export class FeedService {
       csv: { bom: job.request.csv.bom, header: job.request.csv.header },
       rebuilding,
     };
+  }
+
+  /**
+   * Deletes, in the background, the results of the feed's builds that `served` replaced more than `supersededKeepMs`
+   * ago (only the latest build is ever served, and each is a whole copy of the feed: an hourly feed kept a week of
+   * them until export retention). At most once per feed per `supersededKeepMs` in this process; a failure is logged.
+   */
+  private dropSupersededLater(name: string, requester: ExportCaller, served: ExportJobView): void {
+    const now = this.now().getTime();
+    const last = this.supersededSweptAt.get(name);
+    if (last !== undefined && now - last < this.supersededKeepMs) return;
+    this.supersededSweptAt.set(name, now);
+    const cutoff = (served.finishedAt?.getTime() ?? now) - this.supersededKeepMs;
+    void (async () => {
+      const page = await this.deps.exports.listExports(requester, { status: 'SUCCEEDED', first: 100 });
+      for (const { node } of page.edges) {
+        if (node.id === served.id || node.finishedAt === null || node.finishedAt.getTime() >= cutoff) continue;
+        await this.deps.exports.expireNow(requester, node.id);
+        this.deps.logger.info('feed build replaced by a newer one removed', { feed: name, jobId: node.id });
+      }
+    })().catch((err: unknown) =>
+      this.deps.logger.warn('feed builds replaced by newer ones could not be removed', {
+        feed: name,
+        error: String(err),
+      }),
+    );
   }
 
   /**

@@ -52,6 +52,7 @@ function countingExports(): FeedServiceDeps['exports'] {
     watchExport: (caller, id, options) => real.watchExport(caller, id, options),
     resolveDownload: (jobId, fileName) => real.resolveDownload(jobId, fileName),
     listExports: (caller, args) => real.listExports(caller, args),
+    expireNow: (caller, id) => real.expireNow(caller, id),
   };
 }
 

@@ -92,6 +92,40 @@ describe('a feed whose new build waits behind other exports', () => {
     });
   });
 
+  it('removes the builds a newer one replaced, once they are older than the time kept for downloads in progress', async () => {
+    const keeping = new FeedService(
+      {
+        store: lake.store,
+        exports: harness.service,
+        logger: new JsonLogger('silent'),
+        publicUrl: () => 'http://api.test',
+      },
+      { supersededKeepMs: 0 },
+    );
+    await keeping.createFeed(OWNER, 'hourly', INPUT);
+    const feed = await keeping.authorizeCaller(OWNER, 'hourly');
+    const first = await keeping.latestResult(feed);
+    await lake.writeParquet(
+      'events/event_date=2024-01-03/part-c.parquet',
+      `SELECT 3::BIGINT AS id, 'c' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+         TIMESTAMP '2024-01-03 10:00:00' AS created_at, DATE '2024-01-03' AS day, 1.2500::DECIMAL(18,4) AS amount,
+         'c@example.com' AS email`,
+    );
+    const second = await keeping.latestResult(feed);
+    expect(second.jobId).not.toBe(first.jobId);
+    const deadline = Date.now() + 5_000;
+    while ((await harness.jobs.get(first.jobId))!.status !== 'EXPIRED' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await harness.jobs.get(first.jobId))!.status).toBe('EXPIRED');
+    const left: string[] = [];
+    for await (const o of lake.store.listAll('exports', `results/${first.jobId}/`)) left.push(o.key);
+    expect(left).toEqual([]);
+    // The build served now stays.
+    expect((await harness.jobs.get(second.jobId))!.status).toBe('SUCCEEDED');
+    expect((await keeping.latestResult(feed)).jobId).toBe(second.jobId);
+  });
+
   it('is refused NOT_READY when it has no earlier build of the same request', async () => {
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
     await feeds.createFeed(OWNER, 'new-feed', INPUT);
