@@ -42,7 +42,17 @@ export interface IngestOptions {
   lock?: LockOptions;
   /** Diagnosis and tests: `lines` reads JSON Lines line by line instead of with DuckDB's read_json. */
   jsonReader?: 'auto' | 'lines';
+  /**
+   * Whether a run that finds this version of the file already processed, or failed for good before, keeps its
+   * SKIPPED record. Default true. False for a scan that looks at every raw file each time (`careplus start`): a
+   * record per file per start grew the run records without bound and hid the last real run in `pipeline { lastRun }`.
+   * The run is still returned, SKIPPED, for the caller's summary.
+   */
+  recordUnchanged?: boolean;
 }
+
+/** SKIPPED reasons that mean "nothing new in this file": see IngestOptions.recordUnchanged. */
+const UNCHANGED_REASONS: readonly string[] = ['already_processed', ALREADY_FAILED];
 
 /** Run records for objects under no dataset's raw prefix are filed under this name. */
 export const UNKNOWN_DATASET = '_unknown';
@@ -141,6 +151,25 @@ export async function ingestObject(
       outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen);
     } catch (err) {
       outcome = await failureOf(err);
+    }
+    if (
+      options.recordUnchanged === false &&
+      outcome.status === 'SKIPPED' &&
+      UNCHANGED_REASONS.includes(outcome.error?.reason ?? '')
+    ) {
+      // Nothing new in the file: its RUNNING record goes (a record left behind reads `abandoned` later, harmlessly).
+      await deps.store
+        .delete('processed', recorder.key)
+        .catch((err: unknown) =>
+          log.warn('could not remove the record of a run that found nothing new', { error: String(err) }),
+        );
+      const finishedAt = now();
+      return {
+        ...recorder.current,
+        ...outcome,
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+      };
     }
     return await finish(outcome);
   } finally {

@@ -26,7 +26,8 @@ export async function ingestRawBucket(rt: Runtime, stopRequested: () => boolean 
   for (const def of rt.registry.list()) {
     for await (const obj of rt.store.listAll('raw', def.rawPrefix)) {
       if (stopRequested()) return runs;
-      runs.push(await ingestObjectReported(deps, { key: obj.key, dataset: def.name }));
+      // Files seen before and unchanged leave no run record: this scan runs at every start.
+      runs.push(await ingestObjectReported(deps, { key: obj.key, dataset: def.name }, { recordUnchanged: false }));
     }
   }
   return runs;

@@ -118,6 +118,29 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(await lake.processedKeys('_quarantine/')).toEqual([first.quarantineKey]);
   });
 
+  it('leaves no run record for a file a scan finds unchanged (recordUnchanged: false, as careplus start scans)', async () => {
+    await lake.putRaw(KEY, jsonl(event(1)));
+    const first = await ingestObject(lake.deps(), { key: KEY });
+    const records = await lake.processedKeys('_pipeline/runs/');
+    expect(records).toHaveLength(1);
+    const scanned = await ingestObject(lake.deps(), { key: KEY }, { recordUnchanged: false });
+    expect(scanned).toMatchObject({
+      status: 'SKIPPED',
+      error: {
+        reason: 'already_processed',
+        message: `this version of the object was already processed (run ${first.runId})`,
+      },
+    });
+    expect(await lake.processedKeys('_pipeline/runs/')).toEqual(records);
+    // A changed file is a run like any other, recorded.
+    await lake.putRaw(KEY, jsonl(event(1), event(2)));
+    expect((await ingestObject(lake.deps(), { key: KEY }, { recordUnchanged: false })).status).toBe('SUCCEEDED');
+    expect(await lake.processedKeys('_pipeline/runs/')).toHaveLength(2);
+    // Without the option (an explicit ingest, an S3 event), a skip is recorded.
+    await ingestObject(lake.deps(), { key: KEY });
+    expect(await lake.processedKeys('_pipeline/runs/')).toHaveLength(3);
+  });
+
   it('replaces what an older version published, removing outputs no longer produced', async () => {
     const raw = lake.store.localPath('raw', KEY);
     await lake.putRaw(KEY, jsonl(event(1), event(2, '2024-03-02 08:00:00'), '{bad'));
