@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig } from './config.js';
 import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
@@ -9,6 +9,7 @@ import type { Catalog } from './ports/catalog.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { DatasetRegistry } from './services/dataset-registry.js';
+import { holderIsGone, WORK_FOLDER_OWNER } from './services/holder-process.js';
 
 /**
  * The composition root: the one place that chooses adapters from the configuration and wires services.
@@ -83,8 +84,9 @@ const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
 const WORK_FOLDERS = ['etl-runs', 'compact-runs'];
 
 /**
- * Removes run work folders untouched for `olderThanMs` (their run was killed: a run that ends removes its own). No
- * run lasts that long, and a live one writes into its folder as it goes. Returns how many went.
+ * Removes run work folders whose run was killed (a run that ends removes its own): at once when the folder names a
+ * process of this machine that is gone (makeWorkFolder), else once untouched for `olderThanMs` (no run lasts that
+ * long, and a live one writes into its folder as it goes). Returns how many went.
  */
 export async function sweepWorkFolders(cacheDir: string, olderThanMs: number, now = Date.now()): Promise<number> {
   let removed = 0;
@@ -99,12 +101,22 @@ export async function sweepWorkFolders(cacheDir: string, olderThanMs: number, no
     for (const entry of entries) {
       const path = join(parent, entry);
       const info = await stat(path).catch(() => undefined);
-      if (info === undefined || now - info.mtimeMs < olderThanMs) continue;
+      if (info === undefined) continue;
+      if (now - info.mtimeMs < olderThanMs && !(await ownerGone(path))) continue;
       await rm(path, { recursive: true, force: true });
       removed += 1;
     }
   }
   return removed;
+}
+
+/** Whether a work folder's owner file names a process of this machine that is gone. */
+async function ownerGone(folder: string): Promise<boolean> {
+  try {
+    return holderIsGone(JSON.parse(await readFile(join(folder, WORK_FOLDER_OWNER), 'utf8')) as unknown);
+  } catch {
+    return false;
+  }
 }
 
 /** The process's DuckDB for the ETL and the API's metadata: the configured limits, spilling under the cache folder. */

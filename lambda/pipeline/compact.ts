@@ -20,6 +20,7 @@ import {
   journalPartition,
 } from './compaction-journal.js';
 import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
+import { makeWorkFolder } from '../../src/services/holder-process.js';
 
 export interface CompactOptions {
   /** Aimed size of each compacted file, in bytes of Parquet; files at least this big are left alone. Default 128 MiB. */
@@ -183,7 +184,7 @@ async function compactOne(
         bytesAfter: 0,
       };
     }
-    await mkdir(workDir, { recursive: true });
+    await makeWorkFolder(workDir);
     const inputKeys = inputs.map((i) => i.key).sort();
     const name = sha256Hex(`compact\n${inputKeys.join('\n')}`).slice(0, 16);
     const fileCount = Math.max(1, Math.ceil(bytesBefore / target));

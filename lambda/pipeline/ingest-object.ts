@@ -1,7 +1,7 @@
 import { emptyColumnWarnings } from './empty-columns.js';
 import { ALREADY_FAILED, failsForGood, readFailureMemo, writeFailureMemo } from './failure-memo.js';
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { DatasetDefinition, RawFormat } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
@@ -20,6 +20,7 @@ import { hasPendingCleanup, isOlderThanPublished, readLineage } from './source-l
 import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
+import { makeWorkFolder } from '../../src/services/holder-process.js';
 
 /** How often a failed pre-pass repeats its interrupt of the fast stage until the stage has stopped. */
 const INTERRUPT_REPEAT_MS = 20;
@@ -341,7 +342,7 @@ async function runIngest(
   }
   const { table } = await checkSchemaCompatibility(deps.catalog, def);
 
-  await mkdir(workDir, { recursive: true });
+  await makeWorkFolder(workDir);
   const { path: rawPath, info } = await phases.time('download', () =>
     stageRaw(deps, source.key, head, workDir, source.versionId),
   );

@@ -1,4 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type HolderProcess, isHolder } from '../domain/holder.js';
 import type { ObjectStore } from '../ports/object-store.js';
 
@@ -49,4 +51,19 @@ export function pidRuns(pid: number): boolean {
  */
 export function mayTakeOverAtOnce(store: Pick<ObjectStore, 'kind'>, holder: unknown): boolean {
   return store.kind === 'local' && holderIsGone(holder);
+}
+
+/** The file in a per-run work folder naming the process it belongs to (see makeWorkFolder). */
+export const WORK_FOLDER_OWNER = '.careplus-owner.json';
+
+/**
+ * Makes a per-run work folder (an ingest's, a compaction's) naming this process in it, so that a later process on
+ * this machine removes it as soon as this one is gone (sweepWorkFolders), not only after a day: a killed ingest left
+ * its staged copy of the raw file (159 MB in the hands-on test) until then. A folder whose owner file cannot be
+ * written is only swept by age.
+ */
+export async function makeWorkFolder(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+  const me = currentHolder();
+  if (me !== undefined) await writeFile(join(path, WORK_FOLDER_OWNER), JSON.stringify(me)).catch(() => undefined);
 }

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { sweepWorkFolders } from '../../src/composition.js';
+import { currentHolder, makeWorkFolder, WORK_FOLDER_OWNER } from '../../src/services/holder-process.js';
+import { idleProcess } from '../support/idle-process.js';
 
 /**
  * A process that dies mid-put leaves its staged file in `<lake>/.staging/`, never renamed into place. The runtime
@@ -49,4 +51,33 @@ it('removes the work folders of killed ETL runs and compactions once untouched f
   expect(await readdir(join(cache, 'etl-runs'))).toEqual([]);
   expect(await readdir(join(cache, 'compact-runs'))).toEqual([]);
   expect(await readdir(join(cache, 'duckdb-tmp'))).toEqual(['x']);
+});
+
+it('removes at once the work folder of a run whose process is gone, never a live process’s', async () => {
+  const holder = currentHolder();
+  if (holder === undefined) return; // No /proc: folders go by age only (above).
+  const cache = join(root, '.cache');
+  const dead = await idleProcess();
+  await dead.kill();
+  const live = await idleProcess();
+  try {
+    for (const [run, pid] of [
+      ['killed-run', dead.pid],
+      ['running-run', live.pid],
+    ] as const) {
+      await mkdir(join(cache, 'etl-runs', run), { recursive: true });
+      await writeFile(
+        join(cache, 'etl-runs', run, WORK_FOLDER_OWNER),
+        JSON.stringify({ machine: holder.machine, pid }),
+      );
+      await writeFile(join(cache, 'etl-runs', run, 'raw.csv'), 'a staged copy of the raw file');
+    }
+    // Made by this process: its own, alive.
+    await makeWorkFolder(join(cache, 'compact-runs', 'mine'));
+    expect(await sweepWorkFolders(cache, HOUR)).toBe(1);
+    expect(await readdir(join(cache, 'etl-runs'))).toEqual(['running-run']);
+    expect(await readdir(join(cache, 'compact-runs'))).toEqual(['mine']);
+  } finally {
+    await live.kill();
+  }
 });
