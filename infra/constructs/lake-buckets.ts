@@ -1,12 +1,13 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, type BucketProps, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { JOB_HISTORY_DAYS } from '../../src/domain/export-job.js';
 import { LAKE_PREFIXES } from '../lake-layout.js';
 import { acknowledgeRule } from '../nag.js';
 import { NotificationsHandlerRole } from './notifications-handler-role.js';
 
-/** Days a job record is kept after its result expires (exports bucket, `_jobs/`). */
-export const JOB_HISTORY_DAYS = 30;
+// Days a job record is kept after its result expires (exports bucket, `_jobs/`): the embedded sweep's too.
+export { JOB_HISTORY_DAYS };
 
 export interface LakeBucketsProps {
   exportRetentionDays: number;

@@ -48,6 +48,12 @@ export const EXPORT_FAILURE_CODES = [
 export type ExportFailureCode = (typeof EXPORT_FAILURE_CODES)[number];
 
 /**
+ * Days a job that ended is kept after the retention period, so that `exports` lists it (EXPIRED, FAILED, ...) for a
+ * while rather than forgetting it at once: the embedded retention sweep and the AWS lifecycle rule of `_jobs/` alike.
+ */
+export const JOB_HISTORY_DAYS = 30;
+
+/**
  * Exports-bucket prefix of every job's result (its parts and `manifest.json`): `results/<job-id>/`. One fixed prefix,
  * so that the deployment can grant and expire results apart from job records (`_jobs/`) and Athena's output.
  */

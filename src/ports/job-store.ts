@@ -33,6 +33,12 @@ export interface JobStore {
    * and never sent, which the requester never saw.
    */
   unlist(job: ExportJobRecord): Promise<void>;
+  /**
+   * Deletes a finished job for good, long after its result expired: its record, its place in its requester's listing,
+   * its idempotency key when the key still names it, and its start and cancel markers. (A fingerprint claim naming it
+   * may stay: a claim whose job is gone is no job to reuse.)
+   */
+  forget(job: ExportJobRecord): Promise<void>;
   /** Every job, in no particular order: for recovery at start-up and for retention. */
   listAll(): AsyncIterable<ExportJobRecord>;
   /** The latest job a requester made with this fingerprint. */

@@ -14,6 +14,7 @@ import {
   EXPORT_JOB_STATUSES,
   exportResultPrefixes,
   isFinished,
+  JOB_HISTORY_DAYS,
   statusAt,
 } from '../domain/export-job.js';
 import type { ExportEstimate, ExportPlan } from '../domain/export-plan.js';
@@ -293,10 +294,10 @@ export class ExportService {
       const bound = await this.deps.jobs.findByIdempotencyKey(caller.id, key);
       if (bound !== undefined) {
         const boundJob = await this.boundJob(bound, requestHash);
-        if (!ENDED_WITHOUT_RESULT.includes(statusAt(boundJob, this.now()))) {
+        if (boundJob !== undefined && !ENDED_WITHOUT_RESULT.includes(statusAt(boundJob, this.now()))) {
           return { job: await this.view(boundJob, caller), created: false };
         }
-        rebindFrom = boundJob.id;
+        rebindFrom = bound.jobId;
       }
     }
     const plan = await this.planner.plan(table, request, this.limits.maxRows);
@@ -364,7 +365,9 @@ export class ExportService {
       }
       if (binding.jobId !== job.id) {
         if (created) await this.cancelUnsent(job);
-        return { job: await this.view(await this.boundJob(binding, requestHash), caller), created: false };
+        const winner = await this.boundJob(binding, requestHash);
+        if (winner === undefined) throw new Error(`idempotency key bound to missing export job ${binding.jobId}`);
+        return { job: await this.view(winner, caller), created: false };
       }
     }
     let current = job;
@@ -818,12 +821,23 @@ export class ExportService {
     );
   }
 
-  /** Retention: deletes the results of jobs that succeeded before `cutoff` and marks them EXPIRED. */
+  /**
+   * Retention: deletes the results of jobs that succeeded before `cutoff` and marks them EXPIRED; forgets jobs that
+   * ended (any way) more than JOB_HISTORY_DAYS before `cutoff` (JobStore.forget), so that records do not pile up for
+   * good and each sweep reads a bounded number of them (on AWS, a lifecycle rule of the exports bucket).
+   */
   async expireOlderThan(cutoff: Date): Promise<string[]> {
     const expired: string[] = [];
     for await (const job of this.deps.jobs.listAll()) {
-      if (job.status !== 'SUCCEEDED' || job.finishedAt === null) continue;
-      if (Date.parse(job.finishedAt) >= cutoff.getTime()) continue;
+      if (!isFinished(job.status) || job.finishedAt === null) continue;
+      const finishedAt = Date.parse(job.finishedAt);
+      if (finishedAt < cutoff.getTime() - JOB_HISTORY_DAYS * 24 * 3600 * 1000 && job.status !== 'SUCCEEDED') {
+        await this.removeOutput(job.id);
+        await this.deps.jobs.forget(job);
+        this.live.delete(job.id);
+        continue;
+      }
+      if (job.status !== 'SUCCEEDED' || finishedAt >= cutoff.getTime()) continue;
       await this.removeOutput(job.id);
       await this.transition(job.id, (j) => ({ ...j, status: 'EXPIRED' }));
       expired.push(job.id);
@@ -1376,15 +1390,20 @@ export class ExportService {
     return job;
   }
 
+  /**
+   * The job an idempotency key is bound to, for a request of this hash (ConflictError for another request);
+   * undefined when the job is gone (forgotten by retention, or its record expired by a lifecycle rule before the
+   * key's binding did), which the key's next request treats as a job that ended without a result.
+   */
   private async boundJob(
     binding: { jobId: string; requestHash: string },
     requestHash: string,
-  ): Promise<ExportJobRecord> {
+  ): Promise<ExportJobRecord | undefined> {
     if (binding.requestHash !== requestHash) {
       throw new ConflictError('idempotencyKey: this key was already used for a different export request');
     }
     const job = this.live.get(binding.jobId) ?? (await this.deps.jobs.get(binding.jobId));
-    if (job === undefined) throw new Error(`idempotency key bound to missing export job ${binding.jobId}`);
+    if (job === undefined) return undefined;
     // The key answers with its job whatever became of it; one whose files are gone says EXPIRED, not SUCCEEDED
     // with links that answer 404.
     if (job.status === 'SUCCEEDED' && !(await this.resultIntact(job))) return this.expireGone(job);

@@ -37,6 +37,7 @@ class FailingJobStore implements JobStore {
   findByFingerprint = () => this.fail();
   findByIdempotencyKey = () => this.fail();
   bindIdempotencyKey = () => this.fail();
+  forget = () => this.fail();
   rebindIdempotencyKey = () => this.fail();
   claimStart = () => this.fail();
   requestCancel = () => this.fail();

@@ -762,6 +762,43 @@ describe('retention and restarts', () => {
     }
   });
 
+  it('forgets jobs that ended more than 30 days past retention, and a key whose job is gone starts a new one', async () => {
+    let now = new Date();
+    const clocked = await createExportHarness(lake, { now: () => now });
+    try {
+      const input = { dataset: 'tickets', columns: ['id'], limit: 4, idempotencyKey: 'monthly' };
+      const cancelled = await clocked.service.requestExport(alice, input);
+      await clocked.service.cancelExport(alice, cancelled.id);
+      const kept = await finished(clocked.service, alice, (await clocked.service.requestExport(alice, input)).id);
+      expect(kept.id).not.toBe(cancelled.id);
+      const retentionDays = 7; // the default
+      // 29 days past retention: still listed.
+      now = new Date(Date.now() + (retentionDays + 29) * 86_400_000);
+      await clocked.service.expireDue();
+      expect((await clocked.jobs.get(cancelled.id))?.status).toBe('CANCELLED');
+      expect((await clocked.jobs.get(kept.id))?.status).toBe('EXPIRED');
+      // 31 days past: gone, the EXPIRED one at the sweep after it was marked (its end is as old).
+      now = new Date(Date.now() + (retentionDays + 31) * 86_400_000);
+      await clocked.service.expireDue();
+      for (const id of [cancelled.id, kept.id]) expect(await clocked.jobs.get(id)).toBeUndefined();
+      const listed = (await clocked.service.listExports(alice, { first: 100 })).edges.map((e) => e.node.id);
+      expect(listed).not.toContain(cancelled.id);
+      expect(listed).not.toContain(kept.id);
+      expect(await clocked.jobs.findByIdempotencyKey(alice.id, 'monthly')).toBeUndefined();
+      const again = await clocked.service.requestExport(alice, input);
+      expect([cancelled.id, kept.id]).not.toContain(again.id);
+      await finished(clocked.service, alice, again.id);
+      // A key whose job's record is gone while the key stays (an AWS lifecycle rule takes them apart): a new job too.
+      await lake.store.delete('exports', `_jobs/records/${again.id}.json`);
+      const afterLoss = await clocked.service.requestExport(alice, input);
+      expect(afterLoss.id).not.toBe(again.id);
+      expect((await clocked.jobs.findByIdempotencyKey(alice.id, 'monthly'))?.jobId).toBe(afterLoss.id);
+      await finished(clocked.service, alice, afterLoss.id);
+    } finally {
+      await clocked.close();
+    }
+  });
+
   it('recovers after a restart: re-runs interrupted jobs, on their data as it is now, and fails those interrupted too often', async () => {
     const make = async (input: Parameters<ExportHarness['service']['requestExport']>[1]): Promise<string> =>
       (await finished(harness.service, alice, (await harness.service.requestExport(alice, input)).id)).id;

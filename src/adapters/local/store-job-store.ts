@@ -117,6 +117,24 @@ export class StoreJobStore implements JobStore {
     await this.store.delete('exports', requesterKey(job));
   }
 
+  async forget(job: ExportJobRecord): Promise<void> {
+    assertExportJobId(job.id);
+    if (job.idempotencyKey !== null) {
+      const objectKey = idempotencyKey(job.requestedBy, job.idempotencyKey);
+      await this.locks.run(`idempotency:${objectKey}`, async () => {
+        const binding = await this.readJson<IdempotencyBinding>(objectKey);
+        if (binding?.jobId === job.id) await this.store.delete('exports', objectKey);
+      });
+    }
+    await this.store.delete('exports', requesterKey(job));
+    for await (const start of this.store.listAll('exports', `${STARTS}${job.id}/`)) {
+      await this.store.delete('exports', start.key);
+    }
+    await this.store.delete('exports', `${CANCELS}${job.id}.json`);
+    // The record last: a sweep stopped half-way finds the job again next time.
+    await this.store.delete('exports', recordKey(job.id));
+  }
+
   async *listAll(): AsyncIterable<ExportJobRecord> {
     for await (const object of this.store.listAll('exports', RECORDS)) {
       if (!object.key.endsWith('.json')) continue;
