@@ -26,6 +26,11 @@ export interface ResumableDownloadOptions {
   onBytes?: (bytes: number) => void;
   /** Told about every retry. */
   onRetry?: (message: string) => void;
+  /**
+   * Told when the link in hand expired and `freshUrl` replaced it, with the byte the download goes on from. No
+   * retry: nothing failed, so there is no pause and nothing is counted.
+   */
+  onFreshUrl?: (resumeAt: number) => void;
   signal?: AbortSignal;
   /** Milliseconds before the first retry; doubles per retry up to 5 s. Default 250. */
   backoffMs?: number;
@@ -36,8 +41,10 @@ export interface ResumableDownloadOptions {
 /**
  * Downloads one file to `path`, resuming on a dropped connection: each retry asks for `Range: bytes=<size on
  * disk>-` with `If-Range: <ETag>`, and appends a 206 answer (a 200 starts over). An expired link (403) is replaced
- * by a fresh one. The file's size and SHA-256 are checked at the end; a mismatch is an error, and the file is
- * truncated so that the next attempt starts clean.
+ * by a fresh one at once; that is no failure (a link outlives its TTL in any download long enough), unless the
+ * fresh link is refused as expired too (a clock off by more than the links' lifetime), which counts as a retry so
+ * that such a download ends. The file's size and SHA-256 are checked at the end; a mismatch is an error, and the file
+ * is truncated so that the next attempt starts clean.
  */
 export async function downloadResumable(
   file: DownloadFile,
@@ -49,6 +56,8 @@ export async function downloadResumable(
   let url = file.url;
   let etag: string | undefined;
   let failures = 0;
+  // Whether the link in hand was fetched because the one before it expired, with no other answer since.
+  let refreshed = false;
   if (options.resume === true && (await sizeOf(path).catch(() => -1)) >= 0) {
     // A partial file longer than the file is not an earlier attempt of it: start over.
     if ((await sizeOf(path)) > file.bytes) await truncate(path, 0);
@@ -66,9 +75,13 @@ export async function downloadResumable(
       if (response.status === 403) {
         const refusal = await response.text();
         if (!/expired/i.test(refusal)) throw new Error(`the download link was refused (403): ${refusal.slice(0, 200)}`);
+        if (refreshed) throw new Error('the download link expired, and so did the fresh one fetched for it');
         url = await options.freshUrl();
-        throw new Error('the download link expired; fetched a fresh one');
+        refreshed = true;
+        options.onFreshUrl?.(have);
+        continue;
       }
+      refreshed = false;
       const append = response.status === 206;
       if (!append && response.status !== 200) {
         throw new Error(`the download answered HTTP ${response.status}`);
@@ -96,6 +109,8 @@ export async function downloadResumable(
       if (now < file.bytes) throw new Error(`the connection ended after ${now} of ${file.bytes} bytes`);
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
+      // The next expired link after a failure is replaced again (this one may have been the fresh link refused).
+      refreshed = false;
       const at = await sizeOf(path);
       // Retries are counted in a row: an attempt that brought bytes starts the count again.
       if (at > have) failures = 0;

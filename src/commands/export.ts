@@ -63,10 +63,10 @@ const DOWNLOAD_RETRIES = 12;
  * - The file is written as `<out>.part` and renamed when complete and checked (size and SHA-256 of every part).
  *   A dropped connection resumes with `Range` from the bytes on disk, up to 12 retries in a row without progress
  *   (pauses of 0.25 s doubling to 5 s, about 43 s in all: longer than a restart of the server, and than the 30 s after
- *   which a server on another machine takes over the export jobs of one that died); an expired link is refreshed
- *   by reading the job again. A download that stops (the retries ran out, the process was killed) is kept with
- *   `<out>.part.json`, and the same command run again (it gets the same job back while its result lasts) continues
- *   it.
+ *   which a server on another machine takes over the export jobs of one that died); an expired link is no failure:
+ *   the job is read again for fresh links to every part (they expire together), and the download goes on at once.
+ *   A download that stops (the retries ran out, the process was killed) is kept with `<out>.part.json`, and the same
+ *   command run again (it gets the same job back while its result lasts) continues it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
  *   that got the same job (another terminal, a script) still waits for it; during the download it stops and removes
@@ -295,22 +295,29 @@ async function download(
     await writeFile(joined, '');
   }
   await writeResumeRecord(out, record);
+  // Every part's link in hand. Links are issued together and expire together, so when one has expired the job is
+  // read again for all of them: keeping only the expired part's new link made every later part meet its own expired
+  // link and read the whole job again (305 reads of a job of 487 parts with 10 s links).
+  const links = files.map((f) => f.url);
   const started = Date.now();
   let done = files.slice(0, record.joinedParts).reduce((n, f) => n + f.bytes, 0);
   for (const [index, file] of files.entries()) {
     if (index < record.joinedParts) continue;
-    if (file.url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
+    const url = links[index] ?? null;
+    if (url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
     // The first part is the start of the output; later ones are fetched beside it and appended without header.
     const target = index === 0 ? joined : `${out}.part${index}`;
-    await downloadResumable({ name: file.name, url: file.url, bytes: file.bytes, sha256: file.sha256 }, target, {
+    await downloadResumable({ name: file.name, url, bytes: file.bytes, sha256: file.sha256 }, target, {
       signal,
       retries: DOWNLOAD_RETRIES,
       resume: resuming && index === record.joinedParts,
       freshUrl: async () => {
         const fresh = (await client.request(GetExportDocument, { id: job.id })).export;
-        const url = fresh.result?.files[index]?.url ?? null;
-        if (url === null) throw new Error(`export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link`);
-        return url;
+        const named = new Map((fresh.result?.files ?? []).map((f) => [f.name, f.url]));
+        for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
+        const renewed = links[index] ?? null;
+        if (renewed === null) throw new Error(`export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link`);
+        return renewed;
       },
       onBytes: (bytes) => {
         const seconds = Math.max(0.001, (Date.now() - started) / 1000);
@@ -319,6 +326,11 @@ async function download(
       onRetry: (message) => {
         line.done();
         process.stderr.write(`connection dropped: ${message}\n`);
+      },
+      onFreshUrl: (resumeAt) => {
+        line.done();
+        const resume = resumeAt > 0 ? `; resuming at byte ${resumeAt}` : '';
+        process.stderr.write(`${file.name}: the download link expired; fetched fresh links${resume}\n`);
       },
     });
     done += file.bytes;

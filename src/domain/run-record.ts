@@ -97,7 +97,13 @@ export function effectiveRun(
   if (effectiveStatus(run, now, timeoutMs) !== 'RUNNING') {
     message = `the run stopped reporting: still RUNNING ${Math.round(timeoutMs / 60000)} minutes after it started`;
   } else if (holderGone(run.holder)) {
-    message = `the process running it (pid ${run.holder?.pid ?? '?'}) ended before the run did: it was killed or crashed`;
+    // Told only on the machine that ran it, where the CLI ingests: the same raw object ingested again finishes what
+    // the run left (it takes over the dead process's locks, removes files of a publish it did not commit, or skips
+    // the object when the run had published it). `careplus start` ingests every raw object, this one too.
+    message =
+      `the process running it (pid ${run.holder?.pid ?? '?'}) ended before the run did: it was killed or crashed; ` +
+      `ingest the file again to finish it: \`careplus ingest <lake folder>/raw/${run.sourceKey} --dataset ${run.dataset}\`` +
+      ' (the next `careplus start` does too)';
   } else {
     return run;
   }

@@ -18,7 +18,7 @@ const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
 /** What the download route needs: a link verifier (HmacDownloadLinks), the export jobs and the store. */
 export interface DownloadRouteDeps {
   links: { verify(parts: { jobId: string; fileName: string; expires: unknown; sig: unknown }): void };
-  exports: Pick<ExportService, 'resolveDownload'>;
+  exports: Pick<ExportService, 'resolveDownload' | 'resultExpired'>;
   store: ObjectStore;
   logger: Logger;
   /**
@@ -41,12 +41,20 @@ const REQUESTER_REFUSALS: Record<Exclude<RequesterCheck, 'ok'>, string> = {
 };
 
 /**
+ * A link to a result that retention removed: reading the job again shows it EXPIRED and gives no fresh link, so
+ * "read the job again" would send the client in a circle.
+ */
+const RESULT_EXPIRED = "the export's result has expired: request the export again";
+
+/**
  * `GET /downloads/:jobId/:file?expires=…&sig=…`: serves one result file of a SUCCEEDED export behind an HMAC-signed,
  * expiring link (the local store's download links; with S3, clients get presigned S3 URLs instead).
  *
- * - A tampered or made-up link: 403 `{"error":{"code":"FORBIDDEN",…}}`; an expired one: 403 saying to read the job
- *   again for a fresh link. Nothing of the file is served, and the job is not even looked up.
- * - A genuine link to a file that is gone (job expired by retention): 404.
+ * - A tampered or made-up link: 403 `{"error":{"code":"FORBIDDEN",…}}`, and the job is not even looked up. An
+ *   expired one: 403 saying to read the job again for a fresh link, or, when the job's result expired by retention
+ *   (no fresh link to be had), to request the export again. Nothing of the file is served.
+ * - A genuine link to a file that is gone: 404 (saying to request the export again when the job expired by
+ *   retention).
  * - `Range: bytes=…` (one range) answers 206 with `Content-Range`; a range past the end 416; `If-Range` with a
  *   different ETag answers the whole file. Clients resume dropped downloads this way.
  */
@@ -70,11 +78,13 @@ async function serve(deps: DownloadRouteDeps, logger: Logger, req: Request, res:
     deps.links.verify({ jobId, fileName, expires: req.query['expires'], sig: req.query['sig'] });
   } catch (err) {
     if (err instanceof DownloadLinkExpiredError || err instanceof DownloadLinkInvalidError) {
+      // A genuine link names a real job: only then is it looked up, to tell which kind of expiry this is.
+      const resultExpired = err instanceof DownloadLinkExpiredError && (await expiredByRetention(deps, logger, jobId));
       logger.info('download refused', {
         jobId,
-        reason: err instanceof DownloadLinkExpiredError ? 'expired' : 'invalid',
+        reason: resultExpired ? 'result expired' : err instanceof DownloadLinkExpiredError ? 'expired' : 'invalid',
       });
-      refuse(res, 403, 'FORBIDDEN', err.message);
+      refuse(res, 403, 'FORBIDDEN', resultExpired ? RESULT_EXPIRED : err.message);
       return;
     }
     throw err;
@@ -101,7 +111,10 @@ async function serve(deps: DownloadRouteDeps, logger: Logger, req: Request, res:
   } catch (err) {
     await local?.close();
     if (err instanceof NotFoundError || err instanceof ObjectNotFoundError) {
-      refuse(res, 404, 'NOT_FOUND', 'export file not found: it may have expired; read the job again');
+      const message = (await expiredByRetention(deps, logger, jobId))
+        ? RESULT_EXPIRED
+        : 'export file not found: it may have expired; read the job again';
+      refuse(res, 404, 'NOT_FOUND', message);
       return;
     }
     throw err;
@@ -168,6 +181,22 @@ async function openLocal(store: ObjectStore, key: string): Promise<FileHandle | 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError('exports', key);
     throw err;
+  }
+}
+
+/**
+ * Whether the job's result expired by retention, to word a refusal: a job store that cannot say gets the plain
+ * message (logged), rather than turning the refusal into a 500.
+ */
+async function expiredByRetention(deps: DownloadRouteDeps, logger: Logger, jobId: string): Promise<boolean> {
+  try {
+    return await deps.exports.resultExpired(jobId);
+  } catch (err) {
+    logger.warn('could not read the export job to word a download refusal', {
+      jobId,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return false;
   }
 }
 

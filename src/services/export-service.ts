@@ -51,8 +51,13 @@ const REUSABLE: readonly ExportJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED'];
 /** Ends after which an idempotency key's job has nothing to hand out: the key goes to a new job. */
 const ENDED_WITHOUT_RESULT: readonly ExportJobStatus[] = ['FAILED', 'CANCELLED', 'EXPIRED'];
 export const EXPORT_CURSOR_KIND = 'export';
-/** The reason a job gets when a restart interrupted it once too often. */
+/** How the reason starts when a restart interrupted a job, followed by why it could not simply run again. */
 export const INTERRUPTED_BY_RESTART = 'interrupted by restart';
+/**
+ * The reason a job gets when a restart interrupted it once too often: it is not started again by itself (a job that
+ * brings the process down must not loop), so the requester is told to request it again.
+ */
+export const INTERRUPTED_TOO_OFTEN = `${INTERRUPTED_BY_RESTART} too often: request it again`;
 
 export interface ExportServiceDeps {
   catalog: Catalog;
@@ -642,9 +647,18 @@ export class ExportService {
   }
 
   /**
+   * Whether a job's result is gone by retention (EXPIRED, or SUCCEEDED past its expiry), for the download route:
+   * a link to it that has expired is then not worth renewing, as reading the job again gives no link.
+   */
+  async resultExpired(jobId: string): Promise<boolean> {
+    const job = this.live.get(jobId) ?? (await this.deps.jobs.get(jobId));
+    return job !== undefined && statusAt(job, this.now()) === 'EXPIRED';
+  }
+
+  /**
    * At start-up: takes over jobs a previous process left QUEUED or RUNNING. Each is queued again (partial output
    * removed) while it has starts left and its data is unchanged; otherwise it fails, with INTERRUPTED
-   * ("interrupted by restart") or DATA_CHANGED. Jobs this process already handles are left alone.
+   * ("interrupted by restart too often: request it again") or DATA_CHANGED. Jobs this process already handles are left alone.
    */
   async recover(): Promise<{ requeued: string[]; failed: string[] }> {
     const found: ExportJobRecord[] = [];
@@ -668,7 +682,7 @@ export class ExportService {
         failed.push(job.id);
       };
       if (job.status === 'RUNNING' && job.attempts >= this.maxAttempts) {
-        await fail('INTERRUPTED', INTERRUPTED_BY_RESTART);
+        await fail('INTERRUPTED', INTERRUPTED_TOO_OFTEN);
         continue;
       }
       let plan: ExportPlan;
@@ -756,7 +770,7 @@ export class ExportService {
         }));
         return 'done';
       };
-      if (job.attempts >= this.maxAttempts) return fail('INTERRUPTED', INTERRUPTED_BY_RESTART);
+      if (job.attempts >= this.maxAttempts) return fail('INTERRUPTED', INTERRUPTED_TOO_OFTEN);
       let plan: ExportPlan;
       try {
         plan = await this.replan(job);

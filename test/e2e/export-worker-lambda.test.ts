@@ -518,7 +518,7 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect(lake.athena.executions()).toHaveLength(queries);
     expect((await getExport(keys.admin, spent)).error).toEqual({
       code: 'INTERRUPTED',
-      message: 'interrupted by restart',
+      message: 'interrupted by restart too often: request it again',
     });
   });
 

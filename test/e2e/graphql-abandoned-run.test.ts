@@ -60,7 +60,10 @@ describe('pipeline runs whose process died', () => {
         'FAILED',
         {
           reason: 'abandoned',
-          message: `the process running it (pid ${deadPid}) ended before the run did: it was killed or crashed`,
+          message:
+            `the process running it (pid ${deadPid}) ended before the run did: it was killed or crashed; ingest the ` +
+            'file again to finish it: `careplus ingest <lake folder>/raw/support_events/2024/03/01/killed.csv ' +
+            '--dataset support_events` (the next `careplus start` does too)',
         },
       ],
       ['elsewhere', 'RUNNING', null],

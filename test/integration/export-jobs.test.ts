@@ -857,7 +857,7 @@ describe('retention and restarts', () => {
       expect((await finished(restarted.service, alice, queued)).result!.rowCount).toBe(8);
       expect(await restarted.service.getExport(alice, tooOften)).toMatchObject({
         status: 'FAILED',
-        error: { code: 'INTERRUPTED', message: 'interrupted by restart' },
+        error: { code: 'INTERRUPTED', message: 'interrupted by restart too often: request it again' },
         result: null,
       });
       // Its day was rewritten while no process ran it: it runs on the day as it is now, its record re-based on it.

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
+import { GetExportDocument } from '../../src/generated/graphql.js';
+import { writeEvents } from '../support/export-api-data.js';
+import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
+import { CLI, spawnCli } from '../support/cli-process.js';
+import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
+
+/**
+ * `careplus export` with download links that expire mid-download. Links are issued together and expire together;
+ * the CLI re-read the job for the expired part only and kept that part's new link, so every later part met its own
+ * expired link and read the whole job again (305 reads for 487 parts with 10 s links, each said as "connection
+ * dropped" and counted as a retry without progress).
+ */
+const EVENTS = 200_000;
+/** The shortest link lifetime the configuration takes. */
+const TTL_SECONDS = 10;
+
+let lake: ExportLake;
+let api: ExportApi;
+let workDir: string;
+/** Every download request the server saw: its path and the status it was answered with. */
+const downloads: { path: string; status: number }[] = [];
+let held = false;
+
+/**
+ * Holds the first download request until its link has expired (as a slow start of a long download would), then
+ * lets it through to the real route, which refuses it as expired. Later requests pass at once.
+ */
+function holdFirstUntilExpired(req: Request, res: Response, next: NextFunction): void {
+  const entry = { path: req.path, status: 0 };
+  downloads.push(entry);
+  res.on('finish', () => (entry.status = res.statusCode));
+  if (held) {
+    next();
+    return;
+  }
+  held = true;
+  const expiresMs = Number(req.query['expires']) * 1000;
+  setTimeout(next, Math.max(0, expiresMs - Date.now()) + 100);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  lake = await createExportLake();
+  await writeEvents(lake, 'events', EVENTS);
+  api = await startExportApi({
+    root: lake.root,
+    env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024), CAREPLUS_DOWNLOAD_TTL_SECONDS: String(TTL_SECONDS) },
+    beforeRoutes: (app) => app.use('/downloads', holdFirstUntilExpired),
+  });
+  workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-expiry-'));
+}, 120_000);
+
+afterAll(async () => {
+  await api?.stop();
+  await lake?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+it('reads the job once for fresh links to every part when a link expired, and says so without a retry', async () => {
+  const out = join(workDir, 'events.csv');
+  const cli = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], {
+    PATH: process.env['PATH'] ?? '',
+    CAREPLUS_API_URL: api.server.url,
+    CAREPLUS_LOG_LEVEL: 'silent',
+  });
+  const code = await cli.exited;
+  const output = cli.output();
+  expect(code).toBe(0);
+  const id = /^export (\S+) of events/.exec(output)![1]!;
+  const job = (await api.client('bob').request(GetExportDocument, { id })).data!.export;
+  const parts = job.result!.files.length;
+  expect(parts).toBeGreaterThanOrEqual(5);
+  expect(output).toContain(`wrote ${out}: 200,000 rows in ${parts} part(s)`);
+
+  // The held first request met its expired link; one read of the job renewed the links of every part, which then
+  // downloaded at once (a second renewal only if the fresh links' 10 s ran out on a slow machine).
+  expect(output).toContain('part-00000.csv: the download link expired; fetched fresh links\n');
+  const expired = output.match(/the download link expired/g) ?? [];
+  expect(expired.length).toBeGreaterThanOrEqual(1);
+  expect(expired.length).toBeLessThanOrEqual(2);
+  expect(downloads.filter((d) => d.status === 403)).toHaveLength(expired.length);
+  expect(output).not.toContain('connection dropped');
+  expect(output).not.toContain('(retry ');
+  for (const file of job.result!.files) {
+    expect(downloads.filter((d) => d.path === `/${id}/${file.name}` && d.status === 200).length).toBe(1);
+  }
+
+  const [header, ...rows] = parseCsv(await readFile(out));
+  expect(header).toEqual(['id', 'label']);
+  expect(rows).toHaveLength(EVENTS);
+  const ids = rows.map((r) => Number(r[0])).sort((a, b) => a - b);
+  expect(ids.every((v, i) => v === i)).toBe(true);
+  expect(rows.every((r) => r[1] === `event label number ${r[0]}`)).toBe(true);
+  expect((await readFile(out)).length).toBe(job.result!.files.reduce((n, f) => n + f.bytes, 0) - (parts - 1) * 9);
+}, 120_000);
