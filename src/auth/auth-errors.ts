@@ -1,10 +1,28 @@
 import { AppError } from '../domain/errors.js';
 
 /**
- * One message for every authentication failure: a client cannot tell a malformed key from an unknown, revoked or
- * expired one, so the answer is no oracle. The reason is kept on the error for the audit log only.
+ * One message for every authentication failure whose credential was not proven: a client cannot tell a malformed
+ * key from an unknown or mismatched one, so the answer is no oracle. The reason is kept on the error for the audit
+ * log. A credential that proved itself and is no longer valid is told so (PROVEN_FAILURE_MESSAGES): only its holder
+ * can learn it, and the generic message sent users looking for a typo.
  */
 export const UNAUTHENTICATED_MESSAGE = 'Missing or invalid credentials: send Authorization: Bearer <API key or token>';
+
+/** What the holder of a revoked key is told (its secret matched). */
+export const KEY_REVOKED_MESSAGE = 'this API key was revoked: ask an administrator for a new key';
+/** What the holder of an expired token is told (its signature was verified). */
+export const TOKEN_EXPIRED_MESSAGE = 'the token has expired: get a new one from your identity provider';
+
+/** What a holder of a proven but no-longer-valid credential is told, by reason. */
+const PROVEN_FAILURE_MESSAGES: Partial<Record<string, string>> = {
+  revoked: KEY_REVOKED_MESSAGE,
+  'expired-token': TOKEN_EXPIRED_MESSAGE,
+};
+
+/** The message of an authentication failure of this reason (UNAUTHENTICATED_MESSAGE unless the credential was proven). */
+export function unauthenticatedMessage(reason: string): string {
+  return PROVEN_FAILURE_MESSAGES[reason] ?? UNAUTHENTICATED_MESSAGE;
+}
 
 export const CREDENTIAL_FAILURES = [
   /** No Authorization header (or connection parameter). */
@@ -33,7 +51,7 @@ export class UnauthenticatedError extends AppError {
   /** The key id the credential claimed, when it had one; safe to log (ids are not secrets). */
   readonly keyId: string | undefined;
   constructor(reason: CredentialFailure, options?: { cause?: unknown; keyId?: string }) {
-    super('UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE, options);
+    super('UNAUTHENTICATED', unauthenticatedMessage(reason), options);
     this.name = 'UnauthenticatedError';
     this.reason = reason;
     this.keyId = options?.keyId;

@@ -4,7 +4,7 @@ import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString } from 'gra
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
-import { UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
+import { KEY_REVOKED_MESSAGE, TOKEN_EXPIRED_MESSAGE, UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
 import { AppError } from '../../src/domain/errors.js';
 import { GetExportDocument } from '../../src/generated/graphql.js';
@@ -162,8 +162,8 @@ describe('a revoked API key on an open websocket', () => {
 
     const after = await collect<{ exportUpdated: Update }>(socket.client, SUBSCRIPTION, { id });
     expect(after.results).toEqual([]);
-    expect(after.error).toMatchObject({ code: 4401, reason: UNAUTHENTICATED_MESSAGE });
-    expect(await within(socket.closed, 5000, 'socket closed')).toEqual({ code: 4401, reason: UNAUTHENTICATED_MESSAGE });
+    expect(after.error).toMatchObject({ code: 4401, reason: KEY_REVOKED_MESSAGE });
+    expect(await within(socket.closed, 5000, 'socket closed')).toEqual({ code: 4401, reason: KEY_REVOKED_MESSAGE });
   }, 60_000);
 });
 
@@ -186,7 +186,7 @@ describe('a JWT on an open websocket', () => {
     expect(served.results).toMatchObject([{ errors: [{ extensions: { code: 'NOT_FOUND' } }] }]);
 
     const event = await within(socket.closed, 10_000, 'socket closed after exp');
-    expect(event).toEqual({ code: 4401, reason: UNAUTHENTICATED_MESSAGE });
+    expect(event).toEqual({ code: 4401, reason: TOKEN_EXPIRED_MESSAGE });
     // Not before the token expired (jose refuses at `exp` with no skew).
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
   }, 30_000);

@@ -5,7 +5,12 @@ import { GraphQLError } from 'graphql';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { AuditLog } from '../../src/auth/audit-log.js';
-import { UnauthenticatedError, UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
+import {
+  UnauthenticatedError,
+  KEY_REVOKED_MESSAGE,
+  TOKEN_EXPIRED_MESSAGE,
+  UNAUTHENTICATED_MESSAGE,
+} from '../../src/auth/auth-errors.js';
 import { authenticateRequest } from '../../src/auth/authenticate-request.js';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { JwtVerifier } from '../../src/auth/jwt-verifier.js';
@@ -66,8 +71,16 @@ describe('Authenticator: API keys and JWTs behind one Authorization header', () 
       await auth.authenticate(header);
     } catch (err) {
       expect(err).toBeInstanceOf(UnauthenticatedError);
-      expect((err as UnauthenticatedError).message).toBe(UNAUTHENTICATED_MESSAGE);
-      return (err as UnauthenticatedError).reason;
+      const { reason, message } = err as UnauthenticatedError;
+      // One message for every credential that did not prove itself; a revoked key or an expired token is told so.
+      expect(message).toBe(
+        reason === 'revoked'
+          ? KEY_REVOKED_MESSAGE
+          : reason === 'expired-token'
+            ? TOKEN_EXPIRED_MESSAGE
+            : UNAUTHENTICATED_MESSAGE,
+      );
+      return reason;
     }
     return 'accepted';
   }
@@ -103,7 +116,7 @@ describe('Authenticator: API keys and JWTs behind one Authorization header', () 
     expect(caller.attributes['section']).toBe('Mobile');
   });
 
-  it('refuses every bad credential with the same message and audits the reason', async () => {
+  it('refuses every bad credential with one message (a proven key revoked or token expired told so) and audits the reason', async () => {
     const { key, plaintext } = await keys.create({ name: 'old', role: 'viewer' });
     const { plaintext: orphan } = await keys.create({ name: 'orphan', role: 'retired_role' });
     await keys.revoke(key.id);
