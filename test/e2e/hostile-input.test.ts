@@ -1,7 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
-import { UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
+import { KEY_REVOKED_MESSAGE, TOKEN_EXPIRED_MESSAGE, UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
 import { startJwksServer, type JwksTestServer } from '../support/jwks-server.js';
 import { type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
 
@@ -234,10 +234,11 @@ describe('hostile credentials', () => {
     role: 'analyst',
     ...extra,
   });
-  const refused = {
+  const refusal = (message: string) => ({
     status: 401,
-    body: { errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code: 'UNAUTHENTICATED' } }] },
-  };
+    body: { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] },
+  });
+  const refused = refusal(UNAUTHENTICATED_MESSAGE);
 
   it('gives a token’s caller download links that end when the token does', async () => {
     const exp = now() + 120;
@@ -276,9 +277,9 @@ describe('hostile credentials', () => {
     expect(await send(query('{ me { role } }'), as(`${header}.${payload}.${signature}`))).toEqual(refused);
   });
 
-  it('refuses an expired token', async () => {
+  it('refuses an expired token, saying so (its signature held)', async () => {
     const expired = await idp.sign(claims({ iat: now() - 7200, exp: now() - 3600 }));
-    expect(await send(query('{ me { role } }'), as(expired))).toEqual(refused);
+    expect(await send(query('{ me { role } }'), as(expired))).toEqual(refusal(TOKEN_EXPIRED_MESSAGE));
   });
 
   it('refuses no credentials, a malformed header and an unknown key alike', async () => {
@@ -292,7 +293,7 @@ describe('hostile credentials', () => {
     const keys = new ApiKeyStore(api.store);
     const unused = await keys.create({ name: 'to revoke', role: 'analyst' });
     await keys.revoke(unused.key.id);
-    expect(await send(query('{ me { role } }'), as(unused.plaintext))).toEqual(refused);
+    expect(await send(query('{ me { role } }'), as(unused.plaintext))).toEqual(refusal(KEY_REVOKED_MESSAGE));
 
     const used = await keys.create({ name: 'in use', role: 'analyst' });
     expect((await send(query('{ me { role } }'), as(used.plaintext))).status).toBe(200);
@@ -304,7 +305,7 @@ describe('hostile credentials', () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
       answer = await send(query('{ me { role } }'), as(used.plaintext));
     } while (answer.status === 200 && Date.now() < deadline);
-    expect(answer).toEqual(refused);
+    expect(answer).toEqual(refusal(KEY_REVOKED_MESSAGE));
   }, 15_000);
 
   it('closes a websocket without valid credentials with 4401, and serves one with them', async () => {
