@@ -352,7 +352,9 @@ function createExportService(
         maxScanBytes: config.exports.maxScanBytes,
         maxPredicates: DEFAULT_EXPORT_LIMITS.maxPredicates,
         maxValues: DEFAULT_EXPORT_LIMITS.maxValues,
-        maxTextLength: DEFAULT_EXPORT_LIMITS.maxTextLength,
+        // Athena's limit on an execution parameter; DuckDB binds a value of any length, and a feed or a scheduled
+        // request with a longer one that worked must go on working there.
+        maxTextLength: parts.engine.kind === 'athena' ? DEFAULT_EXPORT_LIMITS.maxTextLength : Number.MAX_SAFE_INTEGER,
       },
       retentionMs: config.exports.retentionHours * 3600 * 1000,
       leaseMs: config.exports.leaseSeconds * 1000,

@@ -157,7 +157,8 @@ export interface ExportLimits {
   /**
    * Longest text value in a `where` predicate, in UTF-16 code units. Athena takes each value as an execution
    * parameter of at most 1,024 characters, written as a quoted literal in which a quote counts twice: 500 fits any
-   * text, and a request over it is refused here rather than failed by the engine after it was queued.
+   * text, and a request over it is refused here rather than failed by the engine after it was queued. The API applies
+   * it with the Athena engine only (composition-api.ts); DuckDB takes any length.
    */
   maxTextLength: number;
 }

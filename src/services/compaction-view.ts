@@ -22,9 +22,13 @@ interface JournalFiles {
  * double a partition in every count and export until the next compaction).
  *
  * Read AFTER the files are listed: a compaction that starts during the listing has written its journal by the time its
- * merged files can be listed, and one that ends during it deletes its journal only after its inputs. (One that both
- * starts and ends within a single listing could still be seen twice; a listing takes far less than a compaction's
- * merge and uploads.)
+ * merged files can be listed. Not covered: a compaction that deletes its last inputs and its journal between the end
+ * of the listing and this read (milliseconds), or starts and ends within one listing; such a listing counts the
+ * partition twice until the compaction's data-version change is seen (DatasetSnapshotCache), and an export planned on
+ * it fails to stage the deleted inputs and is planned again.
+ *
+ * Only for readers that read the files they list: Athena reads a partition's whole folder, so the Athena engine
+ * checks its plan against every file (a compaction half-way fails the check rather than counting twice).
  */
 export async function filesHiddenByCompactions(store: ObjectStore, dataset: string): Promise<ReadonlySet<string>> {
   const hidden = new Set<string>();

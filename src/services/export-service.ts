@@ -37,7 +37,7 @@ import {
   ExportFailedError,
 } from '../ports/export-engine.js';
 import type { JobDispatcher } from '../ports/job-dispatcher.js';
-import type { JobStore } from '../ports/job-store.js';
+import type { HeldBinding, JobStore } from '../ports/job-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { ExportPlanner } from './export-planner.js';
@@ -346,11 +346,12 @@ export class ExportService {
         REUSABLE.includes(statusAt(existing, this.now())),
       ));
     }
+    let keyBoundHere = false;
     if (key !== null) {
       // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
       // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
       // when the two requests differ.
-      let binding: { jobId: string; requestHash: string };
+      let binding: HeldBinding;
       try {
         binding =
           rebindFrom === undefined
@@ -368,6 +369,7 @@ export class ExportService {
         }
         throw err;
       }
+      keyBoundHere = binding.fresh;
       if (binding.jobId !== job.id) {
         if (created) await this.cancelUnsent(job);
         const winner = await this.boundJob(binding, requestHash);
@@ -379,9 +381,10 @@ export class ExportService {
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
       current = await this.dispatch(job, plan);
-    } else if (!isFinished(job.status)) {
+    } else if (!isFinished(job.status) && (key === null || keyBoundHere)) {
       // One more request waits for it (another terminal or script of the caller's): a release by one of them must
-      // not cancel it for this one (`releaseExport`).
+      // not cancel it for this one (`releaseExport`). A repeat of a keyed request (its key already bound, by an
+      // earlier or a concurrent call) is the same request, not one more.
       current = await this.changeByRequest(job.id, (j) =>
         isFinished(j.status) ? j : { ...j, waiters: waitersOf(j) + 1 },
       );
@@ -783,10 +786,6 @@ export class ExportService {
       }
       const rebase = await this.rebasing(job, plan);
       if (typeof rebase !== 'function') return fail(rebase.code, rebase.message);
-      if (plan.dataVersion !== job.dataVersion) {
-        // Planned again on the data as it is now; a job that ended meanwhile stays as it ended.
-        await this.transition(id, (j) => (isFinished(j.status) ? j : rebase(j)));
-      }
       const start = job.attempts + 1;
       const claim = await this.deps.jobs.claimStart(id, start, now.toISOString());
       if (!claim.claimed) {
@@ -797,6 +796,11 @@ export class ExportService {
       }
       // A cancel that landed between the check above and this claim: the loop's next turn ends the job.
       if (await this.deps.jobs.cancelRequested(id)) continue;
+      if (plan.dataVersion !== job.dataVersion) {
+        // Planned again on the data as it is now, once this worker holds the start (a duplicate delivery that lost
+        // the claim must not rewrite the record of the run that won it); a job that ended meanwhile stays as it ended.
+        await this.deps.jobs.update(id, (j) => (isFinished(j.status) ? j : rebase(j)));
+      }
       if (job.status === 'RUNNING') {
         this.deps.logger.info('export job taken over from a worker that stopped', { jobId: id, attempt: start });
         await this.removeOutput(id);
@@ -828,11 +832,10 @@ export class ExportService {
   async expireNow(caller: ExportCaller, id: string): Promise<ExportJobView> {
     const job = await this.ownJob(caller, id);
     if (job.status !== 'SUCCEEDED') return this.view(job, caller);
+    // EXPIRED first: nothing hands the result out once its files start to go.
+    const expired = await this.transition(id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
     await this.removeOutput(id);
-    return this.view(
-      await this.transition(id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j)),
-      caller,
-    );
+    return this.view(expired, caller);
   }
 
   /**
@@ -1149,9 +1152,10 @@ export class ExportService {
       }
       const rebase = await this.rebasing(job, plan);
       if (typeof rebase !== 'function') return new ExportFailedError(rebase.code, rebase.message);
-      await this.removeOutput(job.id);
+      // The record first, fenced: output under the job's prefix is this run's to remove only while the job is.
       const rebased = await this.transition(job.id, ours(rebase));
-      if (rebased.status !== 'RUNNING' || rebased.attempts !== job.attempts) return undefined;
+      if (rebased.status !== 'RUNNING' || rebased.attempts !== job.attempts || this.abandoned) return undefined;
+      await this.removeOutput(job.id);
       log.info('export job planned again: its files changed as it was about to read them', {
         dataVersion: plan.dataVersion,
         files: plan.files.length,

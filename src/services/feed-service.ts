@@ -483,8 +483,8 @@ export class FeedService {
   }
 
   /**
-   * Deletes, in the background, the results of the feed's builds that `served` replaced more than `supersededKeepMs`
-   * ago (only the latest build is ever served, and each is a whole copy of the feed: an hourly feed kept a week of
+   * Deletes, in the background, the results of the feed's builds that a newer build replaced more than
+   * `supersededKeepMs` ago (only the latest build is ever served, and each is a whole copy of the feed: an hourly feed kept a week of
    * them until export retention). At most once per feed per `supersededKeepMs` in this process; a failure is logged.
    */
   private dropSupersededLater(name: string, requester: ExportCaller, served: ExportJobView): void {
@@ -492,11 +492,14 @@ export class FeedService {
     const last = this.supersededSweptAt.get(name);
     if (last !== undefined && now - last < this.supersededKeepMs) return;
     this.supersededSweptAt.set(name, now);
-    const cutoff = (served.finishedAt?.getTime() ?? now) - this.supersededKeepMs;
     void (async () => {
+      // Newest first: a build goes once the build after it (which replaced it) finished `supersededKeepMs` ago.
       const page = await this.deps.exports.listExports(requester, { status: 'SUCCEEDED', first: 100 });
-      for (const { node } of page.edges) {
-        if (node.id === served.id || node.finishedAt === null || node.finishedAt.getTime() >= cutoff) continue;
+      const builds = page.edges.map((e) => e.node).filter((j) => j.finishedAt !== null);
+      for (const [i, node] of builds.entries()) {
+        const replacedAt = builds[i - 1]?.finishedAt?.getTime();
+        if (i === 0 || node.id === served.id || replacedAt === undefined) continue;
+        if (now - replacedAt < this.supersededKeepMs) continue;
         await this.deps.exports.expireNow(requester, node.id);
         this.deps.logger.info('feed build replaced by a newer one removed', { feed: name, jobId: node.id });
       }
@@ -513,6 +516,9 @@ export class FeedService {
    * CSV options), whose result is still there; undefined when there is none.
    */
   private async previousBuild(requester: ExportCaller, building: ExportJobView): Promise<ExportJobView | undefined> {
+    // A column hashed under the mask key: an earlier build may be hashed under a key since replaced (it leaked), which
+    // the request does not show; only the new build is served.
+    if (building.request.columns.some((c) => c.mask === 'hash')) return undefined;
     const wanted = canonicalJson(building.request);
     const page = await this.deps.exports.listExports(requester, { status: 'SUCCEEDED', first: 20 });
     return page.edges

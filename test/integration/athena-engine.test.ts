@@ -145,6 +145,37 @@ describe('idempotent starts', () => {
   });
 });
 
+describe('a compaction half-way through a partition', () => {
+  it('fails the check, DATA_CHANGED, rather than export the rows twice: Athena reads every file of the folder', async () => {
+    const halfway = typesTable({ name: 'halfway', columns: [column('id', 'bigint')], location: 'halfway/' });
+    const day = 'halfway/event_date=2024-01-01/';
+    await lake.writeParquet(`${day}part-0.parquet`, 'SELECT i::BIGINT AS id FROM range(10) t(i)');
+    await lake.registerTable(halfway);
+    // A compaction killed while uploading: its merged copy of the same rows beside the input, its journal naming it.
+    await lake.writeParquet(`${day}part-compacted-x.parquet`, 'SELECT i::BIGINT AS id FROM range(10) t(i)');
+    await lake.store.put(
+      'processed',
+      '_pipeline/compactions/halfway/event_date=2024-01-01.json',
+      JSON.stringify({
+        state: 'uploading',
+        outputKeys: [`${day}part-compacted-x.parquet`],
+        inputKeys: [],
+        lineages: [],
+      }),
+    );
+    const plan = await planOf({}, halfway);
+    // The plan leaves the merged file out (the journal): 10 rows, one file.
+    expect({ rows: plan.estimate.rows, files: plan.files.map((f) => f.key) }).toEqual({
+      rows: 10,
+      files: [`${day}part-0.parquet`],
+    });
+    expect(await failureOf(lake.athenaEngine().run({ id: 'job-halfway' }, plan, runOptions()))).toEqual({
+      code: 'DATA_CHANGED',
+      message: 'dataset "halfway" changed after the export was requested; request it again',
+    });
+  });
+});
+
 describe('a start refused over the account’s query quota', () => {
   it('is sent again with the same token after a wait, and one query runs', async () => {
     const job = { id: 'job-throttled', attempts: 1 };

@@ -108,6 +108,20 @@ describe('cancelling exports', () => {
     expect((await harness.service.releaseExport(caller, id)).status).toBe('CANCELLED');
   });
 
+  it('counts concurrent repeats of one keyed request as one waiter: its release cancels the job', async () => {
+    const input = {
+      dataset: 'big',
+      columns: ['id', 'customer'],
+      orderBy: [{ column: 'id' }],
+      idempotencyKey: 'k-once',
+    };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => harness.service.requestExport(caller, input)));
+    const id = answers[0]!.id;
+    expect(answers.every((a) => a.id === id)).toBe(true);
+    expect((await harness.jobs.get(id))!.waiters ?? 1).toBe(1);
+    expect((await harness.service.releaseExport(caller, id)).status).toBe('CANCELLED');
+  });
+
   it('takes a queued job out of the queue without running it', async () => {
     const first = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id', 'description'] });
     const second = await harness.service.requestExport(caller, { dataset: 'big', columns: ['id'] });

@@ -126,6 +126,67 @@ describe('a feed whose new build waits behind other exports', () => {
     expect((await keeping.latestResult(feed)).jobId).toBe(second.jobId);
   });
 
+  it('is not served from an earlier build when it hashes a column (the mask key may have changed since)', async () => {
+    const hashing = new FeedService({
+      store: lake.store,
+      exports: harness.service,
+      logger: new JsonLogger('silent'),
+      publicUrl: () => 'http://api.test',
+      grantFor: () =>
+        Promise.resolve({ allowedColumns: null, maskedColumns: [{ column: 'email', method: 'hash' }], rowFilter: [] }),
+    });
+    await hashing.createFeed(OWNER, 'hashed', { dataset: 'events', columns: ['id', 'email'] });
+    const feed = await hashing.authorizeCaller(OWNER, 'hashed');
+    expect((await hashing.latestResult(feed)).rebuilding).toBeNull();
+    await lake.writeParquet(
+      'events/event_date=2024-01-04/part-d.parquet',
+      `SELECT 4::BIGINT AS id, 'd' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+         TIMESTAMP '2024-01-04 10:00:00' AS created_at, DATE '2024-01-04' AS day, 1.2500::DECIMAL(18,4) AS amount,
+         'd@example.com' AS email`,
+    );
+    const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
+    await expect(hashing.latestResult(feed, { buildWaitMs: 200 })).rejects.toBeInstanceOf(FeedNotReadyError);
+    open();
+    await finished(harness.service, { id: 'analyst' }, blocker.id);
+  });
+
+  it('keeps a replaced build for the time given after it was replaced, then removes it', async () => {
+    // A feed service (a process) whose clock reads `at`; each new one looks for replaced builds at its first fetch.
+    const at = (time: number): FeedService =>
+      new FeedService(
+        {
+          store: lake.store,
+          exports: harness.service,
+          logger: new JsonLogger('silent'),
+          publicUrl: () => 'http://api.test',
+        },
+        { now: () => new Date(time) },
+      );
+    await feeds.createFeed(OWNER, 'daily', INPUT);
+    const feed = await feeds.authorizeCaller(OWNER, 'daily');
+    const first = await feeds.latestResult(feed);
+    await lake.writeParquet(
+      'events/event_date=2024-01-05/part-e.parquet',
+      `SELECT 5::BIGINT AS id, 'e' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+         TIMESTAMP '2024-01-05 10:00:00' AS created_at, DATE '2024-01-05' AS day, 1.2500::DECIMAL(18,4) AS amount,
+         'e@example.com' AS email`,
+    );
+    const second = await feeds.latestResult(feed);
+    expect(second.jobId).not.toBe(first.jobId);
+    // Replaced half an hour ago: kept, for a client still downloading it.
+    await at(second.finishedAt.getTime() + 30 * 60_000).latestResult(feed);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await harness.jobs.get(first.jobId))!.status).toBe('SUCCEEDED');
+    // Replaced over an hour ago: removed.
+    await at(second.finishedAt.getTime() + 61 * 60_000).latestResult(feed);
+    const deadline = Date.now() + 5_000;
+    while ((await harness.jobs.get(first.jobId))!.status !== 'EXPIRED' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await harness.jobs.get(first.jobId))!.status).toBe('EXPIRED');
+    expect((await harness.jobs.get(second.jobId))!.status).toBe('SUCCEEDED');
+  });
+
   it('is refused NOT_READY when it has no earlier build of the same request', async () => {
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
     await feeds.createFeed(OWNER, 'new-feed', INPUT);

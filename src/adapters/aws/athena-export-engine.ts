@@ -1,4 +1,3 @@
-import { filesHiddenByCompactions } from '../../services/compaction-view.js';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
@@ -489,9 +488,9 @@ export class AthenaExportEngine implements ExportEngine {
         const values = partitionValuesOf(prefix, object.key);
         if (values !== undefined) listed.push({ key: object.key, values, etag: object.etag });
       }
-      // After the listing (see filesHiddenByCompactions), as the planner lists them.
-      const hidden = await filesHiddenByCompactions(this.store, plan.table.name);
-      if (hidden.size > 0) listed.splice(0, listed.length, ...listed.filter((f) => !hidden.has(f.key)));
+      // Every file, a half-way compaction's too (no filesHiddenByCompactions here): Athena reads the whole folder, so
+      // a compaction's merged files beside their inputs must fail the check (DATA_CHANGED) rather than pass it and
+      // export the rows twice.
     } catch (err) {
       throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
     }
