@@ -158,12 +158,14 @@ export async function ingestObject(
       outcome.status === 'SKIPPED' &&
       UNCHANGED_REASONS.includes(outcome.error?.reason ?? '')
     ) {
-      // Nothing new in the file: its RUNNING record goes (a record left behind reads `abandoned` later, harmlessly).
-      await deps.store
-        .delete('processed', recorder.key)
-        .catch((err: unknown) =>
-          log.warn('could not remove the record of a run that found nothing new', { error: String(err) }),
-        );
+      // Nothing new in the file: its RUNNING record goes. One that cannot be removed is ended SKIPPED as usual: left
+      // RUNNING it would read `abandoned` later and fail the dataset's status.
+      try {
+        await deps.store.delete('processed', recorder.key);
+      } catch (err) {
+        log.warn('could not remove the record of a run that found nothing new', { error: String(err) });
+        return await finish(outcome);
+      }
       const finishedAt = now();
       return {
         ...recorder.current,

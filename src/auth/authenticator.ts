@@ -22,7 +22,8 @@ const BEARER = /^Bearer +(\S+) *$/i;
 
 /**
  * Turns an `Authorization` value into a caller: `Bearer cpk_...` (an API key) or `Bearer <JWT>`. Every failure is
- * an UnauthenticatedError with one message (no oracle), audited with its reason. Used by the HTTP context function
+ * an UnauthenticatedError, audited with its reason, with one message (no oracle) unless the credential proved itself
+ * (a revoked key whose secret matched, an expired token whose signature held: auth-errors.ts). Used by the HTTP context function
  * and by the websocket `onConnect` alike, so both paths accept exactly the same credentials.
  */
 export class Authenticator {

@@ -159,7 +159,8 @@ export class ApiKeyStore {
 
   /**
    * Verifies a bearer key (the text after `Bearer `). Throws UnauthenticatedError, whose message is the same for
-   * every failure (malformed, unknown, mismatch, revoked); the reason is for the audit log.
+   * every failure of a key that does not prove itself (malformed, unknown, mismatch); a key whose secret matched and
+   * that was revoked is told so (auth-errors.ts). The reason is for the audit log.
    */
   async verify(bearer: string): Promise<VerifiedApiKey> {
     const parsed = parseApiKey(bearer);

@@ -99,11 +99,10 @@ export function effectiveRun(
   } else if (holderGone(run.holder)) {
     // Told only on the machine that ran it, where the CLI ingests: the same raw object ingested again finishes what
     // the run left (it takes over the dead process's locks, removes files of a publish it did not commit, or skips
-    // the object when the run had published it). `careplus start` ingests every raw object, this one too.
+    // the object when the run had published it).
     message =
       `the process running it (pid ${run.holder?.pid ?? '?'}) ended before the run did: it was killed or crashed; ` +
-      `ingest the file again to finish it: \`careplus ingest <lake folder>/raw/${run.sourceKey} --dataset ${run.dataset}\`` +
-      ' (the next `careplus start` does too)';
+      `ingest the file again to finish it: \`careplus ingest <lake folder>/raw/${run.sourceKey} --dataset ${run.dataset}\``;
   } else {
     return run;
   }

@@ -650,12 +650,14 @@ export class ExportService {
   }
 
   /**
-   * Whether a job's result is gone by retention (EXPIRED, or SUCCEEDED past its expiry), for the download route:
+   * Whether a job's result is gone by retention (EXPIRED, SUCCEEDED past its expiry, or the job itself forgotten), for
+   * the download route:
    * a link to it that has expired is then not worth renewing, as reading the job again gives no link.
    */
   async resultExpired(jobId: string): Promise<boolean> {
     const job = this.live.get(jobId) ?? (await this.deps.jobs.get(jobId));
-    return job !== undefined && statusAt(job, this.now()) === 'EXPIRED';
+    // A genuine link names a job that existed: one gone is one retention forgot, long after its result expired.
+    return job === undefined || statusAt(job, this.now()) === 'EXPIRED';
   }
 
   /**

@@ -90,11 +90,11 @@ describe('signed download links', () => {
     expect((await fetchBytes(fresh.result!.files[0]!.url!)).body).toEqual(full);
   });
 
-  it('answers a genuine link to a job without a result with 404', async () => {
+  it('answers a genuine link to a job that is gone (retention forgot it) with 404, saying to request it again', async () => {
     const links = new HmacDownloadLinks({ secret: TEST_SIGNING_SECRET, baseUrl: api.server.url });
     const link = await links.issue({ jobId: 'no-such-job', fileName: 'part-00000.csv', key: 'x' });
     await expectRefused(link.url, 404, {
-      error: { code: 'NOT_FOUND', message: 'export file not found: it may have expired; read the job again' },
+      error: { code: 'NOT_FOUND', message: "the export's result has expired: request the export again" },
     });
   });
 

@@ -63,7 +63,7 @@ describe('pipeline runs whose process died', () => {
           message:
             `the process running it (pid ${deadPid}) ended before the run did: it was killed or crashed; ingest the ` +
             'file again to finish it: `careplus ingest <lake folder>/raw/support_events/2024/03/01/killed.csv ' +
-            '--dataset support_events` (the next `careplus start` does too)',
+            '--dataset support_events`',
         },
       ],
       ['elsewhere', 'RUNNING', null],

@@ -171,7 +171,8 @@ describe('a compaction half-way through a partition', () => {
     });
     expect(await failureOf(lake.athenaEngine().run({ id: 'job-halfway' }, plan, runOptions()))).toEqual({
       code: 'DATA_CHANGED',
-      message: 'dataset "halfway" changed after the export was requested; request it again',
+      message:
+        'a compaction of dataset "halfway" is half-way (running, or stopped): Athena would read its rows twice; request the export again once it is done (run careplus compact for the dataset again to finish a stopped one)',
     });
   });
 });

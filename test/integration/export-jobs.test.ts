@@ -781,6 +781,8 @@ describe('retention and restarts', () => {
       now = new Date(Date.now() + (retentionDays + 31) * 86_400_000);
       await clocked.service.expireDue();
       for (const id of [cancelled.id, kept.id]) expect(await clocked.jobs.get(id)).toBeUndefined();
+      // A link of a forgotten job is to a result expired by retention (the download route words its refusal so).
+      expect(await clocked.service.resultExpired(kept.id)).toBe(true);
       const listed = (await clocked.service.listExports(alice, { first: 100 })).edges.map((e) => e.node.id);
       expect(listed).not.toContain(cancelled.id);
       expect(listed).not.toContain(kept.id);

@@ -1,3 +1,4 @@
+import { filesHiddenByCompactions } from '../../services/compaction-view.js';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
@@ -496,11 +497,29 @@ export class AthenaExportEngine implements ExportEngine {
     }
     const now = new Map(pruneFiles(listed, plan.table, plan.request).map((f) => [f.key, f.etag]));
     const same = now.size === plan.files.length && plan.files.every((f) => now.get(f.key) === f.etag);
+    if (!same && (await this.compactionHalfWay(plan, now))) {
+      // Planned again, it would fail the same way until the compaction is finished: say what to do.
+      throw new ExportFailedError(
+        'DATA_CHANGED',
+        `a compaction of dataset "${plan.table.name}" is half-way (running, or stopped): Athena would read its rows twice; request the export again once it is done (run careplus compact for the dataset again to finish a stopped one)`,
+      );
+    }
     if (!same) {
       throw new ExportFailedError(
         'DATA_CHANGED',
         `dataset "${plan.table.name}" changed after the export was requested; request it again`,
       );
+    }
+  }
+
+  /** Whether a file of the check's listing is one a half-way compaction's journal names (compaction-view.ts). */
+  private async compactionHalfWay(plan: ExportPlan, listed: ReadonlyMap<string, string>): Promise<boolean> {
+    try {
+      const hidden = await filesHiddenByCompactions(this.store, plan.table.name);
+      return [...listed.keys()].some((key) => hidden.has(key));
+    } catch {
+      // Only to word the refusal: a journal that cannot be read leaves the plain message.
+      return false;
     }
   }
 
