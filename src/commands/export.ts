@@ -68,7 +68,7 @@ const DOWNLOAD_RETRIES = 12;
  *   A download that stops (the retries ran out, the process was killed) is kept with `<out>.part.json`, and the same
  *   command run again (it gets the same job back while its result lasts) continues it.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
- * - Ctrl-C while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
+ * - Ctrl-C (or SIGTERM) while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
  *   that got the same job (another terminal, a script) still waits for it; during the download it stops and removes
  *   the partial file.
  *
@@ -109,7 +109,9 @@ export async function exportCommand(
     if (interrupts > 1) process.exit(INTERRUPTED_EXIT);
     interrupt.abort(new Error('interrupted'));
   };
+  // SIGTERM (a supervisor, `kill`) gives up as Ctrl-C does: the job is released, not left for nobody.
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const line = new ProgressLine(process.stderr);
   try {
     const requested = (await client.request(RequestExportDocument, { input })).requestExport;
@@ -119,7 +121,9 @@ export async function exportCommand(
       line.done();
       // Released, not cancelled: another request of this caller's that got the same job (another terminal, a
       // script) may still wait for it, and then it runs on for that one.
-      const released = (await client.request(ReleaseExportDocument, { id: requested.id })).releaseExport;
+      const released = (
+        await client.request(ReleaseExportDocument, { id: requested.id, waiter: requested.waiter ?? '' })
+      ).releaseExport;
       process.stderr.write(
         released.status === 'QUEUED' || released.status === 'RUNNING'
           ? `export ${released.id}: left running (interrupted; another request of yours still waits for it)\n`
@@ -177,6 +181,7 @@ export async function exportCommand(
     throw err;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
 }
 

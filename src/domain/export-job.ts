@@ -149,11 +149,11 @@ export interface ExportJobRecord {
   /** Times the job was started; a restart during a run counts. */
   attempts: number;
   /**
-   * Requests that wait for the job while it is unfinished: the one that made it, and each later one answered with it
-   * (`releaseExport` cancels the job only when the last of them lets it go). Absent in records written before it:
-   * one.
+   * The requests that wait for the job while it is unfinished, by waiter id (`requestExport` hands each its own; a
+   * keyed request's is derived from its key, so its repeats are one): `releaseExport` cancels the job only when the
+   * last of them lets it go. Absent in records written before waiters were kept: any release cancels such a job.
    */
-  waiters?: number;
+  waiting?: string[];
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

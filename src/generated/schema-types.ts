@@ -403,6 +403,8 @@ export type ExportJob = {
   /** When the current run started; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
   status: ExportStatus;
+  /** Set by `requestExport` only: this request's place among the requests waiting for the job, to pass to `releaseExport` when it gives up (the same for every repeat of a request with one idempotency key). Null when read otherwise. */
+  waiter?: Maybe<Scalars['String']['output']>;
 };
 
 /** A page of the caller's export jobs, newest first. */
@@ -637,7 +639,7 @@ export type Mutation = {
   createFeed: FeedWithToken;
   /** Deletes one of your feeds (an administrator: also another caller's feed whose request the administrator's own access allows): its URL and token stop working at once. Any other feed is NOT_FOUND. */
   deleteFeed: Scalars['Boolean']['output'];
-  /** Says that you no longer wait for a job you requested (a client that gives up, e.g. on Ctrl-C): it is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script) still waits for it; then it runs on for that one. A finished job is returned unchanged. */
+  /** Says that one of your requests no longer waits for its job (a client that gives up, e.g. on Ctrl-C), naming it by the `waiter` its `requestExport` answer gave: the job is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script; repeats with one idempotency key are one request) still waits for it; then it runs on for that one. Releasing twice is releasing once. A finished job is returned unchanged. */
   releaseExport: ExportJob;
   /** Requests a CSV export and returns its job at once (QUEUED, or the existing job when the same request on unchanged data was made before). Refused with BAD_USER_INPUT (naming the field; a column you may not see is an unknown column), NOT_FOUND (dataset), FORBIDDEN (your role may not export), LIMIT_EXCEEDED or CONFLICT (idempotency key reused). */
   requestExport: ExportJob;
@@ -663,6 +665,7 @@ export type MutationDeleteFeedArgs = {
 
 export type MutationReleaseExportArgs = {
   id: Scalars['ID']['input'];
+  waiter: Scalars['String']['input'];
 };
 
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
 import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
@@ -286,12 +286,17 @@ export class ExportService {
     caller: ExportCaller,
     input: ExportRequestInput,
     grant: EffectiveGrant | null = null,
-  ): Promise<{ job: ExportJobView; created: boolean }> {
+  ): Promise<{ job: ExportJobView; created: boolean; waiter: string }> {
     if (this.closed) throw new Error('the export service is closed');
     const table = await this.table(input.dataset);
     const request = normalizeExportRequest(input, table, this.limits, grant);
     const requestHash = exportRequestHash(request);
     const key = request.idempotencyKey;
+    // This request's wait (see ExportJobRecord.waiting): a keyed request's repeats are the same request.
+    const waiter =
+      key === null
+        ? randomUUID()
+        : `key-${createHash('sha256').update(`${caller.id}\n${key}`).digest('hex').slice(0, 32)}`;
     // A key whose job ended without a result to hand out (failed, cancelled, expired) is given to a new job: its
     // message says "request it again", and a client that retries safely with the same key must be able to.
     let rebindFrom: string | undefined;
@@ -300,7 +305,7 @@ export class ExportService {
       if (bound !== undefined) {
         const boundJob = await this.boundJob(bound, requestHash);
         if (boundJob !== undefined && !ENDED_WITHOUT_RESULT.includes(statusAt(boundJob, this.now()))) {
-          return { job: await this.view(boundJob, caller), created: false };
+          return { job: await this.view(await this.waitFor(boundJob, waiter), caller), created: false, waiter };
         }
         rebindFrom = bound.jobId;
       }
@@ -326,6 +331,7 @@ export class ExportService {
       effectiveLimit: plan.effectiveLimit,
       progress: initialProgress(plan),
       attempts: 0,
+      waiting: [waiter],
       createdAt: now,
       startedAt: null,
       finishedAt: null,
@@ -346,7 +352,6 @@ export class ExportService {
         REUSABLE.includes(statusAt(existing, this.now())),
       ));
     }
-    let keyBoundHere = false;
     if (key !== null) {
       // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
       // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
@@ -369,25 +374,21 @@ export class ExportService {
         }
         throw err;
       }
-      keyBoundHere = binding.fresh;
       if (binding.jobId !== job.id) {
         if (created) await this.cancelUnsent(job);
         const winner = await this.boundJob(binding, requestHash);
         if (winner === undefined) throw new Error(`idempotency key bound to missing export job ${binding.jobId}`);
-        return { job: await this.view(winner, caller), created: false };
+        return { job: await this.view(await this.waitFor(winner, waiter), caller), created: false, waiter };
       }
     }
-    let current = job;
+    let current: ExportJobRecord;
     if (created) {
       this.deps.logger.info('export job queued', { jobId: job.id, dataset: job.dataset, files: plan.estimate.files });
       current = await this.dispatch(job, plan);
-    } else if (!isFinished(job.status) && (key === null || keyBoundHere)) {
+    } else {
       // One more request waits for it (another terminal or script of the caller's): a release by one of them must
-      // not cancel it for this one (`releaseExport`). A repeat of a keyed request (its key already bound, by an
-      // earlier or a concurrent call) is the same request, not one more.
-      current = await this.changeByRequest(job.id, (j) =>
-        isFinished(j.status) ? j : { ...j, waiters: waitersOf(j) + 1 },
-      );
+      // not cancel it for this one (`releaseExport`).
+      current = await this.waitFor(job, waiter);
     }
     if (!created && this.dispatcher.kind !== 'in-process' && current.status === 'QUEUED' && this.sendLost(current)) {
       // The process that recorded this job may have stopped before its message reached the queue (a Lambda ended
@@ -396,7 +397,17 @@ export class ExportService {
       this.deps.logger.warn('export job still queued: sending it to the workers again', { jobId: job.id });
       current = await this.dispatch(current, plan);
     }
-    return { job: await this.view(this.live.get(job.id) ?? current, caller), created };
+    return { job: await this.view(this.live.get(job.id) ?? current, caller), created, waiter };
+  }
+
+  /** The job with `waiter` among the requests waiting for it, while it is unfinished (ExportJobRecord.waiting). */
+  private async waitFor(job: ExportJobRecord, waiter: string): Promise<ExportJobRecord> {
+    if (isFinished(job.status) || job.waiting === undefined || job.waiting.includes(waiter)) return job;
+    return this.changeByRequest(job.id, (j) =>
+      isFinished(j.status) || j.waiting === undefined || j.waiting.includes(waiter)
+        ? j
+        : { ...j, waiting: [...j.waiting, waiter] },
+    );
   }
 
   /**
@@ -492,25 +503,31 @@ export class ExportService {
   }
 
   /**
-   * A requester no longer waits for a job (its CLI was interrupted): the job is cancelled, as `cancelExport`, when
-   * no other request it answered still waits for it; otherwise one fewer waits and it runs on. Each request answered
-   * with an unfinished job counts once (`ExportJobRecord.waiters`; a repeat with the same idempotency key is the
-   * same request). A finished job is returned unchanged. A request answered with the job between the count and the
-   * cancel gets it CANCELLED, as after any cancel.
+   * A request no longer waits for its job (its CLI was interrupted): `waiter` (what `requestExport` handed it) leaves
+   * the job's waiting requests, and the job is cancelled, as `cancelExport`, when it was the last; otherwise it runs
+   * on for the others. Releasing twice is releasing once. A job recorded before waiters were kept is cancelled. A
+   * finished job is returned unchanged. A request answered with the job between the last release and the cancel
+   * gets it CANCELLED, as after any cancel.
    */
-  async releaseExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
+  async releaseExport(caller: ExportCaller, id: string, waiter: string): Promise<ExportJobView> {
     const job = await this.ownJob(caller, id);
     if (isFinished(job.status)) return this.view(job, caller);
     let last = false;
     const released = await this.changeByRequest(id, (j) => {
       if (isFinished(j.status)) return j;
-      last = waitersOf(j) <= 1;
-      return last ? j : { ...j, waiters: waitersOf(j) - 1 };
+      if (j.waiting === undefined) {
+        last = true;
+        return j;
+      }
+      last = j.waiting.length === 1 && j.waiting[0] === waiter;
+      // Released already, or never its (a waiter of another job): nothing changes.
+      if (last || !j.waiting.includes(waiter)) return j;
+      return { ...j, waiting: j.waiting.filter((w) => w !== waiter) };
     });
     if (last) return this.cancelExport(caller, id);
     this.deps.logger.info('export job released by one of its requests; others still wait', {
       jobId: id,
-      waiters: released.waiters,
+      waiting: released.waiting?.length,
     });
     return this.view(released, caller);
   }
@@ -1603,11 +1620,6 @@ export class ExportService {
       result,
     };
   }
-}
-
-/** Requests that wait for a job (`ExportJobRecord.waiters`): one, its own, in records written before the count. */
-function waitersOf(job: ExportJobRecord): number {
-  return job.waiters ?? 1;
 }
 
 function initialProgress(plan: ExportPlan): ExportJobProgress {

@@ -429,13 +429,13 @@ describe('careplus export', () => {
     });
   });
 
-  it('cancels the job on Ctrl-C and exits 130', async () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('cancels the job on %s (Ctrl-C, a kill) and exits 130', async (signal) => {
     let signalled = false;
     const run = await runCli(['export', 'big', '--key', 'alice'], {
       onStderr: (text, child) => {
         if (!signalled && /^export \S+ of big: \w+\n/.test(text)) {
           signalled = true;
-          child.kill('SIGINT');
+          child.kill(signal);
         }
       },
     });

@@ -95,17 +95,22 @@ describe('cancelling exports', () => {
       same: true,
     });
     const id = job.job.id;
-    // The request that made it lets go first: the other still waits, and it runs on.
-    expect((await harness.service.releaseExport(caller, id)).status).toMatch(/^(QUEUED|RUNNING)$/);
-    expect((await harness.jobs.get(id))!.waiters).toBe(1);
+    expect(job.waiter).not.toBe(again.waiter);
+    expect((await harness.jobs.get(id))!.waiting).toEqual([job.waiter, again.waiter]);
+    // The request that made it lets go first, twice (a retried call): the other still waits, and it runs on.
+    expect((await harness.service.releaseExport(caller, id, job.waiter)).status).toMatch(/^(QUEUED|RUNNING)$/);
+    expect((await harness.service.releaseExport(caller, id, job.waiter)).status).toMatch(/^(QUEUED|RUNNING)$/);
+    expect((await harness.jobs.get(id))!.waiting).toEqual([again.waiter]);
     await waitFor(id, (v) => v.status === 'RUNNING' && v.progress.fraction > 0);
     // Its release is the last: cancelled, its partial output removed.
-    const released = await harness.service.releaseExport(caller, id);
+    const released = await harness.service.releaseExport(caller, id, again.waiter);
     expect({ status: released.status, result: released.result }).toEqual({ status: 'CANCELLED', result: null });
     expect(await storedKeys(exportResultPrefix(id))).toEqual([]);
     // Another caller cannot release it, and a finished job is returned as it is.
-    await expect(harness.service.releaseExport({ id: 'mallory' }, id)).rejects.toThrow(`export "${id}" not found`);
-    expect((await harness.service.releaseExport(caller, id)).status).toBe('CANCELLED');
+    await expect(harness.service.releaseExport({ id: 'mallory' }, id, again.waiter)).rejects.toThrow(
+      `export "${id}" not found`,
+    );
+    expect((await harness.service.releaseExport(caller, id, again.waiter)).status).toBe('CANCELLED');
   });
 
   it('counts concurrent repeats of one keyed request as one waiter: its release cancels the job', async () => {
@@ -115,11 +120,11 @@ describe('cancelling exports', () => {
       orderBy: [{ column: 'id' }],
       idempotencyKey: 'k-once',
     };
-    const answers = await Promise.all(Array.from({ length: 5 }, () => harness.service.requestExport(caller, input)));
-    const id = answers[0]!.id;
-    expect(answers.every((a) => a.id === id)).toBe(true);
-    expect((await harness.jobs.get(id))!.waiters ?? 1).toBe(1);
-    expect((await harness.service.releaseExport(caller, id)).status).toBe('CANCELLED');
+    const answers = await Promise.all(Array.from({ length: 5 }, () => harness.service.requestExportJob(caller, input)));
+    const id = answers[0]!.job.id;
+    expect(answers.every((a) => a.job.id === id && a.waiter === answers[0]!.waiter)).toBe(true);
+    expect((await harness.jobs.get(id))!.waiting).toEqual([answers[0]!.waiter]);
+    expect((await harness.service.releaseExport(caller, id, answers[0]!.waiter)).status).toBe('CANCELLED');
   });
 
   it('takes a queued job out of the queue without running it', async () => {

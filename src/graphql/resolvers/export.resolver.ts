@@ -29,9 +29,14 @@ export class ExportResolver {
     return audited(ctx.services.audit, caller, request, 'export.requested', async () => {
       const { grant } = await requireDataset(ctx, input.dataset, 'requestExport');
       ctx.services.access.requireCapability(caller, 'canExport', 'requestExport', input.dataset);
-      const { job: view, created } = await exportsOf(ctx).requestExportJob(caller, request, grant);
+      const { job: view, created, waiter } = await exportsOf(ctx).requestExportJob(caller, request, grant);
       const reused = !created;
-      return { result: Object.assign(ExportJob.from(view), { reused }), reused, jobId: view.id, engine: view.engine };
+      return {
+        result: Object.assign(ExportJob.from(view), { reused, waiter }),
+        reused,
+        jobId: view.id,
+        engine: view.engine,
+      };
     });
   }
 
@@ -45,10 +50,14 @@ export class ExportResolver {
 
   @Mutation(() => ExportJob, {
     description:
-      'Says that you no longer wait for a job you requested (a client that gives up, e.g. on Ctrl-C): it is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script) still waits for it; then it runs on for that one. A finished job is returned unchanged.',
+      'Says that one of your requests no longer waits for its job (a client that gives up, e.g. on Ctrl-C), naming it by the `waiter` its `requestExport` answer gave: the job is cancelled, as by cancelExport, unless another request of yours that was answered with the same job (another terminal or script; repeats with one idempotency key are one request) still waits for it; then it runs on for that one. Releasing twice is releasing once. A finished job is returned unchanged.',
   })
-  async releaseExport(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string): Promise<ExportJob> {
-    return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).releaseExport(callerOf(ctx), id)));
+  async releaseExport(
+    @Ctx() ctx: ApiContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('waiter', () => String, { description: 'The `waiter` of the `requestExport` answer.' }) waiter: string,
+  ): Promise<ExportJob> {
+    return ExportJob.from(await withCurrentAccess(ctx, await exportsOf(ctx).releaseExport(callerOf(ctx), id, waiter)));
   }
 
   @Query(() => ExportJob, {

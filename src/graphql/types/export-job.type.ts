@@ -69,6 +69,13 @@ export class ExportJob {
   })
   reused!: boolean | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Set by `requestExport` only: this request's place among the requests waiting for the job, to pass to `releaseExport` when it gives up (the same for every repeat of a request with one idempotency key). Null when read otherwise.",
+  })
+  waiter!: string | null;
+
   static from(job: ExportJobView): ExportJob {
     // The normalised request carries the grant's row filter: under one, whole-file row figures are not shown.
     const rowFiltered = job.request.rowFilter.length > 0;
@@ -94,6 +101,7 @@ export class ExportJob {
       error: job.error === null ? null : ExportError.from(job.error),
       result: job.result === null ? null : ExportResult.from(job.result),
       reused: null,
+      waiter: null,
     });
   }
 }
