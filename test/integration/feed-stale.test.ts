@@ -1,6 +1,11 @@
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import type { FeedOwner } from '../../src/domain/feed-record.js';
-import { FeedNotReadyError, FeedService } from '../../src/services/feed-service.js';
+import {
+  FeedNotReadyError,
+  FeedService,
+  type FeedServiceDeps,
+  type FeedServiceOptions,
+} from '../../src/services/feed-service.js';
 import { column } from '../support/export-table.js';
 import {
   addOneRowTypesTable,
@@ -23,6 +28,38 @@ const INPUT = { dataset: 'events', columns: ['id'] };
 let lake: ExportLake;
 let harness: ExportHarness;
 let feeds: FeedService;
+
+/** A feed service over the harness's export service (a process of its own: its own memory of sweeps). */
+function feedService(deps: Partial<FeedServiceDeps> = {}, options: FeedServiceOptions = {}): FeedService {
+  return new FeedService(
+    {
+      store: lake.store,
+      exports: harness.service,
+      logger: new JsonLogger('silent'),
+      publicUrl: () => 'http://api.test',
+      ...deps,
+    },
+    options,
+  );
+}
+
+/** New data for the `events` feeds: one row on 2024-01-0<day>, id <day>. */
+async function addDay(day: number): Promise<void> {
+  await lake.writeParquet(
+    `events/event_date=2024-01-0${day}/part-${day}.parquet`,
+    `SELECT ${day}::BIGINT AS id, 'n' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
+       TIMESTAMP '2024-01-0${day} 10:00:00' AS created_at, DATE '2024-01-0${day}' AS day,
+       1.2500::DECIMAL(18,4) AS amount, 'n@example.com' AS email`,
+  );
+}
+
+/** Waits (5 s at most) for a job to read EXPIRED: builds are removed in the background. */
+async function untilExpired(id: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while ((await harness.jobs.get(id))!.status !== 'EXPIRED' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 let open: () => void;
 let gate: Promise<void>;
 
@@ -47,12 +84,7 @@ beforeEach(async () => {
         return run(job, plan, options);
       }),
   });
-  feeds = new FeedService({
-    store: lake.store,
-    exports: harness.service,
-    logger: new JsonLogger('silent'),
-    publicUrl: () => 'http://api.test',
-  });
+  feeds = feedService();
 });
 
 afterEach(async () => {
@@ -69,12 +101,7 @@ describe('a feed whose new build waits behind other exports', () => {
     expect({ rows: first.rowCount, rebuilding: first.rebuilding }).toEqual({ rows: 1, rebuilding: null });
 
     // New data, and an analyst's long export holding the only worker.
-    await lake.writeParquet(
-      'events/event_date=2024-01-02/part-b.parquet',
-      `SELECT 2::BIGINT AS id, 'b' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-         TIMESTAMP '2024-01-02 10:00:00' AS created_at, DATE '2024-01-02' AS day, 1.2500::DECIMAL(18,4) AS amount,
-         'b@example.com' AS email`,
-    );
+    await addDay(2);
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
     const stale = await feeds.latestResult(feed, { buildWaitMs: 200 });
     expect(stale).toMatchObject({ jobId: first.jobId, sha256: first.sha256, rowCount: 1 });
@@ -93,30 +120,14 @@ describe('a feed whose new build waits behind other exports', () => {
   });
 
   it('removes the builds a newer one replaced, once they are older than the time kept for downloads in progress', async () => {
-    const keeping = new FeedService(
-      {
-        store: lake.store,
-        exports: harness.service,
-        logger: new JsonLogger('silent'),
-        publicUrl: () => 'http://api.test',
-      },
-      { supersededKeepMs: 0 },
-    );
+    const keeping = feedService({}, { supersededKeepMs: 0 });
     await keeping.createFeed(OWNER, 'hourly', INPUT);
     const feed = await keeping.authorizeCaller(OWNER, 'hourly');
     const first = await keeping.latestResult(feed);
-    await lake.writeParquet(
-      'events/event_date=2024-01-03/part-c.parquet',
-      `SELECT 3::BIGINT AS id, 'c' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-         TIMESTAMP '2024-01-03 10:00:00' AS created_at, DATE '2024-01-03' AS day, 1.2500::DECIMAL(18,4) AS amount,
-         'c@example.com' AS email`,
-    );
+    await addDay(3);
     const second = await keeping.latestResult(feed);
     expect(second.jobId).not.toBe(first.jobId);
-    const deadline = Date.now() + 5_000;
-    while ((await harness.jobs.get(first.jobId))!.status !== 'EXPIRED' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilExpired(first.jobId);
     expect((await harness.jobs.get(first.jobId))!.status).toBe('EXPIRED');
     const left: string[] = [];
     for await (const o of lake.store.listAll('exports', `results/${first.jobId}/`)) left.push(o.key);
@@ -127,23 +138,14 @@ describe('a feed whose new build waits behind other exports', () => {
   });
 
   it('is not served from an earlier build when it hashes a column (the mask key may have changed since)', async () => {
-    const hashing = new FeedService({
-      store: lake.store,
-      exports: harness.service,
-      logger: new JsonLogger('silent'),
-      publicUrl: () => 'http://api.test',
+    const hashing = feedService({
       grantFor: () =>
         Promise.resolve({ allowedColumns: null, maskedColumns: [{ column: 'email', method: 'hash' }], rowFilter: [] }),
     });
     await hashing.createFeed(OWNER, 'hashed', { dataset: 'events', columns: ['id', 'email'] });
     const feed = await hashing.authorizeCaller(OWNER, 'hashed');
     expect((await hashing.latestResult(feed)).rebuilding).toBeNull();
-    await lake.writeParquet(
-      'events/event_date=2024-01-04/part-d.parquet',
-      `SELECT 4::BIGINT AS id, 'd' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-         TIMESTAMP '2024-01-04 10:00:00' AS created_at, DATE '2024-01-04' AS day, 1.2500::DECIMAL(18,4) AS amount,
-         'd@example.com' AS email`,
-    );
+    await addDay(4);
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
     await expect(hashing.latestResult(feed, { buildWaitMs: 200 })).rejects.toBeInstanceOf(FeedNotReadyError);
     open();
@@ -152,25 +154,11 @@ describe('a feed whose new build waits behind other exports', () => {
 
   it('keeps a replaced build for the time given after it was replaced, then removes it', async () => {
     // A feed service (a process) whose clock reads `at`; each new one looks for replaced builds at its first fetch.
-    const at = (time: number): FeedService =>
-      new FeedService(
-        {
-          store: lake.store,
-          exports: harness.service,
-          logger: new JsonLogger('silent'),
-          publicUrl: () => 'http://api.test',
-        },
-        { now: () => new Date(time) },
-      );
+    const at = (time: number): FeedService => feedService({}, { now: () => new Date(time) });
     await feeds.createFeed(OWNER, 'daily', INPUT);
     const feed = await feeds.authorizeCaller(OWNER, 'daily');
     const first = await feeds.latestResult(feed);
-    await lake.writeParquet(
-      'events/event_date=2024-01-05/part-e.parquet',
-      `SELECT 5::BIGINT AS id, 'e' AS name, 1 AS priority, 1.5::DOUBLE AS score, true AS active,
-         TIMESTAMP '2024-01-05 10:00:00' AS created_at, DATE '2024-01-05' AS day, 1.2500::DECIMAL(18,4) AS amount,
-         'e@example.com' AS email`,
-    );
+    await addDay(5);
     const second = await feeds.latestResult(feed);
     expect(second.jobId).not.toBe(first.jobId);
     // Replaced half an hour ago: kept, for a client still downloading it.
@@ -179,10 +167,7 @@ describe('a feed whose new build waits behind other exports', () => {
     expect((await harness.jobs.get(first.jobId))!.status).toBe('SUCCEEDED');
     // Replaced over an hour ago: removed.
     await at(second.finishedAt.getTime() + 61 * 60_000).latestResult(feed);
-    const deadline = Date.now() + 5_000;
-    while ((await harness.jobs.get(first.jobId))!.status !== 'EXPIRED' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilExpired(first.jobId);
     expect((await harness.jobs.get(first.jobId))!.status).toBe('EXPIRED');
     expect((await harness.jobs.get(second.jobId))!.status).toBe('SUCCEEDED');
   });

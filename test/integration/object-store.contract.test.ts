@@ -7,7 +7,7 @@ import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store';
 import type { ObjectStore } from '../../src/ports/object-store';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../src/ports/object-store';
-import { startS3Server } from '../support/s3-server';
+import { startS3Server, type S3TestServer } from '../support/s3-server';
 
 const MIB = 1024 * 1024;
 
@@ -25,6 +25,19 @@ interface Subject {
   start(): Promise<Harness>;
 }
 
+/** The names of the SDK commands `client` sends from now on, as the real client sends them. */
+function recordCommands(client: S3TestServer['client']): string[] {
+  const commands: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push(context.commandName ?? 'unknown');
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  return commands;
+}
+
 const subjects: Subject[] = [
   {
     name: 'LocalObjectStore',
@@ -37,14 +50,7 @@ const subjects: Subject[] = [
     name: 'S3ObjectStore on s3rver',
     async start() {
       const server = await startS3Server(['careplus-raw', 'careplus-processed', 'careplus-exports']);
-      const commands: string[] = [];
-      server.client.middlewareStack.add(
-        (next, context) => async (args) => {
-          commands.push(context.commandName ?? 'unknown');
-          return next(args);
-        },
-        { step: 'initialize', name: 'recordCommands' },
-      );
+      const commands = recordCommands(server.client);
       // A small threshold and the minimum part size, so a 12 MiB file takes the multipart path.
       const store = new S3ObjectStore(
         server.client,
@@ -413,14 +419,7 @@ describe.each(subjects)('ObjectStore contract: $name', (subject) => {
 describe('S3ObjectStore.head on a bucket that does not exist', () => {
   it('names the bucket and its setting rather than reporting the key missing, and checks a bucket once', async () => {
     const server = await startS3Server(['careplus-raw', 'careplus-processed', 'careplus-exports']);
-    const commands: string[] = [];
-    server.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        commands.push(context.commandName ?? 'unknown');
-        return next(args);
-      },
-      { step: 'initialize', name: 'recordCommands' },
-    );
+    const commands = recordCommands(server.client);
     try {
       const store = new S3ObjectStore(server.client, {
         raw: 'careplus-raw',
