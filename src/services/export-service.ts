@@ -851,10 +851,7 @@ export class ExportService {
   async expireNow(caller: ExportCaller, id: string): Promise<ExportJobView> {
     const job = await this.ownJob(caller, id);
     if (job.status !== 'SUCCEEDED') return this.view(job, caller);
-    // EXPIRED first: nothing hands the result out once its files start to go.
-    const expired = await this.transition(id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
-    await this.removeOutput(id);
-    return this.view(expired, caller);
+    return this.view(await this.expireResult(id), caller);
   }
 
   /**
@@ -874,8 +871,7 @@ export class ExportService {
         continue;
       }
       if (job.status !== 'SUCCEEDED' || finishedAt >= cutoff.getTime()) continue;
-      await this.removeOutput(job.id);
-      await this.transition(job.id, (j) => ({ ...j, status: 'EXPIRED' }));
+      await this.expireResult(job.id);
       expired.push(job.id);
     }
     return expired;
@@ -1450,8 +1446,18 @@ export class ExportService {
   /** A SUCCEEDED job whose result files were removed outside retention, marked EXPIRED (what is left removed). */
   private async expireGone(job: ExportJobRecord): Promise<ExportJobRecord> {
     this.deps.logger.warn('export result files are gone: the job is marked EXPIRED and not reused', { jobId: job.id });
-    await this.removeOutput(job.id);
-    return this.transition(job.id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
+    return this.expireResult(job.id);
+  }
+
+  /**
+   * Ends a SUCCEEDED job's result (retention, a feed build replaced, files removed by hand): the job is marked EXPIRED
+   * first, so that nothing hands the result out once its files start to go, then they are deleted. A job that is no
+   * longer SUCCEEDED keeps its state (its files are deleted all the same: it has none to keep).
+   */
+  private async expireResult(id: string): Promise<ExportJobRecord> {
+    const expired = await this.transition(id, (j) => (j.status === 'SUCCEEDED' ? { ...j, status: 'EXPIRED' } : j));
+    await this.removeOutput(id);
+    return expired;
   }
 
   private async table(name: string): Promise<TableDefinition> {
