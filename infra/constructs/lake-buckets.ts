@@ -6,9 +6,6 @@ import { LAKE_PREFIXES } from '../lake-layout.js';
 import { acknowledgeRule } from '../nag.js';
 import { NotificationsHandlerRole } from './notifications-handler-role.js';
 
-// Days a job record is kept after its result expires (exports bucket, `_jobs/`): the embedded sweep's too.
-export { JOB_HISTORY_DAYS };
-
 export interface LakeBucketsProps {
   exportRetentionDays: number;
   quarantineRetentionDays: number;

@@ -6,11 +6,6 @@ export interface IdempotencyBinding {
   requestHash: string;
 }
 
-/** The binding that holds after a bind, and whether this call wrote it (false: another request's stands). */
-export interface HeldBinding extends IdempotencyBinding {
-  fresh: boolean;
-}
-
 /**
  * Durable export job records. `create` is the one place that guarantees "one job per fingerprint": concurrent
  * creates for the same requester and fingerprint (in one process or several) yield one job.
@@ -50,7 +45,7 @@ export interface JobStore {
   findByFingerprint(requestedBy: string, fingerprint: string): Promise<ExportJobRecord | undefined>;
   findByIdempotencyKey(requestedBy: string, key: string): Promise<IdempotencyBinding | undefined>;
   /** Binds a key to a job unless it is bound already; returns the binding that holds (the first one). */
-  bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<HeldBinding>;
+  bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<IdempotencyBinding>;
   /**
    * Binds a key to `binding`'s job in place of job `from` (which ended without a result), only while the key is
    * still bound to `from` (or to nothing): once across processes, so concurrent retries agree on one new job. Returns
@@ -61,7 +56,7 @@ export interface JobStore {
     key: string,
     from: string,
     binding: IdempotencyBinding,
-  ): Promise<HeldBinding>;
+  ): Promise<IdempotencyBinding>;
   /**
    * Claims start number `attempt` of a job for one worker, once across processes (record updates are
    * last-writer-wins, so two workers that both read QUEUED need this to agree on one start). Returns whether this

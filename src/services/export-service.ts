@@ -37,7 +37,7 @@ import {
   ExportFailedError,
 } from '../ports/export-engine.js';
 import type { JobDispatcher } from '../ports/job-dispatcher.js';
-import type { HeldBinding, JobStore } from '../ports/job-store.js';
+import type { IdempotencyBinding, JobStore } from '../ports/job-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { ExportPlanner } from './export-planner.js';
@@ -356,7 +356,7 @@ export class ExportService {
       // The key is bound before the job is sent anywhere: when another request took it first, a job this call made
       // never runs (it is cancelled before a worker can see it), and the answer is the key's job, or a conflict
       // when the two requests differ.
-      let binding: HeldBinding;
+      let binding: IdempotencyBinding;
       try {
         binding =
           rebindFrom === undefined

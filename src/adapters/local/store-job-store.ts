@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { assertExportJobId, type ExportJobRecord, isExportJobId } from '../../domain/export-job.js';
-import type { HeldBinding, IdempotencyBinding, JobStore } from '../../ports/job-store.js';
+import type { IdempotencyBinding, JobStore } from '../../ports/job-store.js';
 import {
   ObjectChangedError,
   ObjectExistsError,
@@ -152,12 +152,12 @@ export class StoreJobStore implements JobStore {
     return this.readJson<IdempotencyBinding>(idempotencyKey(requestedBy, key));
   }
 
-  async bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<HeldBinding> {
+  async bindIdempotencyKey(requestedBy: string, key: string, binding: IdempotencyBinding): Promise<IdempotencyBinding> {
     const objectKey = idempotencyKey(requestedBy, key);
     return this.locks.run(`idempotency:${objectKey}`, async () => {
       try {
         await this.store.put('exports', objectKey, JSON.stringify(binding), { ...JSON_TYPE, ifNoneMatch: true });
-        return { ...binding, fresh: true };
+        return binding;
       } catch (err) {
         if (!(err instanceof ObjectExistsError)) throw err;
         return this.heldBinding(objectKey, err);
@@ -170,7 +170,7 @@ export class StoreJobStore implements JobStore {
     key: string,
     from: string,
     binding: IdempotencyBinding,
-  ): Promise<HeldBinding> {
+  ): Promise<IdempotencyBinding> {
     const objectKey = idempotencyKey(requestedBy, key);
     return this.locks.run(`idempotency:${objectKey}`, async () => {
       // The version first, then the bytes: bytes newer than the version fail the conditional write below.
@@ -178,14 +178,12 @@ export class StoreJobStore implements JobStore {
       try {
         if (version === undefined) {
           await this.store.put('exports', objectKey, JSON.stringify(binding), { ...JSON_TYPE, ifNoneMatch: true });
-          return { ...binding, fresh: true };
+          return binding;
         }
         const current = await this.readJson<IdempotencyBinding>(objectKey);
-        if (current !== undefined && current.jobId !== from) {
-          return { jobId: current.jobId, requestHash: current.requestHash, fresh: false };
-        }
+        if (current !== undefined && current.jobId !== from) return current;
         await this.store.put('exports', objectKey, JSON.stringify(binding), { ...JSON_TYPE, ifMatch: version.etag });
-        return { ...binding, fresh: true };
+        return binding;
       } catch (err) {
         if (!(err instanceof ObjectExistsError) && !(err instanceof ObjectChangedError)) throw err;
         // Another process bound or rebound it meanwhile: its binding holds.
@@ -195,10 +193,10 @@ export class StoreJobStore implements JobStore {
   }
 
   /** The binding another request wrote first (`cause`: this one's refused write). */
-  private async heldBinding(objectKey: string, cause: unknown): Promise<HeldBinding> {
+  private async heldBinding(objectKey: string, cause: unknown): Promise<IdempotencyBinding> {
     const holder = await this.readJson<IdempotencyBinding>(objectKey);
     if (holder === undefined) throw new Error('an idempotency key binding vanished while it was read', { cause });
-    return { jobId: holder.jobId, requestHash: holder.requestHash, fresh: false };
+    return holder;
   }
 
   async claimStart(id: string, attempt: number, at: string): Promise<{ claimed: boolean; claimedAt: string }> {
