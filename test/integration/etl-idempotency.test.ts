@@ -139,6 +139,24 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     // Without the option (an explicit ingest, an S3 event), a skip is recorded.
     await ingestObject(lake.deps(), { key: KEY });
     expect(await lake.processedKeys('_pipeline/runs/')).toHaveLength(3);
+    // A store that refuses to remove the record: the run is ended SKIPPED, never left RUNNING (it would read
+    // `abandoned` later and fail the dataset's status).
+    const keeping = withMethod(lake.store, 'delete', (del) => async (bucket, key, options) => {
+      if (key.startsWith('_pipeline/runs/')) throw new Error('the store is unavailable');
+      return del(bucket, key, options);
+    });
+    const kept = await ingestObject(lake.deps({ store: keeping }), { key: KEY }, { recordUnchanged: false });
+    const written = await Promise.all(
+      (await lake.processedKeys('_pipeline/runs/')).map(
+        async (k) =>
+          JSON.parse(Buffer.from(await lake.store.getBytes('processed', k)).toString('utf8')) as { runId: string },
+      ),
+    );
+    expect(written).toHaveLength(4);
+    expect(written.find((r) => r.runId === kept.runId)).toMatchObject({
+      status: 'SKIPPED',
+      error: { reason: 'already_processed' },
+    });
   });
 
   it('replaces what an older version published, removing outputs no longer produced', async () => {
