@@ -6,6 +6,13 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip, createGzip } from 'node:zlib';
 
+/**
+ * A download failure that no retry can mend: the link is refused for another reason than its expiry, the file is
+ * gone, or no fresh link can be had (the job expired, or is not the caller's). `downloadResumable` ends at once on it
+ * rather than retrying for the better part of a minute; `freshUrl` throws it when the job has no link to give.
+ */
+export class PermanentDownloadError extends Error {}
+
 /** One result file to fetch, as the job lists it. */
 export interface DownloadFile {
   name: string;
@@ -74,7 +81,9 @@ export async function downloadResumable(
       const response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
       if (response.status === 403) {
         const refusal = await response.text();
-        if (!/expired/i.test(refusal)) throw new Error(`the download link was refused (403): ${refusal.slice(0, 200)}`);
+        if (!/expired/i.test(refusal)) {
+          throw new PermanentDownloadError(`the download link was refused (403): ${answerText(refusal)}`);
+        }
         if (refreshed) throw new Error('the download link expired, and so did the fresh one fetched for it');
         url = await options.freshUrl();
         refreshed = true;
@@ -84,7 +93,13 @@ export async function downloadResumable(
       refreshed = false;
       const append = response.status === 206;
       if (!append && response.status !== 200) {
-        throw new Error(`the download answered HTTP ${response.status}`);
+        const answer = `the download answered HTTP ${response.status}`;
+        // A 4xx other than a timeout or throttling says the same on every retry (404: the file is gone).
+        if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+          const text = answerText(await response.text().catch(() => ''));
+          throw new PermanentDownloadError(text === '' ? answer : `${answer}: ${text}`);
+        }
+        throw new Error(answer);
       }
       if (append && !(response.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`)) {
         throw new Error(`the server resumed at another offset: ${response.headers.get('content-range')}`);
@@ -108,7 +123,7 @@ export async function downloadResumable(
       const now = await sizeOf(path);
       if (now < file.bytes) throw new Error(`the connection ended after ${now} of ${file.bytes} bytes`);
     } catch (err) {
-      if (options.signal?.aborted === true) throw err;
+      if (options.signal?.aborted === true || err instanceof PermanentDownloadError) throw err;
       // The next expired link after a failure is replaced again (this one may have been the fresh link refused).
       refreshed = false;
       const at = await sizeOf(path);
@@ -201,6 +216,17 @@ async function sizeOf(path: string): Promise<number> {
 
 async function truncateOrCreate(path: string): Promise<void> {
   await pipeline(Readable.from([]), createWriteStream(path, { flags: 'w' }));
+}
+
+/** The message of an API error answer (`{"error":{"code","message"}}`), or the start of any other body. */
+function answerText(body: string): string {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: said as it is.
+  }
+  return body.slice(0, 200);
 }
 
 function describe(err: unknown): string {

@@ -19,7 +19,7 @@ import {
   parseWhere,
   UsageError,
 } from './export-args.js';
-import { appendWithoutHeader, downloadResumable, type PartLayout } from './export-download.js';
+import { appendWithoutHeader, downloadResumable, type PartLayout, PermanentDownloadError } from './export-download.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
 import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
@@ -159,6 +159,12 @@ export async function exportCommand(
         await removeParts(out, job.result.files.length);
         process.stderr.write('download interrupted; the partial file was removed\n');
         return INTERRUPTED_EXIT;
+      }
+      if (err instanceof PermanentDownloadError) {
+        // Nothing a next run of the same command could continue: its job has no result to give.
+        await removeParts(out, job.result.files.length);
+        process.stderr.write(`careplus: ${err.message} (the partial file was removed)\n`);
+        return 1;
       }
       // Kept for the next run of the same command, which gets this job back and continues where this one stopped.
       process.stderr.write(`the download stopped; ${out}.part is kept: run the same command again to continue it\n`);
@@ -317,11 +323,15 @@ async function download(
       retries: DOWNLOAD_RETRIES,
       resume: resuming && index === record.joinedParts,
       freshUrl: async () => {
-        const fresh = (await client.request(GetExportDocument, { id: job.id })).export;
+        const fresh = (await client.request(GetExportDocument, { id: job.id }).catch(permanentWhenRefused)).export;
         const named = new Map((fresh.result?.files ?? []).map((f) => [f.name, f.url]));
         for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
         const renewed = links[index] ?? null;
-        if (renewed === null) throw new Error(`export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link`);
+        if (renewed === null) {
+          throw new PermanentDownloadError(
+            `export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link; request the export again`,
+          );
+        }
         return renewed;
       },
       onBytes: (bytes) => {
@@ -351,6 +361,19 @@ async function download(
   await publish(joined, out, replace);
   await rm(`${out}.part.json`, { force: true });
 }
+
+/**
+ * The API's refusal of a job read for fresh links is the same on every retry (the job is gone, or the key lost its
+ * access): it ends the download at once. A failure to reach the API, or the API's own error, is retried.
+ */
+function permanentWhenRefused(err: unknown): never {
+  if (err instanceof ApiRequestError && PERMANENT_CODES.has(err.code)) {
+    throw new PermanentDownloadError(`no fresh link: ${err.message}`, { cause: err });
+  }
+  throw err;
+}
+
+const PERMANENT_CODES = new Set(['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT']);
 
 /** `--out` exists now but did not when the command started: the finished download is kept beside it. */
 class OutAppearedError extends Error {}

@@ -1,9 +1,15 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
 import { GetExportDocument, RequestExportDocument } from '../../src/generated/graphql.js';
 import { exportResultPrefix } from '../../src/domain/export-job.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, fetchBytes, startExportApi, TEST_SIGNING_SECRET } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
+import { CLI, spawnCli } from '../support/cli-process.js';
 
 /**
  * A link to an export whose result retention removed said "the download link has expired: read the export job again
@@ -12,16 +18,33 @@ import { createExportLake, type ExportLake } from '../support/export-lake.js';
  */
 let lake: ExportLake;
 let api: ExportApi;
+let workDir: string;
+/** When set, the next download request first has retention expire every finished job (as if it ran just then). */
+let expireAtNextDownload = false;
+const downloads: string[] = [];
+
+function expireFirst(req: Request, _res: Response, next: NextFunction): void {
+  downloads.push(req.path);
+  if (!expireAtNextDownload) {
+    next();
+    return;
+  }
+  expireAtNextDownload = false;
+  api.composed.services.exports.expireOlderThan(new Date(Date.now() + 1000)).then(() => next(), next);
+}
 
 beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   lake = await createExportLake();
   await writeTickets(lake);
-  api = await startExportApi({ root: lake.root });
+  api = await startExportApi({ root: lake.root, beforeRoutes: (app) => app.use('/downloads', expireFirst) });
+  workDir = await mkdtemp(join(tmpdir(), 'careplus-expired-result-'));
 }, 120_000);
 
 afterAll(async () => {
   await api?.stop();
   await lake?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
 it('tells a link to a result that expired by retention to request the export again, not to read the job', async () => {
@@ -70,3 +93,26 @@ it('tells a link to a result that expired by retention to request the export aga
     { error: { code: 'NOT_FOUND', message: "the export's result has expired: request the export again" } },
   ]);
 });
+
+it('ends `careplus export` at once, saying to request the export again, when its result expires before the download', async () => {
+  // Before, the CLI took the refusal for a dropped connection and retried it 12 times over 43 s.
+  expireAtNextDownload = true;
+  downloads.length = 0;
+  const out = join(workDir, 'tickets.csv');
+  const cli = spawnCli(['export', 'tickets', '--out', out, '--key', 'alice'], {
+    PATH: process.env['PATH'] ?? '',
+    CAREPLUS_API_URL: api.server.url,
+    CAREPLUS_LOG_LEVEL: 'silent',
+  });
+  const code = await cli.exited;
+  const output = cli.output();
+  expect(code).not.toBe(0);
+  expect(output).toContain(
+    "careplus: the download answered HTTP 404: the export's result has expired: request the export again (the partial file was removed)\n",
+  );
+  expect(output).not.toContain('run the same command again');
+  expect(output).not.toContain('(retry ');
+  expect(output).not.toContain('connection dropped');
+  expect(downloads).toHaveLength(1);
+  expect(await readdir(workDir)).toEqual([]);
+}, 120_000);
