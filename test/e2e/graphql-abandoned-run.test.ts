@@ -70,7 +70,14 @@ describe('pipeline runs whose process died', () => {
       [
         'stuck',
         'FAILED',
-        { reason: 'abandoned', message: 'the run stopped reporting: still RUNNING 20 minutes after it started' },
+        {
+          reason: 'abandoned',
+          message:
+            'the run stopped reporting: still RUNNING 20 minutes after it started (killed: out of memory, past its ' +
+            'time limit, or its host lost); process the file again to finish it: `careplus ingest <lake ' +
+            'folder>/raw/support_events/2024/03/01/stuck.csv --dataset support_events`, or upload it to the raw ' +
+            'bucket again on AWS',
+        },
       ],
     ]);
   });

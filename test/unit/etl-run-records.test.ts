@@ -37,7 +37,13 @@ describe('run records', () => {
     expect(effectiveRun(running, later)).toEqual({
       ...running,
       status: 'FAILED',
-      error: { reason: 'abandoned', message: 'the run stopped reporting: still RUNNING 20 minutes after it started' },
+      error: {
+        reason: 'abandoned',
+        message:
+          'the run stopped reporting: still RUNNING 20 minutes after it started (killed: out of memory, past its ' +
+          'time limit, or its host lost); process the file again to finish it: `careplus ingest <lake ' +
+          'folder>/raw/events/a.csv --dataset events`, or upload it to the raw bucket again on AWS',
+      },
     });
   });
 
