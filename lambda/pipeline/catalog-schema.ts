@@ -1,6 +1,7 @@
 import { formatColumnType } from '../../src/domain/column-type.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { IngestError } from '../../src/domain/errors.js';
+import { dayKeyDescription, dayKeySource } from '../../src/domain/export-partitions.js';
 import { type SchemaChange, classifySchemaChange } from '../../src/domain/schema-change.js';
 import type { TableColumn, TableDefinition } from '../../src/domain/table.js';
 import type { Catalog } from '../../src/ports/catalog.js';
@@ -31,7 +32,7 @@ export function tableFromDefinition(def: DatasetDefinition): TableInput {
         type: 'date',
         kind: 'date',
         nullable: false,
-        description: `Day (UTC) of ${def.partition.source}.`,
+        description: dayKeyDescription(def.partition.source),
         pii: false,
       },
     ],
@@ -60,6 +61,13 @@ export async function checkSchemaCompatibility(
     problems.push(
       `partition key changed from ${existing.partitionKeys.map((k) => k.name).join(', ')} to ${def.partition.column}`,
     );
+  } else {
+    // The key's files hold the day of the recorded source, by which exports prune (dayKeysOf): another source would
+    // leave files whose rows match a filter on it in partitions the filter drops.
+    const recorded = existing.partitionKeys[0] === undefined ? undefined : dayKeySource(existing.partitionKeys[0]);
+    if (existing.origin === 'etl' && recorded !== undefined && recorded !== def.partition.source) {
+      problems.push(`partition source changed from ${recorded} to ${def.partition.source}`);
+    }
   }
   if (problems.length > 0) {
     const page = await catalog.listPartitions(def.name, { maxResults: 1 });

@@ -7,6 +7,7 @@ import type {
   NormalizedExportRequest,
   NormalizedPartitionFilter,
 } from './export-request.js';
+import { impliedDayPredicates } from './export-partitions.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
 import { maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
@@ -75,8 +76,9 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  *   in WHERE, so the row cap, a number the service computed, is an integer literal in LIMIT;
  * - identifiers are quoted; columns are read through the alias `"src"`, so ORDER BY sorts by the stored value,
  *   not by the neutralised or masked one of the same name;
- * - partition pruning is Athena's own, from the predicates on the partition keys (the partition filter and any
- *   `where`/row-filter predicate on a key); Athena reads the partitions registered in Glue;
+ * - partition pruning is Athena's own, from the predicates on the partition keys (the partition filter, any
+ *   `where`/row-filter predicate on a key, and those a predicate on a day key's source column implies); Athena reads
+ *   the partitions registered in Glue;
  * - formula neutralisation on text columns only, by the same rule as the DuckDB query; masks: `hash` is the
  *   SHA-256 hex of the deployment's mask key followed by the value's text and `redact` the fixed text (Athena takes
  *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
@@ -105,6 +107,9 @@ export function compileAthenaQuery(
     ...request.where.map((p) => predicateSql(p.column, p.kind, p.op, p.values, param)),
     ...request.rowFilter.map((p) => predicateSql(p.column, p.kind, p.op, p.values, param)),
     ...(request.partitions === null ? [] : partitionSql(request.partitions, param)),
+    // Implied by the predicates above, so they keep the same rows; with them Athena prunes the day partitions of a
+    // range on their source column (the DuckDB engine is handed only the pruned files).
+    ...impliedDayPredicates(table, request).map((p) => predicateSql(p.column, p.kind, p.op, p.values, param)),
   ];
   const order = request.orderBy.map((o) => `${ref(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`);
   let sql = `SELECT ${select} FROM ${from}`;

@@ -31,9 +31,97 @@ export function partitionValuesOf(location: string, key: string): Record<string,
 }
 
 /**
+ * The description the ETL gives a day partition key (lambda/pipeline/catalog-schema.ts): it is also the catalog's
+ * record of which column's day the key holds, read back by dayKeysOf.
+ */
+export function dayKeyDescription(source: string): string {
+  return `Day (UTC) of ${source}.`;
+}
+
+/** The column a day key's description (dayKeyDescription) names, if it is one. */
+export function dayKeySource(key: TableColumn): string | undefined {
+  return /^Day \(UTC\) of (.+)\.$/.exec(key.description)?.[1];
+}
+
+/**
+ * The date partition keys of an ETL table that hold the day of another column, key → that column, as the catalog
+ * records it (dayKeyDescription). None for other tables (registered, or found in Glue), which prune by their keys
+ * only. The ETL refuses to change a dataset's partition source while it holds data (catalog-schema.ts), so every
+ * file of the table was partitioned by the recorded source.
+ */
+export function dayKeysOf(table: TableDefinition): Map<string, string> {
+  const days = new Map<string, string>();
+  if (table.origin !== 'etl') return days;
+  for (const key of table.partitionKeys) {
+    const source = key.kind === 'date' ? dayKeySource(key) : undefined;
+    const column = table.columns.find((c) => c.name === source);
+    if (column !== undefined && (column.kind === 'timestamp' || column.kind === 'date'))
+      days.set(key.name, column.name);
+  }
+  return days;
+}
+
+/**
+ * Predicates on the day partition keys that the request's predicates on their source columns imply (dayKeysOf): a
+ * row whose `created_at >= 2024-03-01T12:00:00Z` is in a partition whose day is
+ * `>= 2024-03-01`. Each holds for every row the request keeps, so adding them changes no result and lets a time
+ * range on the source column prune partitions (and Athena prune its own). From EQ, IN, LT, LTE, GT, GTE and BETWEEN;
+ * the others imply nothing about the day. A timestamp's day is its UTC date (canonical values are UTC), as the ETL
+ * derives the key; `< midnight` excludes that midnight's day.
+ */
+export function impliedDayPredicates(table: TableDefinition, request: NormalizedExportRequest): NormalizedPredicate[] {
+  const implied: NormalizedPredicate[] = [];
+  for (const [keyName, sourceName] of dayKeysOf(table)) {
+    const key = table.partitionKeys.find((k) => k.name === keyName)!;
+    for (const p of [...request.where, ...request.rowFilter]) {
+      if (p.column !== sourceName || (p.kind !== 'timestamp' && p.kind !== 'date')) continue;
+      const day = (v: CanonicalValue): string => String(v).slice(0, 10);
+      const on = (op: NormalizedPredicate['op'], values: CanonicalValue[]): NormalizedPredicate => ({
+        column: key.name,
+        type: key.type,
+        kind: key.kind,
+        op,
+        values,
+      });
+      const v0 = p.values[0]!;
+      switch (p.op) {
+        case 'EQ':
+          implied.push(on('EQ', [day(v0)]));
+          break;
+        case 'IN':
+          implied.push(on('IN', [...new Set(p.values.map(day))]));
+          break;
+        case 'GT':
+        case 'GTE':
+          implied.push(on('GTE', [day(v0)]));
+          break;
+        case 'LTE':
+          implied.push(on('LTE', [day(v0)]));
+          break;
+        case 'LT':
+          implied.push(on(p.kind === 'date' || atMidnight(String(v0)) ? 'LT' : 'LTE', [day(v0)]));
+          break;
+        case 'BETWEEN':
+          implied.push(on('BETWEEN', [day(v0), day(p.values[1]!)]));
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return implied;
+}
+
+/** Whether a canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) is the first instant of its day. */
+function atMidnight(timestamp: string): boolean {
+  return /T00:00:00(\.0+)?Z$/.test(timestamp);
+}
+
+/**
  * Partition pruning: keeps the files whose partition values can satisfy the request's partition filter and
- * every predicate (client `where` and grant row filter) on a partition key. A value that cannot be read as the
- * key's type keeps its file: pruning may only ever drop files that cannot match.
+ * every predicate (client `where` and grant row filter) on a partition key, and those implied on day keys by
+ * predicates on their source columns (impliedDayPredicates). A value that cannot be read as the key's type keeps
+ * its file: pruning may only ever drop files that cannot match.
  */
 export function pruneFiles<F extends PartitionedFile>(
   files: readonly F[],
@@ -41,7 +129,9 @@ export function pruneFiles<F extends PartitionedFile>(
   request: NormalizedExportRequest,
 ): F[] {
   const keys = new Map(table.partitionKeys.map((k) => [k.name, k]));
-  const predicates = [...request.where, ...request.rowFilter].filter((p) => keys.has(p.column));
+  const predicates = [...request.where, ...request.rowFilter, ...impliedDayPredicates(table, request)].filter((p) =>
+    keys.has(p.column),
+  );
   const filter = request.partitions;
   if (predicates.length === 0 && filter === null) return [...files];
   return files.filter((file) => {

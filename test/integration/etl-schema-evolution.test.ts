@@ -90,6 +90,36 @@ describe('ETL: schema evolution', () => {
     expect((await lake.catalog.schemaVersions('events')).map((v) => v.version)).toEqual([1]);
   });
 
+  it('fails objects when the definition takes the partition day from another column while the table holds data', async () => {
+    // Exports prune the day partitions by a range on the recorded source column: files partitioned by another
+    // column's day would hold rows such a range keeps in partitions it drops.
+    await lake.putRaw('events/2024/03/01/old.jsonl', jsonl(event(1)));
+    await ingestObject(lake.deps(), { key: 'events/2024/03/01/old.jsonl' });
+    const before = await lake.processedKeys('events/');
+    lake.registry({
+      ...withColumns((cols) => [...cols, { name: 'logged_at', type: 'timestamp', nullable: false }]),
+      partition: { column: 'event_date', source: 'logged_at' },
+    });
+    await lake.putRaw(
+      'events/2024/03/02/new.jsonl',
+      jsonl(event(2, '2024-03-02 10:00:00', { logged_at: '2024-03-05 10:00:00' })),
+    );
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/02/new.jsonl' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'the definition of dataset "events" is incompatible with its existing data: ' +
+          'column "logged_at" added as required, but existing data has no values for it; ' +
+          'partition source changed from event_time to logged_at. ' +
+          'Add columns as nullable and only widen types, or publish the change as a new dataset.',
+      },
+    });
+    expect(await lake.processedKeys('events/')).toEqual(before);
+  });
+
   it('accepts even a breaking change while the table holds no data', async () => {
     // The table as the ETL creates it, before any file: a file without one valid record publishes nothing at all.
     await lake.putRaw('events/2024/03/01/a.jsonl', '{bad\n');

@@ -1,4 +1,5 @@
 import { athenaParameter, compileAthenaQuery, quoteAthenaIdentifier } from '../../src/domain/athena-sql.js';
+import { dayKeyDescription } from '../../src/domain/export-partitions.js';
 import {
   DEFAULT_EXPORT_LIMITS,
   type ExportRequestInput,
@@ -37,6 +38,34 @@ describe('compileAthenaQuery', () => {
         'ORDER BY "src"."id" DESC NULLS LAST LIMIT 11',
     );
     expect(q.parameters).toEqual(["DECIMAL '1.0000'", "DECIMAL '2.5000'", "'x''; DROP TABLE t; --'"]);
+  });
+
+  it("adds the day key's range a range on its source column implies, so that Athena prunes the partitions", () => {
+    const etl = typesTable({
+      partitionKeys: [column('event_date', 'date', { nullable: false, description: dayKeyDescription('created_at') })],
+    });
+    const request = normalizeExportRequest(
+      {
+        dataset: 'events',
+        columns: ['id'],
+        where: [{ column: 'created_at', op: 'BETWEEN', values: ['2024-03-01T22:00:00-05:00', '2024-03-05 12:00'] }],
+      },
+      etl,
+      DEFAULT_EXPORT_LIMITS,
+    );
+    const q = compileAthenaQuery(request, etl, { database: 'careplus', limit: null });
+    expect(q.sql).toBe(
+      'SELECT "src"."id" AS "id" FROM "careplus"."events" AS "src" ' +
+        'WHERE "src"."created_at" BETWEEN ? AND ? AND "src"."event_date" BETWEEN ? AND ?',
+    );
+    expect(q.parameters).toEqual([
+      "TIMESTAMP '2024-03-02 03:00:00.000000'",
+      "TIMESTAMP '2024-03-05 12:00:00.000000'",
+      "DATE '2024-03-02'",
+      "DATE '2024-03-05'",
+    ]);
+    // Not for a table whose key the catalog does not record as the day of a column.
+    expect(compileAthenaQuery(request, table, { database: 'careplus', limit: null }).parameters).toHaveLength(2);
   });
 
   it('types each parameter by its literal syntax, exactly', () => {

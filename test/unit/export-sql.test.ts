@@ -1,5 +1,12 @@
 import { DEFAULT_EXPORT_LIMITS, normalizeExportRequest } from '../../src/domain/export-request.js';
-import { pruneFiles, partitionValuesOf } from '../../src/domain/export-partitions.js';
+import {
+  dayKeyDescription,
+  dayKeysOf,
+  impliedDayPredicates,
+  partitionValuesOf,
+  pruneFiles,
+} from '../../src/domain/export-partitions.js';
+import { column } from '../support/export-table.js';
 import { compileCsvCopy, compileExportQuery } from '../../src/domain/export-sql.js';
 import { typesTable } from '../support/export-table.js';
 import { TEST_MASK_KEY } from '../support/mask-key.js';
@@ -146,6 +153,90 @@ describe('partition pruning', () => {
       },
     );
     expect(keys(pruneFiles(listed, table, request))).toEqual(['event_date=2024-02-01']);
+  });
+
+  describe('a day key pruned by a range on the column whose day it holds (an ETL table)', () => {
+    const etl = typesTable({
+      partitionKeys: [column('event_date', 'date', { nullable: false, description: dayKeyDescription('created_at') })],
+    });
+    const prune = (where: { column: string; op: string; values: (string | number)[] }[], t = etl): string[] =>
+      keys(
+        pruneFiles(listed, t, normalizeExportRequest({ dataset: 'events', where } as never, t, DEFAULT_EXPORT_LIMITS)),
+      );
+
+    it('reads the source from the catalog record of an ETL table only', () => {
+      expect([...dayKeysOf(etl)]).toEqual([['event_date', 'created_at']]);
+      expect([...dayKeysOf({ ...etl, origin: 'registered' })]).toEqual([]);
+      expect([...dayKeysOf({ ...etl, origin: 'glue' })]).toEqual([]);
+      // A source that is not a timestamp or date column of the table names nothing to prune by.
+      const odd = typesTable({
+        partitionKeys: [column('event_date', 'date', { description: dayKeyDescription('name') })],
+      });
+      expect([...dayKeysOf(odd)]).toEqual([]);
+      expect(prune([{ column: 'created_at', op: 'GTE', values: ['2024-01-02'] }], typesTable())).toHaveLength(4);
+    });
+
+    it('keeps the days a comparison can reach, the day of its value included', () => {
+      expect(prune([{ column: 'created_at', op: 'GTE', values: ['2024-01-02T23:59:59Z'] }])).toEqual([
+        'event_date=2024-01-02',
+        'event_date=2024-01-03',
+        'event_date=2024-02-01',
+      ]);
+      expect(prune([{ column: 'created_at', op: 'GT', values: ['2024-01-03 10:00'] }])).toEqual([
+        'event_date=2024-01-03',
+        'event_date=2024-02-01',
+      ]);
+      expect(prune([{ column: 'created_at', op: 'LTE', values: ['2024-01-02T00:00:00Z'] }])).toEqual([
+        'event_date=2024-01-01',
+        'event_date=2024-01-02',
+      ]);
+      // Before a midnight: not that day; before any later instant: that day too.
+      expect(prune([{ column: 'created_at', op: 'LT', values: ['2024-01-03'] }])).toEqual([
+        'event_date=2024-01-01',
+        'event_date=2024-01-02',
+      ]);
+      expect(prune([{ column: 'created_at', op: 'LT', values: ['2024-01-03T00:00:00.000001Z'] }])).toEqual([
+        'event_date=2024-01-01',
+        'event_date=2024-01-02',
+        'event_date=2024-01-03',
+      ]);
+      expect(prune([{ column: 'created_at', op: 'EQ', values: ['2024-01-02T08:00:00Z'] }])).toEqual([
+        'event_date=2024-01-02',
+      ]);
+      expect(
+        prune([
+          { column: 'created_at', op: 'IN', values: ['2024-01-01T01:00:00Z', '2024-01-01T02:00:00Z', '2024-02-01'] },
+        ]),
+      ).toEqual(['event_date=2024-01-01', 'event_date=2024-02-01']);
+      expect(
+        prune([{ column: 'created_at', op: 'BETWEEN', values: ['2024-01-01T12:00:00Z', '2024-01-02T12:00:00Z'] }]),
+      ).toEqual(['event_date=2024-01-01', 'event_date=2024-01-02']);
+    });
+
+    it('takes the UTC day of a value given with an offset', () => {
+      // 2024-01-02 23:30 at -05:00 is 2024-01-03 04:30 UTC: the row is in the 2024-01-03 partition.
+      expect(prune([{ column: 'created_at', op: 'EQ', values: ['2024-01-02T23:30:00-05:00'] }])).toEqual([
+        'event_date=2024-01-03',
+      ]);
+    });
+
+    it('implies nothing from the other operators', () => {
+      for (const op of ['NE', 'IS_NULL', 'IS_NOT_NULL']) {
+        const where = [{ column: 'created_at', op, values: op === 'NE' ? ['2024-01-02'] : [] }];
+        expect(prune(where)).toHaveLength(4);
+        const request = normalizeExportRequest({ dataset: 'events', where } as never, etl, DEFAULT_EXPORT_LIMITS);
+        expect(impliedDayPredicates(etl, request)).toEqual([]);
+      }
+    });
+
+    it('prunes by a row filter on the source as by a where', () => {
+      const request = normalizeExportRequest({ dataset: 'events' }, etl, DEFAULT_EXPORT_LIMITS, {
+        allowedColumns: null,
+        maskedColumns: [],
+        rowFilter: [{ column: 'created_at', op: 'GTE', values: ['2024-02-01T00:00:00Z'] }],
+      });
+      expect(keys(pruneFiles(listed, etl, request))).toEqual(['event_date=2024-02-01']);
+    });
   });
 
   it('keeps a file whose partition value cannot be read rather than drop data', () => {
