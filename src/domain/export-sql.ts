@@ -97,7 +97,7 @@ export function compileExportQuery(
   const typeOf = new Map([...table.columns, ...table.partitionKeys].map((c) => [c.name, c.type]));
   const order = request.orderBy.map(
     (o) =>
-      `${columnRef(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
+      `${orderKey(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
   const source = withMissingColumns(
     readParquet(table, files, options.unionByName ?? true),
@@ -195,6 +195,17 @@ function hashMask(key: Uint8Array | undefined, param: (text: string) => string):
  */
 function columnRef(name: string, type: string): string {
   return `CAST(src.${quoteIdentifier(name)} AS ${sqlTypeOf(type)})`;
+}
+
+/**
+ * A column as an ORDER BY key. DuckDB (1.5) returns a projected column that is also a sort key by decoding it from the
+ * key, whose encoding of a double has no negative zero: sorted by itself, -0.0 would be written 0.0. Adding zero gives
+ * a key of its own that sorts the same (-0.0 and 0.0 tie either way; NaN, infinities and NULLs are as they were), and
+ * the projected value is then the one read.
+ */
+function orderKey(name: string, type: string): string {
+  const ref = columnRef(name, type);
+  return sqlTypeOf(type) === 'DOUBLE' ? `(${ref} + 0.0)` : ref;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => string): string {

@@ -250,6 +250,16 @@ describe('CSV fidelity', () => {
     expect(want.length).toBeGreaterThan(1);
   });
 
+  it('keeps negative zero in a double column the export is ordered by', async () => {
+    const { files } = await exportOf({ columns: ['id', 'score'], orderBy: [{ column: 'score' }, { column: 'id' }] });
+    const rows = parseCsv(files[0]!).slice(1);
+    // Rows 2 and 12 hold -0.0 (DOUBLES[2]); no row holds 0.0. NaN sorts last, NULLs after it.
+    expect(rows.filter((r) => r[1] === '-0.0' || r[1] === '0.0')).toEqual([
+      ['2', '-0.0'],
+      ['12', '-0.0'],
+    ]);
+  });
+
   it('matches DuckDB for every operator', async () => {
     const glob = `${lake.store.localPath('processed', 'events')}/`.replace(/'/g, "''");
     const cases: { where: ExportRequestInput['where']; sql: string }[] = [
