@@ -7,6 +7,7 @@ import type {
   NormalizedPartitionFilter,
   NormalizedPredicate,
 } from './export-request.js';
+import { HIVE_NULL_PARTITION } from './export-partitions.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
 import { maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
@@ -100,7 +101,7 @@ export function compileExportQuery(
       `${orderKey(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
   const source = withMissingColumns(
-    readParquet(table, files, options.unionByName ?? true),
+    readParquet(table, files, options.unionByName ?? true, param),
     table,
     options.missingColumns ?? [],
   );
@@ -127,7 +128,15 @@ export function compileCsvCopy(query: CompiledQuery, target: string, csv: CsvOpt
   return { sql: `COPY (${query.sql}) TO ${quoteLiteral(target)} (${options.join(', ')})`, params: query.params };
 }
 
-function readParquet(table: TableDefinition, files: readonly QueryFile[], unionByName: boolean): string {
+/** The column DuckDB adds with each row's file when a partition value is taken from the file list (below). */
+const FILE_COLUMN = '__careplus_file';
+
+function readParquet(
+  table: TableDefinition,
+  files: readonly QueryFile[],
+  unionByName: boolean,
+  param: (text: string) => string,
+): string {
   const list = `[${files.map((f) => quoteLiteral(f.path)).join(', ')}]`;
   // Type partition keys from the catalog rather than letting DuckDB guess from the first values it sees.
   const present = new Set(files.flatMap((f) => Object.keys(f.partitionValues)));
@@ -136,7 +145,29 @@ function readParquet(table: TableDefinition, files: readonly QueryFile[], unionB
     keys.length > 0
       ? `, hive_types = {${keys.map((k) => `${quoteLiteral(k.name)}: ${sqlTypeOf(k.type)}`).join(', ')}}`
       : '';
-  return `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = ${unionByName ? 'true' : 'false'}${hiveTypes})`;
+  // DuckDB reads a folder value of `NULL`, in any case, as a SQL NULL; Hive, Athena and partitionValuesOf read only
+  // `__HIVE_DEFAULT_PARTITION__` so. A text key with such a value takes it from the file list, for those files only.
+  const nullTexts = keys
+    .filter((k) => k.kind === 'string')
+    .map((k) => ({
+      key: k.name,
+      files: files.filter((f) => {
+        const value = f.partitionValues[k.name];
+        return value !== undefined && value !== HIVE_NULL_PARTITION && value.toLowerCase() === 'null';
+      }),
+    }))
+    .filter((k) => k.files.length > 0);
+  const filename = nullTexts.length > 0 ? `, filename = ${quoteLiteral(FILE_COLUMN)}` : '';
+  const read = `read_parquet(${list}, hive_partitioning = ${keys.length > 0 ? 'true' : 'false'}, union_by_name = ${unionByName ? 'true' : 'false'}${hiveTypes}${filename})`;
+  if (nullTexts.length === 0) return read;
+  const file = quoteIdentifier(FILE_COLUMN);
+  const replaced = nullTexts.map(({ key, files: named }) => {
+    const cases = named.map(
+      (f) => `WHEN ${quoteLiteral(f.path)} THEN CAST(${param(f.partitionValues[key]!)} AS VARCHAR)`,
+    );
+    return `CASE ${file} ${cases.join(' ')} ELSE ${quoteIdentifier(key)} END AS ${quoteIdentifier(key)}`;
+  });
+  return `(SELECT * EXCLUDE (${file}) REPLACE (${replaced.join(', ')}) FROM ${read})`;
 }
 
 /**
