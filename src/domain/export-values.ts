@@ -97,7 +97,7 @@ function coerceDouble(value: string | number | boolean): number | string {
   const t = value.trim();
   const lower = t.toLowerCase();
   if (lower === 'nan') return 'NaN';
-  if (lower === 'infinity' || lower === '+infinity' || lower === 'inf') return 'Infinity';
+  if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf') return 'Infinity';
   if (lower === '-infinity' || lower === '-inf') return '-Infinity';
   if (!FLOAT_TEXT.test(t)) throw invalid(value, 'double');
   const n = Number(t);

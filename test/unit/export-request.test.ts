@@ -323,6 +323,13 @@ describe('coerceValue', () => {
     );
   });
 
+  it('reads the spellings of infinity and NaN, with or without a sign, in any case', () => {
+    const t = { kind: 'double' as const, type: 'double' };
+    for (const text of ['inf', '+inf', 'Infinity', '+INFINITY']) expect(coerceValue(text, t)).toBe('Infinity');
+    for (const text of ['-inf', '-Infinity']) expect(coerceValue(text, t)).toBe('-Infinity');
+    expect(coerceValue('nan', t)).toBe('NaN');
+  });
+
   it('writes timestamps in UTC with microseconds', () => {
     expect(coerceValue('2024-03-01', { kind: 'timestamp', type: 'timestamp' })).toBe('2024-03-01T00:00:00.000000Z');
     expect(() => coerceValue('2024-03-01 23:30:00.1234565-01:00', { kind: 'timestamp', type: 'timestamp' })).toThrow(
