@@ -85,6 +85,8 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  *   history or CloudTrail's StartQueryExecution events may read the key);
  * - doubles compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
  *   NaN compares false): predicates on a double column add `is_nan` terms so that both engines keep the same rows;
+ * - doubles sort as in DuckDB, where -0.0 equals 0.0 (Trino's sort puts -0.0 first): ORDER BY reads a double's
+ *   negative zero as zero, so ties go to the next key in both engines;
  * - values are not formatted here: the engine rewrites Athena's rendering into the export's (timestamps, doubles).
  *
  * `limit` is the row cap to apply (the engine asks for one row more than the export's, to detect truncation).
@@ -111,7 +113,10 @@ export function compileAthenaQuery(
     // range on their source column (the DuckDB engine is handed only the pruned files).
     ...impliedDayPredicates(table, request).map((p) => predicateSql(p.column, p.kind, p.op, p.values, param)),
   ];
-  const order = request.orderBy.map((o) => `${ref(o.column)} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`);
+  const kindOf = new Map([...table.columns, ...table.partitionKeys].map((c) => [c.name, c.kind]));
+  const order = request.orderBy.map(
+    (o) => `${sortKey(o.column, kindOf.get(o.column))} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
+  );
   let sql = `SELECT ${select} FROM ${from}`;
   if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
   if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
@@ -126,6 +131,16 @@ export function compileAthenaQuery(
 
 function ref(column: string): string {
   return `${SOURCE}.${quoteAthenaIdentifier(column)}`;
+}
+
+/**
+ * What ORDER BY sorts a column by. Trino orders doubles by Java's `Double.compare`, which puts -0.0 below 0.0; DuckDB
+ * holds them equal and lets the next key decide, so a double sorts with its negative zero read as zero (NaN and NULL
+ * are left as they are: both engines put NaN above every number).
+ */
+function sortKey(column: string, kind: ColumnKind | undefined): string {
+  const r = ref(column);
+  return kind === 'double' ? `CASE WHEN ${r} = 0 THEN 0E0 ELSE ${r} END` : r;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | undefined): string {

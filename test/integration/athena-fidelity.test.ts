@@ -219,6 +219,36 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
     }
   });
 
+  it('sorts -0.0 and 0.0 as equals, the next key deciding, and keeps their signs', async () => {
+    // Trino's sort puts -0.0 below 0.0 (Double.compare); DuckDB's holds them equal. Ids interleave the two zeros.
+    const scores = ['0.0', '-0.0', '0.0', '-0.0', 'nan', null, '-1.0'];
+    await lake.writeParquet(
+      'zeros/event_date=2024-01-01/part-a.parquet',
+      `SELECT id::BIGINT AS id, score::DOUBLE AS score FROM (VALUES ${scores.map((v, i) => `(${i}, ${lit(v)})`).join(', ')}) v(id, score)`,
+    );
+    await lake.registerTable({
+      ...typesTable(),
+      name: 'zeros',
+      location: 'zeros/',
+      columns: [column('id', 'bigint'), column('score', 'double')],
+    });
+    const ascending = await same({
+      dataset: 'zeros',
+      orderBy: [{ column: 'score' }, { column: 'id', direction: 'DESC' }],
+    });
+    expect(ascending.texts[0]!.toString('utf8')).toBe(
+      'id,score,event_date\n6,-1.0,2024-01-01\n3,-0.0,2024-01-01\n2,0.0,2024-01-01\n1,-0.0,2024-01-01\n' +
+        '0,0.0,2024-01-01\n4,nan,2024-01-01\n5,,2024-01-01\n',
+    );
+    const descending = await same({
+      dataset: 'zeros',
+      columns: ['id', 'score'],
+      orderBy: [{ column: 'score', direction: 'DESC' }, { column: 'id' }],
+      limit: 3,
+    });
+    expect(descending.texts[0]!.toString('utf8')).toBe('id,score\n4,nan\n0,0.0\n1,-0.0\n');
+  });
+
   it('cuts the same parts, with the same truncation, header repeats and BOMs', async () => {
     const duckdbParts = lake.service(await lake.duckdbEngine({ partSizeBytes: 700 }));
     const athenaParts = lake.service(lake.athenaEngine({ partSizeBytes: 700 }));

@@ -55,12 +55,14 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
  * becomes a subquery over the staged files, `is_nan` becomes `isnan`, `to_utf8` `encode` and `from_hex` `unhex` (both
  * to BLOBs, which `||` joins as Trino joins varbinary), and `to_hex(...)` is dropped (DuckDB's `sha256` returns
- * lower-case hex). Everything else the adapter emits is valid in
- * both dialects; a function outside the small list the adapter uses fails the query as Trino would
- * (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
+ * lower-case hex). An ORDER BY on a plain double column orders as Trino does, by Java's `Double.compare` (-0.0 below
+ * 0.0, where DuckDB ties them), and returns its -0.0 as -0.0 (DuckDB's sort would return 0.0). Everything else the
+ * adapter emits is valid in both dialects; a function outside the small list the adapter uses fails the query as
+ * Trino would (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
  *
  * Not modelled: DataScannedInBytes is the size of the staged files (Athena counts only the columns it reads);
- * Trino's own text for `CAST(double|timestamp AS varchar)` inside expressions (DuckDB's is used); result reuse;
+ * Trino's own text for `CAST(double|timestamp AS varchar)` inside expressions (DuckDB's is used); Trino's order of
+ * -0.0 and 0.0 for an ORDER BY expression other than a plain double column; result reuse;
  * query queues and concurrency limits. Signatures are not checked.
  */
 
@@ -419,10 +421,19 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     const database = identifierOf(sqlTokens[first]!);
     const table = identifierOf(sqlTokens[second]!);
     const source = await tableSource(database, table, dir);
+    const orderEdits = doubleOrderEdits(sqlTokens, source.doubles);
     const rewritten: string[] = [];
     let param = 0;
     for (let i = 0; i < sqlTokens.length; i++) {
       const t = sqlTokens[i]!;
+      const edit = orderEdits.get(i);
+      if (edit !== undefined) {
+        rewritten.push(edit.text);
+        if (edit.end > i) {
+          i = edit.end - 1;
+          continue;
+        }
+      }
       if (i === first) {
         rewritten.push(`(${source.sql})`);
         i = second;
@@ -437,6 +448,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         rewritten.push(t.text);
       }
     }
+    rewritten.push(orderEdits.get(sqlTokens.length)?.text ?? '');
     return { sql: rewritten.join(''), values: typed.map((p) => p.value), bytes: source.bytes, files: source.files };
   }
 
@@ -445,7 +457,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     database: string,
     table: string,
     dir: string,
-  ): Promise<{ sql: string; bytes: number; files: Map<string, string> }> {
+  ): Promise<{ sql: string; bytes: number; files: Map<string, string>; doubles: Set<string> }> {
     let glueTable: Table | undefined;
     try {
       glueTable = (await options.glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
@@ -462,6 +474,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     if (glueTable === undefined) throw new QueryFailure(2, 1000, `TABLE_NOT_FOUND: ${database}.${table}`);
     const columns = glueTable.StorageDescriptor?.Columns ?? [];
     const keys = glueTable.PartitionKeys ?? [];
+    const doubles = new Set(
+      [...columns, ...keys].filter((c) => duckType(c) === 'DOUBLE').map((c) => c.Name!.toLowerCase()),
+    );
     const sources: { location: string; values: string[] }[] = [];
     if (keys.length === 0) {
       sources.push({ location: glueTable.StorageDescriptor?.Location ?? '', values: [] });
@@ -496,9 +511,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     }
     if (selects.length === 0) {
       const empty = [...columns, ...keys].map((c) => `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`);
-      return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged };
+      return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged, doubles };
     }
-    return { sql: selects.join(' UNION ALL '), bytes, files: staged };
+    return { sql: selects.join(' UNION ALL '), bytes, files: staged, doubles };
   }
 
   /** A column as Athena reads it: cast to its Glue type; Hive timestamps at the configured precision. */
@@ -839,6 +854,67 @@ function checkParametersInWhere(tokens: Token[]): void {
       throw new QueryFailure(2, 1000, 'INVALID_PARAMETER_USAGE: parameters can be placed only in the WHERE clause');
     }
   }
+}
+
+/**
+ * Trino orders doubles by Java's `Double.compare` (DoubleType's ordering operators): -0.0 before 0.0 ascending, after
+ * it descending, where DuckDB's sort holds them equal; and Trino returns the value sorted by as it is, where DuckDB
+ * returns a -0.0 that is both projected and the sort key as 0.0. For each ORDER BY item that is a plain reference to
+ * a double column (`"src"."score" ASC NULLS LAST`), DuckDB sorts by the value with its negative zero read as zero, then
+ * by whether it is a negative zero, as Trino orders it. Edits of the token list: tokens [index, end) are replaced by
+ * the text (end = index inserts it before the token; index = the list's length appends it). Expressions are left to
+ * DuckDB.
+ */
+function doubleOrderEdits(tokens: Token[], doubles: ReadonlySet<string>): Map<number, { end: number; text: string }> {
+  const out = new Map<number, { end: number; text: string }>();
+  let depth = 0;
+  let order = -1;
+  for (const [i, t] of tokens.entries()) {
+    if (t.text === '(') depth += 1;
+    else if (t.text === ')') depth -= 1;
+    else if (depth === 0 && t.kind === 'word' && t.upper === 'ORDER') order = i;
+  }
+  if (order < 0) return out;
+  let item: number[] = [];
+  const end = (at: number): void => {
+    const words = item.map((j) => tokens[j]!);
+    const directionAt = words.findIndex((w) => w.kind === 'word' && ['ASC', 'DESC', 'NULLS'].includes(w.upper));
+    const expression = directionAt < 0 ? item : item.slice(0, directionAt);
+    const plain = expression.length === 1 || (expression.length === 3 && tokens[expression[1]!]!.text === '.');
+    const name = tokens[expression[expression.length - 1]!];
+    if (
+      plain &&
+      name !== undefined &&
+      (name.kind === 'ident' || name.kind === 'word') &&
+      doubles.has(identifierOf(name))
+    ) {
+      const first = expression[0]!;
+      const last = expression[expression.length - 1]!;
+      const e = tokens
+        .slice(first, last + 1)
+        .map((t) => t.text)
+        .join('');
+      const descending = words.some((w) => w.kind === 'word' && w.upper === 'DESC');
+      out.set(first, { end: last + 1, text: `CASE WHEN ${e} = 0 THEN 0E0 ELSE ${e} END` });
+      out.set(at, { end: at, text: `, (${e} = 0 AND signbit(${e})) ${descending ? 'ASC' : 'DESC'}` });
+    }
+    item = [];
+  };
+  depth = 0;
+  for (let i = order + 1; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'space' || (item.length === 0 && t.kind === 'word' && t.upper === 'BY')) continue;
+    if (t.text === '(') depth += 1;
+    else if (t.text === ')') depth -= 1;
+    if (depth === 0 && (t.text === ',' || (t.kind === 'word' && t.upper === 'LIMIT'))) {
+      end(item[item.length - 1]! + 1);
+      if (t.text !== ',') return out;
+      continue;
+    }
+    item.push(i);
+  }
+  if (item.length > 0) end(tokens.length);
+  return out;
 }
 
 /** Indexes of the next `count` tokens that are not white space (undefined past the end). */

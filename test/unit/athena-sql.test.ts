@@ -111,6 +111,14 @@ describe('compileAthenaQuery', () => {
     ]);
   });
 
+  it('sorts a double with its negative zero read as zero, as DuckDB sorts it, and other columns as they are', () => {
+    const q = compile({ columns: ['score'], orderBy: [{ column: 'score', direction: 'DESC' }, { column: 'id' }] });
+    expect(q.sql).toBe(
+      'SELECT "src"."score" AS "score" FROM "careplus"."events" AS "src" ORDER BY ' +
+        'CASE WHEN "src"."score" = 0 THEN 0E0 ELSE "src"."score" END DESC NULLS LAST, "src"."id" ASC NULLS LAST',
+    );
+  });
+
   it('keeps DuckDB semantics for NaN: equal to itself and above every number', () => {
     const cases: [ExportRequestInput['where'], string, string[]][] = [
       [[{ column: 'score', op: 'EQ', values: ['NaN'] }], 'is_nan("src"."score")', []],
