@@ -65,6 +65,8 @@ export async function downloadResumable(
   let failures = 0;
   // Whether the link in hand was fetched because the one before it expired, with no other answer since.
   let refreshed = false;
+  // Whether the link in hand was fetched because the one before it was refused as not valid (not expired).
+  let refusedFresh = false;
   if (options.resume === true && (await sizeOf(path).catch(() => -1)) >= 0) {
     // A partial file longer than the file is not an earlier attempt of it: start over.
     if ((await sizeOf(path)) > file.bytes) await truncate(path, 0);
@@ -82,7 +84,15 @@ export async function downloadResumable(
       if (response.status === 403) {
         const refusal = await response.text();
         if (!/expired/i.test(refusal)) {
-          throw new PermanentDownloadError(`the download link was refused (403): ${answerText(refusal)}`);
+          // A link refused for another reason may still be mended by a fresh one (a server restarted with another
+          // signing secret refuses the links it signed before as not valid, and signs fresh ones that work); a fresh
+          // link refused too is refused for good.
+          if (refusedFresh) {
+            throw new PermanentDownloadError(`the download link was refused (403): ${answerText(refusal)}`);
+          }
+          url = await options.freshUrl();
+          refusedFresh = true;
+          continue;
         }
         if (refreshed) throw new Error('the download link expired, and so did the fresh one fetched for it');
         url = await options.freshUrl();
@@ -91,6 +101,7 @@ export async function downloadResumable(
         continue;
       }
       refreshed = false;
+      refusedFresh = false;
       const append = response.status === 206;
       if (!append && response.status !== 200) {
         const answer = `the download answered HTTP ${response.status}`;

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { downloadResumable } from '../../src/commands/export-download.js';
+import { DownloadLinkInvalidError, HmacDownloadLinks } from '../../src/services/download-links.js';
+
+/**
+ * Review: a link refused as "not valid" (403) is treated as permanent. But a genuine link signed with the secret the
+ * server had when the job was read is refused that way after the server restarts with another signing secret
+ * (CAREPLUS_SIGNING_SECRET rotated): reading the job again gives a link that works. Before 3b4631c such a download
+ * kept its partial file for the next run; now it ends at once (and `careplus export` removes the partial file).
+ */
+const BODY = Buffer.alloc(64 * 1024, 'x');
+const SHA256 = createHash('sha256').update(BODY).digest('hex');
+const OLD = 'a'.repeat(32);
+const NEW = 'b'.repeat(32);
+
+let server: Server;
+let base: string;
+let dir: string;
+let secret = OLD;
+let served = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    try {
+      new HmacDownloadLinks({ secret, baseUrl: base }).verify({
+        jobId: 'job1',
+        fileName: 'part-0.csv',
+        expires: url.searchParams.get('expires') ?? undefined,
+        sig: url.searchParams.get('sig') ?? undefined,
+      });
+    } catch (err) {
+      const message = err instanceof DownloadLinkInvalidError ? err.message : String(err);
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FORBIDDEN', message } }));
+      return;
+    }
+    served += 1;
+    const range = /bytes=(\d+)-/.exec(req.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    if (served === 1) {
+      // The first answer drops half-way, and the server restarts with a rotated secret meanwhile.
+      res.writeHead(200, { 'content-length': String(BODY.length), etag: '"e"' });
+      res.write(BODY.subarray(0, BODY.length / 2), () => {
+        secret = NEW;
+        res.destroy();
+      });
+      return;
+    }
+    const rest = BODY.subarray(start);
+    res
+      .writeHead(range ? 206 : 200, {
+        'content-length': String(rest.length),
+        etag: '"e"',
+        ...(range ? { 'content-range': `bytes ${start}-${BODY.length - 1}/${BODY.length}` } : {}),
+      })
+      .end(rest);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = await mkdtemp(join(tmpdir(), 'careplus-rotated-'));
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('a link refused after a secret rotation is mended by the fresh link reading the job again gives', async () => {
+  const link = async (s: string): Promise<string> =>
+    (await new HmacDownloadLinks({ secret: s, baseUrl: base }).issue({ jobId: 'job1', fileName: 'part-0.csv', key: 'k' })).url;
+  let asked = 0;
+  const out = join(dir, 'out');
+  await downloadResumable({ name: 'part-0.csv', url: await link(OLD), bytes: BODY.length, sha256: SHA256 }, out, {
+    retries: 5,
+    backoffMs: 1,
+    freshUrl: async () => {
+      asked += 1;
+      return link(NEW);
+    },
+  });
+  expect(await readFile(out)).toEqual(BODY);
+  expect(asked).toBe(1);
+});
