@@ -165,7 +165,10 @@ function readParquet(
     const cases = named.map(
       (f) => `WHEN ${quoteLiteral(f.path)} THEN CAST(${param(f.partitionValues[key]!)} AS VARCHAR)`,
     );
-    return `CASE ${file} ${cases.join(' ')} ELSE ${quoteIdentifier(key)} END AS ${quoteIdentifier(key)}`;
+    // Only the rows DuckDB read as NULL look their file up: a CASE tries its branches in turn for every row it has
+    // not matched yet, so a flat CASE over many such files cost every row of the other files one comparison each.
+    const k = quoteIdentifier(key);
+    return `CASE WHEN ${k} IS NULL THEN CASE ${file} ${cases.join(' ')} END ELSE ${k} END AS ${k}`;
   });
   return `(SELECT * EXCLUDE (${file}) REPLACE (${replaced.join(', ')}) FROM ${read})`;
 }
