@@ -81,8 +81,12 @@ export async function downloadResumable(
       const headers: Record<string, string> =
         have > 0 ? { range: `bytes=${have}-`, ...(etag !== undefined ? { 'if-range': etag } : {}) } : {};
       const response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
-      if (response.status === 403) {
-        const refusal = await response.text();
+      // S3 answers a presigned link whose signer's session token expired 400 ExpiredToken: a fresh link (signed with
+      // the signer's renewed credentials) mends it as it does a 403 expiry.
+      const body = response.status === 403 || response.status === 400 ? await response.text() : undefined;
+      const expiredToken = response.status === 400 && /<Code>ExpiredToken<\/Code>/.test(body ?? '');
+      if (response.status === 403 || expiredToken) {
+        const refusal = body ?? '';
         if (!/expired/i.test(refusal)) {
           // A link refused for another reason may still be mended by a fresh one (a server restarted with another
           // signing secret refuses the links it signed before as not valid, and signs fresh ones that work); a fresh
@@ -107,7 +111,7 @@ export async function downloadResumable(
         const answer = `the download answered HTTP ${response.status}`;
         // A 4xx other than a timeout or throttling says the same on every retry (404: the file is gone).
         if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-          const text = answerText(await response.text().catch(() => ''));
+          const text = answerText(body ?? (await response.text().catch(() => '')));
           throw new PermanentDownloadError(text === '' ? answer : `${answer}: ${text}`);
         }
         throw new Error(answer);

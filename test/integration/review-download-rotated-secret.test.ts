@@ -86,3 +86,28 @@ it('a link refused after a secret rotation is mended by the fresh link reading t
   expect(await readFile(out)).toEqual(BODY);
   expect(asked).toBe(1);
 });
+
+it('a presigned link whose signer session token expired (S3: 400 ExpiredToken) is mended by a fresh link', async () => {
+  const s3 = createServer((req, res) => {
+    if (req.url?.includes('old') === true) {
+      res
+        .writeHead(400, { 'content-type': 'application/xml' })
+        .end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { 'content-length': String(BODY.length) }).end(BODY);
+  });
+  await new Promise<void>((resolve) => s3.listen(0, '127.0.0.1', resolve));
+  const at = `http://127.0.0.1:${(s3.address() as AddressInfo).port}/part-0.csv`;
+  const out = join(dir, 'out-s3');
+  try {
+    await downloadResumable({ name: 'part-0.csv', url: `${at}?old`, bytes: BODY.length, sha256: SHA256 }, out, {
+      retries: 5,
+      backoffMs: 1,
+      freshUrl: () => Promise.resolve(`${at}?new`),
+    });
+    expect(await readFile(out)).toEqual(BODY);
+  } finally {
+    await new Promise((resolve) => s3.close(resolve));
+  }
+});
