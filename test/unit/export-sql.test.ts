@@ -110,6 +110,48 @@ describe('compileExportQuery', () => {
   });
 });
 
+describe('a text partition folder that DuckDB would read as NULL (k=NULL/, k=null/)', () => {
+  const regions = typesTable({
+    columns: [column('id', 'bigint', { nullable: false })],
+    partitionKeys: [column('region', 'string')],
+  });
+  const request = normalizeExportRequest(
+    { dataset: 'events', columns: ['id', 'region'] },
+    regions,
+    DEFAULT_EXPORT_LIMITS,
+  );
+
+  it('takes the value from the file list, looked up only for rows read as NULL, the text as a parameter', () => {
+    const q = compileExportQuery(
+      request,
+      regions,
+      [
+        { path: '/lake/r/region=eu/a.parquet', partitionValues: { region: 'eu' } },
+        { path: '/lake/r/region=NULL/b.parquet', partitionValues: { region: 'NULL' } },
+      ],
+      { limit: null },
+    );
+    // Every row of the other files would otherwise be compared with each such file's name.
+    expect(q.sql).toContain(
+      `(SELECT * EXCLUDE ("__careplus_file") REPLACE (CASE WHEN "region" IS NULL THEN CASE "__careplus_file" ` +
+        `WHEN '/lake/r/region=NULL/b.parquet' THEN CAST($1 AS VARCHAR) END ELSE "region" END AS "region") FROM read_parquet(`,
+    );
+    expect(q.params).toEqual(['NULL']);
+  });
+
+  it('reads other datasets as before', () => {
+    const q = compileExportQuery(
+      request,
+      regions,
+      [{ path: '/r/region=eu/a.parquet', partitionValues: { region: 'eu' } }],
+      {
+        limit: null,
+      },
+    );
+    expect(q.sql).not.toContain('__careplus_file');
+  });
+});
+
 describe('partition pruning', () => {
   const listed = ['2024-01-01', '2024-01-02', '2024-01-03', '2024-02-01'].map((d) => ({
     key: `events/event_date=${d}/part-x.parquet`,

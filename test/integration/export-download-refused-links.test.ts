@@ -8,10 +8,10 @@ import { downloadResumable } from '../../src/commands/export-download.js';
 import { DownloadLinkInvalidError, HmacDownloadLinks } from '../../src/services/download-links.js';
 
 /**
- * Review: a link refused as "not valid" (403) is treated as permanent. But a genuine link signed with the secret the
- * server had when the job was read is refused that way after the server restarts with another signing secret
- * (CAREPLUS_SIGNING_SECRET rotated): reading the job again gives a link that works. Before 3b4631c such a download
- * kept its partial file for the next run; now it ends at once (and `careplus export` removes the partial file).
+ * A link refused as "not valid" (403) gets one fresh link before the download ends: a genuine link is refused that way
+ * after the server restarts with another signing secret (CAREPLUS_SIGNING_SECRET rotated), and reading the job again
+ * gives a link that works. Only a fresh link refused too ends the download (and `careplus export` removes the partial
+ * file). An S3 link refused 400 ExpiredToken (its signer's session token expired) is replaced as an expired one is.
  */
 const BODY = Buffer.alloc(64 * 1024, 'x');
 const SHA256 = createHash('sha256').update(BODY).digest('hex');
@@ -36,7 +36,9 @@ beforeAll(async () => {
       });
     } catch (err) {
       const message = err instanceof DownloadLinkInvalidError ? err.message : String(err);
-      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FORBIDDEN', message } }));
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'FORBIDDEN', message } }));
       return;
     }
     served += 1;
@@ -72,7 +74,13 @@ afterAll(async () => {
 
 it('a link refused after a secret rotation is mended by the fresh link reading the job again gives', async () => {
   const link = async (s: string): Promise<string> =>
-    (await new HmacDownloadLinks({ secret: s, baseUrl: base }).issue({ jobId: 'job1', fileName: 'part-0.csv', key: 'k' })).url;
+    (
+      await new HmacDownloadLinks({ secret: s, baseUrl: base }).issue({
+        jobId: 'job1',
+        fileName: 'part-0.csv',
+        key: 'k',
+      })
+    ).url;
   let asked = 0;
   const out = join(dir, 'out');
   await downloadResumable({ name: 'part-0.csv', url: await link(OLD), bytes: BODY.length, sha256: SHA256 }, out, {
@@ -92,7 +100,9 @@ it('a presigned link whose signer session token expired (S3: 400 ExpiredToken) i
     if (req.url?.includes('old') === true) {
       res
         .writeHead(400, { 'content-type': 'application/xml' })
-        .end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>');
+        .end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>',
+        );
       return;
     }
     res.writeHead(200, { 'content-length': String(BODY.length) }).end(BODY);
