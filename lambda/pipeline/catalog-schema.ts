@@ -50,7 +50,7 @@ export async function checkSchemaCompatibility(
   catalog: Catalog,
   def: DatasetDefinition,
 ): Promise<{ table: TableInput; change: SchemaChange | undefined }> {
-  const table = tableFromDefinition(def);
+  const table: TableInput = { ...tableFromDefinition(def), dayPartitionSource: def.partition.source };
   const existing = await catalog.getTable(def.name);
   if (!existing) return { table, change: undefined };
   const change = classifySchemaChange(existing.columns, table.columns);
@@ -64,14 +64,22 @@ export async function checkSchemaCompatibility(
   } else {
     // The key's files hold the day of the recorded source, by which exports prune (dayKeysOf): another source would
     // leave files whose rows match a filter on it in partitions the filter drops.
-    const recorded = existing.partitionKeys[0] === undefined ? undefined : dayKeySource(existing.partitionKeys[0]);
+    const recorded =
+      existing.dayPartitionSource ??
+      (existing.partitionKeys[0] === undefined ? undefined : dayKeySource(existing.partitionKeys[0]));
     if (existing.origin === 'etl' && recorded !== undefined && recorded !== def.partition.source) {
       problems.push(`partition source changed from ${recorded} to ${def.partition.source}`);
     }
   }
+  const holdsData = async (): Promise<boolean> =>
+    (await catalog.listPartitions(def.name, { maxResults: 1 })).partitions.length > 0;
+  if (existing.dayPartitionSource === undefined && (await holdsData())) {
+    // Written before the source was recorded: it may have changed with data in the table, so none is recorded now
+    // and exports do not prune by it. An empty table records it, as a new one does.
+    delete table.dayPartitionSource;
+  }
   if (problems.length > 0) {
-    const page = await catalog.listPartitions(def.name, { maxResults: 1 });
-    if (page.partitions.length > 0) {
+    if (await holdsData()) {
       throw new IngestError(
         'incompatible_schema',
         `the definition of dataset "${def.name}" is incompatible with its existing data: ${problems.join('; ')}. ` +

@@ -31,8 +31,8 @@ export function partitionValuesOf(location: string, key: string): Record<string,
 }
 
 /**
- * The description the ETL gives a day partition key (lambda/pipeline/catalog-schema.ts): it is also the catalog's
- * record of which column's day the key holds, read back by dayKeysOf.
+ * The description the ETL gives a day partition key (lambda/pipeline/catalog-schema.ts). The ETL reads it back
+ * (dayKeySource) to refuse a change of the source of a table that predates TableDefinition.dayPartitionSource.
  */
 export function dayKeyDescription(source: string): string {
   return `Day (UTC) of ${source}.`;
@@ -44,20 +44,16 @@ export function dayKeySource(key: TableColumn): string | undefined {
 }
 
 /**
- * The date partition keys of an ETL table that hold the day of another column, key → that column, as the catalog
- * records it (dayKeyDescription). None for other tables (registered, or found in Glue), which prune by their keys
- * only. The ETL refuses to change a dataset's partition source while it holds data (catalog-schema.ts), so every
- * file of the table was partitioned by the recorded source.
+ * The date partition key of an ETL table that holds the day of another column, key → that column, as the catalog
+ * records it (TableDefinition.dayPartitionSource). None for other tables (registered, found in Glue, or written by
+ * the ETL before it recorded the source), which prune by their keys only.
  */
 export function dayKeysOf(table: TableDefinition): Map<string, string> {
   const days = new Map<string, string>();
-  if (table.origin !== 'etl') return days;
-  for (const key of table.partitionKeys) {
-    const source = key.kind === 'date' ? dayKeySource(key) : undefined;
-    const column = table.columns.find((c) => c.name === source);
-    if (column !== undefined && (column.kind === 'timestamp' || column.kind === 'date'))
-      days.set(key.name, column.name);
-  }
+  const source = table.columns.find((c) => c.name === table.dayPartitionSource);
+  const keys = table.partitionKeys;
+  if (table.origin !== 'etl' || source === undefined || keys.length !== 1 || keys[0]!.kind !== 'date') return days;
+  if (source.kind === 'timestamp' || source.kind === 'date') days.set(keys[0]!.name, source.name);
   return days;
 }
 

@@ -23,6 +23,14 @@ export interface TableDefinition {
   schemaVersion: number;
   /** ISO 8601. */
   updatedAt: string;
+  /**
+   * The column whose UTC day the (date) partition key holds in every file of the table, when that is known: the ETL
+   * records it when it creates the table, or while the table holds no data, and refuses to change a dataset's
+   * partition source once it holds data. Tables the ETL wrote before it recorded this (whose source may have changed
+   * with data in them), registered tables and Glue tables have none. With it, a range on that column prunes the
+   * partitions (export-partitions.ts, dayKeysOf).
+   */
+  dayPartitionSource?: string;
 }
 
 export interface SchemaVersion {

@@ -164,6 +164,19 @@ describe.each(subjects)('Catalog contract: $name', (subject) => {
     ]);
   });
 
+  it('keeps the day partition source it was given, and drops it when a put comes without one', async () => {
+    h.setTime(T1);
+    const withSource = { ...tableInput('support_events'), dayPartitionSource: 'event_time' };
+    expect((await h.catalog.putTable(withSource)).dayPartitionSource).toBe('event_time');
+    expect(await h.catalog.getTable('support_events')).toEqual({ ...withSource, schemaVersion: 1, updatedAt: T1 });
+    await h.catalog.putTable(tableInput('support_events'));
+    expect(await h.catalog.getTable('support_events')).toEqual({
+      ...tableInput('support_events'),
+      schemaVersion: 1,
+      updatedAt: T1,
+    });
+  });
+
   it('changes the description without a new schema version', async () => {
     h.setTime(T1);
     await h.catalog.putTable(tableInput('support_events'));

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ExportCaller } from '../../src/domain/export-job.js';
 import type { ExportRequestInput, ExportFilterOp } from '../../src/domain/export-request.js';
-import { dayKeyDescription } from '../../src/domain/export-partitions.js';
 import { column, typesTable } from '../support/export-table.js';
 import {
   createExportHarness,
@@ -220,7 +219,7 @@ function regionFolder(region: string | null): string {
 }
 
 /**
- * An ETL dataset whose day key holds the UTC day of its timestamp `at` (dayKeyDescription), so that predicates on
+ * An ETL dataset whose day key holds the UTC day of its timestamp `at` (TableDefinition.dayPartitionSource), so that predicates on
  * `at` prune days too: instants on both sides of midnight, a row with no `at` in the Hive null partition.
  */
 const INSTANTS: (string | null)[] = [
@@ -240,7 +239,8 @@ const DAILY_ROWS = 33;
 const dailyTable = typesTable({
   name: 'daily',
   columns: [column('id', 'bigint', { nullable: false }), column('at', 'timestamp'), column('name', 'string')],
-  partitionKeys: [column('day', 'date', { description: dayKeyDescription('at') })],
+  partitionKeys: [column('day', 'date')],
+  dayPartitionSource: 'at',
   location: 'daily/',
   origin: 'etl',
 });

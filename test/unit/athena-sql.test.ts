@@ -1,5 +1,4 @@
 import { athenaParameter, compileAthenaQuery, quoteAthenaIdentifier } from '../../src/domain/athena-sql.js';
-import { dayKeyDescription } from '../../src/domain/export-partitions.js';
 import {
   DEFAULT_EXPORT_LIMITS,
   type ExportRequestInput,
@@ -42,7 +41,7 @@ describe('compileAthenaQuery', () => {
 
   it("adds the day key's range a range on its source column implies, so that Athena prunes the partitions", () => {
     const etl = typesTable({
-      partitionKeys: [column('event_date', 'date', { nullable: false, description: dayKeyDescription('created_at') })],
+      dayPartitionSource: 'created_at',
     });
     const request = normalizeExportRequest(
       {
@@ -64,7 +63,7 @@ describe('compileAthenaQuery', () => {
       "DATE '2024-03-02'",
       "DATE '2024-03-05'",
     ]);
-    // Not for a table whose key the catalog does not record as the day of a column.
+    // Not for a table for which the catalog records no such column.
     expect(compileAthenaQuery(request, table, { database: 'careplus', limit: null }).parameters).toHaveLength(2);
   });
 

@@ -1,11 +1,5 @@
 import { DEFAULT_EXPORT_LIMITS, normalizeExportRequest } from '../../src/domain/export-request.js';
-import {
-  dayKeyDescription,
-  dayKeysOf,
-  impliedDayPredicates,
-  partitionValuesOf,
-  pruneFiles,
-} from '../../src/domain/export-partitions.js';
+import { dayKeysOf, impliedDayPredicates, partitionValuesOf, pruneFiles } from '../../src/domain/export-partitions.js';
 import { column } from '../support/export-table.js';
 import { compileCsvCopy, compileExportQuery } from '../../src/domain/export-sql.js';
 import { typesTable } from '../support/export-table.js';
@@ -198,9 +192,7 @@ describe('partition pruning', () => {
   });
 
   describe('a day key pruned by a range on the column whose day it holds (an ETL table)', () => {
-    const etl = typesTable({
-      partitionKeys: [column('event_date', 'date', { nullable: false, description: dayKeyDescription('created_at') })],
-    });
+    const etl = typesTable({ dayPartitionSource: 'created_at' });
     const prune = (where: { column: string; op: string; values: (string | number)[] }[], t = etl): string[] =>
       keys(
         pruneFiles(listed, t, normalizeExportRequest({ dataset: 'events', where } as never, t, DEFAULT_EXPORT_LIMITS)),
@@ -210,11 +202,12 @@ describe('partition pruning', () => {
       expect([...dayKeysOf(etl)]).toEqual([['event_date', 'created_at']]);
       expect([...dayKeysOf({ ...etl, origin: 'registered' })]).toEqual([]);
       expect([...dayKeysOf({ ...etl, origin: 'glue' })]).toEqual([]);
-      // A source that is not a timestamp or date column of the table names nothing to prune by.
-      const odd = typesTable({
-        partitionKeys: [column('event_date', 'date', { description: dayKeyDescription('name') })],
-      });
-      expect([...dayKeysOf(odd)]).toEqual([]);
+      // A source that is not a timestamp or date column of the table names nothing to prune by, nor does one of a
+      // table with other keys than its one date key.
+      expect([...dayKeysOf(typesTable({ dayPartitionSource: 'name' }))]).toEqual([]);
+      expect([...dayKeysOf(typesTable({ dayPartitionSource: 'missing' }))]).toEqual([]);
+      const twoKeys = [...etl.partitionKeys, column('region', 'string')];
+      expect([...dayKeysOf({ ...etl, partitionKeys: twoKeys })]).toEqual([]);
       expect(prune([{ column: 'created_at', op: 'GTE', values: ['2024-01-02'] }], typesTable())).toHaveLength(4);
     });
 

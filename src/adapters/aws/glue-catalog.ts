@@ -431,6 +431,7 @@ function sameTable(a: TableDefinition, b: TableDefinition): boolean {
     a.location === b.location &&
     a.origin === b.origin &&
     a.schemaVersion === b.schemaVersion &&
+    a.dayPartitionSource === b.dayPartitionSource &&
     sameColumnRecords(a.columns, b.columns) &&
     sameColumnRecords(a.partitionKeys, b.partitionKeys)
   );

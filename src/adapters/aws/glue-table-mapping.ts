@@ -20,6 +20,7 @@ export const P = {
   columnDescription: 'careplus.description',
   columnPii: 'careplus.pii',
   columnNullable: 'careplus.nullable',
+  dayPartitionSource: 'careplus.day_partition_source',
 } as const;
 
 /** Glue limits: table Description 2048 characters, column Comment 255. The full texts live in Parameters. */
@@ -87,6 +88,7 @@ export function tableFromGlue(table: Table, processedBucket: string): TableReadi
       // A table we did not write starts at schema version 1 in our numbering (see GlueCatalog.schemaVersions).
       schemaVersion: schemaVersionOf(params),
       updatedAt: updated,
+      ...(params[P.dayPartitionSource] !== undefined ? { dayPartitionSource: params[P.dayPartitionSource] } : {}),
     },
   };
 }
@@ -171,6 +173,7 @@ export function tableToGlue(
       [P.description]: table.description,
       [P.schemaVersion]: String(table.schemaVersion),
       [P.schemaCreatedAt]: table.schemaCreatedAt,
+      ...(table.dayPartitionSource !== undefined ? { [P.dayPartitionSource]: table.dayPartitionSource } : {}),
     },
   };
 }
