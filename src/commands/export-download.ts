@@ -11,7 +11,24 @@ import { createGunzip, createGzip } from 'node:zlib';
  * gone, or no fresh link can be had (the job expired, or is not the caller's). `downloadResumable` ends at once on it
  * rather than retrying for the better part of a minute; `freshUrl` throws it when the job has no link to give.
  */
-export class PermanentDownloadError extends Error {}
+export class PermanentDownloadError extends Error {
+  constructor(
+    message: string,
+    options?: {
+      cause?: unknown;
+      /**
+       * The job and its result are still there, but this caller's credentials were refused (an expired token, a
+       * revoked key): the same command with valid ones can continue the download, so its partial file is kept.
+       */
+      credentialsRefused?: boolean;
+    },
+  ) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.credentialsRefused = options?.credentialsRefused ?? false;
+  }
+
+  readonly credentialsRefused: boolean;
+}
 
 /** One result file to fetch, as the job lists it. */
 export interface DownloadFile {

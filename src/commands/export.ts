@@ -160,6 +160,12 @@ export async function exportCommand(
         process.stderr.write('download interrupted; the partial file was removed\n');
         return INTERRUPTED_EXIT;
       }
+      if (err instanceof PermanentDownloadError && err.credentialsRefused) {
+        process.stderr.write(
+          `careplus: ${err.message}; ${out}.part is kept: run the same command again with a valid API key or token to continue it\n`,
+        );
+        return 1;
+      }
       if (err instanceof PermanentDownloadError) {
         // Nothing a next run of the same command could continue: its job has no result to give.
         await removeParts(out, job.result.files.length);
@@ -366,9 +372,12 @@ async function download(
  * The API's refusal of a job read for fresh links is the same on every retry (the job is gone, or the key lost its
  * access): it ends the download at once. A failure to reach the API, or the API's own error, is retried.
  */
-function permanentWhenRefused(err: unknown): never {
+export function permanentWhenRefused(err: unknown): never {
   if (err instanceof ApiRequestError && PERMANENT_CODES.has(err.code)) {
-    throw new PermanentDownloadError(`no fresh link: ${err.message}`, { cause: err });
+    throw new PermanentDownloadError(`no fresh link: ${err.message}`, {
+      cause: err,
+      credentialsRefused: err.code === 'UNAUTHENTICATED',
+    });
   }
   throw err;
 }

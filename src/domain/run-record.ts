@@ -95,11 +95,13 @@ export function effectiveRun(
   if (run.status !== 'RUNNING') return run;
   let message: string;
   if (effectiveStatus(run, now, timeoutMs) !== 'RUNNING') {
-    // The process was killed (out of memory, its time limit, a host lost): the same object processed again finishes
-    // what the run left, as below; on AWS, an upload of the object again is its event again.
+    // Mostly a killed process (out of memory, its time limit, a host lost), but a live one past the limit reads the
+    // same (nothing stops a local ingest): the same object processed again finishes what the run left, as below; on
+    // AWS, an upload of the object again is its event again.
     message =
       `the run stopped reporting: still RUNNING ${Math.round(timeoutMs / 60000)} minutes after it started ` +
-      `(killed: out of memory, past its time limit, or its host lost); process the file again to finish it: ` +
+      `(its process was killed: out of memory, past its time limit or its host lost; or it is stuck); once it no ` +
+      `longer runs, process the file again to finish it: ` +
       `\`careplus ingest <lake folder>/raw/${run.sourceKey} --dataset ${run.dataset}\`, or upload it to the raw bucket again on AWS`;
   } else if (holderGone(run.holder)) {
     // Told only on the machine that ran it, where the CLI ingests: the same raw object ingested again finishes what

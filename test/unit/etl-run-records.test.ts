@@ -40,8 +40,9 @@ describe('run records', () => {
       error: {
         reason: 'abandoned',
         message:
-          'the run stopped reporting: still RUNNING 20 minutes after it started (killed: out of memory, past its ' +
-          'time limit, or its host lost); process the file again to finish it: `careplus ingest <lake ' +
+          'the run stopped reporting: still RUNNING 20 minutes after it started (its process was killed: out of ' +
+          'memory, past its time limit or its host lost; or it is stuck); once it no longer runs, process the ' +
+          'file again to finish it: `careplus ingest <lake ' +
           'folder>/raw/events/a.csv --dataset events`, or upload it to the raw bucket again on AWS',
       },
     });
