@@ -25,6 +25,18 @@ let workDir: string;
 /** Every download request the server saw: its path and the status it was answered with. */
 const downloads: { path: string; status: number }[] = [];
 let held = false;
+/** Whether the held request, once let through, also revokes the CLI's credentials (see the second test). */
+let revokeWhenHeld = false;
+/** While set, every GraphQL request is refused as a revoked key is. */
+let revoked = false;
+
+function refuseWhileRevoked(_req: Request, res: Response, next: NextFunction): void {
+  if (!revoked) {
+    next();
+    return;
+  }
+  res.json({ errors: [{ message: 'this API key was revoked', extensions: { code: 'UNAUTHENTICATED' } }] });
+}
 
 /**
  * Holds the first download request until its link has expired (as a slow start of a long download would), then
@@ -40,7 +52,13 @@ function holdFirstUntilExpired(req: Request, res: Response, next: NextFunction):
   }
   held = true;
   const expiresMs = Number(req.query['expires']) * 1000;
-  setTimeout(next, Math.max(0, expiresMs - Date.now()) + 100);
+  setTimeout(
+    () => {
+      if (revokeWhenHeld) revoked = true;
+      next();
+    },
+    Math.max(0, expiresMs - Date.now()) + 100,
+  );
 }
 
 beforeAll(async () => {
@@ -50,7 +68,10 @@ beforeAll(async () => {
   api = await startExportApi({
     root: lake.root,
     env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024), CAREPLUS_DOWNLOAD_TTL_SECONDS: String(TTL_SECONDS) },
-    beforeRoutes: (app) => app.use('/downloads', holdFirstUntilExpired),
+    beforeRoutes: (app) => {
+      app.use('/graphql', refuseWhileRevoked);
+      app.use('/downloads', holdFirstUntilExpired);
+    },
   });
   workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-expiry-'));
 }, 120_000);
@@ -97,4 +118,30 @@ it('reads the job once for fresh links to every part when a link expired, and sa
   expect(ids.every((v, i) => v === i)).toBe(true);
   expect(rows.every((r) => r[1] === `event label number ${r[0]}`)).toBe(true);
   expect((await readFile(out)).length).toBe(job.result!.files.reduce((n, f) => n + f.bytes, 0) - (parts - 1) * 9);
+}, 120_000);
+
+it('keeps the partial download when its credentials are refused meanwhile, and the same command then finishes it', async () => {
+  // The first part's link expires; reading the job for fresh links is then refused as a revoked key is. Before, the
+  // download ended as if the job were gone and removed the partial file.
+  held = false;
+  revokeWhenHeld = true;
+  downloads.length = 0;
+  const out = join(workDir, 'revoked.csv');
+  const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  const first = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
+  expect(await first.exited).toBe(1);
+  expect(first.output()).toContain(
+    `careplus: no fresh link: this API key was revoked; ${out}.part is kept: run the same command again with a valid API key or token to continue it\n`,
+  );
+  expect(existsSync(`${out}.part.json`)).toBe(true);
+
+  revoked = false;
+  revokeWhenHeld = false;
+  const again = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
+  expect(await again.exited).toBe(0);
+  expect(again.output()).toContain(`wrote ${out}: 200,000 rows`);
+  const [header, ...rows] = parseCsv(await readFile(out));
+  expect(header).toEqual(['id', 'label']);
+  expect(rows).toHaveLength(EVENTS);
+  expect(existsSync(`${out}.part.json`)).toBe(false);
 }, 120_000);
