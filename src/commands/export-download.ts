@@ -17,8 +17,9 @@ export class PermanentDownloadError extends Error {
     options?: {
       cause?: unknown;
       /**
-       * The job and its result are still there, but this caller's credentials were refused (an expired token, a
-       * revoked key): the same command with valid ones can continue the download, so its partial file is kept.
+       * The job and its result are still there, but this caller's credentials were refused (an expired token; not a
+       * revoked key, whose job no other key gets back): the same command with valid ones can continue the download,
+       * so its partial file is kept.
        */
       credentialsRefused?: boolean;
     },

@@ -1,5 +1,6 @@
 import { link, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { KEY_REVOKED_MESSAGE } from '../auth/auth-errors.js';
 import type { AppConfig } from '../config.js';
 import {
   ReleaseExportDocument,
@@ -376,7 +377,9 @@ export function permanentWhenRefused(err: unknown): never {
   if (err instanceof ApiRequestError && PERMANENT_CODES.has(err.code)) {
     throw new PermanentDownloadError(`no fresh link: ${err.message}`, {
       cause: err,
-      credentialsRefused: err.code === 'UNAUTHENTICATED',
+      // A revoked key's job is that key's (jobs are per caller): no other key gets it back, and its links stay
+      // refused, so its partial file can never be continued.
+      credentialsRefused: err.code === 'UNAUTHENTICATED' && err.message !== KEY_REVOKED_MESSAGE,
     });
   }
   throw err;

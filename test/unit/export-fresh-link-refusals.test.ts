@@ -16,7 +16,7 @@ function classify(err: unknown): unknown {
   throw new Error('permanentWhenRefused returned');
 }
 
-it('keeps the partial file when the credentials were refused (an expired token, a revoked key)', () => {
+it('keeps the partial file when the credentials were refused (an expired token)', () => {
   const thrown = classify(new ApiRequestError('UNAUTHENTICATED', 'the token has expired', 200));
   expect(thrown).toBeInstanceOf(PermanentDownloadError);
   expect(thrown).toMatchObject({ message: 'no fresh link: the token has expired', credentialsRefused: true });
@@ -38,4 +38,12 @@ it('lets a failure that may pass be retried', () => {
   ]) {
     expect(classify(err)).toBe(err);
   }
+});
+
+it('removes the partial file of a revoked key’s job: no other key gets that job back (review)', () => {
+  const thrown = classify(
+    new ApiRequestError('UNAUTHENTICATED', 'this API key was revoked: ask an administrator for a new key', 200),
+  );
+  expect(thrown).toBeInstanceOf(PermanentDownloadError);
+  expect(thrown).toMatchObject({ credentialsRefused: false });
 });
