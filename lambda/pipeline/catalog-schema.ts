@@ -71,8 +71,9 @@ export async function checkSchemaCompatibility(
       problems.push(`partition source changed from ${recorded} to ${def.partition.source}`);
     }
   }
-  const holdsData = async (): Promise<boolean> =>
-    (await catalog.listPartitions(def.name, { maxResults: 1 })).partitions.length > 0;
+  // Asked at most once, in one request (listPartitions may read every page of a Glue table's partitions).
+  let holds: Promise<boolean> | undefined;
+  const holdsData = (): Promise<boolean> => (holds ??= catalog.hasPartitions(def.name));
   if (existing.dayPartitionSource === undefined && (await holdsData())) {
     // Written before the source was recorded: it may have changed with data in the table, so none is recorded now
     // and exports do not prune by it. An empty table records it, as a new one does.

@@ -27,6 +27,11 @@ export interface Catalog {
    * registered are not an error.
    */
   removePartitions(name: string, partitions: Pick<PartitionRecord, 'values'>[]): Promise<void>;
+  /**
+   * Whether the table has a registered partition: one request, where listPartitions (sorted) may read them all. False
+   * for a table that does not exist.
+   */
+  hasPartitions(name: string): Promise<boolean>;
   /** Partitions sorted by their values, a page at a time. */
   listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage>;
   deleteTable(name: string): Promise<void>;

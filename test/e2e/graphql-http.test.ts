@@ -39,6 +39,9 @@ class FailingCatalog implements Catalog {
   removePartitions(): Promise<void> {
     return Promise.resolve().then(() => this.fail());
   }
+  hasPartitions(): Promise<boolean> {
+    return Promise.resolve().then(() => this.fail());
+  }
   listPartitions(): Promise<PartitionPage> {
     return Promise.resolve().then(() => this.fail());
   }

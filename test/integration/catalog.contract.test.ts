@@ -240,6 +240,16 @@ describe.each(subjects)('Catalog contract: $name', (subject) => {
     );
   });
 
+  it('tells whether a table has a registered partition', async () => {
+    expect(await h.catalog.hasPartitions('no_such_table')).toBe(false);
+    await h.catalog.putTable(tableInput('support_events'));
+    expect(await h.catalog.hasPartitions('support_events')).toBe(false);
+    await h.catalog.addPartitions('support_events', [partition('support_events', '2024-03-01')]);
+    expect(await h.catalog.hasPartitions('support_events')).toBe(true);
+    await h.catalog.removePartitions('support_events', [{ values: { event_date: '2024-03-01' } }]);
+    expect(await h.catalog.hasPartitions('support_events')).toBe(false);
+  });
+
   it('answers undefined and empty lists for an unknown table', async () => {
     expect(await h.catalog.getTable('no_such_table')).toBeUndefined();
     expect(await h.catalog.schemaVersions('no_such_table')).toEqual([]);

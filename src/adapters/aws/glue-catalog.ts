@@ -214,6 +214,31 @@ export class GlueCatalog implements Catalog {
     }
   }
 
+  async hasPartitions(name: string): Promise<boolean> {
+    if (!isCatalogName(name)) return false;
+    let token: string | undefined;
+    try {
+      do {
+        // Glue may answer a page shorter than asked, even an empty one with a NextToken.
+        const out = await this.client.send(
+          new GetPartitionsCommand({
+            DatabaseName: this.database,
+            TableName: name,
+            MaxResults: 1,
+            ExcludeColumnSchema: true,
+            ...(token !== undefined ? { NextToken: token } : {}),
+          }),
+        );
+        if ((out.Partitions ?? []).length > 0) return true;
+        token = out.NextToken !== undefined && out.NextToken !== '' ? out.NextToken : undefined;
+      } while (token !== undefined);
+    } catch (err) {
+      if (nameOf(err) === 'EntityNotFoundException') return false;
+      throw err;
+    }
+    return false;
+  }
+
   async listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage> {
     const maxResults = options?.maxResults ?? 1000;
     if (!Number.isSafeInteger(maxResults) || maxResults < 1) {

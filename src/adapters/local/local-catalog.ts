@@ -110,6 +110,10 @@ export class LocalCatalog implements Catalog {
     }
   }
 
+  async hasPartitions(name: string): Promise<boolean> {
+    return (await this.store.list('processed', `${PARTITIONS}${name}/`, { maxKeys: 1 })).objects.length > 0;
+  }
+
   async listPartitions(name: string, options?: { maxResults?: number; token?: string }): Promise<PartitionPage> {
     const page = await this.store.list('processed', `${PARTITIONS}${name}/`, {
       maxKeys: options?.maxResults ?? 1000,
