@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
+import { TOKEN_EXPIRED_MESSAGE } from '../../src/auth/auth-errors.js';
 import { GetExportDocument } from '../../src/generated/graphql.js';
 import { writeEvents } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
@@ -25,17 +26,17 @@ let workDir: string;
 /** Every download request the server saw: its path and the status it was answered with. */
 const downloads: { path: string; status: number }[] = [];
 let held = false;
-/** Whether the held request, once let through, also revokes the CLI's credentials (see the second test). */
-let revokeWhenHeld = false;
-/** While set, every GraphQL request is refused as a revoked key is. */
-let revoked = false;
+/** Whether the held request, once let through, also refuses the CLI's credentials from then on (see the second test). */
+let refuseWhenHeld = false;
+/** While set, every GraphQL request is refused as an expired token is. */
+let refused = false;
 
-function refuseWhileRevoked(_req: Request, res: Response, next: NextFunction): void {
-  if (!revoked) {
+function refuseWhileExpired(_req: Request, res: Response, next: NextFunction): void {
+  if (!refused) {
     next();
     return;
   }
-  res.json({ errors: [{ message: 'this API key was revoked', extensions: { code: 'UNAUTHENTICATED' } }] });
+  res.json({ errors: [{ message: TOKEN_EXPIRED_MESSAGE, extensions: { code: 'UNAUTHENTICATED' } }] });
 }
 
 /**
@@ -54,7 +55,7 @@ function holdFirstUntilExpired(req: Request, res: Response, next: NextFunction):
   const expiresMs = Number(req.query['expires']) * 1000;
   setTimeout(
     () => {
-      if (revokeWhenHeld) revoked = true;
+      if (refuseWhenHeld) refused = true;
       next();
     },
     Math.max(0, expiresMs - Date.now()) + 100,
@@ -69,7 +70,7 @@ beforeAll(async () => {
     root: lake.root,
     env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024), CAREPLUS_DOWNLOAD_TTL_SECONDS: String(TTL_SECONDS) },
     beforeRoutes: (app) => {
-      app.use('/graphql', refuseWhileRevoked);
+      app.use('/graphql', refuseWhileExpired);
       app.use('/downloads', holdFirstUntilExpired);
     },
   });
@@ -121,22 +122,23 @@ it('reads the job once for fresh links to every part when a link expired, and sa
 }, 120_000);
 
 it('keeps the partial download when its credentials are refused meanwhile, and the same command then finishes it', async () => {
-  // The first part's link expires; reading the job for fresh links is then refused as a revoked key is. Before, the
-  // download ended as if the job were gone and removed the partial file.
+  // The first part's link expires; reading the job for fresh links is then refused as an expired token is (a new one
+  // for the same subject gets the same job back). Before, the download ended as if the job were gone and removed the
+  // partial file.
   held = false;
-  revokeWhenHeld = true;
+  refuseWhenHeld = true;
   downloads.length = 0;
-  const out = join(workDir, 'revoked.csv');
+  const out = join(workDir, 'refused.csv');
   const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
   const first = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
   expect(await first.exited).toBe(1);
   expect(first.output()).toContain(
-    `careplus: no fresh link: this API key was revoked; ${out}.part is kept: run the same command again with a valid API key or token to continue it\n`,
+    `careplus: no fresh link: ${TOKEN_EXPIRED_MESSAGE}; ${out}.part is kept: run the same command again with a valid API key or token to continue it\n`,
   );
   expect(existsSync(`${out}.part.json`)).toBe(true);
 
-  revoked = false;
-  revokeWhenHeld = false;
+  refused = false;
+  refuseWhenHeld = false;
   const again = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
   expect(await again.exited).toBe(0);
   expect(again.output()).toContain(`wrote ${out}: 200,000 rows`);

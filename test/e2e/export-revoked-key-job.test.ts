@@ -3,11 +3,10 @@ import { GraphQLTestClient } from '../support/graphql-client.js';
 import { finishedExport, type PolicyApi, startLocalPolicyApi } from '../support/policy-api.js';
 
 /**
- * dc9d7d0: when reading the job for fresh links is refused UNAUTHENTICATED, `careplus export` keeps `<out>.part` and
- * says "run the same command again with a valid API key or token to continue it". For a revoked API key (the case the
- * commit names) that cannot happen: the job belongs to the revoked key (requestedBy), its links stay refused, another
- * key cannot read it (NOT_FOUND) and the same request with another key is another job, so the CLI's resume record
- * (sameDownload: same jobId) never matches and the kept part is overwritten.
+ * Why `careplus export` removes the partial download of a revoked key (src/commands/export.ts, permanentWhenRefused)
+ * where it keeps that of an expired token: the job belongs to the revoked key (requestedBy), its links stay refused,
+ * another key cannot read it (NOT_FOUND) and the same request with another key is another job, so nothing could
+ * continue the partial file.
  */
 let api: PolicyApi;
 

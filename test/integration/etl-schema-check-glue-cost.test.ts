@@ -6,12 +6,12 @@ import { EVENTS } from '../support/etl-lake.js';
 import { startGlueStandIn } from '../support/glue-standin.js';
 
 /**
- * 6996831: checkSchemaCompatibility asks listPartitions({ maxResults: 1 }) on every ingest of a table without a
- * recorded source (every table written before, forever: it never gets one while it holds data). GlueCatalog's
- * listPartitions reads every partition page before slicing: a table of 3,000 days costs 3 GetPartitions per ingest,
- * where before the check read none unless the definition had a problem.
+ * checkSchemaCompatibility asks whether a table without a recorded day source holds data on every ingest of it (a
+ * table written before the source was recorded never gets one while it holds data). That is one GetPartitions of one
+ * partition (Catalog.hasPartitions): GlueCatalog's listPartitions reads every partition page before slicing, 3
+ * GetPartitions per ingest for a table of 3,000 days.
  */
-it('the emptiness check of a legacy Glue table reads every partition page', async () => {
+it('asks Glue for one partition, once, whether a table without a recorded source holds data', async () => {
   const glue = await startGlueStandIn({ databases: ['careplus'] });
   try {
     const catalog = new GlueCatalog(
