@@ -28,7 +28,8 @@ export interface TableDefinition {
    * records it when it creates the table, or while the table holds no data, and refuses to change a dataset's
    * partition source once it holds data. Tables the ETL wrote before it recorded this (whose source may have changed
    * with data in them), registered tables and Glue tables have none. With it, a range on that column prunes the
-   * partitions (export-partitions.ts, dayKeysOf).
+   * partitions (export-partitions.ts, dayKeysOf). Not covered: a definition whose source changes while the first
+   * ingests into the empty table run, each under its own definition (both pass the check on the empty table).
    */
   dayPartitionSource?: string;
 }
