@@ -335,9 +335,13 @@ async function download(
         for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
         const renewed = links[index] ?? null;
         if (renewed === null) {
-          throw new PermanentDownloadError(
-            `export ${job.id} is ${fresh.status.toLowerCase()}: no fresh link; request the export again`,
-          );
+          // A finished job without links: the caller's access no longer covers its result (a dataset withdrawn, a
+          // column denied or newly masked, a row filter added since the request).
+          const why =
+            fresh.status === 'SUCCEEDED'
+              ? 'has no link for you any more (your access to its data changed since the request)'
+              : `is ${fresh.status.toLowerCase()}: no fresh link`;
+          throw new PermanentDownloadError(`export ${job.id} ${why}; request the export again`);
         }
         return renewed;
       },

@@ -28,6 +28,8 @@ const downloads: { path: string; status: number }[] = [];
 let held = false;
 /** Whether the held request, once let through, also refuses the CLI's credentials from then on (see the second test). */
 let refuseWhenHeld = false;
+/** Whether the held request, once let through, first withdraws the dataset (see the third test). */
+let withdrawWhenHeld = false;
 /** While set, every GraphQL request is refused as an expired token is. */
 let refused = false;
 
@@ -56,7 +58,11 @@ function holdFirstUntilExpired(req: Request, res: Response, next: NextFunction):
   setTimeout(
     () => {
       if (refuseWhenHeld) refused = true;
-      next();
+      if (!withdrawWhenHeld) {
+        next();
+        return;
+      }
+      api.rt.store.delete('processed', '_catalog/tables/events.json').then(() => next(), next);
     },
     Math.max(0, expiresMs - Date.now()) + 100,
   );
@@ -145,5 +151,20 @@ it('keeps the partial download when its credentials are refused meanwhile, and t
   const [header, ...rows] = parseCsv(await readFile(out));
   expect(header).toEqual(['id', 'label']);
   expect(rows).toHaveLength(EVENTS);
+  expect(existsSync(`${out}.part.json`)).toBe(false);
+}, 120_000);
+
+it('ends at once, saying why, when the dataset is withdrawn while the download waits for fresh links', async () => {
+  // Last in this file: the dataset is gone afterwards. A finished job then gives its caller no link.
+  held = false;
+  withdrawWhenHeld = true;
+  const out = join(workDir, 'withdrawn.csv');
+  const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  const cli = spawnCli(['export', 'events', '--out', out, '--key', 'alice'], env);
+  expect(await cli.exited).toBe(1);
+  expect(cli.output()).toMatch(
+    /careplus: export \S+ has no link for you any more \(your access to its data changed since the request\); request the export again \(the partial file was removed\)\n/,
+  );
+  expect(existsSync(`${out}.part`)).toBe(false);
   expect(existsSync(`${out}.part.json`)).toBe(false);
 }, 120_000);
