@@ -7,8 +7,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip, createGzip } from 'node:zlib';
 
 /**
- * A download failure that no retry can mend: the link is refused for another reason than its expiry, the file is
- * gone, or no fresh link can be had (the job expired, or is not the caller's). `downloadResumable` ends at once on it
+ * A download failure that no retry can mend: a link refused for another reason than its expiry and its fresh one
+ * refused too, the file gone, or no fresh link to be had (the job expired, or is not the caller's). `downloadResumable` ends at once on it
  * rather than retrying for the better part of a minute; `freshUrl` throws it when the job has no link to give.
  */
 export class PermanentDownloadError extends Error {

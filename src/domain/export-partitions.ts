@@ -59,11 +59,11 @@ export function dayKeysOf(table: TableDefinition): Map<string, string> {
 
 /**
  * Predicates on the day partition keys that the request's predicates on their source columns imply (dayKeysOf): a
- * row whose `created_at >= 2024-03-01T12:00:00Z` is in a partition whose day is
- * `>= 2024-03-01`. Each holds for every row the request keeps, so adding them changes no result and lets a time
- * range on the source column prune partitions (and Athena prune its own). From EQ, IN, LT, LTE, GT, GTE and BETWEEN;
- * the others imply nothing about the day. A timestamp's day is its UTC date (canonical values are UTC), as the ETL
- * derives the key; `< midnight` excludes that midnight's day.
+ * row whose `created_at >= 2024-03-01T12:00:00Z` is in a partition whose day is `>= 2024-03-01`. Each holds for
+ * every row the request keeps, so adding them changes no result and lets a time range on the source column prune
+ * partitions (and Athena prune its own). From EQ, IN, LT, LTE, GT, GTE and BETWEEN; the others imply nothing about
+ * the day. A timestamp's day is its UTC date (canonical values are UTC), as the ETL derives the key; `< midnight`
+ * excludes that midnight's day.
  */
 export function impliedDayPredicates(table: TableDefinition, request: NormalizedExportRequest): NormalizedPredicate[] {
   const implied: NormalizedPredicate[] = [];
