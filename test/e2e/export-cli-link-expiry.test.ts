@@ -83,6 +83,11 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-expiry-'));
 }, 120_000);
 
+/** The whole environment of a `careplus` command against the test API. */
+function cliEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+}
+
 afterAll(async () => {
   await api?.stop();
   await lake?.close();
@@ -91,11 +96,7 @@ afterAll(async () => {
 
 it('reads the job once for fresh links to every part when a link expired, and says so without a retry', async () => {
   const out = join(workDir, 'events.csv');
-  const cli = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], {
-    PATH: process.env['PATH'] ?? '',
-    CAREPLUS_API_URL: api.server.url,
-    CAREPLUS_LOG_LEVEL: 'silent',
-  });
+  const cli = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], cliEnv());
   const code = await cli.exited;
   const output = cli.output();
   expect(code).toBe(0);
@@ -135,7 +136,7 @@ it('keeps the partial download when its credentials are refused meanwhile, and t
   refuseWhenHeld = true;
   downloads.length = 0;
   const out = join(workDir, 'refused.csv');
-  const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  const env = cliEnv();
   const first = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
   expect(await first.exited).toBe(1);
   expect(first.output()).toContain(
@@ -159,7 +160,7 @@ it('ends at once, saying why, when the dataset is withdrawn while the download w
   held = false;
   withdrawWhenHeld = true;
   const out = join(workDir, 'withdrawn.csv');
-  const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  const env = cliEnv();
   const cli = spawnCli(['export', 'events', '--out', out, '--key', 'alice'], env);
   expect(await cli.exited).toBe(1);
   expect(cli.output()).toMatch(
