@@ -1,0 +1,155 @@
+import { execFile, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { createServer, get, type IncomingMessage } from 'node:http';
+import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { loadBenchConfig } from '../config.js';
+
+/**
+ * What a download of one export result costs the client, by how the client reads the socket:
+ * `node dist/bench/tools/download-client.js [megabytes=24] [rounds=5]` (24 MB: the `export-filtered` case's CSV).
+ * A server process serves a file of that size over loopback, over HTTP in 1 MiB reads as our download route does,
+ * and as bare TCP; each download is a new client process (as the benchmark's client and `careplus export` are), timed
+ * from its request to its last byte, the processes' start not counted. The clients, alternating, `rounds` times:
+ * - `node http.get`: Node's HTTP client into /dev/null-like consumption (the benchmark's client and the CLI use it);
+ * - `node net`: bare TCP, Node's default reads (at most 64 KiB per read, one `data` event each);
+ * - `node net onread 4 MiB`: bare TCP reading into one reused 4 MiB buffer (`net.connect({ onread })`);
+ * - `curl`: curl's HTTP client into /dev/null (when curl is installed).
+ * Prints the median and the range of each, in ms.
+ */
+async function main(): Promise<void> {
+  const [mode, ...args] = process.argv.slice(2);
+  if (mode === 'serve') return serve(args[0]!);
+  if (mode === 'client') return client(args[0]!, args[1]!);
+
+  const megabytes = Number(mode ?? '24') || 24;
+  const rounds = Number(process.argv[3] ?? '5') || 5;
+  const config = loadBenchConfig();
+  const work = join(config.workDir, `download-client-${process.pid}`);
+  await mkdir(work, { recursive: true });
+  const file = join(work, 'result.csv');
+  try {
+    await writeFile(file, megabytes * 1e6);
+    const server = fork(__filename, ['serve', file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ports = await new Promise<{ http: number; tcp: number }>((resolve) =>
+      server.once('message', (m: { http: number; tcp: number }) => resolve(m)),
+    );
+    const kinds: { name: string; run: () => Promise<number> }[] = [
+      { name: 'node http.get', run: () => forkedClient('http', `http://127.0.0.1:${ports.http}/`) },
+      { name: 'node net', run: () => forkedClient('net', String(ports.tcp)) },
+      { name: 'node net onread 4 MiB', run: () => forkedClient('onread', String(ports.tcp)) },
+    ];
+    if (await hasCurl()) kinds.push({ name: 'curl', run: () => curl(`http://127.0.0.1:${ports.http}/`) });
+    const times = new Map<string, number[]>(kinds.map((k) => [k.name, []]));
+    for (let round = 0; round < rounds; round += 1) {
+      for (const k of kinds) times.get(k.name)!.push(await k.run());
+    }
+    server.kill();
+    process.stdout.write(`download of ${megabytes} MB over loopback, a new client process each, ${rounds} rounds:\n`);
+    for (const [name, ms] of times) {
+      const sorted = [...ms].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      process.stdout.write(
+        `  ${name.padEnd(24)} median ${median.toFixed(0)} ms (${sorted[0]!.toFixed(0)}-${sorted.at(-1)!.toFixed(0)})\n`,
+      );
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A file of CSV-like text (random hex lines) of about `bytes` bytes. */
+async function writeFile(path: string, bytes: number): Promise<void> {
+  const out = createWriteStream(path);
+  const line = (): string => `${randomBytes(60).toString('hex')}\n`;
+  let written = 0;
+  while (written < bytes) {
+    const chunk = Array.from({ length: 10_000 }, line).join('');
+    written += chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+function serve(path: string): void {
+  const http = createServer((_req, res) => {
+    void stat(path).then(async ({ size }) => {
+      res.writeHead(200, { 'content-length': size, 'content-type': 'text/csv' });
+      // A client that has every byte may close before the server's stream ends: not a failure here.
+      await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), res).catch(() => undefined);
+    });
+  });
+  const tcp = createTcpServer((socket) => {
+    pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), socket).catch(() => undefined);
+  });
+  let listening = 0;
+  const ready = (): void => {
+    listening += 1;
+    if (listening === 2) {
+      process.send?.({ http: (http.address() as AddressInfo).port, tcp: (tcp.address() as AddressInfo).port });
+    }
+  };
+  http.listen(0, '127.0.0.1', ready);
+  tcp.listen(0, '127.0.0.1', ready);
+}
+
+/** A new process downloading once; resolves with its own time from request to last byte. */
+async function forkedClient(kind: string, target: string): Promise<number> {
+  const child = fork(__filename, ['client', kind, target], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { ms: number }) => resolve(m.ms));
+    child.once('error', reject);
+  });
+}
+
+async function client(kind: string, target: string): Promise<void> {
+  const start = performance.now();
+  let received = 0;
+  if (kind === 'http') {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(target, resolve).on('error', reject));
+    for await (const chunk of res) received += (chunk as Buffer).length;
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      const port = Number(target);
+      const socket =
+        kind === 'onread'
+          ? connect({
+              port,
+              host: '127.0.0.1',
+              onread: {
+                buffer: Buffer.allocUnsafe(4 * 1024 * 1024),
+                callback: (n: number) => {
+                  received += n;
+                  return true;
+                },
+              },
+            })
+          : connect(port, '127.0.0.1').on('data', (chunk: Buffer) => {
+              received += chunk.length;
+            });
+      socket.once('end', resolve).once('error', reject);
+    });
+  }
+  process.send?.({ ms: performance.now() - start, received });
+  process.disconnect?.();
+}
+
+async function hasCurl(): Promise<boolean> {
+  return new Promise((resolve) => execFile('curl', ['--version'], (err) => resolve(err === null)));
+}
+
+async function curl(url: string): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', url], (err, stdout) =>
+      err === null ? resolve(Number(stdout) * 1000) : reject(err),
+    ),
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
