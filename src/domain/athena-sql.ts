@@ -21,6 +21,17 @@ export interface AthenaQuery {
   parameters: string[];
 }
 
+/** Athena's longest query string, in bytes (StartQueryExecution `QueryString`: 1 to 262,144). */
+export const ATHENA_QUERY_MAX_BYTES = 262_144;
+/** Athena's longest execution parameter (StartQueryExecution `ExecutionParameters`: each 1 to 1,024 long). */
+export const ATHENA_PARAMETER_MAX_LENGTH = 1_024;
+/**
+ * Athena's pseudo-column of a Hive table's row: the S3 URI of the file it was read from, `s3://<bucket>/<key>`, a
+ * varchar. Trino (the Hive connector's `$path` metadata column) prunes the files of a scan by a predicate on it
+ * before it reads them, together with the partition pruning of the partition keys.
+ */
+export const ATHENA_PATH_COLUMN = '$path';
+
 /** Code points that make a spreadsheet read a text cell as a formula (OWASP CSV injection): = + - @ tab CR. */
 const FORMULA_CODE_POINTS = [61, 43, 45, 64, 9, 13];
 const SOURCE = '"src"';
@@ -90,11 +101,14 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  * - values are not formatted here: the engine rewrites Athena's rendering into the export's (timestamps, doubles).
  *
  * `limit` is the row cap to apply (the engine asks for one row more than the export's, to detect truncation).
+ * `paths`, when given, restricts the query to the rows of those files: `"src"."$path" IN (?, ...)`, each S3 URI
+ * (`s3://<bucket>/<key>`) an execution parameter, after every other condition; an empty list reads no row. The
+ * engine checks the result against Athena's limits (ATHENA_QUERY_MAX_BYTES, ATHENA_PARAMETER_MAX_LENGTH).
  */
 export function compileAthenaQuery(
   request: NormalizedExportRequest,
   table: TableDefinition,
-  options: { database: string; limit: number | null; maskKey?: Uint8Array },
+  options: { database: string; limit: number | null; maskKey?: Uint8Array; paths?: readonly string[] },
 ): AthenaQuery {
   const parameters: string[] = [];
   const param = (value: CanonicalValue, kind: ColumnKind): string => {
@@ -112,6 +126,7 @@ export function compileAthenaQuery(
     // Implied by the predicates above, so they keep the same rows; with them Athena prunes the day partitions of a
     // range on their source column (the DuckDB engine is handed only the pruned files).
     ...impliedDayPredicates(table, request).map((p) => predicateSql(p.column, p.kind, p.op, p.values, param)),
+    ...(options.paths === undefined ? [] : [pathSql(options.paths, param)]),
   ];
   const kindOf = new Map([...table.columns, ...table.partitionKeys].map((c) => [c.name, c.kind]));
   const order = request.orderBy.map(
@@ -266,6 +281,12 @@ function doublePredicate(
     default:
       return undefined;
   }
+}
+
+/** The rows of the given files only (the URIs as varchar parameters); none for an empty list. */
+function pathSql(paths: readonly string[], param: Param): string {
+  if (paths.length === 0) return 'FALSE';
+  return `${ref(ATHENA_PATH_COLUMN)} IN (${paths.map((p) => param(p, 'string')).join(', ')})`;
 }
 
 function partitionSql(f: NormalizedPartitionFilter, param: Param): string[] {

@@ -27,8 +27,9 @@ interface JournalFiles {
  * partition twice until the compaction's data-version change is seen (DatasetSnapshotCache), and an export planned on
  * it fails to stage the deleted inputs and is planned again.
  *
- * Only for readers that read the files they list: Athena reads a partition's whole folder, so the Athena engine
- * checks its plan against every file (a compaction half-way fails the check rather than counting twice).
+ * Only for readers that read the files they list. Athena reads a partition's whole folder, so the Athena engine
+ * restricts its query to the planned files (`"$path"`); when the plan is too long for that restriction it checks the
+ * plan against every file instead (a compaction half-way then fails the check rather than counting twice).
  */
 export async function filesHiddenByCompactions(store: ObjectStore, dataset: string): Promise<ReadonlySet<string>> {
   const hidden = new Set<string>();

@@ -145,34 +145,148 @@ describe('idempotent starts', () => {
   });
 });
 
-describe('a compaction half-way through a partition', () => {
-  it('fails the check, DATA_CHANGED, rather than export the rows twice: Athena reads every file of the folder', async () => {
-    const halfway = typesTable({ name: 'halfway', columns: [column('id', 'bigint')], location: 'halfway/' });
-    const day = 'halfway/event_date=2024-01-01/';
-    await lake.writeParquet(`${day}part-0.parquet`, 'SELECT i::BIGINT AS id FROM range(10) t(i)');
-    await lake.registerTable(halfway);
-    // A compaction killed while uploading: its merged copy of the same rows beside the input, its journal naming it.
-    await lake.writeParquet(`${day}part-compacted-x.parquet`, 'SELECT i::BIGINT AS id FROM range(10) t(i)');
+/**
+ * A table of ids whose first day holds `files` (key → ids) and whose second day holds one file of ids 100 to 104,
+ * registered in Glue; a journal of a compaction of the first day when one is given.
+ */
+async function lakeTable(
+  name: string,
+  files: Record<string, string>,
+  journal?: { state: 'uploading' | 'committed'; outputKeys: string[]; inputKeys: string[] },
+) {
+  const table = typesTable({ name, columns: [column('id', 'bigint')], location: `${name}/` });
+  const day = `${name}/event_date=2024-01-01/`;
+  for (const [file, ids] of Object.entries(files)) {
+    await lake.writeParquet(`${day}${file}`, `SELECT i::BIGINT AS id FROM ${ids} t(i)`);
+  }
+  await lake.writeParquet(
+    `${name}/event_date=2024-01-02/part-9.parquet`,
+    'SELECT i::BIGINT AS id FROM range(100, 105) t(i)',
+  );
+  await lake.registerTable(table);
+  if (journal !== undefined) {
     await lake.store.put(
       'processed',
-      '_pipeline/compactions/halfway/event_date=2024-01-01.json',
+      `_pipeline/compactions/${name}/event_date=2024-01-01.json`,
       JSON.stringify({
-        state: 'uploading',
-        outputKeys: [`${day}part-compacted-x.parquet`],
-        inputKeys: [],
+        state: journal.state,
+        outputKeys: journal.outputKeys.map((f) => `${day}${f}`),
+        inputKeys: journal.inputKeys.map((f) => `${day}${f}`),
         lineages: [],
       }),
     );
-    const plan = await planOf({}, halfway);
-    // The plan leaves the merged file out (the journal): 10 rows, one file.
-    expect({ rows: plan.estimate.rows, files: plan.files.map((f) => f.key) }).toEqual({
-      rows: 10,
-      files: [`${day}part-0.parquet`],
-    });
-    expect(await failureOf(lake.athenaEngine().run({ id: 'job-halfway' }, plan, runOptions()))).toEqual({
+  }
+  return { table, day };
+}
+
+/** The CSV text of a run's result (one part). */
+async function csvOf(result: { files: { key: string }[] }): Promise<string> {
+  expect(result.files).toHaveLength(1);
+  return (await lake.resultFile(result.files[0]!.key)).text.toString('utf8');
+}
+
+/** Ids 0 to 9 of the first day, then 100 to 104 of the second, each once, as the export writes them (header first). */
+const ALL_IDS = [
+  'id,event_date',
+  ...Array.from({ length: 10 }, (_, i) => `${i},2024-01-01`),
+  ...[100, 101, 102, 103, 104].map((i) => `${i},2024-01-02`),
+  '',
+].join('\n');
+
+describe('a compaction half-way through a partition', () => {
+  it.each<{
+    state: 'uploading' | 'committed';
+    files: Record<string, string>;
+    journal: { outputKeys: string[]; inputKeys: string[] };
+    planned: string[];
+  }>([
+    {
+      // Killed while uploading: its merged copy of the same rows beside the inputs, the journal naming it.
+      state: 'uploading',
+      files: {
+        'part-0.parquet': 'range(5)',
+        'part-1.parquet': 'range(5, 10)',
+        'part-compacted-x.parquet': 'range(10)',
+      },
+      journal: { outputKeys: ['part-compacted-x.parquet'], inputKeys: ['part-0.parquet', 'part-1.parquet'] },
+      planned: ['part-0.parquet', 'part-1.parquet'],
+    },
+    {
+      // Committed, its inputs not yet deleted: the merged file holds their rows.
+      state: 'committed',
+      files: {
+        'part-0.parquet': 'range(5)',
+        'part-1.parquet': 'range(5, 10)',
+        'part-compacted-y.parquet': 'range(10)',
+      },
+      journal: { outputKeys: ['part-compacted-y.parquet'], inputKeys: ['part-0.parquet', 'part-1.parquet'] },
+      planned: ['part-compacted-y.parquet'],
+    },
+  ])(
+    'exports each row once, the bytes the DuckDB engine writes, reading only the planned files (journal $state)',
+    async ({ state, files, journal, planned }) => {
+      const name = `halfway_${state}`;
+      const { table, day } = await lakeTable(name, files, { state, ...journal });
+      const plan = await planOf({}, table);
+      // The plan leaves out what the journal hides.
+      expect(plan.files.map((f) => f.key)).toEqual([
+        ...planned.map((f) => `${day}${f}`),
+        `${name}/event_date=2024-01-02/part-9.parquet`,
+      ]);
+      const athena = await lake.athenaEngine().run({ id: `job-${name}` }, plan, runOptions());
+      const duckdb = await (await lake.duckdbEngine()).run({ id: `job-${name}-duckdb` }, plan, runOptions());
+      expect(athena.rowCount).toBe(15);
+      expect(await csvOf(athena)).toBe(ALL_IDS);
+      expect(await csvOf(athena)).toBe(await csvOf(duckdb));
+      // The query names the planned files, each an execution parameter.
+      const execution = lake.athena.executions().at(-1)!;
+      expect(execution.sql).toContain(` WHERE "src"."$path" IN (${plan.files.map(() => '?').join(', ')}) ORDER BY `);
+      expect(execution.sql).not.toContain('s3://');
+      expect(execution.parameters).toEqual(plan.files.map((f) => `'s3://${BUCKETS.processed}/${f.key}'`));
+    },
+  );
+
+  it('fails DATA_CHANGED, as before, when the plan has more files than the query may name: Athena would read the rows twice', async () => {
+    const { table } = await lakeTable(
+      'halfway_long',
+      { 'part-0.parquet': 'range(10)', 'part-compacted-z.parquet': 'range(10)' },
+      { state: 'uploading', outputKeys: ['part-compacted-z.parquet'], inputKeys: ['part-0.parquet'] },
+    );
+    const plan = await planOf({}, table);
+    expect(plan.files).toHaveLength(2);
+    const before = lake.athena.executions().length;
+    expect(
+      await failureOf(lake.athenaEngine({ maxRestrictedFiles: 1 }).run({ id: 'job-halfway-long' }, plan, runOptions())),
+    ).toEqual({
       code: 'DATA_CHANGED',
       message:
-        'a compaction of dataset "halfway" is half-way (running, or stopped): Athena would read its rows twice; request the export again once it is done (run careplus compact for the dataset again to finish a stopped one)',
+        'a compaction of dataset "halfway_long" is half-way (running, or stopped): Athena would read its rows twice; request the export again once it is done (run careplus compact for the dataset again to finish a stopped one)',
+    });
+    expect(lake.athena.executions()).toHaveLength(before);
+  });
+});
+
+describe('a file added to a partition the export reads, after the request', () => {
+  it('is not read: the job exports the data it was planned on, the bytes the DuckDB engine writes', async () => {
+    const { table, day } = await lakeTable('growing', { 'part-0.parquet': 'range(10)' });
+    const plan = await planOf({}, table);
+    await lake.writeParquet(`${day}part-late.parquet`, 'SELECT 7::BIGINT AS id');
+    const athena = await lake.athenaEngine().run({ id: 'job-growing' }, plan, runOptions());
+    const duckdb = await (await lake.duckdbEngine()).run({ id: 'job-growing-duckdb' }, plan, runOptions());
+    expect(await csvOf(athena)).toBe(ALL_IDS);
+    expect(await csvOf(athena)).toBe(await csvOf(duckdb));
+    expect(athena.rowCount).toBe(15);
+  });
+
+  it('fails DATA_CHANGED when the plan has more files than the query may name: Athena would read it', async () => {
+    const { table, day } = await lakeTable('growing_long', { 'part-0.parquet': 'range(10)' });
+    const plan = await planOf({}, table);
+    await lake.writeParquet(`${day}part-late.parquet`, 'SELECT 7::BIGINT AS id');
+    expect(
+      await failureOf(lake.athenaEngine({ maxRestrictedFiles: 1 }).run({ id: 'job-growing-long' }, plan, runOptions())),
+    ).toEqual({
+      code: 'DATA_CHANGED',
+      message: 'dataset "growing_long" changed after the export was requested; request it again',
     });
   });
 });
@@ -381,7 +495,14 @@ describe('queries', () => {
     const execution = lake.athena.executions().at(-1)!;
     expect(execution.sql).toContain('?');
     for (const literal of ['zz-needle', '12345678901', '2024-01-02']) expect(execution.sql).not.toContain(literal);
-    expect(execution.parameters).toEqual(["BIGINT '12345678901'", "'zz-needle-''zz'", "DATE '2024-01-02'"]);
+    // Then the planned files' URIs (the "$path" restriction): the two days from 2024-01-02.
+    expect(execution.parameters).toEqual([
+      "BIGINT '12345678901'",
+      "'zz-needle-''zz'",
+      "DATE '2024-01-02'",
+      `'s3://${BUCKETS.processed}/notes/event_date=2024-01-02/part-1.parquet'`,
+      `'s3://${BUCKETS.processed}/notes/event_date=2024-01-03/part-2.parquet'`,
+    ]);
   });
 
   it('reports progress that only grows and ends at 1 with the exact rows', async () => {

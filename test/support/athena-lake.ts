@@ -114,6 +114,7 @@ export async function createAthenaLake(options: Partial<AthenaStandInOptions> = 
         database: DATABASE,
         workgroup: WORKGROUP,
         exportsBucket: BUCKETS.exports,
+        processedBucket: BUCKETS.processed,
         pollIntervalMs: 10,
         maxPollIntervalMs: 50,
         progressIntervalMs: 20,

@@ -27,7 +27,10 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  * - the table, its columns (cast to their Glue types) and its partitions come from Glue (GetTable,
  *   GetPartitions against the Glue stand-in); files are listed under each registered partition's location (or
  *   the table's) on the S3 server, skipping `_` and `.` names, and staged to a local folder for DuckDB; partition
- *   values come from Glue, not from the paths;
+ *   values come from Glue, not from the paths; Athena's pseudo-column `"$path"`, the S3 URI of a row's file
+ *   (`s3://<bucket>/<key>`, a varchar), is DuckDB's `filename` of the staged copy mapped back to its URI, so a
+ *   condition on it filters rows as in Athena (which also skips the other files unread: here they are staged and
+ *   counted in DataScannedInBytes all the same);
  * - a Hive `timestamp` column is read with millisecond precision (`hiveTimestampPrecision`, default 3, as Athena
  *   engine 3 reads Hive tables), rounded to the nearest millisecond;
  * - the result goes to `<OutputLocation><query-id>.csv` on the S3 server as Athena documents its CSV results: a
@@ -188,6 +191,10 @@ interface Execution extends StandInExecution {
 }
 
 const TARGET = 'AmazonAthena.';
+/** Athena's pseudo-column of the S3 URI of a row's file. */
+const PATH_COLUMN = '$path';
+/** DuckDB's column of the file a row came from (read_parquet's `filename`), named apart from any table column. */
+const FILE_COLUMN = '__standin_file';
 
 export async function startAthenaStandIn(options: AthenaStandInOptions): Promise<AthenaStandIn> {
   const workgroups = new Map(Object.entries(options.workgroups ?? { primary: {} }));
@@ -488,10 +495,12 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     let bytes = 0;
     const staged = new Map<string, string>();
     const selects: string[] = [];
-    for (const [n, s] of sources.entries()) {
+    // Staged as <root><bucket>/<key>, so a staged path is its file's S3 URI after the root: "$path".
+    const root = join(dir, 's3') + '/';
+    for (const s of sources) {
       const files: string[] = [];
       for (const object of await listFiles(s.location)) {
-        const local = join(dir, String(n), object.name);
+        const local = join(root, object.bucket, ...object.key.split('/'));
         await mkdir(dirname(local), { recursive: true });
         const got = await options.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }));
         const body = Buffer.from(await got.Body!.transformToByteArray());
@@ -505,12 +514,17 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
       const parts = keys.map(
         (k, i) => `CAST(${quoteText(s.values[i] ?? '')} AS ${duckType(k)}) AS ${quoteId(k.Name!)}`,
       );
+      // Athena's "$path": the S3 URI of the row's file, a varchar, from DuckDB's column of the file each row came from.
+      const path = `CAST('s3://' || substr(${quoteId(FILE_COLUMN)}, ${root.length + 1}) AS VARCHAR) AS ${quoteId(PATH_COLUMN)}`;
       selects.push(
-        `SELECT ${[...cols, ...parts].join(', ')} FROM read_parquet([${files.map(quoteText).join(', ')}], union_by_name = true)`,
+        `SELECT ${[...cols, ...parts, path].join(', ')} FROM read_parquet([${files.map(quoteText).join(', ')}], union_by_name = true, filename = ${quoteText(FILE_COLUMN)})`,
       );
     }
     if (selects.length === 0) {
-      const empty = [...columns, ...keys].map((c) => `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`);
+      const empty = [
+        ...[...columns, ...keys].map((c) => `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`),
+        `CAST(NULL AS VARCHAR) AS ${quoteId(PATH_COLUMN)}`,
+      ];
       return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged, doubles };
     }
     return { sql: selects.join(' UNION ALL '), bytes, files: staged, doubles };

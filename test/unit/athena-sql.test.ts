@@ -223,6 +223,33 @@ describe('compileAthenaQuery', () => {
     expect(quoteAthenaIdentifier('a"b')).toBe('"a""b"');
   });
 
+  it('restricts the rows to the given files by "$path", each S3 URI a varchar parameter after the others', () => {
+    const request = normalizeExportRequest(
+      { dataset: 'events', columns: ['id'], partitions: { values: ['2024-01-01'] } },
+      table,
+      DEFAULT_EXPORT_LIMITS,
+    );
+    const paths = [
+      's3://careplus-processed/events/event_date=2024-01-01/part-0.parquet',
+      "s3://careplus-processed/events/event_date=2024-01-01/part-o'brien.parquet",
+    ];
+    const q = compileAthenaQuery(request, table, { database: 'careplus', limit: 6, paths });
+    expect(q).toEqual({
+      sql:
+        'SELECT "src"."id" AS "id" FROM "careplus"."events" AS "src" ' +
+        'WHERE "src"."event_date" IN (?) AND "src"."$path" IN (?, ?) LIMIT 6',
+      parameters: [
+        "DATE '2024-01-01'",
+        "'s3://careplus-processed/events/event_date=2024-01-01/part-0.parquet'",
+        "'s3://careplus-processed/events/event_date=2024-01-01/part-o''brien.parquet'",
+      ],
+    });
+    // No file: no row (the engine does not ask Athena then, but the query says what it reads).
+    expect(compileAthenaQuery(request, table, { database: 'careplus', limit: null, paths: [] }).sql).toBe(
+      'SELECT "src"."id" AS "id" FROM "careplus"."events" AS "src" WHERE "src"."event_date" IN (?) AND FALSE',
+    );
+  });
+
   it('never puts a client value in the SQL text', () => {
     const needle = 'zz-needle-zz';
     const q = compile({

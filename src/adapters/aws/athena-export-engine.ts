@@ -9,7 +9,12 @@ import {
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import type { AppConfig } from '../../config.js';
-import { compileAthenaQuery } from '../../domain/athena-sql.js';
+import {
+  ATHENA_PARAMETER_MAX_LENGTH,
+  ATHENA_QUERY_MAX_BYTES,
+  type AthenaQuery,
+  compileAthenaQuery,
+} from '../../domain/athena-sql.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { ExportJobResult } from '../../domain/export-job.js';
 import { partitionValuesOf, pruneFiles } from '../../domain/export-partitions.js';
@@ -41,6 +46,14 @@ const QUERY_RECORD = '.query';
 /** Share of the progress fraction for the query; the rest is for rewriting its result into the parts. */
 const QUERY_SHARE = 0.5;
 const ERROR_CATEGORIES: Record<number, string> = { 1: 'SYSTEM', 2: 'USER', 3: 'OTHER' };
+/**
+ * Most planned files a query is restricted to by `"$path"` (see the class, "Data version"). Athena documents no
+ * maximum count of execution parameters (only the console's 25), each at most 1,024 characters, and a query string of
+ * at most 262,144 bytes: 1,000 files add 3 KB of placeholders to the query (about 1% of the limit) and at most 1 MiB of
+ * parameters to the request (about 100 KB with this lake's keys), a margin for what the API does not document (the
+ * request's size, the planning of a long IN list). A plan of more files runs unrestricted, with the check of old.
+ */
+export const MAX_RESTRICTED_FILES = 1_000;
 /** Athena's reason for a query stopped by the workgroup's per-query data usage control. */
 const SCAN_CUTOFF = /bytes scanned limit was exceeded/i;
 
@@ -52,6 +65,16 @@ export interface AthenaExportEngineOptions {
   workgroup: string;
   /** The real name of the bucket behind the store's `exports` bucket: Athena writes its result files there. */
   exportsBucket: string;
+  /**
+   * The real name of the bucket behind the store's `processed` bucket: the tables' files, whose S3 URIs
+   * (`s3://<bucket>/<key>`, Athena's `"$path"`) restrict a query to the planned files.
+   */
+  processedBucket: string;
+  /**
+   * Most planned files a query is restricted to by `"$path"`; a plan of more runs unrestricted (the data-version check
+   * then requires the table's files to be exactly the planned ones). Default MAX_RESTRICTED_FILES (1,000).
+   */
+  maxRestrictedFiles?: number;
   /**
    * Key prefix of each job's own prefix `<resultsPrefix><job-id>/`, ending in `/`: the OutputLocation asked of
    * Athena, and where the job's queries are recorded. Default `_athena/`.
@@ -123,8 +146,14 @@ export interface AthenaExportEngineOptions {
  * - Progress: while the query runs Athena reports only the bytes scanned, so the fraction moves with
  *   DataScannedInBytes over the planned Parquet bytes (Athena reads only the columns it needs, so it stays low) up
  *   to one half; rows are counted while the result is rewritten, which takes the other half.
- * - Data version: the table's files are listed and pruned as the planner did, before the query and after it; any
- *   difference from the plan is DATA_CHANGED, as in the DuckDB engine.
+ * - Data version: the query reads the planned files only, as the DuckDB engine does: a condition on Athena's
+ *   `"$path"` (the S3 URI of a row's file) restricts it to their URIs, bound as execution parameters, so that files
+ *   the plan left out (a half-way compaction's, see filesHiddenByCompactions, or a file added since the plan) are not
+ *   read. The table's files are listed and pruned as the planner did, before the query and after it: a planned file
+ *   gone or changed is DATA_CHANGED (the service plans the job again). A plan of more files than the restriction
+ *   fits in Athena's limits (MAX_RESTRICTED_FILES, the query string, a parameter's length) runs unrestricted, over
+ *   every file of the partitions it reads: then any difference from the plan is DATA_CHANGED, a half-way compaction
+ *   with a message saying so.
  *
  * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
  * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
@@ -146,6 +175,7 @@ export class AthenaExportEngine implements ExportEngine {
   private readonly retries: number;
   private readonly busyRetryMs: readonly number[];
   private readonly progressIntervalMs: number;
+  private readonly maxRestrictedFiles: number;
 
   constructor(private readonly options: AthenaExportEngineOptions) {
     this.client = options.client;
@@ -164,6 +194,7 @@ export class AthenaExportEngine implements ExportEngine {
     this.retries = Math.max(0, options.retryableFailureRetries ?? 1);
     this.busyRetryMs = options.busyRetryMs ?? [2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000];
     this.progressIntervalMs = options.progressIntervalMs ?? 250;
+    this.maxRestrictedFiles = options.maxRestrictedFiles ?? MAX_RESTRICTED_FILES;
   }
 
   async run(job: ExportRunJob, plan: ExportPlan, options: ExportRunOptions): Promise<ExportJobResult> {
@@ -177,11 +208,18 @@ export class AthenaExportEngine implements ExportEngine {
       checkAborted(signal);
       // An earlier start of this job may have left Athena's files, or a query still running, behind.
       await this.removeResults(job.id, new Map(), log);
-      await this.checkDataVersion(plan);
       // Pruning left nothing to read: the result is the header alone, and Athena is not asked (nor billed).
-      if (plan.files.length > 0) {
-        resultKey = await this.query(job, plan, signal, progress, queries, log);
-        await this.checkDataVersion(plan);
+      const compiled = plan.files.length > 0 ? await this.compile(plan) : null;
+      if (compiled !== null && !compiled.restricted) {
+        log?.warn('athena query not restricted to the planned files: too many for the query limits', {
+          files: plan.files.length,
+        });
+      }
+      const restricted = compiled?.restricted ?? true;
+      await this.checkDataVersion(plan, restricted);
+      if (compiled !== null) {
+        resultKey = await this.query(job, plan, compiled.query, signal, progress, queries, log);
+        await this.checkDataVersion(plan, restricted);
       }
       checkAborted(signal);
       const result = await this.writeResult(job.id, resultKey, plan, signal, progress);
@@ -206,23 +244,44 @@ export class AthenaExportEngine implements ExportEngine {
     }
   }
 
+  /**
+   * The plan's query, restricted to the planned files by `"$path"` when the restriction fits Athena's limits: at most
+   * `maxRestrictedFiles` files, each URI a parameter of at most 1,024 characters, the query at most 262,144 bytes.
+   * Otherwise the query of old, over every file of the partitions it reads (`restricted: false`), and the check of old.
+   */
+  private async compile(plan: ExportPlan): Promise<{ query: AthenaQuery; restricted: boolean }> {
+    const limit = plan.effectiveLimit;
+    const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
+    const options = {
+      database: this.options.database,
+      // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
+      limit: limit === null ? null : limit + 1,
+      ...(maskKey !== undefined ? { maskKey } : {}),
+    };
+    if (plan.files.length <= this.maxRestrictedFiles) {
+      const paths = plan.files.map((f) => `s3://${this.options.processedBucket}/${f.key}`);
+      const query = compileAthenaQuery(plan.request, plan.table, { ...options, paths });
+      const fits =
+        Buffer.byteLength(query.sql, 'utf8') <= ATHENA_QUERY_MAX_BYTES &&
+        // The URIs are the last parameters; a client value over the limit fails either query alike.
+        query.parameters
+          .slice(query.parameters.length - paths.length)
+          .every((p) => Buffer.byteLength(p, 'utf8') <= ATHENA_PARAMETER_MAX_LENGTH);
+      if (fits) return { query, restricted: true };
+    }
+    return { query: compileAthenaQuery(plan.request, plan.table, options), restricted: false };
+  }
+
   /** Runs the query to its end; returns the key of Athena's CSV result in the exports bucket. */
   private async query(
     job: ExportRunJob,
     plan: ExportPlan,
+    compiled: AthenaQuery,
     signal: AbortSignal,
     progress: ProgressReporter,
     queries: StartedQueries,
     log: Logger | undefined,
   ): Promise<string> {
-    const limit = plan.effectiveLimit;
-    // One row past the cap tells a cut-off result from one that fits exactly, without a second query.
-    const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
-    const compiled = compileAthenaQuery(plan.request, plan.table, {
-      database: this.options.database,
-      limit: limit === null ? null : limit + 1,
-      ...(maskKey !== undefined ? { maskKey } : {}),
-    });
     // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
     const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
     for (let retry = 0; ; retry++) {
@@ -477,10 +536,15 @@ export class AthenaExportEngine implements ExportEngine {
   }
 
   /**
-   * The table's files now, listed and pruned as the planner did, must be the planned ones with the same ETags:
-   * Athena reads whatever the table holds when it runs, and the job promises the data version it was asked on.
+   * The job promises the data version it was planned on: every planned file must still be there with the ETag it had
+   * (listed and pruned as the planner did). A query restricted to the planned files (`restricted`) reads nothing
+   * else, so any other file of the listing is left alone: a half-way compaction's merged files beside their inputs, or
+   * its inputs not yet deleted after its commit (filesHiddenByCompactions), and a file added since the plan, which the
+   * DuckDB engine does not read either (it reads the planned files only; a new run of the job is planned anew and
+   * reads it). An unrestricted query reads every file of the partitions it reads, so there the files must be exactly
+   * the planned ones, and a compaction half-way is named in the refusal.
    */
-  private async checkDataVersion(plan: ExportPlan): Promise<void> {
+  private async checkDataVersion(plan: ExportPlan, restricted: boolean): Promise<void> {
     const prefix = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
     const listed: { key: string; values: Record<string, string>; etag: string }[] = [];
     try {
@@ -489,15 +553,16 @@ export class AthenaExportEngine implements ExportEngine {
         const values = partitionValuesOf(prefix, object.key);
         if (values !== undefined) listed.push({ key: object.key, values, etag: object.etag });
       }
-      // Every file, a half-way compaction's too (no filesHiddenByCompactions here): Athena reads the whole folder, so
-      // a compaction's merged files beside their inputs must fail the check (DATA_CHANGED) rather than pass it and
-      // export the rows twice.
+      // Every file, a half-way compaction's too (no filesHiddenByCompactions here): unrestricted, Athena reads the
+      // whole folder, so a compaction's merged files beside their inputs must fail the check (DATA_CHANGED) rather
+      // than pass it and export the rows twice.
     } catch (err) {
       throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
     }
     const now = new Map(pruneFiles(listed, plan.table, plan.request).map((f) => [f.key, f.etag]));
-    const same = now.size === plan.files.length && plan.files.every((f) => now.get(f.key) === f.etag);
-    if (!same && (await this.compactionHalfWay(plan, now))) {
+    const planned = plan.files.every((f) => now.get(f.key) === f.etag);
+    const same = planned && (restricted || now.size === plan.files.length);
+    if (!same && !restricted && (await this.compactionHalfWay(plan, now))) {
       // Planned again, it would fail the same way until the compaction is finished: say what to do.
       throw new ExportFailedError(
         'DATA_CHANGED',
@@ -608,6 +673,7 @@ export function createAthenaExportEngine(
     database: config.glue.database,
     workgroup: config.athena.workgroup,
     exportsBucket: config.s3.buckets.exports,
+    processedBucket: config.s3.buckets.processed,
     partSizeBytes: config.exports.partBytes,
     gzipLevel: config.exports.gzipLevel,
     ...(options.maskKey !== undefined ? { maskKey: options.maskKey } : {}),
