@@ -264,6 +264,21 @@ describe('a compaction half-way through a partition', () => {
     });
     expect(lake.athena.executions()).toHaveLength(before);
   });
+
+  it('fails DATA_CHANGED, as before, when a planned key is not plain: Athena may write its "$path" otherwise', async () => {
+    const { table } = await lakeTable(
+      'halfway_spaced',
+      { 'part 0.parquet': 'range(10)', 'part-compacted-s.parquet': 'range(10)' },
+      { state: 'uploading', outputKeys: ['part-compacted-s.parquet'], inputKeys: ['part 0.parquet'] },
+    );
+    const plan = await planOf({}, table);
+    expect(plan.files.map((f) => f.key)).toContain('halfway_spaced/event_date=2024-01-01/part 0.parquet');
+    expect(await failureOf(lake.athenaEngine().run({ id: 'job-halfway-spaced' }, plan, runOptions()))).toEqual({
+      code: 'DATA_CHANGED',
+      message:
+        'a compaction of dataset "halfway_spaced" is half-way (running, or stopped): Athena would read its rows twice; request the export again once it is done (run careplus compact for the dataset again to finish a stopped one)',
+    });
+  });
 });
 
 describe('a file added to a partition the export reads, after the request', () => {

@@ -54,6 +54,13 @@ const ERROR_CATEGORIES: Record<number, string> = { 1: 'SYSTEM', 2: 'USER', 3: 'O
  * request's size, the planning of a long IN list). A plan of more files runs unrestricted, with the check of old.
  */
 export const MAX_RESTRICTED_FILES = 1_000;
+/**
+ * Keys whose S3 URI is the same text however it is rendered (URI-unreserved characters and `/`, `=`): Athena's
+ * `"$path"` of a key with a space or a percent-escape (`region=New%20York`, how the ETL writes a text partition value)
+ * may come decoded or encoded, and a restriction that does not match its own files would drop their rows without a
+ * word. A plan with another key runs unrestricted, with the check of old, which fails rather than lose rows.
+ */
+const PLAIN_KEY = /^[A-Za-z0-9._~=/-]+$/;
 /** Athena's reason for a query stopped by the workgroup's per-query data usage control. */
 const SCAN_CUTOFF = /bytes scanned limit was exceeded/i;
 
@@ -151,9 +158,9 @@ export interface AthenaExportEngineOptions {
  *   the plan left out (a half-way compaction's, see filesHiddenByCompactions, or a file added since the plan) are not
  *   read. The table's files are listed and pruned as the planner did, before the query and after it: a planned file
  *   gone or changed is DATA_CHANGED (the service plans the job again). A plan of more files than the restriction
- *   fits in Athena's limits (MAX_RESTRICTED_FILES, the query string, a parameter's length) runs unrestricted, over
- *   every file of the partitions it reads: then any difference from the plan is DATA_CHANGED, a half-way compaction
- *   with a message saying so.
+ *   fits in Athena's limits (MAX_RESTRICTED_FILES, the query string, a parameter's length), or with a key whose URI
+ *   Athena may render otherwise (PLAIN_KEY), runs unrestricted, over every file of the partitions it reads: then any
+ *   difference from the plan is DATA_CHANGED, a half-way compaction with a message saying so.
  *
  * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
  * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
@@ -245,8 +252,9 @@ export class AthenaExportEngine implements ExportEngine {
   }
 
   /**
-   * The plan's query, restricted to the planned files by `"$path"` when the restriction fits Athena's limits: at most
-   * `maxRestrictedFiles` files, each URI a parameter of at most 1,024 characters, the query at most 262,144 bytes.
+   * The plan's query, restricted to the planned files by `"$path"` when the restriction fits Athena's limits (at most
+   * `maxRestrictedFiles` files, each URI a parameter of at most 1,024 bytes, the query at most 262,144 bytes) and every
+   * key is plain (PLAIN_KEY).
    * Otherwise the query of old, over every file of the partitions it reads (`restricted: false`), and the check of old.
    */
   private async compile(plan: ExportPlan): Promise<{ query: AthenaQuery; restricted: boolean }> {
@@ -258,7 +266,7 @@ export class AthenaExportEngine implements ExportEngine {
       limit: limit === null ? null : limit + 1,
       ...(maskKey !== undefined ? { maskKey } : {}),
     };
-    if (plan.files.length <= this.maxRestrictedFiles) {
+    if (plan.files.length <= this.maxRestrictedFiles && plan.files.every((f) => PLAIN_KEY.test(f.key))) {
       const paths = plan.files.map((f) => `s3://${this.options.processedBucket}/${f.key}`);
       const query = compileAthenaQuery(plan.request, plan.table, { ...options, paths });
       const fits =
