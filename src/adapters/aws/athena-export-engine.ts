@@ -218,9 +218,12 @@ export class AthenaExportEngine implements ExportEngine {
       // Pruning left nothing to read: the result is the header alone, and Athena is not asked (nor billed).
       const compiled = plan.files.length > 0 ? await this.compile(plan) : null;
       if (compiled !== null && !compiled.restricted) {
-        log?.warn('athena query not restricted to the planned files: too many for the query limits', {
-          files: plan.files.length,
-        });
+        log?.warn(
+          'athena query not restricted to the planned files (too many for the query limits, or a key not plain)',
+          {
+            files: plan.files.length,
+          },
+        );
       }
       const restricted = compiled?.restricted ?? true;
       await this.checkDataVersion(plan, restricted);
