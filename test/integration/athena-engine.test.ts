@@ -246,6 +246,23 @@ describe('a compaction half-way through a partition', () => {
     },
   );
 
+  it('fails rather than export nothing when Athena read none of the planned files (their "$path" did not match)', async () => {
+    const { table } = await lakeTable('path_mismatch', { 'part-0.parquet': 'range(10)' });
+    const plan = await planOf({}, table);
+    expect(plan.estimate.bytesToScan).toBeGreaterThan(0);
+    // URIs of another bucket: as if Athena rendered the table's files otherwise than s3://<bucket>/<key>.
+    const engine = lake.athenaEngine({ processedBucket: `${BUCKETS.processed}-elsewhere` });
+    expect(await failureOf(engine.run({ id: 'job-path-mismatch' }, plan, runOptions()))).toEqual({
+      code: 'ENGINE_ERROR',
+      message: `the query engine read none of the ${plan.files.length} files the export was planned on; it was stopped rather than give an empty result`,
+    });
+    const execution = lake.athena.executions().at(-1)!;
+    expect(execution.sql).toContain('"src"."$path" IN (');
+    expect(execution.dataScannedInBytes).toBe(0);
+    // Nothing of the job is left behind.
+    expect((await lake.store.list('exports', 'results/job-path-mismatch/')).objects).toEqual([]);
+  });
+
   it('fails DATA_CHANGED, as before, when the plan has more files than the query may name: Athena would read the rows twice', async () => {
     const { table } = await lakeTable(
       'halfway_long',

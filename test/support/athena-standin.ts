@@ -29,8 +29,8 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  *   the table's) on the S3 server, skipping `_` and `.` names, and staged to a local folder for DuckDB; partition
  *   values come from Glue, not from the paths; Athena's pseudo-column `"$path"`, the S3 URI of a row's file
  *   (`s3://<bucket>/<key>`, a varchar), is DuckDB's `filename` of the staged copy mapped back to its URI, so a
- *   condition on it filters rows as in Athena (which also skips the other files unread: here they are staged and
- *   counted in DataScannedInBytes all the same);
+ *   condition on it filters rows as in Athena; with a `"$path" IN (...)` list, DataScannedInBytes counts only the
+ *   files it names, as Trino skips the others unread (here they are staged all the same);
  * - a Hive `timestamp` column is read with millisecond precision (`hiveTimestampPrecision`, default 3, as Athena
  *   engine 3 reads Hive tables), rounded to the nearest millisecond;
  * - the result goes to `<OutputLocation><query-id>.csv` on the S3 server as Athena documents its CSV results: a
@@ -63,7 +63,7 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  * adapter emits is valid in both dialects; a function outside the small list the adapter uses fails the query as
  * Trino would (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
  *
- * Not modelled: DataScannedInBytes is the size of the staged files (Athena counts only the columns it reads);
+ * Not modelled: DataScannedInBytes is the size of the staged files read (Athena counts only the columns it reads);
  * Trino's own text for `CAST(double|timestamp AS varchar)` inside expressions (DuckDB's is used); Trino's order of
  * -0.0 and 0.0 for an ORDER BY expression other than a plain double column; result reuse;
  * query queues and concurrency limits. Signatures are not checked.
@@ -427,7 +427,10 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     }
     const database = identifierOf(sqlTokens[first]!);
     const table = identifierOf(sqlTokens[second]!);
-    const source = await tableSource(database, table, dir);
+    // Trino skips the files a `"$path" IN (...)` list leaves out before it reads them: only the files whose URI is one
+    // of the query's parameters are counted as scanned then (the adapter binds nothing else that looks like one).
+    const pathList = /"\$path"\s+IN\s*\(/i.test(x.sql) ? new Set(typed.map((p) => p.value)) : undefined;
+    const source = await tableSource(database, table, dir, pathList);
     const orderEdits = doubleOrderEdits(sqlTokens, source.doubles);
     const rewritten: string[] = [];
     let param = 0;
@@ -464,6 +467,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     database: string,
     table: string,
     dir: string,
+    pathList: ReadonlySet<string> | undefined,
   ): Promise<{ sql: string; bytes: number; files: Map<string, string>; doubles: Set<string> }> {
     let glueTable: Table | undefined;
     try {
@@ -505,7 +509,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         const got = await options.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }));
         const body = Buffer.from(await got.Body!.transformToByteArray());
         await writeFile(local, body);
-        bytes += body.length;
+        if (pathList === undefined || pathList.has(`s3://${object.bucket}/${object.key}`)) bytes += body.length;
         files.push(local);
         staged.set(local, `s3://${object.bucket}/${object.key}`);
       }

@@ -228,7 +228,21 @@ export class AthenaExportEngine implements ExportEngine {
       const restricted = compiled?.restricted ?? true;
       await this.checkDataVersion(plan, restricted);
       if (compiled !== null) {
-        resultKey = await this.query(job, plan, compiled.query, signal, progress, queries, log);
+        const done = await this.query(job, plan, compiled.query, signal, progress, queries, log);
+        resultKey = done.resultKey;
+        if (restricted && done.scannedBytes === 0 && plan.estimate.bytesToScan > 0) {
+          // Athena skips the files a "$path" list does not name unread: having read nothing, it matched none of the
+          // planned files' URIs (a table or partition location Athena renders otherwise than s3://<bucket>/<key>).
+          // An empty result would look like a true one, so the export fails instead.
+          log?.error('athena read none of the planned files: their "$path" did not match', {
+            files: plan.files.length,
+            firstPath: `s3://${this.options.processedBucket}/${plan.files[0]!.key}`,
+          });
+          throw new ExportFailedError(
+            'ENGINE_ERROR',
+            `the query engine read none of the ${plan.files.length} files the export was planned on; it was stopped rather than give an empty result`,
+          );
+        }
         await this.checkDataVersion(plan, restricted);
       }
       checkAborted(signal);
@@ -283,7 +297,7 @@ export class AthenaExportEngine implements ExportEngine {
     return { query: compileAthenaQuery(plan.request, plan.table, options), restricted: false };
   }
 
-  /** Runs the query to its end; returns the key of Athena's CSV result in the exports bucket. */
+  /** Runs the query to its end; returns the key of Athena's CSV result in the exports bucket and the bytes it read. */
   private async query(
     job: ExportRunJob,
     plan: ExportPlan,
@@ -292,7 +306,7 @@ export class AthenaExportEngine implements ExportEngine {
     progress: ProgressReporter,
     queries: StartedQueries,
     log: Logger | undefined,
-  ): Promise<string> {
+  ): Promise<{ resultKey: string; scannedBytes: number | undefined }> {
     // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
     const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
     for (let retry = 0; ; retry++) {
@@ -341,7 +355,10 @@ export class AthenaExportEngine implements ExportEngine {
       const status = execution.Status;
       switch (status?.State) {
         case 'SUCCEEDED':
-          return this.resultKeyOf(execution);
+          return {
+            resultKey: this.resultKeyOf(execution),
+            scannedBytes: execution.Statistics?.DataScannedInBytes,
+          };
         case 'CANCELLED': {
           if (signal.aborted) throw new ExportCancelledError();
           log?.warn('athena query was cancelled outside the export', { reason: status.StateChangeReason });
