@@ -13,7 +13,10 @@ export interface PlannedFile {
   partitionValues: Record<string, string>;
 }
 
-/** The pre-flight figures: from Parquet footers after partition pruning; predicates other than pruning are not counted. */
+/**
+ * The pre-flight figures of the files to read: from Parquet footers, after partition pruning and pruning by footer
+ * statistics (export-stats-pruning.ts); `where` is not otherwise counted.
+ */
 export interface ExportEstimate {
   /** Rows in the files to read (an upper bound on the rows exported). */
   rows: number;
@@ -28,8 +31,15 @@ export interface ExportEstimate {
 export interface ExportPlan {
   table: TableDefinition;
   request: NormalizedExportRequest;
+  /** The files to read: those of `partitionFiles` whose footer statistics do not rule out every row. */
   files: PlannedFile[];
-  /** Fingerprint of the files read (keys and ETags) and the schema version. */
+  /**
+   * The files partition pruning kept, before pruning by statistics: what `dataVersion` fingerprints and what a check
+   * that lists the table again compares with, so that a file pruned by its statistics is still seen when it changes,
+   * and a new file beside it too. Athena reads these (it reads the table's folders, not a list of files).
+   */
+  partitionFiles: PlannedFile[];
+  /** Fingerprint of `partitionFiles` (keys and ETags) and the schema version. */
   dataVersion: string;
   estimate: ExportEstimate;
   /** The row cap the engine applies: the request's limit or the configured maximum; null for none. */

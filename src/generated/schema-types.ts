@@ -310,7 +310,7 @@ export type ExportErrorCode =
   /** The result could not be written to the exports store. */
   | 'STORAGE_ERROR';
 
-/** The pre-flight figures of an export, from Parquet footers after partition pruning; other predicates are not counted, so `rows` is an upper bound. */
+/** The pre-flight figures of an export, from Parquet footers after partition pruning and pruning by the footers' statistics; `where` is not otherwise counted, so `rows` is an upper bound. */
 export type ExportEstimate = {
   /** Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are. */
   bytesToScan?: Maybe<Scalars['SafeInt']['output']>;
@@ -318,7 +318,7 @@ export type ExportEstimate = {
   files: Scalars['Int']['output'];
   /** Partitions to read. */
   partitions: Scalars['Int']['output'];
-  /** Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; only partition pruning narrows the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files. */
+  /** Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; partition pruning, and under no row filter the files' min/max statistics, narrow the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files. */
   rows?: Maybe<Scalars['SafeInt']['output']>;
   /** Files whose footer could not be read; an export of them fails with DATA_CORRUPT. */
   unreadableFiles: Scalars['Int']['output'];

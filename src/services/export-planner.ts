@@ -4,6 +4,7 @@ import { partitionValuesOf, pruneFiles } from '../domain/export-partitions.js';
 import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-plan.js';
 import type { NormalizedExportRequest } from '../domain/export-request.js';
 import { columnsMissingFromFiles } from '../domain/export-sql.js';
+import { statisticsMayMatch } from '../domain/export-stats-pruning.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 import { CoalescedReads } from './coalesced-reads.js';
@@ -43,8 +44,9 @@ interface Candidate {
 }
 
 /**
- * Plans an export: lists the table's Parquet files, prunes them by partition before any SQL exists (so only the
- * needed files are read, and with a remote store only those are staged), and estimates from their footers.
+ * Plans an export: lists the table's Parquet files, prunes them by partition and then by their footers' statistics
+ * before any SQL exists (so only the needed files are read, and with a remote store only those are staged), and
+ * estimates from their footers.
  *
  * With `snapshots`, the listing comes from the snapshot of the dataset's current data version, and the Parquet files
  * of a snapshot (with their footers and schemas, looked up on first use) are kept with it: a request on unchanged
@@ -83,7 +85,7 @@ export class ExportPlanner {
     const listed = await this.listed(table, options.exact ?? false);
     const selected = pruneFiles(listed, table, request);
     const footers = await runPool(selected, this.footerConcurrency, (f) => this.footerOf(f));
-    const files: PlannedFile[] = selected.map((f, i) => {
+    const partitionFiles: PlannedFile[] = selected.map((f, i) => {
       const footer = footers[i]!;
       return {
         key: f.key,
@@ -93,6 +95,14 @@ export class ExportPlanner {
         partitionValues: f.values,
       };
     });
+    // Then by footer statistics: only the files that may hold a row of the result are read (and staged).
+    const kept = selected.map((_, i) => {
+      const footer = footers[i]!;
+      return statisticsMayMatch(footer.ok ? footer.file : undefined, table, request);
+    });
+    const files = partitionFiles.filter((_, i) => kept[i]);
+    const read = selected.filter((_, i) => kept[i]);
+    const readFooters = footers.filter((_, i) => kept[i]);
     const partitions = new Set(files.map((f) => JSON.stringify(Object.entries(f.partitionValues).sort())));
     const estimate: ExportEstimate = {
       rows: files.reduce((n, f) => n + (f.rowCount ?? 0), 0),
@@ -106,11 +116,12 @@ export class ExportPlanner {
       table,
       request,
       files,
-      dataVersion: exportDataVersion(files, table),
+      partitionFiles,
+      dataVersion: exportDataVersion(partitionFiles, table),
       estimate,
       effectiveLimit: request.limit ?? (mayExceed ? maxRows : null),
-      uniformSchema: uniformSchema(selected, footers),
-      missingColumns: missingColumns(table, selected, footers),
+      uniformSchema: uniformSchema(read, readFooters),
+      missingColumns: missingColumns(table, read, readFooters),
     };
   }
 

@@ -22,6 +22,11 @@ export interface ParquetColumnSummary {
   max: StatValue | undefined;
   /** False when a row group holding non-null values had no min or max: then `min`/`max` are not the true bounds. */
   boundsKnown: boolean;
+  /**
+   * True when every row group that has bounds marks both as exact values (`is_min_value_exact`, `is_max_value_exact`):
+   * a writer may truncate long text bounds, and one that does not say may have.
+   */
+  boundsExact: boolean;
 }
 
 export interface ParquetRowGroupSummary {
@@ -200,7 +205,7 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSummary {
   const leaves = leafElements(metadata.schema);
   const columns = new Map<string, ParquetColumnSummary>();
-  const incomplete = { nulls: new Set<string>(), bounds: new Set<string>() };
+  const incomplete = { nulls: new Set<string>(), bounds: new Set<string>(), exact: new Set<string>() };
   const rowGroups: ParquetRowGroupSummary[] = [];
   for (const group of metadata.row_groups) {
     let compressed = 0;
@@ -223,6 +228,7 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
           min: undefined,
           max: undefined,
           boundsKnown: true,
+          boundsExact: true,
         };
         columns.set(name, col);
       }
@@ -237,12 +243,19 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
       // A row group of nulls only has no min/max and still leaves the file's bounds known.
       const allNull = nulls !== undefined && nulls === rows;
       if ((min === undefined || max === undefined) && !allNull) incomplete.bounds.add(name);
+      if (min !== undefined && (stats?.min_value === undefined || stats.is_min_value_exact !== true)) {
+        incomplete.exact.add(name);
+      }
+      if (max !== undefined && (stats?.max_value === undefined || stats.is_max_value_exact !== true)) {
+        incomplete.exact.add(name);
+      }
       if (min !== undefined && (col.min === undefined || compareStatValues(min, col.min) < 0)) col.min = min;
       if (max !== undefined && (col.max === undefined || compareStatValues(max, col.max) > 0)) col.max = max;
     }
     rowGroups.push({ rowCount: Number(group.num_rows), compressedBytes: compressed, uncompressedBytes: uncompressed });
   }
   for (const name of incomplete.nulls) columns.get(name)!.nullCount = null;
+  for (const name of incomplete.exact) columns.get(name)!.boundsExact = false;
   for (const name of incomplete.bounds) {
     const col = columns.get(name)!;
     col.min = undefined;
@@ -261,6 +274,7 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
         min: undefined,
         max: undefined,
         boundsKnown: true,
+        boundsExact: true,
       });
     }
   }

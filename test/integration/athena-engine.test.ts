@@ -537,6 +537,21 @@ describe('queries', () => {
     ]);
   });
 
+  it('runs a plan pruned by statistics: Athena reads the partitions, the check compares their files', async () => {
+    const plan = await planOf({ where: [{ column: 'id', op: 'BETWEEN', values: [12, 14] }] });
+    expect(plan.files.map((f) => f.key)).toEqual(['notes/event_date=2024-01-02/part-1.parquet']);
+    expect(plan.partitionFiles).toHaveLength(3);
+    expect(plan.estimate).toMatchObject({ rows: 10, files: 1 });
+    const result = await lake.athenaEngine().run({ id: 'job-stats-pruned' }, plan, runOptions());
+    expect(result.rowCount).toBe(3);
+    // Every file ruled out by its statistics, none by partition: Athena still answers (with no rows).
+    const none = await planOf({ where: [{ column: 'id', op: 'GT', values: [1000] }] });
+    expect(none.files).toEqual([]);
+    const before = lake.athena.executions().length;
+    expect((await lake.athenaEngine().run({ id: 'job-stats-pruned-all' }, none, runOptions())).rowCount).toBe(0);
+    expect(lake.athena.executions()).toHaveLength(before + 1);
+  });
+
   it('reports progress that only grows and ends at 1 with the exact rows', async () => {
     const progress: EngineProgress[] = [];
     const result = await lake

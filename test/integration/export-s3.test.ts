@@ -141,6 +141,17 @@ describe('exports with the S3 store', () => {
     expect(rows[1]![1]).toBe('note "0", ok');
   });
 
+  it('stages only the files whose footer statistics may hold a matching row', async () => {
+    const staged = store.staged.length;
+    const input = { dataset: 'notes', where: [{ column: 'id', op: 'BETWEEN' as const, values: [22, 24] }] };
+    expect(await service.estimateExport(caller, input)).toMatchObject({ rows: 10, files: 1, partitions: 1 });
+    const job = await finished(service, caller, (await service.requestExport(caller, input)).id);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(store.staged.slice(staged)).toEqual([`processed/notes/event_date=2024-01-03/part-2.parquet`]);
+    const rows = parseCsv(Buffer.from(await (await fetch(job.result!.files[0]!.url!)).arrayBuffer()));
+    expect(rows.slice(1).map((r) => r[0])).toEqual(['22', '23', '24']);
+  });
+
   // s3rver checks a presigned URL's expiry but not its signature (an altered key answers 404, not 403), so
   // tampering is left to S3 itself; what is checked here is the expiry and the URL's scope.
   it('issues links scoped to one object for one hour, and an expired one is refused', async () => {

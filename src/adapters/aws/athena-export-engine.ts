@@ -215,7 +215,8 @@ export class AthenaExportEngine implements ExportEngine {
       checkAborted(signal);
       // An earlier start of this job may have left Athena's files, or a query still running, behind.
       await this.removeResults(job.id, new Map(), log);
-      // Pruning left nothing to read: the result is the header alone, and Athena is not asked (nor billed).
+      // Pruning (by partition, or by the files' statistics) left nothing to read: the result is the header alone, and
+      // Athena is not asked (nor billed). The check still holds the job to the files it was planned on.
       const compiled = plan.files.length > 0 ? await this.compile(plan) : null;
       if (compiled !== null && !compiled.restricted) {
         log?.warn(
@@ -564,13 +565,14 @@ export class AthenaExportEngine implements ExportEngine {
   }
 
   /**
-   * The job promises the data version it was planned on: every planned file must still be there with the ETag it had
-   * (listed and pruned as the planner did). A query restricted to the planned files (`restricted`) reads nothing
-   * else, so any other file of the listing is left alone: a half-way compaction's merged files beside their inputs, or
-   * its inputs not yet deleted after its commit (filesHiddenByCompactions), and a file added since the plan, which the
-   * DuckDB engine does not read either (it reads the planned files only; a new run of the job is planned anew and
-   * reads it). An unrestricted query reads every file of the partitions it reads, so there the files must be exactly
-   * the planned ones, and a compaction half-way is named in the refusal.
+   * The job promises the data version it was planned on: every file of the partitions it reads (the plan's
+   * `partitionFiles`, listed and pruned by partition as the planner did, those its statistics pruned too) must still be
+   * there with the ETag it had. A query restricted to the planned files (`restricted`) reads nothing else, so any other
+   * file of the listing is left alone: a half-way compaction's merged files beside their inputs, or its inputs not yet
+   * deleted after its commit (filesHiddenByCompactions), and a file added since the plan, which the DuckDB engine does
+   * not read either (it reads the planned files only; a new run of the job is planned anew and reads it). An
+   * unrestricted query reads every file of the partitions it reads, so there the files must be exactly the
+   * partitions' planned ones, and a compaction half-way is named in the refusal.
    */
   private async checkDataVersion(plan: ExportPlan, restricted: boolean): Promise<void> {
     const prefix = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
@@ -588,8 +590,9 @@ export class AthenaExportEngine implements ExportEngine {
       throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
     }
     const now = new Map(pruneFiles(listed, plan.table, plan.request).map((f) => [f.key, f.etag]));
-    const planned = plan.files.every((f) => now.get(f.key) === f.etag);
-    const same = planned && (restricted || now.size === plan.files.length);
+    const planned = plan.partitionFiles;
+    const kept = planned.every((f) => now.get(f.key) === f.etag);
+    const same = kept && (restricted || now.size === planned.length);
     if (!same && !restricted && (await this.compactionHalfWay(plan, now))) {
       // Planned again, it would fail the same way until the compaction is finished: say what to do.
       throw new ExportFailedError(

@@ -4,13 +4,13 @@ import { SafeIntScalar } from '../scalars.js';
 
 @ObjectType('ExportEstimate', {
   description:
-    'The pre-flight figures of an export, from Parquet footers after partition pruning; other predicates are not counted, so `rows` is an upper bound.',
+    "The pre-flight figures of an export, from Parquet footers after partition pruning and pruning by the footers' statistics; `where` is not otherwise counted, so `rows` is an upper bound.",
 })
 export class ExportEstimateType {
   @Field(() => SafeIntScalar, {
     nullable: true,
     description:
-      'Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; only partition pruning narrows the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files.',
+      "Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; partition pruning, and under no row filter the files' min/max statistics, narrow the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files.",
   })
   rows!: number | null;
 

@@ -1,0 +1,283 @@
+import type { ExportCaller } from '../../src/domain/export-job.js';
+import type { ExportPlan } from '../../src/domain/export-plan.js';
+import {
+  DEFAULT_EXPORT_LIMITS,
+  type ExportRequestInput,
+  normalizeExportRequest,
+} from '../../src/domain/export-request.js';
+import type { TableDefinition } from '../../src/domain/table.js';
+import type { ExportEngine } from '../../src/ports/export-engine.js';
+import { ExportPlanner } from '../../src/services/export-planner.js';
+import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
+import {
+  createExportHarness,
+  createExportLake,
+  type ExportHarness,
+  type ExportLake,
+  finished,
+  parseCsv,
+  resultText,
+  withMethod,
+} from '../support/export-lake.js';
+import { column, typesTable } from '../support/export-table.js';
+
+/**
+ * Pruning by Parquet footer statistics after partition pruning: the estimate counts, and the DuckDB engine reads, only
+ * the files whose min/max/null counts allow a row of the `where`; the rows are those of the export of every file,
+ * filtered. Four files over two partitions, with ranges that do not overlap, and the cases where a file must be kept
+ * whatever its neighbours' statistics say: a column added after the file was written, a column whose values hold NaN
+ * (DuckDB writes no bounds then), text too long for DuckDB to write bounds.
+ */
+const caller: ExportCaller = { id: 'analyst' };
+
+function ticketsTable(name: string): TableDefinition {
+  return typesTable({
+    name,
+    columns: [
+      column('id', 'bigint', { nullable: false }),
+      column('ticket_id', 'string'),
+      column('priority', 'int'),
+      column('score', 'double'),
+      column('opened_at', 'timestamp'),
+      column('assignee', 'string'),
+      // Added after the first file was written: that file has no such column.
+      column('note', 'string'),
+    ],
+    partitionKeys: [column('event_date', 'date')],
+    location: `${name}/`,
+    origin: 'registered',
+  });
+}
+
+const LONG_TICKET = 'Z'.repeat(10_001);
+const FILES = {
+  // No `note`: written before it was added.
+  a: {
+    path: 'event_date=2024-01-01/part-a.parquet',
+    sql: `SELECT * FROM (VALUES
+      (1::BIGINT, 'T-100', 1, 1.0::DOUBLE, TIMESTAMP '2024-01-01 08:00:00', 'ann'),
+      (2, 'T-101', 2, 1.5, TIMESTAMP '2024-01-01 09:00:00', 'bob'),
+      (3, 'T-102', 1, 2.0, TIMESTAMP '2024-01-01 10:00:00', 'ann'),
+      (4, 'T-103', 2, 1.25, TIMESTAMP '2024-01-01 11:00:00', NULL)
+    ) v(id, ticket_id, priority, score, opened_at, assignee)`,
+  },
+  // `assignee` only nulls.
+  b: {
+    path: 'event_date=2024-01-01/part-b.parquet',
+    sql: `SELECT * FROM (VALUES
+      (5::BIGINT, 'T-200', 3, 3.0::DOUBLE, TIMESTAMP '2024-01-01 12:00:00', NULL::VARCHAR, 'note-05'),
+      (6, 'T-201', 4, 3.5, TIMESTAMP '2024-01-01 13:00:00', NULL, 'note-06'),
+      (7, 'T-202', 3, 4.0, TIMESTAMP '2024-01-01 14:00:00', NULL, 'note-07'),
+      (8, 'T-203', 4, 3.25, TIMESTAMP '2024-01-01 15:00:00', NULL, 'note-08')
+    ) v(id, ticket_id, priority, score, opened_at, assignee, note)`,
+  },
+  // A NaN score: DuckDB writes no bounds for `score`. Some notes null.
+  c: {
+    path: 'event_date=2024-01-02/part-a.parquet',
+    sql: `SELECT * FROM (VALUES
+      (9::BIGINT, 'X-300', 5, 5.0::DOUBLE, TIMESTAMP '2024-01-02 08:00:00', 'cy', 'note-09'),
+      (10, 'X-301', 6, 'NaN'::DOUBLE, TIMESTAMP '2024-01-02 09:00:00', NULL, NULL),
+      (11, 'X-302', 5, 6.0, TIMESTAMP '2024-01-02 10:00:00', 'cy', 'note-11'),
+      (12, 'X-303', 6, 5.5, TIMESTAMP '2024-01-02 11:00:00', NULL, NULL)
+    ) v(id, ticket_id, priority, score, opened_at, assignee, note)`,
+  },
+  // A ticket_id over DuckDB's 10,000 bytes for text statistics: no bounds for `ticket_id`.
+  d: {
+    path: 'event_date=2024-01-02/part-b.parquet',
+    sql: `SELECT * FROM (VALUES
+      (13::BIGINT, 'T-400', 7, 7.0::DOUBLE, TIMESTAMP '2024-01-02 12:00:00', 'dee', 'note-13'),
+      (14, '${LONG_TICKET}', 8, 7.5, TIMESTAMP '2024-01-02 13:00:00', 'dee', 'note-14'),
+      (15, 'T-402', 7, 8.0, TIMESTAMP '2024-01-02 14:00:00', 'eve', 'note-15'),
+      (16, 'T-403', 8, 7.25, TIMESTAMP '2024-01-02 15:00:00', 'eve', 'note-16')
+    ) v(id, ticket_id, priority, score, opened_at, assignee, note)`,
+  },
+};
+type FileName = keyof typeof FILES;
+
+async function writeTickets(lake: ExportLake, name: string): Promise<void> {
+  for (const file of Object.values(FILES)) await lake.writeParquet(`${name}/${file.path}`, file.sql);
+  await lake.catalog.putTable(ticketsTable(name));
+}
+
+let lake: ExportLake;
+let harness: ExportHarness;
+/** The keys of the files each run of the DuckDB engine was given to read. */
+const reads: string[][] = [];
+/** Every row of `tickets`, by the export of all its files, header first. */
+let everything: (string | null)[][];
+
+beforeAll(async () => {
+  lake = await createExportLake();
+  await writeTickets(lake, 'tickets');
+  harness = await createExportHarness(lake, {
+    wrapEngine: (engine) =>
+      withMethod(engine, 'run', (run): ExportEngine['run'] => (job, plan, options) => {
+        reads.push(plan.files.map((f) => f.key));
+        return run(job, plan, options);
+      }),
+  });
+  everything = await exportRows({ dataset: 'tickets' });
+  expect(everything).toHaveLength(17);
+}, 60_000);
+
+afterAll(async () => {
+  await harness?.close();
+  await lake?.close();
+});
+
+async function exportRows(input: ExportRequestInput): Promise<(string | null)[][]> {
+  const job = await harness.service.requestExport(caller, { orderBy: [{ column: 'id' }], ...input });
+  const done = await finished(harness.service, caller, job.id);
+  expect(done.status).toBe('SUCCEEDED');
+  const stored = (await harness.jobs.get(done.id))!.result!;
+  return parseCsv(Buffer.concat(await Promise.all(stored.files.map((f) => resultText(lake, f.key)))));
+}
+
+/** The export of every file, filtered here by `keep` on the named column's cell. */
+function expected(name: string, keep: (cell: string | null) => boolean): (string | null)[][] {
+  const [header, ...rows] = everything;
+  const at = header!.indexOf(name);
+  return [header!, ...rows.filter((r) => keep(r[at] ?? null))];
+}
+
+async function sizeOf(files: FileName[]): Promise<number> {
+  let bytes = 0;
+  for (const f of files) bytes += (await lake.store.head('processed', `tickets/${FILES[f].path}`))!.size;
+  return bytes;
+}
+
+/** Estimates and exports `where`; returns what the estimate said, which files the engine read, and the rows. */
+async function run(where: ExportRequestInput['where']) {
+  const input: ExportRequestInput = { dataset: 'tickets', where };
+  const estimate = await harness.service.estimateExport(caller, input);
+  const before = reads.length;
+  const rows = await exportRows(input);
+  expect(reads.length).toBe(before + 1);
+  return {
+    estimate,
+    read: reads
+      .at(-1)!
+      .map((key) => key.slice('tickets/'.length))
+      .sort(),
+    rows,
+  };
+}
+
+async function estimateOf(files: FileName[]) {
+  const partitions = new Set(files.map((f) => FILES[f].path.split('/')[0]));
+  return {
+    rows: 4 * files.length,
+    bytesToScan: await sizeOf(files),
+    partitions: partitions.size,
+    files: files.length,
+    unreadableFiles: 0,
+  };
+}
+
+const paths = (files: FileName[]): string[] => files.map((f) => FILES[f].path).sort();
+
+describe('pruning files by their footer statistics', () => {
+  it('estimates and reads only the files whose ranges may match, with the rows of the export of every file', async () => {
+    const got = await run([{ column: 'priority', op: 'BETWEEN', values: [3, 4] }]);
+    expect(got.estimate).toEqual(await estimateOf(['b']));
+    expect(got.read).toEqual(paths(['b']));
+    expect(got.rows).toEqual(expected('priority', (v) => v === '3' || v === '4'));
+
+    const range = await run([
+      { column: 'opened_at', op: 'GTE', values: ['2024-01-01T11:00:00Z'] },
+      { column: 'opened_at', op: 'LT', values: ['2024-01-02T09:00:00Z'] },
+    ]);
+    expect(range.read).toEqual(paths(['a', 'b', 'c']));
+    expect(range.rows).toEqual(
+      expected('opened_at', (v) => v! >= '2024-01-01T11:00:00.000000Z' && v! < '2024-01-02T09:00:00.000000Z'),
+    );
+    expect(range.rows.map((r) => r[0])).toEqual(['id', '4', '5', '6', '7', '8', '9']);
+  });
+
+  it('prunes a text prefix by its range, and keeps a file whose text has no bounds', async () => {
+    const got = await run([{ column: 'ticket_id', op: 'STARTS_WITH', values: ['T-2'] }]);
+    expect(got.estimate).toEqual(await estimateOf(['b', 'd']));
+    expect(got.read).toEqual(paths(['b', 'd']));
+    expect(got.rows).toEqual(expected('ticket_id', (v) => v!.startsWith('T-2')));
+    expect(got.rows).toHaveLength(5);
+
+    // Below every file's range, but the last file's ticket_id has no statistics: it is read, and nothing matches.
+    const none = await run([{ column: 'ticket_id', op: 'EQ', values: ['Q-1'] }]);
+    expect(none.read).toEqual(paths(['d']));
+    expect(none.rows).toEqual([everything[0]]);
+  });
+
+  it('keeps a file written before a column was added, for IS_NULL and for EQ on that column', async () => {
+    const nulls = await run([{ column: 'note', op: 'IS_NULL' }]);
+    expect(nulls.estimate).toEqual(await estimateOf(['a', 'c']));
+    expect(nulls.read).toEqual(paths(['a', 'c']));
+    expect(nulls.rows).toEqual(expected('note', (v) => v === null));
+    expect(nulls.rows.map((r) => r[0])).toEqual(['id', '1', '2', '3', '4', '10', '12']);
+
+    const equal = await run([{ column: 'note', op: 'EQ', values: ['note-06'] }]);
+    expect(equal.read).toEqual(paths(['a', 'b']));
+    expect(equal.rows).toEqual(expected('note', (v) => v === 'note-06'));
+    expect(equal.rows).toHaveLength(2);
+  });
+
+  it('prunes a file whose column holds only nulls for IS_NOT_NULL', async () => {
+    const got = await run([{ column: 'assignee', op: 'IS_NOT_NULL' }]);
+    expect(got.estimate).toEqual(await estimateOf(['a', 'c', 'd']));
+    expect(got.read).toEqual(paths(['a', 'c', 'd']));
+    expect(got.rows).toEqual(expected('assignee', (v) => v !== null));
+  });
+
+  it('keeps a file holding NaN for GT, and prunes doubles below their lower bound', async () => {
+    // NaN is above every double in DuckDB: the NaN row matches `> 5`, and no upper bound rules a double file out.
+    const above = await run([{ column: 'score', op: 'GT', values: [5] }]);
+    expect(above.read).toEqual(paths(['a', 'b', 'c', 'd']));
+    expect(above.rows).toEqual(expected('score', (v) => v === 'nan' || Number(v) > 5));
+    expect(above.rows.map((r) => r[0])).toEqual(['id', '10', '11', '12', '13', '14', '15', '16']);
+
+    const below = await run([{ column: 'score', op: 'LT', values: [2.5] }]);
+    expect(below.read).toEqual(paths(['a', 'c']));
+    expect(below.rows).toEqual(expected('score', (v) => v !== 'nan' && Number(v) < 2.5));
+  });
+
+  it('reads nothing when every file is ruled out, and writes the header alone', async () => {
+    const got = await run([{ column: 'priority', op: 'GT', values: [100] }]);
+    expect(got.estimate).toEqual({ rows: 0, bytesToScan: 0, partitions: 0, files: 0, unreadableFiles: 0 });
+    expect(got.read).toEqual([]);
+    expect(got.rows).toEqual([everything[0]]);
+  });
+});
+
+describe('the data version of a plan pruned by statistics', () => {
+  const table = ticketsTable('versions');
+  const planner = (): ExportPlanner => new ExportPlanner(lake.store, new ParquetFooterCache(lake.store));
+  const planOf = (where: ExportRequestInput['where']): Promise<ExportPlan> =>
+    planner().plan(
+      table,
+      normalizeExportRequest({ dataset: 'versions', where }, table, DEFAULT_EXPORT_LIMITS),
+      1_000_000,
+      { exact: true },
+    );
+
+  it('is that of the partition-pruned files: a pruned file, or a new one beside it, that changes is seen', async () => {
+    await writeTickets(lake, 'versions');
+    const where: ExportRequestInput['where'] = [{ column: 'priority', op: 'LTE', values: [2] }];
+    const plan = await planOf(where);
+    expect(plan.files.map((f) => f.key)).toEqual([`versions/${FILES.a.path}`]);
+    expect(plan.partitionFiles).toHaveLength(4);
+    // The same files whatever the where: the version does not depend on what statistics pruned.
+    expect(plan.dataVersion).toBe((await planOf([])).dataVersion);
+    expect((await planOf(where)).dataVersion).toBe(plan.dataVersion);
+
+    // A new file that statistics prune too, in the partition whose files they all pruned.
+    await lake.writeParquet('versions/event_date=2024-01-02/part-c.parquet', `SELECT 17::BIGINT AS id, 9 AS priority`);
+    const added = await planOf(where);
+    expect(added.files.map((f) => f.key)).toEqual([`versions/${FILES.a.path}`]);
+    expect(added.dataVersion).not.toBe(plan.dataVersion);
+
+    // A pruned file rewritten so that it now holds a match.
+    await lake.writeParquet(`versions/${FILES.b.path}`, `SELECT 5::BIGINT AS id, 1 AS priority`);
+    const rewritten = await planOf(where);
+    expect(rewritten.files.map((f) => f.key).sort()).toEqual([`versions/${FILES.a.path}`, `versions/${FILES.b.path}`]);
+    expect(rewritten.dataVersion).not.toBe(added.dataVersion);
+  });
+});
