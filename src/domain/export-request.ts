@@ -149,7 +149,7 @@ export interface NormalizedExportRequest {
 export interface ExportLimits {
   /** Largest `limit` accepted, and most rows an export may produce. */
   maxRows: number;
-  /** Most Parquet bytes one export may read (after partition pruning). */
+  /** Most Parquet bytes one export may read (after pruning by partition and by footer statistics). */
   maxScanBytes: number;
   maxPredicates: number;
   /** Most values in one IN list or partition value list. */

@@ -52,7 +52,7 @@ export function sqlTypeOf(typeText: string): string {
 
 /**
  * Compiles a normalised request to a DuckDB SELECT over the given local Parquet files (already chosen by
- * partition pruning). Identifiers are quoted; every client value is a parameter; text cells are neutralised
+ * partition pruning and by footer statistics). Identifiers are quoted; every client value is a parameter; text cells are neutralised
  * in SQL when asked, numeric, date and boolean columns never. `limit` is the row cap to apply (the engine may
  * ask for one row more to detect truncation). `unionByName` (default true) has DuckDB match the files' columns by
  * name, which costs it a footer read of every file before the query starts; false only when the files are known

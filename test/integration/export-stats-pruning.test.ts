@@ -6,7 +6,9 @@ import {
   normalizeExportRequest,
 } from '../../src/domain/export-request.js';
 import type { TableDefinition } from '../../src/domain/table.js';
-import type { ExportEngine } from '../../src/ports/export-engine.js';
+import { join } from 'node:path';
+import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
+import { type ExportEngine, ExportFailedError } from '../../src/ports/export-engine.js';
 import { ExportPlanner } from '../../src/services/export-planner.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import {
@@ -279,5 +281,31 @@ describe('the data version of a plan pruned by statistics', () => {
     const rewritten = await planOf(where);
     expect(rewritten.files.map((f) => f.key).sort()).toEqual([`versions/${FILES.a.path}`, `versions/${FILES.b.path}`]);
     expect(rewritten.dataVersion).not.toBe(added.dataVersion);
+  });
+
+  it('fails a DuckDB run DATA_CHANGED when a file its statistics pruned was rewritten since the plan', async () => {
+    await writeTickets(lake, 'staged');
+    const staged = ticketsTable('staged');
+    const where: ExportRequestInput['where'] = [{ column: 'priority', op: 'LTE', values: [2] }];
+    const request = normalizeExportRequest({ dataset: 'staged', where }, staged, DEFAULT_EXPORT_LIMITS);
+    const planned = await planner().plan(staged, request, 1_000_000);
+    expect(planned.files.map((f) => f.key)).toEqual([`staged/${FILES.a.path}`]);
+    const engine = await DuckDbExportEngine.create(harness.engineDb, lake.store, {
+      stagingDir: join(lake.root, 'staged-engine'),
+    });
+    const options = { signal: new AbortController().signal, onProgress: () => undefined };
+    // Unchanged: the files it did not read do not fail it.
+    expect((await engine.run({ id: 'staged-1' }, planned, options)).rowCount).toBe(4);
+
+    await lake.writeParquet(`staged/${FILES.d.path}`, `SELECT 17::BIGINT AS id, 1 AS priority`);
+    const failure = await engine.run({ id: 'staged-2' }, planned, options).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(ExportFailedError);
+    expect((failure as ExportFailedError).code).toBe('DATA_CHANGED');
+    // Planned again, the rewritten file is read.
+    const again = await planner().plan(staged, request, 1_000_000);
+    expect((await engine.run({ id: 'staged-3' }, again, options)).rowCount).toBe(5);
   });
 });
