@@ -518,7 +518,8 @@ describe('queries', () => {
       dataset: 'notes',
       where: [
         { column: 'note', op: 'CONTAINS', values: [needle] },
-        { column: 'id', op: 'GTE', values: ['12345678901'] },
+        // LTE, not GTE: a bound over every id would have statistics prune every file, and Athena not be asked.
+        { column: 'id', op: 'LTE', values: ['12345678901'] },
       ],
       partitions: { from: '2024-01-02' },
     });
@@ -537,19 +538,41 @@ describe('queries', () => {
     ]);
   });
 
-  it('runs a plan pruned by statistics: Athena reads the partitions, the check compares their files', async () => {
+  it('runs a plan pruned by statistics: Athena reads only the files left, and is not asked when none is', async () => {
     const plan = await planOf({ where: [{ column: 'id', op: 'BETWEEN', values: [12, 14] }] });
     expect(plan.files.map((f) => f.key)).toEqual(['notes/event_date=2024-01-02/part-1.parquet']);
     expect(plan.partitionFiles).toHaveLength(3);
     expect(plan.estimate).toMatchObject({ rows: 10, files: 1 });
     const result = await lake.athenaEngine().run({ id: 'job-stats-pruned' }, plan, runOptions());
     expect(result.rowCount).toBe(3);
-    // Every file ruled out by its statistics, none by partition: Athena still answers (with no rows).
+    const execution = lake.athena.executions().at(-1)!;
+    expect(execution.parameters.slice(2)).toEqual([`'s3://${BUCKETS.processed}/${plan.files[0]!.key}'`]);
+    // Every file ruled out by its statistics, none by partition: the header alone, without a query.
     const none = await planOf({ where: [{ column: 'id', op: 'GT', values: [1000] }] });
     expect(none.files).toEqual([]);
     const before = lake.athena.executions().length;
     expect((await lake.athenaEngine().run({ id: 'job-stats-pruned-all' }, none, runOptions())).rowCount).toBe(0);
-    expect(lake.athena.executions()).toHaveLength(before + 1);
+    expect(lake.athena.executions()).toHaveLength(before);
+  });
+
+  it('leaves a file its statistics pruned alone when restricted, and holds an unrestricted query to it', async () => {
+    // Day 1: ids 0-9 (pruned by `id >= 100`); day 2: ids 100-104 (read).
+    const { table, day } = await lakeTable('pruned_rewritten', { 'part-0.parquet': 'range(10)' });
+    const plan = await planOf({ where: [{ column: 'id', op: 'GTE', values: [100] }] }, table);
+    expect(plan.files.map((f) => f.key)).toEqual(['pruned_rewritten/event_date=2024-01-02/part-9.parquet']);
+    // The pruned file rewritten since the plan, now with a matching row.
+    await lake.writeParquet(`${day}part-0.parquet`, 'SELECT 500::BIGINT AS id');
+    // Restricted, the plan's data version: the file held no row of the result when planned (as the DuckDB engine).
+    const restricted = await lake.athenaEngine().run({ id: 'job-pruned-rewritten' }, plan, runOptions());
+    expect(await csvOf(restricted)).toBe(
+      ['id,event_date', ...[100, 101, 102, 103, 104].map((i) => `${i},2024-01-02`), ''].join('\n'),
+    );
+    // Unrestricted, Athena would read the rewritten file: the job is refused rather than mix versions.
+    const unrestricted = lake.athenaEngine({ maxRestrictedFiles: 0 });
+    expect(await failureOf(unrestricted.run({ id: 'job-pruned-rewritten-all' }, plan, runOptions()))).toEqual({
+      code: 'DATA_CHANGED',
+      message: 'dataset "pruned_rewritten" changed after the export was requested; request it again',
+    });
   });
 
   it('reports progress that only grows and ends at 1 with the exact rows', async () => {

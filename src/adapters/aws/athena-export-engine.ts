@@ -565,14 +565,13 @@ export class AthenaExportEngine implements ExportEngine {
   }
 
   /**
-   * The job promises the data version it was planned on: every file of the partitions it reads (the plan's
-   * `partitionFiles`, listed and pruned by partition as the planner did, those its statistics pruned too) must still be
-   * there with the ETag it had. A query restricted to the planned files (`restricted`) reads nothing else, so any other
-   * file of the listing is left alone: a half-way compaction's merged files beside their inputs, or its inputs not yet
-   * deleted after its commit (filesHiddenByCompactions), and a file added since the plan, which the DuckDB engine does
-   * not read either (it reads the planned files only; a new run of the job is planned anew and reads it). An
-   * unrestricted query reads every file of the partitions it reads, so there the files must be exactly the
-   * partitions' planned ones, and a compaction half-way is named in the refusal.
+   * The job promises the data version it was planned on. A query restricted to the planned files (`restricted`) reads
+   * nothing else, so each of them must still be there with the ETag it had, and any other file of the listing is left
+   * alone: a file statistics pruned (it held no row of the result as planned), a half-way compaction's merged files
+   * beside their inputs or its inputs not yet deleted after its commit (filesHiddenByCompactions), and a file added
+   * since the plan, none of which the DuckDB engine reads either (a new run of the job is planned anew). An
+   * unrestricted query reads every file of the partitions it reads, so there the listing, pruned by partition as the
+   * planner did, must be exactly the plan's `partitionFiles`, and a compaction half-way is named in the refusal.
    */
   private async checkDataVersion(plan: ExportPlan, restricted: boolean): Promise<void> {
     const prefix = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
@@ -590,9 +589,10 @@ export class AthenaExportEngine implements ExportEngine {
       throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be listed', { cause: err });
     }
     const now = new Map(pruneFiles(listed, plan.table, plan.request).map((f) => [f.key, f.etag]));
-    const planned = plan.partitionFiles;
-    const kept = planned.every((f) => now.get(f.key) === f.etag);
-    const same = kept && (restricted || now.size === planned.length);
+    // Restricted, the files read must be as planned; unrestricted, every file of the partitions read.
+    const same = restricted
+      ? plan.files.every((f) => now.get(f.key) === f.etag)
+      : now.size === plan.partitionFiles.length && plan.partitionFiles.every((f) => now.get(f.key) === f.etag);
     if (!same && !restricted && (await this.compactionHalfWay(plan, now))) {
       // Planned again, it would fail the same way until the compaction is finished: say what to do.
       throw new ExportFailedError(

@@ -222,12 +222,14 @@ export class DuckDbExportEngine implements ExportEngine {
 
   /**
    * Local paths of the planned files, checked against the ETags seen at planning time. The files that statistics
-   * pruned are not read, but checked too (a HEAD each): rewritten since the plan, one may hold rows of the result now.
+   * pruned (in `plan.partitionFiles`, not in `plan.files`) are neither read nor checked: as planned they held no row of
+   * the result, so the result is the planned data version's whether they changed since or not (as for a file added
+   * since the plan, the service's check before the run plans a job again on the dataset as it is then).
    */
   private async stageInputs(plan: ExportPlan, inputDir: string, signal: AbortSignal): Promise<StagedFile[]> {
     const location = plan.table.location.endsWith('/') ? plan.table.location : `${plan.table.location}/`;
     // Files of a local store are only checked (a stat each), not copied: many at once cost nothing.
-    const first = plan.partitionFiles[0];
+    const first = plan.files[0];
     const localStore = first !== undefined && this.store.localPath('processed', first.key) !== undefined;
     const concurrency = localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency;
     const changed = (): ExportFailedError =>
@@ -235,21 +237,6 @@ export class DuckDbExportEngine implements ExportEngine {
         'DATA_CHANGED',
         `dataset "${plan.table.name}" changed after the export was requested; request it again`,
       );
-    const read = new Set(plan.files.map((f) => f.key));
-    await runPool(
-      plan.partitionFiles.filter((f) => !read.has(f.key)),
-      concurrency,
-      async (file) => {
-        checkAborted(signal);
-        let etag: string | undefined;
-        try {
-          etag = (await this.store.head('processed', file.key))?.etag;
-        } catch (err) {
-          throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be read', { cause: err });
-        }
-        if (etag !== file.etag) throw changed();
-      },
-    );
     return runPool(plan.files, concurrency, async (file) => {
       checkAborted(signal);
       const local = this.store.localPath('processed', file.key);
