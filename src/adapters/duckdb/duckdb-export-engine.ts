@@ -274,16 +274,25 @@ export class DuckDbExportEngine implements ExportEngine {
       await connection.run('SET enable_progress_bar_print = false');
       const interrupt = (): void => connection.interrupt();
       signal.addEventListener('abort', interrupt, { once: true });
+      let running = true;
+      // Progress never goes back: DuckDB says -1 (none) once the query's last pipeline is done but before its result
+      // reaches us, a window that another query on the engine's threads makes long enough to be polled in; that is
+      // "no news", not 0. A poll still reading the folder when the query returns is dropped, as the parts' progress
+      // may have been reported by the time it resolves.
+      let best = 0;
       const poll = (): void => {
         void this.pollProgress(connection, outDir).then(
-          ({ fraction, bytes }) => report(fraction, bytes),
+          ({ fraction, bytes }) => {
+            if (!running) return;
+            best = Math.max(best, fraction ?? 0);
+            report(best, bytes);
+          },
           () => undefined,
         );
       };
       // A first report soon after the start, so a client sees the job move before a whole interval has passed.
       const first = setTimeout(poll, Math.min(FIRST_PROGRESS_MS, this.progressIntervalMs));
       const timer = setInterval(poll, this.progressIntervalMs);
-      let running = true;
       const following = (async (): Promise<void> => {
         while (running) {
           await follower.follow();
@@ -308,13 +317,14 @@ export class DuckDbExportEngine implements ExportEngine {
   private async pollProgress(
     connection: DuckDBConnection,
     outDir: string,
-  ): Promise<{ fraction: number; bytes: number }> {
+  ): Promise<{ fraction: number | undefined; bytes: number }> {
+    // -1 when DuckDB has no progress to tell (before the first pipeline starts, after the last one ends).
     const percentage = connection.progress.percentage;
     let bytes = 0;
     for (const name of await readdir(outDir)) {
       bytes += (await stat(join(outDir, name)).catch(() => ({ size: 0 }))).size;
     }
-    return { fraction: percentage >= 0 ? Math.min(1, percentage / 100) : 0, bytes };
+    return { fraction: percentage >= 0 ? Math.min(1, percentage / 100) : undefined, bytes };
   }
 
   /**
