@@ -244,6 +244,8 @@ async function follow(
  * unasked).
  */
 async function checkOut(out: string, force: boolean): Promise<void> {
+  // '' named the folder's '.part' files: the download then failed only once the job had run.
+  if (out === '') throw new UsageError('--out "": give the file to write');
   const existing = await stat(out).catch(() => undefined);
   if (existing?.isDirectory() === true) {
     throw new UsageError(`--out ${JSON.stringify(out)} is a folder: give the file to write`);
@@ -256,6 +258,18 @@ async function checkOut(out: string, force: boolean): Promise<void> {
   if (info === undefined || !info.isDirectory()) {
     throw new UsageError(`--out ${JSON.stringify(out)}: the folder ${folder} does not exist`);
   }
+  // Written as the download will write (a file beside the output), so a folder this process may not write in (its
+  // permissions, a read-only mount) is refused before a job is requested and run, not after, with the false advice
+  // that a partial file was kept.
+  // A name of this process's own: another run of the same command writes `<out>.part.json.tmp` meanwhile.
+  const probe = `${out}.probe-${process.pid}`;
+  try {
+    await writeFile(probe, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new UsageError(`--out ${JSON.stringify(out)}: cannot write in the folder ${folder} (${code})`);
+  }
+  await rm(probe, { force: true });
 }
 
 /** An error that says the API is down or restarting, not that it refused the request. */
