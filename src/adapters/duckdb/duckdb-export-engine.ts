@@ -41,6 +41,13 @@ const FOLLOW_INTERVAL_MS = 20;
 const FIRST_PROGRESS_MS = 50;
 /** Share of the progress fraction for the query; the rest is for writing the parts. */
 const QUERY_SHARE = 0.9;
+/**
+ * DuckDB's errors on Parquet pages that do not decode (the Thrift page header, the compressed data), which name no
+ * file: "Invalid Error: invalid TType", "Invalid Error: don't know what type: ...", "Invalid Error: TProtocolException:
+ * Invalid data" (seen with bytes of a page header overwritten), and the decompressors' failures.
+ */
+const PAGE_DECODE_ERROR =
+  /TProtocolException|TTransportException|invalid TType|don't know what type|decompress(ion)? fail|corrupt/i;
 
 export interface DuckDbExportEngineOptions {
   /** Local folder for staged inputs and DuckDB's output; one sub-folder per job, removed when the job ends. */
@@ -458,6 +465,17 @@ export class DuckDbExportEngine implements ExportEngine {
         cause: err,
         outOfResources: true,
       });
+    }
+    if (inputs.length > 0 && PAGE_DECODE_ERROR.test(message)) {
+      // A file whose footer read (so planning and staging passed) but whose pages do not: DuckDB's message then
+      // names no file, so none is named here.
+      return new ExportFailedError(
+        'DATA_CORRUPT',
+        `a data file of dataset "${plan.table.name}" is not readable Parquet`,
+        {
+          cause: err,
+        },
+      );
     }
     return new ExportFailedError('ENGINE_ERROR', 'the query engine failed', { cause: err });
   }
