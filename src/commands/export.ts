@@ -181,7 +181,14 @@ export async function exportCommand(
     process.stderr.write(
       `wrote ${out}: ${rowCount.toLocaleString('en-US')} rows in ${job.result.files.length} part(s), ${bytes.toLocaleString('en-US')} bytes as stored, checksums verified\n`,
     );
-    if (truncated) process.stderr.write('note: a row limit cut the result (truncated)\n');
+    if (truncated) {
+      // A --limit over the server's cap is refused, so a cut without one is the cap's, which says nothing of itself.
+      process.stderr.write(
+        input.limit !== undefined
+          ? `note: --limit ${input.limit} cut the result (truncated)\n`
+          : `note: the server's row cap cut the result at ${rowCount.toLocaleString('en-US')} rows (truncated): narrow the export with --where or --partition for the rest\n`,
+      );
+    }
     process.stdout.write(`${out}\n`);
     return 0;
   } catch (err) {
