@@ -155,12 +155,14 @@ export interface AthenaExportEngineOptions {
  *   to one half; rows are counted while the result is rewritten, which takes the other half.
  * - Data version: the query reads the planned files only, as the DuckDB engine does: a condition on Athena's
  *   `"$path"` (the S3 URI of a row's file) restricts it to their URIs, bound as execution parameters, so that files
- *   the plan left out (a half-way compaction's, see filesHiddenByCompactions, or a file added since the plan) are not
- *   read. The table's files are listed and pruned as the planner did, before the query and after it: a planned file
- *   gone or changed is DATA_CHANGED (the service plans the job again). A plan of more files than the restriction
- *   fits in Athena's limits (MAX_RESTRICTED_FILES, the query string, a parameter's length), or with a key whose URI
- *   Athena may render otherwise (PLAIN_KEY), runs unrestricted, over every file of the partitions it reads: then any
- *   difference from the plan is DATA_CHANGED, a half-way compaction with a message saying so.
+ *   the plan left out (those its footer statistics rule out, a half-way compaction's, see filesHiddenByCompactions,
+ *   or a file added since the plan) are not read. The table's files are listed and pruned as the planner did, before
+ *   the query and after it: a planned file gone or changed is DATA_CHANGED (the service plans the job again). A plan
+ *   of more files than the restriction fits in Athena's limits (MAX_RESTRICTED_FILES, the query string, a
+ *   parameter's length), or with a key whose URI Athena may render otherwise (PLAIN_KEY), runs unrestricted, over
+ *   every file of the partitions it reads: then any difference from the partitions' planned files is DATA_CHANGED, a
+ *   half-way compaction with a message saying so. A restricted query that read no byte of planned files that have
+ *   some matched none of their URIs: it fails (ENGINE_ERROR) rather than give an empty result.
  *
  * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
  * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
