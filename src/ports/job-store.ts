@@ -1,5 +1,11 @@
 import type { ExportJobRecord } from '../domain/export-job.js';
 
+/** A job in its requester's listing: see JobStore.listRequesterEntries. */
+export interface RequesterEntry {
+  id: string;
+  order: string;
+}
+
 /** What an idempotency key is bound to: the first job made with it and the hash of the request that made it. */
 export interface IdempotencyBinding {
   jobId: string;
@@ -28,6 +34,12 @@ export interface JobStore {
   update(id: string, change: (job: ExportJobRecord) => ExportJobRecord): Promise<ExportJobRecord>;
   /** Every job of a requester, newest first. */
   listByRequester(requestedBy: string): Promise<ExportJobRecord[]>;
+  /**
+   * The jobs of a requester as its listing names them, newest first, without reading their records: each job's id
+   * and its place in that order (`order`, the text the listing sorts by: the inverted creation time, then the id), so
+   * that a page of them costs one read per job on it.
+   */
+  listRequesterEntries(requestedBy: string): Promise<RequesterEntry[]>;
   /**
    * Takes a job out of its requester's listing (the record stays, readable by id): for a job a refused request made
    * and never sent, which the requester never saw.

@@ -453,6 +453,10 @@ export class ExportService {
     if (status !== null && !EXPORT_JOB_STATUSES.includes(status)) {
       throw new BadInputError(`status: unknown export status ${JSON.stringify(status)}`);
     }
+    if (status === null) {
+      const page = await this.listedPage(caller, args);
+      if (page !== undefined) return page;
+    }
     const stored = await this.deps.jobs.listByRequester(caller.id);
     const now = this.now();
     const jobs = stored
@@ -462,6 +466,33 @@ export class ExportService {
     const page = paginate(jobs, sortKey, EXPORT_CURSOR_KIND, args);
     const edges = await Promise.all(
       page.edges.map(async (e) => ({ cursor: e.cursor, node: await this.view(e.node, caller) })),
+    );
+    return { ...page, edges };
+  }
+
+  /**
+   * A page of the caller's jobs of any status read from its listing, one record per job on the page (a caller's
+   * listing holds every job of the last JOB_HISTORY_DAYS: reading them all for each page cost a read per job). The
+   * listing's order is the page's (sortKey). Undefined, for the caller to read every record instead, when a job on the
+   * page has no record that matches its entry (a sweep deleting it, or a record of another requester).
+   */
+  private async listedPage(caller: ExportCaller, args: ListExportsArgs): Promise<Page<ExportJobView> | undefined> {
+    const entries = [...(await this.deps.jobs.listRequesterEntries(caller.id))].sort((a, b) =>
+      compareText(a.order, b.order),
+    );
+    const page = paginate(entries, (e) => e.order, EXPORT_CURSOR_KIND, args);
+    const jobs = await Promise.all(
+      page.edges.map(async (e) => this.live.get(e.node.id) ?? (await this.deps.jobs.get(e.node.id))),
+    );
+    const nodes: ExportJobRecord[] = [];
+    for (const [i, job] of jobs.entries()) {
+      if (job === undefined || job.requestedBy !== caller.id || sortKey(job) !== page.edges[i]!.node.order) {
+        return undefined;
+      }
+      nodes.push(job);
+    }
+    const edges = await Promise.all(
+      page.edges.map(async (e, i) => ({ cursor: e.cursor, node: await this.view(nodes[i]!, caller) })),
     );
     return { ...page, edges };
   }

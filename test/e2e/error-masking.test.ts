@@ -33,6 +33,7 @@ class FailingJobStore implements JobStore {
   get = () => this.fail();
   update = () => this.fail();
   listByRequester = () => this.fail();
+  listRequesterEntries = () => this.fail();
   unlist = () => this.fail();
   findByFingerprint = () => this.fail();
   findByIdempotencyKey = () => this.fail();

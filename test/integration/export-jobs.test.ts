@@ -378,7 +378,11 @@ describe('export jobs', () => {
       made.push(job.id);
       await new Promise((r) => setTimeout(r, 5));
     }
+    // A page reads the records of its own jobs only, not every job of the caller's.
+    const reads = jest.spyOn(harness.jobs, 'get');
     const first = await harness.service.listExports(carol, { first: 2 });
+    expect(reads.mock.calls.map(([id]) => id).sort()).toEqual([made[2], made[1]].sort());
+    reads.mockRestore();
     expect(first.edges.map((e) => e.node.id)).toEqual([made[2], made[1]]);
     expect(first.hasNextPage).toBe(true);
     expect(first.totalCount).toBe(3);
@@ -387,6 +391,21 @@ describe('export jobs', () => {
     expect(second.hasNextPage).toBe(false);
     expect((await harness.service.listExports(carol, { status: 'FAILED' })).totalCount).toBe(0);
     expect((await harness.service.listExports(carol, { status: 'SUCCEEDED' })).totalCount).toBe(3);
+  });
+
+  it('lists the jobs whose records are there when a listed job has lost its record (a sweep half-way)', async () => {
+    const dave: ExportCaller = { id: 'dave' };
+    const made: string[] = [];
+    for (const limit of [4, 5]) {
+      const job = await harness.service.requestExport(dave, { dataset: 'tickets', limit });
+      await finished(harness.service, dave, job.id);
+      made.push(job.id);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await lake.store.delete('exports', `_jobs/records/${made[1]}.json`);
+    const page = await harness.service.listExports(dave, { first: 1 });
+    expect(page.edges.map((e) => e.node.id)).toEqual([made[0]]);
+    expect(page.totalCount).toBe(1);
   });
 
   it('reports QUEUED, RUNNING and SUCCEEDED in order to a subscriber, with progress', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { assertExportJobId, type ExportJobRecord, isExportJobId } from '../../domain/export-job.js';
-import type { IdempotencyBinding, JobStore } from '../../ports/job-store.js';
+import type { IdempotencyBinding, JobStore, RequesterEntry } from '../../ports/job-store.js';
 import {
   ObjectChangedError,
   ObjectExistsError,
@@ -104,13 +104,19 @@ export class StoreJobStore implements JobStore {
   }
 
   async listByRequester(requestedBy: string): Promise<ExportJobRecord[]> {
-    const ids: string[] = [];
-    for await (const marker of this.store.listAll('exports', `${BY_REQUESTER}${digest(requestedBy)}/`)) {
-      const m = /-([A-Za-z0-9_-]+)\.json$/.exec(marker.key.slice(marker.key.lastIndexOf('/') + 1));
-      if (m) ids.push(m[1]!);
-    }
-    const jobs = await Promise.all(ids.map((id) => this.get(id)));
+    const entries = await this.listRequesterEntries(requestedBy);
+    const jobs = await Promise.all(entries.map((e) => this.get(e.id)));
     return jobs.filter((j): j is ExportJobRecord => j !== undefined && j.requestedBy === requestedBy);
+  }
+
+  async listRequesterEntries(requestedBy: string): Promise<RequesterEntry[]> {
+    const entries: RequesterEntry[] = [];
+    for await (const marker of this.store.listAll('exports', `${BY_REQUESTER}${digest(requestedBy)}/`)) {
+      // `<inverted creation ms>-<id>.json` (requesterKey): the name without `.json` is the order.
+      const m = /^(\d{13}-([A-Za-z0-9_-]+))\.json$/.exec(marker.key.slice(marker.key.lastIndexOf('/') + 1));
+      if (m) entries.push({ id: m[2]!, order: m[1]! });
+    }
+    return entries;
   }
 
   async unlist(job: ExportJobRecord): Promise<void> {
