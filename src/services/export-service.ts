@@ -633,6 +633,11 @@ export class ExportService {
       stop();
       return { done: true, value: undefined };
     };
+    // What the subscriber was last told: a record that changed nothing it shows (a progress report equal to the last,
+    // a write of bookkeeping fields) is not sent again.
+    let told: string | undefined;
+    const shown = (job: ExportJobRecord): string =>
+      JSON.stringify([job.status, job.progress, job.startedAt, job.finishedAt, job.error, job.result]);
     const next = async (): Promise<IteratorResult<ExportJobView, undefined>> => {
       if (stopped || ended || signal?.aborted === true) return finish();
       let job: ExportJobRecord;
@@ -640,7 +645,8 @@ export class ExportService {
         job = first;
         first = undefined;
       } else {
-        while (latest === undefined && !stopped) {
+        while ((latest === undefined || shown(latest) === told) && !stopped) {
+          if (latest !== undefined) latest = undefined;
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -655,6 +661,7 @@ export class ExportService {
         latest = undefined;
       }
       if (isFinished(job.status)) ended = true;
+      told = shown(job);
       return { done: false, value: await this.view(job, caller) };
     };
     const iterator: AsyncIterableIterator<ExportJobView> = {

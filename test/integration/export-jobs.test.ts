@@ -411,6 +411,9 @@ describe('export jobs', () => {
   it('reports QUEUED, RUNNING and SUCCEEDED in order to a subscriber, with progress', async () => {
     const job = await harness.service.requestExport(alice, { dataset: 'tickets', columns: ['id', 'priority'] });
     const seen = await followJob(harness.service, alice, job.id);
+    // Every event tells something new: no state (status, progress, timestamps) twice in a row.
+    const states = seen.map((s) => JSON.stringify([s.status, s.progress, s.startedAt, s.finishedAt, s.error]));
+    expect(states.filter((s, i) => i > 0 && states[i - 1] === s)).toEqual([]);
     const statuses = seen.map((s) => s.status).filter((s, i, all) => i === 0 || all[i - 1] !== s);
     expect(statuses[statuses.length - 1]).toBe('SUCCEEDED');
     expect(statuses.slice(-2)).toEqual(['RUNNING', 'SUCCEEDED']);
