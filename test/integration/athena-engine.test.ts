@@ -246,21 +246,35 @@ describe('a compaction half-way through a partition', () => {
     },
   );
 
-  it('fails rather than export nothing when Athena read none of the planned files (their "$path" did not match)', async () => {
+  it('runs the query again unrestricted when Athena read none of the planned files, rather than export nothing', async () => {
     const { table } = await lakeTable('path_mismatch', { 'part-0.parquet': 'range(10)' });
     const plan = await planOf({}, table);
     expect(plan.estimate.bytesToScan).toBeGreaterThan(0);
-    // URIs of another bucket: as if Athena rendered the table's files otherwise than s3://<bucket>/<key>.
+    const before = lake.athena.executions().length;
+    // URIs of another bucket: as if Athena named the table's files otherwise than s3://<bucket>/<key>.
     const engine = lake.athenaEngine({ processedBucket: `${BUCKETS.processed}-elsewhere` });
-    expect(await failureOf(engine.run({ id: 'job-path-mismatch' }, plan, runOptions()))).toEqual({
-      code: 'ENGINE_ERROR',
-      message: `the query engine read none of the ${plan.files.length} files the export was planned on; it was stopped rather than give an empty result`,
-    });
-    const execution = lake.athena.executions().at(-1)!;
-    expect(execution.sql).toContain('"src"."$path" IN (');
-    expect(execution.dataScannedInBytes).toBe(0);
-    // Nothing of the job is left behind.
-    expect((await lake.store.list('exports', 'results/job-path-mismatch/')).objects).toEqual([]);
+    const result = await engine.run({ id: 'job-path-mismatch' }, plan, runOptions());
+    expect(await csvOf(result)).toBe(ALL_IDS);
+    const [restricted, unrestricted, ...more] = lake.athena.executions().slice(before);
+    expect(more).toEqual([]);
+    expect(restricted!.sql).toContain('"src"."$path" IN (');
+    expect(restricted!.dataScannedInBytes).toBe(0);
+    expect(unrestricted!.sql).not.toContain('$path');
+    expect(unrestricted!.token).not.toBe(restricted!.token);
+    expect(unrestricted!.dataScannedInBytes).toBeGreaterThan(0);
+  });
+
+  it('holds the unrestricted second query to the old check: a half-way compaction fails it, naming the compaction', async () => {
+    const { table } = await lakeTable(
+      'path_mismatch_halfway',
+      { 'part-0.parquet': 'range(10)', 'part-compacted-w.parquet': 'range(10)' },
+      { state: 'uploading', outputKeys: ['part-compacted-w.parquet'], inputKeys: ['part-0.parquet'] },
+    );
+    const plan = await planOf({}, table);
+    const engine = lake.athenaEngine({ processedBucket: `${BUCKETS.processed}-elsewhere` });
+    const failure = await failureOf(engine.run({ id: 'job-path-mismatch-halfway' }, plan, runOptions()));
+    expect(failure.code).toBe('DATA_CHANGED');
+    expect(failure.message).toContain('a compaction of dataset "path_mismatch_halfway" is half-way');
   });
 
   it('fails DATA_CHANGED, as before, when the plan has more files than the query may name: Athena would read the rows twice', async () => {

@@ -162,7 +162,8 @@ export interface AthenaExportEngineOptions {
  *   parameter's length), or with a key whose URI Athena may render otherwise (PLAIN_KEY), runs unrestricted, over
  *   every file of the partitions it reads: then any difference from the partitions' planned files is DATA_CHANGED, a
  *   half-way compaction with a message saying so. A restricted query that read no byte of planned files that have
- *   some matched none of their URIs: it fails (ENGINE_ERROR) rather than give an empty result.
+ *   some may have matched none of their URIs: the query is run again unrestricted, under that check, rather than give
+ *   an empty result that only looks true.
  *
  * Differences from the DuckDB engine, by Athena's design: Athena reads the partitions registered in Glue, and
  * reads a Hive table's `timestamp` with millisecond precision, so microseconds are lost (the export shows
@@ -228,24 +229,26 @@ export class AthenaExportEngine implements ExportEngine {
           },
         );
       }
-      const restricted = compiled?.restricted ?? true;
+      let restricted = compiled?.restricted ?? true;
       await this.checkDataVersion(plan, restricted);
       if (compiled !== null) {
-        const done = await this.query(job, plan, compiled.query, signal, progress, queries, log);
-        resultKey = done.resultKey;
+        let done = await this.query(job, plan, compiled.query, signal, progress, queries, log);
         if (restricted && done.scannedBytes === 0 && plan.estimate.bytesToScan > 0) {
-          // Athena skips the files a "$path" list does not name unread: having read nothing, it matched none of the
-          // planned files' URIs (a table or partition location Athena renders otherwise than s3://<bucket>/<key>).
-          // An empty result would look like a true one, so the export fails instead.
-          log?.error('athena read none of the planned files: their "$path" did not match', {
+          // Athena skips the files a "$path" list does not name unread. Having read nothing, it either matched none
+          // of the planned files' URIs (a table or partition location it names otherwise than s3://<bucket>/<key>),
+          // whose empty result would look like a true one, or it ruled every row group out by statistics without
+          // counting the bytes. Only the unrestricted query tells them apart: run it, held to the old check.
+          log?.warn('athena read none of the planned files by "$path"; running the query unrestricted', {
             files: plan.files.length,
             firstPath: `s3://${this.options.processedBucket}/${plan.files[0]!.key}`,
           });
-          throw new ExportFailedError(
-            'ENGINE_ERROR',
-            `the query engine read none of the ${plan.files.length} files the export was planned on; it was stopped rather than give an empty result`,
-          );
+          restricted = false;
+          await this.checkDataVersion(plan, restricted);
+          checkAborted(signal);
+          const unrestricted = (await this.compile(plan, { restrict: false })).query;
+          done = await this.query(job, plan, unrestricted, signal, progress, queries, log, 'unrestricted');
         }
+        resultKey = done.resultKey;
         await this.checkDataVersion(plan, restricted);
       }
       checkAborted(signal);
@@ -277,7 +280,10 @@ export class AthenaExportEngine implements ExportEngine {
    * key is plain (PLAIN_KEY).
    * Otherwise the query of old, over every file of the partitions it reads (`restricted: false`), and the check of old.
    */
-  private async compile(plan: ExportPlan): Promise<{ query: AthenaQuery; restricted: boolean }> {
+  private async compile(
+    plan: ExportPlan,
+    { restrict = true }: { restrict?: boolean } = {},
+  ): Promise<{ query: AthenaQuery; restricted: boolean }> {
     const limit = plan.effectiveLimit;
     const maskKey = await maskKeyFor(plan.request.columns, this.options.maskKey);
     const options = {
@@ -286,7 +292,7 @@ export class AthenaExportEngine implements ExportEngine {
       limit: limit === null ? null : limit + 1,
       ...(maskKey !== undefined ? { maskKey } : {}),
     };
-    if (plan.files.length <= this.maxRestrictedFiles && plan.files.every((f) => PLAIN_KEY.test(f.key))) {
+    if (restrict && plan.files.length <= this.maxRestrictedFiles && plan.files.every((f) => PLAIN_KEY.test(f.key))) {
       const paths = plan.files.map((f) => `s3://${this.options.processedBucket}/${f.key}`);
       const query = compileAthenaQuery(plan.request, plan.table, { ...options, paths });
       const fits =
@@ -309,6 +315,7 @@ export class AthenaExportEngine implements ExportEngine {
     progress: ProgressReporter,
     queries: StartedQueries,
     log: Logger | undefined,
+    variant?: 'unrestricted',
   ): Promise<{ resultKey: string; scannedBytes: number | undefined }> {
     // Honoured by a workgroup that does not enforce its configuration, ignored by one that does (see the class).
     const outputLocation = `s3://${this.options.exportsBucket}/${this.jobPrefix(job.id)}`;
@@ -321,7 +328,7 @@ export class AthenaExportEngine implements ExportEngine {
               QueryString: compiled.sql,
               // Athena refuses an empty list: omit it when the query has no parameter.
               ...(compiled.parameters.length > 0 ? { ExecutionParameters: compiled.parameters } : {}),
-              ClientRequestToken: athenaRequestToken(job, retry),
+              ClientRequestToken: athenaRequestToken(job, retry, variant),
               WorkGroup: this.options.workgroup,
               QueryExecutionContext: { Database: this.options.database },
               ResultConfiguration: { OutputLocation: outputLocation },
@@ -716,13 +723,16 @@ export function createAthenaExportEngine(
 
 /**
  * The ClientRequestToken of a query: derived from the job's id, its start (count and start time), the re-planned run
- * within that start (when there is one) and the retry within that run, so a StartQueryExecution repeated after a lost response returns the first query, and any other
- * start or retry gets a query of its own. 71 characters; Athena takes 32 to 128.
+ * within that start (when there is one), the retry within that run and the unrestricted second query (when there is
+ * one), so a StartQueryExecution repeated after a lost response returns the first query, and any other start, retry
+ * or second query gets a query of its own. 71 characters; Athena takes 32 to 128.
  */
-export function athenaRequestToken(job: ExportRunJob, retry: number): string {
-  // A re-based run (ExportRunJob.rebases) is named only when there is one, so tokens of other runs stay as they were.
+export function athenaRequestToken(job: ExportRunJob, retry: number, variant?: 'unrestricted'): string {
+  // A re-based run (ExportRunJob.rebases) is named only when there is one, so tokens of other runs stay as they were;
+  // so is the unrestricted query a run makes after a restricted one that read nothing.
   const rebased = (job.rebases ?? 0) > 0 ? `\nrebase ${job.rebases}` : '';
-  const start = `${job.id}\n${job.attempts ?? 1}\n${job.startedAt ?? ''}\n${retry}${rebased}`;
+  const second = variant === undefined ? '' : `\n${variant}`;
+  const start = `${job.id}\n${job.attempts ?? 1}\n${job.startedAt ?? ''}\n${retry}${rebased}${second}`;
   return `export-${createHash('sha256').update(start, 'utf8').digest('hex')}`;
 }
 
