@@ -108,7 +108,7 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 /**
  * The file's bounds of a column in the predicate's canonical values, when its Parquet type is one the engine's cast
  * to the catalog type keeps value for value and its statistics order as the engine compares; otherwise undefined.
- * Decimals (whose statistics hyparquet decodes to rounded doubles), TIMESTAMP_NS, timestamps adjusted to UTC
+ * Decimals (whose statistics hyparquet decodes to rounded doubles), FLOAT under a double, TIMESTAMP_NS, timestamps adjusted to UTC
  * (TIMESTAMPTZ, read through the session's time zone), INT96, unsigned integers, UUIDs, binary and other
  * annotations are never pruned on.
  */
@@ -136,9 +136,10 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
         : { lower: lower.toString(), upper: upper.toString() };
     }
     case 'double': {
-      if ((physical !== 'DOUBLE' && physical !== 'FLOAT') || logical !== undefined || converted !== undefined) {
-        return undefined;
-      }
+      // Not FLOAT: DuckDB may push a comparison down into the scan of a FLOAT column with the value rounded to a
+      // float (it does when another file of the read has the column as DOUBLE), so a FLOAT 0.2 then equals the double
+      // 0.2 that its exact bounds (0.20000000298...) exclude.
+      if (physical !== 'DOUBLE' || logical !== undefined || converted !== undefined) return undefined;
       if (typeof min !== 'number' || typeof max !== 'number' || Number.isNaN(min) || Number.isNaN(max)) {
         return undefined;
       }

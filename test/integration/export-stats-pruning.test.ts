@@ -305,3 +305,49 @@ describe('the data version of a plan pruned by statistics', () => {
     expect((await engine.run({ id: 'staged-3' }, again, options)).rowCount).toBe(5);
   });
 });
+
+describe('pruning a double column stored as FLOAT', () => {
+  it('keeps a FLOAT file that DuckDB matches by the value rounded to a float, beside a DOUBLE file', async () => {
+    // A registered table whose `score` one writer stored as DOUBLE and another as FLOAT. 0.2 as a float is
+    // 0.20000000298023224, above the double 0.2, which is what its footer bounds say; but DuckDB, reading it beside a
+    // DOUBLE file, pushes `score <= 0.2` into the FLOAT column's scan with 0.2 rounded to a float, and the row matches.
+    const floats = typesTable({
+      name: 'floats',
+      columns: [column('id', 'bigint', { nullable: false }), column('score', 'double')],
+      partitionKeys: [column('event_date', 'date')],
+      location: 'floats/',
+      origin: 'registered',
+    });
+    await lake.writeParquet(
+      'floats/event_date=2024-01-01/part-a.parquet',
+      `SELECT 1::BIGINT AS id, 0.1::DOUBLE AS score`,
+    );
+    await lake.writeParquet(
+      'floats/event_date=2024-01-01/part-b.parquet',
+      `SELECT 2::BIGINT AS id, 0.2::FLOAT AS score`,
+    );
+    await lake.catalog.putTable(floats);
+    const normalize = (input: ExportRequestInput) => normalizeExportRequest(input, floats, DEFAULT_EXPORT_LIMITS);
+    const where: ExportRequestInput['where'] = [{ column: 'score', op: 'LTE', values: [0.2] }];
+    const request = normalize({ dataset: 'floats', where, orderBy: [{ column: 'id' }] });
+    const planner = new ExportPlanner(lake.store, new ParquetFooterCache(lake.store));
+    const plan = await planner.plan(floats, request, 1_000_000, { exact: true });
+    // A row filter of the access policy turns statistics pruning off: the same where over every file.
+    const always = normalize({ dataset: 'floats', where: [{ column: 'id', op: 'IS_NOT_NULL' }] }).where;
+    const unpruned = await planner.plan(floats, { ...request, rowFilter: always }, 1_000_000, { exact: true });
+    expect(unpruned.files).toHaveLength(2);
+
+    const engine = await DuckDbExportEngine.create(harness.engineDb, lake.store, {
+      stagingDir: join(lake.root, 'floats-engine'),
+    });
+    const options = { signal: new AbortController().signal, onProgress: () => undefined };
+    const rowsOf = async (id: string, p: ExportPlan) => {
+      const result = await engine.run({ id }, p, options);
+      return parseCsv(Buffer.concat(await Promise.all(result.files.map((f) => resultText(lake, f.key)))));
+    };
+    const all = await rowsOf('floats-all', unpruned);
+    expect(all.map((r) => r[0])).toEqual(['id', '1', '2']);
+    expect(plan.files.map((f) => f.key).sort()).toEqual(unpruned.files.map((f) => f.key).sort());
+    expect(await rowsOf('floats-pruned', plan)).toEqual(all);
+  });
+});
