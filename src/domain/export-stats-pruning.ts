@@ -156,7 +156,7 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
       if (typeof min !== 'string' || typeof max !== 'string' || !ISO_TIMESTAMP.test(min) || !ISO_TIMESTAMP.test(max)) {
         return undefined;
       }
-      return { lower: min, upper: max };
+      return millisecondBounds(min, max);
     }
     case 'date': {
       const date = converted === 'DATE' || logical?.type === 'DATE';
@@ -168,6 +168,19 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
     case 'decimal':
       return undefined;
   }
+}
+
+/**
+ * Timestamp bounds widened to whole milliseconds: the Athena engine reads a Hive table's timestamps rounded to the
+ * millisecond (`00:00:00.123600` is `.124` there), so a value may compare there as the millisecond on either side of
+ * it; the DuckDB engine's exact values lie within too. Undefined when the upper millisecond is past year 9999.
+ */
+function millisecondBounds(min: string, max: string): Bounds | undefined {
+  // `YYYY-MM-DDTHH:MM:SS.fff` is 23 characters; the three digits after it are the microseconds.
+  const lower = `${min.slice(0, 23)}000Z`;
+  if (max.slice(23, 26) === '000') return { lower, upper: max };
+  const next = new Date(Date.parse(`${max.slice(0, 23)}Z`) + 1).toISOString();
+  return /^\d{4}-/.test(next) ? { lower, upper: `${next.slice(0, -1)}000Z` } : undefined;
 }
 
 function signedIntegerLogical(logical: FileColumnStatistics['logicalType']): boolean {

@@ -589,6 +589,38 @@ describe('queries', () => {
     });
   });
 
+  it('keeps a file whose microseconds Athena rounds into the range of a timestamp predicate', async () => {
+    // Athena reads a Hive timestamp to the millisecond, rounded: 00:00:00.123600 is .124 there, which is at or after
+    // .123700; the file's footer bounds (microseconds) are below it. Pruned by them, the restricted query would not
+    // read the file, and lose the row the query over every file returns.
+    const micros = typesTable({
+      name: 'micros',
+      columns: [column('id', 'bigint'), column('opened_at', 'timestamp')],
+      location: 'micros/',
+    });
+    await lake.writeParquet(
+      'micros/event_date=2024-01-01/part-0.parquet',
+      `SELECT 1::BIGINT AS id, TIMESTAMP '2024-01-01 00:00:00.123600' AS opened_at`,
+    );
+    await lake.writeParquet(
+      'micros/event_date=2024-01-01/part-1.parquet',
+      `SELECT 2::BIGINT AS id, TIMESTAMP '2024-01-02 00:00:00' AS opened_at`,
+    );
+    await lake.registerTable(micros);
+    const where: ExportRequestInput['where'] = [
+      { column: 'opened_at', op: 'GTE', values: ['2024-01-01T00:00:00.123700Z'] },
+    ];
+    const request = normalizeExportRequest({ dataset: 'micros', where, orderBy: [{ column: 'id' }] }, micros);
+    // A row filter of the access policy turns statistics pruning off: the same where over every file.
+    const always = normalizeExportRequest({ dataset: 'micros', where: [{ column: 'id', op: 'IS_NOT_NULL' }] }, micros);
+    const unpruned = await planner.plan(micros, { ...request, rowFilter: always.where }, 1_000_000);
+    const all = await csvOf(await lake.athenaEngine().run({ id: 'job-micros-all' }, unpruned, runOptions()));
+    expect(all.split('\n').map((line) => line.split(',')[0])).toEqual(['id', '1', '2', '']);
+    const plan = await planner.plan(micros, request, 1_000_000);
+    expect(plan.files).toHaveLength(2);
+    expect(await csvOf(await lake.athenaEngine().run({ id: 'job-micros-pruned' }, plan, runOptions()))).toBe(all);
+  });
+
   it('reports progress that only grows and ends at 1 with the exact rows', async () => {
     const progress: EngineProgress[] = [];
     const result = await lake

@@ -170,21 +170,42 @@ describe('statisticsMayMatch', () => {
   });
 
   it('reads MILLIS and MICROS timestamps without time zone, and dates', () => {
-    const ts = (adjusted: boolean, unit: string): FileStatistics =>
+    const ts = (adjusted: boolean, unit: string, max = '2024-03-01T23:59:59.999000Z'): FileStatistics =>
       file(
-        col('created_at', 'INT64', '2024-03-01T00:00:00.000000Z', '2024-03-01T23:59:59.999999Z', {
+        col('created_at', 'INT64', '2024-03-01T00:00:00.000000Z', max, {
           logicalType: { type: 'TIMESTAMP', isAdjustedToUTC: adjusted, unit },
         }),
       );
     const after: ExportPredicateInput[] = [{ column: 'created_at', op: 'GTE', values: ['2024-03-02T00:00:00Z'] }];
     const inside: ExportPredicateInput[] = [
-      { column: 'created_at', op: 'GTE', values: ['2024-03-01T23:59:59.999999Z'] },
+      { column: 'created_at', op: 'GTE', values: ['2024-03-01T23:59:59.999000Z'] },
     ];
     expect(mayMatch(ts(false, 'MICROS'), after)).toBe(false);
     expect(mayMatch(ts(false, 'MICROS'), inside)).toBe(true);
     expect(mayMatch(ts(false, 'MILLIS'), after)).toBe(false);
     expect(mayMatch(ts(false, 'NANOS'), after)).toBe(true);
     expect(mayMatch(ts(true, 'MICROS'), after)).toBe(true);
+    // Athena reads timestamps rounded to the millisecond: .999500 is the next day's first millisecond there.
+    expect(mayMatch(ts(false, 'MICROS', '2024-03-01T23:59:59.999500Z'), after)).toBe(true);
+    expect(mayMatch(ts(false, 'MICROS', '2024-03-01T23:59:59.998500Z'), after)).toBe(false);
+    const below: ExportPredicateInput[] = [{ column: 'created_at', op: 'LT', values: ['2024-03-01T00:00:00.000300Z'] }];
+    expect(mayMatch(ts(false, 'MICROS'), below)).toBe(true);
+    expect(
+      mayMatch(
+        file(
+          col('created_at', 'INT64', '2024-03-01T00:00:00.000400Z', '2024-03-01T00:00:01.000000Z', {
+            logicalType: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' },
+          }),
+        ),
+        [{ column: 'created_at', op: 'LT', values: ['2024-03-01T00:00:00.000000Z'] }],
+      ),
+    ).toBe(false);
+    // The millisecond after the last one of year 9999 is no canonical timestamp: no bounds, the file is kept.
+    expect(
+      mayMatch(ts(false, 'MICROS', '9999-12-31T23:59:59.999500Z'), [
+        { column: 'created_at', op: 'EQ', values: ['1999-01-01T00:00:00Z'] },
+      ]),
+    ).toBe(true);
     const days = file(
       col('day', 'INT32', new Date(Date.UTC(2024, 0, 5)), new Date(Date.UTC(2024, 0, 9)), { convertedType: 'DATE' }),
     );
