@@ -47,6 +47,9 @@ export function statisticsMayMatch(
   table: TableDefinition,
   request: NormalizedExportRequest,
 ): boolean {
+  // A predicate no value satisfies rules every file out, read or not, and says nothing of any row. Athena's query
+  // has it as FALSE, for which Trino plans no scan: not asked, it is not taken for a query that read none of its files.
+  if (request.where.some(neverTrue)) return false;
   if (file === undefined || request.rowFilter.length > 0) return true;
   const keys = new Set(table.partitionKeys.map((k) => k.name));
   const masked = new Set(request.columns.filter((c) => c.mask !== null).map((c) => c.name));
@@ -55,6 +58,11 @@ export function statisticsMayMatch(
     const column = file.columns.find((c) => c.name === p.column);
     return column === undefined || columnMayMatch(p, column, file.rowCount);
   });
+}
+
+/** No double is above NaN (DuckDB's order, which the Athena query follows). */
+function neverTrue(p: NormalizedPredicate): boolean {
+  return p.kind === 'double' && p.op === 'GT' && p.values[0] === 'NaN';
 }
 
 /** The values a column holds, as the engine orders them: every non-null value lies within [lower, upper]. */

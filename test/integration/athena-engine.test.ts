@@ -621,6 +621,33 @@ describe('queries', () => {
     expect(await csvOf(await lake.athenaEngine().run({ id: 'job-micros-pruned' }, plan, runOptions()))).toBe(all);
   });
 
+  it('gives the header alone, without a query, for a double above NaN, when a file has no bounds to prune by', async () => {
+    // No double is above NaN (DuckDB's order, which the query follows). A file holding NaN has no double bounds in its
+    // footer (DuckDB writes none then), so statistics cannot prune it; the Athena query's `FALSE` then has Trino plan
+    // no scan, and a restricted query that read nothing looked like one whose "$path" matched none of its files.
+    const nans = typesTable({
+      name: 'nans',
+      columns: [column('id', 'bigint'), column('score', 'double')],
+      location: 'nans/',
+    });
+    await lake.writeParquet(
+      'nans/event_date=2024-01-01/part-0.parquet',
+      `SELECT 1::BIGINT AS id, 'NaN'::DOUBLE AS score`,
+    );
+    await lake.writeParquet(
+      'nans/event_date=2024-01-01/part-1.parquet',
+      `SELECT 2::BIGINT AS id, 0.5::DOUBLE AS score`,
+    );
+    await lake.registerTable(nans);
+    const plan = await planOf({ where: [{ column: 'score', op: 'GT', values: ['NaN'] }] }, nans);
+    const before = lake.athena.executions().length;
+    const result = await lake.athenaEngine().run({ id: 'job-above-nan' }, plan, runOptions());
+    expect(result.rowCount).toBe(0);
+    expect(await csvOf(result)).toBe('id,score,event_date\n');
+    expect(lake.athena.executions()).toHaveLength(before);
+    expect(plan.estimate).toMatchObject({ rows: 0, files: 0 });
+  });
+
   it('reports progress that only grows and ends at 1 with the exact rows', async () => {
     const progress: EngineProgress[] = [];
     const result = await lake

@@ -134,6 +134,9 @@ describe('statisticsMayMatch', () => {
     expect(mayMatch(scores, [{ column: 'score', op: 'EQ', values: [-2] }])).toBe(false);
     // Nothing is above NaN.
     expect(mayMatch(scores, [{ column: 'score', op: 'GT', values: ['NaN'] }])).toBe(false);
+    // Whatever the file: without bounds, or its footer unread.
+    expect(mayMatch(file(), [{ column: 'score', op: 'GT', values: ['NaN'] }])).toBe(false);
+    expect(mayMatch(undefined, [{ column: 'score', op: 'GT', values: ['NaN'] }])).toBe(false);
     // A writer that put NaN in a bound: unknown.
     expect(mayMatch(file(col('score', 'DOUBLE', Number.NaN, 3)), [{ column: 'score', op: 'LT', values: [-5] }])).toBe(
       true,
