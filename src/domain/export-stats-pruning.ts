@@ -47,8 +47,8 @@ export function statisticsMayMatch(
   table: TableDefinition,
   request: NormalizedExportRequest,
 ): boolean {
-  // A predicate no value satisfies rules every file out, read or not, and says nothing of any row. Athena's query
-  // has it as FALSE, for which Trino plans no scan: not asked, it is not taken for a query that read none of its files.
+  // A predicate no value satisfies rules every file out, read or not, and says nothing of any row. Athena's query has
+  // it as FALSE, for which Trino plans no scan: not asked, it is not run a second time as a query that read nothing.
   if (request.where.some(neverTrue)) return false;
   if (file === undefined || request.rowFilter.length > 0) return true;
   const keys = new Set(table.partitionKeys.map((k) => k.name));
