@@ -116,9 +116,9 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 /**
  * The file's bounds of a column in the predicate's canonical values, when its Parquet type is one the engine's cast
  * to the catalog type keeps value for value and its statistics order as the engine compares; otherwise undefined.
- * Decimals (whose statistics hyparquet decodes to rounded doubles), FLOAT under a double, TIMESTAMP_NS, timestamps adjusted to UTC
- * (TIMESTAMPTZ, read through the session's time zone), INT96, unsigned integers, UUIDs, binary and other
- * annotations are never pruned on.
+ * Decimals (whose statistics hyparquet decodes to rounded doubles), FLOAT under a double, TIMESTAMP_NS, timestamps
+ * adjusted to UTC (TIMESTAMPTZ, read through the session's time zone), INT96, unsigned integers, UUIDs, binary and
+ * other annotations are never pruned on.
  */
 function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds | undefined {
   const { min, max, physicalType: physical, logicalType: logical, convertedType: converted } = column;
