@@ -14,6 +14,7 @@ import {
 import { coerceValue, compareValues, type JsonScalar } from '../../src/domain/export-values.js';
 import type { TableColumn, TableDefinition } from '../../src/domain/table.js';
 import type { ExportEngine } from '../../src/ports/export-engine.js';
+import { SeededRandom } from '../../src/sample/seeded-random.js';
 import { ExportPlanner } from '../../src/services/export-planner.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { type AthenaLake, createAthenaLake } from '../support/athena-lake.js';
@@ -114,16 +115,10 @@ function fixtureSql(ids: number[]): string {
 
 // ---- random requests ------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so a seed names one sequence of requests. */
+/** The project's seeded generator (the sample data's), as a function: a seed names one sequence of requests. */
 function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 class Draw {

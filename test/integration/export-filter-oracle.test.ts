@@ -386,6 +386,10 @@ function gotCell(kind: Kind, text: string | null): string | null {
 
 type Rng = () => number;
 
+/**
+ * mulberry32 unmixed (src/sample/seeded-random.ts mixes the seed first): this test's requests, and the count of them
+ * that statistics prune, are those of this sequence.
+ */
 function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
