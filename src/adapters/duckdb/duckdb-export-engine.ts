@@ -238,13 +238,7 @@ export class DuckDbExportEngine implements ExportEngine {
     // Files of a local store are only checked (a stat each), not copied: many at once cost nothing.
     const first = plan.files[0];
     const localStore = first !== undefined && this.store.localPath('processed', first.key) !== undefined;
-    const concurrency = localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency;
-    const changed = (): ExportFailedError =>
-      new ExportFailedError(
-        'DATA_CHANGED',
-        `dataset "${plan.table.name}" changed after the export was requested; request it again`,
-      );
-    return runPool(plan.files, concurrency, async (file) => {
+    return runPool(plan.files, localStore ? LOCAL_CHECK_CONCURRENCY : this.stagingConcurrency, async (file) => {
       checkAborted(signal);
       const local = this.store.localPath('processed', file.key);
       let path: string;
@@ -263,7 +257,12 @@ export class DuckDbExportEngine implements ExportEngine {
         else throw new ExportFailedError('STORAGE_ERROR', 'the dataset files could not be read', { cause: err });
         path = '';
       }
-      if (etag !== file.etag) throw changed();
+      if (etag !== file.etag) {
+        throw new ExportFailedError(
+          'DATA_CHANGED',
+          `dataset "${plan.table.name}" changed after the export was requested; request it again`,
+        );
+      }
       return { path, partitionValues: file.partitionValues, file };
     });
   }
