@@ -8,6 +8,7 @@ import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js'
 import { DOWNLOADS_PATH, DownloadLinkExpiredError, DownloadLinkInvalidError } from '../services/download-links.js';
 import type { ExportService } from '../services/export-service.js';
 import { answerRange } from './byte-range.js';
+import { ifNoneMatchMatches } from './if-none-match.js';
 
 /**
  * Read size when serving a local file: the default 64 KiB stream chunks cap a download at about a third of what
@@ -57,6 +58,7 @@ const RESULT_EXPIRED = "the export's result has expired: request the export agai
  *   retention).
  * - `Range: bytes=…` (one range) answers 206 with `Content-Range`; a range past the end 416; `If-Range` with a
  *   different ETag answers the whole file. Clients resume dropped downloads this way.
+ * - `If-None-Match` naming the file's ETag (or `*`) answers 304 with no body, before any `Range` is looked at.
  */
 export function downloadRoute(deps: DownloadRouteDeps): (app: Express) => void {
   const logger = deps.logger.child({ component: 'downloads' });
@@ -120,18 +122,28 @@ async function serve(deps: DownloadRouteDeps, logger: Logger, req: Request, res:
     throw err;
   }
 
+  const headers = {
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    // The link is the credential: no shared cache may keep the file.
+    'Cache-Control': 'private, no-store',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  // If-None-Match comes before Range (RFC 9110 §13.2.2): a client that holds these bytes gets them confirmed, not sent.
+  if (ifNoneMatchMatches(req.get('if-none-match'), etag)) {
+    await local?.close();
+    logger.info('download served', { jobId, file: file.fileName, status: 304, bytes: 0 });
+    res.status(304).set(headers).end();
+    return;
+  }
   // If-Range: resume only against the same bytes; otherwise send the whole file again.
   const ifRange = req.get('if-range');
   const rangeHeader = ifRange === undefined || ifRange === etag ? req.get('range') : undefined;
   const range = answerRange(rangeHeader, size);
   res.set({
-    'Accept-Ranges': 'bytes',
-    ETag: etag,
+    ...headers,
     'Content-Type': file.fileName.endsWith('.gz') ? 'application/gzip' : 'text/csv; charset=utf-8',
     'Content-Disposition': `attachment; filename="${file.fileName.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`,
-    // The link is the credential: no shared cache may keep the file.
-    'Cache-Control': 'private, no-store',
-    'X-Content-Type-Options': 'nosniff',
   });
   if (range.kind === 'unsatisfiable') {
     await local?.close();

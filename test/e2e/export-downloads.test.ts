@@ -139,6 +139,20 @@ describe('signed download links', () => {
     expect(several.body).toEqual(full);
   });
 
+  it('answers If-None-Match naming the file (before any Range) with 304 and no body, another tag with the file', async () => {
+    const etag = (await fetchBytes(url)).headers.get('etag')!;
+    for (const tag of [etag, `W/${etag}`, `"another-version", ${etag}`, '*']) {
+      const same = await fetchBytes(url, { 'if-none-match': tag, range: 'bytes=0-9' });
+      expect(same.status).toBe(304);
+      expect(same.headers.get('etag')).toBe(etag);
+      expect(same.headers.get('cache-control')).toBe('private, no-store');
+      expect(same.body.length).toBe(0);
+    }
+    const other = await fetchBytes(url, { 'if-none-match': '"another-version"' });
+    expect(other.status).toBe(200);
+    expect(other.body).toEqual(full);
+  });
+
   it('serves a gzip export as application/gzip with the same CSV inside', async () => {
     const id = await exportTickets({ compression: 'GZIP' });
     const done = await api.finished(id, 'alice');
