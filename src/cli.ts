@@ -146,7 +146,7 @@ export function buildProgram(): Command {
     .option('--columns <a,b,...>', 'columns in output order (default: all)')
     .option(
       '--where <condition>',
-      "'column operator [value[,value...]]', e.g. 'priority >= 3' or 'activity IN Closed,Wait'; a value with a " +
+      "'column operator [value[,value...]]', e.g. 'priority>=3', 'activity IN Closed,Wait' or 'customer IS NULL'; a value with a " +
         'comma in double quotes (\'product IN "Suite, Pro",Basic\'); repeat for AND',
       (value: string, previous: string[] = []) => [...previous, value],
     )

@@ -38,17 +38,29 @@ const OPS: Record<string, ExportFilterOp> = {
   STARTS_WITH: 'STARTS_WITH',
 };
 
+/** `column<op>value` with no spaces around a symbol operator (`priority<=2`): a column name is a safe name. */
+const SYMBOL_FORM = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<>|!=|==|=|<|>)\s*([\s\S]*)$/;
+
+/** SQL's spelling of the multi-word operators (`IS NULL`, `IS NOT NULL`, `STARTS WITH`, any case) as the API's. */
+function spelledOperator(text: string): string {
+  return text.replace(
+    /^(\s*\S+\s+)(is\s+not\s+null|is\s+null|starts\s+with)(?=\s|$)/i,
+    (_, head: string, op: string) => head + op.split(/\s+/).join('_'),
+  );
+}
+
 /**
  * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN Closed,Wait`,
  * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included, surrounding spaces
  * not; a JSON string, `title CONTAINS " a "`, keeps them). Operators are the
- * API's (any case) or `= == != <> < <= > >=`. Values are sent as text and the API coerces them to the column's type.
+ * API's (any case), SQL's `IS NULL`, `IS NOT NULL` and `STARTS WITH`, or `= == != <> < <= > >=`, which need no spaces
+ * around them (`priority<=2`). Values are sent as text and the API coerces them to the column's type.
  * For IN and BETWEEN the values are separated by commas; a value in double quotes keeps its commas and spaces, as in
  * CSV (`product IN "Suite, Enterprise",Connector`, a quote inside doubled), and so does a JSON list
  * (`status IN ["a,b", "c"]`).
  */
 export function parseWhere(text: string): ExportPredicateInput {
-  const m = /^\s*(\S+)\s+(\S+)(?:\s+([\s\S]*))?$/.exec(text);
+  const m = SYMBOL_FORM.exec(text) ?? /^\s*(\S+)\s+(\S+)(?:\s+([\s\S]*))?$/.exec(spelledOperator(text));
   const op = m === null ? undefined : OPS[m[2]!.toUpperCase()];
   if (m === null || op === undefined) {
     throw new UsageError(

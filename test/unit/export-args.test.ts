@@ -12,6 +12,23 @@ describe('careplus export --where', () => {
     expect(parseWhere('title CONTAINS " a "')).toEqual({ column: 'title', op: 'CONTAINS', values: [' a '] });
   });
 
+  it("takes SQL's IS NULL, IS NOT NULL and STARTS WITH, and symbol operators without spaces", () => {
+    expect(parseWhere('customer IS NULL')).toEqual({ column: 'customer', op: 'IS_NULL', values: [] });
+    expect(parseWhere(' customer  is  not null ')).toEqual({ column: 'customer', op: 'IS_NOT_NULL', values: [] });
+    expect(parseWhere('title Starts With Re: x')).toEqual({ column: 'title', op: 'STARTS_WITH', values: ['Re: x'] });
+    expect(parseWhere('priority<=2')).toEqual({ column: 'priority', op: 'LTE', values: ['2'] });
+    expect(parseWhere('priority>= 3')).toEqual({ column: 'priority', op: 'GTE', values: ['3'] });
+    expect(parseWhere('activity<>Closed')).toEqual({ column: 'activity', op: 'NE', values: ['Closed'] });
+    expect(parseWhere('title=a=b <c>')).toEqual({ column: 'title', op: 'EQ', values: ['a=b <c>'] });
+    // A value that merely looks like an operator stays a value.
+    expect(parseWhere('title CONTAINS is null')).toEqual({ column: 'title', op: 'CONTAINS', values: ['is null'] });
+    expect(parseWhere('title EQ <=')).toEqual({ column: 'title', op: 'EQ', values: ['<='] });
+    expect(() => parseWhere('customer IS NULL x')).toThrow(
+      new UsageError('--where "customer IS NULL x": IS_NULL takes no value'),
+    );
+    expect(() => parseWhere('priority<=')).toThrow(new UsageError('--where "priority<=": LTE takes a value'));
+  });
+
   it('refuses an operator given no value (an empty shell variable) instead of filtering on ""', () => {
     for (const text of ['activity EQ', 'activity EQ   ', 'activity IN ', 'amount BETWEEN']) {
       const op = text.trim().split(/\s+/)[1]!;
