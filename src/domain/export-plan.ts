@@ -15,7 +15,7 @@ export interface PlannedFile {
 
 /**
  * The pre-flight figures of the files to read: from Parquet footers, after partition pruning and pruning by footer
- * statistics (export-stats-pruning.ts); `where` is not otherwise counted.
+ * statistics (export-stats-pruning.ts), none for a `where` that contradicts itself; `where` is not otherwise counted.
  */
 export interface ExportEstimate {
   /** Rows in the files to read (an upper bound on the rows exported). */
@@ -31,7 +31,10 @@ export interface ExportEstimate {
 export interface ExportPlan {
   table: TableDefinition;
   request: NormalizedExportRequest;
-  /** The files to read: those of `partitionFiles` whose footer statistics do not rule out every row. */
+  /**
+   * The files to read: those of `partitionFiles` whose footer statistics do not rule out every row; none when the
+   * request's `where` contradicts itself (export-where-contradiction.ts).
+   */
   files: PlannedFile[];
   /**
    * The files partition pruning kept, before pruning by statistics: what `dataVersion` fingerprints and what a check

@@ -66,7 +66,7 @@ function neverTrue(p: NormalizedPredicate): boolean {
 }
 
 /** The values a column holds, as the engine orders them: every non-null value lies within [lower, upper]. */
-interface Bounds {
+export interface Bounds {
   lower: CanonicalValue;
   upper: CanonicalValue;
 }
@@ -181,9 +181,10 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
 /**
  * Timestamp bounds widened to whole milliseconds: the Athena engine reads a Hive table's timestamps rounded to the
  * millisecond (`00:00:00.123600` is `.124` there), so a value may compare there as the millisecond on either side of
- * it; the DuckDB engine's exact values lie within too. Undefined when the upper millisecond is past year 9999.
+ * it; the DuckDB engine's exact values lie within too. Undefined when the upper millisecond is past year 9999. Takes
+ * canonical timestamps (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
  */
-function millisecondBounds(min: string, max: string): Bounds | undefined {
+export function millisecondBounds(min: string, max: string): Bounds | undefined {
   // `YYYY-MM-DDTHH:MM:SS.fff` is 23 characters; the three digits after it are the microseconds.
   const lower = `${min.slice(0, 23)}000Z`;
   if (max.slice(23, 26) === '000') return { lower, upper: max };

@@ -5,6 +5,7 @@ import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-p
 import type { NormalizedExportRequest } from '../domain/export-request.js';
 import { columnsMissingFromFiles } from '../domain/export-sql.js';
 import { statisticsMayMatch } from '../domain/export-stats-pruning.js';
+import { whereContradicts } from '../domain/export-where-contradiction.js';
 import type { TableDefinition } from '../domain/table.js';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 import { CoalescedReads } from './coalesced-reads.js';
@@ -46,7 +47,7 @@ interface Candidate {
 /**
  * Plans an export: lists the table's Parquet files, prunes them by partition and then by their footers' statistics
  * before any SQL exists (so only the needed files are read, and with a remote store only those are staged), and
- * estimates from their footers.
+ * estimates from their footers. A `where` whose predicates on one column contradict each other plans no file.
  *
  * With `snapshots`, the listing comes from the snapshot of the dataset's current data version, and the Parquet files
  * of a snapshot (with their footers and schemas, looked up on first use) are kept with it: a request on unchanged
@@ -95,10 +96,12 @@ export class ExportPlanner {
         partitionValues: f.values,
       };
     });
-    // Then by footer statistics: only the files that may hold a row of the result are read (and staged).
+    // Then by footer statistics: only the files that may hold a row of the result are read (and staged). None when
+    // the `where` contradicts itself: no row of any file matches it, and the Athena engine asks no query.
+    const none = whereContradicts(request.where);
     const kept = selected.map((_, i) => {
       const footer = footers[i]!;
-      return statisticsMayMatch(footer.ok ? footer.file : undefined, table, request);
+      return !none && statisticsMayMatch(footer.ok ? footer.file : undefined, table, request);
     });
     const files = partitionFiles.filter((_, i) => kept[i]);
     const read = selected.filter((_, i) => kept[i]);
