@@ -17,8 +17,8 @@ import { type CanonicalValue, compareValues } from './export-values.js';
  *
  * Conservative: a predicate whose values are in doubt constrains nothing here (which can only leave more rows), so
  * the answer is false whenever a contradiction rests on it. In doubt: decimals (a file may hold another scale, and
- * the engine may compare in it), NaN, text that is not well-formed UTF-16 (a lone surrogate: the engines may read it
- * as U+FFFD or as `?`), CONTAINS and STARTS_WITH (only their NOT NULL counts), and NE of a value that is not exact.
+ * the engine may compare in it), NaN, text that is not well-formed UTF-16 (a lone surrogate, which each engine's client
+ * may replace on the way, with U+FFFD or another character), CONTAINS and STARTS_WITH (only their NOT NULL counts), and NE of a value that is not exact.
  * Some values stand for a span of values: a double may be compared rounded to a float (DuckDB does when a FLOAT file
  * is read beside a DOUBLE one) and zero as -0.0; a timestamp as the millisecond on either side of it (Athena reads a
  * Hive table's timestamps to the millisecond). A contradiction must hold for any value within each span.
