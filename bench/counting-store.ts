@@ -3,6 +3,7 @@ import type {
   BucketName,
   DeleteOptions,
   ByteRange,
+  GetOptions,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -53,14 +54,14 @@ export class CountingObjectStore implements ObjectStore {
     this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 
-  getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
+  getStream(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Readable> {
     this.count(bucket, 'getStream');
-    return this.inner.getStream(bucket, key, range);
+    return this.inner.getStream(bucket, key, range, options);
   }
 
-  getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
+  getBytes(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Uint8Array> {
     this.count(bucket, 'getBytes');
-    return this.inner.getBytes(bucket, key, range);
+    return this.inner.getBytes(bucket, key, range, options);
   }
 
   head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined> {

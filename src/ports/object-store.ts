@@ -60,16 +60,24 @@ export interface DeleteOptions {
   ifMatch?: string;
 }
 
+export interface GetOptions {
+  /**
+   * Read only while the object's etag is still this one (S3 `If-Match`), else ObjectChangedError, also when it is
+   * absent: the bytes are those of the version the caller listed, even when it reads them in several ranges.
+   */
+  ifMatch?: string;
+}
+
 /**
  * The object store port. Every `put` is atomic: a reader sees the whole new object or the old one,
  * never a partial write (local: write beside, then rename; S3: single PUT or completed multipart).
  */
 export interface ObjectStore {
   readonly kind: 'local' | 's3';
-  /** Streams an object, or a byte range of it. Throws ObjectNotFoundError when absent. */
-  getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable>;
+  /** Streams an object, or a byte range of it. Throws ObjectNotFoundError when absent (see GetOptions for `ifMatch`). */
+  getStream(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Readable>;
   /** Reads a whole object (or a range) into memory; for small objects, footers and records. */
-  getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array>;
+  getBytes(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Uint8Array>;
   /** Metadata, or undefined when absent. */
   head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined>;
   put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo>;
@@ -113,7 +121,7 @@ export class ObjectExistsError extends Error {
   }
 }
 
-/** A conditional write or delete (`ifMatch`) found the object changed since the caller read its etag, or gone. */
+/** A conditional read, write or delete (`ifMatch`) found the object changed since the caller read its etag, or gone. */
 export class ObjectChangedError extends Error {
   constructor(bucket: BucketName, key: string) {
     super(`object changed: ${bucket}/${key}`);

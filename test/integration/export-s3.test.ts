@@ -13,7 +13,6 @@ import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
 import type {
   BucketName,
   DeleteOptions,
-  ByteRange,
   ListPage,
   ObjectInfo,
   ObjectStore,
@@ -34,11 +33,11 @@ class StagingRecorder implements ObjectStore {
   readonly kind = 's3' as const;
   readonly staged: string[] = [];
   constructor(private readonly inner: S3ObjectStore) {}
-  getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
-    return this.inner.getStream(bucket, key, range);
+  getStream(...args: Parameters<ObjectStore['getStream']>): Promise<Readable> {
+    return this.inner.getStream(...args);
   }
-  getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
-    return this.inner.getBytes(bucket, key, range);
+  getBytes(...args: Parameters<ObjectStore['getBytes']>): Promise<Uint8Array> {
+    return this.inner.getBytes(...args);
   }
   head(bucket: BucketName, key: string): Promise<ObjectInfo | undefined> {
     return this.inner.head(bucket, key);

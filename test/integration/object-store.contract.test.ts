@@ -373,6 +373,30 @@ describe.each(subjects)('ObjectStore contract: $name', (subject) => {
     await h.store.delete('processed', 'cas/doomed.json', { ifMatch: second.etag });
   });
 
+  it('reads with ifMatch only while the etag is the one given; a missing key has none to match', async () => {
+    const first = await h.store.put('processed', 'cas/read.bin', 'version-1');
+    const second = await h.store.put('processed', 'cas/read.bin', 'version-2');
+    expect(second.size).toBe(first.size);
+    const range = { start: 2, end: 8 };
+    await expect(h.store.getBytes('processed', 'cas/read.bin', range, { ifMatch: first.etag })).rejects.toThrow(
+      new ObjectChangedError('processed', 'cas/read.bin'),
+    );
+    await expect(
+      h.store.getStream('processed', 'cas/read.bin', undefined, { ifMatch: first.etag }),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
+    const bytes = await h.store.getBytes('processed', 'cas/read.bin', range, { ifMatch: second.etag });
+    expect(Buffer.from(bytes).toString('utf8')).toBe('rsion-2');
+    const stream = await h.store.getStream('processed', 'cas/read.bin', undefined, { ifMatch: second.etag });
+    expect((await readAll(stream)).toString('utf8')).toBe('version-2');
+    await h.store.delete('processed', 'cas/read.bin');
+    await expect(
+      h.store.getBytes('processed', 'cas/read.bin', undefined, { ifMatch: second.etag }),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
+    await expect(
+      h.store.getStream('processed', 'cas/read.bin', range, { ifMatch: second.etag }),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
+  });
+
   it('publishes nothing when the source stream fails midway, and keeps the previous object', async () => {
     const seed = randomBytes(64 * 1024);
     h.commands?.splice(0);

@@ -22,8 +22,11 @@ export interface S3TestServer {
  * - s3rver does not enforce `If-None-Match: *` or `If-Match: <etag>`. The middleware below adds them as S3 has
  *   them since 2024–2025: `If-None-Match: *` on PutObject and CompleteMultipartUpload (412 PreconditionFailed when
  *   the key exists); `If-Match` on PutObject and DeleteObject (412 when the object's ETag differs, 404 NoSuchKey when
- *   there is none). Conditional requests of one key run one at a time (check, then s3rver's write), so they are
- *   atomic against each other; a plain write racing them is not ordered, as it would be on S3.
+ *   there is none); `If-Match` on GetObject and HeadObject too (s3rver knows only `If-None-Match` there), with the
+ *   same answers. Conditional requests of one key run one at a time (check, then s3rver's write), so they are
+ *   atomic against each other; a plain write racing them is not ordered, as it would be on S3. A conditional read is
+ *   checked, then read: a write landing in between is not seen by the check (S3 checks the version it returns), so
+ *   tests put their rewrites before the read, not racing it.
  * - s3rver has no AbortMultipartUpload (it answers 405 MethodNotAllowed). The middleware adds it: the upload's parts
  *   are removed and the answer is 204, as S3's.
  * - s3rver reads `Range: bytes=0-0` as the whole object (it treats an end of 0 as absent); S3 returns one byte.
@@ -111,6 +114,8 @@ process.once('message', async (opts) => {
     const putObject = ctx.method === 'PUT' && !('partNumber' in ctx.query) && !ctx.get('x-amz-copy-source');
     const completeUpload = ctx.method === 'POST' && 'uploadId' in ctx.query;
     const deleteObject = ctx.method === 'DELETE' && !('uploadId' in ctx.query);
+    const readObject =
+      (ctx.method === 'GET' || ctx.method === 'HEAD') && !['uploadId', 'acl', 'tagging'].some((q) => q in ctx.query);
     const [bucket, key] = bucketAndKey(ctx.path);
     if (key !== '' && ifNoneMatch && (putObject || completeUpload)) {
       return oneAtATime(ctx, async () => {
@@ -118,7 +123,7 @@ process.once('message', async (opts) => {
         await next();
       });
     }
-    if (key !== '' && ifMatch !== '' && (putObject || deleteObject)) {
+    if (key !== '' && ifMatch !== '' && (putObject || deleteObject || readObject)) {
       return oneAtATime(ctx, async () => {
         if (!(await ctx.app.store.existsObject(bucket, key))) throw new S3Error('NoSuchKey');
         const { etag } = await ctx.app.store.getMetadata(bucket, key);

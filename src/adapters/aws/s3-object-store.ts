@@ -19,6 +19,7 @@ import type {
   BucketName,
   ByteRange,
   DeleteOptions,
+  GetOptions,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -109,14 +110,14 @@ export class S3ObjectStore implements ObjectStore {
     this.bucketsSeen.add(bucket);
   }
 
-  async getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
-    const out = await this.getObject(bucket, key, range);
+  async getStream(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Readable> {
+    const out = await this.getObject(bucket, key, range, undefined, options?.ifMatch);
     if (out === undefined) return Readable.from([]);
     return toReadable(out);
   }
 
-  async getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
-    const out = await this.getObject(bucket, key, range);
+  async getBytes(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Uint8Array> {
+    const out = await this.getObject(bucket, key, range, undefined, options?.ifMatch);
     if (out === undefined || out.Body === undefined) return new Uint8Array(0);
     return out.Body.transformToByteArray();
   }
@@ -246,17 +247,21 @@ export class S3ObjectStore implements ObjectStore {
       });
     } catch (err) {
       if (isNotFound(err)) return;
-      if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') throw new ObjectChangedError(bucket, key);
+      if (isPreconditionFailed(err)) throw new ObjectChangedError(bucket, key);
       throw err;
     }
   }
 
-  /** GetObject; undefined when the range starts past the end (S3 answers 416, the local store an empty read). */
+  /**
+   * GetObject; undefined when the range starts past the end (S3 answers 416, the local store an empty read). With
+   * `ifMatch`, a changed or missing object is ObjectChangedError (HTTP evaluates the condition before the range).
+   */
   private async getObject(
     bucket: BucketName,
     key: string,
     range?: ByteRange,
     versionId?: string,
+    ifMatch?: string,
   ): Promise<GetObjectCommandOutput | undefined> {
     if (range !== undefined) assertRange(range);
     try {
@@ -266,9 +271,13 @@ export class S3ObjectStore implements ObjectStore {
           Key: key,
           ...(range !== undefined ? { Range: `bytes=${range.start}-${range.end}` } : {}),
           ...(versionId !== undefined ? { VersionId: versionId } : {}),
+          ...(ifMatch !== undefined ? { IfMatch: quote(ifMatch) } : {}),
         }),
       );
     } catch (err) {
+      if (ifMatch !== undefined && (isNotFound(err) || isPreconditionFailed(err))) {
+        throw new ObjectChangedError(bucket, key);
+      }
       if (isNotFound(err)) throw new ObjectNotFoundError(bucket, key);
       if (range !== undefined && statusOf(err) === 416) return undefined;
       throw err;
@@ -387,7 +396,7 @@ function isConditionalConflict(err: unknown): boolean {
 }
 
 function mapPutError(err: unknown, bucket: BucketName, key: string, options: PutOptions | undefined): unknown {
-  const failed = statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed';
+  const failed = isPreconditionFailed(err);
   if (options?.ifMatch !== undefined) {
     // If-Match on a missing key answers 404 NoSuchKey.
     return failed || isNotFound(err) ? new ObjectChangedError(bucket, key) : err;
@@ -431,6 +440,11 @@ function nameOf(err: unknown): string | undefined {
 function statusOf(err: unknown): number | undefined {
   const meta = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
   return meta?.httpStatusCode;
+}
+
+/** 412: a condition (`If-Match`, `If-None-Match`) did not hold. */
+function isPreconditionFailed(err: unknown): boolean {
+  return statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed';
 }
 
 function isNotFound(err: unknown): boolean {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +9,7 @@ import type {
   BucketName,
   ByteRange,
   DeleteOptions,
+  GetOptions,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -68,21 +70,15 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async getStream(bucket: BucketName, key: string, range?: ByteRange): Promise<Readable> {
-    const p = this.path(bucket, key);
-    const handle = await open(p, 'r').catch((err: unknown) => {
-      throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
-    });
+  async getStream(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Readable> {
+    const handle = await this.openVersion(bucket, key, options?.ifMatch);
     // The stream owns the FileHandle and closes it. (Passing `handle.fd` instead would close the descriptor twice:
     // once by the stream, once when the FileHandle is garbage-collected, which crashes the process with EBADF.)
     return handle.createReadStream({ autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
-  async getBytes(bucket: BucketName, key: string, range?: ByteRange): Promise<Uint8Array> {
-    const p = this.path(bucket, key);
-    const handle = await open(p, 'r').catch((err: unknown) => {
-      throw isNotFound(err) ? new ObjectNotFoundError(bucket, key) : err;
-    });
+  async getBytes(bucket: BucketName, key: string, range?: ByteRange, options?: GetOptions): Promise<Uint8Array> {
+    const handle = await this.openVersion(bucket, key, options?.ifMatch);
     try {
       const size = (await handle.stat()).size;
       const start = range?.start ?? 0;
@@ -99,6 +95,27 @@ export class LocalObjectStore implements ObjectStore {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Opens an object for reading; with `ifMatch`, only while it is that version. The etag is computed from the open
+   * handle's own stat, so it describes the file read through that handle: this store's writes rename a new file into
+   * place and never change one in place, so no write can come between the check and the read.
+   */
+  private async openVersion(bucket: BucketName, key: string, ifMatch: string | undefined): Promise<FileHandle> {
+    const handle = await open(this.path(bucket, key), 'r').catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+      throw ifMatch === undefined ? new ObjectNotFoundError(bucket, key) : new ObjectChangedError(bucket, key);
+    });
+    if (ifMatch === undefined) return handle;
+    try {
+      if (info(key, await handle.stat()).etag === ifMatch) return handle;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    await handle.close();
+    throw new ObjectChangedError(bucket, key);
   }
 
   async put(bucket: BucketName, key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo> {
