@@ -18,7 +18,11 @@ export interface PlannedFile {
  * statistics (export-stats-pruning.ts), none for a `where` that contradicts itself; `where` is not otherwise counted.
  */
 export interface ExportEstimate {
-  /** Rows in the files to read (an upper bound on the rows exported). */
+  /**
+   * Rows in the files to read (an upper bound on the rows exported), less those of files whose footer was not read:
+   * unreadable files, and files rewritten since they were listed (counted in `files` and `bytesToScan`; a job is
+   * planned again on them).
+   */
   rows: number;
   bytesToScan: number;
   partitions: number;

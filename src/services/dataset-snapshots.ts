@@ -191,7 +191,9 @@ export class DatasetSnapshot {
         rowCount += r.file.rowCount;
       } else {
         unreadable += 1;
-        this.sources.logger.warn('unreadable Parquet file skipped in statistics', {
+        // A file rewritten since the listing is seen as it is now once the listing is taken again.
+        const why = r.file.changed ? 'data file changed since it was listed' : 'unreadable Parquet file';
+        this.sources.logger.warn(`${why} skipped in statistics`, {
           dataset: this.dataset,
           key: r.file.key,
           error: r.file.error,

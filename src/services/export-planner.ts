@@ -97,7 +97,10 @@ export class ExportPlanner {
       };
     });
     // Then by footer statistics: only the files that may hold a row of the result are read (and staged). None when
-    // the `where` contradicts itself: no row of any file matches it, and the Athena engine asks no query.
+    // the `where` contradicts itself: no row of any file matches it, and the Athena engine asks no query. A file
+    // rewritten since it was listed has no footer of its listed version (the footer cache reads it by ETag): it is
+    // kept like an unreadable one, and the engine's check of the planned ETags refuses it DATA_CHANGED (the service
+    // then plans the job again), so the estimate does not count it as unreadable.
     const none = whereContradicts(request.where);
     const kept = selected.map((_, i) => {
       const footer = footers[i]!;
@@ -112,9 +115,9 @@ export class ExportPlanner {
       bytesToScan: files.reduce((n, f) => n + f.size, 0),
       partitions: table.partitionKeys.length === 0 ? 0 : partitions.size,
       files: files.length,
-      unreadableFiles: files.filter((f) => f.rowCount === null).length,
+      unreadableFiles: readFooters.filter((r) => !r.ok && !r.file.changed).length,
     };
-    const mayExceed = estimate.unreadableFiles > 0 || estimate.rows > maxRows;
+    const mayExceed = files.some((f) => f.rowCount === null) || estimate.rows > maxRows;
     return {
       table,
       request,

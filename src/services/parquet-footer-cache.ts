@@ -1,6 +1,6 @@
 import type { ColumnMetaData, FileMetaData, LogicalType, SchemaElement, Statistics } from 'hyparquet';
 import { compareUtf8 } from '../domain/utf8-order.js';
-import type { BucketName, ObjectInfo, ObjectStore } from '../ports/object-store.js';
+import { ObjectChangedError, type BucketName, type ObjectInfo, type ObjectStore } from '../ports/object-store.js';
 
 /**
  * A min or max value as hyparquet decodes it: bigint for INT64, number for INT32/DOUBLE/DECIMAL, Date for
@@ -48,12 +48,17 @@ export interface ParquetFileSummary {
   columns: ParquetColumnSummary[];
 }
 
-/** A file whose footer could not be read; kept in the cache like a good one so a bad file is not re-read per request. */
+/**
+ * A file whose footer could not be read; kept in the cache like a good one so a bad file is not re-read per request.
+ * Also a file rewritten or removed since it was listed (`changed`), which is not kept.
+ */
 export interface UnreadableParquetFile {
   key: string;
   etag: string;
   sizeBytes: number;
   lastModified: Date;
+  /** True: the listed version is gone (the file changed or was removed after it was listed); false: not Parquet. */
+  changed: boolean;
   /** Why, for logs: never sent to clients. */
   error: string;
 }
@@ -82,6 +87,10 @@ function loadHyparquet(): Promise<Hyparquet> {
  * Reads Parquet footers through the ObjectStore (ranged reads, no local copy) and keeps the summaries by
  * object version: the key plus its ETag. A listing that finds the same key and ETag never re-opens the file;
  * a rewritten file has a new ETag and is read again. Concurrent reads of the same version share one fetch.
+ *
+ * Every read is conditional on the listed ETag (`ifMatch`): a file rewritten between its listing and the read (same
+ * key, perhaps the same size) would otherwise have the new bytes' statistics kept under the old ETag, and statistics
+ * pruning could then drop a file whose listed version holds matching rows.
  */
 export class ParquetFooterCache {
   private readonly entries = new Map<string, Promise<FooterResult>>();
@@ -116,8 +125,10 @@ export class ParquetFooterCache {
     }
     this.missCount += 1;
     const pending: Promise<FooterResult> = this.load(bucket, object).catch((err: unknown): FooterResult => {
-      // A transient store failure must not stick: forget it so the next request retries.
+      // A transient store failure must not stick: forget it so the next request retries. Nor is a version that is
+      // gone kept: the entry would only take the place of live ones.
       if (this.entries.get(id) === pending) this.entries.delete(id);
+      if (err instanceof ObjectChangedError) return changedSinceListed(object);
       throw err;
     });
     this.entries.set(id, pending);
@@ -137,7 +148,7 @@ export class ParquetFooterCache {
       slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
         const stop = end ?? size;
         if (stop <= start) return new ArrayBuffer(0);
-        const bytes = await this.store.getBytes(bucket, object.key, { start, end: stop - 1 });
+        const bytes = await this.store.getBytes(bucket, object.key, { start, end: stop - 1 }, { ifMatch: object.etag });
         return toArrayBuffer(bytes);
       },
     };
@@ -157,12 +168,28 @@ export class ParquetFooterCache {
           etag: object.etag,
           sizeBytes: size,
           lastModified: object.lastModified,
+          changed: false,
           error: `not a readable Parquet file: ${(err as Error).message}`,
         },
       };
     }
     return { ok: true, file: summarise(object, metadata) };
   }
+}
+
+/** The result for a listed version that is no longer there: unread, like a bad file (so pruning keeps it). */
+function changedSinceListed(object: ObjectInfo): FooterResult {
+  return {
+    ok: false,
+    file: {
+      key: object.key,
+      etag: object.etag,
+      sizeBytes: object.size,
+      lastModified: object.lastModified,
+      changed: true,
+      error: 'the file changed or was removed after it was listed',
+    },
+  };
 }
 
 /**

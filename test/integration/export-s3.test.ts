@@ -10,6 +10,8 @@ import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engi
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { StoreJobStore } from '../../src/adapters/local/store-job-store.js';
+import { DEFAULT_EXPORT_LIMITS, normalizeExportRequest } from '../../src/domain/export-request.js';
+import type { TableDefinition } from '../../src/domain/table.js';
 import type {
   BucketName,
   DeleteOptions,
@@ -19,6 +21,8 @@ import type {
   PutBody,
   PutOptions,
 } from '../../src/ports/object-store.js';
+import { DatasetSnapshotCache } from '../../src/services/dataset-snapshots.js';
+import { ExportPlanner } from '../../src/services/export-planner.js';
 import { ExportService } from '../../src/services/export-service.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { finished, parseCsv } from '../support/export-lake.js';
@@ -193,5 +197,81 @@ describe('exports with the S3 store', () => {
     } finally {
       session.destroy();
     }
+  });
+});
+
+describe('a file rewritten with the same size after its listing was kept, before its footer was read', () => {
+  it('is kept as listed, its new footer is not cached under the listed ETag, and the run refuses it', async () => {
+    const table: TableDefinition = {
+      name: 'rewritten',
+      description: '',
+      columns: [column('id', 'bigint'), column('priority', 'int')],
+      partitionKeys: [column('event_date', 'date')],
+      location: 'rewritten/',
+      origin: 'etl',
+      schemaVersion: 1,
+      updatedAt: '2024-01-01T00:00:00.000Z',
+    };
+    const key = 'rewritten/event_date=2024-01-01/part-0.parquet';
+    let written = 0;
+    const write = async (sql: string): Promise<ObjectInfo> => {
+      const file = join(root, `rewritten-${++written}.parquet`);
+      await db.withConnection((c) => c.run(`COPY (${sql}) TO '${file}' (FORMAT parquet)`));
+      return store.putFile('processed', key, file);
+    };
+    await write(`SELECT * FROM (VALUES (1::BIGINT, 1), (2::BIGINT, 2)) v(id, priority)`);
+    const footers = new ParquetFooterCache(store);
+    const snapshots = new DatasetSnapshotCache({
+      store,
+      catalog: new LocalCatalog(store),
+      footers,
+      logger: new JsonLogger('silent'),
+    });
+    // The listing plans get, kept under the dataset's data version (it has none), which the rewrite below does not
+    // change: a writer that does not announce its change, within the snapshot's time limit.
+    const listed = (await snapshots.get(table, null)).files.files.map((f) => f.object);
+    const now = await write(`SELECT * FROM (VALUES (1::BIGINT, 7), (2::BIGINT, 8)) v(id, priority)`);
+    expect(listed).toHaveLength(1);
+    const old = listed[0]!;
+    expect(now.size).toBe(old.size);
+    expect(now.etag).not.toBe(old.etag);
+
+    const where = [{ column: 'priority', op: 'LTE' as const, values: [2] }];
+    const request = normalizeExportRequest({ dataset: 'rewritten', where }, table, DEFAULT_EXPORT_LIMITS);
+    const plan = await new ExportPlanner(store, footers, { snapshots }).plan(table, request, 1_000_000);
+    expect(snapshots.counters).toMatchObject({ listings: 1, hits: 1 });
+    // The listed version holds both rows of the result: the file stays in the plan, its footer unread.
+    const planned = {
+      key,
+      etag: old.etag,
+      size: old.size,
+      rowCount: null,
+      partitionValues: { event_date: '2024-01-01' },
+    };
+    expect(plan.files).toEqual([planned]);
+    // Under the listed ETag the cache holds nothing (asked again, the conditional GET fails again); under the new
+    // ETag it holds the new bytes' statistics.
+    await expect(footers.read('processed', old)).resolves.toEqual({
+      ok: false,
+      file: {
+        key,
+        etag: old.etag,
+        sizeBytes: old.size,
+        lastModified: old.lastModified,
+        changed: true,
+        error: 'the file changed or was removed after it was listed',
+      },
+    });
+    const current = await footers.read('processed', now);
+    expect(current.ok && current.file.columns.find((c) => c.name === 'priority')).toMatchObject({ min: 7, max: 8 });
+    expect(footers.counters).toEqual({ hits: 0, misses: 3, size: 1 });
+
+    // The run stages the file as planned, finds another version and refuses, rather than export without its rows.
+    const engine = await DuckDbExportEngine.create(db, store, { stagingDir: join(root, 'rewritten-staging') });
+    const options = { signal: new AbortController().signal, onProgress: () => undefined };
+    await expect(engine.run({ id: 'rewritten-1' }, plan, options)).rejects.toMatchObject({
+      name: 'ExportFailedError',
+      code: 'DATA_CHANGED',
+    });
   });
 });

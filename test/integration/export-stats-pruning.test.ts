@@ -6,9 +6,11 @@ import {
   normalizeExportRequest,
 } from '../../src/domain/export-request.js';
 import type { TableDefinition } from '../../src/domain/table.js';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
 import type { ExportEngine } from '../../src/ports/export-engine.js';
+import type { ObjectInfo, ObjectStore } from '../../src/ports/object-store.js';
 import { ExportPlanner } from '../../src/services/export-planner.js';
 import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import {
@@ -303,6 +305,87 @@ describe('the data version of a plan pruned by statistics', () => {
     const again = await planner().plan(staged, request, 1_000_000);
     expect(again.dataVersion).not.toBe(planned.dataVersion);
     expect((await engine.run({ id: 'staged-3' }, again, options)).rowCount).toBe(5);
+  });
+});
+
+describe('a file rewritten with the same size between its listing and its footer read', () => {
+  it('is kept as listed, its new footer is not cached under the listed ETag, and the run refuses it', async () => {
+    const table = typesTable({
+      name: 'rewritten',
+      columns: [column('id', 'bigint', { nullable: false }), column('priority', 'int')],
+      partitionKeys: [column('event_date', 'date')],
+      location: 'rewritten/',
+      origin: 'registered',
+    });
+    const key = 'rewritten/event_date=2024-01-01/part-a.parquet';
+    // Written as the ETL writes: a new file put in place (a new inode), not bytes changed in place.
+    const write = async (sql: string): Promise<ObjectInfo> => {
+      const file = join(lake.root, `rewritten-${randomUUID()}.parquet`);
+      await lake.fixtures.withConnection((c) => c.run(`COPY (${sql}) TO '${file}' (FORMAT parquet)`));
+      return lake.store.putFile('processed', key, file);
+    };
+    const old = await write(`SELECT * FROM (VALUES (1::BIGINT, 1), (2::BIGINT, 2)) v(id, priority)`);
+    // The rewrite lands as the table's listing ends, before any footer is read: a writer racing the planner.
+    let rewritten: Promise<ObjectInfo> | undefined;
+    const racing = withMethod(
+      lake.store as ObjectStore,
+      'listAll',
+      (listAll): ObjectStore['listAll'] =>
+        async function* (bucket, prefix, options) {
+          yield* listAll(bucket, prefix, options);
+          if (prefix !== table.location) return;
+          rewritten ??= write(`SELECT * FROM (VALUES (1::BIGINT, 7), (2::BIGINT, 8)) v(id, priority)`);
+          await rewritten;
+        },
+    );
+    const footers = new ParquetFooterCache(lake.store);
+    const where: ExportRequestInput['where'] = [{ column: 'priority', op: 'LTE', values: [2] }];
+    const request = normalizeExportRequest({ dataset: 'rewritten', where }, table, DEFAULT_EXPORT_LIMITS);
+    const plan = await new ExportPlanner(racing, footers).plan(table, request, 1_000_000, { exact: true });
+    const now = (await rewritten)!;
+    expect(now.size).toBe(old.size);
+    expect(now.etag).not.toBe(old.etag);
+
+    // The listed version holds both rows of the result: the file stays in the plan, its footer unread.
+    const planned = {
+      key,
+      etag: old.etag,
+      size: old.size,
+      rowCount: null,
+      partitionValues: { event_date: '2024-01-01' },
+    };
+    expect(plan.files).toEqual([planned]);
+    // Its rows unknown: the job is capped as for an unreadable file, but the file is not called unreadable (the run
+    // plans it again rather than fail DATA_CORRUPT).
+    expect(plan.estimate).toEqual({ rows: 0, bytesToScan: old.size, partitions: 1, files: 1, unreadableFiles: 0 });
+    expect(plan.effectiveLimit).toBe(1_000_000);
+    // Under the listed ETag the cache holds nothing (asked again, it reads again, and again finds the file changed);
+    // under the new ETag it holds the new bytes' statistics.
+    const changed = {
+      ok: false,
+      file: {
+        key,
+        etag: old.etag,
+        sizeBytes: old.size,
+        lastModified: old.lastModified,
+        changed: true,
+        error: 'the file changed or was removed after it was listed',
+      },
+    };
+    await expect(footers.read('processed', old)).resolves.toEqual(changed);
+    const current = await footers.read('processed', now);
+    expect(current.ok && current.file.columns.find((c) => c.name === 'priority')).toMatchObject({ min: 7, max: 8 });
+    expect(footers.counters).toEqual({ hits: 0, misses: 3, size: 1 });
+
+    // The run checks the planned ETag of the file it was to read, and refuses rather than export without its rows.
+    const engine = await DuckDbExportEngine.create(harness.engineDb, lake.store, {
+      stagingDir: join(lake.root, 'rewritten-engine'),
+    });
+    const options = { signal: new AbortController().signal, onProgress: () => undefined };
+    await expect(engine.run({ id: 'rewritten-1' }, plan, options)).rejects.toMatchObject({
+      name: 'ExportFailedError',
+      code: 'DATA_CHANGED',
+    });
   });
 });
 
