@@ -7,7 +7,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip, createGzip } from 'node:zlib';
 
 /**
- * A download failure that no retry can mend: a link refused for another reason than its expiry and its fresh one
+ * A download failure that no retry can mend now: a link refused for another reason than its expiry and its fresh one
  * refused too, the file gone, or no fresh link to be had (the job expired, or is not the caller's). `downloadResumable` ends at once on it
  * rather than retrying for the better part of a minute; `freshUrl` throws it when the job has no link to give.
  */
@@ -22,13 +22,21 @@ export class PermanentDownloadError extends Error {
        * so its partial file is kept.
        */
       credentialsRefused?: boolean;
+      /**
+       * The link and a fresh one were both refused for another reason than expiry, though the job gave the fresh one
+       * (a store's refusal that may pass: S3 while a new role's permissions propagate): the same command may
+       * continue the download later, so its partial file is kept.
+       */
+      linkRefused?: boolean;
     },
   ) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.credentialsRefused = options?.credentialsRefused ?? false;
+    this.linkRefused = options?.linkRefused ?? false;
   }
 
   readonly credentialsRefused: boolean;
+  readonly linkRefused: boolean;
 }
 
 /** One result file to fetch, as the job lists it. */
@@ -110,7 +118,9 @@ export async function downloadResumable(
           // signing secret refuses the links it signed before as not valid, and signs fresh ones that work); a fresh
           // link refused too is refused for good.
           if (refusedFresh) {
-            throw new PermanentDownloadError(`the download link was refused (403): ${answerText(refusal)}`);
+            throw new PermanentDownloadError(`the download link was refused (403): ${answerText(refusal)}`, {
+              linkRefused: true,
+            });
           }
           url = await options.freshUrl();
           refusedFresh = true;

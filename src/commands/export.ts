@@ -167,6 +167,12 @@ export async function exportCommand(
         );
         return 1;
       }
+      if (err instanceof PermanentDownloadError && err.linkRefused) {
+        process.stderr.write(
+          `careplus: ${err.message}; ${out}.part is kept: run the same command again to continue it once its links are accepted\n`,
+        );
+        return 1;
+      }
       if (err instanceof PermanentDownloadError) {
         // Nothing a next run of the same command could continue: its job has no result to give.
         await removeParts(out, job.result.files.length);

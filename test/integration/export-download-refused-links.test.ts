@@ -10,8 +10,8 @@ import { DownloadLinkInvalidError, HmacDownloadLinks } from '../../src/services/
 /**
  * A link refused as "not valid" (403) gets one fresh link before the download ends: a genuine link is refused that way
  * after the server restarts with another signing secret (CAREPLUS_SIGNING_SECRET rotated), and reading the job again
- * gives a link that works. Only a fresh link refused too ends the download (and `careplus export` removes the partial
- * file). An S3 link refused 400 ExpiredToken (its signer's session token expired) is replaced as an expired one is.
+ * gives a link that works. Only a fresh link refused too ends the download (and `careplus export` keeps the partial
+ * file for the same command to continue). An S3 link refused 400 ExpiredToken (its signer's session token expired) is replaced as an expired one is.
  */
 const BODY = Buffer.alloc(64 * 1024, 'x');
 const SHA256 = createHash('sha256').update(BODY).digest('hex');
