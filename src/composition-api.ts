@@ -442,6 +442,9 @@ export function createApi(
     },
     async stop() {
       try {
+        // Running export jobs go back to QUEUED first, while the websockets are open: a subscriber is told so, not
+        // left with the last progress of a run that stopped.
+        await composed?.services.exports.close();
         await server?.stop();
       } finally {
         await composed?.close();

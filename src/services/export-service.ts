@@ -90,6 +90,8 @@ export interface ExportServiceDeps {
  * seconds and a worker marks the job RUNNING as it starts, so a job this old and still QUEUED has no message.
  */
 const QUEUED_RESEND_AFTER_MS = 60_000;
+/** How long `close` waits for watchers to hand their consumers the states the shutdown gave their jobs. */
+const WATCHERS_TOLD_MS = 1_000;
 
 /** Why a job that hashes a column is not run: the mask key changed between its request and its run. */
 const MASK_KEY_CHANGED = 'the mask key or how values are hashed changed since the request: request it again';
@@ -231,6 +233,12 @@ export class ExportService {
   /** Jobs stopped by `runJob`'s deadline (the worker's time limit), which end FAILED rather than CANCELLED. */
   private readonly timedOut = new Set<string>();
   private closed = false;
+  /**
+   * Of every watcher (`watchExport`): a promise that it has handed its consumer every change so far (it waits for the
+   * next one, or it ended). `close` waits for them, so that a subscriber is sent the QUEUED of a job the shutdown
+   * handed back before its websocket closes.
+   */
+  private readonly watchers = new Set<() => Promise<void>>();
   /** Set by `abandon`: another process owns this process's jobs now; nothing more is written about them. */
   private abandoned = false;
 
@@ -587,10 +595,20 @@ export class ExportService {
      */
     const seen = new Set<string>();
     let readFailed = false;
+    // Waiting with everything told (or ended), and who waits for that (see `watchers`).
+    let idle = false;
+    let idleWaiters: (() => void)[] = [];
+    const nowIdle = (): void => {
+      idle = true;
+      for (const resolve of idleWaiters) resolve();
+      idleWaiters = [];
+    };
+    const told = (): Promise<void> => (idle ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)));
     const listener = (job: ExportJobRecord): void => {
       if (job.id !== id) return;
       latest = job;
       seen.add(job.updatedAt);
+      idle = false;
       wake?.();
     };
     const poll = async (): Promise<void> => {
@@ -613,6 +631,8 @@ export class ExportService {
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
+      this.watchers.delete(told);
+      nowIdle();
       this.events.off('job', listener);
       signal?.removeEventListener('abort', stop);
       wake?.();
@@ -620,6 +640,7 @@ export class ExportService {
     // Listen before reading, so no change between the read and the first wait is lost. A change that raced the
     // read may come again: a repeated state is harmless, a lost one is not.
     this.events.on('job', listener);
+    this.watchers.add(told);
     signal?.addEventListener('abort', stop);
     let first: ExportJobRecord | undefined;
     try {
@@ -635,7 +656,7 @@ export class ExportService {
     };
     // What the subscriber was last told: a record that changed nothing it shows (a progress report equal to the last,
     // a write of bookkeeping fields) is not sent again.
-    let told: string | undefined;
+    let toldState: string | undefined;
     const shown = (job: ExportJobRecord): string =>
       JSON.stringify([job.status, job.progress, job.startedAt, job.finishedAt, job.error, job.result]);
     const next = async (): Promise<IteratorResult<ExportJobView, undefined>> => {
@@ -645,8 +666,9 @@ export class ExportService {
         job = first;
         first = undefined;
       } else {
-        while ((latest === undefined || shown(latest) === told) && !stopped) {
+        while ((latest === undefined || shown(latest) === toldState) && !stopped) {
           if (latest !== undefined) latest = undefined;
+          nowIdle();
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -661,7 +683,7 @@ export class ExportService {
         latest = undefined;
       }
       if (isFinished(job.status)) ended = true;
-      told = shown(job);
+      toldState = shown(job);
       return { done: false, value: await this.view(job, caller) };
     };
     const iterator: AsyncIterableIterator<ExportJobView> = {
@@ -929,7 +951,8 @@ export class ExportService {
 
   /**
    * Stops taking work for a shutdown: running jobs are stopped and put back to QUEUED (their start not counted),
-   * queued ones stay QUEUED; the next process's `recover()` runs them.
+   * queued ones stay QUEUED; the next process's `recover()` runs them. Then waits (at most WATCHERS_TOLD_MS) until
+   * every watcher has handed that state to its consumer: close this before the websockets of subscriptions.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -939,6 +962,13 @@ export class ExportService {
     await this.settling;
     for (const r of this.running.values()) r.controller.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
+    // Not long: a consumer that stopped reading (a stalled websocket) must not hold the shutdown up.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.watchers].map((told) => told())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, WATCHERS_TOLD_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   /**

@@ -102,6 +102,8 @@ export async function startExportApi(options: StartExportApiOptions): Promise<Ex
     },
     async stop() {
       try {
+        // As createApi stops (src/composition-api.ts): running jobs handed back while subscribers can be told.
+        await composed.services.exports.close();
         await running.stop();
       } finally {
         await rt.close();
