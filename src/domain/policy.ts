@@ -1,7 +1,7 @@
 import { BadInputError } from './errors.js';
 import type { EffectiveGrant, MaskMethod } from './export-grant.js';
 import { exportableColumns, type ExportFilterOp, type ExportPredicateInput } from './export-request.js';
-import type { JsonScalar } from './export-values.js';
+import { coerceValue, type JsonScalar } from './export-values.js';
 import type { TableColumn, TableDefinition } from './table.js';
 
 /**
@@ -168,8 +168,9 @@ export function ruleFor(role: RolePolicy, dataset: string): DatasetRule | undefi
  *   it is PII.
  * - `allowedColumns` in the grant is always the explicit list, in table order, never "all": a column added to the
  *   table later is not visible under a grant resolved before it existed.
- * - Fails closed: a row filter naming a column the table lacks, or a caller attribute the caller does not have,
- *   makes the dataset invisible rather than unfiltered.
+ * - Fails closed: a row filter naming a column the table lacks, or a caller attribute the caller does not have
+ *   or whose value is not of the column's type (a key's `--attribute`, a JWT claim), makes the dataset invisible
+ *   rather than unfiltered.
  */
 export function resolveGrant(
   policy: AccessPolicy,
@@ -193,11 +194,12 @@ export function resolveGrant(
     if (method !== null) maskedColumns.push({ column: column.name, method });
   }
 
-  const names = new Set(all.map((c) => c.name));
+  const byName = new Map(all.map((c) => [c.name, c]));
   const rowFilter: ExportPredicateInput[] = [];
   for (const p of rule.rowFilter) {
-    if (!names.has(p.column)) return undefined;
-    const values = resolveValues(p, caller);
+    const column = byName.get(p.column);
+    if (column === undefined) return undefined;
+    const values = resolveValues(p, caller, column);
     if (values === undefined) return undefined;
     rowFilter.push({ column: p.column, op: p.op, values });
   }
@@ -211,8 +213,12 @@ function maskMethodFor(rule: DatasetRule, column: TableColumn): MaskMethod | nul
   return null;
 }
 
-/** The predicate's values with caller references substituted; undefined when the caller cannot satisfy them. */
-function resolveValues(p: PolicyPredicate, caller: PolicyCaller): JsonScalar[] | undefined {
+/**
+ * The predicate's values with caller references substituted; undefined when the caller cannot satisfy them. A
+ * caller's value the column's type does not take fails here, like a missing one: the policy itself is valid, so
+ * this caller is not a server fault (the policy's own literals are checked where the filter is applied).
+ */
+function resolveValues(p: PolicyPredicate, caller: PolicyCaller, column: TableColumn): JsonScalar[] | undefined {
   const out: JsonScalar[] = [];
   for (const v of p.values) {
     if (v.kind === 'literal') {
@@ -221,8 +227,11 @@ function resolveValues(p: PolicyPredicate, caller: PolicyCaller): JsonScalar[] |
     }
     const value: CallerAttribute | undefined = v.kind === 'caller' ? caller[v.field] : caller.attributes[v.name];
     if (value === undefined) return undefined;
-    if (Array.isArray(value)) out.push(...(value as readonly (string | number | boolean)[]));
-    else out.push(value as string | number | boolean);
+    const given = Array.isArray(value)
+      ? (value as readonly (string | number | boolean)[])
+      : [value as string | number | boolean];
+    if (!given.every((g) => fitsColumn(g, column))) return undefined;
+    out.push(...given);
   }
   // A list attribute only fits where a list is expected; anything else fails closed rather than half-filtered.
   if (p.op === 'IN' && out.length === 0) return undefined;
@@ -231,6 +240,15 @@ function resolveValues(p: PolicyPredicate, caller: PolicyCaller): JsonScalar[] |
     return undefined;
   }
   return out;
+}
+
+function fitsColumn(value: JsonScalar, column: TableColumn): boolean {
+  try {
+    coerceValue(value, column);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The table's columns (data columns, then partition keys not among them) that the grant shows, in table order. */

@@ -214,6 +214,12 @@ roles:
   broken:
     datasets:
       - { match: '*', rowFilter: [{ column: tenant, op: EQ, values: [$$caller.id] }] }
+  scored:
+    datasets:
+      - match: crm_people
+        rowFilter:
+          - { column: score, op: IN, values: [$caller.attributes.scores] }
+          - { column: load_date, op: GTE, values: [$caller.attributes.since] }
 `,
     'rules.yaml',
   );
@@ -258,6 +264,18 @@ roles:
       { column: 'region', op: 'EQ', values: ['EU'] },
     ]);
     expect(resolveGrant(policy, caller('broken'), crmOrders)).toBeUndefined();
+  });
+
+  it("fails closed when a caller's attribute is not of the filter column's type", () => {
+    const scored = (attributes: Record<string, string | string[]>): EffectiveGrant | undefined =>
+      resolveGrant(policy, caller('scored', attributes), people);
+    expect(scored({ scores: ['7', '9'], since: '2024-02-29' })?.rowFilter).toEqual([
+      { column: 'score', op: 'IN', values: ['7', '9'] },
+      { column: 'load_date', op: 'GTE', values: ['2024-02-29'] },
+    ]);
+    expect(scored({ scores: 'high', since: '2024-02-29' })).toBeUndefined();
+    expect(scored({ scores: ['7', 'high'], since: '2024-02-29' })).toBeUndefined();
+    expect(scored({ scores: '7', since: '2023-02-29' })).toBeUndefined();
   });
 
   it('reads $$ as a literal dollar sign', () => {
