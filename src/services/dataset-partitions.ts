@@ -1,4 +1,5 @@
 import { BadInputError } from '../domain/errors.js';
+import { coerceValue } from '../domain/export-values.js';
 import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
 import { HIVE_NULL_PARTITION } from './column-statistics.js';
 import { compareText } from './pagination.js';
@@ -142,6 +143,15 @@ export function matchesPartitionFilters(
   });
 }
 
+function isCalendarDate(value: string): boolean {
+  try {
+    coerceValue(value, { kind: 'date', type: 'date' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function typeProblem(column: TableColumn, value: string): string | undefined {
   switch (column.kind) {
     case 'int':
@@ -151,7 +161,9 @@ function typeProblem(column: TableColumn, value: string): string | undefined {
     case 'decimal':
       return value.trim() !== '' && Number.isFinite(Number(value)) ? undefined : 'a number';
     case 'date':
-      return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : 'a date (yyyy-mm-dd)';
+      // Date.parse rolls 2024-02-30 over into March; a day the calendar lacks names no partition, so it is refused
+      // as exports refuse it.
+      return /^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDate(value) ? undefined : 'a date (yyyy-mm-dd)';
     case 'timestamp':
       return Number.isNaN(Date.parse(value)) ? 'a timestamp (ISO 8601)' : undefined;
     case 'boolean':
