@@ -43,4 +43,19 @@ describe('query limits on the real schema', () => {
     const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: dataset(name: "x") { columns { stats { min } } }`);
     expect(analyze(`{ ${aliases.join(' ')} }`)).toBeGreaterThan(5000);
   });
+
+  it('refuses thousands of aliases of a scalar on a page of partitions, or of the files a run wrote', () => {
+    const names = Array.from({ length: 4000 }, (_, i) => `n${i}: name`).join(' ');
+    expect(analyze(`{ dataset(name: "x") { partitions(first: 100) { nodes { ${names} } } } }`)).toBeGreaterThan(5000);
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}: outputKeys(first: 100)`).join(' ');
+    expect(
+      analyze(`{ dataset(name: "x") { partitions(first: 100) { nodes { producedBy { ${keys} } } } } }`),
+    ).toBeGreaterThan(5000);
+    // Each field once, as the console asks for them, stays cheap.
+    expect(
+      analyze(
+        '{ dataset(name: "x") { partitions(first: 100) { nodes { name values { key value } rowCount sizeBytes fileCount lastModified registered producedBy { runId status outputKeys partitions } } } } }',
+      ),
+    ).toBeLessThanOrEqual(5000);
+  });
 });

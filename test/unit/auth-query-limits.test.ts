@@ -14,7 +14,7 @@ const schema = buildSchema(`
   type Mutation { requestExport(dataset: String!): Job!  cancelExport(id: ID!): Job! }
   type Job { id: ID! }
   type RunConnection { nodes: [Run!]! totalCount: Int! }
-  type Run { id: ID! }
+  type Run { id: ID! outputKeys(first: Int = 100): [String!]! }
   type DatasetConnection { nodes: [Dataset!]! totalCount: Int! }
   type Dataset {
     name: String!
@@ -61,6 +61,20 @@ describe('query cost', () => {
       2,
     ],
     ['__typename for free', '{ __typename dataset(name: "a") { __typename } }', 1, 0],
+    [
+      'each alias of a scalar, once per item',
+      '{ datasets(first: 100) { nodes { name a: name b: name } } }',
+      1 + 100 * (1 + 2),
+      0,
+    ],
+    ['an alias that is the name itself for free', '{ dataset(name: "a") { name: name } }', 1, 0],
+    ['an aliased __typename', '{ datasets { nodes { t: __typename } } }', 1 + 20 * (1 + 1), 0],
+    [
+      'an aliased list of scalars by its size',
+      '{ pipelineRuns(first: 10) { nodes { outputKeys k: outputKeys(first: 50) d: outputKeys } } }',
+      1 + 10 * (1 + 50 + 100),
+      0,
+    ],
   ])('counts %s', (_what, query, expectedCost, expectedTokens) => {
     expect(cost(query)).toEqual({ cost: expectedCost, rateTokens: expectedTokens });
   });

@@ -36,7 +36,11 @@ import { DEFAULT_PAGE_LIMITS } from '../../services/pagination.js';
  *   `listSizes["Type.field"]` for lists without one, else 1 (a connection's `nodes` is counted by its parent's
  *   `first`);
  * - every alias is a separate field, so 1,000 aliases cost 1,000 times one; fragments count where they are spread;
- *   `@skip`/`@include` are ignored (the estimate is an upper bound).
+ *   `@skip`/`@include` are ignored (the estimate is an upper bound);
+ * - a leaf (scalar or enum, `__typename` too) is free under its own name, where the schema bounds how many an
+ *   object has; under an alias it repeats its value, so it costs 1, or its size for a list with a size argument
+ *   (`k: outputKeys(first: 100)` costs 100). Else 5,000 aliases of `name` on a page of 100 partitions cost nothing
+ *   and build a response of tens of megabytes.
  *
  * It also counts the rate-limit tokens the operation takes: one per mutation root field and one per occurrence of
  * a rate-limited field (`Column.stats`, `Dataset.preview`, `Dataset.estimateExport`), aliases included.
@@ -197,14 +201,17 @@ class CostWalker {
 
   private fieldCost(parent: GraphQLNamedType, node: FieldNode, fragmentsOnPath: Set<string>): number {
     const name = node.name.value;
-    if (name === '__typename') return 0;
+    const aliased = node.alias !== undefined && node.alias.value !== name;
+    if (name === '__typename') return aliased ? 1 : 0;
     const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
     const coordinate = `${parent.name}.${name}`;
     if (this.rateLimited.has(coordinate)) this.rateTokens += 1;
     if (field === undefined) return 1;
     const type = getNamedType(field.type);
     const own = this.model.fieldCosts[coordinate] ?? (isLeafType(type) ? 0 : 1);
-    if (node.selectionSet === undefined || !isCompositeType(type)) return own;
+    if (node.selectionSet === undefined || !isCompositeType(type)) {
+      return aliased ? own + this.sizeOf(coordinate, field, node) : own;
+    }
     const size = this.sizeOf(coordinate, field, node);
     return own + size * this.selectionCost(type, node.selectionSet, fragmentsOnPath);
   }
