@@ -349,14 +349,28 @@ async function parseLines(
 
 /**
  * Maps each declared column to its CSV header field: exact name first, then ignoring case and surrounding
- * spaces. A missing nullable column reads as NULL; a missing required column fails the object.
+ * spaces. A missing nullable column reads as NULL; a missing required column fails the object, and so does a
+ * field the header names twice: which of the two holds the column's values is a guess.
  */
 function mapHeader(def: DatasetDefinition, header: string[]): (number | undefined)[] {
   const loose = header.map((h) => h.trim().toLowerCase());
   return def.columns.map((c) => {
-    let idx = header.indexOf(c.source);
-    if (idx < 0) idx = loose.indexOf(c.source.trim().toLowerCase());
-    if (idx >= 0) return idx;
+    let fields = header;
+    let wanted = c.source;
+    if (!fields.includes(wanted)) [fields, wanted] = [loose, c.source.trim().toLowerCase()];
+    const idx = fields.indexOf(wanted);
+    if (idx >= 0) {
+      const again = fields.indexOf(wanted, idx + 1);
+      if (again >= 0) {
+        throw new IngestError(
+          'incompatible_schema',
+          `column "${c.name}": the CSV header has fields ${idx + 1} and ${again + 1} both named ` +
+            `${JSON.stringify(c.source)}${fields === loose ? ' (ignoring case)' : ''}, so which one holds its values ` +
+            'is not known',
+        );
+      }
+      return idx;
+    }
     if (!c.nullable) {
       // A header read as one field is most likely split by another character (a .tsv under a `,` definition).
       const hint =

@@ -149,6 +149,43 @@ T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
     expect((await ingestObject(lake.deps(), { key: 'events/2024/03/02/full.csv' })).warnings).toBeUndefined();
   });
 
+  it('fails the object when its header names a declared field twice, publishing nothing', async () => {
+    await lake.putRaw(
+      'events/2024/03/01/twice.csv',
+      `${HEADER},activity\nT1,1,2024-03-01 10:00:00,opened,1,10.00,0.5,true,web,closed\n`,
+    );
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/twice.csv' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      outputKeys: [],
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'column "activity": the CSV header has fields 4 and 10 both named "activity", so which one holds its values is not known',
+      },
+    });
+    // Matched ignoring case (no field is exactly "event_id"), two fields are as ambiguous.
+    await lake.putRaw('events/2024/03/01/case.csv', `${HEADER},Event_Id\nT1,1,2024-03-01 10:00:00,a,1,1,1,true,x,2\n`);
+    expect((await ingestObject(lake.deps(), { key: 'events/2024/03/01/case.csv' })).error).toEqual({
+      reason: 'incompatible_schema',
+      message:
+        'column "event_id": the CSV header has fields 2 and 10 both named "event_id" (ignoring case), so which one holds its values is not known',
+    });
+    // An exact name beside another that differs only in case is not ambiguous; nor is a repeated undeclared field.
+    await lake.putRaw(
+      'events/2024/03/02/exact.csv',
+      `${HEADER},Activity,channel\nT2,2,2024-03-02 10:00:00,opened,1,10.00,0.5,true,web,x,y\n`,
+    );
+    expect(await ingestObject(lake.deps(), { key: 'events/2024/03/02/exact.csv' })).toMatchObject({
+      status: 'SUCCEEDED',
+      rowsWritten: 1,
+    });
+    expect(await lake.query(`SELECT activity FROM read_parquet('{processed}/events/*/*.parquet')`)).toEqual([
+      { activity: 'opened' },
+    ]);
+  });
+
   it('says the delimiter may be wrong when a required column is missing from a header read as one field', async () => {
     await lake.putRaw('events/2024/03/01/tabs.csv', 'event_id\tticket_id\ttimestamp\n1\tT1\t2024-03-01 10:00:00\n');
     const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/tabs.csv' });
