@@ -171,6 +171,9 @@ async function inferTable(
     else columns.push(column(d.column_name, mapped.type, true));
   }
   if (problems.length > 0) throw new BadInputError(`cannot register "${name}": ${problems.join('; ')}`);
+  // DuckDB lists Hive columns in its own (name) order; the keys keep the folders' order, outermost first, so the
+  // partitions are named as their folders are and an export's partition filter defaults to the outermost key.
+  partitionKeys.sort((a, b) => partitionNames.indexOf(a.name) - partitionNames.indexOf(b.name));
   return { columns, partitionKeys };
 }
 

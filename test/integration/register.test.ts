@@ -151,6 +151,20 @@ describe('registering existing Parquet data as a dataset', () => {
     }
   });
 
+  it('keeps partition keys in the order of their folders, outermost first', async () => {
+    await lake.writeParquet('legacy/yearly/year=2013/region=us/a.parquet', `SELECT 1 AS id`);
+    await lake.writeParquet('legacy/yearly/year=2012/region=eu/b.parquet', `SELECT 2 AS id`);
+    const { table } = await registerParquetDataset(
+      { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') },
+      'legacy_yearly',
+      'legacy/yearly',
+    );
+    expect(table.partitionKeys.map((c) => [c.name, c.type])).toEqual([
+      ['year', 'bigint'],
+      ['region', 'string'],
+    ]);
+  });
+
   it('refuses nested columns, naming each column and its type', async () => {
     await expect(
       registerParquetDataset(
