@@ -11,7 +11,10 @@ import type { TableColumn, TableDefinition } from './table.js';
 
 /** What a role may do besides reading metadata of the datasets it sees. All default to false. */
 export const CAPABILITIES = [
-  /** Administrative operations: every caller's export jobs, key management over the API. */
+  /**
+   * Administrative operations: every caller's feeds (list, delete) where the administrator's own access allows them,
+   * and the run messages of datasets without a table yet. No data, and not other callers' export jobs.
+   */
   'admin',
   /** `requestExport` and `estimateExport`. */
   'canExport',

@@ -23,7 +23,7 @@ export type Scalars = {
 
 /** What a role may do besides reading the metadata of the datasets it sees. */
 export type Capabilities = {
-  /** Administrative operations, e.g. every caller's export jobs. */
+  /** Administrative operations: every caller's feeds (`feeds(all: true)`, `deleteFeed`) where your own access allows their request. It grants no data, and another caller's export jobs stay theirs (NOT_FOUND). */
   admin: Scalars['Boolean']['output'];
   /** `requestExport` and `estimateExport`. */
   canExport: Scalars['Boolean']['output'];

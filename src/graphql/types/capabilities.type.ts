@@ -3,7 +3,11 @@ import type { Capabilities } from '../../domain/policy.js';
 
 @ObjectType('Capabilities', { description: 'What a role may do besides reading the metadata of the datasets it sees.' })
 export class CapabilitiesType {
-  @Field({ description: "Administrative operations, e.g. every caller's export jobs." })
+  @Field({
+    description:
+      "Administrative operations: every caller's feeds (`feeds(all: true)`, `deleteFeed`) where your own access allows " +
+      "their request. It grants no data, and another caller's export jobs stay theirs (NOT_FOUND).",
+  })
   admin!: boolean;
 
   @Field({ description: '`requestExport` and `estimateExport`.' })
