@@ -163,7 +163,7 @@ describe('GraphQL hardening over HTTP', () => {
     expect(a.body.errors).toEqual([
       {
         message:
-          "the query's estimated cost 101000 is over the limit of 5000: ask for fewer items (first, limit), fewer aliases or fewer expensive fields",
+          "the query's estimated cost 102000 is over the limit of 5000: ask for fewer items (first, limit), fewer aliases or fewer expensive fields",
         extensions: { code: 'LIMIT_EXCEEDED' },
       },
     ]);

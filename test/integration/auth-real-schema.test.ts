@@ -58,4 +58,18 @@ describe('query limits on the real schema', () => {
       ),
     ).toBeLessThanOrEqual(5000);
   });
+
+  it('prices the keys and partitions a run lists: 24 datasets of runs behind 100 partitions each are refused', () => {
+    // 72 MB within the limit when a list of scalars was free, whatever its size.
+    const runs = Array.from(
+      { length: 24 },
+      (_, i) =>
+        `d${i}: dataset(name: "x") { partitions(first: 100) { nodes { producedBy { outputKeys(first: 100) partitions(first: 100) } } } }`,
+    );
+    expect(analyze(`{ ${runs.join(' ')} }`)).toBeGreaterThan(5000);
+    // The typed operations stay within it at their largest page (operations/metadata.graphql).
+    const fields =
+      'runId dataset status sourceKey rowsRead rowsWritten outputKeys quarantineKey partitions schemaVersion startedAt';
+    expect(analyze(`{ pipelineRuns(first: 100) { totalCount nodes { ${fields} } } }`)).toBeLessThanOrEqual(5000);
+  });
 });

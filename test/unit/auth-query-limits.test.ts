@@ -70,9 +70,9 @@ describe('query cost', () => {
     ['an alias that is the name itself for free', '{ dataset(name: "a") { name: name } }', 1, 0],
     ['an aliased __typename', '{ datasets { nodes { t: __typename } } }', 1 + 20 * (1 + 1), 0],
     [
-      'an aliased list of scalars by its size',
-      '{ pipelineRuns(first: 10) { nodes { outputKeys k: outputKeys(first: 50) d: outputKeys } } }',
-      1 + 10 * (1 + 50 + 100),
+      'a list of scalars with a size argument by a tenth of its size, at least 1 under an alias',
+      '{ pipelineRuns(first: 10) { nodes { outputKeys k: outputKeys(first: 55) d: outputKeys z: outputKeys(first: 0) } } }',
+      1 + 10 * (1 + 10 + 6 + 10 + 1),
       0,
     ],
   ])('counts %s', (_what, query, expectedCost, expectedTokens) => {

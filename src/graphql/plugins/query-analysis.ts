@@ -38,9 +38,12 @@ import { DEFAULT_PAGE_LIMITS } from '../../services/pagination.js';
  * - every alias is a separate field, so 1,000 aliases cost 1,000 times one; fragments count where they are spread;
  *   `@skip`/`@include` are ignored (the estimate is an upper bound);
  * - a leaf (scalar or enum, `__typename` too) is free under its own name, where the schema bounds how many an
- *   object has; under an alias it repeats its value, so it costs 1, or its size for a list with a size argument
- *   (`k: outputKeys(first: 100)` costs 100). Else 5,000 aliases of `name` on a page of 100 partitions cost nothing
- *   and build a response of tens of megabytes.
+ *   object has; under an alias it repeats its value, so it costs 1. Else 5,000 aliases of `name` on a page of 100
+ *   partitions cost nothing and build a response of tens of megabytes;
+ * - a list of leaves with a size argument (a run's `outputKeys`, `partitions`) costs a tenth of its size, rounded up
+ *   (at least 1 under an alias): an item is a value of tens of bytes where an object is a row of them, but a page of
+ *   100 is not free. Else 24 aliases of a dataset, each listing the keys of the runs behind its 100 partitions, built
+ *   72 MB within the cost limit.
  *
  * It also counts the rate-limit tokens the operation takes: one per mutation root field and one per occurrence of
  * a rate-limited field (`Column.stats`, `Dataset.preview`, `Dataset.estimateExport`), aliases included.
@@ -59,6 +62,9 @@ export interface QueryCostModel {
   /** Fields each occurrence of which takes a rate-limit token (mutation root fields always do). */
   rateLimitedFields: readonly string[];
 }
+
+/** Items of a list of leaves (scalars, enums) per cost unit: see the rules above. */
+const LEAF_ITEMS_PER_COST = 10;
 
 export const DEFAULT_COST_MODEL: QueryCostModel = {
   fieldCosts: {
@@ -210,10 +216,17 @@ class CostWalker {
     const type = getNamedType(field.type);
     const own = this.model.fieldCosts[coordinate] ?? (isLeafType(type) ? 0 : 1);
     if (node.selectionSet === undefined || !isCompositeType(type)) {
-      return aliased ? own + this.sizeOf(coordinate, field, node) : own;
+      const items = this.hasSizeArgument(field)
+        ? Math.ceil(this.sizeOf(coordinate, field, node) / LEAF_ITEMS_PER_COST)
+        : 0;
+      return own + (aliased ? Math.max(1, items) : items);
     }
     const size = this.sizeOf(coordinate, field, node);
     return own + size * this.selectionCost(type, node.selectionSet, fragmentsOnPath);
+  }
+
+  private hasSizeArgument(field: GraphQLField<unknown, unknown>): boolean {
+    return isList(field.type) && field.args.some((a) => this.model.sizeArguments.includes(a.name));
   }
 
   private sizeOf(coordinate: string, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
