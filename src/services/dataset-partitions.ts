@@ -1,5 +1,5 @@
 import { BadInputError } from '../domain/errors.js';
-import { coerceValue } from '../domain/export-values.js';
+import { type CanonicalValue, coerceValue, compareValues } from '../domain/export-values.js';
 import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
 import { HIVE_NULL_PARTITION } from './column-statistics.js';
 import { compareText } from './pagination.js';
@@ -123,24 +123,44 @@ export function checkPartitionFilters(table: TableDefinition, filters: readonly 
   }
 }
 
+/**
+ * Whether a partition's folder values pass the filters, each value compared by its key's type as exports compare it
+ * (`02012` is the int 2012, `1.50` the decimal 1.5, bigints beyond 2^53 exactly); as text where a folder's value is
+ * not of its key's type, and for the null partition (`eq` may name it; it is outside every range).
+ */
 export function matchesPartitionFilters(
   table: TableDefinition,
   values: Record<string, string>,
   filters: readonly PartitionFilter[],
 ): boolean {
-  const kinds = new Map(table.partitionKeys.map((k) => [k.name, k.kind]));
+  const keys = new Map(table.partitionKeys.map((k) => [k.name, k]));
   return filters.every((f) => {
     const value = values[f.key];
-    if (value === undefined) return false;
-    if (f.eq !== null && f.eq !== undefined && value !== f.eq) return false;
-    if (f.in !== null && f.in !== undefined && !f.in.includes(value)) return false;
+    const key = keys.get(f.key);
+    if (value === undefined || key === undefined) return false;
     const isNull = value === HIVE_NULL_PARTITION;
-    const numeric = ['int', 'bigint', 'double'].includes(kinds.get(f.key) ?? 'string');
-    const compare = (a: string, b: string): number => (numeric ? Number(a) - Number(b) : compareText(a, b));
-    if (f.gte !== null && f.gte !== undefined && (isNull || compare(value, f.gte) < 0)) return false;
-    if (f.lte !== null && f.lte !== undefined && (isNull || compare(value, f.lte) > 0)) return false;
+    const typed = isNull ? undefined : typedValue(value, key);
+    const compare = (given: string): number => {
+      const other = typed === undefined ? undefined : typedValue(given, key);
+      return typed !== undefined && other !== undefined
+        ? compareValues(key.kind, typed, other)
+        : compareText(value, given);
+    };
+    if (f.eq !== null && f.eq !== undefined && compare(f.eq) !== 0) return false;
+    if (f.in !== null && f.in !== undefined && !f.in.some((v) => compare(v) === 0)) return false;
+    if (f.gte !== null && f.gte !== undefined && (isNull || compare(f.gte) < 0)) return false;
+    if (f.lte !== null && f.lte !== undefined && (isNull || compare(f.lte) > 0)) return false;
     return true;
   });
+}
+
+/** A partition value (or a filter's) as its key's type, or undefined when it is not one. */
+function typedValue(text: string, key: TableColumn): CanonicalValue | undefined {
+  try {
+    return coerceValue(text, key);
+  } catch {
+    return undefined;
+  }
 }
 
 function isCalendarDate(value: string): boolean {
