@@ -1,0 +1,59 @@
+import { compactPartition } from '../../lambda/pipeline/compact.js';
+import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { partitionLockName } from '../../lambda/pipeline/lake-keys.js';
+import { readLineage } from '../../lambda/pipeline/source-lineage.js';
+import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+
+let lake: EtlLake;
+beforeEach(async () => {
+  lake = await createEtlLake();
+});
+afterEach(async () => lake.close());
+
+const A = 'events/2024/03/01/a.jsonl';
+const B = 'events/2024/03/01/b.jsonl';
+const C = 'events/2024/03/02/c.jsonl';
+
+async function activities(): Promise<unknown[][]> {
+  return (
+    await lake.query(
+      `SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet', union_by_name = true) ORDER BY 1, 2`,
+    )
+  ).map((r) => [r['event_id'], r['activity']]);
+}
+
+describe('two compactions of different partitions at once', () => {
+  it('keep both merged files in the lineage of a source with rows in both, so its next version replaces all its rows', async () => {
+    // The two partitions lock different slots: the compactions really run at the same time.
+    expect(partitionLockName('2024-03-01')).not.toBe(partitionLockName('2024-03-02'));
+    await lake.putRaw(
+      A,
+      jsonl(
+        event(1, '2024-03-01 10:00:00', { activity: 'a-v1' }),
+        event(2, '2024-03-02 10:00:00', { activity: 'a-v1' }),
+      ),
+    );
+    await lake.putRaw(B, jsonl(event(3, '2024-03-01 11:00:00')));
+    await lake.putRaw(C, jsonl(event(4, '2024-03-02 11:00:00')));
+    for (const k of [A, B, C]) expect((await ingestObject(lake.deps(), { key: k })).status).toBe('SUCCEEDED');
+
+    const [day1, day2] = await Promise.all([
+      compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+      compactPartition(lake.deps(), 'events', '2024-03-02', { targetBytes: 1024 * 1024 }),
+    ]);
+    const merged = [...day1![0]!.outputKeys, ...day2![0]!.outputKeys].sort();
+    expect(merged).toHaveLength(2);
+    const lineage = await readLineage(lake.store, 'events', A);
+    expect(lineage?.outputKeys).toEqual([]);
+    expect(lineage?.compacted).toEqual(merged);
+
+    // A newer version of a has other rows: none of its old ones may stay, in either partition.
+    await lake.putRaw(A, jsonl(event(5, '2024-03-01 12:00:00', { activity: 'a-v2' })));
+    expect(await ingestObject(lake.deps(), { key: A })).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 1 });
+    expect(await activities()).toEqual([
+      [3n, 'Insert ticket'],
+      [4n, 'Insert ticket'],
+      [5n, 'a-v2'],
+    ]);
+  });
+});
