@@ -140,9 +140,10 @@ export class LakeLock {
    * another run took them over (this one stalled), that run may have published files under the same keys, so
    * `undo(true)` runs under the same locks taken again, once that run is done, and must spare what it published.
    * When it cannot be told whether the locks are still held (the store fails), nothing is removed: the run's
-   * publish intent names its files for the next run. `undo` reports its own failures; this throws only `lock_timeout`.
+   * publish intent names its files for the next run. `undo` gets the locks it runs under (this run's, or those taken
+   * again) and reports its own failures; this throws only `lock_timeout`.
    */
-  async undoFailedRun(undo: (tookOver: boolean) => Promise<void>): Promise<void> {
+  async undoFailedRun(undo: (tookOver: boolean, held: LakeLock) => Promise<void>): Promise<void> {
     let tookOver = false;
     try {
       await this.confirm();
@@ -150,13 +151,13 @@ export class LakeLock {
       if (!(err instanceof IngestError && err.reason === 'lock_lost')) return;
       tookOver = true;
     }
-    if (!tookOver) return undo(false);
+    if (!tookOver) return undo(false, this);
     // The locks still this run's go first: taking them again would otherwise wait on this very holder.
     await this.release();
     const { dataset, names, options } = this.request;
     const again = await LakeLock.acquire(this.store, dataset, names, options);
     try {
-      await undo(true);
+      await undo(true, again);
     } finally {
       await again.release();
     }

@@ -503,7 +503,7 @@ async function writeAndPublish(
       await writeLineage(store, next);
     });
   } catch (err) {
-    const undone = lock.undoFailedRun(async () => {
+    const undone = lock.undoFailedRun(async (_tookOver, held) => {
       // Another run that took the locks over may have published the same keys (another delivery of this version),
       // or this run's own commit landed though the store answered it with an error: only what the source's
       // published lineage does not name is this run's to remove.
@@ -512,14 +512,19 @@ async function writeAndPublish(
         ...(published?.outputKeys ?? []),
         ...(published?.quarantineKey ? [published.quarantineKey] : []),
       ]);
+      const removed: string[] = [];
       for (const key of added.reverse()) {
         if (spared.has(key)) continue;
         try {
           await store.delete('processed', key);
+          removed.push(key);
         } catch (cleanupErr) {
           req.logger.error('could not remove a file of a failed publish', { key, error: String(cleanupErr) });
         }
       }
+      // Partitions this run registered before it failed (its commit refused, its locks lost at the commit point)
+      // and left without files once its own are gone: the catalog must not offer them.
+      await unregisterEmptied(req, held, published?.partitions ?? [], removed);
     });
     // The run's own failure is what it reports; files left behind are named by its publish intent.
     await undone.catch((undoErr: unknown) =>
