@@ -160,6 +160,10 @@ async function compactOne(
     // and has finished any journal, so no compaction is writing it): its rows are counted twice, or are rows a
     // newer version of their source dropped, so it goes.
     const named = new Set(lineages.flatMap((l) => l.compacted ?? []));
+    // A compacted file a newer version of one of its sources has yet to purge of that source's older rows (the run died
+    // between its commit and the purge) stays as it is until that source's next run purges it: merged now, those rows
+    // would move into a file the purge no longer names, and win over the newer version's rows as the same source's.
+    const purging = new Set(lineages.flatMap((l) => l.pendingPurge ?? []));
     for await (const obj of store.listAll('processed', prefix)) {
       if (!obj.key.endsWith('.parquet')) continue;
       if (isCompactedKey(obj.key) && !named.has(obj.key)) {
@@ -168,7 +172,7 @@ async function compactOne(
         changed = true;
         continue;
       }
-      if (obj.size >= target) continue;
+      if (obj.size >= target || purging.has(obj.key)) continue;
       if (isCompactedKey(obj.key) || owner.has(obj.key)) inputs.push({ key: obj.key, size: obj.size });
     }
     const bytesBefore = inputs.reduce((n, i) => n + i.size, 0);

@@ -3,6 +3,7 @@ import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { withMethod } from '../support/export-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -13,6 +14,7 @@ afterEach(async () => lake.close());
 const A = 'events/2024/03/01/a.jsonl';
 const B = 'events/2024/03/01/b.jsonl';
 const C = 'events/2024/03/02/c.jsonl';
+const D = 'events/2024/03/01/d.jsonl';
 
 async function activities(): Promise<unknown[][]> {
   return (
@@ -54,6 +56,51 @@ describe('two compactions of different partitions at once', () => {
       [3n, 'Insert ticket'],
       [4n, 'Insert ticket'],
       [5n, 'a-v2'],
+    ]);
+  });
+});
+
+describe('a compaction after a publish that died before purging its older version from a compacted file', () => {
+  it('does not carry the older version’s rows into the new merged file', async () => {
+    await lake.putRaw(
+      A,
+      jsonl(
+        event(1, '2024-03-01 10:00:00', { activity: 'a-v1' }),
+        event(2, '2024-03-01 10:00:00', { activity: 'a-v1' }),
+      ),
+    );
+    await lake.putRaw(B, jsonl(event(3, '2024-03-01 11:00:00')));
+    for (const k of [A, B]) expect((await ingestObject(lake.deps(), { key: k })).status).toBe('SUCCEEDED');
+    const [first] = await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    expect(first!.outputKeys).toHaveLength(1);
+
+    // A newer version of a commits, then the store fails rewriting the merged file without a's rows (its purge).
+    await lake.putRaw(
+      A,
+      jsonl(
+        event(1, '2024-03-01 10:00:00', { activity: 'a-v2' }),
+        event(5, '2024-03-01 12:00:00', { activity: 'a-v2' }),
+      ),
+    );
+    const failing = withMethod(lake.store, 'putFile', (putFile) => async (bucket, key, path, options) => {
+      if (key.includes('part-compacted-')) throw new Error('the store answered 503');
+      return putFile(bucket, key, path, options);
+    });
+    expect((await ingestObject(lake.deps({ store: failing }), { key: A })).status).toBe('FAILED');
+    expect((await readLineage(lake.store, 'events', A))?.pendingPurge).toEqual(first!.outputKeys);
+
+    // A compaction of the partition comes before the next run of a, with another small file to merge.
+    await lake.putRaw(D, jsonl(event(6, '2024-03-01 13:00:00')));
+    expect((await ingestObject(lake.deps(), { key: D })).status).toBe('SUCCEEDED');
+    const [second] = await compactPartition(lake.deps(), 'events', '2024-03-01', { targetBytes: 1024 * 1024 });
+    expect(second!.inputKeys.length).toBeGreaterThan(1);
+    // The next delivery of a's event finishes its clean-up.
+    await ingestObject(lake.deps(), { key: A });
+    expect(await activities()).toEqual([
+      [1n, 'a-v2'],
+      [3n, 'Insert ticket'],
+      [5n, 'a-v2'],
+      [6n, 'Insert ticket'],
     ]);
   });
 });
