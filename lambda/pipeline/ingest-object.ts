@@ -9,7 +9,7 @@ import { resourceExhaustion } from '../../src/domain/resource-exhaustion.js';
 import type { RunRecord } from '../../src/domain/run-record.js';
 import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectInfo } from '../../src/ports/object-store.js';
-import { checkSchemaCompatibility, definitionFingerprint } from './catalog-schema.js';
+import { checkSchemaCompatibility, definitionFingerprint, tableFromDefinition } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
 import type { LockOptions } from './lake-lock.js';
 import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from './parse-source.js';
@@ -279,6 +279,14 @@ export class RunRecordError extends Error {
   }
 }
 
+/** What runIngest knows, for its caller to finish a dead publish's clean-up when the run fails before publishing. */
+interface RunProgress {
+  /** Whether earlier runs of the source left files to remove (undefined until read). */
+  cleanupPending?: boolean;
+  /** Set once publishSource is called: it finishes such clean-ups itself, also when it refuses the version. */
+  publishing: boolean;
+}
+
 async function runIngest(
   deps: EtlDeps,
   def: DatasetDefinition,
@@ -289,6 +297,101 @@ async function runIngest(
   log: EtlDeps['logger'],
   phases: PhaseTimer,
   seen: { etag?: string; fingerprint?: string },
+): Promise<Partial<RunRecord>> {
+  const progress: RunProgress = { publishing: false };
+  try {
+    return await runIngestSteps(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
+  } catch (err) {
+    // A version that fails for its bytes or the definition (empty, truncated, too large, a broken header, ...) publishes
+    // nothing, but what a dead publish of the source left (its intent, or an older version's files still to delete)
+    // must still go: else it stays beside the published version, its rows counted twice, until a good version comes.
+    if (
+      err instanceof IngestError &&
+      !progress.publishing &&
+      progress.cleanupPending !== false &&
+      (failsForGood(err.reason) || err.reason === 'too_large')
+    ) {
+      await finishDeadPublishes(
+        deps,
+        def,
+        source.key,
+        recorder.current.runId,
+        workDir,
+        log,
+        phases,
+        err,
+        options.lock,
+      ).catch((cleanupErr: unknown) =>
+        log.error('could not remove what an unfinished publish of the source left', { error: String(cleanupErr) }),
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * For a run that fails before publishing: finishes, under the locks, what earlier runs of the source left (see
+ * publishSource with a refusal), when there is anything. Nothing of this run's is published.
+ */
+async function finishDeadPublishes(
+  deps: EtlDeps,
+  def: DatasetDefinition,
+  sourceKey: string,
+  runId: string,
+  workDir: string,
+  log: Logger,
+  phases: PhaseTimer,
+  refusal: IngestError,
+  lock: LockOptions | undefined,
+): Promise<void> {
+  const [published, unfinished] = await Promise.all([
+    readLineage(deps.store, def.name, sourceKey),
+    readPublishIntent(deps.store, def.name, sourceKey),
+  ]);
+  if (unfinished === undefined && (published === undefined || !hasPendingCleanup(published))) return;
+  await makeWorkFolder(workDir);
+  await deps.duckdb.withConnection(async (conn) => {
+    await publishSource({
+      store: deps.store,
+      catalog: deps.catalog,
+      duckdb: deps.duckdb,
+      conn,
+      def,
+      table: tableFromDefinition(def),
+      logger: log,
+      workDir,
+      runId,
+      now: deps.now ?? (() => new Date()),
+      sourceKey,
+      // No version of this run's is published: these only decide a skip, which the refusal makes moot.
+      version: '',
+      sequencer: undefined,
+      lastModified: new Date(0),
+      fingerprint: definitionFingerprint(def),
+      stage: { name: stageTableName(runId), partitions: [], inTable: false },
+      rowsValid: 0,
+      quarantinePath: undefined,
+      refusal,
+      force: false,
+      lock,
+      phases,
+    }).catch((err: unknown) => {
+      if (err !== refusal) throw err;
+    });
+  });
+}
+
+async function runIngestSteps(
+  deps: EtlDeps,
+  def: DatasetDefinition,
+  source: IngestSource,
+  options: IngestOptions,
+  recorder: RunRecorder,
+  workDir: string,
+  log: EtlDeps['logger'],
+  phases: PhaseTimer,
+  seen: { etag?: string; fingerprint?: string },
+  progress: RunProgress,
 ): Promise<Partial<RunRecord>> {
   const { store } = deps;
   const now = deps.now ?? (() => new Date());
@@ -327,6 +430,7 @@ async function runIngest(
   // A publish of this source that died before its commit left files its intent names: they go first too, even when
   // this version is the one published (a re-run of it after a newer one failed half-way).
   const cleanupPending = (published !== undefined && hasPendingCleanup(published)) || unfinished !== undefined;
+  progress.cleanupPending = cleanupPending;
   if (!force && !cleanupPending && failed?.etag === head.etag && failed.fingerprint === fingerprint) {
     return skipped(
       ALREADY_FAILED,
@@ -445,6 +549,7 @@ async function runIngest(
               },
             )
           : [];
+      progress.publishing = true;
       const outcome = await publishSource({
         store,
         catalog: deps.catalog,
