@@ -324,7 +324,22 @@ async function parseLines(
       : fast
         ? jsonlFastReader(staged.textPath, def, skips, numbered)
         : jsonlReader(staged.textPath, def, numbered);
-  let counts = await parseWith(conn, def, reader(numberedFirst));
+  const byLines = (): Promise<Record<string, unknown>> => parseWith(conn, def, jsonlReader(staged.textPath, def, true));
+  /**
+   * A pass of DuckDB's JSON reader; undefined when it refused the text despite `ignore_errors` (a record printed over
+   * several lines: "Malformed JSON ... unexpected end of data"), which the line reader reads line by line.
+   */
+  const read = async (numbered: boolean): Promise<Record<string, unknown> | undefined> => {
+    try {
+      return await parseWith(conn, def, reader(numbered));
+    } catch (err) {
+      if (!fast || !isJsonReaderRefusal(err)) throw err;
+      logger.warn('fast JSON reader refused the text; reading line by line', { error: String(err) });
+      return undefined;
+    }
+  };
+  let counts = await read(numberedFirst);
+  if (counts === undefined) return byLines();
   if (fast) {
     const expected = lines.total - lines.skipped.length;
     if (Number(counts['n']) !== expected) {
@@ -333,18 +348,25 @@ async function parseLines(
         expected,
         rows: Number(counts['n']),
       });
-      return parseWith(conn, def, jsonlReader(staged.textPath, def, true));
+      return byLines();
     }
   }
   if (!numberedFirst) {
     const needLines = Number(counts['bad']) > 0 || Number(counts['keys']) < Number(counts['n']) - Number(counts['bad']);
     if (!needLines) return counts;
-    counts = await parseWith(conn, def, reader(true));
+    counts = await read(true);
+    if (counts === undefined) return byLines();
   }
   if (fast && Number(counts['bad']) > 0) {
     for (const sql of fixJsonRejectsSql(staged.textPath)) await conn.run(sql);
   }
   return counts;
+}
+
+/** DuckDB's JSON reader gave up on the text (an error about the input, not the engine's state or resources). */
+function isJsonReaderRefusal(err: unknown): boolean {
+  // Not `instanceof Error` alone: errors from the native module may come from another realm (as under jest).
+  return /\bInvalid Input Error: Malformed JSON\b/.test(err instanceof Error ? err.message : String(err));
 }
 
 /**

@@ -348,4 +348,22 @@ describe('ETL: JSON Lines', () => {
       ],
     });
   });
+
+  it('quarantines each line of a record printed over several lines, and lands the rest', async () => {
+    const key = 'events/2024/03/01/pretty.jsonl';
+    const pretty = JSON.stringify({ event_id: 1, ticket_id: 'T1', timestamp: '2024-03-01 10:00:00' }, null, 2);
+    await lake.putRaw(key, jsonl(event(2), pretty, event(3)));
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 7, rowsWritten: 2, rowsRejected: 5 });
+    const q = await lake.quarantine(run.quarantineKey!);
+    expect(q.map((r) => [r.line, r.reason, r.raw])).toEqual([
+      [2, 'malformed JSON', '{'],
+      [3, 'malformed JSON', '  "event_id": 1,'],
+      [4, 'malformed JSON', '  "ticket_id": "T1",'],
+      [5, 'malformed JSON', '  "timestamp": "2024-03-01 10:00:00"'],
+      [6, 'malformed JSON', '}'],
+    ]);
+    const ids = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`);
+    expect(ids.map((r) => r['event_id'])).toEqual([2n, 3n]);
+  });
 });
