@@ -352,12 +352,13 @@ async function writeAndPublish(
 ): Promise<PublishOutcome> {
   const { def, store, conn, stage } = req;
   const partCol = def.partition.column;
+  const keyVersion = outputKeyVersion(req, lineage);
   const own = new Set([
     ...(lineage?.outputKeys ?? []),
     ...(lineage?.pendingDelete ?? []),
     // Files of publishes of this source that died before committing (see publish-intent.ts).
     ...(intent?.keys ?? []),
-    ...stage.partitions.map((p) => outputKey(def.name, partCol, p.partition, req.sourceKey, req.version)),
+    ...stage.partitions.map((p) => outputKey(def.name, partCol, p.partition, req.sourceKey, keyVersion)),
   ]);
   const ownHash = sourceKeyHash(req.sourceKey);
 
@@ -392,11 +393,11 @@ async function writeAndPublish(
   const outDir = join(req.workDir, 'out');
   await mkdir(outDir, { recursive: true });
   const files = written.map((w, i) => ({
-    key: outputKey(def.name, partCol, w.partition, req.sourceKey, req.version),
+    key: outputKey(def.name, partCol, w.partition, req.sourceKey, keyVersion),
     path: join(outDir, `${i}.parquet`),
     bytes: 0,
   }));
-  const qKey = req.quarantinePath ? quarantineKey(def.name, req.sourceKey, req.version) : null;
+  const qKey = req.quarantinePath ? quarantineKey(def.name, req.sourceKey, keyVersion) : null;
   const newKeys = [...files.map((f) => f.key), ...(qKey ? [qKey] : [])];
   // Keys that existed before this run with the same content (a reprocessed version) are not ours to roll back.
   const previous = new Set(
@@ -551,6 +552,27 @@ async function writeAndPublish(
     bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
     schemaVersion,
   };
+}
+
+/**
+ * What the output keys of this publish are derived from: the version, or the version and the definition's fingerprint.
+ * The published version made again under another definition may hold other rows in its files (a time zone moves rows
+ * between days), so it must not write over the published files: a failure before its commit left them changed (the
+ * rollback spares the published version's files) while the lineage still named the old definition, and the rows they
+ * no longer held were gone until the next run. It takes the keys the published files do not use; made again under
+ * the same definition (forced), it keeps the published keys, and their bytes.
+ */
+function outputKeyVersion(req: PublishRequest, lineage: SourceLineage | undefined): string {
+  const plain = req.version;
+  if (lineage?.version !== req.version) return plain;
+  const withDefinition = `${req.version}\n${req.fingerprint}`;
+  const partCol = req.def.partition.column;
+  const published = new Set([...lineage.outputKeys, ...(lineage.quarantineKey ? [lineage.quarantineKey] : [])]);
+  const uses = (v: string): boolean =>
+    published.has(quarantineKey(req.def.name, req.sourceKey, v)) ||
+    req.stage.partitions.some((p) => published.has(outputKey(req.def.name, partCol, p.partition, req.sourceKey, v)));
+  if (lineage.definitionFingerprint === req.fingerprint) return uses(withDefinition) ? withDefinition : plain;
+  return uses(plain) ? withDefinition : plain;
 }
 
 /** Rewrites a compacted file without one source's rows (deleting it when nothing is left). */
