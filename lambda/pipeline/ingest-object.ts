@@ -302,14 +302,15 @@ async function runIngest(
   try {
     return await runIngestSteps(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
   } catch (err) {
-    // A version that fails for its bytes or the definition (empty, truncated, too large, a broken header, ...) publishes
-    // nothing, but what a dead publish of the source left (its intent, or an older version's files still to delete)
-    // must still go: else it stays beside the published version, its rows counted twice, until a good version comes.
+    // A version that fails for its bytes or the definition (empty, truncated, too large, a broken header, ...), or an
+    // object deleted since, publishes nothing, but what a dead publish of the source left (its intent, or an older
+    // version's files still to delete) must still go: else it stays beside the published version, its rows counted
+    // twice, until a good version comes (or for good, once the object is gone).
     if (
       err instanceof IngestError &&
       !progress.publishing &&
       progress.cleanupPending !== false &&
-      (failsForGood(err.reason) || err.reason === 'too_large')
+      (failsForGood(err.reason) || err.reason === 'too_large' || err.reason === 'not_found')
     ) {
       await finishDeadPublishes(
         deps,

@@ -50,9 +50,10 @@ const truncatedGzip = (): Buffer => {
 
 describe('a version that fails before publishing, after a newer one died at its commit', () => {
   it.each([
-    ['an empty file', 'empty_file', (): string | Buffer => '', undefined],
+    ['an empty file', 'empty_file', (): string | Buffer | undefined => '', undefined],
     ['a truncated gzip', 'truncated_gzip', truncatedGzip, undefined],
     ['a file over the size limit', 'too_large', () => jsonl(event(9), event(10), event(11)), 300],
+    ['a deletion of the object', 'not_found', () => undefined, undefined],
   ])('removes what the dead version left when %s comes next', async (_, reason, body, maxObjectBytes) => {
     await lake.putRaw(KEY, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v1' })));
     expect((await ingestObject(lake.deps(), { key: KEY })).status).toBe('SUCCEEDED');
@@ -64,7 +65,9 @@ describe('a version that fails before publishing, after a newer one died at its 
     expect(await rows()).toHaveLength(3);
 
     // A broken upload comes next: it fails, and what is published stays v1's alone (v2's files were counted beside it).
-    await lake.putRaw(KEY, body());
+    const next = body();
+    if (next === undefined) await lake.store.delete('raw', KEY);
+    else await lake.putRaw(KEY, next);
     const broken = await ingestObject(lake.deps(maxObjectBytes !== undefined ? { maxObjectBytes } : {}), { key: KEY });
     expect(broken).toMatchObject({ status: 'FAILED', error: { reason } });
     expect(await rows()).toEqual([[1n, 'v1']]);
