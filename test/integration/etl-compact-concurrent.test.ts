@@ -4,6 +4,9 @@ import { partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
 import { withMethod } from '../support/export-lake.js';
+import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
+import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
+import { startS3Server } from '../support/s3-server.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -102,5 +105,29 @@ describe('a compaction after a publish that died before purging its older versio
       [5n, 'a-v2'],
       [6n, 'Insert ticket'],
     ]);
+  });
+});
+
+describe('two compactions of different partitions at once, on S3', () => {
+  it('keep both merged files in the lineage of a source with rows in both', async () => {
+    const buckets = { raw: 'careplus-raw', processed: 'careplus-processed', exports: 'careplus-exports' };
+    const s3 = await startS3Server(Object.values(buckets));
+    try {
+      const store = new S3ObjectStore(s3.client, buckets);
+      const deps = lake.deps({ store, catalog: new LocalCatalog(store) });
+      await store.put('raw', A, jsonl(event(1, '2024-03-01 10:00:00'), event(2, '2024-03-02 10:00:00')));
+      await store.put('raw', B, jsonl(event(3, '2024-03-01 11:00:00')));
+      await store.put('raw', C, jsonl(event(4, '2024-03-02 11:00:00')));
+      for (const k of [A, B, C]) expect((await ingestObject(deps, { key: k })).status).toBe('SUCCEEDED');
+      const [day1, day2] = await Promise.all([
+        compactPartition(deps, 'events', '2024-03-01', { targetBytes: 1024 * 1024 }),
+        compactPartition(deps, 'events', '2024-03-02', { targetBytes: 1024 * 1024 }),
+      ]);
+      const lineage = await readLineage(store, 'events', A);
+      expect(lineage?.outputKeys).toEqual([]);
+      expect(lineage?.compacted).toEqual([...day1![0]!.outputKeys, ...day2![0]!.outputKeys].sort());
+    } finally {
+      await s3.stop();
+    }
   });
 });
