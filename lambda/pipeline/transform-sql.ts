@@ -252,6 +252,11 @@ export function typedRowsSql(reader: string, def: DatasetDefinition): string {
     const name = `column "${c.name}": `;
     const out: { fails: string; reason: string }[] = [];
     if (!c.nullable) out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in a required column`) });
+    // A record without its event key cannot be told from another: de-duplication would keep one keyless record per
+    // day, dropping the others as repeats (and another source's as published), with no reason given.
+    else if (def.eventKey.includes(c.name)) {
+      out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in the event key`) });
+    }
     if (c.type.kind !== 'string') {
       const v = specs[i]!.valid;
       const ok = v ? `t${i} IS NOT NULL AND ${v(`t${i}`)}` : `t${i} IS NOT NULL`;
