@@ -67,7 +67,7 @@ export type ColumnChange = {
   to: SchemaColumn;
 };
 
-/** Statistics of a column over the dataset's Parquet files, from their footers (no data is scanned). For partition keys, from the partition values. */
+/** Statistics of a column over the dataset's Parquet files, from their footers (no data is scanned). For partition keys, from the partition values. A file whose footer cannot be read is left out: `Partition.unreadableFileCount` counts such files, and `estimateExport.unreadableFiles` those an export would read. */
 export type ColumnStats = {
   /** Largest value, in the same form as `min`. */
   max?: Maybe<Scalars['String']['output']>;

@@ -3,7 +3,7 @@ import { SafeIntScalar } from '../scalars.js';
 
 @ObjectType('ColumnStats', {
   description:
-    "Statistics of a column over the dataset's Parquet files, from their footers (no data is scanned). For partition keys, from the partition values.",
+    "Statistics of a column over the dataset's Parquet files, from their footers (no data is scanned). For partition keys, from the partition values. A file whose footer cannot be read is left out: `Partition.unreadableFileCount` counts such files, and `estimateExport.unreadableFiles` those an export would read.",
   // Plain fields read the property with GraphQL's default resolver: no type-graphql wrapper per field and request.
   simpleResolvers: true,
 })
