@@ -1,7 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
-import type { ObjectStore } from '../../src/ports/object-store.js';
-import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { createEtlLake, diesAtCommit, event, jsonl, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -10,28 +9,6 @@ beforeEach(async () => {
 afterEach(async () => lake.close());
 
 const KEY = 'events/2024/03/01/batch.jsonl';
-
-/**
- * The lake's store, as a run killed at its commit sees it (after its files are put and its partitions registered,
- * before its lineage is written): no rollback runs, so no data file is deleted.
- */
-function diesAtCommit(): ObjectStore {
-  return new Proxy(lake.store, {
-    get(target, prop, receiver) {
-      if (prop === 'put') {
-        return async (...args: Parameters<ObjectStore['put']>) => {
-          if (args[1].startsWith('_pipeline/sources/')) throw new Error('the process died');
-          return target.put(...args);
-        };
-      }
-      if (prop === 'delete') {
-        return async (bucket: 'processed', key: string) =>
-          key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
-      }
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
-}
 
 async function rows(): Promise<unknown[][]> {
   return (
@@ -61,7 +38,7 @@ describe('a version that fails before publishing, after a newer one died at its 
       KEY,
       jsonl(event(1, '2024-03-01 10:00:00', { activity: 'v2' }), event(5, '2024-03-02 10:00:00', { activity: 'v2' })),
     );
-    expect((await ingestObject(lake.deps({ store: diesAtCommit() }), { key: KEY })).status).toBe('FAILED');
+    expect((await ingestObject(lake.deps({ store: diesAtCommit(lake.store) }), { key: KEY })).status).toBe('FAILED');
     expect(await rows()).toHaveLength(3);
 
     // A broken upload comes next: it fails, and what is published stays v1's alone (v2's files were counted beside it).

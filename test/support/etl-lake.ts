@@ -213,3 +213,25 @@ export async function takeOverLock(store: ObjectStore, key: string, releaseAfter
     setTimeout(() => void store.delete('processed', key, { ifMatch: taken.etag }), releaseAfterMs);
   }
 }
+
+/**
+ * `store` as a run killed at its commit sees it (after its files are put and its partitions registered, before its
+ * lineage is written): the lineage write fails, and no rollback deletes a data file.
+ */
+export function diesAtCommit(store: ObjectStore): ObjectStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (...args: Parameters<ObjectStore['put']>) => {
+          if (args[1].startsWith('_pipeline/sources/')) throw new Error('the process died');
+          return target.put(...args);
+        };
+      }
+      if (prop === 'delete') {
+        return async (bucket: 'processed', key: string) =>
+          key.endsWith('.parquet') ? undefined : target.delete(bucket, key);
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
