@@ -7,7 +7,7 @@ import { TOKEN_EXPIRED_MESSAGE } from '../../src/auth/auth-errors.js';
 import { GetExportDocument } from '../../src/generated/graphql.js';
 import { writeEvents } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
-import { CLI, spawnCli } from '../support/cli-process.js';
+import { apiCliEnv, CLI, spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /**
@@ -85,7 +85,7 @@ beforeAll(async () => {
 
 /** The whole environment of a `careplus` command against the test API. */
 function cliEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  return apiCliEnv(api.server.url);
 }
 
 afterAll(async () => {

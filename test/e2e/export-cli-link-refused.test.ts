@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import { writeEvents } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
-import { CLI, spawnCli } from '../support/cli-process.js';
+import { apiCliEnv, CLI, spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /**
@@ -63,7 +63,7 @@ afterAll(async () => {
 
 it('keeps the partial download when a link and its fresh one are refused, and the same command then finishes it', async () => {
   const out = join(workDir, 'events.csv');
-  const env = { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  const env = apiCliEnv(api.server.url);
   const first = spawnCli(['export', 'events', '--out', out, '--key', 'bob'], env);
   expect(await first.exited).toBe(1);
   expect(first.output()).toContain(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ListExportsDocument } from '../../src/generated/graphql.js';
 import { writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
-import { CLI } from '../support/cli-process.js';
+import { apiCliEnv, CLI } from '../support/cli-process.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
 
 /**
@@ -44,7 +44,7 @@ afterAll(async () => {
 
 async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' },
+    env: apiCliEnv(api.server.url),
     cwd: workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

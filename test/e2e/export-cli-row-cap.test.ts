@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
-import { CLI, spawnCli } from '../support/cli-process.js';
+import { apiCliEnv, CLI, spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /**
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 function cliEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' };
+  return apiCliEnv(api.server.url);
 }
 
 it("names the server's row cap when it cut a filtered export the analyst gave no limit", async () => {

@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { GetExportDocument, ListExportsDocument } from '../../src/generated/graphql.js';
 import { ticketRowsAsText, writeEvents, writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
-import { spawnCli } from '../support/cli-process.js';
+import { apiCliEnv, spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /** The built CLI: `npm test` builds first (`npm run build`). */
@@ -90,7 +90,7 @@ function runCli(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: workDir,
-      env: { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: api.server.url, CAREPLUS_LOG_LEVEL: 'silent' },
+      env: apiCliEnv(api.server.url),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -9,7 +9,7 @@ import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { writeTickets } from '../support/export-api-data.js';
 import { type ExportApi, fetchBytes, startExportApi, TEST_SIGNING_SECRET } from '../support/export-api-fixture.js';
 import { createExportLake, type ExportLake } from '../support/export-lake.js';
-import { CLI, spawnCli } from '../support/cli-process.js';
+import { apiCliEnv, CLI, spawnCli } from '../support/cli-process.js';
 
 /**
  * A link to an export whose result retention removed said "the download link has expired: read the export job again
@@ -99,11 +99,7 @@ it('ends `careplus export` at once, saying to request the export again, when its
   expireAtNextDownload = true;
   downloads.length = 0;
   const out = join(workDir, 'tickets.csv');
-  const cli = spawnCli(['export', 'tickets', '--out', out, '--key', 'alice'], {
-    PATH: process.env['PATH'] ?? '',
-    CAREPLUS_API_URL: api.server.url,
-    CAREPLUS_LOG_LEVEL: 'silent',
-  });
+  const cli = spawnCli(['export', 'tickets', '--out', out, '--key', 'alice'], apiCliEnv(api.server.url));
   const code = await cli.exited;
   const output = cli.output();
   expect(code).not.toBe(0);

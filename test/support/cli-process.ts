@@ -4,6 +4,11 @@ import { resolve } from 'node:path';
 /** The built CLI (`npm run build` first, as the e2e suites do). */
 export const CLI = resolve(__dirname, '../../dist/src/cli.js');
 
+/** The whole environment of a `careplus` command against the API at `apiUrl`: PATH, the API's URL, no logs. */
+export function apiCliEnv(apiUrl: string): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '', CAREPLUS_API_URL: apiUrl, CAREPLUS_LOG_LEVEL: 'silent' };
+}
+
 /** A running `careplus` command: the process, all it wrote so far (stdout and stderr), and its exit code to come. */
 export interface CliProcess {
   child: ChildProcessWithoutNullStreams;
