@@ -234,11 +234,12 @@ export class ExportService {
   private readonly timedOut = new Set<string>();
   private closed = false;
   /**
-   * Of every watcher (`watchExport`): a promise that it has handed its consumer every change so far (it waits for the
-   * next one, or it ended). `close` waits for them, so that a subscriber is sent the QUEUED of a job the shutdown
-   * handed back before its websocket closes.
+   * Every watcher (`watchExport`): `told`, a promise that it has handed its consumer every change so far (it waits for
+   * the next one, or it ended), and `stop`, which ends it. `close` waits for them, so that a subscriber is sent the
+   * QUEUED of a job the shutdown handed back before its websocket closes; then it ends those that asked for it
+   * (`endOnClose`): no job changes here after that, and a feed fetch waiting for its build would wait for nothing.
    */
-  private readonly watchers = new Set<() => Promise<void>>();
+  private readonly watchers = new Set<{ told: () => Promise<void>; stop: () => void; endOnClose: boolean }>();
   /** Set by `abandon`: another process owns this process's jobs now; nothing more is written about them. */
   private abandoned = false;
 
@@ -574,14 +575,16 @@ export class ExportService {
   /**
    * Job updates for a subscription. Checks the job is the caller's first (NotFoundError otherwise, before any
    * value), then iterates: the job as it is now, then every change, coalesced to the latest when the consumer is
-   * slower than the updates; ends after a finished state, on `return()` (an unsubscribe, at once) or when
-   * `signal` aborts. Jobs run by workers elsewhere (a queue dispatcher) are also read from the store every
-   * `watchPollMs` while no event comes, and a changed record is the next value.
+   * slower than the updates; ends after a finished state, on `return()` (an unsubscribe, at once), when `signal`
+   * aborts, or, with `endOnClose`, when the service closes (after the state the shutdown gave the job, see `close`).
+   * A subscription does not end so: its stream completes after a final state only, as the schema says, and its client
+   * learns of the shutdown from its websocket closing. Jobs run by workers elsewhere (a queue dispatcher) are also read
+   * from the store every `watchPollMs` while no event comes, and a changed record is the next value.
    */
   async watchExport(
     caller: ExportCaller,
     id: string,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; endOnClose?: boolean },
   ): Promise<AsyncIterableIterator<ExportJobView>> {
     const signal = options?.signal;
     let latest: ExportJobRecord | undefined;
@@ -631,7 +634,7 @@ export class ExportService {
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
-      this.watchers.delete(told);
+      this.watchers.delete(watcher);
       nowIdle();
       this.events.off('job', listener);
       signal?.removeEventListener('abort', stop);
@@ -639,8 +642,9 @@ export class ExportService {
     };
     // Listen before reading, so no change between the read and the first wait is lost. A change that raced the
     // read may come again: a repeated state is harmless, a lost one is not.
+    const watcher = { told, stop, endOnClose: options?.endOnClose === true };
     this.events.on('job', listener);
-    this.watchers.add(told);
+    this.watchers.add(watcher);
     signal?.addEventListener('abort', stop);
     let first: ExportJobRecord | undefined;
     try {
@@ -952,7 +956,8 @@ export class ExportService {
   /**
    * Stops taking work for a shutdown: running jobs are stopped and put back to QUEUED (their start not counted),
    * queued ones stay QUEUED; the next process's `recover()` runs them. Then waits (at most WATCHERS_TOLD_MS) until
-   * every watcher has handed that state to its consumer: close this before the websockets of subscriptions.
+   * every watcher has handed that state to its consumer, and ends those that asked for it (`endOnClose`): close this
+   * before the websockets of subscriptions.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -965,10 +970,14 @@ export class ExportService {
     // Not long: a consumer that stopped reading (a stalled websocket) must not hold the shutdown up.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all([...this.watchers].map((told) => told())),
+      Promise.all([...this.watchers].map((w) => w.told())),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, WATCHERS_TOLD_MS))),
     ]);
     clearTimeout(timer);
+    // No job changes here any more (the next process runs the queued ones): a consumer waiting for a change (a feed
+    // fetch waiting for its build) is answered now (a feed: not ready, retry) rather than left to the HTTP server's
+    // drain, which drops its connection.
+    for (const w of [...this.watchers]) if (w.endOnClose) w.stop();
   }
 
   /**

@@ -577,7 +577,8 @@ export class FeedService {
   private async waitFor(requester: ExportCaller, job: ExportJobView, waitMs: number): Promise<ExportJobView> {
     if (waitMs <= 0) throw new FeedNotReadyError(job.id, 5);
     const signal = AbortSignal.timeout(waitMs);
-    const updates = await this.deps.exports.watchExport(requester, job.id, { signal });
+    // Ended when the export service closes for a shutdown: the build then waits for the next process.
+    const updates = await this.deps.exports.watchExport(requester, job.id, { signal, endOnClose: true });
     let latest = job;
     try {
       for await (const update of updates) {
