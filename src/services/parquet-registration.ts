@@ -265,7 +265,9 @@ export async function registerParquetDataset(
         files.push({ path: file, rel });
       }
     }
-    const { columns, partitionKeys } = await inferTable(deps.duckdb, name, files);
+    const inferred = await inferTable(deps.duckdb, name, files);
+    const { columns } = inferred;
+    const partitionKeys = inOrderOf((await deps.catalog.getTable(name))?.partitionKeys, inferred.partitionKeys);
     // Before the catalog changes: a folder that does not decode fails the registration with nothing registered.
     const partitions = partitionKeys.length > 0 ? partitionRecords(name, location, files) : [];
     const table = await deps.catalog.putTable({
@@ -283,6 +285,19 @@ export async function registerParquetDataset(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * The inferred partition keys in the order a registered table of the same keys has them already: a catalog may name
+ * a partition by its values in key order (Glue does), so reordered keys would register every folder again as a second
+ * partition with its values the other way round, and leave the old ones read with their values swapped. A table
+ * registered before keys took their folders' order has them in DuckDB's name order. Other keys: as inferred.
+ */
+function inOrderOf(registered: readonly TableColumn[] | undefined, inferred: TableColumn[]): TableColumn[] {
+  if (registered === undefined || registered.length !== inferred.length) return inferred;
+  const byName = new Map(inferred.map((k) => [k.name, k]));
+  const ordered = registered.map((k) => byName.get(k.name));
+  return ordered.every((k): k is TableColumn => k !== undefined) ? ordered : inferred;
 }
 
 /** One catalog partition per folder of `k=v/` segments, with the values decoded. */
