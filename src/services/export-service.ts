@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
+import { AppError, BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
 import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import {
@@ -202,6 +202,18 @@ interface RunningJob {
  * any number of export workers run them through `runJob`, which claims each start in the store so that a job runs
  * once per start whoever receives it.
  */
+/**
+ * An export asked of a service that is closing for a shutdown (ExportService.close): its HTTP server still takes
+ * requests until the service has handed its running jobs back. Said so, rather than "Unexpected error": the request
+ * may be made again shortly, of the next process. A feed answers it 503 with Retry-After.
+ */
+export class ExportServiceClosedError extends AppError {
+  constructor() {
+    super('INTERNAL_SERVER_ERROR', 'the server is shutting down: ask again in a few seconds');
+    this.name = 'ExportServiceClosedError';
+  }
+}
+
 export class ExportService {
   private readonly limits: ExportLimits;
   private readonly concurrency: number;
@@ -296,7 +308,7 @@ export class ExportService {
     input: ExportRequestInput,
     grant: EffectiveGrant | null = null,
   ): Promise<{ job: ExportJobView; created: boolean; waiter: string }> {
-    if (this.closed) throw new Error('the export service is closed');
+    if (this.closed) throw new ExportServiceClosedError();
     const table = await this.table(input.dataset);
     const request = normalizeExportRequest(input, table, this.limits, grant);
     const requestHash = exportRequestHash(request);

@@ -8,7 +8,7 @@ import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domai
 import { FEED_NAME_PATTERN, type FeedOwner, type FeedRecord } from '../domain/feed-record.js';
 import type { Logger } from '../ports/logger.js';
 import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
-import type { ExportService } from './export-service.js';
+import { type ExportService, ExportServiceClosedError } from './export-service.js';
 
 /**
  * Processed-bucket prefix of feed definitions: `_system/feeds/<name>.json`, beside the API keys. Definitions are
@@ -199,7 +199,8 @@ export class FeedCreatorInvalidError extends AppError {
 /** The feed's data changed and its new build has not finished within the wait. */
 export class FeedNotReadyError extends Error {
   constructor(
-    readonly jobId: string,
+    /** The build waited for; null when none could be asked for (the server is shutting down). */
+    readonly jobId: string | null,
     readonly retryAfterSeconds: number,
   ) {
     super('the feed is being rebuilt: try again shortly');
@@ -433,7 +434,14 @@ export class FeedService {
     }
     const grant = await this.grantFor(feed.createdBy, feed.dataset);
     const requester = feedRequester(feed.name);
-    let job = await this.requestBuild(requester, feed, grant);
+    let job: ExportJobView;
+    try {
+      job = await this.requestBuild(requester, feed, grant);
+    } catch (err) {
+      // The server is shutting down: the next process builds the feed.
+      if (err instanceof ExportServiceClosedError) throw new FeedNotReadyError(null, 5);
+      throw err;
+    }
     let rebuilding: string | null = null;
     if (!isFinished(job.status)) {
       this.deps.logger.info('feed waits for its build', { feed: feed.name, jobId: job.id });
