@@ -193,16 +193,6 @@ interface RunningJob {
 }
 
 /**
- * Export jobs: validation and pre-flight estimate at request time, re-use of identical work, a FIFO queue with a
- * worker pool, progress events, cancellation, recovery after a restart and retention.
- *
- * With the in-process dispatcher (embedded), one process owns the jobs it runs: job state lives in the JobStore, and
- * `recover()` at start-up takes over jobs a previous process left QUEUED or RUNNING; two such API processes sharing
- * one store is not supported. With a queue dispatcher (AWS), API processes only record, read and cancel jobs, and
- * any number of export workers run them through `runJob`, which claims each start in the store so that a job runs
- * once per start whoever receives it.
- */
-/**
  * An export asked of a service that is closing for a shutdown (ExportService.close): its HTTP server still takes
  * requests until the service has handed its running jobs back. Said so, rather than "Unexpected error": the request
  * may be made again shortly, of the next process. A feed answers it 503 with Retry-After.
@@ -214,6 +204,16 @@ export class ExportServiceClosedError extends AppError {
   }
 }
 
+/**
+ * Export jobs: validation and pre-flight estimate at request time, re-use of identical work, a FIFO queue with a
+ * worker pool, progress events, cancellation, recovery after a restart and retention.
+ *
+ * With the in-process dispatcher (embedded), one process owns the jobs it runs: job state lives in the JobStore, and
+ * `recover()` at start-up takes over jobs a previous process left QUEUED or RUNNING; two such API processes sharing
+ * one store is not supported. With a queue dispatcher (AWS), API processes only record, read and cancel jobs, and
+ * any number of export workers run them through `runJob`, which claims each start in the store so that a job runs
+ * once per start whoever receives it.
+ */
 export class ExportService {
   private readonly limits: ExportLimits;
   private readonly concurrency: number;
@@ -245,6 +245,7 @@ export class ExportService {
   /** Jobs stopped by `runJob`'s deadline (the worker's time limit), which end FAILED rather than CANCELLED. */
   private readonly timedOut = new Set<string>();
   private closed = false;
+  private closing: Promise<void> | undefined;
   /**
    * Every watcher (`watchExport`): `told`, a promise that it has handed its consumer every change so far (it waits for
    * the next one, or it ended), and `stop`, which ends it. `close` waits for them, so that a subscriber is sent the
@@ -971,7 +972,12 @@ export class ExportService {
    * every watcher has handed that state to its consumer, and ends those that asked for it (`endOnClose`): close this
    * before the websockets of subscriptions.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // Once: the composition closes it before the HTTP server stops, and again with the runtime.
+    return (this.closing ??= this.closeOnce());
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.settleTimer);
