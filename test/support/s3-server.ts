@@ -35,7 +35,8 @@ export interface S3TestServer {
  *   passed the last chunk, not when the file stream has closed) and writes in place, so a GET racing a PUT could
  *   read half an object. The child replaces the store's putObject with one that writes a temporary file outside
  *   the store's tree, waits for it to close, then renames it into place, as S3 makes a PUT visible whole or not at
- *   all.
+ *   all. Its getObject read the metadata, then the file, so a GET racing a PUT could also serve the new bytes cut at
+ *   the old length: a read whose open file is not the size its metadata says is made again.
  */
 const CHILD = `
 const fs = require('node:fs');
@@ -86,6 +87,28 @@ process.once('message', async (opts) => {
     await fs.promises.rename(temp, objectPath);
     await store.putMetadata(object.bucket, object.key, object.metadata, md5);
     return { size, md5 };
+  };
+  // s3rver's getObject reads the metadata (its content-length) and then opens the file: with a PUT renamed in between,
+  // it served the new bytes cut at the old length (a torn JSON document). A read whose open file's size is not the
+  // metadata's is made again once the PUT has written its metadata, so a GET returns one version whole, as S3's does.
+  const getObject = store.getObject.bind(store);
+  const fileOf = async (bucket, key) =>
+    fs.promises.stat(store.getResourcePath(bucket, key, 'object')).catch(() => undefined);
+  store.getObject = async function wholeGetObject(bucket, key, options) {
+    for (let attempt = 1; ; attempt++) {
+      const before = await fileOf(bucket, key);
+      const object = await getObject(bucket, key, options);
+      const after = await fileOf(bucket, key);
+      // The same file all along (no rename in between), of the size its metadata says: one version, whole.
+      const whole =
+        before !== undefined &&
+        after !== undefined &&
+        before.ino === after.ino &&
+        before.size === Number(object?.metadata?.['content-length']);
+      if (object === null || whole || attempt >= 100) return object;
+      object.content?.destroy?.();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
   };
   // The tail of each key's queue of conditional requests.
   const conditionalQueues = new Map();
