@@ -148,9 +148,16 @@ export async function ingestObject(
   const workDir = join(deps.cacheDir, 'etl-runs', runId);
   try {
     let outcome: Partial<RunRecord>;
+    const progress: RunProgress = { publishing: false };
     try {
-      outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen);
+      outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
     } catch (err) {
+      if (leavesDeadPublish(err, progress)) {
+        await finishDeadPublishes(deps, def, source.key, runId, workDir, log, phases, err, options.lock).catch(
+          (cleanupErr: unknown) =>
+            log.error('could not remove what an unfinished publish of the source left', { error: String(cleanupErr) }),
+        );
+      }
       outcome = await failureOf(err);
     }
     if (
@@ -279,7 +286,7 @@ export class RunRecordError extends Error {
   }
 }
 
-/** What runIngest knows, for its caller to finish a dead publish's clean-up when the run fails before publishing. */
+/** What runIngest got to, for its caller to finish a dead publish's clean-up when the run fails before publishing. */
 interface RunProgress {
   /** Whether earlier runs of the source left files to remove (undefined until read). */
   cleanupPending?: boolean;
@@ -287,47 +294,20 @@ interface RunProgress {
   publishing: boolean;
 }
 
-async function runIngest(
-  deps: EtlDeps,
-  def: DatasetDefinition,
-  source: IngestSource,
-  options: IngestOptions,
-  recorder: RunRecorder,
-  workDir: string,
-  log: EtlDeps['logger'],
-  phases: PhaseTimer,
-  seen: { etag?: string; fingerprint?: string },
-): Promise<Partial<RunRecord>> {
-  const progress: RunProgress = { publishing: false };
-  try {
-    return await runIngestSteps(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
-  } catch (err) {
-    // A version that fails for its bytes or the definition (empty, truncated, too large, a broken header, ...), or an
-    // object deleted since, publishes nothing, but what a dead publish of the source left (its intent, or an older
-    // version's files still to delete) must still go: else it stays beside the published version, its rows counted
-    // twice, until a good version comes (or for good, once the object is gone).
-    if (
-      err instanceof IngestError &&
-      !progress.publishing &&
-      progress.cleanupPending !== false &&
-      (failsForGood(err.reason) || err.reason === 'too_large' || err.reason === 'not_found')
-    ) {
-      await finishDeadPublishes(
-        deps,
-        def,
-        source.key,
-        recorder.current.runId,
-        workDir,
-        log,
-        phases,
-        err,
-        options.lock,
-      ).catch((cleanupErr: unknown) =>
-        log.error('could not remove what an unfinished publish of the source left', { error: String(cleanupErr) }),
-      );
-    }
-    throw err;
-  }
+/**
+ * Whether a failed run must still remove what a dead publish of its source left: a version that fails for its bytes
+ * or the definition (empty, truncated, too large, a broken header, ...), or an object deleted since, publishes
+ * nothing, but a dead publish's intent, or an older version's files still to delete, must still go: else they stay
+ * beside the published version, their rows counted twice, until a good version comes (or for good, once the object
+ * is gone). A run that reached publishSource has had it finish them.
+ */
+function leavesDeadPublish(err: unknown, progress: RunProgress): err is IngestError {
+  return (
+    err instanceof IngestError &&
+    !progress.publishing &&
+    progress.cleanupPending !== false &&
+    (failsForGood(err.reason) || err.reason === 'too_large' || err.reason === 'not_found')
+  );
 }
 
 /**
@@ -382,7 +362,7 @@ async function finishDeadPublishes(
   });
 }
 
-async function runIngestSteps(
+async function runIngest(
   deps: EtlDeps,
   def: DatasetDefinition,
   source: IngestSource,
