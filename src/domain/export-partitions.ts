@@ -1,5 +1,5 @@
 import type { NormalizedExportRequest, NormalizedPredicate } from './export-request.js';
-import { type CanonicalValue, coerceValue, compareValues } from './export-values.js';
+import { type CanonicalValue, coercedOrUndefined, compareValues } from './export-values.js';
 import type { TableColumn, TableDefinition } from './table.js';
 
 /** Hive's name for a null partition value. */
@@ -135,11 +135,7 @@ export function pruneFiles<F extends PartitionedFile>(
       const text = file.values[key.name];
       if (text === undefined) return undefined;
       if (text === HIVE_NULL_PARTITION) return null;
-      try {
-        return coerceValue(text, key);
-      } catch {
-        return undefined;
-      }
+      return coercedOrUndefined(text, key);
     };
     if (filter !== null) {
       const key = keys.get(filter.column)!;

@@ -30,6 +30,15 @@ const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TIMESTAMP_TEXT =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
+/** `coerceValue`, or undefined where it throws: for a value to be told apart, not reported (a folder's, a caller's). */
+export function coercedOrUndefined(value: JsonScalar, column: ValueType): CanonicalValue | undefined {
+  try {
+    return coerceValue(value, column);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Coerces a JSON scalar to a column type. Throws `Error` with a message that names the value and the expected
  * type but no field path; the caller prefixes the path. `null` is never coerced (IS_NULL expresses it).

@@ -1,7 +1,7 @@
 import { BadInputError } from './errors.js';
 import type { EffectiveGrant, MaskMethod } from './export-grant.js';
 import { exportableColumns, type ExportFilterOp, type ExportPredicateInput } from './export-request.js';
-import { coerceValue, type JsonScalar } from './export-values.js';
+import { coercedOrUndefined, type JsonScalar } from './export-values.js';
 import type { TableColumn, TableDefinition } from './table.js';
 
 /**
@@ -233,7 +233,7 @@ function resolveValues(p: PolicyPredicate, caller: PolicyCaller, column: TableCo
     const given = Array.isArray(value)
       ? (value as readonly (string | number | boolean)[])
       : [value as string | number | boolean];
-    if (!given.every((g) => fitsColumn(g, column))) return undefined;
+    if (!given.every((g) => coercedOrUndefined(g, column) !== undefined)) return undefined;
     out.push(...given);
   }
   // A list attribute only fits where a list is expected; anything else fails closed rather than half-filtered.
@@ -243,15 +243,6 @@ function resolveValues(p: PolicyPredicate, caller: PolicyCaller, column: TableCo
     return undefined;
   }
   return out;
-}
-
-function fitsColumn(value: JsonScalar, column: TableColumn): boolean {
-  try {
-    coerceValue(value, column);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The table's columns (data columns, then partition keys not among them) that the grant shows, in table order. */

@@ -1,5 +1,5 @@
 import { BadInputError } from '../domain/errors.js';
-import { type CanonicalValue, coerceValue, compareValues } from '../domain/export-values.js';
+import { coercedOrUndefined, compareValues } from '../domain/export-values.js';
 import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
 import { HIVE_NULL_PARTITION } from './column-statistics.js';
 import { compareText } from './pagination.js';
@@ -139,9 +139,9 @@ export function matchesPartitionFilters(
     const key = keys.get(f.key);
     if (value === undefined || key === undefined) return false;
     const isNull = value === HIVE_NULL_PARTITION;
-    const typed = isNull ? undefined : typedValue(value, key);
+    const typed = isNull ? undefined : coercedOrUndefined(value, key);
     const compare = (given: string): number => {
-      const other = typed === undefined ? undefined : typedValue(given, key);
+      const other = typed === undefined ? undefined : coercedOrUndefined(given, key);
       return typed !== undefined && other !== undefined
         ? compareValues(key.kind, typed, other)
         : compareText(value, given);
@@ -152,24 +152,6 @@ export function matchesPartitionFilters(
     if (f.lte !== null && f.lte !== undefined && (isNull || compare(f.lte) > 0)) return false;
     return true;
   });
-}
-
-/** A partition value (or a filter's) as its key's type, or undefined when it is not one. */
-function typedValue(text: string, key: TableColumn): CanonicalValue | undefined {
-  try {
-    return coerceValue(text, key);
-  } catch {
-    return undefined;
-  }
-}
-
-function isCalendarDate(value: string): boolean {
-  try {
-    coerceValue(value, { kind: 'date', type: 'date' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function typeProblem(column: TableColumn, value: string): string | undefined {
@@ -183,7 +165,10 @@ function typeProblem(column: TableColumn, value: string): string | undefined {
     case 'date':
       // Date.parse rolls 2024-02-30 over into March; a day the calendar lacks names no partition, so it is refused
       // as exports refuse it.
-      return /^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDate(value) ? undefined : 'a date (yyyy-mm-dd)';
+      return /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+        coercedOrUndefined(value, { kind: 'date', type: 'date' }) !== undefined
+        ? undefined
+        : 'a date (yyyy-mm-dd)';
     case 'timestamp':
       return Number.isNaN(Date.parse(value)) ? 'a timestamp (ISO 8601)' : undefined;
     case 'boolean':
