@@ -5,8 +5,8 @@ const gzipAsync = promisify(gzipCallback);
 
 /**
  * gzip as a series of members (RFC 1952 allows several; gunzip, zlib, Python and Java read them as one stream),
- * each compressed on the thread pool, `parallelism` at once, and emitted in order: single-stream gzip is the
- * bottleneck of a large export otherwise.
+ * each compressed on the thread pool, `parallelism` at once (and one more block in hand), and emitted in order:
+ * single-stream gzip is the bottleneck of a large export otherwise.
  */
 export async function* gzipMembers(
   source: AsyncIterable<Buffer>,
@@ -34,7 +34,9 @@ export async function* gzipMembers(
     size += chunk.length;
     if (size >= blockBytes) {
       flush();
-      if (pending.length >= Math.max(1, parallelism)) yield await pending.shift()!;
+      // One block beyond `parallelism`: while the oldest is handed on (hashed, stored) and the next one is read,
+      // `parallelism` compressions still run. Waiting at `parallelism` left a core idle for that time.
+      if (pending.length > Math.max(1, parallelism)) yield await pending.shift()!;
     }
   }
   // An empty input still makes one (empty) member: a valid gzip file.
