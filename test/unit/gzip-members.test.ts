@@ -32,6 +32,28 @@ describe('gzipMembers', () => {
     expect(gunzipSync(Buffer.concat(members)).equals(data)).toBe(true);
   });
 
+  it('cuts members at the same bytes however the source cuts its chunks', async () => {
+    const data = text(5 * BLOCK + 77);
+    const whole = Buffer.concat(await collect(gzipMembers(chunksOf(data, data.length), 6, BLOCK, 2)));
+    for (const size of [1, 100, BLOCK - 1, BLOCK + 1, 3 * BLOCK]) {
+      expect(Buffer.concat(await collect(gzipMembers(chunksOf(data, size), 6, BLOCK, 2))).equals(whole)).toBe(true);
+    }
+  });
+
+  it('copies what it takes: a source may overwrite its buffer once asked for the next chunk', async () => {
+    const data = text(12 * BLOCK + 5);
+    async function* reused(): AsyncGenerator<Buffer> {
+      const buffer = Buffer.alloc(BLOCK);
+      for (let at = 0; at < data.length; at += BLOCK) {
+        const n = data.copy(buffer, 0, at, at + BLOCK);
+        yield buffer.subarray(0, n);
+        buffer.fill(0x21);
+      }
+    }
+    const members = await collect(gzipMembers(reused(), 6, BLOCK, 3));
+    expect(gunzipSync(Buffer.concat(members)).equals(data)).toBe(true);
+  });
+
   it('writes one empty member for an empty input: a valid gzip file', async () => {
     const members = await collect(gzipMembers(chunksOf(Buffer.alloc(0), 100), 6, BLOCK, 2));
     expect(members).toHaveLength(1);

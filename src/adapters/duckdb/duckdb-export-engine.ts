@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -372,12 +372,12 @@ export class DuckDbExportEngine implements ExportEngine {
       const name = partFileName(index, gzip);
       const hash = createHash('sha256');
       let partBytes = 0;
-      // gzip compresses blocks of gzipBlockBytes: read them whole, so that they need not be put together.
-      const chunkBytes = gzip ? this.gzipBlockBytes : READ_CHUNK;
+      // gzip copies what it takes into blocks of its own, so its input is read into one reused buffer (no garbage).
+      const chunks = gzip ? readReused(out, part.start, part.end) : readChunks(out, part.start, part.end);
       const raw = async function* (): AsyncGenerator<Buffer> {
         if (csv.bom) yield UTF8_BOM;
         if (index > 0 && header.length > 0) yield header;
-        for await (const chunk of readChunks(out, part.start, part.end, chunkBytes)) {
+        for await (const chunk of chunks) {
           bytesRead += chunk.length;
           yield chunk;
         }
@@ -543,10 +543,30 @@ function throttled<T>(
   });
 }
 
-async function* readChunks(path: string, start: number, end: number, chunkBytes = READ_CHUNK): AsyncGenerator<Buffer> {
+async function* readChunks(path: string, start: number, end: number): AsyncGenerator<Buffer> {
   if (end <= start) return;
-  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: chunkBytes })) {
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: READ_CHUNK })) {
     yield chunk as Buffer;
+  }
+}
+
+/**
+ * The bytes [start, end) of a file as views of one buffer, reused: each view is valid only until the next is asked
+ * for (for a consumer that copies what it takes, as gzipMembers does).
+ */
+async function* readReused(path: string, start: number, end: number): AsyncGenerator<Buffer> {
+  if (end <= start) return;
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - start));
+    for (let position = start; position < end;) {
+      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, end - position), position);
+      if (bytesRead === 0) throw new Error(`${path} ended at byte ${position}, before ${end}`);
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
   }
 }
 
