@@ -16,7 +16,14 @@ import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from
 import { decideSkip, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
 import { readPublishIntent } from './publish-intent.js';
-import { hasPendingCleanup, isOlderThanPublished, readLineage } from './source-lineage.js';
+import {
+  hasPendingCleanup,
+  hasPendingReruns,
+  isOlderThanPublished,
+  readLineage,
+  updateLineage,
+} from './source-lineage.js';
+import { lineageKey } from './lake-keys.js';
 import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
@@ -144,22 +151,7 @@ export async function ingestObject(
       error: { reason: 'internal', message: `unexpected error; see the ETL log for run ${runId}` },
     };
   };
-  await recorder.write();
-  const workDir = join(deps.cacheDir, 'etl-runs', runId);
-  try {
-    let outcome: Partial<RunRecord>;
-    const progress: RunProgress = { publishing: false };
-    try {
-      outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
-    } catch (err) {
-      if (leavesDeadPublish(err, progress)) {
-        await finishDeadPublishes(deps, def, source.key, runId, workDir, log, phases, err, options.lock).catch(
-          (cleanupErr: unknown) =>
-            log.error('could not remove what an unfinished publish of the source left', { error: String(cleanupErr) }),
-        );
-      }
-      outcome = await failureOf(err);
-    }
+  const finishOrForget = async (outcome: Partial<RunRecord>): Promise<RunRecord> => {
     if (
       options.recordUnchanged === false &&
       outcome.status === 'SKIPPED' &&
@@ -182,6 +174,27 @@ export async function ingestObject(
       };
     }
     return await finish(outcome);
+  };
+  await recorder.write();
+  const workDir = join(deps.cacheDir, 'etl-runs', runId);
+  try {
+    let outcome: Partial<RunRecord>;
+    const progress: RunProgress = { publishing: false };
+    try {
+      outcome = await runIngest(deps, def, source, options, recorder, workDir, log, phases, seen, progress);
+    } catch (err) {
+      if (leavesDeadPublish(err, progress)) {
+        await finishDeadPublishes(deps, def, source.key, runId, workDir, log, phases, err, options.lock).catch(
+          (cleanupErr: unknown) =>
+            log.error('could not remove what an unfinished publish of the source left', { error: String(cleanupErr) }),
+        );
+      }
+      outcome = await failureOf(err);
+    }
+    const run = await finishOrForget(outcome);
+    // After this run's own record: the losers are runs of their own, each with its record.
+    if (progress.rerunsPending === true) await rerunLosers(deps, def.name, source.key, options, log);
+    return run;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -292,6 +305,64 @@ interface RunProgress {
   cleanupPending?: boolean;
   /** Set once publishSource is called: it finishes such clean-ups itself, also when it refuses the version. */
   publishing: boolean;
+  /** Whether the source's lineage was seen naming losers to reprocess (SourceLineage.pendingReruns). */
+  rerunsPending?: boolean;
+}
+
+/**
+ * Reasons a re-run of a loser may end with and be worth trying again by the next run of the winner: the moment's,
+ * not the file's (`not_found`: the loser's object is gone, and with it what it could give back).
+ */
+const RERUN_AGAIN: ReadonlySet<string> = new Set([
+  'lock_timeout',
+  'lock_lost',
+  'internal',
+  'no_space',
+  'out_of_memory',
+]);
+
+/**
+ * Reprocesses the sources that dropped rows as this one's where its keys may have shrunk (SourceLineage.pendingReruns),
+ * each as `careplus ingest --force` would (its own run, record and locks), so that the rows no source holds any more
+ * come back from the loser's copy. Each is taken out of the lineage once its run has ended, unless it failed for a
+ * reason of the moment; a newer publish of this source (another run id) keeps the list it wrote. Never throws: what is
+ * left is the next run's.
+ */
+async function rerunLosers(
+  deps: EtlDeps,
+  dataset: string,
+  sourceKey: string,
+  options: IngestOptions,
+  log: Logger,
+): Promise<void> {
+  try {
+    const lineage = await readLineage(deps.store, dataset, sourceKey);
+    if (lineage === undefined || !hasPendingReruns(lineage)) return;
+    for (const loser of lineage.pendingReruns!) {
+      const rerun = await ingestObjectReported(
+        deps,
+        { key: loser, dataset },
+        { force: true, ...(options.lock !== undefined ? { lock: options.lock } : {}) },
+      );
+      log.info('reprocessed a source that had dropped rows as this one’s', {
+        loser,
+        status: rerun.status,
+        rowsWritten: rerun.rowsWritten,
+        ...(rerun.error ? { reason: rerun.error.reason } : {}),
+      });
+      if (rerun.status === 'FAILED' && RERUN_AGAIN.has(rerun.error?.reason ?? '')) continue;
+      await updateLineage(deps.store, lineageKey(dataset, sourceKey), (current) => {
+        if (current.runId !== lineage.runId || !(current.pendingReruns ?? []).includes(loser)) return undefined;
+        const { pendingReruns, ...rest } = current;
+        const left = pendingReruns!.filter((k) => k !== loser);
+        return left.length > 0 ? { ...rest, pendingReruns: left } : rest;
+      });
+    }
+  } catch (err) {
+    log.error('could not reprocess the sources that had dropped rows as this one’s; its next run tries again', {
+      error: String(err),
+    });
+  }
 }
 
 /**
@@ -412,6 +483,7 @@ async function runIngest(
   // this version is the one published (a re-run of it after a newer one failed half-way).
   const cleanupPending = (published !== undefined && hasPendingCleanup(published)) || unfinished !== undefined;
   progress.cleanupPending = cleanupPending;
+  if (hasPendingReruns(published)) progress.rerunsPending = true;
   if (!force && !cleanupPending && failed?.etag === head.etag && failed.fingerprint === fingerprint) {
     return skipped(
       ALREADY_FAILED,
@@ -555,6 +627,7 @@ async function runIngest(
         lock: options.lock,
         phases,
       });
+      if (outcome.rerunsPending) progress.rerunsPending = true;
       if (outcome.kind === 'skipped') return skipped(outcome.reason, outcome.message);
       return {
         status: 'SUCCEEDED',

@@ -62,7 +62,17 @@ export function failureMemoKey(dataset: string, sourceKey: string): string {
 
 /** `_pipeline/sources/<dataset>/<hash of source key>.json`: what the current version of a source published. */
 export function lineageKey(dataset: string, sourceKey: string): string {
-  return `_pipeline/sources/${dataset}/${sourceKeyHash(sourceKey)}.json`;
+  return lineageKeyOfHash(dataset, sourceKeyHash(sourceKey));
+}
+
+/** The lineage key of a source known by its hash only (a compacted row's `_source`). */
+export function lineageKeyOfHash(dataset: string, sourceHash: string): string {
+  return `${lineagePrefix(dataset)}${sourceHash}.json`;
+}
+
+/** `_pipeline/sources/<dataset>/`: every source's lineage. */
+export function lineagePrefix(dataset: string): string {
+  return `_pipeline/sources/${dataset}/`;
 }
 
 /** `_pipeline/runs/<dataset>/<yyyyMMddTHHmmssSSSZ>-<runId>.json`: keys sort by start time. */

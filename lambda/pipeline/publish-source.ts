@@ -12,6 +12,7 @@ import type { TableInput } from './catalog-schema.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import {
+  lineageKeyOfHash,
   outputKey,
   partitionLockName,
   partitionOfKey,
@@ -23,13 +24,17 @@ import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import {
   type SourceLineage,
   hasPendingCleanup,
+  hasPendingReruns,
   isOlderThanPublished,
+  listLineages,
   readLineage,
+  updateLineage,
+  withLosersPending,
   writeLineage,
 } from './source-lineage.js';
 import { compactionJournals, finishCompactionJournals } from './compaction-journal.js';
 import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
-import { type StagePartition, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
+import { type ExistingWinner, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
 import {
   existingKeysTableSql,
   insertExistingKeysSql,
@@ -95,8 +100,10 @@ export type PublishOutcome =
       rowsDuplicate: number;
       bytesWritten: number;
       schemaVersion: number;
+      /** Whether the source's lineage names losers to reprocess now (see SourceLineage.pendingReruns). */
+      rerunsPending: boolean;
     }
-  | { kind: 'skipped'; reason: string; message: string };
+  | { kind: 'skipped'; reason: string; message: string; rerunsPending: boolean };
 
 export type SkipDecision = { reason: string; message: string } | undefined;
 
@@ -216,7 +223,7 @@ export async function publishSource(req: PublishRequest): Promise<PublishOutcome
           changing = true;
           await dropUnfinishedPublish(req, current, intent, lock);
         }
-        if (skip) return { kind: 'skipped', ...skip };
+        if (skip) return { kind: 'skipped', ...skip, rerunsPending: hasPendingReruns(current) };
         throw req.refusal;
       }
       changing = true;
@@ -267,12 +274,15 @@ function lockNamesFor(sourceKey: string, partitions: string[]): string[] {
 async function finishCleanup(req: PublishRequest, lineage: SourceLineage, lock: LakeLock): Promise<SourceLineage> {
   const purge = lineage.pendingPurge ?? [];
   if (lineage.pendingDelete.length === 0 && purge.length === 0) return lineage;
+  // The files going may hold keys other sources dropped as this one's since it was committed: they are reconsidered.
+  const marked = withLosersPending(lineage);
+  if (marked !== lineage) await writeLineage(req.store, marked);
   for (const key of lineage.pendingDelete) await req.store.delete('processed', key);
   for (const key of purge) {
     await purgeSourceRows(req.store, req.conn, key, sourceKeyHash(lineage.sourceKey), req.workDir);
   }
   await unregisterEmptied(req, lock, lineage.partitions, [...lineage.pendingDelete, ...purge]);
-  const clean = { ...lineage, pendingDelete: [], pendingPurge: [] };
+  const clean = { ...marked, pendingDelete: [], pendingPurge: [] };
   await writeLineage(req.store, clean);
   return clean;
 }
@@ -363,7 +373,8 @@ async function writeAndPublish(
   const ownHash = sourceKeyHash(req.sourceKey);
 
   // Event keys other sources already published in these partitions (files of this source key are not "other").
-  const written: StagePartition[] = await req.phases.time('dedup', async () => {
+  const fileKeys = new Map<string, string>();
+  const { written, winners } = await req.phases.time('dedup', async () => {
     await conn.run(existingKeysTableSql(def));
     // The listings (one per partition, a round trip each on S3) run at once; DuckDB then reads what they found.
     const others = await runPool(stage.partitions, PUT_CONCURRENCY, async ({ partition: p }) => {
@@ -371,7 +382,9 @@ async function writeAndPublish(
       const compacted: string[] = [];
       for await (const obj of store.listAll('processed', partitionPrefix(def.name, partCol, p))) {
         if (!obj.key.endsWith('.parquet') || own.has(obj.key)) continue;
-        (isCompactedKey(obj.key) ? compacted : files).push(await localCopy(store, obj.key, req.workDir));
+        const path = await localCopy(store, obj.key, req.workDir);
+        fileKeys.set(path, obj.key);
+        (isCompactedKey(obj.key) ? compacted : files).push(path);
       }
       return { p, files, compacted };
     });
@@ -382,9 +395,11 @@ async function writeAndPublish(
       if (compacted.length > 0) await conn.run(insertExistingKeysSql(def, p, compacted, ownHash));
       othersHaveKeys ||= files.length > 0 || compacted.length > 0;
     }
-    const left = othersHaveKeys ? await removeExistingKeys(conn, def, stage) : stage.partitions;
+    const dropped = othersHaveKeys
+      ? await removeExistingKeys(conn, def, stage)
+      : { left: stage.partitions, winners: [] as ExistingWinner[] };
     await conn.run('DROP TABLE existing');
-    return left;
+    return { written: dropped.left, winners: dropped.winners };
   });
   const rowsWritten = written.reduce((n, w) => n + w.rows, 0);
 
@@ -414,6 +429,14 @@ async function writeAndPublish(
     ...(intent?.keys ?? []),
   ].filter((k) => !newKeys.includes(k));
   const partitions = written.map((w) => w.partition);
+  // Another version, or the same one under another definition, may no longer hold keys other sources dropped as this
+  // source's: they are reprocessed once it is committed. A forced reprocess of the same one rewrites the same rows.
+  const reconsidered =
+    lineage === undefined
+      ? undefined
+      : lineage.version !== req.version || lineage.definitionFingerprint !== req.fingerprint
+        ? withLosersPending(lineage)
+        : lineage;
   const next: SourceLineage = {
     dataset: def.name,
     sourceKey: req.sourceKey,
@@ -430,6 +453,8 @@ async function writeAndPublish(
     compacted: [],
     // This source's rows in compacted files belong to what is being replaced.
     pendingPurge: [...new Set([...(lineage?.compacted ?? []), ...(lineage?.pendingPurge ?? [])])],
+    ...(Object.keys(reconsidered?.losers ?? {}).length > 0 ? { losers: reconsidered!.losers! } : {}),
+    ...(hasPendingReruns(reconsidered) ? { pendingReruns: reconsidered!.pendingReruns! } : {}),
   };
   const putFile = createLimiter(PUT_CONCURRENCY);
   // Nothing is written while the locks may have gone to another run (this one stalled past its lease).
@@ -442,6 +467,9 @@ async function writeAndPublish(
     partitions: [...new Set([...(intent?.partitions ?? []), ...partitions])],
   });
   try {
+    // Before the commit: a loss recorded for a publish that then fails costs one needless reprocess at most; one not
+    // recorded for a publish that commits could lose the rows for good.
+    if (winners.length > 0) await recordLosses(req, winners, fileKeys, ownHash);
     schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
     const puts: Promise<void>[] = [];
     let putFailed = false;
@@ -538,9 +566,10 @@ async function writeAndPublish(
   }
   // Outputs of the older version (and of unfinished attempts) go only after the new ones are in place (a reader
   // may briefly see both); then nothing is left unaccounted for.
-  await req.phases.time('publish', async () => {
-    await finishCleanup(req, next, lock);
+  const clean = await req.phases.time('publish', async () => {
+    const done = await finishCleanup(req, next, lock);
     await removePublishIntent(store, def.name, req.sourceKey);
+    return done;
   });
   return {
     kind: 'published',
@@ -551,7 +580,54 @@ async function writeAndPublish(
     rowsDuplicate: req.rowsValid - rowsWritten,
     bytesWritten: files.reduce((n, f) => n + f.bytes, 0),
     schemaVersion,
+    rerunsPending: hasPendingReruns(clean),
   };
+}
+
+/**
+ * Records in the lineage of each source that won rows of this run (its file held the same day and event key first)
+ * that this source dropped rows as its in those partitions (SourceLineage.losers): a later version of the winner may
+ * no longer hold them, and this source is then reprocessed. Runs only when rows were dropped. A compacted file names
+ * its rows' sources; the owners of plain files are found in the dataset's lineages, listed for that. A plain file no
+ * lineage names (left by a publish that died before its commit) is logged: its source's next publish removes it.
+ */
+async function recordLosses(
+  req: PublishRequest,
+  winners: ExistingWinner[],
+  fileKeys: ReadonlyMap<string, string>,
+  ownHash: string,
+): Promise<void> {
+  const { def, store } = req;
+  const bySource = new Map<string, Set<string>>();
+  const add = (source: string, partition: string): void => {
+    if (source === ownHash) return;
+    const parts = bySource.get(source) ?? new Set<string>();
+    parts.add(partition);
+    bySource.set(source, parts);
+  };
+  const plain = winners.filter((w) => w.source === null);
+  for (const w of winners) if (w.source !== null) add(w.source, w.partition);
+  if (plain.length > 0) {
+    const owners = new Map<string, string>();
+    for (const l of await listLineages(store, def.name)) {
+      const hash = sourceKeyHash(l.sourceKey);
+      for (const key of [...l.outputKeys, ...l.pendingDelete]) owners.set(key, hash);
+    }
+    for (const w of plain) {
+      const key = fileKeys.get(w.file);
+      const owner = key === undefined ? undefined : owners.get(key);
+      if (owner !== undefined) add(owner, w.partition);
+      else req.logger.warn('rows dropped as those of a file no source names', { key: key ?? w.file });
+    }
+  }
+  for (const [source, parts] of bySource) {
+    await updateLineage(store, lineageKeyOfHash(def.name, source), (current) => {
+      const had = current.losers?.[req.sourceKey] ?? [];
+      const now = [...new Set([...had, ...parts])].sort();
+      if (now.length === had.length) return undefined;
+      return { ...current, losers: { ...current.losers, [req.sourceKey]: now } };
+    });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { sqlIdent } from './sql-text.js';
 import {
   copyStagePartitionSql,
   deleteExistingKeysSql,
+  existingKeyWinnersSql,
   stageCountsSql,
   stagePartitionsSql,
   stageRepeatedKeysSql,
@@ -101,25 +102,44 @@ export async function ensureStageTable(
   stage.inTable = true;
 }
 
+/** A file (and, for a compacted one, the source) that won rows of the stage in a partition. */
+export interface ExistingWinner {
+  partition: string;
+  /** Local path of the file, as the `existing` table was filled from it. */
+  file: string;
+  /** The winning source's hash, for a compacted file; null for a plain one (its lineage names it). */
+  source: string | null;
+}
+
 /**
  * Drops the rows whose event key other sources already published (the temp table `existing` on `conn`) and
- * returns the partitions that still have rows. Row id ranges stay valid: a scan skips deleted rows.
+ * returns the partitions that still have rows, and the files that held the dropped keys. Row id ranges stay valid:
+ * a scan skips deleted rows.
  */
 export async function removeExistingKeys(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   stage: StageTable,
-): Promise<StagePartition[]> {
+): Promise<{ left: StagePartition[]; winners: ExistingWinner[] }> {
   await ensureStageTable(conn, def, stage);
+  const winners = (await conn.runAndReadAll(existingKeyWinnersSql(def, stage.name))).getRowObjectsJS().map((r) => ({
+    partition: String(r['p']),
+    file: String(r['file']),
+    source: r['src'] === null ? null : String(r['src']),
+  }));
+  if (winners.length === 0) return { left: stage.partitions, winners };
   await conn.run(deleteExistingKeysSql(def, stage.name));
   const left = new Map(
     (await conn.runAndReadAll(stageCountsSql(stage.name)))
       .getRowObjectsJS()
       .map((r) => [String(r['p']), Number(r['n'])] as const),
   );
-  return stage.partitions
-    .filter((p) => (left.get(p.partition) ?? 0) > 0)
-    .map((p) => ({ ...p, rows: left.get(p.partition)! }));
+  return {
+    left: stage.partitions
+      .filter((p) => (left.get(p.partition) ?? 0) > 0)
+      .map((p) => ({ ...p, rows: left.get(p.partition)! })),
+    winners,
+  };
 }
 
 /**

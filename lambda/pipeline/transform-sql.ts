@@ -312,12 +312,14 @@ export function existingKeysTableSql(def: DatasetDefinition): string {
     const c = def.columns.find((col) => col.name === k)!;
     return `${sqlIdent(k)} ${duckdbType(c.type)}`;
   });
-  return `CREATE TEMP TABLE existing (_part DATE, ${cols.join(', ')})`;
+  // `_file`: the local path of the file holding the key; `_src`: its source's hash, known in compacted files only.
+  return `CREATE TEMP TABLE existing (_part DATE, ${cols.join(', ')}, _file VARCHAR, _src VARCHAR)`;
 }
 
 /**
- * Event keys of rows other sources already published in one partition. For compacted files, rows tagged with
- * `exceptSource` (the ingesting source's own rows) are left out.
+ * Event keys of rows other sources already published in one partition, with the file each is in. For compacted files
+ * (`exceptSource` given: the ingesting source's hash), rows of that source are left out and each key carries its
+ * source's hash.
  */
 export function insertExistingKeysSql(
   def: DatasetDefinition,
@@ -327,8 +329,18 @@ export function insertExistingKeysSql(
 ): string {
   const keys = def.eventKey.map(sqlIdent).join(', ');
   const where = exceptSource !== undefined ? `WHERE ${SOURCE_COLUMN} <> ${sqlString(exceptSource)}` : '';
-  return `INSERT INTO existing SELECT DISTINCT DATE ${sqlString(partition)}, ${keys}
-    FROM read_parquet([${files.map(sqlString).join(', ')}], union_by_name = true, hive_partitioning = false) ${where}`;
+  const src = exceptSource !== undefined ? SOURCE_COLUMN : 'NULL';
+  return `INSERT INTO existing SELECT DISTINCT DATE ${sqlString(partition)}, ${keys}, filename, ${src}
+    FROM read_parquet([${files.map(sqlString).join(', ')}], union_by_name = true, hive_partitioning = false,
+      filename = true) ${where}`;
+}
+
+/** The files (and, for compacted ones, the sources) holding keys the stage `table` has too: the rows it drops. */
+export function existingKeyWinnersSql(def: DatasetDefinition, table: string): string {
+  const t = sqlIdent(table);
+  const on = def.eventKey.map((k) => `${t}.${sqlIdent(k)} IS NOT DISTINCT FROM e.${sqlIdent(k)}`).join(' AND ');
+  return `SELECT DISTINCT strftime(e._part, '%Y-%m-%d') AS p, e._file AS file, e._src AS src FROM existing e
+    WHERE EXISTS (SELECT 1 FROM ${t} WHERE ${t}._part = e._part AND ${on})`;
 }
 
 /**
