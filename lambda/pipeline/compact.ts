@@ -11,7 +11,8 @@ import { localCopy, lockWaitLogger } from './publish-source.js';
 import { markDataChanged } from '../../src/services/data-version.js';
 import { IngestError } from '../../src/domain/errors.js';
 import { ObjectChangedError } from '../../src/ports/object-store.js';
-import type { SourceLineage } from './source-lineage.js';
+import { type SourceLineage, hasPendingReruns, listLineages } from './source-lineage.js';
+import { finishPendingReruns } from './ingest-object.js';
 import {
   type CompactionJournal,
   compactionJournalKey,
@@ -72,8 +73,14 @@ export async function compactPartition(
   await finishDeadCompactions(deps, def, new Set(partitions), options);
   const results: PartitionCompaction[] = [];
   for (const p of partitions) {
-    if (options.stopRequested?.() === true) break;
+    if (options.stopRequested?.() === true) return results;
     results.push(await compactOne(deps, def, p, options));
+  }
+  // Sources that dropped rows as another's, which a newer version of it owes a reprocess (its run died before it
+  // was done): finished here too, outside the partitions' locks (each reprocess takes its own).
+  for (const l of await listLineages(deps.store, def.name)) {
+    if (options.stopRequested?.() === true) break;
+    if (hasPendingReruns(l)) await finishPendingReruns(deps, def.name, l.sourceKey, options, deps.logger);
   }
   return results;
 }

@@ -11,9 +11,9 @@ import type { Logger } from '../../src/ports/logger.js';
 import type { ObjectInfo } from '../../src/ports/object-store.js';
 import { checkSchemaCompatibility, definitionFingerprint, tableFromDefinition } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
-import type { LockOptions } from './lake-lock.js';
+import { LakeLock, type LockOptions } from './lake-lock.js';
 import { type FastStageAttempt, canStageFast, parseSource, stageJsonlFast } from './parse-source.js';
-import { decideSkip, publishSource, staleVersion } from './publish-source.js';
+import { decideSkip, lockWaitLogger, publishSource, staleVersion } from './publish-source.js';
 import { RunRecorder, newRunRecord } from './run-records.js';
 import { readPublishIntent } from './publish-intent.js';
 import {
@@ -23,7 +23,7 @@ import {
   readLineage,
   updateLineage,
 } from './source-lineage.js';
-import { lineageKey } from './lake-keys.js';
+import { lineageKey, sourceLockName } from './lake-keys.js';
 import { isGzipFile, stageText } from './stage-source.js';
 import { dropStage, stageTableName } from './stage-table.js';
 import { PhaseTimer } from './phase-timer.js';
@@ -193,7 +193,7 @@ export async function ingestObject(
     }
     const run = await finishOrForget(outcome);
     // After this run's own record: the losers are runs of their own, each with its record.
-    if (progress.rerunsPending === true) await rerunLosers(deps, def.name, source.key, options, log);
+    if (progress.rerunsPending === true) await finishPendingReruns(deps, def.name, source.key, options, log);
     return run;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -324,20 +324,22 @@ const RERUN_AGAIN: ReadonlySet<string> = new Set([
 /**
  * Reprocesses the sources that dropped rows as this one's where its keys may have shrunk (SourceLineage.pendingReruns),
  * each as `careplus ingest --force` would (its own run, record and locks), so that the rows no source holds any more
- * come back from the loser's copy. Each is taken out of the lineage once its run has ended, unless it failed for a
- * reason of the moment; a newer publish of this source (another run id) keeps the list it wrote. Never throws: what is
- * left is the next run's.
+ * come back from the loser's copy. Then, under the source's lock (its own runs write its lineage whole), takes out of
+ * the lineage those whose run ended, unless for a reason of the moment, and only while the lineage is still of the
+ * publish that listed them (a newer one keeps the list it wrote). Never throws: what is left is the next run's.
+ * Called after an ingest of the source, and by compaction for every source that has any.
  */
-async function rerunLosers(
+export async function finishPendingReruns(
   deps: EtlDeps,
   dataset: string,
   sourceKey: string,
-  options: IngestOptions,
+  options: Pick<IngestOptions, 'lock'>,
   log: Logger,
 ): Promise<void> {
   try {
     const lineage = await readLineage(deps.store, dataset, sourceKey);
     if (lineage === undefined || !hasPendingReruns(lineage)) return;
+    const done = new Set<string>();
     for (const loser of lineage.pendingReruns!) {
       const rerun = await ingestObjectReported(
         deps,
@@ -345,21 +347,34 @@ async function rerunLosers(
         { force: true, ...(options.lock !== undefined ? { lock: options.lock } : {}) },
       );
       log.info('reprocessed a source that had dropped rows as this one’s', {
+        sourceKey,
         loser,
         status: rerun.status,
         rowsWritten: rerun.rowsWritten,
         ...(rerun.error ? { reason: rerun.error.reason } : {}),
       });
-      if (rerun.status === 'FAILED' && RERUN_AGAIN.has(rerun.error?.reason ?? '')) continue;
+      if (rerun.status !== 'FAILED' || !RERUN_AGAIN.has(rerun.error?.reason ?? '')) done.add(loser);
+    }
+    if (done.size === 0) return;
+    const lock = await LakeLock.acquire(deps.store, dataset, [sourceLockName(sourceKey)], {
+      ...options.lock,
+      onWait: lockWaitLogger(log, dataset),
+    });
+    try {
       await updateLineage(deps.store, lineageKey(dataset, sourceKey), (current) => {
-        if (current.runId !== lineage.runId || !(current.pendingReruns ?? []).includes(loser)) return undefined;
+        if (current.runId !== lineage.runId || !(current.pendingReruns ?? []).some((k) => done.has(k))) {
+          return undefined;
+        }
         const { pendingReruns, ...rest } = current;
-        const left = pendingReruns!.filter((k) => k !== loser);
+        const left = pendingReruns!.filter((k) => !done.has(k));
         return left.length > 0 ? { ...rest, pendingReruns: left } : rest;
       });
+    } finally {
+      await lock.release();
     }
   } catch (err) {
     log.error('could not reprocess the sources that had dropped rows as this one’s; its next run tries again', {
+      sourceKey,
       error: String(err),
     });
   }

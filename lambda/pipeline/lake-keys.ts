@@ -91,6 +91,11 @@ export function partitionLockName(partitionValue: string): string {
   return `partitions-${String(slot).padStart(2, '0')}`;
 }
 
+/** The lock every run of one source holds while it publishes (and while its lineage is written whole). */
+export function sourceLockName(sourceKey: string): string {
+  return `source-${sourceKeyHash(sourceKey)}`;
+}
+
 /** `_pipeline/locks/<dataset>/<name>.json`. */
 export function lockKey(dataset: string, name: string): string {
   return `_pipeline/locks/${dataset}/${name}.json`;

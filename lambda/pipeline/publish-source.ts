@@ -19,6 +19,7 @@ import {
   partitionPrefix,
   quarantineKey,
   sourceKeyHash,
+  sourceLockName,
 } from './lake-keys.js';
 import { createLimiter, runPool } from '../../src/domain/run-pool.js';
 import {
@@ -264,7 +265,7 @@ function partitionsToLock(
 }
 
 function lockNamesFor(sourceKey: string, partitions: string[]): string[] {
-  return [`source-${sourceKeyHash(sourceKey)}`, ...new Set(partitions.map(partitionLockName))];
+  return [sourceLockName(sourceKey), ...new Set(partitions.map(partitionLockName))];
 }
 
 /**

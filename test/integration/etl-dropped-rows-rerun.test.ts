@@ -6,6 +6,7 @@ import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { withMethod } from '../support/export-lake.js';
 import { startS3Server } from '../support/s3-server.js';
 
 let lake: EtlLake;
@@ -132,6 +133,25 @@ describe('first published wins, over the current versions of all sources', () =>
     expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toBeUndefined();
   });
 
+  it('reprocesses the source that dropped rows in the next compaction, when the winner’s run died after its commit', async () => {
+    await lake.putRaw(A, rows('a', 1, 2, 3));
+    await lake.putRaw(B, rows('b', 2, 3, 4, 5));
+    await ingestObject(lake.deps(), { key: A });
+    await ingestObject(lake.deps(), { key: B });
+    await lake.putRaw(A, rows('a-v2', 1, 7));
+    expect((await ingestObject(lake.deps({ store: diesAfterCommitOf(lake.store, A) }), { key: A })).status).toBe(
+      'FAILED',
+    );
+    // The next run of a deletes the older files the dead one left, then dies reprocessing b: 2 and 3 are in no file.
+    await ingestObject(lake.deps({ store: diesAtRerunOf(lake.store, B) }), { key: A });
+    expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toEqual([B]);
+    expect((await lakeRows()).filter(([id]) => id === 2n || id === 3n)).toEqual([]);
+
+    await compactPartition(lake.deps(), 'events', '2024-03-09', { targetBytes: 1024 * 1024 });
+    expect(await lakeRows()).toEqual(HEALED);
+    expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toBeUndefined();
+  });
+
   it('gives rows back when the winner’s rows had been compacted with the loser’s', async () => {
     await lake.putRaw(A, rows('a', 1, 2, 3));
     await lake.putRaw(B, rows('b', 2, 3, 4, 5));
@@ -220,5 +240,13 @@ function diesAfterCommitOf(store: ObjectStore, sourceKey: string): ObjectStore {
       }
       return Reflect.get(target, prop, receiver) as unknown;
     },
+  });
+}
+
+/** `store` as a run sees it whose process dies when it reprocesses `loser`: its first look at the raw object fails. */
+function diesAtRerunOf(store: ObjectStore, loser: string): ObjectStore {
+  return withMethod(store, 'head', (head) => async (bucket, key) => {
+    if (bucket === 'raw' && key === loser) throw new Error('the process died');
+    return head(bucket, key);
   });
 }
