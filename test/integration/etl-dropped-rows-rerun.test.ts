@@ -152,6 +152,44 @@ describe('first published wins, over the current versions of all sources', () =>
     expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toBeUndefined();
   });
 
+  it('reads no other source’s lineage when nothing was dropped, nor when a winner without losers is replaced', async () => {
+    await lake.putRaw(A, rows('a', 1, 2, 3));
+    await lake.putRaw(C, rows('c', 10, 11));
+    const reads: string[] = [];
+    const watched = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const key = String(args[1]);
+          if (key.startsWith('_pipeline/sources/')) reads.push(`${String(prop)} ${key}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const deps = lake.deps({ store: watched });
+    expect(await ingestObject(deps, { key: A })).toMatchObject({ status: 'SUCCEEDED' });
+    /** The lineage keys (and prefixes listed) a run touched besides its own source's. */
+    const others = (own: string): string[] =>
+      [...new Set(reads.splice(0).map((r) => r.slice(r.indexOf(' ') + 1)))].filter(
+        (k) => k !== lineageKey('events', own),
+      );
+    others(A);
+    // c shares a's partition but none of its keys: it reads a's file, and no lineage but its own.
+    expect(await ingestObject(deps, { key: C })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 0 });
+    expect(others(C)).toEqual([]);
+    // A newer version of a, which no source lost rows to: no other lineage is read, no source reprocessed.
+    await lake.putRaw(A, rows('a-v2', 1, 7));
+    expect(await ingestObject(deps, { key: A })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(others(A)).toEqual([]);
+    expect(await lakeRows()).toEqual([
+      [1n, 'a-v2'],
+      [7n, 'a-v2'],
+      [10n, 'c'],
+      [11n, 'c'],
+    ]);
+  });
+
   it('gives rows back when the winner’s rows had been compacted with the loser’s', async () => {
     await lake.putRaw(A, rows('a', 1, 2, 3));
     await lake.putRaw(B, rows('b', 2, 3, 4, 5));
