@@ -60,9 +60,10 @@ export function hasPendingReruns(lineage: SourceLineage | undefined): boolean {
  * Unchanged when it has no losers.
  */
 export function withLosersPending(lineage: SourceLineage): SourceLineage {
-  const losers = Object.keys(lineage.losers ?? {});
-  if (losers.length === 0) return lineage;
-  return { ...lineage, losers: {}, pendingReruns: [...new Set([...(lineage.pendingReruns ?? []), ...losers])].sort() };
+  const { losers, ...rest } = lineage;
+  const keys = Object.keys(losers ?? {});
+  if (keys.length === 0) return lineage;
+  return { ...rest, pendingReruns: [...new Set([...(lineage.pendingReruns ?? []), ...keys])].sort() };
 }
 
 /** Whether an older version's files are still to delete or purge (a run died between publishing and cleaning up). */

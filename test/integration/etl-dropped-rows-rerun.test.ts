@@ -133,6 +133,28 @@ describe('first published wins, over the current versions of all sources', () =>
     expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toBeUndefined();
   });
 
+  it('reprocesses a source that dropped rows as those of files a dead run of the winner still had to delete', async () => {
+    const D = 'events/2024/03/01/d.jsonl';
+    await lake.putRaw(A, rows('a', 1, 2, 3, 6));
+    await lake.putRaw(B, rows('b', 2, 3, 4, 5));
+    await ingestObject(lake.deps(), { key: A });
+    await ingestObject(lake.deps(), { key: B });
+    await lake.putRaw(A, rows('a-v2', 1, 7));
+    expect((await ingestObject(lake.deps({ store: diesAfterCommitOf(lake.store, A) }), { key: A })).status).toBe(
+      'FAILED',
+    );
+    // d comes while a's older file is still there, and drops 6 as a's.
+    await lake.putRaw(D, rows('d', 6));
+    expect(await ingestObject(lake.deps(), { key: D })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 1 });
+    expect((await readLineage(lake.store, 'events', A))?.losers).toEqual({ [D]: [DAY] });
+
+    // a's next run deletes that file: 6 comes back from d, 2 and 3 from b.
+    expect(await ingestObject(lake.deps(), { key: A })).toMatchObject({ status: 'SKIPPED' });
+    expect(await lakeRows()).toEqual([...HEALED.slice(0, 5), [6n, 'd'], HEALED[5]]);
+    const a = await readLineage(lake.store, 'events', A);
+    expect([a?.losers, a?.pendingReruns]).toEqual([undefined, undefined]);
+  });
+
   it('reprocesses the source that dropped rows in the next compaction, when the winner’s run died after its commit', async () => {
     await lake.putRaw(A, rows('a', 1, 2, 3));
     await lake.putRaw(B, rows('b', 2, 3, 4, 5));
