@@ -35,7 +35,13 @@ import {
 } from './source-lineage.js';
 import { compactionJournals, finishCompactionJournals } from './compaction-journal.js';
 import { type PublishIntent, readPublishIntent, removePublishIntent, writePublishIntent } from './publish-intent.js';
-import { type ExistingWinner, type StageTable, removeExistingKeys, writeStageFiles } from './stage-table.js';
+import {
+  type ExistingWinner,
+  type StageTable,
+  existingKeyWinners,
+  removeExistingKeys,
+  writeStageFiles,
+} from './stage-table.js';
 import {
   existingKeysTableSql,
   insertExistingKeysSql,
@@ -396,11 +402,16 @@ async function writeAndPublish(
       if (compacted.length > 0) await conn.run(insertExistingKeysSql(def, p, compacted, ownHash));
       othersHaveKeys ||= files.length > 0 || compacted.length > 0;
     }
-    const dropped = othersHaveKeys
-      ? await removeExistingKeys(conn, def, stage)
-      : { left: stage.partitions, winners: [] as ExistingWinner[] };
+    let left = stage.partitions;
+    let won = new Map<string, Set<string>>();
+    const found = othersHaveKeys ? await existingKeyWinners(conn, def, stage) : [];
+    if (found.length > 0) {
+      const owned = await winningSources(req, found, fileKeys, ownHash);
+      won = owned.won;
+      left = await removeExistingKeys(conn, def, stage, owned.unpublished);
+    }
     await conn.run('DROP TABLE existing');
-    return { written: dropped.left, winners: dropped.winners };
+    return { written: left, winners: won };
   });
   const rowsWritten = written.reduce((n, w) => n + w.rows, 0);
 
@@ -470,7 +481,7 @@ async function writeAndPublish(
   try {
     // Before the commit: a loss recorded for a publish that then fails costs one needless reprocess at most; one not
     // recorded for a publish that commits could lose the rows for good.
-    if (winners.length > 0) await recordLosses(req, winners, fileKeys, ownHash);
+    if (winners.size > 0) await recordLosses(req, winners);
     schemaVersion = (await req.catalog.putTable(req.table)).schemaVersion;
     const puts: Promise<void>[] = [];
     let putFailed = false;
@@ -586,31 +597,32 @@ async function writeAndPublish(
 }
 
 /**
- * Records in the lineage of each source that won rows of this run (its file held the same day and event key first)
- * that this source dropped rows as its in those partitions (SourceLineage.losers): a later version of the winner may
- * no longer hold them, and this source is then reprocessed. Runs only when rows were dropped. A compacted file names
- * its rows' sources; the owners of plain files are found in the dataset's lineages, listed for that. A plain file no
- * lineage names (left by a publish that died before its commit) is logged: its source's next publish removes it.
+ * The sources that win rows of this run (their files hold the same day and event key), with the partitions where they
+ * do. A compacted file names its rows' sources; the owners of plain files are found in the dataset's lineages, listed
+ * for that, only when a plain file wins rows. A plain file no lineage names was never published: a publish that died
+ * before its commit left it (its source's next run removes it, or drops its rows as duplicates of this run's). It
+ * wins nothing (`unpublished`, the local paths): first *published* wins, and the file goes without a trace of whom it
+ * would have taken rows from. Until that source's next run, readers see those keys twice, as they see its file.
  */
-async function recordLosses(
+async function winningSources(
   req: PublishRequest,
-  winners: ExistingWinner[],
+  found: ExistingWinner[],
   fileKeys: ReadonlyMap<string, string>,
   ownHash: string,
-): Promise<void> {
-  const { def, store } = req;
-  const bySource = new Map<string, Set<string>>();
+): Promise<{ won: Map<string, Set<string>>; unpublished: string[] }> {
+  const won = new Map<string, Set<string>>();
   const add = (source: string, partition: string): void => {
     if (source === ownHash) return;
-    const parts = bySource.get(source) ?? new Set<string>();
+    const parts = won.get(source) ?? new Set<string>();
     parts.add(partition);
-    bySource.set(source, parts);
+    won.set(source, parts);
   };
-  const plain = winners.filter((w) => w.source === null);
-  for (const w of winners) if (w.source !== null) add(w.source, w.partition);
+  for (const w of found) if (w.source !== null) add(w.source, w.partition);
+  const plain = found.filter((w) => w.source === null);
+  const unpublished = new Set<string>();
   if (plain.length > 0) {
     const owners = new Map<string, string>();
-    for (const l of await listLineages(store, def.name)) {
+    for (const l of await listLineages(req.store, req.def.name)) {
       const hash = sourceKeyHash(l.sourceKey);
       for (const key of [...l.outputKeys, ...l.pendingDelete]) owners.set(key, hash);
     }
@@ -618,11 +630,25 @@ async function recordLosses(
       const key = fileKeys.get(w.file);
       const owner = key === undefined ? undefined : owners.get(key);
       if (owner !== undefined) add(owner, w.partition);
-      else req.logger.warn('rows dropped as those of a file no source names', { key: key ?? w.file });
+      else unpublished.add(w.file);
     }
   }
-  for (const [source, parts] of bySource) {
-    await updateLineage(store, lineageKeyOfHash(def.name, source), (current) => {
+  if (unpublished.size > 0) {
+    req.logger.warn('rows kept whose keys only files of an unfinished publish of another source hold', {
+      files: [...unpublished].map((f) => fileKeys.get(f) ?? f),
+    });
+  }
+  return { won, unpublished: [...unpublished] };
+}
+
+/**
+ * Records in the lineage of each source that won rows of this run that this source dropped rows as its in those
+ * partitions (SourceLineage.losers): a later version of the winner may no longer hold them, and this source is then
+ * reprocessed. A compare-and-swap per winner, under the partitions' locks (the winner's own runs take them too).
+ */
+async function recordLosses(req: PublishRequest, winners: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
+  for (const [source, parts] of winners) {
+    await updateLineage(req.store, lineageKeyOfHash(req.def.name, source), (current) => {
       const had = current.losers?.[req.sourceKey] ?? [];
       const now = [...new Set([...had, ...parts])].sort();
       if (now.length === had.length) return undefined;

@@ -3,7 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { runPool } from '../../src/domain/run-pool.js';
-import { sqlIdent } from './sql-text.js';
+import { sqlIdent, sqlString } from './sql-text.js';
 import {
   copyStagePartitionSql,
   deleteExistingKeysSql,
@@ -102,44 +102,53 @@ export async function ensureStageTable(
   stage.inTable = true;
 }
 
-/** A file (and, for a compacted one, the source) that won rows of the stage in a partition. */
+/** A file (and, for a compacted one, the source) holding keys of the stage in a partition. */
 export interface ExistingWinner {
   partition: string;
   /** Local path of the file, as the `existing` table was filled from it. */
   file: string;
-  /** The winning source's hash, for a compacted file; null for a plain one (its lineage names it). */
+  /** The source's hash, for a compacted file; null for a plain one (its lineage names it). */
   source: string | null;
 }
 
+/** The files among those of the temp table `existing` on `conn` that hold keys of the stage: they win those rows. */
+export async function existingKeyWinners(
+  conn: DuckDBConnection,
+  def: DatasetDefinition,
+  stage: StageTable,
+): Promise<ExistingWinner[]> {
+  await ensureStageTable(conn, def, stage);
+  return (await conn.runAndReadAll(existingKeyWinnersSql(def, stage.name))).getRowObjectsJS().map((r) => ({
+    partition: String(r['p']),
+    file: String(r['file']),
+    source: r['src'] === null ? null : String(r['src']),
+  }));
+}
+
 /**
- * Drops the rows whose event key other sources already published (the temp table `existing` on `conn`) and
- * returns the partitions that still have rows, and the files that held the dropped keys. Row id ranges stay valid:
- * a scan skips deleted rows.
+ * Drops the rows whose event key other sources already published (the temp table `existing` on `conn`, less the keys
+ * of `ignoredFiles`) and returns the partitions that still have rows. Row id ranges stay valid: a scan skips deleted
+ * rows.
  */
 export async function removeExistingKeys(
   conn: DuckDBConnection,
   def: DatasetDefinition,
   stage: StageTable,
-): Promise<{ left: StagePartition[]; winners: ExistingWinner[] }> {
+  ignoredFiles: readonly string[] = [],
+): Promise<StagePartition[]> {
   await ensureStageTable(conn, def, stage);
-  const winners = (await conn.runAndReadAll(existingKeyWinnersSql(def, stage.name))).getRowObjectsJS().map((r) => ({
-    partition: String(r['p']),
-    file: String(r['file']),
-    source: r['src'] === null ? null : String(r['src']),
-  }));
-  if (winners.length === 0) return { left: stage.partitions, winners };
+  if (ignoredFiles.length > 0) {
+    await conn.run(`DELETE FROM existing WHERE _file IN (${ignoredFiles.map(sqlString).join(', ')})`);
+  }
   await conn.run(deleteExistingKeysSql(def, stage.name));
   const left = new Map(
     (await conn.runAndReadAll(stageCountsSql(stage.name)))
       .getRowObjectsJS()
       .map((r) => [String(r['p']), Number(r['n'])] as const),
   );
-  return {
-    left: stage.partitions
-      .filter((p) => (left.get(p.partition) ?? 0) > 0)
-      .map((p) => ({ ...p, rows: left.get(p.partition)! })),
-    winners,
-  };
+  return stage.partitions
+    .filter((p) => (left.get(p.partition) ?? 0) > 0)
+    .map((p) => ({ ...p, rows: left.get(p.partition)! }));
 }
 
 /**

@@ -5,7 +5,7 @@ import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { LocalCatalog } from '../../src/adapters/local/local-catalog.js';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
-import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
+import { createEtlLake, diesAtCommit, event, jsonl, type EtlLake } from '../support/etl-lake.js';
 import { withMethod } from '../support/export-lake.js';
 import { startS3Server } from '../support/s3-server.js';
 
@@ -172,6 +172,37 @@ describe('first published wins, over the current versions of all sources', () =>
     await compactPartition(lake.deps(), 'events', '2024-03-09', { targetBytes: 1024 * 1024 });
     expect(await lakeRows()).toEqual(HEALED);
     expect((await readLineage(lake.store, 'events', A))?.pendingReruns).toBeUndefined();
+  });
+
+  it('keeps rows whose keys only an unfinished publish of another source holds: first published wins', async () => {
+    await lake.putRaw(A, rows('a', 1, 2, 3));
+    await lake.putRaw(B, rows('b', 2, 3, 4, 5));
+    // a's first publish dies at its commit: its file stays, named by its intent only.
+    expect((await ingestObject(lake.deps({ store: diesAtCommit(lake.store) }), { key: A })).status).toBe('FAILED');
+    expect(await ingestObject(lake.deps(), { key: B })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 0 });
+    expect(lake.logs.some((l) => l.includes('rows kept whose keys only files of an unfinished publish'))).toBe(true);
+
+    // A newer version of a without 2 and 3 removes that file: b's rows stay.
+    await lake.putRaw(A, rows('a-v2', 1, 7));
+    expect(await ingestObject(lake.deps(), { key: A })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 0 });
+    expect(await lakeRows()).toEqual(HEALED);
+  });
+
+  it('drops the rows of a retried publish that another source published first meanwhile', async () => {
+    await lake.putRaw(A, rows('a', 1, 2, 3));
+    await lake.putRaw(B, rows('b', 2, 3, 4, 5));
+    expect((await ingestObject(lake.deps({ store: diesAtCommit(lake.store) }), { key: A })).status).toBe('FAILED');
+    expect(await ingestObject(lake.deps(), { key: B })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 0 });
+
+    expect(await ingestObject(lake.deps(), { key: A })).toMatchObject({ status: 'SUCCEEDED', rowsDuplicate: 2 });
+    expect(await lakeRows()).toEqual([
+      [1n, 'a'],
+      [2n, 'b'],
+      [3n, 'b'],
+      [4n, 'b'],
+      [5n, 'b'],
+    ]);
+    expect((await readLineage(lake.store, 'events', B))?.losers).toEqual({ [A]: [DAY] });
   });
 
   it('reads no other source’s lineage when nothing was dropped, nor when a winner without losers is replaced', async () => {
