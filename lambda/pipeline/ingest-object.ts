@@ -57,6 +57,12 @@ export interface IngestOptions {
    * The run is still returned, SKIPPED, for the caller's summary.
    */
   recordUnchanged?: boolean;
+  /**
+   * Whether the run reprocesses, at its end, the sources its source's lineage lists as owed a reprocess
+   * (SourceLineage.pendingReruns). Default true; false for those reprocesses themselves: finishPendingReruns works
+   * through the chain (a loser's own losers) as a list, not as nested runs.
+   */
+  finishReruns?: boolean;
 }
 
 /** SKIPPED reasons that mean "nothing new in this file": see IngestOptions.recordUnchanged. */
@@ -193,7 +199,9 @@ export async function ingestObject(
     }
     const run = await finishOrForget(outcome);
     // After this run's own record: the losers are runs of their own, each with its record.
-    if (progress.rerunsPending === true) await finishPendingReruns(deps, def.name, source.key, options, log);
+    if (progress.rerunsPending === true && options.finishReruns !== false) {
+      await finishPendingReruns(deps, def.name, source.key, options, log);
+    }
     return run;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -324,10 +332,10 @@ const RERUN_AGAIN: ReadonlySet<string> = new Set([
 /**
  * Reprocesses the sources that dropped rows as this one's where its keys may have shrunk (SourceLineage.pendingReruns),
  * each as `careplus ingest --force` would (its own run, record and locks), so that the rows no source holds any more
- * come back from the loser's copy. Then, under the source's lock (its own runs write its lineage whole), takes out of
- * the lineage those whose run ended, unless for a reason of the moment, and only while the lineage is still of the
- * publish that listed them (a newer one keeps the list it wrote). Never throws: what is left is the next run's.
- * Called after an ingest of the source, and by compaction for every source that has any.
+ * come back from the loser's copy; then, the same way, the sources a reprocessed one owes a reprocess in turn (its
+ * newer version, or definition, was published by it), each source once. Never throws: what is left stays listed in
+ * the lineages, for the next run of their source or the next compaction. Called after an ingest of the source, and
+ * by compaction for every source that has any.
  */
 export async function finishPendingReruns(
   deps: EtlDeps,
@@ -336,26 +344,53 @@ export async function finishPendingReruns(
   options: Pick<IngestOptions, 'lock'>,
   log: Logger,
 ): Promise<void> {
+  const queue = [sourceKey];
+  const seen = new Set<string>();
   try {
-    const lineage = await readLineage(deps.store, dataset, sourceKey);
-    if (lineage === undefined || !hasPendingReruns(lineage)) return;
-    const done = new Set<string>();
-    for (const loser of lineage.pendingReruns!) {
-      const rerun = await ingestObjectReported(
-        deps,
-        { key: loser, dataset },
-        { force: true, ...(options.lock !== undefined ? { lock: options.lock } : {}) },
-      );
-      log.info('reprocessed a source that had dropped rows as this one’s', {
-        sourceKey,
-        loser,
-        status: rerun.status,
-        rowsWritten: rerun.rowsWritten,
-        ...(rerun.error ? { reason: rerun.error.reason } : {}),
-      });
-      if (rerun.status !== 'FAILED' || !RERUN_AGAIN.has(rerun.error?.reason ?? '')) done.add(loser);
+    for (let winner = queue.shift(); winner !== undefined; winner = queue.shift()) {
+      if (seen.has(winner)) continue;
+      seen.add(winner);
+      queue.push(...(await rerunLosersOf(deps, dataset, winner, options, log)));
     }
-    if (done.size === 0) return;
+  } catch (err) {
+    log.error('could not reprocess the sources that had dropped rows as another’s; the next run tries again', {
+      sourceKey,
+      error: String(err),
+    });
+  }
+}
+
+/**
+ * One source's pending reruns (see finishPendingReruns); returns the losers reprocessed. Then, under the source's lock
+ * (its own runs write its lineage whole), takes out of its lineage those whose run ended, unless for a reason of the
+ * moment, and only while the lineage is still of the publish that listed them (a newer one keeps the list it wrote).
+ */
+async function rerunLosersOf(
+  deps: EtlDeps,
+  dataset: string,
+  sourceKey: string,
+  options: Pick<IngestOptions, 'lock'>,
+  log: Logger,
+): Promise<string[]> {
+  const lineage = await readLineage(deps.store, dataset, sourceKey);
+  if (lineage === undefined || !hasPendingReruns(lineage)) return [];
+  const done = new Set<string>();
+  for (const loser of lineage.pendingReruns!) {
+    const rerun = await ingestObjectReported(
+      deps,
+      { key: loser, dataset },
+      { force: true, finishReruns: false, ...(options.lock !== undefined ? { lock: options.lock } : {}) },
+    );
+    log.info('reprocessed a source that had dropped rows as another’s', {
+      sourceKey,
+      loser,
+      status: rerun.status,
+      rowsWritten: rerun.rowsWritten,
+      ...(rerun.error ? { reason: rerun.error.reason } : {}),
+    });
+    if (rerun.status !== 'FAILED' || !RERUN_AGAIN.has(rerun.error?.reason ?? '')) done.add(loser);
+  }
+  if (done.size > 0) {
     const lock = await LakeLock.acquire(deps.store, dataset, [sourceLockName(sourceKey)], {
       ...options.lock,
       onWait: lockWaitLogger(log, dataset),
@@ -372,12 +407,8 @@ export async function finishPendingReruns(
     } finally {
       await lock.release();
     }
-  } catch (err) {
-    log.error('could not reprocess the sources that had dropped rows as this one’s; its next run tries again', {
-      sourceKey,
-      error: String(err),
-    });
   }
+  return [...done];
 }
 
 /**

@@ -66,6 +66,28 @@ describe('first published wins, over the current versions of all sources', () =>
     },
   );
 
+  it('goes on to the sources a reprocessed one owes a reprocess in turn', async () => {
+    const day2 = (activity: string, ...ids: number[]) =>
+      jsonl(...ids.map((id) => event(id, '2024-03-02 10:00:00', { activity })));
+    await lake.putRaw(A, rows('a', 1, 2));
+    await lake.putRaw(B, rows('b', 2) + day2('b', 20));
+    await lake.putRaw(C, day2('c', 20, 21));
+    for (const key of [A, B, C]) expect((await ingestObject(lake.deps(), { key })).status).toBe('SUCCEEDED');
+    // b changed, but its event never came: its published version still holds 20, which c dropped as b's.
+    await lake.putRaw(B, rows('b-v2', 2) + day2('b-v2', 22));
+
+    await lake.putRaw(A, rows('a-v2', 1));
+    expect(await ingestObject(lake.deps(), { key: A })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await lakeRows()).toEqual([
+      [1n, 'a-v2'],
+      [2n, 'b-v2'],
+      [20n, 'c'],
+      [21n, 'c'],
+      [22n, 'b-v2'],
+    ]);
+    for (const key of [A, B]) expect((await readLineage(lake.store, 'events', key))?.pendingReruns).toBeUndefined();
+  });
+
   it('keeps a key the winner’s newer version still holds as the winner’s, once', async () => {
     await lake.putRaw(A, rows('a', 1, 2, 3));
     await lake.putRaw(B, rows('b', 2, 3, 4, 5));
