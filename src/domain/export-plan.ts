@@ -25,7 +25,11 @@ export interface ExportEstimate {
    */
   rows: number;
   bytesToScan: number;
-  partitions: number;
+  /**
+   * Partitions of the files to read. A job's record, and the estimate `estimateExport` answers, hold it as the
+   * requester's grant shows partitions (policy.ts partitionCountShown): null when it shows no partition key in clear.
+   */
+  partitions: number | null;
   files: number;
   /** Files whose footer could not be read; their rows are not in `rows`, and the export will fail on them. */
   unreadableFiles: number;

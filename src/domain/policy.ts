@@ -281,6 +281,27 @@ export function withoutMaskedPartitionKeys(grant: EffectiveGrant, table: TableDe
   return keys.length === table.partitionKeys.length ? table : { ...table, partitionKeys: keys };
 }
 
+/**
+ * How many partitions `files` (an export plan's files) span as the grant shows partitions: counted by the partition
+ * keys it shows as they are, as `Dataset.partitions` names them for it. `planned` (the plan's count over every key)
+ * when the grant shows every key in clear, or there is no grant. Null when the table is partitioned and the grant
+ * shows none of its keys in clear: the count would then be the number of distinct values of a column the caller may
+ * not see, or sees masked, which its own partition listing does not tell it either.
+ */
+export function partitionCountShown(
+  grant: EffectiveGrant | null,
+  table: TableDefinition,
+  files: readonly { partitionValues: Readonly<Record<string, string>> }[],
+  planned: number | null,
+): number | null {
+  if (grant === null || partitionValuesVisible(grant, table)) return planned;
+  const clear = table.partitionKeys
+    .map((k) => k.name)
+    .filter((k) => isColumnVisible(grant, k) && maskOf(grant, k) === null);
+  if (clear.length === 0) return null;
+  return new Set(files.map((f) => JSON.stringify(clear.map((k) => f.partitionValues[k] ?? null)))).size;
+}
+
 /** How a visible column is masked, or null when it is shown as is (or is not visible). */
 export function maskOf(grant: EffectiveGrant, column: string): MaskMethod | null {
   return grant.maskedColumns.find((m) => m.column === column)?.method ?? null;

@@ -314,10 +314,10 @@ export type ExportErrorCode =
 export type ExportEstimate = {
   /** Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are. */
   bytesToScan?: Maybe<Scalars['SafeInt']['output']>;
-  /** Files to read. */
+  /** Files to read. Under a row filter it counts files whether or not they hold rows you may read (files are layout, as `Dataset.fileCount`). */
   files: Scalars['Int']['output'];
-  /** Partitions to read. */
-  partitions: Scalars['Int']['output'];
+  /** Partitions to read, named by the partition keys you see as they are (as `Dataset.partitions` names them). Null when the access policy hides or masks every partition key of the dataset from you: the count would be the number of distinct values of a column you may not see. Under a row filter it counts partitions whether or not they hold rows you may read. */
+  partitions?: Maybe<Scalars['Int']['output']>;
   /** Rows in the files to read: an upper bound on the rows exported, before `where` (applied while exporting; partition pruning, and under no row filter the files' min/max statistics, narrow the files) and `limit`. Null when the access policy filters your rows: the footers count every row of the files. */
   rows?: Maybe<Scalars['SafeInt']['output']>;
   /** Files whose footer could not be read; an export of them fails with DATA_CORRUPT. */

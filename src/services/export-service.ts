@@ -27,7 +27,7 @@ import {
 } from '../domain/export-request.js';
 import { type MaskKeySource, maskKeyFor, maskKeyId } from '../domain/mask-key.js';
 import type { TableDefinition } from '../domain/table.js';
-import { credentialExpiresAt } from '../domain/policy.js';
+import { credentialExpiresAt, partitionCountShown } from '../domain/policy.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { DownloadLinkIssuer } from '../ports/download-links.js';
 import {
@@ -349,7 +349,7 @@ export class ExportService {
       requestedBy: caller.id,
       idempotencyKey: key,
       grant,
-      estimate: plan.estimate,
+      estimate: estimateShown(plan, grant),
       effectiveLimit: plan.effectiveLimit,
       progress: initialProgress(plan),
       attempts: 0,
@@ -461,7 +461,7 @@ export class ExportService {
   ): Promise<ExportEstimate> {
     const table = await this.table(input.dataset);
     const request = normalizeExportRequest({ ...input, idempotencyKey: null }, table, this.limits, grant);
-    return (await this.planner.plan(table, request, this.limits.maxRows)).estimate;
+    return estimateShown(await this.planner.plan(table, request, this.limits.maxRows), grant);
   }
 
   /** A job of the caller's, with fresh download links when it succeeded. Another caller's job is NOT_FOUND too. */
@@ -1611,7 +1611,7 @@ export class ExportService {
       ...j,
       dataVersion: plan.dataVersion,
       fingerprint,
-      estimate: plan.estimate,
+      estimate: estimateShown(plan, job.grant),
       progress: initialProgress(plan),
     });
   }
@@ -1721,6 +1721,16 @@ export class ExportService {
       result,
     };
   }
+}
+
+/**
+ * The plan's estimate as the requester may be told it: its partitions counted by the partition keys its grant shows
+ * in clear (partitionCountShown). Row and byte figures are left to the API layer, which withholds them under a row
+ * filter; the service's limits judge the plan's own figures.
+ */
+function estimateShown(plan: ExportPlan, grant: EffectiveGrant | null): ExportEstimate {
+  const partitions = partitionCountShown(grant, plan.table, plan.files, plan.estimate.partitions);
+  return partitions === plan.estimate.partitions ? plan.estimate : { ...plan.estimate, partitions };
 }
 
 function initialProgress(plan: ExportPlan): ExportJobProgress {

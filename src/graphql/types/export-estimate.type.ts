@@ -21,10 +21,17 @@ export class ExportEstimateType {
   })
   bytesToScan!: number | null;
 
-  @Field(() => Int, { description: 'Partitions to read.' })
-  partitions!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Partitions to read, named by the partition keys you see as they are (as `Dataset.partitions` names them). Null when the access policy hides or masks every partition key of the dataset from you: the count would be the number of distinct values of a column you may not see. Under a row filter it counts partitions whether or not they hold rows you may read.',
+  })
+  partitions!: number | null;
 
-  @Field(() => Int, { description: 'Files to read.' })
+  @Field(() => Int, {
+    description:
+      'Files to read. Under a row filter it counts files whether or not they hold rows you may read (files are layout, as `Dataset.fileCount`).',
+  })
   files!: number;
 
   @Field(() => Int, { description: 'Files whose footer could not be read; an export of them fails with DATA_CORRUPT.' })
