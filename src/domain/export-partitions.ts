@@ -65,7 +65,10 @@ export function dayKeysOf(table: TableDefinition): Map<string, string> {
  * the day. A timestamp's day is its UTC date (canonical values are UTC), as the ETL derives the key; `< midnight`
  * excludes that midnight's day.
  */
-export function impliedDayPredicates(table: TableDefinition, request: NormalizedExportRequest): NormalizedPredicate[] {
+export function impliedDayPredicates(
+  table: TableDefinition,
+  request: Pick<NormalizedExportRequest, 'where' | 'rowFilter'>,
+): NormalizedPredicate[] {
   const implied: NormalizedPredicate[] = [];
   for (const [keyName, sourceName] of dayKeysOf(table)) {
     const key = table.partitionKeys.find((k) => k.name === keyName)!;
@@ -122,7 +125,7 @@ function atMidnight(timestamp: string): boolean {
 export function pruneFiles<F extends PartitionedFile>(
   files: readonly F[],
   table: TableDefinition,
-  request: NormalizedExportRequest,
+  request: Pick<NormalizedExportRequest, 'where' | 'rowFilter' | 'partitions'>,
 ): F[] {
   const keys = new Map(table.partitionKeys.map((k) => [k.name, k]));
   const predicates = [...request.where, ...request.rowFilter, ...impliedDayPredicates(table, request)].filter((p) =>
@@ -152,6 +155,24 @@ export function pruneFiles<F extends PartitionedFile>(
       return v === undefined ? true : mayMatch(p, v);
     });
   });
+}
+
+/**
+ * Which partitions a row filter of the access policy (normalised: normalizedRowFilter) can keep a row of, judged as
+ * pruneFiles judges them: by its predicates on partition keys and those they imply on day keys. The partitions it
+ * rules out hold only rows the caller may not read, and their values are values of those rows (the tenant of a
+ * dataset partitioned by tenant and filtered by the caller's), so listings leave them out. Undefined when the filter
+ * rules out no partition by its values (no predicate on a key): every partition may hold a row of the caller's.
+ */
+export function rowFilterKeeps(
+  table: TableDefinition,
+  rowFilter: readonly NormalizedPredicate[],
+): ((values: Record<string, string>) => boolean) | undefined {
+  const request = { where: [], rowFilter: [...rowFilter], partitions: null };
+  const keys = new Set(table.partitionKeys.map((k) => k.name));
+  const onKeys = [...rowFilter, ...impliedDayPredicates(table, request)].some((p) => keys.has(p.column));
+  if (!onKeys) return undefined;
+  return (values) => pruneFiles([{ key: '', values }], table, request).length === 1;
 }
 
 /** Whether a row whose column holds `v` (null for SQL NULL) satisfies the predicate, with SQL null semantics. */

@@ -356,6 +356,14 @@ function normalizePredicate(
   return { column: column.name, type: column.type, kind: column.kind, op, values };
 }
 
+/**
+ * The grant's row filter normalised against the table (values coerced to the columns' types), as an export request
+ * carries it; none without a grant or filter. A filter the table cannot take throws a server fault, as there.
+ */
+export function normalizedRowFilter(grant: EffectiveGrant | null, table: TableDefinition): NormalizedPredicate[] {
+  return normalizeRowFilter(grant, exportableColumns(table), table.name);
+}
+
 function normalizeRowFilter(
   grant: EffectiveGrant | null,
   all: { column: TableColumn; partitionKey: boolean }[],

@@ -1,6 +1,12 @@
 import { BadInputError } from './errors.js';
 import type { EffectiveGrant, MaskMethod } from './export-grant.js';
-import { exportableColumns, type ExportFilterOp, type ExportPredicateInput } from './export-request.js';
+import { rowFilterKeeps } from './export-partitions.js';
+import {
+  exportableColumns,
+  type ExportFilterOp,
+  type ExportPredicateInput,
+  normalizedRowFilter,
+} from './export-request.js';
 import { coercedOrUndefined, type JsonScalar } from './export-values.js';
 import type { TableColumn, TableDefinition } from './table.js';
 
@@ -300,6 +306,20 @@ export function partitionCountShown(
     .filter((k) => isColumnVisible(grant, k) && maskOf(grant, k) === null);
   if (clear.length === 0) return null;
   return new Set(files.map((f) => JSON.stringify(clear.map((k) => f.partitionValues[k] ?? null)))).size;
+}
+
+/**
+ * Which partitions, by their values under the whole table, may hold a row the grant lets the caller read: those its
+ * row filter does not rule out by a predicate on a partition key (export-partitions.ts rowFilterKeeps). A partition
+ * it rules out is named by values of rows the caller may not read, so partition listings and file counts leave it
+ * out. Undefined when every partition may hold such a row (no row filter, or none on a key).
+ */
+export function partitionsKept(
+  grant: EffectiveGrant,
+  table: TableDefinition,
+): ((values: Record<string, string>) => boolean) | undefined {
+  if (grant.rowFilter.length === 0) return undefined;
+  return rowFilterKeeps(table, normalizedRowFilter(grant, table));
 }
 
 /** How a visible column is masked, or null when it is shown as is (or is not visible). */

@@ -150,7 +150,7 @@ export type Dataset = {
   description: Scalars['String']['output'];
   /** The pre-flight estimate of an export of this dataset: rows, bytes to scan, partitions and files after pruning. Validates the input as `requestExport` does, under your grant; FORBIDDEN unless your role may export. */
   estimateExport: ExportEstimate;
-  /** Data files (keys under `_` or `.` folders are not data). */
+  /** Data files (keys under `_` or `.` folders are not data). Under a row filter of the access policy on a partition key, only the files of the partitions it leaves you. */
   fileCount: Scalars['Int']['output'];
   freshness: Freshness;
   /** When the data (newest file) or the schema last changed, whichever is later. */
@@ -160,7 +160,7 @@ export type Dataset = {
   origin: DatasetOrigin;
   /** Partition key columns, in folder order (e.g. `event_date`). */
   partitionKeys: Array<Column>;
-  /** Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see. */
+  /** Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see. Under a row filter of the access policy, the partitions its predicates on partition keys rule out are not listed (their values are those of rows you may not read); a row filter on other columns leaves every partition listed. */
   partitions: PartitionConnection;
   /** The first rows you may see, read from as few files as hold them. `limit` is at most 100. Masked columns come out masked; FORBIDDEN unless your role may preview. */
   preview: DatasetPreview;

@@ -412,10 +412,17 @@ export class DatasetService {
     };
   }
 
-  /** A page of partitions in name order: catalog partitions and those found in the files, with file figures. */
+  /**
+   * A page of partitions in name order: catalog partitions and those found in the files, with file figures. `keep`
+   * (policy.ts partitionsKept) judges the values of every partition key of a file or catalog partition, also of
+   * keys `table` (a restricted view) leaves out; what it refuses is not listed or counted.
+   */
   async partitions(
     table: TableDefinition,
-    args: PageArgs & { filter?: readonly PartitionFilter[] | null },
+    args: PageArgs & {
+      filter?: readonly PartitionFilter[] | null;
+      keep?: ((values: Record<string, string>) => boolean) | undefined;
+    },
     loaders: DatasetLoaders,
   ): Promise<Page<PartitionSummary>> {
     const filters = args.filter ?? [];
@@ -426,10 +433,11 @@ export class DatasetService {
       loaders.statistics.load(table),
     ]);
     const footers = new Map(stats.files.map((f) => [f.file.key, f.file]));
+    const keep = args.keep;
     const all = summarisePartitions(
       table,
-      registered,
-      listing.files.map((f) => ({
+      keep === undefined ? registered : registered.filter((r) => keep(r.values)),
+      (keep === undefined ? listing.files : listing.files.filter((f) => keep(f.values))).map((f) => ({
         key: f.object.key,
         size: f.object.size,
         lastModified: f.object.lastModified,

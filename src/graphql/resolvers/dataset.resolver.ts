@@ -3,6 +3,7 @@ import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-
 import type { DatasetAccess } from '../../auth/access-control.js';
 import {
   aggregatesVisible,
+  partitionsKept,
   partitionValuesVisible,
   restrictTable,
   withoutMaskedPartitionKeys,
@@ -86,9 +87,15 @@ export class DatasetResolver {
     return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) => f.sizeBytes);
   }
 
-  @FieldResolver(() => Int, { description: 'Data files (keys under `_` or `.` folders are not data).' })
+  @FieldResolver(() => Int, {
+    description:
+      'Data files (keys under `_` or `.` folders are not data). Under a row filter of the access policy on a partition key, only the files of the partitions it leaves you.',
+  })
   fileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
-    return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) => f.files.length);
+    const keep = partitionsKept(dataset.grant, dataset.source);
+    return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) =>
+      keep === undefined ? f.files.length : f.files.filter((file) => keep(file.values)).length,
+    );
   }
 
   @FieldResolver(() => Int, {
@@ -117,7 +124,7 @@ export class DatasetResolver {
 
   @FieldResolver(() => PartitionConnection, {
     description:
-      "Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see.",
+      "Partitions in name order, a page at a time (`first` at most 100): the catalog's partitions and any found in the files. Partitions are named by the partition keys you may see. Under a row filter of the access policy, the partitions its predicates on partition keys rule out are not listed (their values are those of rows you may not read); a row filter on other columns leaves every partition listed.",
   })
   async partitions(
     @Root() dataset: Dataset,
@@ -129,7 +136,8 @@ export class DatasetResolver {
   ): Promise<PartitionConnection> {
     // Named and filtered by the partition keys shown as they are: a masked key is left out, as a hidden one is.
     const table = withoutMaskedPartitionKeys(dataset.grant, dataset.table);
-    const page = await ctx.services.datasets.partitions(table, { first, after, filter }, ctx.loaders.datasets);
+    const keep = partitionsKept(dataset.grant, dataset.source);
+    const page = await ctx.services.datasets.partitions(table, { first, after, filter, keep }, ctx.loaders.datasets);
     const keys = table.partitionKeys.map((k) => k.name);
     const rowFiltered = !aggregatesVisible(dataset.grant);
     const runsHidden = rowFiltered || !partitionValuesVisible(dataset.grant, dataset.source);
