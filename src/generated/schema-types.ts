@@ -172,7 +172,7 @@ export type Dataset = {
   schemaVersions: Array<SchemaVersion>;
   /** Bytes of all data files. Null when the access policy filters your rows, as `rowCount`. */
   sizeBytes?: Maybe<Scalars['SafeInt']['output']>;
-  /** Data files whose Parquet footer could not be read; their rows are not in `rowCount`. */
+  /** Data files whose Parquet footer could not be read; their rows are not in `rowCount`. Of the files `fileCount` counts. */
   unreadableFileCount: Scalars['Int']['output'];
 };
 

@@ -31,12 +31,16 @@ roles:
         rowFilter: [{ column: event_date, op: EQ, values: ['2024-01-02'] }]
 `;
 
-const LISTING = `{ dataset(name: "cases") { fileCount partitions { totalCount nodes { name fileCount } } } }`;
+const LISTING = `{ dataset(name: "cases") { fileCount unreadableFileCount partitions { totalCount nodes { name fileCount } } } }`;
 const FILTERED = `{ dataset(name: "cases") { partitions(filter: [{ key: "event_date", in: ["2024-01-01", "2024-01-03"] }]) { totalCount nodes { name } } } }`;
 const ESTIMATE = `{ dataset(name: "cases") { estimateExport { partitions files } preview(columns: ["id", "event_date"]) { rows } } }`;
 
 interface Listing {
-  dataset: { fileCount: number; partitions: { totalCount: number; nodes: { name: string; fileCount: number }[] } };
+  dataset: {
+    fileCount: number;
+    unreadableFileCount: number;
+    partitions: { totalCount: number; nodes: { name: string; fileCount: number }[] };
+  };
 }
 
 let dir: string;
@@ -46,6 +50,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'careplus-row-filter-partitions-'));
   await writeFile(join(dir, 'policy.yaml'), POLICY);
   api = await startLocalPolicyApi({ CAREPLUS_POLICY_FILE: join(dir, 'policy.yaml') });
+  // A file that is not Parquet in a partition the lead may not read: counted as unreadable for the others only.
+  await api.store.put('processed', 'cases/event_date=2024-01-03/part-broken.parquet', 'not parquet');
 }, 60_000);
 
 afterAll(async () => {
@@ -60,10 +66,15 @@ async function listing(role: Role): Promise<Listing['dataset']> {
 }
 
 const EVERY_DAY = {
-  fileCount: 3,
+  fileCount: 4,
+  unreadableFileCount: 1,
   partitions: {
     totalCount: 3,
-    nodes: ['2024-01-01', '2024-01-02', '2024-01-03'].map((d) => ({ name: `event_date=${d}`, fileCount: 1 })),
+    nodes: [
+      { name: 'event_date=2024-01-01', fileCount: 1 },
+      { name: 'event_date=2024-01-02', fileCount: 1 },
+      { name: 'event_date=2024-01-03', fileCount: 2 },
+    ],
   },
 };
 
@@ -76,6 +87,7 @@ describe('partitions under a row filter', () => {
   it('lists and counts only the partitions a row filter on the partition key leaves', async () => {
     expect(await listing('lead')).toEqual({
       fileCount: 1,
+      unreadableFileCount: 0,
       partitions: { totalCount: 1, nodes: [{ name: 'event_date=2024-01-02', fileCount: 1 }] },
     });
     // The partition filter finds none of the others either: as for a day that has no data.

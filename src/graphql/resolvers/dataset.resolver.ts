@@ -99,12 +99,18 @@ export class DatasetResolver {
   }
 
   @FieldResolver(() => Int, {
-    description: 'Data files whose Parquet footer could not be read; their rows are not in `rowCount`.',
+    description:
+      'Data files whose Parquet footer could not be read; their rows are not in `rowCount`. Of the files `fileCount` counts.',
   })
   unreadableFileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
-    return mapMaybe(
-      ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets),
-      (s) => s.unreadableFileCount,
+    const statistics = ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets);
+    const keep = partitionsKept(dataset.grant, dataset.source);
+    if (keep === undefined) return mapMaybe(statistics, (s) => s.unreadableFileCount);
+    // The files kept, less those of them whose footer was read.
+    const files = ctx.services.datasets.files(dataset.table, ctx.loaders.datasets);
+    return Promise.all([files, statistics]).then(
+      ([f, s]) =>
+        f.files.filter((file) => keep(file.values)).length - s.files.filter((file) => keep(file.values)).length,
     );
   }
 
