@@ -153,7 +153,7 @@ export type Dataset = {
   /** Data files (keys under `_` or `.` folders are not data). Under a row filter of the access policy on a partition key, only the files of the partitions it leaves you. */
   fileCount: Scalars['Int']['output'];
   freshness: Freshness;
-  /** When the data (newest file) or the schema last changed, whichever is later. */
+  /** When the data (newest file) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you. */
   lastUpdated: Scalars['DateTime']['output'];
   /** Unique name; datasets are listed in name order. */
   name: Scalars['String']['output'];
@@ -597,7 +597,7 @@ export type Freshness = {
   expectedIntervalMinutes?: Maybe<Scalars['Int']['output']>;
   /** Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: the column is masked, or the access policy filters your rows. */
   newestEventTime?: Maybe<Scalars['DateTime']['output']>;
-  /** When the newest data file was written. */
+  /** When the newest data file was written; under a row filter of the access policy on a partition key, the newest of the partitions it leaves you. */
   newestWriteTime?: Maybe<Scalars['DateTime']['output']>;
   /** No data file was written within the expected interval (false when none is defined). */
   stale: Scalars['Boolean']['output'];

@@ -233,6 +233,7 @@ export class DatasetService {
     args: PageArgs & { filter?: DatasetFilter | null },
     loaders: DatasetLoaders,
     visible: (tables: readonly TableDefinition[]) => TableDefinition[],
+    keepOf?: (table: TableDefinition) => PartitionKeep | undefined,
   ): Promise<Page<TableDefinition>> {
     let tables = visible(await loaders.tables());
     const filter = args.filter ?? {};
@@ -244,7 +245,7 @@ export class DatasetService {
     }
     if (filter.updatedSince !== null && filter.updatedSince !== undefined) {
       const since = filter.updatedSince.getTime();
-      const updated = await Promise.all(tables.map((t) => this.lastUpdated(t, loaders)));
+      const updated = await Promise.all(tables.map((t) => this.lastUpdated(t, loaders, keepOf?.(t))));
       tables = tables.filter((_, i) => updated[i]!.getTime() >= since);
     }
     return paginate(tables, (t) => t.name, DATASET_CURSOR_KIND, args);
@@ -282,9 +283,13 @@ export class DatasetService {
     return loaders.loaded.statistics.get(tableKey(table)) ?? loaders.statistics.load(table);
   }
 
-  /** When the data (newest file) or the schema (catalog record) last changed, whichever is later. */
-  lastUpdated(table: TableDefinition, loaders: DatasetLoaders): MaybePromise<Date> {
-    return mapMaybe(this.files(table, loaders), ({ newestModified }) => {
+  /**
+   * When the data (newest file) or the schema (catalog record) last changed, whichever is later. With `keep`
+   * (policy.ts partitionsKept), the newest file of the partitions it keeps.
+   */
+  lastUpdated(table: TableDefinition, loaders: DatasetLoaders, keep?: PartitionKeep): MaybePromise<Date> {
+    return mapMaybe(this.files(table, loaders), (files) => {
+      const newestModified = newestKept(files, keep);
       const schemaChanged = Date.parse(table.updatedAt);
       // A fresh Date: adapters may hand out Dates made in another realm (fs.Stats), which `instanceof` rejects.
       return new Date(Math.max(newestModified?.getTime() ?? schemaChanged, schemaChanged));
@@ -374,21 +379,22 @@ export class DatasetService {
     table: TableDefinition,
     loaders: DatasetLoaders,
     grant: EffectiveGrant | null = null,
+    keep?: PartitionKeep,
   ): MaybePromise<DatasetFreshness> {
     const eventColumn = this.eventTimeColumn(table);
     const withEvents = eventColumn !== undefined && (grant === null || statsVisible(grant, eventColumn.name));
     const files = this.files(table, loaders);
     const stats = withEvents ? this.statistics(table, loaders) : undefined;
     if (!isPromise(files) && (stats === undefined || !isPromise(stats))) {
-      return this.freshnessOf(table, files, eventColumn, stats);
+      return this.freshnessOf(table, newestKept(files, keep), eventColumn, stats);
     }
-    return Promise.all([files, stats]).then(([f, s]) => this.freshnessOf(table, f, eventColumn, s));
+    return Promise.all([files, stats]).then(([f, s]) => this.freshnessOf(table, newestKept(f, keep), eventColumn, s));
   }
 
   /** Freshness from the files and, when the caller may see the event column's statistics, those statistics. */
   private freshnessOf(
     table: TableDefinition,
-    { newestModified }: DatasetFiles,
+    newestModified: Date | null,
     eventColumn: TableColumn | undefined,
     stats: DatasetStatistics | undefined,
   ): DatasetFreshness {
@@ -570,6 +576,24 @@ export class DatasetService {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Which partitions, by their values, a caller's figures may count (policy.ts partitionsKept); undefined for every
+ * partition.
+ */
+export type PartitionKeep = (values: Record<string, string>) => boolean;
+
+/** The newest write of the files, of those in the partitions `keep` keeps when given; null without any. */
+function newestKept(files: DatasetFiles, keep: PartitionKeep | undefined): Date | null {
+  if (keep === undefined) return files.newestModified;
+  let newest: number | null = null;
+  for (const f of files.files) {
+    if (!keep(f.values)) continue;
+    const t = f.object.lastModified.getTime();
+    if (newest === null || t > newest) newest = t;
+  }
+  return newest === null ? null : new Date(newest);
 }
 
 /** Keys of table objects, so that the fields of a request (a hundred per dataset) do not build them again. */

@@ -43,6 +43,15 @@ interface Listing {
   };
 }
 
+const BROKEN = 'cases/event_date=2024-01-03/part-broken.parquet';
+const TIMES = `query ($since: DateTime) { dataset(name: "cases") { lastUpdated freshness { newestWriteTime } }
+  datasets(filter: { updatedSince: $since }) { totalCount } }`;
+
+interface Times {
+  dataset: { lastUpdated: string; freshness: { newestWriteTime: string } };
+  datasets: { totalCount: number };
+}
+
 let dir: string;
 let api: PolicyApi;
 
@@ -50,8 +59,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'careplus-row-filter-partitions-'));
   await writeFile(join(dir, 'policy.yaml'), POLICY);
   api = await startLocalPolicyApi({ CAREPLUS_POLICY_FILE: join(dir, 'policy.yaml') });
-  // A file that is not Parquet in a partition the lead may not read: counted as unreadable for the others only.
-  await api.store.put('processed', 'cases/event_date=2024-01-03/part-broken.parquet', 'not parquet');
+  // A file that is not Parquet in a partition the lead may not read, written last: counted as unreadable, and the
+  // newest write, for the others only.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await api.store.put('processed', BROKEN, 'not parquet');
 }, 60_000);
 
 afterAll(async () => {
@@ -96,6 +107,28 @@ describe('partitions under a row filter', () => {
     const admins = await api.client('admin').raw(FILTERED);
     expect(admins).toMatchObject({ data: { dataset: { partitions: { totalCount: 2 } } } });
     expect(JSON.stringify([await listing('lead'), filtered])).not.toMatch(/2024-01-0[13]/);
+  });
+
+  it('dates the data by the newest file of the partitions a row filter on the partition key leaves', async () => {
+    const broken = (await api.store.head('processed', BROKEN))!.lastModified.toISOString();
+    const day2 = (await api.store.head('processed', 'cases/event_date=2024-01-02/part-1.parquet'))!.lastModified;
+    const times = async (role: Role): Promise<Times> => {
+      const answer = await api.client(role).raw<Times>(TIMES, { since: broken });
+      expect(answer.errors).toBeUndefined();
+      return answer.data!;
+    };
+    for (const role of ['admin', 'analyst'] as const) {
+      expect(await times(role)).toEqual({
+        dataset: { lastUpdated: broken, freshness: { newestWriteTime: broken } },
+        datasets: { totalCount: 1 },
+      });
+    }
+    const lead = await times('lead');
+    expect(lead.dataset.freshness.newestWriteTime).toBe(day2.toISOString());
+    // The catalog's record was written after the day's file: the later of the two.
+    expect(Date.parse(lead.dataset.lastUpdated)).toBeGreaterThanOrEqual(day2.getTime());
+    expect(Date.parse(lead.dataset.lastUpdated)).toBeLessThan(Date.parse(broken));
+    expect(lead.datasets.totalCount).toBe(0);
   });
 
   it('agrees with what the estimate and the preview read for that role', async () => {

@@ -48,11 +48,18 @@ export class DatasetResolver {
     // A page may hold many datasets: their data versions come from one listing, made alongside the catalog's.
     if (demand.files) ctx.loaders.datasets.readAllVersions();
     const granted = new Map<string, DatasetAccess>();
-    const page = await ctx.services.datasets.list({ first, after, filter }, ctx.loaders.datasets, (tables) =>
-      ctx.services.access.visible(caller, tables).map((a) => {
-        granted.set(a.table.name, a);
-        return restrictTable(a.grant, a.table);
-      }),
+    const page = await ctx.services.datasets.list(
+      { first, after, filter },
+      ctx.loaders.datasets,
+      (tables) =>
+        ctx.services.access.visible(caller, tables).map((a) => {
+          granted.set(a.table.name, a);
+          return restrictTable(a.grant, a.table);
+        }),
+      (t) => {
+        const a = granted.get(t.name)!;
+        return partitionsKept(a.grant, a.table);
+      },
     );
     const connection = toConnection(page, (t) => Dataset.from(granted.get(t.name)!));
     await prefetch(ctx, connection.nodes, demand);
@@ -115,15 +122,18 @@ export class DatasetResolver {
   }
 
   @FieldResolver(() => DateTimeScalar, {
-    description: 'When the data (newest file) or the schema last changed, whichever is later.',
+    description:
+      'When the data (newest file) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you.',
   })
   lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Date> {
-    return ctx.services.datasets.lastUpdated(dataset.table, ctx.loaders.datasets);
+    const keep = partitionsKept(dataset.grant, dataset.source);
+    return ctx.services.datasets.lastUpdated(dataset.table, ctx.loaders.datasets, keep);
   }
 
   @FieldResolver(() => Freshness)
   freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Freshness> {
-    return mapMaybe(ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant), (f) =>
+    const keep = partitionsKept(dataset.grant, dataset.source);
+    return mapMaybe(ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant, keep), (f) =>
       Freshness.from(f),
     );
   }

@@ -22,7 +22,11 @@ export class Freshness {
   })
   newestEventTime!: Date | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'When the newest data file was written.' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description:
+      'When the newest data file was written; under a row filter of the access policy on a partition key, the newest of the partitions it leaves you.',
+  })
   newestWriteTime!: Date | null;
 
   @Field(() => SafeIntScalar, { nullable: true, description: 'Seconds from `newestEventTime` to now.' })
