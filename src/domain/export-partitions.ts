@@ -127,15 +127,27 @@ export function pruneFiles<F extends PartitionedFile>(
   table: TableDefinition,
   request: Pick<NormalizedExportRequest, 'where' | 'rowFilter' | 'partitions'>,
 ): F[] {
+  const matches = partitionMatcher(table, request);
+  return matches === undefined ? [...files] : files.filter((file) => matches(file.values));
+}
+
+/**
+ * Whether a file's partition values can satisfy the request's partition filter and predicates on partition keys (as
+ * pruneFiles judges it); undefined when the request constrains no partition key.
+ */
+function partitionMatcher(
+  table: TableDefinition,
+  request: Pick<NormalizedExportRequest, 'where' | 'rowFilter' | 'partitions'>,
+): ((values: Record<string, string>) => boolean) | undefined {
   const keys = new Map(table.partitionKeys.map((k) => [k.name, k]));
   const predicates = [...request.where, ...request.rowFilter, ...impliedDayPredicates(table, request)].filter((p) =>
     keys.has(p.column),
   );
   const filter = request.partitions;
-  if (predicates.length === 0 && filter === null) return [...files];
-  return files.filter((file) => {
+  if (predicates.length === 0 && filter === null) return undefined;
+  return (values) => {
     const read = (key: TableColumn): CanonicalValue | null | undefined => {
-      const text = file.values[key.name];
+      const text = values[key.name];
       if (text === undefined) return undefined;
       if (text === HIVE_NULL_PARTITION) return null;
       return coercedOrUndefined(text, key);
@@ -154,7 +166,7 @@ export function pruneFiles<F extends PartitionedFile>(
       const v = read(keys.get(p.column)!);
       return v === undefined ? true : mayMatch(p, v);
     });
-  });
+  };
 }
 
 /**
@@ -168,11 +180,7 @@ export function rowFilterKeeps(
   table: TableDefinition,
   rowFilter: readonly NormalizedPredicate[],
 ): ((values: Record<string, string>) => boolean) | undefined {
-  const request = { where: [], rowFilter: [...rowFilter], partitions: null };
-  const keys = new Set(table.partitionKeys.map((k) => k.name));
-  const onKeys = [...rowFilter, ...impliedDayPredicates(table, request)].some((p) => keys.has(p.column));
-  if (!onKeys) return undefined;
-  return (values) => pruneFiles([{ key: '', values }], table, request).length === 1;
+  return partitionMatcher(table, { where: [], rowFilter: [...rowFilter], partitions: null });
 }
 
 /** Whether a row whose column holds `v` (null for SQL NULL) satisfies the predicate, with SQL null semantics. */

@@ -11,6 +11,7 @@ import {
 import { type ApiContext, callerOf } from '../context.js';
 import { requireDataset } from '../dataset-access.js';
 import { type DatasetDemand, datasetDemand } from '../dataset-demand.js';
+import type { PartitionKeep } from '../../services/dataset-service.js';
 import { mapMaybe, type MaybePromise } from '../../services/maybe-promise.js';
 import { DatasetFilterInput } from '../inputs/dataset-filter.input.js';
 import { PartitionFilterInput } from '../inputs/partition-filter.input.js';
@@ -99,7 +100,7 @@ export class DatasetResolver {
       'Data files (keys under `_` or `.` folders are not data). Under a row filter of the access policy on a partition key, only the files of the partitions it leaves you.',
   })
   fileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
-    const keep = partitionsKept(dataset.grant, dataset.source);
+    const keep = keptPartitions(dataset);
     return mapMaybe(ctx.services.datasets.files(dataset.table, ctx.loaders.datasets), (f) =>
       keep === undefined ? f.files.length : f.files.filter((file) => keep(file.values)).length,
     );
@@ -111,7 +112,7 @@ export class DatasetResolver {
   })
   unreadableFileCount(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<number> {
     const statistics = ctx.services.datasets.statistics(dataset.table, ctx.loaders.datasets);
-    const keep = partitionsKept(dataset.grant, dataset.source);
+    const keep = keptPartitions(dataset);
     if (keep === undefined) return mapMaybe(statistics, (s) => s.unreadableFileCount);
     // The files kept, less those of them whose footer was read.
     const files = ctx.services.datasets.files(dataset.table, ctx.loaders.datasets);
@@ -126,13 +127,13 @@ export class DatasetResolver {
       'When the data (newest file) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you.',
   })
   lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Date> {
-    const keep = partitionsKept(dataset.grant, dataset.source);
+    const keep = keptPartitions(dataset);
     return ctx.services.datasets.lastUpdated(dataset.table, ctx.loaders.datasets, keep);
   }
 
   @FieldResolver(() => Freshness)
   freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Freshness> {
-    const keep = partitionsKept(dataset.grant, dataset.source);
+    const keep = keptPartitions(dataset);
     return mapMaybe(ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant, keep), (f) =>
       Freshness.from(f),
     );
@@ -152,7 +153,7 @@ export class DatasetResolver {
   ): Promise<PartitionConnection> {
     // Named and filtered by the partition keys shown as they are: a masked key is left out, as a hidden one is.
     const table = withoutMaskedPartitionKeys(dataset.grant, dataset.table);
-    const keep = partitionsKept(dataset.grant, dataset.source);
+    const keep = keptPartitions(dataset);
     const page = await ctx.services.datasets.partitions(table, { first, after, filter, keep }, ctx.loaders.datasets);
     const keys = table.partitionKeys.map((k) => k.name);
     const rowFiltered = !aggregatesVisible(dataset.grant);
@@ -193,6 +194,19 @@ export class DatasetResolver {
     );
     return versions.map((v) => SchemaVersionType.from(v));
   }
+}
+
+/** Judged once per Dataset of an answer, for its several fields. */
+const kept = new WeakMap<Dataset, { keep: PartitionKeep | undefined }>();
+
+/** The partitions the caller's row filter leaves it of a dataset (policy.ts partitionsKept), by their values. */
+function keptPartitions(dataset: Dataset): PartitionKeep | undefined {
+  let entry = kept.get(dataset);
+  if (entry === undefined) {
+    entry = { keep: partitionsKept(dataset.grant, dataset.source) };
+    kept.set(dataset, entry);
+  }
+  return entry.keep;
 }
 
 /**
