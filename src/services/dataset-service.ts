@@ -427,7 +427,7 @@ export class DatasetService {
     table: TableDefinition,
     args: PageArgs & {
       filter?: readonly PartitionFilter[] | null;
-      keep?: ((values: Record<string, string>) => boolean) | undefined;
+      keep?: PartitionKeep | undefined;
     },
     loaders: DatasetLoaders,
   ): Promise<Page<PartitionSummary>> {
