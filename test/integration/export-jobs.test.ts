@@ -369,6 +369,26 @@ describe('export jobs', () => {
     expect((await harness.service.listExports(bob)).edges.every((e) => e.node.requestedBy === 'bob')).toBe(true);
   });
 
+  it("never answers a caller with another caller's job, even for the same request under the same grant", async () => {
+    // A request no other test makes: the harness and its jobs are shared.
+    const input = { dataset: 'tickets', columns: ['id', 'title'], limit: 37 };
+    const grant = { allowedColumns: null, maskedColumns: [], rowFilter: [] };
+    const alices = await finished(
+      harness.service,
+      alice,
+      (await harness.service.requestExport(alice, input, grant)).id,
+    );
+    expect(alices.status).toBe('SUCCEEDED');
+    // Bob's identical request has the same fingerprint, but jobs are found by requester and fingerprint: his own.
+    const bobs = await harness.service.requestExportJob(bob, input, grant);
+    expect(bobs.created).toBe(true);
+    expect(bobs.job.id).not.toBe(alices.id);
+    expect(bobs.job.requestedBy).toBe('bob');
+    await finished(harness.service, bob, bobs.job.id);
+    // Alice asking again is answered with her own.
+    expect((await harness.service.requestExport(alice, input, grant)).id).toBe(alices.id);
+  });
+
   it("lists only the caller's jobs, newest first, by status, a page at a time", async () => {
     const carol: ExportCaller = { id: 'carol' };
     const made: string[] = [];
