@@ -512,12 +512,14 @@ function normalizeCsv(input: CsvOptionsInput | null | undefined): CsvOptions {
     neutralizeFormulas: input?.neutralizeFormulas ?? DEFAULT_CSV_OPTIONS.neutralizeFormulas,
   };
   const d = csv.delimiter;
-  // One byte keeps every CSV reader (and DuckDB's writer) unambiguous; a quote or newline would break records.
-  if (d.length !== 1 || d.charCodeAt(0) > 0x7e || (d < ' ' && d !== '\t')) {
-    throw new BadInputError(`csv.delimiter: expected one ASCII character, got ${JSON.stringify(d)}`);
-  }
+  // One byte keeps every CSV reader (and DuckDB's writer) unambiguous; a quote or newline would break records, and
+  // the other control characters (DEL too) are refused with them. The message says so: "one ASCII character" told a
+  // caller who sent "\n" (one ASCII character) that it was something else.
   if (d === '"' || d === '\n' || d === '\r') {
     throw new BadInputError(`csv.delimiter: ${JSON.stringify(d)} cannot be a delimiter`);
+  }
+  if (d.length !== 1 || d.charCodeAt(0) > 0x7e || (d < ' ' && d !== '\t')) {
+    throw new BadInputError(`csv.delimiter: expected one printable ASCII character or tab, got ${JSON.stringify(d)}`);
   }
   const n = csv.nullText;
   if (n.length > MAX_NULL_TEXT) {

@@ -45,7 +45,7 @@ export type CredentialKind =
 export type CsvOptionsInput = {
   /** A UTF-8 byte order mark for Excel. Default false. */
   bom?: boolean | null | undefined;
-  /** One ASCII character, not a double quote or a newline. Default `,`. */
+  /** One printable ASCII character (not a double quote) or tab. Default `,`. */
   delimiter?: string | null | undefined;
   /** A header row at the start of every file. Default true. */
   header?: boolean | null | undefined;

@@ -115,7 +115,7 @@ export type CredentialKind =
 export type CsvOptions = {
   /** A UTF-8 byte order mark at the start of every file, for Excel. */
   bom: Scalars['Boolean']['output'];
-  /** One ASCII character. */
+  /** One printable ASCII character, or tab. */
   delimiter: Scalars['String']['output'];
   /** A header row at the start of every file. */
   header: Scalars['Boolean']['output'];
@@ -131,7 +131,7 @@ export type CsvOptions = {
 export type CsvOptionsInput = {
   /** A UTF-8 byte order mark for Excel. Default false. */
   bom?: InputMaybe<Scalars['Boolean']['input']>;
-  /** One ASCII character, not a double quote or a newline. Default `,`. */
+  /** One printable ASCII character (not a double quote) or tab. Default `,`. */
   delimiter?: InputMaybe<Scalars['String']['input']>;
   /** A header row at the start of every file. Default true. */
   header?: InputMaybe<Scalars['Boolean']['input']>;

@@ -99,7 +99,18 @@ describe('export requests refused before any job exists', () => {
     [
       'a two-character delimiter',
       { dataset: 'tickets', csv: { delimiter: ';;' } },
-      'csv.delimiter: expected one ASCII character, got ";;"',
+      'csv.delimiter: expected one printable ASCII character or tab, got ";;"',
+    ],
+    [
+      'a newline as delimiter',
+      { dataset: 'tickets', csv: { delimiter: '\n' } },
+      // It was told "expected one ASCII character, got "\n"": a newline is one.
+      'csv.delimiter: "\\n" cannot be a delimiter',
+    ],
+    [
+      'a delimiter outside printable ASCII',
+      { dataset: 'tickets', csv: { delimiter: '§' } },
+      'csv.delimiter: expected one printable ASCII character or tab, got "§"',
     ],
   ])('refuses %s with BAD_USER_INPUT naming the field', async (_what, input, message) => {
     expect(await refused(input)).toEqual([['BAD_USER_INPUT', message]]);

@@ -194,11 +194,13 @@ describe('normalizeExportRequest', () => {
       bom: true,
     });
     expect(badInput(() => normalize({ csv: { delimiter: ';;' } }))).toBe(
-      'csv.delimiter: expected one ASCII character, got ";;"',
+      'csv.delimiter: expected one printable ASCII character or tab, got ";;"',
     );
     expect(badInput(() => normalize({ csv: { delimiter: '"' } }))).toBe('csv.delimiter: "\\"" cannot be a delimiter');
-    expect(badInput(() => normalize({ csv: { delimiter: '\n' } }))).toBe(
-      'csv.delimiter: expected one ASCII character, got "\\n"',
+    expect(badInput(() => normalize({ csv: { delimiter: '\n' } }))).toBe('csv.delimiter: "\\n" cannot be a delimiter');
+    expect(badInput(() => normalize({ csv: { delimiter: '\r' } }))).toBe('csv.delimiter: "\\r" cannot be a delimiter');
+    expect(badInput(() => normalize({ csv: { delimiter: '\u007f' } }))).toBe(
+      'csv.delimiter: expected one printable ASCII character or tab, got "\u007f"',
     );
     expect(badInput(() => normalize({ csv: { nullText: 'a,b' } }))).toBe(
       'csv.nullText: may not contain a double quote, a newline or the delimiter',

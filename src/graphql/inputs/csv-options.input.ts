@@ -7,7 +7,7 @@ export class CsvOptionsInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'One ASCII character, not a double quote or a newline. Default `,`.',
+    description: 'One printable ASCII character (not a double quote) or tab. Default `,`.',
   })
   delimiter?: string | null;
 

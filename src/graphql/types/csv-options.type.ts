@@ -6,7 +6,7 @@ export class CsvOptionsType {
   @Field({ description: 'A header row at the start of every file.' })
   header!: boolean;
 
-  @Field({ description: 'One ASCII character.' })
+  @Field({ description: 'One printable ASCII character, or tab.' })
   delimiter!: string;
 
   @Field({ description: 'Every value double-quoted.' })
