@@ -21,6 +21,7 @@ import {
   UsageError,
 } from './export-args.js';
 import { appendWithoutHeader, downloadResumable, type PartLayout, PermanentDownloadError } from './export-download.js';
+import { DownloadBusyError, lockDownload } from './download-lock.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
 import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
@@ -68,6 +69,9 @@ const DOWNLOAD_RETRIES = 12;
  *   the job is read again for fresh links to every part (they expire together), and the download goes on at once.
  *   A download that stops (the retries ran out, the process was killed) is kept with `<out>.part.json`, and the same
  *   command run again (it gets the same job back while its result lasts) continues it.
+ * - One download into an output file at a time (`<out>.part.lock`): the same command run again while the first one
+ *   still downloads (another terminal: it gets the same job) is refused, exit 1, rather than write the same partial
+ *   files; the lock of a run that was killed is taken over, and its download continued.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C (or SIGTERM) while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
  *   that got the same job (another terminal, a script) still waits for it; during the download it stops and removes
@@ -138,6 +142,15 @@ export async function exportCommand(
       return 1;
     }
     const out = options.out ?? `${dataset}-${job.id}.csv${gzip ? '.gz' : ''}`;
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await lockDownload(out);
+    } catch (err) {
+      if (!(err instanceof DownloadBusyError)) throw err;
+      line.done();
+      process.stderr.write(`careplus: ${err.message}\n`);
+      return 1;
+    }
     try {
       await download(
         client,
@@ -182,6 +195,8 @@ export async function exportCommand(
       // Kept for the next run of the same command, which gets this job back and continues where this one stopped.
       process.stderr.write(`the download stopped; ${out}.part is kept: run the same command again to continue it\n`);
       throw err;
+    } finally {
+      await unlock();
     }
     const { rowCount, bytes, truncated } = job.result;
     process.stderr.write(

@@ -256,6 +256,8 @@ describe('careplus export', () => {
     expect((await readdir(workDir)).filter((f) => f.startsWith('events-resumed')).sort()).toEqual([
       'events-resumed.csv.part',
       'events-resumed.csv.part.json',
+      // The killed run's lock on the file (its process is gone: the next run takes it over).
+      'events-resumed.csv.part.lock',
       'events-resumed.csv.part1',
     ]);
 
