@@ -53,7 +53,7 @@ function spelledOperator(text: string): string {
  * `--where 'column operator [value[,value...]]'`, e.g. `priority >= 3`, `activity IN Closed,Wait`,
  * `customer IS_NULL`, `title CONTAINS a, b` (one value: the rest of the text, commas included, surrounding spaces
  * not; a JSON string, `title CONTAINS " a "`, keeps them). Operators are the
- * API's (any case), SQL's `IS NULL`, `IS NOT NULL` and `STARTS WITH`, or `= == != <> < <= > >=`, which need no spaces
+ * API's (any case), SQL's `IS NULL`, `IS NOT NULL`, `STARTS WITH` and `BETWEEN low AND high`, or `= == != <> < <= > >=`, which need no spaces
  * around them (`priority<=2`). Values are sent as text and the API coerces them to the column's type.
  * For IN and BETWEEN the values are separated by commas; a value in double quotes keeps its commas and spaces, as in
  * CSV (`product IN "Suite, Enterprise",Connector`, a quote inside doubled), and so does a JSON list
@@ -78,10 +78,28 @@ export function parseWhere(text: string): ExportPredicateInput {
     throw new UsageError(`--where ${JSON.stringify(text)}: ${op} takes a value`);
   } else if (op === 'IN' || op === 'BETWEEN') {
     values = rest.trimStart().startsWith('[') ? jsonList(rest, text) : valueList(rest, text);
+    if (op === 'BETWEEN' && values.length === 1) values = sqlBetween(values[0] as string, text);
   } else {
     values = [singleValue(rest)];
   }
   return { column, op, values };
+}
+
+/**
+ * SQL's `BETWEEN low AND high` (any case), as the other SQL spellings are taken: one value holding one ` AND ` is
+ * the two bounds. It was sent as one value and refused "BETWEEN needs exactly 2 values, got 1". A BETWEEN of one
+ * value is refused anyway, so no command that worked reads otherwise; a value with more than one ` AND ` is
+ * ambiguous and asks for commas.
+ */
+function sqlBetween(value: string, text: string): string[] {
+  const parts = value.split(/\s+and\s+/i);
+  if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') return parts;
+  if (parts.length > 2) {
+    throw new UsageError(
+      `--where ${JSON.stringify(text)}: BETWEEN takes two values: separate them with a comma (a value holding a comma in double quotes)`,
+    );
+  }
+  return [value];
 }
 
 /**
