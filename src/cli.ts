@@ -152,7 +152,7 @@ export function buildProgram(): Command {
     )
     .option('--partition <spec>', "partitions to read: '[key=]value[,value...]' or '[key=]from..to'")
     .option('--limit <n>', 'at most this many rows')
-    .option('--order-by <a,b:desc,...>', 'sort by these columns, each ascending unless :desc follows it')
+    .option('--order-by <a,b:desc,...>', "sort by these columns, each ascending unless :desc (or ' desc') follows it")
     .option('--gzip', 'gzip-compressed CSV')
     .option('--delimiter <char>', "field separator, one character or 'tab' (default ',')")
     .option('--no-header', 'no header row')

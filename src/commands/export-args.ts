@@ -184,14 +184,16 @@ export function parseLimit(text: string): number {
   return Number(text);
 }
 
-/** `--order-by a,b:desc`: columns to sort by, each ascending unless `:desc` (or `:asc`) follows it. */
+/** `--order-by a,b:desc` (or `a, b desc`): columns to sort by, each ascending unless `:desc` (or SQL's ` desc`) follows it. */
 export function parseOrderBy(text: string): ExportOrderInput[] {
   const order = text
     .split(',')
     .map((c) => c.trim())
     .filter((c) => c !== '')
     .map((item): ExportOrderInput => {
-      const m = /^(.+?)(?::(asc|desc))?$/i.exec(item)!;
+      // SQL's `event_time DESC` too: a column name holds no space, so the word after one is the direction (it went to
+      // the API as the column "event_time DESC" and came back an unknown column).
+      const m = /^(\S+)\s+(asc|desc)$/i.exec(item) ?? /^(.+?)(?::(asc|desc))?$/i.exec(item)!;
       const direction = m[2]?.toUpperCase();
       const suffix = /:([^:]*)$/.exec(item)?.[1];
       if (direction === undefined && suffix !== undefined && /^[a-z]*$/i.test(suffix)) {

@@ -56,4 +56,24 @@ describe('careplus export --where in SQL spelling', () => {
         'careplus: --where "title BETWEEN a AND b AND c": BETWEEN takes two values: separate them with a comma (a value holding a comma in double quotes)\n',
     });
   });
+
+  it('reads --order-by "id desc" as SQL does, as --order-by id:desc', async () => {
+    const sql = join(workDir, 'desc-sql.csv');
+    const colon = join(workDir, 'desc-colon.csv');
+    const first = await run(['--columns', 'id', '--where', 'id < 5', '--order-by', 'priority, id DESC', '--out', sql]);
+    expect(first.code).toBe(0);
+    const second = await run([
+      '--columns',
+      'id',
+      '--where',
+      'id < 5',
+      '--order-by',
+      'priority,id:desc',
+      '--out',
+      colon,
+    ]);
+    expect(second.code).toBe(0);
+    expect(parseCsv(await readFile(sql)).map((r) => r[0])).toEqual(['id', '4', '0', '1', '2', '3']);
+    expect(await readFile(sql)).toEqual(await readFile(colon));
+  });
 });
