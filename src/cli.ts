@@ -159,7 +159,10 @@ export function buildProgram(): Command {
     .option('--bom', 'start with a UTF-8 byte order mark (for Excel)')
     .option('--quote-all', 'quote every field')
     .option('--null-text <text>', 'text written for null (default: empty)')
-    .option('--no-neutralize-formulas', "keep text cells starting with = + - @ as they are (default: prefixed with ')")
+    .option(
+      '--no-neutralize-formulas',
+      "keep text cells starting with = + - @, tab or CR as they are (default: prefixed with ', as the API does)",
+    )
     .option('--out <file>', 'output file (default: <dataset>-<job id>.csv[.gz]); an existing one is refused')
     .option('--force', 'replace an existing --out file')
     .option('--url <url>', 'API base URL (default: CAREPLUS_API_URL, else http://127.0.0.1:<CAREPLUS_PORT>)')
