@@ -1,5 +1,5 @@
 import type { ColumnKind } from './column-type.js';
-import { BadInputError } from './errors.js';
+import { BadInputError, LimitExceededError } from './errors.js';
 import type { EffectiveGrant, MaskMethod } from './export-grant.js';
 import { type CanonicalValue, coerceValue, compareValues, type JsonScalar } from './export-values.js';
 import type { TableColumn, TableDefinition } from './table.js';
@@ -490,7 +490,10 @@ function normalizeLimit(limit: number | null | undefined, limits: ExportLimits):
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw new BadInputError(`limit: expected a whole number from 1 to ${limits.maxRows}, got ${limit}`);
   }
-  if (limit > limits.maxRows) throw new BadInputError(`limit: ${limit} is over the cap of ${limits.maxRows} rows`);
+  // A well-formed limit the configured cap refuses: LIMIT_EXCEEDED, as every refusal by a configured limit.
+  if (limit > limits.maxRows) {
+    throw new LimitExceededError(`limit: ${limit} is over the cap of ${limits.maxRows} rows`);
+  }
   return limit;
 }
 

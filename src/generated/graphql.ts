@@ -111,7 +111,7 @@ export type ExportErrorCode =
 export type ExportEstimateInput = {
   /** Columns in output order; default every visible column. */
   columns?: Array<string> | null | undefined;
-  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: number | null | undefined;
   orderBy?: Array<ExportOrderInput> | null | undefined;
   partitions?: ExportPartitionsInput | null | undefined;
@@ -184,7 +184,7 @@ export type ExportRequestInput = {
   dataset: string;
   /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters. */
   idempotencyKey?: string | null | undefined;
-  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: number | null | undefined;
   orderBy?: Array<ExportOrderInput> | null | undefined;
   partitions?: ExportPartitionsInput | null | undefined;

@@ -328,7 +328,7 @@ export type ExportEstimate = {
 export type ExportEstimateInput = {
   /** Columns in output order; default every visible column. */
   columns?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: InputMaybe<Scalars['SafeInt']['input']>;
   orderBy?: InputMaybe<Array<ExportOrderInput>>;
   partitions?: InputMaybe<ExportPartitionsInput>;
@@ -516,7 +516,7 @@ export type ExportRequestInput = {
   dataset: Scalars['String']['input'];
   /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
-  /** At most this many rows (up to the configured cap); the result says `truncated` when it cut rows. */
+  /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: InputMaybe<Scalars['SafeInt']['input']>;
   orderBy?: InputMaybe<Array<ExportOrderInput>>;
   partitions?: InputMaybe<ExportPartitionsInput>;

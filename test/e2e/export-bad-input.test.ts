@@ -82,11 +82,6 @@ describe('export requests refused before any job exists', () => {
       'where[0].values: BETWEEN needs exactly 2 values, got 1',
     ],
     [
-      'a limit over the cap',
-      { dataset: 'tickets', limit: MAX_ROWS + 1 },
-      `limit: ${MAX_ROWS + 1} is over the cap of ${MAX_ROWS} rows`,
-    ],
-    [
       'a limit of zero',
       { dataset: 'tickets', limit: 0 },
       `limit: expected a whole number from 1 to ${MAX_ROWS}, got 0`,
@@ -114,6 +109,12 @@ describe('export requests refused before any job exists', () => {
     ],
   ])('refuses %s with BAD_USER_INPUT naming the field', async (_what, input, message) => {
     expect(await refused(input)).toEqual([['BAD_USER_INPUT', message]]);
+  });
+
+  it('refuses a limit over the configured cap with LIMIT_EXCEEDED, as the other configured limits', async () => {
+    expect(await refused({ dataset: 'tickets', limit: MAX_ROWS + 1 })).toEqual([
+      ['LIMIT_EXCEEDED', `limit: ${MAX_ROWS + 1} is over the cap of ${MAX_ROWS} rows`],
+    ]);
   });
 
   it('refuses an unknown dataset with NOT_FOUND', async () => {

@@ -1,5 +1,5 @@
 import { athenaParameter } from '../../src/domain/athena-sql.js';
-import { BadInputError } from '../../src/domain/errors.js';
+import { BadInputError, LimitExceededError } from '../../src/domain/errors.js';
 import { canonicalJson, exportFingerprint, exportRequestHash } from '../../src/domain/export-fingerprint.js';
 import type { EffectiveGrant } from '../../src/domain/export-grant.js';
 import {
@@ -179,9 +179,12 @@ describe('normalizeExportRequest', () => {
 
   it('caps the limit', () => {
     expect(normalize({ limit: 10 }).limit).toBe(10);
-    expect(badInput(() => normalize({ limit: DEFAULT_EXPORT_LIMITS.maxRows + 1 }))).toBe(
-      `limit: ${DEFAULT_EXPORT_LIMITS.maxRows + 1} is over the cap of ${DEFAULT_EXPORT_LIMITS.maxRows} rows`,
+    expect(() => normalize({ limit: DEFAULT_EXPORT_LIMITS.maxRows + 1 })).toThrow(
+      new LimitExceededError(
+        `limit: ${DEFAULT_EXPORT_LIMITS.maxRows + 1} is over the cap of ${DEFAULT_EXPORT_LIMITS.maxRows} rows`,
+      ),
     );
+    expect(() => normalize({ limit: DEFAULT_EXPORT_LIMITS.maxRows + 1 })).toThrow(LimitExceededError);
     expect(badInput(() => normalize({ limit: 0 }))).toBe(
       `limit: expected a whole number from 1 to ${DEFAULT_EXPORT_LIMITS.maxRows}, got 0`,
     );

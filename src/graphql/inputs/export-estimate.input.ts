@@ -20,7 +20,8 @@ export class ExportEstimateInput {
 
   @Field(() => SafeIntScalar, {
     nullable: true,
-    description: 'At most this many rows (up to the configured cap); the result says `truncated` when it cut rows.',
+    description:
+      'At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows.',
   })
   limit?: number | null;
 }
