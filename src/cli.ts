@@ -153,7 +153,7 @@ export function buildProgram(): Command {
     .option('--partition <spec>', "partitions to read: '[key=]value[,value...]' or '[key=]from..to'")
     .option('--limit <n>', 'at most this many rows')
     .option('--order-by <a,b:desc,...>', "sort by these columns, each ascending unless :desc (or ' desc') follows it")
-    .option('--gzip', 'gzip-compressed CSV')
+    .option('--gzip', 'gzip-compressed CSV (implied by an --out ending in .gz)')
     .option('--delimiter <char>', "field separator, one character or 'tab' (default ',')")
     .option('--no-header', 'no header row')
     .option('--bom', 'start with a UTF-8 byte order mark (for Excel)')

@@ -92,7 +92,8 @@ export async function exportCommand(
   }
   const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '');
   const client = new GraphQLClient({ url: `${apiUrl}/graphql`, apiKey: options.key ?? config.client.apiKey });
-  const gzip = options.gzip === true;
+  // An `--out` ending in .gz asks for gzip, as DuckDB's COPY reads it: plain CSV under that name would be a trap.
+  const gzip = options.gzip === true || (options.out?.toLowerCase().endsWith('.gz') ?? false);
   const csv = csvOptions(options);
   const input: ExportRequestInput = {
     dataset,
@@ -137,8 +138,13 @@ export async function exportCommand(
       return INTERRUPTED_EXIT;
     }
     if (job.status !== 'SUCCEEDED' || job.result === null) {
-      const why = job.error === null ? job.status.toLowerCase() : `${job.error.code}: ${job.error.message}`;
-      process.stderr.write(`careplus: export ${job.id} ${job.status.toLowerCase()}: ${why}\n`);
+      const why =
+        job.error !== null
+          ? `: ${job.error.code}: ${job.error.message}`
+          : job.status === 'CANCELLED'
+            ? ' by another request while this command waited (cancelExport)'
+            : '';
+      process.stderr.write(`careplus: export ${job.id} ${job.status.toLowerCase()}${why}\n`);
       return 1;
     }
     const out = options.out ?? `${dataset}-${job.id}.csv${gzip ? '.gz' : ''}`;

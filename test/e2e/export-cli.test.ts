@@ -194,6 +194,18 @@ describe('careplus export', () => {
     expect((await readdir(workDir)).filter((f) => f.includes('.part'))).toEqual([]);
   });
 
+  it('reads an --out ending in .gz as --gzip: never plain CSV under a gzip name', async () => {
+    const out = join(workDir, 'implied.csv.gz');
+    const run = await runCli(['export', 'events', '--columns', 'id', '--limit', '10', '--key', 'bob', '--out', out]);
+    expect(run.code).toBe(0);
+    const id = /^export (\S+) of events/.exec(run.stderr)![1]!;
+    const job = (await api.client('bob').request(GetExportDocument, { id })).data!.export;
+    expect(job.result!.files.map((f) => f.name)).toEqual(['part-00000.csv.gz']);
+    const [header, ...rows] = parseCsv(gunzipSync(await readFile(out)));
+    expect(header).toEqual(['id']);
+    expect(rows).toHaveLength(10);
+  });
+
   it('sets CSV options and order from the command line, joining parts under one BOM and one header', async () => {
     const out = join(workDir, 'events-excel.csv');
     const args = ['export', 'events', '--columns', 'id,label', '--order-by', 'id:desc', '--key', 'bob'];
