@@ -312,7 +312,7 @@ export type ExportErrorCode =
 
 /** The pre-flight figures of an export, from Parquet footers after partition pruning and pruning by the footers' statistics; `where` is not otherwise counted, so `rows` is an upper bound. */
 export type ExportEstimate = {
-  /** Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are. */
+  /** Parquet bytes to read: the compressed column chunks of the columns the export writes, filters on and sorts by, and each file's footer (either engine reads only those; a file whose footer could not be read counts whole). The scan limit applies to it. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are. */
   bytesToScan?: Maybe<Scalars['SafeInt']['output']>;
   /** Files to read. Under a row filter it counts files whether or not they hold rows you may read (files are layout, as `Dataset.fileCount`). */
   files: Scalars['Int']['output'];

@@ -110,9 +110,10 @@ export class ExportPlanner {
     const read = selected.filter((_, i) => kept[i]);
     const readFooters = footers.filter((_, i) => kept[i]);
     const partitions = new Set(files.map((f) => JSON.stringify(Object.entries(f.partitionValues).sort())));
+    const columns = columnsRead(request);
     const estimate: ExportEstimate = {
       rows: files.reduce((n, f) => n + (f.rowCount ?? 0), 0),
-      bytesToScan: files.reduce((n, f) => n + f.size, 0),
+      bytesToScan: files.reduce((n, f, i) => n + bytesReadOf(f.size, readFooters[i]!, columns), 0),
       partitions: table.partitionKeys.length === 0 ? 0 : partitions.size,
       files: files.length,
       unreadableFiles: readFooters.filter((r) => !r.ok && !r.file.changed).length,
@@ -201,6 +202,37 @@ function missingColumns(
     if (!schemas.has(schema)) schemas.set(schema, columnNames(footer.file));
   }
   return schemas.size === 0 ? [] : columnsMissingFromFiles(table, [...schemas.values()]);
+}
+
+/**
+ * The columns an export reads from its files, lower-cased: those it writes, filters on (its `where` and the grant's
+ * row filter) and sorts by. DuckDB and Athena read only their column chunks (projection pushdown).
+ */
+function columnsRead(request: NormalizedExportRequest): Set<string> {
+  return new Set(
+    [
+      ...request.columns.map((c) => c.name),
+      ...request.where.map((p) => p.column),
+      ...request.rowFilter.map((p) => p.column),
+      ...request.orderBy.map((o) => o.column),
+    ].map((name) => name.toLowerCase()),
+  );
+}
+
+/**
+ * Bytes of a file an export reads: the file less the column chunks of the columns it does not read (so its footer
+ * and the chunks it does read); the whole file when its footer was not read. A leaf is read when its column is
+ * (`a.b` of a struct `a`), compared without case as DuckDB binds names: any doubt counts the chunk in.
+ */
+function bytesReadOf(size: number, footer: FooterResult, read: ReadonlySet<string>): number {
+  if (!footer.ok) return size;
+  let skipped = 0;
+  for (const column of footer.file.columns) {
+    const name = column.name.toLowerCase();
+    const dot = name.indexOf('.');
+    if (!read.has(name) && (dot < 0 || !read.has(name.slice(0, dot)))) skipped += column.compressedBytes;
+  }
+  return Math.max(0, size - skipped);
 }
 
 function columnNames(file: ParquetFileSummary): string[] {

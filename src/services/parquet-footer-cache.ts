@@ -27,6 +27,8 @@ export interface ParquetColumnSummary {
    * a writer may truncate long text bounds, and one that does not say may have.
    */
   boundsExact: boolean;
+  /** Compressed bytes of the column's chunks over all row groups (pages and their headers, dictionary included). */
+  compressedBytes: number;
 }
 
 export interface ParquetRowGroupSummary {
@@ -256,9 +258,11 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
           max: undefined,
           boundsKnown: true,
           boundsExact: true,
+          compressedBytes: 0,
         };
         columns.set(name, col);
       }
+      col.compressedBytes += Number(meta.total_compressed_size);
       const stats = meta.statistics;
       if (stats?.null_count === undefined) incomplete.nulls.add(name);
       else if (col.nullCount !== null) col.nullCount += Number(stats.null_count);
@@ -302,6 +306,7 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
         max: undefined,
         boundsKnown: true,
         boundsExact: true,
+        compressedBytes: 0,
       });
     }
   }

@@ -207,7 +207,7 @@ describe('exports over HTTP', () => {
   it('estimates an export from the Parquet footers after partition pruning', async () => {
     const estimate = await api.client('alice').request(EstimateExportDocument, {
       dataset: 'tickets',
-      input: { partitions: { values: ['2024-01-01', '2024-01-03'] }, columns: ['id'] },
+      input: { partitions: { values: ['2024-01-01', '2024-01-03'] } },
     });
     expect(estimate.errors).toBeUndefined();
     expect(estimate.data!.dataset.estimateExport).toEqual({
@@ -217,6 +217,15 @@ describe('exports over HTTP', () => {
       files: 2,
       unreadableFiles: 0,
     });
+    // One column of the two files: only its chunks (and the footers) are read.
+    const projected = await api.client('alice').request(EstimateExportDocument, {
+      dataset: 'tickets',
+      input: { partitions: { values: ['2024-01-01', '2024-01-03'] }, columns: ['id'] },
+    });
+    const narrow = projected.data!.dataset.estimateExport;
+    expect(narrow).toMatchObject({ rows: 2 * TICKETS_PER_DAY, partitions: 2, files: 2 });
+    expect(narrow.bytesToScan).toBeGreaterThan(0);
+    expect(narrow.bytesToScan).toBeLessThan(daySizes[0]! + daySizes[2]!);
     const all = await api.client('alice').request(EstimateExportDocument, { dataset: 'tickets' });
     expect(all.data!.dataset.estimateExport).toMatchObject({ rows: 300, partitions: 3, files: 3 });
   });

@@ -198,6 +198,40 @@ describe('pruning files by their footer statistics', () => {
     expect(range.rows.map((r) => r[0])).toEqual(['id', '4', '5', '6', '7', '8', '9']);
   });
 
+  it('counts in bytesToScan only the column chunks the export reads, and each file whole besides them', async () => {
+    // By DuckDB's own reading of each footer: a file's size less the compressed chunks of the columns not read.
+    const unread = async (file: FileName, read: string[]): Promise<number> => {
+      const path = lake.store.localPath('processed', `tickets/${FILES[file].path}`).replace(/'/g, "''");
+      const list = read.map((c) => `'${c}'`).join(', ');
+      const rows = await lake.fixtures.withConnection(async (c) =>
+        (
+          await c.runAndReadAll(
+            `SELECT coalesce(sum(total_compressed_size), 0)::BIGINT AS b FROM parquet_metadata('${path}')
+             WHERE path_in_schema NOT IN (${list})`,
+          )
+        ).getRowObjectsJS(),
+      );
+      return Number(rows[0]!['b']);
+    };
+    const files: FileName[] = ['a', 'b', 'c', 'd'];
+    const all = await harness.service.estimateExport(caller, { dataset: 'tickets' });
+    expect(all.bytesToScan).toBe(await sizeOf(files));
+
+    // `id` written, `priority` filtered on, `opened_at` sorted by: the rest of each file is not read.
+    const read = ['id', 'priority', 'opened_at'];
+    const narrow = await harness.service.estimateExport(caller, {
+      dataset: 'tickets',
+      columns: ['id'],
+      where: [{ column: 'priority', op: 'GTE', values: [1] }],
+      orderBy: [{ column: 'opened_at' }],
+    });
+    let expected = await sizeOf(files);
+    for (const f of files) expected -= await unread(f, read);
+    expect(narrow.bytesToScan).toBe(expected);
+    expect(narrow.bytesToScan).toBeLessThan(all.bytesToScan!);
+    expect(narrow.files).toBe(4);
+  });
+
   it('prunes a text prefix by its range, and keeps a file whose text has no bounds', async () => {
     const got = await run([{ column: 'ticket_id', op: 'STARTS_WITH', values: ['T-2'] }]);
     expect(got.estimate).toEqual(await estimateOf(['b', 'd']));

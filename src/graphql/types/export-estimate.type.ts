@@ -17,7 +17,7 @@ export class ExportEstimateType {
   @Field(() => SafeIntScalar, {
     nullable: true,
     description:
-      'Parquet bytes to read. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are.',
+      "Parquet bytes to read: the compressed column chunks of the columns the export writes, filters on and sorts by, and each file's footer (either engine reads only those; a file whose footer could not be read counts whole). The scan limit applies to it. Null when the access policy filters your rows: bytes per row are easy to learn from a result of your own, so the size of every row would tell how many there are.",
   })
   bytesToScan!: number | null;
 
