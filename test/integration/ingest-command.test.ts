@@ -51,10 +51,11 @@ it('reports a missing file plainly and ingests the rest', async () => {
 
 /**
  * First published wins: a row of a second source whose event key the first source published is dropped. When a newer
- * version of the first source no longer holds that key, the row is in no file until the second source is processed
- * again, which `careplus ingest --force` does (an unchanged file was SKIPPED, with no way round it from the CLI).
+ * version of the first source no longer holds that key, the ingest of that version reprocesses the second source, so
+ * the row comes back at once (it was in no file until `careplus ingest --force` of the second source); `--force`
+ * still reprocesses an unchanged file, to the same rows.
  */
-it('brings back with --force a row that lost to a source whose newer version dropped it', async () => {
+it('brings back a row that lost to a source whose newer version dropped it, and --force changes nothing more', async () => {
   const header =
     'ticket_id,event_id,activity,timestamp,resource,priority,reporter_email,service_level,duration_days,billable_amount,seriousness,customer,product,support_section,workgroup\n';
   const row = (ticket: string, id: number, resource: string): string =>
@@ -83,7 +84,7 @@ it('brings back with --force a row that lost to a source whose newer version dro
     expect(await resources()).toEqual(['1A', '2A', '4B']);
     await writeFile(a, header + row('T1', 1, 'A'));
     expect(await ingest(rt, [a], 'support_events')).toBe(0);
-    expect(await resources()).toEqual(['1A', '4B']);
+    expect(await resources()).toEqual(['1A', '2B', '4B']);
     expect(await ingest(rt, [b], 'support_events')).toBe(0);
     expect(lines.at(-1)).toContain('skipped');
     expect(await ingest(rt, [b], 'support_events', { force: true })).toBe(0);
