@@ -1,7 +1,7 @@
-import { ObjectChangedError, type ObjectStore } from '../../src/ports/object-store.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
 import { lineageKey } from './lake-keys.js';
 import { COMPACTIONS_PREFIX } from '../../src/services/compaction-view.js';
-import { type SourceLineage, readLineage, writeLineage } from './source-lineage.js';
+import { type SourceLineage, readLineage, updateLineage, writeLineage } from './source-lineage.js';
 
 /**
  * What a compaction of one partition is about to do once its merged files are in place: the lineages to point at them
@@ -58,15 +58,13 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
   return true;
 }
 
-/** Compare-and-swap attempts at one lineage before a compaction gives up (it is then finished by the next one). */
-const LINEAGE_CAS_ATTEMPTS = 20;
-
 /**
  * Applies a compaction of one partition to a source's lineage as it is now, not as the compaction read it when it
  * started: a compaction of another partition (its own lock) may have rewritten the same lineage meanwhile, and writing
  * the whole lineage read before would put back that partition's inputs, deleted by now, and drop its merged files
  * (the source's rows there were then never purged by its next version). The source's entries in this partition
- * become those the journal names; the write is conditional on the lineage not having changed since it was read.
+ * become those the journal names; the write is conditional on the lineage not having changed since it was read
+ * (updateLineage).
  */
 async function applyToLineage(
   store: ObjectStore,
@@ -74,34 +72,21 @@ async function applyToLineage(
   inputs: ReadonlySet<string>,
   folder: string,
 ): Promise<void> {
-  const key = lineageKey(planned.dataset, planned.sourceKey);
-  for (let attempt = 0; attempt < LINEAGE_CAS_ATTEMPTS; attempt++) {
-    const head = await store.head('processed', key);
-    if (head === undefined) return;
-    const current = await readLineage(store, planned.dataset, planned.sourceKey);
-    if (current === undefined || current.runId !== planned.runId || current.version !== planned.version) return;
-    const inFolder = (k: string): boolean => k.startsWith(folder) && !k.slice(folder.length).includes('/');
-    const next: SourceLineage = {
-      ...current,
-      outputKeys: current.outputKeys.filter((k) => !inputs.has(k)),
-      compacted: [
-        ...new Set([
-          ...(current.compacted ?? []).filter((k) => !inputs.has(k) && !inFolder(k)),
-          ...(planned.compacted ?? []).filter(inFolder),
-        ]),
-      ].sort(),
-    };
-    try {
-      await store.put('processed', key, JSON.stringify(next, null, 2), {
-        contentType: 'application/json',
-        ifMatch: head.etag,
-      });
-      return;
-    } catch (err) {
-      if (!(err instanceof ObjectChangedError)) throw err;
-    }
-  }
-  throw new Error(`the lineage of ${planned.sourceKey} kept changing while a compaction updated it`);
+  const inFolder = (k: string): boolean => k.startsWith(folder) && !k.slice(folder.length).includes('/');
+  await updateLineage(store, lineageKey(planned.dataset, planned.sourceKey), (current) =>
+    current.runId !== planned.runId || current.version !== planned.version
+      ? undefined
+      : {
+          ...current,
+          outputKeys: current.outputKeys.filter((k) => !inputs.has(k)),
+          compacted: [
+            ...new Set([
+              ...(current.compacted ?? []).filter((k) => !inputs.has(k) && !inFolder(k)),
+              ...(planned.compacted ?? []).filter(inFolder),
+            ]),
+          ].sort(),
+        },
+  );
 }
 
 /** Where a compaction of one partition keeps its journal while it applies it. */
