@@ -35,16 +35,13 @@ export async function* gzipMembers(
   const flush = (): void => {
     const full = block ?? Buffer.alloc(0);
     const compressed = gzipAsync(full.subarray(0, size), { level, chunkSize: OUTPUT_CHUNK_BYTES });
-    // zlib reads the block while it compresses: it is reused only once its member is made (or failed).
-    if (block !== undefined) {
-      const done = block;
-      compressed.then(
-        () => free.push(done),
-        () => undefined,
-      );
-    }
-    // Awaited in order below; this keeps a failure from being reported as unhandled in the meantime.
-    compressed.catch(() => undefined);
+    // zlib reads the block while it compresses: it is reused only once its member is made. A failure is awaited in
+    // order below; handling it here keeps it from being reported as unhandled in the meantime.
+    const done = block;
+    compressed.then(
+      () => done !== undefined && free.push(done),
+      () => undefined,
+    );
     pending.push(compressed);
     block = undefined;
     size = 0;
