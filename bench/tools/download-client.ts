@@ -1,11 +1,12 @@
 import { execFile, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { createServer, get, type IncomingMessage } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, get, type IncomingMessage, type RequestOptions } from 'node:http';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { downloadResumable } from '../../src/commands/export-download.js';
 import { loadBenchConfig } from '../config.js';
 
 /**
@@ -14,16 +15,21 @@ import { loadBenchConfig } from '../config.js';
  * A server process serves a file of that size over loopback, over HTTP in 1 MiB reads as our download route does,
  * and as bare TCP; each download is a new client process (as the benchmark's client and `careplus export` are), timed
  * from its request to its last byte, the processes' start not counted. The clients, alternating, `rounds` times:
- * - `node http.get`: Node's HTTP client into /dev/null-like consumption (the benchmark's client and the CLI use it);
+ * - `node http.get`: Node's HTTP client into /dev/null-like consumption (the benchmark's client and, since the
+ *   seventeenth session, the CLI use it);
+ * - `node http.get onread`: the same client over a socket that reads into fresh 4 MiB buffers (`net.connect({ onread })`,
+ *   each read handed to the HTTP parser as the socket's `data`): whether the read size is what costs Node's client;
+ * - `node fetch`: Node's `fetch` (undici) through its web stream (the CLI's client before);
+ * - `careplus download (file)`: the CLI's own `downloadResumable` into a file, its SHA-256 checked;
  * - `node net`: bare TCP, Node's default reads (at most 64 KiB per read, one `data` event each);
  * - `node net onread 4 MiB`: bare TCP reading into one reused 4 MiB buffer (`net.connect({ onread })`);
- * - `curl`: curl's HTTP client into /dev/null (when curl is installed).
+ * - `curl` and `curl (file)`: curl's HTTP client into /dev/null and into a file (when curl is installed).
  * Prints the median and the range of each, in ms.
  */
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   if (mode === 'serve') return serve(args[0]!);
-  if (mode === 'client') return client(args[0]!, args[1]!);
+  if (mode === 'client') return client(args[0]!, args[1]!, args.slice(2));
 
   const megabytes = Number(mode ?? '24') || 24;
   const rounds = Number(process.argv[3] ?? '5') || 5;
@@ -39,10 +45,24 @@ async function main(): Promise<void> {
     );
     const kinds: { name: string; run: () => Promise<number> }[] = [
       { name: 'node http.get', run: () => forkedClient('http', `http://127.0.0.1:${ports.http}/`) },
+      { name: 'node http.get onread', run: () => forkedClient('http-onread', `http://127.0.0.1:${ports.http}/`) },
+      { name: 'node fetch', run: () => forkedClient('fetch', `http://127.0.0.1:${ports.http}/`) },
       { name: 'node net', run: () => forkedClient('net', String(ports.tcp)) },
       { name: 'node net onread 4 MiB', run: () => forkedClient('onread', String(ports.tcp)) },
     ];
-    if (await hasCurl()) kinds.push({ name: 'curl', run: () => curl(`http://127.0.0.1:${ports.http}/`) });
+    const sha256 = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    const size = (await stat(file)).size;
+    const saved = join(work, 'saved.csv');
+    kinds.push({
+      name: 'careplus download (file)',
+      run: () => forkedClient('careplus', `http://127.0.0.1:${ports.http}/`, [saved, String(size), sha256]),
+    });
+    if (await hasCurl()) {
+      kinds.push({ name: 'curl', run: () => curl(`http://127.0.0.1:${ports.http}/`) });
+      kinds.push({ name: 'curl (file)', run: () => curl(`http://127.0.0.1:${ports.http}/`, saved) });
+    }
     const times = new Map<string, number[]>(kinds.map((k) => [k.name, []]));
     for (let round = 0; round < rounds; round += 1) {
       for (const k of kinds) times.get(k.name)!.push(await k.run());
@@ -97,19 +117,54 @@ function serve(path: string): void {
 }
 
 /** A new process downloading once; resolves with its own time from request to last byte. */
-async function forkedClient(kind: string, target: string): Promise<number> {
-  const child = fork(__filename, ['client', kind, target], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function forkedClient(kind: string, target: string, extra: string[] = []): Promise<number> {
+  const child = fork(__filename, ['client', kind, target, ...extra], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise<number>((resolve, reject) => {
     child.once('message', (m: { ms: number }) => resolve(m.ms));
     child.once('error', reject);
   });
 }
 
-async function client(kind: string, target: string): Promise<void> {
+async function client(kind: string, target: string, extra: string[]): Promise<void> {
   const start = performance.now();
   let received = 0;
-  if (kind === 'http') {
-    const res = await new Promise<IncomingMessage>((resolve, reject) => get(target, resolve).on('error', reject));
+  if (kind === 'careplus') {
+    const [path, bytes, sha256] = extra as [string, string, string];
+    await downloadResumable({ name: 'saved.csv', url: target, bytes: Number(bytes), sha256 }, path, {
+      freshUrl: () => Promise.reject(new Error('no fresh link here')),
+      retries: 0,
+    });
+    received = (await stat(path)).size;
+    await rm(path);
+  } else if (kind === 'fetch') {
+    const res = await fetch(target);
+    for await (const chunk of res.body!) received += chunk.length;
+  } else if (kind === 'http' || kind === 'http-onread') {
+    const options: RequestOptions =
+      kind === 'http'
+        ? {}
+        : {
+            agent: false,
+            createConnection: (o: RequestOptions) => {
+              const socket: Socket = connect({
+                host: o.host ?? '127.0.0.1',
+                port: Number(o.port ?? 80),
+                onread: {
+                  buffer: () => Buffer.allocUnsafe(4 * 1024 * 1024),
+                  callback: (n: number, buf: Uint8Array) => {
+                    socket.emit('data', Buffer.from(buf.buffer, buf.byteOffset, n));
+                    return true;
+                  },
+                },
+              });
+              return socket;
+            },
+          };
+    const res = await new Promise<IncomingMessage>((resolve, reject) =>
+      get(target, options, resolve).on('error', reject),
+    );
     for await (const chunk of res) received += (chunk as Buffer).length;
   } else {
     await new Promise<void>((resolve, reject) => {
@@ -141,12 +196,14 @@ async function hasCurl(): Promise<boolean> {
   return new Promise((resolve) => execFile('curl', ['--version'], (err) => resolve(err === null)));
 }
 
-async function curl(url: string): Promise<number> {
-  return new Promise<number>((resolve, reject) =>
-    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', url], (err, stdout) =>
+async function curl(url: string, path = '/dev/null'): Promise<number> {
+  const ms = await new Promise<number>((resolve, reject) =>
+    execFile('curl', ['-s', '-o', path, '-w', '%{time_total}', url], (err, stdout) =>
       err === null ? resolve(Number(stdout) * 1000) : reject(err),
     ),
   );
+  if (path !== '/dev/null') await rm(path, { force: true });
+  return ms;
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { downloadResumable, PermanentDownloadError } from '../../src/commands/export-download.js';
+
+/**
+ * The CLI's download over Node's HTTP client: redirects followed as `fetch` followed them, the SHA-256 taken as the
+ * bytes are written and, for a file continued from an earlier run, over what that run left on disk.
+ */
+const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(''));
+const SHA256 = createHash('sha256').update(BODY).digest('hex');
+
+let server: Server;
+let base: string;
+let dir: string;
+const ranges: (string | undefined)[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    if (path === '/moved') {
+      res.writeHead(302, { location: '/file.csv' }).end();
+      return;
+    }
+    if (path.startsWith('/loop')) {
+      res.writeHead(307, { location: `/loop${path.length}` }).end();
+      return;
+    }
+    ranges.push(req.headers.range);
+    // `/flipped.csv`: the same length, one byte changed.
+    const body =
+      path === '/flipped.csv' ? Buffer.concat([BODY.subarray(0, 1000), Buffer.from('!'), BODY.subarray(1001)]) : BODY;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = m === null ? 0 : Number(m[1]);
+    res.writeHead(m === null ? 200 : 206, {
+      'content-length': String(body.length - start),
+      ...(m === null ? {} : { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` }),
+    });
+    res.end(body.subarray(start));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = await mkdtemp(join(tmpdir(), 'careplus-transport-'));
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  ranges.length = 0;
+});
+
+const file = (url: string) => ({ name: 'file.csv', url, bytes: BODY.length, sha256: SHA256 });
+const noFreshUrl = (): Promise<string> => Promise.reject(new Error('no fresh link in this test'));
+
+it('follows a redirect to the file', async () => {
+  const path = join(dir, 'moved.csv');
+  await downloadResumable(file(`${base}/moved`), path, { retries: 0, freshUrl: noFreshUrl });
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+});
+
+it('gives up on a link that redirects more than five times', async () => {
+  await expect(
+    downloadResumable(file(`${base}/loop`), join(dir, 'loop.csv'), { retries: 0, freshUrl: noFreshUrl }),
+  ).rejects.toThrow('download of file.csv failed after 0 retries: the download was redirected more than 5 times');
+});
+
+it('refuses a link that is not http(s) at once, as a permanent failure', async () => {
+  const attempt = downloadResumable(file('ftp://127.0.0.1/file.csv'), join(dir, 'ftp.csv'), {
+    retries: 3,
+    freshUrl: noFreshUrl,
+  });
+  await expect(attempt).rejects.toThrow(PermanentDownloadError);
+  await expect(attempt).rejects.toThrow('the download link is not an http(s) link: ftp:');
+});
+
+it('finds a changed byte in what it received, and leaves the file empty for the next attempt', async () => {
+  const path = join(dir, 'flipped.csv');
+  await expect(
+    downloadResumable(file(`${base}/flipped.csv`), path, { retries: 0, freshUrl: noFreshUrl }),
+  ).rejects.toThrow(`download of file.csv is corrupt: SHA-256 `);
+  expect((await stat(path)).size).toBe(0);
+});
+
+it('continues an earlier run`s partial file with a Range request, its digest taken over the bytes on disk', async () => {
+  const path = join(dir, 'resumed.csv');
+  await writeFile(path, BODY.subarray(0, 120_000));
+  await downloadResumable(file(`${base}/file.csv`), path, { retries: 0, resume: true, freshUrl: noFreshUrl });
+  expect(ranges).toEqual(['bytes=120000-']);
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+});
+
+it('finds a changed byte in the part an earlier run left, though this run fetched only the rest', async () => {
+  const path = join(dir, 'bad-start.csv');
+  const start = Buffer.from(BODY.subarray(0, 120_000));
+  start[50] = 0x21;
+  await writeFile(path, start);
+  await expect(
+    downloadResumable(file(`${base}/file.csv`), path, { retries: 0, resume: true, freshUrl: noFreshUrl }),
+  ).rejects.toThrow('download of file.csv is corrupt');
+  expect(ranges).toEqual(['bytes=120000-']);
+});
+
+it('takes the digest of a complete file an earlier run left without fetching anything', async () => {
+  const path = join(dir, 'complete.csv');
+  await writeFile(path, BODY);
+  await downloadResumable(file(`${base}/file.csv`), path, { retries: 0, resume: true, freshUrl: noFreshUrl });
+  expect(ranges).toEqual([]);
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+});
