@@ -482,6 +482,24 @@ function normalizePartitions(
   if (from !== null && to !== null && compareValues(column.kind, from, to) > 0) {
     throw new BadInputError(`partitions: from ${from} is after to ${to}, which selects no partition`);
   }
+  // One form for one selection, so that requests meaning the same partitions are one request (re-use): a range of
+  // one value is that value, and values with a range are the values within it (when any is).
+  const within = (v: CanonicalValue): boolean =>
+    (from === null || compareValues(column.kind, from, v) <= 0) &&
+    (to === null || compareValues(column.kind, v, to) <= 0);
+  if (values === null && from !== null && to !== null && compareValues(column.kind, from, to) === 0) {
+    return { column: column.name, type: column.type, kind: column.kind, values: [from], from: null, to: null };
+  }
+  if (values !== null && (from !== null || to !== null) && values.some(within)) {
+    return {
+      column: column.name,
+      type: column.type,
+      kind: column.kind,
+      values: values.filter(within),
+      from: null,
+      to: null,
+    };
+  }
   return { column: column.name, type: column.type, kind: column.kind, values, from, to };
 }
 

@@ -437,7 +437,7 @@ export type ExportOrderInput = {
   direction?: InputMaybe<SortDirection>;
 };
 
-/** The partition filter as the job runs it. */
+/** The partition filter as the job runs it: a range of one value, and values given with a range, show as the values they select (so that they are one request for re-use). */
 export type ExportPartitions = {
   /** The partition key. */
   column: Scalars['String']['output'];

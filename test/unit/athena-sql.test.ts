@@ -162,23 +162,29 @@ describe('compileAthenaQuery', () => {
     const q = compile(
       {
         columns: ['event_date', 'id'],
-        partitions: { values: ['2024-01-02', '2024-01-01'], from: '2024-01-01', to: '2024-01-31' },
+        partitions: { values: ['2024-01-02', '2024-01-01'] },
         where: [{ column: 'event_date', op: 'NE', values: ['2024-01-05'] }],
       },
       1001,
     );
     expect(q.sql).toBe(
       'SELECT "src"."event_date" AS "event_date", "src"."id" AS "id" FROM "careplus"."events" AS "src" ' +
-        'WHERE "src"."event_date" <> ? AND "src"."event_date" IN (?, ?) AND "src"."event_date" >= ? AND "src"."event_date" <= ? ' +
-        'LIMIT 1001',
+        'WHERE "src"."event_date" <> ? AND "src"."event_date" IN (?, ?) LIMIT 1001',
     );
-    expect(q.parameters).toEqual([
-      "DATE '2024-01-05'",
-      "DATE '2024-01-01'",
-      "DATE '2024-01-02'",
-      "DATE '2024-01-01'",
-      "DATE '2024-01-31'",
-    ]);
+    expect(q.parameters).toEqual(["DATE '2024-01-05'", "DATE '2024-01-01'", "DATE '2024-01-02'"]);
+    const range = compile({ columns: ['id'], partitions: { from: '2024-01-01', to: '2024-01-31' } });
+    expect(range.sql).toBe(
+      'SELECT "src"."id" AS "id" FROM "careplus"."events" AS "src" ' +
+        'WHERE "src"."event_date" >= ? AND "src"."event_date" <= ?',
+    );
+    expect(range.parameters).toEqual(["DATE '2024-01-01'", "DATE '2024-01-31'"]);
+    // Values with a range are the values within it (normalizeExportRequest): the range is not asked again.
+    expect(
+      compile({ columns: ['id'], partitions: { values: ['2024-01-02', '2024-02-02'], to: '2024-01-31' } }),
+    ).toMatchObject({
+      sql: 'SELECT "src"."id" AS "id" FROM "careplus"."events" AS "src" WHERE "src"."event_date" IN (?)',
+      parameters: ["DATE '2024-01-02'"],
+    });
   });
 
   it('leaves text alone when neutralisation is off, and masks columns from the grant', () => {

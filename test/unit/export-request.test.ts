@@ -229,12 +229,20 @@ describe('normalizeExportRequest', () => {
   });
 
   it('normalises a partition filter to the key type', () => {
-    expect(normalize({ partitions: { values: ['2024-01-02', '2024-01-01'], to: '2024-12-31' } }).partitions).toEqual({
+    expect(normalize({ partitions: { values: ['2024-01-02', '2024-01-01'], from: '2024-01-01' } }).partitions).toEqual({
       column: 'event_date',
       type: 'date',
       kind: 'date',
       values: ['2024-01-01', '2024-01-02'],
       from: null,
+      to: null,
+    });
+    expect(normalize({ partitions: { from: '2024-01-01', to: '2024-12-31' } }).partitions).toEqual({
+      column: 'event_date',
+      type: 'date',
+      kind: 'date',
+      values: null,
+      from: '2024-01-01',
       to: '2024-12-31',
     });
     expect(badInput(() => normalize({ partitions: { from: 'yesterday' } }))).toBe(
@@ -288,6 +296,25 @@ describe('export fingerprints', () => {
     });
     expect(exportRequestHash(a)).toBe(exportRequestHash(b));
     expect(exportFingerprint(a, 'v1', null)).toBe(exportFingerprint(b, 'v1', null));
+  });
+
+  it('gives partition filters that select the same partitions one hash', () => {
+    const one = normalize({ partitions: { values: ['2024-01-02'] } });
+    const hash = exportRequestHash(one);
+    // A range of one value, and values with a range that holds some of them, are those values.
+    expect(exportRequestHash(normalize({ partitions: { from: '2024-01-02', to: '2024-01-02' } }))).toBe(hash);
+    expect(
+      exportRequestHash(normalize({ partitions: { values: ['2024-01-02', '2023-12-31'], from: '2024-01-01' } })),
+    ).toBe(hash);
+    expect(
+      exportRequestHash(normalize({ partitions: { values: ['2024-01-03', '2024-01-02'], to: '2024-01-02' } })),
+    ).toBe(hash);
+    // Values none of which is in the range select nothing: kept as asked, a request of its own.
+    const none = normalize({ partitions: { values: ['2023-12-31'], from: '2024-01-01' } });
+    expect(none.partitions).toMatchObject({ values: ['2023-12-31'], from: '2024-01-01', to: null });
+    expect(exportRequestHash(none)).not.toBe(hash);
+    // A wider range is another request.
+    expect(exportRequestHash(normalize({ partitions: { from: '2024-01-02', to: '2024-01-03' } }))).not.toBe(hash);
   });
 
   it('changes with the data version, the request and a grant that shapes the result, not with one that does not', () => {

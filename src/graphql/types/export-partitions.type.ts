@@ -3,7 +3,10 @@ import type { CanonicalValue } from '../../domain/export-values.js';
 import type { NormalizedPartitionFilter } from '../../domain/export-request.js';
 import { JSONScalar } from '../json-scalar.js';
 
-@ObjectType('ExportPartitions', { description: 'The partition filter as the job runs it.' })
+@ObjectType('ExportPartitions', {
+  description:
+    'The partition filter as the job runs it: a range of one value, and values given with a range, show as the values they select (so that they are one request for re-use).',
+})
 export class ExportPartitions {
   @Field({ description: 'The partition key.' })
   column!: string;
