@@ -90,7 +90,8 @@ export async function exportCommand(
       'CAREPLUS_PORT is 0 (the server picks a free port when it starts): give the API URL the server printed with --url or CAREPLUS_API_URL',
     );
   }
-  const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '');
+  // The base URL, or the GraphQL endpoint's own as the server prints it ("GraphQL API: http://…/graphql").
+  const apiUrl = (options.url ?? config.client.apiUrl).replace(/\/+$/, '').replace(/\/graphql$/, '');
   const client = new GraphQLClient({ url: `${apiUrl}/graphql`, apiKey: options.key ?? config.client.apiKey });
   // An `--out` ending in .gz asks for gzip, as DuckDB's COPY reads it: plain CSV under that name would be a trap.
   const gzip = options.gzip === true || (options.out?.toLowerCase().endsWith('.gz') ?? false);

@@ -65,11 +65,17 @@ export class GraphQLClient {
     try {
       body = JSON.parse(text) as typeof body;
     } catch (err) {
+      if (response.status === 404) throw notTheApi(this.options.url);
       throw new ApiRequestError('BAD_RESPONSE', `the API answered ${response.status} without JSON`, response.status, {
         cause: err,
       });
     }
     const first = body.errors?.[0];
+    if (response.status === 404 && (first === undefined || first.message === 'Not found')) {
+      // No route of this name (the server's answer to any unknown path): the URL is not the API's (a page of the
+      // console, a path under another service).
+      throw notTheApi(this.options.url);
+    }
     if (first !== undefined) {
       throw new ApiRequestError(
         first.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
@@ -82,6 +88,14 @@ export class GraphQLClient {
     }
     return body.data;
   }
+}
+
+function notTheApi(url: string): ApiRequestError {
+  return new ApiRequestError(
+    'NOT_FOUND',
+    `no GraphQL API answers at ${url} (HTTP 404): check the API URL (--url or CAREPLUS_API_URL; the base URL the server prints, such as http://127.0.0.1:4000)`,
+    404,
+  );
 }
 
 function reason(err: unknown): string {
