@@ -110,6 +110,12 @@ export interface ComposeApiOptions {
    * serving everything but exports.
    */
   onRunnerLeaseLost?: () => void;
+  /**
+   * Wraps the export engine the configuration names before the export service gets it. For tests only (nothing
+   * in `careplus serve`, the Lambdas or the configuration sets it): an e2e test holds a job RUNNING with it, a run
+   * that waits until the test lets it go or cancels it. Default: the engine as it is.
+   */
+  wrapExportEngine?: (engine: ExportEngine) => ExportEngine;
 }
 
 /** Builds the API's services once per process. Nothing runs until `start()`. */
@@ -134,7 +140,7 @@ export async function composeApi(rt: Runtime, options: ComposeApiOptions = {}): 
   const exportLogger = logger.child({ component: 'exports' });
   const dispatcher = await createJobDispatcher(config);
   const exportService = createExportService(rt, {
-    engine: engine.engine,
+    engine: options.wrapExportEngine?.(engine.engine) ?? engine.engine,
     links: links.issuer,
     footers,
     logger: exportLogger,

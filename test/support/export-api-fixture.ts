@@ -7,6 +7,7 @@ import { type GetExportQuery, GetExportDocument } from '../../src/generated/grap
 import type { Caller } from '../../src/graphql/context.js';
 import { testCaller, TEST_ADMIN } from './test-callers.js';
 import { toRequestError } from '../../src/graphql/errors.js';
+import type { ExportEngine } from '../../src/ports/export-engine.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { type ApiServer, type AuthRequest, createApiServer } from '../../src/server.js';
 import { GraphQLTestClient } from './graphql-client.js';
@@ -49,6 +50,8 @@ export interface StartExportApiOptions {
   /** Express middleware mounted before the download route (e.g. one that drops a connection). */
   beforeRoutes?: (app: Express) => void;
   logger?: Logger;
+  /** Wraps the export engine (composeApi's `wrapExportEngine`): a test holds a job RUNNING with it. */
+  wrapEngine?: (engine: ExportEngine) => ExportEngine;
 }
 
 /**
@@ -65,7 +68,10 @@ export async function startExportApi(options: StartExportApiOptions): Promise<Ex
   const logger = options.logger ?? new JsonLogger('silent');
   const rt = await createRuntime(config, { logger });
   // Links name the address the server gets (port 0): read when a link is issued, after start.
-  const composed = await composeApi(rt, { publicUrl: () => server.url });
+  const composed = await composeApi(rt, {
+    publicUrl: () => server.url,
+    ...(options.wrapEngine !== undefined ? { wrapExportEngine: options.wrapEngine } : {}),
+  });
   const server = createApiServer(
     {
       ...composed.services,
