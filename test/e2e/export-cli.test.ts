@@ -456,6 +456,8 @@ describe('careplus export', () => {
     const id = /^export (\S+) of big/.exec(run.stderr)![1]!;
     expect(run.code).toBe(130);
     expect(run.stderr).toContain(`export ${id}: cancelled (interrupted)\n`);
+    // Its own interrupt, not told as a cancel by another request (export-cli-cancelled-elsewhere.test.ts).
+    expect(run.stderr).not.toContain('by another request');
     const job = (await api.client('alice').request(GetExportDocument, { id })).data!.export;
     expect(job).toMatchObject({ status: 'CANCELLED', result: null });
     expect((await readdir(workDir)).filter((f) => f.startsWith('big-'))).toEqual([]);
