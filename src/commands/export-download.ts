@@ -66,6 +66,11 @@ export interface ResumableDownloadOptions {
    */
   onFreshUrl?: (resumeAt: number) => void;
   signal?: AbortSignal;
+  /**
+   * Milliseconds without a byte from the server (waiting for its answer, or within the body) after which the
+   * connection is given up as stalled and the download resumed on a new one, as a retry. Default 60 s.
+   */
+  idleTimeoutMs?: number;
   /** Milliseconds before the first retry; doubles per retry up to 5 s. Default 250. */
   backoffMs?: number;
   /** Continue from the bytes already in `path` (an earlier run's partial download of the same file). */
@@ -108,7 +113,7 @@ export async function downloadResumable(
       if (have > file.bytes) throw new Error(`received more than the ${file.bytes} bytes the job lists`);
       const headers: Record<string, string> =
         have > 0 ? { range: `bytes=${have}-`, ...(etag !== undefined ? { 'if-range': etag } : {}) } : {};
-      const response = await get(url, headers, options.signal);
+      const response = await get(url, headers, options.signal, options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
       const status = response.statusCode ?? 0;
       // S3 answers a presigned link whose signer's session token expired 400 ExpiredToken: a fresh link (signed with
       // the signer's renewed credentials) mends it as it does a 403 expiry.
@@ -205,6 +210,9 @@ export async function downloadResumable(
   }
 }
 
+/** No byte from the server for this long: the connection is stalled (undici, `fetch`'s client, waits 300 s). */
+const IDLE_TIMEOUT_MS = 60_000;
+
 /** Writes of at most this size to the downloaded file: large writes, as curl or a browser makes them. */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -234,6 +242,7 @@ async function get(
   url: string,
   headers: Record<string, string>,
   signal: AbortSignal | undefined,
+  idleTimeoutMs: number,
   redirects = 5,
 ): Promise<IncomingMessage> {
   const target = new URL(url);
@@ -242,15 +251,24 @@ async function get(
     throw new PermanentDownloadError(`the download link is not an http(s) link: ${target.protocol}`);
   }
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    send(target, { headers, ...(signal ? { signal } : {}) }, resolve)
-      .on('error', reject)
-      .end();
+    let answer: IncomingMessage | undefined;
+    const request = send(target, { headers, timeout: idleTimeoutMs, ...(signal ? { signal } : {}) }, (res) => {
+      answer = res;
+      resolve(res);
+    });
+    // The socket's idle timeout holds for the body too: the body's stream then fails with this error.
+    request.on('timeout', () => {
+      const stalled = new Error(`no data from the server for ${idleTimeoutMs / 1000} s`);
+      answer?.destroy(stalled);
+      request.destroy(stalled);
+    });
+    request.on('error', reject).end();
   });
   const location = response.headers.location;
   if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return response;
   response.resume();
   if (redirects === 0) throw new Error('the download was redirected more than 5 times');
-  return get(new URL(location, target).toString(), headers, signal, redirects - 1);
+  return get(new URL(location, target).toString(), headers, signal, idleTimeoutMs, redirects - 1);
 }
 
 /** An answer's body as text, at most its first 64 KiB (an error's explanation). */

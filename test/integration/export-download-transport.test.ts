@@ -30,6 +30,13 @@ beforeAll(async () => {
       return;
     }
     ranges.push(req.headers.range);
+    if (path === '/silent.csv' && ranges.length === 1) return; // The first request is never answered.
+    if (path === '/stall.csv' && req.headers.range === undefined) {
+      // The first answer sends part of the file, then nothing more, on a connection left open.
+      res.writeHead(200, { 'content-length': String(BODY.length) });
+      res.write(BODY.subarray(0, 100_000));
+      return;
+    }
     // `/flipped.csv`: the same length, one byte changed.
     const body =
       path === '/flipped.csv' ? Buffer.concat([BODY.subarray(0, 1000), Buffer.from('!'), BODY.subarray(1001)]) : BODY;
@@ -47,6 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await rm(dir, { recursive: true, force: true });
 });
@@ -112,4 +120,34 @@ it('takes the digest of a complete file an earlier run left without fetching any
   await downloadResumable(file(`${base}/file.csv`), path, { retries: 0, resume: true, freshUrl: noFreshUrl });
   expect(ranges).toEqual([]);
   expect((await readFile(path)).equals(BODY)).toBe(true);
+});
+
+it('gives up a connection that stalls and resumes on a new one', async () => {
+  const path = join(dir, 'stalled.csv');
+  const retried: string[] = [];
+  await downloadResumable(file(`${base}/stall.csv`), path, {
+    retries: 1,
+    backoffMs: 1,
+    idleTimeoutMs: 300,
+    freshUrl: noFreshUrl,
+    onRetry: (m) => retried.push(m),
+  });
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+  expect(ranges).toEqual([undefined, 'bytes=100000-']);
+  expect(retried).toEqual(['file.csv: no data from the server for 0.3 s; resuming at byte 100000 (retry 1 of 1)']);
+});
+
+it('gives up a request that is never answered and asks again', async () => {
+  const path = join(dir, 'silent.csv');
+  const retried: string[] = [];
+  await downloadResumable(file(`${base}/silent.csv`), path, {
+    retries: 1,
+    backoffMs: 1,
+    idleTimeoutMs: 300,
+    freshUrl: noFreshUrl,
+    onRetry: (m) => retried.push(m),
+  });
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+  expect(ranges).toEqual([undefined, undefined]);
+  expect(retried).toEqual(['file.csv: no data from the server for 0.3 s; resuming at byte 0 (retry 1 of 1)']);
 });
