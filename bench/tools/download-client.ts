@@ -24,12 +24,14 @@ import { loadBenchConfig } from '../config.js';
  * - `node net`: bare TCP, Node's default reads (at most 64 KiB per read, one `data` event each);
  * - `node net onread 4 MiB`: bare TCP reading into one reused 4 MiB buffer (`net.connect({ onread })`);
  * - `curl` and `curl (file)`: curl's HTTP client into /dev/null and into a file (when curl is installed).
- * Prints the median and the range of each, in ms.
+ * Prints the median and the range of each, in ms. `warm [megabytes] [rounds]` measures a warm client against new
+ * server processes instead (see `warmth`).
  */
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   if (mode === 'serve') return serve(args[0]!);
   if (mode === 'client') return client(args[0]!, args[1]!, args.slice(2));
+  if (mode === 'warm') return warmth(Number(args[0] ?? '24') || 24, Number(args[1] ?? '3') || 3);
 
   const megabytes = Number(mode ?? '24') || 24;
   const rounds = Number(process.argv[3] ?? '5') || 5;
@@ -114,6 +116,48 @@ function serve(path: string): void {
   };
   http.listen(0, '127.0.0.1', ready);
   tcp.listen(0, '127.0.0.1', ready);
+}
+
+/**
+ * `warm [megabytes=24] [rounds=3]`: what a warm client (this process, after six downloads from a server of its own)
+ * takes for the first, second and third download from a NEW server process, `rounds` times: whether a fresh server's
+ * download code, not yet compiled by V8, is what a download costs (the export benchmark starts a server per trial).
+ */
+async function warmth(megabytes: number, rounds: number): Promise<void> {
+  const work = join(loadBenchConfig().workDir, `download-client-${process.pid}`);
+  await mkdir(work, { recursive: true });
+  const file = join(work, 'result.csv');
+  const startServer = async (): Promise<{ url: string; stop: () => void }> => {
+    const server = fork(__filename, ['serve', file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const { http } = await new Promise<{ http: number }>((resolve) => server.once('message', resolve));
+    return { url: `http://127.0.0.1:${http}/`, stop: () => server.kill() };
+  };
+  const once = async (url: string): Promise<number> => {
+    const start = performance.now();
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(url, resolve).on('error', reject));
+    for await (const _chunk of res);
+    return performance.now() - start;
+  };
+  try {
+    await writeFile(file, megabytes * 1e6);
+    const warmUp = await startServer();
+    const own: number[] = [];
+    for (let i = 0; i < 6; i++) own.push(await once(warmUp.url));
+    warmUp.stop();
+    process.stdout.write(
+      `this client's six downloads of ${megabytes} MB: ${own.map((t) => t.toFixed(0)).join(', ')} ms\n`,
+    );
+    for (let round = 0; round < rounds; round += 1) {
+      const fresh = await startServer();
+      const times = [await once(fresh.url), await once(fresh.url), await once(fresh.url)];
+      fresh.stop();
+      process.stdout.write(
+        `a new server: first, second, third download ${times.map((t) => t.toFixed(0)).join(', ')} ms\n`,
+      );
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 /** A new process downloading once; resolves with its own time from request to last byte. */
