@@ -113,6 +113,9 @@ export async function downloadResumable(
       if (have > file.bytes) throw new Error(`received more than the ${file.bytes} bytes the job lists`);
       const headers: Record<string, string> =
         have > 0 ? { range: `bytes=${have}-`, ...(etag !== undefined ? { 'if-range': etag } : {}) } : {};
+      // The digest covers the file from its first byte. One that appends continues it, after hashing again what is
+      // on disk when this process did not hash exactly that: before the request, so that its answer does not wait.
+      if (have > 0 && digest.bytes !== have) digest = await digestOf(path, have);
       const response = await get(url, headers, options.signal, options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
       const status = response.statusCode ?? 0;
       // S3 answers a presigned link whose signer's session token expired 400 ExpiredToken: a fresh link (signed with
@@ -159,10 +162,8 @@ export async function downloadResumable(
         throw new Error(`the server resumed at another offset: ${range}`);
       }
       etag = response.headers.etag;
-      // The digest covers the file from its first byte: a download that starts over starts it again; one that
-      // appends continues it, after hashing again what is on disk when this process did not hash exactly that.
+      // A download that starts over starts its digest again.
       if (!append) digest = { hash: createHash('sha256'), bytes: 0 };
-      else if (digest.bytes !== have) digest = await digestOf(path, have);
       const running = digest;
       let written = append ? have : 0;
       const count = new Transform({
