@@ -140,7 +140,7 @@ export function buildProgram(): Command {
   program
     .command('export')
     .description(
-      'Export a dataset (or a slice of it) to CSV through the API: shows progress, downloads every part into one file (resuming dropped connections), Ctrl-C cancels.',
+      'Export a dataset (or a slice of it) to CSV through the API: shows progress, downloads every part into one file (resuming dropped connections), Ctrl-C cancels a job still running, or stops the download for the same command run again to continue.',
     )
     .argument('<dataset>', 'dataset name')
     .option('--columns <a,b,...>', 'columns in output order (default: all)')

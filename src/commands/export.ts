@@ -74,8 +74,8 @@ const DOWNLOAD_RETRIES = 12;
  *   files; the lock of a run that was killed is taken over, and its download continued.
  * - While the job runs, an API that cannot be reached (a restart) is waited for up to 2 minutes.
  * - Ctrl-C (or SIGTERM) while the job runs releases it (`releaseExport`): it is cancelled unless another request of the caller's
- *   that got the same job (another terminal, a script) still waits for it; during the download it stops and removes
- *   the partial file.
+ *   that got the same job (another terminal, a script) still waits for it; during the download it stops and keeps
+ *   the partial file with its `<out>.part.json`, which the same command run again continues.
  *
  * Returns the process exit status: 0 done, 1 the job failed or the API refused, 130 interrupted.
  */
@@ -177,8 +177,9 @@ export async function exportCommand(
         return 1;
       }
       if (interrupt.signal.aborted) {
-        await removeParts(out, job.result.files.length);
-        process.stderr.write('download interrupted; the partial file was removed\n');
+        // Kept as a killed run's is: the same command run again gets this job back and continues the download
+        // where it stopped, rather than fetching again what it had (README: "where a stopped run left off").
+        process.stderr.write(`download interrupted; ${out}.part is kept: run the same command again to continue it\n`);
         return INTERRUPTED_EXIT;
       }
       if (err instanceof PermanentDownloadError && err.credentialsRefused) {

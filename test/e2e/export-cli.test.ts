@@ -290,6 +290,48 @@ describe('careplus export', () => {
     await rm(out);
   });
 
+  it('keeps a download stopped by Ctrl-C, and the same command run again continues it', async () => {
+    const out = join(workDir, 'events-interrupted.csv');
+    // Another request than the killed-run test's (its order), so another job whose downloads are cut afresh.
+    const args = ['export', 'events', '--columns', 'id,label', '--order-by', 'id', '--out', out, '--key', 'bob'];
+    // Ctrl-C once the second part's first answer has been cut (its first part is whole by then, the second half).
+    let interrupted = false;
+    const first = await runCli(args, {
+      onStderr: (text, child) => {
+        if (!interrupted && text.includes('connection dropped: part-00001.csv')) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toContain(
+      `download interrupted; ${out}.part is kept: run the same command again to continue it\n`,
+    );
+    const id = /^export (\S+) of events/.exec(first.stderr)![1]!;
+    expect((await readdir(workDir)).filter((f) => f.startsWith('events-interrupted')).sort()).toEqual([
+      'events-interrupted.csv.part',
+      'events-interrupted.csv.part.json',
+      'events-interrupted.csv.part1',
+    ]);
+
+    const again = await runCli(args);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`resuming the download of export ${id} kept in ${out}.part`);
+    // Nothing fetched again: the first part (cut once, then resumed, by the first run) is not asked for; the second
+    // goes on from the byte its cut answer ended at.
+    expect(downloads.filter((d) => d.path === `/${id}/part-00000.csv`)).toHaveLength(2);
+    const second = `/${id}/part-00001.csv`;
+    expect(downloads.filter((d) => d.path === second).map((d) => d.range)).toEqual([null, `bytes=${cut.get(second)}-`]);
+    const [header, ...rows] = parseCsv(await readFile(out));
+    expect(header).toEqual(['id', 'label']);
+    expect(rows.map((r) => Number(r[0]))).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
+    expect((await readdir(workDir)).filter((f) => f.startsWith('events-interrupted'))).toEqual([
+      'events-interrupted.csv',
+    ]);
+    await rm(out);
+  });
+
   it('starts over when the kept download belongs to another job', async () => {
     const out = join(workDir, 'stale.csv');
     await writeFile(`${out}.part`, 'not,this,export\n');
