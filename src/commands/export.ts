@@ -361,6 +361,11 @@ async function download(
   } else {
     // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
     await writeFile(joined, '');
+    // The part files of a download that is not continued (another job's: its result expired since) are not this
+    // one's: those past this job's last part would otherwise stay beside the output for good.
+    if (earlier !== undefined) {
+      for (let i = 1; i < earlier.files.length; i++) await rm(`${out}.part${i}`, { force: true });
+    }
   }
   await writeResumeRecord(out, record);
   // Every part's link in hand. Links are issued together and expire together, so when one has expired the job is

@@ -335,9 +335,13 @@ describe('careplus export', () => {
   it('starts over when the kept download belongs to another job', async () => {
     const out = join(workDir, 'stale.csv');
     await writeFile(`${out}.part`, 'not,this,export\n');
+    // The other job's download had reached its fourth part: its part files are not this job's (it has one part).
+    await writeFile(`${out}.part2`, 'not,this,export\n');
+    await writeFile(`${out}.part3`, 'not,this,export\n');
+    const files = [0, 1, 2, 3].map((i) => ({ name: `part-0000${i}.csv`, bytes: 100, sha256: '0'.repeat(64) }));
     await writeFile(
       `${out}.part.json`,
-      JSON.stringify({ v: 1, jobId: 'another-job', files: [], joinedParts: 0, joinedBytes: 0 }),
+      JSON.stringify({ v: 1, jobId: 'another-job', files, joinedParts: 2, joinedBytes: 16 }),
     );
     const run = await runCli(['export', 'tickets', '--columns', 'id', '--limit', '23', '--out', out, '--key', 'bob']);
     expect(run.code).toBe(0);
