@@ -268,7 +268,8 @@ async function get(
   const location = response.headers.location;
   if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return response;
   response.resume();
-  if (redirects === 0) throw new Error('the download was redirected more than 5 times');
+  // A loop, or a chain no retry shortens: said at once rather than after every retry.
+  if (redirects === 0) throw new PermanentDownloadError('the download was redirected more than 5 times');
   return get(new URL(location, target).toString(), headers, signal, idleTimeoutMs, redirects - 1);
 }
 

@@ -72,10 +72,17 @@ it('follows a redirect to the file', async () => {
   expect((await readFile(path)).equals(BODY)).toBe(true);
 });
 
-it('gives up on a link that redirects more than five times', async () => {
-  await expect(
-    downloadResumable(file(`${base}/loop`), join(dir, 'loop.csv'), { retries: 0, freshUrl: noFreshUrl }),
-  ).rejects.toThrow('download of file.csv failed after 0 retries: the download was redirected more than 5 times');
+it('gives up at once on a link that redirects more than five times', async () => {
+  const retried: string[] = [];
+  const attempt = downloadResumable(file(`${base}/loop`), join(dir, 'loop.csv'), {
+    retries: 3,
+    backoffMs: 1,
+    freshUrl: noFreshUrl,
+    onRetry: (m) => retried.push(m),
+  });
+  await expect(attempt).rejects.toThrow(PermanentDownloadError);
+  await expect(attempt).rejects.toThrow('the download was redirected more than 5 times');
+  expect(retried).toEqual([]);
 });
 
 it('refuses a link that is not http(s) at once, as a permanent failure', async () => {
