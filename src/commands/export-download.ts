@@ -235,6 +235,24 @@ async function digestOf(path: string, bytes: number): Promise<RunningDigest> {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
+ * A server certificate TLS refused (OpenSSL's verification codes, and Node's for a name that does not match): no
+ * retry within the minute mends it, so the download ends at once, its partial file kept for when it is mended.
+ */
+const CERTIFICATE_ERRORS = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
+/**
  * GET `url` through Node's HTTP client, its answer's body still to be read; redirects are followed (at most 5). Not
  * `fetch`: through its web stream the same download took 1.4-1.75 times as long
  * (`node dist/bench/tools/download-client.js 240 3`).
@@ -249,7 +267,9 @@ async function get(
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : undefined;
   if (send === undefined) {
-    throw new PermanentDownloadError(`the download link is not an http(s) link: ${target.protocol}`);
+    throw new PermanentDownloadError(`the download link is not an http(s) link: ${target.protocol}`, {
+      linkRefused: true,
+    });
   }
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     let answer: IncomingMessage | undefined;
@@ -263,13 +283,26 @@ async function get(
       answer?.destroy(stalled);
       request.destroy(stalled);
     });
-    request.on('error', reject).end();
+    request
+      .on('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          CERTIFICATE_ERRORS.has(err.code ?? '')
+            ? new PermanentDownloadError(`the download server's certificate was refused: ${err.message}`, {
+                cause: err,
+                linkRefused: true,
+              })
+            : err,
+        ),
+      )
+      .end();
   });
   const location = response.headers.location;
   if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return response;
   response.resume();
   // A loop, or a chain no retry shortens: said at once rather than after every retry.
-  if (redirects === 0) throw new PermanentDownloadError('the download was redirected more than 5 times');
+  if (redirects === 0) {
+    throw new PermanentDownloadError('the download was redirected more than 5 times', { linkRefused: true });
+  }
   return get(new URL(location, target).toString(), headers, signal, idleTimeoutMs, redirects - 1);
 }
 

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +84,8 @@ it('gives up at once on a link that redirects more than five times', async () =>
   });
   await expect(attempt).rejects.toThrow(PermanentDownloadError);
   await expect(attempt).rejects.toThrow('the download was redirected more than 5 times');
+  // A misconfigured server or proxy, which may be mended: the partial file is kept for the same command.
+  await expect(attempt).rejects.toMatchObject({ linkRefused: true });
   expect(retried).toEqual([]);
 });
 
@@ -92,6 +96,7 @@ it('refuses a link that is not http(s) at once, as a permanent failure', async (
   });
   await expect(attempt).rejects.toThrow(PermanentDownloadError);
   await expect(attempt).rejects.toThrow('the download link is not an http(s) link: ftp:');
+  await expect(attempt).rejects.toMatchObject({ linkRefused: true });
 });
 
 it('finds a changed byte in what it received, and leaves the file empty for the next attempt', async () => {
@@ -157,4 +162,47 @@ it('gives up a request that is never answered and asks again', async () => {
   expect((await readFile(path)).equals(BODY)).toBe(true);
   expect(ranges).toEqual([undefined, undefined]);
   expect(retried).toEqual(['file.csv: no data from the server for 0.3 s; resuming at byte 0 (retry 1 of 1)']);
+});
+
+it('gives up at once on a server whose certificate TLS refuses, as on a refused link (the CLI keeps the partial file)', async () => {
+  // A throwaway self-signed certificate for 127.0.0.1, made for this test (never a file in the repository).
+  const keyPath = join(dir, 'tls.key');
+  const certPath = join(dir, 'tls.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ],
+    { stdio: 'ignore' },
+  );
+  const tls = createTlsServer({ key: await readFile(keyPath), cert: await readFile(certPath) }, (_req, res) => {
+    res.writeHead(200, { 'content-length': String(BODY.length) }).end(BODY);
+  });
+  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+  try {
+    const retried: string[] = [];
+    const attempt = downloadResumable(
+      file(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/file.csv`),
+      join(dir, 'tls.csv'),
+      { retries: 3, backoffMs: 1, freshUrl: noFreshUrl, onRetry: (m) => retried.push(m) },
+    );
+    await expect(attempt).rejects.toThrow(PermanentDownloadError);
+    await expect(attempt).rejects.toThrow("the download server's certificate was refused: self-signed certificate");
+    await expect(attempt).rejects.toMatchObject({ linkRefused: true });
+    expect(retried).toEqual([]);
+  } finally {
+    await new Promise((resolve) => tls.close(resolve));
+  }
 });
