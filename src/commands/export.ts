@@ -406,7 +406,7 @@ async function download(
       },
       onRetry: (message) => {
         line.done();
-        process.stderr.write(`connection dropped: ${message}\n`);
+        process.stderr.write(`download retried: ${message}\n`);
       },
       onFreshUrl: (resumeAt) => {
         line.done();

@@ -113,7 +113,7 @@ it('reads the job once for fresh links to every part when a link expired, and sa
   expect(expired.length).toBeGreaterThanOrEqual(1);
   expect(expired.length).toBeLessThanOrEqual(2);
   expect(downloads.filter((d) => d.status === 403)).toHaveLength(expired.length);
-  expect(output).not.toContain('connection dropped');
+  expect(output).not.toContain('download retried');
   expect(output).not.toContain('(retry ');
   for (const file of job.result!.files) {
     expect(downloads.filter((d) => d.path === `/${id}/${file.name}` && d.status === 200).length).toBe(1);

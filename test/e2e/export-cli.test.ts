@@ -146,7 +146,7 @@ describe('careplus export', () => {
       'alice',
     ]);
     expect(run.stderr).toMatch(/^export [0-9a-f-]{36} of tickets: (queued|running)\n/);
-    expect(run.stderr).toMatch(/connection dropped: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 12\)\n/);
+    expect(run.stderr).toMatch(/download retried: part-00000\.csv: .*; resuming at byte \d+ \(retry 1 of 12\)\n/);
     expect(run.stderr).toContain(`wrote ${out}: 124 rows in 1 part(s)`);
     expect(run).toMatchObject({ code: 0, stdout: `${out}\n` });
 
@@ -178,7 +178,7 @@ describe('careplus export', () => {
     expect(parts).toBeGreaterThan(1);
     expect(run.stderr).toContain(`wrote ${name}: 100,000 rows in ${parts} part(s)`);
     // Every part's first download was cut, and each was resumed from the byte it was cut at.
-    expect((run.stderr.match(/connection dropped: part-\d{5}\.csv\.gz: /g) ?? []).length).toBe(parts);
+    expect((run.stderr.match(/download retried: part-\d{5}\.csv\.gz: /g) ?? []).length).toBe(parts);
     for (const file of job.result!.files) {
       const path = `/${id}/${file.name}`;
       expect(downloads.filter((d) => d.path === path).map((d) => d.range)).toEqual([null, `bytes=${cut.get(path)}-`]);
@@ -257,7 +257,7 @@ describe('careplus export', () => {
     let killed = false;
     const first = await runCli(args, {
       onStderr: (text, child) => {
-        if (!killed && text.includes('connection dropped: part-00001.csv')) {
+        if (!killed && text.includes('download retried: part-00001.csv')) {
           killed = true;
           child.kill('SIGKILL');
         }
@@ -298,7 +298,7 @@ describe('careplus export', () => {
     let interrupted = false;
     const first = await runCli(args, {
       onStderr: (text, child) => {
-        if (!interrupted && text.includes('connection dropped: part-00001.csv')) {
+        if (!interrupted && text.includes('download retried: part-00001.csv')) {
           interrupted = true;
           child.kill('SIGINT');
         }

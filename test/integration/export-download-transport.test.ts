@@ -33,6 +33,12 @@ beforeAll(async () => {
     }
     ranges.push(req.headers.range);
     if (path === '/silent.csv' && ranges.length === 1) return; // The first request is never answered.
+    if (path === '/drop.csv' && req.headers.range === undefined) {
+      // The first answer sends part of the file, then its connection is closed.
+      res.writeHead(200, { 'content-length': String(BODY.length) });
+      res.write(BODY.subarray(0, 100_000), () => setTimeout(() => res.socket?.destroy(), 200));
+      return;
+    }
     if (path === '/stall.csv' && req.headers.range === undefined) {
       // The first answer sends part of the file, then nothing more, on a connection left open.
       res.writeHead(200, { 'content-length': String(BODY.length) });
@@ -205,4 +211,23 @@ it('gives up at once on a server whose certificate TLS refuses, as on a refused 
   } finally {
     await new Promise((resolve) => tls.close(resolve));
   }
+});
+
+it('says that a connection closed before the end of the answer was closed, and resumes', async () => {
+  const path = join(dir, 'dropped.csv');
+  const retried: string[] = [];
+  await downloadResumable(file(`${base}/drop.csv`), path, {
+    retries: 1,
+    backoffMs: 1,
+    freshUrl: noFreshUrl,
+    onRetry: (m) => retried.push(m),
+  });
+  expect((await readFile(path)).equals(BODY)).toBe(true);
+  // Resumed from what reached the disk (all 100,000 bytes unless the machine is slow to write them).
+  expect(ranges).toHaveLength(2);
+  expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+  expect(retried).toHaveLength(1);
+  expect(retried[0]).toMatch(
+    /^file\.csv: the connection was closed before the end of the answer; resuming at byte \d+ \(retry 1 of 1\)$/,
+  );
 });
