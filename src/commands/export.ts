@@ -385,7 +385,9 @@ async function download(
       retries: DOWNLOAD_RETRIES,
       resume: resuming && index === record.joinedParts,
       freshUrl: async () => {
-        const fresh = (await client.request(GetExportDocument, { id: job.id }).catch(permanentWhenRefused)).export;
+        // Cut short by Ctrl-C as the download is, not after the request's own 30 s.
+        const fresh = (await client.request(GetExportDocument, { id: job.id }, { signal }).catch(permanentWhenRefused))
+          .export;
         const named = new Map((fresh.result?.files ?? []).map((f) => [f.name, f.url]));
         for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
         const renewed = links[index] ?? null;

@@ -37,8 +37,10 @@ export class GraphQLClient {
   async request<TData, TVariables extends Record<string, unknown>>(
     document: TypedDocumentNode<TData, TVariables>,
     variables: TVariables,
+    options: { signal?: AbortSignal } = {},
   ): Promise<TData> {
     let response: Response;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       response = await fetch(this.options.url, {
         method: 'POST',
@@ -48,9 +50,11 @@ export class GraphQLClient {
           ...(this.options.apiKey !== undefined ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
         },
         body: JSON.stringify({ query: print(document), variables }),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       });
     } catch (err) {
+      // Stopped by the caller (Ctrl-C): its reason, not a network failure.
+      if (options.signal?.aborted === true) throw options.signal.reason;
       throw new ApiRequestError(
         'NETWORK_ERROR',
         `cannot reach the API at ${this.options.url}: ${reason(err)}`,
