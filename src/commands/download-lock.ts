@@ -62,7 +62,7 @@ async function createWith(path: string, text: string): Promise<boolean> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
+    if (!noHardLinks(err)) throw err;
     try {
       await writeFile(path, text, { flag: 'wx' });
       return true;
@@ -73,6 +73,12 @@ async function createWith(path: string, text: string): Promise<boolean> {
   } finally {
     await rm(staged, { force: true });
   }
+}
+
+/** Whether `link` failed because the file system has no hard links (then an exclusive create or a check does). */
+export function noHardLinks(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP';
 }
 
 /** What the lock says of its holder: `{ machine, pid }`, `{ pid }` where the machine has no name, or unreadable. */

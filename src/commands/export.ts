@@ -21,7 +21,7 @@ import {
   UsageError,
 } from './export-args.js';
 import { appendWithoutHeader, downloadResumable, type PartLayout, PermanentDownloadError } from './export-download.js';
-import { DownloadBusyError, lockDownload } from './download-lock.js';
+import { DownloadBusyError, lockDownload, noHardLinks } from './download-lock.js';
 import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
 import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
@@ -359,13 +359,11 @@ async function download(
     const have = record.joinedParts > 0 ? record.joinedBytes : kept;
     process.stderr.write(`resuming the download of export ${job.id} kept in ${joined} (${have} bytes)\n`);
   } else {
+    // The files of a download that is not continued (another job's: its result expired since) are not this one's:
+    // its parts past this job's last would otherwise stay beside the output for good.
+    if (earlier !== undefined) await removeParts(out, earlier.files.length);
     // A result always has a first part; an empty file still leaves a (valid, empty) output rather than none.
     await writeFile(joined, '');
-    // The part files of a download that is not continued (another job's: its result expired since) are not this
-    // one's: those past this job's last part would otherwise stay beside the output for good.
-    if (earlier !== undefined) {
-      for (let i = 1; i < earlier.files.length; i++) await rm(`${out}.part${i}`, { force: true });
-    }
   }
   await writeResumeRecord(out, record);
   // Every part's link in hand. Links are issued together and expire together, so when one has expired the job is
@@ -462,7 +460,7 @@ async function publish(joined: string, out: string, replace: boolean): Promise<v
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new OutAppearedError(out);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
+    if (!noHardLinks(err)) throw err;
     if ((await stat(out).catch(() => undefined)) !== undefined) throw new OutAppearedError(out);
     return rename(joined, out);
   }
