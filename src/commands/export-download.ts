@@ -162,16 +162,15 @@ export async function downloadResumable(
         throw new Error(`the server resumed at another offset: ${range}`);
       }
       etag = response.headers.etag;
-      // A download that starts over starts its digest again.
-      if (!append) digest = { hash: createHash('sha256'), bytes: 0 };
+      // A download that starts over starts its digest again (as does a 206 from byte 0, the file being empty).
+      if (!append || digest.bytes !== have) digest = { hash: createHash('sha256'), bytes: 0 };
+      // Its byte count is the file's size as it is written (the digest covers the file from its first byte).
       const running = digest;
-      let written = append ? have : 0;
       const count = new Transform({
         transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
           running.hash.update(chunk);
           running.bytes += chunk.length;
-          written += chunk.length;
-          options.onBytes?.(written);
+          options.onBytes?.(running.bytes);
           callback(null, chunk);
         },
       });
