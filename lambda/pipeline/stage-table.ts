@@ -3,11 +3,12 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
 import { runPool } from '../../src/domain/run-pool.js';
-import { sqlIdent, sqlString } from './sql-text.js';
+import { sqlIdent } from './sql-text.js';
 import {
   copyStagePartitionSql,
   deleteExistingKeysSql,
   existingKeyWinnersSql,
+  forgetExistingFilesSql,
   stageCountsSql,
   stagePartitionsSql,
   stageRepeatedKeysSql,
@@ -138,7 +139,7 @@ export async function removeExistingKeys(
 ): Promise<StagePartition[]> {
   await ensureStageTable(conn, def, stage);
   if (ignoredFiles.length > 0) {
-    await conn.run(`DELETE FROM existing WHERE _file IN (${ignoredFiles.map(sqlString).join(', ')})`);
+    await conn.run(forgetExistingFilesSql(ignoredFiles));
   }
   await conn.run(deleteExistingKeysSql(def, stage.name));
   const left = new Map(

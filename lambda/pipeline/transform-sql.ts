@@ -335,6 +335,11 @@ export function insertExistingKeysSql(
       filename = true) ${where}`;
 }
 
+/** Leaves the keys of these files (local paths, as `existing` was filled from them) out of `existing`. */
+export function forgetExistingFilesSql(files: readonly string[]): string {
+  return `DELETE FROM existing WHERE _file IN (${files.map(sqlString).join(', ')})`;
+}
+
 /** The files (and, for compacted ones, the sources) holding keys the stage `table` has too: the rows it drops. */
 export function existingKeyWinnersSql(def: DatasetDefinition, table: string): string {
   const t = sqlIdent(table);
