@@ -199,11 +199,13 @@ function columnSql(col: DefinedColumn): ColumnSql {
         },
         description: type.kind === 'int' ? 'an int' : 'a bigint',
       };
+    case 'float':
     case 'double':
+      // A float cast makes text beyond its range (1e39) an infinity, which isfinite refuses as it does "Infinity".
       return {
-        cast: (f) => `TRY_CAST(${f} AS DOUBLE)`,
+        cast: (f) => `TRY_CAST(${f} AS ${duckdbType(type)})`,
         valid: (t) => `isfinite(${t})`,
-        description: 'a double',
+        description: type.kind === 'float' ? 'a float' : 'a double',
       };
     case 'decimal':
       // More fraction digits than the scale would be rounded by the cast: refused instead.

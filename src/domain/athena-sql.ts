@@ -52,7 +52,8 @@ export function athenaStringLiteral(text: string): string {
  * gives the other types exactly, where a bare number would be read as an integer or a double and lose a
  * decimal's scale or a 64-bit integer's digits. So:
  * string `'it''s'`; int `INTEGER '42'`; bigint `BIGINT '9007199254740993'`; double `DOUBLE '0.1'`,
- * `DOUBLE 'NaN'`, `DOUBLE 'Infinity'`; boolean `true`/`false`; date `DATE '2024-02-29'`; timestamp (UTC)
+ * `DOUBLE 'NaN'`, `DOUBLE 'Infinity'`; float `REAL '0.1'` (a REAL column compared with a double would be widened, and
+ * the float 0.1 is not the double 0.1); boolean `true`/`false`; date `DATE '2024-02-29'`; timestamp (UTC)
  * `TIMESTAMP '2024-03-01 12:34:56.789000'`; decimal `DECIMAL '12.3400'`. The quoted text is always escaped, even
  * where the canonical form cannot hold a quote.
  */
@@ -65,6 +66,8 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
       return `INTEGER ${athenaStringLiteral(text)}`;
     case 'bigint':
       return `BIGINT ${athenaStringLiteral(text)}`;
+    case 'float':
+      return `REAL ${athenaStringLiteral(text)}`;
     case 'double':
       return `DOUBLE ${athenaStringLiteral(text)}`;
     case 'boolean':
@@ -94,7 +97,7 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  *   SHA-256 hex of the deployment's mask key followed by the value's text and `redact` the fixed text (Athena takes
  *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
  *   history or CloudTrail's StartQueryExecution events may read the key);
- * - doubles compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
+ * - doubles (and reals, for float columns) compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
  *   NaN compares false): predicates on a double column add `is_nan` terms so that both engines keep the same rows;
  * - doubles sort as in DuckDB, where -0.0 equals 0.0 (Trino's sort puts -0.0 first): ORDER BY reads a double's
  *   negative zero as zero, so ties go to the next key in both engines;
@@ -149,13 +152,13 @@ function ref(column: string): string {
 }
 
 /**
- * What ORDER BY sorts a column by. Trino orders doubles by Java's `Double.compare`, which puts -0.0 below 0.0; DuckDB
+ * What ORDER BY sorts a column by. Trino orders doubles by Java's `Double.compare` (reals by `Float.compare`), which puts -0.0 below 0.0; DuckDB
  * holds them equal and lets the next key decide, so a double sorts with its negative zero read as zero (NaN and NULL
  * are left as they are: both engines put NaN above every number).
  */
 function sortKey(column: string, kind: ColumnKind | undefined): string {
   const r = ref(column);
-  return kind === 'double' ? `CASE WHEN ${r} = 0 THEN 0E0 ELSE ${r} END` : r;
+  return kind === 'double' || kind === 'float' ? `CASE WHEN ${r} = 0 THEN 0E0 ELSE ${r} END` : r;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | undefined): string {
@@ -186,7 +189,7 @@ function predicateSql(
   const r = ref(column);
   const v = (x: CanonicalValue): string => param(x, kind);
   const v0 = values[0]!;
-  if (kind === 'double') {
+  if (kind === 'double' || kind === 'float') {
     const double = doublePredicate(r, op, values, v);
     if (double !== undefined) return double;
   }

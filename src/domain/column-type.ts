@@ -5,6 +5,7 @@ export type ColumnType =
   | { kind: 'string' }
   | { kind: 'int' }
   | { kind: 'bigint' }
+  | { kind: 'float' }
   | { kind: 'double' }
   | { kind: 'boolean' }
   | { kind: 'timestamp' }
@@ -13,7 +14,7 @@ export type ColumnType =
 
 export type ColumnKind = ColumnType['kind'];
 
-const SIMPLE = new Set(['string', 'int', 'bigint', 'double', 'boolean', 'timestamp', 'date']);
+const SIMPLE = new Set(['string', 'int', 'bigint', 'float', 'double', 'boolean', 'timestamp', 'date']);
 const DECIMAL = /^decimal\((\d{1,2}),\s*(\d{1,2})\)$/;
 
 /** Parses `string`, `int`, ..., `decimal(p,s)`; throws naming the offending text. */
@@ -30,7 +31,7 @@ export function parseColumnType(text: string): ColumnType {
     return { kind: 'decimal', precision, scale };
   }
   throw new DefinitionError(
-    `unknown column type "${text}": expected string, int, bigint, double, boolean, timestamp, date or decimal(p,s)`,
+    `unknown column type "${text}": expected string, int, bigint, float, double, boolean, timestamp, date or decimal(p,s)`,
   );
 }
 
@@ -47,6 +48,8 @@ export function duckdbType(type: ColumnType): string {
       return 'INTEGER';
     case 'bigint':
       return 'BIGINT';
+    case 'float':
+      return 'FLOAT';
     case 'double':
       return 'DOUBLE';
     case 'boolean':
@@ -69,6 +72,8 @@ export function hiveType(type: ColumnType): string {
       return 'int';
     case 'bigint':
       return 'bigint';
+    case 'float':
+      return 'float';
     case 'double':
       return 'double';
     case 'boolean':

@@ -239,7 +239,9 @@ function columnRef(name: string, type: string): string {
  */
 function orderKey(name: string, type: string): string {
   const ref = columnRef(name, type);
-  return sqlTypeOf(type) === 'DOUBLE' ? `(${ref} + 0.0)` : ref;
+  const sqlType = sqlTypeOf(type);
+  // FLOAT keys lose -0.0 the same way; `+ 0.0` keeps a FLOAT a FLOAT.
+  return sqlType === 'DOUBLE' || sqlType === 'FLOAT' ? `(${ref} + 0.0)` : ref;
 }
 
 function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => string): string {

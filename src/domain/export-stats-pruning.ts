@@ -60,9 +60,9 @@ export function statisticsMayMatch(
   });
 }
 
-/** No double is above NaN (DuckDB's order, which the Athena query follows). */
+/** No double or float is above NaN (DuckDB's order, which the Athena query follows). */
 function neverTrue(p: NormalizedPredicate): boolean {
-  return p.kind === 'double' && p.op === 'GT' && p.values[0] === 'NaN';
+  return (p.kind === 'double' || p.kind === 'float') && p.op === 'GT' && p.values[0] === 'NaN';
 }
 
 /** The values a column holds, as the engine orders them: every non-null value lies within [lower, upper]. */
@@ -116,7 +116,7 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 /**
  * The file's bounds of a column in the predicate's canonical values, when its Parquet type is one the engine's cast
  * to the catalog type keeps value for value and its statistics order as the engine compares; otherwise undefined.
- * Decimals (whose statistics hyparquet decodes to rounded doubles), FLOAT under a double, TIMESTAMP_NS, timestamps
+ * Decimals (whose statistics hyparquet decodes to rounded doubles), FLOAT under a double, DOUBLE under a float, TIMESTAMP_NS, timestamps
  * adjusted to UTC (TIMESTAMPTZ, read through the session's time zone), INT96, unsigned integers, UUIDs, binary and
  * other annotations are never pruned on.
  */
@@ -152,6 +152,16 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
         return undefined;
       }
       // Parquet bounds leave NaN out, and DuckDB orders NaN above every other double: NaN may be there.
+      return { lower: min === 0 ? 0 : min, upper: 'NaN' };
+    }
+    case 'float': {
+      // FLOAT only: the column and the predicate's value (`CAST(? AS FLOAT)`) are then both floats, and the bounds
+      // (read exactly, 0.10000000149... for 0.1) compare with the value as floats (compareValues). A DOUBLE file of
+      // a float column is cast down to float when read, which its bounds do not describe.
+      if (physical !== 'FLOAT' || logical !== undefined || converted !== undefined) return undefined;
+      if (typeof min !== 'number' || typeof max !== 'number' || Number.isNaN(min) || Number.isNaN(max)) {
+        return undefined;
+      }
       return { lower: min === 0 ? 0 : min, upper: 'NaN' };
     }
     case 'boolean':

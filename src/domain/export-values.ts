@@ -1,4 +1,5 @@
 import type { ColumnKind } from './column-type.js';
+import { shortestFloat32 } from './float32.js';
 
 /** A value as a client sends it in JSON. */
 export type JsonScalar = string | number | boolean | null;
@@ -7,7 +8,8 @@ export type JsonScalar = string | number | boolean | null;
  * A filter value coerced to its column's type, in one canonical JSON-safe form per kind, so that equal
  * requests serialise to equal bytes:
  * - string: the text; int: a number; bigint: a decimal integer string (exact beyond 2^53);
- * - double: a finite number, or `'NaN'`, `'Infinity'`, `'-Infinity'`; boolean: a boolean;
+ * - double: a finite number, or `'NaN'`, `'Infinity'`, `'-Infinity'`; float: the same, the number rounded to the
+ *   32-bit float and written as its shortest text (0.1, not 0.10000000149011612: both name one float); boolean: a boolean;
  * - timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds); date: `YYYY-MM-DD`;
  * - decimal(p,s): a decimal string with exactly `s` fraction digits.
  */
@@ -53,6 +55,8 @@ export function coerceValue(value: JsonScalar, column: ValueType): CanonicalValu
       return coerceInt(value);
     case 'bigint':
       return coerceBigint(value);
+    case 'float':
+      return coerceFloat(value);
     case 'double':
       return coerceDouble(value);
     case 'boolean':
@@ -97,21 +101,33 @@ function coerceBigint(value: string | number | boolean): string {
   return n.toString();
 }
 
-function coerceDouble(value: string | number | boolean): number | string {
+function coerceDouble(value: string | number | boolean, kind: 'double' | 'float' = 'double'): number | string {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw invalid(value, 'double');
+    if (!Number.isFinite(value)) throw invalid(value, kind);
     return value === 0 ? 0 : value;
   }
-  if (typeof value !== 'string') throw invalid(value, 'double');
+  if (typeof value !== 'string') throw invalid(value, kind);
   const t = value.trim();
   const lower = t.toLowerCase();
   if (lower === 'nan') return 'NaN';
   if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf') return 'Infinity';
   if (lower === '-infinity' || lower === '-inf') return '-Infinity';
-  if (!FLOAT_TEXT.test(t)) throw invalid(value, 'double');
+  if (!FLOAT_TEXT.test(t)) throw invalid(value, kind);
   const n = Number(t);
-  if (!Number.isFinite(n)) throw new Error(`${show(value)} is out of range for double`);
+  if (!Number.isFinite(n)) throw new Error(`${show(value)} is out of range for ${kind}`);
   return n === 0 ? 0 : n;
+}
+
+/**
+ * A double's forms, the number rounded to a 32-bit float as the engines' `CAST(? AS FLOAT)` rounds it. A number that
+ * rounds past the largest float is refused: DuckDB's cast would make it an infinity and compare with that.
+ */
+function coerceFloat(value: string | number | boolean): number | string {
+  const d = coerceDouble(value, 'float');
+  if (typeof d === 'string') return d;
+  const f = shortestFloat32(d);
+  if (!Number.isFinite(f)) throw new Error(`${show(value)} is out of range for float (32-bit, up to ±3.4028235e38)`);
+  return f === 0 ? 0 : f;
 }
 
 function coerceBoolean(value: string | number | boolean): boolean {
@@ -222,6 +238,9 @@ export function compareValues(kind: ColumnKind, a: CanonicalValue, b: CanonicalV
     }
     case 'double':
       return compareDouble(a, b);
+    case 'float':
+      // Rounded to floats: a FLOAT column's footer bounds (0.10000000149...) and its canonical values (0.1) meet.
+      return compareDouble(toFloat(a), toFloat(b));
     case 'boolean':
       return Number(a === true) - Number(b === true);
     case 'timestamp':
@@ -241,6 +260,10 @@ function compareDouble(a: CanonicalValue, b: CanonicalValue): number {
   const y = b === 'NaN' ? Number.NaN : Number(b);
   if (Number.isNaN(x) || Number.isNaN(y)) return Number(Number.isNaN(x)) - Number(Number.isNaN(y));
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function toFloat(v: CanonicalValue): CanonicalValue {
+  return typeof v === 'number' ? Math.fround(v) : v;
 }
 
 /** A canonical decimal as an integer of its smallest unit; canonical values of one column share the scale. */

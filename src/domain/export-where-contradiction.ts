@@ -135,6 +135,8 @@ function spanOf(kind: ColumnKind, value: CanonicalValue): Span | undefined {
       return { lower: value, upper: value };
     case 'double':
       return doubleSpan(value);
+    case 'float':
+      return floatSpan(value);
     case 'timestamp':
       return typeof value === 'string' ? millisecondBounds(value, value) : undefined;
     case 'decimal':
@@ -159,6 +161,19 @@ function doubleSpan(value: CanonicalValue): Span | undefined {
     upper = Math.max(upper, Number.MIN_VALUE);
   }
   return { lower, upper };
+}
+
+/**
+ * A float column compares with the value as a float (`CAST(? AS FLOAT)`, canonical values are floats already):
+ * compareValues compares as floats, so the span is the value, but zero takes in the floats next to it, for -0.0.
+ * NaN: in doubt.
+ */
+function floatSpan(value: CanonicalValue): Span | undefined {
+  if (value === 'NaN') return undefined;
+  const n = Number(value);
+  if (Number.isNaN(n)) return undefined;
+  // The smallest float above zero (2^-149), which compareValues does not round to zero.
+  return n === 0 ? { lower: -(2 ** -149), upper: 2 ** -149 } : { lower: n, upper: n };
 }
 
 /** The spans of a value list as disjoint spans in order. */

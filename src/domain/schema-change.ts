@@ -148,7 +148,7 @@ export function classifySchemaChange(
 
 /**
  * True when every value of `from` converts to `to` without loss, so Parquet files written with `from` stay
- * readable as `to`: int → bigint, int → double, int or bigint → a decimal with enough integer digits,
+ * readable as `to`: int → bigint, int → double, float → double, int or bigint → a decimal with enough integer digits,
  * decimal(p,s) → decimal(p',s') with s' ≥ s and p'-s' ≥ p-s.
  */
 export function isWideningType(from: ColumnType, to: ColumnType): boolean {
@@ -157,6 +157,8 @@ export function isWideningType(from: ColumnType, to: ColumnType): boolean {
       return to.kind === 'bigint' || to.kind === 'double' || (to.kind === 'decimal' && to.precision - to.scale >= 10);
     case 'bigint':
       return to.kind === 'decimal' && to.precision - to.scale >= 19;
+    case 'float':
+      return to.kind === 'double';
     case 'decimal':
       return to.kind === 'decimal' && to.scale >= from.scale && to.precision - to.scale >= from.precision - from.scale;
     case 'string':

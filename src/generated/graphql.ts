@@ -19,6 +19,8 @@ export type ColumnType =
   | 'DECIMAL'
   /** 64-bit IEEE 754 floating point. */
   | 'DOUBLE'
+  /** 32-bit IEEE 754 floating point. */
+  | 'FLOAT'
   /** 32-bit signed integer. */
   | 'INT'
   /** UTF-8 text. */

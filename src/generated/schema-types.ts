@@ -89,6 +89,8 @@ export type ColumnType =
   | 'DECIMAL'
   /** 64-bit IEEE 754 floating point. */
   | 'DOUBLE'
+  /** 32-bit IEEE 754 floating point. */
+  | 'FLOAT'
   /** 32-bit signed integer. */
   | 'INT'
   /** UTF-8 text. */
@@ -266,7 +268,7 @@ export type DatasetPipelineStatus = {
   runCount: Scalars['Int']['output'];
 };
 
-/** The first rows of a dataset. Each row is an object keyed by column name, values in the JSON form of their type: INT and DOUBLE as numbers; BIGINT and DECIMAL as exact text; TIMESTAMP as ISO 8601 UTC with microseconds; DATE as yyyy-mm-dd; BOOLEAN as true/false; null as null. */
+/** The first rows of a dataset. Each row is an object keyed by column name, values in the JSON form of their type: INT, FLOAT and DOUBLE as numbers (a FLOAT as its shortest text, 0.1); BIGINT and DECIMAL as exact text; TIMESTAMP as ISO 8601 UTC with microseconds; DATE as yyyy-mm-dd; BOOLEAN as true/false; null as null. */
 export type DatasetPreview = {
   /** Column names, in the order asked for. */
   columns: Array<Scalars['String']['output']>;

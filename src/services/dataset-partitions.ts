@@ -159,6 +159,7 @@ function typeProblem(column: TableColumn, value: string): string | undefined {
     case 'int':
     case 'bigint':
       return /^-?\d+$/.test(value) ? undefined : 'a whole number';
+    case 'float':
     case 'double':
     case 'decimal':
       return value.trim() !== '' && Number.isFinite(Number(value)) ? undefined : 'a number';

@@ -2,7 +2,7 @@ import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { duckdbType, parseColumnType } from '../domain/column-type.js';
 import { type CompiledQuery, quoteIdentifier } from '../domain/export-sql.js';
 
-/** A preview value as JSON: numbers only where JSON holds them exactly (INT, DOUBLE); text otherwise. */
+/** A preview value as JSON: numbers only where JSON holds them exactly (INT, FLOAT, DOUBLE); text otherwise. */
 export type PreviewValue = string | number | boolean | null;
 
 /** A column of a preview, in output order. */
@@ -16,7 +16,7 @@ export interface PreviewColumn {
 
 /**
  * Runs a compiled export query (masks, row filter and limit already in it) and returns its rows with each value
- * in the API's canonical JSON form: INT and DOUBLE as numbers, BIGINT and DECIMAL as exact text, TIMESTAMP as
+ * in the API's canonical JSON form: INT, FLOAT and DOUBLE as numbers (a FLOAT as its shortest text: 0.1), BIGINT and DECIMAL as exact text, TIMESTAMP as
  * ISO 8601 UTC with microseconds, DATE as yyyy-mm-dd, BOOLEAN as true/false.
  */
 export async function readPreviewRows(
@@ -48,6 +48,9 @@ function expression(c: PreviewColumn): string {
     case 'bigint':
     case 'decimal':
       return `CAST(${typed} AS VARCHAR)`;
+    case 'float':
+      // Through DuckDB's text of the float (`0.1`): as a number, JSON would show the double 0.10000000149011612.
+      return `CAST(CAST(${typed} AS VARCHAR) AS DOUBLE)`;
     case 'string':
     case 'int':
     case 'double':

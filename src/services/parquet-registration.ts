@@ -43,6 +43,7 @@ export function columnTypeFromDuckDb(typeName: string): { ok: true; type: Column
     case 'UHUGEINT':
       return { ok: true, type: { kind: 'decimal', precision: 38, scale: 0 } };
     case 'FLOAT':
+      return { ok: true, type: { kind: 'float' } };
     case 'DOUBLE':
       return { ok: true, type: { kind: 'double' } };
     case 'BOOLEAN':

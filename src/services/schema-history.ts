@@ -72,6 +72,8 @@ function typeChange(from: ColumnType, to: ColumnType): Compatibility {
       return to.kind === 'bigint' || to.kind === 'double' ? 'WIDENING' : decimalHolds(to, 10, 0);
     case 'bigint':
       return decimalHolds(to, 19, 0);
+    case 'float':
+      return to.kind === 'double' ? 'WIDENING' : 'BREAKING';
     case 'decimal':
       return decimalHolds(to, from.precision - from.scale, from.scale);
     case 'date':

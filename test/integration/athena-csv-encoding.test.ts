@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CsvRecordEncoder } from '../../src/adapters/csv/csv-record-encoder.js';
-import { exportDoubleText } from '../../src/adapters/csv/export-cell-text.js';
+import { exportDoubleText, exportFloatText } from '../../src/adapters/csv/export-cell-text.js';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { type CsvOptions, DEFAULT_CSV_OPTIONS } from '../../src/domain/export-request.js';
 import { compileCsvCopy } from '../../src/domain/export-sql.js';
@@ -96,5 +96,42 @@ describe('exportDoubleText', () => {
     const sql = `SELECT v FROM (VALUES ${params.map((_, i) => `(${i}, CAST($${i + 1} AS DOUBLE))`).join(', ')}) t(i, v) ORDER BY i`;
     const want = (await duckdbCsv(sql, params, { ...DEFAULT_CSV_OPTIONS, header: false })).split('\n').slice(0, -1);
     expect(values.map(exportDoubleText)).toEqual(want);
+  });
+});
+
+describe('exportFloatText', () => {
+  it("writes floats as DuckDB's CSV writer writes a FLOAT column: decimals of up to 6 digits, the float range's ends", async () => {
+    let seed = 11;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed;
+    };
+    const values = [0.1, -0.1, 0.3, 2.5, 100, 1e-5, 0.0001, 1e10, 1e16, 16777216, 3.4028234663852886e38, 2 ** -149];
+    values.push(1.1754943508222875e-38, -0, 0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < 3000; i++) values.push((next() % 1_000_000) / 10 ** (next() % 6));
+    const params = values.map((x) => (Object.is(x, -0) ? '-0.0' : String(x)));
+    const sql = `SELECT v FROM (VALUES ${params.map((_, i) => `(${i}, CAST($${i + 1} AS FLOAT))`).join(', ')}) t(i, v) ORDER BY i`;
+    const want = (await duckdbCsv(sql, params, { ...DEFAULT_CSV_OPTIONS, header: false })).split('\n').slice(0, -1);
+    expect(values.slice(0, 18).map(exportFloatText)).toEqual([
+      '0.1',
+      '-0.1',
+      '0.3',
+      '2.5',
+      '100.0',
+      '1e-05',
+      '0.0001',
+      '10000000000.0',
+      '1e+16',
+      '16777216.0',
+      '3.4028235e+38',
+      '1e-45',
+      '1.1754944e-38',
+      '-0.0',
+      '0.0',
+      'nan',
+      'inf',
+      '-inf',
+    ]);
+    expect(values.map(exportFloatText)).toEqual(want);
   });
 });

@@ -249,6 +249,60 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
     expect(descending.texts[0]!.toString('utf8')).toBe('id,score\n4,nan\n0,0.0\n1,-0.0\n');
   });
 
+  it('writes a float column as DuckDB writes a FLOAT (0.1, not 0.10000000149011612), and filters it as a float', async () => {
+    const ratios = [
+      '0.1',
+      '-0.0',
+      '0.0',
+      'nan',
+      'inf',
+      '-inf',
+      '3.4028235e38',
+      '1e-45',
+      '2.5',
+      '16777216',
+      '1e-5',
+      null,
+    ];
+    await lake.writeParquet(
+      'floats/event_date=2024-01-01/part-a.parquet',
+      `SELECT id::BIGINT AS id, ratio::FLOAT AS ratio FROM (VALUES ${ratios.map((v, i) => `(${i}, ${lit(v)})`).join(', ')}) v(id, ratio)`,
+    );
+    await lake.registerTable({
+      ...typesTable(),
+      name: 'floats',
+      location: 'floats/',
+      columns: [column('id', 'bigint'), column('ratio', 'float')],
+    });
+    const all = await same({
+      dataset: 'floats',
+      columns: ['id', 'ratio'],
+      orderBy: [{ column: 'ratio' }, { column: 'id', direction: 'DESC' }],
+    });
+    expect(all.texts[0]!.toString('utf8')).toBe(
+      'id,ratio\n5,-inf\n2,0.0\n1,-0.0\n7,1e-45\n10,1e-05\n0,0.1\n8,2.5\n9,16777216.0\n6,3.4028235e+38\n4,inf\n' +
+        '3,nan\n11,\n',
+    );
+    // 0.1 is compared as the float it names, on both engines; NaN as DuckDB compares it.
+    const cases: ExportRequestInput['where'][] = [
+      [{ column: 'ratio', op: 'EQ', values: [0.1] }],
+      [{ column: 'ratio', op: 'IN', values: ['0.1', 'NaN', 2.5] }],
+      [{ column: 'ratio', op: 'GT', values: [0.1] }],
+      [{ column: 'ratio', op: 'BETWEEN', values: [-1, 0.1] }],
+    ];
+    const got: string[] = [];
+    for (const where of cases) {
+      const out = await same({ dataset: 'floats', columns: ['id', 'ratio'], where, orderBy: [{ column: 'id' }] });
+      got.push(out.texts[0]!.toString('utf8'));
+    }
+    expect(got).toEqual([
+      'id,ratio\n0,0.1\n',
+      'id,ratio\n0,0.1\n3,nan\n8,2.5\n',
+      'id,ratio\n3,nan\n4,inf\n6,3.4028235e+38\n8,2.5\n9,16777216.0\n',
+      'id,ratio\n0,0.1\n1,-0.0\n2,0.0\n7,1e-45\n10,1e-05\n',
+    ]);
+  });
+
   it('cuts the same parts, with the same truncation, header repeats and BOMs', async () => {
     const duckdbParts = lake.service(await lake.duckdbEngine({ partSizeBytes: 700 }));
     const athenaParts = lake.service(lake.athenaEngine({ partSizeBytes: 700 }));

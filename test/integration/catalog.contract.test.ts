@@ -370,7 +370,7 @@ describe('GlueCatalog against the Glue stand-in', () => {
         column('order_code', 'string', { description: 'Order code' }),
         column('quantity', 'int'),
         column('price', 'decimal(12,2)'),
-        column('ratio', 'double'),
+        column('ratio', 'float'),
       ],
       partitionKeys: [column('dt', 'string')],
       location: 'external/orders/',
@@ -384,7 +384,7 @@ describe('GlueCatalog against the Glue stand-in', () => {
         msg: 'glue catalog: skipped',
         fields: {
           reason:
-            'column "tags" of Glue table "crawled_orders" is skipped: Glue type "array<string>" is a nested array type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+            'column "tags" of Glue table "crawled_orders" is skipped: Glue type "array<string>" is a nested array type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
         },
       },
     ]);

@@ -155,6 +155,38 @@ describe('ETL: JSON Lines', () => {
     ]);
   });
 
+  it('writes a float column as FLOAT, refusing text that is not a finite float, past its range included', async () => {
+    lake.registry({
+      ...EVENTS,
+      name: 'floats',
+      rawPrefix: 'floats/',
+      columns: [...EVENTS.columns, { name: 'ratio', type: 'float' }],
+    });
+    const key = 'floats/2024/03/01/a.jsonl';
+    await lake.putRaw(
+      key,
+      jsonl(
+        event(1, '2024-03-01 10:00:00', { ratio: 0.1 }),
+        event(2, '2024-03-01 10:00:00', { ratio: '1e39' }),
+        event(3, '2024-03-01 10:00:00', { ratio: 'Infinity' }),
+        event(4, '2024-03-01 10:00:00', { ratio: '-2.5' }),
+      ),
+    );
+    const run = await ingestObject(lake.deps(), { key, dataset: 'floats' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsRejected: 2 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
+      [2, 'column "ratio": "1e39" is not a float'],
+      [3, 'column "ratio": "Infinity" is not a float'],
+    ]);
+    const rows = await lake.query(
+      `SELECT event_id, CAST(ratio AS VARCHAR) AS ratio, typeof(ratio) AS type FROM read_parquet('{processed}/${run.outputKeys[0]}') ORDER BY event_id`,
+    );
+    expect(rows).toEqual([
+      { event_id: 1n, ratio: '0.1', type: 'FLOAT' },
+      { event_id: 4n, ratio: '-2.5', type: 'FLOAT' },
+    ]);
+  });
+
   it('writes zstd Parquet with min/max statistics, rows ordered by event key', async () => {
     const key = 'events/2024/03/01/order.jsonl';
     await lake.putRaw(key, jsonl(event(30), event(10), event(20)));

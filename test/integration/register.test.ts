@@ -100,12 +100,12 @@ describe('registering existing Parquet data as a dataset', () => {
     }
   });
 
-  it('exports columns whose Parquet type is not the catalog type as the catalog type: UUID, ns and zoned timestamps, FLOAT', async () => {
+  it('exports columns whose Parquet type is not the catalog type as the catalog type (UUID, ns and zoned timestamps), and FLOAT as a float', async () => {
     await lake.writeParquet(
       'legacy/odd/a.parquet',
       `SELECT 1::TINYINT AS id, '00000000-0000-0000-0000-00000000000a'::UUID AS u,
               TIMESTAMP_NS '2024-01-05 10:00:00.123456789' AS ns, TIMESTAMPTZ '2024-01-05 10:00:00+02' AS tz,
-              (-0.1)::FLOAT AS f`,
+              0.1::FLOAT AS f`,
     );
     const { table } = await registerParquetDataset(
       { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') },
@@ -117,18 +117,19 @@ describe('registering existing Parquet data as a dataset', () => {
       ['u', 'string'],
       ['ns', 'timestamp'],
       ['tz', 'timestamp'],
-      ['f', 'double'],
+      ['f', 'float'],
     ]);
     const harness = await createExportHarness(lake);
     try {
       const caller = { id: 'analyst' };
-      // Formula neutralisation (on by default) and STARTS_WITH take the UUID as text; the FLOAT is the double it
-      // widens to, in the CSV as in filters (and in its statistics); timestamps in the export's one format, in UTC.
+      // Formula neutralisation (on by default) and STARTS_WITH take the UUID as text; the FLOAT is the float it holds,
+      // 0.1 in the CSV, and `= 0.1` matches it (as a double, 0.1 is not the float 0.1); timestamps in the export's one
+      // format, in UTC.
       const job = await harness.service.requestExport(caller, {
         dataset: 'legacy_odd',
         where: [
           { column: 'u', op: 'STARTS_WITH', values: ['0000'] },
-          { column: 'f', op: 'EQ', values: [-0.10000000149011612] },
+          { column: 'f', op: 'EQ', values: [0.1] },
           { column: 'ns', op: 'GT', values: ['2024-01-05T10:00:00.123Z'] },
         ],
         orderBy: [{ column: 'u', direction: 'ASC' }],
@@ -143,7 +144,7 @@ describe('registering existing Parquet data as a dataset', () => {
           '00000000-0000-0000-0000-00000000000a',
           '2024-01-05T10:00:00.123456Z',
           '2024-01-05T08:00:00.000000Z',
-          '-0.10000000149011612',
+          '0.1',
         ],
       ]);
     } finally {

@@ -35,11 +35,12 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  *   engine 3 reads Hive tables), rounded to the nearest millisecond;
  * - the result goes to `<OutputLocation><query-id>.csv` on the S3 server as Athena documents its CSV results: a
  *   header row, every value in double quotes (a quote inside doubled), NULL as an empty unquoted field, LF after
- *   every record; values rendered as Trino renders them: doubles as Java's `Double.toString` (`1.0E20`, `NaN`),
- *   timestamps `YYYY-MM-DD HH:MM:SS.fff`, decimals with all their scale digits; column names in lower case. A
+ *   every record; values rendered as Trino renders them: doubles as Java's `Double.toString` (`1.0E20`, `NaN`), reals
+ *   as `Float.toString` (`0.1`), timestamps `YYYY-MM-DD HH:MM:SS.fff`, decimals with all their scale digits; column
+ *   names in lower case. A
  *   `<query-id>.csv.metadata` file goes beside it (Athena's is binary; this one is a placeholder);
  * - `ExecutionParameters` are parsed as the typed literals Athena accepts (`'text'`, `INTEGER '1'`, `DATE '...'`,
- *   `TIMESTAMP '...'`, `DECIMAL '...'`, `DOUBLE '...'`, `BIGINT '...'`, `true`, plain numbers) and bound as DuckDB
+ *   `TIMESTAMP '...'`, `DECIMAL '...'`, `DOUBLE '...'`, `REAL '...'`, `BIGINT '...'`, `true`, plain numbers) and bound as DuckDB
  *   parameters, never pasted into the SQL; placeholders outside the WHERE clause are refused, as Athena refuses
  *   them; a placeholder count that does not match fails the query;
  * - states QUEUED → RUNNING → SUCCEEDED / FAILED, with `queuedMs` and `runningMs` spent in the first two;
@@ -58,7 +59,7 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
  * becomes a subquery over the staged files, `is_nan` becomes `isnan`, `to_utf8` `encode` and `from_hex` `unhex` (both
  * to BLOBs, which `||` joins as Trino joins varbinary), and `to_hex(...)` is dropped (DuckDB's `sha256` returns
- * lower-case hex). An ORDER BY on a plain double column orders as Trino does, by Java's `Double.compare` (-0.0 below
+ * lower-case hex). An ORDER BY on a plain double (or real) column orders as Trino does, by Java's `Double.compare` (-0.0 below
  * 0.0, where DuckDB ties them), and returns its -0.0 as -0.0 (DuckDB's sort would return 0.0). Everything else the
  * adapter emits is valid in both dialects; a function outside the small list the adapter uses fails the query as
  * Trino would (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
@@ -504,7 +505,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     const columns = glueTable.StorageDescriptor?.Columns ?? [];
     const keys = glueTable.PartitionKeys ?? [];
     const doubles = new Set(
-      [...columns, ...keys].filter((c) => duckType(c) === 'DOUBLE').map((c) => c.Name!.toLowerCase()),
+      [...columns, ...keys]
+        .filter((c) => duckType(c) === 'DOUBLE' || duckType(c) === 'FLOAT')
+        .map((c) => c.Name!.toLowerCase()),
     );
     const sources: { location: string; values: string[] }[] = [];
     if (keys.length === 0) {
@@ -627,8 +630,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
   function render(value: DuckDBValue, typeId: DuckDBTypeId): string {
     switch (typeId) {
       case DuckDBTypeId.DOUBLE:
-      case DuckDBTypeId.FLOAT:
         return javaDoubleText(value as number);
+      case DuckDBTypeId.FLOAT:
+        return javaFloatText(value as number);
       case DuckDBTypeId.TIMESTAMP: {
         const micros = (value as { micros: bigint }).micros;
         return trinoTimestampText(micros, precision);
@@ -981,12 +985,12 @@ function parseParameter(text: string): { type: string; value: string } {
   const unquote = (s: string): string => s.slice(1, -1).replace(/''/g, "'");
   const t = text.trim();
   if (/^'(?:[^']|'')*'$/.test(t)) return { type: 'VARCHAR', value: unquote(t) };
-  const typed = /^(VARCHAR|INTEGER|INT|BIGINT|DOUBLE|DATE|TIMESTAMP|DECIMAL|BOOLEAN)\s+('(?:[^']|'')*')$/i.exec(t);
+  const typed = /^(VARCHAR|INTEGER|INT|BIGINT|REAL|DOUBLE|DATE|TIMESTAMP|DECIMAL|BOOLEAN)\s+('(?:[^']|'')*')$/i.exec(t);
   if (typed !== null) {
     const kind = typed[1]!.toUpperCase();
     const value = unquote(typed[2]!);
     if (kind === 'DECIMAL') return { type: decimalTypeOf(value), value };
-    return { type: kind === 'INT' ? 'INTEGER' : kind, value };
+    return { type: kind === 'INT' ? 'INTEGER' : kind === 'REAL' ? 'FLOAT' : kind, value };
   }
   if (/^(true|false)$/i.test(t)) return { type: 'BOOLEAN', value: t.toLowerCase() };
   if (/^-?\d+$/.test(t)) {
@@ -1012,10 +1016,10 @@ function decimalTypeOf(text: string): string {
 // ---- rendering ----------------------------------------------------------------------------------------------------
 
 /**
- * Java's Double.toString (JDK 19+): NaN, Infinity; plain notation for 1e-3 <= |x| < 1e7 with at least one fraction
+ * Java's Double.toString (JDK 19+) of x (or of `exact`, a float whose shortest digits x holds): NaN, Infinity; plain notation for 1e-3 <= |x| < 1e7 with at least one fraction
  * digit; otherwise `d.dddE[-]n` with at least one fraction digit; shortest digits that identify the double.
  */
-export function javaDoubleText(x: number): string {
+export function javaDoubleText(x: number, exact = x): string {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Number.POSITIVE_INFINITY) return 'Infinity';
   if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
@@ -1033,11 +1037,38 @@ export function javaDoubleText(x: number): string {
   }
   if (digits.length === 1) {
     // Java writes two significant digits at least: the closest ones (4.9E-324 for the smallest double).
-    const two = /^(\d)\.(\d)e([+-]\d+)$/.exec(abs.toExponential(1))!;
+    const two = /^(\d)\.(\d)e([+-]\d+)$/.exec(Math.abs(exact).toExponential(1))!;
     digits = two[1]! + two[2]!;
     exponent = Number(two[3]);
   }
   return `${sign}${digits[0]}.${digits.slice(1)}E${exponent}`;
+}
+
+/**
+ * Java's Float.toString (JDK 19+), as Trino renders a REAL: the layout of javaDoubleText with the fewest digits that
+ * IEEE 754 rounds back to the float (`0.1`, `1.4E-45`, `8.59043E7` for 85904304: Java takes a decimal halfway to the
+ * next float when the float's significand is even).
+ */
+export function javaFloatText(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f) || f === 0) return javaDoubleText(f);
+  for (let digits = 1; digits <= 9; digits++) {
+    // The nearest decimal of this many digits, and one unit either side (the nearest may round to another float).
+    const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(f.toExponential(digits - 1))!;
+    const n = BigInt(m[2]! + (m[3] ?? ''));
+    const exponent = Number(m[4]) - (digits - 1);
+    const shortest = [n - 1n, n, n + 1n]
+      .filter((d) => d > 0n)
+      .map((d) => Number(`${m[1]}${d.toString()}e${exponent}`))
+      .filter((c) => Math.fround(c) === f);
+    if (shortest.length > 0) {
+      return javaDoubleText(
+        shortest.reduce((a, b) => (Math.abs(b - f) < Math.abs(a - f) ? b : a)),
+        f,
+      );
+    }
+  }
+  return javaDoubleText(f);
 }
 
 /** Trino's text of a timestamp(p): `YYYY-MM-DD HH:MM:SS.f…` with exactly p fraction digits. */

@@ -83,6 +83,27 @@ describe('athenaCellConverter', () => {
     expect(cases.map(([a]) => double(a))).toEqual(cases.map(([, b]) => b));
   });
 
+  it('rewrites Java floats (Trino REAL) as DuckDB writes a FLOAT, whatever text of the float Athena gives', () => {
+    const float = athenaCellConverter('float');
+    const cases: [string, string][] = [
+      ['0.1', '0.1'],
+      // The float 0.1 widened to a double names the same float.
+      ['0.10000000149011612', '0.1'],
+      ['-2.5', '-2.5'],
+      ['NaN', 'nan'],
+      ['Infinity', 'inf'],
+      ['-Infinity', '-inf'],
+      ['-0.0', '-0.0'],
+      ['1.0E10', '10000000000.0'],
+      ['1.0E-5', '1e-05'],
+      ['1.4E-45', '1e-45'],
+      ['3.4028235E38', '3.4028235e+38'],
+      ['1.6777216E7', '16777216.0'],
+    ];
+    expect(cases.map(([a]) => float(a))).toEqual(cases.map(([, b]) => b));
+    expect(() => float('0x1p-3')).toThrow(new UnreadableCellError('float'));
+  });
+
   it("rewrites Trino timestamps at any precision as the export's UTC text", () => {
     const ts = athenaCellConverter('timestamp');
     expect(ts('2024-03-01 12:34:56.789')).toBe('2024-03-01T12:34:56.789000Z');

@@ -270,6 +270,35 @@ describe('compileAthenaQuery', () => {
   });
 });
 
+describe('compileAthenaQuery on a float column', () => {
+  const floats = typesTable({ columns: [...typesTable().columns, column('ratio', 'float')] });
+  const compileFloat = (input: Omit<ExportRequestInput, 'dataset'>) =>
+    compileAthenaQuery(normalizeExportRequest({ dataset: 'events', ...input }, floats, DEFAULT_EXPORT_LIMITS), floats, {
+      database: 'careplus',
+      limit: null,
+    });
+
+  it('compares with REAL values, so that = 0.1 matches the stored float 0.1, with the NaN terms of a double', () => {
+    const q = compileFloat({
+      columns: ['ratio'],
+      where: [
+        { column: 'ratio', op: 'EQ', values: [0.1] },
+        { column: 'ratio', op: 'IN', values: [0.10000000149011612, 'NaN'] },
+        { column: 'ratio', op: 'GT', values: ['-Infinity'] },
+      ],
+      orderBy: [{ column: 'ratio', direction: 'DESC' }],
+    });
+    expect(q.sql).toBe(
+      'SELECT "src"."ratio" AS "ratio" FROM "careplus"."events" AS "src" WHERE ' +
+        '"src"."ratio" = ? AND ("src"."ratio" > ? OR is_nan("src"."ratio")) AND ' +
+        '("src"."ratio" IN (?) OR is_nan("src"."ratio")) ' +
+        'ORDER BY CASE WHEN "src"."ratio" = 0 THEN 0E0 ELSE "src"."ratio" END DESC NULLS LAST',
+    );
+    // 0.10000000149011612 is the float 0.1 read as a double: the same float, so the same text.
+    expect(q.parameters).toEqual(["REAL '0.1'", "REAL '-Infinity'", "REAL '0.1'"]);
+  });
+});
+
 describe('athenaParameter', () => {
   it('writes each kind as the literal Athena types it by', () => {
     expect(athenaParameter("it's", 'string')).toBe("'it''s'");
@@ -278,6 +307,8 @@ describe('athenaParameter', () => {
     expect(athenaParameter('-9223372036854775808', 'bigint')).toBe("BIGINT '-9223372036854775808'");
     expect(athenaParameter('NaN', 'double')).toBe("DOUBLE 'NaN'");
     expect(athenaParameter(5e-324, 'double')).toBe("DOUBLE '5e-324'");
+    expect(athenaParameter(0.1, 'float')).toBe("REAL '0.1'");
+    expect(athenaParameter('Infinity', 'float')).toBe("REAL 'Infinity'");
     expect(athenaParameter(true, 'boolean')).toBe('true');
     expect(athenaParameter('0001-01-01', 'date')).toBe("DATE '0001-01-01'");
     expect(athenaParameter('1970-01-01T00:00:00.000000Z', 'timestamp')).toBe("TIMESTAMP '1970-01-01 00:00:00.000000'");

@@ -32,7 +32,7 @@ describe('dataset definitions', () => {
     const bad = { ...minimal, columns: [...minimal.columns, { name: 'x', type: 'uuid' }] };
     expect(() => parseDatasetDefinition(bad, 'tickets.yaml')).toThrow(DefinitionError);
     expect(() => parseDatasetDefinition(bad, 'tickets.yaml')).toThrow(
-      'tickets.yaml: columns.3.type: unknown column type "uuid": expected string, int, bigint, double, boolean, timestamp, date or decimal(p,s)',
+      'tickets.yaml: columns.3.type: unknown column type "uuid": expected string, int, bigint, float, double, boolean, timestamp, date or decimal(p,s)',
     );
   });
 

@@ -362,6 +362,22 @@ describe('coerceValue', () => {
     expect(coerceValue('nan', t)).toBe('NaN');
   });
 
+  it('rounds a float value to the float it names, written as its shortest text, and refuses one beyond the float range', () => {
+    const t = { kind: 'float' as const, type: 'float' };
+    expect(coerceValue(0.1, t)).toBe(0.1);
+    expect(coerceValue(0.10000000149011612, t)).toBe(0.1);
+    expect(coerceValue(' 16777217 ', t)).toBe(16777216);
+    expect(coerceValue(-0, t)).toBe(0);
+    expect(coerceValue('3.4028235e38', t)).toBe(3.4028235e38);
+    expect(coerceValue('NaN', t)).toBe('NaN');
+    expect(coerceValue('-inf', t)).toBe('-Infinity');
+    expect(() => coerceValue(1e39, t)).toThrow('1e+39 is out of range for float (32-bit, up to ±3.4028235e38)');
+    expect(() => coerceValue('-1e39', t)).toThrow('"-1e39" is out of range for float (32-bit, up to ±3.4028235e38)');
+    expect(() => coerceValue('1e400', t)).toThrow('"1e400" is out of range for float');
+    expect(() => coerceValue('0.1f', t)).toThrow('"0.1f" is not a valid float');
+    expect(() => coerceValue(true, t)).toThrow('true is not a valid float');
+  });
+
   it('writes timestamps in UTC with microseconds', () => {
     expect(coerceValue('2024-03-01', { kind: 'timestamp', type: 'timestamp' })).toBe('2024-03-01T00:00:00.000000Z');
     expect(() => coerceValue('2024-03-01 23:30:00.1234565-01:00', { kind: 'timestamp', type: 'timestamp' })).toThrow(

@@ -40,6 +40,28 @@ describe('compileExportQuery', () => {
     expect(q.params).toEqual(['1.0000', '2.5000', "x'; DROP TABLE t; --", '11']);
   });
 
+  it('reads a float column as FLOAT and compares it with FLOAT values, so that = 0.1 matches the stored 0.1', () => {
+    const floats = typesTable({ columns: [...typesTable().columns, column('ratio', 'float')] });
+    const request = normalizeExportRequest(
+      {
+        dataset: 'events',
+        columns: ['ratio'],
+        where: [{ column: 'ratio', op: 'EQ', values: [0.1] }],
+        orderBy: [{ column: 'ratio', direction: 'ASC' }],
+      },
+      floats,
+      DEFAULT_EXPORT_LIMITS,
+    );
+    const q = compileExportQuery(request, floats, files, { limit: null });
+    const ratio = 'CAST(src."ratio" AS FLOAT)';
+    expect(q.sql).toBe(
+      `SELECT ${ratio} AS "ratio" ` +
+        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = true, hive_types = {'event_date': DATE}) AS src " +
+        `WHERE ${ratio} = CAST($1 AS FLOAT) ORDER BY (${ratio} + 0.0) ASC NULLS LAST`,
+    );
+    expect(q.params).toEqual(['0.1']);
+  });
+
   it('writes no neutralisation when it is off, and masks columns from the grant', () => {
     const request = normalizeExportRequest(
       { dataset: 'events', columns: ['name', 'email', 'priority'], csv: { neutralizeFormulas: false } },

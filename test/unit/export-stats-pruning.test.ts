@@ -8,7 +8,7 @@ import {
   type FileStatistics,
   statisticsMayMatch,
 } from '../../src/domain/export-stats-pruning.js';
-import { typesTable } from '../support/export-table.js';
+import { column, typesTable } from '../support/export-table.js';
 import type { EffectiveGrant } from '../../src/domain/export-grant.js';
 
 const table = typesTable();
@@ -43,6 +43,37 @@ function mayMatch(stats: FileStatistics | undefined, where: ExportPredicateInput
   const request = normalizeExportRequest({ dataset: 'events', where }, table, DEFAULT_EXPORT_LIMITS, grant ?? null);
   return statisticsMayMatch(stats, table, request);
 }
+
+describe('statisticsMayMatch on a float column', () => {
+  const floats = typesTable({ columns: [...typesTable().columns, column('ratio', 'float')] });
+  // 0.1 and 0.5 as a FLOAT column's footer holds them, read exactly: 0.1 is 0.10000000149011612 there.
+  const footer = (physicalType = 'FLOAT') => file(col('ratio', physicalType, Math.fround(0.1), 0.5));
+  const mayMatchFloat = (stats: FileStatistics, where: ExportPredicateInput[]) =>
+    statisticsMayMatch(
+      stats,
+      floats,
+      normalizeExportRequest({ dataset: 'events', where }, floats, DEFAULT_EXPORT_LIMITS),
+    );
+
+  it.each<[ExportPredicateInput['op'], (number | string)[], boolean]>([
+    // The value 0.1 is compared as the float it is cast to: the lower bound itself, not below it.
+    ['EQ', [0.1], true],
+    ['LTE', [0.1], true],
+    ['LT', [0.1], false],
+    ['IN', [0.09, 0.1], true],
+    ['BETWEEN', [0, 0.1], true],
+    ['EQ', [0.09999999], false],
+    ['EQ', [0.5], true],
+    ['GT', [0.5], true], // NaN, which the bounds leave out, is above 0.5
+    ['GT', ['NaN'], false],
+  ])('%s %j: %s', (op, values, expected) => {
+    expect(mayMatchFloat(footer(), [{ column: 'ratio', op, values }])).toBe(expected);
+  });
+
+  it('keeps a file that holds the column as DOUBLE: its bounds are not of the floats the engine compares', () => {
+    expect(mayMatchFloat(footer('DOUBLE'), [{ column: 'ratio', op: 'LT', values: [0.1] }])).toBe(true);
+  });
+});
 
 describe('statisticsMayMatch', () => {
   const ints = file(col('priority', 'INT32', 3, 7, { convertedType: 'INT_32' }));

@@ -1,6 +1,6 @@
 import { type ExportPredicateInput, normalizeExportRequest } from '../../src/domain/export-request.js';
 import { whereContradicts } from '../../src/domain/export-where-contradiction.js';
-import { typesTable } from '../support/export-table.js';
+import { column, typesTable } from '../support/export-table.js';
 
 const table = typesTable();
 
@@ -11,6 +11,21 @@ function contradicts(...where: ExportPredicateInput[]): boolean {
 
 const p = (column: string, op: ExportPredicateInput['op'], ...values: (string | number | boolean)[]) =>
   op === 'IS_NULL' || op === 'IS_NOT_NULL' ? { column, op } : { column, op, values };
+
+describe('whereContradicts on a float column', () => {
+  const floats = typesTable({ columns: [...typesTable().columns, column('ratio', 'float')] });
+  const contradictsFloat = (...where: ExportPredicateInput[]): boolean =>
+    whereContradicts(normalizeExportRequest({ dataset: 'events', where }, floats).where);
+
+  it('takes two texts of one float for one value, and values of other floats for other values', () => {
+    expect(contradictsFloat(p('ratio', 'EQ', 0.1), p('ratio', 'EQ', 0.10000000149011612))).toBe(false);
+    expect(contradictsFloat(p('ratio', 'EQ', 0.1), p('ratio', 'GTE', 0.10000000149011612))).toBe(false);
+    expect(contradictsFloat(p('ratio', 'EQ', 0.1), p('ratio', 'EQ', 0.2))).toBe(true);
+    expect(contradictsFloat(p('ratio', 'EQ', 0.1), p('ratio', 'GT', 0.1))).toBe(true);
+    // -0.0 and 0.0: in doubt, as for doubles.
+    expect(contradictsFloat(p('ratio', 'EQ', 0), p('ratio', 'NE', 0))).toBe(false);
+  });
+});
 
 describe('whereContradicts', () => {
   describe('proves no row matches', () => {

@@ -14,7 +14,7 @@ describe('columnTypeFromGlue', () => {
     ['integer', 'int'],
     ['INT', 'int'],
     ['bigint', 'bigint'],
-    ['float', 'double'],
+    ['float', 'float'],
     ['double', 'double'],
     ['boolean', 'boolean'],
     ['timestamp', 'timestamp'],
@@ -33,23 +33,23 @@ describe('columnTypeFromGlue', () => {
   it.each([
     [
       'array<string>',
-      'Glue type "array<string>" is a nested array type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+      'Glue type "array<string>" is a nested array type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
     ],
     [
       'map<string,int>',
-      'Glue type "map<string,int>" is a nested map type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+      'Glue type "map<string,int>" is a nested map type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
     ],
     [
       'struct<a:int,b:string>',
-      'Glue type "struct<a:int,b:string>" is a nested struct type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+      'Glue type "struct<a:int,b:string>" is a nested struct type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
     ],
     [
       'ARRAY<struct<a:int>>',
-      'Glue type "ARRAY<struct<a:int>>" is a nested array type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+      'Glue type "ARRAY<struct<a:int>>" is a nested array type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
     ],
     [
       'uniontype<int,string>',
-      'Glue type "uniontype<int,string>" is a nested uniontype type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served',
+      'Glue type "uniontype<int,string>" is a nested uniontype type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served',
     ],
     ['binary', 'Glue type "binary" holds raw bytes, which have no column type here'],
     ['decimal(40,2)', 'Glue type "decimal(40,2)" is out of range: decimal precision 1..38, scale 0..precision'],
@@ -62,7 +62,17 @@ describe('columnTypeFromGlue', () => {
   });
 
   it('reads back every type it writes unchanged', () => {
-    for (const text of ['string', 'int', 'bigint', 'double', 'boolean', 'timestamp', 'date', 'decimal(18,4)']) {
+    for (const text of [
+      'string',
+      'int',
+      'bigint',
+      'float',
+      'double',
+      'boolean',
+      'timestamp',
+      'date',
+      'decimal(18,4)',
+    ]) {
       const mapped = columnTypeFromGlue(hiveType(parseColumnType(text)));
       expect(mapped).toEqual({ ok: true, type: parseColumnType(text), text });
     }

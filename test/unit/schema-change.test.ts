@@ -91,6 +91,10 @@ describe('schema change classification', () => {
   it.each([
     ['int', 'bigint', true],
     ['int', 'double', true],
+    ['float', 'double', true],
+    ['double', 'float', false],
+    ['int', 'float', false],
+    ['float', 'decimal(38,10)', false],
     ['int', 'decimal(12,2)', true],
     ['int', 'decimal(11,2)', false],
     ['bigint', 'decimal(21,2)', true],

@@ -14,6 +14,13 @@ describe('statistics values as text', () => {
     expect(formatStatValue(new Date(Number.NaN), date)).toBeNull();
   });
 
+  it("writes a float bound (read exactly from the footer) as the float's shortest text", () => {
+    const float = column('float', 'float');
+    expect(formatStatValue(Math.fround(0.1), float)).toBe('0.1');
+    expect(formatStatValue(Math.fround(-3.4028235e38), float)).toBe('-3.4028235e+38');
+    expect(formatStatValue(Math.fround(16777217), float)).toBe('16777216');
+  });
+
   it('writes timestamps as ISO 8601 UTC', () => {
     expect(formatStatValue(new Date(Date.UTC(2024, 0, 31, 8, 0, 0, 123)), column('timestamp', 'timestamp'))).toBe(
       '2024-01-31T08:00:00.123Z',

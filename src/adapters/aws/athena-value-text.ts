@@ -1,5 +1,5 @@
 import type { ColumnKind } from '../../domain/column-type.js';
-import { exportDoubleText, exportTimestampText } from '../csv/export-cell-text.js';
+import { exportDoubleText, exportFloatText, exportTimestampText } from '../csv/export-cell-text.js';
 
 /** Turns one non-null cell of Athena's result into the text the export writes; throws on text it cannot read. */
 export type CellConverter = (text: string) => string;
@@ -9,6 +9,8 @@ export type CellConverter = (text: string) => string;
  * engine's, see export-cell-text.ts):
  * - double: Java's `Double.toString` (`1.0E20`, `4.9E-324`, `NaN`, `Infinity`, `-0.0`), read back exactly and
  *   written as DuckDB writes doubles;
+ * - float (REAL): Java's `Float.toString` (`0.1`, `1.4E-45`), read back and rounded to the float it names (so any
+ *   text that names it does), written as DuckDB writes floats;
  * - timestamp: `YYYY-MM-DD HH:MM:SS.fff` with as many fraction digits as the type's precision (3 for a Hive table's
  *   `timestamp`), written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`;
  * - int, bigint, decimal (with all its scale digits), date (`YYYY-MM-DD`) and boolean (`true`/`false`): already
@@ -31,6 +33,8 @@ export function athenaCellConverter(kind: ColumnKind | 'text'): CellConverter {
       return checked(BOOLEAN, kind);
     case 'double':
       return athenaDoubleText;
+    case 'float':
+      return athenaFloatText;
     case 'timestamp':
       return athenaTimestampText;
   }
@@ -55,6 +59,11 @@ export function athenaDoubleText(text: string): string {
   if (!JAVA_DOUBLE.test(text)) throw new UnreadableCellError('double');
   // Number() reads Java's forms, NaN and the infinities included; every Java form names one double exactly.
   return exportDoubleText(Number(text));
+}
+
+export function athenaFloatText(text: string): string {
+  if (!JAVA_DOUBLE.test(text)) throw new UnreadableCellError('float');
+  return exportFloatText(Number(text));
 }
 
 export function athenaTimestampText(text: string): string {

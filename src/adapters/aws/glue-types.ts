@@ -11,7 +11,7 @@ const SIMPLE: Record<string, ColumnType> = {
   int: { kind: 'int' },
   integer: { kind: 'int' },
   bigint: { kind: 'bigint' },
-  float: { kind: 'double' },
+  float: { kind: 'float' },
   double: { kind: 'double' },
   boolean: { kind: 'boolean' },
   timestamp: { kind: 'timestamp' },
@@ -24,8 +24,9 @@ const NESTED = /^(array|map|struct|uniontype)\s*</;
 
 /**
  * Maps a Glue/Hive type text (as Glue crawlers, Athena DDL or other tools write it) to our one set of column types.
- * Widening only: `varchar(n)`/`char(n)` read as string, `tinyint`/`smallint` as int, `float` as double. Nested types
- * (array, map, struct, uniontype) and `binary` have no column type here and are refused with the reason.
+ * Widening only: `varchar(n)`/`char(n)` read as string, `tinyint`/`smallint` as int. `float` stays a 32-bit float:
+ * widened to double, a FLOAT 0.1 would be exported as 0.10000000149011612 and `= 0.1` would match none of it. Nested
+ * types (array, map, struct, uniontype) and `binary` have no column type here and are refused with the reason.
  */
 export function columnTypeFromGlue(glueType: string): GlueTypeMapping {
   const t = glueType.trim().toLowerCase();
@@ -49,7 +50,7 @@ export function columnTypeFromGlue(glueType: string): GlueTypeMapping {
   if (nested) {
     return {
       ok: false,
-      reason: `Glue type "${glueType}" is a nested ${nested[1]} type; only flat columns (string, int, bigint, double, boolean, timestamp, date, decimal) are served`,
+      reason: `Glue type "${glueType}" is a nested ${nested[1]} type; only flat columns (string, int, bigint, float, double, boolean, timestamp, date, decimal) are served`,
     };
   }
   if (t === 'binary') {
