@@ -55,17 +55,98 @@ export class ProgressLine {
   }
 }
 
+/**
+ * What a progress line says of the pace: a rate over the last seconds, or how long nothing has come (a stalled
+ * connection, a job between phases), rather than a rate that came before the stall.
+ */
+export type Pace = { perSecond: number } | { idleSeconds: number };
+
+/**
+ * The pace of a running count (bytes downloaded, rows written), from the totals it is given and the times they were
+ * given at: the rate over the last `windowMs` (a count that stops falls towards 0 rather than keeping the speed it
+ * had), and, once the count has not grown for `stallMs`, how long it has not. `now` is injected for tests.
+ */
+export class RateMeter {
+  /** Totals and when they were seen, oldest first; the first is the baseline of the rate. */
+  private samples: { t: number; value: number }[] = [];
+  /** When the total last grew (or the meter started, or the count started over). */
+  private grewAt: number | undefined;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly windowMs = 5_000,
+    private readonly stallMs = 3_000,
+  ) {}
+
+  /**
+   * Starts again from `value` now, as if nothing came before: after a pause that was no stall (the CLI joining a
+   * downloaded part to the output before it asks for the next).
+   */
+  restart(value: number): void {
+    this.samples = [];
+    this.record(value);
+  }
+
+  /** The count's total now. A total below the last one (a download that starts over) starts the meter again. */
+  record(value: number): void {
+    const t = this.now();
+    const last = this.samples.at(-1);
+    if (last === undefined || value < last.value) {
+      this.samples = [{ t, value }];
+      this.grewAt = t;
+      return;
+    }
+    if (value > last.value) this.grewAt = t;
+    // Samples at least 100 ms apart (a download reports every chunk): the newest one moves on until then.
+    const previous = this.samples.at(-2);
+    if (previous !== undefined && t - previous.t < 100) this.samples[this.samples.length - 1] = { t, value };
+    else this.samples.push({ t, value });
+    // The baseline is the newest sample at least a window old: older ones say nothing of the last seconds.
+    while (this.samples.length > 1 && this.samples[1]!.t <= t - this.windowMs) this.samples.shift();
+  }
+
+  /** Undefined before anything can be said (nothing recorded, or too short a time to make a rate of). */
+  pace(): Pace | undefined {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (first === undefined || last === undefined || this.grewAt === undefined) return undefined;
+    const t = this.now();
+    const idle = t - this.grewAt;
+    if (idle >= this.stallMs) return { idleSeconds: Math.floor(idle / 1000) };
+    // Over the window up to now, not up to the last sample: a count that stopped brings its rate down at once.
+    const start = Math.max(first.t, t - this.windowMs);
+    const span = t - start;
+    if (span < 200) return undefined;
+    return { perSecond: ((last.value - this.valueAt(start)) * 1000) / span };
+  }
+
+  /**
+   * The total at time `at`: that of the last sample by then. A count is recorded as it grows (a download at every
+   * chunk, a job at every read of it), so between two samples it did not grow, or not by much: taken as growing evenly
+   * between them, a burst after a stall was spread over the stall.
+   */
+  private valueAt(at: number): number {
+    let value = this.samples[0]!.value;
+    for (const s of this.samples) {
+      if (s.t > at) break;
+      value = s.value;
+    }
+    return value;
+  }
+}
+
 const BAR_WIDTH = 24;
 
 /**
  * `[#########...............]  37%  1,234 / 3,300 rows  5,678 rows/s`; `1,234 / ? rows` when the API does not
  * show the estimate (a row filter of the access policy); `up to 3,300 rows` while rows are not counted yet (a
- * filtered export counts them at the end); `410 rows` once the job succeeded.
+ * filtered export counts them at the end); `410 rows` once the job succeeded. While the rows stop growing the rate
+ * gives way to `no new rows for 12 s`.
  */
 export function jobProgressText(
   status: string,
   progress: { rowsWritten: number; rowsEstimated: number | null; fraction: number },
-  rowsPerSecond: number | undefined,
+  pace: Pace | undefined,
 ): string {
   const fraction = Math.max(0, Math.min(1, progress.fraction));
   const filled = Math.round(fraction * BAR_WIDTH);
@@ -80,13 +161,27 @@ export function jobProgressText(
       : progress.rowsWritten === 0
         ? `up to ${estimated} rows`
         : `${count(progress.rowsWritten)} / ${estimated} rows`;
-  const rate = rowsPerSecond === undefined ? '' : `  ${count(Math.round(rowsPerSecond))} rows/s`;
+  const rate =
+    pace === undefined
+      ? ''
+      : 'idleSeconds' in pace
+        ? `  no new rows for ${pace.idleSeconds} s`
+        : `  ${count(Math.round(pace.perSecond))} rows/s`;
   return `${status.padEnd(9)} ${bar} ${percent}  ${rows}${rate}`;
 }
 
-/** `download part-00000.csv  12.3 / 45.6 MB  7.8 MB/s` */
-export function downloadProgressText(name: string, bytes: number, total: number, bytesPerSecond: number): string {
-  return `download ${name}  ${megabytes(bytes)} / ${megabytes(total)} MB  ${megabytes(bytesPerSecond)} MB/s`;
+/**
+ * `download part-00000.csv  12.3 / 45.6 MB  7.8 MB/s`, the rate over the last seconds; `stalled 12 s` once no byte
+ * has come for a few seconds (a connection that stopped, a server that does not answer yet).
+ */
+export function downloadProgressText(name: string, bytes: number, total: number, pace: Pace | undefined): string {
+  const rate =
+    pace === undefined
+      ? ''
+      : 'idleSeconds' in pace
+        ? `  stalled ${pace.idleSeconds} s`
+        : `  ${megabytes(pace.perSecond)} MB/s`;
+  return `download ${name}  ${megabytes(bytes)} / ${megabytes(total)} MB${rate}`;
 }
 
 function count(n: number): string {

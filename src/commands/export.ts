@@ -22,7 +22,7 @@ import {
 } from './export-args.js';
 import { appendWithoutHeader, downloadResumable, type PartLayout, PermanentDownloadError } from './export-download.js';
 import { DownloadBusyError, lockDownload, noHardLinks } from './download-lock.js';
-import { downloadProgressText, jobProgressText, ProgressLine } from './export-progress.js';
+import { downloadProgressText, jobProgressText, ProgressLine, RateMeter } from './export-progress.js';
 import { INTERRUPTED_EXIT } from './batch-interrupt.js';
 
 /** The options of `careplus export` as commander hands them over. */
@@ -51,6 +51,8 @@ const POLL_MS = 500;
 const FOLLOW_OUTAGE_MS = 120_000;
 /** Download attempts per file in a row without a byte of progress (a dropped connection resumes with `Range`). */
 const DOWNLOAD_RETRIES = 12;
+/** How often the download's progress line is drawn again while no byte comes, so that it shows the stall. */
+const STALL_REDRAW_MS = 1_000;
 
 /**
  * `careplus export <dataset>`: requests a CSV export through the API (the typed client over HTTP, so it works
@@ -243,14 +245,15 @@ async function follow(
 ): Promise<Job | undefined> {
   let job = first;
   let status = job.status;
-  let runningSince: number | undefined;
+  // Rows per second over the last seconds, or how long no row came: not the average since the start, which kept
+  // showing a rate while the job made no progress.
+  const rows = new RateMeter();
   let unreachableSince: number | undefined;
   for (;;) {
-    if (job.status === 'RUNNING') runningSince ??= Date.now();
-    const seconds = runningSince === undefined ? 0 : (Date.now() - runningSince) / 1000;
+    if (job.status === 'RUNNING') rows.record(job.progress.rowsWritten);
     // No rate before rows are counted (a filtered export counts them at the end).
-    const rate = seconds > 0.2 && job.progress.rowsWritten > 0 ? job.progress.rowsWritten / seconds : undefined;
-    line.update(jobProgressText(job.status.toLowerCase(), job.progress, rate), job.status !== status);
+    const pace = job.status === 'RUNNING' && job.progress.rowsWritten > 0 ? rows.pace() : undefined;
+    line.update(jobProgressText(job.status.toLowerCase(), job.progress, pace), job.status !== status);
     status = job.status;
     if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {
       line.done();
@@ -370,58 +373,79 @@ async function download(
   // read again for all of them: keeping only the expired part's new link made every later part meet its own expired
   // link and read the whole job again (305 reads of a job of 487 parts with 10 s links).
   const links = files.map((f) => f.url);
-  const started = Date.now();
   let done = files.slice(0, record.joinedParts).reduce((n, f) => n + f.bytes, 0);
-  for (const [index, file] of files.entries()) {
-    if (index < record.joinedParts) continue;
-    const url = links[index] ?? null;
-    if (url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
-    // The first part is the start of the output; later ones are fetched beside it and appended without header.
-    const target = index === 0 ? joined : `${out}.part${index}`;
-    await downloadResumable({ name: file.name, url, bytes: file.bytes, sha256: file.sha256 }, target, {
-      signal,
-      retries: DOWNLOAD_RETRIES,
-      resume: resuming && index === record.joinedParts,
-      freshUrl: async () => {
-        // Cut short by Ctrl-C as the download is, not after the request's own 30 s.
-        const fresh = (await client.request(GetExportDocument, { id: job.id }, { signal }).catch(permanentWhenRefused))
-          .export;
-        const named = new Map((fresh.result?.files ?? []).map((f) => [f.name, f.url]));
-        for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
-        const renewed = links[index] ?? null;
-        if (renewed === null) {
-          // A finished job without links: the caller's access no longer covers its result (a dataset withdrawn, a
-          // column denied or newly masked, a row filter added since the request).
-          const why =
-            fresh.status === 'SUCCEEDED'
-              ? 'has no link for you any more (your access to its data changed since the request)'
-              : `is ${fresh.status.toLowerCase()}: no fresh link`;
-          throw new PermanentDownloadError(`export ${job.id} ${why}; request the export again`);
-        }
-        return renewed;
-      },
-      onBytes: (bytes) => {
-        const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-        line.update(downloadProgressText(file.name, done + bytes, job.result?.bytes ?? 0, (done + bytes) / seconds));
-      },
-      onRetry: (message) => {
-        line.done();
-        process.stderr.write(`download retried: ${message}\n`);
-      },
-      onFreshUrl: (resumeAt) => {
-        line.done();
-        const resume = resumeAt > 0 ? `; resuming at byte ${resumeAt}` : '';
-        process.stderr.write(`${file.name}: the download link expired; fetched fresh links${resume}\n`);
-      },
-    });
-    done += file.bytes;
-    if (index > 0) {
-      await appendWithoutHeader(target, joined, layout);
-      await rm(target, { force: true });
+  // The rate over the last seconds, and a stall said as one: the line is drawn again while no byte comes, where it
+  // kept the last rate, drawn with the last byte, for as long as the connection gave nothing.
+  const meter = new RateMeter();
+  let shown = { name: '', bytes: done };
+  // Only while a part is fetched: joining one to the output (a gzip part decompressed and compressed again) is no stall.
+  let fetching = false;
+  const draw = (): void =>
+    line.update(downloadProgressText(shown.name, shown.bytes, job.result?.bytes ?? 0, meter.pace()));
+  const redraw = setInterval(() => {
+    if (fetching) draw();
+  }, STALL_REDRAW_MS);
+  redraw.unref();
+  try {
+    for (const [index, file] of files.entries()) {
+      if (index < record.joinedParts) continue;
+      shown = { name: file.name, bytes: done };
+      meter.restart(done);
+      fetching = true;
+      const url = links[index] ?? null;
+      if (url === null) throw new Error(`export ${job.id}: ${file.name} has no download link`);
+      // The first part is the start of the output; later ones are fetched beside it and appended without header.
+      const target = index === 0 ? joined : `${out}.part${index}`;
+      await downloadResumable({ name: file.name, url, bytes: file.bytes, sha256: file.sha256 }, target, {
+        signal,
+        retries: DOWNLOAD_RETRIES,
+        resume: resuming && index === record.joinedParts,
+        freshUrl: async () => {
+          // Cut short by Ctrl-C as the download is, not after the request's own 30 s.
+          const fresh = (
+            await client.request(GetExportDocument, { id: job.id }, { signal }).catch(permanentWhenRefused)
+          ).export;
+          const named = new Map((fresh.result?.files ?? []).map((f) => [f.name, f.url]));
+          for (const [i, f] of files.entries()) links[i] = named.get(f.name) ?? null;
+          const renewed = links[index] ?? null;
+          if (renewed === null) {
+            // A finished job without links: the caller's access no longer covers its result (a dataset withdrawn, a
+            // column denied or newly masked, a row filter added since the request).
+            const why =
+              fresh.status === 'SUCCEEDED'
+                ? 'has no link for you any more (your access to its data changed since the request)'
+                : `is ${fresh.status.toLowerCase()}: no fresh link`;
+            throw new PermanentDownloadError(`export ${job.id} ${why}; request the export again`);
+          }
+          return renewed;
+        },
+        onBytes: (bytes) => {
+          shown = { name: file.name, bytes: done + bytes };
+          meter.record(done + bytes);
+          draw();
+        },
+        onRetry: (message) => {
+          line.done();
+          process.stderr.write(`download retried: ${message}\n`);
+        },
+        onFreshUrl: (resumeAt) => {
+          line.done();
+          const resume = resumeAt > 0 ? `; resuming at byte ${resumeAt}` : '';
+          process.stderr.write(`${file.name}: the download link expired; fetched fresh links${resume}\n`);
+        },
+      });
+      fetching = false;
+      done += file.bytes;
+      if (index > 0) {
+        await appendWithoutHeader(target, joined, layout);
+        await rm(target, { force: true });
+      }
+      record.joinedParts = index + 1;
+      record.joinedBytes = (await stat(joined)).size;
+      await writeResumeRecord(out, record);
     }
-    record.joinedParts = index + 1;
-    record.joinedBytes = (await stat(joined)).size;
-    await writeResumeRecord(out, record);
+  } finally {
+    clearInterval(redraw);
   }
   line.done();
   await publish(joined, out, replace);
