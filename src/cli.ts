@@ -165,6 +165,10 @@ export function buildProgram(): Command {
     )
     .option('--out <file>', 'output file (default: <dataset>-<job id>.csv[.gz]); an existing one is refused')
     .option('--force', 'replace an existing --out file')
+    .option(
+      '--idle-timeout <seconds>',
+      'give up a download connection that brings no byte for this long and resume on a new one (default: 60)',
+    )
     .option('--url <url>', 'API base URL (default: CAREPLUS_API_URL, else http://127.0.0.1:<CAREPLUS_PORT>)')
     .option('--key <key>', 'API key (default: CAREPLUS_API_KEY)')
     .action(async (dataset: string, opts: import('./commands/export.js').ExportCommandOptions) => {

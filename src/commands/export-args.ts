@@ -184,6 +184,24 @@ export function parseLimit(text: string): number {
   return Number(text);
 }
 
+/** The longest `--idle-timeout`: a day (Node's timers hold at most about 24.8 days, and a longer value fires at once). */
+const MAX_IDLE_TIMEOUT_SECONDS = 86_400;
+
+/**
+ * `--idle-timeout SECONDS`: how long a download connection may bring no byte before it is given up and resumed on a
+ * new one (a retry); a number of seconds, fractions allowed, from 0.001 to a day. In milliseconds.
+ */
+export function parseIdleTimeout(text: string): number {
+  const seconds = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  const ms = Math.round(seconds * 1000);
+  if (!Number.isFinite(seconds) || ms < 1 || seconds > MAX_IDLE_TIMEOUT_SECONDS) {
+    throw new UsageError(
+      `--idle-timeout ${JSON.stringify(text)}: expected a number of seconds greater than 0 (at least 0.001, at most ${MAX_IDLE_TIMEOUT_SECONDS})`,
+    );
+  }
+  return ms;
+}
+
 /** `--order-by a,b:desc` (or `a, b desc`): columns to sort by, each ascending unless `:desc` (or SQL's ` desc`) follows it. */
 export function parseOrderBy(text: string): ExportOrderInput[] {
   const order = text

@@ -14,6 +14,7 @@ import {
   type CsvArgs,
   csvOptions,
   parseColumns,
+  parseIdleTimeout,
   parseLimit,
   parseOrderBy,
   parsePartition,
@@ -38,6 +39,8 @@ export interface ExportCommandOptions extends CsvArgs {
   force?: boolean;
   url?: string;
   key?: string;
+  /** `--idle-timeout SECONDS`: a download connection with no byte for this long is given up and resumed. */
+  idleTimeout?: string;
 }
 
 type Job = GetExportQuery['export'];
@@ -69,6 +72,7 @@ const STALL_REDRAW_MS = 1_000;
  *   (pauses of 0.25 s doubling to 5 s, about 43 s in all: longer than a restart of the server, and than the 30 s after
  *   which a server on another machine takes over the export jobs of one that died); an expired link is no failure:
  *   the job is read again for fresh links to every part (they expire together), and the download goes on at once.
+ *   A connection with no byte for 60 s (`--idle-timeout`) is given up and resumed on a new one, as a retry.
  *   A download that stops (the retries ran out, the process was killed) is kept with `<out>.part.json`, and the same
  *   command run again (it gets the same job back while its result lasts) continues it.
  * - One download into an output file at a time (`<out>.part.lock`): the same command run again while the first one
@@ -108,6 +112,7 @@ export async function exportCommand(
     ...(csv !== undefined ? { csv } : {}),
     compression: gzip ? 'GZIP' : 'NONE',
   };
+  const idleTimeoutMs = options.idleTimeout !== undefined ? parseIdleTimeout(options.idleTimeout) : undefined;
 
   if (options.out !== undefined) await checkOut(options.out, options.force === true);
   const interrupt = new AbortController();
@@ -169,6 +174,7 @@ export async function exportCommand(
         line,
         interrupt.signal,
         options.out === undefined || options.force === true,
+        idleTimeoutMs,
       );
     } catch (err) {
       line.done();
@@ -340,6 +346,7 @@ async function download(
   line: ProgressLine,
   signal: AbortSignal,
   replace: boolean,
+  idleTimeoutMs: number | undefined,
 ): Promise<void> {
   const files = job.result?.files ?? [];
   const joined = `${out}.part`;
@@ -399,6 +406,7 @@ async function download(
       await downloadResumable({ name: file.name, url, bytes: file.bytes, sha256: file.sha256 }, target, {
         signal,
         retries: DOWNLOAD_RETRIES,
+        ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
         resume: resuming && index === record.joinedParts,
         freshUrl: async () => {
           // Cut short by Ctrl-C as the download is, not after the request's own 30 s.

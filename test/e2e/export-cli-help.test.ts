@@ -17,4 +17,13 @@ describe('careplus export --help', () => {
       "--no-neutralize-formulas keep text cells starting with = + - @, tab or CR as they are (default: prefixed with ', as the API does)",
     );
   });
+
+  it('names --idle-timeout and its default', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const cli = spawnCli(['export', '--help'], { PATH: process.env['PATH'] ?? '', CAREPLUS_LOG_LEVEL: 'silent' });
+    expect(await cli.exited).toBe(0);
+    expect(cli.output().replace(/\s+/g, ' ')).toContain(
+      '--idle-timeout <seconds> give up a download connection that brings no byte for this long and resume on a new one (default: 60)',
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { parseOrderBy, parseWhere, UsageError } from '../../src/commands/export-args';
+import { parseIdleTimeout, parseOrderBy, parseWhere, UsageError } from '../../src/commands/export-args';
 
 describe('careplus export --where', () => {
   it('trims a single value as it trims list values, and keeps spaces in a JSON string', () => {
@@ -68,5 +68,24 @@ describe('careplus export --order-by', () => {
       new UsageError('--order-by "event_time:up": the direction after ":" is asc or desc, not "up"'),
     );
     expect(() => parseOrderBy('event_time:')).toThrow(/the direction after ":" is asc or desc, not ""/);
+  });
+});
+
+describe('careplus export --idle-timeout', () => {
+  it('reads seconds, fractions too, as milliseconds', () => {
+    expect(parseIdleTimeout('60')).toBe(60_000);
+    expect(parseIdleTimeout('0.5')).toBe(500);
+    expect(parseIdleTimeout('.25')).toBe(250);
+    expect(parseIdleTimeout('86400')).toBe(86_400_000);
+  });
+
+  it('refuses what is not a number of seconds greater than 0, naming the option and the value', () => {
+    for (const text of ['0', '0.0001', '-5', '', 'abc', '10s', '1e3', 'Infinity', 'NaN', '86401']) {
+      expect(() => parseIdleTimeout(text)).toThrow(
+        new UsageError(
+          `--idle-timeout ${JSON.stringify(text)}: expected a number of seconds greater than 0 (at least 0.001, at most 86400)`,
+        ),
+      );
+    }
   });
 });
