@@ -1,17 +1,22 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
+import { GetExportDocument } from '../../src/generated/graphql.js';
 import { writeEvents } from '../support/export-api-data.js';
 import { type ExportApi, startExportApi } from '../support/export-api-fixture.js';
 import { apiCliEnv, CLI, spawnCli } from '../support/cli-process.js';
 import { createExportLake, type ExportLake, parseCsv } from '../support/export-lake.js';
 
 /**
- * `careplus export` against a download that stalls: `--idle-timeout` sets how long a connection may bring no byte
- * before it is given up and resumed (it was 60 s, with no way to change it from the command line), and the progress
- * line says the download is stalled rather than showing the rate it had before the stall.
+ * `careplus export` against a download that stalls, and Ctrl-C while the CLI asks the API for fresh links.
+ *
+ * - `--idle-timeout` sets how long a connection may bring no byte before it is given up and resumed (it was 60 s,
+ *   with no way to change it from the command line), and the progress line says the download is stalled rather
+ *   than showing the rate it had before the stall.
+ * - Ctrl-C while the request for fresh links (a link expired mid-download) has no answer ends the command at once,
+ *   keeping `<out>.part` and its resume record, rather than after the request's own 30 s timeout.
  */
 const EVENTS = 100_000;
 
@@ -55,6 +60,38 @@ function stallHalfwayOnce(req: Request, res: Response, next: NextFunction): void
   next();
 }
 
+/** The file whose first download is refused as an expired link (the CLI then reads the job for fresh links). */
+const expire = { file: '', refused: false };
+/** GraphQL requests held unanswered once that refusal was sent, and whether their client closed them. */
+const held: { closedByClient: boolean; answered: boolean }[] = [];
+
+function expireOnce(req: Request, res: Response, next: NextFunction): void {
+  if (expire.refused || expire.file === '' || !req.path.endsWith(`/${expire.file}`)) {
+    next();
+    return;
+  }
+  expire.refused = true;
+  // As the download route refuses an expired link.
+  res.status(403).json({
+    error: { code: 'FORBIDDEN', message: 'the download link has expired: read the export job again for a fresh link' },
+  });
+}
+
+/** Holds every GraphQL request that comes after the expired link's refusal: the request for fresh links. */
+function holdFreshLinks(_req: Request, res: Response, next: NextFunction): void {
+  if (!expire.refused || held.length > 0) {
+    next();
+    return;
+  }
+  const entry = { closedByClient: false, answered: false };
+  held.push(entry);
+  res.on('finish', () => (entry.answered = true));
+  res.on('close', () => {
+    if (!res.writableFinished) entry.closedByClient = true;
+  });
+  stalled.push(res);
+}
+
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   lake = await createExportLake();
@@ -64,6 +101,8 @@ beforeAll(async () => {
     env: { CAREPLUS_EXPORT_PART_BYTES: String(1024 * 1024) },
     beforeRoutes: (app) => {
       app.use('/downloads', stallHalfwayOnce);
+      app.use('/downloads', expireOnce);
+      app.use('/graphql', holdFreshLinks);
     },
   });
   workDir = await mkdtemp(join(tmpdir(), 'careplus-cli-stall-'));
@@ -117,3 +156,49 @@ it('refuses an --idle-timeout that is not a number of seconds greater than 0 bef
   expect(cli.output()).not.toContain('export ');
   expect(existsSync(join(workDir, 'never.csv.part'))).toBe(false);
 });
+
+it('stops at once on Ctrl-C while the request for fresh links has no answer, keeping the partial download', async () => {
+  expire.file = 'part-00001.csv';
+  const out = join(workDir, 'interrupted.csv');
+  // Another request than the first test's (its order), so another job.
+  const args = ['export', 'events', '--order-by', 'id', '--out', out, '--key', 'bob'];
+  const env = apiCliEnv(api.server.url);
+  const cli = spawnCli(args, env);
+  try {
+    // The second part's link was refused as expired, and the CLI's request for fresh links is held unanswered.
+    while (held.length === 0 && cli.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    expect(held).toHaveLength(1);
+    cli.child.kill('SIGINT');
+    // Bounded well below the request's own 30 s timeout, after which the CLI ended as interrupted too: only Ctrl-C's
+    // signal reaching the request ends it in time.
+    let guard: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      cli.exited,
+      new Promise((r) => (guard = setTimeout(() => r('still running'), 15_000))),
+    ]);
+    clearTimeout(guard);
+    expect(code).toBe(130);
+  } finally {
+    cli.child.kill('SIGKILL');
+  }
+  const output = cli.output();
+  expect(output).toContain(`download interrupted; ${out}.part is kept: run the same command again to continue it\n`);
+  // The CLI closed the held request; the server never answered it.
+  expect(held[0]).toEqual({ closedByClient: true, answered: false });
+  const id = /^export (\S+) of events/.exec(output)![1]!;
+  const job = (await api.client('bob').request(GetExportDocument, { id })).data!.export;
+  const first = job.result!.files[0]!;
+  // The first part whole in `<out>.part`, and the record that says so, for the same command to continue.
+  const record = JSON.parse(await readFile(`${out}.part.json`, 'utf8')) as { jobId: string; joinedParts: number };
+  expect(record).toMatchObject({ jobId: id, joinedParts: 1 });
+  expect((await stat(`${out}.part`)).size).toBe(first.bytes);
+
+  const again = spawnCli(args, env);
+  expect(await again.exited).toBe(0);
+  expect(again.output()).toContain(`resuming the download of export ${id} kept in ${out}.part (${first.bytes} bytes)`);
+  expect(downloads.filter((d) => d.path === `/${id}/part-00000.csv`)).toHaveLength(1);
+  const [header, ...rows] = parseCsv(await readFile(out));
+  expect(header).toEqual(['id', 'label']);
+  expect(rows).toHaveLength(EVENTS);
+  expect(existsSync(`${out}.part.json`)).toBe(false);
+}, 120_000);
