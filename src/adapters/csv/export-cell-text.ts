@@ -1,4 +1,4 @@
-import { shortestFloat32 } from '../../domain/float32.js';
+import { float32Text } from '../../domain/float32.js';
 
 /**
  * The text of a cell in an export, as DuckDB's CSV writer renders it with the export's formats
@@ -35,12 +35,12 @@ export function exportDoubleText(value: number): string {
 }
 
 /**
- * A 32-bit float as DuckDB writes a FLOAT: its shortest text (shortestFloat32) in the layout of a double (`0.1`,
- * `1e-05`, `3.4028235e+38`, `nan`, `-0.0`). For some floats (about 1 in 200 of random bits, see shortestFloat32)
- * DuckDB writes the float's exact value instead (2996100.25, not 2996100.2): those differ here.
+ * A 32-bit float as DuckDB writes a FLOAT (float32Text): the digits of DuckDB's {fmt} (the shortest, or where its
+ * Grisu search gives up the widened double's shortest: `2996100.25`) in the layout of a double (`0.1`, `1e-05`,
+ * `85904304.0`, `3.4028235e+38`, `nan`, `-0.0`).
  */
 export function exportFloatText(value: number): string {
-  return exportDoubleText(shortestFloat32(value));
+  return float32Text(value);
 }
 
 /**
