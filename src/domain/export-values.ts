@@ -1,5 +1,5 @@
 import type { ColumnKind } from './column-type.js';
-import { shortestFloat32 } from './float32.js';
+import { float32AsDuckdbDouble } from './float32.js';
 
 /** A value as a client sends it in JSON. */
 export type JsonScalar = string | number | boolean | null;
@@ -9,7 +9,8 @@ export type JsonScalar = string | number | boolean | null;
  * requests serialise to equal bytes:
  * - string: the text; int: a number; bigint: a decimal integer string (exact beyond 2^53);
  * - double: a finite number, or `'NaN'`, `'Infinity'`, `'-Infinity'`; float: the same, the number rounded to the
- *   32-bit float and written as its shortest text (0.1, not 0.10000000149011612: both name one float); boolean: a boolean;
+ *   32-bit float and written with the digits DuckDB writes for it (0.1, not 0.10000000149011612: both name one float);
+ *   boolean: a boolean;
  * - timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds); date: `YYYY-MM-DD`;
  * - decimal(p,s): a decimal string with exactly `s` fraction digits.
  */
@@ -125,7 +126,7 @@ function coerceDouble(value: string | number | boolean, kind: 'double' | 'float'
 function coerceFloat(value: string | number | boolean): number | string {
   const d = coerceDouble(value, 'float');
   if (typeof d === 'string') return d;
-  const f = shortestFloat32(d);
+  const f = float32AsDuckdbDouble(d);
   if (!Number.isFinite(f)) throw new Error(`${show(value)} is out of range for float (32-bit, up to ±3.4028235e38)`);
   return f === 0 ? 0 : f;
 }

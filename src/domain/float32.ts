@@ -23,7 +23,7 @@
  * show a float with DuckDB's digits. Either way the double rounds back to the same float. NaN, the infinities and both
  * zeros are as they are; a number beyond the float range is an infinity, as Math.fround makes it.
  */
-export function shortestFloat32(value: number): number {
+export function float32AsDuckdbDouble(value: number): number {
   const f = Math.fround(value);
   if (!Number.isFinite(f) || f === 0) return f;
   const d = floatDigits(Math.abs(f));

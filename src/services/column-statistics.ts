@@ -1,5 +1,5 @@
 import { parseColumnType } from '../domain/column-type.js';
-import { shortestFloat32 } from '../domain/float32.js';
+import { float32AsDuckdbDouble } from '../domain/float32.js';
 import type { TableColumn } from '../domain/table.js';
 import { compareUtf8 } from '../domain/utf8-order.js';
 import { compareStatValues, type ParquetFileSummary, type StatValue } from './parquet-footer-cache.js';
@@ -109,7 +109,7 @@ export function partitionKeyStatistics(
 /**
  * Canonical text of a statistics value: timestamps as ISO 8601 UTC with microseconds
  * (`2024-01-01T08:00:00.123456Z`), dates as `yyyy-mm-dd`, decimals with exactly `scale` digits after the
- * point, integers in full (64-bit values are exact), booleans as `true`/`false`; a float as its shortest text
+ * point, integers in full (64-bit values are exact), booleans as `true`/`false`; a float with the digits DuckDB writes for it
  * (`0.1`, where the footer holds 0.10000000149011612).
  */
 export function formatStatValue(value: StatValue, column: TableColumn): string | null {
@@ -133,7 +133,7 @@ export function formatStatValue(value: StatValue, column: TableColumn): string |
     case 'string':
       return value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value);
     case 'float':
-      if (typeof value === 'number') return String(shortestFloat32(value));
+      if (typeof value === 'number') return String(float32AsDuckdbDouble(value));
       return value instanceof Uint8Array ? null : String(value);
     case 'int':
     case 'bigint':

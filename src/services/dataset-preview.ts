@@ -16,7 +16,7 @@ export interface PreviewColumn {
 
 /**
  * Runs a compiled export query (masks, row filter and limit already in it) and returns its rows with each value
- * in the API's canonical JSON form: INT, FLOAT and DOUBLE as numbers (a FLOAT as its shortest text: 0.1), BIGINT and DECIMAL as exact text, TIMESTAMP as
+ * in the API's canonical JSON form: INT, FLOAT and DOUBLE as numbers (a FLOAT with the digits DuckDB writes for it: 0.1), BIGINT and DECIMAL as exact text, TIMESTAMP as
  * ISO 8601 UTC with microseconds, DATE as yyyy-mm-dd, BOOLEAN as true/false.
  */
 export async function readPreviewRows(

@@ -1,4 +1,4 @@
-import { float32Text, floatDigits, shortestFloat32 } from '../../src/domain/float32.js';
+import { float32Text, floatDigits, float32AsDuckdbDouble } from '../../src/domain/float32.js';
 
 /** DuckDB 1.5's text for these floats (`CAST(x::FLOAT AS VARCHAR)`); the integration test holds them to DuckDB. */
 const DUCKDB: [number, string][] = [
@@ -43,14 +43,14 @@ describe('float32Text', () => {
   });
 });
 
-describe('shortestFloat32', () => {
+describe('float32AsDuckdbDouble', () => {
   it("is a double with DuckDB's digits that rounds to the same float", () => {
-    expect(shortestFloat32(0.1)).toBe(0.1);
-    expect(shortestFloat32(2996100.2)).toBe(2996100.25);
-    expect(shortestFloat32(-85904300)).toBe(-85904304);
-    expect(shortestFloat32(2 ** -149)).toBe(1e-45);
-    expect(Object.is(shortestFloat32(-0), -0)).toBe(true);
-    expect(shortestFloat32(1e39)).toBe(Number.POSITIVE_INFINITY);
+    expect(float32AsDuckdbDouble(0.1)).toBe(0.1);
+    expect(float32AsDuckdbDouble(2996100.2)).toBe(2996100.25);
+    expect(float32AsDuckdbDouble(-85904300)).toBe(-85904304);
+    expect(float32AsDuckdbDouble(2 ** -149)).toBe(1e-45);
+    expect(Object.is(float32AsDuckdbDouble(-0), -0)).toBe(true);
+    expect(float32AsDuckdbDouble(1e39)).toBe(Number.POSITIVE_INFINITY);
     const view = new DataView(new ArrayBuffer(4));
     const wrong: number[] = [];
     let seed = 3;
@@ -60,7 +60,7 @@ describe('shortestFloat32', () => {
       const f = view.getFloat32(0);
       if (!Number.isFinite(f) || f === 0) continue;
       const { digits } = floatDigits(Math.abs(f));
-      if (!/^[1-9]\d*$/.test(digits) || Math.fround(shortestFloat32(f)) !== f) wrong.push(f);
+      if (!/^[1-9]\d*$/.test(digits) || Math.fround(float32AsDuckdbDouble(f)) !== f) wrong.push(f);
     }
     expect(wrong).toEqual([]);
   });
