@@ -54,6 +54,8 @@ const POLL_MS = 500;
 const FOLLOW_OUTAGE_MS = 120_000;
 /** Download attempts per file in a row without a byte of progress (a dropped connection resumes with `Range`). */
 const DOWNLOAD_RETRIES = 12;
+/** How long Ctrl-C waits for the API to acknowledge the job's release before the command ends anyway. */
+const RELEASE_TIMEOUT_MS = 5_000;
 /** How often the download's progress line is drawn again while no byte comes, so that it shows the stall. */
 const STALL_REDRAW_MS = 1_000;
 
@@ -135,9 +137,23 @@ export async function exportCommand(
       line.done();
       // Released, not cancelled: another request of this caller's that got the same job (another terminal, a
       // script) may still wait for it, and then it runs on for that one.
-      const released = (
-        await client.request(ReleaseExportDocument, { id: requested.id, waiter: requested.waiter ?? '' })
-      ).releaseExport;
+      let released: { id: string; status: string };
+      try {
+        // Not the request's own 30 s: Ctrl-C was pressed to stop, and an API that hangs is not waited for long.
+        released = (
+          await client.request(
+            ReleaseExportDocument,
+            { id: requested.id, waiter: requested.waiter ?? '' },
+            { signal: AbortSignal.timeout(RELEASE_TIMEOUT_MS) },
+          )
+        ).releaseExport;
+      } catch (err) {
+        if (!isOutage(err) && !(err instanceof Error && err.name === 'TimeoutError')) throw err;
+        process.stderr.write(
+          `export ${requested.id}: not released (interrupted; the API did not answer: ${err.message})\n`,
+        );
+        return INTERRUPTED_EXIT;
+      }
       process.stderr.write(
         released.status === 'QUEUED' || released.status === 'RUNNING'
           ? `export ${released.id}: left running (interrupted; another request of yours still waits for it)\n`
@@ -266,11 +282,23 @@ async function follow(
       return job;
     }
     if (!(await pause(POLL_MS, signal))) return undefined;
+    // Redrawn while the read has no answer (an API that hangs), so that the line says no rows came rather than
+    // keep the rate it had, as the download's line does.
+    const redraw = setInterval(() => {
+      if (job.status === 'RUNNING' && job.progress.rowsWritten > 0) {
+        line.update(jobProgressText(job.status.toLowerCase(), job.progress, rows.pace()));
+      }
+    }, STALL_REDRAW_MS);
     try {
-      job = (await client.request(GetExportDocument, { id: job.id })).export;
-      if (unreachableSince !== undefined) process.stderr.write('the API answers again\n');
+      // Ctrl-C ends a read that has no answer at once, not after the request's own 30 s timeout.
+      job = (await client.request(GetExportDocument, { id: job.id }, { signal })).export;
+      if (unreachableSince !== undefined) {
+        line.done();
+        process.stderr.write('the API answers again\n');
+      }
       unreachableSince = undefined;
     } catch (err) {
+      if (signal.aborted) return undefined;
       if (!isOutage(err)) throw err;
       if (unreachableSince === undefined) {
         unreachableSince = Date.now();
@@ -279,6 +307,8 @@ async function follow(
       } else if (Date.now() - unreachableSince > FOLLOW_OUTAGE_MS) {
         throw err;
       }
+    } finally {
+      clearInterval(redraw);
     }
   }
 }
