@@ -1,4 +1,4 @@
-import { duckdbType, parseColumnType } from './column-type.js';
+import { type ColumnKind, duckdbType, parseColumnType } from './column-type.js';
 import { REDACTED_TEXT } from './export-grant.js';
 import type {
   CsvOptions,
@@ -90,9 +90,10 @@ export function compileExportQuery(
     .map((c) => `${projection(c, request.csv, hash)} AS ${quoteIdentifier(c.name)}`)
     .join(', ');
 
+  const unionByName = options.unionByName ?? true;
   const conditions = [
-    ...request.where.map((p) => predicateSql(p, param)),
-    ...request.rowFilter.map((p) => predicateSql(p, param)),
+    ...request.where.map((p) => predicateSql(p, param, unionByName)),
+    ...request.rowFilter.map((p) => predicateSql(p, param, unionByName)),
     ...(request.partitions === null ? [] : partitionSql(request.partitions, param)),
   ];
   const typeOf = new Map([...table.columns, ...table.partitionKeys].map((c) => [c.name, c.type]));
@@ -100,11 +101,7 @@ export function compileExportQuery(
     (o) =>
       `${orderKey(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  const source = withMissingColumns(
-    readParquet(table, files, options.unionByName ?? true, param),
-    table,
-    options.missingColumns ?? [],
-  );
+  const source = withMissingColumns(readParquet(table, files, unionByName, param), table, options.missingColumns ?? []);
   let sql = `SELECT ${select} FROM ${source} AS src`;
   if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
   if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
@@ -258,8 +255,16 @@ function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => str
   return ref;
 }
 
-function predicateSql(p: NormalizedPredicate, param: (text: string) => string): string {
-  const ref = columnRef(p.column, p.type);
+/**
+ * The column a predicate compares. Files read with `union_by_name` may hold a numeric column in a narrower type than
+ * the others (FLOAT beside DOUBLE, DECIMAL(10,2) beside DECIMAL(12,3)); DuckDB 1.5 pushes `column OP constant` into
+ * each file's scan with the constant cast to that file's type, rounding it: over a FLOAT 0.1 and a DOUBLE 0.1,
+ * `= 0.1` kept both and `> 0.1` dropped the FLOAT (0.10000000149…). An expression of the column (`+ 0`: the same
+ * value, type and order) is not pushed that way, and is compared on the values as the query types them.
+ */
+function predicateSql(p: NormalizedPredicate, param: (text: string) => string, unionByName: boolean): string {
+  const column = columnRef(p.column, p.type);
+  const ref = unionByName && ROUNDED_WHEN_PUSHED.has(p.kind) ? `(${column} + 0)` : column;
   const type = sqlTypeOf(p.type);
   const typed = (v: CanonicalValue): string => `CAST(${param(parameterText(v, p.kind))} AS ${type})`;
   const v0 = (): CanonicalValue => p.values[0]!;
@@ -290,6 +295,9 @@ function predicateSql(p: NormalizedPredicate, param: (text: string) => string): 
       return `starts_with(${ref}, ${param(String(v0()))})`;
   }
 }
+
+/** Column kinds whose pushed-down constants DuckDB rounds to a narrower file type (see predicateSql). */
+const ROUNDED_WHEN_PUSHED: ReadonlySet<ColumnKind> = new Set(['double', 'float', 'decimal']);
 
 function partitionSql(f: NormalizedPartitionFilter, param: (text: string) => string): string[] {
   const ref = columnRef(f.column, f.type);

@@ -144,9 +144,10 @@ function boundsOf(column: FileColumnStatistics, p: NormalizedPredicate): Bounds 
         : { lower: lower.toString(), upper: upper.toString() };
     }
     case 'double': {
-      // Not FLOAT: DuckDB may push a comparison down into the scan of a FLOAT column with the value rounded to a
-      // float (it does when another file of the read has the column as DOUBLE), so a FLOAT 0.2 then equals the double
-      // 0.2 that its exact bounds (0.20000000298...) exclude.
+      // Not FLOAT: DuckDB pushes `column OP constant` into the scan of a FLOAT file read beside a DOUBLE one with the
+      // constant rounded to a float, so that a FLOAT 0.2 equals the double 0.2 its exact bounds (0.20000000298...)
+      // exclude. The export's query no longer lets it (export-sql.ts predicateSql compares such a column as an
+      // expression); these bounds stay unused all the same, which can only read more.
       if (physical !== 'DOUBLE' || logical !== undefined || converted !== undefined) return undefined;
       if (typeof min !== 'number' || typeof max !== 'number' || Number.isNaN(min) || Number.isNaN(max)) {
         return undefined;

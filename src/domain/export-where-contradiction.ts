@@ -20,7 +20,8 @@ import { type CanonicalValue, compareValues } from './export-values.js';
  * the engine may compare in it), NaN, text that is not well-formed UTF-16 (a lone surrogate, which each engine's client
  * may replace on the way, with U+FFFD or another character), CONTAINS and STARTS_WITH (only their NOT NULL counts), and NE of a value that is not exact.
  * Some values stand for a span of values: a double may be compared rounded to a float (DuckDB does when a FLOAT file
- * is read beside a DOUBLE one) and zero as -0.0; a timestamp as the millisecond on either side of it (Athena reads a
+ * is read beside a DOUBLE one, unless the column is an expression, as export-sql.ts predicateSql now makes it; the span
+ * is kept, which can only read more) and zero as -0.0; a timestamp as the millisecond on either side of it (Athena reads a
  * Hive table's timestamps to the millisecond). A contradiction must hold for any value within each span.
  *
  * Only the request's own `where` is judged, never the access policy's row filter: the answer then depends on what the
@@ -146,8 +147,8 @@ function spanOf(kind: ColumnKind, value: CanonicalValue): Span | undefined {
 
 /**
  * A double and the float it rounds to: DuckDB may compare a FLOAT file's column with the value rounded to a float
- * (it does when another file of the read has the column as DOUBLE), so that `IN (0.2)` and `= 0.20000000298023224`
- * both hold for its 0.2. A span that reaches zero takes in the doubles next to it, for -0.0. NaN: in doubt.
+ * (it does when another file of the read has the column as DOUBLE and the comparison is pushed into the scan, which
+ * export-sql.ts no longer lets happen), so that `IN (0.2)` and `= 0.20000000298023224` both held for its 0.2. A span that reaches zero takes in the doubles next to it, for -0.0. NaN: in doubt.
  */
 function doubleSpan(value: CanonicalValue): Span | undefined {
   if (value === 'NaN') return undefined;

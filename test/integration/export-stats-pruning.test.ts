@@ -424,10 +424,11 @@ describe('a file rewritten with the same size between its listing and its footer
 });
 
 describe('pruning a double column stored as FLOAT', () => {
-  it('keeps a FLOAT file that DuckDB matches by the value rounded to a float, beside a DOUBLE file', async () => {
+  it('keeps a FLOAT file beside a DOUBLE file, and the export compares its values as the doubles they are', async () => {
     // A registered table whose `score` one writer stored as DOUBLE and another as FLOAT. 0.2 as a float is
-    // 0.20000000298023224, above the double 0.2, which is what its footer bounds say; but DuckDB, reading it beside a
-    // DOUBLE file, pushes `score <= 0.2` into the FLOAT column's scan with 0.2 rounded to a float, and the row matches.
+    // 0.20000000298023224, above the double 0.2, which is what its footer bounds say. DuckDB, reading it beside a
+    // DOUBLE file, pushed `score <= 0.2` into the FLOAT column's scan with 0.2 rounded to a float, and the row matched;
+    // the export's query no longer lets it (export-sql.ts predicateSql). The file is still not pruned on its bounds.
     const floats = typesTable({
       name: 'floats',
       columns: [column('id', 'bigint', { nullable: false }), column('score', 'double')],
@@ -463,7 +464,7 @@ describe('pruning a double column stored as FLOAT', () => {
       return parseCsv(Buffer.concat(await Promise.all(result.files.map((f) => resultText(lake, f.key)))));
     };
     const all = await rowsOf('floats-all', unpruned);
-    expect(all.map((r) => r[0])).toEqual(['id', '1', '2']);
+    expect(all.map((r) => r[0])).toEqual(['id', '1']);
     expect(plan.files.map((f) => f.key).sort()).toEqual(unpruned.files.map((f) => f.key).sort());
     expect(await rowsOf('floats-pruned', plan)).toEqual(all);
   });

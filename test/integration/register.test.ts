@@ -18,6 +18,7 @@ import {
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportResultPrefix } from '../../src/domain/export-job.js';
+import type { ExportPredicateInput } from '../../src/domain/export-request.js';
 
 describe('registering existing Parquet data as a dataset', () => {
   let lake: ExportLake;
@@ -147,6 +148,49 @@ describe('registering existing Parquet data as a dataset', () => {
           '0.1',
         ],
       ]);
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('filters a column whose files hold it in different types (FLOAT and DOUBLE, two decimal scales) by its values', async () => {
+    // DuckDB pushed `fl = 0.1` into the FLOAT file with 0.1 rounded to a float: the FLOAT 0.1 (0.10000000149…) matched
+    // and `fl > 0.1` dropped it; the same with 0.006 rounded to the DECIMAL(10,2) file's 0.01.
+    await lake.writeParquet('legacy/mixed/a.parquet', `SELECT 1 AS id, 0.1::FLOAT AS fl, 0.01::DECIMAL(10,2) AS d`);
+    await lake.writeParquet('legacy/mixed/b.parquet', `SELECT 2 AS id, 0.1::DOUBLE AS fl, 0.005::DECIMAL(12,3) AS d`);
+    const { table } = await registerParquetDataset(
+      { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') },
+      'legacy_mixed',
+      'legacy/mixed',
+    );
+    expect(table.columns.map((c) => [c.name, c.type])).toEqual([
+      ['id', 'int'],
+      ['fl', 'double'],
+      ['d', 'decimal(12,3)'],
+    ]);
+    const harness = await createExportHarness(lake);
+    try {
+      const caller = { id: 'analyst' };
+      const ids = async (where: ExportPredicateInput[]): Promise<string[]> => {
+        const job = await harness.service.requestExport(caller, {
+          dataset: 'legacy_mixed',
+          columns: ['id'],
+          where,
+          orderBy: [{ column: 'id', direction: 'ASC' }],
+        });
+        const done = await finished(harness.service, caller, job.id);
+        expect(done.error).toBeNull();
+        const text = await resultText(lake, `${exportResultPrefix(job.id)}${done.result!.files[0]!.name}`);
+        return parseCsv(text)
+          .slice(1)
+          .map((r) => r[0]!);
+      };
+      expect(await ids([{ column: 'fl', op: 'EQ', values: [0.1] }])).toEqual(['2']);
+      expect(await ids([{ column: 'fl', op: 'GT', values: [0.1] }])).toEqual(['1']);
+      expect(await ids([{ column: 'fl', op: 'IN', values: [0.1] }])).toEqual(['2']);
+      expect(await ids([{ column: 'd', op: 'EQ', values: ['0.006'] }])).toEqual([]);
+      expect(await ids([{ column: 'd', op: 'GT', values: ['0.006'] }])).toEqual(['1']);
+      expect(await ids([{ column: 'd', op: 'BETWEEN', values: ['0.004', '0.006'] }])).toEqual(['2']);
     } finally {
       await harness.close();
     }

@@ -34,7 +34,8 @@ describe('compileExportQuery', () => {
         `OR ascii(${name}) = 64 OR ascii(${name}) = 9 OR ascii(${name}) = 13) THEN '''' || ${name} ELSE ${name} END AS "name", ` +
         'CAST(src."score" AS DOUBLE) AS "score" ' +
         "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = true, hive_types = {'event_date': DATE}) AS src " +
-        `WHERE CAST(src."amount" AS DECIMAL(18,4)) BETWEEN CAST($1 AS DECIMAL(18,4)) AND CAST($2 AS DECIMAL(18,4)) AND ${name} = CAST($3 AS VARCHAR) ` +
+        // Over union_by_name (the default), a decimal is compared as an expression (`+ 0`): see the test below.
+        `WHERE (CAST(src."amount" AS DECIMAL(18,4)) + 0) BETWEEN CAST($1 AS DECIMAL(18,4)) AND CAST($2 AS DECIMAL(18,4)) AND ${name} = CAST($3 AS VARCHAR) ` +
         'ORDER BY CAST(src."id" AS BIGINT) DESC NULLS LAST LIMIT CAST($4 AS BIGINT)',
     );
     expect(q.params).toEqual(['1.0000', '2.5000', "x'; DROP TABLE t; --", '11']);
@@ -52,14 +53,46 @@ describe('compileExportQuery', () => {
       floats,
       DEFAULT_EXPORT_LIMITS,
     );
-    const q = compileExportQuery(request, floats, files, { limit: null });
+    const q = compileExportQuery(request, floats, files, { limit: null, unionByName: false });
     const ratio = 'CAST(src."ratio" AS FLOAT)';
     expect(q.sql).toBe(
       `SELECT ${ratio} AS "ratio" ` +
-        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = true, hive_types = {'event_date': DATE}) AS src " +
+        "FROM read_parquet(['/lake/events/event_date=2024-01-01/part-a.parquet'], hive_partitioning = true, union_by_name = false, hive_types = {'event_date': DATE}) AS src " +
         `WHERE ${ratio} = CAST($1 AS FLOAT) ORDER BY (${ratio} + 0.0) ASC NULLS LAST`,
     );
     expect(q.params).toEqual(['0.1']);
+  });
+
+  it('over files of different schemas (union_by_name), compares double, float and decimal columns as expressions, which DuckDB does not push into each file rounded', () => {
+    const mixed = typesTable({ columns: [...typesTable().columns, column('ratio', 'float')] });
+    const request = normalizeExportRequest(
+      {
+        dataset: 'events',
+        columns: ['id'],
+        where: [
+          { column: 'ratio', op: 'EQ', values: [0.1] },
+          { column: 'score', op: 'GT', values: [0.5] },
+          { column: 'amount', op: 'IN', values: ['1.5'] },
+          { column: 'id', op: 'LT', values: [9] },
+          { column: 'name', op: 'NE', values: ['x'] },
+        ],
+      },
+      mixed,
+      DEFAULT_EXPORT_LIMITS,
+    );
+    const where = (unionByName: boolean): string =>
+      compileExportQuery(request, mixed, files, { limit: null, unionByName }).sql.split(' WHERE ')[1]!;
+    // The request's predicates in normal form are in column order.
+    expect(where(true)).toBe(
+      '(CAST(src."amount" AS DECIMAL(18,4)) + 0) IN (CAST($1 AS DECIMAL(18,4))) AND CAST(src."id" AS BIGINT) < CAST($2 AS BIGINT) ' +
+        'AND CAST(src."name" AS VARCHAR) <> CAST($3 AS VARCHAR) AND (CAST(src."ratio" AS FLOAT) + 0) = CAST($4 AS FLOAT) ' +
+        'AND (CAST(src."score" AS DOUBLE) + 0) > CAST($5 AS DOUBLE)',
+    );
+    expect(where(false)).toBe(
+      'CAST(src."amount" AS DECIMAL(18,4)) IN (CAST($1 AS DECIMAL(18,4))) AND CAST(src."id" AS BIGINT) < CAST($2 AS BIGINT) ' +
+        'AND CAST(src."name" AS VARCHAR) <> CAST($3 AS VARCHAR) AND CAST(src."ratio" AS FLOAT) = CAST($4 AS FLOAT) ' +
+        'AND CAST(src."score" AS DOUBLE) > CAST($5 AS DOUBLE)',
+    );
   });
 
   it('writes no neutralisation when it is off, and masks columns from the grant', () => {
