@@ -153,11 +153,17 @@ describe('registering existing Parquet data as a dataset', () => {
     }
   });
 
-  it('filters a column whose files hold it in different types (FLOAT and DOUBLE, two decimal scales) by its values', async () => {
+  it('filters a column whose files hold it in different types (FLOAT and DOUBLE, two decimal scales, INTEGER and DOUBLE) by its values', async () => {
     // DuckDB pushed `fl = 0.1` into the FLOAT file with 0.1 rounded to a float: the FLOAT 0.1 (0.10000000149…) matched
     // and `fl > 0.1` dropped it; the same with 0.006 rounded to the DECIMAL(10,2) file's 0.01.
-    await lake.writeParquet('legacy/mixed/a.parquet', `SELECT 1 AS id, 0.1::FLOAT AS fl, 0.01::DECIMAL(10,2) AS d`);
-    await lake.writeParquet('legacy/mixed/b.parquet', `SELECT 2 AS id, 0.1::DOUBLE AS fl, 0.005::DECIMAL(12,3) AS d`);
+    await lake.writeParquet(
+      'legacy/mixed/a.parquet',
+      `SELECT 1 AS id, 0.1::FLOAT AS fl, 0.01::DECIMAL(10,2) AS d, 2::INTEGER AS n`,
+    );
+    await lake.writeParquet(
+      'legacy/mixed/b.parquet',
+      `SELECT 2 AS id, 0.1::DOUBLE AS fl, 0.005::DECIMAL(12,3) AS d, 0.5::DOUBLE AS n`,
+    );
     const { table } = await registerParquetDataset(
       { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') },
       'legacy_mixed',
@@ -167,6 +173,7 @@ describe('registering existing Parquet data as a dataset', () => {
       ['id', 'int'],
       ['fl', 'double'],
       ['d', 'decimal(12,3)'],
+      ['n', 'double'],
     ]);
     const harness = await createExportHarness(lake);
     try {
@@ -191,6 +198,9 @@ describe('registering existing Parquet data as a dataset', () => {
       expect(await ids([{ column: 'd', op: 'EQ', values: ['0.006'] }])).toEqual([]);
       expect(await ids([{ column: 'd', op: 'GT', values: ['0.006'] }])).toEqual(['1']);
       expect(await ids([{ column: 'd', op: 'BETWEEN', values: ['0.004', '0.006'] }])).toEqual(['2']);
+      // An INTEGER file beside a DOUBLE one (an int column widened to double): 1.5 was rounded to the file's 2.
+      expect(await ids([{ column: 'n', op: 'EQ', values: [1.5] }])).toEqual([]);
+      expect(await ids([{ column: 'n', op: 'GT', values: [1.5] }])).toEqual(['1']);
     } finally {
       await harness.close();
     }
