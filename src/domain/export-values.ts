@@ -1,5 +1,5 @@
 import type { ColumnKind } from './column-type.js';
-import { float32AsDuckdbDouble } from './float32.js';
+import { float32AsDuckdbDouble, floatOfDecimalText } from './float32.js';
 
 /** A value as a client sends it in JSON. */
 export type JsonScalar = string | number | boolean | null;
@@ -126,7 +126,8 @@ function coerceDouble(value: string | number | boolean, kind: 'double' | 'float'
 function coerceFloat(value: string | number | boolean): number | string {
   const d = coerceDouble(value, 'float');
   if (typeof d === 'string') return d;
-  const f = float32AsDuckdbDouble(d);
+  // Text is rounded to the float once, as the engine's cast rounds it, not to a double first (floatOfDecimalText).
+  const f = float32AsDuckdbDouble(typeof value === 'string' ? floatOfDecimalText(value.trim()) : d);
   if (!Number.isFinite(f)) throw new Error(`${show(value)} is out of range for float (32-bit, up to ±3.4028235e38)`);
   return f === 0 ? 0 : f;
 }

@@ -293,3 +293,59 @@ function exactShortest(a: number, exp10: number): Digits {
     if (upper !== undefined) upper *= 10n;
   }
 }
+
+/**
+ * The 32-bit float nearest to a decimal text (`[+-]digits[.digits][e±n]`, finite as a double), rounded once, as
+ * DuckDB's `CAST(text AS FLOAT)` rounds it (ties to even), where `Math.fround(Number(text))` rounds twice: to the double
+ * first, which may land exactly halfway between two floats and then tie the other way. `1.00000005960464477539062500001`
+ * lies above the halfway point 1.000000059604644775390625 and is the float 1.0000001 (Number() gives the halfway double,
+ * which ties to 1); `3.4028235677973366e38` lies below the halfway point to 2^128 and is the largest float. Returns
+ * ±Infinity past the float range.
+ */
+export function floatOfDecimalText(text: string): number {
+  const d = Number(text);
+  const f = Math.fround(d);
+  if (f === d || Number.isNaN(d)) return f;
+  const a = Math.abs(d);
+  const sign = d < 0 ? -1 : 1;
+  if (!Number.isFinite(f)) {
+    // At or past the halfway point between the largest float and 2^128, which ties to 2^128 (an infinity).
+    return a === FLOAT_OVERFLOW_HALFWAY && compareDecimal(text, a) < 0 ? sign * FLOAT_MAX : f;
+  }
+  const near = Math.abs(f);
+  // The float on the other side of the double, and the halfway point between the two (exact as a double: 25 bits).
+  const other = near < a ? floatStep(near, 1) : floatStep(near, -1);
+  if (!Number.isFinite(other) || a !== (near + other) / 2) return f;
+  const side = compareDecimal(text, a);
+  if (side === 0) return f;
+  return sign * (side > 0 === other > near ? other : near);
+}
+
+const FLOAT_MAX = 3.4028234663852886e38;
+/** 2^128 − 2^103: halfway between the largest float and 2^128. */
+const FLOAT_OVERFLOW_HALFWAY = 2 ** 128 - 2 ** 103;
+
+/** The next float above (`1`) or below (`-1`) a positive float. */
+function floatStep(a: number, direction: 1 | -1): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, a);
+  view.setUint32(0, view.getUint32(0) + direction);
+  return view.getFloat32(0);
+}
+
+/** The sign of |decimal text| − x, for a positive finite double x, computed exactly. */
+function compareDecimal(text: string, x: number): number {
+  const m = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (m === null) throw new Error(`not a decimal: ${text}`);
+  const fraction = m[2] ?? '';
+  let mantissa = BigInt(`${m[1] ?? ''}${fraction}` || '0');
+  const exponent10 = Number(m[3] ?? '0') - fraction.length;
+  const { f, e } = decompose(x);
+  let scaled = f;
+  // |text| = mantissa × 10^exponent10 and x = scaled × 2^e: both sides made integers.
+  if (exponent10 >= 0) mantissa *= 10n ** BigInt(exponent10);
+  else scaled *= 10n ** BigInt(-exponent10);
+  const left = e < 0 ? mantissa << BigInt(-e) : mantissa;
+  const right = e > 0 ? scaled << BigInt(e) : scaled;
+  return left < right ? -1 : left > right ? 1 : 0;
+}

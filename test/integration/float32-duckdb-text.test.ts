@@ -5,6 +5,7 @@ import { exportFloatText } from '../../src/adapters/csv/export-cell-text.js';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { DEFAULT_CSV_OPTIONS } from '../../src/domain/export-request.js';
 import { compileCsvCopy, quoteLiteral } from '../../src/domain/export-sql.js';
+import { floatOfDecimalText } from '../../src/domain/float32.js';
 
 /**
  * The Athena engine writes a FLOAT cell with exportFloatText; the DuckDB engine lets DuckDB's CSV writer write it.
@@ -131,5 +132,64 @@ describe('exportFloatText against DuckDB', () => {
       if (ours !== want[i]) wrong.push({ value, duckdb: want[i]!, ours });
     });
     expect({ mismatches: wrong.length, first: wrong.slice(0, 10) }).toEqual({ mismatches: 0, first: [] });
+  });
+});
+
+/** The exact decimal expansion of a positive double. */
+function exactDecimal(x: number): string {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setFloat64(0, x);
+  const bits = v.getBigUint64(0);
+  let e = Number(bits >> 52n);
+  let f = bits & ((1n << 52n) - 1n);
+  if (e === 0) e = 1;
+  else f |= 1n << 52n;
+  e -= 1075;
+  if (e >= 0) return (f << BigInt(e)).toString();
+  const digits = (f * 5n ** BigInt(-e)).toString().padStart(-e + 1, '0');
+  return `${digits.slice(0, digits.length + e)}.${digits.slice(digits.length + e)}`;
+}
+
+describe('floatOfDecimalText against DuckDB', () => {
+  it("rounds decimal text to a float as DuckDB's CAST(text AS FLOAT) does, where rounding to a double first ties the other way", async () => {
+    const next = generator(20261128);
+    const texts = ['1.00000005960464477539062500001', '3.4028235677973366e38', '-3.4028235677973366e38', '1e39'];
+    // Around the halfway points between adjacent floats: exactly on one, just above and below it, and the shortest
+    // text of the double there, which lies on either side.
+    for (let i = 0; i < 5_000; i++) {
+      const a = fromBits(next() % 0x7f7fffff);
+      const b = fromBits(bitsOf(a) + 1);
+      const halfway = (a + b) / 2;
+      const exact = exactDecimal(halfway);
+      const below = exact.replace(
+        /([1-9])(0*)$/,
+        (_m, d: string, zeros: string) => `${Number(d) - 1}${'9'.repeat(zeros.length)}`,
+      );
+      texts.push(
+        exact,
+        `${exact.includes('.') ? exact : `${exact}.`}0000001`,
+        below,
+        String(halfway),
+        `-${String(halfway)}`,
+      );
+    }
+    const input = join(root, 'texts.csv');
+    await writeFile(input, texts.map((t, i) => `${i},${t}\n`).join(''));
+    const rows = await db.withConnection(async (c) =>
+      (
+        await c.runAndReadAll(
+          `SELECT CAST(CAST(s AS FLOAT) AS DOUBLE) FROM read_csv(${quoteLiteral(input)}, header = false, ` +
+            `columns = {'i': 'BIGINT', 's': 'VARCHAR'}) ORDER BY i`,
+        )
+      ).getRows(),
+    );
+    const wrong = texts.flatMap((t, i) =>
+      Object.is(floatOfDecimalText(t), rows[i]![0])
+        ? []
+        : [{ text: t, duckdb: rows[i]![0], ours: floatOfDecimalText(t) }],
+    );
+    expect({ mismatches: wrong.length, first: wrong.slice(0, 5) }).toEqual({ mismatches: 0, first: [] });
+    // Rounding to a double first gave another float for a good share of them.
+    expect(texts.filter((t, i) => !Object.is(Math.fround(Number(t)), rows[i]![0])).length).toBeGreaterThan(1_000);
   });
 });

@@ -378,6 +378,20 @@ describe('coerceValue', () => {
     expect(() => coerceValue(true, t)).toThrow('true is not a valid float');
   });
 
+  it('rounds a float value given as text to the float once, as the engine casts text, not to a double first', () => {
+    const t = { kind: 'float' as const, type: 'float' };
+    // Above the halfway point 1.000000059604644775390625 between the floats 1 and 1.0000001 (as a double, exactly on
+    // it, where the tie goes to 1); the halfway point itself ties to even, 1.
+    expect(coerceValue('1.00000005960464477539062500001', t)).toBe(1.0000001);
+    expect(coerceValue('-1.00000005960464477539062500001', t)).toBe(-1.0000001);
+    expect(coerceValue('1.000000059604644775390625', t)).toBe(1);
+    expect(coerceValue('1.0000000596046447753906249', t)).toBe(1);
+    // Below the halfway point between the largest float and 2^128 (as a double, exactly on it, an infinity).
+    expect(coerceValue('3.4028235677973366e38', t)).toBe(3.4028235e38);
+    // A number was rounded to a double by the client's JSON already: rounded to the float from there.
+    expect(coerceValue(1.0000000596046448, t)).toBe(1);
+  });
+
   it('writes timestamps in UTC with microseconds', () => {
     expect(coerceValue('2024-03-01', { kind: 'timestamp', type: 'timestamp' })).toBe('2024-03-01T00:00:00.000000Z');
     expect(() => coerceValue('2024-03-01 23:30:00.1234565-01:00', { kind: 'timestamp', type: 'timestamp' })).toThrow(
