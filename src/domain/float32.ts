@@ -315,12 +315,15 @@ export function floatOfDecimalText(text: string): number {
   const near = Math.abs(f);
   // The float on the other side of the double, and the halfway point between the two (exact as a double: 25 bits).
   const other = near < a ? floatStep(near, 1) : floatStep(near, -1);
-  if (!Number.isFinite(other) || a !== (near + other) / 2) return f;
+  // Past MAX_EXACT_TEXT characters the tie stays the double's: the exact comparison costs time with the text's length
+  // (160 ms for a megabyte), and the exact decimal of any float's halfway point takes fewer than 200 characters.
+  if (!Number.isFinite(other) || a !== (near + other) / 2 || text.length > MAX_EXACT_TEXT) return f;
   const side = compareDecimal(text, a);
   if (side === 0) return f;
   return sign * (side > 0 === other > near ? other : near);
 }
 
+const MAX_EXACT_TEXT = 1_000;
 const FLOAT_MAX = 3.4028234663852886e38;
 /** 2^128 − 2^103: halfway between the largest float and 2^128. */
 const FLOAT_OVERFLOW_HALFWAY = 2 ** 128 - 2 ** 103;
