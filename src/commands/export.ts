@@ -271,45 +271,46 @@ async function follow(
   // showing a rate while the job made no progress.
   const rows = new RateMeter();
   let unreachableSince: number | undefined;
-  for (;;) {
-    if (job.status === 'RUNNING') rows.record(job.progress.rowsWritten);
+  const draw = (): void => {
     // No rate before rows are counted (a filtered export counts them at the end).
     const pace = job.status === 'RUNNING' && job.progress.rowsWritten > 0 ? rows.pace() : undefined;
     line.update(jobProgressText(job.status.toLowerCase(), job.progress, pace), job.status !== status);
     status = job.status;
-    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {
-      line.done();
-      return job;
-    }
-    if (!(await pause(POLL_MS, signal))) return undefined;
-    // Redrawn while the read has no answer (an API that hangs), so that the line says no rows came rather than
-    // keep the rate it had, as the download's line does.
-    const redraw = setInterval(() => {
-      if (job.status === 'RUNNING' && job.progress.rowsWritten > 0) {
-        line.update(jobProgressText(job.status.toLowerCase(), job.progress, rows.pace()));
-      }
-    }, STALL_REDRAW_MS);
-    try {
-      // Ctrl-C ends a read that has no answer at once, not after the request's own 30 s timeout.
-      job = (await client.request(GetExportDocument, { id: job.id }, { signal })).export;
-      if (unreachableSince !== undefined) {
+  };
+  // Drawn again while a read has no answer (an API that hangs), so that the line says no rows came rather than keep
+  // the rate it had, as the download's line does.
+  const redraw = setInterval(draw, STALL_REDRAW_MS);
+  try {
+    for (;;) {
+      if (job.status === 'RUNNING') rows.record(job.progress.rowsWritten);
+      draw();
+      if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {
         line.done();
-        process.stderr.write('the API answers again\n');
+        return job;
       }
-      unreachableSince = undefined;
-    } catch (err) {
-      if (signal.aborted) return undefined;
-      if (!isOutage(err)) throw err;
-      if (unreachableSince === undefined) {
-        unreachableSince = Date.now();
-        line.done();
-        process.stderr.write(`${err.message}; waiting for it (the job goes on)\n`);
-      } else if (Date.now() - unreachableSince > FOLLOW_OUTAGE_MS) {
-        throw err;
+      if (!(await pause(POLL_MS, signal))) return undefined;
+      try {
+        // Ctrl-C ends a read that has no answer at once, not after the request's own 30 s timeout.
+        job = (await client.request(GetExportDocument, { id: job.id }, { signal })).export;
+        if (unreachableSince !== undefined) {
+          line.done();
+          process.stderr.write('the API answers again\n');
+        }
+        unreachableSince = undefined;
+      } catch (err) {
+        if (signal.aborted) return undefined;
+        if (!isOutage(err)) throw err;
+        if (unreachableSince === undefined) {
+          unreachableSince = Date.now();
+          line.done();
+          process.stderr.write(`${err.message}; waiting for it (the job goes on)\n`);
+        } else if (Date.now() - unreachableSince > FOLLOW_OUTAGE_MS) {
+          throw err;
+        }
       }
-    } finally {
-      clearInterval(redraw);
     }
+  } finally {
+    clearInterval(redraw);
   }
 }
 
