@@ -330,11 +330,12 @@ const FLOAT_OVERFLOW_HALFWAY = 2 ** 128 - 2 ** 103;
 
 /** The next float above (`1`) or below (`-1`) a positive float. */
 function floatStep(a: number, direction: 1 | -1): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, a);
-  view.setUint32(0, view.getUint32(0) + direction);
-  return view.getFloat32(0);
+  floatView.setFloat32(0, a);
+  floatView.setUint32(0, floatView.getUint32(0) + direction);
+  return floatView.getFloat32(0);
 }
+
+const floatView = new DataView(new ArrayBuffer(4));
 
 /** The sign of |decimal text| − x, for a positive finite double x, computed exactly. */
 function compareDecimal(text: string, x: number): number {
@@ -346,8 +347,8 @@ function compareDecimal(text: string, x: number): number {
   const { f, e } = decompose(x);
   let scaled = f;
   // |text| = mantissa × 10^exponent10 and x = scaled × 2^e: both sides made integers.
-  if (exponent10 >= 0) mantissa *= 10n ** BigInt(exponent10);
-  else scaled *= 10n ** BigInt(-exponent10);
+  if (exponent10 >= 0) mantissa *= pow10(exponent10);
+  else scaled *= pow10(-exponent10);
   const left = e < 0 ? mantissa << BigInt(-e) : mantissa;
   const right = e > 0 ? scaled << BigInt(e) : scaled;
   return left < right ? -1 : left > right ? 1 : 0;
