@@ -268,7 +268,7 @@ export type DatasetPipelineStatus = {
   runCount: Scalars['Int']['output'];
 };
 
-/** The first rows of a dataset. Each row is an object keyed by column name, values in the JSON form of their type: INT, FLOAT and DOUBLE as numbers (a FLOAT as its shortest text, 0.1); BIGINT and DECIMAL as exact text; TIMESTAMP as ISO 8601 UTC with microseconds; DATE as yyyy-mm-dd; BOOLEAN as true/false; null as null. */
+/** The first rows of a dataset. Each row is an object keyed by column name, values in the JSON form of their type: INT, FLOAT and DOUBLE as numbers (a FLOAT with the digits DuckDB writes for it, 0.1); BIGINT and DECIMAL as exact text; TIMESTAMP as ISO 8601 UTC with microseconds; DATE as yyyy-mm-dd; BOOLEAN as true/false; null as null. */
 export type DatasetPreview = {
   /** Column names, in the order asked for. */
   columns: Array<Scalars['String']['output']>;
