@@ -9,7 +9,7 @@ import type {
 } from './export-request.js';
 import { impliedDayPredicates } from './export-partitions.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
-import { maskKeyHex, missingMaskKey } from './mask-key.js';
+import { hashedBytesOf, maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /**
@@ -94,7 +94,7 @@ export function athenaParameter(value: CanonicalValue, kind: ColumnKind): string
  *   `where`/row-filter predicate on a key, and those a predicate on a day key's source column implies); Athena reads
  *   the partitions registered in Glue;
  * - formula neutralisation on text columns only, by the same rule as the DuckDB query; masks: `hash` is the
- *   SHA-256 hex of the deployment's mask key followed by the value's text and `redact` the fixed text (Athena takes
+ *   SHA-256 hex of the deployment's mask key followed by the value's bytes (hashedBytesOf) and `redact` the fixed text (Athena takes
  *   parameters only in WHERE, so the key is a literal in the query's text: whoever may read this workgroup's query
  *   history or CloudTrail's StartQueryExecution events may read the key);
  * - doubles (and reals, for float columns) compare as in DuckDB, where NaN equals NaN and sorts above every number (Trino follows IEEE 754, where
@@ -163,11 +163,11 @@ function sortKey(column: string, kind: ColumnKind | undefined): string {
 
 function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | undefined): string {
   const r = ref(c.name);
-  // The same digest as the DuckDB query's: lower-case hex of SHA-256 over the key's bytes and the UTF-8 text. The
-  // texts agree for text, integers, decimals, dates and booleans; doubles and timestamps render differently.
+  // The same digest as the DuckDB query's: lower-case hex of SHA-256 over the key's bytes and the value's bytes as
+  // hashedBytesOf (mask-key.ts) says.
   if (c.mask === 'hash') {
     if (maskKey === undefined) throw missingMaskKey();
-    return `lower(to_hex(sha256(from_hex('${maskKeyHex(maskKey)}') || to_utf8(CAST(${r} AS varchar)))))`;
+    return `lower(to_hex(sha256(from_hex('${maskKeyHex(maskKey)}') || ${hashedBytes(r, c.kind)})))`;
   }
   if (c.mask === 'redact') return athenaStringLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {
@@ -175,6 +175,23 @@ function projection(c: ExportColumn, csv: CsvOptions, maskKey: Uint8Array | unde
     return `CASE WHEN ${first} IN (${FORMULA_CODE_POINTS.map((p) => `chr(${p})`).join(', ')}) THEN '''' || ${r} ELSE ${r} END`;
   }
   return r;
+}
+
+/**
+ * The bytes a hash mask hashes after the key, in Trino: `to_ieee754_64` and `to_ieee754_32` encode with Java's
+ * `doubleToLongBits` and `floatToIntBits`, which write every NaN as CANONICAL_NAN; `date_format`'s `%i` is the
+ * minute, `%s` the second and `%f` six fraction digits, so a timestamp is written as the export writes it
+ * (EXPORT_TIMESTAMP_FORMAT in DuckDB's notation).
+ */
+function hashedBytes(r: string, kind: ColumnKind): string {
+  switch (hashedBytesOf(kind)) {
+    case 'ieee754':
+      return kind === 'float' ? `to_ieee754_32(${r})` : `to_ieee754_64(${r})`;
+    case 'export-text':
+      return `to_utf8(date_format(${r}, '%Y-%m-%dT%H:%i:%s.%fZ'))`;
+    case 'text':
+      return `to_utf8(CAST(${r} AS varchar))`;
+  }
 }
 
 type Param = (value: CanonicalValue, kind: ColumnKind) => string;

@@ -9,7 +9,7 @@ import type {
 } from './export-request.js';
 import { HIVE_NULL_PARTITION } from './export-partitions.js';
 import { type CanonicalValue, parameterText } from './export-values.js';
-import { maskKeyHex, missingMaskKey } from './mask-key.js';
+import { CANONICAL_NAN, hashedBytesOf, maskKeyHex, missingMaskKey } from './mask-key.js';
 import type { TableDefinition } from './table.js';
 
 /** SQL with positional parameters (`$1`, `$2`, ...) and their values, always bound as text and cast in SQL. */
@@ -205,16 +205,33 @@ function withMissingColumns(source: string, table: TableDefinition, missing: rea
 }
 
 /**
- * A `hash` mask in DuckDB: SHA-256 of the key's bytes followed by the value's UTF-8 text (mask-key.ts), lower-case
- * hex, as the Athena query computes it. The key is bound once as a parameter, so it is in no SQL text.
+ * A `hash` mask in DuckDB: SHA-256 of the key's bytes followed by the value's bytes as hashedBytesOf (mask-key.ts)
+ * says, lower-case hex, as the Athena query computes it. The key is bound once as a parameter, so it is in no SQL
+ * text. A double's or float's bits come from its cast to BIT (64 or 32 bits, sign first), then to BLOB.
  */
-function hashMask(key: Uint8Array | undefined, param: (text: string) => string): (ref: string) => string {
+function hashMask(
+  key: Uint8Array | undefined,
+  param: (text: string) => string,
+): (ref: string, kind: ColumnKind) => string {
   let bound: string | undefined;
-  return (ref) => {
+  return (ref, kind) => {
     if (key === undefined) throw missingMaskKey();
     bound ??= param(maskKeyHex(key));
-    return `sha256(unhex(${bound}) || encode(CAST(${ref} AS VARCHAR)))`;
+    return `sha256(unhex(${bound}) || ${hashedBytes(ref, kind)})`;
   };
+}
+
+function hashedBytes(ref: string, kind: ColumnKind): string {
+  switch (hashedBytesOf(kind)) {
+    case 'ieee754': {
+      const nan = kind === 'float' ? CANONICAL_NAN.float : CANONICAL_NAN.double;
+      return `CASE WHEN isnan(${ref}) THEN unhex('${nan}') ELSE CAST(CAST(${ref} AS BIT) AS BLOB) END`;
+    }
+    case 'export-text':
+      return `encode(strftime(${ref}, ${quoteLiteral(EXPORT_TIMESTAMP_FORMAT)}))`;
+    case 'text':
+      return `encode(CAST(${ref} AS VARCHAR))`;
+  }
 }
 
 /**
@@ -241,9 +258,9 @@ function orderKey(name: string, type: string): string {
   return sqlType === 'DOUBLE' || sqlType === 'FLOAT' ? `(${ref} + 0.0)` : ref;
 }
 
-function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string) => string): string {
+function projection(c: ExportColumn, csv: CsvOptions, hash: (ref: string, kind: ColumnKind) => string): string {
   const ref = columnRef(c.name, c.type);
-  if (c.mask === 'hash') return hash(ref);
+  if (c.mask === 'hash') return hash(ref, c.kind);
   if (c.mask === 'redact') return quoteLiteral(REDACTED_TEXT);
   if (c.kind === 'string' && csv.neutralizeFormulas) {
     // All six are below 65, so most text is decided by the first comparison. ORs rather than IN: DuckDB turns an

@@ -609,7 +609,7 @@ export type Freshness = {
 
 /** How the access policy shows a column to a caller who may see it only masked. */
 export type MaskMethod =
-  /** The lower-case hex SHA-256 of the deployment's secret key followed by the value as text: equal values stay equal, so they still join and count, but a guessed value cannot be hashed and compared without the key. */
+  /** The lower-case hex SHA-256 of the deployment's secret key followed by the value as text (a double or float: its IEEE 754 bytes, big-endian; a timestamp: its export text): equal values stay equal, so they still join and count, but a guessed value cannot be hashed and compared without the key. */
   | 'HASH'
   /** The fixed text `REDACTED` in place of every value. */
   | 'REDACT';

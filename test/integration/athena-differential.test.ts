@@ -40,8 +40,7 @@ import { column, typesTable } from '../support/export-table.js';
  * engine writes (gzip compared decompressed). The seed is fixed (CAREPLUS_DIFF_SEED overrides it, CAREPLUS_DIFF_RUNS
  * the count); a failure prints the seed and each request that differed.
  *
- * Not drawn: `hash` masks of double and timestamp columns, whose text differs between the engines by design (see
- * projection() in athena-sql.ts); a limit without a total order (which rows it keeps is the engine's choice), so a
+ * Not drawn: a limit without a total order (which rows it keeps is the engine's choice), so a
  * limited request always ends its sort on the unique `id`. A request without orderBy is compared as a multiset of
  * records, and is never cut into small parts (where a part ends depends on the order).
  */
@@ -278,8 +277,7 @@ function drawRequest(d: Draw): Drawn {
         3,
       )
       .map((c) => {
-        const hashable = c.kind !== 'double' && c.kind !== 'timestamp';
-        const method: MaskMethod = hashable && d.chance(0.6) ? 'hash' : 'redact';
+        const method: MaskMethod = d.chance(0.6) ? 'hash' : 'redact';
         return { column: c.name, method };
       });
     const rowFilter = d.chance(0.3) ? [drawPredicate(d, d.one(COLUMNS))] : [];

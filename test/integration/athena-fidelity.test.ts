@@ -6,6 +6,7 @@ import type { ExportService } from '../../src/services/export-service.js';
 import { type AthenaLake, BUCKETS, createAthenaLake, WORKGROUP } from '../support/athena-lake.js';
 import { finished, parseCsv } from '../support/export-lake.js';
 import { column, typesTable } from '../support/export-table.js';
+import { floatBytes, maskedBytesHash } from '../support/mask-key.js';
 import {
   STRINGS,
   INTS,
@@ -300,6 +301,18 @@ describe("the Athena engine writes the DuckDB engine's bytes (Hive timestamps re
       'id,ratio\n0,0.1\n3,nan\n8,2.5\n',
       'id,ratio\n3,nan\n4,inf\n6,3.4028235e+38\n8,2.5\n9,16777216.0\n',
       'id,ratio\n0,0.1\n1,-0.0\n2,0.0\n7,1e-45\n10,1e-05\n',
+    ]);
+    // Masked by hash, a float is hashed by its IEEE 754 bytes on both engines (mask-key.ts hashedBytesOf).
+    const hashed = await same(
+      { dataset: 'floats', columns: ['id', 'ratio'], orderBy: [{ column: 'id' }] },
+      { allowedColumns: null, maskedColumns: [{ column: 'ratio', method: 'hash' }], rowFilter: [] },
+    );
+    const lines = hashed.texts[0]!.toString('utf8').split('\n');
+    expect(lines.slice(1, 5)).toEqual([
+      `0,${maskedBytesHash(floatBytes(0.1))}`,
+      `1,${maskedBytesHash(floatBytes(-0))}`,
+      `2,${maskedBytesHash(floatBytes(0))}`,
+      `3,${maskedBytesHash(Buffer.from('7fc00000', 'hex'))}`,
     ]);
   });
 

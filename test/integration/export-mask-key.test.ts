@@ -15,7 +15,7 @@ import { createRuntime } from '../../src/composition.js';
 import { ConfigError } from '../../src/domain/errors.js';
 import { type ExportCaller, exportResultPrefix } from '../../src/domain/export-job.js';
 import { memoizeMaskKey } from '../../src/domain/mask-key.js';
-import { typesTable } from '../support/export-table.js';
+import { column, typesTable } from '../support/export-table.js';
 import {
   createExportHarness,
   createExportLake,
@@ -25,12 +25,13 @@ import {
   parseCsv,
   resultText,
 } from '../support/export-lake.js';
-import { maskedHash, TEST_MASK_KEY } from '../support/mask-key.js';
+import { doubleBytes, floatBytes, maskedBytesHash, maskedHash, TEST_MASK_KEY } from '../support/mask-key.js';
 import { testConfig } from '../support/test-config.js';
 
 /**
- * `hash` masks are keyed: SHA-256 of the deployment's key and the value's text, so equal values still match
- * but a guessed value cannot be hashed and compared without the key (a plain SHA-256 of an e-mail address can).
+ * `hash` masks are keyed: SHA-256 of the deployment's key and the value's bytes (its text; a double's or float's
+ * IEEE 754 encoding; a timestamp's export text), so equal values still match but a guessed value cannot be hashed and
+ * compared without the key (a plain SHA-256 of an e-mail address can).
  */
 
 const caller: ExportCaller = { id: 'analyst-1' };
@@ -45,6 +46,33 @@ beforeAll(async () => {
   const rows = NAMES.map(
     (n, i) => `(${i + 1}, ${n === null ? 'NULL' : `'${n.replace(/'/g, "''")}'`}, ${i * 100000007})`,
   ).join(', ');
+  await lake.catalog.putTable(
+    typesTable({
+      name: 'measures',
+      location: 'measures/',
+      columns: [
+        column('id', 'bigint', { nullable: false }),
+        column('score', 'double'),
+        column('ratio', 'float'),
+        column('created_at', 'timestamp'),
+      ],
+    }),
+  );
+  // A NaN of each sign: DuckDB's 0/0 is the negative one; Trino's to_ieee754_64 writes both as 7ff8000000000000.
+  await lake.writeParquet(
+    'measures/event_date=2024-01-01/part-a.parquet',
+    `SELECT id::BIGINT AS id, score::DOUBLE AS score, ratio::FLOAT AS ratio, created_at::TIMESTAMP AS created_at
+     FROM (VALUES
+       (1, 0.1, 0.1, '2024-01-02 03:04:05.12'),
+       (2, 1e20, 3.4028235e38, '2024-01-02 03:04:05'),
+       (3, '-0.0', '-0.0', '1999-12-31 23:59:59.999999'),
+       (4, 'NaN', 'NaN', NULL),
+       (5, -('NaN'::DOUBLE), -('NaN'::FLOAT), '2024-02-29 00:00:00.000001'),
+       (6, '-Infinity', 'Infinity', '2024-01-02 03:04:05.12'),
+       (7, 5e-324, 1e-45, '2024-01-02 03:04:05.120'),
+       (8, NULL, NULL, NULL)
+     ) v(id, score, ratio, created_at)`,
+  );
   await lake.writeParquet(
     'events/event_date=2024-01-01/part-a.parquet',
     `SELECT id::BIGINT AS id, name, big::INTEGER AS priority, NULL::DOUBLE AS score, NULL::BOOLEAN AS active,
@@ -85,6 +113,44 @@ describe('hash masks', () => {
     const plain = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
     expect(rows.flat()).not.toContain(plain('alice@example.com'));
     expect(rows.flat()).not.toContain(plain('100000007'));
+  });
+
+  it('hash a double or float by its IEEE 754 bytes (every NaN as one) and a timestamp by its export text', async () => {
+    const job = await harness.service.requestExport(
+      caller,
+      { dataset: 'measures', columns: ['id', 'score', 'ratio', 'created_at'], orderBy: [{ column: 'id' }] },
+      {
+        allowedColumns: null,
+        maskedColumns: [
+          { column: 'score', method: 'hash' },
+          { column: 'ratio', method: 'hash' },
+          { column: 'created_at', method: 'hash' },
+        ],
+        rowFilter: [],
+      },
+    );
+    const done = await finished(harness.service, caller, job.id);
+    expect(done.status).toBe('SUCCEEDED');
+    const stored = (await harness.jobs.get(job.id))!.result!.files;
+    const rows = parseCsv(await resultText(lake, stored[0]!.key));
+    const nan64 = Buffer.from('7ff8000000000000', 'hex');
+    const nan32 = Buffer.from('7fc00000', 'hex');
+    const d = (v: number): string => maskedBytesHash(doubleBytes(v));
+    const f = (v: number): string => maskedBytesHash(floatBytes(v));
+    const t = maskedHash;
+    expect(rows).toEqual([
+      ['id', 'score', 'ratio', 'created_at'],
+      ['1', d(0.1), f(0.1), t('2024-01-02T03:04:05.120000Z')],
+      ['2', d(1e20), f(3.4028235e38), t('2024-01-02T03:04:05.000000Z')],
+      ['3', d(-0), f(-0), t('1999-12-31T23:59:59.999999Z')],
+      ['4', maskedBytesHash(nan64), maskedBytesHash(nan32), null],
+      ['5', maskedBytesHash(nan64), maskedBytesHash(nan32), t('2024-02-29T00:00:00.000001Z')],
+      ['6', d(-Infinity), f(Infinity), t('2024-01-02T03:04:05.120000Z')],
+      ['7', d(5e-324), f(1e-45), t('2024-01-02T03:04:05.120000Z')],
+      ['8', null, null, null],
+    ]);
+    // -0.0 and 0.0 are written apart, so they hash apart.
+    expect(d(-0)).not.toBe(d(0));
   });
 
   it('fail the job, writing nothing, when the engine was given no key; refuse the request when the service has none', async () => {

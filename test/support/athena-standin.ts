@@ -58,14 +58,16 @@ import { duckdbType, parseColumnType } from '../../src/domain/column-type.js';
  *
  * SQL: the adapter's Trino SQL runs on DuckDB after a minimal, token-level translation: the Glue table name
  * becomes a subquery over the staged files, `is_nan` becomes `isnan`, `to_utf8` `encode` and `from_hex` `unhex` (both
- * to BLOBs, which `||` joins as Trino joins varbinary), and `to_hex(...)` is dropped (DuckDB's `sha256` returns
- * lower-case hex). An ORDER BY on a plain double (or real) column orders as Trino does, by Java's `Double.compare` (-0.0 below
+ * to BLOBs, which `||` joins as Trino joins varbinary), `to_hex(...)` is dropped (DuckDB's `sha256` returns
+ * lower-case hex), and `to_ieee754_64`, `to_ieee754_32` and `date_format` become macros that do as Trino's do
+ * (TRINO_MACROS). An ORDER BY on a plain double (or real) column orders as Trino does, by Java's `Double.compare` (-0.0 below
  * 0.0, where DuckDB ties them), and returns its -0.0 as -0.0 (DuckDB's sort would return 0.0). Everything else the
  * adapter emits is valid in both dialects; a function outside the small list the adapter uses fails the query as
  * Trino would (FUNCTION_NOT_FOUND), and so do DuckDB-only `::` casts and `$n` parameters.
  *
  * Not modelled: DataScannedInBytes is the size of the staged files read (Athena counts only the columns it reads);
- * Trino's own text for `CAST(double|timestamp AS varchar)` inside expressions (DuckDB's is used); Trino's order of
+ * Trino's own text for `CAST(double|real|timestamp AS varchar)` inside expressions (such a query is refused,
+ * unmodelledCasts); Trino's order of
  * -0.0 and 0.0 for an ORDER BY expression other than a plain double column; result reuse;
  * query queues and concurrency limits. Signatures are not checked.
  */
@@ -209,7 +211,10 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
   let throttledStarts = 0;
   const staging = await mkdtemp(join(tmpdir(), 'careplus-athena-standin-'));
   const db = await DuckDbDatabase.create({ memoryLimit: '512MB', threads: 1, tempDirectory: join(staging, 'tmp') });
-  await db.withConnection((c) => c.run("SET GLOBAL TimeZone = 'UTC'"));
+  await db.withConnection(async (c) => {
+    await c.run("SET GLOBAL TimeZone = 'UTC'");
+    for (const macro of TRINO_MACROS) await c.run(macro);
+  });
 
   const operations: Record<string, (body: Json) => Json> = {
     StartQueryExecution(body) {
@@ -432,6 +437,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     // of the query's parameters are counted as scanned then (the adapter binds nothing else that looks like one).
     const pathList = /"\$path"\s+IN\s*\(/i.test(x.sql) ? new Set(typed.map((p) => p.value)) : undefined;
     const source = await tableSource(database, table, dir, pathList);
+    unmodelledCasts(x.sql, source.texts);
     const orderEdits = doubleOrderEdits(sqlTokens, source.doubles);
     const rewritten: string[] = [];
     let param = 0;
@@ -487,7 +493,7 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     table: string,
     dir: string,
     pathList: ReadonlySet<string> | undefined,
-  ): Promise<{ sql: string; bytes: number; files: Map<string, string>; doubles: Set<string> }> {
+  ): Promise<{ sql: string; bytes: number; files: Map<string, string>; doubles: Set<string>; texts: Set<string> }> {
     let glueTable: Table | undefined;
     try {
       glueTable = (await options.glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
@@ -507,6 +513,12 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
     const doubles = new Set(
       [...columns, ...keys]
         .filter((c) => duckType(c) === 'DOUBLE' || duckType(c) === 'FLOAT')
+        .map((c) => c.Name!.toLowerCase()),
+    );
+    // Columns whose text Trino writes otherwise than DuckDB (Java's `1.0E20`, `03:04:05.120`): see unmodelledCasts.
+    const texts = new Set(
+      [...columns, ...keys]
+        .filter((c) => ['DOUBLE', 'FLOAT', 'TIMESTAMP'].includes(duckType(c)))
         .map((c) => c.Name!.toLowerCase()),
     );
     const sources: { location: string; values: string[] }[] = [];
@@ -550,9 +562,9 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         ...[...columns, ...keys].map((c) => `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`),
         `CAST(NULL AS VARCHAR) AS ${quoteId(PATH_COLUMN)}`,
       ];
-      return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged, doubles };
+      return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged, doubles, texts };
     }
-    return { sql: selects.join(' UNION ALL '), bytes, files: staged, doubles };
+    return { sql: selects.join(' UNION ALL '), bytes, files: staged, doubles, texts };
   }
 
   /** A column as Athena reads it: cast to its Glue type; Hive timestamps at the configured precision. */
@@ -807,8 +819,32 @@ const FUNCTIONS = new Set([
   'to_utf8',
   'is_nan',
   'from_hex',
+  'to_ieee754_64',
+  'to_ieee754_32',
+  'date_format',
 ]);
-const FUNCTION_RENAMES: Record<string, string> = { is_nan: 'isnan', to_hex: '', to_utf8: 'encode', from_hex: 'unhex' };
+const FUNCTION_RENAMES: Record<string, string> = {
+  is_nan: 'isnan',
+  to_hex: '',
+  to_utf8: 'encode',
+  from_hex: 'unhex',
+  to_ieee754_64: 'trino_to_ieee754_64',
+  to_ieee754_32: 'trino_to_ieee754_32',
+  date_format: 'trino_date_format',
+};
+
+/**
+ * Trino's functions that DuckDB has under no name, as macros. `to_ieee754_64`/`_32` write the big-endian bits with
+ * Java's `doubleToLongBits`/`floatToIntBits`, which turn every NaN into the one quiet NaN (DuckDB's cast to BIT keeps
+ * a NaN's sign and payload). `date_format` takes MySQL's specifiers; of those the adapter uses, `%i` (minute) and
+ * `%s` (second) are DuckDB's `%M` and `%S`, and `%Y %m %d %H %f` are the same (`%f`: six fraction digits); a Hive
+ * timestamp is already at the table's precision here (columnRead), as Trino's formatter prints it.
+ */
+const TRINO_MACROS = [
+  `CREATE MACRO trino_to_ieee754_64(x) AS CASE WHEN isnan(CAST(x AS DOUBLE)) THEN unhex('7FF8000000000000') ELSE CAST(CAST(CAST(x AS DOUBLE) AS BIT) AS BLOB) END`,
+  `CREATE MACRO trino_to_ieee754_32(x) AS CASE WHEN isnan(CAST(x AS FLOAT)) THEN unhex('7FC00000') ELSE CAST(CAST(CAST(x AS FLOAT) AS BIT) AS BLOB) END`,
+  `CREATE MACRO trino_date_format(t, f) AS strftime(t, replace(replace(f, '%i', '%M'), '%s', '%S'))`,
+];
 /** Keywords that may stand before a parenthesis. */
 const KEYWORDS = new Set([
   'select',
@@ -892,6 +928,26 @@ function checkParametersInWhere(tokens: Token[]): void {
       else if (t.upper === 'ORDER' || t.upper === 'LIMIT') region = 'after';
     } else if (t.kind === 'param' && region !== 'where') {
       throw new QueryFailure(2, 1000, 'INVALID_PARAMETER_USAGE: parameters can be placed only in the WHERE clause');
+    }
+  }
+}
+
+/**
+ * Refuses a query that casts a double, real or timestamp column to varchar: Trino writes those as Java does (`1.0E20`,
+ * `2024-01-02 03:04:05.120`), the stand-in's DuckDB would write its own text (`1e+20`, `03:04:05.12`), and a test
+ * would compare texts no real Athena writes. (The result's cells are rendered as Trino renders them; this is only
+ * about a cast inside an expression, as a hash mask over a value's text would make.)
+ */
+function unmodelledCasts(sql: string, texts: ReadonlySet<string>): void {
+  const cast = /CAST\(\s*(?:"(?:[^"]|"")*"\s*\.\s*)?"((?:[^"]|"")*)"\s+AS\s+varchar\s*\)/gi;
+  for (const m of sql.matchAll(cast)) {
+    const name = m[1]!.replace(/""/g, '"').toLowerCase();
+    if (texts.has(name)) {
+      throw new QueryFailure(
+        2,
+        1000,
+        `NOT_SUPPORTED: the Athena stand-in does not model Trino's text of column "${name}" in CAST(... AS varchar)`,
+      );
     }
   }
 }
