@@ -205,7 +205,8 @@ function columnSql(col: DefinedColumn): ColumnSql {
       return {
         cast: (f) => `TRY_CAST(${f} AS ${duckdbType(type)})`,
         valid: (t) => `isfinite(${t})`,
-        description: type.kind === 'float' ? 'a float' : 'a double',
+        // NaN and the infinities are refused: say so, and give a float's range (its text past it reads as infinite).
+        description: type.kind === 'float' ? 'a finite float (32-bit, up to ±3.4028235e38)' : 'a finite double',
       };
     case 'decimal':
       // More fraction digits than the scale would be rounded by the cast: refused instead.

@@ -175,8 +175,8 @@ describe('ETL: JSON Lines', () => {
     const run = await ingestObject(lake.deps(), { key, dataset: 'floats' });
     expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsRejected: 2 });
     expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
-      [2, 'column "ratio": "1e39" is not a float'],
-      [3, 'column "ratio": "Infinity" is not a float'],
+      [2, 'column "ratio": "1e39" is not a finite float (32-bit, up to ±3.4028235e38)'],
+      [3, 'column "ratio": "Infinity" is not a finite float (32-bit, up to ±3.4028235e38)'],
     ]);
     const rows = await lake.query(
       `SELECT event_id, CAST(ratio AS VARCHAR) AS ratio, typeof(ratio) AS type FROM read_parquet('{processed}/${run.outputKeys[0]}') ORDER BY event_id`,
@@ -236,7 +236,7 @@ describe('ETL: JSON Lines', () => {
       [
         5,
         'column "priority": "high" is not an int; column "amount": "1.234" is not a decimal(10,2); ' +
-          'column "duration": "NaN" is not a double; column "urgent": "maybe" is not a boolean',
+          'column "duration": "NaN" is not a finite double; column "urgent": "maybe" is not a boolean',
       ],
       [6, 'column "event_id": "x6" is not a bigint'],
       [7, 'column "ticket_id": value is 80 characters, longer than 64'],
