@@ -5,8 +5,9 @@ import { type ColumnType, formatColumnType, parseColumnType } from './column-typ
  * readable under the new one. Parquet files are never rewritten on a schema change: readers union files by
  * column name, so a change is only allowed when every old value still fits the new column.
  *
- * - safe: nothing old is affected (a nullable column added, a required column made nullable, columns reordered).
- * - widening: a column's type grew (int → bigint, decimal(10,2) → decimal(12,2)); old values convert losslessly.
+ * - safe: nothing old is affected (a nullable column added, columns reordered).
+ * - widening: every old value still fits, in a wider type or now possibly null: a column's type grew (int → bigint,
+ *   decimal(10,2) → decimal(12,2)), old values converting losslessly, or a required column was made nullable.
  * - breaking: old data would be lost or invalid (a column removed, a type narrowed or changed, a required column
  *   added, a nullable column made required).
  */
@@ -107,7 +108,7 @@ export function classifySchemaChange(
     if (b.nullable !== a.nullable) {
       changes.push(
         a.nullable
-          ? change(a.name, 'nullability_changed', shapeB, shapeA, 'safe', `column "${a.name}" became nullable`)
+          ? change(a.name, 'nullability_changed', shapeB, shapeA, 'widening', `column "${a.name}" became nullable`)
           : change(
               a.name,
               'nullability_changed',

@@ -1,4 +1,4 @@
-import { parseColumnType, type ColumnType } from '../domain/column-type.js';
+import { classifySchemaChange, type SchemaCompatibility } from '../domain/schema-change.js';
 import type { SchemaVersion, TableColumn } from '../domain/table.js';
 
 /**
@@ -28,6 +28,7 @@ export interface SchemaVersionView extends SchemaVersion {
 }
 
 const RANK: Record<Compatibility, number> = { SAFE: 0, WIDENING: 1, BREAKING: 2 };
+const UPPER: Record<SchemaCompatibility, Compatibility> = { safe: 'SAFE', widening: 'WIDENING', breaking: 'BREAKING' };
 
 function worst(a: Compatibility, b: Compatibility): Compatibility {
   return RANK[a] >= RANK[b] ? a : b;
@@ -39,55 +40,29 @@ export function schemaHistory(versions: readonly SchemaVersion[]): SchemaVersion
   return sorted.map((v, i) => ({ ...v, change: i === 0 ? null : diffSchemas(sorted[i - 1]!.columns, v.columns) }));
 }
 
+/**
+ * The change from `before` to `after` by the rules the ETL applies to a definition's change (classifySchemaChange in
+ * domain/schema-change.ts: one rule set, so the history never calls a change widening that the ETL refuses).
+ */
 export function diffSchemas(before: readonly TableColumn[], after: readonly TableColumn[]): SchemaDiff {
+  const change = classifySchemaChange(before, after);
   const old = new Map(before.map((c) => [c.name, c]));
   const now = new Map(after.map((c) => [c.name, c]));
-  const added = after.filter((c) => !old.has(c.name));
-  const removed = before.filter((c) => !now.has(c.name));
-  const changed: ColumnChange[] = [];
-  for (const to of after) {
-    const from = old.get(to.name);
-    if (from === undefined || (from.type === to.type && from.nullable === to.nullable)) continue;
-    changed.push({ name: to.name, from, to, compatibility: columnChange(from, to) });
+  // A column whose type and nullability both changed is as compatible as the worse of the two.
+  const byColumn = new Map<string, Compatibility>();
+  for (const c of change.changes) {
+    if (c.kind !== 'type_changed' && c.kind !== 'nullability_changed') continue;
+    byColumn.set(c.column, worst(byColumn.get(c.column) ?? 'SAFE', UPPER[c.compatibility]));
   }
-  let compatibility: Compatibility = 'SAFE';
-  if (removed.length > 0) compatibility = 'BREAKING';
-  // Files written before the column existed read it as null, which a required column does not allow.
-  if (added.some((c) => !c.nullable)) compatibility = 'BREAKING';
-  for (const c of changed) compatibility = worst(compatibility, c.compatibility);
-  return { added, removed, changed, compatibility };
-}
-
-function columnChange(from: TableColumn, to: TableColumn): Compatibility {
-  let result: Compatibility = 'SAFE';
-  if (from.nullable !== to.nullable) result = to.nullable ? 'WIDENING' : 'BREAKING';
-  if (from.type !== to.type) result = worst(result, typeChange(parseColumnType(from.type), parseColumnType(to.type)));
-  return result;
-}
-
-/** Widening where every old value is exactly representable in the new type. */
-function typeChange(from: ColumnType, to: ColumnType): Compatibility {
-  switch (from.kind) {
-    case 'int':
-      return to.kind === 'bigint' || to.kind === 'double' ? 'WIDENING' : decimalHolds(to, 10, 0);
-    case 'bigint':
-      return decimalHolds(to, 19, 0);
-    case 'float':
-      return to.kind === 'double' ? 'WIDENING' : 'BREAKING';
-    case 'decimal':
-      return decimalHolds(to, from.precision - from.scale, from.scale);
-    case 'date':
-      return to.kind === 'timestamp' ? 'WIDENING' : 'BREAKING';
-    case 'string':
-    case 'double':
-    case 'boolean':
-    case 'timestamp':
-      return 'BREAKING';
-  }
-}
-
-/** A decimal target holds every value with `integerDigits` digits before the point and `scale` after it. */
-function decimalHolds(to: ColumnType, integerDigits: number, scale: number): Compatibility {
-  if (to.kind !== 'decimal') return 'BREAKING';
-  return to.precision - to.scale >= integerDigits && to.scale >= scale ? 'WIDENING' : 'BREAKING';
+  return {
+    added: change.added.map((name) => now.get(name)!),
+    removed: change.removed.map((name) => old.get(name)!),
+    changed: change.changed.map((name) => ({
+      name,
+      from: old.get(name)!,
+      to: now.get(name)!,
+      compatibility: byColumn.get(name)!,
+    })),
+    compatibility: UPPER[change.compatibility],
+  };
 }

@@ -73,8 +73,8 @@ describe('schema change classification', () => {
     ]);
   });
 
-  it('treats relaxing nullability as safe and tightening it as breaking', () => {
-    expect(classifySchemaChange([col('a', 'int', false)], [col('a', 'int', true)]).compatibility).toBe('safe');
+  it('treats relaxing nullability as widening and tightening it as breaking', () => {
+    expect(classifySchemaChange([col('a', 'int', false)], [col('a', 'int', true)]).compatibility).toBe('widening');
     const tightened = classifySchemaChange([col('a', 'int', true)], [col('a', 'int', false)]);
     expect(tightened.compatibility).toBe('breaking');
     expect(tightened.changes[0]!.explanation).toBe('column "a" became required, but existing data may hold nulls');
