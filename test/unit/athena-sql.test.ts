@@ -187,6 +187,31 @@ describe('compileAthenaQuery', () => {
     });
   });
 
+  it("hashes a double's and a float's IEEE 754 bytes and a timestamp's export text, as the DuckDB query does", () => {
+    const floats = {
+      ...table,
+      columns: [...table.columns, { ...table.columns[0]!, name: 'ratio', type: 'float', kind: 'float' as const }],
+    };
+    const request = normalizeExportRequest(
+      { dataset: 'events', columns: ['score', 'ratio', 'created_at'] },
+      floats,
+      DEFAULT_EXPORT_LIMITS,
+      {
+        allowedColumns: null,
+        maskedColumns: ['score', 'ratio', 'created_at'].map((column) => ({ column, method: 'hash' as const })),
+        rowFilter: [],
+      },
+    );
+    const q = compileAthenaQuery(request, floats, { database: 'careplus', limit: null, maskKey: TEST_MASK_KEY });
+    const key = TEST_MASK_KEY.toString('hex');
+    const hashed = (bytes: string): string => `lower(to_hex(sha256(from_hex('${key}') || ${bytes})))`;
+    expect(q.sql).toBe(
+      `SELECT ${hashed('to_ieee754_64("src"."score")')} AS "score", ${hashed('to_ieee754_32("src"."ratio")')} AS "ratio", ` +
+        `${hashed(`to_utf8(date_format("src"."created_at", '%Y-%m-%dT%H:%i:%s.%fZ'))`)} AS "created_at" ` +
+        `FROM "careplus"."events" AS "src"`,
+    );
+  });
+
   it('leaves text alone when neutralisation is off, and masks columns from the grant', () => {
     const request = normalizeExportRequest(
       { dataset: 'events', columns: ['name', 'email', 'priority'], csv: { neutralizeFormulas: false } },
