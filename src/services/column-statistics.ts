@@ -11,7 +11,7 @@ import { compareStatValues, type ParquetFileSummary, type StatValue } from './pa
 export interface ColumnStatistics {
   /** Null when some file has no null-count statistic. */
   nullCount: number | null;
-  /** Null when the column holds only nulls, or when some file lacks bounds. */
+  /** Null when the column holds only nulls, when some file lacks bounds, or when the deciding bound is a cut one. */
   min: string | null;
   max: string | null;
 }
@@ -30,6 +30,9 @@ export interface ColumnAggregate {
   max: StatValue | undefined;
   /** False when a file lacks bounds for it: then min and max are not the true bounds. */
   boundsKnown: boolean;
+  /** Whether min (max) is a value of the column, not a bound a writer cut (see ParquetColumnSummary.minExact). */
+  minExact: boolean;
+  maxExact: boolean;
 }
 
 /** Every leaf column of a set of files, aggregated in one pass over the files (not one pass per column). */
@@ -47,16 +50,35 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
     for (const col of file.columns) {
       let agg = columns.get(col.name);
       if (agg === undefined) {
-        agg = { nullCount: 0, rows: 0, min: undefined, max: undefined, boundsKnown: true };
+        agg = {
+          nullCount: 0,
+          rows: 0,
+          min: undefined,
+          max: undefined,
+          boundsKnown: true,
+          minExact: true,
+          maxExact: true,
+        };
         columns.set(col.name, agg);
       }
       agg.rows += file.rowCount;
       agg.nullCount = agg.nullCount === null || col.nullCount === null ? null : agg.nullCount + col.nullCount;
       if (!col.boundsKnown) agg.boundsKnown = false;
-      if (col.min !== undefined && (agg.min === undefined || compareStatValues(col.min, agg.min) < 0))
-        agg.min = col.min;
-      if (col.max !== undefined && (agg.max === undefined || compareStatValues(col.max, agg.max) > 0))
-        agg.max = col.max;
+      if (col.min !== undefined) {
+        const order = agg.min === undefined ? -1 : compareStatValues(col.min, agg.min);
+        // On a tie an exact bound wins: the cut one's true value is at least it.
+        if (order < 0 || (order === 0 && col.minExact)) {
+          agg.min = col.min;
+          agg.minExact = col.minExact;
+        }
+      }
+      if (col.max !== undefined) {
+        const order = agg.max === undefined ? 1 : compareStatValues(col.max, agg.max);
+        if (order > 0 || (order === 0 && col.maxExact)) {
+          agg.max = col.max;
+          agg.maxExact = col.maxExact;
+        }
+      }
     }
   }
   return { rowCount, columns };
@@ -71,10 +93,11 @@ export function columnStatistics(column: TableColumn, aggregates: FileColumnAggr
   if (agg === undefined) return { nullCount: aggregates.rowCount, min: null, max: null };
   const nullCount = agg.nullCount === null ? null : agg.nullCount + (aggregates.rowCount - agg.rows);
   if (!agg.boundsKnown) return { nullCount, min: null, max: null };
+  // A cut bound is no value of the column (a prefix, or a prefix with its last byte raised): no text rather than that.
   return {
     nullCount,
-    min: agg.min === undefined ? null : formatStatValue(agg.min, column),
-    max: agg.max === undefined ? null : formatStatValue(agg.max, column),
+    min: agg.min === undefined || !agg.minExact ? null : formatStatValue(agg.min, column),
+    max: agg.max === undefined || !agg.maxExact ? null : formatStatValue(agg.max, column),
   };
 }
 

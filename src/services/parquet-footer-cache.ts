@@ -27,6 +27,12 @@ export interface ParquetColumnSummary {
    * a writer may truncate long text bounds, and one that does not say may have.
    */
   boundsExact: boolean;
+  /**
+   * Whether `min` (`max`) is a value of the column: false only when the row group it came from marks it not exact
+   * (`is_min_value_exact: false`: DuckDB cuts a text bound over 256 bytes, and raises a cut max's last byte).
+   */
+  minExact: boolean;
+  maxExact: boolean;
   /** Compressed bytes of the column's chunks over all row groups (pages and their headers, dictionary included). */
   compressedBytes: number;
 }
@@ -258,6 +264,8 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
           max: undefined,
           boundsKnown: true,
           boundsExact: true,
+          minExact: true,
+          maxExact: true,
           compressedBytes: 0,
         };
         columns.set(name, col);
@@ -280,8 +288,23 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
       if (max !== undefined && (stats?.max_value === undefined || stats.is_max_value_exact !== true)) {
         incomplete.exact.add(name);
       }
-      if (min !== undefined && (col.min === undefined || compareStatValues(min, col.min) < 0)) col.min = min;
-      if (max !== undefined && (col.max === undefined || compareStatValues(max, col.max) > 0)) col.max = max;
+      if (min !== undefined) {
+        const exact = stats?.is_min_value_exact !== false;
+        const order = col.min === undefined ? -1 : compareStatValues(min, col.min);
+        // On a tie an exact bound wins: the cut one's true value is at least it.
+        if (order < 0 || (order === 0 && exact)) {
+          col.min = min;
+          col.minExact = exact;
+        }
+      }
+      if (max !== undefined) {
+        const exact = stats?.is_max_value_exact !== false;
+        const order = col.max === undefined ? 1 : compareStatValues(max, col.max);
+        if (order > 0 || (order === 0 && exact)) {
+          col.max = max;
+          col.maxExact = exact;
+        }
+      }
     }
     rowGroups.push({ rowCount: Number(group.num_rows), compressedBytes: compressed, uncompressedBytes: uncompressed });
   }
@@ -306,6 +329,8 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
         max: undefined,
         boundsKnown: true,
         boundsExact: true,
+        minExact: true,
+        maxExact: true,
         compressedBytes: 0,
       });
     }

@@ -14,7 +14,7 @@ export class ColumnStats {
   @Field(() => String, {
     nullable: true,
     description:
-      'Smallest value as text in the canonical form of the column type: ISO 8601 UTC with microseconds for TIMESTAMP (2024-01-01T08:00:00.123456Z), yyyy-mm-dd for DATE, exactly `scale` decimals for DECIMAL, full digits for BIGINT. Null when the column holds only nulls or some file lacks the statistic.',
+      'Smallest value as text in the canonical form of the column type: ISO 8601 UTC with microseconds for TIMESTAMP (2024-01-01T08:00:00.123456Z), yyyy-mm-dd for DATE, exactly `scale` decimals for DECIMAL, full digits for BIGINT. Null when the column holds only nulls, some file lacks the statistic, or the file holding the smallest text recorded only a cut bound (DuckDB cuts a text bound over 256 bytes).',
   })
   min!: string | null;
 
