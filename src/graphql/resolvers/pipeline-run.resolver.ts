@@ -22,12 +22,18 @@ export class PipelineRunResolver {
     description:
       'Partitions written, as `k=v`, in the order written: `first` (1 to 100) from `offset`; `partitionCount` has them all.',
   })
-  partitions(
+  async partitions(
     @Root() run: PipelineRun,
     @Arg('first', () => Int, { nullable: true, defaultValue: RUN_LIST_LIMITS.defaultSize }) first: number | null,
     @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
-  ): string[] {
-    return slice(run.allPartitions, first, offset);
+    @Ctx() ctx: ApiContext,
+  ): Promise<string[]> {
+    const page = slice(run.allPartitions, first, offset);
+    if (page.every((p) => p.includes('='))) return page;
+    // The ETL records a partition by its day alone (`2024-03-01`); its datasets have one partition key.
+    const table = (await ctx.loaders.datasets.tables()).find((t) => t.name === run.dataset);
+    const key = table?.partitionKeys.length === 1 ? table.partitionKeys[0]!.name : undefined;
+    return key === undefined ? page : page.map((p) => (p.includes('=') ? p : `${key}=${p}`));
   }
 
   @FieldResolver(() => [String], {
