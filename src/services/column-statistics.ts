@@ -2,7 +2,7 @@ import { parseColumnType } from '../domain/column-type.js';
 import { float32AsDuckdbDouble } from '../domain/float32.js';
 import type { TableColumn } from '../domain/table.js';
 import { compareUtf8 } from '../domain/utf8-order.js';
-import { compareStatValues, type ParquetFileSummary, type StatValue } from './parquet-footer-cache.js';
+import { compareBounds, type ParquetFileSummary, type StatValue } from './parquet-footer-cache.js';
 
 /**
  * Column statistics of a whole dataset, from Parquet footers. `min`/`max` are text in the column's canonical
@@ -25,7 +25,7 @@ export interface ColumnAggregate {
   nullCount: number | null;
   /** Rows of the files that hold the column: the rows of the others are nulls of it. */
   rows: number;
-  /** Smallest and largest value over the files, compared by compareStatValues. */
+  /** Smallest and largest value over the files, compared by compareBounds. */
   min: StatValue | undefined;
   max: StatValue | undefined;
   /** False when a file lacks bounds for it: then min and max are not the true bounds. */
@@ -65,7 +65,7 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
       agg.nullCount = agg.nullCount === null || col.nullCount === null ? null : agg.nullCount + col.nullCount;
       if (!col.boundsKnown) agg.boundsKnown = false;
       if (col.min !== undefined) {
-        const order = agg.min === undefined ? -1 : compareStatValues(col.min, agg.min);
+        const order = agg.min === undefined ? -1 : compareBounds(col.min, agg.min, col.physicalType);
         // On a tie an exact bound wins: the cut one's true value is at least it.
         if (order < 0 || (order === 0 && col.minExact)) {
           agg.min = col.min;
@@ -73,7 +73,7 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
         }
       }
       if (col.max !== undefined) {
-        const order = agg.max === undefined ? 1 : compareStatValues(col.max, agg.max);
+        const order = agg.max === undefined ? 1 : compareBounds(col.max, agg.max, col.physicalType);
         if (order > 0 || (order === 0 && col.maxExact)) {
           agg.max = col.max;
           agg.maxExact = col.maxExact;

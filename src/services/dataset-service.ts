@@ -632,6 +632,7 @@ function hivePath(key: string): string[] {
 
 /** A statistics instant (`2024-01-01T08:00:00.123456Z` or `2024-01-01`) as a Date, to the millisecond. */
 function parseInstant(text: string): Date | null {
-  const ms = Date.parse(text.length > 24 && text.endsWith('Z') ? `${text.slice(0, 23)}Z` : text);
+  // Microseconds cut to milliseconds, which Date.parse reads; the year may be `+010000`, so not by position.
+  const ms = Date.parse(text.replace(/(\.\d{3})\d+Z$/, '$1Z'));
   return Number.isNaN(ms) ? null : new Date(ms);
 }

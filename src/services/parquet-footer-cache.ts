@@ -202,8 +202,8 @@ function changedSinceListed(object: ObjectInfo): FooterResult {
 
 /**
  * Timestamp statistics as fixed-width ISO 8601 UTC text with microseconds (`2024-01-01T08:00:00.123456Z`)
- * instead of hyparquet's millisecond Dates: exact for our microsecond timestamps, and text of fixed width
- * orders like the instants it names, so min/max aggregation still compares correctly.
+ * instead of hyparquet's millisecond Dates: exact for our microsecond timestamps. The text orders like the instants
+ * only for years 0000 to 9999 (others are `+010000`, `-000001`): bounds are compared by compareBounds.
  */
 const TIMESTAMP_PARSERS = {
   timestampFromMilliseconds: (millis: bigint): string => isoMicros(millis * 1000n),
@@ -290,7 +290,7 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
       }
       if (min !== undefined) {
         const exact = stats?.is_min_value_exact !== false;
-        const order = col.min === undefined ? -1 : compareStatValues(min, col.min);
+        const order = col.min === undefined ? -1 : compareBounds(min, col.min, meta.type);
         // On a tie an exact bound wins: the cut one's true value is at least it.
         if (order < 0 || (order === 0 && exact)) {
           col.min = min;
@@ -299,7 +299,7 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
       }
       if (max !== undefined) {
         const exact = stats?.is_max_value_exact !== false;
-        const order = col.max === undefined ? 1 : compareStatValues(max, col.max);
+        const order = col.max === undefined ? 1 : compareBounds(max, col.max, meta.type);
         if (order > 0 || (order === 0 && exact)) {
           col.max = max;
           col.maxExact = exact;
@@ -363,6 +363,26 @@ function leafElements(schema: SchemaElement[]): Map<string, SchemaElement> {
   walk([], schema[0]?.num_children ?? 0);
   return out;
 }
+
+/**
+ * Orders two bounds of a column stored as `physicalType`. Text from a non-text type is a timestamp as
+ * TIMESTAMP_PARSERS write it, ordered by the instant it names: its year may be ISO 8601's extended form (`+010000`,
+ * `-000001`), which orders otherwise as text.
+ */
+export function compareBounds(a: StatValue, b: StatValue, physicalType: ParquetColumnSummary['physicalType']): number {
+  if (typeof a === 'string' && typeof b === 'string' && physicalType !== 'BYTE_ARRAY') {
+    const x = TIMESTAMP_TEXT.exec(a);
+    const y = TIMESTAMP_TEXT.exec(b);
+    if (x !== null && y !== null) {
+      const years = Number(x[1]) - Number(y[1]);
+      return years !== 0 ? Math.sign(years) : compareUtf8(x[2]!, y[2]!);
+    }
+  }
+  return compareStatValues(a, b);
+}
+
+/** A timestamp as TIMESTAMP_PARSERS write it: the year (4 digits, or a sign and 6), then the fixed-width rest. */
+const TIMESTAMP_TEXT = /^([+-]\d{6}|\d{4})(-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)$/;
 
 /**
  * Orders two statistics values of the same column. Text compares by UTF-8 bytes, as Parquet orders it;
