@@ -3,8 +3,9 @@ import { compareUtf8 } from '../domain/utf8-order.js';
 import { ObjectChangedError, type BucketName, type ObjectInfo, type ObjectStore } from '../ports/object-store.js';
 
 /**
- * A min or max value as hyparquet decodes it: bigint for INT64, number for INT32/DOUBLE/DECIMAL, Date for
- * dates, string for text and for timestamps (see TIMESTAMP_PARSERS).
+ * A min or max value as hyparquet decodes it: bigint for INT64, number for INT32/DOUBLE, Date for dates, string for
+ * text and for timestamps (see TIMESTAMP_PARSERS); a decimal's min_value/max_value as its unscaled bigint
+ * (exactDecimalBounds), its deprecated min/max as a double.
  */
 export type StatValue = NonNullable<Statistics['min_value']>;
 
@@ -90,6 +91,12 @@ function loadHyparquet(): Promise<Hyparquet> {
   hyparquet ??= import('hyparquet');
   return hyparquet;
 }
+type Thrift = typeof import('hyparquet/src/thrift.js');
+let thrift: Promise<Thrift> | undefined;
+function loadThrift(): Promise<Thrift> {
+  thrift ??= import('hyparquet/src/thrift.js');
+  return thrift;
+}
 
 /**
  * Reads Parquet footers through the ObjectStore (ranged reads, no local copy) and keeps the summaries by
@@ -151,12 +158,15 @@ export class ParquetFooterCache {
   private async load(bucket: BucketName, object: ObjectInfo): Promise<FooterResult> {
     const { parquetMetadataAsync } = await loadHyparquet();
     const size = object.size;
+    // The bytes read, kept to read decimal bounds exactly (exactDecimalBounds).
+    const read: { start: number; bytes: Uint8Array }[] = [];
     const file = {
       byteLength: size,
       slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
         const stop = end ?? size;
         if (stop <= start) return new ArrayBuffer(0);
         const bytes = await this.store.getBytes(bucket, object.key, { start, end: stop - 1 }, { ifMatch: object.etag });
+        read.push({ start, bytes });
         return toArrayBuffer(bytes);
       },
     };
@@ -181,6 +191,7 @@ export class ParquetFooterCache {
         },
       };
     }
+    await exactDecimalBounds(metadata, size, read);
     return { ok: true, file: summarise(object, metadata) };
   }
 }
@@ -228,6 +239,62 @@ function isFormatError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if ((err as NodeJS.ErrnoException).code !== undefined) return false;
   return err.name === 'Error' || err.name === 'RangeError' || err.name === 'TypeError';
+}
+
+/**
+ * Replaces the decimal bounds hyparquet decoded to doubles (about 15 digits: a decimal(38,18) 0.1 read as
+ * 0.1000000000000000055…) with their unscaled integers, read from the footer's own bytes, so that formatStatValue
+ * writes them exactly. Only files with a decimal column pay for the second decoding of the footer.
+ */
+async function exactDecimalBounds(
+  metadata: FileMetaData,
+  size: number,
+  read: readonly { start: number; bytes: Uint8Array }[],
+): Promise<void> {
+  const leaves = leafElements(metadata.schema);
+  const decimal = (meta: ColumnMetaData): boolean =>
+    leaves.get(meta.path_in_schema.join('.'))?.converted_type === 'DECIMAL';
+  if (!metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data !== undefined && decimal(c.meta_data))))
+    return;
+  const start = size - 8 - metadata.metadata_length;
+  const footer = new Uint8Array(metadata.metadata_length);
+  for (const chunk of read) {
+    const from = Math.max(start, chunk.start);
+    const to = Math.min(start + footer.length, chunk.start + chunk.bytes.length);
+    if (from < to) footer.set(chunk.bytes.subarray(from - chunk.start, to - chunk.start), from - start);
+  }
+  const { deserializeTCompactProtocol } = await loadThrift();
+  let raw: ReturnType<typeof deserializeTCompactProtocol>;
+  try {
+    raw = deserializeTCompactProtocol({ view: new DataView(footer.buffer), offset: 0 });
+  } catch {
+    return; // hyparquet read the same bytes; its doubles stay
+  }
+  // FileMetaData.row_groups (4) → RowGroup.columns (1) → ColumnChunk.meta_data (3) → statistics (12) →
+  // max_value (5), min_value (6).
+  metadata.row_groups.forEach((group, g) => {
+    group.columns.forEach((chunk, c) => {
+      const stats = chunk.meta_data?.statistics;
+      if (chunk.meta_data === undefined || stats === undefined || !decimal(chunk.meta_data)) return;
+      const rawStats = raw.field_4?.[g]?.field_1?.[c]?.field_3?.field_12 as Record<string, unknown> | undefined;
+      const max = unscaled(rawStats?.['field_5'], chunk.meta_data.type);
+      const min = unscaled(rawStats?.['field_6'], chunk.meta_data.type);
+      if (max !== undefined && stats.max_value !== undefined) stats.max_value = max;
+      if (min !== undefined && stats.min_value !== undefined) stats.min_value = min;
+    });
+  });
+}
+
+/** A decimal's unscaled value from a statistics field: little-endian INT32/INT64, big-endian two's complement bytes. */
+function unscaled(value: unknown, physical: ColumnMetaData['type']): bigint | undefined {
+  if (!(value instanceof Uint8Array) || value.length === 0) return undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  if (physical === 'INT32') return value.length === 4 ? BigInt(view.getInt32(0, true)) : undefined;
+  if (physical === 'INT64') return value.length === 8 ? view.getBigInt64(0, true) : undefined;
+  if (physical !== 'FIXED_LEN_BYTE_ARRAY' && physical !== 'BYTE_ARRAY') return undefined;
+  let n = 0n;
+  for (const byte of value) n = (n << 8n) | BigInt(byte);
+  return value[0]! >= 0x80 ? n - (1n << BigInt(value.length * 8)) : n;
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
