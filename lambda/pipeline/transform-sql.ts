@@ -202,8 +202,9 @@ function columnSql(col: DefinedColumn): ColumnSql {
     case 'float':
     case 'double':
       // A float cast makes text beyond its range (1e39) an infinity, which isfinite refuses as it does "Infinity".
+      // The cast also reads digit separators (1_000.5_5 is 1000.55), which int and decimal columns refuse: so do these.
       return {
-        cast: (f) => `TRY_CAST(${f} AS ${duckdbType(type)})`,
+        cast: (f) => `CASE WHEN contains(${f}, '_') THEN NULL ELSE TRY_CAST(${f} AS ${duckdbType(type)}) END`,
         valid: (t) => `isfinite(${t})`,
         // NaN and the infinities are refused: say so, and give a float's range (its text past it reads as infinite).
         description: type.kind === 'float' ? 'a finite float (32-bit, up to ±3.4028235e38)' : 'a finite double',

@@ -104,6 +104,29 @@ describe('ETL: CSV', () => {
     ]);
   });
 
+  it('refuses digit separators in a double or float, as in an int or a decimal', async () => {
+    // DuckDB's cast reads 1_000 as 1000 and 1_000.5_5 as 1000.55; int and decimal columns refuse them, and so must these.
+    lake.registry({ ...EVENTS, columns: [...EVENTS.columns, { name: 'score', type: 'float' }] });
+    const key = 'events/2024/03/01/separators.csv';
+    await lake.putRaw(
+      key,
+      'event_id,ticket_id,timestamp,duration,score\n' +
+        '1,T1,2024-03-01 10:00:00,1_000,1\n' +
+        '2,T2,2024-03-01 10:00:00,2.5,1_000.5_5\n' +
+        '3,T3,2024-03-01 10:00:00,1e3,-0.5\n',
+    );
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3, rowsWritten: 1, rowsRejected: 2 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
+      [2, 'column "duration": "1_000" is not a finite double'],
+      [3, 'column "score": "1_000.5_5" is not a finite float (32-bit, up to ±3.4028235e38)'],
+    ]);
+    const rows = await lake.query(
+      `SELECT event_id, duration, score FROM read_parquet('{processed}/events/*/*.parquet')`,
+    );
+    expect(rows).toEqual([{ event_id: 3n, duration: 1000, score: -0.5 }]);
+  });
+
   it('reads a missing nullable column as null and fails the object when a required one is missing', async () => {
     await lake.putRaw('events/2024/03/01/narrow.csv', 'event_id,ticket_id,timestamp\n1,T1,2024-03-01 10:00:00\n');
     const ok = await ingestObject(lake.deps(), { key: 'events/2024/03/01/narrow.csv' });
