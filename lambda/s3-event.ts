@@ -71,7 +71,13 @@ function parseSqsBody(body: string): S3ObjectRef[] | Error {
   if (s3TestEvent.safeParse(doc).success) return [];
   const parsed = s3Event.safeParse(doc);
   if (!parsed.success) return new Error('the SQS message body is not an S3 event notification');
-  return parsed.data.Records.map(toRef);
+  try {
+    return parsed.data.Records.map(toRef);
+  } catch (err) {
+    // A key that is not URL-encoded (a literal %): this message fails, not the whole batch.
+    if (err instanceof URIError) return new Error('the SQS message names a key that is not URL-encoded');
+    throw err;
+  }
 }
 
 function toRef(r: z.infer<typeof s3Record>): S3ObjectRef {

@@ -111,6 +111,30 @@ describe('ETL Lambda handler', () => {
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-missing' }, { itemIdentifier: 'm-garbage' }] });
   });
 
+  it('fails only the SQS message whose key is not URL-encoded, ingesting the rest of the batch', async () => {
+    // S3 encodes a literal % as %25; a message written by hand or by another producer may not. decodeURIComponent
+    // threw for the whole batch, so no message of it was ingested and every one went back to the queue.
+    await lake.putRaw('events/2024/03/01/good.jsonl', jsonl(event(1)));
+    const handler = handlerFor(lake.deps());
+    const sqs = (messageId: string, key: string) => ({
+      messageId,
+      receiptHandle: 'AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a',
+      body: JSON.stringify({ Records: [s3Record('raw', key, '01')] }),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1709287200000' },
+      messageAttributes: {},
+      md5OfBody: 'e4e68fb7bd0e697a0ae8f1bb342846b3',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:careplus-raw-events',
+      awsRegion: 'eu-west-1',
+    });
+    const result = await handler({
+      Records: [sqs('m-good', 'events/2024/03/01/good.jsonl'), sqs('m-raw-key', 'events/2024/03/01/50%off.jsonl')],
+    });
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-raw-key' }] });
+    const rows = await lake.query(`SELECT event_id FROM read_parquet('{processed}/events/*/*.parquet')`);
+    expect(rows).toEqual([{ event_id: 1n }]);
+  });
+
   it('refuses an event that is neither S3 nor SQS', async () => {
     await expect(handlerFor(lake.deps())({ detail: {} })).rejects.toThrow('not an S3 or SQS event: Records: ');
   });
