@@ -175,7 +175,18 @@ interface ColumnSql {
   valid?: (t: string) => string;
   /** `a timestamp (formats: ...)` etc., for "is not ..." reasons. */
   description: string;
+  /** A converted value's range, with its own reason (`is a date outside years 0001 to 9999`); part of `valid`. */
+  range?: { within: (t: string) => string; outside: string };
 }
+
+/**
+ * Dates and timestamps are kept to years 0001 to 9999. DuckDB reads `20240-03-01` (a mistyped year) as the year
+ * 20240 and `-0001-…` as 2 BC; a partition folder `event_date=20240-03-01` is no date the API, Hive or Athena reads,
+ * and such text is a typo in a support log, not an event.
+ */
+const YEARS = 'years 0001 to 9999';
+const TIMESTAMP_RANGE = `TIMESTAMP '0001-01-01 00:00:00' AND TIMESTAMP '9999-12-31 23:59:59.999999'`;
+const DATE_RANGE = `DATE '0001-01-01' AND DATE '9999-12-31'`;
 
 /** Integer text: DuckDB's cast also takes 1.5 (rounded), 1e3, 0x10 and 1_000; a strict column refuses them. */
 const NOT_INTEGER_TEXT = `GLOB '*[.eExXbBoO_]*'`;
@@ -222,11 +233,13 @@ function columnSql(col: DefinedColumn): ColumnSql {
     case 'timestamp':
       return {
         cast: (f) => timestampCastSql(f, formats, col.timeZone),
+        range: { within: (t) => `${t} BETWEEN ${TIMESTAMP_RANGE}`, outside: `a timestamp outside ${YEARS}` },
         description: `a timestamp (formats: ${formats ? formats.join(', ') : 'ISO 8601'}${col.timeZone !== undefined ? `; time zone ${col.timeZone}` : ''})`,
       };
     case 'date':
       return {
         cast: (f) => dateCastSql(f, formats),
+        range: { within: (t) => `${t} BETWEEN ${DATE_RANGE}`, outside: `a date outside ${YEARS}` },
         description: `a date (formats: ${formats ? formats.join(', ') : 'ISO 8601'})`,
       };
   }
@@ -244,7 +257,12 @@ function shown(f: string): string {
  * build a reason string (CASE evaluates a branch only for the rows that take it).
  */
 export function typedRowsSql(reader: string, def: DatasetDefinition): string {
-  const specs = def.columns.map(columnSql);
+  const specs = def.columns.map((c) => {
+    const spec = columnSql(c);
+    const { range, valid } = spec;
+    if (range === undefined) return spec;
+    return { ...spec, valid: (t: string) => (valid ? `${valid(t)} AND ${range.within(t)}` : range.within(t)) };
+  });
   const typed = def.columns.map((_, i) => `${specs[i]!.cast(`f${i}`)} AS t${i}`).join(',\n      ');
   const value = (i: number): string => {
     const v = specs[i]!.valid;
@@ -262,6 +280,13 @@ export function typedRowsSql(reader: string, def: DatasetDefinition): string {
       out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in the event key`) });
     }
     if (c.type.kind !== 'string') {
+      const range = specs[i]!.range;
+      if (range !== undefined) {
+        out.push({
+          fails: `t${i} IS NOT NULL AND NOT (${range.within(`t${i}`)})`,
+          reason: `${sqlString(name)} || ${shown(`f${i}`)} || ${sqlString(` is ${range.outside}`)}`,
+        });
+      }
       const v = specs[i]!.valid;
       const ok = v ? `t${i} IS NOT NULL AND ${v(`t${i}`)}` : `t${i} IS NOT NULL`;
       out.push({

@@ -187,6 +187,42 @@ describe('ETL: JSON Lines', () => {
     ]);
   });
 
+  it('refuses timestamps and dates outside years 0001 to 9999 with their own reason (a mistyped 20240-03-01)', async () => {
+    lake.registry({
+      ...EVENTS,
+      name: 'years',
+      rawPrefix: 'years/',
+      columns: [
+        ...EVENTS.columns.filter((c) => c.name !== 'event_time'),
+        // ISO 8601 without formats: DuckDB's cast reads a five-digit or a signed year.
+        { name: 'event_time', source: 'timestamp', type: 'timestamp', nullable: false },
+        { name: 'due', type: 'date' },
+      ],
+    });
+    const key = 'years/2024/03/01/a.jsonl';
+    await lake.putRaw(
+      key,
+      jsonl(
+        event(1, '2024-03-01T10:00:00Z', { due: '2024-03-08' }),
+        event(2, '20240-03-01T10:00:00Z'),
+        event(3, '-0001-03-01T10:00:00Z'),
+        event(4, '2024-03-01T10:00:00Z', { due: '20240-03-08' }),
+        event(5, '9999-12-31T23:59:59.999999Z', { due: '0001-01-01' }),
+        event(6, '0001-01-01T00:30:00+01:00'),
+      ),
+    );
+    const run = await ingestObject(lake.deps(), { key, dataset: 'years' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2, rowsRejected: 4 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
+      [2, 'column "event_time": "20240-03-01T10:00:00Z" is a timestamp outside years 0001 to 9999'],
+      [3, 'column "event_time": "-0001-03-01T10:00:00Z" is a timestamp outside years 0001 to 9999'],
+      [4, 'column "due": "20240-03-08" is a date outside years 0001 to 9999'],
+      // In UTC, the last half hour of year 0.
+      [6, 'column "event_time": "0001-01-01T00:30:00+01:00" is a timestamp outside years 0001 to 9999'],
+    ]);
+    expect(run.partitions).toEqual(['2024-03-01', '9999-12-31']);
+  });
+
   it('writes zstd Parquet with min/max statistics, rows ordered by event key', async () => {
     const key = 'events/2024/03/01/order.jsonl';
     await lake.putRaw(key, jsonl(event(30), event(10), event(20)));
