@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     }
     await writeFile(join(root, 'ready'), '');
   }
-  const scope: PipelineScope = { visible: () => true, view: (table) => ({ table, grant: null }) };
+  const scope: PipelineScope = { visible: () => true, view: (table) => ({ table, grant: null, statistics: true }) };
   for (const [what, fullListingMs] of [
     ['a whole listing per query (before)', 0],
     ['the last day between whole listings', 600_000],

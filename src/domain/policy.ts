@@ -26,7 +26,7 @@ export const CAPABILITIES = [
   'canExport',
   /** `Dataset.preview`. */
   'canPreview',
-  /** Column statistics (null count, min, max) of visible, unmasked columns. */
+  /** Column statistics (null count, min, max) of visible, unmasked columns, and the newest event time of freshness. */
   'canSeeStats',
   /** `pipeline` and `pipelineRuns`, for the datasets the role sees. */
   'canSeePipeline',

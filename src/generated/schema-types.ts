@@ -31,7 +31,7 @@ export type Capabilities = {
   canPreview: Scalars['Boolean']['output'];
   /** `pipeline`, `pipelineRuns` and `Partition.producedBy`. */
   canSeePipeline: Scalars['Boolean']['output'];
-  /** `Column.stats` of visible, unmasked columns of datasets read without a row filter. */
+  /** `Column.stats` of visible, unmasked columns of datasets read without a row filter, and `freshness.newestEventTime` (the event-time column's maximum) under the same terms. */
   canSeeStats: Scalars['Boolean']['output'];
   /** Schema introspection, where the server enables it. */
   canUseGraphiql: Scalars['Boolean']['output'];
@@ -597,7 +597,7 @@ export type Freshness = {
   eventTimeColumn?: Maybe<Scalars['String']['output']>;
   /** How often new data is expected, from the dataset definition; null without a definition. */
   expectedIntervalMinutes?: Maybe<Scalars['Int']['output']>;
-  /** Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: the column is masked, or the access policy filters your rows. */
+  /** Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: your role lacks `canSeeStats`, the column is masked, or the access policy filters your rows. */
   newestEventTime?: Maybe<Scalars['DateTime']['output']>;
   /** When the newest data file was written; under a row filter of the access policy on a partition key, the newest of the partitions it leaves you. */
   newestWriteTime?: Maybe<Scalars['DateTime']['output']>;

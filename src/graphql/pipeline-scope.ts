@@ -23,7 +23,7 @@ export async function pipelineScope(ctx: ApiContext, action: string): Promise<Pi
       const grant = access.grant(caller, table);
       // Only reached for visible datasets; an invisible one would have been left out before.
       if (grant === undefined) throw new Error(`pipeline view of dataset "${table.name}" the caller may not see`);
-      return { table: restrictTable(grant, table), grant };
+      return { table: restrictTable(grant, table), grant, statistics: access.can(caller, 'canSeeStats') };
     },
   };
 }

@@ -371,18 +371,21 @@ export class DatasetService {
   }
 
   /**
-   * How fresh a dataset is. With a grant, the newest event time comes from statistics only where the grant shows
-   * them (`statsVisible`): it is the maximum of a column over every row, so a masked event-time column or a row
-   * filter leaves it (and the event lag) null. Write times are the pipeline's, not the data's, and stay.
+   * How fresh a dataset is. With a grant, the newest event time comes from statistics only where the caller may see
+   * statistics (`statistics`: its role's `canSeeStats`) and the grant shows them (`statsVisible`): it is the maximum of
+   * a column over every row, so a role without the capability, a masked event-time column or a row filter leaves it
+   * (and the event lag) null. Write times are the pipeline's, not the data's, and stay.
    */
   freshness(
     table: TableDefinition,
     loaders: DatasetLoaders,
     grant: EffectiveGrant | null = null,
     keep?: PartitionKeep,
+    statistics = grant === null,
   ): MaybePromise<DatasetFreshness> {
     const eventColumn = this.eventTimeColumn(table);
-    const withEvents = eventColumn !== undefined && (grant === null || statsVisible(grant, eventColumn.name));
+    const withEvents =
+      eventColumn !== undefined && statistics && (grant === null || statsVisible(grant, eventColumn.name));
     const files = this.files(table, loaders);
     const stats = withEvents ? this.statistics(table, loaders) : undefined;
     if (!isPromise(files) && (stats === undefined || !isPromise(stats))) {

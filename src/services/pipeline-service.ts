@@ -81,7 +81,8 @@ export interface PipelineScope {
    * answer FORBIDDEN rather than NOT_FOUND; undefined when the caller does not see the dataset at all.
    */
   withheld?(dataset: string): string | undefined;
-  view(table: TableDefinition): { table: TableDefinition; grant: EffectiveGrant | null };
+  /** The table as the caller sees it, its grant, and whether it may see column statistics (`canSeeStats`). */
+  view(table: TableDefinition): { table: TableDefinition; grant: EffectiveGrant | null; statistics: boolean };
 }
 
 export interface PipelineServiceDeps {
@@ -222,7 +223,9 @@ export class PipelineService {
         const table = tables.find((t) => t.name === name);
         const view = table === undefined ? undefined : scope.view(table);
         const freshness =
-          view === undefined ? null : await this.deps.datasets.freshness(view.table, datasetLoaders, view.grant);
+          view === undefined
+            ? null
+            : await this.deps.datasets.freshness(view.table, datasetLoaders, view.grant, undefined, view.statistics);
         const inWindow = runs.filter((r) => Date.parse(r.startedAt) >= start.getTime());
         const lastRun = runs[0] ?? null;
         const lastSuccess = runs.find((r) => r.status === 'SUCCEEDED') ?? null;

@@ -22,7 +22,7 @@ import { createTempLake, type TempLake } from '../support/graphql-api-fixture.js
  */
 const HOUR = 3_600_000;
 const NOW = new Date('2024-06-10T12:00:00.000Z');
-const scope: PipelineScope = { visible: () => true, view: (table) => ({ table, grant: null }) };
+const scope: PipelineScope = { visible: () => true, view: (table) => ({ table, grant: null, statistics: true }) };
 
 let lake: TempLake;
 let now: Date;

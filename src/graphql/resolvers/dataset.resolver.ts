@@ -134,8 +134,10 @@ export class DatasetResolver {
   @FieldResolver(() => Freshness)
   freshness(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Freshness> {
     const keep = keptPartitions(dataset);
-    return mapMaybe(ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant, keep), (f) =>
-      Freshness.from(f),
+    const statistics = ctx.services.access.can(callerOf(ctx), 'canSeeStats');
+    return mapMaybe(
+      ctx.services.datasets.freshness(dataset.table, ctx.loaders.datasets, dataset.grant, keep, statistics),
+      (f) => Freshness.from(f),
     );
   }
 

@@ -16,7 +16,10 @@ export class CapabilitiesType {
   @Field({ description: '`Dataset.preview`.' })
   canPreview!: boolean;
 
-  @Field({ description: '`Column.stats` of visible, unmasked columns of datasets read without a row filter.' })
+  @Field({
+    description:
+      "`Column.stats` of visible, unmasked columns of datasets read without a row filter, and `freshness.newestEventTime` (the event-time column's maximum) under the same terms.",
+  })
   canSeeStats!: boolean;
 
   @Field({ description: '`pipeline`, `pipelineRuns` and `Partition.producedBy`.' })

@@ -18,7 +18,7 @@ export class Freshness {
   @Field(() => DateTimeScalar, {
     nullable: true,
     description:
-      'Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: the column is masked, or the access policy filters your rows.',
+      'Newest value of `eventTimeColumn`, from statistics. Null when you may not see its statistics: your role lacks `canSeeStats`, the column is masked, or the access policy filters your rows.',
   })
   newestEventTime!: Date | null;
 
