@@ -630,7 +630,10 @@ export class FeedService {
       // (and delete) feeds on rows hidden from them, their filter values included. Such an administrator manages
       // only their own feeds.
       if (grant !== null && grant.rowFilter.length > 0) return false;
-      await this.deps.exports.normalizeRequest(record.input, grant);
+      // With the columns the feed reads named: a request without `columns` reads every column its creator sees (the
+      // request `feeds` shows names them all), not the administrator's own default.
+      const columns = record.input.columns ?? record.request.columns.map((c) => c.name);
+      await this.deps.exports.normalizeRequest({ ...record.input, columns }, grant);
       return true;
     } catch (err) {
       if (err instanceof AppError) return false;

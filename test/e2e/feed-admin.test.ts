@@ -125,4 +125,19 @@ describe('feed administration', () => {
     );
     await expect(listed('data_admin')).resolves.toEqual(['plain-feed']);
   });
+
+  it('hides a feed that names no columns from an administrator who may not see every column it reads', async () => {
+    // Without `columns` the feed reads every column its creator sees: its request (shown by `feeds`) names them all,
+    // reporter_email too, which masked_admin may not see. Judged by the raw request, the administrator's own default
+    // columns made it pass (found by a hands-on test).
+    const created = await clients['analyst']!.request(CreateFeedDocument, {
+      input: { name: 'every-column-feed', request: { dataset: 'support_events' } },
+    });
+    expect(created.errors).toBeUndefined();
+    expect(created.data?.createFeed.feed.request.columns).toContain('reporter_email');
+    await expect(listed('masked_admin')).resolves.toEqual(['plain-feed']);
+    const refused = await clients['masked_admin']!.request(DeleteFeedDocument, { name: 'every-column-feed' });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await expect(listed('data_admin')).resolves.toEqual(['every-column-feed', 'plain-feed']);
+  });
 });
