@@ -188,7 +188,7 @@ export function createApiServer(deps: ApiDeps, config: ApiServerConfig): ApiServ
       ];
       apollo = new ApolloServer<ApiContext>({
         schema,
-        // Batching off, CSRF prevention on, a parser token cap, introspection per config.limits (and per role).
+        // Batching and automatic persisted queries off, CSRF prevention on, a parser token cap, introspection per config.limits (and per role).
         ...hardening.apolloOptions,
         validationRules: hardening.validationRules,
         plugins: [...plugins, ...hardening.plugins],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiKeyStore } from '../../src/auth/key-store.js';
@@ -150,6 +151,19 @@ describe('hostile documents', () => {
       status: 400,
       body: { errors: [{ message: 'Operation batching disabled.', extensions: { code: 'BAD_REQUEST' } }] },
     });
+  });
+
+  it('keeps no query text one caller sent for another to run by its hash (automatic persisted queries are off)', async () => {
+    // Apollo's persisted-query cache is one for every caller: a query registered by one (with the filter values in
+    // its text) ran for anyone who named its hash, which told them it had been asked. No client of this API sends
+    // persisted queries. Found by a hands-on test.
+    const text =
+      '{ dataset(name: "cases") { estimateExport(input: { where: [{ column: "id", op: EQ, values: ["4"] }] }) { files } } }';
+    const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(text, 'utf8').digest('hex') };
+    await send(JSON.stringify({ query: text, extensions: { persistedQuery } }), as(api.keys.admin));
+    const probe = await send(JSON.stringify({ extensions: { persistedQuery } }), as(api.keys.analyst));
+    expect(probe.body.data).toBeUndefined();
+    expect(codes(probe)).toEqual([200, 'PERSISTED_QUERY_NOT_SUPPORTED']);
   });
 
   it('refuses a 10 MB body with 413 before parsing it', async () => {

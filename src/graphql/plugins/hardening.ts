@@ -35,6 +35,7 @@ export interface Hardening<TContext extends BaseContext> {
   apolloOptions: Pick<
     ApolloServerOptions<TContext>,
     | 'allowBatchedHttpRequests'
+    | 'persistedQueries'
     | 'csrfPrevention'
     | 'introspection'
     | 'parseOptions'
@@ -45,9 +46,9 @@ export interface Hardening<TContext extends BaseContext> {
 }
 
 /**
- * The API's limits in one bundle: depth (validation rule), cost and per-key rate (plugin), no batching, CSRF
- * prevention on, a parser token cap, introspection per config (and per role), and no "Did you mean" outside
- * development.
+ * The API's limits in one bundle: depth (validation rule), cost and per-key rate (plugin), no batching, no automatic
+ * persisted queries, CSRF prevention on, a parser token cap, introspection per config (and per role), and no "Did you
+ * mean" outside development.
  */
 export function createHardening<TContext extends BaseContext>(
   options: HardeningOptions<TContext>,
@@ -78,6 +79,9 @@ export function createHardening<TContext extends BaseContext>(
     apolloOptions: {
       // Apollo 5's defaults, stated so that a change of default cannot silently turn them off.
       allowBatchedHttpRequests: false,
+      // Automatic persisted queries (on by default) keep every registered query text in one cache for all callers:
+      // any caller naming a hash ran another's query and learnt it had been asked. No client of this API sends them.
+      persistedQueries: false,
       csrfPrevention: true,
       // The gate above refuses it where it is off, naming the setting.
       introspection: true,
