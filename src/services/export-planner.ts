@@ -173,7 +173,12 @@ export class ExportPlanner {
   }
 }
 
-/** Whether every footer was read and shows the same columns, in the same order, with the same types. */
+/**
+ * Whether every footer was read and shows the same columns, in the same order, with the same types. Without union by
+ * name DuckDB reads every file as the first one's types: a DECIMAL(10,4) value read beside a DECIMAL(10,2) file
+ * would be rounded to its scale, so a decimal's scale and precision are part of its type even where only the schema
+ * element says them (no logical type).
+ */
 function uniformSchema(files: readonly Candidate[], footers: readonly FooterResult[]): boolean {
   let first: string | undefined;
   for (let i = 0; i < files.length; i++) {
@@ -244,7 +249,14 @@ function schemaOf(file: Candidate, footer: FooterResult): string | null {
   if (file.schema === undefined) {
     file.schema = footer.ok
       ? JSON.stringify(
-          footer.file.columns.map((c) => [c.name, c.physicalType, c.logicalType ?? null, c.convertedType ?? null]),
+          footer.file.columns.map((c) => [
+            c.name,
+            c.physicalType,
+            c.logicalType ?? null,
+            c.convertedType ?? null,
+            c.scale ?? null,
+            c.precision ?? null,
+          ]),
           (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
         )
       : null;

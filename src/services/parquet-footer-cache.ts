@@ -16,6 +16,12 @@ export interface ParquetColumnSummary {
   physicalType: ColumnMetaData['type'];
   logicalType: LogicalType | undefined;
   convertedType: SchemaElement['converted_type'];
+  /**
+   * The schema element's decimal scale and precision: a decimal annotated with the DECIMAL converted type alone (as
+   * writers before Parquet's logical types did) has them only there.
+   */
+  scale: number | undefined;
+  precision: number | undefined;
   /** Null count over all row groups; null when any row group lacks the statistic. */
   nullCount: number | null;
   /** Smallest non-null value over all row groups; undefined when the column holds only nulls or bounds are unknown. */
@@ -326,6 +332,8 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
           physicalType: meta.type,
           logicalType: element?.logical_type,
           convertedType: element?.converted_type,
+          scale: element?.scale,
+          precision: element?.precision,
           nullCount: 0,
           min: undefined,
           max: undefined,
@@ -391,6 +399,8 @@ function summarise(object: ObjectInfo, metadata: FileMetaData): ParquetFileSumma
         physicalType: element.type ?? 'BYTE_ARRAY',
         logicalType: element.logical_type,
         convertedType: element.converted_type,
+        scale: element.scale,
+        precision: element.precision,
         nullCount: 0,
         min: undefined,
         max: undefined,

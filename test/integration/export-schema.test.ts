@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import type { ExportCaller } from '../../src/domain/export-job.js';
 import {
@@ -48,6 +49,17 @@ beforeAll(async () => {
   await lake.writeParquet('evolved/day=2024-01-02/part-b.parquet', rows(3, 6));
   await lake.catalog.putTable(table('same'));
   await lake.catalog.putTable(table('evolved'));
+  // Two decimal scales in files that annotate them with the DECIMAL converted type only, as writers before Parquet's
+  // logical types did (parquet-mr before 1.11, Spark 2): the footers differ only in the schema elements' scale.
+  await lake.writeParquet('scales/part-a.parquet', `SELECT * FROM (VALUES (1, 1.25::DECIMAL(10,2))) t(id, amount)`);
+  await lake.writeParquet('scales/part-b.parquet', `SELECT * FROM (VALUES (2, 0.0050::DECIMAL(10,4))) t(id, amount)`);
+  await withoutDecimalLogicalType(lake.store.localPath('processed', 'scales/part-a.parquet')!, 2, 10);
+  await withoutDecimalLogicalType(lake.store.localPath('processed', 'scales/part-b.parquet')!, 4, 10);
+  await lake.catalog.putTable({
+    ...table('scales'),
+    columns: [column('id', 'int'), column('amount', 'decimal(12,4)')],
+    partitionKeys: [],
+  });
   harness = await createExportHarness(lake);
 });
 
@@ -99,6 +111,59 @@ describe('files of a dataset with one schema or several', () => {
       ['4', 'note 4', '1.00', '2024-01-02'],
       ['5', 'note 5', '1.25', '2024-01-02'],
     ]);
+  });
+});
+
+/**
+ * Removes the DECIMAL logical type of a file's decimal column (DuckDB writes both it and the converted type), leaving
+ * converted_type DECIMAL with its scale and precision. Nothing points into the footer, so it may shrink.
+ */
+async function withoutDecimalLogicalType(path: string, scale: number, precision: number): Promise<void> {
+  const file = await readFile(path);
+  const length = file.readUInt32LE(file.length - 8);
+  const start = file.length - 8 - length;
+  // SchemaElement field 10 (logicalType, a struct) holding union field 5 (DecimalType: scale, precision as zigzag
+  // i32), then the two structs' stops: thrift compact protocol.
+  const logicalType = Buffer.from([0x2c, 0x5c, 0x15, scale * 2, 0x15, precision * 2, 0x00, 0x00]);
+  const at = file.indexOf(logicalType, start);
+  if (at < 0) throw new Error(`no DECIMAL(${precision},${scale}) logical type in ${path}`);
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32LE(length - logicalType.length, 0);
+  tail.write('PAR1', 4, 'latin1');
+  await writeFile(
+    path,
+    Buffer.concat([file.subarray(0, at), file.subarray(at + logicalType.length, file.length - 8), tail]),
+  );
+}
+
+describe('files whose decimal column has different scales', () => {
+  it('reads each file at its own scale when only the schema elements tell the scales apart', async () => {
+    const files = ['a', 'b'].map((f) => `'${lake.store.localPath('processed', `scales/part-${f}.parquet`)!}'`);
+    const described = await lake.fixtures.withConnection(async (c) =>
+      (
+        await c.runAndReadAll(
+          `SELECT scale, logical_type FROM parquet_schema([${files.join(', ')}]) WHERE name = 'amount' ORDER BY file_name`,
+        )
+      ).getRowObjectsJson(),
+    );
+    expect(described).toEqual([
+      { scale: '2', logical_type: null },
+      { scale: '4', logical_type: null },
+    ]);
+    expect(await exported('scales')).toEqual([
+      ['id', 'amount'],
+      ['1', '1.2500'],
+      ['2', '0.0050'],
+    ]);
+    const equal = await exportedBytes({
+      dataset: 'scales',
+      where: [{ column: 'amount', op: 'EQ', values: ['0.005'] }],
+    });
+    expect(parseCsv(equal)).toEqual([
+      ['id', 'amount'],
+      ['2', '0.0050'],
+    ]);
+    expect((await plan('scales')).uniformSchema).toBe(false);
   });
 });
 
