@@ -66,4 +66,9 @@ export interface ExportPlan {
    * not be read.
    */
   missingColumns?: string[];
+  /**
+   * Timestamp columns that a planned file holds with nanoseconds (export-sql.ts nanosecondTimestampColumns): an
+   * engine reads them cut to the microsecond below. Absent or empty: none.
+   */
+  nanosecondColumns?: string[];
 }

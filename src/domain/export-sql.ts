@@ -69,6 +69,8 @@ export function compileExportQuery(
     missingColumns?: readonly string[];
     /** The deployment's mask key (mask-key.ts); needed only when a column is masked by hash. */
     maskKey?: Uint8Array;
+    /** Timestamp columns that a file holds with nanoseconds (see nanosecondTimestampColumns). */
+    nanosecondColumns?: readonly string[];
   },
 ): CompiledQuery {
   const params: string[] = [];
@@ -101,7 +103,10 @@ export function compileExportQuery(
     (o) =>
       `${orderKey(o.column, typeOf.get(o.column) ?? 'string')} ${o.direction === 'DESC' ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  const source = withMissingColumns(readParquet(table, files, unionByName, param), table, options.missingColumns ?? []);
+  const source = withMicrosecondFloor(
+    withMissingColumns(readParquet(table, files, unionByName, param), table, options.missingColumns ?? []),
+    options.nanosecondColumns ?? [],
+  );
   let sql = `SELECT ${select} FROM ${source} AS src`;
   if (conditions.length > 0) sql += ` WHERE ${conditions.join(' AND ')}`;
   if (order.length > 0) sql += ` ORDER BY ${order.join(', ')}`;
@@ -202,6 +207,41 @@ function withMissingColumns(source: string, table: TableDefinition, missing: rea
   if (columns.length === 0) return source;
   const nulls = columns.map((c) => `CAST(NULL AS ${sqlTypeOf(c.type)}) AS ${quoteIdentifier(c.name)}`).join(', ');
   return `(SELECT *, ${nulls} FROM ${source})`;
+}
+
+/**
+ * The table's timestamp columns that a file holds with nanoseconds (a Parquet TIMESTAMP of unit NANOS, as pandas and
+ * Spark write), by the columns of each file's footer (the footer cache's column summaries have this shape). Names
+ * are matched as DuckDB binds them, ignoring case.
+ */
+export function nanosecondTimestampColumns(
+  table: TableDefinition,
+  fileColumns: readonly (readonly { name: string; logicalType?: { type: string; unit?: string } | undefined }[])[],
+): string[] {
+  const held = new Set(
+    fileColumns.flatMap((columns) =>
+      columns
+        .filter((c) => c.logicalType?.type === 'TIMESTAMP' && c.logicalType.unit === 'NANOS')
+        .map((c) => c.name.toLowerCase()),
+    ),
+  );
+  return table.columns.filter((c) => c.kind === 'timestamp' && held.has(c.name.toLowerCase())).map((c) => c.name);
+}
+
+/**
+ * The source with each of `columns` cut to the microsecond below it, as the footer statistics (and DuckDB's own
+ * strftime of a TIMESTAMP_NS) read it. DuckDB's cast from TIMESTAMP_NS to TIMESTAMP cuts toward zero, which before
+ * 1970 moves a value to the next microsecond: 1969-12-31 23:59:59.9999995 was exported as 1970-01-01T00:00:00.000000Z,
+ * another day, and `< 1970-01-01` did not match it. The source as it is when there are none.
+ */
+function withMicrosecondFloor(source: string, columns: readonly string[]): string {
+  if (columns.length === 0) return source;
+  const floors = columns.map((name) => {
+    const ns = `epoch_ns(${quoteIdentifier(name)})`;
+    // The remainder of a division in DuckDB has the dividend's sign: take the one in [0, 1000) off first.
+    return `make_timestamp((${ns} - (${ns} % 1000 + 1000) % 1000) // 1000) AS ${quoteIdentifier(name)}`;
+  });
+  return `(SELECT * REPLACE (${floors.join(', ')}) FROM ${source})`;
 }
 
 /**

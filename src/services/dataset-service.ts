@@ -5,7 +5,12 @@ import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { BadInputError } from '../domain/errors.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import { exportableColumns, normalizeExportRequest, type NormalizedExportRequest } from '../domain/export-request.js';
-import { columnsMissingFromFiles, compileExportQuery, type QueryFile } from '../domain/export-sql.js';
+import {
+  columnsMissingFromFiles,
+  compileExportQuery,
+  nanosecondTimestampColumns,
+  type QueryFile,
+} from '../domain/export-sql.js';
 import { type MaskKeySource, maskKeyFor } from '../domain/mask-key.js';
 import { assertColumnsUsable, statsVisible } from '../domain/policy.js';
 import type { PartitionRecord, SchemaVersion, TableColumn, TableDefinition } from '../domain/table.js';
@@ -544,6 +549,10 @@ export class DatasetService {
       table,
       chosen.map((f) => f.file.columns.map((c) => c.name)),
     );
+    const nanosecondColumns = nanosecondTimestampColumns(
+      table,
+      chosen.map((f) => f.file.columns),
+    );
     const keys = chosen.map((f) => f.file.key);
     const maskKey = await maskKeyFor(inner, this.deps.maskKey);
     return this.withLocalFiles(keys, (paths) => {
@@ -551,6 +560,7 @@ export class DatasetService {
       const query = compileExportQuery({ ...request, columns: inner }, table, files, {
         limit,
         missingColumns,
+        nanosecondColumns,
         ...(maskKey !== undefined ? { maskKey } : {}),
       });
       return readPreviewRows(db, query, plan);

@@ -3,7 +3,7 @@ import { exportDataVersion } from '../domain/export-fingerprint.js';
 import { partitionValuesOf, pruneFiles } from '../domain/export-partitions.js';
 import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-plan.js';
 import type { NormalizedExportRequest } from '../domain/export-request.js';
-import { columnsMissingFromFiles } from '../domain/export-sql.js';
+import { columnsMissingFromFiles, nanosecondTimestampColumns } from '../domain/export-sql.js';
 import { statisticsMayMatch } from '../domain/export-stats-pruning.js';
 import { whereContradicts } from '../domain/export-where-contradiction.js';
 import type { TableDefinition } from '../domain/table.js';
@@ -129,6 +129,10 @@ export class ExportPlanner {
       effectiveLimit: request.limit ?? (mayExceed ? maxRows : null),
       uniformSchema: uniformSchema(read, readFooters),
       missingColumns: missingColumns(table, read, readFooters),
+      nanosecondColumns: nanosecondTimestampColumns(
+        table,
+        readFooters.map((f) => (f.ok ? f.file.columns : [])),
+      ),
     };
   }
 

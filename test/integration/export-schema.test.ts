@@ -55,6 +55,17 @@ beforeAll(async () => {
   await lake.writeParquet('scales/part-b.parquet', `SELECT * FROM (VALUES (2, 0.0050::DECIMAL(10,4))) t(id, amount)`);
   await withoutDecimalLogicalType(lake.store.localPath('processed', 'scales/part-a.parquet')!, 2, 10);
   await withoutDecimalLogicalType(lake.store.localPath('processed', 'scales/part-b.parquet')!, 4, 10);
+  // Nanoseconds, as pandas and Spark write timestamps; two of them before 1970.
+  await lake.writeParquet(
+    'nanos/part-a.parquet',
+    `SELECT * FROM (VALUES (1, TIMESTAMP_NS '1969-12-31 23:59:59.9999995'), (2, TIMESTAMP_NS '2024-01-02 03:04:05.123456789'),
+       (3, TIMESTAMP_NS '1960-06-30 23:59:59.999999999'), (4, NULL)) t(id, happened_at)`,
+  );
+  await lake.catalog.putTable({
+    ...table('nanos'),
+    columns: [column('id', 'int'), column('happened_at', 'timestamp')],
+    partitionKeys: [],
+  });
   await lake.catalog.putTable({
     ...table('scales'),
     columns: [column('id', 'int'), column('amount', 'decimal(12,4)')],
@@ -164,6 +175,38 @@ describe('files whose decimal column has different scales', () => {
       ['2', '0.0050'],
     ]);
     expect((await plan('scales')).uniformSchema).toBe(false);
+  });
+});
+
+describe('timestamps a file holds with nanoseconds', () => {
+  it('exports and compares them cut to the microsecond below, before 1970 too', async () => {
+    expect(await exported('nanos')).toEqual([
+      ['id', 'happened_at'],
+      ['1', '1969-12-31T23:59:59.999999Z'],
+      ['2', '2024-01-02T03:04:05.123456Z'],
+      ['3', '1960-06-30T23:59:59.999999Z'],
+      ['4', null],
+    ]);
+    const before1970 = await exportedBytes({
+      dataset: 'nanos',
+      where: [{ column: 'happened_at', op: 'LT', values: ['1970-01-01'] }],
+      orderBy: [{ column: 'id' }],
+    });
+    expect(parseCsv(before1970)).toEqual([
+      ['id', 'happened_at'],
+      ['1', '1969-12-31T23:59:59.999999Z'],
+      ['3', '1960-06-30T23:59:59.999999Z'],
+    ]);
+    const t = (await lake.catalog.getTable('nanos'))!;
+    const datasets = new DatasetService({
+      catalog: lake.catalog,
+      store: lake.store,
+      footers: new ParquetFooterCache(lake.store),
+      logger: new JsonLogger('silent'),
+      duckdb: harness.engineDb,
+    });
+    const preview = await datasets.preview(t, null, { limit: 1, columns: ['happened_at'] }, datasets.createLoaders());
+    expect(preview.rows).toEqual([{ happened_at: '1969-12-31T23:59:59.999999Z' }]);
   });
 });
 

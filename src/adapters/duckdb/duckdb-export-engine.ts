@@ -153,6 +153,7 @@ export class DuckDbExportEngine implements ExportEngine {
         unionByName: plan.uniformSchema !== true,
         // Columns added after every planned file was written: typed NULLs, as Athena reads them from the catalog.
         missingColumns: plan.missingColumns ?? [],
+        nanosecondColumns: plan.nanosecondColumns ?? [],
       });
       const copy = compileCsvCopy(query, out, plan.request.csv);
       const rowsEstimated = Math.min(plan.estimate.rows, limit ?? Number.POSITIVE_INFINITY);
