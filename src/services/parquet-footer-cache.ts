@@ -181,7 +181,7 @@ export class ParquetFooterCache {
       metadata = await parquetMetadataAsync(file, {
         initialFetchSize: this.initialFetchBytes,
         geoparquet: false,
-        parsers: TIMESTAMP_PARSERS,
+        parsers: STATISTICS_PARSERS,
       });
     } catch (err) {
       if (!isFormatError(err)) throw err;
@@ -226,6 +226,20 @@ const TIMESTAMP_PARSERS = {
   timestampFromMilliseconds: (millis: bigint): string => isoMicros(millis * 1000n),
   timestampFromMicroseconds: (micros: bigint): string => isoMicros(micros),
   timestampFromNanoseconds: (nanos: bigint): string => isoMicros(floorDiv(nanos, 1000n)),
+};
+
+/**
+ * Text statistics decoded as they are: a TextDecoder drops a leading byte order mark by default, which made a max of
+ * '\uFEFF=bom' (EF BB BF, above every ASCII letter) the smaller '=bom', and pruning dropped the file for values between
+ * the two.
+ */
+const TEXT_DECODER = new TextDecoder('utf-8', { ignoreBOM: true });
+
+const STATISTICS_PARSERS = {
+  ...TIMESTAMP_PARSERS,
+  // hyparquet passes what the footer holds, which may be nothing.
+  stringFromBytes: (bytes: Uint8Array | null | undefined): string | undefined =>
+    bytes === null || bytes === undefined ? undefined : TEXT_DECODER.decode(bytes),
 };
 
 function isoMicros(micros: bigint): string {
