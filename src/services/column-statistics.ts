@@ -2,7 +2,12 @@ import { parseColumnType } from '../domain/column-type.js';
 import { float32AsDuckdbDouble } from '../domain/float32.js';
 import type { TableColumn } from '../domain/table.js';
 import { compareUtf8 } from '../domain/utf8-order.js';
-import { compareBounds, type ParquetFileSummary, type StatValue } from './parquet-footer-cache.js';
+import {
+  compareBounds,
+  type ParquetColumnSummary,
+  type ParquetFileSummary,
+  type StatValue,
+} from './parquet-footer-cache.js';
 
 /**
  * Column statistics of a whole dataset, from Parquet footers. `min`/`max` are text in the column's canonical
@@ -33,6 +38,12 @@ export interface ColumnAggregate {
   /** Whether min (max) is a value of the column, not a bound a writer cut (see ParquetColumnSummary.minExact). */
   minExact: boolean;
   maxExact: boolean;
+  /**
+   * For a decimal column, the scale of `min` and `max` when they are unscaled integers (bigints): files may hold the
+   * column at different scales (DECIMAL(10,2) beside DECIMAL(12,4)), whose unscaled integers are brought to the
+   * largest before they are compared. Undefined for other columns.
+   */
+  scale: number | undefined;
 }
 
 /** Every leaf column of a set of files, aggregated in one pass over the files (not one pass per column). */
@@ -58,30 +69,53 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
           boundsKnown: true,
           minExact: true,
           maxExact: true,
+          scale: undefined,
         };
         columns.set(col.name, agg);
+      }
+      let colMin = col.min;
+      let colMax = col.max;
+      const scale = decimalScale(col);
+      if (scale !== undefined) {
+        const common = Math.max(scale, agg.scale ?? scale);
+        agg.min = rescaled(agg.min, common - (agg.scale ?? common));
+        agg.max = rescaled(agg.max, common - (agg.scale ?? common));
+        agg.scale = common;
+        colMin = rescaled(colMin, common - scale);
+        colMax = rescaled(colMax, common - scale);
       }
       agg.rows += file.rowCount;
       agg.nullCount = agg.nullCount === null || col.nullCount === null ? null : agg.nullCount + col.nullCount;
       if (!col.boundsKnown) agg.boundsKnown = false;
-      if (col.min !== undefined) {
-        const order = agg.min === undefined ? -1 : compareBounds(col.min, agg.min, col.physicalType);
+      if (colMin !== undefined) {
+        const order = agg.min === undefined ? -1 : compareBounds(colMin, agg.min, col.physicalType);
         // On a tie an exact bound wins: the cut one's true value is at least it.
         if (order < 0 || (order === 0 && col.minExact)) {
-          agg.min = col.min;
+          agg.min = colMin;
           agg.minExact = col.minExact;
         }
       }
-      if (col.max !== undefined) {
-        const order = agg.max === undefined ? 1 : compareBounds(col.max, agg.max, col.physicalType);
+      if (colMax !== undefined) {
+        const order = agg.max === undefined ? 1 : compareBounds(colMax, agg.max, col.physicalType);
         if (order > 0 || (order === 0 && col.maxExact)) {
-          agg.max = col.max;
+          agg.max = colMax;
           agg.maxExact = col.maxExact;
         }
       }
     }
   }
   return { rowCount, columns };
+}
+
+/** The scale of a decimal column's schema element (its converted type's, or its logical type's); else undefined. */
+function decimalScale(col: ParquetColumnSummary): number | undefined {
+  if (col.convertedType !== 'DECIMAL' && col.logicalType?.type !== 'DECIMAL') return undefined;
+  return col.scale ?? (col.logicalType?.type === 'DECIMAL' ? col.logicalType.scale : undefined);
+}
+
+/** An unscaled decimal bound with `digits` more digits of scale (exact); other values as they are. */
+function rescaled(value: StatValue | undefined, digits: number): StatValue | undefined {
+  return typeof value === 'bigint' && digits > 0 ? value * 10n ** BigInt(digits) : value;
 }
 
 /**
@@ -94,10 +128,21 @@ export function columnStatistics(column: TableColumn, aggregates: FileColumnAggr
   const nullCount = agg.nullCount === null ? null : agg.nullCount + (aggregates.rowCount - agg.rows);
   if (!agg.boundsKnown) return { nullCount, min: null, max: null };
   // A cut bound is no value of the column (a prefix, or a prefix with its last byte raised): no text rather than that.
+  const format = (value: StatValue): string | null => {
+    const type = parseColumnType(column.type);
+    if (agg.scale === undefined || type.kind !== 'decimal' || typeof value !== 'bigint') {
+      return formatStatValue(value, column);
+    }
+    // The unscaled integer at the aggregate's scale, written at the column's: exact, or no text.
+    const digits = type.scale - agg.scale;
+    if (digits >= 0) return formatStatValue(value * 10n ** BigInt(digits), column);
+    const divisor = 10n ** BigInt(-digits);
+    return value % divisor === 0n ? formatStatValue(value / divisor, column) : null;
+  };
   return {
     nullCount,
-    min: agg.min === undefined || !agg.minExact ? null : formatStatValue(agg.min, column),
-    max: agg.max === undefined || !agg.maxExact ? null : formatStatValue(agg.max, column),
+    min: agg.min === undefined || !agg.minExact ? null : format(agg.min),
+    max: agg.max === undefined || !agg.maxExact ? null : format(agg.max),
   };
 }
 
