@@ -41,12 +41,21 @@ export function exportDataVersion(
 }
 
 /**
+ * The version of what an export's result holds for a request: raised by every fix that changes it, so that results
+ * written before the fix are not handed out again for the same request (they stay until retention, under their
+ * own fingerprints). 3: hashes keyed. 4: decimals of files at different scales read at each file's scale,
+ * nanosecond timestamps before 1970 cut to the microsecond below, files whose largest text starts with a BOM no longer
+ * pruned, doubles, floats and timestamps hashed alike on both engines.
+ */
+export const RESULT_VERSION = 4;
+
+/**
  * Identifies the work and its result: the normalised request, the data version and, when a column is masked by
  * hash, the mask key's id (mask-key.ts maskKeyId). The caller's grant is in the normalised request wherever it
  * shapes the result (the columns it may name, each column's mask, the row filter with the caller's attributes), so
  * two requests with one fingerprint produce the same bytes and the second may re-use the first one's job; a policy
- * change that leaves a request as it was leaves its job re-usable, a new mask key does not. Version 3: jobs of
- * earlier versions (whose hashes were unkeyed) are never re-used.
+ * change that leaves a request as it was leaves its job re-usable, a new mask key does not. RESULT_VERSION is part
+ * of it, so a job finished before a fix that changed what a request's result holds is never re-used for it.
  */
 export function exportFingerprint(
   request: NormalizedExportRequest,
@@ -54,5 +63,7 @@ export function exportFingerprint(
   maskKeyId: string | null,
 ): string {
   const keyed = request.columns.some((c) => c.mask === 'hash') ? maskKeyId : null;
-  return sha256(canonicalJson({ v: 3, request: { ...request, idempotencyKey: null }, dataVersion, maskKeyId: keyed }));
+  return sha256(
+    canonicalJson({ v: RESULT_VERSION, request: { ...request, idempotencyKey: null }, dataVersion, maskKeyId: keyed }),
+  );
 }

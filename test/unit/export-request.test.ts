@@ -1,6 +1,12 @@
+import { createHash } from 'node:crypto';
 import { athenaParameter } from '../../src/domain/athena-sql.js';
 import { BadInputError, LimitExceededError } from '../../src/domain/errors.js';
-import { canonicalJson, exportFingerprint, exportRequestHash } from '../../src/domain/export-fingerprint.js';
+import {
+  canonicalJson,
+  exportFingerprint,
+  exportRequestHash,
+  RESULT_VERSION,
+} from '../../src/domain/export-fingerprint.js';
 import type { EffectiveGrant } from '../../src/domain/export-grant.js';
 import {
   DEFAULT_EXPORT_LIMITS,
@@ -315,6 +321,34 @@ describe('export fingerprints', () => {
     expect(exportRequestHash(none)).not.toBe(hash);
     // A wider range is another request.
     expect(exportRequestHash(normalize({ partitions: { from: '2024-01-02', to: '2024-01-03' } }))).not.toBe(hash);
+  });
+
+  it('never matches a result of an earlier RESULT_VERSION, whose bytes a later fix may have changed', () => {
+    const r = normalize({ columns: ['id'] });
+    const earlier = createHash('sha256')
+      .update(
+        canonicalJson({
+          v: RESULT_VERSION - 1,
+          request: { ...r, idempotencyKey: null },
+          dataVersion: 'v1',
+          maskKeyId: null,
+        }),
+        'utf8',
+      )
+      .digest('hex');
+    const now = createHash('sha256')
+      .update(
+        canonicalJson({
+          v: RESULT_VERSION,
+          request: { ...r, idempotencyKey: null },
+          dataVersion: 'v1',
+          maskKeyId: null,
+        }),
+        'utf8',
+      )
+      .digest('hex');
+    expect(exportFingerprint(r, 'v1', null)).toBe(now);
+    expect(exportFingerprint(r, 'v1', null)).not.toBe(earlier);
   });
 
   it('changes with the data version, the request and a grant that shapes the result, not with one that does not', () => {
