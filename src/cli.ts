@@ -134,7 +134,9 @@ export function buildProgram(): Command {
       if (local === undefined && /^(\/|\.{1,2}\/|~)/.test(source)) {
         throw new UsageError(`no such file or folder: ${source}`);
       }
-      await withRuntime((rt) => register(rt, opts.dataset, source, local));
+      await withBatch('file', (stopRequested) =>
+        withRuntime((rt) => register(rt, opts.dataset, source, local, stopRequested)),
+      );
     });
 
   program

@@ -77,6 +77,16 @@ export interface RegistrationDeps {
   stagingDir: string;
   /** Names the ETL writes (declared dataset definitions), at `<name>/`: never registered over, nor into. */
   declared?: readonly string[];
+  /** True once Ctrl-C asked the registration to stop: a local copy stops and removes what it copied. */
+  stopRequested?: () => boolean;
+}
+
+/**
+ * A registration of local files stopped before the catalog changed (Ctrl-C during the copy): the files it had copied
+ * were removed, so none is left under the name to be served by a later registration of other files.
+ */
+export class RegistrationInterrupted extends Error {
+  override readonly name = 'RegistrationInterrupted';
 }
 
 /** Where a dataset's files are: a prefix ending in `/`. */
@@ -212,12 +222,15 @@ export async function registerLocalParquet(
   if (inferred.partitionKeys.length > 0) partitionRecords(name, location, files);
   const tableBefore = await deps.catalog.getTable(name);
   const added: string[] = [];
+  let replaced = 0;
   try {
     for (const f of files) {
+      if (deps.stopRequested?.() === true) throw new RegistrationInterrupted(`registration of "${name}" interrupted`);
       const key = `${location}${f.rel}`;
       const existed = (await deps.store.head('processed', key)) !== undefined;
       await deps.store.putFile('processed', key, f.path);
       if (!existed) added.push(key);
+      else replaced += 1;
     }
     return await registerParquetDataset(deps, name, location, description);
   } catch (err) {
@@ -227,6 +240,12 @@ export async function registerLocalParquet(
       await deps.catalog.deleteTable(name);
     }
     for (const key of added) await deps.store.delete('processed', key);
+    if (err instanceof RegistrationInterrupted) {
+      throw new RegistrationInterrupted(
+        `registration of "${name}" interrupted: removed the ${added.length} file${added.length === 1 ? '' : 's'} it had copied` +
+          (replaced > 0 ? ` (${replaced} that replaced files of the same name stay)` : ''),
+      );
+    }
     throw err;
   }
 }
@@ -254,6 +273,10 @@ export async function registerParquetDataset(
   const files: { path: string; rel: string }[] = [];
   try {
     for (const key of keys) {
+      // Ctrl-C while staging from S3: nothing was registered yet.
+      if (deps.stopRequested?.() === true) {
+        throw new RegistrationInterrupted(`registration of "${name}" interrupted: nothing was registered`);
+      }
       const rel = key.slice(location.length);
       const local = deps.store.localPath('processed', key);
       if (local !== undefined) {

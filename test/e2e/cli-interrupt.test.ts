@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { spawnCli, waitForOutput } from '../support/cli-process.js';
 
 /**
@@ -77,5 +78,43 @@ describe('Ctrl-C during careplus ingest and start', () => {
     expect(statuses.length).toBeLessThan(60);
     expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
     expect(await filesUnder(join(lake, 'processed', '_pipeline', 'locks'))).toEqual([]);
+  }, 90_000);
+
+  it('register stops copying, removes what it copied and registers nothing', async () => {
+    // Interrupted half-way, a registration left the files it had copied under processed/<name>/ with no table: a
+    // later registration of other files under that name served them too, without a word.
+    const source = join(dir, 'many');
+    await mkdir(source);
+    const db = await DuckDbDatabase.create({ memoryLimit: '256MB', threads: 1, tempDirectory: join(dir, 'duckdb') });
+    try {
+      await db.withConnection(async (con) => {
+        for (let i = 0; i < 300; i++) {
+          await con.run(
+            `COPY (SELECT ${i} AS id, repeat('x', 500) || range AS v FROM range(1000)) TO '${join(source, `f${i}.parquet`)}'`,
+          );
+        }
+      });
+    } finally {
+      db.close();
+    }
+    const lake = join(dir, 'lake');
+    const target = join(lake, 'processed', 'cut_short');
+    const cli = spawnCli(['register', '--dataset', 'cut_short', source], env(lake));
+    // Once some files are copied (or the command is done: then it has nothing to undo).
+    while ((await readdir(target).catch(() => [])).length < 3 && cli.child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    cli.child.kill('SIGINT');
+    const code = await cli.exited;
+    const out = cli.output();
+    if (out.includes('registered cut_short: 300 Parquet files')) {
+      // The copy was done before the signal: the registration finished (exit 0, or 130 once it was asked to stop).
+      expect([0, 130]).toContain(code);
+      return;
+    }
+    expect(code).toBe(130);
+    expect(out).toMatch(/registration of "cut_short" interrupted: removed the \d+ files? it had copied/);
+    expect((await readdir(target).catch(() => [])).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+    expect(await readdir(join(lake, 'processed', '_catalog', 'tables')).catch(() => [])).toEqual([]);
   }, 90_000);
 });

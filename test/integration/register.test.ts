@@ -360,6 +360,28 @@ describe('registering existing Parquet data as a dataset', () => {
       expect(await lake.catalog.getTable('odd_folders')).toBeUndefined();
     });
 
+    it('stops copying when asked to (Ctrl-C) and removes the files it copied, registering nothing', async () => {
+      // Interrupted half-way, a registration left the files it had copied under <name>/ with no table; a later
+      // registration of other files under that name then served them too, silently.
+      const folder = join(lake.root, 'many-files');
+      await mkdir(folder, { recursive: true });
+      for (const n of [1, 2, 3]) await copyFile(join(local, 'region=eu', 'a.parquet'), join(folder, `f${n}.parquet`));
+      let copied = 0;
+      const counting = withMethod(lake.store, 'putFile', (original) => async (...args: Parameters<typeof original>) => {
+        const info = await original(...args);
+        copied += 1;
+        return info;
+      });
+      const interrupted = { ...deps(), store: counting, stopRequested: () => copied >= 1 };
+      await expect(registerLocalParquet(interrupted, 'cut_short', folder)).rejects.toMatchObject({
+        name: 'RegistrationInterrupted',
+        message: 'registration of "cut_short" interrupted: removed the 1 file it had copied',
+      });
+      expect(copied).toBe(1);
+      expect(await processedKeys('cut_short/')).toEqual([]);
+      expect(await lake.catalog.getTable('cut_short')).toBeUndefined();
+    });
+
     it('removes the files it copied when the registration fails after the copy', async () => {
       // A file already under the dataset's prefix that cannot be served (a nested column).
       await lake.writeParquet('with_nested/old.parquet', `SELECT 1::INTEGER AS id, ['a'] AS tags`);
