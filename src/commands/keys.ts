@@ -110,7 +110,15 @@ function parseAttributes(pairs: readonly string[]): Record<string, string> {
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new BadInputError(`--attribute: expected name=value, got "${pair}"`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+    const name = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    // Not the last one silently: a row filter would see only it.
+    if (Object.hasOwn(out, name)) {
+      throw new BadInputError(
+        `--attribute: "${name}" is given twice ("${out[name]}" and "${value}"); an API key has one value per attribute`,
+      );
+    }
+    out[name] = value;
   }
   return out;
 }

@@ -92,6 +92,17 @@ describe('careplus keys', () => {
     );
   });
 
+  it('refuses an attribute given twice instead of keeping only the last value', async () => {
+    // A key has one value per attribute: `--attribute section=A --attribute section=B` created a key whose row
+    // filters saw section B only, and said nothing.
+    await expect(
+      run('create', '--name', 'x', '--role', 'section_lead', '--attribute', 'section=A', '--attribute', 'section=B'),
+    ).rejects.toThrow(
+      new BadInputError('--attribute: "section" is given twice ("A" and "B"); an API key has one value per attribute'),
+    );
+    expect(await new ApiKeyStore(rt.store).list()).toEqual([]);
+  });
+
   it('says how to start when there are no keys', async () => {
     await run('list');
     expect(out).toEqual([]);
