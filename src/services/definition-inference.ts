@@ -107,7 +107,7 @@ async function propose(connection: DuckDBConnection, name: string, sample: Sampl
     const before = columnComments.get(column);
     columnComments.set(column, before === undefined ? text : `${before} ${text}`);
   };
-  const names = safeColumnNames(sample.columns.map((c) => c.source));
+  const names = safeColumnNames(sample.columns.map((c) => c.header));
   const preferred = {
     timestamp: sample.groups.flatMap((g) =>
       g.dialect?.timestampFormat !== undefined ? [g.dialect.timestampFormat] : [],
@@ -117,7 +117,7 @@ async function propose(connection: DuckDBConnection, name: string, sample: Sampl
 
   const columns: ColumnInput[] = [];
   for (const [i, sampled] of sample.columns.entries()) {
-    const column: ColumnInput = { name: names[i]!, source: sampled.source, type: 'string' };
+    const column: ColumnInput = { name: names[i]!, source: sampled.header, type: 'string' };
     const mapped = columnTypeOf(sampled.duckdbType);
     let probe: TypeProbe | undefined;
     if (mapped.type === 'timestamp' || mapped.type === 'date') {

@@ -224,4 +224,31 @@ describe('inferDefinition', () => {
       'no sample files given: name at least one CSV or JSON Lines file',
     );
   });
+
+  it("names each column's source as the CSV header does, and refuses a header the ETL cannot map", async () => {
+    // DuckDB renames a field whose name another one has (ignoring case) or that has no name (variant_1, a_1,
+    // column1); proposed as sources, those names are in no header, and the ETL failed the very sample file.
+    const cased = join(dir, 'cased.csv');
+    await writeFile(cased, 'Variant,variant,ts\nx,y,2024-01-01 10:00:00\nz,w,2024-01-02 11:00:00\n');
+    const { definition } = await inferDefinition(duckdb, 'cased', [cased]);
+    expect(definition.columns.map((c) => [c.name, c.source])).toEqual([
+      ['variant', 'Variant'],
+      ['variant_2', 'variant'],
+      ['ts', 'ts'],
+    ]);
+    const twice = join(dir, 'twice.csv');
+    await writeFile(twice, 'a,a,ts\nx,y,2024-01-01 10:00:00\n');
+    await expect(inferDefinition(duckdb, 'twice', [twice])).rejects.toThrow(
+      new BadInputError(
+        'the CSV header of twice.csv names fields 1 and 2 both "a": rename one (the ETL cannot tell which holds a column\'s values)',
+      ),
+    );
+    const unnamed = join(dir, 'unnamed.csv');
+    await writeFile(unnamed, 'a,,ts\nx,y,2024-01-01 10:00:00\n');
+    await expect(inferDefinition(duckdb, 'unnamed', [unnamed])).rejects.toThrow(
+      new BadInputError(
+        'the CSV header of unnamed.csv has no name for field 2: name it (the ETL finds columns by their header names)',
+      ),
+    );
+  });
 });

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError } from '../../domain/errors.js';
 import { firstLine, readSql, runSql, sqlIdent, sqlString } from './duckdb-sql.js';
@@ -30,7 +31,13 @@ export interface SampleGroup {
 }
 
 export interface SampledColumn {
+  /** The column's name in DuckDB's tables (TYPED_TABLE, RAW_TABLE). */
   source: string;
+  /**
+   * Its name in the files, as the ETL finds it: DuckDB renames a CSV header field whose name another field has,
+   * ignoring case (`Variant,variant` reads as `Variant`, `variant_1`).
+   */
+  header: string;
   duckdbType: string;
   nulls: number;
 }
@@ -64,9 +71,13 @@ export async function readSample(
     }
     g.paths.push(f.path);
   }
+  const headers = new Map<string, string>();
   for (const g of groups) {
     if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows);
     g.columns = await describeGroup(connection, g, sampleRows, notes);
+    if (g.format === 'csv' && g.dialect!.header) {
+      for (const path of g.paths) await csvHeaderNames(connection, g, path, headers);
+    }
   }
 
   const create = (table: string, raw: boolean): string =>
@@ -99,7 +110,11 @@ export async function readSample(
   const rows = Number(counts[0]!.n);
   return {
     groups,
-    columns: columns.map((c, i) => ({ ...c, nulls: rows - Number(counts[0]![`c${i}`]) })),
+    columns: columns.map((c, i) => ({
+      ...c,
+      header: headers.get(c.source) ?? c.source,
+      nulls: rows - Number(counts[0]![`c${i}`]),
+    })),
     rows,
     notes,
   };
@@ -133,6 +148,52 @@ async function describeGroup(
     rows = await readSql(connection, describe(), `cannot read the ${g.format} sample files`);
   }
   return rows.map((r) => String(r.column_name));
+}
+
+/**
+ * The header fields of one CSV file as written, against DuckDB's names for them: a name DuckDB changed is added to
+ * `renamed` (DuckDB's name to the header's). A header the ETL cannot map is refused: a field without a name, or two
+ * fields of the same name (the ETL could not tell which holds the column's values).
+ */
+async function csvHeaderNames(
+  connection: DuckDBConnection,
+  g: SampleGroup,
+  path: string,
+  renamed: Map<string, string>,
+): Promise<void> {
+  const file = basename(path);
+  const single = { ...g, paths: [path] };
+  const what = `cannot read the CSV header of ${file}`;
+  const duckdbNames = (await readSql(connection, `DESCRIBE SELECT * FROM ${reader(single, false, 1)}`, what)).map((r) =>
+    String(r.column_name),
+  );
+  const compression = `compression = '${g.gzip ? 'gzip' : 'uncompressed'}'`;
+  let fields: (string | null)[];
+  try {
+    const result = await connection.runAndReadAll(
+      `SELECT * FROM read_csv(${sqlString(path)}, ${compression}, header = false, all_varchar = true, ` +
+        `delim = ${sqlString(g.dialect!.delimiter)}, ignore_errors = true) LIMIT 1`,
+    );
+    fields = (result.getRows()[0] ?? []).map((v) => (v === null ? null : String(v)));
+  } catch (err) {
+    throw new BadInputError(`${what}: ${firstLine(err)}`, { cause: err });
+  }
+  if (fields.length !== duckdbNames.length) return;
+  for (const [i, field] of fields.entries()) {
+    if (field === null || field.trim() === '') {
+      throw new BadInputError(
+        `the CSV header of ${file} has no name for field ${i + 1}: name it (the ETL finds columns by their header names)`,
+      );
+    }
+    const again = fields.indexOf(field, i + 1);
+    if (again >= 0) {
+      throw new BadInputError(
+        `the CSV header of ${file} names fields ${i + 1} and ${again + 1} both ${JSON.stringify(field)}: rename one ` +
+          "(the ETL cannot tell which holds a column's values)",
+      );
+    }
+    if (duckdbNames[i] !== field && !renamed.has(duckdbNames[i]!)) renamed.set(duckdbNames[i]!, field);
+  }
 }
 
 /** The DuckDB table function call that reads a group's files, typed by DuckDB or as text. */
