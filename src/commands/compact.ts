@@ -3,6 +3,7 @@ import { partitionPrefix } from '../../lambda/pipeline/lake-keys.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import type { Runtime } from '../composition.js';
 import { BadInputError, NotFoundError } from '../domain/errors.js';
+import { etlDataset } from './etl-dataset.js';
 
 /** Partition values are days (the partition column is the day of a timestamp or date column). */
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -19,7 +20,7 @@ export async function compact(
   out: (text: string) => void = (t) => process.stdout.write(t),
   stopRequested: () => boolean = () => false,
 ): Promise<PartitionCompaction[]> {
-  const def = rt.registry.get(dataset);
+  const def = await etlDataset(rt, dataset, 'compacted');
   // A calendar day: 2024-13-01 matches the pattern but is none (Date rolls it over into another day).
   if (partition !== undefined && !(DAY.test(partition) && isoDay(partition) === partition)) {
     throw new BadInputError(`partition "${partition}" is not a day (yyyy-mm-dd)`);

@@ -3,6 +3,7 @@ import type { Runtime } from '../composition.js';
 import type { RunRecord } from '../domain/run-record.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import { ingestLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
+import { etlDataset } from './etl-dataset.js';
 
 export function formatRun(file: string, run: RunRecord): string {
   const counts = `read ${run.rowsRead}, written ${run.rowsWritten}, rejected ${run.rowsRejected}, duplicate ${run.rowsDuplicate}`;
@@ -34,7 +35,7 @@ export async function ingest(
   } = {},
 ): Promise<number> {
   const stopRequested = options.stopRequested ?? (() => false);
-  rt.registry.get(dataset);
+  await etlDataset(rt, dataset, 'ingested into');
   const deps = etlDepsOf(rt);
   let failed = 0;
   for (const [i, file] of files.entries()) {

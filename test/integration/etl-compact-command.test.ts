@@ -65,6 +65,21 @@ describe('careplus compact', () => {
     await expect(compact(rt, 'nope', undefined, (t) => out.push(t))).rejects.toThrow(
       new NotFoundError('unknown dataset "nope"'),
     );
+    // A registered table is listed by `careplus datasets`: "unknown dataset" denied it existed.
+    await rt.catalog.putTable({
+      name: 'legacy',
+      description: '',
+      columns: [{ name: 'id', type: 'int', kind: 'int', nullable: true, description: '', pii: false }],
+      partitionKeys: [],
+      location: 'legacy/',
+      origin: 'registered',
+    });
+    await expect(compact(rt, 'legacy', undefined, (t) => out.push(t))).rejects.toThrow(
+      new BadInputError(
+        `dataset "legacy" is a registered table, not one the ETL writes: only the datasets defined in ` +
+          `${rt.config.datasetsDir} (helpdesk_events, support_events) can be compacted`,
+      ),
+    );
     await expect(compact(rt, 'support_events', '2024/03/01', (t) => out.push(t))).rejects.toThrow(
       new BadInputError('partition "2024/03/01" is not a day (yyyy-mm-dd)'),
     );
