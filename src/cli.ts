@@ -179,6 +179,7 @@ export function buildProgram(): Command {
     });
 
   registerKeyCommands(program, withRuntime);
+  for (const name of ['datasets', 'keys']) refuseUnknownSubcommands(program.commands.find((c) => c.name() === name)!);
 
   program
     .command('sample')
@@ -197,6 +198,22 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/**
+ * A command that lists by default (`datasets`, `keys`) handed a mistyped subcommand to its listing, which refused it
+ * as "too many arguments for 'list'": the word is named as an unknown command instead, with the commands there are.
+ */
+function refuseUnknownSubcommands(parent: Command): void {
+  parent.hook('preSubcommand', (cmd) => {
+    const word = cmd.args[0];
+    if (word === undefined || word.startsWith('-')) return;
+    const names = cmd.commands.map((c) => c.name());
+    if (names.includes(word) || cmd.commands.some((c) => c.aliases().includes(word))) return;
+    cmd.error(`error: unknown command '${word}' of careplus ${cmd.name()} (commands: ${names.join(', ')})`, {
+      code: 'commander.unknownCommand',
+    });
+  });
 }
 
 async function main(): Promise<void> {
