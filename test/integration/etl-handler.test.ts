@@ -34,6 +34,21 @@ function s3Record(bucket: string, encodedKey: string, sequencer: string, eventNa
   };
 }
 
+/** An SQS record as Lambda hands it over, carrying `body`. */
+function sqsMessage(messageId: string, body: string) {
+  return {
+    messageId,
+    receiptHandle: 'AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a',
+    body,
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1709287200000' },
+    messageAttributes: {},
+    md5OfBody: 'e4e68fb7bd0e697a0ae8f1bb342846b3',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:careplus-raw-events',
+    awsRegion: 'eu-west-1',
+  };
+}
+
 const handlerFor = (deps: EtlDeps) => createS3EventHandler(() => Promise.resolve(deps), { rawBucket: 'raw' });
 
 describe('ETL Lambda handler', () => {
@@ -89,23 +104,15 @@ describe('ETL Lambda handler', () => {
   it('reports failed SQS messages as batch item failures', async () => {
     await lake.putRaw('events/2024/03/01/good.jsonl', jsonl(event(1)));
     const handler = handlerFor(lake.deps());
-    const sqs = (messageId: string, body: string) => ({
-      messageId,
-      receiptHandle: 'AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a',
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1709287200000' },
-      messageAttributes: {},
-      md5OfBody: 'e4e68fb7bd0e697a0ae8f1bb342846b3',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:careplus-raw-events',
-      awsRegion: 'eu-west-1',
-    });
     const result = await handler({
       Records: [
-        sqs('m-good', JSON.stringify({ Records: [s3Record('raw', 'events/2024/03/01/good.jsonl', '01')] })),
-        sqs('m-missing', JSON.stringify({ Records: [s3Record('raw', 'events/2024/03/01/missing.jsonl', '02')] })),
-        sqs('m-test', JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'raw' })),
-        sqs('m-garbage', 'not json'),
+        sqsMessage('m-good', JSON.stringify({ Records: [s3Record('raw', 'events/2024/03/01/good.jsonl', '01')] })),
+        sqsMessage(
+          'm-missing',
+          JSON.stringify({ Records: [s3Record('raw', 'events/2024/03/01/missing.jsonl', '02')] }),
+        ),
+        sqsMessage('m-test', JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'raw' })),
+        sqsMessage('m-garbage', 'not json'),
       ],
     });
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-missing' }, { itemIdentifier: 'm-garbage' }] });
@@ -116,17 +123,8 @@ describe('ETL Lambda handler', () => {
     // threw for the whole batch, so no message of it was ingested and every one went back to the queue.
     await lake.putRaw('events/2024/03/01/good.jsonl', jsonl(event(1)));
     const handler = handlerFor(lake.deps());
-    const sqs = (messageId: string, key: string) => ({
-      messageId,
-      receiptHandle: 'AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a',
-      body: JSON.stringify({ Records: [s3Record('raw', key, '01')] }),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1709287200000' },
-      messageAttributes: {},
-      md5OfBody: 'e4e68fb7bd0e697a0ae8f1bb342846b3',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:careplus-raw-events',
-      awsRegion: 'eu-west-1',
-    });
+    const sqs = (messageId: string, key: string) =>
+      sqsMessage(messageId, JSON.stringify({ Records: [s3Record('raw', key, '01')] }));
     const result = await handler({
       Records: [sqs('m-good', 'events/2024/03/01/good.jsonl'), sqs('m-raw-key', 'events/2024/03/01/50%off.jsonl')],
     });
