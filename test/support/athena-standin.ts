@@ -198,6 +198,8 @@ const TARGET = 'AmazonAthena.';
 const PATH_COLUMN = '$path';
 /** DuckDB's column of the file a row came from (read_parquet's `filename`), named apart from any table column. */
 const FILE_COLUMN = '__standin_file';
+/** Hive's partition value for null. */
+const HIVE_NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 export async function startAthenaStandIn(options: AthenaStandInOptions): Promise<AthenaStandIn> {
   const workgroups = new Map(Object.entries(options.workgroups ?? { primary: {} }));
@@ -547,9 +549,19 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
         staged.set(local, `s3://${object.bucket}/${object.key}`);
       }
       if (files.length === 0) continue;
-      const cols = columns.map((c) => `${columnRead(c)} AS ${quoteId(c.Name!)}`);
-      const parts = keys.map(
-        (k, i) => `CAST(${quoteText(s.values[i] ?? '')} AS ${duckType(k)}) AS ${quoteId(k.Name!)}`,
+      // Athena reads Parquet by column name: a table column none of the files has (one added after they were
+      // written) is null in their rows.
+      const present = await columnsOf(files);
+      const cols = columns.map((c) =>
+        present === undefined || present.has(c.Name!.toLowerCase())
+          ? `${columnRead(c)} AS ${quoteId(c.Name!)}`
+          : `CAST(NULL AS ${duckType(c)}) AS ${quoteId(c.Name!)}`,
+      );
+      // Hive's null partition value, which Athena reads as null.
+      const parts = keys.map((k, i) =>
+        s.values[i] === HIVE_NULL_PARTITION
+          ? `CAST(NULL AS ${duckType(k)}) AS ${quoteId(k.Name!)}`
+          : `CAST(${quoteText(s.values[i] ?? '')} AS ${duckType(k)}) AS ${quoteId(k.Name!)}`,
       );
       // Athena's "$path": the S3 URI of the row's file, a varchar, from DuckDB's column of the file each row came from.
       const path = `CAST('s3://' || substr(${quoteId(FILE_COLUMN)}, ${root.length + 1}) AS VARCHAR) AS ${quoteId(PATH_COLUMN)}`;
@@ -565,6 +577,23 @@ export async function startAthenaStandIn(options: AthenaStandInOptions): Promise
       return { sql: `SELECT ${empty.join(', ')} LIMIT 0`, bytes, files: staged, doubles, texts };
     }
     return { sql: selects.join(' UNION ALL '), bytes, files: staged, doubles, texts };
+  }
+
+  /**
+   * The names of the columns the files hold (any of them), lower-cased; undefined when a footer cannot be read (the
+   * query then fails reading the file, as Athena's does).
+   */
+  async function columnsOf(files: string[]): Promise<Set<string> | undefined> {
+    try {
+      const reader = await db.withConnection((c) =>
+        c.runAndReadAll(
+          `DESCRIBE SELECT * FROM read_parquet([${files.map(quoteText).join(', ')}], union_by_name = true)`,
+        ),
+      );
+      return new Set(reader.getRowObjects().map((r) => String(r['column_name']).toLowerCase()));
+    } catch {
+      return undefined;
+    }
   }
 
   /** A column as Athena reads it: cast to its Glue type; Hive timestamps at the configured precision. */
