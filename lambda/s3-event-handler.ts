@@ -1,7 +1,7 @@
 import { ALREADY_FAILED } from './pipeline/failure-memo.js';
 import type { RunRecord } from '../src/domain/run-record.js';
 import type { EtlDeps } from './pipeline/etl-deps.js';
-import { ingestObject } from './pipeline/ingest-object.js';
+import { ingestObject, isFolderMarker } from './pipeline/ingest-object.js';
 import { type S3ObjectRef, parseEtlEvent } from './s3-event.js';
 
 /** Lambda's partial batch response for SQS event sources (`ReportBatchItemFailures`). */
@@ -21,7 +21,8 @@ export type EtlEventHandler = (event: unknown) => Promise<SqsBatchResponse | voi
  * - invoked by S3 directly (asynchronous invoke): throws when any object failed, naming them, so Lambda retries
  *   the event; objects that already succeeded are then skipped as already processed;
  * - through SQS: returns the messages whose objects failed as `batchItemFailures`, so only those are retried.
- * Removal events are ignored. Objects from a bucket other than the raw bucket are refused as failures.
+ * Removal events and folder markers (keys ending in `/`) are ignored. Objects from a bucket other than the raw bucket
+ * are refused as failures.
  */
 export function createS3EventHandler(deps: () => Promise<EtlDeps>, options: S3EventHandlerOptions): EtlEventHandler {
   return async (event: unknown) => {
@@ -54,6 +55,12 @@ async function ingestAll(etl: EtlDeps, objects: S3ObjectRef[], options: S3EventH
   for (const obj of objects) {
     if (!obj.eventName.startsWith('ObjectCreated:')) {
       etl.logger.info('ignoring a non-create event', { eventName: obj.eventName, sourceKey: obj.key });
+      continue;
+    }
+    if (isFolderMarker(obj.key)) {
+      // The S3 console's "Create folder" (and tools that mimic it) writes an empty object named `<prefix>/`: a
+      // folder, not a raw file. Ingested, it failed `empty_file` and its event went to the failure queue.
+      etl.logger.info('ignoring a folder marker', { eventName: obj.eventName, sourceKey: obj.key });
       continue;
     }
     if (obj.bucket !== options.rawBucket) {

@@ -716,6 +716,14 @@ function skipped(reason: string, message: string): Partial<RunRecord> {
 }
 
 /**
+ * A key ending in `/` names a folder, not a raw file: the S3 console's "Create folder" writes such an empty object.
+ * Neither the Lambda handler nor the scan of the raw bucket ingests one.
+ */
+export function isFolderMarker(key: string): boolean {
+  return key.endsWith('/');
+}
+
+/**
  * The format from the file name: the extension before an optional `.gz` picks one of the dataset's formats;
  * an unknown extension gets the first. A known extension the dataset does not accept fails the object.
  */

@@ -7,7 +7,7 @@ import type { RunRecord } from '../domain/run-record.js';
 import { SAMPLE_DATASET } from '../sample/sample-options.js';
 import { writeSample } from '../sample/write-sample.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
-import { ingestObjectReported } from '../../lambda/pipeline/ingest-object.js';
+import { ingestObjectReported, isFolderMarker } from '../../lambda/pipeline/ingest-object.js';
 import { ALREADY_FAILED } from '../../lambda/pipeline/failure-memo.js';
 import { BatchInterrupt, INTERRUPTED_EXIT } from './batch-interrupt.js';
 import { serveRuntime } from './serve.js';
@@ -26,6 +26,7 @@ export async function ingestRawBucket(rt: Runtime, stopRequested: () => boolean 
   for (const def of rt.registry.list()) {
     for await (const obj of rt.store.listAll('raw', def.rawPrefix)) {
       if (stopRequested()) return runs;
+      if (isFolderMarker(obj.key)) continue;
       // Files seen before and unchanged leave no run record: this scan runs at every start.
       runs.push(await ingestObjectReported(deps, { key: obj.key, dataset: def.name }, { recordUnchanged: false }));
     }

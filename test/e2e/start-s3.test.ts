@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { type CliProcess, spawnCli, waitForOutput } from '../support/cli-process.js';
 import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
@@ -73,6 +73,22 @@ describe('careplus start with S3 storage', () => {
     expect(output).toContain('ingest: 0 raw files');
     const raw = await server.client.send(new ListObjectsV2Command({ Bucket: BUCKETS.raw }));
     expect(raw.KeyCount).toBe(0);
+  }, 90_000);
+
+  /** A folder the S3 console created under a dataset's raw prefix (an empty `<prefix>/` object) is not a raw file. */
+  it('does not ingest a folder marker in the raw bucket', async () => {
+    const marker = 'support_events/2024/03/';
+    await server.client.send(new PutObjectCommand({ Bucket: BUCKETS.raw, Key: marker, Body: '' }));
+    try {
+      const cli = await runCli('start', server.endpoint);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+      const output = cli.output();
+      expect(output).toContain('ingest: 0 raw files');
+      expect(output).not.toContain('empty_file');
+    } finally {
+      await server.client.send(new DeleteObjectCommand({ Bucket: BUCKETS.raw, Key: marker }));
+    }
   }, 90_000);
 });
 

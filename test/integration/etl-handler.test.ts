@@ -133,6 +133,29 @@ describe('ETL Lambda handler', () => {
     expect(rows).toEqual([{ event_id: 1n }]);
   });
 
+  it('ignores a folder marker (a key ending in "/", as the S3 console’s "Create folder" writes), directly and through SQS', async () => {
+    // Found by a hands-on run on S3: the console's empty `events/2024/03/` object was ingested as a raw file and
+    // failed `empty_file`, so the event was retried into the failure queue (its alarm) and the dataset's pipeline
+    // health said FAILING, for a folder someone created.
+    await lake.putRaw('events/2024/03/01/good.jsonl', jsonl(event(1)));
+    const handler = handlerFor(lake.deps());
+    await expect(
+      handler({
+        Records: [s3Record('raw', 'events/2024/03/', '01'), s3Record('raw', 'events/2024/03/01/good.jsonl', '02')],
+      }),
+    ).resolves.toBeUndefined();
+    const result = await handler({
+      Records: [sqsMessage('m-folder', JSON.stringify({ Records: [s3Record('raw', 'events/2024/04/', '03')] }))],
+    });
+    expect(result).toEqual({ batchItemFailures: [] });
+    const runs = [];
+    for (const key of await lake.processedKeys('_pipeline/runs/')) {
+      runs.push(JSON.parse(Buffer.from(await lake.store.getBytes('processed', key)).toString('utf8')));
+    }
+    expect(runs.map((r) => [r.sourceKey, r.status])).toEqual([['events/2024/03/01/good.jsonl', 'SUCCEEDED']]);
+    expect(lake.logs.some((l) => l.includes('ignoring a folder marker'))).toBe(true);
+  });
+
   it('refuses an event that is neither S3 nor SQS', async () => {
     await expect(handlerFor(lake.deps())({ detail: {} })).rejects.toThrow('not an S3 or SQS event: Records: ');
   });
