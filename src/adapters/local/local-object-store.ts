@@ -1,6 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, link, unlink } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+  link,
+  unlink,
+} from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -197,14 +210,33 @@ export class LocalObjectStore implements ObjectStore {
     const ifMatch = options?.ifMatch;
     if (ifMatch === undefined) {
       await rm(this.path(bucket, key), { force: true });
-      return;
+    } else {
+      await this.withKeyMutex(bucket, key, async () => {
+        const current = await this.head(bucket, key);
+        if (current === undefined) return;
+        if (current.etag !== ifMatch) throw new ObjectChangedError(bucket, key);
+        await rm(this.path(bucket, key), { force: true });
+      });
     }
-    await this.withKeyMutex(bucket, key, async () => {
-      const current = await this.head(bucket, key);
-      if (current === undefined) return;
-      if (current.etag !== ifMatch) throw new ObjectChangedError(bucket, key);
-      await rm(this.path(bucket, key), { force: true });
-    });
+    await this.removeEmptyFolders(bucket, key);
+  }
+
+  /**
+   * Removes the folders of a deleted key that it left empty, innermost first, up to (not including) the bucket
+   * folder, as S3 has no folders to leave behind: without this every expired or cancelled export left an empty
+   * `results/<job-id>/` for good, and every forgotten job its index folders. A folder another write fills meanwhile
+   * is not empty and stays; a write whose folder goes just before its rename makes it again (publish).
+   */
+  private async removeEmptyFolders(bucket: BucketName, key: string): Promise<void> {
+    const segments = key.split('/');
+    for (let depth = segments.length - 1; depth > 0; depth--) {
+      try {
+        await rmdir(join(this.root, this.buckets[bucket], ...segments.slice(0, depth)));
+      } catch {
+        // Not empty, already gone, or not ours to remove: the folders above it are not empty either.
+        return;
+      }
+    }
   }
 
   /**
@@ -296,7 +328,25 @@ export class LocalObjectStore implements ObjectStore {
 
   private async publish(bucket: BucketName, key: string, tmp: string, options?: PutOptions): Promise<ObjectInfo> {
     const dest = this.path(bucket, key);
-    await mkdir(dirname(dest), { recursive: true });
+    // A delete of a folder's last other object removes the folder (removeEmptyFolders): a folder that goes while it
+    // is made, or between then and the rename, is made again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dirname(dest), { recursive: true });
+        return await this.publishInto(bucket, key, tmp, dest, options);
+      } catch (err) {
+        if (!isNotFound(err) || attempt >= 10 || !(await exists(tmp))) throw err;
+      }
+    }
+  }
+
+  private async publishInto(
+    bucket: BucketName,
+    key: string,
+    tmp: string,
+    dest: string,
+    options: PutOptions | undefined,
+  ): Promise<ObjectInfo> {
     const ifMatch = options?.ifMatch;
     if (ifMatch !== undefined) {
       return this.withKeyMutex(bucket, key, async () => {
@@ -419,4 +469,11 @@ function upperBound(sorted: readonly WalkedFile[], after: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
