@@ -139,6 +139,10 @@ export function textReader(path: string, def: DatasetDefinition, numbered = true
 /**
  * Reads the canonical CSV copy made by CsvScanner: three leading fields (line, start, length), then the
  * record's own fields, all VARCHAR. Records with the wrong field count go to the rejects table.
+ *
+ * An unquoted empty field is null; a quoted one (`""`) is the empty string in a string column, as the export writes
+ * it and as a JSON line's `""` reads (DuckDB's default, `allow_quoted_nulls`, read it as null), and null in a column of
+ * another type, which has no empty value (a quote-all writer's null).
  */
 export function csvReader(
   path: string,
@@ -156,14 +160,15 @@ export function csvReader(
   const fields = def.columns
     .map((_, i) => {
       const idx = fieldIndex[i];
-      return idx === undefined ? `NULL::VARCHAR AS f${i}` : `c${idx} AS f${i}`;
+      if (idx === undefined) return `NULL::VARCHAR AS f${i}`;
+      return def.columns[i]!.type.kind === 'string' ? `c${idx} AS f${i}` : `nullif(c${idx}, '') AS f${i}`;
     })
     .join(', ');
   const quote = def.csv.quote;
   return `SELECT _line, _start, _len, NULL::VARCHAR AS _raw, NULL::VARCHAR AS _bad, false AS _empty, ${fields}
     FROM read_csv(${sqlString(path)}, columns = {${cols}}, header = false, auto_detect = false,
       delim = ${sqlString(def.csv.delimiter)}, quote = ${sqlString(quote)}, escape = ${sqlString(quote)},
-      new_line = '\\n', strict_mode = true, store_rejects = true, compression = 'none',
+      new_line = '\\n', strict_mode = true, allow_quoted_nulls = false, store_rejects = true, compression = 'none',
       rejects_table = ${sqlString(rejectsTable)}, rejects_scan = ${sqlString(`${rejectsTable}_scan`)},
       max_line_size = ${MAX_RECORD_BYTES * 2})`;
 }

@@ -127,6 +127,37 @@ describe('ETL: CSV', () => {
     expect(rows).toEqual([{ event_id: 3n, duration: 1000, score: -0.5 }]);
   });
 
+  it('keeps a quoted empty field "" as an empty string, and reads an unquoted empty field as null', async () => {
+    // RFC 4180 quotes let a writer tell "" (an empty text) from nothing (null); the export writes them so, and a JSON
+    // line's "" stays an empty string. DuckDB's read_csv by default reads "" as null, as if the field were missing.
+    const key = 'events/2024/03/01/empty-vs-null.csv';
+    await lake.putRaw(
+      key,
+      'event_id,ticket_id,timestamp,activity,priority,amount,duration,urgent\n' +
+        '1,T1,2024-03-01 10:00:00,"",1,1.00,1,true\n' +
+        '2,T2,2024-03-01 10:00:00,,1,1.00,1,true\n' +
+        '3,"",2024-03-01 10:00:00,x,1,1.00,1,true\n' +
+        '4,T4,2024-03-01 10:00:00,x,"","","",""\n' +
+        '5,,2024-03-01 10:00:00,x,1,1.00,1,true\n',
+    );
+    const run = await ingestObject(lake.deps(), { key });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsWritten: 4, rowsRejected: 1 });
+    expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
+      [6, 'column "ticket_id": null in a required column'],
+    ]);
+    const rows = await lake.query(
+      `SELECT event_id, ticket_id, activity, priority, amount::VARCHAR AS amount, duration, urgent
+       FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY event_id`,
+    );
+    expect(rows).toEqual([
+      { event_id: 1n, ticket_id: 'T1', activity: '', priority: 1, amount: '1.00', duration: 1, urgent: true },
+      { event_id: 2n, ticket_id: 'T2', activity: null, priority: 1, amount: '1.00', duration: 1, urgent: true },
+      { event_id: 3n, ticket_id: '', activity: 'x', priority: 1, amount: '1.00', duration: 1, urgent: true },
+      // A quoted empty field of another type has no empty value: null, as unquoted (a quote-all writer's null).
+      { event_id: 4n, ticket_id: 'T4', activity: 'x', priority: null, amount: null, duration: null, urgent: null },
+    ]);
+  });
+
   it('reads a missing nullable column as null and fails the object when a required one is missing', async () => {
     await lake.putRaw('events/2024/03/01/narrow.csv', 'event_id,ticket_id,timestamp\n1,T1,2024-03-01 10:00:00\n');
     const ok = await ingestObject(lake.deps(), { key: 'events/2024/03/01/narrow.csv' });
