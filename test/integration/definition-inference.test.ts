@@ -115,6 +115,27 @@ describe('inferDefinition', () => {
     expect(parsed.eventKey).toEqual(['case_id', 'event_id']);
   });
 
+  it('proposes a timestamp with each format of a CSV column written in two layouts, every value parsing', async () => {
+    // DuckDB's sniffer knows one layout per column and leaves such a column as text; its values all parse by the
+    // two formats. The probe took it for a timestamp only when some value did not parse at all.
+    const [header, ...rows] = HELPDESK_LIKE_CSV.split('\r\n');
+    const mixed = rows.map((r, i) =>
+      i % 2 === 0 ? r : r.replace(/,(\d{4})-(\d{2})-(\d{2}) (\d{2}:\d{2}:\d{2}),/, ',$3/$2/$1 $4,'),
+    );
+    expect(mixed[1]).toContain(',02/03/2023 10:00:00,');
+    const file = join(dir, 'two_layouts.csv');
+    await writeFile(file, [header, ...mixed].join('\r\n'));
+    const { definition } = await inferDefinition(duckdb, 'two_layouts', [file]);
+    expect(definition.columns[3]).toEqual({
+      name: 'complete_timestamp',
+      source: 'Complete Timestamp',
+      type: 'timestamp',
+      nullable: false,
+      formats: ['%Y-%m-%d %H:%M:%S', '%d/%m/%Y %H:%M:%S'],
+    });
+    expect(definition.partition).toEqual({ column: 'event_date', source: 'complete_timestamp' });
+  });
+
   it('proposes a definition from JSON Lines, plain or gzipped, sniffing gzip even without a .gz suffix', async () => {
     const text = Buffer.from(JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const body = gzipSync(text);

@@ -126,8 +126,10 @@ export async function probeFormats(
 
 /**
  * A typed reading of a column DuckDB left as text, when all but a few of its values (at most
- * MAX_INVALID_SHARE, at least one) are integers, numbers, timestamps or dates. Undefined when it is text.
- * A column whose values all parse was left as text by DuckDB on purpose (JSON strings such as "01234").
+ * MAX_INVALID_SHARE; for integers and numbers at least one) are integers, numbers, timestamps or dates. Undefined
+ * when it is text.
+ * A column whose values all parse as numbers was left as text by DuckDB on purpose (JSON strings such as "01234");
+ * one whose values all parse as timestamps or dates by the probed formats was not (see below).
  */
 export async function probeTextColumn(connection: DuckDBConnection, source: string): Promise<TypeProbe | undefined> {
   const v = sqlIdent(source);
@@ -151,9 +153,12 @@ export async function probeTextColumn(connection: DuckDBConnection, source: stri
   if (tolerated(badDouble)) return { type: 'double', invalid: badDouble, example: String(r!.example_double) };
   // Only a column whose values nearly all start like a date is worth the format probes.
   if (badDouble === 0 || Number(r!.not_dated) > n * MAX_INVALID_SHARE) return undefined;
+  // A column whose values all parse is a timestamp too: DuckDB's sniffer knows one layout per column, and leaves a
+  // column written in two (`2023-03-01 10:00:00` and `02/03/2023 10:00:00`) as text. probeFormats already allows
+  // at most MAX_INVALID_SHARE of the values to fail.
   for (const kind of ['timestamp', 'date'] as const) {
     const probe = await probeFormats(connection, source, kind, []);
-    if (probe.type === kind && tolerated(probe.invalid)) return probe;
+    if (probe.type === kind) return probe;
   }
   return undefined;
 }
