@@ -136,6 +136,22 @@ describe('inferDefinition', () => {
     expect(definition.partition).toEqual({ column: 'event_date', source: 'complete_timestamp' });
   });
 
+  it('proposes the same definition for a CSV whose header ends with LF and its records with CRLF', async () => {
+    // A header written by one tool before records written by another; the ETL reads such a file. DuckDB's strict
+    // sniffer gave up on it: "cannot sniff the CSV dialect ... Error when sniffing file".
+    const [header, ...rows] = HELPDESK_LIKE_CSV.split('\r\n');
+    const crlf = join(dir, 'helpdesk_like.csv');
+    const mixed = join(dir, 'mixed_line_ends.csv');
+    await writeFile(crlf, HELPDESK_LIKE_CSV);
+    await writeFile(mixed, `${header}\n${rows.join('\r\n')}\r\n`);
+    const expected = (await inferDefinition(duckdb, 'line_ends', [crlf])).definition;
+    const { definition, notes } = await inferDefinition(duckdb, 'line_ends', [mixed]);
+    expect(definition).toEqual(expected);
+    expect(notes).toContain(
+      "mixed_line_ends.csv was read without DuckDB's strict CSV mode (its line endings or quoting vary within the file).",
+    );
+  });
+
   it('proposes a definition from JSON Lines, plain or gzipped, sniffing gzip even without a .gz suffix', async () => {
     const text = Buffer.from(JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const body = gzipSync(text);

@@ -13,6 +13,11 @@ export interface CsvDialect {
   delimiter: string;
   quote: string;
   header: boolean;
+  /**
+   * False when DuckDB's sniffer could read the file only without its strict mode: line endings that change within
+   * the file (a header written with LF before CRLF records), which the ETL's own CSV scanner reads as records.
+   */
+  strict: boolean;
   /** strptime formats DuckDB's sniffer detected; undefined when it parsed ISO 8601 or saw none. */
   timestampFormat: string | undefined;
   dateFormat: string | undefined;
@@ -73,7 +78,7 @@ export async function readSample(
   }
   const headers = new Map<string, string>();
   for (const g of groups) {
-    if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows);
+    if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows, notes);
     g.columns = await describeGroup(connection, g, sampleRows, notes);
     if (g.format === 'csv' && g.dialect!.header) {
       for (const path of g.paths) await csvHeaderNames(connection, g, path, headers);
@@ -172,7 +177,7 @@ async function csvHeaderNames(
   try {
     const result = await connection.runAndReadAll(
       `SELECT * FROM read_csv(${sqlString(path)}, ${compression}, header = false, all_varchar = true, ` +
-        `delim = ${sqlString(g.dialect!.delimiter)}, ignore_errors = true) LIMIT 1`,
+        `delim = ${sqlString(g.dialect!.delimiter)}, ignore_errors = true${strictMode(g.dialect!)}) LIMIT 1`,
     );
     fields = (result.getRows()[0] ?? []).map((v) => (v === null ? null : String(v)));
   } catch (err) {
@@ -204,7 +209,7 @@ function reader(g: SampleGroup, raw: boolean, sampleRows: number): string {
     const dialect = g.dialect!;
     return (
       `read_csv(${list}, union_by_name = true, ${common}, ${raw ? 'all_varchar = true' : `sample_size = ${sampleRows}`}` +
-      `, delim = ${sqlString(dialect.delimiter)}, header = ${dialect.header})`
+      `, delim = ${sqlString(dialect.delimiter)}, header = ${dialect.header}${strictMode(dialect)})`
     );
   }
   // JSON has no all-varchar switch: naming every key as VARCHAR reads scalars as their text, objects as JSON.
@@ -214,15 +219,35 @@ function reader(g: SampleGroup, raw: boolean, sampleRows: number): string {
   return `read_json(${list}, format = 'newline_delimited', union_by_name = true, ${common}, ${types})`;
 }
 
-async function sniffCsv(connection: DuckDBConnection, g: SampleGroup, sampleRows: number): Promise<CsvDialect> {
+/** The read_csv option of a dialect DuckDB reads only without its strict mode. */
+function strictMode(dialect: CsvDialect): string {
+  return dialect.strict ? '' : ', strict_mode = false';
+}
+
+async function sniffCsv(
+  connection: DuckDBConnection,
+  g: SampleGroup,
+  sampleRows: number,
+  notes: string[],
+): Promise<CsvDialect> {
   const path = g.paths[0]!;
-  const rows = await readSql(
-    connection,
+  const sniff = (strict: boolean): string =>
     `SELECT Delimiter, Quote, HasHeader, DateFormat, TimestampFormat
        FROM sniff_csv(${sqlString(path)}, compression = '${g.gzip ? 'gzip' : 'uncompressed'}', sample_size = ${sampleRows},
-                      ignore_errors = true)`,
-    `cannot sniff the CSV dialect of ${path}`,
-  );
+                      ignore_errors = true${strict ? '' : ', strict_mode = false'})`;
+  let strict = true;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await connection.runAndReadAll(sniff(true))).getRowObjectsJson() as Record<string, unknown>[];
+  } catch {
+    // DuckDB's strict sniffer gives up on line endings that change within the file (LF and CRLF), which the ETL
+    // reads; without strict mode it finds the dialect.
+    rows = await readSql(connection, sniff(false), `cannot sniff the CSV dialect of ${path}`);
+    strict = false;
+    notes.push(
+      `${basename(path)} was read without DuckDB's strict CSV mode (its line endings or quoting vary within the file).`,
+    );
+  }
   const r = rows[0] ?? {};
   const text = (v: unknown): string | undefined =>
     typeof v === 'string' && v !== '' && v !== '(empty)' ? v : undefined;
@@ -230,6 +255,7 @@ async function sniffCsv(connection: DuckDBConnection, g: SampleGroup, sampleRows
     delimiter: text(r.Delimiter) ?? ',',
     quote: text(r.Quote) ?? '"',
     header: r.HasHeader !== false,
+    strict,
     timestampFormat: text(r.TimestampFormat),
     dateFormat: text(r.DateFormat),
   };
