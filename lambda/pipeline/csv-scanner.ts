@@ -88,6 +88,7 @@ export class CsvScanner {
       }
       this.atStart = false;
       if (data.subarray(0, 3).equals(UTF8_BOM)) data = data.subarray(3);
+      else refuseUtf16(data);
     }
     return this.scan(data);
   }
@@ -332,6 +333,20 @@ export class CsvScanner {
     out.writeAscii('\n');
     this.outOffset += prefix.length + bytes.length + 1;
   }
+}
+
+/**
+ * Fails a text that starts with a UTF-16 byte order mark (what spreadsheets save as "Unicode text"). Read as UTF-8,
+ * its CR LF is CR NUL LF NUL: the header was refused for "carriage return outside a quoted field", which hides why.
+ */
+function refuseUtf16(data: Buffer): void {
+  const order = data[0] === 0xff && data[1] === 0xfe ? 'FF FE' : data[0] === 0xfe && data[1] === 0xff ? 'FE FF' : '';
+  if (order === '') return;
+  throw new IngestError(
+    'unsupported_encoding',
+    `the file is UTF-16 (it starts with the byte order mark ${order}): CSV is read as UTF-8; save it as UTF-8 and ` +
+      'ingest it again',
+  );
 }
 
 /** A record's first physical line (without its line ending), and where its next line starts, if it has one. */

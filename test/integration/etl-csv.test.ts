@@ -158,6 +158,27 @@ describe('ETL: CSV', () => {
     ]);
   });
 
+  it('fails a UTF-16 file (as spreadsheets save "Unicode text") naming its encoding, not a stray carriage return', async () => {
+    const text = `${HEADER}\r\nT1,1,2024-03-01 10:00:00,a,1,1.00,1,true,web\r\n`;
+    for (const [bom, bytes, order] of [
+      [Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le'), 'FF FE'],
+      [Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16(), 'FE FF'],
+    ] as const) {
+      const key = `events/2024/03/01/unicode-text-${order.replace(' ', '')}.csv`;
+      await lake.putRaw(key, Buffer.concat([bom, bytes]));
+      const run = await ingestObject(lake.deps(), { key });
+      expect(run).toMatchObject({
+        status: 'FAILED',
+        rowsRead: 0,
+        rowsWritten: 0,
+        error: {
+          reason: 'unsupported_encoding',
+          message: `the file is UTF-16 (it starts with the byte order mark ${order}): CSV is read as UTF-8; save it as UTF-8 and ingest it again`,
+        },
+      });
+    }
+  });
+
   it('reads a missing nullable column as null and fails the object when a required one is missing', async () => {
     await lake.putRaw('events/2024/03/01/narrow.csv', 'event_id,ticket_id,timestamp\n1,T1,2024-03-01 10:00:00\n');
     const ok = await ingestObject(lake.deps(), { key: 'events/2024/03/01/narrow.csv' });
