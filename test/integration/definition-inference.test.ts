@@ -257,6 +257,15 @@ describe('inferDefinition', () => {
     await expect(inferDefinition(duckdb, 'Bad-Name', [noTime])).rejects.toThrow(
       'dataset name "Bad-Name" must be lower case letters, digits and _, not starting with a digit',
     );
+    // A spreadsheet's "Unicode text": the header's NUL bytes made DuckDB take the first record for the header, and
+    // the error named two fields "\u0000V\u0000a…" as duplicates.
+    const utf16 = join(dir, 'unicode.csv');
+    await writeFile(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HELPDESK_LIKE_CSV, 'utf16le')]));
+    await expect(inferDefinition(duckdb, 'x', [utf16])).rejects.toThrow(
+      new BadInputError(
+        `sample file ${utf16} is UTF-16 (it starts with the byte order mark FF FE): save it as UTF-8, which the ETL reads`,
+      ),
+    );
     await expect(inferDefinition(duckdb, 'x', [])).rejects.toThrow(
       'no sample files given: name at least one CSV or JSON Lines file',
     );

@@ -49,6 +49,15 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
       throw new BadInputError(`sample file ${path} starts like gzip but does not decompress`, { cause: err });
     }
   }
+  // The ETL reads UTF-8 only and fails a UTF-16 file (a spreadsheet's "Unicode text"); DuckDB would read its NUL bytes
+  // into every name and value and propose nonsense.
+  const utf16 =
+    content[0] === 0xff && content[1] === 0xfe ? 'FF FE' : content[0] === 0xfe && content[1] === 0xff ? 'FE FF' : '';
+  if (utf16 !== '') {
+    throw new BadInputError(
+      `sample file ${path} is UTF-16 (it starts with the byte order mark ${utf16}): save it as UTF-8, which the ETL reads`,
+    );
+  }
   const first = content
     .toString('utf8')
     .replace(/^\uFEFF/, '')
