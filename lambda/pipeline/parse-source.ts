@@ -394,11 +394,16 @@ function mapHeader(def: DatasetDefinition, header: string[]): (number | undefine
       return idx;
     }
     if (!c.nullable) {
-      // A header read as one field is most likely split by another character (a .tsv under a `,` definition).
+      // A header read as one field is most likely split by another character (a .tsv under a `,` definition); one
+      // that names no column at all is most likely a record (a file without its header, a later piece of a split).
+      const names = (wanted: string): boolean => header.includes(wanted) || loose.includes(wanted.trim().toLowerCase());
       const hint =
         header.length === 1 && def.columns.length > 1
           ? `; the header was read as one field (${JSON.stringify(header[0]!.slice(0, 80))}): is csv.delimiter ${JSON.stringify(def.csv.delimiter)} the file's?`
-          : '';
+          : def.columns.some((col) => names(col.source))
+            ? ''
+            : `; no field of the first line names a column of the definition (it reads ${JSON.stringify(header.join(def.csv.delimiter).slice(0, 80))}): ` +
+              'is it a record of a file without a header? (csv.header: false reads fields by position)';
       throw new IngestError(
         'incompatible_schema',
         `column "${c.name}" is required, but the CSV header has no field "${c.source}"${hint}`,

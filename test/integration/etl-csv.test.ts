@@ -274,6 +274,20 @@ T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
     });
   });
 
+  it('says the file may have no header when a required column is missing and no field of the first line names a column', async () => {
+    // A later piece of a split file: its first line is a record.
+    await lake.putRaw('events/2024/03/01/piece-2.csv', '7,T7,2024-03-01 10:00:00\n8,T8,2024-03-01 11:00:00\n');
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/piece-2.csv' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'column "event_id" is required, but the CSV header has no field "event_id"; no field of the first line names a column of the definition (it reads "7,T7,2024-03-01 10:00:00"): is it a record of a file without a header? (csv.header: false reads fields by position)',
+      },
+    });
+  });
+
   it('reads headerless CSV with another delimiter by position', async () => {
     lake.registry({
       ...EVENTS,
