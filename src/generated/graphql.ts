@@ -184,7 +184,7 @@ export type ExportRequestInput = {
   compression?: ExportCompression | null | undefined;
   csv?: CsvOptionsInput | null | undefined;
   dataset: string;
-  /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters. */
+  /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters, no spaces. */
   idempotencyKey?: string | null | undefined;
   /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: number | null | undefined;

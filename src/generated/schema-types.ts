@@ -516,7 +516,7 @@ export type ExportRequestInput = {
   compression?: InputMaybe<ExportCompression>;
   csv?: InputMaybe<CsvOptionsInput>;
   dataset: Scalars['String']['input'];
-  /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters. */
+  /** Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters, no spaces. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   /** At most this many rows, from 1 to the configured cap (above it: LIMIT_EXCEEDED); the result says `truncated` when it cut rows. */
   limit?: InputMaybe<Scalars['SafeInt']['input']>;

@@ -21,7 +21,7 @@ export class ExportRequestInput extends ExportEstimateInput {
   @Field(() => String, {
     nullable: true,
     description:
-      'Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters.',
+      'Repeating a request with the same key returns the same job, or a new one once that job ended without a result (FAILED, CANCELLED, EXPIRED); the same key with a different request is a CONFLICT. 1 to 200 printable ASCII characters, no spaces.',
   })
   idempotencyKey?: string | null;
 }
