@@ -64,6 +64,8 @@ const GLUE_REGISTER = [
   // A new schema version: UpdateTable archives the previous definition as a table version.
   'glue:UpdateTable',
   'glue:BatchCreatePartition',
+  // A partition registered again (new files in it) takes the table's columns of now.
+  'glue:BatchUpdatePartition',
   // The record of a partition a newer version of a source left without files.
   'glue:BatchDeletePartition',
 ] as const;

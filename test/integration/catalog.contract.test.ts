@@ -524,6 +524,28 @@ describe('GlueCatalog against the Glue stand-in', () => {
     expect(all.partitions.map((p) => p.values['event_date'])).toEqual(days);
   });
 
+  it("gives a partition registered again after a schema change the table's columns of now, as Athena reads its files with them", async () => {
+    await catalog.putTable(tableInput('support_events'));
+    await catalog.addPartitions('support_events', [partition('support_events', '2024-03-01')]);
+    // Version 2 adds a column; a file written into the same day holds it, and the ETL registers the day again.
+    await catalog.putTable(tableInput('support_events', COLUMNS_V2));
+    await catalog.addPartitions('support_events', [
+      partition('support_events', '2024-03-01'),
+      partition('support_events', '2024-03-02'),
+    ]);
+    const out = await client.send(new GetPartitionsCommand({ DatabaseName: DATABASE, TableName: 'support_events' }));
+    const columns = (out.Partitions ?? []).map((p) => [
+      p.Values?.[0],
+      p.StorageDescriptor?.Columns?.map((c) => c.Name),
+      p.StorageDescriptor?.Location,
+    ]);
+    const v2 = COLUMNS_V2.map((c) => c.name);
+    expect(columns).toEqual([
+      ['2024-03-01', v2, 's3://careplus-processed/support_events/event_date=2024-03-01/'],
+      ['2024-03-02', v2, 's3://careplus-processed/support_events/event_date=2024-03-02/'],
+    ]);
+  });
+
   it('removes partitions in batches of 25, as BatchDeletePartition takes them', async () => {
     await catalog.putTable(tableInput('support_events'));
     const days = Array.from({ length: 60 }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10));

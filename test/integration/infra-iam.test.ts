@@ -327,7 +327,7 @@ describe('IAM roles of the deployment', () => {
   });
 
   it('let only the ETL change the catalog, and only the declared tables of the careplus database', () => {
-    const changes = /^glue:(Update|Create|BatchCreate|Delete|BatchDelete)/;
+    const changes = /^glue:(Update|Create|BatchCreate|BatchUpdate|Delete|BatchDelete)/;
     expect(pairs('Api/Handler/Role').filter((p) => changes.test(p))).toEqual([]);
     expect(pairs('ExportWorker/Handler/Role').filter((p) => changes.test(p))).toEqual([]);
     const etl = pairs('Etl/Handler/Role').filter((p) => changes.test(p));
@@ -339,9 +339,13 @@ describe('IAM roles of the deployment', () => {
     ];
     // The ETL creates the declared tables (the stack declares none, see infra/constructs/catalog.ts), then owns them.
     expect(etl).toEqual(
-      ['glue:CreateTable', 'glue:UpdateTable', 'glue:BatchCreatePartition', 'glue:BatchDeletePartition'].flatMap((a) =>
-        scope.map((r) => `${a} ${r}`),
-      ),
+      [
+        'glue:CreateTable',
+        'glue:UpdateTable',
+        'glue:BatchCreatePartition',
+        'glue:BatchUpdatePartition',
+        'glue:BatchDeletePartition',
+      ].flatMap((a) => scope.map((r) => `${a} ${r}`)),
     );
   });
 
@@ -352,6 +356,7 @@ describe('IAM roles of the deployment', () => {
     expect([...sent].sort()).toEqual([
       'glue:BatchCreatePartition',
       'glue:BatchDeletePartition',
+      'glue:BatchUpdatePartition',
       'glue:CreateTable',
       // `careplus register` (the CLI, with an administrator's credentials) only.
       'glue:DeleteTable',
@@ -367,6 +372,7 @@ describe('IAM roles of the deployment', () => {
     expect(glueActions('Etl/Handler/Role')).toEqual([
       'glue:BatchCreatePartition',
       'glue:BatchDeletePartition',
+      'glue:BatchUpdatePartition',
       'glue:CreateTable',
       'glue:GetPartitions',
       'glue:GetTable',

@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
  * (POST /, `X-Amz-Target: AWSGlue.<Operation>`, `Content-Type: application/x-amz-json-1.1`, JSON both ways,
  * timestamps as epoch seconds), in-memory state, and only the operations the GlueCatalog adapter uses:
  * GetTables, GetTable, CreateTable, UpdateTable, GetTableVersions, DeleteTable, BatchCreatePartition,
- * BatchDeletePartition, GetPartitions.
+ * BatchUpdatePartition, BatchDeletePartition, GetPartitions.
  *
  * Behaviour kept from Glue: real paging with opaque NextTokens, and pages that may be shorter than MaxResults
  * (`maxPageSize`, as Glue itself does); table names lower-cased; a version per CreateTable/UpdateTable unless
  * SkipArchive; UpdateTable's VersionId checked (ConcurrentModificationException); AlreadyExistsException per entry
- * in BatchCreatePartition, at most 100 entries; EntityNotFoundException per entry in BatchDeletePartition, at most 25; GetPartitions in creation order, since Glue promises no order;
+ * in BatchCreatePartition, at most 100 entries; EntityNotFoundException per entry in BatchUpdatePartition (its
+ * PartitionInput replaces the partition, which keeps its creation time), at most 100; EntityNotFoundException per entry in BatchDeletePartition, at most 25; GetPartitions in creation order, since Glue promises no order;
  * errors as status 400 with `{"__type": "...Exception", "Message": ...}`. Signatures are not checked.
  */
 
@@ -164,6 +165,37 @@ export async function startGlueStandIn(options: { databases: string[]; maxPageSi
           CreationTime: now,
           LastAccessTime: now,
         });
+      }
+      return errors.length > 0 ? { Errors: errors } : {};
+    },
+    BatchUpdatePartition(body) {
+      const stored = table(body, 'TableName');
+      const entries = body['Entries'];
+      if (!Array.isArray(entries) || entries.length === 0 || entries.length > LIMITS.batch) {
+        throw new GlueError(
+          'InvalidInputException',
+          `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${LIMITS.batch}`,
+        );
+      }
+      const errors: Json[] = [];
+      for (const raw of entries as Json[]) {
+        const values = Array.isArray(raw['PartitionValueList']) ? (raw['PartitionValueList'] as unknown[]) : [];
+        const at = stored.partitions.findIndex((p) => sameValues(p['Values'], values));
+        if (at < 0) {
+          errors.push({
+            PartitionValueList: values,
+            ErrorDetail: { ErrorCode: 'EntityNotFoundException', ErrorMessage: 'Partition not found.' },
+          });
+          continue;
+        }
+        const before = stored.partitions[at]!;
+        stored.partitions[at] = {
+          ...((raw['PartitionInput'] ?? {}) as Json),
+          DatabaseName: before['DatabaseName'],
+          TableName: before['TableName'],
+          CreationTime: before['CreationTime'],
+          LastAccessTime: epochSeconds(),
+        };
       }
       return errors.length > 0 ? { Errors: errors } : {};
     },

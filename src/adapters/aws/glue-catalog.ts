@@ -1,6 +1,7 @@
 import {
   BatchCreatePartitionCommand,
   BatchDeletePartitionCommand,
+  BatchUpdatePartitionCommand,
   CreateTableCommand,
   DeleteTableCommand,
   GetPartitionsCommand,
@@ -29,7 +30,7 @@ import {
   tableToGlue,
 } from './glue-table-mapping.js';
 
-/** BatchCreatePartition takes at most 100 partitions per call, BatchDeletePartition 25. */
+/** BatchCreatePartition and BatchUpdatePartition take at most 100 partitions per call, BatchDeletePartition 25. */
 const PARTITION_BATCH = 100;
 const PARTITION_DELETE_BATCH = 25;
 /** Page sizes asked of Glue: GetTables and GetTableVersions allow 100, GetPartitions 1000. */
@@ -177,6 +178,7 @@ export class GlueCatalog implements Catalog {
       });
     }
     const list = [...inputs.values()];
+    const existing: PartitionInput[] = [];
     for (let i = 0; i < list.length; i += PARTITION_BATCH) {
       const out = await this.client.send(
         new BatchCreatePartitionCommand({
@@ -186,6 +188,30 @@ export class GlueCatalog implements Catalog {
         }),
       );
       throwPartitionErrors(out.Errors, 'AlreadyExistsException', 'Glue refused', name);
+      for (const e of out.Errors ?? []) {
+        const input = inputs.get(JSON.stringify(e.PartitionValues ?? []));
+        if (input !== undefined) existing.push(input);
+      }
+    }
+    // A partition that already exists takes the table's storage descriptor of now: Athena reads a partition's files
+    // with the partition's own columns, so one registered before the schema changed kept its old columns, and the
+    // new files written into it showed an added column as null and a widened one as its old type.
+    for (let i = 0; i < existing.length; i += PARTITION_BATCH) {
+      const out = await this.client.send(
+        new BatchUpdatePartitionCommand({
+          DatabaseName: this.database,
+          TableName: name,
+          Entries: existing
+            .slice(i, i + PARTITION_BATCH)
+            .map((input) => ({ PartitionValueList: input.Values, PartitionInput: input })),
+        }),
+      );
+      throwPartitionErrors(
+        out.Errors?.map((e) => ({ PartitionValues: e.PartitionValueList, ErrorDetail: e.ErrorDetail })),
+        undefined,
+        'Glue did not update',
+        name,
+      );
     }
   }
 
@@ -374,7 +400,8 @@ export class GlueCatalog implements Catalog {
  */
 function throwPartitionErrors(
   errors: readonly PartitionError[] | undefined,
-  expected: string,
+  /** The error code that is not a failure (the state wanted is there already), if any. */
+  expected: string | undefined,
   what: string,
   table: string,
 ): void {
