@@ -59,6 +59,30 @@ describe('query limits on the real schema', () => {
     ).toBeLessThanOrEqual(5000);
   });
 
+  it('refuses thousands of aliases of a field that builds a whole list whatever its page, and keeps honest reads', () => {
+    // Each answer sorts every partition of the dataset, or reads every run record in scope, even for `totalCount`
+    // alone: 3,000 aliases of `partitions { totalCount }` cost 3,001 and blocked the server for 20 s on the
+    // helpdesk log's 1,303 partitions (found by a hands-on test).
+    const aliases = (n: number, field: string): string =>
+      Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ');
+    expect(analyze(`{ dataset(name: "x") { ${aliases(3000, 'partitions { totalCount }')} } }`)).toBeGreaterThan(5000);
+    expect(analyze(`{ ${aliases(3000, 'pipeline { windowEnd }')} }`)).toBeGreaterThan(5000);
+    expect(analyze(`{ ${aliases(2500, 'pipelineRuns(first: 1) { totalCount }')} }`)).toBeGreaterThan(5000);
+    // 1,200 aliases took 5.5 s with five jobs: each reads the caller's job listing, with `status` every job record.
+    expect(analyze(`{ ${aliases(1200, 'exports(first: 1, status: SUCCEEDED) { totalCount }')} }`)).toBeGreaterThan(
+      5000,
+    );
+    // The partition count of every dataset of a full page, the pipeline board and a page of jobs stay within it.
+    expect(
+      analyze('{ datasets(first: 100) { nodes { name partitions(first: 1) { totalCount } } } }'),
+    ).toBeLessThanOrEqual(5000);
+    expect(
+      analyze(
+        '{ pipeline { datasets { dataset health lastRun { status } failureCount rowsQuarantined } } pipelineRuns(first: 100) { totalCount nodes { runId status } } exports(first: 100) { totalCount nodes { id status } } }',
+      ),
+    ).toBeLessThanOrEqual(5000);
+  });
+
   it('prices the keys and partitions a run lists: 24 datasets of runs behind 100 partitions each are refused', () => {
     // 72 MB within the limit when a list of scalars was free, whatever its size.
     const runs = Array.from(

@@ -72,7 +72,7 @@ describe('query cost', () => {
     [
       'a list of scalars with a size argument by a tenth of its size, at least 1 under an alias',
       '{ pipelineRuns(first: 10) { nodes { outputKeys k: outputKeys(first: 55) d: outputKeys z: outputKeys(first: 0) } } }',
-      1 + 10 * (1 + 10 + 6 + 10 + 1),
+      40 + 10 * (1 + 10 + 6 + 10 + 1),
       0,
     ],
   ])('counts %s', (_what, query, expectedCost, expectedTokens) => {

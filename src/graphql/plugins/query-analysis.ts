@@ -74,6 +74,15 @@ export const DEFAULT_COST_MODEL: QueryCostModel = {
     'Dataset.preview': 100,
     // Partition pruning and footers of every candidate file.
     'Dataset.estimateExport': 100,
+    // Fields that build their whole list before cutting a page, even for `totalCount` alone: every partition of the
+    // dataset summarised from its files and sorted; every run record in scope filtered; the caller's job listing
+    // (with `status`, every job record read). Priced as such, so that thousands of aliases of
+    // `partitions { totalCount }` (cost 1 each, 7 ms each on 1,300 partitions) cannot hold the server for seconds
+    // within the limit, while a page of 100 datasets with their partition counts still fits.
+    'Dataset.partitions': 40,
+    'Query.pipeline': 40,
+    'Query.pipelineRuns': 40,
+    'Query.exports': 40,
     'Mutation.requestExport': 50,
     'Mutation.cancelExport': 5,
     'Mutation.releaseExport': 5,
