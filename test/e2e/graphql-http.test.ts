@@ -168,6 +168,27 @@ describe('GraphQL HTTP edge', () => {
     });
   });
 
+  it('refuses a subscription POSTed over HTTP with BAD_REQUEST naming the websocket, not as an unexpected error', async () => {
+    // Executed as a query, its resolver ran without the job the websocket hands it: a TypeError, answered 200
+    // "Unexpected error" INTERNAL_SERVER_ERROR and logged as a server fault (found by a hands-on test with curl).
+    const errorsLogged = (): number =>
+      logs.lines.filter((l) => (JSON.parse(l) as { level: string }).level === 'error').length;
+    const before = errorsLogged();
+    const response = await fetch(api.server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'subscription { exportUpdated(id: "x") { id status } }' }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { data?: unknown; errors: { message: string; extensions: unknown }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]!.extensions).toEqual({ code: 'BAD_REQUEST' });
+    expect(body.errors[0]!.message).toContain('websocket');
+    expect(body.errors[0]!.message).toContain('export(id)');
+    expect(errorsLogged()).toBe(before);
+  });
+
   it('serves a GET query from a client that sends the preflight header', async () => {
     const lakeApi = await startApi({ catalog: lake.catalog, store: lake.store });
     try {

@@ -1,5 +1,5 @@
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { ValidationRule } from 'graphql';
+import { GraphQLError, type ValidationRule } from 'graphql';
 import type { AppConfig } from '../../config.js';
 import { depthLimitRule } from './depth-limit.rule.js';
 import { INTROSPECTION_OFF, introspectionGatePlugin } from './introspection-gate.plugin.js';
@@ -59,6 +59,7 @@ export function createHardening<TContext extends BaseContext>(
   });
   const development = options.env === 'development';
   const plugins: ApolloServerPlugin<TContext>[] = [
+    subscriptionsNotOverHttpPlugin<TContext>(),
     queryLimitsPlugin<TContext>({
       maxCost: options.limits.maxQueryCost,
       model: options.model ?? DEFAULT_COST_MODEL,
@@ -89,5 +90,31 @@ export function createHardening<TContext extends BaseContext>(
       hideSchemaDetailsFromClientErrors: !development,
     },
     rateLimiter,
+  };
+}
+
+/** What a subscription sent over HTTP is told. */
+export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
+  'Subscriptions are not served over HTTP: open a websocket (graphql-ws, subprotocol graphql-transport-ws) at this ' +
+  'path, or, where the server offers none (the API Lambda), poll export(id)';
+
+/**
+ * Refuses a subscription operation sent over HTTP (POST; Apollo itself refuses it over GET) with BAD_REQUEST and
+ * HTTP 400 before anything runs. Apollo would execute it as a query, once: its resolver then ran without the job the
+ * websocket's event stream hands it, and the client got "Unexpected error" (INTERNAL_SERVER_ERROR) with a server
+ * fault in the log.
+ */
+export function subscriptionsNotOverHttpPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation !== 'subscription') return;
+          throw new GraphQLError(SUBSCRIPTION_OVER_HTTP_MESSAGE, {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        },
+      };
+    },
   };
 }
