@@ -261,7 +261,7 @@ function notFound(_req: Request, res: Response): void {
 
 /** Errors before Apollo (body too large, malformed JSON) as GraphQL-shaped JSON; never express's HTML with a stack. */
 function httpErrors(logger: Logger) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) {
       next(err);
       return;
@@ -273,7 +273,7 @@ function httpErrors(logger: Logger) {
       return;
     }
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      const message = type === 'entity.parse.failed' ? 'Request body is not valid JSON' : 'Bad request';
+      const message = bodyErrorMessage(err, req);
       res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
       return;
     }
@@ -283,6 +283,40 @@ function httpErrors(logger: Logger) {
     });
     res.status(500).json({ errors: [{ message: 'Unexpected error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
   };
+}
+
+/**
+ * What a client is told of a body the JSON parser (body-parser) refused, naming what to fix: before, every refusal
+ * but malformed JSON was "Bad request", and JSON that is not an object (a string, a number) was "not valid JSON".
+ * Only the parser's own facts are echoed (a charset or encoding name the client sent), never the body.
+ */
+function bodyErrorMessage(err: unknown, req: Request): string {
+  const e = err as { type?: unknown; body?: unknown; charset?: unknown; encoding?: unknown };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return typeof e.body === 'string' && isJson(e.body)
+        ? 'Request body must be a JSON object: {"query": "...", "variables": {...}}'
+        : 'Request body is not valid JSON';
+    case 'charset.unsupported':
+      return `Unsupported charset ${JSON.stringify(String(e.charset ?? '').toUpperCase())}: send the body as UTF-8`;
+    case 'encoding.unsupported':
+      return `Unsupported content encoding ${JSON.stringify(String(e.encoding ?? ''))}: send the body as is, or with gzip, deflate or br`;
+  }
+  const encoding = req.headers['content-encoding'];
+  if (e.type === undefined && typeof encoding === 'string' && !/^\s*identity\s*$/i.test(encoding)) {
+    // The decompression stream failed: the body is not what its Content-Encoding says.
+    return `Request body could not be decoded as its Content-Encoding says (${encoding.trim().toLowerCase()})`;
+  }
+  return 'Bad request';
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Apollo's logger interface over ours. */

@@ -227,6 +227,35 @@ describe('GraphQL HTTP edge', () => {
     });
   });
 
+  it('says what is wrong with a body that is JSON but not an object, in another charset or encoding', async () => {
+    // Each was "Bad request", or "not valid JSON" for valid JSON, naming nothing to fix (found by a hands-on test).
+    const post = async (body: string, headers: Record<string, string>): Promise<[number, unknown]> => {
+      const response = await fetch(api.server.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      return [response.status, await response.json()];
+    };
+    const error = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+    expect(await post('"{ me { id } }"', {})).toEqual([
+      400,
+      error('Request body must be a JSON object: {"query": "...", "variables": {...}}'),
+    ]);
+    expect(await post('{"query":"{ me { id } }"}', { 'content-type': 'application/json; charset=latin1' })).toEqual([
+      415,
+      error('Unsupported charset "LATIN1": send the body as UTF-8'),
+    ]);
+    expect(await post('{"query":"{ me { id } }"}', { 'content-encoding': 'compress' })).toEqual([
+      415,
+      error('Unsupported content encoding "compress": send the body as is, or with gzip, deflate or br'),
+    ]);
+    expect(await post('{"query":"{ me { id } }"}', { 'content-encoding': 'gzip' })).toEqual([
+      400,
+      error('Request body could not be decoded as its Content-Encoding says (gzip)'),
+    ]);
+  });
+
   it('answers an unknown route with a JSON 404', async () => {
     const response = await fetch(`${api.server.url}/nope`);
     expect(response.status).toBe(404);
