@@ -75,10 +75,11 @@ export const DEFAULT_COST_MODEL: QueryCostModel = {
     // Partition pruning and footers of every candidate file.
     'Dataset.estimateExport': 100,
     // Fields that build their whole list before cutting a page, even for `totalCount` alone: every partition of the
-    // dataset summarised from its files and sorted; every run record in scope filtered; the caller's job listing
-    // (with `status`, every job record read). Priced as such, so that thousands of aliases of
-    // `partitions { totalCount }` (cost 1 each, 7 ms each on 1,300 partitions) cannot hold the server for seconds
-    // within the limit, while a page of 100 datasets with their partition counts still fits.
+    // dataset summarised from its files and sorted; every dataset in scope filtered and the page's built; every run
+    // record in scope filtered; the caller's job listing (with `status`, every job record read). Priced as such, so
+    // that thousands of aliases of `partitions { totalCount }` (cost 1 each, 7 ms each on 1,300 partitions) cannot
+    // hold the server for seconds within the limit, while a page of 100 datasets with their partition counts fits.
+    'Query.datasets': 40,
     'Dataset.partitions': 40,
     'Query.pipeline': 40,
     'Query.pipelineRuns': 40,
