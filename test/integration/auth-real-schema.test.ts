@@ -71,6 +71,10 @@ describe('query limits on the real schema', () => {
     // 1,500 aliases of `datasets(first: 100) { totalCount }` took 5.4 s with 32 datasets: each filters them all and
     // builds its page.
     expect(analyze(`{ ${aliases(1500, 'datasets(first: 100) { totalCount }')} }`)).toBeGreaterThan(5000);
+    // 1,500 aliases of `feeds { name problem { code } }` took 3.1 s with one feed, 2,000 of `me { datasets { dataset } }`
+    // 1.7 s (and 1.4 MB) with 32 datasets: lists without a page, each read or built again per alias.
+    expect(analyze(`{ ${aliases(1500, 'feeds { name problem { code } }')} }`)).toBeGreaterThan(5000);
+    expect(analyze(`{ ${aliases(2000, 'me { datasets { dataset } }')} }`)).toBeGreaterThan(5000);
     // 1,200 aliases took 5.5 s with five jobs: each reads the caller's job listing, with `status` every job record.
     expect(analyze(`{ ${aliases(1200, 'exports(first: 1, status: SUCCEEDED) { totalCount }')} }`)).toBeGreaterThan(
       5000,
@@ -81,7 +85,7 @@ describe('query limits on the real schema', () => {
     ).toBeLessThanOrEqual(5000);
     expect(
       analyze(
-        '{ pipeline { datasets { dataset health lastRun { status } failureCount rowsQuarantined } } pipelineRuns(first: 100) { totalCount nodes { runId status } } exports(first: 100) { totalCount nodes { id status } } }',
+        '{ pipeline { datasets { dataset health lastRun { status } failureCount rowsQuarantined } } pipelineRuns(first: 100) { totalCount nodes { runId status } } exports(first: 100) { totalCount nodes { id status } } feeds { name } me { datasets { dataset columns } } }',
       ),
     ).toBeLessThanOrEqual(5000);
   });

@@ -84,6 +84,10 @@ export const DEFAULT_COST_MODEL: QueryCostModel = {
     'Query.pipeline': 40,
     'Query.pipelineRuns': 40,
     'Query.exports': 40,
+    // Lists without a page: the caller's feeds read from the store, each judged against its creator's access; a grant
+    // per dataset the caller sees.
+    'Query.feeds': 40,
+    'Me.datasets': 40,
     'Mutation.requestExport': 50,
     'Mutation.cancelExport': 5,
     'Mutation.releaseExport': 5,
