@@ -184,11 +184,12 @@ export class CareplusStack extends Stack {
     });
     const workerRole = this.exportWorker.handler.role;
     grantConsumeExportJobs(workerRole, this.exportWorker.queue);
-    // The tables' files, and the compaction journals their listings honour (src/services/compaction-view.ts).
+    // The tables' files, and the compaction journals and publish intents (with the sources' lineages) their listings
+    // honour (src/services/compaction-view.ts).
     grantRunQueries(workerRole, this.workgroup, {
       tables: this.catalog,
       processed,
-      prefixes: [...datasetPrefixes, LAKE_PREFIXES.compactions],
+      prefixes: [...datasetPrefixes, LAKE_PREFIXES.compactions, LAKE_PREFIXES.intents, LAKE_PREFIXES.sources],
     });
     // Read only: the API creates the key when it fingerprints the first request that hashes a column, before any
     // worker runs one.
@@ -218,7 +219,8 @@ export class CareplusStack extends Stack {
     });
     // Every store prefix the API reads or writes, and nothing else: the declared tables and their data (metadata,
     // statistics, previews, export planning), run records (pipeline status), data versions (whether a cached
-    // listing is current) and compaction journals (which files a listing leaves out), not the ETL's other records
+    // listing is current), compaction journals and publish intents with the sources' lineages (which files a listing
+    // leaves out), not the ETL's other records
     // under `_pipeline/`, API keys (authentication), the mask key
     // (previews of hashed columns and the fingerprint of export requests that hash one; created there), job records
     // (requestExport, cancelExport), BI feed definitions (processed `_system/feeds/`: created, rotated and deleted
@@ -230,6 +232,8 @@ export class CareplusStack extends Stack {
       LAKE_PREFIXES.pipelineRuns,
       LAKE_PREFIXES.dataVersions,
       LAKE_PREFIXES.compactions,
+      LAKE_PREFIXES.intents,
+      LAKE_PREFIXES.sources,
     ]);
     grantReadApiKeys(apiRole, processed, LAKE_PREFIXES.apiKeys);
     grantUseMaskKey(apiRole, processed, LAKE_OBJECTS.maskKey, { create: true });

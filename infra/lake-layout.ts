@@ -21,6 +21,13 @@ export const LAKE_PREFIXES = {
    * COMPACTIONS_PREFIX); read by the API and the export worker, whose listings leave out the files it names.
    */
   compactions: '_pipeline/compactions/',
+  /**
+   * processed: the files each unfinished publish of a source is about to write (src/services/compaction-view.ts
+   * INTENTS_PREFIX), and each source's lineage, its commit; read by the API and the export worker, whose listings
+   * leave out what an intent names and the lineage does not.
+   */
+  intents: '_pipeline/intents/',
+  sources: '_pipeline/sources/',
   /** processed: rejected records with line number and reason; expired by a lifecycle rule. */
   quarantine: '_quarantine/',
   /** processed: API key records, hashes only (src/auth/key-store.ts KEYS_PREFIX); read by the API. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { INTENTS_PREFIX } from '../../src/services/compaction-view.js';
 
 /**
  * Every key the ETL writes in the processed bucket, in one place. Output keys are derived from the source
@@ -52,7 +53,7 @@ export function quarantineKey(dataset: string, sourceKey: string, version: strin
  * written before the first of them and removed once the version is committed (see publish-intent.ts).
  */
 export function publishIntentKey(dataset: string, sourceKey: string): string {
-  return `_pipeline/intents/${dataset}/${sourceKeyHash(sourceKey)}.json`;
+  return `${INTENTS_PREFIX}${dataset}/${sourceKeyHash(sourceKey)}.json`;
 }
 
 /** `_pipeline/failures/<dataset>/<hash of source key>.json`: the last version of a source that failed for good. */

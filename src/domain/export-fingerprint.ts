@@ -45,9 +45,10 @@ export function exportDataVersion(
  * written before the fix are not handed out again for the same request (they stay until retention, under their
  * own fingerprints). 3: hashes keyed. 4: decimals of files at different scales read at each file's scale,
  * nanosecond timestamps before 1970 cut to the microsecond below, files whose largest text starts with a BOM no longer
- * pruned, doubles, floats and timestamps hashed alike on both engines.
+ * pruned, doubles, floats and timestamps hashed alike on both engines. 5: files of an ingest's publish that has not
+ * committed (one killed mid-publish) left out.
  */
-export const RESULT_VERSION = 4;
+export const RESULT_VERSION = 5;
 
 /**
  * Identifies the work and its result: the normalised request, the data version and, when a column is masked by

@@ -48,3 +48,59 @@ export async function filesHiddenByCompactions(store: ObjectStore, dataset: stri
   }
   return hidden;
 }
+
+/**
+ * Where an ingest records the files it is about to publish (lambda/pipeline/publish-intent.ts):
+ * `_pipeline/intents/<dataset>/<hash of the source key>.json`, the source's lineage (its commit) being
+ * `_pipeline/sources/<dataset>/` under the same name.
+ */
+export const INTENTS_PREFIX = '_pipeline/intents/';
+export const LINEAGES_PREFIX = '_pipeline/sources/';
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(Buffer.from(await store.getBytes('processed', key)).toString('utf8')) as T;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The data files a reader of `dataset` must not count now because the publish that put them has not committed (one
+ * running, or one that died: kill -9 or a timeout, until the source is ingested again): the files its intent names
+ * that the source's lineage does not, and the older version's files a committed publish has yet to delete. Without
+ * this, a listing counted them: the hands-on test killed the ingest of a corrected 300,000-row file mid-publish and
+ * `rowCount` said 524,797, an export holding 224,797 event ids twice, until the file was ingested again.
+ *
+ * The intent is read before the lineage: a publish that commits in between shows as committed (its files counted),
+ * never the reverse. Read after the files are listed, like the compaction journals.
+ */
+export async function filesOfUnfinishedPublishes(store: ObjectStore, dataset: string): Promise<ReadonlySet<string>> {
+  const hidden = new Set<string>();
+  for await (const object of store.listAll('processed', `${INTENTS_PREFIX}${dataset}/`)) {
+    if (!object.key.endsWith('.json')) continue;
+    // Gone since the listing: that publish committed and cleaned up.
+    const intent = await readJson<{ keys?: string[] }>(store, object.key);
+    if (intent === undefined) continue;
+    const lineage = await readJson<{ outputKeys?: string[]; pendingDelete?: string[] }>(
+      store,
+      LINEAGES_PREFIX + object.key.slice(INTENTS_PREFIX.length),
+    );
+    const committed = new Set(lineage?.outputKeys ?? []);
+    for (const key of [...(intent.keys ?? []), ...(lineage?.pendingDelete ?? [])]) {
+      if (!committed.has(key)) hidden.add(key);
+    }
+  }
+  return hidden;
+}
+
+/** Every data file a reader of `dataset` leaves out: a half-way compaction's and an unfinished publish's. */
+export async function filesHiddenFromReaders(store: ObjectStore, dataset: string): Promise<ReadonlySet<string>> {
+  const [compactions, publishes] = await Promise.all([
+    filesHiddenByCompactions(store, dataset),
+    filesOfUnfinishedPublishes(store, dataset),
+  ]);
+  if (publishes.size === 0) return compactions;
+  return new Set([...compactions, ...publishes]);
+}

@@ -1,4 +1,4 @@
-import { filesHiddenByCompactions } from './compaction-view.js';
+import { filesHiddenFromReaders } from './compaction-view.js';
 import { performance } from 'node:perf_hooks';
 import type { PartitionRecord, TableColumn, TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
@@ -331,8 +331,9 @@ export class DatasetSnapshotCache {
       }
       files.push({ object, values });
     }
-    // After the listing (see filesHiddenByCompactions): a compaction half-way must not count its rows twice.
-    const hidden = await filesHiddenByCompactions(this.sources.store, table.name);
+    // After the listing (see filesHiddenByCompactions, filesOfUnfinishedPublishes): a compaction half-way must not count
+    // its rows twice, nor a publish not (yet) committed count at all.
+    const hidden = await filesHiddenFromReaders(this.sources.store, table.name);
     if (hidden.size > 0) files.splice(0, files.length, ...files.filter((f) => !hidden.has(f.object.key)));
     for (const { object } of files) {
       sizeBytes += object.size;

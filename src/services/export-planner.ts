@@ -1,4 +1,4 @@
-import { filesHiddenByCompactions } from './compaction-view.js';
+import { filesHiddenFromReaders } from './compaction-view.js';
 import { exportDataVersion } from '../domain/export-fingerprint.js';
 import { partitionValuesOf, pruneFiles } from '../domain/export-partitions.js';
 import type { ExportEstimate, ExportPlan, PlannedFile } from '../domain/export-plan.js';
@@ -146,8 +146,9 @@ export class ExportPlanner {
         const values = partitionValuesOf(prefix, object.key);
         if (values !== undefined) listed.push({ key: object.key, values, object });
       }
-      // After the listing (see filesHiddenByCompactions): a compaction half-way must not count its rows twice.
-      const hidden = await filesHiddenByCompactions(this.store, table.name);
+      // After the listing (see filesHiddenByCompactions, filesOfUnfinishedPublishes): a compaction half-way must not
+      // count its rows twice, nor a publish not (yet) committed count at all.
+      const hidden = await filesHiddenFromReaders(this.store, table.name);
       return hidden.size === 0 ? listed : listed.filter((c) => !hidden.has(c.key));
     }
     // The version is read BEFORE the snapshot is looked up: see DatasetSnapshotCache for why that makes it exact.

@@ -58,8 +58,11 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(root, { recursive: true, force: true }));
 
-/** Store listings per snapshot listing: the dataset's files, then its compaction journals (compaction-view.ts). */
-const PER_LISTING = 2;
+/**
+ * Store listings per snapshot listing: the dataset's files, then its compaction journals and its unfinished publishes'
+ * intents (compaction-view.ts).
+ */
+const PER_LISTING = 3;
 
 describe('DatasetSnapshotCache', () => {
   it('makes one listing for requests that ask under the same version at once, and a new one for a new version', async () => {

@@ -109,9 +109,9 @@ describe('dataset snapshots over S3', () => {
     expect(after).not.toBeNull();
     reader.reset();
     expect(await ask()).toEqual({ rows: 6, files: 2, max: '6' });
-    // One listing of the dataset, one of its compaction journals (none), and one footer (the new file's), besides
-    // the two HEADs.
-    expect(Object.fromEntries(reader.calls)).toEqual({ head: 2, getBytes: 1, listAll: 2 });
+    // One listing of the dataset, one of its compaction journals (none), one of its publish intents (none), and one
+    // footer (the new file's), besides the two HEADs.
+    expect(Object.fromEntries(reader.calls)).toEqual({ head: 2, getBytes: 1, listAll: 3 });
   });
 
   it('sees a deletion announced by the writer', async () => {

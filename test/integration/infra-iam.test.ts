@@ -1,4 +1,4 @@
-import { COMPACTIONS_PREFIX } from '../../src/services/compaction-view.js';
+import { COMPACTIONS_PREFIX, INTENTS_PREFIX, LINEAGES_PREFIX } from '../../src/services/compaction-view.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -279,19 +279,23 @@ describe('IAM roles of the deployment', () => {
     ]);
   });
 
-  it('let the API read exactly the store prefixes it serves: tables, run records, data versions, compaction journals, API keys, the mask key, jobs, feeds and results', () => {
-    // Of the ETL's records under `_pipeline/`, the API reads run records (pipeline status), data versions and
-    // compaction journals only.
-    expect([RUNS_PREFIX, DATA_VERSION_PREFIX, COMPACTIONS_PREFIX]).toEqual([
+  it('let the API read exactly the store prefixes it serves: tables, run records, data versions, compaction journals, publish intents, lineages, API keys, the mask key, jobs, feeds and results', () => {
+    // Of the ETL's records under `_pipeline/`, the API reads run records (pipeline status), data versions, compaction
+    // journals, publish intents and the sources' lineages only.
+    expect([RUNS_PREFIX, DATA_VERSION_PREFIX, COMPACTIONS_PREFIX, INTENTS_PREFIX, LINEAGES_PREFIX]).toEqual([
       '_pipeline/runs/',
       '_pipeline/data-versions/',
       '_pipeline/compactions/',
+      '_pipeline/intents/',
+      '_pipeline/sources/',
     ]);
     const s3 = pairs('Api/Handler/Role').filter((p) => p.startsWith('s3:'));
     expect(s3).toEqual([
       's3:GetObject <Lake/Processed.Arn>/_pipeline/compactions/*',
       's3:GetObject <Lake/Processed.Arn>/_pipeline/data-versions/*',
+      's3:GetObject <Lake/Processed.Arn>/_pipeline/intents/*',
       's3:GetObject <Lake/Processed.Arn>/_pipeline/runs/*',
+      's3:GetObject <Lake/Processed.Arn>/_pipeline/sources/*',
       's3:GetObject <Lake/Processed.Arn>/helpdesk_events/*',
       's3:GetObject <Lake/Processed.Arn>/support_events/*',
       's3:ListBucket <Lake/Processed.Arn>',
