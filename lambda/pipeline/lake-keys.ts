@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { INTENTS_PREFIX } from '../../src/services/compaction-view.js';
+import { INTENTS_PREFIX, LINEAGES_PREFIX } from '../../src/services/compaction-view.js';
 
 /**
  * Every key the ETL writes in the processed bucket, in one place. Output keys are derived from the source
@@ -73,7 +73,7 @@ export function lineageKeyOfHash(dataset: string, sourceHash: string): string {
 
 /** `_pipeline/sources/<dataset>/`: every source's lineage. */
 export function lineagePrefix(dataset: string): string {
-  return `_pipeline/sources/${dataset}/`;
+  return `${LINEAGES_PREFIX}${dataset}/`;
 }
 
 /** `_pipeline/runs/<dataset>/<yyyyMMddTHHmmssSSSZ>-<runId>.json`: keys sort by start time. */

@@ -1,4 +1,4 @@
-import { readJsonDocument } from './json-document.js';
+import { readJsonDocument } from '../../src/services/json-document.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import { publishIntentKey } from './lake-keys.js';
 

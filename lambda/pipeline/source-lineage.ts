@@ -1,4 +1,4 @@
-import { readJsonDocument } from './json-document.js';
+import { readJsonDocument } from '../../src/services/json-document.js';
 import { ObjectChangedError, type ObjectStore } from '../../src/ports/object-store.js';
 import { runPool } from '../../src/domain/run-pool.js';
 import { lineageKey, lineagePrefix } from './lake-keys.js';

@@ -1,4 +1,5 @@
-import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { readJsonDocument } from './json-document.js';
 
 /**
  * Where `careplus compact` keeps the journal of a partition it is compacting (lambda/pipeline/compaction-journal.ts):
@@ -35,14 +36,9 @@ export async function filesHiddenByCompactions(store: ObjectStore, dataset: stri
   const hidden = new Set<string>();
   for await (const object of store.listAll('processed', `${COMPACTIONS_PREFIX}${dataset}/`)) {
     if (!object.key.endsWith('.json')) continue;
-    let journal: JournalFiles;
-    try {
-      journal = JSON.parse(Buffer.from(await store.getBytes('processed', object.key)).toString('utf8')) as JournalFiles;
-    } catch (err) {
-      // Finished and removed since the listing: its files are as it left them.
-      if (err instanceof ObjectNotFoundError) continue;
-      throw err;
-    }
+    const journal = await readJsonDocument<JournalFiles>(store, object.key);
+    // Finished and removed since the listing: its files are as it left them.
+    if (journal === undefined) continue;
     const keys = journal.state === 'uploading' ? journal.outputKeys : journal.inputKeys;
     for (const key of keys ?? []) hidden.add(key);
   }
@@ -56,15 +52,6 @@ export async function filesHiddenByCompactions(store: ObjectStore, dataset: stri
  */
 export const INTENTS_PREFIX = '_pipeline/intents/';
 export const LINEAGES_PREFIX = '_pipeline/sources/';
-
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(Buffer.from(await store.getBytes('processed', key)).toString('utf8')) as T;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return undefined;
-    throw err;
-  }
-}
 
 /**
  * The data files a reader of `dataset` must not count now because the publish that put them has not committed (one
@@ -81,9 +68,9 @@ export async function filesOfUnfinishedPublishes(store: ObjectStore, dataset: st
   for await (const object of store.listAll('processed', `${INTENTS_PREFIX}${dataset}/`)) {
     if (!object.key.endsWith('.json')) continue;
     // Gone since the listing: that publish committed and cleaned up.
-    const intent = await readJson<{ keys?: string[] }>(store, object.key);
+    const intent = await readJsonDocument<{ keys?: string[] }>(store, object.key);
     if (intent === undefined) continue;
-    const lineage = await readJson<{ outputKeys?: string[]; pendingDelete?: string[] }>(
+    const lineage = await readJsonDocument<{ outputKeys?: string[]; pendingDelete?: string[] }>(
       store,
       LINEAGES_PREFIX + object.key.slice(INTENTS_PREFIX.length),
     );

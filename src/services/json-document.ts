@@ -1,4 +1,4 @@
-import { ObjectNotFoundError, type ObjectStore } from '../../src/ports/object-store.js';
+import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 
 /**
  * A JSON document of the pipeline's bookkeeping in the processed bucket (lineage, publish intent, failure memo), or
