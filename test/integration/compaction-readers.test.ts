@@ -1,11 +1,9 @@
 import { compactPartition } from '../../lambda/pipeline/compact.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
-import { JsonLogger } from '../../src/adapters/local/json-logger.js';
-import { DatasetSnapshotCache } from '../../src/services/dataset-snapshots.js';
-import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
-import { createExportHarness, type ExportHarness, type ExportLake, finished } from '../support/export-lake.js';
+import type { ExportHarness } from '../support/export-lake.js';
+import { exportHarnessOf, readerCounts } from '../support/reader-counts.js';
 
 /**
  * A compaction writes its merged files beside the files they replace, then deletes those: between the two, and for
@@ -27,15 +25,7 @@ beforeEach(async () => {
   await lake.putRaw('events/2024/03/01/c.jsonl', jsonl(event(6), event(7)));
   for (const k of ['a', 'b', 'c']) await ingestObject(lake.deps(), { key: `events/2024/03/01/${k}.jsonl` });
   rowsOfDay = 7;
-  const exportLake: ExportLake = {
-    root: lake.root,
-    store: lake.store,
-    catalog: lake.catalog,
-    fixtures: lake.duckdb,
-    writeParquet: () => Promise.reject(new Error('not used')),
-    close: () => Promise.resolve(),
-  };
-  harness = await createExportHarness(exportLake, { maskKey: undefined });
+  harness = await exportHarnessOf(lake);
 });
 
 afterEach(async () => {
@@ -71,20 +61,8 @@ function killedAt(where: 'after the first merged file' | 'before deleting its in
   });
 }
 
-async function counts(): Promise<{ snapshot: number; estimate: number; exported: number }> {
-  const table = (await lake.catalog.getTable('events'))!;
-  const snapshots = new DatasetSnapshotCache({
-    store: lake.store,
-    catalog: lake.catalog,
-    footers: new ParquetFooterCache(lake.store),
-    logger: new JsonLogger('silent'),
-  });
-  const snapshot = (await (await snapshots.get(table, null)).statistics(table)).rowCount;
-  const input = { dataset: 'events', columns: ['event_id'], partitions: { values: ['2024-03-01'] } };
-  const estimate = (await harness.service.estimateExport({ id: 'alice' }, input)).rows;
-  const job = await harness.service.requestExport({ id: 'alice' }, input);
-  const exported = (await finished(harness.service, { id: 'alice' }, job.id)).result?.rowCount ?? -1;
-  return { snapshot, estimate, exported };
+function counts(): ReturnType<typeof readerCounts> {
+  return readerCounts(lake, harness, '2024-03-01');
 }
 
 describe('readers during a compaction', () => {

@@ -1,9 +1,7 @@
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
-import { JsonLogger } from '../../src/adapters/local/json-logger.js';
-import { DatasetSnapshotCache } from '../../src/services/dataset-snapshots.js';
-import { ParquetFooterCache } from '../../src/services/parquet-footer-cache.js';
 import { createEtlLake, event, jsonl, type EtlLake } from '../support/etl-lake.js';
-import { createExportHarness, type ExportHarness, type ExportLake, finished } from '../support/export-lake.js';
+import type { ExportHarness } from '../support/export-lake.js';
+import { exportHarnessOf, readerCounts } from '../support/reader-counts.js';
 
 /**
  * An ingest puts its Parquet files into the partition folders first and commits (the source's lineage) after: a
@@ -22,15 +20,7 @@ beforeEach(async () => {
   lake = await createEtlLake();
   await lake.putRaw('events/2024/03/01/a.jsonl', jsonl(event(1), event(2), event(3)));
   await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' });
-  const exportLake: ExportLake = {
-    root: lake.root,
-    store: lake.store,
-    catalog: lake.catalog,
-    fixtures: lake.duckdb,
-    writeParquet: () => Promise.reject(new Error('not used')),
-    close: () => Promise.resolve(),
-  };
-  harness = await createExportHarness(exportLake, { maskKey: undefined });
+  harness = await exportHarnessOf(lake);
 });
 
 afterEach(async () => {
@@ -61,20 +51,8 @@ function killedAfterFirstDataFile(): typeof lake.store {
   });
 }
 
-async function counts(): Promise<{ snapshot: number; estimate: number; exported: number }> {
-  const table = (await lake.catalog.getTable('events'))!;
-  const snapshots = new DatasetSnapshotCache({
-    store: lake.store,
-    catalog: lake.catalog,
-    footers: new ParquetFooterCache(lake.store),
-    logger: new JsonLogger('silent'),
-  });
-  const snapshot = (await (await snapshots.get(table, null)).statistics(table)).rowCount;
-  const input = { dataset: 'events', columns: ['event_id'], partitions: { values: ['2024-03-01'] } };
-  const estimate = (await harness.service.estimateExport({ id: 'alice' }, input)).rows;
-  const job = await harness.service.requestExport({ id: 'alice' }, input);
-  const exported = (await finished(harness.service, { id: 'alice' }, job.id)).result?.rowCount ?? -1;
-  return { snapshot, estimate, exported };
+function counts(): ReturnType<typeof readerCounts> {
+  return readerCounts(lake, harness, '2024-03-01');
 }
 
 describe('readers during an ingest that died mid-publish', () => {

@@ -132,16 +132,10 @@ export async function startGlueStandIn(options: { databases: string[]; maxPageSi
     },
     BatchCreatePartition(body) {
       const stored = table(body, 'TableName');
-      const inputs = body['PartitionInputList'];
-      if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > LIMITS.batch) {
-        throw new GlueError(
-          'InvalidInputException',
-          `1 validation error detected: Value at 'partitionInputList' failed to satisfy constraint: Member must have length between 1 and ${LIMITS.batch}`,
-        );
-      }
+      const inputs = list(body, 'PartitionInputList', LIMITS.batch);
       const keyCount = Array.isArray(stored.current['PartitionKeys']) ? stored.current['PartitionKeys'].length : 0;
       const errors: Json[] = [];
-      for (const raw of inputs as Json[]) {
+      for (const raw of inputs) {
         const values = raw['Values'];
         if (!Array.isArray(values) || values.length !== keyCount || !values.every((v) => typeof v === 'string')) {
           errors.push(
@@ -170,15 +164,9 @@ export async function startGlueStandIn(options: { databases: string[]; maxPageSi
     },
     BatchUpdatePartition(body) {
       const stored = table(body, 'TableName');
-      const entries = body['Entries'];
-      if (!Array.isArray(entries) || entries.length === 0 || entries.length > LIMITS.batch) {
-        throw new GlueError(
-          'InvalidInputException',
-          `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${LIMITS.batch}`,
-        );
-      }
+      const entries = list(body, 'Entries', LIMITS.batch);
       const errors: Json[] = [];
-      for (const raw of entries as Json[]) {
+      for (const raw of entries) {
         const values = Array.isArray(raw['PartitionValueList']) ? (raw['PartitionValueList'] as unknown[]) : [];
         const at = stored.partitions.findIndex((p) => sameValues(p['Values'], values));
         if (at < 0) {
@@ -201,15 +189,9 @@ export async function startGlueStandIn(options: { databases: string[]; maxPageSi
     },
     BatchDeletePartition(body) {
       const stored = table(body, 'TableName');
-      const entries = body['PartitionsToDelete'];
-      if (!Array.isArray(entries) || entries.length === 0 || entries.length > LIMITS.deleteBatch) {
-        throw new GlueError(
-          'InvalidInputException',
-          `1 validation error detected: Value at 'partitionsToDelete' failed to satisfy constraint: Member must have length between 1 and ${LIMITS.deleteBatch}`,
-        );
-      }
+      const entries = list(body, 'PartitionsToDelete', LIMITS.deleteBatch);
       const errors: Json[] = [];
-      for (const raw of entries as Json[]) {
+      for (const raw of entries) {
         const values = Array.isArray(raw['Values']) ? (raw['Values'] as unknown[]) : [];
         const at = stored.partitions.findIndex((p) => sameValues(p['Values'], values));
         if (at < 0) {
@@ -306,6 +288,19 @@ function str(body: Json, field: string): string {
     );
   }
   return v;
+}
+
+/** A list field of 1 to `max` entries, as Glue's batch operations take them. */
+function list(body: Json, field: string, max: number): Json[] {
+  const v = body[field];
+  if (!Array.isArray(v) || v.length === 0 || v.length > max) {
+    const name = field.charAt(0).toLowerCase() + field.slice(1);
+    throw new GlueError(
+      'InvalidInputException',
+      `1 validation error detected: Value at '${name}' failed to satisfy constraint: Member must have length between 1 and ${max}`,
+    );
+  }
+  return v as Json[];
 }
 
 function obj(body: Json, field: string): Json {
