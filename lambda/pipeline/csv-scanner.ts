@@ -8,6 +8,7 @@ import {
   overlongReason,
   rawText,
 } from './scan-limits.js';
+import { utf16ByteOrderMark } from '../../src/domain/byte-order-mark.js';
 
 /**
  * A quoted field over several lines and MAX_RECORD_BYTES fails the object when it runs over more lines than this: a
@@ -340,8 +341,8 @@ export class CsvScanner {
  * its CR LF is CR NUL LF NUL: the header was refused for "carriage return outside a quoted field", which hides why.
  */
 function refuseUtf16(data: Buffer): void {
-  const order = data[0] === 0xff && data[1] === 0xfe ? 'FF FE' : data[0] === 0xfe && data[1] === 0xff ? 'FE FF' : '';
-  if (order === '') return;
+  const order = utf16ByteOrderMark(data);
+  if (order === undefined) return;
   throw new IngestError(
     'unsupported_encoding',
     `the file is UTF-16 (it starts with the byte order mark ${order}): CSV is read as UTF-8; save it as UTF-8 and ` +

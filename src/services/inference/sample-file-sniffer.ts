@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { BadInputError } from '../../domain/errors.js';
+import { utf16ByteOrderMark } from '../../domain/byte-order-mark.js';
 
 export type SampleFileFormat = 'csv' | 'jsonl';
 
@@ -51,9 +52,8 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
   }
   // The ETL reads UTF-8 only and fails a UTF-16 file (a spreadsheet's "Unicode text"); DuckDB would read its NUL bytes
   // into every name and value and propose nonsense.
-  const utf16 =
-    content[0] === 0xff && content[1] === 0xfe ? 'FF FE' : content[0] === 0xfe && content[1] === 0xff ? 'FE FF' : '';
-  if (utf16 !== '') {
+  const utf16 = utf16ByteOrderMark(content);
+  if (utf16 !== undefined) {
     throw new BadInputError(
       `sample file ${path} is UTF-16 (it starts with the byte order mark ${utf16}): save it as UTF-8, which the ETL reads`,
     );
