@@ -1,8 +1,9 @@
 import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 
 /**
- * A JSON document of the pipeline's bookkeeping in the processed bucket (lineage, publish intent, failure memo), or
- * undefined when there is none. One GET: a missing document is its 404, not a HEAD asked first.
+ * A JSON document of the pipeline's bookkeeping in the processed bucket (lineage, publish intent, failure memo,
+ * compaction journal), or undefined when there is none. One GET: a missing document is its 404, not a HEAD asked
+ * first.
  */
 export async function readJsonDocument<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   let bytes: Uint8Array;

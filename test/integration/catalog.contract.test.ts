@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  BatchDeletePartitionCommand,
   CreateTableCommand,
   GetPartitionsCommand,
   GetTableCommand,
@@ -544,6 +545,37 @@ describe('GlueCatalog against the Glue stand-in', () => {
       ['2024-03-01', v2, 's3://careplus-processed/support_events/event_date=2024-03-01/'],
       ['2024-03-02', v2, 's3://careplus-processed/support_events/event_date=2024-03-02/'],
     ]);
+  });
+
+  it('fails, naming it, when Glue cannot update a partition registered again (removed meanwhile)', async () => {
+    await catalog.putTable(tableInput('support_events'));
+    await catalog.addPartitions('support_events', [partition('support_events', '2024-03-01')]);
+    // Another writer removes the partition between this one's create (it exists) and its update.
+    const other = glueClient(standin.endpoint);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchUpdatePartitionCommand') {
+          await other.send(
+            new BatchDeletePartitionCommand({
+              DatabaseName: DATABASE,
+              TableName: 'support_events',
+              PartitionsToDelete: [{ Values: ['2024-03-01'] }],
+            }),
+          );
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    try {
+      await expect(
+        catalog.addPartitions('support_events', [partition('support_events', '2024-03-01')]),
+      ).rejects.toThrow(
+        'Glue did not update 1 partition(s) of table "support_events"; first ["2024-03-01"]: EntityNotFoundException: Partition not found.',
+      );
+    } finally {
+      other.destroy();
+    }
   });
 
   it('removes partitions in batches of 25, as BatchDeletePartition takes them', async () => {
