@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
+import { PassThrough } from 'node:stream';
+import { LocalObjectStore, stagingName } from '../../src/adapters/local/local-object-store.js';
 import { sweepWorkFolders } from '../../src/composition.js';
 import { currentHolder, makeWorkFolder, WORK_FOLDER_OWNER } from '../../src/services/holder-process.js';
 import { idleProcess } from '../support/idle-process.js';
@@ -36,6 +37,37 @@ it('removes only staged writes untouched for longer than the given age, never pu
   expect(await store.sweepStaging(HOUR, Date.now() + HOUR + 1000)).toBe(2);
   expect(await readdir(join(root, '.staging'))).toEqual([]);
   expect(new TextDecoder().decode(await store.getBytes('exports', 'jobs/a.json'))).toBe('{"a":1}');
+});
+
+it('removes at once the staged write of a process of this machine that is gone, never a live process’s', async () => {
+  if (currentHolder() === undefined) return; // No /proc: staged writes go by age only (above).
+  const store = new LocalObjectStore(root);
+  // A put of this process still running: its staged file names this process.
+  const body = new PassThrough();
+  const running = store.put('raw', 'big.csv', body);
+  body.write('a,b\n1,2\n');
+  const staging = join(root, '.staging');
+  while ((await readdir(staging).catch(() => [])).length === 0) await new Promise((r) => setTimeout(r, 10));
+  const [mine] = await readdir(staging);
+  const dead = await idleProcess();
+  await dead.kill();
+  const live = await idleProcess();
+  try {
+    const killed = stagingName(dead.pid);
+    const other = stagingName(live.pid);
+    const unnamed = '1700000000000-deadbeefdeadbeef';
+    await writeFile(join(staging, killed), 'half a put of a killed ingest');
+    await writeFile(join(staging, other), 'a put still running in another process');
+    await writeFile(join(staging, unnamed), 'an earlier release’s: no writer named');
+
+    expect(await store.sweepStaging(HOUR)).toBe(1);
+    expect((await readdir(staging)).sort()).toEqual([mine, other, unnamed].sort());
+  } finally {
+    await live.kill();
+  }
+  body.end('3,4\n');
+  await running;
+  expect(new TextDecoder().decode(await store.getBytes('raw', 'big.csv'))).toBe('a,b\n1,2\n3,4\n');
 });
 
 it('removes the work folders of killed ETL runs and compactions once untouched for the given age, nothing else', async () => {

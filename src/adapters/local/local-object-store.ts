@@ -32,6 +32,7 @@ import type {
 } from '../../ports/object-store.js';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError } from '../../ports/object-store.js';
 import { compareUtf8 } from '../../domain/utf8-order.js';
+import { currentHolder, holderIsGone } from '../../services/holder-process.js';
 
 const STAGING = '.staging';
 /**
@@ -271,9 +272,10 @@ export class LocalObjectStore implements ObjectStore {
 
   /**
    * Removes staged writes left by a process that died mid-put (they are never renamed into place, so no reader
-   * sees them, but they hold disk space for good). A staged file counts as abandoned once its inode has not
-   * changed for `olderThanMs` (ctime: a put in progress changes it whenever bytes arrive, and a file moved in by
-   * `putFile` gets a fresh ctime from the rename), so the age must exceed the longest silence of a running put.
+   * sees them, but they hold disk space for good). A staged file is abandoned at once when its name says a process of
+   * this machine wrote it and that process is gone (stagingName); otherwise once its inode has not changed for
+   * `olderThanMs` (ctime: a put in progress changes it whenever bytes arrive, and a file moved in by `putFile` gets a
+   * fresh ctime from the rename), so the age must exceed the longest silence of a running put.
    * Returns how many were removed; a missing staging folder is none.
    */
   async sweepStaging(olderThanMs: number, now: number = Date.now()): Promise<number> {
@@ -293,7 +295,8 @@ export class LocalObjectStore implements ObjectStore {
       for (const name of names) {
         const path = join(dir, name);
         const s = await stat(path).catch(() => undefined);
-        if (s === undefined || !s.isFile() || now - s.ctimeMs < olderThanMs) continue;
+        if (s === undefined || !s.isFile()) continue;
+        if (now - s.ctimeMs < olderThanMs && !writerIsGone(name)) continue;
         await rm(path, { force: true });
         removed += 1;
       }
@@ -311,7 +314,7 @@ export class LocalObjectStore implements ObjectStore {
       this.stagingDirs.set(bucket, dir);
       dir.catch(() => this.stagingDirs.delete(bucket));
     }
-    return join(await dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    return join(await dir, stagingName());
   }
 
   private async stagingDirOf(bucket: BucketName): Promise<string> {
@@ -434,6 +437,38 @@ function info(key: string, s: { size: number; mtime: Date; mtimeMs: number; ino:
     etag: `${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}`,
     lastModified: s.mtime,
   };
+}
+
+/**
+ * A staged file's name: its time, a random part, and, where this machine can be named, the writing process (its pid
+ * and a tag of its machine, see currentHolder), so that a sweep on this machine knows a killed writer's file at once.
+ * Names without a writer (written where /proc is missing, or by an earlier release) are swept by age only.
+ */
+export function stagingName(pid: number = process.pid, now: number = Date.now()): string {
+  const random = randomBytes(8).toString('hex');
+  const tag = machineTag();
+  return tag === undefined ? `${now}-${random}` : `${now}-${random}-p${pid}-m${tag}`;
+}
+
+const STAGING_WRITER = /-p(\d+)-m([0-9a-f]{16})$/;
+
+/** Whether a staged file's name names a process of this machine that is gone (holderIsGone). */
+function writerIsGone(name: string): boolean {
+  const m = STAGING_WRITER.exec(name);
+  const me = currentHolder();
+  if (m === null || me === undefined || m[2] !== machineTag()) return false;
+  return holderIsGone({ machine: me.machine, pid: Number(m[1]) });
+}
+
+let tagOfThisMachine: string | null | undefined;
+
+/** A short tag of this machine and pid namespace (its holder's `machine`), or undefined where it cannot be named. */
+function machineTag(): string | undefined {
+  if (tagOfThisMachine === undefined) {
+    const me = currentHolder();
+    tagOfThisMachine = me === undefined ? null : createHash('sha256').update(me.machine).digest('hex').slice(0, 16);
+  }
+  return tagOfThisMachine ?? undefined;
 }
 
 function isNotFound(err: unknown): boolean {
