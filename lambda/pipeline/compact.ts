@@ -18,6 +18,7 @@ import {
   compactionJournalKey,
   compactionJournals,
   finishJournal,
+  type JournalOutcome,
   journalPartition,
 } from './compaction-journal.js';
 import { PARQUET_OPTIONS, SOURCE_COLUMN, isCompactedKey, sqlIdent, sqlString } from './transform-sql.js';
@@ -42,6 +43,11 @@ export interface PartitionCompaction {
   rowsDuplicate: number;
   bytesBefore: number;
   bytesAfter: number;
+  /**
+   * A compaction of this partition that had stopped half-way (killed) and that this run finished first: its upload
+   * rolled back, or its committed merge completed; with the partition's Parquet files before that.
+   */
+  stoppedRun?: { outcome: JournalOutcome; filesBefore: number };
 }
 
 /** What a compaction journal records between writing the merged files and deleting the inputs. */
@@ -124,6 +130,12 @@ async function finishDeadCompactions(
   }
 }
 
+async function parquetFiles(store: EtlDeps['store'], prefix: string): Promise<number> {
+  let n = 0;
+  for await (const o of store.listAll('processed', prefix)) if (o.key.endsWith('.parquet')) n += 1;
+  return n;
+}
+
 async function allPartitions(deps: EtlDeps, def: DatasetDefinition): Promise<string[]> {
   const values: string[] = [];
   let token: string | undefined;
@@ -156,7 +168,12 @@ async function compactOne(
   // Whether the partition's files changed: then readers are told (data-version.ts).
   let changed = false;
   try {
-    changed = await finishJournal(store, journalKey);
+    // A journal here is a stopped compaction's (this run holds the lock): count the files it left before finishing it.
+    const filesBefore =
+      (await store.head('processed', journalKey)) === undefined ? 0 : await parquetFiles(store, prefix);
+    const outcome = await finishJournal(store, journalKey);
+    changed = outcome !== undefined;
+    const stoppedRun = outcome === undefined ? {} : { stoppedRun: { outcome, filesBefore } };
     const lineages = await readAllLineages(deps, def.name);
     // Every data file of the partition belongs to one source (its lineage lists it) or is a compacted file.
     const owner = new Map<string, SourceLineage>();
@@ -193,6 +210,7 @@ async function compactOne(
         rowsDuplicate: 0,
         bytesBefore,
         bytesAfter: 0,
+        ...stoppedRun,
       };
     }
     await makeWorkFolder(workDir);
@@ -295,6 +313,7 @@ async function compactOne(
       rowsDuplicate: merged.rowsBefore - merged.rowsAfter,
       bytesBefore,
       bytesAfter,
+      ...stoppedRun,
     };
   } finally {
     if (changed) await markDataChanged(store, def.name, 'compact', deps.logger);

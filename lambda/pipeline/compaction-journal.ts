@@ -23,14 +23,14 @@ export interface CompactionJournal {
 
 /**
  * Applies a journal left by a compaction (this one, or one that died): lineages, then input deletion; a journal of
- * a compaction that died while uploading is rolled back instead. True when there was one. The caller holds the
+ * a compaction that died while uploading is rolled back instead. Says which it did; undefined when there was no journal. The caller holds the
  * partition's lock: the compaction that wrote it died, or stalled past its lease and then cannot commit over the
  * rollback (its commit is a write conditional on its `uploading` journal). A lineage is written only if the source
  * still has the version the compaction saw: a journal replayed after a newer version was published must not put the
  * older one back.
  */
-export async function finishJournal(store: ObjectStore, journalKey: string): Promise<boolean> {
-  if (!(await store.head('processed', journalKey))) return false;
+export async function finishJournal(store: ObjectStore, journalKey: string): Promise<JournalOutcome | undefined> {
+  if (!(await store.head('processed', journalKey))) return undefined;
   const journal = JSON.parse(
     Buffer.from(await store.getBytes('processed', journalKey)).toString('utf8'),
   ) as CompactionJournal;
@@ -38,7 +38,7 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
     // Died before its commit: the merged files go, the inputs stay the partition's.
     for (const key of journal.outputKeys ?? []) await store.delete('processed', key);
     await store.delete('processed', journalKey);
-    return true;
+    return 'rolled-back';
   }
   const inputs = new Set(journal.inputKeys);
   // Every input lies in the journal's partition: its folder is where the merged files went.
@@ -55,8 +55,11 @@ export async function finishJournal(store: ObjectStore, journalKey: string): Pro
   }
   for (const key of journal.inputKeys) await store.delete('processed', key);
   await store.delete('processed', journalKey);
-  return true;
+  return 'completed';
 }
+
+/** What finishJournal did with a journal a compaction left: undid its upload, or finished its committed merge. */
+export type JournalOutcome = 'rolled-back' | 'completed';
 
 /**
  * Applies a compaction of one partition to a source's lineage as it is now, not as the compaction read it when it

@@ -41,11 +41,21 @@ export async function compact(
     for await (const o of rt.store.listAll('processed', partitionPrefix(dataset, def.partition.column, r.partition))) {
       if (o.key.endsWith('.parquet')) after += 1;
     }
-    const before = after - r.outputKeys.length + r.inputKeys.length;
+    const before = r.stoppedRun?.filesBefore ?? after - r.outputKeys.length + r.inputKeys.length;
+    // A compaction killed half-way is finished first: say so, rather than "nothing to merge" over files it merged.
+    const stopped =
+      r.stoppedRun === undefined
+        ? undefined
+        : r.stoppedRun.outcome === 'completed'
+          ? 'finished the merge of a compaction that had stopped after its commit'
+          : 'rolled back the upload of a compaction that had stopped before its commit';
     const rows =
       r.inputKeys.length === 0
-        ? 'nothing to merge'
-        : `rows ${r.rowsBefore} → ${r.rowsAfter} (${r.rowsDuplicate} duplicate)\tbytes ${r.bytesBefore} → ${r.bytesAfter}`;
+        ? stopped === undefined
+          ? 'nothing to merge'
+          : `${stopped}; nothing more to merge`
+        : `rows ${r.rowsBefore} → ${r.rowsAfter} (${r.rowsDuplicate} duplicate)\tbytes ${r.bytesBefore} → ${r.bytesAfter}` +
+          (stopped === undefined ? '' : `\t(first ${stopped})`);
     out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
   }
   if (stopRequested()) out(`interrupted: partitions after the ${results.length} above were not compacted\n`);

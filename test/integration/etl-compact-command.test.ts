@@ -6,8 +6,41 @@ import { compact } from '../../src/commands/compact.js';
 import { createRuntime, type Runtime } from '../../src/composition.js';
 import { loadConfig } from '../../src/config.js';
 import { BadInputError, NotFoundError } from '../../src/domain/errors.js';
+import { compactPartition } from '../../lambda/pipeline/compact.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
+import type { ObjectStore } from '../../src/ports/object-store.js';
+
+/**
+ * The store as a compaction killed at a point sees it: `diesAfter` names the write after which the process is gone,
+ * so every later write or delete of the lake's files fails (its locks are still released, as a lease that ran out
+ * would let them go, so the next run need not wait a minute).
+ */
+function killedAfter(
+  store: ObjectStore,
+  diesAfter: (method: string, key: string, body: unknown) => boolean,
+): ObjectStore {
+  let dead = false;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      if (prop !== 'put' && prop !== 'putFile' && prop !== 'delete') return method.bind(target);
+      return async (...args: unknown[]) => {
+        const key = String(args[1]);
+        if (key.startsWith('_pipeline/locks/')) return method.apply(target, args);
+        if (dead) throw new Error('the process died');
+        const out = await method.apply(target, args);
+        if (diesAfter(String(prop), key, args[2])) {
+          dead = true;
+          throw new Error('the process died');
+        }
+        return out;
+      };
+    },
+  });
+}
 
 function line(id: number, time: string): string {
   return JSON.stringify({ event_id: id, ticket_id: `T${id}`, activity: 'Insert ticket', timestamp: time });
@@ -53,6 +86,40 @@ describe('careplus compact', () => {
       /^support_events event_date=2024-03-01\tfiles 3 → 1\trows 3 → 3 \(0 duplicate\)\tbytes \d+ → \d+\n$/,
     );
     expect(out[1]).toBe('support_events event_date=2024-03-02\tfiles 1 → 1\tnothing to merge\n');
+  });
+
+  it('finishes a compaction killed after its commit, and says so rather than "nothing to merge"', async () => {
+    const store = killedAfter(
+      rt.store,
+      (method, key, body) =>
+        method === 'put' && key.startsWith('_pipeline/compactions/') && String(body).includes('"committed"'),
+    );
+    await expect(compactPartition({ ...etlDepsOf(rt), store }, 'support_events', '2024-03-01')).rejects.toThrow(
+      'the process died',
+    );
+    // What the kill left: the merged file beside its three inputs.
+    const results = await compact(rt, 'support_events', '2024-03-01', (t) => out.push(t));
+    expect(results.map((r) => [r.inputKeys.length, r.stoppedRun])).toEqual([
+      [0, { outcome: 'completed', filesBefore: 4 }],
+    ]);
+    expect(out).toEqual([
+      'support_events event_date=2024-03-01\tfiles 4 → 1\tfinished the merge of a compaction that had stopped after its commit; nothing more to merge\n',
+    ]);
+  });
+
+  it('rolls back a compaction killed while uploading, merges, and says both', async () => {
+    const store = killedAfter(rt.store, (method, key) => method === 'putFile' && key.includes('part-compacted-'));
+    await expect(compactPartition({ ...etlDepsOf(rt), store }, 'support_events', '2024-03-01')).rejects.toThrow(
+      'the process died',
+    );
+    const results = await compact(rt, 'support_events', '2024-03-01', (t) => out.push(t));
+    expect(results.map((r) => [r.inputKeys.length, r.stoppedRun])).toEqual([
+      [3, { outcome: 'rolled-back', filesBefore: 4 }],
+    ]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(
+      /^support_events event_date=2024-03-01\tfiles 4 → 1\trows 3 → 3 \(0 duplicate\)\tbytes \d+ → \d+\t\(first rolled back the upload of a compaction that had stopped before its commit\)\n$/,
+    );
   });
 
   it('compacts only the partition asked for', async () => {

@@ -263,7 +263,7 @@ describe('compaction', () => {
     let rolledBack = false;
     const stalling = withMethod(lake.store, 'put', (put) => async (bucket, key, body, options) => {
       if (!rolledBack && key.startsWith('_pipeline/compactions/') && String(body).includes('"committed"')) {
-        rolledBack = await finishJournal(lake.store, key);
+        rolledBack = (await finishJournal(lake.store, key)) !== undefined;
       }
       return put(bucket, key, body, options);
     });
