@@ -1,5 +1,5 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { AppConfig } from './config.js';
 import { DuckDbDatabase } from './adapters/duckdb/duckdb-database.js';
 import { JsonLogger } from './adapters/local/json-logger.js';
@@ -8,6 +8,7 @@ import { LocalObjectStore } from './adapters/local/local-object-store.js';
 import type { Catalog } from './ports/catalog.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
+import { ConfigError } from './domain/errors.js';
 import { DatasetRegistry } from './services/dataset-registry.js';
 import { holderIsGone, WORK_FOLDER_OWNER } from './services/holder-process.js';
 
@@ -110,6 +111,30 @@ export async function sweepWorkFolders(cacheDir: string, olderThanMs: number, no
   return removed;
 }
 
+/**
+ * A folder setting that names a file (or lies below one) stops the process with a ConfigError naming the variable;
+ * otherwise each command failed later on the first write below it, with the system's ENOTDIR and no variable named.
+ * A folder that does not exist yet is fine: it is made when first written.
+ */
+async function assertFolder(path: string, variable: string): Promise<void> {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const info = await stat(p).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    });
+    if (info?.isDirectory() === true) return;
+    if (info !== undefined) {
+      throw new ConfigError(
+        p === resolve(path)
+          ? `${variable}="${path}" is a file, not a folder`
+          : `${variable}="${path}" is not a folder: ${p} is a file`,
+      );
+    }
+    if (dirname(p) === p) return;
+  }
+}
+
 /** Whether a work folder's owner file names a process of this machine that is gone. */
 async function ownerGone(folder: string): Promise<boolean> {
   try {
@@ -130,6 +155,8 @@ export function createDuckDb(config: AppConfig): Promise<DuckDbDatabase> {
 
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
+  if (config.storage === 'local') await assertFolder(config.lakeDir, 'CAREPLUS_LAKE_DIR');
+  await assertFolder(config.cacheDir, 'CAREPLUS_CACHE_DIR');
   const store = await createStore(config);
   const registry = await DatasetRegistry.load(config.datasetsDir);
   const catalog = await createCatalog(
