@@ -155,6 +155,9 @@ export function createDuckDb(config: AppConfig): Promise<DuckDbDatabase> {
 
 export async function createRuntime(config: AppConfig, options?: { logger?: Logger }): Promise<Runtime> {
   const logger = options?.logger ?? new JsonLogger(config.logLevel);
+  for (const { name, didYouMean } of config.ignoredSettings ?? []) {
+    logger.warn(`unknown setting ${name} ignored${didYouMean === undefined ? '' : ` (did you mean ${didYouMean}?)`}`);
+  }
   if (config.storage === 'local') await assertFolder(config.lakeDir, 'CAREPLUS_LAKE_DIR');
   await assertFolder(config.cacheDir, 'CAREPLUS_CACHE_DIR');
   const store = await createStore(config);

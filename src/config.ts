@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import leven from 'leven';
 import { ConfigError } from './domain/errors.js';
 import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES } from './domain/mask-key.js';
 
@@ -10,6 +11,8 @@ import { MASK_KEY_MAX_BYTES, MASK_KEY_MIN_BYTES } from './domain/mask-key.js';
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
+  /** CAREPLUS_ variables of the environment that no setting reads (unknownSettings), logged when the runtime starts. */
+  ignoredSettings?: { name: string; didYouMean?: string }[];
   host: string;
   port: number;
   /** Base URL used in links handed to clients (download links). */
@@ -184,6 +187,84 @@ class Reader {
   }
 }
 
+/** Every setting loadConfig reads (test/unit/config-settings.test.ts checks it against the names this file reads). */
+export const SETTINGS: readonly string[] = [
+  'CAREPLUS_API_KEY',
+  'CAREPLUS_API_URL',
+  'CAREPLUS_ATHENA_ENDPOINT',
+  'CAREPLUS_ATHENA_WORKGROUP',
+  'CAREPLUS_AWS_REGION',
+  'CAREPLUS_BODY_LIMIT_BYTES',
+  'CAREPLUS_CACHE_DIR',
+  'CAREPLUS_CATALOG',
+  'CAREPLUS_CONSOLE_DIR',
+  'CAREPLUS_DATASETS_DIR',
+  'CAREPLUS_DOWNLOAD_TTL_SECONDS',
+  'CAREPLUS_DUCKDB_MEMORY_LIMIT',
+  'CAREPLUS_DUCKDB_THREADS',
+  'CAREPLUS_ENGINE',
+  'CAREPLUS_ENV',
+  'CAREPLUS_EXPORT_CONCURRENCY',
+  'CAREPLUS_EXPORT_DISPATCH',
+  'CAREPLUS_EXPORT_GZIP_LEVEL',
+  'CAREPLUS_EXPORT_LEASE_SECONDS',
+  'CAREPLUS_EXPORT_MAX_ROWS',
+  'CAREPLUS_EXPORT_MAX_SCAN_BYTES',
+  'CAREPLUS_EXPORT_PART_BYTES',
+  'CAREPLUS_EXPORT_QUEUE_URL',
+  'CAREPLUS_EXPORT_RETENTION_HOURS',
+  'CAREPLUS_GLUE_DATABASE',
+  'CAREPLUS_GLUE_ENDPOINT',
+  'CAREPLUS_GLUE_TABLES',
+  'CAREPLUS_HOST',
+  'CAREPLUS_INTROSPECTION',
+  'CAREPLUS_JWT_AUDIENCE',
+  'CAREPLUS_JWT_CLOCK_SKEW_SECONDS',
+  'CAREPLUS_JWT_ISSUER',
+  'CAREPLUS_JWT_JWKS_URL',
+  'CAREPLUS_JWT_ROLE_CLAIM',
+  'CAREPLUS_LAKE_DIR',
+  'CAREPLUS_LOG_LEVEL',
+  'CAREPLUS_MASK_KEY',
+  'CAREPLUS_MAX_OBJECT_BYTES',
+  'CAREPLUS_MAX_QUERY_COST',
+  'CAREPLUS_MAX_QUERY_DEPTH',
+  'CAREPLUS_METADATA_REVALIDATE_SECONDS',
+  'CAREPLUS_POLICY_FILE',
+  'CAREPLUS_PORT',
+  'CAREPLUS_PUBLIC_URL',
+  'CAREPLUS_RATE_LIMIT_PER_MINUTE',
+  'CAREPLUS_REQUEST_TIMEOUT_MS',
+  'CAREPLUS_S3_ENDPOINT',
+  'CAREPLUS_S3_EXPORTS_BUCKET',
+  'CAREPLUS_S3_FORCE_PATH_STYLE',
+  'CAREPLUS_S3_PROCESSED_BUCKET',
+  'CAREPLUS_S3_PUBLIC_ENDPOINT',
+  'CAREPLUS_S3_RAW_BUCKET',
+  'CAREPLUS_SIGNING_SECRET',
+  'CAREPLUS_STORAGE',
+];
+
+/**
+ * The CAREPLUS_ variables of `source` that no setting reads, each with the setting it is closest to (at most two
+ * edits away), if any: a mistyped name (CAREPLUS_PROT) would otherwise be ignored without a word, and its default
+ * used. The runtime logs them as a warning (src/composition.ts).
+ */
+export function unknownSettings(source: Env): { name: string; didYouMean?: string }[] {
+  const known = new Set(SETTINGS);
+  return Object.keys(source)
+    .filter((name) => name.startsWith('CAREPLUS_') && !known.has(name))
+    .sort()
+    .map((name) => {
+      let best: { setting: string; distance: number } | undefined;
+      for (const setting of SETTINGS) {
+        const distance = leven(name, setting);
+        if (distance <= 2 && (best === undefined || distance < best.distance)) best = { setting, distance };
+      }
+      return best === undefined ? { name } : { name, didYouMean: best.setting };
+    });
+}
+
 const MEMORY = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
 /**
@@ -220,6 +301,7 @@ export function loadConfig(source: Env = process.env, cwd: string = process.cwd(
   const jwtWhy = 'when CAREPLUS_JWT_JWKS_URL is set';
   return {
     env,
+    ignoredSettings: unknownSettings(source),
     host,
     port,
     publicUrl: r.url('CAREPLUS_PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

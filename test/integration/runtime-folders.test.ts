@@ -47,3 +47,17 @@ it('starts on folders that do not exist yet, and on existing ones', async () => 
     await rt.close();
   }
 });
+
+it('warns about each CAREPLUS_ variable no setting reads, naming the setting a typo was meant for', async () => {
+  const lines: string[] = [];
+  const env = { CAREPLUS_LAKE_DIR: join(root, 'lake'), CAREPLUS_PROT: '4001' };
+  const rt = await createRuntime(loadConfig(env, root), { logger: new JsonLogger('warn', (l) => lines.push(l)) });
+  await rt.close();
+  const warnings = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
+  expect(warnings).toContainEqual(
+    expect.objectContaining({
+      level: 'warn',
+      msg: 'unknown setting CAREPLUS_PROT ignored (did you mean CAREPLUS_PORT?)',
+    }),
+  );
+});
