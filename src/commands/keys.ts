@@ -3,6 +3,7 @@ import { AuditLog } from '../auth/audit-log.js';
 import { ApiKeyStore } from '../auth/key-store.js';
 import { loadPolicy } from '../auth/policy.js';
 import type { Runtime } from '../composition.js';
+import type { RolePolicy } from '../domain/policy.js';
 import { BadInputError } from '../domain/errors.js';
 
 /** What the key commands need of the runtime: the lake, the configuration (policy file) and the logger. */
@@ -57,6 +58,7 @@ export function registerKeyCommands(program: Command, withRuntime: WithKeyRuntim
           `created API key ${key.id} "${key.name}" with role ${key.role}. ` +
             'Store the key above now: it is not shown again. Send it as "Authorization: Bearer <key>".\n',
         );
+        for (const note of attributeNotes(policy.roles.get(opts.role)!, key.attributes)) io.err(`note: ${note}\n`);
       });
     });
 
@@ -121,4 +123,40 @@ function parseAttributes(pairs: readonly string[]): Record<string, string> {
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * What a key's attributes do under its role: an attribute the role's row filters read but the key lacks leaves it
+ * without the datasets those filters cover (the policy's rule: a caller without the attribute sees none of them), and
+ * one no row filter reads does nothing. The key is made either way; the notes say so at once, rather than the
+ * key's user finding no data.
+ */
+export function attributeNotes(role: RolePolicy, attributes: Readonly<Record<string, unknown>>): string[] {
+  const read = new Map<string, Set<string>>();
+  for (const rule of role.datasets) {
+    for (const predicate of rule.rowFilter) {
+      for (const value of predicate.values) {
+        if (value.kind !== 'attribute') continue;
+        const datasets = read.get(value.name) ?? new Set<string>();
+        for (const m of rule.match) datasets.add(m);
+        read.set(value.name, datasets);
+      }
+    }
+  }
+  const notes: string[] = [];
+  for (const [name, datasets] of read) {
+    if (name in attributes) continue;
+    notes.push(
+      `role ${role.name} filters rows by the attribute "${name}", which this key lacks: it sees none of ` +
+        `${[...datasets].join(', ')} (revoke it and create one with --attribute ${name}=<value>)`,
+    );
+  }
+  for (const name of Object.keys(attributes)) {
+    if (read.has(name)) continue;
+    notes.push(
+      `no row filter of role ${role.name} reads the attribute "${name}": it has no effect` +
+        (read.size === 0 ? '' : ` (the role reads ${[...read.keys()].map((n) => `"${n}"`).join(', ')})`),
+    );
+  }
+  return notes;
 }

@@ -103,6 +103,26 @@ describe('careplus keys', () => {
     expect(await new ApiKeyStore(rt.store).list()).toEqual([]);
   });
 
+  it('notes an attribute the role filters rows by that the key lacks, and one no row filter reads', async () => {
+    // policy.yaml: section_lead sees support_events and helpdesk_events rows of its `section` only.
+    await run('create', '--name', 'lead', '--role', 'section_lead', '--attribute', 'sectoin=First level');
+    expect(out).toHaveLength(1);
+    expect(err.slice(1)).toEqual([
+      'note: role section_lead filters rows by the attribute "section", which this key lacks: it sees none of ' +
+        'support_events, helpdesk_events (revoke it and create one with --attribute section=<value>)\n',
+      'note: no row filter of role section_lead reads the attribute "sectoin": it has no effect (the role reads "section")\n',
+    ]);
+    err = [];
+    await run('create', '--name', 'analyst', '--role', 'analyst', '--attribute', 'region=eu');
+    expect(err.slice(1)).toEqual([
+      'note: no row filter of role analyst reads the attribute "region": it has no effect\n',
+    ]);
+    // A key whose attributes are what its role reads gets no note.
+    err = [];
+    await run('create', '--name', 'lead 2', '--role', 'section_lead', '--attribute', 'section=First level');
+    expect(err).toHaveLength(1);
+  });
+
   it('says how to start when there are no keys', async () => {
     await run('list');
     expect(out).toEqual([]);
