@@ -106,7 +106,10 @@ const NO_LONGER_AVAILABLE = 'the dataset is no longer available as requested: re
 const MAX_REBASES = 3;
 
 export interface RunJobOptions {
-  /** How long the run may take, in ms, before it is stopped and the job fails LIMIT_EXCEEDED (the worker's time left). */
+  /**
+   * How long `runJob` may take, in ms from its call, before the run is stopped and the job fails LIMIT_EXCEEDED (the
+   * worker's time left). The time spent before the engine starts (reading the job, planning it) counts too.
+   */
   timeLimitMs?: number;
 }
 
@@ -845,6 +848,9 @@ export class ExportService {
   async runJob(id: string, options: RunJobOptions = {}): Promise<RunJobOutcome> {
     if (this.closed) throw new Error('the export service is closed');
     if (this.running.has(id)) return 'busy';
+    // The worker's time left is counted from now: planning a large dataset takes a while, and a stop timed from the
+    // engine's start alone would come after the worker's process has been ended.
+    const deadline = options.timeLimitMs === undefined ? undefined : Date.now() + options.timeLimitMs;
     for (;;) {
       const job = await this.deps.jobs.get(id);
       if (job === undefined) return 'missing';
@@ -903,7 +909,7 @@ export class ExportService {
         // What that worker staged here, when it ran on this host (a Lambda environment used again).
         await this.deps.engine.discard?.(id);
       }
-      await this.runHere({ id, plan }, options.timeLimitMs);
+      await this.runHere({ id, plan }, deadline === undefined ? undefined : deadline - Date.now());
       if (await this.deps.jobs.cancelRequested(id)) {
         // The cancel raced the end of the run: the requester was (or is being) told CANCELLED, so no result stays,
         // whichever of the API's CANCELLED and this worker's SUCCEEDED was written last.
@@ -1062,9 +1068,14 @@ export class ExportService {
   private async runHere(entry: QueueEntry, timeLimitMs: number | undefined): Promise<void> {
     const controller = new AbortController();
     // Stopped before the worker's time limit ends the process, so the job ends FAILED with its output removed rather
-    // than RUNNING until a later delivery takes it over only to hit the same limit again.
+    // than RUNNING until a later delivery takes it over only to hit the same limit again. A limit already reached
+    // (planning took the time) stops the run before the engine starts.
+    if (timeLimitMs !== undefined && timeLimitMs <= 0) {
+      this.timedOut.add(entry.id);
+      controller.abort();
+    }
     const limit =
-      timeLimitMs === undefined
+      timeLimitMs === undefined || controller.signal.aborted
         ? undefined
         : setTimeout(
             () => {

@@ -9,7 +9,7 @@ import { type ExportJobRecord, exportResultPrefix } from '../../src/domain/expor
 import type { ExportPlan } from '../../src/domain/export-plan.js';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database.js';
 import { DuckDbExportEngine } from '../../src/adapters/duckdb/duckdb-export-engine.js';
-import type { ExportEngine } from '../../src/ports/export-engine.js';
+import { ExportCancelledError, type ExportEngine } from '../../src/ports/export-engine.js';
 import type { JobStore } from '../../src/ports/job-store.js';
 import { HmacDownloadLinks } from '../../src/services/download-links.js';
 import { ExportService, type ExportServiceOptions } from '../../src/services/export-service.js';
@@ -227,6 +227,49 @@ describe('ExportService with SQS dispatch', () => {
         code: 'DATA_CHANGED',
         message: 'the dataset is no longer available as requested: request it again',
       });
+    } finally {
+      await worker.close();
+      await api.close();
+      client.destroy();
+    }
+  });
+
+  it('counts the time the worker spends before the run (planning it) against the run’s time limit', async () => {
+    // Found by running the export worker with a Lambda context: the limit (the function's time left less the stop
+    // margin) was timed from the start of the engine's run, so the time spent reading the catalog and listing and
+    // planning the files was added to it, and the stop came after Lambda had already ended the function.
+    const client = createSqsClient(sqs.queueUrl(QUEUE), 'us-east-1');
+    const dispatcher = new SqsJobDispatcher({ client, queueUrl: sqs.queueUrl(QUEUE) });
+    const api = serviceOver(dispatcher, []);
+    // Planning in the worker takes longer than the whole limit it is given.
+    const slow = new Proxy(lake.catalog, {
+      get: (target, prop, receiver) =>
+        prop === 'getTable'
+          ? async (name: string) => {
+              await new Promise((resolve) => setTimeout(resolve, 300));
+              return target.getTable(name);
+            }
+          : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const stoppedAtStart: boolean[] = [];
+    // An engine that runs until it is stopped.
+    const engine: ExportEngine = {
+      kind: 'duckdb',
+      run: (_job, _plan, { signal }) => {
+        stoppedAtStart.push(signal.aborted);
+        return new Promise((_resolve, reject) => {
+          if (signal.aborted) reject(new ExportCancelledError());
+          signal.addEventListener('abort', () => reject(new ExportCancelledError()));
+        });
+      },
+    };
+    const worker = serviceOver(dispatcher, [], slow, { engine });
+    try {
+      const job = await api.requestExport(ALICE, { dataset: 'events', columns: ['id', 'priority'] });
+      expect(await worker.runJob(job.id, { timeLimitMs: 100 })).toBe('ran');
+      // The limit had passed before the engine was called: its run is stopped from the start.
+      expect(stoppedAtStart).toEqual([true]);
+      expect((await api.getExport(ALICE, job.id)).error?.code).toBe('LIMIT_EXCEEDED');
     } finally {
       await worker.close();
       await api.close();
