@@ -13,6 +13,7 @@ import { createErrorFormatter } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
 import { CONSOLE_PATH, graphiqlAccessAnswer } from './http/console-route.js';
+import { BODY_ERRORS, readJsonBody } from './http/request-body.js';
 import { createLambdaConsoleHandler } from './lambda-console.js';
 import { createLambdaFeedHandler } from './lambda-feed.js';
 import { FEEDS_PATH } from './services/feed-service.js';
@@ -68,13 +69,45 @@ export function createApiLambda(config: AppConfig): { handler: ApiLambdaHandler;
       return {
         statusCode: 413,
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] }),
+        body: JSON.stringify({ errors: [{ message: BODY_ERRORS.tooLarge, extensions: { code: 'BAD_REQUEST' } }] }),
       };
     }
     if (event.rawPath === CONSOLE_PATH || event.rawPath.startsWith(`${CONSOLE_PATH}/`)) return consolePages(event);
+    if (event.rawPath.startsWith(`${FEEDS_PATH}/`)) return (await built()).feed(event, context);
+    // The body read as the server's JSON parser reads it, and refused with its words: Apollo's Lambda integration
+    // answered a body that was not JSON with the parser's own message as plain text, took `Application/JSON` for no
+    // body, and read a compressed body as it came.
+    const body =
+      event.body === undefined
+        ? undefined
+        : readJsonBody({
+            bytes: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
+            headers: event.headers ?? {},
+            limitBytes: config.limits.bodyLimitBytes,
+          });
+    if (body !== undefined && 'status' in body) {
+      return {
+        statusCode: body.status,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({ errors: [{ message: body.message, extensions: { code: 'BAD_REQUEST' } }] }),
+      };
+    }
     const handlers = await built();
-    if (event.rawPath.startsWith(`${FEEDS_PATH}/`)) return handlers.feed(event, context);
-    return handlers.handle(event, context);
+    if (body === undefined) return handlers.handle(event, context);
+    const headers = Object.fromEntries(
+      Object.entries(event.headers ?? {}).filter(
+        ([k]) => !['content-type', 'content-encoding'].includes(k.toLowerCase()),
+      ),
+    );
+    return handlers.handle(
+      {
+        ...event,
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: body.text,
+        isBase64Encoded: false,
+      },
+      context,
+    );
   };
   const close = async (): Promise<void> => {
     const built = await graphql?.catch(() => undefined);

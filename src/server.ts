@@ -18,6 +18,7 @@ import { type ApiContext, type ApiServices, type Caller, createApiContext } from
 import { createErrorFormatter, toRequestError } from './graphql/errors.js';
 import { createHardening } from './graphql/plugins/hardening.js';
 import { serveSubscriptions } from './http/subscriptions.js';
+import { BODY_ERRORS, isJson } from './http/request-body.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
 import type { Logger } from './ports/logger.js';
 
@@ -269,7 +270,7 @@ function httpErrors(logger: Logger) {
     const status = (err as { status?: unknown }).status;
     const type = (err as { type?: unknown }).type;
     if (type === 'entity.too.large') {
-      res.status(413).json({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] });
+      res.status(413).json({ errors: [{ message: BODY_ERRORS.tooLarge, extensions: { code: 'BAD_REQUEST' } }] });
       return;
     }
     if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -294,29 +295,18 @@ function bodyErrorMessage(err: unknown, req: Request): string {
   const e = err as { type?: unknown; body?: unknown; charset?: unknown; encoding?: unknown };
   switch (e.type) {
     case 'entity.parse.failed':
-      return typeof e.body === 'string' && isJson(e.body)
-        ? 'Request body must be a JSON object: {"query": "...", "variables": {...}}'
-        : 'Request body is not valid JSON';
+      return typeof e.body === 'string' && isJson(e.body) ? BODY_ERRORS.notObject : BODY_ERRORS.notJson;
     case 'charset.unsupported':
-      return `Unsupported charset ${JSON.stringify(String(e.charset ?? '').toUpperCase())}: send the body as UTF-8`;
+      return BODY_ERRORS.charset(String(e.charset ?? ''));
     case 'encoding.unsupported':
-      return `Unsupported content encoding ${JSON.stringify(String(e.encoding ?? ''))}: send the body as is, or with gzip, deflate or br`;
+      return BODY_ERRORS.encoding(String(e.encoding ?? ''));
   }
   const encoding = req.headers['content-encoding'];
   if (e.type === undefined && typeof encoding === 'string' && !/^\s*identity\s*$/i.test(encoding)) {
     // The decompression stream failed: the body is not what its Content-Encoding says.
-    return `Request body could not be decoded as its Content-Encoding says (${encoding.trim().toLowerCase()})`;
+    return BODY_ERRORS.undecodable(encoding);
   }
   return 'Bad request';
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Apollo's logger interface over ours. */

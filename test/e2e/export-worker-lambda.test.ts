@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -799,6 +800,68 @@ describe('the web console on the API Lambda (GET /console/...)', () => {
     expect(anonymous.statusCode).toBe(401);
     const analyst = await get('/console/api/graphiql-access', { authorization: `Bearer ${keys.analyst}` });
     expect([analyst.statusCode, JSON.parse(analyst.body ?? '{}')]).toEqual([200, { allowed: true }]);
+  });
+});
+
+describe('request bodies on the API Lambda (POST /graphql)', () => {
+  // Found by a hands-on run of the handler with API Gateway events: a body that was not JSON was answered 400 with the
+  // JSON parser's own words ("Unexpected end of JSON input") as plain text without a Content-Type, not the GraphQL
+  // error the server gives (test/e2e/graphql-http.test.ts); `Application/JSON` was "POST body missing"; a gzipped body,
+  // which the server accepts, was "not JSON".
+  async function post(
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<[number | undefined, string | undefined, unknown]> {
+    const event = httpEvent('POST', undefined, keys.admin);
+    const res = await api.handler(
+      {
+        ...event,
+        headers: { ...event.headers, ...headers },
+        body: typeof body === 'string' ? body : body.toString('base64'),
+        isBase64Encoded: typeof body !== 'string',
+      },
+      LAMBDA_CONTEXT,
+    );
+    return [res.statusCode, String(res.headers?.['content-type'] ?? ''), JSON.parse(res.body ?? 'null')];
+  }
+  const error = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+  const JSON_TYPE = 'application/json; charset=utf-8';
+  const ME = '{"query":"{ __typename }"}';
+
+  it('refuses a body that is not a JSON object as the server does: a JSON error naming what to fix', async () => {
+    expect(await post('{"query": ')).toEqual([400, JSON_TYPE, error('Request body is not valid JSON')]);
+    expect(await post('"{ me { id } }"')).toEqual([
+      400,
+      JSON_TYPE,
+      error('Request body must be a JSON object: {"query": "...", "variables": {...}}'),
+    ]);
+    expect(await post('')).toEqual([
+      400,
+      JSON_TYPE,
+      error('POST body missing, invalid Content-Type, or JSON object has no keys.'),
+    ]);
+    expect(await post(ME, { 'content-type': 'application/json; charset=latin1' })).toEqual([
+      415,
+      JSON_TYPE,
+      error('Unsupported charset "LATIN1": send the body as UTF-8'),
+    ]);
+    expect(await post(ME, { 'content-encoding': 'compress' })).toEqual([
+      415,
+      JSON_TYPE,
+      error('Unsupported content encoding "compress": send the body as is, or with gzip, deflate or br'),
+    ]);
+    expect(await post(ME, { 'content-encoding': 'gzip' })).toEqual([
+      400,
+      JSON_TYPE,
+      error('Request body could not be decoded as its Content-Encoding says (gzip)'),
+    ]);
+  });
+
+  it('reads what the server reads: a media type in any case, a gzipped body', async () => {
+    const ok = [200, JSON_TYPE, { data: { __typename: 'Query' } }];
+    expect(await post(ME, { 'content-type': 'Application/JSON; charset=UTF-8' })).toEqual(ok);
+    expect(await post(gzipSync(ME), { 'content-encoding': 'gzip' })).toEqual(ok);
+    expect(await post(Buffer.from(ME))).toEqual(ok);
   });
 });
 
