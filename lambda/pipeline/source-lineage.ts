@@ -130,13 +130,15 @@ export async function updateLineage(
 }
 
 /**
- * Orders two S3 event sequencers. They are hexadecimal strings of varying length; S3 documents that they are
- * compared after left-padding the shorter with zeros.
+ * Orders two S3 event sequencers. They are hexadecimal strings of varying length; S3 documents (its user guide's
+ * "Event message structure", and its knowledge center) that the shorter is right-padded with zeros, then the two are
+ * compared as text. (Left-padded, any longer sequencer looked later: a newer version whose sequencer was shorter was
+ * skipped as stale.)
  */
 export function compareSequencers(a: string, b: string): number {
   const width = Math.max(a.length, b.length);
-  const pa = a.toUpperCase().padStart(width, '0');
-  const pb = b.toUpperCase().padStart(width, '0');
+  const pa = a.toUpperCase().padEnd(width, '0');
+  const pb = b.toUpperCase().padEnd(width, '0');
   return pa < pb ? -1 : pa > pb ? 1 : 0;
 }
 

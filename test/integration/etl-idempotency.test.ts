@@ -187,7 +187,8 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     await lake.putRaw(KEY, jsonl(event(1)));
     const newer = await ingestObject(lake.deps(), { key: KEY, sequencer: '005F1C7E2E0B' });
     expect(newer.status).toBe('SUCCEEDED');
-    const late = await ingestObject(lake.deps(), { key: KEY, sequencer: '5F1C7E2E0A' });
+    // Longer, but earlier: S3 compares sequencers right-padded with zeros (005F1C7E2E0A00 < 005F1C7E2E0B00).
+    const late = await ingestObject(lake.deps(), { key: KEY, sequencer: '005F1C7E2E0AFF' });
     expect(late).toMatchObject({
       status: 'SKIPPED',
       error: {
@@ -207,6 +208,17 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     const older = await ingestObject(lake.deps(), { key });
     expect(older.error?.reason).toBe('stale_version');
     expect(await ids()).toEqual([1n, 5n]);
+  });
+
+  it('publishes a newer version whose S3 sequencer is shorter than the published one’s', async () => {
+    // The sequencers of two events for one key can differ in length; S3 has them compared right-padded with zeros.
+    // Compared left-padded, the newer upload (a corrected file) was SKIPPED as stale: its rows never published.
+    await lake.putRaw(KEY, jsonl(event(1)));
+    expect((await ingestObject(lake.deps(), { key: KEY, sequencer: '0062E99A88DC407460A1' })).status).toBe('SUCCEEDED');
+    await lake.putRaw(KEY, jsonl(event(2)));
+    const corrected = await ingestObject(lake.deps(), { key: KEY, sequencer: '0062E99A88DC4074B0' });
+    expect({ status: corrected.status, error: corrected.error }).toEqual({ status: 'SUCCEEDED', error: null });
+    expect(await ids()).toEqual([2n]);
   });
 
   it('skips an event for a version that is no longer the current one', async () => {

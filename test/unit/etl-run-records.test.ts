@@ -85,10 +85,15 @@ describe('lake keys', () => {
 });
 
 describe('ordering of object versions', () => {
-  it('compares S3 sequencers as hex after left-padding', () => {
-    expect(compareSequencers('0A', '9')).toBe(1);
-    expect(compareSequencers('00000000005F1C7E2E', '5f1c7e2e')).toBe(0);
-    expect(compareSequencers('5F1C7E2E00', '5F1C7E2F')).toBe(1);
+  it('compares S3 sequencers as S3 documents: the shorter right-padded with zeros, then as text', () => {
+    // S3's user guide and its knowledge center: "The sequencers can be different lengths. To compare these values,
+    // right-pad the shorter value with zeros, and then do a lexicographical comparison." Left-padding (found by
+    // running the ETL handler with S3 events of real shape) took any longer sequencer for a later one: a newer
+    // upload whose sequencer was shorter was skipped as stale, and never published.
+    expect(compareSequencers('0062E99A88DC4074B0', '0062E99A88DC407460A1')).toBe(1);
+    expect(compareSequencers('0062E99A88DC407460A1', '0062E99A88DC4074B0')).toBe(-1);
+    expect(compareSequencers('0055AED6DCD90281E5', '0055aed6dcd90281e500')).toBe(0);
+    expect(compareSequencers('5F1C7E2E00', '5F1C7E2F')).toBe(-1);
     expect(compareSequencers('5F1C7E2E', '5F1C7E2F')).toBe(-1);
   });
 
