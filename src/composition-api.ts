@@ -524,12 +524,8 @@ async function createExportEngine(rt: Runtime): Promise<{ engine: ExportEngine; 
           'CAREPLUS_ENGINE=athena needs CAREPLUS_STORAGE=s3 and CAREPLUS_CATALOG=glue: Athena reads the Glue tables and writes to the exports bucket',
         );
       }
-      const { AthenaClient } = await import('@aws-sdk/client-athena');
-      const { createAthenaExportEngine } = await import('./adapters/aws/athena-export-engine.js');
-      const client = new AthenaClient({
-        region: config.athena.region,
-        ...(config.athena.endpoint !== undefined ? { endpoint: config.athena.endpoint } : {}),
-      });
+      const { createAthenaClient, createAthenaExportEngine } = await import('./adapters/aws/athena-export-engine.js');
+      const client = createAthenaClient({ region: config.athena.region, endpoint: config.athena.endpoint });
       const engine = createAthenaExportEngine(config, rt.store, {
         client,
         maskKey: maskKeySource(rt),

@@ -62,12 +62,8 @@ export async function createCatalog(
     case 'local':
       return new LocalCatalog(store, undefined, logger);
     case 'glue': {
-      const { GlueClient } = await import('@aws-sdk/client-glue');
-      const { GlueCatalog } = await import('./adapters/aws/glue-catalog.js');
-      const client = new GlueClient({
-        region: config.glue.region,
-        ...(config.glue.endpoint !== undefined ? { endpoint: config.glue.endpoint } : {}),
-      });
+      const { createGlueClient, GlueCatalog } = await import('./adapters/aws/glue-catalog.js');
+      const client = createGlueClient({ region: config.glue.region, endpoint: config.glue.endpoint });
       return new GlueCatalog(client, config.glue.database, config.s3.buckets.processed, {
         ...(config.glue.tables === 'declared' ? { onlyTables: new Set(declared) } : {}),
       });

@@ -8,6 +8,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
+import { type AwsClientSettings, clientConfig } from './client-timeouts.js';
 import type { AppConfig } from '../../config.js';
 import {
   ATHENA_PARAMETER_MAX_LENGTH,
@@ -702,11 +703,7 @@ export function createAthenaExportEngine(
     throw new ConfigError('CAREPLUS_ENGINE=athena needs CAREPLUS_CATALOG=glue: Athena queries the Glue tables');
   }
   const client =
-    options.client ??
-    new AthenaClient({
-      region: config.athena.region,
-      ...(config.athena.endpoint !== undefined ? { endpoint: config.athena.endpoint } : {}),
-    });
+    options.client ?? createAthenaClient({ region: config.athena.region, endpoint: config.athena.endpoint });
   return new AthenaExportEngine({
     client,
     store,
@@ -835,4 +832,9 @@ class ProgressReporter {
     this.last = Date.now();
     this.emit({ ...progress, fraction: this.fraction });
   }
+}
+
+/** The export engine's Athena client, with the timeouts every AWS client of this project has (client-timeouts.ts). */
+export function createAthenaClient(settings: AwsClientSettings): AthenaClient {
+  return new AthenaClient(clientConfig(settings));
 }

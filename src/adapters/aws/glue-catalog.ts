@@ -8,9 +8,11 @@ import {
   GetTableCommand,
   GetTablesCommand,
   GetTableVersionsCommand,
+  GlueClient,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import type { GlueClient, Partition, PartitionError, PartitionInput, Table, TableVersion } from '@aws-sdk/client-glue';
+import type { Partition, PartitionError, PartitionInput, Table, TableVersion } from '@aws-sdk/client-glue';
+import { type AwsClientSettings, clientConfig } from './client-timeouts.js';
 import {
   isCatalogName,
   type PartitionRecord,
@@ -491,4 +493,9 @@ function sameTable(a: TableDefinition, b: TableDefinition): boolean {
 
 function nameOf(err: unknown): string | undefined {
   return err instanceof Error ? err.name : undefined;
+}
+
+/** The catalog adapter's Glue client, with the timeouts every AWS client of this project has (client-timeouts.ts). */
+export function createGlueClient(settings: AwsClientSettings): GlueClient {
+  return new GlueClient(clientConfig(settings));
 }

@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { type AwsClientTimeouts, requestHandlerWithTimeouts } from './client-timeouts.js';
 
 export interface S3ClientSettings {
   /** An S3-compatible endpoint (MinIO, a test server); undefined for AWS itself. */
@@ -19,10 +20,8 @@ export interface S3ClientSettings {
    * SDK retries it). Defaults 10 s and 120 s: an endpoint that accepts connections but never answers no longer hangs
    * a command or a server's start for good.
    */
-  timeouts?: { connectMs: number; idleMs: number };
+  timeouts?: AwsClientTimeouts;
 }
-
-const DEFAULT_TIMEOUTS = { connectMs: 10_000, idleMs: 120_000 };
 
 /** The S3 client for the object store and the DuckDB staging cache. One per process; it pools connections. */
 export function createS3Client(settings: S3ClientSettings): S3Client {
@@ -34,12 +33,7 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     ...(settings.checksums !== undefined
       ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums }
       : {}),
-    requestHandler: {
-      connectionTimeout: (settings.timeouts ?? DEFAULT_TIMEOUTS).connectMs,
-      requestTimeout: (settings.timeouts ?? DEFAULT_TIMEOUTS).idleMs,
-      // Without it the handler only logs a warning and keeps waiting.
-      throwOnRequestTimeout: true,
-    },
+    requestHandler: requestHandlerWithTimeouts(settings.timeouts),
   });
   nameBucketInErrors(client, settings.endpoint ?? `AWS ${settings.region}`);
   return client;

@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DispatchedJob, JobDispatcher } from '../../ports/job-dispatcher.js';
+import { type AwsClientSettings, requestHandlerWithTimeouts } from './client-timeouts.js';
 import { encodeExportJobMessage } from './export-job-message.js';
 
 export interface SqsJobDispatcherOptions {
@@ -30,6 +31,15 @@ export class SqsJobDispatcher implements JobDispatcher {
  * (`https://sqs.<region>.amazonaws.com`), so it is used as the endpoint: a queue on an SQS-compatible server (a
  * test stand-in) then needs no separate setting, and the SDK does not warn that the two differ.
  */
-export function createSqsClient(queueUrl: string, region: string): SQSClient {
-  return new SQSClient({ region, endpoint: new URL(queueUrl).origin });
+export function createSqsClient(
+  queueUrl: string,
+  region: string,
+  options: Pick<AwsClientSettings, 'credentials' | 'timeouts'> = {},
+): SQSClient {
+  return new SQSClient({
+    region,
+    endpoint: new URL(queueUrl).origin,
+    ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+    requestHandler: requestHandlerWithTimeouts(options.timeouts),
+  });
 }
