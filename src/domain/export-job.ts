@@ -154,6 +154,12 @@ export interface ExportJobRecord {
    * last of them lets it go. Absent in records written before waiters were kept: any release cancels such a job.
    */
   waiting?: string[];
+  /**
+   * With a queue dispatcher: when the job's message was handed to the queue (after `createdAt`, by the process that
+   * recorded it). Absent while it was not, or was not recorded as sent (that process ended between the two writes, or
+   * wrote the record before this field existed): a read of the job a minute after it was recorded sends it again.
+   */
+  sentAt?: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -469,7 +469,18 @@ export class ExportService {
 
   /** A job of the caller's, with fresh download links when it succeeded. Another caller's job is NOT_FOUND too. */
   async getExport(caller: ExportCaller, id: string): Promise<ExportJobView> {
-    return this.view(await this.ownJob(caller, id), caller);
+    let job = await this.ownJob(caller, id);
+    if (
+      this.dispatcher.kind !== 'in-process' &&
+      job.status === 'QUEUED' &&
+      job.sentAt === undefined &&
+      this.sendLost(job)
+    ) {
+      // The process that recorded it ended before its message was sent (a Lambda ended between the two writes):
+      // clients that requested once and now poll the job (the CLI, the console) would wait for good.
+      job = await this.resend(job);
+    }
+    return this.view(job, caller);
   }
 
   /** The caller's jobs, newest first, optionally of one status; cursor-paginated. */
@@ -1049,7 +1060,7 @@ export class ExportService {
     this.emit(job);
     try {
       await this.dispatcher.dispatch({ id: job.id, plan });
-      return job;
+      return this.dispatcher.kind === 'in-process' ? job : await this.markSent(job);
     } catch (err) {
       this.deps.logger.error('export job could not be dispatched', { jobId: job.id, error: String(err) });
       return this.transition(job.id, (j) => ({
@@ -1062,6 +1073,48 @@ export class ExportService {
         },
       }));
     }
+  }
+
+  /**
+   * Records that a queued job's message is in the queue (ExportJobRecord.sentAt). A write that fails is logged and
+   * left: the job is in the queue, and a read a minute later only sends it once more.
+   */
+  private async markSent(job: ExportJobRecord): Promise<ExportJobRecord> {
+    const sentAt = this.now().toISOString();
+    try {
+      return await this.deps.jobs.update(job.id, (j) =>
+        j.status === 'QUEUED' && j.sentAt === undefined ? { ...j, sentAt } : j,
+      );
+    } catch (err) {
+      this.deps.logger.warn('could not record that an export job was sent', { jobId: job.id, error: String(err) });
+      return job;
+    }
+  }
+
+  /**
+   * Sends a queued job whose message was never sent to the workers, planned as its request was (the worker plans it
+   * again, exactly, before it runs it).
+   */
+  private async resend(job: ExportJobRecord): Promise<ExportJobRecord> {
+    this.deps.logger.warn('export job still queued and never sent: sending it to the workers', { jobId: job.id });
+    let plan: ExportPlan;
+    try {
+      plan = await this.planner.plan(await this.table(job.dataset), job.request, this.limits.maxRows);
+    } catch (err) {
+      // As a worker would end it: its dataset, or the columns it asks for, is gone since the request.
+      if (!(err instanceof NotFoundError) && !(err instanceof BadInputError)) throw err;
+      return this.changeByRequest(job.id, (j) =>
+        j.status === 'QUEUED'
+          ? {
+              ...j,
+              status: 'FAILED',
+              finishedAt: this.now().toISOString(),
+              error: { code: 'DATA_CHANGED', message: NO_LONGER_AVAILABLE },
+            }
+          : j,
+      );
+    }
+    return this.dispatch(job, plan);
   }
 
   /** `runJob`'s run: as a pool worker runs a job, plus a poll for a cancel request made in another process. */

@@ -448,6 +448,34 @@ describe('export jobs on AWS: API Lambda → SQS → export worker Lambda (Athen
     expect((await getExport(keys.admin, job.id)).status).toBe('SUCCEEDED');
   });
 
+  it('sends a job again when a read of it finds it still queued a minute after it was recorded, never sent', async () => {
+    // Found by following a job on the API Lambda as the CLI and the console do (polling export(id)): when the
+    // function ended between recording the job and sending its message, only a repeat of the request sent it again;
+    // a client that requested once and then polled waited for a QUEUED job nothing would ever run.
+    const request = { ...FULL, columns: ['event_id', 'workgroup'] };
+    const job = await requestExport(keys.admin, request);
+    const sent = (): number =>
+      sqs.messages(QUEUE).filter((m) => (JSON.parse(m.body) as { jobId: string }).jobId === job.id).length;
+    expect(sent()).toBe(1);
+    // Read while it is young, or once its message was sent: nothing is sent again.
+    expect((await getExport(keys.admin, job.id)).status).toBe('QUEUED');
+    await jobs.update(job.id, (j) => ({ ...j, createdAt: new Date(Date.now() - 120_000).toISOString() }));
+    expect((await getExport(keys.admin, job.id)).status).toBe('QUEUED');
+    expect(sent()).toBe(1);
+    // As if the API Lambda had ended between recording the job and sending its message, two minutes ago.
+    await jobs.update(job.id, (j) => {
+      const { sentAt: _sentAt, ...unsent } = j;
+      return unsent;
+    });
+    expect((await getExport(keys.admin, job.id)).status).toBe('QUEUED');
+    expect(sent()).toBe(2);
+    // Sent once: later reads send nothing more.
+    await getExport(keys.admin, job.id);
+    expect(sent()).toBe(2);
+    expect(await worker.handler(deliver(job.id))).toEqual({ batchItemFailures: [] });
+    expect((await getExport(keys.admin, job.id)).status).toBe('SUCCEEDED');
+  });
+
   it('does not run a job cancelled before its message arrives', async () => {
     const queries = lake.athena.executions().length;
     const job = await requestExport(keys.admin, { ...FULL, limit: 1 });
