@@ -4,6 +4,9 @@ import { navigate } from './router.js';
 import { session } from './session.js';
 import { errorBox, pageHeader } from './ui.js';
 
+/** What an API key or a bearer token consists of: printable ASCII, no spaces. */
+const KEY_TEXT = /^[\x21-\x7e]+$/;
+
 /**
  * Sign-in: the user pastes an API key (`careplus keys create --name N --role R` prints one). The key is checked
  * with `me` before it is kept; a refused key is not stored.
@@ -37,6 +40,23 @@ export function renderLogin(main: HTMLElement, reason: string | null): void {
     event.preventDefault();
     const key = input.value.trim();
     if (key === '') return;
+    // Keys and tokens are printable ASCII. Any other character (a "…" of a shortened copy, a space or zero-width
+    // space pasted along) cannot go into an HTTP header: the browser refused to send it, which was shown as "Cannot
+    // reach the API. Check your connection".
+    if (!KEY_TEXT.test(key)) {
+      session.signOut();
+      replace(
+        status,
+        errorBox(
+          new Error(
+            'The key holds a character keys never have (a space, “…” or another character outside plain ASCII): paste the whole key again, exactly as it was given.',
+          ),
+          'The key was not accepted',
+        ),
+      );
+      input.focus();
+      return;
+    }
     submit.disabled = true;
     replace(status, h('p', { role: 'status' }, 'Checking the key…'));
     session.signIn(key);

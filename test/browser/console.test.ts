@@ -616,5 +616,24 @@ if (!existsSync(CHROMIUM)) {
         await expect(page.getByText('Authorization: Bearer').count()).resolves.toBe(0);
       });
     }, 60_000);
+
+    it('says that a pasted key holds a character no key has, not that the server cannot be reached', async () => {
+      await step('login-odd-character', async () => {
+        // A key copied from a shortened display ("…"), and a whole key with a zero-width space pasted along: the
+        // browser refused to put either into the Authorization header, and the page said "Cannot reach the API".
+        for (const key of ['cpk_9a2c0fe6748bada1_R1aR…', `${analystKey}\u200b`]) {
+          await page.goto(`${api.url}/console/#/login`);
+          await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+          await page.getByLabel('API key').fill(key);
+          await page.keyboard.press('Enter');
+          const alert = page.getByRole('alert').filter({ hasText: 'The key was not accepted' });
+          await alert.waitFor();
+          await alert.getByText('The key holds a character keys never have').waitFor({ timeout: 5_000 });
+          await expect(page.getByText('Cannot reach the API').count()).resolves.toBe(0);
+          await expect(page.evaluate('sessionStorage.length')).resolves.toBe(0);
+          await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('api-key');
+        }
+      });
+    }, 60_000);
   });
 }
