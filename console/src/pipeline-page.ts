@@ -21,12 +21,21 @@ export function renderPipeline(main: HTMLElement, signal: AbortSignal): void {
   );
   const refresh = h('button', { type: 'button' }, 'Refresh');
   const board = h('div', { 'aria-live': 'polite' });
+  let current: AbortController | undefined;
   const load = (): void => {
+    // Only the latest read is shown: an earlier window's answer arriving after it showed that window's runs under
+    // the window now chosen.
+    current?.abort();
+    const request = new AbortController();
+    current = request;
+    signal.addEventListener('abort', () => request.abort(), { once: true });
     replace(board, loading('the pipeline status'));
-    gql(ConsolePipelineDocument, { windowHours: Number(select.value) }, signal)
-      .then((data) => replace(board, statusBoard(data.pipeline)))
+    gql(ConsolePipelineDocument, { windowHours: Number(select.value) }, request.signal)
+      .then((data) => {
+        if (!request.signal.aborted) replace(board, statusBoard(data.pipeline));
+      })
       .catch((err: unknown) => {
-        if (!signal.aborted) replace(board, errorBox(err, 'Could not load the pipeline status'));
+        if (!request.signal.aborted) replace(board, errorBox(err, 'Could not load the pipeline status'));
       });
   };
   select.addEventListener('change', load);

@@ -635,5 +635,64 @@ if (!existsSync(CHROMIUM)) {
         }
       });
     }, 60_000);
+
+    /** Signs in with `key` on the sign-in page and waits for the datasets list. */
+    const signIn = async (key: string): Promise<void> => {
+      await page.goto(`${api.url}/console/#/login`);
+      await page.getByLabel('API key').fill(key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    };
+
+    it('shows the pipeline window chosen last, whichever answer comes last', async () => {
+      await step('pipeline-window-race', async () => {
+        await signIn(analystKey);
+        await page.goto(`${api.url}/console/#/pipeline`);
+        const period = page.locator('main p.muted', { hasText: /^Runs started from / });
+        await period.waitFor();
+        /** The hours between the board's "from" and "to" times. */
+        const shownHours = async (): Promise<number> => {
+          const [from, to] = [...((await period.textContent()) ?? '').matchAll(/(\d{4}-\d\d-\d\d \d\d:\d\d) UTC/g)].map(
+            (m) => Date.parse(`${m[1]!.replace(' ', 'T')}:00Z`),
+          );
+          return (to! - from!) / 3_600_000;
+        };
+        await expect(shownHours()).resolves.toBe(24);
+        // The 7-day answer is held back until the 24-hour one, asked for after it, is on the board.
+        let release = (): void => undefined;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const isWeek = (request: Request): boolean =>
+          (request.postData() ?? '').includes('query ConsolePipeline') &&
+          (request.postData() ?? '').includes('"windowHours":168');
+        const weekSettled = new Promise<void>((resolve) => {
+          const done = (request: Request): void => {
+            if (isWeek(request)) resolve();
+          };
+          page.on('requestfinished', done);
+          page.on('requestfailed', done);
+        });
+        await page.route('**/graphql', async (route) => {
+          if (isWeek(route.request())) await held;
+          await route.continue().catch(() => undefined);
+        });
+        try {
+          await page.locator('#pipeline-window').selectOption('168');
+          await page.locator('#pipeline-window').selectOption('24');
+          await page.getByRole('table', { name: /datasets?$/ }).waitFor();
+          await expect(shownHours()).resolves.toBe(24);
+          release();
+          await weekSettled;
+          // Whatever the page does with the late answer, it has done it once the page's tasks queued so far ran.
+          await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+          await expect(page.locator('#pipeline-window').inputValue()).resolves.toBe('24');
+          await expect(shownHours()).resolves.toBe(24);
+        } finally {
+          release();
+          await page.unrouteAll({ behavior: 'ignoreErrors' });
+        }
+      });
+    }, 60_000);
   });
 }
