@@ -19,6 +19,8 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
   const title = 'Export';
   replace(main, pageHeader(title), loading('the export'));
   const body = h('div', {});
+  // Outside `body`, which every poll redraws: a refused cancel stays said (it was wiped within half a second).
+  const notice = h('div', { id: 'job-notice' });
   const live = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'job-announce' });
   let shownStatus: string | undefined;
   let first = true;
@@ -42,7 +44,7 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
     }
     if (signal.aborted) return;
     if (first) {
-      replace(main, pageHeader(`Export of ${job.dataset}`), live, body);
+      replace(main, pageHeader(`Export of ${job.dataset}`), live, notice, body);
       first = false;
     }
     // Announce status changes only, not every progress tick.
@@ -58,7 +60,7 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
         : '';
     replace(
       body,
-      jobView(job, () => void cancel(job.id, body, signal)),
+      jobView(job, () => void cancel(job.id, notice, signal)),
     );
     if (focused !== '') document.getElementById(focused)?.focus();
     if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return;
@@ -67,11 +69,12 @@ export async function renderJob(main: HTMLElement, id: string, signal: AbortSign
   }
 }
 
-async function cancel(id: string, body: HTMLElement, signal: AbortSignal): Promise<void> {
+async function cancel(id: string, notice: HTMLElement, signal: AbortSignal): Promise<void> {
+  replace(notice);
   try {
     await gql(ConsoleCancelExportDocument, { id }, signal);
   } catch (err) {
-    if (!signal.aborted) body.prepend(errorBox(err, 'Could not cancel the export'));
+    if (!signal.aborted) replace(notice, errorBox(err, 'Could not cancel the export'));
   }
 }
 

@@ -694,5 +694,53 @@ if (!existsSync(CHROMIUM)) {
         }
       });
     }, 60_000);
+
+    it('keeps saying that a cancel was refused while the running job redraws', async () => {
+      await step('cancel-refused', async () => {
+        await signIn(analystKey);
+        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
+        const requested = await client.raw<{ requestExport: { id: string } }>(
+          'mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: 3 }) { id } }',
+        );
+        const id = requested.data!.requestExport.id;
+        // The job's answers shown as RUNNING (the sample's exports finish too fast to catch one running), and its
+        // cancel refused by the network.
+        let polls = 0;
+        await page.route('**/graphql', async (route) => {
+          const body = route.request().postData() ?? '';
+          if (body.includes('mutation ConsoleCancelExport(')) return route.abort('connectionrefused');
+          if (!body.includes('query ConsoleExport(') || !body.includes(id)) return route.continue();
+          polls += 1;
+          const response = await route.fetch();
+          const answer = (await response.json()) as { data: { export: Record<string, unknown> } };
+          Object.assign(answer.data.export, {
+            status: 'RUNNING',
+            finishedAt: null,
+            result: null,
+            error: null,
+            progress: { rowsWritten: 1, rowsEstimated: 3, bytesWritten: 10, fraction: 1 / 3 },
+          });
+          return route.fulfill({ response, json: answer });
+        });
+        try {
+          await page.goto(`${api.url}/console/#/exports/${id}`);
+          await page.getByRole('button', { name: 'Cancel export' }).click();
+          const refused = page.getByRole('alert').filter({ hasText: 'Could not cancel the export' });
+          await refused.waitFor();
+          // Three redraws later (every 500 ms) it is still said: it was drawn inside the part each poll replaces.
+          const seen = polls;
+          const deadline = Date.now() + 15_000;
+          while (polls < seen + 3) {
+            if (Date.now() > deadline) throw new Error('timed out waiting for the page to poll');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          await expect(refused.count()).resolves.toBe(1);
+          await expect(refused.getByText('Cannot reach the API').count()).resolves.toBe(1);
+          await expect(page.getByRole('button', { name: 'Cancel export' }).isVisible()).resolves.toBe(true);
+        } finally {
+          await page.unrouteAll({ behavior: 'ignoreErrors' });
+        }
+      });
+    }, 60_000);
   });
 }
