@@ -59,11 +59,31 @@ export const ANY_CREATOR: FeedCreatorCheck = () => Promise.resolve(true);
  * The export a feed build asks for. The engine keeps no row order of its own, so a feed whose request names no order
  * is sorted by its columns shown in clear (masked ones cannot be sorted on): a rebuild of unchanged rows then gives
  * the same bytes and the same ETag, and a BI tool's scheduled refresh downloads nothing.
+ *
+ * Rows that tie on those columns differ only in masked ones; a redacted column reads the same in every row, but a
+ * hashed one does not, and such rows came out in another order at each rebuild (new bytes, a new ETag, a whole
+ * download, with no row changed). A feed with a hashed column is therefore sorted next by `clearColumns`: the other
+ * columns its creator sees in clear (the dataset's order), which never reach the file.
  */
-export function buildInput(feed: Pick<FeedRecord, 'input' | 'request'>): ExportRequestInput {
+export function buildInput(
+  feed: Pick<FeedRecord, 'input' | 'request'>,
+  clearColumns: readonly string[] = [],
+): ExportRequestInput {
   if ((feed.input.orderBy ?? []).length > 0) return feed.input;
   const orderBy = feed.request.columns.filter((c) => c.mask === null).map((c) => ({ column: c.name }));
+  if (feed.request.columns.some((c) => c.mask === 'hash')) {
+    const sorted = new Set(orderBy.map((o) => o.column));
+    const hidden = new Set(feed.request.columns.map((c) => c.name));
+    for (const column of clearColumns) {
+      if (!sorted.has(column) && !hidden.has(column)) orderBy.push({ column });
+    }
+  }
   return orderBy.length === 0 ? feed.input : { ...feed.input, orderBy };
+}
+
+/** Whether a feed build needs the columns its creator sees in clear to order its rows (see buildInput). */
+function needsClearColumns(feed: Pick<FeedRecord, 'input' | 'request'>): boolean {
+  return (feed.input.orderBy ?? []).length === 0 && feed.request.columns.some((c) => c.mask === 'hash');
 }
 
 /**
@@ -408,7 +428,13 @@ export class FeedService {
     feed: Pick<FeedRecord, 'input' | 'request'>,
     grant: EffectiveGrant | null,
   ): Promise<ExportJobView> {
-    const sorted = buildInput(feed);
+    // Every column the creator sees, with its mask under the grant, as a request that names none would export them.
+    const clearColumns = needsClearColumns(feed)
+      ? (await this.deps.exports.normalizeRequest({ dataset: feed.input.dataset }, grant)).columns
+          .filter((c) => c.mask === null)
+          .map((c) => c.name)
+      : [];
+    const sorted = buildInput(feed, clearColumns);
     try {
       return await this.deps.exports.requestExport(requester, sorted, grant);
     } catch (err) {

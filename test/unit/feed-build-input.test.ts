@@ -49,3 +49,27 @@ it("keeps the feed's own order, and leaves a feed of masked columns only as it i
   const onlyMasked = feed({ columns: ['email'] }, allMasked);
   expect(buildInput(onlyMasked)).toBe(onlyMasked.input);
 });
+
+it('sorts a feed with a hashed column next by the other columns its creator sees in clear, which stay out of the file', () => {
+  // Rows that tie on the feed's clear columns differ only in the hashed one: without more keys the engine wrote them
+  // in another order at each rebuild, so unchanged rows gave new bytes and a new ETag.
+  const hashed: EffectiveGrant = {
+    allowedColumns: null,
+    maskedColumns: [
+      { column: 'email', method: 'hash' },
+      { column: 'name', method: 'redact' },
+    ],
+    rowFilter: [],
+  };
+  const built = buildInput(feed({ columns: ['priority', 'email'] }, hashed), ['id', 'priority', 'score', 'event_date']);
+  expect(built.orderBy).toEqual([
+    { column: 'priority' },
+    { column: 'id' },
+    { column: 'score' },
+    { column: 'event_date' },
+  ]);
+  expect(built.columns).toEqual(['priority', 'email']);
+  // Only hashed columns need them: a redacted one reads the same in every row, so ties give the same bytes.
+  const redacted = buildInput(feed({ columns: ['priority', 'name'] }, hashed), ['id', 'priority']);
+  expect(redacted.orderBy).toEqual([{ column: 'priority' }]);
+});
