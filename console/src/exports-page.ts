@@ -79,8 +79,21 @@ function historyTable(
   });
 }
 
+/**
+ * Which rows the export asked for: its predicates, its partitions and its row limit (an export of one partition, or
+ * of its first rows, said "all rows").
+ */
 function describeFilters(job: Job): string {
-  const where = job.request.where;
-  if (where.length === 0) return 'all rows';
-  return where.map((p) => `${p.column} ${p.op} ${p.values.map((v) => String(v)).join(', ')}`.trim()).join('; ');
+  const { where, partitions, limit } = job.request;
+  const parts = where.map((p) => `${p.column} ${p.op} ${p.values.map((v) => String(v)).join(', ')}`.trim());
+  if (partitions !== null) {
+    const bounds = [
+      partitions.values !== null ? `in ${partitions.values.map((v) => String(v)).join(', ')}` : null,
+      partitions.from !== null ? `from ${String(partitions.from)}` : null,
+      partitions.to !== null ? `to ${String(partitions.to)}` : null,
+    ].filter((b) => b !== null);
+    parts.push(`partitions ${partitions.column} ${bounds.join(' ')}`.trim());
+  }
+  const rows = parts.length === 0 ? 'all rows' : parts.join('; ');
+  return limit === null ? rows : `${rows}; at most ${formatCountOf(limit, 'row')}`;
 }

@@ -742,5 +742,24 @@ if (!existsSync(CHROMIUM)) {
         }
       });
     }, 60_000);
+
+    it("names an export's partitions and row limit in the history, rather than 'all rows'", async () => {
+      await step('history-partitions', async () => {
+        await signIn(analystKey);
+        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
+        const requested = await client.raw<{ requestExport: { id: string } }>(
+          `mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: 2,
+             partitions: { values: ["2024-01-05"] } }) { id } }`,
+        );
+        expect(requested.errors).toBeUndefined();
+        const id = requested.data!.requestExport.id;
+        await page.goto(`${api.url}/console/#/exports`);
+        const row = page.locator(`tr[data-job="${id}"]`);
+        await row.waitFor();
+        await expect(row.locator('td').nth(3).textContent()).resolves.toBe(
+          'partitions event_date in 2024-01-05; at most 2 rows',
+        );
+      });
+    }, 60_000);
   });
 }
