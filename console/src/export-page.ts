@@ -1,8 +1,8 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import {
+  type ConsoleExportColumnFragment,
   ConsoleExportColumnsDocument,
-  type ConsoleExportColumnsQuery,
   ConsoleRequestExportDocument,
   type ExportFilterOp,
   type ExportPredicateInput,
@@ -13,7 +13,7 @@ import { navigate } from './router.js';
 import { splitValues } from '../../src/domain/value-list.js';
 import { badge, datasetHref, errorBox, jobHref, link, loading, pageHeader } from './ui.js';
 
-type ExportColumn = ConsoleExportColumnsQuery['dataset']['columns'][number];
+type ExportColumn = ConsoleExportColumnFragment;
 
 /** Operators as offered in the form, with how many values each takes. */
 const OPERATORS: { op: ExportFilterOp; label: string; values: 'none' | 'one' | 'two' | 'list' }[] = [
@@ -55,7 +55,10 @@ export async function renderExportForm(main: HTMLElement, name: string, signal: 
     return;
   }
   try {
-    columns = (await columnsRead).dataset.columns;
+    // The partition keys too, after the data columns as an export writes them: the form offered neither a box nor a
+    // filter for them (no `event_date`), yet an export of every box checked held them.
+    const { dataset } = await columnsRead;
+    columns = [...dataset.columns, ...dataset.partitionKeys];
   } catch (err) {
     if (signal.aborted) return;
     replace(main, pageHeader(title), errorBox(err, 'Could not load the dataset'));
@@ -77,6 +80,7 @@ export async function renderExportForm(main: HTMLElement, name: string, signal: 
         h('label', { for: `col-${c.name}` }, h('code', {}, c.name), ' ', h('span', { class: 'muted' }, c.typeText)),
         c.pii ? badge('PII', 'warn') : null,
         c.mask !== null ? badge(`masked: ${c.mask.toLowerCase()}`, 'neutral') : null,
+        c.partitionKey ? badge('partition key', 'info') : null,
       ),
     ),
   );

@@ -761,5 +761,41 @@ if (!existsSync(CHROMIUM)) {
         );
       });
     }, 60_000);
+
+    it('offers the partition key on the export form, as a column and as a filter', async () => {
+      await step('export-partition-key', async () => {
+        await signIn(analystKey);
+        await page.goto(`${api.url}/console/#/datasets/support_events/export`);
+        await page.getByRole('heading', { name: 'Export support_events', level: 1 }).waitFor();
+        // The form listed the data columns only: `event_date` had no box and no filter, though an export with every
+        // box checked held it.
+        await page.locator('#col-event_date').waitFor({ timeout: 5_000 });
+        await page.getByRole('button', { name: 'Select none' }).click();
+        await page.locator('#col-event_id').check();
+        await page.locator('#col-event_date').check();
+        await page.getByRole('button', { name: 'Add filter' }).click();
+        await page.getByLabel('Column', { exact: true }).selectOption('event_date');
+        await page.getByLabel('Condition').selectOption('EQ');
+        await page.getByLabel('Value').fill('2024-01-05');
+        await page.getByRole('button', { name: 'Request export' }).click();
+        await page.waitForURL(/#\/exports\/[^/]+$/);
+        await page.locator('.job[data-status="SUCCEEDED"]').waitFor({ timeout: 60_000 });
+        const downloading = page.waitForEvent('download');
+        await page.getByRole('link', { name: 'Download part-00000.csv' }).click();
+        const rows = parse(await readFile(await (await downloading).path()), { bom: true }) as string[][];
+        expect(rows[0]).toEqual(['event_id', 'event_date']);
+        const expected = (
+          await lakeQuery(`SELECT event_id::VARCHAR AS id WHERE event_date = DATE '2024-01-05' ORDER BY event_id`)
+        ).map((r) => r['id']);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(
+          rows
+            .slice(1)
+            .map((r) => r[0])
+            .sort((a, b) => Number(a) - Number(b)),
+        ).toEqual(expected);
+        expect(rows.slice(1).every((r) => r[1] === '2024-01-05')).toBe(true);
+      });
+    }, 90_000);
   });
 }
