@@ -1,10 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError, BadInputError, ConflictError, NotFoundError } from '../domain/errors.js';
 import { apiKeyIdOf, credentialExpiresAt } from '../domain/policy.js';
-import type { EffectiveGrant } from '../domain/export-grant.js';
+import type { EffectiveGrant, MaskMethod } from '../domain/export-grant.js';
 import { canonicalJson } from '../domain/export-fingerprint.js';
 import { type ExportCaller, type ExportJobView, isFinished } from '../domain/export-job.js';
-import type { CsvOptions, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
+import type { CsvOptions, ExportColumn, ExportCompression, ExportRequestInput } from '../domain/export-request.js';
 import { FEED_NAME_PATTERN, type FeedOwner, type FeedRecord } from '../domain/feed-record.js';
 import type { Logger } from '../ports/logger.js';
 import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
@@ -62,27 +62,32 @@ export const ANY_CREATOR: FeedCreatorCheck = () => Promise.resolve(true);
  *
  * Rows that tie on those columns differ only in masked ones; a redacted column reads the same in every row, but a
  * hashed one does not, and such rows came out in another order at each rebuild (new bytes, a new ETag, a whole
- * download, with no row changed). A feed with a hashed column is therefore sorted next by `clearColumns`: the other
- * columns its creator sees in clear (the dataset's order), which never reach the file.
+ * download, with no row changed). A feed with a hashed column is therefore sorted next by the other columns its
+ * creator sees in clear (the dataset's order), which never reach the file.
+ *
+ * `visible`: every column the creator sees now, with its mask now (a request naming no columns, normalised under the
+ * creator's grant); without it, the masks the feed was created with. A column masked since is then left out of the
+ * order rather than failing it (which built the feed unsorted).
  */
 export function buildInput(
   feed: Pick<FeedRecord, 'input' | 'request'>,
-  clearColumns: readonly string[] = [],
+  visible?: readonly Pick<ExportColumn, 'name' | 'mask'>[],
 ): ExportRequestInput {
   if ((feed.input.orderBy ?? []).length > 0) return feed.input;
-  const orderBy = feed.request.columns.filter((c) => c.mask === null).map((c) => ({ column: c.name }));
-  if (feed.request.columns.some((c) => c.mask === 'hash')) {
-    const sorted = new Set(orderBy.map((o) => o.column));
-    const hidden = new Set(feed.request.columns.map((c) => c.name));
-    for (const column of clearColumns) {
-      if (!sorted.has(column) && !hidden.has(column)) orderBy.push({ column });
-    }
+  const now = visible === undefined ? undefined : new Map(visible.map((c) => [c.name, c.mask]));
+  const maskOf = (c: Pick<ExportColumn, 'name' | 'mask'>): MaskMethod | null | undefined =>
+    now === undefined ? c.mask : now.get(c.name);
+  const requested = feed.request.columns;
+  const orderBy = requested.filter((c) => maskOf(c) === null).map((c) => ({ column: c.name }));
+  if (visible !== undefined && requested.some((c) => maskOf(c) === 'hash')) {
+    const named = new Set(requested.map((c) => c.name));
+    for (const c of visible) if (c.mask === null && !named.has(c.name)) orderBy.push({ column: c.name });
   }
   return orderBy.length === 0 ? feed.input : { ...feed.input, orderBy };
 }
 
-/** Whether a feed build needs the columns its creator sees in clear to order its rows (see buildInput). */
-function needsClearColumns(feed: Pick<FeedRecord, 'input' | 'request'>): boolean {
+/** Whether a feed build needs its creator's columns as they are now to order its rows (see buildInput). */
+function needsVisibleColumns(feed: Pick<FeedRecord, 'input' | 'request'>): boolean {
   return (feed.input.orderBy ?? []).length === 0 && feed.request.columns.some((c) => c.mask === 'hash');
 }
 
@@ -428,19 +433,30 @@ export class FeedService {
     feed: Pick<FeedRecord, 'input' | 'request'>,
     grant: EffectiveGrant | null,
   ): Promise<ExportJobView> {
-    // Every column the creator sees, with its mask under the grant, as a request that names none would export them.
-    const clearColumns = needsClearColumns(feed)
-      ? (await this.deps.exports.normalizeRequest({ dataset: feed.input.dataset }, grant)).columns
-          .filter((c) => c.mask === null)
-          .map((c) => c.name)
-      : [];
-    const sorted = buildInput(feed, clearColumns);
+    const visible = needsVisibleColumns(feed) ? await this.visibleColumns(feed, grant) : undefined;
+    const sorted = buildInput(feed, visible);
     try {
       return await this.deps.exports.requestExport(requester, sorted, grant);
     } catch (err) {
       if (sorted === feed.input || !(err instanceof BadInputError)) throw err;
+      if (visible === undefined) {
+        // A column of the order masked, hidden or dropped since the feed was made: sorted by the columns clear now.
+        const resorted = buildInput(feed, await this.visibleColumns(feed, grant));
+        if (resorted !== feed.input) {
+          try {
+            return await this.deps.exports.requestExport(requester, resorted, grant);
+          } catch (again) {
+            if (!(again instanceof BadInputError)) throw again;
+          }
+        }
+      }
       return this.deps.exports.requestExport(requester, feed.input, grant);
     }
+  }
+
+  /** Every column the feed's creator sees now, with its mask: a request naming no columns, normalised under the grant. */
+  private async visibleColumns(feed: Pick<FeedRecord, 'input'>, grant: EffectiveGrant | null): Promise<ExportColumn[]> {
+    return (await this.deps.exports.normalizeRequest({ dataset: feed.input.dataset }, grant)).columns;
   }
 
   /**

@@ -61,7 +61,15 @@ it('sorts a feed with a hashed column next by the other columns its creator sees
     ],
     rowFilter: [],
   };
-  const built = buildInput(feed({ columns: ['priority', 'email'] }, hashed), ['id', 'priority', 'score', 'event_date']);
+  const visible = [
+    { name: 'id', mask: null },
+    { name: 'name', mask: 'redact' },
+    { name: 'priority', mask: null },
+    { name: 'score', mask: null },
+    { name: 'email', mask: 'hash' },
+    { name: 'event_date', mask: null },
+  ] as const;
+  const built = buildInput(feed({ columns: ['priority', 'email'] }, hashed), visible);
   expect(built.orderBy).toEqual([
     { column: 'priority' },
     { column: 'id' },
@@ -70,6 +78,19 @@ it('sorts a feed with a hashed column next by the other columns its creator sees
   ]);
   expect(built.columns).toEqual(['priority', 'email']);
   // Only hashed columns need them: a redacted one reads the same in every row, so ties give the same bytes.
-  const redacted = buildInput(feed({ columns: ['priority', 'name'] }, hashed), ['id', 'priority']);
+  const redacted = buildInput(feed({ columns: ['priority', 'name'] }, hashed), visible);
   expect(redacted.orderBy).toEqual([{ column: 'priority' }]);
+});
+
+it('leaves a column masked since the feed was made out of its order, rather than building the feed unsorted', () => {
+  // Made when `id` was in clear; masked since: ordering by it is refused, and the feed was built with no order at all.
+  const made = feed({ columns: ['id', 'priority', 'email'] });
+  expect(buildInput(made).orderBy).toEqual([{ column: 'id' }, { column: 'priority' }, { column: 'email' }]);
+  const now = [
+    { name: 'id', mask: 'hash' },
+    { name: 'priority', mask: null },
+    { name: 'score', mask: null },
+    { name: 'email', mask: null },
+  ] as const;
+  expect(buildInput(made, now).orderBy).toEqual([{ column: 'priority' }, { column: 'email' }, { column: 'score' }]);
 });
