@@ -797,5 +797,23 @@ if (!existsSync(CHROMIUM)) {
         expect(rows.slice(1).every((r) => r[1] === '2024-01-05')).toBe(true);
       });
     }, 90_000);
+
+    it("leaves none of the GraphQL page's queries in the browser after signing out", async () => {
+      await step('graphiql-sign-out', async () => {
+        await signIn(analystKey);
+        await page.goto(`${api.url}/console/graphiql`);
+        await page.locator('.graphiql-container').waitFor();
+        await page.getByRole('button', { name: /Execute query/ }).click();
+        await page.locator('.result-window').getByText('totalCount').first().waitFor();
+        const kept = "Object.keys(localStorage).filter((k) => k.startsWith('graphiql:'))";
+        // GraphiQL keeps its tabs, queries and history in localStorage, which outlives the tab.
+        await expect(page.evaluate<string[]>(kept)).resolves.toContain('graphiql:queries');
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+        // The next person on this browser was shown the previous one's queries and variables.
+        await expect(page.evaluate<string[]>(kept)).resolves.toEqual([]);
+        await expect(page.evaluate('sessionStorage.length')).resolves.toBe(0);
+      });
+    }, 60_000);
   });
 }
