@@ -75,8 +75,11 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
       }
       let colMin = col.min;
       let colMax = col.max;
-      const scale = decimalScale(col);
+      // A plain integer is a decimal of scale 0: a column widened from int or bigint to a decimal has files of both.
+      const scale = decimalScale(col) ?? (plainInteger(col) ? 0 : undefined);
       if (scale !== undefined) {
+        colMin = typeof colMin === 'number' && Number.isInteger(colMin) ? BigInt(colMin) : colMin;
+        colMax = typeof colMax === 'number' && Number.isInteger(colMax) ? BigInt(colMax) : colMax;
         const common = Math.max(scale, agg.scale ?? scale);
         agg.min = rescaled(agg.min, common - (agg.scale ?? common));
         agg.max = rescaled(agg.max, common - (agg.scale ?? common));
@@ -111,6 +114,14 @@ export function aggregateFileColumns(files: readonly ParquetFileSummary[]): File
 function decimalScale(col: ParquetColumnSummary): number | undefined {
   if (col.convertedType !== 'DECIMAL' && col.logicalType?.type !== 'DECIMAL') return undefined;
   return col.scale ?? (col.logicalType?.type === 'DECIMAL' ? col.logicalType.scale : undefined);
+}
+
+/** Whether the column holds plain integers (INT32 or INT64 without a decimal, date or time annotation). */
+function plainInteger(col: ParquetColumnSummary): boolean {
+  if (col.physicalType !== 'INT32' && col.physicalType !== 'INT64') return false;
+  const converted = col.convertedType;
+  if (converted !== undefined && !converted.startsWith('INT_') && !converted.startsWith('UINT_')) return false;
+  return col.logicalType === undefined || col.logicalType.type === 'INTEGER';
 }
 
 /** An unscaled decimal bound with `digits` more digits of scale (exact); other values as they are. */

@@ -16,13 +16,60 @@ beforeAll(async () => {
     'scales/part-b.parquet',
     `SELECT * FROM (VALUES (1.2500::DECIMAL(12,4)), (-0.0050)) t(amount)`,
   );
+  // A column widened from int to decimal(12,2) and from bigint to decimal(21,2) (widenings the ETL allows): files
+  // written before the change hold plain integers, the later ones decimals.
+  await lake.writeParquet(
+    'widened/part-a.parquet',
+    `SELECT * FROM (VALUES (5::INTEGER, -9::BIGINT), (300, 7)) t(n, b)`,
+  );
+  await lake.writeParquet(
+    'widened/part-b.parquet',
+    `SELECT * FROM (VALUES (1.25::DECIMAL(12,2), 8.5::DECIMAL(21,2))) t(n, b)`,
+  );
 });
 
 afterAll(async () => {
   await lake?.close();
 });
 
+async function footersOf(keys: string[]) {
+  const footers = new ParquetFooterCache(lake.store);
+  const files = [];
+  for (const key of keys) {
+    const object = (await lake.store.head('processed', key))!;
+    const footer = await footers.read('processed', object);
+    if (!footer.ok) throw new Error(`unreadable ${key}`);
+    files.push(footer.file);
+  }
+  return files;
+}
+
 describe('decimal statistics over files of different scales', () => {
+  it('compares the integers of files written before a column was widened to a decimal at scale 0', async () => {
+    // Both orders: the integers were compared as unscaled decimals (5 as 0.05, -9 as -0.09), so n's min was 5.00
+    // (1.25 is smaller) and b's min -0.09 (the row holds -9).
+    for (const keys of [
+      ['widened/part-a.parquet', 'widened/part-b.parquet'],
+      ['widened/part-b.parquet', 'widened/part-a.parquet'],
+    ]) {
+      const files = await footersOf(keys);
+      expect(aggregateColumnStatistics(column('n', 'decimal(12,2)'), files)).toEqual({
+        nullCount: 0,
+        min: '1.25',
+        max: '300.00',
+      });
+      expect(aggregateColumnStatistics(column('b', 'decimal(21,2)'), files)).toEqual({
+        nullCount: 0,
+        min: '-9.00',
+        max: '8.50',
+      });
+    }
+    // A column of integers only is written as it was.
+    const ints = await footersOf(['widened/part-a.parquet']);
+    expect(aggregateColumnStatistics(column('n', 'int'), ints)).toEqual({ nullCount: 0, min: '5', max: '300' });
+    expect(aggregateColumnStatistics(column('b', 'bigint'), ints)).toEqual({ nullCount: 0, min: '-9', max: '7' });
+  });
+
   it('compares and writes each file bound at its own scale', async () => {
     const footers = new ParquetFooterCache(lake.store);
     const files = [];
