@@ -122,6 +122,35 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+/** The strptime directives DuckDB (1.5) knows, and those it also takes with `-` (no padding): `%-d`. */
+const STRPTIME_DIRECTIVES = new Set('aAbBcdfgGhHIjmMnpSTuUVwWxXyYzZ');
+const UNPADDED_DIRECTIVES = new Set('dHIjmMSy');
+
+/** The directives of a strptime format (`%Y`, `%-d`; `%%` is a literal), or what DuckDB would refuse in it. */
+export function strptimeDirectives(
+  format: string,
+): { ok: true; directives: string[] } | { ok: false; problem: string } {
+  const directives: string[] = [];
+  for (let i = 0; i < format.length; i += 1) {
+    if (format[i] !== '%') continue;
+    const next = format[i + 1];
+    if (next === undefined) return { ok: false, problem: 'the format ends with a lone % (write %% for a literal %)' };
+    if (next === '%') {
+      i += 1;
+    } else if (next === '-' && format[i + 2] !== undefined && UNPADDED_DIRECTIVES.has(format[i + 2]!)) {
+      directives.push(`%-${format[i + 2]}`);
+      i += 2;
+    } else if (next !== '-' && STRPTIME_DIRECTIVES.has(next)) {
+      directives.push(`%${next}`);
+      i += 1;
+    } else {
+      const directive = next === '-' ? `%-${format[i + 2] ?? ''}` : `%${next}`;
+      return { ok: false, problem: `${directive} is not a strptime directive` };
+    }
+  }
+  return { ok: true, directives };
+}
+
 /** Validates a parsed definition document; `origin` (a file name) is named in every error. */
 export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDefinition {
   const parsed = definitionSchema.safeParse(doc);
@@ -163,23 +192,30 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
     }
   }
   for (const [i, c] of columns.entries()) {
-    // DuckDB (1.5) reads impossible dates with a zone name (`2023-02-29 10:00 UTC` became 2023-03-01) or a day of the
-    // year past the year's end (`2023-366` became 2024-01-01) or a week past the year's last (`2023-53-6` with
-    // %Y-%U-%w became 2024-01-06) by rolling them over, so the row would land in another day's partition: refused
-    // here rather than silently shifted.
-    const rolling = c.formats?.flatMap((f, k) => {
-      const directives = f.replace(/%%/g, '').match(/%[ZjUWGV]/g) ?? [];
-      return directives.length > 0 ? [{ k, directive: directives[0]! }] : [];
-    })[0];
-    if (rolling !== undefined) {
+    for (const [k, f] of (c.formats ?? []).entries()) {
+      const scanned = strptimeDirectives(f);
+      if (!scanned.ok) {
+        // DuckDB refuses it only when the first file is cast, which failed as an unexpected (internal) error.
+        throw new DefinitionError(
+          `${origin}: columns.${i}.formats.${k}: ${scanned.problem} (DuckDB's strptime knows %Y %m %d %H %M %S %f %z, ` +
+            '... and %-d %-m %-H ... without padding)',
+        );
+      }
+      // DuckDB (1.5) reads impossible dates with a zone name (`2023-02-29 10:00 UTC` became 2023-03-01) or a day of
+      // the year past the year's end (`2023-366` became 2024-01-01, with %-j too) or a week past the year's last
+      // (`2023-53-6` with %Y-%U-%w became 2024-01-06) by rolling them over, so the row would land in another day's
+      // partition: refused here rather than silently shifted.
+      const rolling = scanned.directives.find((d) => /^%-?[ZjUWGV]$/.test(d));
+      if (rolling === undefined) continue;
+      const letter = rolling.slice(-1);
       const [what, instead] =
-        rolling.directive === '%Z'
+        letter === 'Z'
           ? ['a time zone name', 'use %z (an offset such as +01:00)']
-          : rolling.directive === '%j'
+          : letter === 'j'
             ? ['the day of the year', 'use %m and %d']
             : ['a week number', 'use %m and %d'];
       throw new DefinitionError(
-        `${origin}: columns.${i}.formats.${rolling.k}: ${rolling.directive} (${what}) is not supported: DuckDB reads ` +
+        `${origin}: columns.${i}.formats.${k}: ${rolling} (${what}) is not supported: DuckDB reads ` +
           `impossible dates with it by rolling them over into another day; ${instead}`,
       );
     }

@@ -65,6 +65,42 @@ describe('dataset definitions', () => {
     expect(ok.columns[1]!.formats).toEqual(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %%Z']);
   });
 
+  it('refuses a format DuckDB cannot parse when the definition is read, naming the file, field and directive', () => {
+    const withFormats = (formats: string[]) => ({
+      ...minimal,
+      columns: [minimal.columns[0], { ...minimal.columns[1], formats }, minimal.columns[2]],
+    });
+    // Each was accepted, and every ingest of the dataset then failed "internal: unexpected error", the cause (DuckDB's
+    // "Unrecognized format for strftime/strptime: %Q") only in the ETL log.
+    const known = "(DuckDB's strptime knows %Y %m %d %H %M %S %f %z, ... and %-d %-m %-H ... without padding)";
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%Q']), 't.yaml')).toThrow(
+      new DefinitionError(`t.yaml: columns.1.formats.1: %Q is not a strptime directive ${known}`),
+    );
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%e']), 't.yaml')).toThrow(
+      new DefinitionError(`t.yaml: columns.1.formats.0: %e is not a strptime directive ${known}`),
+    );
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%-b']), 't.yaml')).toThrow(
+      new DefinitionError(`t.yaml: columns.1.formats.0: %-b is not a strptime directive ${known}`),
+    );
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%m-%d 100%']), 't.yaml')).toThrow(
+      new DefinitionError(
+        `t.yaml: columns.1.formats.0: the format ends with a lone % (write %% for a literal %) ${known}`,
+      ),
+    );
+    // %-j rolls over as %j does (2023-366 became 2024-01-01).
+    expect(() => parseDatasetDefinition(withFormats(['%Y-%-j']), 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.1.formats.0: %-j (the day of the year) is not supported: DuckDB reads impossible dates with ' +
+          'it by rolling them over into another day; use %m and %d',
+      ),
+    );
+    const ok = parseDatasetDefinition(
+      withFormats(['%-d/%-m/%y %-H:%-M:%-S', '%d %b %Y %I:%M %p', '%a, %d %B %Y %T', '%Y%m%d%H%M%S%f%z 100%%']),
+      't.yaml',
+    );
+    expect(ok.columns[1]!.formats).toHaveLength(4);
+  });
+
   it('takes a time zone name for a timestamp column only, and refuses a name ICU does not know', () => {
     const withZone = (i: number, timeZone: string) => ({
       ...minimal,
