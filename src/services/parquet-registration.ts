@@ -1,8 +1,9 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
-import { type ColumnType, formatColumnType } from '../domain/column-type.js';
+import { type ColumnType, formatColumnType, parseColumnType } from '../domain/column-type.js';
 import { BadInputError } from '../domain/errors.js';
+import { isWideningType } from '../domain/schema-change.js';
 import type { TableColumn, TableDefinition } from '../domain/table.js';
 import type { Catalog } from '../ports/catalog.js';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -181,11 +182,63 @@ async function inferTable(
     if (partitionNames.includes(d.column_name)) partitionKeys.push(column(d.column_name, mapped.type, false));
     else columns.push(column(d.column_name, mapped.type, true));
   }
+  if (problems.length === 0 && files.length > 1) {
+    problems.push(...(await convertedColumns(duckdb, files, columns)));
+  }
   if (problems.length > 0) throw new BadInputError(`cannot register "${name}": ${problems.join('; ')}`);
   // DuckDB lists Hive columns in its own (name) order; the keys keep the folders' order, outermost first, so the
   // partitions are named as their folders are and an export's partition filter defaults to the outermost key.
   partitionKeys.sort((a, b) => partitionNames.indexOf(a.name) - partitionNames.indexOf(b.name));
   return { columns, partitionKeys };
+}
+
+/**
+ * Columns some file holds in a type DuckDB converts to the union's by more than widening: read together, each column
+ * takes one type, and a BOOLEAN beside a DOUBLE reads true as 1.0, an INTEGER beside a VARCHAR as text, a DATE beside a
+ * TIMESTAMP as a timestamp. Each file's own types are read from its footer alone (Hive columns left out).
+ */
+async function convertedColumns(
+  duckdb: DuckDbDatabase,
+  files: readonly { path: string; rel: string }[],
+  columns: readonly TableColumn[],
+): Promise<string[]> {
+  const union = new Map(columns.map((c) => [c.name, c]));
+  // Per column, the first file of each type it has.
+  const seen = new Map<string, Map<string, { type: ColumnType; rel: string }>>();
+  await duckdb.withConnection(async (con) => {
+    for (const f of files) {
+      const reader = await con.runAndReadAll(
+        `DESCRIBE SELECT * FROM read_parquet('${f.path.replaceAll("'", "''")}', hive_partitioning = false)`,
+      );
+      for (const d of reader.getRowObjectsJson() as { column_name: string; column_type: string }[]) {
+        const mapped = columnTypeFromDuckDb(d.column_type);
+        if (!mapped.ok || !union.has(d.column_name)) continue;
+        const types = seen.get(d.column_name) ?? new Map<string, { type: ColumnType; rel: string }>();
+        seen.set(d.column_name, types);
+        const text = formatColumnType(mapped.type);
+        if (!types.has(text)) types.set(text, { type: mapped.type, rel: f.rel });
+      }
+    }
+  });
+  const problems: string[] = [];
+  for (const column of columns) {
+    const types = [...(seen.get(column.name)?.values() ?? [])];
+    const target = parseColumnType(column.type);
+    const bad = types.find((t) => formatColumnType(t.type) !== column.type && !isWideningType(t.type, target));
+    if (bad === undefined) continue;
+    // A file of the type read together, when one has it: the bad file's values become that type.
+    const other = types.find((t) => formatColumnType(t.type) === column.type) ?? types.find((t) => t !== bad)!;
+    problems.push(
+      `column "${column.name}" is ${formatColumnType(bad.type)} in "${bad.rel}" but ${formatColumnType(other.type)} in ` +
+        `"${other.rel}": read together, its values would be converted to ${column.type}`,
+    );
+  }
+  if (problems.length > 0) {
+    problems[problems.length - 1] +=
+      '. A column must have one type in every file, or types that widen without loss (int to bigint or double, float ' +
+      'to double, a decimal to a wider one)';
+  }
+  return problems;
 }
 
 /** Parquet files in a local file or folder (recursively), with their paths relative to it. */

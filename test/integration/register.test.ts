@@ -206,6 +206,40 @@ describe('registering existing Parquet data as a dataset', () => {
     }
   });
 
+  it('refuses files that hold a column in types DuckDB would convert between, naming the column, its types and the files', async () => {
+    // Read together, DuckDB gave each column one type and converted the other files' values: a BOOLEAN true became
+    // the double 1.0, an INTEGER the text "7", a DATE a timestamp; registered as double, string and timestamp, with
+    // statistics mixing the files' types (max "true" for a double).
+    const deps = { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') };
+    await lake.writeParquet('legacy/clash/a.parquet', `SELECT 1 AS id, 2.5::DOUBLE AS score`);
+    await lake.writeParquet('legacy/clash/b.parquet', `SELECT 2 AS id, true AS score`);
+    await expect(registerParquetDataset(deps, 'legacy_clash', 'legacy/clash')).rejects.toThrow(
+      new BadInputError(
+        'cannot register "legacy_clash": column "score" is boolean in "b.parquet" but double in "a.parquet": read ' +
+          'together, its values would be converted to double. A column must have one type in every file, or types ' +
+          'that widen without loss (int to bigint or double, float to double, a decimal to a wider one)',
+      ),
+    );
+    await lake.writeParquet('legacy/clash2/x=1/a.parquet', `SELECT 7::INTEGER AS code, DATE '2024-01-01' AS d`);
+    await lake.writeParquet('legacy/clash2/x=2/b.parquet', `SELECT 'T-1' AS code, TIMESTAMP '2024-01-01 10:00' AS d`);
+    await expect(registerParquetDataset(deps, 'legacy_clash2', 'legacy/clash2')).rejects.toThrow(
+      /column "code" is int in "x=1\/a.parquet" but string in "x=2\/b.parquet".*; column "d" is date in "x=1\/a.parquet" but timestamp in "x=2\/b.parquet"/,
+    );
+    expect(await lake.catalog.getTable('legacy_clash')).toBeUndefined();
+    expect(await lake.catalog.getTable('legacy_clash2')).toBeUndefined();
+    // Registered, a file added later that changes a column's type is refused the same way, the table left as it was.
+    await lake.writeParquet('legacy/later/a.parquet', `SELECT 1 AS id, 10::INTEGER AS n`);
+    await registerParquetDataset(deps, 'legacy_later', 'legacy/later');
+    await lake.writeParquet('legacy/later/b.parquet', `SELECT 2 AS id, 'ten' AS n`);
+    await expect(registerParquetDataset(deps, 'legacy_later', 'legacy/later')).rejects.toThrow(
+      /column "n" is int in "a.parquet" but string in "b.parquet"/,
+    );
+    expect((await lake.catalog.getTable('legacy_later'))!.columns.map((c) => [c.name, c.type])).toEqual([
+      ['id', 'int'],
+      ['n', 'int'],
+    ]);
+  });
+
   it('keeps partition keys in the order of their folders, outermost first', async () => {
     await lake.writeParquet('legacy/yearly/year=2013/region=us/a.parquet', `SELECT 1 AS id`);
     await lake.writeParquet('legacy/yearly/year=2012/region=eu/b.parquet', `SELECT 2 AS id`);
