@@ -343,8 +343,9 @@ export async function registerParquetDataset(
       }
     }
     const inferred = await inferTable(deps.duckdb, name, files);
-    const { columns } = inferred;
-    const partitionKeys = inOrderOf((await deps.catalog.getTable(name))?.partitionKeys, inferred.partitionKeys);
+    const registered = await deps.catalog.getTable(name);
+    const columns = columnsInOrderOf(registered?.columns, inferred.columns);
+    const partitionKeys = inOrderOf(registered?.partitionKeys, inferred.partitionKeys);
     // Before the catalog changes: a folder that does not decode fails the registration with nothing registered.
     const partitions = partitionKeys.length > 0 ? partitionRecords(name, location, files) : [];
     const table = await deps.catalog.putTable({
@@ -375,6 +376,19 @@ function inOrderOf(registered: readonly TableColumn[] | undefined, inferred: Tab
   const byName = new Map(inferred.map((k) => [k.name, k]));
   const ordered = registered.map((k) => byName.get(k.name));
   return ordered.every((k): k is TableColumn => k !== undefined) ? ordered : inferred;
+}
+
+/**
+ * The inferred columns with those a registered table has already in its order, added ones after them: DuckDB lists
+ * columns in the order of the first file that has them, so a file added with a new name would reorder the columns of
+ * every export of the dataset.
+ */
+function columnsInOrderOf(registered: readonly TableColumn[] | undefined, inferred: TableColumn[]): TableColumn[] {
+  if (registered === undefined) return inferred;
+  const before = new Map(registered.map((c, i) => [c.name, i]));
+  const rank = (c: TableColumn): number => before.get(c.name) ?? registered.length;
+  // A stable sort: the added columns keep the inferred order among themselves.
+  return [...inferred].sort((a, b) => rank(a) - rank(b));
 }
 
 /** One catalog partition per folder of `k=v/` segments, with the values decoded. */

@@ -240,6 +240,23 @@ describe('registering existing Parquet data as a dataset', () => {
     ]);
   });
 
+  it("keeps the order of a registered dataset's columns when it is registered again, added columns last", async () => {
+    // Columns came in the order of the first file read (by name), so a file "a0" without "code" moved "code" to the
+    // end and the new "tag" before it: every export of all columns changed its column order.
+    const deps = { store: lake.store, catalog: lake.catalog, duckdb: db, stagingDir: join(lake.root, 'stage') };
+    await lake.writeParquet('legacy/grow/b.parquet', `SELECT 1 AS id, 'T-1' AS code, 1.5::DOUBLE AS score`);
+    const first = await registerParquetDataset(deps, 'legacy_grow', 'legacy/grow');
+    expect(first.table.columns.map((c) => c.name)).toEqual(['id', 'code', 'score']);
+    await lake.writeParquet('legacy/grow/a0.parquet', `SELECT 2::BIGINT AS id, 'x' AS tag, 2.5::DOUBLE AS score`);
+    const again = await registerParquetDataset(deps, 'legacy_grow', 'legacy/grow');
+    expect(again.table.columns.map((c) => [c.name, c.type])).toEqual([
+      ['id', 'bigint'],
+      ['code', 'string'],
+      ['score', 'double'],
+      ['tag', 'string'],
+    ]);
+  });
+
   it('keeps partition keys in the order of their folders, outermost first', async () => {
     await lake.writeParquet('legacy/yearly/year=2013/region=us/a.parquet', `SELECT 1 AS id`);
     await lake.writeParquet('legacy/yearly/year=2012/region=eu/b.parquet', `SELECT 2 AS id`);
