@@ -244,13 +244,24 @@ export function parseDatasetDefinition(doc: unknown, origin: string): DatasetDef
   if (d.formats.includes('text') && !d.text)
     throw new DefinitionError(`${origin}: text.pattern is required for format text`);
   if (d.text) {
+    let groups: string[];
     try {
       new RegExp(d.text!.pattern);
       // What DuckDB's RE2 cannot run is refused now, not at the first file (lookarounds, backreferences, \cX).
-      compileTextPattern(d.text!.pattern);
+      groups = compileTextPattern(d.text!.pattern).groups;
     } catch (err) {
       const message = (err as Error).message.replace(/^text\.pattern /, '');
       throw new DefinitionError(`${origin}: text.pattern: ${message}`, { cause: err });
+    }
+    // A text log fills every column from its source's group: one without failed every text file of the dataset (a
+    // column added for the CSV or JSON files, the pattern left as it was), not the definition.
+    const missing = d.formats.includes('text') ? columns.findIndex((c) => !groups.includes(c.source)) : -1;
+    if (missing >= 0) {
+      throw new DefinitionError(
+        `${origin}: columns.${missing}.source: "${columns[missing]!.source}" is not a named group of text.pattern ` +
+          `(every column of a dataset with format text is read from the group of its source's name; an optional ` +
+          `group, (?<name>...)?, reads as null when absent)`,
+      );
     }
   }
   return {

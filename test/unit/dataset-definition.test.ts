@@ -127,9 +127,24 @@ describe('dataset definitions', () => {
     expect(() => parseDatasetDefinition(lookaround, 't.yaml')).toThrow(
       "t.yaml: text.pattern: uses a lookaround, which DuckDB's regular expressions (RE2) do not support",
     );
-    expect(parseDatasetDefinition(text('^(?<id>\\d+)\\u0020(?<at>.+)$'), 't.yaml').text?.pattern).toBe(
-      '^(?<id>\\d+)\\u0020(?<at>.+)$',
+    expect(
+      parseDatasetDefinition(text('^(?<id>\\d+)\\u0020(?<When>\\S+)(?: (?<amount>.+))?$'), 't.yaml').text?.pattern,
+    ).toBe('^(?<id>\\d+)\\u0020(?<When>\\S+)(?: (?<amount>.+))?$');
+  });
+
+  it('refuses a column whose source names no group of the text pattern when the definition loads, not at the first file', () => {
+    // A column added (for the CSV files) without a group: the definition loaded, and every text log then failed
+    // "bad_definition" at ingest, naming neither the file nor the field.
+    const both = { ...minimal, formats: ['csv', 'text'], text: { pattern: '^(?<id>\\d+) (?<When>\\S+)$' } };
+    expect(() => parseDatasetDefinition(both, 't.yaml')).toThrow(
+      new DefinitionError(
+        't.yaml: columns.2.source: "amount" is not a named group of text.pattern (every column of a dataset with ' +
+          "format text is read from the group of its source's name; an optional group, (?<name>...)?, reads as null " +
+          'when absent)',
+      ),
     );
+    // Without format text the pattern fills nothing.
+    expect(parseDatasetDefinition({ ...both, formats: ['csv'] }, 't.yaml').formats).toEqual(['csv']);
   });
 
   it('refuses an event key that is not a declared column', () => {
