@@ -50,7 +50,11 @@ export async function checkSchemaCompatibility(
   catalog: Catalog,
   def: DatasetDefinition,
 ): Promise<{ table: TableInput; change: SchemaChange | undefined }> {
-  const table: TableInput = { ...tableFromDefinition(def), dayPartitionSource: def.partition.source };
+  const table: TableInput = {
+    ...tableFromDefinition(def),
+    dayPartitionSource: def.partition.source,
+    eventKey: [...def.eventKey],
+  };
   const existing = await catalog.getTable(def.name);
   if (!existing) return { table, change: undefined };
   const change = classifySchemaChange(existing.columns, table.columns);
@@ -70,6 +74,16 @@ export async function checkSchemaCompatibility(
     if (existing.origin === 'etl' && recorded !== undefined && recorded !== def.partition.source) {
       problems.push(`partition source changed from ${recorded} to ${def.partition.source}`);
     }
+  }
+  // A key without one of the recorded key's columns may make events the table holds apart duplicates (a key with more
+  // columns keeps them apart).
+  const droppedFromKey = existing.eventKey?.filter((k) => !def.eventKey.includes(k)) ?? [];
+  if (droppedFromKey.length > 0) {
+    problems.push(
+      `event key changed from ${existing.eventKey!.join(', ')} to ${def.eventKey.join(', ')}, under which rows it ` +
+        'holds as different events may be duplicates (the next ingest or compaction of their days would drop all ' +
+        'but one)',
+    );
   }
   // Asked at most once, in one request (listPartitions may read every page of a Glue table's partitions).
   let holds: Promise<boolean> | undefined;

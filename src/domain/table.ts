@@ -32,6 +32,13 @@ export interface TableDefinition {
    * ingests into the empty table run, each under its own definition (both pass the check on the empty table).
    */
   dayPartitionSource?: string;
+  /**
+   * The event key the ETL de-duplicates the table's rows on (a dataset definition's `eventKey`), recorded at each
+   * write: a later definition whose key leaves out one of its columns is refused while the table holds data, since
+   * rows kept apart by that column would become duplicates that the next ingest or compaction of their days drops.
+   * Tables written before it was recorded, registered tables and Glue tables have none.
+   */
+  eventKey?: string[];
 }
 
 export interface SchemaVersion {

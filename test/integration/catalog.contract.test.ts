@@ -178,6 +178,21 @@ describe.each(subjects)('Catalog contract: $name', (subject) => {
     });
   });
 
+  it('keeps the event key it was given, and drops it when a put comes without one', async () => {
+    h.setTime(T1);
+    const withKey = { ...tableInput('support_events'), eventKey: ['event_id', 'ticket_id'] };
+    expect((await h.catalog.putTable(withKey)).eventKey).toEqual(['event_id', 'ticket_id']);
+    expect(await h.catalog.getTable('support_events')).toEqual({ ...withKey, schemaVersion: 1, updatedAt: T1 });
+    await h.catalog.putTable({ ...withKey, eventKey: ['event_id'] });
+    expect((await h.catalog.getTable('support_events'))!.eventKey).toEqual(['event_id']);
+    await h.catalog.putTable(tableInput('support_events'));
+    expect(await h.catalog.getTable('support_events')).toEqual({
+      ...tableInput('support_events'),
+      schemaVersion: 1,
+      updatedAt: T1,
+    });
+  });
+
   it('changes the description without a new schema version', async () => {
     h.setTime(T1);
     await h.catalog.putTable(tableInput('support_events'));

@@ -120,6 +120,43 @@ describe('ETL: schema evolution', () => {
     expect(await lake.processedKeys('events/')).toEqual(before);
   });
 
+  it('fails objects when the event key drops a column while the table holds data; one that adds a column passes', async () => {
+    // Rows published as different events under [event_id, ticket_id] became duplicates under [event_id]: the next
+    // compaction of their day dropped all but one (printed "1 duplicate"), rows every export had held.
+    lake.registry({ ...EVENTS, eventKey: ['event_id', 'ticket_id'] });
+    await lake.putRaw(
+      'events/2024/03/01/a.jsonl',
+      jsonl(event(1), event(1, '2024-03-01 11:00:00', { ticket_id: 'T9' })),
+    );
+    expect(await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' })).toMatchObject({
+      status: 'SUCCEEDED',
+      rowsWritten: 2,
+    });
+    const before = await lake.processedKeys('events/');
+    lake.registry(EVENTS);
+    await lake.putRaw('events/2024/03/02/b.jsonl', jsonl(event(2, '2024-03-02 10:00:00')));
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/02/b.jsonl' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'the definition of dataset "events" is incompatible with its existing data: event key changed from ' +
+          'event_id, ticket_id to event_id, under which rows it holds as different events may be duplicates (the ' +
+          'next ingest or compaction of their days would drop all but one). ' +
+          'Add columns as nullable and only widen types, or publish the change as a new dataset.',
+      },
+    });
+    expect(await lake.processedKeys('events/')).toEqual(before);
+    // A key with a column more keeps every event apart: it passes, and is what a later change is judged against.
+    lake.registry({ ...EVENTS, eventKey: ['event_id', 'ticket_id', 'activity'] });
+    expect(await ingestObject(lake.deps(), { key: 'events/2024/03/02/b.jsonl' })).toMatchObject({
+      status: 'SUCCEEDED',
+    });
+    expect((await lake.catalog.getTable('events'))!.eventKey).toEqual(['event_id', 'ticket_id', 'activity']);
+  });
+
   it('accepts even a breaking change while the table holds no data', async () => {
     // The table as the ETL creates it, before any file: a file without one valid record publishes nothing at all.
     await lake.putRaw('events/2024/03/01/a.jsonl', '{bad\n');

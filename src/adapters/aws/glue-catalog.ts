@@ -486,6 +486,7 @@ function sameTable(a: TableDefinition, b: TableDefinition): boolean {
     a.origin === b.origin &&
     a.schemaVersion === b.schemaVersion &&
     a.dayPartitionSource === b.dayPartitionSource &&
+    a.eventKey?.join(',') === b.eventKey?.join(',') &&
     sameColumnRecords(a.columns, b.columns) &&
     sameColumnRecords(a.partitionKeys, b.partitionKeys)
   );

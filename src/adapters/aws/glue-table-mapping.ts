@@ -21,6 +21,8 @@ export const P = {
   columnPii: 'careplus.pii',
   columnNullable: 'careplus.nullable',
   dayPartitionSource: 'careplus.day_partition_source',
+  /** The event key's columns joined by commas (column names have none). */
+  eventKey: 'careplus.event_key',
 } as const;
 
 /** Glue limits: table Description 2048 characters, column Comment 255. The full texts live in Parameters. */
@@ -89,6 +91,9 @@ export function tableFromGlue(table: Table, processedBucket: string): TableReadi
       schemaVersion: schemaVersionOf(params),
       updatedAt: updated,
       ...(params[P.dayPartitionSource] !== undefined ? { dayPartitionSource: params[P.dayPartitionSource] } : {}),
+      ...(params[P.eventKey] !== undefined && params[P.eventKey] !== ''
+        ? { eventKey: params[P.eventKey].split(',') }
+        : {}),
     },
   };
 }
@@ -174,6 +179,7 @@ export function tableToGlue(
       [P.schemaVersion]: String(table.schemaVersion),
       [P.schemaCreatedAt]: table.schemaCreatedAt,
       ...(table.dayPartitionSource !== undefined ? { [P.dayPartitionSource]: table.dayPartitionSource } : {}),
+      ...(table.eventKey !== undefined ? { [P.eventKey]: table.eventKey.join(',') } : {}),
     },
   };
 }
