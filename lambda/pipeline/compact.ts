@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbType } from '../../src/domain/column-type.js';
 import type { DatasetDefinition } from '../../src/domain/dataset-definition.js';
+import { checkSchemaCompatibility } from './catalog-schema.js';
 import type { EtlDeps } from './etl-deps.js';
 import { LakeLock, type LockOptions } from './lake-lock.js';
 import { partitionLockName, partitionPrefix, sha256Hex, sourceKeyHash } from './lake-keys.js';
@@ -75,6 +76,10 @@ export async function compactPartition(
   options: CompactOptions = {},
 ): Promise<PartitionCompaction[]> {
   const def = deps.registry.get(dataset);
+  // The merged files are written under the definition (its columns, types and event key): one the table's data cannot
+  // take, which an ingest refuses, would leave a removed column out of them and drop as duplicates rows a narrowed key
+  // no longer keeps apart.
+  await checkSchemaCompatibility(deps.catalog, def);
   const partitions = partitionValue !== undefined ? [partitionValue] : await allPartitions(deps, def);
   await finishDeadCompactions(deps, def, new Set(partitions), options);
   const results: PartitionCompaction[] = [];

@@ -4,7 +4,16 @@ import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { readLineage } from '../../lambda/pipeline/source-lineage.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { withMethod } from '../support/export-lake.js';
-import { createEtlLake, event, jsonl, OTHER_RUN_LOCK, takeOverLock, type EtlLake } from '../support/etl-lake.js';
+import {
+  EVENTS,
+  createEtlLake,
+  event,
+  jsonl,
+  OTHER_RUN_LOCK,
+  takeOverLock,
+  type EtlLake,
+} from '../support/etl-lake.js';
+import { IngestError } from '../../src/domain/errors.js';
 
 let lake: EtlLake;
 beforeEach(async () => {
@@ -49,6 +58,37 @@ describe('compaction', () => {
     expect(await lake.processedKeys('_pipeline/compactions/')).toEqual([]);
     // The other partition had one file: left alone.
     expect((await compactPartition(lake.deps(), 'events', '2024-03-02'))[0]!.inputKeys).toEqual([]);
+  });
+
+  it('refuses, rewriting nothing, under a definition the data cannot take: a column removed, an event key narrowed', async () => {
+    // It merged under the changed definition, which the ETL refuses for ingest: the merged file left the removed
+    // column out (its values gone for good), and the narrowed key dropped rows it kept apart as duplicates.
+    lake.registry({ ...EVENTS, eventKey: ['event_id', 'activity'] });
+    await ingestSources();
+    const all = () =>
+      lake.query(
+        `SELECT event_id, activity, amount::VARCHAR AS amount FROM read_parquet('{processed}/events/*/*.parquet')
+         ORDER BY event_id, activity`,
+      );
+    const before = await all();
+    const files = await lake.processedKeys(DAY);
+    lake.registry({
+      ...EVENTS,
+      eventKey: ['event_id', 'activity'],
+      columns: EVENTS.columns.filter((c) => c.name !== 'amount'),
+    });
+    const refused = compactPartition(lake.deps(), 'events', '2024-03-01');
+    await expect(refused).rejects.toThrow(IngestError);
+    await expect(refused).rejects.toThrow(
+      'the definition of dataset "events" is incompatible with its existing data: column "amount" removed',
+    );
+    lake.registry(EVENTS);
+    await expect(compactPartition(lake.deps(), 'events', '2024-03-01')).rejects.toThrow(
+      /event key changed from event_id, activity to event_id/,
+    );
+    expect(await lake.processedKeys(DAY)).toEqual(files);
+    expect(await all()).toEqual(before);
+    expect(before.map((r) => r['event_id'])).toEqual([1n, 2n, 2n, 3n, 4n, 5n, 6n]);
   });
 
   it('splits into files of the target size with the same rows', async () => {
