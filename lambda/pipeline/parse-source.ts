@@ -397,8 +397,9 @@ function mapHeader(def: DatasetDefinition, header: string[]): (number | undefine
       // A header read as one field is most likely split by another character (a .tsv under a `,` definition); one
       // that names no column at all is most likely a record (a file without its header, a later piece of a split).
       const names = (wanted: string): boolean => header.includes(wanted) || loose.includes(wanted.trim().toLowerCase());
+      // A single field that is a column's name is a header of one column, split right.
       const hint =
-        header.length === 1 && def.columns.length > 1
+        header.length === 1 && def.columns.length > 1 && !def.columns.some((col) => names(col.source))
           ? `; the header was read as one field (${JSON.stringify(header[0]!.slice(0, 80))}): is csv.delimiter ${JSON.stringify(def.csv.delimiter)} the file's?`
           : def.columns.some((col) => names(col.source))
             ? ''

@@ -274,6 +274,20 @@ T2,2,2024-03-01 11:00:00,closed,2,12.50,1.5,false,web
     });
   });
 
+  it('does not blame the delimiter when the one field of the header is a column of the definition', async () => {
+    // A file of one column, "event_id", lacked the required "ticket_id": the message asked whether csv.delimiter ","
+    // was the file's, which it is.
+    await lake.putRaw('events/2024/03/01/ids.csv', 'event_id\n1\n2\n');
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/ids.csv' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      error: {
+        reason: 'incompatible_schema',
+        message: 'column "ticket_id" is required, but the CSV header has no field "ticket_id"',
+      },
+    });
+  });
+
   it('says the file may have no header when a required column is missing and no field of the first line names a column', async () => {
     // A later piece of a split file: its first line is a record.
     await lake.putRaw('events/2024/03/01/piece-2.csv', '7,T7,2024-03-01 10:00:00\n8,T8,2024-03-01 11:00:00\n');
