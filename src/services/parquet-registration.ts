@@ -259,7 +259,7 @@ async function localParquetFiles(path: string): Promise<{ path: string; rel: str
 /**
  * A local Parquet file or folder as dataset `name`: checked first (the name, the folders, every footer), then copied
  * into the processed bucket under `<name>/` (folders kept, so `k=v/` partitions survive) and registered. If the
- * registration fails after the copy, the files it added are removed again.
+ * registration fails after the copy, the files it added are removed again and those it replaced put back.
  */
 export async function registerLocalParquet(
   deps: RegistrationDeps,
@@ -275,31 +275,45 @@ export async function registerLocalParquet(
   if (inferred.partitionKeys.length > 0) partitionRecords(name, location, files);
   const tableBefore = await deps.catalog.getTable(name);
   const added: string[] = [];
-  let replaced = 0;
+  // Files of the same name the copy replaced, kept until the registration is done: put back if it fails.
+  const replaced: { key: string; path: string }[] = [];
+  const backups = join(deps.stagingDir, 'register-replaced', `${name}-${Date.now()}`);
   try {
     for (const f of files) {
       if (deps.stopRequested?.() === true) throw new RegistrationInterrupted(`registration of "${name}" interrupted`);
       const key = `${location}${f.rel}`;
-      const existed = (await deps.store.head('processed', key)) !== undefined;
+      if ((await deps.store.head('processed', key)) !== undefined) {
+        const path = join(backups, String(replaced.length));
+        await mkdir(backups, { recursive: true });
+        await deps.store.getFile('processed', key, path);
+        replaced.push({ key, path });
+      } else {
+        added.push(key);
+      }
       await deps.store.putFile('processed', key, f.path);
-      if (!existed) added.push(key);
-      else replaced += 1;
     }
     return await registerParquetDataset(deps, name, location, description);
   } catch (err) {
     // A table this call registered goes with the files (a failure after the catalog changed: its partitions, say).
-    // Files that replaced ones of the same name under a registered dataset are not put back.
     if (tableBefore === undefined && (await deps.catalog.getTable(name)) !== undefined) {
       await deps.catalog.deleteTable(name);
     }
     for (const key of added) await deps.store.delete('processed', key);
+    // The files it replaced come back, so the dataset holds what its catalog table was registered from.
+    for (const r of replaced) await deps.store.putFile('processed', r.key, r.path);
+    // Readers that listed the dataset while the copies were in place list it again.
+    if (tableBefore !== undefined && (added.length > 0 || replaced.length > 0)) {
+      await writeDataVersion(deps.store, name, 'register');
+    }
     if (err instanceof RegistrationInterrupted) {
       throw new RegistrationInterrupted(
         `registration of "${name}" interrupted: removed the ${added.length} file${added.length === 1 ? '' : 's'} it had copied` +
-          (replaced > 0 ? ` (${replaced} that replaced files of the same name stay)` : ''),
+          (replaced.length > 0 ? ` and put back the ${replaced.length} it had replaced` : ''),
       );
     }
     throw err;
+  } finally {
+    await rm(backups, { recursive: true, force: true });
   }
 }
 

@@ -16,7 +16,7 @@ import {
   withMethod,
 } from '../support/export-lake';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { exportResultPrefix } from '../../src/domain/export-job.js';
 import type { ExportPredicateInput } from '../../src/domain/export-request.js';
 
@@ -431,6 +431,37 @@ describe('registering existing Parquet data as a dataset', () => {
       expect(copied).toBe(1);
       expect(await processedKeys('cut_short/')).toEqual([]);
       expect(await lake.catalog.getTable('cut_short')).toBeUndefined();
+    });
+
+    it('puts back the files of the same name it replaced when the registration fails after the copy', async () => {
+      // A registered dataset's a.parquet (v a double) beside b.parquet; a new a.parquet with v a boolean was copied
+      // over it, the registration refused (v boolean beside double), and the new file stayed: the dataset lost the row
+      // of the old one and served the boolean as a double under the old catalog table.
+      await lake.writeParquet('replaced/a.parquet', `SELECT 1 AS id, 1.5::DOUBLE AS v`);
+      await lake.writeParquet('replaced/b.parquet', `SELECT 2 AS id, 2.5::DOUBLE AS v`);
+      await registerParquetDataset(deps(), 'replaced', 'replaced/');
+      const folder = dirname(lake.store.localPath('processed', 'replaced/a.parquet')!);
+      const rows = () =>
+        db.withConnection(async (con) =>
+          (
+            await con.runAndReadAll(`SELECT id, v FROM read_parquet('${folder}/*.parquet') ORDER BY id`)
+          ).getRowObjectsJS(),
+        );
+      const before = await rows();
+      const newer = join(lake.root, 'newer-files');
+      await mkdir(newer, { recursive: true });
+      await lake.writeParquet('scratch/a.parquet', `SELECT 3 AS id, true AS v`);
+      await copyFile(lake.store.localPath('processed', 'scratch/a.parquet'), join(newer, 'a.parquet'));
+      await lake.store.delete('processed', 'scratch/a.parquet');
+      await expect(registerLocalParquet(deps(), 'replaced', newer)).rejects.toThrow(
+        /column "v" is boolean in "a.parquet" but double in "b.parquet"/,
+      );
+      expect(await processedKeys('replaced/')).toEqual(['replaced/a.parquet', 'replaced/b.parquet']);
+      expect(await rows()).toEqual(before);
+      expect(before).toEqual([
+        { id: 1, v: 1.5 },
+        { id: 2, v: 2.5 },
+      ]);
     });
 
     it('removes the files it copied when the registration fails after the copy', async () => {
