@@ -57,6 +57,19 @@ export async function checkSchemaCompatibility(
   };
   const existing = await catalog.getTable(def.name);
   if (!existing) return { table, change: undefined };
+  // Its files are not the ETL's (no partition folders, perhaps): writing would take the table over. A registered
+  // table without partition keys has no partitions, so it would even pass as one that holds no data.
+  if (existing.origin !== 'etl') {
+    const what =
+      existing.origin === 'registered'
+        ? 'was registered from existing Parquet (careplus register)'
+        : 'is a Glue table this project did not write';
+    throw new IngestError(
+      'incompatible_schema',
+      `dataset "${def.name}" ${what}: the ETL does not write into a table it did not create; give the definition ` +
+        'another name',
+    );
+  }
   const change = classifySchemaChange(existing.columns, table.columns);
   const problems = change.changes.filter((c) => c.compatibility === 'breaking').map((c) => c.explanation);
   const oldKeys = existing.partitionKeys.map((k) => `${k.name}:${k.type}`).join(',');

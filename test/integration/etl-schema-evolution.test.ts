@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import type { DatasetDefinitionInput } from '../../src/domain/dataset-definition.js';
 import { tableFromDefinition } from '../../lambda/pipeline/catalog-schema.js';
@@ -155,6 +157,50 @@ describe('ETL: schema evolution', () => {
       status: 'SUCCEEDED',
     });
     expect((await lake.catalog.getTable('events'))!.eventKey).toEqual(['event_id', 'ticket_id', 'activity']);
+  });
+
+  it('fails objects of a definition named like a registered dataset, leaving its table and files alone', async () => {
+    // `careplus register` refuses a declared name, but a definition written after the registration was taken: an
+    // unpartitioned registered table has no partitions, so it "held no data" and every change passed. The table became
+    // the ETL's, partitioned by event_date, its files at the root no longer of any partition: exports failed
+    // DATA_CORRUPT ("not readable Parquet").
+    await mkdir(join(lake.root, 'processed', 'events'), { recursive: true });
+    await lake.query(`COPY (SELECT 1::INTEGER AS event_id, 'x' AS note) TO '{processed}/events/legacy.parquet'`);
+    await lake.catalog.putTable({
+      name: 'events',
+      description: '',
+      columns: [
+        { name: 'event_id', type: 'int', kind: 'int', nullable: true, description: '', pii: false },
+        { name: 'note', type: 'string', kind: 'string', nullable: true, description: '', pii: false },
+      ],
+      partitionKeys: [],
+      location: 'events/',
+      origin: 'registered',
+    });
+    await lake.putRaw('events/2024/03/01/a.jsonl', jsonl(event(1)));
+    const run = await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      rowsWritten: 0,
+      error: {
+        reason: 'incompatible_schema',
+        message:
+          'dataset "events" was registered from existing Parquet (careplus register): the ETL does not write into ' +
+          'a table it did not create; give the definition another name',
+      },
+    });
+    expect(await lake.processedKeys('events/')).toEqual(['events/legacy.parquet']);
+    const table = (await lake.catalog.getTable('events'))!;
+    expect([table.origin, table.schemaVersion, table.partitionKeys]).toEqual(['registered', 1, []]);
+    // Nor into a Glue table of another tool's (CAREPLUS_GLUE_TABLES=all lists them) under a declared name.
+    await lake.catalog.putTable({ ...table, origin: 'glue' });
+    expect((await ingestObject(lake.deps(), { key: 'events/2024/03/01/a.jsonl' }, { force: true })).error).toEqual({
+      reason: 'incompatible_schema',
+      message:
+        'dataset "events" is a Glue table this project did not write: the ETL does not write into a table it did not ' +
+        'create; give the definition another name',
+    });
+    expect(await lake.processedKeys('events/')).toEqual(['events/legacy.parquet']);
   });
 
   it('accepts even a breaking change while the table holds no data', async () => {
