@@ -21,6 +21,7 @@ export class DatasetRegistry {
       });
     }
     const defs: DatasetDefinition[] = [];
+    const fileOf = new Map<string, string>();
     for (const f of files) {
       const text = await readFile(join(dir, f), 'utf8');
       let doc: unknown;
@@ -38,7 +39,15 @@ export class DatasetRegistry {
           `${f}: the file is empty (in ${dir}): a definition is a YAML mapping (name, formats, columns, ...); fill it or remove it`,
         );
       }
-      defs.push(parseDatasetDefinition(doc, f));
+      const def = parseDatasetDefinition(doc, f);
+      const first = fileOf.get(def.name);
+      if (first !== undefined) {
+        throw new DefinitionError(
+          `${f}: name: dataset "${def.name}" is defined in ${first} too: each dataset has one definition file`,
+        );
+      }
+      fileOf.set(def.name, f);
+      defs.push(def);
     }
     return DatasetRegistry.of(defs);
   }

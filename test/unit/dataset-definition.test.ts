@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
 import { DefinitionError } from '../../src/domain/errors';
@@ -184,5 +186,24 @@ describe('dataset definitions', () => {
     expect(helpdesk.columns.find((c) => c.name === 'case_id')?.source).toBe('Case ID');
     expect(registry.forRawKey('support_events/2024/01/02/events-20240102.csv')?.name).toBe('support_events');
     expect(registry.forRawKey('other/x.csv')).toBeUndefined();
+  });
+
+  it('names both files when two define the same dataset', async () => {
+    // A definition copied to start a new version, its name left as it was: the message named neither file.
+    const dir = await mkdtemp(join(tmpdir(), 'careplus-defs-'));
+    try {
+      const yaml = (name: string) =>
+        `name: ${name}\nformats: [csv]\ncolumns:\n  - { name: id, type: bigint, nullable: false }\n` +
+        `  - { name: at, type: date, nullable: false }\npartition: { source: at }\neventKey: [id]\n`;
+      await writeFile(join(dir, 'tickets.yaml'), yaml('tickets'));
+      await writeFile(join(dir, 'tickets_v2.yaml'), yaml('tickets'));
+      await expect(DatasetRegistry.load(dir)).rejects.toThrow(
+        new DefinitionError(
+          'tickets_v2.yaml: name: dataset "tickets" is defined in tickets.yaml too: each dataset has one definition file',
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
