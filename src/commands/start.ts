@@ -27,6 +27,9 @@ export async function ingestRawBucket(rt: Runtime, stopRequested: () => boolean 
     for await (const obj of rt.store.listAll('raw', def.rawPrefix)) {
       if (stopRequested()) return runs;
       if (isFolderMarker(obj.key)) continue;
+      // Under a nested prefix (another dataset's, inside this one's), the object is that dataset's, as the S3 trigger
+      // routes it (the longest raw prefix wins), not this one's too.
+      if (rt.registry.forRawKey(obj.key)?.name !== def.name) continue;
       // Files seen before and unchanged leave no run record: this scan runs at every start.
       runs.push(await ingestObjectReported(deps, { key: obj.key, dataset: def.name }, { recordUnchanged: false }));
     }
