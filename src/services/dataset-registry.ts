@@ -46,6 +46,13 @@ export class DatasetRegistry {
           `${f}: name: dataset "${def.name}" is defined in ${first} too: each dataset has one definition file`,
         );
       }
+      const sharing = defs.find((d) => d.rawPrefix === def.rawPrefix);
+      if (sharing !== undefined) {
+        throw new DefinitionError(
+          `${f}: rawPrefix: ${JSON.stringify(def.rawPrefix)} is the raw prefix of dataset "${sharing.name}" ` +
+            `(${fileOf.get(sharing.name)}) too: a raw file goes to one dataset, so each needs a prefix of its own`,
+        );
+      }
       fileOf.set(def.name, f);
       defs.push(def);
     }

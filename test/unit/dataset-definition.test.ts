@@ -188,6 +188,27 @@ describe('dataset definitions', () => {
     expect(registry.forRawKey('other/x.csv')).toBeUndefined();
   });
 
+  it('refuses two datasets with the same raw prefix, naming both files', async () => {
+    // Each raw object goes to one dataset (the longest prefix); of two with the same prefix one silently got every
+    // file, from the S3 trigger and from careplus start, and the other none.
+    const dir = await mkdtemp(join(tmpdir(), 'careplus-defs-'));
+    try {
+      const yaml = (name: string) =>
+        `name: ${name}\nrawPrefix: logs/\nformats: [csv]\ncolumns:\n  - { name: id, type: bigint, nullable: false }\n` +
+        `  - { name: at, type: date, nullable: false }\npartition: { source: at }\neventKey: [id]\n`;
+      await writeFile(join(dir, 'a.yaml'), yaml('logs_a'));
+      await writeFile(join(dir, 'b.yaml'), yaml('logs_b'));
+      await expect(DatasetRegistry.load(dir)).rejects.toThrow(
+        new DefinitionError(
+          'b.yaml: rawPrefix: "logs/" is the raw prefix of dataset "logs_a" (a.yaml) too: a raw file goes to one ' +
+            'dataset, so each needs a prefix of its own',
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names both files when two define the same dataset', async () => {
     // A definition copied to start a new version, its name left as it was: the message named neither file.
     const dir = await mkdtemp(join(tmpdir(), 'careplus-defs-'));
