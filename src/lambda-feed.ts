@@ -101,10 +101,16 @@ export function createLambdaFeedHandler(
       logger.info('feed refused', { feed: feed.name, code: 'FEED_TOO_LARGE' });
       const parts = `${result.files.length} part${result.files.length === 1 ? '' : 's'}`;
       const what = `${parts}${result.compression === 'GZIP' ? ', gzipped' : ''}`;
+      // Plain parts are already what compression NONE gives: only a smaller result fits one part (a redirect).
+      const instead =
+        result.compression === 'GZIP'
+          ? 'a feed of one plain CSV part has no such limit: recreate it with compression NONE'
+          : 'a feed of one plain CSV part has no such limit, and this one fills more than one: narrow its request ' +
+            '(columns, where, limit), or export it with requestExport and download its parts';
       return refusal(
         409,
         'FEED_TOO_LARGE',
-        `the feed's result (${what}) is over ${formatMiB(inlineBytes)} as one CSV, the most the API on AWS answers itself; a feed of one plain CSV part has no such limit: recreate it with compression NONE`,
+        `the feed's result (${what}) is over ${formatMiB(inlineBytes)} as one CSV, the most the API on AWS answers itself; ${instead}`,
       );
     }
     const headers = { ...answer.headers, ...feedBodyHeaders(feed, result), 'Content-Length': String(body.length) };

@@ -108,6 +108,9 @@ beforeAll(async () => {
   // Two gzipped parts of one result, each with its header, as the export engine writes them.
   await store.put('exports', 'job-1/part-00000.csv.gz', gzipSync(HEADER + rows(1, 3000)));
   await store.put('exports', 'job-1/part-00001.csv.gz', gzipSync(HEADER + rows(3001, 6000)));
+  // The same rows in two plain parts (a result over the part size, compression NONE).
+  await store.put('exports', 'job-2/part-00000.csv', HEADER + rows(1, 3000));
+  await store.put('exports', 'job-2/part-00001.csv', HEADER + rows(3001, 6000));
   // The second part's file is read in several chunks (fs streams read 64 KiB at a time).
   expect((await store.head('exports', 'job-1/part-00001.csv.gz'))!.size).toBeGreaterThan(3 * 64 * 1024);
 });
@@ -160,6 +163,25 @@ describe('the API Lambda’s feed handler', () => {
     expect(opened).toHaveLength(4);
     await new Promise((resolve) => setImmediate(resolve));
     expect(opened.map((s) => s.destroyed)).toEqual([true, true, true, true]);
+  });
+
+  it('refuses a plain result of several parts over the cap saying what helps, not to recreate it uncompressed', async () => {
+    const plain = [
+      { key: 'job-2/part-00000.csv', bytes: 1 },
+      { key: 'job-2/part-00001.csv', bytes: 1 },
+    ];
+    const handler = handlerFor(() => Promise.resolve(result(plain, 'NONE')), CAP);
+    const res = await handler(event('GET'), CONTEXT);
+    expect(res.statusCode).toBe(409);
+    expect(JSON.parse(res.body ?? '{}')).toEqual({
+      error: {
+        code: 'FEED_TOO_LARGE',
+        message:
+          `the feed's result (2 parts) is over ${Number((CAP / 1024 / 1024).toFixed(2))} MiB as one CSV, the most the ` +
+          'API on AWS answers itself; a feed of one plain CSV part has no such limit, and this one fills more than ' +
+          'one: narrow its request (columns, where, limit), or export it with requestExport and download its parts',
+      },
+    });
   });
 
   it('answers an unexpected failure 500 with a masked message, and logs the cause', async () => {
