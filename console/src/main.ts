@@ -75,8 +75,7 @@ function render(): void {
       case 'exports':
         return renderExports(main, signal);
       case 'pipeline':
-        renderPipeline(main, signal);
-        return Promise.resolve();
+        return renderPipeline(main, signal);
       case 'not-found':
         replace(main, pageHeader('Not found'), errorBox(new Error(`No page at “${route.path}”.`), 'Not found'));
         return Promise.resolve();

@@ -58,13 +58,26 @@ export function mayExport(): boolean {
  * the role may not export (rather than a form that fails FORBIDDEN on submit) and answers true. A failed read of
  * the caller answers false: the page goes on and shows the API's own answer.
  */
-export async function refusedExport(main: HTMLElement, signal: AbortSignal): Promise<boolean> {
+export function refusedExport(main: HTMLElement, signal: AbortSignal): Promise<boolean> {
+  return refusedForRole(main, signal, 'canExport', 'export data');
+}
+
+/**
+ * The same for any page that needs a capability (`doing`: what the role may not, as "may not …" ends): the pipeline
+ * board reached by a typed URL showed the API's FORBIDDEN error instead.
+ */
+export async function refusedForRole(
+  main: HTMLElement,
+  signal: AbortSignal,
+  capability: keyof Me['capabilities'],
+  doing: string,
+): Promise<boolean> {
   const me = await loadMe().catch(() => undefined);
-  if (me === undefined || me.capabilities.canExport || signal.aborted) return false;
+  if (me === undefined || me.capabilities[capability] || signal.aborted) return false;
   replace(
     main,
     pageHeader('Not available for your role'),
-    h('p', {}, `Your role (${me.role}) may not export data. Ask an administrator for a role that may.`),
+    h('p', {}, `Your role (${me.role}) may not ${doing}. Ask an administrator for a role that may.`),
   );
   return true;
 }

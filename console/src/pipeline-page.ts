@@ -1,6 +1,7 @@
 import { gql } from './api.js';
 import { h, replace } from './dom.js';
 import { ConsolePipelineDocument, type ConsolePipelineQuery } from '../../src/generated/graphql.js';
+import { refusedForRole } from './me.js';
 import { formatCount, formatCountOf, formatDuration, formatTime } from './format.js';
 import { badge, datasetHref, errorBox, link, loading, pageHeader, statusBadge, table } from './ui.js';
 
@@ -13,7 +14,9 @@ const WINDOWS: [number, string][] = [
 ];
 
 /** The pipeline status board: per dataset, its last run, failures, quarantined rows and freshness lag. */
-export function renderPipeline(main: HTMLElement, signal: AbortSignal): void {
+export async function renderPipeline(main: HTMLElement, signal: AbortSignal): Promise<void> {
+  if (await refusedForRole(main, signal, 'canSeePipeline', 'see the pipeline status')) return;
+  if (signal.aborted) return;
   const select = h(
     'select',
     { id: 'pipeline-window', name: 'window' },

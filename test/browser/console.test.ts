@@ -462,6 +462,11 @@ if (!existsSync(CHROMIUM)) {
           await page.getByText('Your role (viewer) may not export data.').waitFor();
           await expect(page.getByRole('button', { name: /export/i }).count()).resolves.toBe(0);
         }
+        // So does the pipeline board (it showed the API's FORBIDDEN error).
+        await page.goto(`${api.url}/console/#/pipeline`);
+        await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
+        await page.getByText('Your role (viewer) may not see the pipeline status.').waitFor();
+        await expect(page.locator('#pipeline-window').count()).resolves.toBe(0);
         await page.goto(`${api.url}/console/graphiql`);
         await page.getByRole('heading', { name: 'Not available for your role' }).waitFor();
         await expect(page.locator('.graphiql-container').count()).resolves.toBe(0);
