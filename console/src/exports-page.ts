@@ -50,7 +50,18 @@ function historyTable(
       { header: 'Dataset', cell: (j) => link(datasetHref(j.dataset), j.dataset) },
       { header: 'Status', cell: (j) => statusBadge(j.status) },
       { header: 'Filters', cell: (j) => describeFilters(j) },
-      { header: 'Rows', cell: (j) => formatCount(j.result?.rowCount ?? j.progress.rowsWritten), numeric: true },
+      // A job still going shows the rows so far; one that ended without a result (cancelled, failed, expired) has
+      // none to show: the rows it had written before it stopped are in no file.
+      {
+        header: 'Rows',
+        cell: (j) =>
+          j.result !== null
+            ? formatCount(j.result.rowCount)
+            : j.status === 'QUEUED' || j.status === 'RUNNING'
+              ? formatCount(j.progress.rowsWritten)
+              : '—',
+        numeric: true,
+      },
       { header: 'Size', cell: (j) => (j.result === null ? '—' : formatBytes(j.result.bytes)), numeric: true },
       {
         header: 'File',

@@ -767,6 +767,45 @@ if (!existsSync(CHROMIUM)) {
       });
     }, 60_000);
 
+    it('shows no rows for an export that ended without a result, only for one that is still going', async () => {
+      await step('history-cancelled-rows', async () => {
+        await signIn(analystKey);
+        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
+        const ids: string[] = [];
+        for (const limit of [4, 5]) {
+          const requested = await client.raw<{ requestExport: { id: string } }>(
+            `mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: ${limit} }) { id } }`,
+          );
+          expect(requested.errors).toBeUndefined();
+          ids.push(requested.data!.requestExport.id);
+        }
+        const [cancelled, running] = ids as [string, string];
+        // The list as it reads when one was cancelled after writing rows and the other is still writing (the
+        // sample's exports finish too fast to catch either).
+        await page.route('**/graphql', async (route) => {
+          if (!(route.request().postData() ?? '').includes('query ConsoleExports(')) return route.continue();
+          const response = await route.fetch();
+          const answer = (await response.json()) as { data: { exports: { nodes: Record<string, unknown>[] } } };
+          for (const job of answer.data.exports.nodes) {
+            const progress = { rowsWritten: 1_934_175, rowsEstimated: 5_000_000, bytesWritten: 10, fraction: 0.4 };
+            if (job['id'] === cancelled) Object.assign(job, { status: 'CANCELLED', result: null, progress });
+            if (job['id'] === running) Object.assign(job, { status: 'RUNNING', result: null, progress });
+          }
+          return route.fulfill({ response, json: answer });
+        });
+        try {
+          await page.goto(`${api.url}/console/#/exports`);
+          const rowsOf = (id: string): Promise<string | null> =>
+            page.locator(`tr[data-job="${id}"]`).locator('td').nth(4).textContent();
+          await page.locator(`tr[data-job="${cancelled}"]`).waitFor();
+          await expect(rowsOf(cancelled)).resolves.toBe('—');
+          await expect(rowsOf(running)).resolves.toBe('1,934,175');
+        } finally {
+          await page.unrouteAll({ behavior: 'ignoreErrors' });
+        }
+      });
+    }, 60_000);
+
     it('offers the partition key on the export form, as a column and as a filter', async () => {
       await step('export-partition-key', async () => {
         await signIn(analystKey);
