@@ -135,7 +135,8 @@ async function finishDeadCompactions(
   }
 }
 
-async function parquetFiles(store: EtlDeps['store'], prefix: string): Promise<number> {
+/** How many Parquet files lie under `prefix` of the processed bucket (a partition's folder). */
+export async function countParquetFiles(store: EtlDeps['store'], prefix: string): Promise<number> {
   let n = 0;
   for await (const o of store.listAll('processed', prefix)) if (o.key.endsWith('.parquet')) n += 1;
   return n;
@@ -175,7 +176,7 @@ async function compactOne(
   try {
     // A journal here is a stopped compaction's (this run holds the lock): count the files it left before finishing it.
     const filesBefore =
-      (await store.head('processed', journalKey)) === undefined ? 0 : await parquetFiles(store, prefix);
+      (await store.head('processed', journalKey)) === undefined ? 0 : await countParquetFiles(store, prefix);
     const outcome = await finishJournal(store, journalKey);
     changed = outcome !== undefined;
     const stoppedRun = outcome === undefined ? {} : { stoppedRun: { outcome, filesBefore } };

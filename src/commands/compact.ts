@@ -1,4 +1,4 @@
-import { type PartitionCompaction, compactPartition } from '../../lambda/pipeline/compact.js';
+import { type PartitionCompaction, compactPartition, countParquetFiles } from '../../lambda/pipeline/compact.js';
 import { partitionPrefix } from '../../lambda/pipeline/lake-keys.js';
 import { etlDepsOf } from '../../lambda/runtime.js';
 import type { Runtime } from '../composition.js';
@@ -37,10 +37,7 @@ export async function compact(
   if (results.length === 0 && !stopRequested()) out(`${dataset}: no partitions\n`);
   for (const r of results) {
     // Files now in the partition; before the merge there were the inputs instead of the outputs.
-    let after = 0;
-    for await (const o of rt.store.listAll('processed', partitionPrefix(dataset, def.partition.column, r.partition))) {
-      if (o.key.endsWith('.parquet')) after += 1;
-    }
+    const after = await countParquetFiles(rt.store, partitionPrefix(dataset, def.partition.column, r.partition));
     const before = r.stoppedRun?.filesBefore ?? after - r.outputKeys.length + r.inputKeys.length;
     // A compaction killed half-way is finished first: say so, rather than "nothing to merge" over files it merged.
     const stopped =

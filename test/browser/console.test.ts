@@ -649,6 +649,16 @@ if (!existsSync(CHROMIUM)) {
       await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
     };
 
+    /** Requests an export as the analyst through the API (`input`: ExportRequestInput's fields as GraphQL); its id. */
+    const requestAsAnalyst = async (input: string): Promise<string> => {
+      const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
+      const requested = await client.raw<{ requestExport: { id: string } }>(
+        `mutation { requestExport(input: { ${input} }) { id } }`,
+      );
+      expect(requested.errors).toBeUndefined();
+      return requested.data!.requestExport.id;
+    };
+
     it('shows the pipeline window chosen last, whichever answer comes last', async () => {
       await step('pipeline-window-race', async () => {
         await signIn(analystKey);
@@ -703,11 +713,7 @@ if (!existsSync(CHROMIUM)) {
     it('keeps saying that a cancel was refused while the running job redraws', async () => {
       await step('cancel-refused', async () => {
         await signIn(analystKey);
-        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
-        const requested = await client.raw<{ requestExport: { id: string } }>(
-          'mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: 3 }) { id } }',
-        );
-        const id = requested.data!.requestExport.id;
+        const id = await requestAsAnalyst('dataset: "support_events", columns: ["event_id"], limit: 3');
         // The job's answers shown as RUNNING (the sample's exports finish too fast to catch one running), and its
         // cancel refused by the network.
         let polls = 0;
@@ -751,13 +757,9 @@ if (!existsSync(CHROMIUM)) {
     it("names an export's partitions and row limit in the history, rather than 'all rows'", async () => {
       await step('history-partitions', async () => {
         await signIn(analystKey);
-        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
-        const requested = await client.raw<{ requestExport: { id: string } }>(
-          `mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: 2,
-             partitions: { values: ["2024-01-05"] } }) { id } }`,
+        const id = await requestAsAnalyst(
+          'dataset: "support_events", columns: ["event_id"], limit: 2, partitions: { values: ["2024-01-05"] }',
         );
-        expect(requested.errors).toBeUndefined();
-        const id = requested.data!.requestExport.id;
         await page.goto(`${api.url}/console/#/exports`);
         const row = page.locator(`tr[data-job="${id}"]`);
         await row.waitFor();
@@ -770,16 +772,8 @@ if (!existsSync(CHROMIUM)) {
     it('shows no rows for an export that ended without a result, only for one that is still going', async () => {
       await step('history-cancelled-rows', async () => {
         await signIn(analystKey);
-        const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${analystKey}` });
-        const ids: string[] = [];
-        for (const limit of [4, 5]) {
-          const requested = await client.raw<{ requestExport: { id: string } }>(
-            `mutation { requestExport(input: { dataset: "support_events", columns: ["event_id"], limit: ${limit} }) { id } }`,
-          );
-          expect(requested.errors).toBeUndefined();
-          ids.push(requested.data!.requestExport.id);
-        }
-        const [cancelled, running] = ids as [string, string];
+        const cancelled = await requestAsAnalyst('dataset: "support_events", columns: ["event_id"], limit: 4');
+        const running = await requestAsAnalyst('dataset: "support_events", columns: ["event_id"], limit: 5');
         // The list as it reads when one was cancelled after writing rows and the other is still writing (the
         // sample's exports finish too fast to catch either).
         await page.route('**/graphql', async (route) => {
