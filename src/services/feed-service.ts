@@ -227,8 +227,14 @@ export class FeedNotReadyError extends Error {
     /** The build waited for; null when none could be asked for (the server is shutting down). */
     readonly jobId: string | null,
     readonly retryAfterSeconds: number,
+    /** The feed has never had a finished build (a new feed): its first one is still running or waiting. */
+    readonly firstBuild = false,
   ) {
-    super('the feed is being rebuilt: try again shortly');
+    super(
+      firstBuild
+        ? "the feed's first build has not finished yet: try again shortly"
+        : 'the feed is being rebuilt: try again shortly',
+    );
     this.name = 'FeedNotReadyError';
   }
 }
@@ -495,7 +501,11 @@ export class FeedService {
         // same request (the same columns, masks and row filter: nothing the creator may not see now) is served
         // meanwhile, said so in `rebuilding`. With none, the fetch is refused NOT_READY as before.
         const previous = await this.previousBuild(requester, job);
-        if (previous === undefined) throw err;
+        if (previous === undefined) {
+          // A new feed has no earlier build at all: saying it is "being rebuilt" would send its owner looking for one.
+          const built = await this.deps.exports.listExports(requester, { status: 'SUCCEEDED', first: 1 });
+          throw built.edges.length === 0 ? new FeedNotReadyError(err.jobId, err.retryAfterSeconds, true) : err;
+        }
         this.deps.logger.info('feed served from its previous build while the new one waits', {
           feed: feed.name,
           jobId: job.id,

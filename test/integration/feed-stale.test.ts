@@ -147,7 +147,9 @@ describe('a feed whose new build waits behind other exports', () => {
     expect((await hashing.latestResult(feed)).rebuilding).toBeNull();
     await addDay(4);
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
-    await expect(hashing.latestResult(feed, { buildWaitMs: 200 })).rejects.toBeInstanceOf(FeedNotReadyError);
+    await expect(hashing.latestResult(feed, { buildWaitMs: 200 })).rejects.toThrow(
+      'the feed is being rebuilt: try again shortly',
+    );
     open();
     await finished(harness.service, { id: 'analyst' }, blocker.id);
   });
@@ -176,7 +178,10 @@ describe('a feed whose new build waits behind other exports', () => {
     const blocker = await harness.service.requestExport({ id: 'analyst' }, { dataset: 'slow' });
     await feeds.createFeed(OWNER, 'new-feed', INPUT);
     const feed = await feeds.authorizeCaller(OWNER, 'new-feed');
-    await expect(feeds.latestResult(feed, { buildWaitMs: 200 })).rejects.toBeInstanceOf(FeedNotReadyError);
+    const refusal = feeds.latestResult(feed, { buildWaitMs: 200 });
+    await expect(refusal).rejects.toBeInstanceOf(FeedNotReadyError);
+    // Not "being rebuilt": there was never a build, and the message says so.
+    await expect(refusal).rejects.toThrow("the feed's first build has not finished yet: try again shortly");
     open();
     await finished(harness.service, { id: 'analyst' }, blocker.id);
   });
