@@ -129,7 +129,7 @@ export function classifySchemaChange(
           shape(b),
           null,
           'breaking',
-          `column "${b.name}" removed: its existing data would no longer be readable`,
+          `column "${b.name}" removed: its existing values would no longer be served (exports and previews read only defined columns)`,
         ),
       );
     }

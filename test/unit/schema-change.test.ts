@@ -69,7 +69,12 @@ describe('schema change classification', () => {
     expect(change.changes.map((c) => [c.column, c.kind, c.compatibility, c.explanation])).toEqual([
       ['id', 'type_changed', 'breaking', 'column "id" changed from bigint to int, which existing values may not fit'],
       ['region', 'added', 'breaking', 'column "region" added as required, but existing data has no values for it'],
-      ['note', 'removed', 'breaking', 'column "note" removed: its existing data would no longer be readable'],
+      [
+        'note',
+        'removed',
+        'breaking',
+        'column "note" removed: its existing values would no longer be served (exports and previews read only defined columns)',
+      ],
     ]);
   });
 
