@@ -138,7 +138,14 @@ function resultView(result: NonNullable<ExportJobFieldsFragment['result']>): HTM
           'li',
           {},
           f.url === null
-            ? h('span', {}, f.name, ' (no link)')
+            ? // A finished job gives no link only when the caller's access no longer covers its result (a column
+              // denied or newly masked, a row filter added, the dataset withdrawn since the request).
+              h(
+                'span',
+                {},
+                f.name,
+                ' (no link: your access to this data changed since the export was requested; request it again)',
+              )
             : h('a', { href: f.url, download: f.name, class: 'button primary' }, `Download ${f.name}`),
           h('span', { class: 'muted' }, ` ${countOf(f.rowCount, 'row')}, ${formatBytes(f.bytes)}`),
           f.urlExpiresAt !== null

@@ -800,6 +800,35 @@ if (!existsSync(CHROMIUM)) {
       });
     }, 60_000);
 
+    it('says why a finished export offers no link, when access changed since it was requested', async () => {
+      await step('job-no-link-reason', async () => {
+        await signIn(analystKey);
+        const id = await requestAsAnalyst('dataset: "support_events", columns: ["event_id"], limit: 6');
+        // The job as the API answers it once the caller's grant no longer covers the result: SUCCEEDED, no links
+        // (withCurrentAccess); narrowing the running server's policy is not something a test can do from here.
+        await page.route('**/graphql', async (route) => {
+          if (!(route.request().postData() ?? '').includes('query ConsoleExport(')) return route.continue();
+          const response = await route.fetch();
+          const answer = (await response.json()) as {
+            data: { export: { result: { files: Record<string, unknown>[] } | null } };
+          };
+          for (const f of answer.data.export.result?.files ?? []) Object.assign(f, { url: null, urlExpiresAt: null });
+          return route.fulfill({ response, json: answer });
+        });
+        try {
+          await page.goto(`${api.url}/console/#/exports/${id}`);
+          const downloads = page.locator('ul.downloads li').first();
+          await downloads.waitFor();
+          await expect(downloads.textContent()).resolves.toContain(
+            '(no link: your access to this data changed since the export was requested; request it again)',
+          );
+          await expect(page.locator('ul.downloads a').count()).resolves.toBe(0);
+        } finally {
+          await page.unrouteAll({ behavior: 'ignoreErrors' });
+        }
+      });
+    }, 60_000);
+
     it('offers the partition key on the export form, as a column and as a filter', async () => {
       await step('export-partition-key', async () => {
         await signIn(analystKey);
