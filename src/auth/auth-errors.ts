@@ -13,10 +13,24 @@ export const KEY_REVOKED_MESSAGE = 'this API key was revoked: ask an administrat
 /** What the holder of an expired token is told (its signature was verified). */
 export const TOKEN_EXPIRED_MESSAGE = 'the token has expired: get a new one from your identity provider';
 
+/** What the holder of a token whose signature held, but that names no role in the configured claim, is told. */
+export const TOKEN_NO_ROLE_MESSAGE =
+  'the token names no role (its role claim is missing or empty): ask an administrator to give your account a role';
+/**
+ * What the holder of a proven credential whose role the access policy does not define is told: a key of a role since
+ * removed from the policy, or a token whose role claim (every value of a list) maps to no role.
+ */
+export const UNKNOWN_ROLE_MESSAGE =
+  "your credential's role is not one the access policy defines: ask an administrator to map it to a role";
+
 /** What a holder of a proven but no-longer-valid credential is told, by reason. */
 const PROVEN_FAILURE_MESSAGES: Partial<Record<string, string>> = {
   revoked: KEY_REVOKED_MESSAGE,
   'expired-token': TOKEN_EXPIRED_MESSAGE,
+  // Proven too (the key's secret matched, the token's signature held): the generic message sent an identity
+  // provider's user whose groups map to no role looking for a typo in a token that is fine.
+  'no-role': TOKEN_NO_ROLE_MESSAGE,
+  'unknown-role': UNKNOWN_ROLE_MESSAGE,
 };
 
 /** The message of an authentication failure of this reason (UNAUTHENTICATED_MESSAGE unless the credential was proven). */

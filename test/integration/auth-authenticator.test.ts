@@ -10,6 +10,7 @@ import {
   KEY_REVOKED_MESSAGE,
   TOKEN_EXPIRED_MESSAGE,
   UNAUTHENTICATED_MESSAGE,
+  UNKNOWN_ROLE_MESSAGE,
 } from '../../src/auth/auth-errors.js';
 import { authenticateRequest } from '../../src/auth/authenticate-request.js';
 import { Authenticator } from '../../src/auth/authenticator.js';
@@ -72,14 +73,14 @@ describe('Authenticator: API keys and JWTs behind one Authorization header', () 
     } catch (err) {
       expect(err).toBeInstanceOf(UnauthenticatedError);
       const { reason, message } = err as UnauthenticatedError;
-      // One message for every credential that did not prove itself; a revoked key or an expired token is told so.
-      expect(message).toBe(
-        reason === 'revoked'
-          ? KEY_REVOKED_MESSAGE
-          : reason === 'expired-token'
-            ? TOKEN_EXPIRED_MESSAGE
-            : UNAUTHENTICATED_MESSAGE,
-      );
+      // One message for every credential that did not prove itself; a revoked key, an expired token and a key of a
+      // role the policy no longer defines are told so.
+      const proven: Record<string, string> = {
+        revoked: KEY_REVOKED_MESSAGE,
+        'expired-token': TOKEN_EXPIRED_MESSAGE,
+        'unknown-role': UNKNOWN_ROLE_MESSAGE,
+      };
+      expect(message).toBe(proven[reason] ?? UNAUTHENTICATED_MESSAGE);
       return reason;
     }
     return 'accepted';

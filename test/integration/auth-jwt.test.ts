@@ -1,5 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { UnauthenticatedError, TOKEN_EXPIRED_MESSAGE, UNAUTHENTICATED_MESSAGE } from '../../src/auth/auth-errors.js';
+import {
+  UnauthenticatedError,
+  TOKEN_EXPIRED_MESSAGE,
+  TOKEN_NO_ROLE_MESSAGE,
+  UNAUTHENTICATED_MESSAGE,
+  UNKNOWN_ROLE_MESSAGE,
+} from '../../src/auth/auth-errors.js';
 import { JwtVerifier, type JwtConfig } from '../../src/auth/jwt-verifier.js';
 import { parsePolicyText } from '../../src/auth/policy.js';
 import { startJwksServer, type JwksTestServer } from '../support/jwks-server.js';
@@ -21,8 +27,14 @@ async function reason(p: Promise<unknown>): Promise<string> {
     await p;
   } catch (err) {
     if (!(err instanceof UnauthenticatedError)) throw err;
-    // Generic, so no oracle, except for a token whose signature held and that expired: its holder is told so.
-    expect(err.message).toBe(err.reason === 'expired-token' ? TOKEN_EXPIRED_MESSAGE : UNAUTHENTICATED_MESSAGE);
+    // Generic, so no oracle, except for a token whose signature held: its holder is told that it expired, or that
+    // it names no role the policy defines.
+    const proven: Record<string, string> = {
+      'expired-token': TOKEN_EXPIRED_MESSAGE,
+      'no-role': TOKEN_NO_ROLE_MESSAGE,
+      'unknown-role': UNKNOWN_ROLE_MESSAGE,
+    };
+    expect(err.message).toBe(proven[err.reason] ?? UNAUTHENTICATED_MESSAGE);
     return err.reason;
   }
   return 'accepted';
