@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { CONSOLE_PATH, CONSOLE_SECURITY_HEADERS } from './http/console-route.js';
 import { ifNoneMatchMatches } from './http/if-none-match.js';
 import type { Logger } from './ports/logger.js';
+import { describeError } from './domain/errors.js';
 
 export interface LambdaConsoleDeps {
   /** The built console: `index.html`, `graphiql.html`, `assets/`. */
@@ -97,7 +98,7 @@ export function createLambdaConsoleHandler(
       if (ASSET_NAME.test(asset) && !asset.includes('..')) return await serveFile(join('assets', asset), event);
       return text(404, 'Not found');
     } catch (err) {
-      logger.error('console request failed', { error: err instanceof Error ? err.message : String(err) });
+      logger.error('console request failed', { error: describeError(err) });
       return json(500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
     }
   };

@@ -5,6 +5,7 @@ import type { DownloadLinkIssuer } from './ports/download-links.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { type FeedService, FEEDS_PATH } from './services/feed-service.js';
+import { describeError } from './domain/errors.js';
 
 /** A build is waited for at most this long, in ms, and never past the function's own time limit. */
 export const LAMBDA_FEED_WAIT_MS = 20_000;
@@ -123,7 +124,7 @@ export function createLambdaFeedHandler(
       return await serve(event, context);
     } catch (err) {
       // As the server's route: the cause to the log, a masked error to the client.
-      logger.error('feed request failed', { error: err instanceof Error ? err.message : String(err) });
+      logger.error('feed request failed', { error: describeError(err) });
       return refusal(500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
     }
   };

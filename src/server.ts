@@ -21,6 +21,7 @@ import { serveSubscriptions } from './http/subscriptions.js';
 import { BODY_ERRORS, isJson } from './http/request-body.js';
 import { buildGraphQLSchema } from './graphql/schema.js';
 import type { Logger } from './ports/logger.js';
+import { describeError } from './domain/errors.js';
 
 /** What the API needs from the composition root. */
 export interface ApiDeps extends ApiServices {
@@ -279,7 +280,7 @@ function httpErrors(logger: Logger) {
       return;
     }
     logger.error('unexpected error in an HTTP request', {
-      error: err instanceof Error ? err.message : String(err),
+      error: describeError(err),
       stack: err instanceof Error ? err.stack : undefined,
     });
     res.status(500).json({ errors: [{ message: 'Unexpected error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });

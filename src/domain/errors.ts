@@ -84,3 +84,12 @@ export class UnreachableCaseError extends Error {
     this.name = 'UnreachableCaseError';
   }
 }
+
+/**
+ * An error's message with its causes, for logs only (never for clients): `the export result could not be stored
+ * (cause: ENOSPC: no space left on device, write)`. A wrapped error's own message says what failed, its cause why.
+ */
+export function describeError(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? ` (cause: ${describeError(err.cause)})` : '';
+  return `${err instanceof Error ? err.message : String(err)}${cause}`;
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
 import { GraphQLError } from 'graphql';
-import { AppError } from '../domain/errors.js';
+import { AppError, describeError } from '../domain/errors.js';
 import type { Caller } from '../graphql/context.js';
 import type { Logger } from '../ports/logger.js';
 
@@ -112,7 +112,7 @@ export async function graphiqlAccessAnswer(
         body: { error: { code: app.code, message: app.message } },
       };
     }
-    logger.error('graphiql access check failed', { error: err instanceof Error ? err.message : String(err) });
+    logger.error('graphiql access check failed', { error: describeError(err) });
     return { status: 500, body: { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } } };
   }
 }

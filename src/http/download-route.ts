@@ -1,7 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import { type FileHandle, open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, describeError } from '../domain/errors.js';
 import type { NormalizedExportRequest } from '../domain/export-request.js';
 import type { Logger } from '../ports/logger.js';
 import { ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
@@ -65,7 +65,7 @@ export function downloadRoute(deps: DownloadRouteDeps): (app: Express) => void {
   return (app) => {
     app.get(`${DOWNLOADS_PATH}/:jobId/:file`, (req, res) => {
       serve(deps, logger, req, res).catch((err: unknown) => {
-        logger.error('download failed', { error: err instanceof Error ? err.message : String(err) });
+        logger.error('download failed', { error: describeError(err) });
         if (res.headersSent) res.destroy();
         else refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
       });
@@ -206,7 +206,7 @@ async function expiredByRetention(deps: DownloadRouteDeps, logger: Logger, jobId
   } catch (err) {
     logger.warn('could not read the export job to word a download refusal', {
       jobId,
-      error: err instanceof Error ? err.message : String(err),
+      error: describeError(err),
     });
     return false;
   }

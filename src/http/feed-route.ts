@@ -4,7 +4,7 @@ import { pipeline as pipelineStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { GraphQLError } from 'graphql';
-import { AppError, type ErrorCode } from '../domain/errors.js';
+import { AppError, type ErrorCode, describeError } from '../domain/errors.js';
 import type { FeedOwner, FeedRecord } from '../domain/feed-record.js';
 import type { Logger } from '../ports/logger.js';
 import { ifNoneMatchMatches } from './if-none-match.js';
@@ -58,7 +58,7 @@ export function feedRoute(deps: FeedRouteDeps): (app: Express) => void {
   return (app) => {
     app.get(`${FEEDS_PATH}/:file`, (req, res) => {
       serve(deps, logger, req, res).catch((err: unknown) => {
-        logger.error('feed request failed', { error: err instanceof Error ? err.message : String(err) });
+        logger.error('feed request failed', { error: describeError(err) });
         if (res.headersSent) res.destroy();
         else refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error');
       });

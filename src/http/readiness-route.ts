@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import type { Logger } from '../ports/logger.js';
+import { describeError } from '../domain/errors.js';
 
 /** One dependency the API cannot serve without, and how to reach it cheaply. */
 export interface ReadinessCheck {
@@ -66,7 +67,7 @@ export function readinessProbe(deps: ReadinessRouteDeps): () => Promise<Readines
     } catch (err) {
       logger.warn('readiness check failed', {
         check: check.name,
-        error: err instanceof Error ? err.message : String(err),
+        error: describeError(err),
       });
       return 'unavailable';
     } finally {

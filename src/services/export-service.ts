@@ -1,6 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { AppError, BadInputError, ConflictError, LimitExceededError, NotFoundError } from '../domain/errors.js';
+import {
+  AppError,
+  BadInputError,
+  ConflictError,
+  LimitExceededError,
+  NotFoundError,
+  describeError,
+} from '../domain/errors.js';
 import { exportFingerprint, exportRequestHash } from '../domain/export-fingerprint.js';
 import type { EffectiveGrant } from '../domain/export-grant.js';
 import {
@@ -804,7 +811,7 @@ export class ExportService {
       } catch (err) {
         this.deps.logger.warn('export job could not be re-planned after a restart', {
           jobId: job.id,
-          error: err instanceof Error ? err.message : String(err),
+          error: describeError(err),
         });
         await fail('DATA_CHANGED', `${INTERRUPTED_BY_RESTART}; the dataset is no longer available`);
         continue;
@@ -816,7 +823,7 @@ export class ExportService {
         // One job's key that cannot be read now must not stop the recovery of the others.
         this.deps.logger.warn('export job could not be checked against the mask key after a restart', {
           jobId: job.id,
-          error: err instanceof Error ? err.message : String(err),
+          error: describeError(err),
         });
         await fail('INTERRUPTED', `${INTERRUPTED_BY_RESTART}; the mask key could not be read: request it again`);
         continue;

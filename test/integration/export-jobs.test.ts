@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { ConflictError, LimitExceededError, NotFoundError } from '../../src/domain/errors.js';
 import { type ExportCaller, type ExportJobRecord, exportResultPrefix } from '../../src/domain/export-job.js';
 import type { JobStore } from '../../src/ports/job-store.js';
@@ -224,6 +225,43 @@ describe('export jobs', () => {
       await expectUnrecordedResult(failed);
     } finally {
       await flaky.close();
+    }
+  });
+
+  it("fails STORAGE_ERROR when the result cannot be written, leaving no file, and logs the store's reason", async () => {
+    const lines: string[] = [];
+    // The exports volume full: every write of a result part fails as the file system says.
+    const full = withMethod(lake.store, 'put', (put) => (bucket, key, body, options) => {
+      if (bucket === 'exports' && key.startsWith('results/')) {
+        return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      }
+      return put(bucket, key, body, options);
+    });
+    const failing = await createExportHarness(lake, {
+      engineStore: full,
+      engine: { logger: new JsonLogger('warn', (l) => lines.push(l)) },
+    });
+    try {
+      const job = await failing.service.requestExport(alice, { dataset: 'tickets', columns: ['id'], limit: 9 });
+      const failed = await finished(failing.service, alice, job.id);
+      // The client is told what failed, not the volume's state.
+      expect({ status: failed.status, error: failed.error, result: failed.result }).toEqual({
+        status: 'FAILED',
+        error: { code: 'STORAGE_ERROR', message: 'the export result could not be stored' },
+        result: null,
+      });
+      expect(await storedKeys(exportResultPrefix(job.id))).toEqual([]);
+      // The operator is told why: the log carried only the client's message before.
+      const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(logged.filter((l) => l['msg'] === 'export engine failed')).toEqual([
+        expect.objectContaining({
+          jobId: job.id,
+          code: 'STORAGE_ERROR',
+          error: 'the export result could not be stored (cause: ENOSPC: no space left on device, write)',
+        }),
+      ]);
+    } finally {
+      await failing.close();
     }
   });
 

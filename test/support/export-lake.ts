@@ -85,6 +85,8 @@ export async function createExportHarness(
     maskKey?: MaskKeySource | undefined;
     /** The store the service reads and writes (the lake's unless given: a decorator that fails some calls). */
     store?: ObjectStore;
+    /** The store the engine writes results to (the lake's unless given: a decorator that fails some calls). */
+    engineStore?: ObjectStore;
     /** Wraps the real DuckDB engine (a decorator that fails or observes some runs). */
     wrapEngine?: (engine: ExportEngine) => ExportEngine;
   } = {},
@@ -95,7 +97,7 @@ export async function createExportHarness(
     threads: 2,
     tempDirectory: join(lake.root, `engine-tmp-${Math.random().toString(36).slice(2)}`),
   });
-  const engine = await DuckDbExportEngine.create(engineDb, lake.store, {
+  const engine = await DuckDbExportEngine.create(engineDb, options.engineStore ?? lake.store, {
     stagingDir: join(lake.root, 'staging'),
     progressIntervalMs: 50,
     ...(maskKey !== undefined ? { maskKey } : {}),

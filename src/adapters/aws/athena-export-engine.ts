@@ -16,7 +16,7 @@ import {
   type AthenaQuery,
   compileAthenaQuery,
 } from '../../domain/athena-sql.js';
-import { ConfigError } from '../../domain/errors.js';
+import { ConfigError, describeError } from '../../domain/errors.js';
 import type { ExportJobResult } from '../../domain/export-job.js';
 import { partitionValuesOf, pruneFiles } from '../../domain/export-partitions.js';
 import type { ExportPlan } from '../../domain/export-plan.js';
@@ -259,7 +259,7 @@ export class AthenaExportEngine implements ExportEngine {
     } catch (err) {
       const mapped = mapError(err, signal);
       if (!(mapped instanceof ExportCancelledError)) {
-        log?.warn('export engine failed', { code: mapped.code, error: describe(err) });
+        log?.warn('export engine failed', { code: mapped.code, error: describeError(err) });
       }
       // Restarted by another run meanwhile: the job's prefix holds that run's output now.
       if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => false)) {
@@ -449,7 +449,7 @@ export class AthenaExportEngine implements ExportEngine {
       }
       log?.warn('athena query still running after StopQueryExecution', { queryExecutionId: id });
     } catch (err) {
-      log?.error('could not stop an athena query', { queryExecutionId: id, error: describe(err) });
+      log?.error('could not stop an athena query', { queryExecutionId: id, error: describeError(err) });
     }
     return false;
   }
@@ -656,7 +656,7 @@ export class AthenaExportEngine implements ExportEngine {
         } catch (err) {
           log?.warn('could not find where an athena query of the job wrote', {
             queryExecutionId: id,
-            error: describe(err),
+            error: describeError(err),
           });
           unresolved.add(id);
           continue;
@@ -783,11 +783,6 @@ function mapError(err: unknown, signal: AbortSignal): ExportFailedError | Export
   if (signal.aborted) return new ExportCancelledError();
   if (err instanceof ExportFailedError) return err;
   return new ExportFailedError('ENGINE_ERROR', 'the query engine failed', { cause: err });
-}
-
-function describe(err: unknown): string {
-  const cause = err instanceof Error && err.cause !== undefined ? ` (cause: ${describe(err.cause)})` : '';
-  return `${err instanceof Error ? err.message : String(err)}${cause}`;
 }
 
 function checkAborted(signal: AbortSignal): void {

@@ -14,6 +14,7 @@ import {
 } from '../../domain/export-job.js';
 import type { ExportPlan, PlannedFile } from '../../domain/export-plan.js';
 import { compileCsvCopy, compileExportQuery, type QueryFile } from '../../domain/export-sql.js';
+import { describeError } from '../../domain/errors.js';
 import { type MaskKeySource, maskKeyFor } from '../../domain/mask-key.js';
 import type { ExportEngine, ExportRunOptions } from '../../ports/export-engine.js';
 import { ExportCancelledError, ExportFailedError } from '../../ports/export-engine.js';
@@ -207,10 +208,9 @@ export class DuckDbExportEngine implements ExportEngine {
     } catch (err) {
       const mapped = this.mapError(err, signal, inputs, plan);
       if (!(mapped instanceof ExportCancelledError)) {
-        log?.warn('export engine failed', {
-          code: mapped.code,
-          error: err instanceof Error ? err.message : String(err),
-        });
+        // With its causes: a wrapped failure's own message (`the export result could not be stored`) is the client's;
+        // the operator needs why (`ENOSPC: no space left on device`).
+        log?.warn('export engine failed', { code: mapped.code, error: describeError(err) });
       }
       // Restarted by another run meanwhile: the job's prefix holds that run's output now.
       if (await (options.ownsOutput?.() ?? Promise.resolve(true)).catch(() => false)) {
