@@ -79,6 +79,7 @@ async function start(): Promise<void> {
       fetcher,
       defaultQuery: '{\n  datasets(first: 10) {\n    totalCount\n    nodes { name rowCount }\n  }\n}\n',
       shouldPersistHeaders: false,
+      storage: session.graphiqlStorage(),
     }),
   );
 }

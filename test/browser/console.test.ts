@@ -872,14 +872,50 @@ if (!existsSync(CHROMIUM)) {
         await page.locator('.graphiql-container').waitFor();
         await page.getByRole('button', { name: /Execute query/ }).click();
         await page.locator('.result-window').getByText('totalCount').first().waitFor();
-        const kept = "Object.keys(localStorage).filter((k) => k.startsWith('graphiql:'))";
-        // GraphiQL keeps its tabs, queries and history in localStorage, which outlives the tab.
+        const kept =
+          "[...Object.keys(localStorage), ...Object.keys(sessionStorage)].filter((k) => k.startsWith('graphiql:'))";
+        // GraphiQL keeps its tabs, queries and history in the browser's storage.
         await expect(page.evaluate<string[]>(kept)).resolves.toContain('graphiql:queries');
         await page.getByRole('button', { name: 'Sign out' }).click();
         await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
         // The next person on this browser was shown the previous one's queries and variables.
         await expect(page.evaluate<string[]>(kept)).resolves.toEqual([]);
         await expect(page.evaluate('sessionStorage.length')).resolves.toBe(0);
+      });
+    }, 60_000);
+
+    it("shows the next person who signs in none of the GraphQL page's queries of a tab closed without signing out", async () => {
+      await step('graphiql-tab-closed', async () => {
+        const secret = 'Tab Closed Customer GmbH';
+        await signIn(analystKey);
+        await page.goto(`${api.url}/console/graphiql`);
+        await page.locator('.graphiql-container').waitFor();
+        // A query naming a value the user filtered on, run once: it lands in the editor's tabs and history.
+        const query = `{ datasets(filter: { search: "${secret}" }) { totalCount } }`;
+        await page.evaluate(
+          `document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(${JSON.stringify(query)})`,
+        );
+        await page.getByRole('button', { name: /Execute query/ }).click();
+        await page.locator('.result-window').getByText('totalCount').first().waitFor();
+        // The tab is closed, not signed out of (its key goes with its sessionStorage), and the next person opens the
+        // console in a new tab of the same browser. The queries were kept in localStorage, and the GraphQL page
+        // showed them and their history to whoever signed in next.
+        const next = await context.newPage();
+        next.setDefaultTimeout(30_000);
+        next.on('pageerror', (error) => browserLog.push(`pageerror: ${error.message}`));
+        await page.close();
+        page = next;
+        const kept = "Object.keys(localStorage).filter((k) => k.startsWith('graphiql:'))";
+        await page.goto(`${api.url}/console/#/login`);
+        await expect(page.evaluate<string[]>(kept)).resolves.toEqual([]);
+        await signIn(analystKey);
+        await page.goto(`${api.url}/console/graphiql`);
+        await page.locator('.graphiql-container').waitFor();
+        await page.locator('.graphiql-query-editor').getByText('datasets(first: 10)').waitFor();
+        await expect(page.locator('.graphiql-container').getByText(secret).count()).resolves.toBe(0);
+        await expect(page.evaluate(`JSON.stringify({ ...localStorage, ...sessionStorage })`)).resolves.not.toContain(
+          secret,
+        );
       });
     }, 60_000);
   });
