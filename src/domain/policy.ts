@@ -129,8 +129,14 @@ export function credentialExpiresAt(caller: {
 }): Date | undefined {
   if (!caller.id.startsWith('jwt:')) return undefined;
   const exp = caller.attributes?.['exp'];
-  return typeof exp === 'number' && Number.isFinite(exp) ? new Date(exp * 1000) : undefined;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
+  // A token the verifier accepts may name an `exp` past the last instant a Date holds (year 275760): an invalid
+  // Date there made links that said `expires=NaN` (refused) and failed `urlExpiresAt`. It ends no sooner than that.
+  return new Date(Math.min(exp * 1000, LAST_DATE_MS));
 }
+
+/** The largest time a JavaScript Date holds (ECMAScript: 8.64e15 ms after the epoch). */
+const LAST_DATE_MS = 8.64e15;
 
 /** The capabilities of an unknown role: none. */
 export const NO_CAPABILITIES: Capabilities = Object.freeze({

@@ -277,6 +277,38 @@ describe('hostile credentials', () => {
     expect(new URL(file!.url!).searchParams.get('expires')).toBe(String(exp));
   });
 
+  it('gives a token whose exp lies past the last instant a Date holds the usual links, which download', async () => {
+    // 1e20 seconds: jose accepts it (the token is valid), but new Date(exp * 1000) is an invalid date. The link was
+    // signed with `expires=NaN` (refused as invalid by the download route) and urlExpiresAt failed the query with
+    // "Unexpected error".
+    const token = await idp.sign(claims({ sub: 'user-far-exp', exp: 1e20 }));
+    const requested = await send(
+      query('mutation { requestExport(input: { dataset: "cases", columns: ["id"] }) { id } }'),
+      as(token),
+    );
+    expect(codes(requested)).toEqual([200]);
+    const id = (requested.body.data as { requestExport: { id: string } }).requestExport.id;
+    const poll = query(`{ export(id: "${id}") { status result { files { url urlExpiresAt } } } }`);
+    let read = await send(poll, as(token));
+    const status = (answer: Answer): string | undefined =>
+      (answer.body.data as { export: { status: string } } | null)?.export.status;
+    for (let i = 0; i < 200 && status(read) !== 'SUCCEEDED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      read = await send(poll, as(token));
+    }
+    expect(read.body.errors).toBeUndefined();
+    const file = (read.body.data as { export: { result: { files: { url: string; urlExpiresAt: string }[] } } }).export
+      .result.files[0];
+    const expires = Number(new URL(file.url).searchParams.get('expires'));
+    // A whole number of seconds, at most the default lifetime (an hour) away: the token does not end sooner.
+    expect(Number.isInteger(expires)).toBe(true);
+    expect(expires * 1000).toBe(Date.parse(file.urlExpiresAt));
+    expect(expires).toBeLessThanOrEqual(now() + 3600);
+    const download = await fetch(file.url);
+    expect(download.status).toBe(200);
+    expect((await download.text()).split('\n')[0]).toBe('id');
+  });
+
   it('accepts a valid token from the identity provider', async () => {
     const answer = await send(query('{ me { id role credential } }'), as(await idp.sign(claims())));
     expect(answer).toEqual({
