@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { GraphQLError } from 'graphql';
 import { AppError, type ErrorCode, describeError } from '../domain/errors.js';
+import { UNAUTHENTICATED_MESSAGE } from '../auth/auth-errors.js';
 import type { FeedOwner, FeedRecord } from '../domain/feed-record.js';
 import type { Logger } from '../ports/logger.js';
 import { ifNoneMatchMatches } from './if-none-match.js';
@@ -113,7 +114,7 @@ export async function answerFeed(
       logger.info('feed refused', { feed: name, code: app.code });
       // A feed URL also takes the feed's own read token, which is what a BI tool is given.
       const message =
-        app.code === 'UNAUTHENTICATED' && request.token === undefined
+        app.code === 'UNAUTHENTICATED' && request.token === undefined && app.message === UNAUTHENTICATED_MESSAGE
           ? `${app.message}, or the feed's read token as ?token=<feed token>`
           : app.message;
       return { kind: 'refused', status: STATUS[app.code], code: app.code, message };

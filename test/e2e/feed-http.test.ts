@@ -336,9 +336,14 @@ describe('BI feed over HTTP', () => {
           'the feed is no longer served: the credential it was created with is no longer valid; its owner may create it again',
       },
     });
-    expect(
-      (await fetch(`${api.url}/feeds/leadfeed.csv`, { headers: { authorization: `Bearer ${lead.plaintext}` } })).status,
-    ).toBe(401);
+    const byRevokedKey = await fetch(`${api.url}/feeds/leadfeed.csv`, {
+      headers: { authorization: `Bearer ${lead.plaintext}` },
+    });
+    expect(byRevokedKey.status).toBe(401);
+    // The revoked key's holder is told so, without the hint for a missing credential tacked on.
+    expect(await byRevokedKey.json()).toEqual({
+      error: { code: 'UNAUTHENTICATED', message: 'this API key was revoked: ask an administrator for a new key' },
+    });
 
     // New data: still refused, and no build starts for the feed.
     const jobs = new StoreJobStore(rt.store);
