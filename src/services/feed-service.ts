@@ -370,7 +370,8 @@ export class FeedService {
   /**
    * Why the feed would be refused if fetched now, or null when it would be served: its creator's credential gone,
    * the creator's access to the dataset or to exports withdrawn, the dataset gone, or its request no longer valid
-   * (a column dropped or masked since). The feed's definition and access are checked, not its data: a build that
+   * (a column dropped since, or masked since where a filter or the order names it; one only exported is served
+   * masked). The feed's definition and access are checked, not its data: a build that
    * fails on the data shows on the fetch (503) and on its export job.
    */
   async problem(name: string, createdBy: string): Promise<FeedProblem | null> {
