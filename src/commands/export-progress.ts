@@ -180,14 +180,20 @@ export function downloadProgressText(name: string, bytes: number, total: number,
       ? ''
       : 'idleSeconds' in pace
         ? `  stalled ${pace.idleSeconds} s`
-        : `  ${megabytes(pace.perSecond)} MB/s`;
-  return `download ${name}  ${megabytes(bytes)} / ${megabytes(total)} MB${rate}`;
+        : `  ${sized(pace.perSecond, pace.perSecond)}/s`;
+  return `download ${name}  ${scaled(bytes, total)} / ${sized(total, total)}${rate}`;
+}
+
+/** kB below a megabyte (an 18 kB result read `0.0 / 0.0 MB`), MB from there on; `scale` picks the unit. */
+function scaled(n: number, scale: number): string {
+  return scale < 1e6 ? (n / 1e3).toFixed(1) : (n / 1e6).toFixed(1);
+}
+
+function sized(n: number, scale: number): string {
+  return `${scaled(n, scale)} ${scale < 1e6 ? 'kB' : 'MB'}`;
 }
 
 function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-function megabytes(n: number): string {
-  return (n / 1e6).toFixed(1);
-}

@@ -111,6 +111,13 @@ describe('careplus export rate', () => {
       'download part-00000.csv  12.3 / 45.6 MB  7.8 MB/s',
     );
     expect(downloadProgressText('part-00000.csv', 0, 45.6e6, undefined)).toBe('download part-00000.csv  0.0 / 45.6 MB');
+    // A result under a megabyte in kB, not `0.0 / 0.0 MB`; its rate in the unit of its own size.
+    expect(downloadProgressText('part-00000.csv', 9_100, 18_432, { perSecond: 750_000 })).toBe(
+      'download part-00000.csv  9.1 / 18.4 kB  750.0 kB/s',
+    );
+    expect(downloadProgressText('part-00000.csv', 18_432, 18_432, { perSecond: 2.5e6 })).toBe(
+      'download part-00000.csv  18.4 / 18.4 kB  2.5 MB/s',
+    );
     expect(
       jobProgressText('running', { rowsWritten: 1234, rowsEstimated: 3300, fraction: 0.375 }, { idleSeconds: 7 }),
     ).toBe('running   [#########...............]  37%  1,234 / 3,300 rows  no new rows for 7 s');
