@@ -196,4 +196,3 @@ function sized(n: number, scale: number): string {
 function count(n: number): string {
   return n.toLocaleString('en-US');
 }
-
