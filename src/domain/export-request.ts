@@ -223,7 +223,8 @@ export function normalizeExportRequest(
   // Without partitions.column: the first partition key the caller sees in clear. A hidden or masked key is never
   // the default: the error would name it (and a masked one cannot be filtered anyway).
   const usableKeys = table.partitionKeys.filter((k) => byName.has(k.name) && !masks.has(k.name)).map((k) => k.name);
-  const partitions = normalizePartitions(request.partitions, table, usableKeys, limits, (name, path) => {
+  const maskedKey = table.partitionKeys.some((k) => byName.has(k.name) && masks.has(k.name));
+  const partitions = normalizePartitions(request.partitions, table, usableKeys, maskedKey, limits, (name, path) => {
     const c = lookup(name, path);
     unmasked(c.column.name, path, 'used in a partition filter');
     return c.column;
@@ -442,6 +443,8 @@ function normalizePartitions(
   input: ExportPartitionFilterInput | null | undefined,
   table: TableDefinition,
   usableKeys: readonly string[],
+  /** The caller sees a partition key, masked: the dataset is partitioned, by nothing it can filter on. */
+  maskedKey: boolean,
   limits: ExportLimits,
   resolve: (name: unknown, path: string) => TableColumn,
 ): NormalizedPartitionFilter | null {
@@ -451,7 +454,12 @@ function normalizePartitions(
   if (noValues && noRange) return null;
   // As the caller sees the dataset: keys it cannot see or filter on are none.
   if (usableKeys.length === 0 && (input.column ?? null) === null) {
-    throw new BadInputError(`partitions: dataset "${table.name}" is not partitioned`);
+    // A masked key is listed to the caller (hashed), so "not partitioned" would be false; it is not named here either.
+    throw new BadInputError(
+      maskedKey
+        ? `partitions: dataset "${table.name}" has no partition key you see in clear (a masked key cannot be filtered on)`
+        : `partitions: dataset "${table.name}" is not partitioned`,
+    );
   }
   const name = input.column ?? usableKeys[0]!;
   const column = resolve(name, 'partitions.column');

@@ -229,7 +229,10 @@ describe('normalizeExportRequest', () => {
     const masked = badInput(() =>
       normalize(from, grant({ maskedColumns: [{ column: 'event_date', method: 'hash' }] })),
     );
-    expect(masked).toBe('partitions: dataset "events" is not partitioned');
+    // Not "not partitioned": the caller sees the key, hashed, among the dataset's partition keys.
+    expect(masked).toBe(
+      'partitions: dataset "events" has no partition key you see in clear (a masked key cannot be filtered on)',
+    );
     // Seen in clear, it is the default.
     expect(normalize(from).partitions).toMatchObject({ column: 'event_date' });
   });
