@@ -9,7 +9,8 @@ import { columnTypeOf, probeFormats, probeTextColumn, type TypeProbe } from './i
 import { renderDefinitionYaml } from './inference/definition-yaml.js';
 import { guessEventKey } from './inference/event-key-guess.js';
 import { sniffSampleFile } from './inference/sample-file-sniffer.js';
-import { dropSample, readSample, type Sample } from './inference/sample-reader.js';
+import { readSql } from './inference/duckdb-sql.js';
+import { dropSample, RAW_TABLE, readSample, type Sample } from './inference/sample-reader.js';
 
 /**
  * Proposes a dataset definition from local sample files, as an AWS Glue crawler would: the format from the
@@ -52,7 +53,8 @@ export async function inferDefinition(
       `dataset name "${name}" must be lower case letters, digits and _, not starting with a digit`,
     );
   }
-  if (files.length === 0) throw new BadInputError('no sample files given: name at least one CSV or JSON Lines file');
+  if (files.length === 0)
+    throw new BadInputError('no sample files given: name at least one CSV, JSON Lines or text log (.log) file');
   const sampleRows = options.sampleRows ?? DEFAULT_SAMPLE_ROWS;
   if (!Number.isInteger(sampleRows) || sampleRows < 1) {
     throw new BadInputError(`sampleRows must be a positive integer, got ${sampleRows}`);
@@ -152,6 +154,19 @@ async function propose(connection: DuckDBConnection, name: string, sample: Sampl
   // Partition by the day of the first timestamp or date column that always has a value.
   const temporal = columns.filter((c) => c.type === 'timestamp' || c.type === 'date');
   const partitionSource = temporal.find((c) => c.nullable === false);
+  if (!partitionSource && sample.textPattern !== undefined) {
+    const [example] = await readSql(
+      connection,
+      `SELECT min(timestamp) AS v FROM ${RAW_TABLE}`,
+      'cannot read the sampled log timestamps',
+    );
+    throw new BadInputError(
+      `cannot propose formats for the log lines' timestamps (e.g. ${JSON.stringify(String(example?.v))}): ` +
+        'they are in more than three layouts, or in one the known formats do not cover; write the definition by ' +
+        `hand with the pattern ${JSON.stringify(sample.textPattern)} and a timestamp column whose formats ` +
+        "(DuckDB's strptime, e.g. '%Y-%m-%d %H:%M:%S') read them",
+    );
+  }
   if (!partitionSource) {
     const why =
       temporal.length === 0
@@ -165,20 +180,48 @@ async function propose(connection: DuckDBConnection, name: string, sample: Sampl
     `Partitioned by the day of ${partitionSource.name}, the first timestamp or date column without nulls in the sample.`,
   );
 
-  const key = await guessEventKey(
-    connection,
-    columns.map((c, i) => ({ name: c.name, source: sample.columns[i]!.source, required: c.nullable === false })),
-    partitionSource.name,
-    sample.rows,
-  );
+  // A log line carries no id, and two lines of one second are two events: keyed by less than the line, the ETL
+  // would drop one of them as a duplicate. A key column may not be null (the ETL quarantines such a line), so a
+  // group some sampled lines lack (a level) stays out.
+  const lineKey = columns.filter((c) => c.nullable === false).map((c) => c.name);
+  const key =
+    sample.textPattern !== undefined
+      ? {
+          columns: lineKey,
+          reason:
+            `a log line has no id, so the key is the line's ${lineKey.join(' + ')}: only a line repeated exactly is ` +
+            'dropped as a duplicate; key by an id group instead if the lines carry one',
+        }
+      : await guessEventKey(
+          connection,
+          columns.map((c, i) => ({ name: c.name, source: sample.columns[i]!.source, required: c.nullable === false })),
+          partitionSource.name,
+          sample.rows,
+        );
   fieldComments.set('eventKey', `Event key: ${key.reason}.`);
 
   const formats = [...new Set(sample.groups.map((g) => g.format))];
+  if (sample.textPattern !== undefined) {
+    fieldComments.set(
+      'text',
+      `Each log line is read by this pattern: its named groups are the columns' sources (${sample.columns.map((c) => c.header).join(', ')}). ` +
+        'Add groups to split the message further, each with a column of its name.',
+    );
+    const time = columns.find((c) => c.name === partitionSource.name);
+    if (time?.type === 'timestamp' && !(time.formats ?? []).some((f) => /%z|Z$/.test(f))) {
+      comment(
+        time.name,
+        'Log times without an offset are read as UTC: add timeZone (an IANA name such as Europe/Rome) if the log ' +
+          'writes local time.',
+      );
+    }
+  }
   const dialect = sample.groups.find((g) => g.dialect !== undefined)?.dialect;
   const definition: DatasetDefinitionInput = {
     name,
     description: 'Proposed from sample files by careplus datasets infer; review before use.',
     formats,
+    ...(sample.textPattern !== undefined ? { text: { pattern: sample.textPattern } } : {}),
     ...(dialect !== undefined && (dialect.delimiter !== ',' || dialect.quote !== '"' || !dialect.header)
       ? { csv: { delimiter: dialect.delimiter, quote: dialect.quote, header: dialect.header } }
       : {}),

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { DuckDbDatabase } from '../../src/adapters/duckdb/duckdb-database';
-import { parseDatasetDefinition } from '../../src/domain/dataset-definition';
+import { type DatasetDefinitionInput, parseDatasetDefinition } from '../../src/domain/dataset-definition';
 import { BadInputError } from '../../src/domain/errors';
 import { generateSampleFiles } from '../../src/sample/sample-files';
 import { inferDefinition } from '../../src/services/definition-inference';
+import { ingestObject } from '../../lambda/pipeline/ingest-object';
+import { createEtlLake } from '../support/etl-lake';
 
 // A small log with the real helpdesk log's header (spaces, dots, mixed case) and invented values; CRLF line ends.
 const HELPDESK_LIKE_CSV = [
@@ -240,6 +242,98 @@ describe('inferDefinition', () => {
     expect(() => parseDatasetDefinition(parseYaml(yaml) as unknown, 'support_events.yaml')).not.toThrow();
   });
 
+  it('proposes a text-log definition from .log files that the ETL then reads line by line', async () => {
+    // A .log file is a text log to the ETL; infer read it as CSV and said "cannot propose a partition column: no
+    // column was recognised as a timestamp or date", though every line starts with one.
+    const lines = [
+      '\uFEFF[2024-03-01 10:00:00,123] ERROR: disk full on /var\r',
+      '[2024-03-01 10:00:01,5] INFO starting',
+      '',
+      '[2024-03-01T10:00:02.250+01:00] WARNING  retry 3',
+      '2024-03-01 23:30:00,000 a line without a level',
+      '2024-03-01 23:30:00,000 a line without a level, the same second',
+    ];
+    const file = join(dir, 'app.log.gz');
+    await writeFile(file, gzipSync(lines.join('\n') + '\n'));
+    const { definition, yaml, notes } = await inferDefinition(duckdb, 'app_log', [file]);
+    expect(definition).toEqual({
+      name: 'app_log',
+      description: 'Proposed from sample files by careplus datasets infer; review before use.',
+      formats: ['text'],
+      text: {
+        pattern:
+          String.raw`\[?(?<timestamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+` +
+          String.raw`(?:\[?(?<level>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|SEVERE|CRITICAL|FATAL)\]?:?\s+)?(?<message>.*)`,
+      },
+      columns: [
+        {
+          name: 'timestamp',
+          source: 'timestamp',
+          type: 'timestamp',
+          nullable: false,
+          formats: ['%Y-%m-%d %H:%M:%S,%g', '%Y-%m-%dT%H:%M:%S.%g%z'],
+        },
+        { name: 'level', source: 'level', type: 'string' },
+        { name: 'message', source: 'message', type: 'string', nullable: false },
+      ],
+      partition: { column: 'event_date', source: 'timestamp' },
+      // Not the timestamp alone, unique in this sample: two lines of one second are two events.
+      eventKey: ['timestamp', 'message'],
+    });
+    expect(notes[notes.length - 1]).toBe(
+      "Event key: a log line has no id, so the key is the line's timestamp + message: only a line repeated exactly" +
+        ' is dropped as a duplicate; key by an id group instead if the lines carry one.',
+    );
+    // The pattern stays on one line, as written, for the reviewer to extend.
+    expect(yaml).toContain(`  pattern: |-\n    ${definition.text!.pattern}\n`);
+
+    // The proposal, as saved, ingests every line of the sample.
+    const lake = await createEtlLake();
+    try {
+      lake.registry(parseYaml(yaml) as DatasetDefinitionInput);
+      const key = 'app_log/2024/03/01/app.log.gz';
+      await lake.putRaw(key, gzipSync(lines.join('\n') + '\n'));
+      const run = await ingestObject(lake.deps(), { key });
+      expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsWritten: 5, rowsRejected: 0 });
+      expect(
+        await lake.query(
+          `SELECT timestamp::VARCHAR AS t, level, message FROM read_parquet('{processed}/app_log/*/*.parquet') ORDER BY 1, 3`,
+        ),
+      ).toEqual([
+        { t: '2024-03-01 09:00:02.25', level: 'WARNING', message: 'retry 3' },
+        { t: '2024-03-01 10:00:00.123', level: 'ERROR', message: 'disk full on /var' },
+        { t: '2024-03-01 10:00:01.5', level: 'INFO', message: 'starting' },
+        { t: '2024-03-01 23:30:00', level: null, message: 'a line without a level' },
+        { t: '2024-03-01 23:30:00', level: null, message: 'a line without a level, the same second' },
+      ]);
+    } finally {
+      await lake.close();
+    }
+  });
+
+  it('refuses a .log file it cannot propose a pattern for, saying what to write', async () => {
+    const syslog = join(dir, 'syslog.log');
+    await writeFile(syslog, 'Mar  1 10:00:00 host sshd[1]: hello\nMar  1 10:00:01 host sshd[1]: bye\n');
+    await expect(inferDefinition(duckdb, 'x', [syslog])).rejects.toThrow(
+      'cannot propose a text.pattern: 2 of the 2 sampled log lines do not start with a timestamp (such as ' +
+        '2024-03-01 10:00:00 or 2024-03-01T10:00:00.123Z), e.g. "Mar  1 10:00:00 host sshd[1]: hello" in syslog.log; ' +
+        'write the definition by hand: formats: [text] and a text.pattern',
+    );
+    const json = join(dir, 'events.log');
+    await writeFile(json, JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n'));
+    await expect(inferDefinition(duckdb, 'x', [json])).rejects.toThrow(
+      new BadInputError(
+        'events.log holds JSON Lines, but the ETL reads a .log file as a text log: name it .jsonl (or .ndjson) to ' +
+          'infer and ingest it as JSON Lines',
+      ),
+    );
+    const csv = join(dir, 'helpdesk_like.csv');
+    await writeFile(csv, HELPDESK_LIKE_CSV);
+    await expect(inferDefinition(duckdb, 'x', [csv, syslog])).rejects.toThrow(
+      new BadInputError('helpdesk_like.csv is CSV and syslog.log a text log (.log): infer them separately'),
+    );
+  });
+
   it('names the problem when nothing can be inferred', async () => {
     const empty = join(dir, 'empty.csv');
     await writeFile(empty, '');
@@ -267,7 +361,7 @@ describe('inferDefinition', () => {
       ),
     );
     await expect(inferDefinition(duckdb, 'x', [])).rejects.toThrow(
-      'no sample files given: name at least one CSV or JSON Lines file',
+      'no sample files given: name at least one CSV, JSON Lines or text log (.log) file',
     );
   });
 

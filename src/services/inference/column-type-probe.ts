@@ -26,6 +26,11 @@ export const TIMESTAMP_FORMATS = [
   '%d/%m/%Y %H:%M:%S',
   '%m/%d/%Y %H:%M:%S',
   '%d.%m.%Y %H:%M:%S',
+  // As logging libraries write them (Python's logging: a comma before the milliseconds; an offset after a space).
+  '%Y-%m-%d %H:%M:%S,%g',
+  '%Y-%m-%d %H:%M:%S,%f',
+  '%Y-%m-%d %H:%M:%S%z',
+  '%Y-%m-%d %H:%M:%S.%g%z',
 ];
 export const DATE_FORMATS = ['%Y-%m-%d', '%Y/%m/%d', '%d/%m/%Y', '%m/%d/%Y', '%d.%m.%Y', '%Y%m%d'];
 

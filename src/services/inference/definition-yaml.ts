@@ -33,6 +33,12 @@ export function renderDefinitionYaml(definition: DatasetDefinitionInput, comment
       ) {
         pair.value.flow = true;
       }
+      if (field === 'text' && isMap(pair.value)) {
+        // A literal block keeps a long pattern on one line, exactly as written: a plain or quoted scalar would be
+        // folded at a space inside it (`[T ]`), which reads back the same but misleads whoever edits it.
+        const pattern = pair.value.get('pattern', true);
+        if (isScalar(pattern)) pattern.type = 'BLOCK_LITERAL';
+      }
       if (field !== 'columns' || !isSeq(pair.value)) continue;
       for (const item of pair.value.items) {
         if (!isMap(item)) continue;

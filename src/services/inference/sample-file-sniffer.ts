@@ -4,7 +4,7 @@ import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { BadInputError } from '../../domain/errors.js';
 import { utf16ByteOrderMark } from '../../domain/byte-order-mark.js';
 
-export type SampleFileFormat = 'csv' | 'jsonl';
+export type SampleFileFormat = 'csv' | 'jsonl' | 'text';
 
 export interface SniffedFile {
   path: string;
@@ -22,7 +22,7 @@ const SNIFF_BYTES = 64 * 1024;
 /**
  * A sample file's format from its first bytes, as a crawler's classifier decides it: gzip by its magic number
  * (whatever the name), then JSON Lines when the first character is `{`, else CSV. The content wins over the
- * extension, and the disagreement is noted.
+ * extension, and the disagreement is noted. A `.log` file is a text log whatever it holds, as the ETL reads it.
  */
 export async function sniffSampleFile(path: string): Promise<SniffedFile> {
   let head: Buffer;
@@ -68,6 +68,7 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
     : /\.(jsonl|ndjson|json)$/.test(lower)
       ? 'jsonl'
       : undefined;
+  if (/\.log$/.test(lower)) return { path, format: 'text', gzip, empty: first === undefined, note: undefined };
   if (first === undefined) return { path, format: byName ?? 'csv', gzip, empty: true, note: undefined };
   if (first === '[') throw new BadInputError(`sample file ${path} holds a JSON array; only JSON Lines is supported`);
   const format: SampleFileFormat = first === '{' ? 'jsonl' : 'csv';

@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError } from '../../domain/errors.js';
 import { firstLine, readSql, runSql, sqlIdent, sqlString } from './duckdb-sql.js';
 import type { SampleFileFormat, SniffedFile } from './sample-file-sniffer.js';
+import { readTextLogSample } from './text-log-sample.js';
 
 /** The sample as DuckDB typed it: one row per record, columns unioned by name across files. */
 export const TYPED_TABLE = 'infer_typed';
@@ -53,6 +54,8 @@ export interface Sample {
   /** Rows in TYPED_TABLE. */
   rows: number;
   notes: string[];
+  /** The proposed `text.pattern` of text logs, whose named groups are the columns' sources. */
+  textPattern: string | undefined;
 }
 
 /**
@@ -77,33 +80,51 @@ export async function readSample(
     g.paths.push(f.path);
   }
   const headers = new Map<string, string>();
-  for (const g of groups) {
-    if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows, notes);
-    g.columns = await describeGroup(connection, g, sampleRows, notes);
-    if (g.format === 'csv' && g.dialect!.header) {
-      for (const path of g.paths) await csvHeaderNames(connection, g, path, headers);
+  let textPattern: string | undefined;
+  if (groups.some((g) => g.format === 'text')) {
+    // A text log's columns are the groups of its pattern, a CSV's or JSON line's its own fields: one definition
+    // reads both only with a pattern whose groups the reviewer named after those fields.
+    const other = files.find((f) => f.format !== 'text');
+    if (other !== undefined) {
+      throw new BadInputError(
+        `${basename(other.path)} is ${other.format === 'csv' ? 'CSV' : 'JSON Lines'} and ` +
+          `${basename(files.find((f) => f.format === 'text')!.path)} a text log (.log): infer them separately`,
+      );
     }
-  }
+    const text = await readTextLogSample(connection, files, sampleRows, { raw: RAW_TABLE, typed: TYPED_TABLE });
+    notes.push(...text.notes);
+    textPattern = text.pattern;
+    for (const g of groups) g.columns = text.groups;
+  } else {
+    for (const g of groups) {
+      if (g.format === 'csv') g.dialect = await sniffCsv(connection, g, sampleRows, notes);
+      g.columns = await describeGroup(connection, g, sampleRows, notes);
+      if (g.format === 'csv' && g.dialect!.header) {
+        for (const path of g.paths) await csvHeaderNames(connection, g, path, headers);
+      }
+    }
 
-  const create = (table: string, raw: boolean): string =>
-    `CREATE OR REPLACE TEMP TABLE ${table} AS ` +
-    groups
-      .map(
-        (g) =>
-          `SELECT * FROM (SELECT * FROM ${reader(g, raw, sampleRows)} WHERE ${anyValue(g.columns)} LIMIT ${sampleRows})`,
-      )
-      .join(' UNION ALL BY NAME ');
-  try {
-    await connection.run(create(TYPED_TABLE, false));
-  } catch (err) {
-    // A value that does not cast beyond the sniffer's sample: skip such lines in every group still strict.
-    const strict = groups.filter((g) => !g.lenient);
-    if (strict.length === 0) throw new BadInputError(`cannot read the sample files: ${firstLine(err)}`, { cause: err });
-    for (const g of strict) g.lenient = true;
-    notes.push(`Some sample lines could not be read and were skipped (${firstLine(err)}).`);
-    await runSql(connection, create(TYPED_TABLE, false), 'cannot read the sample files');
+    const create = (table: string, raw: boolean): string =>
+      `CREATE OR REPLACE TEMP TABLE ${table} AS ` +
+      groups
+        .map(
+          (g) =>
+            `SELECT * FROM (SELECT * FROM ${reader(g, raw, sampleRows)} WHERE ${anyValue(g.columns)} LIMIT ${sampleRows})`,
+        )
+        .join(' UNION ALL BY NAME ');
+    try {
+      await connection.run(create(TYPED_TABLE, false));
+    } catch (err) {
+      // A value that does not cast beyond the sniffer's sample: skip such lines in every group still strict.
+      const strict = groups.filter((g) => !g.lenient);
+      if (strict.length === 0)
+        throw new BadInputError(`cannot read the sample files: ${firstLine(err)}`, { cause: err });
+      for (const g of strict) g.lenient = true;
+      notes.push(`Some sample lines could not be read and were skipped (${firstLine(err)}).`);
+      await runSql(connection, create(TYPED_TABLE, false), 'cannot read the sample files');
+    }
+    await runSql(connection, create(RAW_TABLE, true), 'cannot read the sample files as text');
   }
-  await runSql(connection, create(RAW_TABLE, true), 'cannot read the sample files as text');
 
   const described = await readSql(connection, `DESCRIBE ${TYPED_TABLE}`, 'cannot describe the sample');
   const columns = described.map((r) => ({ source: String(r.column_name), duckdbType: String(r.column_type) }));
@@ -122,6 +143,7 @@ export async function readSample(
     })),
     rows,
     notes,
+    textPattern,
   };
 }
 
