@@ -1,4 +1,6 @@
-import { basename } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { parse as parseYaml } from 'yaml';
 import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
@@ -8,7 +10,8 @@ import { safeColumnNames, uniqueName } from '../domain/safe-name.js';
 import { columnTypeOf, probeFormats, probeTextColumn, type TypeProbe } from './inference/column-type-probe.js';
 import { renderDefinitionYaml } from './inference/definition-yaml.js';
 import { guessEventKey } from './inference/event-key-guess.js';
-import { sniffSampleFile } from './inference/sample-file-sniffer.js';
+import { type SniffedFile, sniffSampleFile } from './inference/sample-file-sniffer.js';
+import { withoutByteOrderMark } from './inference/sample-lines.js';
 import { readSql } from './inference/duckdb-sql.js';
 import { dropSample, RAW_TABLE, readSample, type Sample } from './inference/sample-reader.js';
 
@@ -53,8 +56,9 @@ export async function inferDefinition(
       `dataset name "${name}" must be lower case letters, digits and _, not starting with a digit`,
     );
   }
-  if (files.length === 0)
+  if (files.length === 0) {
     throw new BadInputError('no sample files given: name at least one CSV, JSON Lines or text log (.log) file');
+  }
   const sampleRows = options.sampleRows ?? DEFAULT_SAMPLE_ROWS;
   if (!Number.isInteger(sampleRows) || sampleRows < 1) {
     throw new BadInputError(`sampleRows must be a positive integer, got ${sampleRows}`);
@@ -64,9 +68,32 @@ export async function inferDefinition(
   const notes: string[] = sniffed.flatMap((f) =>
     f.empty ? [`${basename(f.path)} is empty and was left out.`] : f.note !== undefined ? [f.note] : [],
   );
-  const usable = sniffed.filter((f) => !f.empty);
-  if (usable.length === 0) throw new BadInputError('every sample file is empty: nothing to infer a definition from');
+  const sniffedUsable = sniffed.filter((f) => !f.empty);
+  if (sniffedUsable.length === 0) {
+    throw new BadInputError('every sample file is empty: nothing to infer a definition from');
+  }
+  const copies = sniffedUsable.some((f) => f.format === 'jsonl' && f.bom)
+    ? await mkdtemp(join(tmpdir(), 'careplus-infer-'))
+    : undefined;
+  try {
+    const usable = await Promise.all(
+      sniffedUsable.map((f, i) =>
+        copies !== undefined && f.format === 'jsonl' && f.bom ? withoutByteOrderMark(f, copies, i, sampleRows) : f,
+      ),
+    );
+    return await proposeFrom(duckdb, name, usable, sampleRows, notes);
+  } finally {
+    if (copies !== undefined) await rm(copies, { recursive: true, force: true });
+  }
+}
 
+async function proposeFrom(
+  duckdb: DuckDbDatabase,
+  name: string,
+  usable: SniffedFile[],
+  sampleRows: number,
+  notes: string[],
+): Promise<InferredDefinition> {
   return duckdb.withConnection(async (connection) => {
     try {
       const sample = await readSample(connection, usable, sampleRows);

@@ -12,6 +12,8 @@ export interface SniffedFile {
   gzip: boolean;
   /** No content at all (0 bytes, or only whitespace once decompressed). */
   empty: boolean;
+  /** The (decompressed) text starts with a UTF-8 byte order mark. */
+  bom: boolean;
   /** Why the content and the name disagreed, if they did. */
   note: string | undefined;
 }
@@ -58,6 +60,7 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
       `sample file ${path} is UTF-16 (it starts with the byte order mark ${utf16}): save it as UTF-8, which the ETL reads`,
     );
   }
+  const bom = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf;
   const first = content
     .toString('utf8')
     .replace(/^\uFEFF/, '')
@@ -68,8 +71,8 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
     : /\.(jsonl|ndjson|json)$/.test(lower)
       ? 'jsonl'
       : undefined;
-  if (/\.log$/.test(lower)) return { path, format: 'text', gzip, empty: first === undefined, note: undefined };
-  if (first === undefined) return { path, format: byName ?? 'csv', gzip, empty: true, note: undefined };
+  if (/\.log$/.test(lower)) return { path, format: 'text', gzip, empty: first === undefined, bom, note: undefined };
+  if (first === undefined) return { path, format: byName ?? 'csv', gzip, empty: true, bom, note: undefined };
   if (first === '[') throw new BadInputError(`sample file ${path} holds a JSON array; only JSON Lines is supported`);
   const format: SampleFileFormat = first === '{' ? 'jsonl' : 'csv';
   const notes: string[] = [];
@@ -77,5 +80,5 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
     notes.push(`${basename(path)} is named like ${byName} but holds ${format}; read as ${format}.`);
   }
   if (gzip && !path.toLowerCase().endsWith('.gz')) notes.push(`${basename(path)} is gzipped without a .gz suffix.`);
-  return { path, format, gzip, empty: false, note: notes.length > 0 ? notes.join(' ') : undefined };
+  return { path, format, gzip, empty: false, bom, note: notes.length > 0 ? notes.join(' ') : undefined };
 }

@@ -1,13 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError } from '../../domain/errors.js';
 import { MAX_INVALID_SHARE } from './column-type-probe.js';
 import { runSql, sqlIdent, sqlString } from './duckdb-sql.js';
 import type { SniffedFile } from './sample-file-sniffer.js';
+import { readLines } from './sample-lines.js';
 
 /**
  * The sample of text logs (`.log` files, which the ETL reads with a definition's `text.pattern`): the lines of the
@@ -131,36 +128,4 @@ function textLogRefusal(lines: number, misses: { file: string; text: string }[])
 
 function clip(text: string): string {
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;
-}
-
-/** Up to `max` non-blank lines of a file, gzip inflated, without a byte order mark or a CR before the LF. */
-async function readLines(f: SniffedFile, max: number): Promise<string[]> {
-  const lines: string[] = [];
-  if (max <= 0) return lines;
-  const file = createReadStream(f.path);
-  const stream: Readable = f.gzip ? file.pipe(createGunzip()) : file;
-  const reader = createInterface({ input: stream, crlfDelay: Infinity });
-  let failure: Error | undefined;
-  const onError = (err: Error): void => {
-    failure = err;
-    reader.close();
-  };
-  file.on('error', onError);
-  stream.on('error', onError);
-  try {
-    for await (const raw of reader) {
-      const line = (lines.length === 0 ? raw.replace(/^\uFEFF/, '') : raw).replace(/\r$/, '');
-      if (line.trim() === '') continue;
-      lines.push(line);
-      if (lines.length >= max) break;
-    }
-  } finally {
-    reader.close();
-    file.destroy();
-    if (stream !== file) stream.destroy();
-  }
-  if (failure !== undefined && lines.length < max) {
-    throw new BadInputError(`cannot read sample file ${f.path}: ${failure.message}`, { cause: failure });
-  }
-  return lines;
 }
