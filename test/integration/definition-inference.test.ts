@@ -229,6 +229,19 @@ describe('inferDefinition', () => {
     }
   });
 
+  it('says that a file named like one format but holding another must be renamed before the ETL reads it', async () => {
+    // The note said only "read as jsonl"; ingesting the file into the proposed dataset then failed
+    // unsupported_format ("a .csv file is csv, which dataset ... does not accept").
+    const file = join(dir, 'events_export.csv');
+    await writeFile(file, JSON_EVENTS.map((e) => JSON.stringify(e)).join('\n'));
+    const { definition, notes } = await inferDefinition(duckdb, 'ticket_events', [file]);
+    expect(definition.formats).toEqual(['jsonl']);
+    expect(notes[0]).toBe(
+      'events_export.csv is named like csv but holds jsonl; read as jsonl here, but the ETL takes a .csv file for ' +
+        'csv and would fail it (unsupported_format): rename it .jsonl before ingesting it.',
+    );
+  });
+
   it("reads the generator's own sample, defects included, back to the support_events columns", async () => {
     const { files } = generateSampleFiles({ days: 10 });
     const paths: string[] = [];

@@ -77,7 +77,16 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
   const format: SampleFileFormat = first === '{' ? 'jsonl' : 'csv';
   const notes: string[] = [];
   if (byName !== undefined && byName !== format) {
-    notes.push(`${basename(path)} is named like ${byName} but holds ${format}; read as ${format}.`);
+    // The ETL goes by the name (`pickFormat`): such a file fails `unsupported_format` in a dataset of the format it
+    // holds. Only .txt, a name it does not know, is read as the dataset's first format.
+    const ext = lower.slice(lower.lastIndexOf('.'));
+    notes.push(
+      ext === '.txt'
+        ? `${basename(path)} is named like ${byName} but holds ${format}; read as ${format}.`
+        : `${basename(path)} is named like ${byName} but holds ${format}; read as ${format} here, but the ETL takes ` +
+            `a ${ext} file for ${byName} and would fail it (unsupported_format): rename it ` +
+            `${format === 'jsonl' ? '.jsonl' : '.csv'} before ingesting it.`,
+    );
   }
   if (gzip && !path.toLowerCase().endsWith('.gz')) notes.push(`${basename(path)} is gzipped without a .gz suffix.`);
   return { path, format, gzip, empty: false, bom, note: notes.length > 0 ? notes.join(' ') : undefined };
