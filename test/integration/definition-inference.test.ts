@@ -242,6 +242,26 @@ describe('inferDefinition', () => {
     );
   });
 
+  it('refuses a truncated gzip, which the ETL fails as a whole, whatever the format', async () => {
+    // Read only as far as the sample went, a cut-off file got a proposal, with a note about a malformed last line
+    // (JSON Lines) or "Error when sniffing file" (CSV), or the bare "unexpected end of file" (a text log).
+    const events = Array.from({ length: 500 }, (_, i) => ({ ...JSON_EVENTS[i % 3], event_id: i }));
+    const bodies: [string, string][] = [
+      ['cut.jsonl.gz', events.map((e) => JSON.stringify(e)).join('\n') + '\n'],
+      ['cut.csv.gz', HELPDESK_LIKE_CSV.repeat(40)],
+      ['cut.log.gz', events.map((e) => `${e.opened_at} INFO ticket ${e.ticket} event ${e.event_id}`).join('\n')],
+    ];
+    for (const [name, text] of bodies) {
+      const whole = gzipSync(text);
+      const file = join(dir, name);
+      await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
+      await expect(inferDefinition(duckdb, 'x', [file])).rejects.toThrow(
+        `sample file ${file} is a truncated gzip (it ends before its compressed stream does): the ETL fails such ` +
+          'a file as a whole (truncated_gzip); infer from a complete copy',
+      );
+    }
+  });
+
   it("reads the generator's own sample, defects included, back to the support_events columns", async () => {
     const { files } = generateSampleFiles({ days: 10 });
     const paths: string[] = [];

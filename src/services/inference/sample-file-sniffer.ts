@@ -1,6 +1,8 @@
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { basename } from 'node:path';
-import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 import { BadInputError } from '../../domain/errors.js';
 import { utf16ByteOrderMark } from '../../domain/byte-order-mark.js';
 
@@ -52,6 +54,7 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
       throw new BadInputError(`sample file ${path} starts like gzip but does not decompress`, { cause: err });
     }
   }
+  if (gzip) await checkGzipEnds(path);
   // The ETL reads UTF-8 only and fails a UTF-16 file (a spreadsheet's "Unicode text"); DuckDB would read its NUL bytes
   // into every name and value and propose nonsense.
   const utf16 = utf16ByteOrderMark(content);
@@ -90,4 +93,29 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
   }
   if (gzip && !path.toLowerCase().endsWith('.gz')) notes.push(`${basename(path)} is gzipped without a .gz suffix.`);
   return { path, format, gzip, empty: false, bom, note: notes.length > 0 ? notes.join(' ') : undefined };
+}
+
+/**
+ * Inflates a gzipped sample to its end. The ETL fails a truncated gzip as a whole (`truncated_gzip`, nothing
+ * published); read only as far as the sample goes, one looked fine, and its cut-off last line came out as a
+ * malformed record ("Malformed JSON ... unexpected end of data") or a CSV sniffing error beside a proposal.
+ */
+async function checkGzipEnds(path: string): Promise<void> {
+  try {
+    await pipeline(createReadStream(path), createGunzip(), async (inflated: AsyncIterable<Buffer>) => {
+      for await (const chunk of inflated) void chunk;
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'Z_BUF_ERROR') {
+      throw new BadInputError(
+        `sample file ${path} is a truncated gzip (it ends before its compressed stream does): the ETL fails such a ` +
+          'file as a whole (truncated_gzip); infer from a complete copy',
+        { cause: err },
+      );
+    }
+    throw new BadInputError(`sample file ${path} starts like gzip but does not decompress: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
