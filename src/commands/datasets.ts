@@ -29,7 +29,7 @@ export async function listDatasets(rt: Runtime): Promise<void> {
 export async function inferDataset(config: AppConfig, name: string, files: string[]): Promise<void> {
   const duckdb = await createDuckDb(config);
   try {
-    const { yaml, notes } = await inferDefinition(duckdb, name, files);
+    const { yaml, notes } = await inferDefinition(duckdb, name, files, { definitionsDir: config.datasetsDir });
     process.stdout.write(yaml);
     for (const n of notes) process.stderr.write(`note: ${n}\n`);
   } finally {

@@ -26,6 +26,8 @@ import { dropSample, RAW_TABLE, readSample, type Sample } from './inference/samp
 export interface InferOptions {
   /** Records read per format group for types, null counts, formats and key uniqueness. Default 50,000. */
   sampleRows?: number;
+  /** The definitions folder the registry reads (`CAREPLUS_DATASETS_DIR`), named where the YAML says to save it. */
+  definitionsDir?: string;
 }
 
 export interface InferredDefinition {
@@ -81,7 +83,9 @@ export async function inferDefinition(
         copies !== undefined && f.format === 'jsonl' && f.bom ? withoutByteOrderMark(f, copies, i, sampleRows) : f,
       ),
     );
-    return await proposeFrom(duckdb, name, usable, sampleRows, notes);
+    const saveAs =
+      options.definitionsDir !== undefined ? join(options.definitionsDir, `${name}.yaml`) : `datasets/${name}.yaml`;
+    return await proposeFrom(duckdb, name, usable, sampleRows, notes, saveAs);
   } finally {
     if (copies !== undefined) await rm(copies, { recursive: true, force: true });
   }
@@ -93,6 +97,7 @@ async function proposeFrom(
   usable: SniffedFile[],
   sampleRows: number,
   notes: string[],
+  saveAs: string,
 ): Promise<InferredDefinition> {
   return duckdb.withConnection(async (connection) => {
     try {
@@ -105,7 +110,7 @@ async function proposeFrom(
       const yaml = renderDefinitionYaml(proposal.definition, {
         header: [
           `Proposed by \`careplus datasets infer\` from ${usable.length} sample file${usable.length === 1 ? '' : 's'}` +
-            ` (${sample.rows.toLocaleString('en-US')} records read). Review, then save as datasets/${name}.yaml.` +
+            ` (${sample.rows.toLocaleString('en-US')} records read). Review, then save as ${saveAs}.` +
             " Types are DuckDB's inference; nullable: false marks columns without nulls in the sample (relax any" +
             ' that may be missing later).',
           ...readingNotes,

@@ -37,6 +37,9 @@ describe('careplus and the dataset definitions folder', () => {
     expect(await cli.exited).toBe(0);
     expect(cli.output()).toContain('name: tickets');
     expect(cli.output()).toMatch(/name: opened_at\s+source: opened_at\s+type: timestamp/);
+    // Where the registry reads definitions: the YAML said "save as datasets/tickets.yaml" whatever
+    // CAREPLUS_DATASETS_DIR named, and a definition saved there was never read ('unknown dataset').
+    expect(cli.output().replace(/\n# /g, ' ')).toContain(`Review, then save as ${join(definitions, 'tickets.yaml')}.`);
   });
 
   it('names an empty definition file, its folder and what it should hold', async () => {
