@@ -7,7 +7,13 @@ import type { DuckDbDatabase } from '../adapters/duckdb/duckdb-database.js';
 import { type DatasetDefinitionInput, parseDatasetDefinition } from '../domain/dataset-definition.js';
 import { BadInputError } from '../domain/errors.js';
 import { safeColumnNames, uniqueName } from '../domain/safe-name.js';
-import { columnTypeOf, probeFormats, probeTextColumn, type TypeProbe } from './inference/column-type-probe.js';
+import {
+  columnTypeOf,
+  dayMonthAmbiguity,
+  probeFormats,
+  probeTextColumn,
+  type TypeProbe,
+} from './inference/column-type-probe.js';
 import { renderDefinitionYaml } from './inference/definition-yaml.js';
 import { guessEventKey } from './inference/event-key-guess.js';
 import { type SniffedFile, sniffSampleFile } from './inference/sample-file-sniffer.js';
@@ -168,6 +174,16 @@ async function propose(connection: DuckDBConnection, name: string, sample: Sampl
     // Key order as in the shipped definitions: name, source, type, nullable, formats, pii.
     if (sampled.nulls === 0) column.nullable = false;
     if (probe?.formats !== undefined) column.formats = probe.formats;
+    if (probe?.formats !== undefined) {
+      const ambiguity = await dayMonthAmbiguity(connection, sampled.source, probe.formats);
+      if (ambiguity !== undefined) {
+        comment(
+          column.name,
+          `Every sampled value also reads as ${ambiguity.swapped} (no day above 12), as another date: check ` +
+            `whether the files write day or month first, and put the right format in place of ${ambiguity.format}.`,
+        );
+      }
+    }
     if (probe !== undefined && probe.invalid > 0) {
       comment(
         column.name,

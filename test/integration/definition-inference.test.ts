@@ -138,6 +138,29 @@ describe('inferDefinition', () => {
     expect(definition.partition).toEqual({ column: 'event_date', source: 'complete_timestamp' });
   });
 
+  it('says when a d/m/Y timestamp could as well be m/d/Y, since nothing in the sample tells them apart', async () => {
+    // With no day above 12 the proposal took DuckDB's %d/%m/%Y silently; a log written month first would then land
+    // every row on another date (01/02 as 1 February, not 2 January), with nothing quarantined.
+    const ambiguous = join(dir, 'ambiguous.csv');
+    await writeFile(ambiguous, 'id,opened\n1,01/02/2024 10:00:00\n2,03/04/2024 11:00:00\n3,05/06/2024 12:00:00\n');
+    const { definition, yaml } = await inferDefinition(duckdb, 'ambiguous', [ambiguous]);
+    expect(definition.columns[1]!.formats).toEqual(['%d/%m/%Y %H:%M:%S']);
+    expect(yaml).toContain(
+      '  # Every sampled value also reads as %m/%d/%Y %H:%M:%S (no day above 12), as another date: check whether the\n' +
+        '  # files write day or month first, and put the right format in place of %d/%m/%Y %H:%M:%S.\n' +
+        '  - name: opened\n',
+    );
+    // A day above 12 decides it, and a day equal to its month reads the same either way: no comment then.
+    for (const [name, rows] of [
+      ['decided', '1,01/02/2024 10:00:00\n2,25/12/2024 11:00:00\n'],
+      ['same', '1,01/01/2024 10:00:00\n2,02/02/2024 11:00:00\n'],
+    ]) {
+      const file = join(dir, `${name}.csv`);
+      await writeFile(file, `id,opened\n${rows}`);
+      expect((await inferDefinition(duckdb, name!, [file])).yaml).not.toContain('also reads as');
+    }
+  });
+
   it('proposes the same definition for a CSV whose header ends with LF and its records with CRLF', async () => {
     // A header written by one tool before records written by another; the ETL reads such a file. DuckDB's strict
     // sniffer gave up on it: "cannot sniff the CSV dialect ... Error when sniffing file".

@@ -176,3 +176,38 @@ async function countValues(connection: DuckDBConnection, source: string): Promis
   );
   return Number(r!.n);
 }
+
+/**
+ * The format that reads a column's values with day and month swapped (`%d/%m/%Y` and `%m/%d/%Y`), when every sampled
+ * value one of `formats` parses parses by it too: with no day above 12 in the sample, nothing tells the two apart,
+ * and the wrong one puts every row on another date. Undefined when the sample decides it.
+ */
+export async function dayMonthAmbiguity(
+  connection: DuckDBConnection,
+  source: string,
+  formats: string[],
+): Promise<{ format: string; swapped: string } | undefined> {
+  const v = sqlIdent(source);
+  for (const format of formats) {
+    // Only day and month before the year: year first is ISO's order, which no one writes month last.
+    const [d, m, y] = ['%d', '%m', '%Y'].map((f) => format.indexOf(f));
+    if (d! < 0 || m! < 0 || y! < Math.max(d!, m!)) continue;
+    const swapped = swapDayMonth(format);
+    const [r] = await readSql(
+      connection,
+      `SELECT count(*) FILTER (WHERE try_strptime(${v}, ${sqlString(format)}) IS NOT NULL) AS parsed,
+              count(*) FILTER (WHERE try_strptime(${v}, ${sqlString(format)}) IS NOT NULL
+                                 AND try_strptime(${v}, ${sqlString(swapped)}) IS NULL) AS decided,
+              count(*) FILTER (WHERE try_strptime(${v}, ${sqlString(format)})
+                                     IS DISTINCT FROM try_strptime(${v}, ${sqlString(swapped)})) AS differ
+         FROM ${RAW_TABLE}`,
+      `cannot probe the formats of column ${source}`,
+    );
+    if (Number(r!.parsed) > 0 && Number(r!.decided) === 0 && Number(r!.differ) > 0) return { format, swapped };
+  }
+  return undefined;
+}
+
+function swapDayMonth(format: string): string {
+  return format.replace(/%d|%m/g, (f) => (f === '%d' ? '%m' : '%d'));
+}
