@@ -396,6 +396,25 @@ describe('inferDefinition', () => {
     }
   });
 
+  it('proposes a pattern for a log with stack traces, saying that their lines will be quarantined', async () => {
+    const file = join(dir, 'java.log');
+    await writeFile(
+      file,
+      '2024-03-01 10:00:00.120 ERROR request failed\n' +
+        'java.lang.IllegalStateException: closed\n' +
+        '\tat com.example.Pool.take(Pool.java:42)\n' +
+        '2024-03-01 10:00:01.000 INFO retried\n' +
+        '2024-03-01 10:00:02.000 INFO done\n',
+    );
+    const { definition, yaml } = await inferDefinition(duckdb, 'java_log', [file]);
+    expect(definition.columns.map((c) => c.name)).toEqual(['timestamp', 'level', 'message']);
+    expect(yaml.replace(/\n# /g, ' ')).toContain(
+      '2 of the 5 sampled log lines do not match the proposed text.pattern (e.g. "java.lang.IllegalStateException: ' +
+        'closed" in java.log); the ETL quarantines each such line (a line of a multi-line entry, such as a stack ' +
+        'trace, is a record of its own).',
+    );
+  });
+
   it('refuses a .log file it cannot propose a pattern for, saying what to write', async () => {
     const syslog = join(dir, 'syslog.log');
     await writeFile(syslog, 'Mar  1 10:00:00 host sshd[1]: hello\nMar  1 10:00:01 host sshd[1]: bye\n');

@@ -1,7 +1,6 @@
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError } from '../../domain/errors.js';
-import { MAX_INVALID_SHARE } from './column-type-probe.js';
 import { runSql, sqlIdent, sqlString } from './duckdb-sql.js';
 import type { SniffedFile } from './sample-file-sniffer.js';
 import { readLines } from './sample-lines.js';
@@ -12,6 +11,12 @@ import { readLines } from './sample-lines.js';
  * proposed pattern into the columns `timestamp`, `level` and `message`. A log of another shape is refused, saying
  * what to write instead; a proposal never holds a pattern that the sampled lines do not match.
  */
+
+/**
+ * Most lines of a sample that may miss the pattern: a log's multi-line entries (a stack trace under its first line)
+ * are lines of their own to the ETL, which quarantines each; the YAML says how many. Past half, it is not this shape.
+ */
+const MAX_MISSING_SHARE = 0.5;
 
 /** Longest line the ETL reads (longer ones are quarantined): 1 MiB. */
 const MAX_LINE_BYTES = 1024 * 1024;
@@ -60,7 +65,7 @@ export async function readTextLogSample(
   const shape = new RegExp(`^${linePattern([ISO_TIMESTAMP, DMY_TIMESTAMP], true, true)}$`);
   const matched = lines.map((l) => (Buffer.byteLength(l.text) > MAX_LINE_BYTES ? null : shape.exec(l.text)));
   const misses = matched.flatMap((m, i) => (m === null ? [lines[i]!] : []));
-  if (lines.length === 0 || misses.length > lines.length * MAX_INVALID_SHARE) {
+  if (lines.length === 0 || misses.length > lines.length * MAX_MISSING_SHARE) {
     throw new BadInputError(textLogRefusal(lines.length, misses));
   }
   const hits = matched.filter((m): m is RegExpExecArray => m !== null);
@@ -82,7 +87,8 @@ export async function readTextLogSample(
   if (misses.length > 0) {
     notes.push(
       `${misses.length} of the ${lines.length} sampled log lines do not match the proposed text.pattern (e.g. ` +
-        `${JSON.stringify(clip(misses[0]!.text))} in ${misses[0]!.file}); the ETL quarantines such lines.`,
+        `${JSON.stringify(clip(misses[0]!.text))} in ${misses[0]!.file}); the ETL quarantines each such line ` +
+        '(a line of a multi-line entry, such as a stack trace, is a record of its own).',
     );
   }
   const columns = groups.map((g) => `${sqlIdent(g)} VARCHAR`).join(', ');
