@@ -415,6 +415,16 @@ describe('inferDefinition', () => {
     );
   });
 
+  it('keeps the brackets of a timestamp closed by one without an opening one, so every line still matches', async () => {
+    const file = join(dir, 'half_bracket.log');
+    const lines = ['2024-03-01 10:00:00] started', '2024-03-01 10:00:01 running'];
+    await writeFile(file, lines.join('\n') + '\n');
+    const { definition, notes } = await inferDefinition(duckdb, 'half_bracket', [file]);
+    const pattern = new RegExp(`^(?:${definition.text!.pattern})$`);
+    expect(lines.filter((l) => !pattern.test(l))).toEqual([]);
+    expect(notes.join(' ')).not.toContain('do not match');
+  });
+
   it('refuses a .log file it cannot propose a pattern for, saying what to write', async () => {
     const syslog = join(dir, 'syslog.log');
     await writeFile(syslog, 'Mar  1 10:00:00 host sshd[1]: hello\nMar  1 10:00:01 host sshd[1]: bye\n');

@@ -76,11 +76,12 @@ export async function readTextLogSample(
     ...(hits.some((m) => iso.test(m.groups!.timestamp!)) ? [ISO_TIMESTAMP] : []),
     ...(hits.some((m) => !iso.test(m.groups!.timestamp!)) ? [DMY_TIMESTAMP] : []),
   ];
-  const pattern = linePattern(
-    layouts,
-    hits.some((m) => m[0].startsWith('[')),
-    withLevel,
+  // Brackets only when a line has one around its timestamp (either bracket is optional in the general pattern).
+  const bracketed = hits.some(
+    (m) =>
+      m[0].startsWith('[') || m[0].charAt(m[0].indexOf(m.groups!.timestamp!) + m.groups!.timestamp!.length) === ']',
   );
+  const pattern = linePattern(layouts, bracketed, withLevel);
   const groups = withLevel ? ['timestamp', 'level', 'message'] : ['timestamp', 'message'];
 
   const notes: string[] = [];
