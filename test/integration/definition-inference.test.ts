@@ -247,6 +247,11 @@ describe('inferDefinition', () => {
         expect(definition).toEqual(expected.definition);
         expect(yaml).toContain('(3 records read)');
       }
+      // Messages name the file as the user named it, not the copy read without the mark.
+      await writeFile(join(dir, 'beside.log'), '2024-03-01 10:00:00 INFO up\n');
+      await expect(inferDefinition(threads, 'x', [join(dir, 'bom.jsonl'), join(dir, 'beside.log')])).rejects.toThrow(
+        /^bom\.jsonl is JSON Lines and beside\.log a text log \(\.log\): infer them separately$/,
+      );
     } finally {
       threads.close();
     }

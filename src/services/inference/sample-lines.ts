@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -50,7 +50,9 @@ export async function withoutByteOrderMark(
   index: number,
   max: number,
 ): Promise<SniffedFile> {
-  const copy = join(dir, `${index}-${basename(f.path).replace(/\.gz$/i, '')}`);
+  // A folder per file keeps its name (messages name files by it), less a .gz it no longer has.
+  const copy = join(dir, String(index), basename(f.path).replace(/\.gz$/i, ''));
+  await mkdir(dirname(copy));
   await writeFile(copy, (await readLines(f, max)).join('\n') + '\n');
   return { ...f, path: copy, gzip: false, bom: false };
 }
