@@ -232,7 +232,7 @@ export async function exportCommand(
     }
     const { rowCount, bytes, truncated } = job.result;
     process.stderr.write(
-      `wrote ${out}: ${rowCount.toLocaleString('en-US')} rows in ${job.result.files.length} part(s), ${bytes.toLocaleString('en-US')} bytes as stored, checksums verified\n`,
+      `wrote ${out}: ${countOf(rowCount, 'row')} in ${countOf(job.result.files.length, 'part')}, ${countOf(bytes, 'byte')} as stored, checksums verified\n`,
     );
     if (truncated) {
       // A --limit over the server's cap is refused, so a cut without one is the cap's, which says nothing of itself.
@@ -568,4 +568,9 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** `1 row`, `124 rows`, `1,400,000 bytes`. */
+function countOf(n: number, noun: string): string {
+  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
 }

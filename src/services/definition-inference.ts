@@ -116,7 +116,7 @@ async function proposeFrom(
       const yaml = renderDefinitionYaml(proposal.definition, {
         header: [
           `Proposed by \`careplus datasets infer\` from ${usable.length} sample file${usable.length === 1 ? '' : 's'}` +
-            ` (${sample.rows.toLocaleString('en-US')} records read). Review, then save as ${saveAs}.` +
+            ` (${sample.rows.toLocaleString('en-US')} record${sample.rows === 1 ? '' : 's'} read). Review, then save as ${saveAs}.` +
             " Types are DuckDB's inference; nullable: false marks columns without nulls in the sample (relax any" +
             ' that may be missing later).',
           ...readingNotes,
