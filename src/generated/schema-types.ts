@@ -155,7 +155,7 @@ export type Dataset = {
   /** Data files (keys under `_` or `.` folders are not data). Under a row filter of the access policy on a partition key, only the files of the partitions it leaves you. */
   fileCount: Scalars['Int']['output'];
   freshness: Freshness;
-  /** When the data (newest file) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you. */
+  /** When the data (the newest file, or the last change a writer announced, such as a correction that only removed rows) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you. */
   lastUpdated: Scalars['DateTime']['output'];
   /** Unique name; datasets are listed in name order. */
   name: Scalars['String']['output'];

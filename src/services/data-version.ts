@@ -30,14 +30,25 @@ export interface DataVersionRecord {
   nonce: string;
 }
 
+/** A data version as read: its ETag (the version) and when it was written (the change it announced). */
+export interface DataVersion {
+  etag: string;
+  changedAt: Date;
+}
+
 /**
  * The current data version of a dataset (the ETag of its data version object), or null when no writer has written
  * one (data written before data versions existed, or by tools outside this project: readers then re-list after a
  * time limit instead).
  */
 export async function readDataVersion(store: ObjectStore, dataset: string): Promise<string | null> {
+  return (await readDataVersionDated(store, dataset))?.etag ?? null;
+}
+
+/** readDataVersion with the time of the change: the object's `lastModified`. */
+export async function readDataVersionDated(store: ObjectStore, dataset: string): Promise<DataVersion | null> {
   const info = await store.head('processed', dataVersionKey(dataset));
-  return info === undefined ? null : info.etag;
+  return info === undefined ? null : { etag: info.etag, changedAt: info.lastModified };
 }
 
 /**
@@ -45,11 +56,19 @@ export async function readDataVersion(store: ObjectStore, dataset: string): Prom
  * many datasets (one LIST instead of a HEAD each). Same values as readDataVersion (a listing's ETag is the object's).
  */
 export async function readDataVersions(store: ObjectStore): Promise<Map<string, string>> {
-  const versions = new Map<string, string>();
+  return new Map([...(await readDataVersionsDated(store))].map(([name, v]) => [name, v.etag]));
+}
+
+/** readDataVersions with the time of each change. */
+export async function readDataVersionsDated(store: ObjectStore): Promise<Map<string, DataVersion>> {
+  const versions = new Map<string, DataVersion>();
   for await (const object of store.listAll('processed', DATA_VERSION_PREFIX)) {
     const name = object.key.slice(DATA_VERSION_PREFIX.length);
     if (!name.endsWith('.json') || name.includes('/')) continue;
-    versions.set(decodeURIComponent(name.slice(0, -'.json'.length)), object.etag);
+    versions.set(decodeURIComponent(name.slice(0, -'.json'.length)), {
+      etag: object.etag,
+      changedAt: object.lastModified,
+    });
   }
   return versions;
 }

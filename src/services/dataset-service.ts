@@ -30,7 +30,7 @@ import { type PreviewColumn, type PreviewValue, readPreviewRows } from './datase
 import { CoalescedReads } from './coalesced-reads.js';
 import { isPromise, mapMaybe, type MaybePromise } from './maybe-promise.js';
 import type { ColumnStatistics } from './column-statistics.js';
-import { readDataVersion, readDataVersions } from './data-version.js';
+import { type DataVersion, readDataVersionDated, readDataVersionsDated } from './data-version.js';
 import {
   type DatasetFiles,
   type DatasetSnapshot,
@@ -137,9 +137,9 @@ export class DatasetService {
   private readonly clock: () => Date;
   private readonly snapshots: DatasetSnapshotCache;
   /** Data versions, one HEAD per dataset for all the requests that ask at once. */
-  private readonly versions: CoalescedReads<string, string | null>;
+  private readonly versions: CoalescedReads<string, DataVersion | null>;
   /** Data versions of all datasets, one listing for all the requests that ask at once. */
-  private readonly versionLists: CoalescedReads<'all', ReadonlyMap<string, string>>;
+  private readonly versionLists: CoalescedReads<'all', ReadonlyMap<string, DataVersion>>;
   /** The catalog's tables (completed from the definitions, in name order), one listing for the requests asking at once. */
   private readonly tableLists: CoalescedReads<'all', readonly TableDefinition[]>;
   /** Catalog records completed from the definitions, for catalogs that hand out the same record while it is unchanged. */
@@ -153,8 +153,10 @@ export class DatasetService {
         { store: deps.store, catalog: deps.catalog, footers: deps.footers, logger: deps.logger },
         { ...deps.snapshots, footerConcurrency: deps.footerConcurrency ?? 16 },
       );
-    this.versions = new CoalescedReads((name) => readDataVersion(deps.store, name));
-    this.versionLists = new CoalescedReads<'all', ReadonlyMap<string, string>>(() => readDataVersions(deps.store));
+    this.versions = new CoalescedReads((name) => readDataVersionDated(deps.store, name));
+    this.versionLists = new CoalescedReads<'all', ReadonlyMap<string, DataVersion>>(() =>
+      readDataVersionsDated(deps.store),
+    );
     this.tableLists = new CoalescedReads(async () =>
       Object.freeze((await deps.catalog.listTables()).map((t) => this.withDefinition(t)).sort(byName)),
     );
@@ -175,20 +177,26 @@ export class DatasetService {
     const loaded: DatasetLoaders['loaded'] = { files: new Map(), statistics: new Map() };
     // Each dataset's data version (the change signal every writer updates after changing the data) is read once per
     // request: a HEAD, or one listing of them all (readAllVersions); either shared with the requests asking at once.
-    const versions = new DataLoader<string, string | null>((names) =>
+    const versions = new DataLoader<string, DataVersion | null>((names) =>
       Promise.all(names.map((n) => this.versions.load(n))),
     );
-    let listed: Promise<ReadonlyMap<string, string>> | undefined;
+    let listed: Promise<ReadonlyMap<string, DataVersion>> | undefined;
     const readAllVersions = (): void => {
       if (listed !== undefined) return;
       listed = this.versionLists.load('all');
       // Its failure is met (and reported) by the snapshots that wait for it, if any do.
       listed.catch(() => undefined);
     };
-    const versionOf = async (name: string): Promise<string | null> =>
+    const versionOf = async (name: string): Promise<DataVersion | null> =>
       listed !== undefined ? ((await listed).get(name) ?? null) : versions.load(name);
     const snapshot = new DataLoader<TableDefinition, DatasetSnapshot, string>(
-      (defs) => Promise.all(defs.map(async (t) => this.snapshots.get(t, await versionOf(t.name)))),
+      (defs) =>
+        Promise.all(
+          defs.map(async (t) => {
+            const version = await versionOf(t.name);
+            return this.snapshots.get(t, version?.etag ?? null, version?.changedAt ?? null);
+          }),
+        ),
       byLocation,
     );
     return {
@@ -289,15 +297,18 @@ export class DatasetService {
   }
 
   /**
-   * When the data (newest file) or the schema (catalog record) last changed, whichever is later. With `keep`
-   * (policy.ts partitionsKept), the newest file of the partitions it keeps.
+   * When the data (newest file, or the last change a writer announced: one that only removed files leaves no newer
+   * file) or the schema (catalog record) last changed, whichever is later. With `keep` (policy.ts partitionsKept),
+   * the newest file of the partitions it keeps: the announcement is the whole dataset's, and would date writes to
+   * partitions the caller may not see.
    */
   lastUpdated(table: TableDefinition, loaders: DatasetLoaders, keep?: PartitionKeep): MaybePromise<Date> {
     return mapMaybe(this.files(table, loaders), (files) => {
       const newestModified = newestKept(files, keep);
       const schemaChanged = Date.parse(table.updatedAt);
+      const announced = keep === undefined ? (files.dataChangedAt?.getTime() ?? schemaChanged) : schemaChanged;
       // A fresh Date: adapters may hand out Dates made in another realm (fs.Stats), which `instanceof` rejects.
-      return new Date(Math.max(newestModified?.getTime() ?? schemaChanged, schemaChanged));
+      return new Date(Math.max(newestModified?.getTime() ?? schemaChanged, schemaChanged, announced));
     });
   }
 

@@ -27,6 +27,12 @@ export interface DatasetFiles {
   sizeBytes: number;
   /** Newest `lastModified` of the files; null without files. */
   newestModified: Date | null;
+  /**
+   * When a writer last announced a change of the data (the data version object's `lastModified`, data-version.ts);
+   * null when none has. A change that only removed files (a corrected file whose rows all turned out to be
+   * duplicates) leaves no newer file behind, so `newestModified` alone would move back in time.
+   */
+  dataChangedAt: Date | null;
 }
 
 /** A data file whose footer was read. */
@@ -267,8 +273,11 @@ export class DatasetSnapshotCache {
     return { hits: this.hitCount, listings: this.listingCount, size: this.entries.size, files: this.filesHeld };
   }
 
-  /** The snapshot of `table` for data version `version` (read by the caller before this call). */
-  get(table: TableDefinition, version: string | null): Promise<DatasetSnapshot> {
+  /**
+   * The snapshot of `table` for data version `version` (read by the caller before this call), which was written at
+   * `changedAt` (the data version object's `lastModified`; null when unknown).
+   */
+  get(table: TableDefinition, version: string | null, changedAt: Date | null = null): Promise<DatasetSnapshot> {
     const id = `${table.name}\u0000${table.location}`;
     const now = this.now();
     const current = this.entries.get(id);
@@ -281,7 +290,7 @@ export class DatasetSnapshotCache {
     }
     this.listingCount += 1;
     if (current !== undefined) this.remove(id, current);
-    const entry: Entry = { version, startedAt: now, snapshot: this.list(table), fileCount: 0 };
+    const entry: Entry = { version, startedAt: now, snapshot: this.list(table, changedAt), fileCount: 0 };
     this.entries.set(id, entry);
     entry.snapshot.then(
       (snapshot) => {
@@ -313,7 +322,7 @@ export class DatasetSnapshotCache {
   }
 
   /** Lists a table's data files: every key under its location except those in `_`- or `.`-prefixed folders or files. */
-  private async list(table: TableDefinition): Promise<DatasetSnapshot> {
+  private async list(table: TableDefinition, dataChangedAt: Date | null): Promise<DatasetSnapshot> {
     const files: DataFile[] = [];
     let sizeBytes = 0;
     let newest: Date | null = null;
@@ -341,7 +350,7 @@ export class DatasetSnapshotCache {
     }
     return new DatasetSnapshot(
       table.name,
-      { files, sizeBytes, newestModified: newest },
+      { files, sizeBytes, newestModified: newest, dataChangedAt },
       this.sources,
       this.footerConcurrency,
     );

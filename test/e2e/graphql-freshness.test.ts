@@ -158,6 +158,32 @@ describe('metadata while `careplus ingest` runs in another process', () => {
     expect(statsOf(third, 'event_id')).toEqual({ nullCount: 0, min: '3', max: '8' });
   }, 180_000);
 
+  it('dates lastUpdated at a change that only removed rows, so updatedSince lists the dataset', async () => {
+    type Dated = { dataset: { rowCount: number; lastUpdated: string }; datasets: { nodes: { name: string }[] } };
+    const dated = async (since: Date): Promise<Dated> => {
+      const result = await client.raw<Dated>(
+        `{ dataset(name: "support_events") { rowCount lastUpdated }
+           datasets(filter: { updatedSince: "${since.toISOString()}" }) { nodes { name } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+      return result.data!;
+    };
+    expect(await ingestInAnotherProcess('day-four.csv', [line(20, 'Closed', '2024-01-04 08:00:00')])).toMatch(
+      /written 1,/,
+    );
+    const rows = (await dated(new Date())).dataset.rowCount;
+    const before = new Date();
+    // A corrected day-four.csv (same name, same day: the same source) holding only an event published by another
+    // file: its row is a duplicate, so the correction writes no file and removes the one it published before.
+    expect(
+      await ingestInAnotherProcess('day-four.csv', [line(3, 'Take in charge ticket', '2024-01-01 10:00:00')]),
+    ).toMatch(/written 0, rejected 0, duplicate 1/);
+    const after = await dated(before);
+    expect(after.dataset.rowCount).toBe(rows - 1);
+    expect(Date.parse(after.dataset.lastUpdated)).toBeGreaterThanOrEqual(before.getTime());
+    expect(after.datasets.nodes.map((n) => n.name)).toEqual(['support_events']);
+  }, 180_000);
+
   it('plans exports on the data as it is now: a change from another process gives a new estimate and a new job', async () => {
     const exportOf = async (): Promise<{ rows: number; files: number; job: string }> => {
       const estimate = await client.raw<{ dataset: { estimateExport: { rows: number; files: number } } }>(

@@ -124,7 +124,7 @@ export class DatasetResolver {
 
   @FieldResolver(() => DateTimeScalar, {
     description:
-      'When the data (newest file) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you.',
+      'When the data (the newest file, or the last change a writer announced, such as a correction that only removed rows) or the schema last changed, whichever is later. Under a row filter of the access policy on a partition key, the newest file of the partitions it leaves you.',
   })
   lastUpdated(@Root() dataset: Dataset, @Ctx() ctx: ApiContext): MaybePromise<Date> {
     const keep = keptPartitions(dataset);
