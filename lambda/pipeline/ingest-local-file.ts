@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord } from '../../src/domain/run-record.js';
+import type { ObjectInfo } from '../../src/ports/object-store.js';
 import type { EtlDeps } from './etl-deps.js';
 import { ingestObjectReported, type IngestOptions, resourceFailure, unrecordedFailure } from './ingest-object.js';
 
@@ -38,7 +39,8 @@ export async function ingestLocalFile(
     /**
      * Land the file where the same path was ingested last, on whatever day (`--replace`): a corrected file then
      * replaces what that version published. Dated today, it would be another source, whose rows lose to the earlier
-     * version's (first published wins).
+     * version's (first published wins). When that version was the same bytes delivered again on later days, every
+     * copy is replaced, the first one publishing the correction.
      */
     replaceEarlier?: boolean;
   } = {},
@@ -52,22 +54,32 @@ export async function ingestLocalFile(
     return ingestObjectReported(deps, { key: inRaw, dataset }, ingest);
   }
   const today = rawKeyForLocalFile(def.rawPrefix, filePath, (deps.now ?? (() => new Date()))());
-  const key = (replaceEarlier === true ? await lastRawKeyOf(deps, def.rawPrefix, today) : undefined) ?? today;
-  try {
-    await deps.store.putFile('raw', key, filePath);
-  } catch (err) {
-    const resource = resourceFailure(err);
-    if (resource === undefined) throw err;
-    return unrecordedFailure(
-      deps,
-      { key, dataset },
-      {
-        reason: resource.reason,
-        message: `the file could not be put into the raw bucket: ${resource.message}`,
-      },
-    );
+  // With --replace: the latest version of the path, and the earlier days' copies of the same bytes just before it (the
+  // same file delivered again on later days). The first of those published the rows; the copies, later sources,
+  // published only duplicates, and would bring back from their old bytes every row the correction removes.
+  const keys = replaceEarlier === true ? await lastRawCopiesOf(deps, def.rawPrefix, today) : [];
+  if (keys.length === 0) keys.push(today);
+  for (const key of keys) {
+    try {
+      await deps.store.putFile('raw', key, filePath);
+    } catch (err) {
+      const resource = resourceFailure(err);
+      if (resource === undefined) throw err;
+      return unrecordedFailure(
+        deps,
+        { key, dataset },
+        {
+          reason: resource.reason,
+          message: `the file could not be put into the raw bucket: ${resource.message}`,
+        },
+      );
+    }
   }
-  return ingestObjectReported(deps, { key, dataset }, ingest);
+  // The first copy replaces what the path published; the later ones, now the same bytes, publish only duplicates.
+  const [first, ...copies] = keys as [string, ...string[]];
+  const run = await ingestObjectReported(deps, { key: first, dataset }, ingest);
+  for (const key of copies) await ingestObjectReported(deps, { key, dataset }, ingest);
+  return run;
 }
 
 /** The raw bucket's key of a file inside the bucket's own folder (a local store), or undefined. */
@@ -86,16 +98,34 @@ async function rawKeyOfFile(deps: EtlDeps, filePath: string): Promise<string | u
 }
 
 /**
- * The latest raw key (by its day) of the same local path as `today` (the same `<folder>-<hash>/<file>` under any
- * `yyyy/mm/dd`), or undefined when the path was never ingested. Lists the dataset's raw prefix: meant for the CLI.
+ * The raw keys of the same local path as `today` (the same `<folder>-<hash>/<file>` under any `yyyy/mm/dd`) that hold
+ * what the path was ingested as last: its latest key (by day) and, before it, the run of earlier days' keys holding
+ * the same bytes, oldest first; empty when the path was never ingested. Lists the dataset's raw prefix and reads the
+ * keys of the latest one's size: meant for the CLI.
  */
-async function lastRawKeyOf(deps: EtlDeps, rawPrefix: string, today: string): Promise<string | undefined> {
+async function lastRawCopiesOf(deps: EtlDeps, rawPrefix: string, today: string): Promise<string[]> {
   const tail = today.split('/').slice(-2).join('/');
   const shape = /^\d{4}\/\d{2}\/\d{2}\/$/;
-  let latest: string | undefined;
+  const same: ObjectInfo[] = [];
   for await (const o of deps.store.listAll('raw', rawPrefix)) {
     const day = o.key.slice(rawPrefix.length, o.key.length - tail.length);
-    if (o.key.endsWith(`/${tail}`) && shape.test(day) && (latest === undefined || o.key > latest)) latest = o.key;
+    if (o.key.endsWith(`/${tail}`) && shape.test(day)) same.push(o);
   }
-  return latest;
+  same.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const latest = same.pop();
+  if (latest === undefined) return [];
+  const copies = [latest.key];
+  const digest = await sha256Of(deps, latest.key);
+  for (let i = same.length - 1; i >= 0; i--) {
+    const o = same[i]!;
+    if (o.size !== latest.size || (await sha256Of(deps, o.key)) !== digest) break;
+    copies.unshift(o.key);
+  }
+  return copies;
+}
+
+async function sha256Of(deps: EtlDeps, key: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await deps.store.getStream('raw', key)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -653,6 +653,27 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     expect(onlyDay1).toMatchObject({ status: 'SUCCEEDED', sourceKey: first.sourceKey });
     expect(await activities()).toEqual(['1:right', '2:Insert ticket', '3:Insert ticket']);
   });
+
+  it('replaces with --replace what a file delivered again unchanged on later days published, its copies too', async () => {
+    const file = join(lake.root, 'daily.jsonl');
+    const on = (day: string) => lake.deps({ now: () => new Date(`${day}T10:00:00Z`) });
+    const activities = async () =>
+      (
+        await lake.query(`SELECT event_id, activity FROM read_parquet('{processed}/events/*/*.parquet') ORDER BY 1`)
+      ).map((r) => `${String(r['event_id'])}:${String(r['activity'])}`);
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'wrong' }), event(2)));
+    const first = await ingestLocalFile(on('2024-03-09'), file, 'events');
+    expect(first).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 2 });
+    // The same bytes delivered again the next day: a new source, all of whose rows are duplicates.
+    const again = await ingestLocalFile(on('2024-03-10'), file, 'events');
+    expect(again).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 0, rowsDuplicate: 2 });
+
+    // The correction (event 1 right, event 2 withdrawn) with --replace on the third day.
+    await writeFile(file, jsonl(event(1, '2024-03-01 10:00:00', { activity: 'right' })));
+    const replaced = await ingestLocalFile(on('2024-03-11'), file, 'events', { replaceEarlier: true });
+    expect(replaced).toMatchObject({ status: 'SUCCEEDED', sourceKey: first.sourceKey, rowsWritten: 1 });
+    expect(await activities()).toEqual(['1:right']);
+  });
 });
 
 /** A store whose objects all report S3 version id `versionId`. */
