@@ -3,7 +3,7 @@ import { CSV_HEADER, csvRow, JsonLineEncoder } from './event-encoding.js';
 import { defectiveCsvLine, defectiveJsonLine, planDefects, type PlannedDefect } from './sample-defects.js';
 import { generateSampleEvents, type SampleDay } from './sample-events.js';
 import type { SampleDefect, SampleFile, SampleFormat, SampleManifest } from './sample-manifest.js';
-import { resolveSampleOptions, SAMPLE_DATASET, type SampleOptions } from './sample-options.js';
+import { resolveSampleOptions, SAMPLE_DATASET, SAMPLE_DEFAULTS, type SampleOptions } from './sample-options.js';
 import { SeededRandom } from './seeded-random.js';
 
 export interface SampleFiles {
@@ -15,6 +15,9 @@ export interface SampleFiles {
 /** Salt for the file-layout stream, so choosing formats and defects never shifts the ticket data. */
 const LAYOUT_SALT = 0x5eed_f11e;
 
+/** The days the defects are placed in: the default sample's (`npm start`). */
+const DEFECT_WINDOW = SAMPLE_DEFAULTS.days;
+
 /**
  * The sample raw files for `support_events`, one per day, as bytes: some days CSV, others gzipped JSON
  * Lines, with the defects of `planDefects` injected and listed in the manifest. Pure and deterministic:
@@ -25,19 +28,24 @@ export function generateSampleFiles(options: SampleOptions = {}): SampleFiles {
   const days = generateSampleEvents(resolved);
   const layout = new SeededRandom(resolved.seed ^ LAYOUT_SALT);
   // Both formats always appear: the first day is CSV, the second JSON Lines, the rest a coin toss.
-  const formats: SampleFormat[] = days.map((_, i) =>
-    i === 0 ? 'csv' : i === 1 ? 'jsonl' : layout.chance(0.5) ? 'jsonl' : 'csv',
-  );
+  const format = (i: number): SampleFormat =>
+    i === 0 ? 'csv' : i === 1 ? 'jsonl' : layout.chance(0.5) ? 'jsonl' : 'csv';
+  // The defects go into the first DEFECT_WINDOW days, planned before the later days' formats are tossed: a longer
+  // sample (`careplus sample --days 61` the day after `npm start` wrote 60) has the same files for those days, and
+  // only adds days. Planned over the whole window, its defects moved: a day of good records became the empty file.
+  const window = Math.min(days.length, DEFECT_WINDOW);
+  const formats: SampleFormat[] = days.slice(0, window).map((_, i) => format(i));
   // The defects need a second CSV day (the empty file's): a short window whose tosses gave none makes its third day
   // CSV (`--days 4` failed for some seeds). Windows that had one keep their bytes.
-  if (resolved.defects && days.length > 2 && formats.filter((f) => f === 'csv').length < 2) formats[2] = 'csv';
+  if (resolved.defects && window > 2 && formats.filter((f) => f === 'csv').length < 2) formats[2] = 'csv';
   const plan = resolved.defects
     ? planDefects(
         layout,
-        days.map((d) => d.events.length),
+        days.slice(0, window).map((d) => d.events.length),
         formats,
       )
     : undefined;
+  for (let i = window; i < days.length; i++) formats.push(format(i));
 
   const files = new Map<string, Uint8Array>();
   const entries: SampleFile[] = [];

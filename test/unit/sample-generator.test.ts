@@ -300,6 +300,17 @@ describe('sample generator', () => {
     expect(generateSampleFiles({ seed: 42, days: 4 }).manifest.files).toHaveLength(4);
   });
 
+  it('keeps the files of the default sample in a longer one: `careplus sample --days 61` the next day only adds a day', () => {
+    // It moved the defects: the good day 2024-01-11 was written over as the empty file, and four more days changed.
+    const defaults = generateSampleFiles();
+    for (const days of [61, 90]) {
+      const longer = generateSampleFiles({ days });
+      expect(longer.files.size).toBe(days);
+      for (const [key, bytes] of defaults.files) expect(Buffer.from(longer.files.get(key)!).equals(bytes)).toBe(true);
+      expect(longer.manifest.defectRecords).toBe(defaults.manifest.defectRecords);
+    }
+  });
+
   it('names the option and value it rejects', () => {
     expect(() => generateSampleFiles({ startDate: '2024-02-30' })).toThrow(
       'startDate must be a calendar day as YYYY-MM-DD, got "2024-02-30"',
