@@ -32,4 +32,18 @@ describe('writeSample', () => {
     for await (const o of store.listAll('raw', '')) everything.push(o.key);
     expect(everything).toEqual(listed);
   });
+
+  it('leaves the files already there with the same bytes as they are: written again, the ETL took them for new uploads', async () => {
+    const store = new LocalObjectStore(root);
+    await writeSample(store, { seed: 5, days: 60, ticketsPerDay: 4 });
+    const before = new Map<string, string>();
+    for await (const o of store.listAll('raw', 'support_events/')) before.set(o.key, o.etag);
+    // The same sample again, then the next day's longer one: the 60 days are unchanged objects, the 61st is new.
+    await writeSample(store, { seed: 5, days: 60, ticketsPerDay: 4 });
+    await writeSample(store, { seed: 5, days: 61, ticketsPerDay: 4 });
+    const after = new Map<string, string>();
+    for await (const o of store.listAll('raw', 'support_events/')) after.set(o.key, o.etag);
+    expect(after.size).toBe(61);
+    for (const [key, etag] of before) expect(after.get(key)).toBe(etag);
+  });
 });
