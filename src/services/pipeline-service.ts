@@ -170,11 +170,22 @@ export class PipelineService {
     return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: e.node.record })) };
   }
 
-  /** Runs of a dataset that wrote any of the given processed keys, newest first. */
+  /**
+   * Runs of a dataset that wrote the given processed keys as they are now, newest first: of the runs that wrote a key,
+   * the newest. A source's files are named by its version, so reprocessing it (`--force`, a re-run after a failure)
+   * writes the same keys again, over what its earlier run wrote.
+   */
   async runsThatWrote(dataset: string, keys: readonly string[], loaders: PipelineLoaders): Promise<RunRecord[]> {
-    const wanted = new Set(keys);
+    const unclaimed = new Set(keys);
     const runs = await loaders.runs.load(dataset);
-    return runs.filter((r) => r.record.outputKeys.some((k) => wanted.has(k))).map((r) => r.record);
+    const out: RunRecord[] = [];
+    for (const { record } of runs) {
+      const claimed = record.outputKeys.filter((k) => unclaimed.has(k));
+      if (claimed.length === 0) continue;
+      for (const k of claimed) unclaimed.delete(k);
+      out.push(record);
+    }
+    return out;
   }
 
   /**

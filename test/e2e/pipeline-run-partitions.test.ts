@@ -52,4 +52,27 @@ describe('the partitions of a run the ETL wrote', () => {
     expect(run!.partitions).toEqual(['event_date=2024-02-01', 'event_date=2024-02-02']);
     expect(run!.outputKeys.map((k) => k.split('/')[1])).toEqual(run!.partitions);
   });
+
+  it('gives a partition the run that wrote its files now, not also the earlier run of the file reprocessed over them', async () => {
+    const before = await ingestObject(
+      etlDepsOf(rt),
+      { key: 'support_events/2024/02/01/two-days.csv', dataset: 'support_events' },
+      { force: true },
+    );
+    expect(before.status).toBe('SUCCEEDED');
+    const { plaintext } = await new ApiKeyStore(rt.store).create({ name: 'ops2', role: 'admin' });
+    const client = new GraphQLTestClient(api.graphqlUrl, { authorization: `Bearer ${plaintext}` });
+    const { data, errors } = await client.raw<{
+      dataset: { partitions: { nodes: { name: string; producedBy: { runId: string }[] }[] } };
+      pipelineRuns: { totalCount: number };
+    }>(
+      '{ dataset(name: "support_events") { partitions { nodes { name producedBy { runId } } } } pipelineRuns(dataset: "support_events") { totalCount } }',
+    );
+    expect(errors).toBeUndefined();
+    expect(data!.pipelineRuns.totalCount).toBe(2);
+    expect(data!.dataset.partitions.nodes).toEqual([
+      { name: 'event_date=2024-02-01', producedBy: [{ runId: before.runId }] },
+      { name: 'event_date=2024-02-02', producedBy: [{ runId: before.runId }] },
+    ]);
+  });
 });
