@@ -166,6 +166,52 @@ describe('an export whose files change before it reads them', () => {
     }
   });
 
+  it('runs a job again on the compacted files when the compaction commits between its check of the files and the read', async () => {
+    const name = await newTable(300);
+    let inRun = false;
+    let checked = 0;
+    // The store as the engine sees it while a compaction commits: once the run has checked both files' ETags, the
+    // compaction deletes its inputs (its merged file is already there), before DuckDB opens them.
+    const store = new Proxy(lake.store, {
+      get(target, prop, receiver) {
+        if (prop === 'head') {
+          return async (...args: Parameters<typeof target.head>) => {
+            const info = await target.head(...args);
+            if (inRun && args[1].startsWith(`${name}/`) && ++checked === 2) {
+              inRun = false;
+              await lake.writeParquet(`${name}/${DAY}/part-c.parquet`, ticketRows(0, 300));
+              await target.delete('processed', `${name}/${DAY}/part-a.parquet`);
+              await target.delete('processed', `${name}/${DAY}/part-b.parquet`);
+            }
+            return info;
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    let runs = 0;
+    const harness = await createExportHarness(
+      { ...lake, store },
+      {
+        wrapEngine: (engine) =>
+          withMethod(engine, 'run', (run) => async (job, plan, options) => {
+            inRun = ++runs === 1;
+            return run(job, plan, options);
+          }),
+      },
+    );
+    try {
+      const job = await harness.service.requestExport(alice, { dataset: name, columns: ['id'] });
+      const ended = await finished(harness.service, alice, job.id);
+      expect(ended).toMatchObject({ status: 'SUCCEEDED', error: null, result: { rowCount: 300 } });
+      expect(runs).toBe(2);
+      expect(await ids(harness, job.id)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    } finally {
+      await harness.close();
+    }
+  });
+
   it('fails a queued job whose dataset is gone, or whose new files are over the limits, with the reason', async () => {
     const blocker = await newTable(10);
     const gone = await newTable(20);

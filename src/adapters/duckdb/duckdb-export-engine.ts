@@ -206,7 +206,16 @@ export class DuckDbExportEngine implements ExportEngine {
       progress.flush({ rowsWritten: result.rowCount, bytesWritten: result.bytes, fraction: 1 });
       return result;
     } catch (err) {
-      const mapped = this.mapError(err, signal, inputs, plan);
+      let mapped = this.mapError(err, signal, inputs, plan);
+      // A file of the lake folder deleted or replaced after staging checked it (a compaction or an ingest committing
+      // as DuckDB opened it) reads as a missing or broken file: the dataset changed, the job is planned again.
+      if (mapped instanceof ExportFailedError && mapped.code === 'DATA_CORRUPT' && (await this.inputsChanged(inputs))) {
+        mapped = new ExportFailedError(
+          'DATA_CHANGED',
+          `dataset "${plan.table.name}" changed after the export was requested; request it again`,
+          { cause: err },
+        );
+      }
       if (!(mapped instanceof ExportCancelledError)) {
         // With its causes: a wrapped failure's own message (`the export result could not be stored`) is the client's;
         // the operator needs why (`ENOSPC: no space left on device`).
@@ -425,6 +434,19 @@ export class DuckDbExportEngine implements ExportEngine {
       return { sha256, bytes: end };
     });
     return files;
+  }
+
+  /**
+   * Whether a file DuckDB read in place (the lake folder: staging only checked its ETag) is no longer as planned.
+   * Files downloaded into the run's own folder cannot change under it.
+   */
+  private async inputsChanged(inputs: readonly StagedFile[]): Promise<boolean> {
+    const inPlace = inputs.filter((i) => i.path !== '' && this.store.localPath('processed', i.file.key) === i.path);
+    const changed = await runPool(inPlace, LOCAL_CHECK_CONCURRENCY, async (i) => {
+      const now = await this.store.head('processed', i.file.key).catch(() => null);
+      return now !== null && now?.etag !== i.file.etag;
+    });
+    return changed.some((c) => c);
   }
 
   /** A client-safe failure: DuckDB's messages name local paths and SQL, so they go to the log only. */
