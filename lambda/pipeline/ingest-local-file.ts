@@ -58,6 +58,7 @@ export async function ingestLocalFile(
   // same file delivered again on later days). The first of those published the rows; the copies, later sources,
   // published only duplicates, and would bring back from their old bytes every row the correction removes.
   const keys = replaceEarlier === true ? await lastRawCopiesOf(deps, def.rawPrefix, today) : [];
+  const replacedNothing = replaceEarlier === true && keys.length === 0;
   if (keys.length === 0) keys.push(today);
   for (const key of keys) {
     try {
@@ -79,8 +80,15 @@ export async function ingestLocalFile(
   const [first, ...copies] = keys as [string, ...string[]];
   const run = await ingestObjectReported(deps, { key: first, dataset }, ingest);
   for (const key of copies) await ingestObjectReported(deps, { key, dataset }, ingest);
+  // Said, not left to the counts: a correction given from another folder than the original's is a new source whose
+  // rows are all dropped as duplicates, and `written 0` alone does not tell why.
+  if (replacedNothing) return { ...run, warnings: [...(run.warnings ?? []), REPLACED_NOTHING] };
   return run;
 }
+
+/** The note of a `--replace` that found no earlier ingest of the same path. */
+export const REPLACED_NOTHING =
+  '--replace replaced nothing: no file was ingested from this path before (the same folder and name), so this one is a new source, whose rows published before by other files are dropped as duplicates; give a corrected file by the path its original was ingested from';
 
 /** The raw bucket's key of a file inside the bucket's own folder (a local store), or undefined. */
 async function rawKeyOfFile(deps: EtlDeps, filePath: string): Promise<string | undefined> {

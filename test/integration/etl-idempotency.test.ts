@@ -1,6 +1,6 @@
 import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ingestLocalFile, rawKeyForLocalFile } from '../../lambda/pipeline/ingest-local-file.js';
+import { ingestLocalFile, rawKeyForLocalFile, REPLACED_NOTHING } from '../../lambda/pipeline/ingest-local-file.js';
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
 import { lockKey, partitionLockName } from '../../lambda/pipeline/lake-keys.js';
 import { effectiveStatus } from '../../lambda/pipeline/run-records.js';
@@ -652,6 +652,23 @@ describe('ETL: idempotency, ordering and concurrency', () => {
     const onlyDay1 = await ingestLocalFile(lake.deps({ now: day2 }), file, 'events', { replaceEarlier: true });
     expect(onlyDay1).toMatchObject({ status: 'SUCCEEDED', sourceKey: first.sourceKey });
     expect(await activities()).toEqual(['1:right', '2:Insert ticket', '3:Insert ticket']);
+  });
+
+  it('says that --replace replaced nothing when the path was never ingested (a correction from another folder)', async () => {
+    await mkdir(join(lake.root, 'original'), { recursive: true });
+    await mkdir(join(lake.root, 'fixed'), { recursive: true });
+    await writeFile(
+      join(lake.root, 'original', 'day.jsonl'),
+      jsonl(event(1, '2024-03-01 10:00:00', { activity: 'x' })),
+    );
+    await writeFile(join(lake.root, 'fixed', 'day.jsonl'), jsonl(event(1, '2024-03-01 10:00:00', { activity: 'y' })));
+    const first = await ingestLocalFile(lake.deps(), join(lake.root, 'original', 'day.jsonl'), 'events');
+    expect(first.warnings ?? []).toEqual([]);
+    const fixed = await ingestLocalFile(lake.deps(), join(lake.root, 'fixed', 'day.jsonl'), 'events', {
+      replaceEarlier: true,
+    });
+    expect(fixed).toMatchObject({ status: 'SUCCEEDED', rowsWritten: 0, rowsDuplicate: 1 });
+    expect(fixed.warnings).toEqual([REPLACED_NOTHING]);
   });
 
   it('replaces with --replace what a file delivered again unchanged on later days published, its copies too', async () => {
