@@ -278,11 +278,12 @@ export function typedRowsSql(reader: string, def: DatasetDefinition): string {
   const checks = def.columns.map((c, i) => {
     const name = `column "${c.name}": `;
     const out: { fails: string; reason: string }[] = [];
-    if (!c.nullable) out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in a required column`) });
+    if (!c.nullable)
+      out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}missing or null in a required column`) });
     // A record without its event key cannot be told from another: de-duplication would keep one keyless record per
     // day, dropping the others as repeats (and another source's as published), with no reason given.
     else if (def.eventKey.includes(c.name)) {
-      out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}null in the event key`) });
+      out.push({ fails: `f${i} IS NULL`, reason: sqlString(`${name}missing or null in the event key`) });
     }
     if (c.type.kind !== 'string') {
       const range = specs[i]!.range;

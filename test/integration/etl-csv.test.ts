@@ -99,7 +99,7 @@ describe('ETL: CSV', () => {
         'T6,6x,2024-03-01 10:00:00,a,1e3,1,1,true,x',
       ],
       [10, 'invalid UTF-8', 'T7,7,2024-03-01 10:00:00,caf\ufffd,1,1,1,true,x'],
-      [11, 'column "ticket_id": null in a required column', ',8,2024-03-01 10:00:00,a,1,1,1,true,x'],
+      [11, 'column "ticket_id": missing or null in a required column', ',8,2024-03-01 10:00:00,a,1,1,1,true,x'],
       [12, 'unterminated quoted field', 'T9,9,2024-03-01 10:00:00,"open'],
     ]);
   });
@@ -143,7 +143,7 @@ describe('ETL: CSV', () => {
     const run = await ingestObject(lake.deps(), { key });
     expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsWritten: 4, rowsRejected: 1 });
     expect((await lake.quarantine(run.quarantineKey!)).map((r) => [r.line, r.reason])).toEqual([
-      [6, 'column "ticket_id": null in a required column'],
+      [6, 'column "ticket_id": missing or null in a required column'],
     ]);
     const rows = await lake.query(
       `SELECT event_id, ticket_id, activity, priority, amount::VARCHAR AS amount, duration, urgent

@@ -32,8 +32,8 @@ describe('a record without its event key', () => {
     expect(run).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3, rowsWritten: 1, rowsRejected: 2, rowsDuplicate: 0 });
     const q = await lake.quarantine(run.quarantineKey!);
     expect(q.map((r) => [r.line, r.reason])).toEqual([
-      [key.endsWith('.csv') ? 3 : 2, 'column "event_id": null in the event key'],
-      [key.endsWith('.csv') ? 4 : 3, 'column "event_id": null in the event key'],
+      [key.endsWith('.csv') ? 3 : 2, 'column "event_id": missing or null in the event key'],
+      [key.endsWith('.csv') ? 4 : 3, 'column "event_id": missing or null in the event key'],
     ]);
   });
 

@@ -276,7 +276,7 @@ describe('ETL: JSON Lines', () => {
       ],
       [6, 'column "event_id": "x6" is not a bigint'],
       [7, 'column "ticket_id": value is 80 characters, longer than 64'],
-      [8, 'column "ticket_id": null in a required column'],
+      [8, 'column "ticket_id": missing or null in a required column'],
       [11, 'invalid UTF-8'],
       [12, 'column "priority": "1.5" is not an int'],
     ]);
@@ -397,8 +397,8 @@ describe('ETL: JSON Lines', () => {
         [5, 'expected a JSON object, found a string', '"just a string"'],
         [
           6,
-          'column "event_id": null in a required column; column "ticket_id": null in a required column; ' +
-            'column "event_time": null in a required column',
+          'column "event_id": missing or null in a required column; column "ticket_id": missing or null in a required column; ' +
+            'column "event_time": missing or null in a required column',
           '{}',
         ],
         [
@@ -409,8 +409,8 @@ describe('ETL: JSON Lines', () => {
         [10, 'invalid UTF-8', '{"event_id": 9, "ticket_id": "\ufffd"}'],
         [
           11,
-          'column "event_id": null in a required column; column "ticket_id": null in a required column; ' +
-            'column "event_time": null in a required column',
+          'column "event_id": missing or null in a required column; column "ticket_id": missing or null in a required column; ' +
+            'column "event_time": missing or null in a required column',
           '{"other":1}',
         ],
       ],
