@@ -332,6 +332,19 @@ describe('inferDefinition', () => {
     expect(() => parseDatasetDefinition(parseYaml(yaml) as unknown, 'support_events.yaml')).not.toThrow();
   });
 
+  it('notes a CSV sample that holds only its header, which the ETL fails as a whole', async () => {
+    const file = join(dir, 'team_days.csv');
+    const headerOnly = join(dir, 'header_only.csv');
+    await writeFile(file, HELPDESK_LIKE_CSV);
+    await writeFile(headerOnly, `${HELPDESK_LIKE_CSV.split('\r\n')[0]!}\r\n`);
+    const { yaml, notes } = await inferDefinition(duckdb, 'team_days', [file, headerOnly]);
+    // It was read without a word, and its ingest then failed empty_file.
+    expect(notes).toContain(
+      'header_only.csv holds only a header line, no records; the ETL fails such a file as a whole (empty_file).',
+    );
+    expect(yaml).toContain('# header_only.csv holds only a header line, no records;');
+  });
+
   it('proposes a text-log definition from .log files that the ETL then reads line by line', async () => {
     // A .log file is a text log to the ETL; infer read it as CSV and said "cannot propose a partition column: no
     // column was recognised as a timestamp or date", though every line starts with one.

@@ -92,6 +92,17 @@ export async function sniffSampleFile(path: string): Promise<SniffedFile> {
     );
   }
   if (gzip && !path.toLowerCase().endsWith('.gz')) notes.push(`${basename(path)} is gzipped without a .gz suffix.`);
+  // The whole file is in hand (shorter than the head read): a CSV of one line is a header without records, which the
+  // ETL fails as a whole (`empty_file`), though DuckDB reads its header here without a word.
+  const lines = content
+    .toString('utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
+  if (format === 'csv' && head.length < SNIFF_BYTES && lines.length === 1) {
+    notes.push(
+      `${basename(path)} holds only a header line, no records; the ETL fails such a file as a whole (empty_file).`,
+    );
+  }
   return { path, format, gzip, empty: false, bom, note: notes.length > 0 ? notes.join(' ') : undefined };
 }
 
