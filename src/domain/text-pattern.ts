@@ -5,6 +5,13 @@ const ESCAPES = 'bBdDsSwWfnrtvxuck';
 /** The same inside a class, where `\b` is a backspace and `\B` a letter B. */
 const CLASS_ESCAPES = 'bdDsSwWfnrtvxuc';
 
+/**
+ * JavaScript's `\s` (its WhiteSpace and LineTerminator characters) as the members of an RE2 class: RE2's own `\s` is
+ * ASCII only (tab, newline, form feed, carriage return, space), so a no-break space after a timestamp matched a
+ * pattern's `\s+` in JavaScript, where its author tried it, and not in the ETL.
+ */
+const JS_SPACE = '\\s\\x{B}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+
 /** A text-log pattern translated for DuckDB: RE2 syntax plus the name of every capturing group, in order. */
 export interface TextPattern {
   /** The pattern in RE2 syntax (`(?<name>` becomes `(?P<name>`). */
@@ -35,7 +42,7 @@ export function compileTextPattern(source: string): TextPattern {
       const next = pattern[i + 1] ?? '';
       if (/[1-9]/.test(next) || next === 'k') unsupported('a backreference');
       if (next === 'c') unsupported('a control-character escape (\\cX)');
-      out += ch + next;
+      out += next === 's' ? `[${JS_SPACE}]` : next === 'S' ? `[^${JS_SPACE}]` : ch + next;
       i += 2;
       continue;
     }
@@ -48,8 +55,12 @@ export function compileTextPattern(source: string): TextPattern {
       const cls = pattern.slice(i, j + 1);
       if (cls === '[]' || cls === '[^]') {
         out += cls === '[]' ? '[^\\x{0}-\\x{10FFFF}]' : '[\\x{0}-\\x{10FFFF}]';
+      } else if (cls === '[\\S]') {
+        out += `[^${JS_SPACE}]`;
       } else {
+        // `\S` among other members keeps RE2's (ASCII) meaning: a class cannot hold the complement of a set.
         out += cls.replace(/\\([^])/g, (escape, c: string) => {
+          if (c === 's') return JS_SPACE;
           // `[\b]` is a backspace in JavaScript; RE2 refuses `\b` in a class, and so `\B` (a B to JavaScript).
           if (c === 'b') return '\\x{8}';
           if (c === 'c') unsupported('a control-character escape (\\cX)');

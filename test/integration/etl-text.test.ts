@@ -1,4 +1,5 @@
 import { ingestObject } from '../../lambda/pipeline/ingest-object.js';
+import { compileTextPattern } from '../../src/domain/text-pattern.js';
 import { LOGS, createEtlLake, gzip, type EtlLake } from '../support/etl-lake.js';
 
 let lake: EtlLake;
@@ -42,6 +43,23 @@ describe('ETL: text logs parsed by a pattern', () => {
       { event_id: 2n, ticket_id: 'T2', level: 'WARN', t: '2024-03-01 10:05:00', msg: null },
       { event_id: 3n, ticket_id: 'T3', level: 'INFO', t: '2024-03-02 00:00:01', msg: null },
     ]);
+  });
+
+  it('matches each line in DuckDB exactly as JavaScript matches it, Unicode spaces included', async () => {
+    // Definitions write patterns in JavaScript syntax, and their authors try them there: RE2's \\s is ASCII only, so a
+    // no-break space after a timestamp matched `\\s+` in JavaScript and not in the ETL (and `\\S+` ran over it).
+    const patterns = ['^(?<ts>\\S+)\\s+(?<msg>.*)$', '^a[\\s]b$', '^a[^\\s]b$', '^a\\Sb$', '^a[\\S]b$', '^a\\s*$'];
+    const lines = ['2024-03-01\u00a0hello', '2024-03-01\u2003hello', '2024-03-01\thello', 'a\u00a0b', 'a b', 'axb'];
+    lines.push('a\u000bb', 'a\u0085b', 'a\u3000b', 'a\ufeff', 'a\u202f');
+    const quote = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+    for (const pattern of patterns) {
+      const { re2 } = compileTextPattern(pattern);
+      const rows = await lake.query(
+        `SELECT regexp_matches(line, ${quote(re2)}) AS m FROM (VALUES ${lines.map((l, i) => `(${i}, ${quote(l)})`).join(', ')}) t(i, line) ORDER BY i`,
+      );
+      const js = new RegExp(pattern);
+      expect({ pattern, matches: rows.map((r) => r['m']) }).toEqual({ pattern, matches: lines.map((l) => js.test(l)) });
+    }
   });
 
   it('refuses a definition with a column that names no group of the pattern, before any object is read', async () => {

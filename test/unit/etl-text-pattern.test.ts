@@ -3,8 +3,8 @@ import { compileTextPattern } from '../../src/domain/text-pattern';
 
 describe('text log patterns for DuckDB', () => {
   it('rewrites JavaScript named groups to RE2 and lists every capturing group in order', () => {
-    expect(compileTextPattern('^(?<ts>\\S+ \\S+) (\\w+) (?:x|y) (?P<msg>.*)$')).toEqual({
-      re2: '^(?P<ts>\\S+ \\S+) (\\w+) (?:x|y) (?P<msg>.*)$',
+    expect(compileTextPattern('^(?<ts>\\d+ \\d+) (\\w+) (?:x|y) (?P<msg>.*)$')).toEqual({
+      re2: '^(?P<ts>\\d+ \\d+) (\\w+) (?:x|y) (?P<msg>.*)$',
       groups: ['ts', '_g2', 'msg'],
     });
   });
@@ -58,5 +58,13 @@ describe('text log patterns for DuckDB', () => {
     expect(() => compileTextPattern('[\\cJ]')).toThrow(
       "text.pattern uses a control-character escape (\\cX), which DuckDB's regular expressions (RE2) do not support",
     );
+  });
+
+  it("reads \\s and \\S as JavaScript does (Unicode spaces too), not as RE2's ASCII-only \\s", () => {
+    const space = '\\s\\x{B}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+    expect(compileTextPattern('^(?<ts>\\S+)\\s+(?<msg>[^\\s].*)$').re2).toBe(
+      `^(?P<ts>[^${space}]+)[${space}]+(?P<msg>[^${space}].*)$`,
+    );
+    expect(compileTextPattern('[\\S][\\s,]\\\\s').re2).toBe(`[^${space}][${space},]\\\\s`);
   });
 });
