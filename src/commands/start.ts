@@ -65,7 +65,7 @@ export async function start(config: AppConfig): Promise<void> {
   }
   // A server already running on this lake would refuse this one only after the whole ingest pass: said first.
   if (config.exports.dispatch === 'in-process') {
-    await assertRunnerLeaseFree(rt.store).catch(async (err: unknown) => {
+    await assertRunnerLeaseFree(rt.store, { logger: rt.logger }).catch(async (err: unknown) => {
       await rt.close();
       throw err;
     });

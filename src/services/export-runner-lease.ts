@@ -89,7 +89,13 @@ export class ExportRunnerLease {
       const held = await readLease(store);
       if (held === undefined) continue;
       const live = liveHolder(store, held.doc, now(), staleAfterMs);
-      if (live !== undefined) throw live;
+      if (live !== undefined) {
+        // A holder that stopped renewing (killed) is taken over once its lease ends; a live one renews meanwhile.
+        if ((await waitOutLease(store, logger, held, now, staleAfterMs)) === 'renewed') {
+          throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;
+        }
+        continue;
+      }
       const gone = mayTakeOverAtOnce(store, held.doc.holder);
       logger.warn(`taking over the export runner lease of a process that ${gone ? 'is gone' : 'stopped renewing it'}`, {
         host: held.doc.host,
@@ -168,24 +174,68 @@ export class ExportRunnerLease {
  */
 export async function assertRunnerLeaseFree(
   store: ObjectStore,
-  options: Pick<ExportRunnerLeaseOptions, 'now' | 'staleAfterMs'> = {},
+  options: Pick<ExportRunnerLeaseOptions, 'now' | 'staleAfterMs'> & { logger?: Logger } = {},
 ): Promise<void> {
+  const now = options.now ?? (() => new Date());
+  const staleAfterMs = options.staleAfterMs ?? 30_000;
   const held = await readLease(store);
   if (held === undefined) return;
-  const live = liveHolder(store, held.doc, (options.now ?? (() => new Date()))(), options.staleAfterMs ?? 30_000);
-  if (live !== undefined) throw live;
+  const live = liveHolder(store, held.doc, now(), staleAfterMs);
+  if (live === undefined) return;
+  if (options.logger === undefined) throw live;
+  if ((await waitOutLease(store, options.logger, held, now, staleAfterMs)) === 'renewed') {
+    throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;
+  }
+}
+
+/** How often a process waiting out another's lease reads it again. */
+const LEASE_POLL_MS = 1000;
+
+/**
+ * Waits while the lease `held` looks live: a process killed a moment ago (on S3, or on another machine, where it cannot
+ * be told gone) holds it until it goes stale, and a server started again after the kill waits that out rather than
+ * refusing. A holder that renews it meanwhile is alive: 'renewed' (the caller refuses). Otherwise 'free': it went
+ * stale, or was released.
+ */
+async function waitOutLease(
+  store: ObjectStore,
+  logger: Logger,
+  held: { doc: LeaseDocument; etag: string },
+  now: () => Date,
+  staleAfterMs: number,
+): Promise<'renewed' | 'free'> {
+  const endsAt = new Date(Date.parse(held.doc.renewedAt) + staleAfterMs);
+  logger.warn(
+    'waiting for the export runner lease of another process (one that stopped is taken over when its lease ends; a live one renews it and this one is refused)',
+    { host: held.doc.host, pid: held.doc.pid, renewedAt: held.doc.renewedAt, leaseEndsAt: endsAt.toISOString() },
+  );
+  for (;;) {
+    const left = endsAt.getTime() - now().getTime();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(LEASE_POLL_MS, left))));
+    const head = await store.head('processed', EXPORT_RUNNER_LEASE_KEY);
+    if (head === undefined) return 'free';
+    if (head.etag !== held.etag) return 'renewed';
+    if (now().getTime() >= endsAt.getTime()) return 'free';
+  }
 }
 
 /** The refusal while `doc`'s process holds the lease (renewed within `staleAfterMs` and not known gone), or undefined. */
-function liveHolder(store: ObjectStore, doc: LeaseDocument, now: Date, staleAfterMs: number): ConfigError | undefined {
+function liveHolder(
+  store: ObjectStore,
+  doc: LeaseDocument,
+  now: Date,
+  staleAfterMs: number,
+  renewed = false,
+): ConfigError | undefined {
   const age = now.getTime() - Date.parse(doc.renewedAt);
   // Not on S3: part uploads a dead server sent may still land after the new holder re-ran its jobs.
-  if (age >= staleAfterMs || mayTakeOverAtOnce(store, doc.holder)) return undefined;
+  if (!renewed && (age >= staleAfterMs || mayTakeOverAtOnce(store, doc.holder))) return undefined;
   const seconds = Math.max(0, Math.round(age / 1000));
   return new ConfigError(
     `another API process runs the export jobs of this lake (pid ${doc.pid} on ${doc.host}, ` +
-      `seen ${seconds} s ago): the embedded server runs one process per lake; stop that one first ` +
-      `(if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s), or deploy to AWS for more`,
+      `seen ${seconds} s ago): the embedded server runs one process per lake; stop that one first` +
+      // Renewed while this one waited: it is alive, not a killed process whose lease is about to end.
+      `${renewed ? '' : ` (if it died, start again in ${Math.ceil((staleAfterMs - age) / 1000)} s)`}, or deploy to AWS for more`,
   );
 }
 
