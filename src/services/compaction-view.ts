@@ -24,7 +24,9 @@ interface JournalFiles {
  *
  * Read AFTER the files are listed: a compaction that starts during the listing has written its journal by the time its
  * merged files can be listed. Not covered: a compaction that deletes its last inputs and its journal between the end
- * of the listing and this read (milliseconds), or starts and ends within one listing; such a listing counts the
+ * of the listing and this read (milliseconds with the lake folder), or starts and ends within one listing (seen on S3,
+ * where listing thousands of files takes seconds while `careplus compact` finishes partition after partition: a
+ * 12,000-row dataset read 11,972 to 12,019 rows during the run); such a listing counts the
  * partition twice until the compaction's data-version change is seen (DatasetSnapshotCache), and an export planned on
  * it fails to stage the deleted inputs and is planned again.
  *
