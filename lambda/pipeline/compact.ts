@@ -31,6 +31,8 @@ export interface CompactOptions {
   lock?: LockOptions;
   /** Asked before each partition: true stops the run there (the partitions done so far are returned). */
   stopRequested?: () => boolean;
+  /** Told of each partition as soon as it is done (a run over thousands of partitions takes minutes). */
+  onPartition?: (result: PartitionCompaction) => Promise<void> | void;
 }
 
 export interface PartitionCompaction {
@@ -85,7 +87,9 @@ export async function compactPartition(
   const results: PartitionCompaction[] = [];
   for (const p of partitions) {
     if (options.stopRequested?.() === true) return results;
-    results.push(await compactOne(deps, def, p, options));
+    const result = await compactOne(deps, def, p, options);
+    results.push(result);
+    await options.onPartition?.(result);
   }
   // Sources that dropped rows as another's, which a newer version of it owes a reprocess (its run died before it
   // was done): finished here too, outside the partitions' locks (each reprocess takes its own).

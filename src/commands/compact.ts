@@ -33,9 +33,9 @@ export async function compact(
   ) {
     throw new NotFoundError(`${dataset} has no partition ${def.partition.column}=${partition}`);
   }
-  const results = await compactPartition(etlDepsOf(rt), dataset, partition, { stopRequested });
-  if (results.length === 0 && !stopRequested()) out(`${dataset}: no partitions\n`);
-  for (const r of results) {
+  // Each partition's line as soon as it is done: a run over thousands of partitions printed nothing for minutes, and
+  // nothing at all when it was killed.
+  const printLine = async (r: PartitionCompaction): Promise<void> => {
     // Files now in the partition; before the merge there were the inputs instead of the outputs.
     const after = await countParquetFiles(rt.store, partitionPrefix(dataset, def.partition.column, r.partition));
     const before = r.stoppedRun?.filesBefore ?? after - r.outputKeys.length + r.inputKeys.length;
@@ -54,7 +54,9 @@ export async function compact(
         : `rows ${r.rowsBefore} → ${r.rowsAfter} (${r.rowsDuplicate} duplicate)\tbytes ${r.bytesBefore} → ${r.bytesAfter}` +
           (stopped === undefined ? '' : `\t(first ${stopped})`);
     out(`${dataset} ${def.partition.column}=${r.partition}\tfiles ${before} → ${after}\t${rows}\n`);
-  }
+  };
+  const results = await compactPartition(etlDepsOf(rt), dataset, partition, { stopRequested, onPartition: printLine });
+  if (results.length === 0 && !stopRequested()) out(`${dataset}: no partitions\n`);
   if (stopRequested()) out(`interrupted: partitions after the ${results.length} above were not compacted\n`);
   return results;
 }

@@ -88,6 +88,23 @@ describe('careplus compact', () => {
     expect(out[1]).toBe('support_events event_date=2024-03-02\tfiles 1 → 1\tnothing to merge\n');
   });
 
+  it("prints each partition's line as soon as that partition is done, not all of them at the end", async () => {
+    // Asked before each partition: by the second, the first's line is out (a run killed later keeps what it printed).
+    const printedBefore: number[] = [];
+    await compact(
+      rt,
+      'support_events',
+      undefined,
+      (t) => out.push(t),
+      () => {
+        printedBefore.push(out.length);
+        return false;
+      },
+    );
+    expect(printedBefore.slice(0, 2)).toEqual([0, 1]);
+    expect(out).toHaveLength(2);
+  });
+
   it('finishes a compaction killed after its commit, and says so rather than "nothing to merge"', async () => {
     const store = killedAfter(
       rt.store,
