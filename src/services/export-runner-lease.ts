@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
-import { currentHolder, type HolderProcess, mayTakeOverAtOnce } from './holder-process.js';
+import { currentHolder, type HolderProcess, holderRunsHere, mayTakeOverAtOnce } from './holder-process.js';
 import { ObjectChangedError, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../ports/object-store.js';
 
 /** Where the lease is kept, in the processed bucket. */
@@ -90,6 +90,8 @@ export class ExportRunnerLease {
       if (held === undefined) continue;
       const live = liveHolder(store, held.doc, now(), staleAfterMs);
       if (live !== undefined) {
+        // A process of this machine that runs is refused at once: it renews the lease (waiting would only delay it).
+        if (holderRunsHere(held.doc.holder)) throw liveHolder(store, held.doc, now(), staleAfterMs, true) ?? live;
         // A holder that stopped renewing (killed) is taken over once its lease ends; a live one renews meanwhile.
         if ((await waitOutLease(store, logger, held, now, staleAfterMs)) === 'renewed') {
           throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;
@@ -182,6 +184,8 @@ export async function assertRunnerLeaseFree(
   if (held === undefined) return;
   const live = liveHolder(store, held.doc, now(), staleAfterMs);
   if (live === undefined) return;
+  // Alive on this machine: refused at once, without "if it died" (it runs).
+  if (holderRunsHere(held.doc.holder)) throw liveHolder(store, held.doc, now(), staleAfterMs, true) ?? live;
   if (options.logger === undefined) throw live;
   if ((await waitOutLease(store, options.logger, held, now, staleAfterMs)) === 'renewed') {
     throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;

@@ -34,6 +34,17 @@ export function holderIsGone(holder: unknown): boolean {
   return !pidRuns(holder.pid);
 }
 
+/**
+ * True only when `holder` ran on this machine and a process has its pid now (this one included): alive, for all this
+ * machine can tell (a pid reused by another process reads as alive too). A process waiting for what such a holder
+ * holds would wait in vain: it renews it.
+ */
+export function holderRunsHere(holder: unknown): boolean {
+  const me = currentHolder();
+  if (me === undefined || !isHolder(holder) || holder.machine !== me.machine) return false;
+  return holder.pid === me.pid || pidRuns(holder.pid);
+}
+
 /** Whether a process of this pid namespace has `pid` (EPERM: another user's process; alive for all we know). */
 export function pidRuns(pid: number): boolean {
   try {

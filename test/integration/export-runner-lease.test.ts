@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { JsonLogger } from '../../src/adapters/local/json-logger.js';
 import { LocalObjectStore } from '../../src/adapters/local/local-object-store.js';
 import { ConfigError } from '../../src/domain/errors.js';
+import { currentHolder } from '../../src/services/holder-process.js';
 import { S3ObjectStore } from '../../src/adapters/aws/s3-object-store.js';
 import {
   assertRunnerLeaseFree,
@@ -38,6 +39,29 @@ describe('the export runner lease (one embedded API process per lake)', () => {
     expect(await store.head('processed', EXPORT_RUNNER_LEASE_KEY)).toBeUndefined();
     const second = await ExportRunnerLease.acquire(store, logger);
     await second.release();
+  });
+
+  it('refuses at once a lease whose holder runs on this machine, rather than waiting for a renewal it will make', async () => {
+    // A server of this machine, alive (the test runner's parent), that renewed its lease a moment ago.
+    const doc = {
+      instance: 'running',
+      host: 'this-host',
+      pid: process.ppid,
+      renewedAt: new Date().toISOString(),
+      holder: { machine: currentHolder()!.machine, pid: process.ppid },
+    };
+    await store.put('processed', EXPORT_RUNNER_LEASE_KEY, JSON.stringify(doc), { contentType: 'application/json' });
+    const lines: string[] = [];
+    const watching = new JsonLogger('warn', (l) => lines.push(l));
+    // A lease that would end in 1.5 s: before, both waited it out and took it from the running server.
+    await expect(ExportRunnerLease.acquire(store, watching, { staleAfterMs: 1500 })).rejects.toThrow(
+      /^another API process runs the export jobs of this lake \(pid \d+ on this-host, seen \d+ s ago\): the embedded server runs one process per lake; stop that one first, or deploy to AWS for more$/,
+    );
+    await expect(assertRunnerLeaseFree(store, { staleAfterMs: 1500, logger: watching })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    expect(lines.filter((l) => l.includes('waiting for the export runner lease'))).toEqual([]);
+    expect((await read()).instance).toBe('running');
   });
 
   it('takes over a lease its holder stopped renewing (it died), and the old holder then neither renews nor releases it', async () => {
