@@ -90,12 +90,7 @@ export class ExportRunnerLease {
       if (held === undefined) continue;
       const live = liveHolder(store, held.doc, now(), staleAfterMs);
       if (live !== undefined) {
-        // A process of this machine that runs is refused at once: it renews the lease (waiting would only delay it).
-        if (holderRunsHere(held.doc.holder)) throw liveHolder(store, held.doc, now(), staleAfterMs, true) ?? live;
-        // A holder that stopped renewing (killed) is taken over once its lease ends; a live one renews meanwhile.
-        if ((await waitOutLease(store, logger, held, now, staleAfterMs)) === 'renewed') {
-          throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;
-        }
+        await refuseUnlessStale(store, held, live, now, staleAfterMs, logger);
         continue;
       }
       const gone = mayTakeOverAtOnce(store, held.doc.holder);
@@ -183,12 +178,28 @@ export async function assertRunnerLeaseFree(
   const held = await readLease(store);
   if (held === undefined) return;
   const live = liveHolder(store, held.doc, now(), staleAfterMs);
-  if (live === undefined) return;
-  // Alive on this machine: refused at once, without "if it died" (it runs).
-  if (holderRunsHere(held.doc.holder)) throw liveHolder(store, held.doc, now(), staleAfterMs, true) ?? live;
-  if (options.logger === undefined) throw live;
-  if ((await waitOutLease(store, options.logger, held, now, staleAfterMs)) === 'renewed') {
-    throw liveHolder(store, ((await readLease(store)) ?? held).doc, now(), staleAfterMs, true) ?? live;
+  if (live !== undefined) await refuseUnlessStale(store, held, live, now, staleAfterMs, options.logger);
+}
+
+/**
+ * For a lease that looked live when read (`live`, its refusal): returns once it went stale, so that it may be taken
+ * over (a holder killed a moment ago); throws the refusal, without "if it died", when its holder is alive: it runs on
+ * this machine (refused at once: it renews the lease, waiting would only delay the answer) or it renewed the lease
+ * while this process waited. Without `logger` nothing is waited for: `live` is thrown as read.
+ */
+async function refuseUnlessStale(
+  store: ObjectStore,
+  held: { doc: LeaseDocument; etag: string },
+  live: ConfigError,
+  now: () => Date,
+  staleAfterMs: number,
+  logger: Logger | undefined,
+): Promise<void> {
+  const alive = (doc: LeaseDocument): ConfigError => liveHolder(store, doc, now(), staleAfterMs, true) ?? live;
+  if (holderRunsHere(held.doc.holder)) throw alive(held.doc);
+  if (logger === undefined) throw live;
+  if ((await waitOutLease(store, logger, held, now, staleAfterMs)) === 'renewed') {
+    throw alive(((await readLease(store)) ?? held).doc);
   }
 }
 
